@@ -110,6 +110,9 @@ func IssueDevice(name Name, pub crypto.PublicKey, ca Issuer, o Options) (*x509.C
 	if err := ca.Check(); err != nil {
 		return nil, err
 	}
+	if err := checkPermitted(ca.Cert, name.String()); err != nil {
+		return nil, err
+	}
 	tmpl, err := leafTemplate(name, o)
 	if err != nil {
 		return nil, err
@@ -180,6 +183,9 @@ func IssueUser(u User, pub crypto.PublicKey, ca Issuer, o Options) (*x509.Certif
 	if u.UID == "" && u.Mailbox == "" {
 		return nil, &UserCertError{Reason: "a uid or a mailbox is required"}
 	}
+	if err := checkPermitted(ca.Cert, u.Domain.String()); err != nil {
+		return nil, err
+	}
 	e := sanEntries{DNSNames: []string{u.Domain.String()}}
 	var id string
 	if u.UID != "" {
@@ -221,6 +227,36 @@ func IssueUser(u User, pub crypto.PublicKey, ca Issuer, o Options) (*x509.Certif
 	t.ExtraExtensions = append(t.ExtraExtensions, san)
 	clampToIssuer(t, ca.Cert)
 	return create(t, ca.Cert, pub, ca.Key, o)
+}
+
+// checkPermitted refuses to issue a name the CA's own name constraints
+// forbid (RFC 5280 §4.2.1.10): every relying party would reject it.
+func checkPermitted(ca *x509.Certificate, name string) error {
+	for _, d := range ca.ExcludedDNSDomains {
+		if underDomain(name, d) {
+			return &IssuerError{Reason: fmt.Sprintf("the CA's name constraints exclude %q", name)}
+		}
+	}
+	if len(ca.PermittedDNSDomains) == 0 {
+		return nil
+	}
+	for _, d := range ca.PermittedDNSDomains {
+		if underDomain(name, d) {
+			return nil
+		}
+	}
+	return &IssuerError{Reason: fmt.Sprintf("%q is outside the CA's permitted names (%s)", name, strings.Join(ca.PermittedDNSDomains, ", "))}
+}
+
+// underDomain reports whether name is domain or a name below it, the
+// matching rule for dNSName constraints (RFC 5280 §4.2.1.10).
+func underDomain(name, domain string) bool {
+	name, domain = strings.ToLower(name), strings.ToLower(domain)
+	if strings.HasPrefix(domain, ".") {
+		// A leading dot means names below the domain only.
+		return strings.HasSuffix(name, domain)
+	}
+	return domain == "" || name == domain || strings.HasSuffix(name, "."+domain)
 }
 
 func checkUID(uid string) error {
