@@ -1,0 +1,188 @@
+package zone
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/keys"
+	"github.com/dnsbound/dance/zone/store"
+	"github.com/dnsbound/dance/zone/tsigkey"
+)
+
+// Files inside a zone directory.
+const (
+	DBFile      = "zone.db"
+	KeysDir     = "keys"
+	AnchorsFile = "anchors"
+	TSIGFile    = "tsig.key"
+)
+
+// ErrExists is returned by Init when the directory already holds a zone.
+var ErrExists = errors.New("zone: directory already holds a zone")
+
+// InitOptions configure a new zone.
+type InitOptions struct {
+	// Origin is the zone apex (required).
+	Origin string
+	// Algorithm is the DNSSEC algorithm; zero means ECDSA P-256 (13).
+	Algorithm uint8
+	// NS are the name servers of the zone; empty means ns1.<origin>.
+	NS []string
+	// TTL, NegativeTTL and KeyTTL override the defaults when non-zero.
+	TTL, NegativeTTL, KeyTTL uint32
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// InitResult is what Init created.
+type InitResult struct {
+	Origin string
+	// Key is the combined signing key (CSK).
+	Key *keys.Key
+	// DS are the records to give the parent zone.
+	DS []*dns.DS
+	// TSIG is the update key written to DIR/tsig.key.
+	TSIG *tsigkey.Key
+	// Anchors is the text written to DIR/anchors.
+	Anchors string
+}
+
+// Init creates a new signed zone in dir: the database with SOA, NS, DNSKEY,
+// CDS and CDNSKEY, one combined signing key (flags 257) in dir/keys, the
+// trust anchors in dir/anchors and an update key in dir/tsig.key.
+//
+// One CSK instead of a KSK/ZSK pair: an online signer must hold every
+// signing key on the server anyway, so a split protects nothing, while one
+// key means one DS at the parent, a smaller DNSKEY RRset and one signature
+// per RRset.
+func Init(dir string, opt InitOptions) (*InitResult, error) {
+	if opt.Origin == "" {
+		return nil, errors.New("zone: no zone name")
+	}
+	if _, ok := dns.IsDomainName(opt.Origin); !ok {
+		return nil, fmt.Errorf("zone: invalid zone name %q", opt.Origin)
+	}
+	origin := dns.CanonicalName(opt.Origin)
+	if origin == "." {
+		return nil, errors.New("zone: refusing to create the root zone")
+	}
+	alg := opt.Algorithm
+	if alg == 0 {
+		alg = keys.ECDSAP256SHA256
+	}
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	set := &Settings{
+		Origin:      origin,
+		TTL:         orDefault(opt.TTL, DefaultTTL),
+		NegativeTTL: orDefault(opt.NegativeTTL, DefaultNegativeTTL),
+		KeyTTL:      orDefault(opt.KeyTTL, DefaultKeyTTL),
+		Created:     now().UTC().Truncate(time.Second),
+	}
+	nsNames := opt.NS
+	if len(nsNames) == 0 {
+		nsNames = []string{"ns1." + origin}
+	}
+	for i, n := range nsNames {
+		if _, ok := dns.IsDomainName(n); !ok || n == "" {
+			return nil, fmt.Errorf("zone: invalid name server %q", n)
+		}
+		nsNames[i] = dns.CanonicalName(dns.Fqdn(n))
+	}
+
+	if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrExists, dir)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, KeysDir), 0o700); err != nil {
+		return nil, fmt.Errorf("zone: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("zone: %w", err)
+	}
+
+	k, err := keys.Generate(origin, alg, keys.FlagsCSK)
+	if err != nil {
+		return nil, err
+	}
+	k.DNSKEY.Hdr.Ttl = set.KeyTTL
+	keyFile, err := keys.Write(filepath.Join(dir, KeysDir), k)
+	if err != nil {
+		return nil, err
+	}
+	set.KeyFiles = []string{filepath.Base(keyFile)}
+
+	tk, err := tsigkey.Generate("update."+origin, tsigkey.HMACSHA256)
+	if err != nil {
+		return nil, err
+	}
+	if err := tsigkey.WriteFile(filepath.Join(dir, TSIGFile), tk); err != nil {
+		return nil, err
+	}
+	anchors := keys.Anchors([]*keys.Key{k})
+	if err := os.WriteFile(filepath.Join(dir, AnchorsFile), []byte(anchors), 0o644); err != nil {
+		return nil, fmt.Errorf("zone: %w", err)
+	}
+
+	st, err := store.Open(filepath.Join(dir, DBFile))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	hdr := func(t uint16, ttl uint32) dns.RR_Header {
+		return dns.RR_Header{Name: origin, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
+	}
+	soa := &dns.SOA{
+		Hdr:     hdr(dns.TypeSOA, set.KeyTTL),
+		Ns:      nsNames[0],
+		Mbox:    "hostmaster." + origin,
+		Serial:  uint32(now().Unix()),
+		Refresh: soaRefresh,
+		Retry:   soaRetry,
+		Expire:  soaExpire,
+		Minttl:  set.NegativeTTL,
+	}
+	var ns []dns.RR
+	for _, n := range nsNames {
+		ns = append(ns, &dns.NS{Hdr: hdr(dns.TypeNS, set.KeyTTL), Ns: n})
+	}
+	ds := k.DS(keys.DigestSHA256)
+	cds := k.CDS(keys.DigestSHA256)
+	cds.Hdr.Ttl = set.KeyTTL
+	cdnskey := k.CDNSKEY()
+	cdnskey.Hdr.Ttl = set.KeyTTL
+	err = st.Update(func(tx *store.Tx) error {
+		if err := tx.SetMeta(metaSettings, set.marshal()); err != nil {
+			return err
+		}
+		for t, rrs := range map[uint16][]dns.RR{
+			dns.TypeSOA:     {soa},
+			dns.TypeNS:      ns,
+			dns.TypeDNSKEY:  {k.DNSKEY},
+			dns.TypeCDS:     {cds},
+			dns.TypeCDNSKEY: {cdnskey},
+		} {
+			if err := tx.Put(origin, t, rrs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("zone: %w", err)
+	}
+	return &InitResult{Origin: origin, Key: k, DS: []*dns.DS{ds}, TSIG: tk, Anchors: anchors}, nil
+}
+
+func orDefault(v, d uint32) uint32 {
+	if v == 0 {
+		return d
+	}
+	return v
+}

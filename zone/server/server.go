@@ -1,0 +1,410 @@
+// Package server is the authoritative DNS server of an identity zone: it
+// answers queries over UDP and TCP from a zone.Zone, signing online, and
+// takes RFC 2136 updates authenticated with TSIG.
+//
+// Start with New and Server.ListenAndServe; ServeDNS is the dns.Handler for
+// callers that run their own listeners.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/tsigkey"
+)
+
+// Defaults for Config fields left zero.
+const (
+	// DefaultMaxUDPSize is the largest UDP response: 1232 octets avoids IP
+	// fragmentation on common paths (DNS flag day 2020).
+	DefaultMaxUDPSize = 1232
+	// minUDPSize is the size every client can take (RFC 1035 §4.2.1,
+	// RFC 6891 §6.2.5).
+	minUDPSize = 512
+	// tcpIdleTimeout closes idle TCP connections (RFC 7766 §6.2.3 asks
+	// for seconds, not minutes).
+	tcpIdleTimeout = 10 * time.Second
+	// tcpReadTimeout bounds a slow client's partial message.
+	tcpReadTimeout = 5 * time.Second
+	// maxTCPQueries per connection, so one client cannot hold a
+	// connection forever.
+	maxTCPQueries = 10000
+	// tsigFudge is the TSIG time window, in seconds (RFC 8945 §10).
+	tsigFudge = 300
+)
+
+// ednsFlagCO is the Compact Answers OK flag in the EDNS header flags
+// (RFC 9824 §5), the bit after DO.
+const ednsFlagCO = 0x4000
+
+// Config configures a Server.
+type Config struct {
+	// Zone is the zone served (required).
+	Zone *zone.Zone
+	// UpdateKeys are the TSIG keys accepted for UPDATE. With none, every
+	// update is refused.
+	UpdateKeys []*tsigkey.Key
+	// Policies limit what each key (by name) may change; a key without an
+	// entry may change identity records anywhere in the zone.
+	Policies map[string]zone.Policy
+	// MaxUDPSize caps UDP responses; zero means DefaultMaxUDPSize.
+	MaxUDPSize int
+	// Logger receives one line per refused or failed request and per
+	// applied update; nil discards.
+	Logger *slog.Logger
+}
+
+// Server answers for one zone.
+type Server struct {
+	cfg      Config
+	provider *tsigkey.Provider
+	log      *slog.Logger
+	maxUDP   int
+	metrics  *Metrics
+}
+
+var _ dns.Handler = (*Server)(nil)
+
+// New returns a server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Zone == nil {
+		return nil, errors.New("server: no zone")
+	}
+	s := &Server{cfg: cfg, provider: tsigkey.NewProvider(cfg.UpdateKeys...), log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: newMetrics()}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.maxUDP <= 0 {
+		s.maxUDP = DefaultMaxUDPSize
+	}
+	if s.maxUDP < minUDPSize {
+		s.maxUDP = minUDPSize
+	}
+	return s, nil
+}
+
+// Metrics returns the server's counters.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// acceptMsg is the first, header-only filter (before the body is parsed):
+// responses are dropped, unknown opcodes get NOTIMP, and section counts that
+// no valid request has get FORMERR, so hostile messages are not parsed.
+func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
+	const qr = 1 << 15
+	if dh.Bits&qr != 0 {
+		return dns.MsgIgnore
+	}
+	switch int(dh.Bits>>11) & 0xF {
+	case dns.OpcodeQuery, dns.OpcodeNotify:
+		// RFC 9619: exactly one question; an IXFR query carries one SOA
+		// in the authority section (RFC 1995 §3); OPT and TSIG.
+		if dh.Qdcount != 1 || dh.Ancount > 1 || dh.Nscount > 1 || dh.Arcount > 2 {
+			return dns.MsgReject
+		}
+	case dns.OpcodeUpdate:
+		if dh.Qdcount != 1 || int(dh.Ancount)+int(dh.Nscount) > zone.MaxUpdateRRs || dh.Arcount > 2 {
+			return dns.MsgReject
+		}
+	default:
+		return dns.MsgRejectNotImplemented
+	}
+	return dns.MsgAccept
+}
+
+// ServeDNS implements dns.Handler.
+func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	resp, raw := s.Handle(r, w.TsigStatus(), isUDP(w), w.RemoteAddr())
+	if raw != nil {
+		w.Write(raw)
+		return
+	}
+	if resp == nil {
+		return
+	}
+	if err := w.WriteMsg(resp); err != nil {
+		s.log.Warn("write response", "peer", w.RemoteAddr(), "err", err)
+	}
+}
+
+func isUDP(w dns.ResponseWriter) bool {
+	_, ok := w.RemoteAddr().(*net.UDPAddr)
+	return ok
+}
+
+// Handle computes the response to r. tsigStatus is the result of verifying
+// r's TSIG record (nil when valid or absent). When the response must bypass
+// TSIG signing (an unsigned TSIG error, RFC 8945 §5.2), it is returned
+// packed in raw. Handle never panics on any parsed message; fuzz tests call
+// it directly.
+func (s *Server) Handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (resp *dns.Msg, raw []byte) {
+	if r.Response {
+		return nil, nil
+	}
+	if t := r.IsTsig(); t != nil {
+		if tsigStatus != nil || s.provider.Key(t.Hdr.Name) == nil {
+			s.metrics.count("tsig_failure")
+			s.log.Warn("tsig verification failed", "peer", peer, "key", t.Hdr.Name, "err", tsigStatus)
+			return nil, s.tsigError(r, t, tsigStatus)
+		}
+	}
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = false
+	m.RecursionAvailable = false
+	m.RecursionDesired = r.RecursionDesired
+	opt := r.IsEdns0()
+	if opt != nil && opt.Version() != 0 {
+		// RFC 6891 §6.1.3: BADVERS with our highest version, 0.
+		m.SetRcode(r, dns.RcodeBadVers)
+		m.SetEdns0(dns.DefaultMsgSize, false)
+		return s.finish(r, m, udp), nil
+	}
+	if n := countOPT(r); n > 1 {
+		// RFC 6891 §6.1.1: more than one OPT is a format error.
+		m.SetRcode(r, dns.RcodeFormatError)
+		return s.finish(r, m, udp), nil
+	}
+	switch r.Opcode {
+	case dns.OpcodeQuery:
+		s.query(r, m, opt, peer)
+	case dns.OpcodeUpdate:
+		s.update(r, m, udp, peer)
+	case dns.OpcodeNotify:
+		// This server is a primary; it does not take NOTIFY.
+		m.SetRcode(r, dns.RcodeRefused)
+	default:
+		m.SetRcode(r, dns.RcodeNotImplemented)
+	}
+	if opt != nil {
+		size := minUDPSize
+		if int(opt.UDPSize()) > size {
+			size = int(opt.UDPSize())
+		}
+		if size > s.maxUDP {
+			size = s.maxUDP
+		}
+		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		o.SetUDPSize(uint16(s.maxUDP))
+		if opt.Do() {
+			o.SetDo()
+		}
+		m.Extra = append(m.Extra, o)
+		return s.finishSize(r, m, udp, size), nil
+	}
+	return s.finish(r, m, udp), nil
+}
+
+func countOPT(r *dns.Msg) int {
+	n := 0
+	for _, rr := range r.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) finish(r, m *dns.Msg, udp bool) *dns.Msg {
+	return s.finishSize(r, m, udp, minUDPSize)
+}
+
+// finishSize truncates UDP responses to size (RFC 2181 §9: drop whole
+// RRsets and set TC so the client retries over TCP) and signs with TSIG
+// when the request was signed.
+func (s *Server) finishSize(r, m *dns.Msg, udp bool, size int) *dns.Msg {
+	if udp {
+		m.Truncate(size)
+	}
+	if t := r.IsTsig(); t != nil {
+		m.SetTsig(t.Hdr.Name, t.Algorithm, tsigFudge, time.Now().Unix())
+	}
+	return m
+}
+
+// tsigError builds the unsigned error response of RFC 8945 §5.2: NOTAUTH
+// and a TSIG record carrying BADKEY or BADSIG (or BADTIME) with no MAC.
+func (s *Server) tsigError(r *dns.Msg, t *dns.TSIG, status error) []byte {
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeNotAuth)
+	m.Ns, m.Answer, m.Extra = nil, nil, nil
+	code := uint16(dns.RcodeBadSig)
+	switch {
+	case s.provider.Key(t.Hdr.Name) == nil, errors.Is(status, dns.ErrSecret), errors.Is(status, dns.ErrKeyAlg):
+		code = dns.RcodeBadKey
+	case errors.Is(status, dns.ErrTime):
+		code = dns.RcodeBadTime
+	}
+	m.Extra = append(m.Extra, &dns.TSIG{
+		Hdr:        dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+		Algorithm:  t.Algorithm,
+		TimeSigned: t.TimeSigned,
+		Fudge:      t.Fudge,
+		OrigId:     r.Id,
+		Error:      code,
+	})
+	b, err := m.Pack()
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func (s *Server) query(r, m *dns.Msg, opt *dns.OPT, peer net.Addr) {
+	q := r.Question[0]
+	if q.Qclass != dns.ClassINET {
+		m.SetRcode(r, dns.RcodeRefused)
+		s.metrics.count("refused")
+		return
+	}
+	switch q.Qtype {
+	case dns.TypeAXFR, dns.TypeIXFR:
+		// Zone transfers are not offered by this server yet.
+		m.SetRcode(r, dns.RcodeRefused)
+		s.metrics.count("refused")
+		return
+	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeNXNAME:
+		// Meta types are not questions (RFC 6895 §3.1).
+		m.SetRcode(r, dns.RcodeFormatError)
+		s.metrics.count("formerr")
+		return
+	}
+	o := zone.QueryOptions{}
+	if opt != nil {
+		o.DNSSEC = opt.Do()
+		o.CompactOK = uint16(opt.Hdr.Ttl)&ednsFlagCO != 0
+	}
+	a, err := s.cfg.Zone.Query(q.Name, q.Qtype, o)
+	if err != nil {
+		s.log.Error("query failed", "qname", q.Name, "qtype", dns.TypeToString[q.Qtype], "err", err)
+		m.SetRcode(r, dns.RcodeServerFailure)
+		s.metrics.count("servfail")
+		return
+	}
+	s.metrics.count(a.Outcome.String())
+	m.Rcode = a.Rcode
+	m.Authoritative = a.Outcome != zone.NotInZone
+	m.Answer = a.Answer
+	m.Ns = a.Ns
+}
+
+func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
+	m.Answer, m.Ns = nil, nil
+	t := r.IsTsig()
+	if t == nil {
+		s.log.Warn("unsigned update refused", "peer", peer)
+		m.SetRcode(r, dns.RcodeRefused)
+		s.metrics.count("update_refused")
+		return
+	}
+	zq := r.Question[0]
+	if zq.Qtype != dns.TypeSOA || zq.Qclass != dns.ClassINET {
+		// RFC 2136 §3.1.1: the zone section names one SOA.
+		m.SetRcode(r, dns.RcodeFormatError)
+		s.metrics.count("update_refused")
+		return
+	}
+	if dns.CanonicalName(zq.Name) != s.cfg.Zone.Origin() {
+		m.SetRcode(r, dns.RcodeNotAuth)
+		s.metrics.count("update_refused")
+		return
+	}
+	keyName := dns.CanonicalName(t.Hdr.Name)
+	pol := s.cfg.Policies[keyName]
+	serial, err := s.cfg.Zone.Update(r.Answer, r.Ns, pol)
+	if err != nil {
+		rc := zone.RcodeOf(err)
+		m.SetRcode(r, rc)
+		s.log.Info("update rejected", "peer", peer, "key", keyName, "rcode", dns.RcodeToString[rc], "reason", err)
+		s.metrics.count("update_refused")
+		return
+	}
+	s.metrics.count("update_applied")
+	s.log.Info("update applied", "peer", peer, "key", keyName, "serial", serial)
+}
+
+// Listeners are the bound sockets of a server.
+type Listeners struct {
+	UDP net.PacketConn
+	TCP net.Listener
+}
+
+// Listen binds UDP and TCP on addr. With port 0, both get the same port
+// (UDP first; the TCP bind is retried on a few fresh ports if taken).
+func Listen(addr string) (*Listeners, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen address %q: %w", addr, err)
+	}
+	for attempt := 0; attempt < 20; attempt++ {
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, port))
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		_, p, _ := net.SplitHostPort(pc.LocalAddr().String())
+		l, err := net.Listen("tcp", net.JoinHostPort(host, p))
+		if err != nil {
+			pc.Close()
+			if port == "0" {
+				continue
+			}
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		return &Listeners{UDP: pc, TCP: l}, nil
+	}
+	return nil, fmt.Errorf("server: no free port on %s for both UDP and TCP", host)
+}
+
+// Addr is the bound address (the same port for UDP and TCP).
+func (l *Listeners) Addr() string { return l.TCP.Addr().String() }
+
+// Serve answers on ls until ctx is done, then shuts down: it stops reading,
+// lets in-flight requests finish, and closes the sockets.
+func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
+	udp := &dns.Server{
+		PacketConn:    ls.UDP,
+		Handler:       s,
+		UDPSize:       dns.MaxMsgSize,
+		MsgAcceptFunc: acceptMsg,
+		TsigProvider:  s.provider,
+	}
+	tcp := &dns.Server{
+		Listener:      ls.TCP,
+		Handler:       s,
+		MsgAcceptFunc: acceptMsg,
+		TsigProvider:  s.provider,
+		IdleTimeout:   func() time.Duration { return tcpIdleTimeout },
+		ReadTimeout:   tcpReadTimeout,
+		MaxTCPQueries: maxTCPQueries,
+	}
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	for _, srv := range []*dns.Server{udp, tcp} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- srv.ActivateAndServe()
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	udp.ShutdownContext(sctx)
+	tcp.ShutdownContext(sctx)
+	wg.Wait()
+	ls.UDP.Close()
+	ls.TCP.Close()
+	return err
+}

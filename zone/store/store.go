@@ -1,0 +1,181 @@
+// Package store is the durable state of an identity zone: its resource
+// record sets and a few settings, kept in one bbolt file.
+//
+// Every Update is one bbolt transaction, committed with fsync before Update
+// returns, so a change the server has acknowledged survives a crash or
+// kill -9, and a change that failed half-way leaves nothing behind.
+//
+// Start with Open, then View and Update.
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/miekg/dns"
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketMeta = []byte("meta")
+	bucketRR   = []byte("rrsets")
+)
+
+// ErrCorrupt is returned when stored data cannot be decoded.
+var ErrCorrupt = errors.New("store: corrupt record")
+
+// Store is an open zone database.
+type Store struct {
+	db *bolt.DB
+}
+
+// Open opens (creating if needed) the database file at path. It fails after
+// a few seconds if another process holds the file.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketRR} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: init %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+}
+
+// Update runs fn in a read-write transaction. If fn returns an error nothing
+// is written; otherwise the transaction is committed and synced to disk
+// before Update returns.
+func (s *Store) Update(fn func(*Tx) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+}
+
+// Tx is a transaction on the store.
+type Tx struct {
+	tx *bolt.Tx
+}
+
+// Meta returns the setting stored under key, or nil. The slice is a copy.
+func (t *Tx) Meta(key string) []byte {
+	v := t.tx.Bucket(bucketMeta).Get([]byte(key))
+	if v == nil {
+		return nil
+	}
+	return append([]byte(nil), v...)
+}
+
+// SetMeta stores a setting.
+func (t *Tx) SetMeta(key string, value []byte) error {
+	return t.tx.Bucket(bucketMeta).Put([]byte(key), value)
+}
+
+// rrKey is the canonical wire form of name (RFC 4034 §6.2) followed by the
+// type, so that keys are unambiguous and case-insensitive.
+func rrKey(name string, rrtype uint16) ([]byte, error) {
+	buf := make([]byte, 256+2)
+	n, err := dns.PackDomainName(dns.CanonicalName(name), buf, 0, nil, false)
+	if err != nil {
+		return nil, fmt.Errorf("store: name %q: %w", name, err)
+	}
+	binary.BigEndian.PutUint16(buf[n:], rrtype)
+	return buf[:n+2], nil
+}
+
+func splitKey(k []byte) (string, uint16, error) {
+	name, off, err := dns.UnpackDomainName(k, 0)
+	if err != nil || off+2 != len(k) {
+		return "", 0, ErrCorrupt
+	}
+	return name, binary.BigEndian.Uint16(k[off:]), nil
+}
+
+func encode(rrs []dns.RR) ([]byte, error) {
+	var out []byte
+	for _, rr := range rrs {
+		buf := make([]byte, dns.Len(rr)+16)
+		n, err := dns.PackRR(rr, buf, 0, nil, false)
+		if err != nil {
+			return nil, fmt.Errorf("store: pack %s: %w", rr.Header().Name, err)
+		}
+		out = append(out, buf[:n]...)
+	}
+	return out, nil
+}
+
+func decode(v []byte) ([]dns.RR, error) {
+	var rrs []dns.RR
+	for off := 0; off < len(v); {
+		rr, next, err := dns.UnpackRR(v, off)
+		if err != nil || next <= off {
+			return nil, ErrCorrupt
+		}
+		rrs = append(rrs, rr)
+		off = next
+	}
+	return rrs, nil
+}
+
+// Get returns the RRset of the given name and type, or nil.
+func (t *Tx) Get(name string, rrtype uint16) ([]dns.RR, error) {
+	k, err := rrKey(name, rrtype)
+	if err != nil {
+		return nil, err
+	}
+	v := t.tx.Bucket(bucketRR).Get(k)
+	if v == nil {
+		return nil, nil
+	}
+	return decode(v)
+}
+
+// Put replaces the RRset of the given name and type; an empty rrs deletes it.
+func (t *Tx) Put(name string, rrtype uint16, rrs []dns.RR) error {
+	k, err := rrKey(name, rrtype)
+	if err != nil {
+		return err
+	}
+	if len(rrs) == 0 {
+		return t.tx.Bucket(bucketRR).Delete(k)
+	}
+	v, err := encode(rrs)
+	if err != nil {
+		return err
+	}
+	return t.tx.Bucket(bucketRR).Put(k, v)
+}
+
+// ForEach calls fn for every stored RRset, in key order.
+func (t *Tx) ForEach(fn func(name string, rrtype uint16, rrs []dns.RR) error) error {
+	return t.tx.Bucket(bucketRR).ForEach(func(k, v []byte) error {
+		name, rrtype, err := splitKey(k)
+		if err != nil {
+			return err
+		}
+		rrs, err := decode(v)
+		if err != nil {
+			return fmt.Errorf("%w (%s type %d)", err, name, rrtype)
+		}
+		return fn(name, rrtype, rrs)
+	})
+}
+
+// Count returns the number of stored RRsets.
+func (t *Tx) Count() int { return t.tx.Bucket(bucketRR).Stats().KeyN }

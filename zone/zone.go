@@ -1,0 +1,309 @@
+package zone
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/keys"
+	"github.com/dnsbound/dance/zone/signer"
+	"github.com/dnsbound/dance/zone/store"
+)
+
+// Options tune an opened zone. The zero value is ready to use.
+type Options struct {
+	// Now returns the current time; nil means time.Now. Tests set it to
+	// move signatures towards expiry.
+	Now func() time.Time
+	// SignatureValidity and SignatureRefresh override the signer defaults
+	// (14 days, refreshed with 7 days left) when non-zero.
+	SignatureValidity, SignatureRefresh time.Duration
+}
+
+// Zone is an open identity zone: its data in memory, backed by the store in
+// its directory, and the key that signs it. A Zone is safe for concurrent
+// use: any number of queries run in parallel with one writer.
+type Zone struct {
+	dir      string
+	settings *Settings
+	st       *store.Store
+	signer   *signer.Signer
+	now      func() time.Time
+
+	// wmu serialises writers; a writer holds it from reading the current
+	// state to installing the new one, so prerequisites cannot race.
+	wmu sync.Mutex
+	// mu guards names and ents; writers hold it only to install changes.
+	mu    sync.RWMutex
+	names map[string]*node
+	// ents counts, for every name strictly between the apex and a name
+	// with data, how many names with data lie below it: a name with a
+	// positive count is an empty non-terminal and exists (RFC 8020).
+	ents map[string]int
+	// rrsetCount is the number of RRsets, for metrics.
+	rrsetCount atomic.Int64
+}
+
+type node struct {
+	sets map[uint16]*rrset
+}
+
+// rrset is immutable once installed, apart from its signature cache.
+type rrset struct {
+	rrs  []dns.RR
+	sigs atomic.Pointer[[]dns.RR]
+}
+
+// Open opens the zone in dir, loading its data into memory.
+func Open(dir string, opt Options) (*Zone, error) {
+	st, err := store.Open(filepath.Join(dir, DBFile))
+	if err != nil {
+		return nil, err
+	}
+	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, now: opt.Now}
+	if z.now == nil {
+		z.now = time.Now
+	}
+	if err := z.load(opt); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return z, nil
+}
+
+func (z *Zone) load(opt Options) error {
+	return z.st.View(func(tx *store.Tx) error {
+		set, err := unmarshalSettings(tx.Meta(metaSettings))
+		if err != nil {
+			return err
+		}
+		z.settings = set
+		var ks []*keys.Key
+		for _, f := range set.KeyFiles {
+			if filepath.Base(f) != f {
+				return fmt.Errorf("zone: settings: bad key file name %q", f)
+			}
+			k, err := keys.Load(filepath.Join(z.dir, KeysDir, f))
+			if err != nil {
+				return err
+			}
+			ks = append(ks, k)
+		}
+		z.signer = &signer.Signer{
+			Zone:     set.Origin,
+			Keys:     ks,
+			Validity: opt.SignatureValidity,
+			Refresh:  opt.SignatureRefresh,
+			Now:      z.now,
+		}
+		err = tx.ForEach(func(name string, t uint16, rrs []dns.RR) error {
+			if !dns.IsSubDomain(set.Origin, name) {
+				return fmt.Errorf("zone: stored name %s is outside %s", name, set.Origin)
+			}
+			z.install(name, t, rrs)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if z.soa() == nil {
+			return errors.New("zone: no SOA record in the database")
+		}
+		return nil
+	})
+}
+
+// Close releases the store.
+func (z *Zone) Close() error { return z.st.Close() }
+
+// Origin is the zone apex, fully qualified and in lower case.
+func (z *Zone) Origin() string { return z.settings.Origin }
+
+// Settings returns a copy of the zone's settings.
+func (z *Zone) Settings() Settings { return *z.settings }
+
+// Serial is the current SOA serial.
+func (z *Zone) Serial() uint32 {
+	z.mu.RLock()
+	defer z.mu.RUnlock()
+	return z.soa().Serial
+}
+
+// RRsetCount is the number of RRsets in the zone.
+func (z *Zone) RRsetCount() int64 { return z.rrsetCount.Load() }
+
+// soa returns the current SOA; callers hold mu (or are loading).
+func (z *Zone) soa() *dns.SOA {
+	n := z.names[z.settings.Origin]
+	if n == nil || n.sets[dns.TypeSOA] == nil {
+		return nil
+	}
+	return n.sets[dns.TypeSOA].rrs[0].(*dns.SOA)
+}
+
+// install replaces the RRset (name, t) in memory; empty rrs deletes it.
+// Callers hold mu for writing (or are loading).
+func (z *Zone) install(name string, t uint16, rrs []dns.RR) {
+	n := z.names[name]
+	had := n != nil
+	if len(rrs) == 0 {
+		if n == nil || n.sets[t] == nil {
+			return
+		}
+		delete(n.sets, t)
+		z.rrsetCount.Add(-1)
+		if len(n.sets) == 0 {
+			delete(z.names, name)
+			z.adjustAncestors(name, -1)
+		}
+		return
+	}
+	if n == nil {
+		n = &node{sets: map[uint16]*rrset{}}
+		z.names[name] = n
+	}
+	if n.sets[t] == nil {
+		z.rrsetCount.Add(1)
+	}
+	n.sets[t] = &rrset{rrs: rrs}
+	if !had {
+		z.adjustAncestors(name, +1)
+	}
+}
+
+func (z *Zone) adjustAncestors(name string, d int) {
+	origin := z.settings.Origin
+	for p := parent(name); p != "" && p != origin && dns.IsSubDomain(origin, p); p = parent(p) {
+		z.ents[p] += d
+		if z.ents[p] <= 0 {
+			delete(z.ents, p)
+		}
+	}
+}
+
+// parent strips the first label of a fully qualified name; "" for the root.
+func parent(name string) string {
+	if name == "." {
+		return ""
+	}
+	off, end := dns.NextLabel(name, 0)
+	if end {
+		return "."
+	}
+	return name[off:]
+}
+
+// exists reports whether name owns data or is an empty non-terminal.
+func (z *Zone) exists(name string) bool {
+	return z.names[name] != nil || z.ents[name] > 0
+}
+
+// signed returns the signatures of s, making new ones if the cached ones are
+// missing or close to expiry.
+func (z *Zone) signed(s *rrset) ([]dns.RR, error) {
+	if p := s.sigs.Load(); p != nil && z.signer.Fresh(*p) {
+		return *p, nil
+	}
+	sigs, err := z.signer.Sign(s.rrs)
+	if err != nil {
+		return nil, err
+	}
+	s.sigs.Store(&sigs)
+	return sigs, nil
+}
+
+// types returns the sorted types present at n.
+func (n *node) types() []uint16 {
+	if n == nil {
+		return nil
+	}
+	ts := make([]uint16, 0, len(n.sets))
+	for t := range n.sets {
+		ts = append(ts, t)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+	return ts
+}
+
+// Get returns a copy of the RRset (name, t), or nil.
+func (z *Zone) Get(name string, t uint16) []dns.RR {
+	z.mu.RLock()
+	defer z.mu.RUnlock()
+	n := z.names[dns.CanonicalName(name)]
+	if n == nil || n.sets[t] == nil {
+		return nil
+	}
+	return copyRRs(n.sets[t].rrs)
+}
+
+// Names returns the names at or below under that own identity records, in
+// canonical order, at most limit of them (0: no limit).
+func (z *Zone) Names(under string, limit int) []string {
+	under = dns.CanonicalName(under)
+	z.mu.RLock()
+	var out []string
+	for name, n := range z.names {
+		if !dns.IsSubDomain(under, name) {
+			continue
+		}
+		for t := range n.sets {
+			if IsIdentityType(t) {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	z.mu.RUnlock()
+	sortCanonical(out)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+func copyRRs(rrs []dns.RR) []dns.RR {
+	out := make([]dns.RR, len(rrs))
+	for i, rr := range rrs {
+		out[i] = dns.Copy(rr)
+	}
+	return out
+}
+
+// sortCanonical sorts fully qualified names in DNSSEC canonical order
+// (RFC 4034 §6.1): by labels from the right, each compared as lower-case
+// octets.
+func sortCanonical(names []string) {
+	sort.Slice(names, func(i, j int) bool { return canonicalLess(names[i], names[j]) })
+}
+
+func canonicalLess(a, b string) bool {
+	la := dns.SplitDomainName(strings.ToLower(a))
+	lb := dns.SplitDomainName(strings.ToLower(b))
+	for i, j := len(la)-1, len(lb)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
+		x, y := unescapeLabel(la[i]), unescapeLabel(lb[j])
+		if x != y {
+			return x < y
+		}
+	}
+	return len(la) < len(lb)
+}
+
+// unescapeLabel turns a presentation label into its octets.
+func unescapeLabel(l string) string {
+	if !strings.ContainsRune(l, '\\') {
+		return l
+	}
+	buf := make([]byte, 256)
+	n, err := dns.PackDomainName(l+".", buf, 0, nil, false)
+	if err != nil || n < 2 {
+		return l
+	}
+	return string(buf[1 : 1+int(buf[0])])
+}

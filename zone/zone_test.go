@@ -1,0 +1,225 @@
+package zone
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+const origin = "devices.test."
+
+// newZone initialises and opens a zone in a temporary directory, with a
+// clock the test controls.
+func newZone(t testing.TB, clock *fakeClock) (*Zone, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "z")
+	if _, err := Init(dir, InitOptions{Origin: "Devices.Test", Now: clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	z, err := Open(dir, Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { z.Close() })
+	return z, dir
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock { return &fakeClock{t: time.Now().Truncate(time.Second)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func rr(t testing.TB, s string) dns.RR {
+	t.Helper()
+	r, err := dns.NewRR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// del builds an RFC 2136 delete record: class ANY (whole RRset or name) or
+// NONE (one record).
+func del(t testing.TB, s string, class uint16) dns.RR {
+	r := rr(t, s)
+	r.Header().Class = class
+	r.Header().Ttl = 0
+	if class == dns.ClassANY {
+		return &dns.ANY{Hdr: dns.RR_Header{Name: r.Header().Name, Rrtype: r.Header().Rrtype, Class: dns.ClassANY}}
+	}
+	return r
+}
+
+func TestInitRefusesExisting(t *testing.T) {
+	clock := newClock()
+	_, dir := newZone(t, clock)
+	if _, err := Init(dir, InitOptions{Origin: origin}); !errors.Is(err, ErrExists) {
+		t.Fatalf("second Init: %v, want ErrExists", err)
+	}
+	for _, f := range []string{TSIGFile, DBFile} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v mode %v, want 0600", f, err, st.Mode())
+		}
+	}
+	keysFiles, _ := filepath.Glob(filepath.Join(dir, KeysDir, "*.private"))
+	if len(keysFiles) != 1 {
+		t.Fatalf("private keys: %v", keysFiles)
+	}
+	if st, _ := os.Stat(keysFiles[0]); st.Mode().Perm() != 0o600 {
+		t.Errorf("private key mode %v", st.Mode().Perm())
+	}
+}
+
+func TestQueryOutcomes(t *testing.T) {
+	clock := newClock()
+	z, _ := newZone(t, clock)
+	if _, err := z.Update(nil, []dns.RR{
+		rr(t, "sensor1._device.devices.test. 300 IN TLSA 3 1 1 abcdef"),
+		rr(t, "host.devices.test. 300 IN SSHFP 4 2 abcdef"),
+	}, Policy{}); err != nil {
+		t.Fatal(err)
+	}
+	keyTag := z.signer.Keys[0].Tag()
+	tests := []struct {
+		name    string
+		qname   string
+		qtype   uint16
+		o       QueryOptions
+		outcome Outcome
+		rcode   int
+		answer  []uint16 // types in the answer section, in order
+		ns      []uint16 // types in the authority section
+		bitmap  []uint16 // NSEC type bitmap, if any
+	}{
+		{"tlsa", "Sensor1._device.devices.test.", dns.TypeTLSA, QueryOptions{}, Success, dns.RcodeSuccess, []uint16{dns.TypeTLSA}, nil, nil},
+		{"tlsa do", "sensor1._device.devices.test.", dns.TypeTLSA, QueryOptions{DNSSEC: true}, Success, dns.RcodeSuccess, []uint16{dns.TypeTLSA, dns.TypeRRSIG}, nil, nil},
+		{"dnskey do", origin, dns.TypeDNSKEY, QueryOptions{DNSSEC: true}, Success, dns.RcodeSuccess, []uint16{dns.TypeDNSKEY, dns.TypeRRSIG}, nil, nil},
+		{"cds", origin, dns.TypeCDS, QueryOptions{}, Success, dns.RcodeSuccess, []uint16{dns.TypeCDS}, nil, nil},
+		{"cdnskey", origin, dns.TypeCDNSKEY, QueryOptions{}, Success, dns.RcodeSuccess, []uint16{dns.TypeCDNSKEY}, nil, nil},
+		{"nxdomain", "sensor2._device.devices.test.", dns.TypeTLSA, QueryOptions{}, NameError, dns.RcodeNameError, nil, []uint16{dns.TypeSOA}, nil},
+		{"nxdomain compact", "sensor2._device.devices.test.", dns.TypeTLSA, QueryOptions{DNSSEC: true}, NameError, dns.RcodeSuccess, nil,
+			[]uint16{dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeRRSIG}, []uint16{dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNXNAME}},
+		{"nxdomain compact CO", "sensor2._device.devices.test.", dns.TypeTLSA, QueryOptions{DNSSEC: true, CompactOK: true}, NameError, dns.RcodeNameError, nil,
+			[]uint16{dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeRRSIG}, []uint16{dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNXNAME}},
+		{"nodata type", "sensor1._device.devices.test.", dns.TypeSSHFP, QueryOptions{DNSSEC: true}, NoData, dns.RcodeSuccess, nil,
+			[]uint16{dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeRRSIG}, []uint16{dns.TypeRRSIG, dns.TypeNSEC, dns.TypeTLSA}},
+		{"ent", "_device.devices.test.", dns.TypeTLSA, QueryOptions{DNSSEC: true}, NoData, dns.RcodeSuccess, nil,
+			[]uint16{dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeRRSIG}, []uint16{dns.TypeRRSIG, dns.TypeNSEC}},
+		{"ent no do", "_device.devices.test.", dns.TypeTLSA, QueryOptions{}, NoData, dns.RcodeSuccess, nil, []uint16{dns.TypeSOA}, nil},
+		{"A never served", "host.devices.test.", dns.TypeA, QueryOptions{DNSSEC: true}, NoData, dns.RcodeSuccess, nil,
+			[]uint16{dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeRRSIG}, []uint16{dns.TypeSSHFP, dns.TypeRRSIG, dns.TypeNSEC}},
+		{"apex nodata", origin, dns.TypeTLSA, QueryOptions{DNSSEC: true}, NoData, dns.RcodeSuccess, nil,
+			[]uint16{dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeRRSIG},
+			[]uint16{dns.TypeNS, dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY}},
+		{"out of zone", "example.com.", dns.TypeTLSA, QueryOptions{}, NotInZone, dns.RcodeRefused, nil, nil, nil},
+		{"parent", "test.", dns.TypeSOA, QueryOptions{}, NotInZone, dns.RcodeRefused, nil, nil, nil},
+		{"any", "host.devices.test.", dns.TypeANY, QueryOptions{}, Success, dns.RcodeSuccess, []uint16{dns.TypeSSHFP}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := z.Query(tt.qname, tt.qtype, tt.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Outcome != tt.outcome || a.Rcode != tt.rcode {
+				t.Fatalf("outcome %v rcode %s, want %v %s", a.Outcome, dns.RcodeToString[a.Rcode], tt.outcome, dns.RcodeToString[tt.rcode])
+			}
+			if got := typesOf(a.Answer); !equalTypes(got, tt.answer) {
+				t.Errorf("answer types %v, want %v", got, tt.answer)
+			}
+			if got := typesOf(a.Ns); !equalTypes(got, tt.ns) {
+				t.Errorf("authority types %v, want %v", got, tt.ns)
+			}
+			for _, r := range append(append([]dns.RR{}, a.Answer...), a.Ns...) {
+				switch x := r.(type) {
+				case *dns.NSEC:
+					if !equalTypes(x.TypeBitMap, tt.bitmap) {
+						t.Errorf("NSEC bitmap %v, want %v", x.TypeBitMap, tt.bitmap)
+					}
+					if x.Hdr.Name != dns.CanonicalName(tt.qname) || x.NextDomain != "\\000."+dns.CanonicalName(tt.qname) {
+						t.Errorf("NSEC %v is not the compact form for %s", x, tt.qname)
+					}
+					if x.Hdr.Ttl != DefaultNegativeTTL {
+						t.Errorf("NSEC TTL %d, want %d", x.Hdr.Ttl, DefaultNegativeTTL)
+					}
+				case *dns.SOA:
+					if a.Outcome != Success && x.Hdr.Ttl != DefaultNegativeTTL {
+						t.Errorf("negative SOA TTL %d", x.Hdr.Ttl)
+					}
+				case *dns.RRSIG:
+					if x.KeyTag != keyTag || x.SignerName != origin {
+						t.Errorf("RRSIG by %d/%s", x.KeyTag, x.SignerName)
+					}
+				}
+			}
+			verifyAll(t, z, a.Answer)
+			verifyAll(t, z, a.Ns)
+		})
+	}
+}
+
+func typesOf(rrs []dns.RR) []uint16 {
+	var out []uint16
+	for _, r := range rrs {
+		out = append(out, r.Header().Rrtype)
+	}
+	return out
+}
+
+func equalTypes(a, b []uint16) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// verifyAll checks every RRSIG in rrs against the zone's DNSKEY over the
+// RRset it covers, at the zone's clock.
+func verifyAll(t *testing.T, z *Zone, rrs []dns.RR) {
+	t.Helper()
+	key := z.Get(origin, dns.TypeDNSKEY)[0].(*dns.DNSKEY)
+	for _, r := range rrs {
+		sig, ok := r.(*dns.RRSIG)
+		if !ok {
+			continue
+		}
+		var set []dns.RR
+		for _, o := range rrs {
+			if o.Header().Rrtype == sig.TypeCovered && strings.EqualFold(o.Header().Name, sig.Hdr.Name) {
+				set = append(set, o)
+			}
+		}
+		if err := sig.Verify(key, set); err != nil {
+			t.Errorf("RRSIG over %s %s does not verify: %v", sig.Hdr.Name, dns.TypeToString[sig.TypeCovered], err)
+		}
+		if !sig.ValidityPeriod(z.now()) {
+			t.Errorf("RRSIG over %s not valid now", sig.Hdr.Name)
+		}
+	}
+}
