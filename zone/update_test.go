@@ -33,10 +33,12 @@ func TestUpdateRFC2136(t *testing.T) {
 		after   []check
 	}{
 		{
-			name:    "add",
-			updates: func(t *testing.T) []dns.RR { return []dns.RR{rr(t, tlsa(s2, "aa")), rr(t, tlsa(s2, "bb")), rr(t, tlsa(s2, "aa"))} },
-			rcode:   dns.RcodeSuccess,
-			after:   []check{{s2, dns.TypeTLSA, 2}, {s1, dns.TypeTLSA, 1}},
+			name: "add",
+			updates: func(t *testing.T) []dns.RR {
+				return []dns.RR{rr(t, tlsa(s2, "aa")), rr(t, tlsa(s2, "bb")), rr(t, tlsa(s2, "aa"))}
+			},
+			rcode: dns.RcodeSuccess,
+			after: []check{{s2, dns.TypeTLSA, 2}, {s1, dns.TypeTLSA, 1}},
 		},
 		{
 			name:    "delete one record",
@@ -70,10 +72,12 @@ func TestUpdateRFC2136(t *testing.T) {
 			after:   []check{{origin, dns.TypeNS, 1}},
 		},
 		{
-			name:    "DNSKEY delete refused",
-			updates: func(t *testing.T) []dns.RR { return []dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeDNSKEY, Class: dns.ClassANY}}} },
-			rcode:   dns.RcodeRefused,
-			after:   []check{{origin, dns.TypeDNSKEY, 1}},
+			name: "DNSKEY delete refused",
+			updates: func(t *testing.T) []dns.RR {
+				return []dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeDNSKEY, Class: dns.ClassANY}}}
+			},
+			rcode: dns.RcodeRefused,
+			after: []check{{origin, dns.TypeDNSKEY, 1}},
 		},
 		{
 			name: "all or nothing",
@@ -157,9 +161,11 @@ func TestUpdateRFC2136(t *testing.T) {
 				p.Header().Ttl = 0
 				return []dns.RR{p}
 			},
-			updates: func(t *testing.T) []dns.RR { return []dns.RR{del(t, tlsa(s1, "01"), dns.ClassANY), rr(t, tlsa(s1, "02"))} },
-			rcode:   dns.RcodeSuccess,
-			after:   []check{{s1, dns.TypeTLSA, 1}},
+			updates: func(t *testing.T) []dns.RR {
+				return []dns.RR{del(t, tlsa(s1, "01"), dns.ClassANY), rr(t, tlsa(s1, "02"))}
+			},
+			rcode: dns.RcodeSuccess,
+			after: []check{{s1, dns.TypeTLSA, 1}},
 		},
 		{
 			name: "prereq value dependent fails",
