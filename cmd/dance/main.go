@@ -25,6 +25,7 @@ func root() *cli.Command {
 			"by looking those records up.",
 		Sub: []*cli.Command{
 			versionCommand(),
+			tlsaCommand(),
 			zoneCommand(),
 		},
 	}
