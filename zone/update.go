@@ -244,14 +244,31 @@ func (z *Zone) checkOwner(name string) error {
 	return nil
 }
 
-// rdlen is the RDATA length of an unpacked record: the header's Rdlength
-// when the record came off the wire, computed otherwise.
+// rdlen reports the RDATA length of rr, zero when it has none. Records
+// unpacked from the wire carry Rdlength; a record with Rdlength 0 unpacks as
+// its type with zero fields, so a record built in code counts as empty when
+// it equals that zero value.
 func rdlen(rr dns.RR) int {
 	h := rr.Header()
 	if h.Rdlength != 0 {
 		return int(h.Rdlength)
 	}
-	return dns.Len(rr) - (len(h.Name) + 1 + 10)
+	if _, ok := rr.(*dns.ANY); ok {
+		return 0
+	}
+	newFn, ok := dns.TypeToRR[h.Rrtype]
+	if !ok {
+		if u, ok := rr.(*dns.RFC3597); ok {
+			return len(u.Rdata) / 2
+		}
+		return 0
+	}
+	zero := newFn()
+	*zero.Header() = *h
+	if dns.IsDuplicate(zero, rr) {
+		return 0
+	}
+	return 1
 }
 
 // Update applies an RFC 2136 update to the zone: prerequisites first

@@ -173,6 +173,13 @@ func (s *Server) Handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (
 		m.SetRcode(r, dns.RcodeFormatError)
 		return s.finish(r, m, udp), nil
 	}
+	if len(r.Question) != 1 && r.Opcode != dns.OpcodeStatus {
+		// The header filter checked QDCOUNT; a message that ends before its
+		// question is just as malformed (RFC 9619).
+		m.SetRcode(r, dns.RcodeFormatError)
+		s.metrics.count("formerr")
+		return s.finish(r, m, udp), nil
+	}
 	switch r.Opcode {
 	case dns.OpcodeQuery:
 		s.query(r, m, opt, peer)

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+func TestZoneInit(t *testing.T) {
+	base := t.TempDir()
+	existing := filepath.Join(base, "existing")
+	if code := run(context.Background(), []string{"zone", "init", "--zone", "x.test", "--dir", existing}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("setup: exit %d", code)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // regexp
+		stderr string // substring
+	}{
+		{"ok", []string{"zone", "init", "--zone", "devices.test", "--dir", filepath.Join(base, "a")}, 0,
+			`(?m)^devices\.test\.\t3600\tIN\tDS\t\d+ 13 2 [0-9A-F]{64}$`, ""},
+		{"ed25519 and ns", []string{"zone", "init", "--zone", "devices.test", "--dir", filepath.Join(base, "b"), "--algorithm", "ed25519", "--ns", "ns1.example.net", "--ns", "ns2.example.net"}, 0,
+			`DS\t\d+ 15 2 `, ""},
+		{"missing zone", []string{"zone", "init", "--dir", filepath.Join(base, "c")}, 2, `^$`, "--zone and --dir are required"},
+		{"bad algorithm", []string{"zone", "init", "--zone", "d.test", "--dir", filepath.Join(base, "d"), "--algorithm", "rsasha1"}, 2, `^$`, "unsupported DNSSEC algorithm"},
+		{"bad ttl", []string{"zone", "init", "--zone", "d.test", "--dir", filepath.Join(base, "d"), "--ttl", "0"}, 2, `^$`, "--ttl"},
+		{"existing", []string{"zone", "init", "--zone", "x.test", "--dir", existing}, 2, `^$`, "already holds a zone"},
+		{"bad name", []string{"zone", "init", "--zone", "bad..name", "--dir", filepath.Join(base, "e")}, 2, `^$`, "invalid zone name"},
+		{"help", []string{"zone", "init", "--help"}, 0, `EXAMPLES`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), tt.args, nil, &out, &errb)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr %q", code, tt.code, errb.String())
+			}
+			if !regexp.MustCompile(tt.stdout).MatchString(out.String()) {
+				t.Errorf("stdout %q does not match %q", out.String(), tt.stdout)
+			}
+			if !strings.Contains(errb.String(), tt.stderr) {
+				t.Errorf("stderr %q does not contain %q", errb.String(), tt.stderr)
+			}
+		})
+	}
+	// The created zone has its NS names and files.
+	z := filepath.Join(base, "b")
+	for _, f := range []string{"anchors", "tsig.key", "zone.db"} {
+		if _, err := os.Stat(filepath.Join(z, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestZoneInitJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	dir := filepath.Join(t.TempDir(), "z")
+	if code := run(context.Background(), []string{"zone", "init", "--zone", "Devices.Test.", "--dir", dir, "--json"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var res struct {
+		Zone   string   `json:"zone"`
+		KeyTag uint16   `json:"key_tag"`
+		DS     []string `json:"ds"`
+		DNSKEY string   `json:"dnskey"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := dns.NewRR(res.DS[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := dns.NewRR(res.DNSKEY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Zone != "devices.test." || rr.(*dns.DS).KeyTag != res.KeyTag || !strings.EqualFold(key.(*dns.DNSKEY).ToDS(dns.SHA256).Digest, rr.(*dns.DS).Digest) {
+		t.Fatalf("JSON result inconsistent: %+v", res)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestZoneServe(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "z")
+	if code := run(context.Background(), []string{"zone", "init", "--zone", "devices.test", "--dir", dir}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatal("init failed")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0"}, nil, &out, &errb)
+	}()
+	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
+	var addr string
+	deadline := time.Now().Add(30 * time.Second)
+	for addr == "" {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not report its address")
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("devices.test.", dns.TypeSOA)
+	r, err := dns.Exchange(m, addr)
+	if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("SOA query: %v %v", err, r)
+	}
+	cancel() // what SIGINT/SIGTERM do in main
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exit %d after shutdown: %s", code, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(errb.String(), "msg=stopped") {
+		t.Errorf("no stop line in log: %q", errb.String())
+	}
+	// A second serve on a missing directory is an input error.
+	var e2 bytes.Buffer
+	if code := run(context.Background(), []string{"zone", "serve", "--dir", filepath.Join(dir, "nope")}, nil, &bytes.Buffer{}, &e2); code != 2 || !strings.Contains(e2.String(), "dance zone init") {
+		t.Fatalf("serve without a zone: exit %d, %q", code, e2.String())
+	}
+}

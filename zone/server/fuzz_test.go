@@ -1,0 +1,93 @@
+package server
+
+import (
+	"net"
+	"path/filepath"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/tsigkey"
+)
+
+// FuzzHandle feeds arbitrary messages to the query path (and, for UPDATE
+// messages, to the update checks that run before TSIG): no panic, every
+// request gets a response that packs, and UDP responses fit the limit.
+func FuzzHandle(f *testing.F) {
+	dir := filepath.Join(f.TempDir(), "zone")
+	res, err := zone.Init(dir, zone.InitOptions{Origin: origin})
+	if err != nil {
+		f.Fatal(err)
+	}
+	z, err := zone.Open(dir, zone.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer z.Close()
+	if _, err := z.Update(nil, []dns.RR{mustRR(f, "s1._device.devices.test. 300 IN TLSA 3 1 1 0102")}, zone.Policy{}); err != nil {
+		f.Fatal(err)
+	}
+	srv, err := New(Config{Zone: z, UpdateKeys: []*tsigkey.Key{res.TSIG}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	q := new(dns.Msg)
+	q.SetQuestion("s1._device.devices.test.", dns.TypeTLSA)
+	b, _ := q.Pack()
+	f.Add(b)
+	peer := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5353}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 12 {
+			return
+		}
+		var h dns.Header
+		h.Id = uint16(b[0])<<8 | uint16(b[1])
+		h.Bits = uint16(b[2])<<8 | uint16(b[3])
+		h.Qdcount = uint16(b[4])<<8 | uint16(b[5])
+		h.Ancount = uint16(b[6])<<8 | uint16(b[7])
+		h.Nscount = uint16(b[8])<<8 | uint16(b[9])
+		h.Arcount = uint16(b[10])<<8 | uint16(b[11])
+		if acceptMsg(h) != dns.MsgAccept {
+			return
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(b); err != nil {
+			return
+		}
+		before := z.Serial()
+		resp, raw := srv.Handle(m, nil, true, peer)
+		if m.IsTsig() != nil {
+			// An unknown key: an unsigned TSIG error or nothing.
+			if resp != nil {
+				t.Fatalf("response to a message signed with an unknown key: %v", resp)
+			}
+			return
+		}
+		if raw != nil {
+			t.Fatal("raw response to an unsigned request")
+		}
+		if resp == nil {
+			t.Fatal("no response")
+		}
+		out, err := resp.Pack()
+		if err != nil {
+			t.Fatalf("response does not pack: %v\n%v", err, resp)
+		}
+		if len(out) > DefaultMaxUDPSize {
+			t.Fatalf("UDP response of %d octets", len(out))
+		}
+		if m.Opcode == dns.OpcodeUpdate && z.Serial() != before {
+			t.Fatal("unsigned update changed the zone")
+		}
+	})
+}
+
+func mustRR(t testing.TB, s string) dns.RR {
+	t.Helper()
+	r, err := dns.NewRR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -1,0 +1,320 @@
+package server
+
+// Tests against real DNS software: Unbound validating through a stub zone,
+// BIND's nsupdate and delv, Knot's kdig. The tools are required (they are
+// in scripts/debian-packages); a missing tool fails the test.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone"
+)
+
+func tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is required (Debian packages in scripts/debian-packages): %v", name, err)
+	}
+	return p
+}
+
+// freePort returns a port above 10000 that was free on 127.0.0.1 for both
+// UDP and TCP a moment ago; callers retry if a daemon cannot bind it.
+func freePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		if port > 10000 {
+			return port
+		}
+	}
+	t.Fatal("no free port above 10000")
+	return 0
+}
+
+// waitDNS polls addr with an SOA query for zoneName until it answers or the
+// deadline passes, or until exited is closed (the daemon died).
+func waitDNS(addr, zoneName string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(30 * time.Second)
+	c := &dns.Client{Timeout: 500 * time.Millisecond}
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return fmt.Errorf("daemon exited")
+		default:
+		}
+		m := new(dns.Msg)
+		m.SetQuestion(zoneName, dns.TypeSOA)
+		if r, _, err := c.Exchange(m, addr); err == nil && r != nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
+	}
+	return fmt.Errorf("%s did not answer within 30s", addr)
+}
+
+// startUnbound runs a validating Unbound in the foreground with the zone's
+// trust anchors and a stub zone at the server; it returns its address.
+func startUnbound(t testing.TB, anchors, zoneName, stubAddr string) string {
+	t.Helper()
+	bin := tool(t, "unbound")
+	dir := t.TempDir()
+	host, sport, _ := net.SplitHostPort(stubAddr)
+	for attempt := 0; attempt < 5; attempt++ {
+		port := freePort(t)
+		conf := fmt.Sprintf(`server:
+  interface: 127.0.0.1
+  port: %d
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: %q
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  do-ip6: no
+  do-not-query-localhost: no
+  local-zone: "test." nodefault
+  trust-anchor-file: %q
+  module-config: "validator iterator"
+  val-log-level: 2
+  # Nothing is cached, so each query reaches the zone server: a removed
+  # identity is seen at once without waiting out a TTL.
+  cache-max-ttl: 0
+  cache-max-negative-ttl: 0
+  qname-minimisation: no
+remote-control:
+  control-enable: no
+stub-zone:
+  name: %q
+  stub-addr: %s@%s
+`, port, dir, anchors, zoneName, host, sport)
+		cf := filepath.Join(dir, "unbound.conf")
+		if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-d", "-c", cf)
+		var log strings.Builder
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if err := waitDNS(addr, zoneName, exited); err != nil {
+			cmd.Process.Kill()
+			<-exited
+			t.Logf("unbound attempt %d: %v\n%s", attempt, err, log.String())
+			continue
+		}
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-exited
+			if t.Failed() {
+				t.Logf("unbound log:\n%s", log.String())
+			}
+		})
+		return addr
+	}
+	t.Fatal("unbound did not start")
+	return ""
+}
+
+func query(t testing.TB, addr, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.SetEdns0(1232, true)
+	c := &dns.Client{Timeout: 10 * time.Second}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("query %s %s at %s: %v", name, dns.TypeToString[qtype], addr, err)
+	}
+	return r
+}
+
+func countType(rrs []dns.RR, t uint16) int {
+	n := 0
+	for _, r := range rrs {
+		if r.Header().Rrtype == t {
+			n++
+		}
+	}
+	return n
+}
+
+func TestUnboundValidates(t *testing.T) {
+	ts := startServer(t, nil)
+	addRR(t, ts.zone,
+		"s1._device.devices.test. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"s2._device.devices.test. 300 IN TLSA 3 1 1 abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+	)
+	ub := startUnbound(t, filepath.Join(ts.dir, zone.AnchorsFile), origin, ts.addr)
+
+	r := query(t, ub, "s1._device.devices.test.", dns.TypeTLSA)
+	if r.Rcode != dns.RcodeSuccess || !r.AuthenticatedData || countType(r.Answer, dns.TypeTLSA) != 1 {
+		t.Fatalf("TLSA via unbound: rcode %s ad %v\n%v", dns.RcodeToString[r.Rcode], r.AuthenticatedData, r)
+	}
+	// Names that never existed, empty non-terminals and types never served
+	// are secure negative answers.
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{"nobody._device.devices.test.", dns.TypeTLSA},
+		{"_device.devices.test.", dns.TypeTLSA},
+		{"s1._device.devices.test.", dns.TypeA},
+		{"deep.below.nothing.devices.test.", dns.TypeSSHFP},
+	} {
+		r := query(t, ub, q.name, q.qtype)
+		if (r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError) || !r.AuthenticatedData || len(r.Answer) != 0 {
+			t.Errorf("%s %s: rcode %s ad %v answers %d, want a secure negative answer",
+				q.name, dns.TypeToString[q.qtype], dns.RcodeToString[r.Rcode], r.AuthenticatedData, len(r.Answer))
+		}
+	}
+	// Revocation: remove s1; the next answer is a secure negative one.
+	del := &dns.ANY{Hdr: dns.RR_Header{Name: "s1._device.devices.test.", Rrtype: dns.TypeANY, Class: dns.ClassANY}}
+	if _, err := ts.zone.Update(nil, []dns.RR{del}, zone.Policy{}); err != nil {
+		t.Fatal(err)
+	}
+	r = query(t, ub, "s1._device.devices.test.", dns.TypeTLSA)
+	if (r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError) || !r.AuthenticatedData || len(r.Answer) != 0 {
+		t.Fatalf("removed identity: rcode %s ad %v\n%v", dns.RcodeToString[r.Rcode], r.AuthenticatedData, r)
+	}
+	// s2 is untouched.
+	if r := query(t, ub, "s2._device.devices.test.", dns.TypeTLSA); !r.AuthenticatedData || countType(r.Answer, dns.TypeTLSA) != 1 {
+		t.Fatalf("s2 after removing s1: %v", r)
+	}
+}
+
+// TestUnboundRejectsWrongAnchor shows the AD bit above is earned: with the
+// anchor of another key, the same answers are bogus (SERVFAIL).
+func TestUnboundRejectsWrongAnchor(t *testing.T) {
+	ts := startServer(t, nil)
+	addRR(t, ts.zone, "s1._device.devices.test. 300 IN TLSA 3 1 1 abcdef")
+	other := filepath.Join(t.TempDir(), "other")
+	if _, err := zone.Init(other, zone.InitOptions{Origin: origin}); err != nil {
+		t.Fatal(err)
+	}
+	ub := startUnbound(t, filepath.Join(other, zone.AnchorsFile), origin, ts.addr)
+	r := query(t, ub, "s1._device.devices.test.", dns.TypeTLSA)
+	if r.Rcode != dns.RcodeServerFailure || len(r.Answer) != 0 {
+		t.Fatalf("wrong anchor: rcode %s, answers %d", dns.RcodeToString[r.Rcode], len(r.Answer))
+	}
+}
+
+func runTool(t testing.TB, stdin string, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tool(t, name), args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestNsupdate(t *testing.T) {
+	ts := startServer(t, nil)
+	host, port, _ := net.SplitHostPort(ts.addr)
+	keyFile := filepath.Join(ts.dir, zone.TSIGFile)
+	script := func(lines ...string) string {
+		return fmt.Sprintf("server %s %s\nzone devices.test\n%s\nsend\n", host, port, strings.Join(lines, "\n"))
+	}
+	const tlsa = "s1._device.devices.test. 300 TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+	// A wrong secret under the right key name: BADSIG, nothing applied.
+	wrong := filepath.Join(t.TempDir(), "wrong.key")
+	os.WriteFile(wrong, []byte(`key "update.devices.test." { algorithm hmac-sha256; secret "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; };`), 0o600)
+	out, err := runTool(t, script("update add "+tlsa), "nsupdate", "-k", wrong)
+	if err == nil || !strings.Contains(out, "BADSIG") {
+		t.Fatalf("wrong secret: err %v, output %q", err, out)
+	}
+	// An unknown key name: BADKEY.
+	unknown := filepath.Join(t.TempDir(), "unknown.key")
+	os.WriteFile(unknown, []byte(`key "someone.else." { algorithm hmac-sha256; secret "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; };`), 0o600)
+	out, err = runTool(t, script("update add "+tlsa), "nsupdate", "-k", unknown)
+	if err == nil || !strings.Contains(out, "BADKEY") {
+		t.Fatalf("unknown key: err %v, output %q", err, out)
+	}
+	if ts.zone.Get("s1._device.devices.test.", dns.TypeTLSA) != nil {
+		t.Fatal("update with a bad key was applied")
+	}
+
+	steps := []struct {
+		name    string
+		lines   []string
+		fail    string // expected failure text, "" for success
+		present int    // TLSA records at s1 afterwards
+	}{
+		{"add", []string{"prereq nxdomain s1._device.devices.test", "update add " + tlsa}, "", 1},
+		{"prereq nxdomain fails", []string{"prereq nxdomain s1._device.devices.test", "update add s1._device.devices.test. 300 TLSA 3 1 1 ffff"}, "YXDOMAIN", 1},
+		{"A refused", []string{"update add host.devices.test. 300 A 192.0.2.1"}, "REFUSED", 1},
+		{"mixed refused whole", []string{"update add s1._device.devices.test. 300 TLSA 3 1 1 eeee", "update add s1._device.devices.test. 300 TXT no"}, "REFUSED", 1},
+		{"rollover", []string{"prereq yxrrset s1._device.devices.test TLSA", "update add s1._device.devices.test. 300 TLSA 3 1 1 eeee"}, "", 2},
+		{"delete", []string{"update delete s1._device.devices.test TLSA"}, "", 0},
+	}
+	for _, st := range steps {
+		out, err := runTool(t, script(st.lines...), "nsupdate", "-k", keyFile)
+		if st.fail == "" && err != nil {
+			t.Fatalf("%s: %v\n%s", st.name, err, out)
+		}
+		if st.fail != "" && (err == nil || !strings.Contains(out, st.fail)) {
+			t.Fatalf("%s: err %v, output %q, want %s", st.name, err, out, st.fail)
+		}
+		if got := len(ts.zone.Get("s1._device.devices.test.", dns.TypeTLSA)); got != st.present {
+			t.Fatalf("%s: %d TLSA records, want %d", st.name, got, st.present)
+		}
+	}
+}
+
+func TestDelvAndKdig(t *testing.T) {
+	ts := startServer(t, nil)
+	addRR(t, ts.zone, "s1._device.devices.test. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	dnskey := ts.zone.Get(origin, dns.TypeDNSKEY)[0].(*dns.DNSKEY)
+	conf := filepath.Join(t.TempDir(), "anchors.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("trust-anchors { %s static-key %d %d %d %q; };\n",
+		origin, dnskey.Flags, dnskey.Protocol, dnskey.Algorithm, dnskey.PublicKey)), 0o644)
+	host, port, _ := net.SplitHostPort(ts.addr)
+	delv := func(name string) string {
+		out, err := runTool(t, "", "delv", "-a", conf, "@"+host, "-p", port, "+root="+strings.TrimSuffix(origin, "."), name, "TLSA")
+		if err != nil {
+			t.Fatalf("delv %s: %v\n%s", name, err, out)
+		}
+		return out
+	}
+	if out := delv("s1._device.devices.test"); !strings.Contains(out, "; fully validated") || !strings.Contains(out, "TLSA\t3 1 1") {
+		t.Fatalf("delv positive:\n%s", out)
+	}
+	if out := delv("s9._device.devices.test"); !strings.Contains(out, "; negative response, fully validated") {
+		t.Fatalf("delv negative:\n%s", out)
+	}
+	// kdig over TCP with DO: the answer carries the signature.
+	out, err := runTool(t, "", "kdig", "@"+host, "-p", port, "+tcp", "+dnssec", "s1._device.devices.test", "TLSA")
+	if err != nil || !strings.Contains(out, "status: NOERROR") || !strings.Contains(out, "RRSIG\tTLSA 13") || !strings.Contains(out, "qr aa") {
+		t.Fatalf("kdig: %v\n%s", err, out)
+	}
+}
