@@ -25,6 +25,8 @@ func root() *cli.Command {
 			"by looking those records up.",
 		Sub: []*cli.Command{
 			versionCommand(),
+			idCommand(),
+			caCommand(),
 			tlsaCommand(),
 			zoneCommand(),
 		},
