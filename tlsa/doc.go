@@ -10,19 +10,50 @@
 //   - To authenticate a peer, call Match with the chain it presented (leaf
 //     first), the DNSSEC-validated TLSA RRset of the name it claims and
 //     Options; MatchRawPublicKey does the same for RFC 7250 raw public keys.
+//     Result.Reason says "match", "no-match", "name-mismatch", "untrusted"
+//     or "no-usable-records".
 //
-// Wire form conversion to and from miekg/dns lives in FromDNS and ToDNS; the
-// rest of the API does not depend on that library's types.
+// Wire form conversion to and from miekg/dns lives in FromDNS and
+// Record.ToDNS; ParseRDATA and Record.RDATA handle raw RDATA. The rest of
+// the API does not depend on that library's types.
+//
+// # Matching rules
+//
+//   - DANE-EE(3) matches the leaf only; names, validity dates and issuers
+//     are ignored (RFC 7671 §5.1).
+//   - DANE-TA(2) matches a certificate of the presented chain, or a trust
+//     anchor carried whole in the record (2 0 0, 2 1 0; RFC 7671 §5.2). For
+//     a bare key a stand-in anchor certificate is made with that key and
+//     the issuer name of the certificate it must have signed. Below the
+//     anchor the path is fully validated: signatures, dates, basic and name
+//     constraints, and the extended key usage of Options.KeyUsages (TLS
+//     client authentication unless set). A trust anchor taken from the
+//     chain keeps its own validity dates and constraints.
+//   - PKIX-TA(0) and PKIX-EE(1) validate the chain against Options.Roots and
+//     then look for the record in the validated path (a CA certificate) or
+//     at the leaf. Without Roots they are unusable (RFC 7671 §4.1).
+//   - For usages 0, 1 and 2 the claimed name must be a SAN dNSName of the
+//     leaf: exact, case-insensitive, trailing dot ignored. The subject
+//     common name is never consulted. Wildcard SANs do not match: RFC 7671
+//     leaves wildcards to the application, and in DANCE a name is one
+//     identity whose owner name is queried verbatim, so a wildcard
+//     certificate would let one key answer for every name under a domain.
+//   - Digest agility (RFC 7671 §9): malformed and unsupported records are
+//     dropped first; then per (usage, selector) only the strongest digest
+//     present counts, and Full(0) records, which are no digest, always
+//     count. A key matching only a weaker digest is not authenticated.
+//   - When several records match, the most specific is reported: DANE-EE,
+//     then DANE-TA nearest the leaf, then PKIX-EE, then PKIX-TA. When none
+//     does, the failure that got furthest is reported (name-mismatch over
+//     untrusted over no-match), with Result.Err telling the operator why.
+//   - Result.Depth is the position, in the validated path, of the
+//     certificate or key the record matched: 0 the leaf, 1 its issuer, and
+//     so on; a trust anchor carried only in a record is one above the top
+//     certificate it signed; -1 when nothing matched.
 //
 // # Security considerations
 //
 // Match trusts the records it is given: the caller must have obtained them
 // from a DNSSEC-validated (secure) answer. Insecure or bogus answers must
-// never reach Match.
-//
-// Records with parameters this package does not implement, or with malformed
-// data, are ignored rather than rejected (RFC 6698 §4.1, RFC 7671 §5.4
-// "unusable"), and per (usage, selector) only the strongest digest present
-// counts (RFC 7671 §9), so an attacker cannot downgrade to a weaker digest
-// by adding records.
+// never reach Match. A peer's chain is bounded by MaxChainLength.
 package tlsa

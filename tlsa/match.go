@@ -210,6 +210,10 @@ func failureRank(r Reason) int {
 	return 0
 }
 
+// MaxChainLength bounds the certificates Match accepts from a peer; real
+// chains have two to four.
+const MaxChainLength = 16
+
 // Match authenticates a presented certificate chain (leaf first, as sent
 // in TLS) against a DNSSEC-validated TLSA RRset for the claimed name.
 //
@@ -243,6 +247,11 @@ func Match(chain []*x509.Certificate, records []Record, opts Options) Result {
 		if c == nil {
 			return Result{Reason: NoMatch, Depth: -1, Err: errors.New("nil certificate in chain")}
 		}
+	}
+	if len(chain) > MaxChainLength {
+		// Path building and stand-in anchors cost work per certificate;
+		// a peer does not get to choose how much.
+		return Result{Reason: Untrusted, Depth: -1, Err: fmt.Errorf("chain of %d certificates is longer than %d", len(chain), MaxChainLength)}
 	}
 	m := &matcher{chain: chain, opts: opts}
 	best := Result{Reason: NoMatch, Depth: -1, Err: errors.New("no TLSA record matches the presented certificates")}

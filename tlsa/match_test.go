@@ -104,6 +104,7 @@ func TestMatch(t *testing.T) {
 		{name: "2 x x leaf without EKU", chain: chain(noEKU, p.inter), records: []Record{taInter}, want: Matched, depth: 1},
 		{name: "2 x x expired intermediate", chain: chain(underExpired, expiredInter), records: []Record{taRoot}, want: NoMatch, depth: -1},
 		{name: "2 0 0 root, expired intermediate", chain: chain(underExpired, expiredInter), records: []Record{rec(p.root, DANETA, SelectorCert, MatchFull)}, want: Untrusted, depth: -1},
+		{name: "2 0 1 expired anchor from the chain", chain: chain(underExpired, expiredInter), records: []Record{rec(expiredInter, DANETA, SelectorCert, MatchSHA256)}, want: Untrusted, depth: -1},
 		{name: "2 x x issuer is not a CA", chain: chain(underNotCA, notCA, p.root), records: []Record{taRoot}, want: Untrusted, depth: -1},
 		{name: "2 x x name constraints violated", chain: chain(outside, constrained, p.root), records: []Record{taRoot}, want: Untrusted, depth: -1},
 		{name: "2 x x name constraints kept", chain: chain(inside, constrained, p.root), records: []Record{taRoot}, opts: Options{Name: "dev6._device.other.example"}, want: Matched, depth: 2},
@@ -145,6 +146,13 @@ func TestMatch(t *testing.T) {
 		{name: "unusable: empty RRset", chain: chain(p.leaf), records: nil, want: NoUsableRecords, depth: -1},
 		{name: "unusable ones beside a usable match", chain: chain(p.leaf), records: []Record{{Usage: 4, Selector: SelectorSPKI, MatchingType: MatchSHA256, Data: ee.Data}, ee}, want: Matched, record: &ee},
 		{name: "no certificate", chain: nil, records: []Record{ee}, want: NoMatch, depth: -1},
+		{name: "overlong chain", chain: func() []*x509.Certificate {
+			c := chain(p.leaf)
+			for len(c) <= MaxChainLength {
+				c = append(c, p.inter.cert)
+			}
+			return c
+		}(), records: []Record{ee}, want: Untrusted, depth: -1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
