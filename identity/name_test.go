@@ -207,3 +207,24 @@ func FuzzParseName(f *testing.F) {
 		_ = n.Domain()
 	})
 }
+
+func TestHashLocalPart(t *testing.T) {
+	// The RFC 7929 §3 example: hugh@example.com.
+	if got := HashLocalPart("hugh"); got != "c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6" {
+		t.Errorf("HashLocalPart(hugh) = %s", got)
+	}
+	// RFC 7929 does no case folding: another spelling, another label.
+	if HashLocalPart("Hugh") == HashLocalPart("hugh") {
+		t.Error("HashLocalPart folds case")
+	}
+	// Non-ASCII local parts are hashed as UTF-8; openssl computes the
+	// expected digest independently.
+	for _, lp := range []string{"rené", "josé.garcía", "用户"} {
+		p := writeTemp(t, t.TempDir(), "lp", []byte(lp))
+		out := runOpenSSL(t, "dgst", "-sha256", "-r", p)
+		want := strings.Fields(out)[0][:2*HashedLocalPartLength]
+		if got := HashLocalPart(lp); got != want {
+			t.Errorf("HashLocalPart(%q) = %s, openssl %s", lp, got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -139,6 +140,10 @@ func TestIDNewSelfSigned(t *testing.T) {
 				t.Errorf("certificate lacks the SAN:\n%s", text)
 			}
 			idMatchChain(t, line, cert, "sensor1._device.example.com")
+			// crypto/tls loads the pair as written.
+			if _, err := tls.LoadX509KeyPair(cert, filepath.Join(dir, "key.pem")); err != nil {
+				t.Errorf("tls.LoadX509KeyPair: %v", err)
+			}
 		})
 	}
 }
@@ -253,6 +258,10 @@ func TestCANewAndIssue(t *testing.T) {
 		t.Fatalf("cert.pem holds %d certificates (%v), want leaf and CA", len(chain), err)
 	}
 	idMatchChain(t, devLine, devCert, "sensor2._device.example.com")
+	pair, err := tls.LoadX509KeyPair(devCert, filepath.Join(dev, "key.pem"))
+	if err != nil || len(pair.Certificate) != 2 {
+		t.Errorf("tls.LoadX509KeyPair: %d certificates, %v", len(pair.Certificate), err)
+	}
 	idMatchChain(t, caLine, devCert, "sensor2._device.example.com")
 
 	taLine := idMust(t, "id", "new", "--name", "sensor3._device.example.com", "--ca", caCert, "--ca-key", filepath.Join(ca, "key.pem"), "--record", "dane-ta", "--out", filepath.Join(dir, "dev3"))
