@@ -58,14 +58,14 @@ func idNewCommand() *cli.Command {
 		name, user, domain, mailbox string
 		keyType, caCert, caKey      string
 		out, record                 string
-		rpk, csr, force             bool
+		rpk, csr, force, hashed     bool
 		days, ttl                   uint
 	)
 	return &cli.Command{
 		Name:    "new",
 		Summary: "create a key and certificate for a device, service, host or user, and print its TLSA record",
 		Usage: "dance id new --name NAME [--key " + idKeyTypeList() + "] [--ca CERT --ca-key KEY] [--rpk | --csr] [--days N] --out DIR\n" +
-			"  dance id new --user UID --domain DOMAIN [--mailbox ADDR] --ca CERT --ca-key KEY --out DIR",
+			"  dance id new --user UID --domain DOMAIN [--mailbox ADDR] [--hashed] --ca CERT --ca-key KEY --out DIR",
 		Description: `Writes DIR/key.pem (PKCS#8, mode 0600) and DIR/cert.pem, then prints the TLSA record that
 publishes the identity, as one zone-file line.
 
@@ -87,7 +87,9 @@ printed 3 1 1 record matches whatever certificate that CA issues for the key.
 --user makes a user certificate: the domain as dNSName, the user as otherName uid (and
 --mailbox as rfc822Name or SmtpUTF8Mailbox). The identity is lowercase(uid)@domain. The
 record printed is the user CA's 2 0 1 at _user.DOMAIN, which authenticates all the
-domain's users.
+domain's users. With --hashed it is the user's own 3 1 1 at <hash>._user.DOMAIN, where
+<hash> is lowercase(UID) hashed as RFC 7929 §3 hashes a local part (SHA2-256, first 28
+octets, hex): a per-user record that does not reveal user names in the zone.
 
 Existing files are never replaced unless --force is given.`,
 		Examples: []string{
@@ -102,6 +104,7 @@ Existing files are never replaced unless --force is given.`,
 			fs.StringVar(&user, "user", "", "make a user certificate for user `UID` (needs --domain, --ca, --ca-key)")
 			fs.StringVar(&domain, "domain", "", "the user's `DOMAIN` (with --user)")
 			fs.StringVar(&mailbox, "mailbox", "", "the user's email `ADDRESS` (with --user; optional)")
+			fs.BoolVar(&hashed, "hashed", false, "with --user: print the user's own 3 1 1 record at <hash>._user.DOMAIN (RFC 7929 hashed uid)")
 			fs.StringVar(&keyType, "key", string(identity.DefaultKey), "key `TYPE`: "+idKeyTypeList())
 			fs.StringVar(&caCert, "ca", "", "issue with the CA certificate in `FILE` (PEM)")
 			fs.StringVar(&caKey, "ca-key", "", "the CA's private key `FILE` (PEM)")
@@ -110,7 +113,7 @@ Existing files are never replaced unless --force is given.`,
 			fs.UintVar(&days, "days", 365, "certificate validity in `DAYS`")
 			fs.StringVar(&out, "out", "", "output `DIR`ectory (created with mode 0700 if missing)")
 			fs.BoolVar(&force, "force", false, "replace existing files in DIR")
-			fs.StringVar(&record, "record", "dane-ee", "record to print for a CA-issued device: dane-ee (3 1 1) or dane-ta (2 0 1)")
+			fs.StringVar(&record, "record", "dane-ee", "`KIND` of record to print for a CA-issued device: dane-ee (3 1 1) or dane-ta (2 0 1)")
 			fs.UintVar(&ttl, "ttl", idDefaultTTL, "TTL of the printed record, in `SECONDS`")
 		},
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
@@ -142,6 +145,8 @@ Existing files are never replaced unless --force is given.`,
 				return cli.Usagef("--ttl is too large")
 			case record != "dane-ee" && record != "dane-ta":
 				return cli.Usagef("--record must be dane-ee or dane-ta")
+			case hashed && user == "":
+				return cli.Usagef("--hashed goes with --user")
 			case record == "dane-ta" && (caCert == "" || user != ""):
 				return cli.Usagef("--record dane-ta is for devices issued with --ca")
 			}
@@ -160,7 +165,12 @@ Existing files are never replaced unless --force is given.`,
 					return cli.Input(fmt.Errorf("--domain: %q is a %s name, not a plain domain", d, d.Kind()))
 				}
 				u = identity.User{UID: user, Mailbox: mailbox, Domain: d}
-				if owner, err = identity.UserCAName(d.String()); err != nil {
+				if hashed {
+					owner, err = identity.HashedUserName(user, d.String())
+				} else {
+					owner, err = identity.UserCAName(d.String())
+				}
+				if err != nil {
 					return cli.Input(fmt.Errorf("--domain: %w", err))
 				}
 			} else {
@@ -233,7 +243,7 @@ Existing files are never replaced unless --force is given.`,
 					// (RFC 7671 §5.2.2).
 					artefact = append(artefact, identity.MarshalCertificate(issuer.Cert)...)
 				}
-				if user != "" || record == "dane-ta" {
+				if (user != "" && !hashed) || record == "dane-ta" {
 					rec, err = tlsa.ForCertificate(issuer.Cert, tlsa.DANETA, tlsa.SelectorCert, tlsa.MatchSHA256)
 				} else {
 					rec, err = tlsa.ForCertificate(cert, tlsa.DANEEE, tlsa.SelectorSPKI, tlsa.MatchSHA256)

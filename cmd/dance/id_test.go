@@ -299,6 +299,21 @@ func TestUserCA(t *testing.T) {
 	// the certificate (the claimed name is _user.example.com).
 	idMatchChain(t, line, cert, "example.com")
 
+	// --hashed: the user's own key at the RFC 7929 style owner name.
+	bob := filepath.Join(dir, "bob")
+	hline := idMust(t, "id", "new", "--user", "Bob", "--domain", "example.com", "--hashed",
+		"--ca", filepath.Join(uca, "cert.pem"), "--ca-key", filepath.Join(uca, "key.pem"), "--out", bob)
+	howner, hparams, hdata := idParseLine(t, hline)
+	lp := filepath.Join(dir, "lp")
+	os.WriteFile(lp, []byte("bob"), 0o600)
+	hash := idDigest(t, "cat "+lp)[:56]
+	if howner != hash+"._user.example.com." || hparams != "3 1 1" {
+		t.Errorf("--hashed record %q, want owner %s._user.example.com.", hline, hash)
+	}
+	if want := idDigest(t, "openssl x509 -in "+filepath.Join(bob, "cert.pem")+" -pubkey -noout | openssl pkey -pubin -outform DER"); hdata != want {
+		t.Errorf("--hashed record data %s, want %s", hdata, want)
+	}
+
 	out := idMust(t, "id", "show", cert)
 	for _, s := range []string{"dns: example.com (host)\n", "uid: Alice\n", "email: alice@example.com\n", "user: alice@example.com\n", "ca: false\n"} {
 		if !strings.Contains(out, s) {
@@ -432,6 +447,7 @@ func TestIDErrors(t *testing.T) {
 		{"user bad domain", []string{"id", "new", "--user", "alice", "--domain", "d._device.example.com", "--ca", caCert, "--ca-key", caKey, "--out", out}, "not a plain domain", ""},
 		{"user with @", []string{"id", "new", "--user", "a@b", "--domain", "example.com", "--ca", caCert, "--ca-key", caKey, "--out", out}, "contains '@'", ""},
 		{"record ta without ca", []string{"id", "new", "--name", "a.example", "--record", "dane-ta", "--out", out}, "--record dane-ta is for devices issued with --ca", ""},
+		{"hashed without user", []string{"id", "new", "--name", "a.example", "--hashed", "--out", out}, "--hashed goes with --user", ""},
 		{"record unknown", []string{"id", "new", "--name", "a.example", "--record", "pkix-ee", "--out", out}, "--record must be", ""},
 		{"ca no name", []string{"ca", "new", "--out", out}, "--name DOMAIN is required", ""},
 		{"ca device name", []string{"ca", "new", "--name", "x._device.example.com", "--out", out}, "is a device name", ""},
