@@ -3,8 +3,10 @@ package zone
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -31,8 +33,12 @@ type InitOptions struct {
 	Origin string
 	// Algorithm is the DNSSEC algorithm; zero means ECDSA P-256 (13).
 	Algorithm uint8
-	// NS are the name servers of the zone; empty means ns1.<origin>.
+	// NS are the name servers of the zone; empty means ns1.<origin>
+	// at 127.0.0.1, a zone served on this machine only.
 	NS []string
+	// NSAddrs are the addresses of name servers inside the zone (required
+	// for those: the parent needs them as glue, RFC 1034 §4.2.1).
+	NSAddrs map[string][]netip.Addr
 	// TTL, NegativeTTL and KeyTTL override the defaults when non-zero.
 	TTL, NegativeTTL, KeyTTL uint32
 	// Now returns the current time; nil means time.Now.
@@ -86,15 +92,31 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 		KeyTTL:      orDefault(opt.KeyTTL, DefaultKeyTTL),
 		Created:     now().UTC().Truncate(time.Second),
 	}
-	nsNames := opt.NS
+	nsNames := slices.Clone(opt.NS)
+	addrs := map[string][]netip.Addr{}
+	for n, a := range opt.NSAddrs {
+		addrs[dns.CanonicalName(n)] = a
+	}
 	if len(nsNames) == 0 {
 		nsNames = []string{"ns1." + origin}
+		addrs["ns1."+origin] = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 	}
 	for i, n := range nsNames {
 		if _, ok := dns.IsDomainName(n); !ok || n == "" {
 			return nil, fmt.Errorf("zone: invalid name server %q", n)
 		}
 		nsNames[i] = dns.CanonicalName(dns.Fqdn(n))
+		if dns.IsSubDomain(origin, nsNames[i]) && len(addrs[nsNames[i]]) == 0 {
+			return nil, fmt.Errorf("zone: name server %s is inside the zone and needs an address (NAME=ADDR)", nsNames[i])
+		}
+	}
+	for n := range addrs {
+		if !slices.Contains(nsNames, n) {
+			return nil, fmt.Errorf("zone: address given for %s, which is not a name server of the zone", n)
+		}
+		if !dns.IsSubDomain(origin, n) {
+			delete(addrs, n) // glue outside the zone belongs to another zone
+		}
 	}
 
 	if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil {
@@ -169,6 +191,25 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 			dns.TypeCDNSKEY: {cdnskey},
 		} {
 			if err := tx.Put(origin, t, rrs); err != nil {
+				return err
+			}
+		}
+		for n, as := range addrs {
+			var v4, v6 []dns.RR
+			for _, a := range as {
+				h := dns.RR_Header{Name: n, Class: dns.ClassINET, Ttl: set.KeyTTL}
+				if a.Is4() {
+					h.Rrtype = dns.TypeA
+					v4 = append(v4, &dns.A{Hdr: h, A: a.AsSlice()})
+				} else {
+					h.Rrtype = dns.TypeAAAA
+					v6 = append(v6, &dns.AAAA{Hdr: h, AAAA: a.AsSlice()})
+				}
+			}
+			if err := tx.Put(n, dns.TypeA, v4); err != nil {
+				return err
+			}
+			if err := tx.Put(n, dns.TypeAAAA, v6); err != nil {
 				return err
 			}
 		}

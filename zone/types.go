@@ -16,20 +16,13 @@ var IdentityTypes = []uint16{
 	dns.TypeSSHFP,      // RFC 4255
 }
 
-// apexTypes are the types the server maintains itself at the zone apex.
-var apexTypes = []uint16{
-	dns.TypeSOA,
-	dns.TypeNS,
-	dns.TypeDNSKEY,  // RFC 4034 §2
-	dns.TypeCDS,     // RFC 7344 §3.1
-	dns.TypeCDNSKEY, // RFC 7344 §3.2
-}
+// The zone itself holds, besides identities: SOA, NS, DNSKEY (RFC 4034
+// §2), CDS and CDNSKEY (RFC 7344 §3) and NSEC3PARAM at the apex, and the
+// addresses of in-zone name servers (which the parent needs as glue). These
+// are set by Init and never by updates.
 
 // IsIdentityType reports whether t is one of IdentityTypes.
 func IsIdentityType(t uint16) bool { return slices.Contains(IdentityTypes, t) }
-
-// isServedType reports whether the zone may hold data of type t.
-func isServedType(t uint16) bool { return IsIdentityType(t) || slices.Contains(apexTypes, t) }
 
 // Limits that keep one update from growing memory without bound.
 const (

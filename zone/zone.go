@@ -47,6 +47,8 @@ type Zone struct {
 	// with data, how many names with data lie below it: a name with a
 	// positive count is an empty non-terminal and exists (RFC 8020).
 	ents map[string]int
+	// chain is the NSEC3 chain for zone transfers.
+	chain *chain
 	// rrsetCount is the number of RRsets, for metrics.
 	rrsetCount atomic.Int64
 }
@@ -67,7 +69,7 @@ func Open(dir string, opt Options) (*Zone, error) {
 	if err != nil {
 		return nil, err
 	}
-	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, now: opt.Now}
+	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), now: opt.Now}
 	if z.now == nil {
 		z.now = time.Now
 	}
@@ -116,6 +118,8 @@ func (z *Zone) load(opt Options) error {
 		if z.soa() == nil {
 			return errors.New("zone: no SOA record in the database")
 		}
+		// Derived, not stored: the chain parameters follow from the code.
+		z.install(set.Origin, dns.TypeNSEC3PARAM, []dns.RR{z.nsec3param()})
 		return nil
 	})
 }
@@ -149,10 +153,11 @@ func (z *Zone) soa() *dns.SOA {
 }
 
 // install replaces the RRset (name, t) in memory; empty rrs deletes it.
+// It keeps the empty non-terminal counts and the NSEC3 chain in step.
 // Callers hold mu for writing (or are loading).
 func (z *Zone) install(name string, t uint16, rrs []dns.RR) {
 	n := z.names[name]
-	had := n != nil
+	existed := z.exists(name)
 	if len(rrs) == 0 {
 		if n == nil || n.sets[t] == nil {
 			return
@@ -163,28 +168,40 @@ func (z *Zone) install(name string, t uint16, rrs []dns.RR) {
 			delete(z.names, name)
 			z.adjustAncestors(name, -1)
 		}
-		return
+	} else {
+		if n == nil {
+			n = &node{sets: map[uint16]*rrset{}}
+			z.names[name] = n
+			z.adjustAncestors(name, +1)
+		}
+		if n.sets[t] == nil {
+			z.rrsetCount.Add(1)
+		}
+		n.sets[t] = &rrset{rrs: rrs}
 	}
-	if n == nil {
-		n = &node{sets: map[uint16]*rrset{}}
-		z.names[name] = n
-	}
-	if n.sets[t] == nil {
-		z.rrsetCount.Add(1)
-	}
-	n.sets[t] = &rrset{rrs: rrs}
-	if !had {
-		z.adjustAncestors(name, +1)
+	z.chainUpdate(name, existed)
+}
+
+// chainUpdate adds name to or removes it from the NSEC3 chain when its
+// existence changed.
+func (z *Zone) chainUpdate(name string, existed bool) {
+	switch now := z.exists(name); {
+	case now && !existed:
+		z.chain.add(name)
+	case !now && existed:
+		z.chain.remove(name)
 	}
 }
 
 func (z *Zone) adjustAncestors(name string, d int) {
 	origin := z.settings.Origin
 	for p := parent(name); p != "" && p != origin && dns.IsSubDomain(origin, p); p = parent(p) {
+		existed := z.exists(p)
 		z.ents[p] += d
 		if z.ents[p] <= 0 {
 			delete(z.ents, p)
 		}
+		z.chainUpdate(p, existed)
 	}
 }
 

@@ -131,7 +131,7 @@ func TestQueryOutcomes(t *testing.T) {
 			[]uint16{dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeRRSIG}, []uint16{dns.TypeSSHFP, dns.TypeRRSIG, dns.TypeNSEC}},
 		{"apex nodata", origin, dns.TypeTLSA, QueryOptions{DNSSEC: true}, NoData, dns.RcodeSuccess, nil,
 			[]uint16{dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeRRSIG},
-			[]uint16{dns.TypeNS, dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY}},
+			[]uint16{dns.TypeNS, dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeDNSKEY, dns.TypeNSEC3PARAM, dns.TypeCDS, dns.TypeCDNSKEY}},
 		{"out of zone", "example.com.", dns.TypeTLSA, QueryOptions{}, NotInZone, dns.RcodeRefused, nil, nil, nil},
 		{"parent", "test.", dns.TypeSOA, QueryOptions{}, NotInZone, dns.RcodeRefused, nil, nil, nil},
 		{"any", "host.devices.test.", dns.TypeANY, QueryOptions{}, Success, dns.RcodeSuccess, []uint16{dns.TypeSSHFP}, nil, nil},

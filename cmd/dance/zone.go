@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"strings"
 
@@ -43,14 +44,15 @@ func zoneInitCommand() *cli.Command {
 			"DNSKEY lines, usable as Unbound's trust-anchor-file) and an update key (DIR/tsig.key,\n" +
 			"BIND syntax, hmac-sha256, usable with nsupdate -k). Prints the DS record for the parent.",
 		Examples: []string{
-			"dance zone init --zone ids.example.com --dir /var/lib/dance/ids --ns ns1.example.com",
+			"dance zone init --zone ids.example.com --dir /var/lib/dance/ids --ns ns1.example.com --ns ns2.example.net",
+			"dance zone init --zone ids.example.com --dir ./ids --ns ns1.ids.example.com=192.0.2.53,2001:db8::53",
 			"dance zone init --zone devices.test --dir ./zone --algorithm ed25519 --json",
 		},
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&name, "zone", "", "zone `NAME` (required)")
 			fs.StringVar(&dir, "dir", "", "zone `DIR`ectory to create (required)")
 			fs.StringVar(&alg, "algorithm", "ecdsa-p256", "DNSSEC `ALG`orithm: ecdsa-p256 or ed25519")
-			fs.Var(&ns, "ns", "name server `NAME` of the zone (repeatable; default ns1.ZONE)")
+			fs.Var(&ns, "ns", "name server `NAME[=ADDR,...]` of the zone (repeatable; a name inside the zone needs its addresses; default ns1.ZONE=127.0.0.1)")
 			fs.UintVar(&ttl, "ttl", zone.DefaultTTL, "default TTL of identity records, in `SECONDS`")
 			fs.UintVar(&negTTL, "negative-ttl", zone.DefaultNegativeTTL, "TTL of negative answers (SOA minimum), in `SECONDS`")
 			fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
@@ -69,7 +71,11 @@ func zoneInitCommand() *cli.Command {
 			if ttl == 0 || ttl > 86400 || negTTL == 0 || negTTL > 86400 {
 				return cli.Usagef("--ttl and --negative-ttl must be between 1 and 86400 seconds")
 			}
-			res, err := zone.Init(dir, zone.InitOptions{Origin: name, Algorithm: a, NS: ns, TTL: uint32(ttl), NegativeTTL: uint32(negTTL)})
+			nsNames, nsAddrs, err := parseNS(ns)
+			if err != nil {
+				return cli.Input(err)
+			}
+			res, err := zone.Init(dir, zone.InitOptions{Origin: name, Algorithm: a, NS: nsNames, NSAddrs: nsAddrs, TTL: uint32(ttl), NegativeTTL: uint32(negTTL)})
 			if errors.Is(err, zone.ErrExists) {
 				return cli.WithHint(cli.Input(err), "choose an empty directory; an existing zone is never overwritten")
 			}
@@ -101,6 +107,27 @@ func zoneInitCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// parseNS splits "--ns NAME=ADDR,ADDR" values into names and addresses.
+func parseNS(vals []string) ([]string, map[string][]netip.Addr, error) {
+	var names []string
+	addrs := map[string][]netip.Addr{}
+	for _, v := range vals {
+		n, list, hasAddr := strings.Cut(v, "=")
+		names = append(names, n)
+		if !hasAddr {
+			continue
+		}
+		for _, a := range strings.Split(list, ",") {
+			ip, err := netip.ParseAddr(strings.TrimSpace(a))
+			if err != nil {
+				return nil, nil, fmt.Errorf("--ns %s: %w", v, err)
+			}
+			addrs[n] = append(addrs[n], ip.Unmap())
+		}
+	}
+	return names, addrs, nil
 }
 
 func zoneServeCommand() *cli.Command {
