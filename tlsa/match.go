@@ -2,14 +2,14 @@ package tlsa
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -375,21 +375,25 @@ func (m *matcher) daneTA(r Record) Result {
 }
 
 // keyAnchors builds stand-in anchor certificates for a bare trust-anchor
-// key (2 1 0): one per distinct issuer name in the chain, carrying that
-// name and the key. Path validation does not check an anchor's own
-// signature, so signing the stand-in with a throw-away key is sound; what
-// is checked is that a presented certificate's signature verifies under
-// the anchor's key.
+// key (2 1 0): one per issuer name of the chain that no presented
+// certificate carries (a presented certificate with the key has matched
+// the record already), with that name and the key. Path validation does
+// not check an anchor's own signature, so signing the stand-in with a
+// throw-away key is sound; what is checked is that a presented
+// certificate's signature verifies under the anchor's key.
 func (m *matcher) keyAnchors(spki []byte) []*x509.Certificate {
 	pub, err := x509.ParsePKIXPublicKey(spki)
 	if err != nil {
 		return nil
 	}
-	throw, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	throw, err := standInKey()
 	if err != nil {
 		return nil
 	}
 	seen := map[string]bool{}
+	for _, c := range m.chain {
+		seen[string(c.RawSubject)] = true
+	}
 	var out []*x509.Certificate
 	for _, c := range m.chain {
 		if seen[string(c.RawIssuer)] {
@@ -405,7 +409,7 @@ func (m *matcher) keyAnchors(spki []byte) []*x509.Certificate {
 			IsCA:                  true,
 			KeyUsage:              x509.KeyUsageCertSign,
 		}
-		parent := &x509.Certificate{RawSubject: c.RawIssuer, PublicKey: &throw.PublicKey}
+		parent := &x509.Certificate{RawSubject: c.RawIssuer, PublicKey: throw.Public()}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, throw)
 		if err != nil {
 			continue
@@ -418,6 +422,13 @@ func (m *matcher) keyAnchors(spki []byte) []*x509.Certificate {
 	}
 	return out
 }
+
+// standInKey signs stand-in anchors. Their signatures are never checked,
+// so one Ed25519 key (cheap to sign and verify with) serves the process.
+var standInKey = sync.OnceValues(func() (ed25519.PrivateKey, error) {
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	return k, err
+})
 
 // verifyTo validates the path from the leaf to anchor ta, with the given
 // intermediates, then checks the name.

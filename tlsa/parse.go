@@ -218,6 +218,7 @@ func (p *parser) all(r io.Reader, file string) ([]RR, error) {
 		start    int  // line where the current record started
 		indented bool // the record's first line starts with blank space
 		lineNo   int
+		size     int // bytes in toks
 	)
 	fail := func(line int, err error) error {
 		return &ParseError{File: file, Line: line, Err: err}
@@ -235,6 +236,13 @@ func (p *parser) all(r io.Reader, file string) ([]RR, error) {
 		}
 		depth = d
 		toks = append(toks, fields...)
+		for _, f := range fields {
+			size += len(f)
+		}
+		if size > maxLine {
+			// Parentheses must not let one record grow without bound.
+			return nil, fail(start, fmt.Errorf("tlsa: record longer than %d bytes: %w", maxLine, ErrSyntax))
+		}
 		if depth > 0 {
 			continue
 		}
@@ -246,7 +254,7 @@ func (p *parser) all(r io.Reader, file string) ([]RR, error) {
 			return nil, fail(start, err)
 		}
 		out = append(out, rr)
-		toks = toks[:0]
+		toks, size = toks[:0], 0
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {

@@ -224,6 +224,19 @@ func TestParseFileVectors(t *testing.T) {
 	}
 }
 
+func TestParseFileBoundsRecords(t *testing.T) {
+	in := "x. IN TLSA ( 3 1 0\n" + strings.Repeat(strings.Repeat("ab", 1000)+"\n", 200) + ")\n"
+	_, err := ParseFile("big", strings.NewReader(in))
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Line != 1 || !errors.Is(err, ErrSyntax) {
+		t.Fatalf("err %v, want a syntax error at line 1", err)
+	}
+	long := "3 1 0 " + strings.Repeat("a", maxLine+10)
+	if _, err := ParseFile("long", strings.NewReader(long)); !errors.Is(err, ErrSyntax) {
+		t.Fatalf("overlong line: %v", err)
+	}
+}
+
 func TestParseFileOwnerInheritance(t *testing.T) {
 	in := "a.example. 300 IN TLSA 3 1 1 " + h32 + "\n" +
 		"           300 IN TLSA 3 1 2 " + h32 + h32 + "\n" +
