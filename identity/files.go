@@ -67,18 +67,18 @@ func WriteFile(path string, data []byte, perm fs.FileMode, overwrite bool) (err 
 		}
 		return err
 	}
-	return syncDir(dir)
+	syncDir(dir)
+	return nil
 }
 
-// syncDir makes a rename or link in dir durable.
-func syncDir(dir string) error {
+// syncDir makes a rename or link in dir durable. It is best effort: the
+// file is complete and in place whatever happens here, and some file
+// systems cannot sync a directory.
+func syncDir(dir string) {
 	d, err := os.Open(dir)
 	if err != nil {
-		return err
+		return
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return err
-	}
-	return nil
+	_ = d.Sync()
+	_ = d.Close()
 }

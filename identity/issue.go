@@ -200,14 +200,16 @@ func IssueUser(u User, pub crypto.PublicKey, ca Issuer, o Options) (*x509.Certif
 		if !ok || checkedOK(u.Mailbox) != nil {
 			return nil, &UserCertError{Reason: fmt.Sprintf("mailbox %q is not local@domain", u.Mailbox)}
 		}
+		// Only names under the domain that publishes the CA are reliable
+		// (architecture §4.1.7), so the mailbox must be at that domain,
+		// given with A-labels or U-labels.
+		if d, err := ParseName(dom); (err != nil || d != u.Domain) && !strings.EqualFold(dom, u.Domain.ToUnicode()) {
+			return nil, &UserCertError{Reason: fmt.Sprintf("mailbox %q is not at the domain %s", u.Mailbox, u.Domain)}
+		}
 		if isASCII(local) {
 			// RFC 9598 §3: an ASCII local part goes in rfc822Name, with
 			// the domain as A-labels.
-			d, err := ParseName(dom)
-			if err != nil {
-				return nil, &UserCertError{Reason: fmt.Sprintf("mailbox %q: %v", u.Mailbox, err)}
-			}
-			e.Emails = []string{local + "@" + d.String()}
+			e.Emails = []string{local + "@" + u.Domain.String()}
 		} else {
 			e.Mailboxes = []string{u.Mailbox}
 		}

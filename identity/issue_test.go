@@ -312,6 +312,7 @@ func TestIssueUserMailboxes(t *testing.T) {
 		{name: "nothing", u: User{Domain: domain}, bad: "uid or a mailbox"},
 		{name: "uid with @", u: User{UID: "a@b", Domain: domain}, bad: "contains '@'"},
 		{name: "uid with newline", u: User{UID: "a\nb", Domain: domain}, bad: "control character"},
+		{name: "mailbox at another domain", u: User{UID: "a", Mailbox: "a@example.org", Domain: domain}, bad: "not at the domain"},
 		{name: "mailbox without @", u: User{Mailbox: "carol", Domain: domain}, bad: "not local@domain"},
 		{name: "device domain", u: User{UID: "a", Domain: MustParseName("d._device.example")}, bad: "not a plain domain"},
 		{name: "other domain", u: User{UID: "a", Domain: MustParseName("example.org")}, bad: "outside the CA's permitted names"},
@@ -446,6 +447,8 @@ func TestParsePrivateKeyForms(t *testing.T) {
 	runOpenSSL(t, "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", small)
 	dsa := filepath.Join(dir, "x448.pem")
 	runOpenSSL(t, "genpkey", "-algorithm", "X448", "-out", dsa)
+	enc := filepath.Join(dir, "enc.pem")
+	runOpenSSL(t, "genpkey", "-algorithm", "ED25519", "-aes-128-cbc", "-pass", "pass:secret", "-out", enc)
 	tests := []struct {
 		path, reason string
 	}{
@@ -453,6 +456,7 @@ func TestParsePrivateKeyForms(t *testing.T) {
 		{pkcs1, ""},
 		{small, "too small"},
 		{dsa, "malformed PRIVATE KEY"},
+		{enc, "encrypted private keys are not supported"},
 	}
 	for _, tc := range tests {
 		data, err := os.ReadFile(tc.path)

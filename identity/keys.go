@@ -82,6 +82,7 @@ const (
 	pemCSR          = "CERTIFICATE REQUEST"
 	pemECPrivateKey = "EC PRIVATE KEY"
 	pemRSAPrivate   = "RSA PRIVATE KEY"
+	pemEncrypted    = "ENCRYPTED PRIVATE KEY"
 )
 
 // MarshalPrivateKey encodes key as a PKCS#8 PEM block (RFC 5958, RFC 7468
@@ -137,6 +138,8 @@ func ParsePrivateKey(data []byte) (crypto.Signer, error) {
 			key, err = x509.ParseECPrivateKey(b.Bytes)
 		case pemRSAPrivate:
 			key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+		case pemEncrypted:
+			return nil, &PEMError{Want: "private key", Reason: "encrypted private keys are not supported (decrypt with 'openssl pkey')"}
 		default:
 			continue
 		}
