@@ -63,6 +63,7 @@ func TestParseName(t *testing.T) {
 		{in: "xn--.example", reason: ReasonHyphen},
 		{in: "xn--abc-0.example", reason: ReasonBadALabel},
 		{in: "xn--99999999999a.example", reason: ReasonBadALabel},
+		{in: "xn--a.example", reason: ReasonBadALabel}, // decodes to U+0080, a C1 control
 		{in: "_device.example.com", reason: ReasonShape},
 		{in: "_user", reason: ReasonShape},
 		{in: "_smtp", reason: ReasonShape},

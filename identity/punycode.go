@@ -74,7 +74,9 @@ func punycodeDecode(s string) (string, error) {
 		}
 		n += i / count
 		i %= count
-		if n < 0x80 || n > utf8.MaxRune || (n >= 0xD800 && n <= 0xDFFF) {
+		// Below 0xA0 are ASCII and the C1 controls, which no U-label holds
+		// (RFC 5892 §2.6); surrogates are not characters.
+		if n < 0xA0 || n > utf8.MaxRune || (n >= 0xD800 && n <= 0xDFFF) {
 			return "", errPunycode
 		}
 		out = append(out, 0)
