@@ -21,8 +21,10 @@
 //
 //   - DANE-EE(3) matches the leaf only; names, validity dates and issuers
 //     are ignored (RFC 7671 §5.1).
-//   - DANE-TA(2) matches a certificate of the presented chain, or a trust
-//     anchor carried whole in the record (2 0 0, 2 1 0; RFC 7671 §5.2). For
+//   - DANE-TA(2) matches an issuer certificate of the presented chain (never
+//     the leaf, even a self-signed one: its key belongs in a DANE-EE record),
+//     or a trust anchor carried whole in the record (2 0 0, 2 1 0; RFC 7671
+//     §5.2). For
 //     a bare key a stand-in anchor certificate is made with that key and
 //     the issuer name of the certificate it must have signed. Below the
 //     anchor the path is fully validated: signatures, dates, basic and name

@@ -219,7 +219,7 @@ const MaxChainLength = 16
 //
 //   - DANE-EE(3) matches the leaf only and ignores names, dates and
 //     issuers (RFC 7671 §5.1).
-//   - DANE-TA(2) matches a certificate of the chain, or a trust anchor
+//   - DANE-TA(2) matches an issuer certificate of the chain, or a trust anchor
 //     carried whole in the record (2 0 0 certificate, 2 1 0 public key);
 //     the path from the leaf to it must validate (dates, signatures, basic
 //     and name constraints, opts.KeyUsages) and the leaf must carry
@@ -325,8 +325,11 @@ func (m *matcher) daneTA(r Record) Result {
 			fail = &res
 		}
 	}
+	// The anchor is an issuer: a record naming the leaf itself is no
+	// trust anchor for it, even when the leaf is self-signed (as OpenSSL
+	// also holds); such a key belongs in a DANE-EE record.
 	for i, c := range m.chain {
-		if !r.matches(c) {
+		if i == 0 || !r.matches(c) {
 			continue
 		}
 		var inter []*x509.Certificate
@@ -352,6 +355,9 @@ func (m *matcher) daneTA(r Record) Result {
 			anchors = m.keyAnchors(r.Data)
 		}
 		for _, ta := range anchors {
+			if ta.Equal(m.chain[0]) {
+				continue
+			}
 			res := m.verifyTo(r, ta, m.chain[1:])
 			var unknown x509.UnknownAuthorityError
 			if res.Reason == Untrusted && errors.As(res.Err, &unknown) {

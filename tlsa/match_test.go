@@ -109,7 +109,9 @@ func TestMatch(t *testing.T) {
 		{name: "2 x x name constraints violated", chain: chain(outside, constrained, p.root), records: []Record{taRoot}, want: Untrusted, depth: -1},
 		{name: "2 x x name constraints kept", chain: chain(inside, constrained, p.root), records: []Record{taRoot}, opts: Options{Name: "dev6._device.other.example"}, want: Matched, depth: 2},
 		{name: "2 x x at a later time", chain: chain(p.leaf, p.inter), records: []Record{taInter}, opts: Options{Time: testNow.Add(48 * time.Hour)}, want: Untrusted, depth: -1},
-		{name: "2 x x self-signed leaf is its own anchor", chain: chain(selfSigned), records: []Record{rec(selfSigned, DANETA, SelectorCert, MatchSHA256)}, want: Matched, depth: 0},
+		{name: "2 0 1 self-signed leaf is no anchor", chain: chain(selfSigned), records: []Record{rec(selfSigned, DANETA, SelectorCert, MatchSHA256)}, want: NoMatch, depth: -1},
+		{name: "2 0 0 self-signed leaf is no anchor", chain: chain(selfSigned), records: []Record{rec(selfSigned, DANETA, SelectorCert, MatchFull)}, want: NoMatch, depth: -1},
+		{name: "2 1 1 naming the leaf", chain: chain(p.leaf, p.inter), records: []Record{rec(p.leaf, DANETA, SelectorSPKI, MatchSHA256)}, want: NoMatch, depth: -1},
 
 		// PKIX-TA and PKIX-EE need roots.
 		{name: "1 1 1 with roots", chain: chain(p.leaf, p.inter), records: []Record{pkixEE}, opts: Options{Roots: roots}, want: Matched, depth: 0},

@@ -128,6 +128,7 @@ func TestMatchAgainstOpenSSL(t *testing.T) {
 	outside := issue(t, certSpec{cn: "srv4", dns: []string{leafName}, eku: srv}, constrained)
 	oldCA := issue(t, certSpec{cn: "Old CA", ca: true, notBefore: testNow.Add(-48 * time.Hour), notAfter: testNow.Add(-time.Hour)}, root)
 	underOld := issue(t, certSpec{cn: "srv5", dns: []string{leafName}, eku: srv}, oldCA)
+	selfSigned := issue(t, certSpec{cn: "self", dns: []string{leafName}, eku: srv}, nil)
 	other := issue(t, certSpec{cn: "other", dns: []string{leafName}, eku: srv}, nil)
 	rootsFile := writePEM(t, t.TempDir(), "roots.pem", root.cert)
 	roots := x509.NewCertPool()
@@ -164,6 +165,9 @@ func TestMatchAgainstOpenSSL(t *testing.T) {
 		{"2 x x expired leaf", []*testCert{expired, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 x x later time", []*testCert{leaf, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow.Add(72 * time.Hour)},
 		{"2 1 0 key of an expired CA", []*testCert{underOld, oldCA}, []Record{rec(root, DANETA, SelectorSPKI, MatchFull)}, false, testNow},
+		{"2 0 1 self-signed leaf", []*testCert{selfSigned}, []Record{rec(selfSigned, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
+		{"2 1 1 self-signed leaf", []*testCert{selfSigned}, []Record{rec(selfSigned, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
+		{"2 0 1 naming the issued leaf", []*testCert{leaf, inter}, []Record{rec(leaf, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 x x anonymous leaf", []*testCert{anon, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 x x client-only EKU", []*testCert{client, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 x x issuer not a CA", []*testCert{underNotCA, notCA, root}, []Record{rec(root, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
