@@ -89,24 +89,50 @@ func opensslVerdict(t *testing.T, addr, name string, records []Record, rootsFile
 	return ok, depth, out.String()
 }
 
-// TestMatchExpiredAnchorDiverges pins the one place where Match is stricter
-// than OpenSSL: a DANE-TA anchor certificate taken from the presented chain
-// keeps its validity dates. OpenSSL treats it as a bare name and key and
-// accepts it; Match reports the expired certificate, which the operator
-// should replace anyway.
-func TestMatchExpiredAnchorDiverges(t *testing.T) {
+// TestMatchDivergesFromOpenSSL pins the places where Match is deliberately
+// stricter than OpenSSL's DANE verifier, each a documented decision:
+//   - a DANE-TA anchor certificate taken from the chain keeps its validity
+//     dates (OpenSSL treats it as a bare name and key);
+//   - a wildcard SAN does not stand for the claimed name (an identity is
+//     one name);
+//   - the subject common name is never consulted (OpenSSL falls back to it
+//     when the leaf has no SAN dNSName).
+func TestMatchDivergesFromOpenSSL(t *testing.T) {
 	srv := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	root := issue(t, certSpec{cn: "Example Root", ca: true}, nil)
+	inter := issue(t, certSpec{cn: "Example Servers CA", ca: true}, root)
 	oldCA := issue(t, certSpec{cn: "Old CA", ca: true, notBefore: testNow.Add(-48 * time.Hour), notAfter: testNow.Add(-time.Hour)}, root)
-	leaf := issue(t, certSpec{cn: "srv", dns: []string{leafName}, eku: srv}, oldCA)
-	records := []Record{mustRecord(t, oldCA.cert, DANETA, SelectorCert, MatchSHA256)}
-	ok, _, out := opensslVerdict(t, tlsPeer(t, []*testCert{leaf, oldCA}), leafName, records, "", testNow)
-	if !ok {
-		t.Fatalf("openssl no longer accepts an expired anchor from the chain:\n%s", out)
+	underOld := issue(t, certSpec{cn: "srv", dns: []string{leafName}, eku: srv}, oldCA)
+	wild := issue(t, certSpec{cn: "wild", dns: []string{"*.devices.example.com"}, eku: srv}, inter)
+	cnOnly := issue(t, certSpec{cn: leafName, eku: srv}, inter)
+	taInter := mustRecord(t, inter.cert, DANETA, SelectorCert, MatchSHA256)
+	tests := []struct {
+		name    string
+		claimed string
+		chain   []*testCert
+		records []Record
+		want    Reason
+		detail  string
+	}{
+		{"expired anchor from the chain", leafName, []*testCert{underOld, oldCA}, []Record{mustRecord(t, oldCA.cert, DANETA, SelectorCert, MatchSHA256)}, Untrusted, "expired"},
+		{"wildcard SAN", "dev1.devices.example.com", []*testCert{wild, inter}, []Record{taInter}, NameMismatch, "*.devices.example.com"},
+		{"name only in the common name", leafName, []*testCert{cnOnly, inter}, []Record{taInter}, NameMismatch, "no SAN dNSName"},
 	}
-	got := Match([]*x509.Certificate{leaf.cert, oldCA.cert}, records, Options{Name: leafName, Time: testNow, KeyUsages: srv})
-	if got.Reason != Untrusted || !strings.Contains(got.Err.Error(), "expired") {
-		t.Fatalf("Match: %v (%v), want untrusted for the expired anchor", got.Reason, got.Err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ok, _, out := opensslVerdict(t, tlsPeer(t, tc.chain), tc.claimed, tc.records, "", testNow)
+			if !ok {
+				t.Fatalf("openssl no longer accepts this; the divergence is gone:\n%s", out)
+			}
+			var chain []*x509.Certificate
+			for _, c := range tc.chain {
+				chain = append(chain, c.cert)
+			}
+			got := Match(chain, tc.records, Options{Name: tc.claimed, Time: testNow, KeyUsages: srv})
+			if got.Reason != tc.want || !strings.Contains(got.Err.Error(), tc.detail) {
+				t.Fatalf("Match: %v (%v), want %v mentioning %q", got.Reason, got.Err, tc.want, tc.detail)
+			}
+		})
 	}
 }
 
@@ -129,6 +155,7 @@ func TestMatchAgainstOpenSSL(t *testing.T) {
 	oldCA := issue(t, certSpec{cn: "Old CA", ca: true, notBefore: testNow.Add(-48 * time.Hour), notAfter: testNow.Add(-time.Hour)}, root)
 	underOld := issue(t, certSpec{cn: "srv5", dns: []string{leafName}, eku: srv}, oldCA)
 	selfSigned := issue(t, certSpec{cn: "self", dns: []string{leafName}, eku: srv}, nil)
+	wildDevice := issue(t, certSpec{cn: "wild", dns: []string{"*._device.example.com"}, eku: srv}, inter)
 	other := issue(t, certSpec{cn: "other", dns: []string{leafName}, eku: srv}, nil)
 	rootsFile := writePEM(t, t.TempDir(), "roots.pem", root.cert)
 	roots := x509.NewCertPool()
@@ -168,6 +195,7 @@ func TestMatchAgainstOpenSSL(t *testing.T) {
 		{"2 0 1 self-signed leaf", []*testCert{selfSigned}, []Record{rec(selfSigned, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 1 1 self-signed leaf", []*testCert{selfSigned}, []Record{rec(selfSigned, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
 		{"2 0 1 naming the issued leaf", []*testCert{leaf, inter}, []Record{rec(leaf, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
+		{"2 x x wildcard over an underscore label", []*testCert{wildDevice, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 x x anonymous leaf", []*testCert{anon, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 x x client-only EKU", []*testCert{client, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 x x issuer not a CA", []*testCert{underNotCA, notCA, root}, []Record{rec(root, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
