@@ -182,6 +182,7 @@ func (z *Zone) change(fn func(v *view) error) (uint32, error) {
 	}
 	z.install(z.settings.Origin, dns.TypeSOA, []dns.RR{soa})
 	z.mu.Unlock()
+	z.changed(soa.Serial)
 	return soa.Serial, nil
 }
 

@@ -47,6 +47,9 @@ type Zone struct {
 	// with data, how many names with data lie below it: a name with a
 	// positive count is an empty non-terminal and exists (RFC 8020).
 	ents map[string]int
+	// watchers are called after every change, with the new serial.
+	watchMu  sync.Mutex
+	watchers []func(serial uint32)
 	// chain is the NSEC3 chain for zone transfers.
 	chain *chain
 	// rrsetCount is the number of RRsets, for metrics.
@@ -122,6 +125,23 @@ func (z *Zone) load(opt Options) error {
 		z.install(set.Origin, dns.TypeNSEC3PARAM, []dns.RR{z.nsec3param()})
 		return nil
 	})
+}
+
+// Watch registers fn to be called, outside any lock, after every change
+// of the zone with the new serial. The server uses it to send NOTIFY.
+func (z *Zone) Watch(fn func(serial uint32)) {
+	z.watchMu.Lock()
+	z.watchers = append(z.watchers, fn)
+	z.watchMu.Unlock()
+}
+
+func (z *Zone) changed(serial uint32) {
+	z.watchMu.Lock()
+	ws := append([]func(uint32){}, z.watchers...)
+	z.watchMu.Unlock()
+	for _, w := range ws {
+		w(serial)
+	}
 }
 
 // Close releases the store.

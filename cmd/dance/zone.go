@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -134,6 +135,8 @@ func zoneServeCommand() *cli.Command {
 	var (
 		dir, listen, logLevel string
 		maxUDP                int
+		allowXfr, notify      cli.StringList
+		xfrKeyFile            string
 	)
 	return &cli.Command{
 		Name:    "serve",
@@ -144,6 +147,7 @@ func zoneServeCommand() *cli.Command {
 			"DIR/tsig.key. Prints the bound address once ready; stops cleanly on SIGINT or SIGTERM.",
 		Examples: []string{
 			"dance zone serve --dir ./zone --listen 127.0.0.1:5353",
+			"dance zone serve --dir ./zone --listen [::]:53 --allow-transfer 192.0.2.0/24 --transfer-key xfr.key --notify 192.0.2.7:53",
 			"kdig @127.0.0.1 -p 5353 +dnssec sensor1._device.devices.test TLSA",
 			"nsupdate -k ./zone/tsig.key   # server 127.0.0.1 5353; update add ... TLSA ...",
 		},
@@ -153,6 +157,9 @@ func zoneServeCommand() *cli.Command {
 			fs.StringVar(&listen, "listen", "127.0.0.1:53", "`ADDR`ess for UDP and TCP (port 0 picks a free port)")
 			fs.IntVar(&maxUDP, "max-udp-size", server.DefaultMaxUDPSize, "largest UDP response in `OCTETS`")
 			fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
+			fs.Var(&allowXfr, "allow-transfer", "`PREFIX` (CIDR or address) allowed to transfer the zone (repeatable; default: none)")
+			fs.StringVar(&xfrKeyFile, "transfer-key", "", "TSIG key `FILE` (BIND syntax) whose keys must sign transfer requests")
+			fs.Var(&notify, "notify", "secondary `HOST:PORT` to send NOTIFY after each change (repeatable)")
 		},
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
 			if len(args) > 0 {
@@ -174,10 +181,34 @@ func zoneServeCommand() *cli.Command {
 			if err != nil {
 				return cli.Input(err)
 			}
+			var prefixes []netip.Prefix
+			for _, a := range allowXfr {
+				p, err := netip.ParsePrefix(a)
+				if err != nil {
+					ip, err2 := netip.ParseAddr(a)
+					if err2 != nil {
+						return cli.Usagef("--allow-transfer %q: not an address or prefix", a)
+					}
+					p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+				}
+				prefixes = append(prefixes, p)
+			}
+			var xk []*tsigkey.Key
+			if xfrKeyFile != "" {
+				if xk, err = tsigkey.ReadFile(xfrKeyFile); err != nil {
+					return cli.Input(err)
+				}
+			}
+			for _, n := range notify {
+				if _, _, err := net.SplitHostPort(n); err != nil {
+					return cli.Usagef("--notify %q: want HOST:PORT", n)
+				}
+			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
-			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, MaxUDPSize: maxUDP, Logger: log})
+			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, MaxUDPSize: maxUDP, Logger: log,
+				TransferFrom: prefixes, TransferKeys: xk, Notify: notify})
 			if err != nil {
-				return cli.Fail(err)
+				return cli.Input(err)
 			}
 			ls, err := server.Listen(listen)
 			if err != nil {

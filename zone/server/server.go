@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -56,6 +57,16 @@ type Config struct {
 	// Policies limit what each key (by name) may change; a key without an
 	// entry may change identity records anywhere in the zone.
 	Policies map[string]zone.Policy
+	// TransferFrom lists the client addresses allowed to transfer the
+	// zone (AXFR, IXFR). Empty means no transfers.
+	TransferFrom []netip.Prefix
+	// TransferKeys, when not empty, are the TSIG keys one of which must
+	// sign every transfer request (RFC 5936 §6, RFC 8945). These keys can
+	// not be used for updates.
+	TransferKeys []*tsigkey.Key
+	// Notify lists secondaries (host:port) sent a NOTIFY (RFC 1996) after
+	// every change of the zone.
+	Notify []string
 	// MaxUDPSize caps UDP responses; zero means DefaultMaxUDPSize.
 	MaxUDPSize int
 	// Logger receives one line per refused or failed request and per
@@ -67,6 +78,11 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	provider *tsigkey.Provider
+	// updateKeys and xfrKeys are the key names allowed for each purpose.
+	updateKeys map[string]bool
+	xfrKeys    map[string]bool
+	// changed wakes the notifier; it holds at most one pending signal.
+	changedc chan struct{}
 	log      *slog.Logger
 	maxUDP   int
 	metrics  *Metrics
@@ -79,7 +95,19 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Zone == nil {
 		return nil, errors.New("server: no zone")
 	}
-	s := &Server{cfg: cfg, provider: tsigkey.NewProvider(cfg.UpdateKeys...), log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: newMetrics()}
+	all := append(append([]*tsigkey.Key{}, cfg.UpdateKeys...), cfg.TransferKeys...)
+	s := &Server{cfg: cfg, provider: tsigkey.NewProvider(all...), log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: newMetrics(),
+		updateKeys: map[string]bool{}, xfrKeys: map[string]bool{}, changedc: make(chan struct{}, 1)}
+	for _, k := range cfg.UpdateKeys {
+		s.updateKeys[dns.CanonicalName(k.Name)] = true
+	}
+	for _, k := range cfg.TransferKeys {
+		n := dns.CanonicalName(k.Name)
+		if s.updateKeys[n] {
+			return nil, fmt.Errorf("server: key %s is both an update and a transfer key", n)
+		}
+		s.xfrKeys[n] = true
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -122,6 +150,10 @@ func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
 
 // ServeDNS implements dns.Handler.
 func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	if !isUDP(w) && isTransfer(r) && w.TsigStatus() == nil && (r.IsTsig() == nil || s.provider.Key(r.IsTsig().Hdr.Name) != nil) {
+		s.transfer(w, r)
+		return
+	}
 	resp, raw := s.Handle(r, w.TsigStatus(), isUDP(w), w.RemoteAddr())
 	if raw != nil {
 		w.Write(raw)
@@ -273,10 +305,22 @@ func (s *Server) query(r, m *dns.Msg, opt *dns.OPT, peer net.Addr) {
 		return
 	}
 	switch q.Qtype {
-	case dns.TypeAXFR, dns.TypeIXFR:
-		// Zone transfers are not offered by this server yet.
+	case dns.TypeAXFR:
+		// RFC 5936 §4.2: AXFR is a TCP protocol; transfers over TCP do not
+		// get here (see ServeDNS).
 		m.SetRcode(r, dns.RcodeRefused)
 		s.metrics.count("refused")
+		return
+	case dns.TypeIXFR:
+		// RFC 1995 §2: over UDP, a reply that does not fit carries only
+		// the SOA, telling the client to retry over TCP.
+		if !s.transferAllowed(r, peer) || dns.CanonicalName(q.Name) != s.cfg.Zone.Origin() {
+			m.SetRcode(r, dns.RcodeRefused)
+			s.metrics.count("refused")
+			return
+		}
+		m.Authoritative = true
+		m.Answer = s.cfg.Zone.Get(s.cfg.Zone.Origin(), dns.TypeSOA)
 		return
 	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeNXNAME:
 		// Meta types are not questions (RFC 6895 §3.1).
@@ -325,6 +369,12 @@ func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
 		return
 	}
 	keyName := dns.CanonicalName(t.Hdr.Name)
+	if !s.updateKeys[keyName] {
+		s.log.Warn("update with a key not allowed to update", "peer", peer, "key", keyName)
+		m.SetRcode(r, dns.RcodeRefused)
+		s.metrics.count("update_refused")
+		return
+	}
 	pol := s.cfg.Policies[keyName]
 	serial, err := s.cfg.Zone.Update(r.Answer, r.Ns, pol)
 	if err != nil {
@@ -394,6 +444,16 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	}
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
+	nctx, stopNotify := context.WithCancel(ctx)
+	defer stopNotify()
+	if len(s.cfg.Notify) > 0 {
+		s.cfg.Zone.Watch(func(uint32) { s.changed() })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.notifier(nctx)
+		}()
+	}
 	for _, srv := range []*dns.Server{udp, tcp} {
 		wg.Add(1)
 		go func() {
@@ -408,6 +468,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	stopNotify()
 	udp.ShutdownContext(sctx)
 	tcp.ShutdownContext(sctx)
 	wg.Wait()

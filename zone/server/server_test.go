@@ -27,6 +27,12 @@ type testServer struct {
 
 func startServer(t testing.TB, policies map[string]zone.Policy) *testServer {
 	t.Helper()
+	return startServerWith(t, func(c *Config) { c.Policies = policies })
+}
+
+// startServerWith lets the test adjust the configuration before serving.
+func startServerWith(t testing.TB, adjust func(*Config)) *testServer {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "zone")
 	res, err := zone.Init(dir, zone.InitOptions{Origin: origin})
 	if err != nil {
@@ -36,7 +42,11 @@ func startServer(t testing.TB, policies map[string]zone.Policy) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Zone: z, UpdateKeys: []*tsigkey.Key{res.TSIG}, Policies: policies})
+	cfg := Config{Zone: z, UpdateKeys: []*tsigkey.Key{res.TSIG}}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

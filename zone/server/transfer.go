@@ -1,0 +1,188 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Limits of one transfer message: well under the 64 KiB TCP message limit
+// so that a message never fails to pack.
+const (
+	xfrMaxRRs   = 200
+	xfrMaxBytes = 16000
+)
+
+// Notify timing (RFC 1996 §3.6: retry until answered, with a back-off).
+const (
+	notifyTimeout  = 2 * time.Second
+	notifyAttempts = 5
+)
+
+func isTransfer(r *dns.Msg) bool {
+	if r.Opcode != dns.OpcodeQuery || len(r.Question) != 1 || r.Response {
+		return false
+	}
+	t := r.Question[0].Qtype
+	return t == dns.TypeAXFR || t == dns.TypeIXFR
+}
+
+// transferAllowed checks the address list and, when transfer keys are
+// configured, that r is signed with one of them (its MAC was verified
+// before the handler ran).
+func (s *Server) transferAllowed(r *dns.Msg, peer net.Addr) bool {
+	ap, err := netip.ParseAddrPort(peer.String())
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap()
+	ok := false
+	for _, p := range s.cfg.TransferFrom {
+		if p.Contains(addr) {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return false
+	}
+	if len(s.xfrKeys) == 0 {
+		return true
+	}
+	t := r.IsTsig()
+	return t != nil && s.xfrKeys[dns.CanonicalName(t.Hdr.Name)]
+}
+
+// transfer answers AXFR (RFC 5936) and IXFR (RFC 1995) over TCP. IXFR is
+// answered with the whole zone in AXFR form (RFC 1995 §4), or with the SOA
+// alone when the client is up to date.
+func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
+	peer := w.RemoteAddr()
+	q := r.Question[0]
+	refuse := func(rcode int, why string) {
+		s.log.Warn("transfer refused", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "reason", why)
+		s.metrics.count("xfr_refused")
+		m := new(dns.Msg)
+		m.SetRcode(r, rcode)
+		if t := r.IsTsig(); t != nil {
+			m.SetTsig(t.Hdr.Name, t.Algorithm, tsigFudge, time.Now().Unix())
+		}
+		w.WriteMsg(m)
+	}
+	if q.Qclass != dns.ClassINET || dns.CanonicalName(q.Name) != s.cfg.Zone.Origin() {
+		refuse(dns.RcodeNotAuth, "not this zone")
+		return
+	}
+	if !s.transferAllowed(r, peer) {
+		refuse(dns.RcodeRefused, "not allowed by address or key")
+		return
+	}
+	var rrs []dns.RR
+	if q.Qtype == dns.TypeIXFR {
+		soa := s.cfg.Zone.Get(s.cfg.Zone.Origin(), dns.TypeSOA)
+		if len(r.Ns) == 1 {
+			if cs, ok := r.Ns[0].(*dns.SOA); ok && int32(soa[0].(*dns.SOA).Serial-cs.Serial) <= 0 {
+				rrs = soa // up to date (RFC 1995 §2)
+			}
+		}
+	}
+	if rrs == nil {
+		var err error
+		rrs, err = s.cfg.Zone.Transfer()
+		if err != nil {
+			s.log.Error("transfer failed", "peer", peer, "err", err)
+			refuse(dns.RcodeServerFailure, err.Error())
+			return
+		}
+	}
+	t := r.IsTsig()
+	first := true
+	send := func(part []dns.RR) bool {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Authoritative = true
+		m.Compress = true
+		m.Answer = part
+		if !first {
+			m.Question = nil // RFC 5936 §2.2.1: only the first message repeats it
+		}
+		if t != nil {
+			m.SetTsig(t.Hdr.Name, t.Algorithm, tsigFudge, time.Now().Unix())
+		}
+		if err := w.WriteMsg(m); err != nil {
+			s.log.Warn("transfer aborted", "peer", peer, "err", err)
+			return false
+		}
+		if first {
+			// RFC 8945 §5.3.1: later messages' MACs cover timers only.
+			w.TsigTimersOnly(true)
+		}
+		first = false
+		return true
+	}
+	var part []dns.RR
+	size := 0
+	for _, rr := range rrs {
+		l := dns.Len(rr)
+		if len(part) > 0 && (len(part) >= xfrMaxRRs || size+l > xfrMaxBytes) {
+			if !send(part) {
+				return
+			}
+			part, size = nil, 0
+		}
+		part = append(part, rr)
+		size += l
+	}
+	if len(part) > 0 && !send(part) {
+		return
+	}
+	s.metrics.count("xfr_done")
+	s.log.Info("zone transferred", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "records", len(rrs))
+}
+
+// changed wakes the notifier after a change of the zone, by any writer.
+func (s *Server) changed() {
+	select {
+	case s.changedc <- struct{}{}:
+	default: // a notification is already pending; it will carry this change
+	}
+}
+
+// notifier sends NOTIFY to every configured secondary after each change,
+// retrying each a few times until it answers (RFC 1996 §3.6).
+func (s *Server) notifier(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.changedc:
+		}
+		for _, target := range s.cfg.Notify {
+			s.notifyOne(ctx, target)
+		}
+	}
+}
+
+func (s *Server) notifyOne(ctx context.Context, target string) {
+	c := &dns.Client{Net: "udp", Timeout: notifyTimeout}
+	for attempt := 0; attempt < notifyAttempts; attempt++ {
+		if ctx.Err() != nil {
+			return
+		}
+		m := new(dns.Msg)
+		m.SetNotify(s.cfg.Zone.Origin())
+		m.Authoritative = true
+		m.Answer = s.cfg.Zone.Get(s.cfg.Zone.Origin(), dns.TypeSOA)
+		r, _, err := c.ExchangeContext(ctx, m, target)
+		if err == nil && r.Rcode == dns.RcodeSuccess {
+			s.metrics.count("notify_sent")
+			s.log.Debug("notify acknowledged", "secondary", target)
+			return
+		}
+		s.log.Warn("notify not acknowledged", "secondary", target, "attempt", attempt+1, "err", err)
+	}
+	s.metrics.count("notify_failed")
+}
