@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -319,4 +320,56 @@ func TestTLSAMatch(t *testing.T) {
 		{name: "unknown flag", args: args("--tlsa", eeFile, "--chain", chain, "--bogus"), code: 2, stderr: []string{"--bogus"}},
 		{name: "help", args: args("--help"), stdout: []string{"EXAMPLES", "EXIT CODES", "no-usable-records"}},
 	})
+}
+
+// TestTLSAMatchVectors runs the tlsa package's openssl-made vectors through
+// the command line: the same verdict and depth must come out as JSON, with
+// exit 0 for a match and 1 otherwise.
+func TestTLSAMatchVectors(t *testing.T) {
+	dir := filepath.Join("..", "..", "tlsa", "testdata", "match")
+	files, err := filepath.Glob(filepath.Join(dir, "*.vec"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no vectors: %v", err)
+	}
+	tmp := t.TempDir()
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".vec"), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head := map[string]string{}
+			for _, l := range strings.Split(string(data), "\n") {
+				if k, v, ok := strings.Cut(strings.TrimPrefix(l, "# "), ": "); ok && strings.HasPrefix(l, "# ") {
+					head[k] = v
+				}
+			}
+			var chain []byte
+			for _, f := range strings.Fields(head["chain"]) {
+				b, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				chain = append(chain, b...)
+			}
+			chainFile := tlsaWrite(t, tmp, filepath.Base(file)+".pem", chain)
+			var out, errb bytes.Buffer
+			code := run(context.Background(), []string{"tlsa", "match", "--tlsa", file, "--chain", chainFile,
+				"--name", head["name"], "--at", head["at"], "--json"}, strings.NewReader(""), &out, &errb)
+			var v struct {
+				Result string `json:"result"`
+				Depth  int    `json:"depth"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+				t.Fatalf("stdout %q: %v (stderr %q)", out.String(), err, errb.String())
+			}
+			wantCode := 1
+			if head["expect"] == "match" {
+				wantCode = 0
+			}
+			if v.Result != head["expect"] || strconv.Itoa(v.Depth) != head["depth"] || code != wantCode {
+				t.Errorf("got %s depth %d exit %d, want %s depth %s exit %d", v.Result, v.Depth, code, head["expect"], head["depth"], wantCode)
+			}
+		})
+	}
 }
