@@ -355,11 +355,12 @@ func tlsaFileName(f string) string {
 	return f
 }
 
-// tlsaParseCerts reads every CERTIFICATE block of PEM input, or one DER
-// certificate. Other PEM blocks are an error: a key in a chain file is a
-// mistake worth hearing about.
+// tlsaParseCerts reads every CERTIFICATE block of PEM input, in order,
+// or one DER certificate. Other blocks (a key kept in the same file) are
+// skipped; input without any certificate is an error naming what it holds.
 func tlsaParseCerts(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
+	var others []string
 	rest := data
 	for {
 		var b *pem.Block
@@ -368,7 +369,8 @@ func tlsaParseCerts(data []byte) ([]*x509.Certificate, error) {
 			break
 		}
 		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %d is %q, not CERTIFICATE", len(certs)+1, b.Type)
+			others = append(others, b.Type)
+			continue
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
@@ -379,7 +381,10 @@ func tlsaParseCerts(data []byte) ([]*x509.Certificate, error) {
 	if len(certs) > 0 {
 		return certs, nil
 	}
-	if len(bytes.TrimSpace(data)) > 0 && data[0] == 0x30 {
+	if len(others) > 0 {
+		return nil, fmt.Errorf("no PEM CERTIFICATE block, only %s", strings.Join(others, ", "))
+	}
+	if len(data) > 0 && data[0] == 0x30 {
 		c, err := x509.ParseCertificate(data)
 		if err != nil {
 			return nil, fmt.Errorf("not PEM, and not a DER certificate: %w", err)

@@ -145,6 +145,8 @@ func TestTLSAGen(t *testing.T) {
 	sec1, _ := x509.MarshalECPrivateKey(leaf.key)
 	sec1File := tlsaWrite(t, dir, "eckey.pem", tlsaPEM("EC PRIVATE KEY", sec1))
 	garbage := tlsaWrite(t, dir, "garbage.pem", []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
+	truncated := tlsaWrite(t, dir, "truncated.der", leaf.cert.Raw[:len(leaf.cert.Raw)/2])
+	combined := tlsaWrite(t, dir, "combined.pem", append(tlsaPEM("PRIVATE KEY", p8), tlsaPEM("CERTIFICATE", leaf.cert.Raw)...))
 	text := tlsaWrite(t, dir, "text.txt", []byte("hello\n"))
 
 	want := func(c *x509.Certificate, u tlsa.Usage, s tlsa.Selector, m tlsa.MatchingType, owner string, ttl uint32) string {
@@ -209,7 +211,9 @@ func TestTLSAGen(t *testing.T) {
 		{name: "missing file", args: []string{"tlsa", "gen", "--cert", filepath.Join(dir, "nope.pem")}, code: 2, stderr: []string{"nope.pem", "no such file"}},
 		{name: "malformed PEM", args: []string{"tlsa", "gen", "--cert", garbage}, code: 2, stderr: []string{"garbage.pem", "certificate 1"}},
 		{name: "not PEM", args: []string{"tlsa", "gen", "--cert", text}, code: 2, stderr: []string{"text.txt", "no PEM CERTIFICATE block"}},
-		{name: "key file as cert", args: []string{"tlsa", "gen", "--cert", p8File}, code: 2, stderr: []string{"key.pem", `"PRIVATE KEY"`}},
+		{name: "key file as cert", args: []string{"tlsa", "gen", "--cert", p8File}, code: 2, stderr: []string{"key.pem", "no PEM CERTIFICATE block, only PRIVATE KEY"}},
+		{name: "truncated DER", args: []string{"tlsa", "gen", "--cert", truncated}, code: 2, stderr: []string{"truncated.der", "not a DER certificate"}},
+		{name: "key and certificate in one file", args: []string{"tlsa", "gen", "--cert", combined}, check: exact(ee)},
 		{name: "cert file as key", args: []string{"tlsa", "gen", "--pubkey", leafFile, "--name", "x.example"}, code: 2, stderr: []string{"leaf.pem", "use --cert"}},
 		{name: "name with an escape", args: []string{"tlsa", "gen", "--cert", leafFile, "--name", `a\.b.example`}, code: 2, stderr: []string{"--name"}},
 		{name: "name too long", args: []string{"tlsa", "gen", "--cert", leafFile, "--name", strings.Repeat("a.", 130) + "example"}, code: 2, stderr: []string{"at most 253"}},
