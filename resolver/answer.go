@@ -1,0 +1,165 @@
+package resolver
+
+import (
+	"context"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// stepResult is the validated outcome of one query in a (possibly CNAME)
+// chain.
+type stepResult struct {
+	status  Status
+	reason  *Reason
+	kind    Kind
+	records []dns.RR // the RRset (or CNAME) that was validated
+	target  string   // CNAME target to follow, "" when done
+	expires time.Time
+	msg     *dns.Msg
+}
+
+func indeterminate(r *Reason) *stepResult { return &stepResult{status: Indeterminate, reason: r} }
+
+// validateResponse classifies msg, the response to name/qtype, fetching the
+// chain of keys it needs through v.query. It never panics on malformed input
+// and returns a result for every message.
+func (v *validator) validateResponse(ctx context.Context, name string, qtype uint16, msg *dns.Msg) *stepResult {
+	name = dns.CanonicalName(name)
+	if msg == nil {
+		return indeterminate(reasonf(EDENetworkError, "", "no response"))
+	}
+	if msg.Rcode != dns.RcodeSuccess && msg.Rcode != dns.RcodeNameError {
+		return indeterminate(reasonf(EDENoReachableAuthority, "", "server answered %s", dns.RcodeToString[msg.Rcode]))
+	}
+	if rrs, sigs := rrsetWithSigs(msg.Answer, name, qtype); len(rrs) > 0 {
+		if msg.Rcode != dns.RcodeSuccess {
+			return &stepResult{status: Bogus, msg: msg, reason: reasonf(EDEInvalidData, "", "NXDOMAIN with an answer for %s", name)}
+		}
+		return v.positive(ctx, name, rrs, sigs, msg)
+	}
+	if qtype != dns.TypeCNAME {
+		if rrs, sigs := rrsetWithSigs(msg.Answer, name, dns.TypeCNAME); len(rrs) > 0 {
+			if len(rrs) != 1 {
+				return &stepResult{status: Bogus, msg: msg, reason: reasonf(EDEInvalidData, "", "%d CNAME records at %s", len(rrs), name)}
+			}
+			res := v.positive(ctx, name, rrs, sigs, msg)
+			if cn, ok := rrs[0].(*dns.CNAME); ok {
+				res.target = dns.CanonicalName(cn.Target)
+			}
+			return res
+		}
+	}
+	return v.negative(ctx, name, qtype, msg)
+}
+
+// positive validates an RRset found in the answer section (RFC 4035 §5.3).
+func (v *validator) positive(ctx context.Context, name string, rrs []dns.RR, sigs []*dns.RRSIG, msg *dns.Msg) *stepResult {
+	res := &stepResult{kind: KindAnswer, records: rrs, msg: msg}
+	var signer string
+	for _, s := range sigs {
+		if sn := dns.CanonicalName(s.SignerName); isBelow(sn, name) {
+			signer = sn
+			break
+		}
+	}
+	if signer == "" {
+		// Unsigned: acceptable only below a proven insecure delegation.
+		st := v.walk(ctx, name)
+		res.status, res.reason = st.status, st.reason
+		switch st.status {
+		case Secure:
+			res.status = Bogus
+			res.reason = reasonf(EDERRSIGsMissing, st.zone, "answer for %s is not signed", name)
+		case Insecure:
+			res.expires = v.lifetime(rrs, nil, time.Time{})
+		}
+		return res
+	}
+	st := v.walk(ctx, signer)
+	if st.status != Secure {
+		res.status, res.reason = st.status, st.reason
+		if st.status == Insecure {
+			res.expires = v.lifetime(rrs, nil, time.Time{})
+		}
+		return res
+	}
+	if st.zone != signer || st.nxdomain {
+		res.status = Bogus
+		res.reason = reasonf(EDEDNSSECBogus, st.zone, "answer for %s is signed by %s, which is not a secure zone", name, signer)
+		return res
+	}
+	sig, exp, r := v.verifyRRset(rrs, sigs, st)
+	if r != nil {
+		res.status, res.reason = Bogus, r
+		return res
+	}
+	if int(sig.Labels) < dns.CountLabel(name) {
+		if r := v.wildcardProof(msg, name, sig.Labels, st); r != nil {
+			res.status, res.reason = Bogus, r
+			return res
+		}
+	}
+	res.status = Secure
+	res.expires = minTime(v.lifetime(rrs, sig, exp), st.expires)
+	return res
+}
+
+// negative validates a NODATA or NXDOMAIN response (RFC 4035 §5.4).
+func (v *validator) negative(ctx context.Context, name string, qtype uint16, msg *dns.Msg) *stepResult {
+	res := &stepResult{kind: KindNoData, msg: msg}
+	if msg.Rcode == dns.RcodeNameError {
+		res.kind = KindNXDomain
+	}
+	var signer string
+	for _, rr := range msg.Ns {
+		if s, ok := rr.(*dns.RRSIG); ok {
+			switch s.TypeCovered {
+			case dns.TypeSOA, dns.TypeNSEC, dns.TypeNSEC3:
+				if sn := dns.CanonicalName(s.SignerName); isBelow(sn, name) && (signer == "" || dns.CountLabel(sn) > dns.CountLabel(signer)) {
+					signer = sn
+				}
+			}
+		}
+	}
+	negTTL := func() time.Time {
+		for _, rr := range msg.Ns {
+			if soa, ok := rr.(*dns.SOA); ok {
+				return v.lifetime([]dns.RR{soa}, nil, v.now().Add(time.Duration(soa.Minttl)*time.Second))
+			}
+		}
+		return v.now()
+	}
+	if signer == "" {
+		st := v.walk(ctx, name)
+		res.status, res.reason = st.status, st.reason
+		switch st.status {
+		case Secure:
+			res.status = Bogus
+			res.reason = reasonf(EDENSECMissing, st.zone, "negative answer for %s %s has no signed proof", name, dns.TypeToString[qtype])
+		case Insecure:
+			res.expires = negTTL()
+		}
+		return res
+	}
+	st := v.walk(ctx, signer)
+	if st.status != Secure {
+		res.status, res.reason = st.status, st.reason
+		if st.status == Insecure {
+			res.expires = negTTL()
+		}
+		return res
+	}
+	if st.zone != signer || st.nxdomain {
+		res.status = Bogus
+		res.reason = reasonf(EDEDNSSECBogus, st.zone, "denial for %s is signed by %s, which is not a secure zone", name, signer)
+		return res
+	}
+	d := v.denial(msg, name, qtype, st)
+	res.status, res.reason = d.status, d.reason
+	if d.status == Secure || d.status == Insecure {
+		res.kind = d.kind
+		res.expires = minTime(d.expires, st.expires)
+	}
+	return res
+}

@@ -1,0 +1,38 @@
+// Package resolver is a DNSSEC-validating stub resolver for identity
+// lookups. It asks upstream servers (recursive resolvers, or authoritative
+// servers of the zones asked) with the DO and CD bits set, fetches the DS and
+// DNSKEY chain from the closest trust anchor down to the answer's signer,
+// verifies every RRSIG itself and classifies the answer as Secure, Insecure,
+// Bogus or Indeterminate, with a reason (an RFC 8914 Extended DNS Error code
+// and a sentence) whenever it is not Secure.
+//
+// For most uses, build a Resolver with New and call Lookup:
+//
+//	r, err := resolver.New(resolver.Config{Upstreams: []string{"127.0.0.1"}})
+//	res, err := r.Lookup(ctx, "_443._tcp.www.example.com.", dns.TypeTLSA)
+//	if err == nil && res.Status == resolver.Secure { ... use res.Records ... }
+//
+// Trust anchors are the IANA root keys (RootAnchors) unless Config.Anchors
+// says otherwise; ParseAnchors reads DS or DNSKEY lines, each anchor valid
+// for its own subtree, the closest anchor winning.
+//
+// # What is validated
+//
+// Algorithms 8, 10, 13, 14 and 15; DS digests SHA-256 and SHA-384. Zones
+// whose DS records name only other algorithms or digests (SHA-1 ones
+// included) are treated as unsigned, as RFC 4035 §5.2 says. Negative answers
+// need NSEC (RFC 4035 §5.4), NSEC3 (RFC 5155 §8, with the iteration limits
+// of RFC 9276 §3.2) or compact denial (RFC 9824) proofs; wildcard answers
+// need the proof that the name itself does not exist; CNAME chains are
+// followed, each link validated, with a length limit and loop detection.
+//
+// # Security considerations
+//
+// Only a Secure result proves anything. Insecure, Bogus and Indeterminate
+// answers must not authenticate anyone; Result.Err makes that one check.
+// Config.TrustAD replaces local validation by belief in the upstream's AD
+// bit and is refused unless the channel is DNS over TLS or loopback.
+// Lookups in flight are capped and each has a deadline, so a slow
+// authoritative server cannot tie up the caller; refusals are counted in
+// Stats.
+package resolver
