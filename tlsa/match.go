@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -256,7 +257,13 @@ func Match(chain []*x509.Certificate, records []Record, opts Options) Result {
 	m := &matcher{chain: chain, opts: opts}
 	best := Result{Reason: NoMatch, Depth: -1, Err: errors.New("no TLSA record matches the presented certificates")}
 	haveMatch := false
+	// Most specific usage first, so that a match ends the work for every
+	// less specific usage (no path validation after a DANE-EE match).
+	sort.SliceStable(recs, func(i, j int) bool { return usageRank(recs[i].Usage) < usageRank(recs[j].Usage) })
 	for _, r := range recs {
+		if haveMatch && usageRank(r.Usage) > usageRank(best.Record.Usage) {
+			break
+		}
 		res := m.one(r)
 		if res.Reason == Matched {
 			if !haveMatch || better(res, best) {
