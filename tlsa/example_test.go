@@ -1,7 +1,12 @@
 package tlsa_test
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/dnsbound/dance/tlsa"
 )
@@ -47,4 +52,44 @@ func ExampleMatchRawPublicKey() {
 	// Output:
 	// match 0
 	// no-usable-records -1
+}
+
+func ExampleMatch() {
+	// A device's chain (leaf first) and the TLSA RRset of the name it
+	// claims; both made with openssl, see testdata/match/make.sh.
+	var chain []*x509.Certificate
+	for _, f := range []string{"leaf.pem", "inter.pem"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "match", f))
+		if err != nil {
+			panic(err)
+		}
+		b, _ := pem.Decode(data)
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			panic(err)
+		}
+		chain = append(chain, c)
+	}
+	f, err := os.Open(filepath.Join("testdata", "match", "ta-201-depth1.vec"))
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	rrs, err := tlsa.ParseFile(f.Name(), f)
+	if err != nil {
+		panic(err)
+	}
+	var records []tlsa.Record
+	for _, rr := range rrs {
+		records = append(records, rr.Record)
+	}
+
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	res := tlsa.Match(chain, records, tlsa.Options{Name: "dev1._device.example.com", Time: at})
+	fmt.Println(res.Reason, res.Depth, res.Record.Usage)
+	res = tlsa.Match(chain, records, tlsa.Options{Name: "dev2._device.example.com", Time: at})
+	fmt.Println(res.Reason, res.Depth)
+	// Output:
+	// match 1 DANE-TA
+	// name-mismatch -1
 }

@@ -58,26 +58,33 @@ func TestMatchVectors(t *testing.T) {
 			for _, rr := range rrs {
 				records = append(records, rr.Record)
 			}
-			var chain []*x509.Certificate
-			for _, f := range strings.Fields(head["chain"]) {
-				pemData, err := os.ReadFile(filepath.Join(dir, f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, _ := pem.Decode(pemData)
-				if b == nil {
-					t.Fatalf("%s: no PEM", f)
-				}
-				c, err := x509.ParseCertificate(b.Bytes)
-				if err != nil {
-					t.Fatal(err)
-				}
-				chain = append(chain, c)
-			}
+			chain := vectorChain(t, strings.Fields(head["chain"])...)
 			got := Match(chain, records, Options{Name: head["name"], Time: at})
 			if got.Reason.String() != head["expect"] || got.Depth != depth {
 				t.Fatalf("got %v at depth %d (%v), want %s at depth %d", got.Reason, got.Depth, got.Err, head["expect"], depth)
 			}
 		})
 	}
+}
+
+// vectorChain loads certificates of testdata/match, in the order given.
+func vectorChain(t testing.TB, files ...string) []*x509.Certificate {
+	t.Helper()
+	var chain []*x509.Certificate
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join("testdata", "match", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := pem.Decode(data)
+		if b == nil {
+			t.Fatalf("%s: no PEM", f)
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, c)
+	}
+	return chain
 }
