@@ -76,7 +76,7 @@ type Options struct {
 	// DANE-EE matches ignore it (RFC 7671 §5.1).
 	Time time.Time
 	// KeyUsages are the extended key usages a validated path must allow.
-	// Nil means x509.ExtKeyUsageClientAuth, since dance authenticates TLS
+	// Empty means x509.ExtKeyUsageClientAuth, since dance authenticates TLS
 	// clients; use x509.ExtKeyUsageServerAuth for servers, or
 	// x509.ExtKeyUsageAny to accept any. A leaf without an EKU extension
 	// allows every usage (RFC 5280 §4.2.1.12).
@@ -91,7 +91,7 @@ func (o *Options) now() time.Time {
 }
 
 func (o *Options) keyUsages() []x509.ExtKeyUsage {
-	if o.KeyUsages == nil {
+	if len(o.KeyUsages) == 0 {
 		return []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
 	return o.KeyUsages

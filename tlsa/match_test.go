@@ -101,6 +101,7 @@ func TestMatch(t *testing.T) {
 		{name: "2 x x server EKU for client auth", chain: chain(server, p.inter), records: []Record{taInter}, want: Untrusted, depth: -1},
 		{name: "2 x x server EKU for server auth", chain: chain(server, p.inter), records: []Record{taInter}, opts: Options{KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, want: Matched, depth: 1},
 		{name: "2 x x client EKU for server auth", chain: chain(p.leaf, p.inter), records: []Record{taInter}, opts: Options{KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, want: Untrusted, depth: -1},
+		{name: "2 x x empty EKU list means client auth", chain: chain(server, p.inter), records: []Record{taInter}, opts: Options{KeyUsages: []x509.ExtKeyUsage{}}, want: Untrusted, depth: -1},
 		{name: "2 x x leaf without EKU", chain: chain(noEKU, p.inter), records: []Record{taInter}, want: Matched, depth: 1},
 		{name: "2 x x expired intermediate", chain: chain(underExpired, expiredInter), records: []Record{taRoot}, want: NoMatch, depth: -1},
 		{name: "2 0 0 root, expired intermediate", chain: chain(underExpired, expiredInter), records: []Record{rec(p.root, DANETA, SelectorCert, MatchFull)}, want: Untrusted, depth: -1},
