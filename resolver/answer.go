@@ -158,7 +158,9 @@ func (v *validator) negative(ctx context.Context, name string, qtype uint16, msg
 	d := v.denial(msg, name, qtype, st)
 	res.status, res.reason = d.status, d.reason
 	if d.status == Secure || d.status == Insecure {
-		res.kind = d.kind
+		if d.kind != KindAnswer {
+			res.kind = d.kind
+		}
 		res.expires = minTime(d.expires, st.expires)
 	}
 	return res

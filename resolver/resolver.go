@@ -137,7 +137,7 @@ func (r *Result) Err() error {
 type Stats struct {
 	Lookups           uint64 // Lookup calls
 	CacheHits         uint64 // answered from the result cache
-	Shared            uint64 // joined an identical lookup in flight
+	Shared            uint64 // answered by an exchange shared with identical concurrent lookups
 	RefusedOverloaded uint64 // refused: MaxInFlight reached
 	DeadlineExceeded  uint64 // lookups that hit LookupTimeout
 	UpstreamQueries   uint64 // queries sent (retries included)

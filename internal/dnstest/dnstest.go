@@ -2,6 +2,7 @@ package dnstest
 
 import (
 	"crypto"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sort"
@@ -88,6 +89,16 @@ type Config struct {
 	Now time.Time
 	// TruncateUDP makes every UDP answer truncated, forcing TCP.
 	TruncateUDP bool
+	// Hold, when not nil, delays every answer until it is closed: a slow
+	// upstream for tests of deadlines and limits. Close it in a Cleanup
+	// registered after Start.
+	Hold <-chan struct{}
+	// SetAD sets the AD bit on answers to queries without CD, like a
+	// validating resolver would (the server does not validate anything).
+	SetAD bool
+	// TLSConfig, when not nil, also serves DNS over TLS (RFC 7858) on
+	// TLSAddr with this configuration (it must hold a certificate).
+	TLSConfig *tls.Config
 }
 
 // Default records. TLSA data are fixed, arbitrary SHA-256 values.
@@ -112,6 +123,7 @@ var defaultRecords = []string{
 // Hierarchy is a running signed hierarchy.
 type Hierarchy struct {
 	addr    string
+	tlsAddr string
 	zones   map[string]*zone
 	order   []string // zone names, deepest first
 	cfg     Config
@@ -138,13 +150,24 @@ func Start(tb testing.TB, cfg Config) *Hierarchy {
 		tb.Fatalf("dnstest: tcp on the UDP port: %v", err)
 	}
 	h.addr = pc.LocalAddr().String()
+	servers := []*dns.Server{
+		{PacketConn: pc, Handler: h.handler("udp")},
+		{Listener: l, Handler: h.handler("tcp")},
+	}
+	if cfg.TLSConfig != nil {
+		tl, err := tls.Listen("tcp", "127.0.0.1:0", cfg.TLSConfig)
+		if err != nil {
+			pc.Close()
+			l.Close()
+			tb.Fatalf("dnstest: tls: %v", err)
+		}
+		h.tlsAddr = tl.Addr().String()
+		servers = append(servers, &dns.Server{Listener: tl, Net: "tcp-tls", Handler: h.handler("tls")})
+	}
 	var wg sync.WaitGroup
 	// Cleanups run last-registered first: shut the servers down, then wait.
 	tb.Cleanup(wg.Wait)
-	for _, s := range []*dns.Server{
-		{PacketConn: pc, Handler: h.handler("udp")},
-		{Listener: l, Handler: h.handler("tcp")},
-	} {
+	for _, s := range servers {
 		started := make(chan struct{})
 		s.NotifyStartedFunc = func() { close(started) }
 		wg.Add(1)
@@ -160,6 +183,9 @@ func Start(tb testing.TB, cfg Config) *Hierarchy {
 
 // Addr is the server's address, 127.0.0.1:PORT (UDP and TCP).
 func (h *Hierarchy) Addr() string { return h.addr }
+
+// TLSAddr is the DNS-over-TLS address when Config.TLSConfig was set.
+func (h *Hierarchy) TLSAddr() string { return h.tlsAddr }
 
 // Queries is the number of queries answered so far.
 func (h *Hierarchy) Queries() int64 { return h.queries.Load() }

@@ -10,7 +10,13 @@ import (
 func (h *Hierarchy) handler(network string) dns.HandlerFunc {
 	return func(w dns.ResponseWriter, r *dns.Msg) {
 		h.queries.Add(1)
+		if h.cfg.Hold != nil {
+			<-h.cfg.Hold
+		}
 		resp := h.answer(r)
+		if h.cfg.SetAD && !r.CheckingDisabled && resp.Rcode == dns.RcodeSuccess {
+			resp.AuthenticatedData = true
+		}
 		if network == "udp" {
 			size := dns.MinMsgSize
 			if o := r.IsEdns0(); o != nil {

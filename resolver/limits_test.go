@@ -1,0 +1,330 @@
+package resolver_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/resolver"
+	"github.com/miekg/dns"
+)
+
+const tlsaName = "_443._tcp.www.example.test."
+
+// waitFor polls cond with a generous deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCache(t *testing.T) {
+	h := dnstest.Start(t, dnstest.Config{})
+	now := time.Now()
+	clock := func() time.Time { return now }
+	r := newResolver(t, h, func(c *resolver.Config) { c.Time = clock; c.MaxTTL = 100 * time.Second })
+	ctx := context.Background()
+	first, err := r.Lookup(ctx, tlsaName, dns.TypeTLSA)
+	if err != nil || first.Status != resolver.Secure {
+		t.Fatalf("first lookup: %v %v", first, err)
+	}
+	if first.Cached || first.TTL <= 0 || first.TTL > 100*time.Second {
+		t.Fatalf("first: cached %v ttl %v, want fresh with 0 < ttl <= 100s", first.Cached, first.TTL)
+	}
+	q := h.Queries()
+	second, err := r.Lookup(ctx, tlsaName, dns.TypeTLSA)
+	if err != nil || !second.Cached || second.Status != resolver.Secure {
+		t.Fatalf("second lookup: %+v %v, want a cached secure result", second, err)
+	}
+	if h.Queries() != q {
+		t.Errorf("cached lookup sent %d queries", h.Queries()-q)
+	}
+	// A negative answer is cached too.
+	if _, err := r.Lookup(ctx, "nope.example.test.", dns.TypeTLSA); err != nil {
+		t.Fatal(err)
+	}
+	q = h.Queries()
+	neg, err := r.Lookup(ctx, "nope.example.test.", dns.TypeTLSA)
+	if err != nil || !neg.Cached || neg.Kind != resolver.KindNXDomain || h.Queries() != q {
+		t.Fatalf("negative lookup: %+v %v, queries %d", neg, err, h.Queries()-q)
+	}
+	// Past the ceiling, the answer is fetched again; keys are still cached,
+	// so only the answer itself (and no DS/DNSKEY) is asked... unless they
+	// expired too, which they did: all lifetimes are capped at 100s.
+	now = now.Add(101 * time.Second)
+	q = h.Queries()
+	third, err := r.Lookup(ctx, tlsaName, dns.TypeTLSA)
+	if err != nil || third.Cached || third.Status != resolver.Secure {
+		t.Fatalf("third lookup: %+v %v, want fresh and secure", third, err)
+	}
+	if h.Queries() == q {
+		t.Error("expired entry answered from cache")
+	}
+	if s := r.Stats(); s.CacheHits != 2 || s.Lookups != 5 {
+		t.Errorf("stats %+v, want 2 cache hits out of 5 lookups", s)
+	}
+}
+
+func TestSingleflight(t *testing.T) {
+	// One cold lookup's query count, on a fresh hierarchy.
+	h1 := dnstest.Start(t, dnstest.Config{})
+	if _, err := newResolver(t, h1, nil).Lookup(context.Background(), tlsaName, dns.TypeTLSA); err != nil {
+		t.Fatal(err)
+	}
+	single := h1.Queries()
+
+	hold := make(chan struct{})
+	h := dnstest.Start(t, dnstest.Config{Hold: hold})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	t.Cleanup(release)
+	r := newResolver(t, h, nil)
+	const n = 50
+	var wg sync.WaitGroup
+	results := make(chan *resolver.Result, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			results <- res
+		}()
+	}
+	waitFor(t, "lookups to start", func() bool { return r.Stats().Lookups == n && h.Queries() >= 1 })
+	release()
+	wg.Wait()
+	close(results)
+	for res := range results {
+		if res.Status != resolver.Secure {
+			t.Errorf("status %s: %s", res.Status, res.Reason)
+		}
+	}
+	if got := h.Queries(); got != single {
+		t.Errorf("%d concurrent identical lookups sent %d queries, one lookup sends %d", n, got, single)
+	}
+	if s := r.Stats(); s.Shared+s.CacheHits < n-1 || s.Shared+s.CacheHits > n {
+		t.Errorf("stats %+v: want %d or %d lookups shared or cached", s, n-1, n)
+	}
+}
+
+func TestInFlightCap(t *testing.T) {
+	hold := make(chan struct{})
+	h := dnstest.Start(t, dnstest.Config{Hold: hold})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	t.Cleanup(release)
+	r := newResolver(t, h, func(c *resolver.Config) { c.MaxInFlight = 1 })
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
+		done <- err
+	}()
+	waitFor(t, "the first lookup to reach the server", func() bool { return h.Queries() >= 1 })
+	_, err := r.Lookup(context.Background(), "www.example.test.", dns.TypeA)
+	if !errors.Is(err, resolver.ErrOverloaded) {
+		t.Fatalf("second lookup: %v, want ErrOverloaded", err)
+	}
+	if s := r.Stats(); s.RefusedOverloaded != 1 {
+		t.Errorf("refused counter %d, want 1", s.RefusedOverloaded)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("first lookup: %v", err)
+	}
+}
+
+func TestLookupDeadline(t *testing.T) {
+	hold := make(chan struct{})
+	h := dnstest.Start(t, dnstest.Config{Hold: hold})
+	t.Cleanup(func() { close(hold) })
+	r := newResolver(t, h, func(c *resolver.Config) {
+		c.LookupTimeout = 300 * time.Millisecond
+		c.QueryTimeout = 30 * time.Second
+	})
+	start := time.Now()
+	res, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != resolver.Indeterminate || res.Reason == nil || res.Reason.Code != resolver.EDENoReachableAuthority {
+		t.Fatalf("result %s (%s), want indeterminate with EDE 22", res.Status, res.Reason)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("lookup took %v despite a 300ms deadline", el)
+	}
+	if s := r.Stats(); s.DeadlineExceeded != 1 {
+		t.Errorf("deadline counter %d, want 1", s.DeadlineExceeded)
+	}
+}
+
+func TestTransports(t *testing.T) {
+	cert, pool := selfSigned(t)
+	tests := []struct {
+		desc      string
+		cfg       dnstest.Config
+		transport resolver.Transport
+		tls       bool
+	}{
+		{desc: "udp with tcp fallback", cfg: dnstest.Config{TruncateUDP: true}, transport: resolver.UDP},
+		{desc: "tcp", cfg: dnstest.Config{TruncateUDP: true}, transport: resolver.TCP},
+		{desc: "tls", cfg: dnstest.Config{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}, transport: resolver.TLS, tls: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			h := dnstest.Start(t, tc.cfg)
+			r := newResolver(t, h, func(c *resolver.Config) {
+				c.Transport = tc.transport
+				if tc.tls {
+					c.Upstreams = []string{h.TLSAddr()}
+					c.TLSConfig = &tls.Config{RootCAs: pool}
+				}
+			})
+			res, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
+			if err != nil || res.Status != resolver.Secure {
+				t.Fatalf("lookup: %v %v", res, err)
+			}
+		})
+	}
+	t.Run("tls with an unverified certificate", func(t *testing.T) {
+		h := dnstest.Start(t, dnstest.Config{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}})
+		r := newResolver(t, h, func(c *resolver.Config) {
+			c.Transport = resolver.TLS
+			c.Upstreams = []string{h.TLSAddr()}
+			c.Attempts = 1
+		})
+		res, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != resolver.Indeterminate || res.Reason.Code != resolver.EDENetworkError {
+			t.Fatalf("status %s (%s), want indeterminate: the certificate is not trusted", res.Status, res.Reason)
+		}
+	})
+	t.Run("several upstreams, the first dead", func(t *testing.T) {
+		h := dnstest.Start(t, dnstest.Config{})
+		dead := deadAddr(t)
+		r := newResolver(t, h, func(c *resolver.Config) {
+			c.Upstreams = []string{dead, h.Addr()}
+			c.Transport = resolver.TCP
+		})
+		res, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
+		if err != nil || res.Status != resolver.Secure {
+			t.Fatalf("lookup: %v %v", res, err)
+		}
+		if s := r.Stats(); s.UpstreamErrors == 0 {
+			t.Error("no upstream error counted for the dead server")
+		}
+	})
+}
+
+// deadAddr returns a loopback TCP address where nothing listens.
+func deadAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestTrustAD(t *testing.T) {
+	cert, pool := selfSigned(t)
+	tests := []struct {
+		desc    string
+		cfg     resolver.Config
+		refused bool
+	}{
+		{desc: "plain UDP to a remote address", cfg: resolver.Config{Upstreams: []string{"192.0.2.1"}, TrustAD: true}, refused: true},
+		{desc: "one of two upstreams remote", cfg: resolver.Config{Upstreams: []string{"127.0.0.1", "192.0.2.1:53"}, TrustAD: true}, refused: true},
+		{desc: "loopback", cfg: resolver.Config{Upstreams: []string{"127.0.0.1", "[::1]:5353"}, TrustAD: true}},
+		{desc: "TLS to a remote address", cfg: resolver.Config{Upstreams: []string{"192.0.2.1"}, Transport: resolver.TLS, TrustAD: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			_, err := resolver.New(tc.cfg)
+			if tc.refused != errors.Is(err, resolver.ErrTrustADRefused) || !tc.refused && err != nil {
+				t.Fatalf("New: %v, refused want %v", err, tc.refused)
+			}
+		})
+	}
+	for _, ad := range []bool{true, false} {
+		h := dnstest.Start(t, dnstest.Config{SetAD: ad, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}})
+		r, err := resolver.New(resolver.Config{Upstreams: []string{h.TLSAddr()}, Transport: resolver.TLS,
+			TLSConfig: &tls.Config{RootCAs: pool}, TrustAD: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := resolver.Insecure
+		if ad {
+			want = resolver.Secure
+		}
+		if res.Status != want || len(res.Records) != 1 {
+			t.Errorf("AD %v: status %s with %d records, want %s with 1", ad, res.Status, len(res.Records), want)
+		}
+	}
+}
+
+func TestInvalidNames(t *testing.T) {
+	h := dnstest.Start(t, dnstest.Config{})
+	r := newResolver(t, h, nil)
+	long := ""
+	for range 30 {
+		long += "abcdefghij."
+	}
+	for _, name := range []string{"", "a..b", long, " www.example.test."} {
+		if _, err := r.Lookup(context.Background(), name, dns.TypeA); !errors.Is(err, resolver.ErrInvalidName) {
+			t.Errorf("Lookup(%q): %v, want ErrInvalidName", name, err)
+		}
+	}
+}
+
+// selfSigned returns a certificate for 127.0.0.1 and a pool trusting it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dnstest"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
