@@ -31,4 +31,7 @@ const (
 	MaxRRsPerSet = 32
 	// MaxUpdateRRs bounds the records in one UPDATE message or API call.
 	MaxUpdateRRs = 4096
+	// MaxApplyRRs bounds the records of one admin API batch (bulk import
+	// sends many batches).
+	MaxApplyRRs = 100000
 )

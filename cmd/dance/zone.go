@@ -1,18 +1,24 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/admin"
 	"github.com/dnsbound/dance/zone/keys"
 	"github.com/dnsbound/dance/zone/server"
 	"github.com/dnsbound/dance/zone/tsigkey"
@@ -25,7 +31,7 @@ func zoneCommand() *cli.Command {
 		Description: "An authoritative DNS server for identity zones: it serves only the record types\n" +
 			"identities need (TLSA, SMIMEA, OPENPGPKEY, SSHFP), signs online, denies existence\n" +
 			"without letting anyone walk the zone, and takes RFC 2136 updates signed with TSIG.",
-		Sub: []*cli.Command{zoneInitCommand(), zoneServeCommand()},
+		Sub: []*cli.Command{zoneInitCommand(), zoneServeCommand(), zoneAddCommand(), zoneRemoveCommand(), zoneListCommand(), zoneImportCommand()},
 	}
 }
 
@@ -83,6 +89,9 @@ func zoneInitCommand() *cli.Command {
 			if err != nil {
 				return cli.Input(err)
 			}
+			if _, err := admin.LoadOrCreateToken(filepath.Join(dir, admin.TokenFile)); err != nil {
+				return cli.Fail(err)
+			}
 			if asJSON {
 				var ds []string
 				for _, d := range res.DS {
@@ -137,6 +146,9 @@ func zoneServeCommand() *cli.Command {
 		maxUDP                int
 		allowXfr, notify      cli.StringList
 		xfrKeyFile            string
+		adminListen           string
+		adminCert, adminKey   string
+		adminInsecure         bool
 	)
 	return &cli.Command{
 		Name:    "serve",
@@ -160,6 +172,10 @@ func zoneServeCommand() *cli.Command {
 			fs.Var(&allowXfr, "allow-transfer", "`PREFIX` (CIDR or address) allowed to transfer the zone (repeatable; default: none)")
 			fs.StringVar(&xfrKeyFile, "transfer-key", "", "TSIG key `FILE` (BIND syntax) whose keys must sign transfer requests")
 			fs.Var(&notify, "notify", "secondary `HOST:PORT` to send NOTIFY after each change (repeatable)")
+			fs.StringVar(&adminListen, "admin-listen", "127.0.0.1:8053", "`ADDR`ess of the admin HTTP API (\"off\" disables it)")
+			fs.StringVar(&adminCert, "admin-tls-cert", "", "certificate `FILE` for HTTPS on the admin API")
+			fs.StringVar(&adminKey, "admin-tls-key", "", "private key `FILE` for HTTPS on the admin API")
+			fs.BoolVar(&adminInsecure, "admin-insecure", false, "allow the admin API over plain HTTP on a non-loopback address")
 		},
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
 			if len(args) > 0 {
@@ -210,19 +226,318 @@ func zoneServeCommand() *cli.Command {
 			if err != nil {
 				return cli.Input(err)
 			}
+			if (adminCert == "") != (adminKey == "") {
+				return cli.Usagef("--admin-tls-cert and --admin-tls-key go together")
+			}
+			var adminLn net.Listener
+			if adminListen != "off" {
+				host, _, err := net.SplitHostPort(adminListen)
+				if err != nil {
+					return cli.Usagef("--admin-listen %q: %v", adminListen, err)
+				}
+				if ip, err := netip.ParseAddr(host); (err != nil || !ip.IsLoopback()) && adminCert == "" && !adminInsecure {
+					return cli.WithHint(cli.Usagef("refusing a plain-HTTP admin API on non-loopback address %s", adminListen),
+						"give --admin-tls-cert and --admin-tls-key, or --admin-insecure")
+				}
+			}
 			ls, err := server.Listen(listen)
 			if err != nil {
 				return cli.Fail(err)
+			}
+			var adminSrv *http.Server
+			if adminListen != "off" {
+				tok, err := admin.LoadOrCreateToken(filepath.Join(dir, admin.TokenFile))
+				if err != nil {
+					return cli.Input(err)
+				}
+				adminLn, err = net.Listen("tcp", adminListen)
+				if err != nil {
+					return cli.Fail(err)
+				}
+				adminSrv = &http.Server{
+					Handler: admin.Handler(admin.Config{Zone: z, Token: tok, Logger: log, DNSCounters: func() map[string]uint64 {
+						_, m := srv.Metrics().Snapshot()
+						return m
+					}}),
+					ReadHeaderTimeout: 10 * time.Second,
+				}
+				go func() {
+					var err error
+					if adminCert != "" {
+						err = adminSrv.ServeTLS(adminLn, adminCert, adminKey)
+					} else {
+						err = adminSrv.Serve(adminLn)
+					}
+					if err != nil && !errors.Is(err, http.ErrServerClosed) {
+						log.Error("admin API stopped", "err", err)
+					}
+				}()
+				defer func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					adminSrv.Shutdown(ctx)
+				}()
 			}
 			names := make([]string, len(tk))
 			for i, k := range tk {
 				names[i] = k.Name
 			}
 			fmt.Fprintf(env.Stdout, "serving %s on %s (udp, tcp); update keys: %s\n", z.Origin(), ls.Addr(), strings.Join(names, ", "))
+			if adminLn != nil {
+				scheme := "http"
+				if adminCert != "" {
+					scheme = "https"
+				}
+				fmt.Fprintf(env.Stdout, "admin API on %s://%s (token in %s)\n", scheme, adminLn.Addr(), filepath.Join(dir, admin.TokenFile))
+			}
 			if err := srv.Serve(env.Context(), ls); err != nil {
 				return cli.Fail(err)
 			}
 			log.Info("stopped", "zone", z.Origin())
+			return nil
+		},
+	}
+}
+
+// apiFlags are the flags shared by the admin API clients.
+type apiFlags struct {
+	api, tokenFile, dir string
+}
+
+func (a *apiFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.api, "api", "http://127.0.0.1:8053", "`URL` of the zone's admin API")
+	fs.StringVar(&a.tokenFile, "token-file", "", "bearer token `FILE` (default DIR/admin.token with --dir)")
+	fs.StringVar(&a.dir, "dir", "", "zone `DIR`ectory, to find the token file")
+}
+
+func (a *apiFlags) client() (*admin.Client, error) {
+	tf := a.tokenFile
+	if tf == "" && a.dir != "" {
+		tf = filepath.Join(a.dir, admin.TokenFile)
+	}
+	if tf == "" {
+		return nil, cli.Usagef("--token-file or --dir is required")
+	}
+	tok, err := admin.ReadToken(tf)
+	if err != nil {
+		return nil, cli.Input(err)
+	}
+	return &admin.Client{BaseURL: a.api, Token: tok, HTTP: &http.Client{Timeout: 60 * time.Second}}, nil
+}
+
+func apiErr(err error) error {
+	var se *admin.StatusError
+	if errors.As(err, &se) && se.Code >= 400 && se.Code < 500 && se.Code != http.StatusUnauthorized {
+		return cli.Input(err)
+	}
+	if errors.As(err, &se) && se.Code == http.StatusUnauthorized {
+		return cli.WithHint(cli.Fail(err), "check --token-file (the server's DIR/admin.token)")
+	}
+	return cli.WithHint(cli.Fail(err), "is 'dance zone serve' running with its admin API at --api?")
+}
+
+var apiExitCodes = []string{"0  success", "1  the API is unreachable or failed", "2  bad usage, or the API refused the input"}
+
+func zoneAddCommand() *cli.Command {
+	var (
+		af      apiFlags
+		ttl     uint
+		replace bool
+	)
+	return &cli.Command{
+		Name:    "add",
+		Summary: "publish identity records through the admin API",
+		Usage:   "dance zone add NAME TYPE DATA [TYPE DATA ...] [--replace] [--ttl SECONDS] (--dir DIR | --token-file FILE) [--api URL]",
+		Description: "Adds records at NAME (TYPE: TLSA, SMIMEA, OPENPGPKEY, SSHFP; DATA in zone-file\n" +
+			"syntax, quoted as one argument). With --replace the records replace every identity\n" +
+			"record at NAME (a key rollover in one step).",
+		Examples: []string{
+			`dance zone add --dir ./zone sensor1._device.devices.test TLSA "3 1 1 8f1c...e2"`,
+			`dance zone add --dir ./zone --replace sensor1._device.devices.test TLSA "3 1 1 aa..." TLSA "3 1 1 bb..."`,
+		},
+		ExitCodes: apiExitCodes,
+		Flags: func(fs *flag.FlagSet) {
+			af.register(fs)
+			fs.UintVar(&ttl, "ttl", 0, "TTL in `SECONDS` (default: the zone's)")
+			fs.BoolVar(&replace, "replace", false, "replace the identity's records instead of adding")
+		},
+		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
+			if len(args) < 3 || len(args)%2 != 1 {
+				return cli.Usagef("want NAME TYPE DATA [TYPE DATA ...]")
+			}
+			c, err := af.client()
+			if err != nil {
+				return err
+			}
+			var recs []admin.Record
+			for i := 1; i < len(args); i += 2 {
+				recs = append(recs, admin.Record{Type: args[i], Data: args[i+1], TTL: uint32(ttl)})
+			}
+			serial, err := c.Put(args[0], recs, replace)
+			if err != nil {
+				return apiErr(err)
+			}
+			fmt.Fprintf(env.Stdout, "%s: %d record(s) published, serial %d\n", args[0], len(recs), serial)
+			return nil
+		},
+	}
+}
+
+func zoneRemoveCommand() *cli.Command {
+	var af apiFlags
+	return &cli.Command{
+		Name:        "remove",
+		Summary:     "remove an identity (revocation) through the admin API",
+		Usage:       "dance zone remove NAME [NAME ...] (--dir DIR | --token-file FILE) [--api URL]",
+		Description: "Removes every identity record at each NAME. Caches drop it within the record TTL.",
+		Examples:    []string{"dance zone remove --dir ./zone sensor1._device.devices.test"},
+		ExitCodes:   apiExitCodes,
+		Flags:       af.register,
+		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
+			if len(args) == 0 {
+				return cli.Usagef("want at least one NAME")
+			}
+			c, err := af.client()
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				serial, err := c.Remove(n)
+				if err != nil {
+					return apiErr(err)
+				}
+				fmt.Fprintf(env.Stdout, "%s: removed, serial %d\n", n, serial)
+			}
+			return nil
+		},
+	}
+}
+
+func zoneListCommand() *cli.Command {
+	var (
+		af     apiFlags
+		under  string
+		limit  int
+		asJSON bool
+	)
+	return &cli.Command{
+		Name:      "list",
+		Summary:   "list identities through the admin API",
+		Usage:     "dance zone list [--under NAME] [--limit N] [--json] (--dir DIR | --token-file FILE) [--api URL]",
+		Examples:  []string{"dance zone list --dir ./zone --under _device.devices.test", "dance zone list --dir ./zone --json"},
+		ExitCodes: apiExitCodes,
+		Flags: func(fs *flag.FlagSet) {
+			af.register(fs)
+			fs.StringVar(&under, "under", "", "list only names at or below `NAME`")
+			fs.IntVar(&limit, "limit", 0, "list at most `N` identities (default: all)")
+			fs.BoolVar(&asJSON, "json", false, "print JSON lines, one identity per line")
+		},
+		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected argument %q", args[0])
+			}
+			c, err := af.client()
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(env.Stdout)
+			defer w.Flush()
+			enc := json.NewEncoder(w)
+			after, n := "", 0
+			for {
+				page := 1000
+				if limit > 0 && limit-n < page {
+					page = limit - n
+				}
+				ids, err := c.List(under, after, page)
+				if err != nil {
+					return apiErr(err)
+				}
+				for _, id := range ids {
+					if asJSON {
+						enc.Encode(id)
+					} else {
+						for _, r := range id.Records {
+							fmt.Fprintf(w, "%s\t%d\tIN\t%s\t%s\n", id.Name, r.TTL, r.Type, r.Data)
+						}
+					}
+					after = id.Name
+				}
+				n += len(ids)
+				if len(ids) < page || (limit > 0 && n >= limit) {
+					return nil
+				}
+			}
+		},
+	}
+}
+
+func zoneImportCommand() *cli.Command {
+	var (
+		af      apiFlags
+		format  string
+		replace bool
+		quiet   bool
+	)
+	return &cli.Command{
+		Name:    "import",
+		Summary: "bulk-import identity records through the admin API",
+		Usage:   "dance zone import FILE|- [--format jsonl|csv] [--replace] (--dir DIR | --token-file FILE) [--api URL]",
+		Description: "Reads records as JSON lines ({\"name\":...,\"type\":\"TLSA\",\"data\":\"3 1 1 ...\",\"ttl\":300})\n" +
+			"or CSV (name,type,data[,ttl]) and applies them in batches of " + fmt.Sprint(admin.ImportBatch) + " records, each batch\n" +
+			"all or nothing. Progress goes to stderr. On an error the import stops; batches\n" +
+			"before it stay applied and the summary says how many records were.",
+		Examples: []string{
+			"dance zone import --dir ./zone fleet.csv",
+			"cat fleet.jsonl | dance zone import --dir ./zone -",
+		},
+		ExitCodes: apiExitCodes,
+		Flags: func(fs *flag.FlagSet) {
+			af.register(fs)
+			fs.StringVar(&format, "format", "", "input `FORMAT`: jsonl or csv (default: by file extension, jsonl for -)")
+			fs.BoolVar(&replace, "replace", false, "records replace each name's identity instead of adding to it")
+			fs.BoolVar(&quiet, "quiet", false, "no progress lines")
+		},
+		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return cli.Usagef("want one FILE or -")
+			}
+			switch format {
+			case "":
+				format = "jsonl"
+				if strings.HasSuffix(strings.ToLower(args[0]), ".csv") {
+					format = "csv"
+				}
+			case "jsonl", "csv":
+			default:
+				return cli.Usagef("--format must be jsonl or csv")
+			}
+			c, err := af.client()
+			if err != nil {
+				return err
+			}
+			in := env.Stdin
+			if args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return cli.Input(err)
+				}
+				defer f.Close()
+				in = f
+			}
+			start := time.Now()
+			last, err := c.Import(in, format == "csv", replace, func(p admin.Progress) {
+				if !quiet && !p.Done {
+					fmt.Fprintf(env.Stderr, "dance: imported %d records (%d lines, serial %d)\n", p.Applied, p.Lines, p.Serial)
+				}
+			})
+			if err != nil {
+				return apiErr(err)
+			}
+			fmt.Fprintf(env.Stdout, "%d records imported from %d lines in %s, serial %d\n", last.Applied, last.Lines, time.Since(start).Round(time.Millisecond), last.Serial)
+			if last.Error != "" {
+				return cli.Input(fmt.Errorf("import stopped: %s", last.Error))
+			}
 			return nil
 		},
 	}

@@ -121,14 +121,16 @@ func TestZoneServe(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0"}, nil, &out, &errb)
+		done <- run(ctx, []string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, nil, &out, &errb)
 	}()
 	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
-	var addr string
+	reAPI := regexp.MustCompile(`admin API on (http://127\.0\.0\.1:\d+)`)
+	var addr, api string
 	deadline := time.Now().Add(30 * time.Second)
 	for addr == "" {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
+		m, m2 := re.FindStringSubmatch(out.String()), reAPI.FindStringSubmatch(out.String())
+		if m != nil && m2 != nil {
+			addr, api = m[1], m2[1]
 			break
 		}
 		select {
@@ -147,6 +149,47 @@ func TestZoneServe(t *testing.T) {
 	if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
 		t.Fatalf("SOA query: %v %v", err, r)
 	}
+	// The admin API clients.
+	csv := filepath.Join(t.TempDir(), "fleet.csv")
+	os.WriteFile(csv, []byte("a1._device.devices.test,TLSA,3 1 1 0102\na2._device.devices.test,TLSA,3 1 1 0304\n"), 0o644)
+	hash := strings.Repeat("ab", 32)
+	wrongTok := filepath.Join(t.TempDir(), "wrong.token")
+	os.WriteFile(wrongTok, []byte(strings.Repeat("0", 64)+"\n"), 0o600)
+	steps := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"add", []string{"zone", "add", "--api", api, "--dir", dir, "s1._device.devices.test", "TLSA", "3 1 1 " + hash}, 0, "1 record(s) published", ""},
+		{"add A refused", []string{"zone", "add", "--api", api, "--dir", dir, "s1._device.devices.test", "A", "192.0.2.1"}, 2, "", "not an identity type"},
+		{"add odd args", []string{"zone", "add", "--api", api, "--dir", dir, "s1._device.devices.test", "TLSA"}, 2, "", "want NAME TYPE DATA"},
+		{"import", []string{"zone", "import", "--api", api, "--dir", dir, csv}, 0, "2 records imported from 2 lines", "imported 2 records"},
+		{"list", []string{"zone", "list", "--api", api, "--dir", dir}, 0, "a1._device.devices.test.\t300\tIN\tTLSA\t3 1 1 0102", ""},
+		{"remove", []string{"zone", "remove", "--api", api, "--dir", dir, "a1._device.devices.test"}, 0, "removed", ""},
+		{"remove again", []string{"zone", "remove", "--api", api, "--dir", dir, "a1._device.devices.test"}, 2, "", "404"},
+		{"list json", []string{"zone", "list", "--api", api, "--dir", dir, "--json", "--under", "_device.devices.test"}, 0, `"name":"a2._device.devices.test."`, ""},
+		{"wrong token", []string{"zone", "list", "--api", api, "--token-file", wrongTok}, 1, "", "401"},
+		{"unusable token file", []string{"zone", "list", "--api", api, "--token-file", csv}, 2, "", "not one line"},
+		{"no token", []string{"zone", "list", "--api", api}, 2, "", "--token-file or --dir"},
+	}
+	for _, st := range steps {
+		var o, e bytes.Buffer
+		code := run(context.Background(), st.args, nil, &o, &e)
+		if code != st.code || !strings.Contains(o.String(), st.stdout) || !strings.Contains(e.String(), st.stderr) {
+			t.Errorf("%s: exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", st.name, code, st.code, o.String(), st.stdout, e.String(), st.stderr)
+		}
+	}
+	m = new(dns.Msg)
+	m.SetQuestion("a2._device.devices.test.", dns.TypeTLSA)
+	if r, err := dns.Exchange(m, addr); err != nil || len(r.Answer) != 1 {
+		t.Fatalf("imported identity not served: %v %v", err, r)
+	}
+	m.SetQuestion("a1._device.devices.test.", dns.TypeTLSA)
+	if r, err := dns.Exchange(m, addr); err != nil || r.Rcode != dns.RcodeNameError {
+		t.Fatalf("removed identity still served: %v %v", err, r)
+	}
 	cancel() // what SIGINT/SIGTERM do in main
 	select {
 	case code := <-done:
@@ -158,6 +201,11 @@ func TestZoneServe(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "msg=stopped") {
 		t.Errorf("no stop line in log: %q", errb.String())
+	}
+	// A plain-HTTP admin API on a public address needs an explicit flag.
+	var e3 bytes.Buffer
+	if code := run(context.Background(), []string{"zone", "serve", "--dir", dir, "--admin-listen", "0.0.0.0:0"}, nil, &bytes.Buffer{}, &e3); code != 2 || !strings.Contains(e3.String(), "--admin-insecure") {
+		t.Fatalf("public admin API without TLS: exit %d, %q", code, e3.String())
 	}
 	// A second serve on a missing directory is an input error.
 	var e2 bytes.Buffer

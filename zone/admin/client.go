@@ -1,0 +1,175 @@
+package admin
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Client talks to the admin API.
+type Client struct {
+	// BaseURL is the API's address, e.g. http://127.0.0.1:8053.
+	BaseURL string
+	Token   string
+	// HTTP is the client used; nil means http.DefaultClient.
+	HTTP *http.Client
+}
+
+// StatusError is an API error response.
+type StatusError struct {
+	Code    int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("admin API: %d %s: %s", e.Code, http.StatusText(e.Code), e.Message)
+}
+
+func (c *Client) do(method, path string, body io.Reader, contentType string) (*http.Response, error) {
+	req, err := http.NewRequest(method, strings.TrimSuffix(c.BaseURL, "/")+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("admin API: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("admin API: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		var e apiError
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error}
+	}
+	return resp, nil
+}
+
+func (c *Client) call(method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	resp, err := c.do(method, path, body, "application/json")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("admin API: bad response: %w", err)
+	}
+	return nil
+}
+
+// Info returns the zone's description.
+func (c *Client) Info() (*ZoneInfo, error) {
+	var z ZoneInfo
+	return &z, c.call("GET", "/v1/zone", nil, &z)
+}
+
+// List returns up to limit identities at or below under (""), after the
+// name after ("").
+func (c *Client) List(under, after string, limit int) ([]Identity, error) {
+	q := url.Values{}
+	if under != "" {
+		q.Set("under", under)
+	}
+	if after != "" {
+		q.Set("after", after)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out []Identity
+	return out, c.call("GET", "/v1/identities?"+q.Encode(), nil, &out)
+}
+
+// Get returns one identity.
+func (c *Client) Get(name string) (*Identity, error) {
+	var id Identity
+	return &id, c.call("GET", "/v1/identities/"+url.PathEscape(name), nil, &id)
+}
+
+type changeResult struct {
+	Name   string `json:"name"`
+	Serial uint32 `json:"serial"`
+}
+
+// Put adds records to name, or replaces its identity when replace is set.
+// It returns the zone serial after the change.
+func (c *Client) Put(name string, recs []Record, replace bool) (uint32, error) {
+	method := "POST"
+	if replace {
+		method = "PUT"
+	}
+	var res changeResult
+	err := c.call(method, "/v1/identities/"+url.PathEscape(name), map[string]any{"records": recs}, &res)
+	return res.Serial, err
+}
+
+// Remove removes the identity at name.
+func (c *Client) Remove(name string) (uint32, error) {
+	var res changeResult
+	err := c.call("DELETE", "/v1/identities/"+url.PathEscape(name), nil, &res)
+	return res.Serial, err
+}
+
+// Import streams records (JSON lines, or CSV when csv is set) and calls
+// progress for every progress line; it returns the last one, whose Error
+// is set when the import stopped early.
+func (c *Client) Import(r io.Reader, csv, replace bool, progress func(Progress)) (*Progress, error) {
+	ct := "application/x-ndjson"
+	if csv {
+		ct = "text/csv"
+	}
+	mode := "add"
+	if replace {
+		mode = "replace"
+	}
+	resp, err := c.do("POST", "/v1/import?mode="+mode, r, ct)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	var last *Progress
+	for sc.Scan() {
+		var p Progress
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+			return last, fmt.Errorf("admin API: bad progress line: %w", err)
+		}
+		last = &p
+		if progress != nil {
+			progress(p)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return last, fmt.Errorf("admin API: %w", err)
+	}
+	if last == nil || !last.Done {
+		return last, fmt.Errorf("admin API: import response ended early")
+	}
+	return last, nil
+}

@@ -1,0 +1,473 @@
+package admin
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/keys"
+)
+
+// Limits of the API.
+const (
+	// maxBody bounds a single (non-import) request body.
+	maxBody = 1 << 20
+	// maxLine bounds one import line.
+	maxLine = 64 << 10
+	// ImportBatch is how many records an import commits at a time; each
+	// batch is one durable transaction and one progress line.
+	ImportBatch = 5000
+	// maxList bounds one page of a listing.
+	maxList = 10000
+)
+
+// Record is one identity record in JSON.
+type Record struct {
+	Type string `json:"type"`
+	Data string `json:"data"`
+	TTL  uint32 `json:"ttl,omitempty"`
+}
+
+// Identity is a name and its identity records.
+type Identity struct {
+	Name    string   `json:"name"`
+	Records []Record `json:"records"`
+}
+
+// ZoneInfo describes the zone.
+type ZoneInfo struct {
+	Zone   string   `json:"zone"`
+	Serial uint32   `json:"serial"`
+	RRsets int64    `json:"rrsets"`
+	DS     []string `json:"ds"`
+}
+
+// ImportRecord is one line of a JSON-lines import (and of an export).
+type ImportRecord struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Data string `json:"data"`
+	TTL  uint32 `json:"ttl,omitempty"`
+}
+
+// Progress is one line of an import's streamed response. The last line has
+// Done set, and Error when the import stopped early; records before the
+// failed batch stay applied.
+type Progress struct {
+	Lines   int    `json:"lines"`
+	Applied int    `json:"applied"`
+	Serial  uint32 `json:"serial,omitempty"`
+	Done    bool   `json:"done,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// Config configures the API.
+type Config struct {
+	Zone  *zone.Zone
+	Token string
+	// DNSCounters, when set, returns the DNS server's counters for
+	// /metrics.
+	DNSCounters func() map[string]uint64
+	Logger      *slog.Logger
+}
+
+// Handler returns the API's HTTP handler.
+func Handler(cfg Config) http.Handler {
+	a := &api{cfg: cfg, log: cfg.Logger}
+	if a.log == nil {
+		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collector{a: a})
+	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "dance", Subsystem: "zone_admin", Name: "requests_total",
+		Help: "Admin API requests by response status.",
+	}, []string{"code"})
+	reg.MustRegister(a.requests)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/zone", a.zoneInfo)
+	mux.HandleFunc("GET /v1/identities", a.list)
+	mux.HandleFunc("GET /v1/identities/{name}", a.get)
+	mux.HandleFunc("PUT /v1/identities/{name}", a.put(zone.OpReplace))
+	mux.HandleFunc("POST /v1/identities/{name}", a.put(zone.OpAdd))
+	mux.HandleFunc("DELETE /v1/identities/{name}", a.remove)
+	mux.HandleFunc("POST /v1/import", a.importRecords)
+	mux.HandleFunc("GET /v1/export", a.export)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		if !authorized(r, cfg.Token) {
+			a.log.Warn("admin request without a valid token", "peer", r.RemoteAddr, "path", r.URL.Path)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dance zone"`)
+			writeJSON(sw, http.StatusUnauthorized, apiError{"unauthorized"})
+		} else {
+			mux.ServeHTTP(sw, r)
+		}
+		a.requests.WithLabelValues(strconv.Itoa(sw.code)).Inc()
+	})
+}
+
+type api struct {
+	cfg      Config
+	log      *slog.Logger
+	requests *prometheus.CounterVec
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// fail maps zone errors to HTTP statuses: refused and malformed input are
+// the client's fault (400/403), anything else is ours (500).
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := http.StatusInternalServerError
+	switch zone.RcodeOf(err) {
+	case dns.RcodeFormatError, dns.RcodeNotZone:
+		code = http.StatusBadRequest
+	case dns.RcodeRefused:
+		code = http.StatusForbidden
+	}
+	if code == http.StatusInternalServerError {
+		a.log.Error("admin request failed", "path", r.URL.Path, "err", err)
+		writeJSON(w, code, apiError{"internal error"})
+		return
+	}
+	writeJSON(w, code, apiError{err.Error()})
+}
+
+func rdata(rr dns.RR) string {
+	return strings.TrimSpace(strings.TrimPrefix(rr.String(), rr.Header().String()))
+}
+
+func toIdentity(id zone.Identity) Identity {
+	out := Identity{Name: id.Name, Records: []Record{}}
+	for _, rr := range id.Records {
+		out.Records = append(out.Records, Record{Type: dns.TypeToString[rr.Header().Rrtype], Data: rdata(rr), TTL: rr.Header().Ttl})
+	}
+	return out
+}
+
+func (a *api) zoneInfo(w http.ResponseWriter, r *http.Request) {
+	z := a.cfg.Zone
+	info := ZoneInfo{Zone: z.Origin(), Serial: z.Serial(), RRsets: z.RRsetCount(), DS: []string{}}
+	for _, rr := range z.Get(z.Origin(), dns.TypeDNSKEY) {
+		if k, ok := rr.(*dns.DNSKEY); ok && k.Flags&keys.FlagSEP != 0 {
+			info.DS = append(info.DS, k.ToDS(keys.DigestSHA256).String())
+		}
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (a *api) list(w http.ResponseWriter, r *http.Request) {
+	under := r.URL.Query().Get("under")
+	if under == "" {
+		under = a.cfg.Zone.Origin()
+	}
+	limit := maxList
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n <= 0 {
+			writeJSON(w, http.StatusBadRequest, apiError{"limit must be a positive number"})
+			return
+		}
+		limit = min(n, maxList)
+	}
+	ids := a.cfg.Zone.Identities(dns.Fqdn(under), r.URL.Query().Get("after"), limit)
+	out := make([]Identity, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, toIdentity(id))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) name(r *http.Request) string {
+	n := r.PathValue("name")
+	if !strings.HasSuffix(n, ".") {
+		n += "."
+	}
+	return dns.CanonicalName(n)
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request) {
+	name := a.name(r)
+	ids := a.cfg.Zone.Identities(name, "", 1)
+	if len(ids) == 0 || ids[0].Name != name {
+		writeJSON(w, http.StatusNotFound, apiError{"no identity at " + name})
+		return
+	}
+	writeJSON(w, http.StatusOK, toIdentity(ids[0]))
+}
+
+func (a *api) put(op zone.Op) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := a.name(r)
+		var body struct {
+			Records []Record `json:"records"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{"body: " + err.Error()})
+			return
+		}
+		if op == zone.OpAdd && len(body.Records) == 0 {
+			writeJSON(w, http.StatusBadRequest, apiError{"no records"})
+			return
+		}
+		c := zone.Change{Op: op, Name: name}
+		for _, rec := range body.Records {
+			rr, err := a.cfg.Zone.ParseRecord(name, rec.Type, rec.Data, rec.TTL)
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			c.Records = append(c.Records, rr)
+		}
+		serial, err := a.cfg.Zone.Apply([]zone.Change{c})
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		a.log.Info("identity changed", "name", name, "records", len(c.Records), "serial", serial)
+		writeJSON(w, http.StatusOK, map[string]any{"name": name, "serial": serial})
+	}
+}
+
+func (a *api) remove(w http.ResponseWriter, r *http.Request) {
+	name := a.name(r)
+	ids := a.cfg.Zone.Identities(name, "", 1)
+	if len(ids) == 0 || ids[0].Name != name {
+		writeJSON(w, http.StatusNotFound, apiError{"no identity at " + name})
+		return
+	}
+	serial, err := a.cfg.Zone.Apply([]zone.Change{{Op: zone.OpRemove, Name: name}})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.Info("identity removed", "name", name, "serial", serial)
+	writeJSON(w, http.StatusOK, map[string]any{"name": name, "serial": serial})
+}
+
+// importRecords reads records as JSON lines (ImportRecord) or, with
+// Content-Type text/csv, CSV rows "name,type,data[,ttl]", and applies them
+// in batches of ImportBatch records, streaming a Progress line per batch.
+// With mode=replace the records of a name replace its identity; the
+// records of one name should then be on consecutive lines.
+func (a *api) importRecords(w http.ResponseWriter, r *http.Request) {
+	op := zone.OpAdd
+	switch r.URL.Query().Get("mode") {
+	case "", "add":
+	case "replace":
+		op = zone.OpReplace
+	default:
+		writeJSON(w, http.StatusBadRequest, apiError{"mode must be add or replace"})
+		return
+	}
+	isCSV := strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv")
+	next := jsonLines(r.Body)
+	if isCSV {
+		next = csvLines(r.Body)
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	flush := func() {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+	var (
+		p       Progress
+		batch   []zone.Change
+		pending int
+	)
+	commit := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		serial, err := a.cfg.Zone.Apply(batch)
+		if err != nil {
+			return err
+		}
+		p.Applied += pending
+		p.Serial = serial
+		batch, pending = batch[:0], 0
+		enc.Encode(p)
+		flush()
+		return nil
+	}
+	finish := func(err error) {
+		p.Done = true
+		if err != nil {
+			p.Error = err.Error()
+			a.log.Warn("import stopped", "lines", p.Lines, "applied", p.Applied, "err", err)
+		} else {
+			a.log.Info("import done", "lines", p.Lines, "applied", p.Applied, "serial", p.Serial)
+		}
+		enc.Encode(p)
+	}
+	for {
+		rec, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		p.Lines++
+		if err != nil {
+			finish(fmt.Errorf("line %d: %w", p.Lines, err))
+			return
+		}
+		rr, err := a.cfg.Zone.ParseRecord(rec.Name, rec.Type, rec.Data, rec.TTL)
+		if err != nil {
+			finish(fmt.Errorf("line %d: %w", p.Lines, err))
+			return
+		}
+		name := dns.CanonicalName(rr.Header().Name)
+		if n := len(batch); n > 0 && batch[n-1].Name == name {
+			batch[n-1].Records = append(batch[n-1].Records, rr)
+		} else {
+			batch = append(batch, zone.Change{Op: op, Name: name, Records: []dns.RR{rr}})
+		}
+		pending++
+		if pending >= ImportBatch {
+			if err := commit(); err != nil {
+				finish(fmt.Errorf("batch ending at line %d: %w", p.Lines, err))
+				return
+			}
+		}
+	}
+	if err := commit(); err != nil {
+		finish(fmt.Errorf("batch ending at line %d: %w", p.Lines, err))
+		return
+	}
+	finish(nil)
+}
+
+func jsonLines(r io.Reader) func() (ImportRecord, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), maxLine)
+	return func() (ImportRecord, error) {
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" {
+				continue
+			}
+			var rec ImportRecord
+			dec := json.NewDecoder(strings.NewReader(line))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&rec); err != nil {
+				return rec, fmt.Errorf("bad JSON: %w", err)
+			}
+			return rec, nil
+		}
+		if err := sc.Err(); err != nil {
+			return ImportRecord{}, err
+		}
+		return ImportRecord{}, io.EOF
+	}
+}
+
+func csvLines(r io.Reader) func() (ImportRecord, error) {
+	cr := csv.NewReader(bufio.NewReaderSize(r, 64<<10))
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	return func() (ImportRecord, error) {
+		f, err := cr.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return ImportRecord{}, io.EOF
+			}
+			return ImportRecord{}, fmt.Errorf("bad CSV: %w", err)
+		}
+		if len(f) < 3 || len(f) > 4 {
+			return ImportRecord{}, fmt.Errorf("want name,type,data[,ttl], got %d fields", len(f))
+		}
+		rec := ImportRecord{Name: f[0], Type: f[1], Data: f[2]}
+		if len(f) == 4 && f[3] != "" {
+			ttl, err := strconv.ParseUint(f[3], 10, 32)
+			if err != nil {
+				return rec, fmt.Errorf("bad TTL %q", f[3])
+			}
+			rec.TTL = uint32(ttl)
+		}
+		return rec, nil
+	}
+}
+
+func (a *api) export(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	after := ""
+	for {
+		ids := a.cfg.Zone.Identities(a.cfg.Zone.Origin(), after, maxList)
+		for _, id := range ids {
+			for _, rr := range id.Records {
+				enc.Encode(ImportRecord{Name: id.Name, Type: dns.TypeToString[rr.Header().Rrtype], Data: rdata(rr), TTL: rr.Header().Ttl})
+			}
+			after = id.Name
+		}
+		if len(ids) < maxList {
+			return
+		}
+	}
+}
+
+// collector exposes the zone and DNS counters to Prometheus.
+type collector struct{ a *api }
+
+var (
+	descSerial   = prometheus.NewDesc("dance_zone_serial", "SOA serial of the zone.", nil, nil)
+	descRRsets   = prometheus.NewDesc("dance_zone_rrsets", "RRsets in the zone.", nil, nil)
+	descRequests = prometheus.NewDesc("dance_zone_dns_requests_total", "DNS requests by outcome.", []string{"outcome"}, nil)
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descSerial
+	ch <- descRRsets
+	ch <- descRequests
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	z := c.a.cfg.Zone
+	ch <- prometheus.MustNewConstMetric(descSerial, prometheus.GaugeValue, float64(z.Serial()))
+	ch <- prometheus.MustNewConstMetric(descRRsets, prometheus.GaugeValue, float64(z.RRsetCount()))
+	if c.a.cfg.DNSCounters != nil {
+		for k, v := range c.a.cfg.DNSCounters() {
+			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(v), k)
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package zone
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// Op is what a Change does at its name.
+type Op int
+
+// Operations of a Change.
+const (
+	// OpAdd adds the records to the RRsets at the name.
+	OpAdd Op = iota
+	// OpReplace replaces every identity record at the name with the
+	// records given (none: remove the identity).
+	OpReplace
+	// OpRemove removes every identity record at the name.
+	OpRemove
+)
+
+// Change is one provisioning step at one name, as the admin API and bulk
+// import express them.
+type Change struct {
+	Op      Op
+	Name    string
+	Records []dns.RR
+}
+
+// ParseRecord builds an identity record from its parts: owner, type
+// mnemonic (TLSA, SMIMEA, OPENPGPKEY, SSHFP), presentation RDATA, and TTL
+// (0: the zone's default). Only the characters of hex and base64 RDATA and
+// spaces are accepted, so the data cannot smuggle zone-file syntax.
+func (z *Zone) ParseRecord(name, typ, data string, ttl uint32) (dns.RR, error) {
+	t, ok := dns.StringToType[strings.ToUpper(strings.TrimSpace(typ))]
+	if !ok || !IsIdentityType(t) {
+		return nil, updateErr(dns.RcodeRefused, "type %q is not an identity type (TLSA, SMIMEA, OPENPGPKEY, SSHFP)", typ)
+	}
+	if _, ok := dns.IsDomainName(name); !ok || name == "" || strings.ContainsAny(name, " \t\n\r;()\"\\$") {
+		return nil, updateErr(dns.RcodeFormatError, "invalid name %q", name)
+	}
+	for _, c := range data {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '+' || c == '/' || c == '=' || c == ' ') {
+			return nil, updateErr(dns.RcodeFormatError, "record data has character %q", c)
+		}
+	}
+	if ttl == 0 {
+		ttl = z.settings.TTL
+	}
+	rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", dns.Fqdn(name), ttl, dns.TypeToString[t], data))
+	if err != nil || rr == nil {
+		return nil, updateErr(dns.RcodeFormatError, "%s %s: bad record data: %v", name, dns.TypeToString[t], err)
+	}
+	return rr, nil
+}
+
+// Apply makes changes in one durable transaction: all of them or, on the
+// first invalid one, none. It returns the serial after the changes.
+func (z *Zone) Apply(changes []Change) (uint32, error) {
+	total := 0
+	for _, c := range changes {
+		total += len(c.Records)
+	}
+	if total > MaxApplyRRs {
+		return 0, updateErr(dns.RcodeRefused, "%d records in one batch (limit %d)", total, MaxApplyRRs)
+	}
+	return z.change(func(v *view) error {
+		for i, c := range changes {
+			name := dns.CanonicalName(c.Name)
+			if err := z.checkOwner(name); err != nil {
+				return fmt.Errorf("change %d: %w", i+1, err)
+			}
+			if c.Op == OpReplace || c.Op == OpRemove {
+				for _, t := range v.typesAt(name) {
+					if IsIdentityType(t) {
+						if err := v.set(name, t, nil); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			if c.Op == OpRemove {
+				continue
+			}
+			for _, rr := range c.Records {
+				h := rr.Header()
+				if dns.CanonicalName(h.Name) != name {
+					return updateErr(dns.RcodeFormatError, "change %d: record owner %s is not %s", i+1, h.Name, name)
+				}
+				if h.Class != dns.ClassINET || !IsIdentityType(h.Rrtype) {
+					return updateErr(dns.RcodeRefused, "change %d: %s %s is not an identity record", i+1, name, dns.TypeToString[h.Rrtype])
+				}
+				if err := z.applyOne(v, rr, Policy{}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Identity is the identity records at one name.
+type Identity struct {
+	Name    string
+	Records []dns.RR
+}
+
+// Identities returns the identity records at names at or below under, in
+// canonical order, starting after the name after (""), at most limit
+// names (0: all).
+func (z *Zone) Identities(under, after string, limit int) []Identity {
+	names := z.Names(under, 0)
+	var out []Identity
+	z.mu.RLock()
+	defer z.mu.RUnlock()
+	if after != "" {
+		after = dns.CanonicalName(after)
+	}
+	for _, n := range names {
+		if after != "" && !canonicalLess(after, n) {
+			continue
+		}
+		node := z.names[n]
+		if node == nil {
+			continue
+		}
+		id := Identity{Name: n}
+		for _, t := range node.types() {
+			if IsIdentityType(t) {
+				id.Records = append(id.Records, copyRRs(node.sets[t].rrs)...)
+			}
+		}
+		out = append(out, id)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out
+}
