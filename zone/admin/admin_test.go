@@ -94,14 +94,26 @@ func TestRefusals(t *testing.T) {
 		do   func() error
 		code int
 	}{
-		{"A record", func() error { _, err := c.Put("x.devices.test", []Record{{Type: "A", Data: "192.0.2.1"}}, false); return err }, http.StatusForbidden},
-		{"outside zone", func() error { _, err := c.Put("x.example.com", []Record{{Type: "TLSA", Data: "3 1 1 ab"}}, false); return err }, http.StatusBadRequest},
-		{"wildcard", func() error { _, err := c.Put("*.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 ab"}}, false); return err }, http.StatusForbidden},
+		{"A record", func() error {
+			_, err := c.Put("x.devices.test", []Record{{Type: "A", Data: "192.0.2.1"}}, false)
+			return err
+		}, http.StatusForbidden},
+		{"outside zone", func() error {
+			_, err := c.Put("x.example.com", []Record{{Type: "TLSA", Data: "3 1 1 ab"}}, false)
+			return err
+		}, http.StatusBadRequest},
+		{"wildcard", func() error {
+			_, err := c.Put("*.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 ab"}}, false)
+			return err
+		}, http.StatusForbidden},
 		{"injection", func() error {
 			_, err := c.Put("x.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 ab\nx.devices.test. 300 IN A 1.2.3.4"}}, false)
 			return err
 		}, http.StatusBadRequest},
-		{"bad data", func() error { _, err := c.Put("x.devices.test", []Record{{Type: "TLSA", Data: "3 1"}}, false); return err }, http.StatusBadRequest},
+		{"bad data", func() error {
+			_, err := c.Put("x.devices.test", []Record{{Type: "TLSA", Data: "3 1"}}, false)
+			return err
+		}, http.StatusBadRequest},
 		{"no records", func() error { _, err := c.Put("x.devices.test", nil, false); return err }, http.StatusBadRequest},
 		{"bad token", func() error { _, err := (&Client{BaseURL: srv.URL, Token: "nope"}).Info(); return err }, http.StatusUnauthorized},
 		{"no token", func() error { _, err := (&Client{BaseURL: srv.URL}).Info(); return err }, http.StatusUnauthorized},
