@@ -42,6 +42,9 @@ A client's TLSA records are looked up at the exact name it claims, so the CA's r
 to be found at each device's name: the line printed is for *._device.DOMAIN, a wildcard
 that covers every device of the organisation. Use --owner to print it for another name
 (a single device, or a service name such as _smtp-client.mta1.DOMAIN).
+A wildcard trades per-device revocation for fewer records: removing one device then means
+revoking its certificate some other way. Where revoking a device must be deleting its
+record, publish the CA's record (or the device's own 3 1 1) at each device's name instead.
 
 With --user it is DOMAIN's user CA ('dance id new --user'): its record goes at
 _user.DOMAIN, where servers look for the CA of users uid@DOMAIN.
