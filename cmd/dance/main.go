@@ -29,6 +29,7 @@ func root() *cli.Command {
 			caCommand(),
 			tlsaCommand(),
 			zoneCommand(),
+			lookupCommand(),
 		},
 	}
 }
