@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/internal/cli"
+	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/server"
+	"github.com/dnsbound/dance/zone/tsigkey"
+)
+
+// runPublish runs "dance id publish" through the framework, whether or not
+// the id noun has it wired in yet.
+func runPublish(args []string, stdin string) (int, string, string) {
+	var out, errb bytes.Buffer
+	root := &cli.Command{Name: "dance", Sub: []*cli.Command{{Name: "id", Sub: []*cli.Command{idPublishCommand()}}}}
+	env := &cli.Env{Ctx: context.Background(), Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb}
+	code := cli.Main(root, append([]string{"id", "publish"}, args...), env)
+	return code, out.String(), errb.String()
+}
+
+func TestIDPublish(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "z")
+	res, err := zone.Init(dir, zone.InitOptions{Origin: "devices.test."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := zone.Open(dir, zone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	srv, _ := server.New(server.Config{Zone: z, UpdateKeys: []*tsigkey.Key{res.TSIG}})
+	ls, err := server.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ls) }()
+	defer func() { cancel(); <-done }()
+	key := filepath.Join(dir, zone.TSIGFile)
+	wrong := filepath.Join(t.TempDir(), "wrong.key")
+	wk, _ := tsigkey.Generate("update.devices.test.", tsigkey.HMACSHA256)
+	tsigkey.WriteFile(wrong, wk)
+	const name = "s1._device.devices.test."
+	hash := strings.Repeat("ab", 32)
+	tests := []struct {
+		name   string
+		args   []string
+		stdin  string
+		code   int
+		stdout string
+		stderr string
+		count  int // TLSA records at name afterwards
+	}{
+		{"publish", []string{"--server", ls.Addr(), "--tsig", key, name, "TLSA", "3 1 1 " + hash}, "", 0, "published 1 record(s) in zone devices.test.", "", 1},
+		{"from stdin add", []string{"--server", ls.Addr(), "--tsig", key, "--from", "-", "--add"}, name + " 300 IN TLSA 3 1 1 " + strings.Repeat("cd", 32) + "\n", 0, "added 1", "", 2},
+		{"wrong key", []string{"--server", ls.Addr(), "--tsig", wrong, "--remove", name}, "", 1, "", "NOTAUTH", 2},
+		{"refused type", []string{"--server", ls.Addr(), "--tsig", key, name, "TXT", "hello"}, "", 1, "", "REFUSED", 2},
+		{"remove", []string{"--server", ls.Addr(), "--tsig", key, "--remove", name}, "", 0, "removed", "", 0},
+		{"missing flags", []string{name}, "", 2, "", "--server and --tsig are required", 0},
+		{"bad record", []string{"--server", ls.Addr(), "--tsig", key, name, "TLSA", "3 1"}, "", 2, "", "record TLSA", 0},
+		{"add and remove", []string{"--server", ls.Addr(), "--tsig", key, "--add", "--remove", name}, "", 2, "", "exclude", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runPublish(tt.args, tt.stdin)
+			if code != tt.code || !strings.Contains(out, tt.stdout) || !strings.Contains(errOut, tt.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", code, tt.code, out, tt.stdout, errOut, tt.stderr)
+			}
+			if got := len(z.Get(name, dns.TypeTLSA)); got != tt.count {
+				t.Fatalf("%d TLSA records, want %d", got, tt.count)
+			}
+		})
+	}
+}
