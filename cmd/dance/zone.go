@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -149,11 +150,14 @@ func zoneServeCommand() *cli.Command {
 		adminListen           string
 		adminCert, adminKey   string
 		adminInsecure         bool
+		tlsListen             string
+		tlsCert, tlsKey       string
+		xfrTLSOnly            bool
 	)
 	return &cli.Command{
 		Name:    "serve",
 		Summary: "serve an identity zone over UDP and TCP",
-		Usage:   "dance zone serve --dir DIR [--listen ADDR] [flags]",
+		Usage:   "dance zone serve --dir DIR [--listen ADDR] [--tls-listen ADDR --tls-cert FILE --tls-key FILE] [flags]",
 		Description: "Answers queries for the zone in DIR, signing online with compact denial of\n" +
 			"existence (RFC 9824), and applies RFC 2136 updates signed with a key from\n" +
 			"DIR/tsig.key. Prints the bound address once ready; stops cleanly on SIGINT or SIGTERM.",
@@ -172,6 +176,10 @@ func zoneServeCommand() *cli.Command {
 			fs.Var(&allowXfr, "allow-transfer", "`PREFIX` (CIDR or address) allowed to transfer the zone (repeatable; default: none)")
 			fs.StringVar(&xfrKeyFile, "transfer-key", "", "TSIG key `FILE` (BIND syntax) whose keys must sign transfer requests")
 			fs.Var(&notify, "notify", "secondary `HOST:PORT` to send NOTIFY after each change (repeatable)")
+			fs.StringVar(&tlsListen, "tls-listen", "", "`ADDR`ess for DNS over TLS (RFC 7858) and zone transfers over TLS (RFC 9103)")
+			fs.StringVar(&tlsCert, "tls-cert", "", "certificate chain `FILE` (PEM) for --tls-listen")
+			fs.StringVar(&tlsKey, "tls-key", "", "private key `FILE` (PEM) for --tls-listen")
+			fs.BoolVar(&xfrTLSOnly, "transfer-tls-only", false, "refuse zone transfers that do not come over TLS 1.3")
 			fs.StringVar(&adminListen, "admin-listen", "127.0.0.1:8053", "`ADDR`ess of the admin HTTP API (\"off\" disables it)")
 			fs.StringVar(&adminCert, "admin-tls-cert", "", "certificate `FILE` for HTTPS on the admin API")
 			fs.StringVar(&adminKey, "admin-tls-key", "", "private key `FILE` for HTTPS on the admin API")
@@ -222,9 +230,23 @@ func zoneServeCommand() *cli.Command {
 			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
 			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, MaxUDPSize: maxUDP, Logger: log,
-				TransferFrom: prefixes, TransferKeys: xk, Notify: notify})
+				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly})
 			if err != nil {
 				return cli.Input(err)
+			}
+			if (tlsListen == "") != (tlsCert == "") || (tlsCert == "") != (tlsKey == "") {
+				return cli.Usagef("--tls-listen, --tls-cert and --tls-key go together")
+			}
+			if xfrTLSOnly && tlsListen == "" {
+				return cli.Usagef("--transfer-tls-only needs --tls-listen")
+			}
+			var tlsCfg *tls.Config
+			if tlsCert != "" {
+				pair, err := tls.LoadX509KeyPair(tlsCert, tlsKey)
+				if err != nil {
+					return cli.Input(fmt.Errorf("--tls-cert/--tls-key: %w", err))
+				}
+				tlsCfg = &tls.Config{Certificates: []tls.Certificate{pair}}
 			}
 			if (adminCert == "") != (adminKey == "") {
 				return cli.Usagef("--admin-tls-cert and --admin-tls-key go together")
@@ -243,6 +265,13 @@ func zoneServeCommand() *cli.Command {
 			ls, err := server.Listen(listen)
 			if err != nil {
 				return cli.Fail(err)
+			}
+			if tlsCfg != nil {
+				if ls.TLS, err = server.ListenTLS(tlsListen, tlsCfg); err != nil {
+					ls.UDP.Close()
+					ls.TCP.Close()
+					return cli.Fail(err)
+				}
 			}
 			var adminSrv *http.Server
 			if adminListen != "off" {
@@ -283,6 +312,9 @@ func zoneServeCommand() *cli.Command {
 				names[i] = k.Name
 			}
 			fmt.Fprintf(env.Stdout, "serving %s on %s (udp, tcp); update keys: %s\n", z.Origin(), ls.Addr(), strings.Join(names, ", "))
+			if ls.TLS != nil {
+				fmt.Fprintf(env.Stdout, "DNS over TLS on %s\n", ls.TLS.Addr())
+			}
 			if adminLn != nil {
 				scheme := "http"
 				if adminCert != "" {

@@ -8,6 +8,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +65,9 @@ type Config struct {
 	// sign every transfer request (RFC 5936 §6, RFC 8945). These keys can
 	// not be used for updates.
 	TransferKeys []*tsigkey.Key
+	// TransferTLSOnly refuses transfers that do not arrive over TLS
+	// (RFC 9103 XoT), so zone contents never cross the network in clear.
+	TransferTLSOnly bool
 	// Notify lists secondaries (host:port) sent a NOTIFY (RFC 1996) after
 	// every change of the zone.
 	Notify []string
@@ -392,6 +396,30 @@ func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
 type Listeners struct {
 	UDP net.PacketConn
 	TCP net.Listener
+	// TLS, if set, serves DNS over TLS (RFC 7858) and zone transfers
+	// over TLS (RFC 9103).
+	TLS net.Listener
+}
+
+// ALPN protocol for DNS over TLS, which XoT also uses (RFC 9103 §7.1).
+const alpnDoT = "dot"
+
+// ListenTLS binds a DNS-over-TLS listener on addr with cfg's certificate.
+// TLS 1.2 is the minimum (RFC 7858 §3.2, RFC 8310); transfers further
+// require TLS 1.3 (RFC 9103 §5.1), checked per connection.
+func ListenTLS(addr string, cfg *tls.Config) (net.Listener, error) {
+	c := cfg.Clone()
+	if c.MinVersion < tls.VersionTLS12 {
+		c.MinVersion = tls.VersionTLS12
+	}
+	if len(c.NextProtos) == 0 {
+		c.NextProtos = []string{alpnDoT}
+	}
+	l, err := tls.Listen("tcp", addr, c)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return l, nil
 }
 
 // Listen binds UDP and TCP on addr. With port 0, both get the same port
@@ -442,7 +470,20 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		ReadTimeout:   tcpReadTimeout,
 		MaxTCPQueries: maxTCPQueries,
 	}
-	errc := make(chan error, 2)
+	servers := []*dns.Server{udp, tcp}
+	if ls.TLS != nil {
+		servers = append(servers, &dns.Server{
+			Listener:      ls.TLS,
+			Net:           "tcp-tls",
+			Handler:       s,
+			MsgAcceptFunc: acceptMsg,
+			TsigProvider:  s.provider,
+			IdleTimeout:   func() time.Duration { return tcpIdleTimeout },
+			ReadTimeout:   tcpReadTimeout,
+			MaxTCPQueries: maxTCPQueries,
+		})
+	}
+	errc := make(chan error, len(servers))
 	var wg sync.WaitGroup
 	nctx, stopNotify := context.WithCancel(ctx)
 	defer stopNotify()
@@ -454,7 +495,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 			s.notifier(nctx)
 		}()
 	}
-	for _, srv := range []*dns.Server{udp, tcp} {
+	for _, srv := range servers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -469,10 +510,14 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	stopNotify()
-	udp.ShutdownContext(sctx)
-	tcp.ShutdownContext(sctx)
+	for _, srv := range servers {
+		srv.ShutdownContext(sctx)
+	}
 	wg.Wait()
 	ls.UDP.Close()
 	ls.TCP.Close()
+	if ls.TLS != nil {
+		ls.TLS.Close()
+	}
 	return err
 }

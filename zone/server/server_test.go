@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"path/filepath"
 	"strings"
@@ -18,11 +19,12 @@ const origin = "devices.test."
 
 // testServer is a zone served on 127.0.0.1 with a port of its own.
 type testServer struct {
-	dir  string
-	zone *zone.Zone
-	srv  *Server
-	addr string
-	key  *tsigkey.Key
+	dir     string
+	zone    *zone.Zone
+	srv     *Server
+	addr    string
+	tlsAddr string
+	key     *tsigkey.Key
 }
 
 func startServer(t testing.TB, policies map[string]zone.Policy) *testServer {
@@ -32,6 +34,11 @@ func startServer(t testing.TB, policies map[string]zone.Policy) *testServer {
 
 // startServerWith lets the test adjust the configuration before serving.
 func startServerWith(t testing.TB, adjust func(*Config)) *testServer {
+	t.Helper()
+	return startServerTLS(t, adjust, nil)
+}
+
+func startServerTLS(t testing.TB, adjust func(*Config), tlsCfg *tls.Config) *testServer {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "zone")
 	res, err := zone.Init(dir, zone.InitOptions{Origin: origin})
@@ -54,6 +61,13 @@ func startServerWith(t testing.TB, adjust func(*Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tlsAddr := ""
+	if tlsCfg != nil {
+		if ls.TLS, err = ListenTLS("127.0.0.1:0", tlsCfg); err != nil {
+			t.Fatal(err)
+		}
+		tlsAddr = ls.TLS.Addr().String()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ls) }()
@@ -64,7 +78,7 @@ func startServerWith(t testing.TB, adjust func(*Config)) *testServer {
 		}
 		z.Close()
 	})
-	return &testServer{dir: dir, zone: z, srv: srv, addr: ls.Addr(), key: res.TSIG}
+	return &testServer{dir: dir, zone: z, srv: srv, addr: ls.Addr(), tlsAddr: tlsAddr, key: res.TSIG}
 }
 
 func (ts *testServer) exchange(t testing.TB, m *dns.Msg, network string) *dns.Msg {

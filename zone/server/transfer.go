@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"time"
@@ -78,6 +79,19 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	if !s.transferAllowed(r, peer) {
 		refuse(dns.RcodeRefused, "not allowed by address or key")
+		return
+	}
+	var state *tls.ConnectionState
+	if cs, ok := w.(dns.ConnectionStater); ok {
+		state = cs.ConnectionState()
+	}
+	if state == nil && s.cfg.TransferTLSOnly {
+		refuse(dns.RcodeRefused, "transfers only over TLS")
+		return
+	}
+	if state != nil && state.Version < tls.VersionTLS13 {
+		// RFC 9103 §5.1: XoT needs TLS 1.3.
+		refuse(dns.RcodeRefused, "zone transfer over TLS older than 1.3")
 		return
 	}
 	var rrs []dns.RR
