@@ -137,6 +137,12 @@ func (v *view) set(name string, t uint16, rrs []dns.RR) error {
 // transaction, then installs them in memory. It returns the serial after
 // the change.
 func (z *Zone) change(fn func(v *view) error) (uint32, error) {
+	return z.changeSerial(fn, false)
+}
+
+// changeSerial is change; with force it bumps the serial even when nothing
+// else changed.
+func (z *Zone) changeSerial(fn func(v *view) error, force bool) (uint32, error) {
 	z.wmu.Lock()
 	defer z.wmu.Unlock()
 	v := &view{z: z, pending: map[setKey][]dns.RR{}}
@@ -160,7 +166,7 @@ func (z *Zone) change(fn func(v *view) error) (uint32, error) {
 	z.mu.RLock()
 	old := z.soa()
 	z.mu.RUnlock()
-	if len(changed) == 0 {
+	if len(changed) == 0 && !force {
 		return old.Serial, nil
 	}
 	soa := dns.Copy(old).(*dns.SOA)
@@ -182,6 +188,7 @@ func (z *Zone) change(fn func(v *view) error) (uint32, error) {
 	}
 	z.install(z.settings.Origin, dns.TypeSOA, []dns.RR{soa})
 	z.mu.Unlock()
+	z.lastChange.Store(z.now().Unix())
 	z.changed(soa.Serial)
 	return soa.Serial, nil
 }

@@ -363,3 +363,39 @@ func TestConcurrentQueriesAndUpdates(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepFresh: with no changes for longer than the re-sign age, the
+// serial moves and a transfer carries signatures valid for the full
+// period again.
+func TestKeepFresh(t *testing.T) {
+	clock := newClock()
+	z, _ := newZone(t, clock)
+	if _, err := z.Transfer(); err != nil { // signs everything
+		t.Fatal(err)
+	}
+	s0 := z.Serial()
+	clock.Advance(DefaultResignAge - time.Hour)
+	if bumped, err := z.KeepFresh(0); bumped || err != nil || z.Serial() != s0 {
+		t.Fatalf("bumped early: %v %v", bumped, err)
+	}
+	clock.Advance(2 * time.Hour)
+	if bumped, err := z.KeepFresh(0); !bumped || err != nil || int32(z.Serial()-s0) <= 0 {
+		t.Fatalf("not bumped: %v %v serial %d", bumped, err, z.Serial())
+	}
+	// Eight days after the first signing, the transfer's signatures are
+	// fresh ones (more than the 7-day refresh margin left), not the first
+	// ones (6 days left).
+	clock.Advance(5 * 24 * time.Hour)
+	rrs, err := z.Transfer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rrs {
+		if sig, ok := r.(*dns.RRSIG); ok {
+			left := time.Unix(int64(sig.Expiration), 0).Sub(clock.Now())
+			if left < 7*24*time.Hour {
+				t.Fatalf("transfer carries a signature with only %v left: %v", left, sig)
+			}
+		}
+	}
+}

@@ -52,6 +52,8 @@ type Zone struct {
 	watchers []func(serial uint32)
 	// chain is the NSEC3 chain for zone transfers.
 	chain *chain
+	// lastChange is when the serial last changed (Unix seconds).
+	lastChange atomic.Int64
 	// rrsetCount is the number of RRsets, for metrics.
 	rrsetCount atomic.Int64
 }
@@ -80,6 +82,7 @@ func Open(dir string, opt Options) (*Zone, error) {
 		st.Close()
 		return nil, err
 	}
+	z.lastChange.Store(z.now().Unix())
 	return z, nil
 }
 

@@ -392,6 +392,28 @@ func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
 	s.log.Info("update applied", "peer", peer, "key", keyName, "serial", serial)
 }
 
+// keepFreshInterval is how often the server checks whether the serial
+// must move for secondaries to fetch refreshed signatures.
+const keepFreshInterval = time.Hour
+
+func (s *Server) keepFresh(ctx context.Context) {
+	t := time.NewTicker(keepFreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			bumped, err := s.cfg.Zone.KeepFresh(0)
+			if err != nil {
+				s.log.Error("serial bump for re-signing failed", "err", err)
+			} else if bumped {
+				s.log.Info("serial bumped so secondaries fetch refreshed signatures", "serial", s.cfg.Zone.Serial())
+			}
+		}
+	}
+}
+
 // Listeners are the bound sockets of a server.
 type Listeners struct {
 	UDP net.PacketConn
@@ -487,6 +509,11 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	var wg sync.WaitGroup
 	nctx, stopNotify := context.WithCancel(ctx)
 	defer stopNotify()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.keepFresh(nctx)
+	}()
 	if len(s.cfg.Notify) > 0 {
 		s.cfg.Zone.Watch(func(uint32) { s.changed() })
 		wg.Add(1)
