@@ -20,13 +20,20 @@ const (
 )
 
 // chain is the NSEC3 chain of the zone, kept up to date as names appear and
-// disappear: a sorted list of hashed owner names (base32hex sorts like the
+// disappear: the hashed owner names in order (base32hex sorts like the
 // binary hash) and, per hash, the name it stands for and a cache of its
 // signed NSEC3 record. Callers hold Zone.mu.
+//
+// The order is kept in sorted chunks of at most chunkMax hashes, so an
+// insertion or removal moves at most a chunk, not the whole chain: a
+// million names stay cheap to change.
 type chain struct {
-	hashes  []string
+	chunks  [][]string
+	n       int
 	entries map[string]*chainEntry
 }
+
+const chunkMax = 512
 
 type chainEntry struct {
 	name   string
@@ -46,14 +53,38 @@ func hashOf(name string) string {
 	return dns.HashName(name, nsec3Hash, nsec3Iterations, nsec3Salt)
 }
 
+// chunkFor returns the index of the chunk where h belongs: the last chunk
+// whose first hash is not after h.
+func (c *chain) chunkFor(h string) int {
+	i := sort.Search(len(c.chunks), func(i int) bool { return c.chunks[i][0] > h })
+	if i > 0 {
+		i--
+	}
+	return i
+}
+
 func (c *chain) add(name string) {
 	h := hashOf(name)
 	if _, ok := c.entries[h]; ok {
 		return
 	}
 	c.entries[h] = &chainEntry{name: name}
-	i, _ := slices.BinarySearch(c.hashes, h)
-	c.hashes = slices.Insert(c.hashes, i, h)
+	c.n++
+	if len(c.chunks) == 0 {
+		c.chunks = [][]string{{h}}
+		return
+	}
+	ci := c.chunkFor(h)
+	ch := c.chunks[ci]
+	i, _ := slices.BinarySearch(ch, h)
+	ch = slices.Insert(ch, i, h)
+	if len(ch) > chunkMax {
+		half := len(ch) / 2
+		right := append([]string(nil), ch[half:]...)
+		ch = ch[:half:half]
+		c.chunks = slices.Insert(c.chunks, ci+1, right)
+	}
+	c.chunks[ci] = ch
 }
 
 func (c *chain) remove(name string) {
@@ -62,9 +93,41 @@ func (c *chain) remove(name string) {
 		return
 	}
 	delete(c.entries, h)
-	if i, ok := slices.BinarySearch(c.hashes, h); ok {
-		c.hashes = slices.Delete(c.hashes, i, i+1)
+	c.n--
+	ci := c.chunkFor(h)
+	ch := c.chunks[ci]
+	if i, ok := slices.BinarySearch(ch, h); ok {
+		ch = slices.Delete(ch, i, i+1)
 	}
+	if len(ch) == 0 {
+		c.chunks = slices.Delete(c.chunks, ci, ci+1)
+		return
+	}
+	c.chunks[ci] = ch
+}
+
+// each calls fn for every hash in order with the hash that follows it
+// (the first, after the last: the chain is a ring).
+func (c *chain) each(fn func(h, next string, e *chainEntry) error) error {
+	if c.n == 0 {
+		return nil
+	}
+	first := c.chunks[0][0]
+	for ci, ch := range c.chunks {
+		for i, h := range ch {
+			next := first
+			switch {
+			case i+1 < len(ch):
+				next = ch[i+1]
+			case ci+1 < len(c.chunks):
+				next = c.chunks[ci+1][0]
+			}
+			if err := fn(h, next, c.entries[h]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // nsec3param is the apex record that tells secondaries the chain's
@@ -80,15 +143,10 @@ func (z *Zone) nsec3param() *dns.NSEC3PARAM {
 	}
 }
 
-// nsec3At builds the NSEC3 record for the i-th hash of the chain (RFC 5155
-// §7.1): next hashed owner is the following hash (wrapping), the bitmap the
-// types at the name plus RRSIG, empty for an empty non-terminal. Callers
-// hold mu.
-func (z *Zone) nsec3At(i int) (*dns.NSEC3, *chainEntry) {
-	c := z.chain
-	h := c.hashes[i]
-	next := c.hashes[(i+1)%len(c.hashes)]
-	e := c.entries[h]
+// nsec3For builds the NSEC3 record for hash h (RFC 5155 §7.1): next hashed
+// owner is the following hash, the bitmap the types at the name plus RRSIG,
+// empty for an empty non-terminal. Callers hold mu.
+func (z *Zone) nsec3For(h, next string, e *chainEntry) *dns.NSEC3 {
 	var types []uint16
 	if n := z.names[e.name]; n != nil {
 		types = append(n.types(), dns.TypeRRSIG)
@@ -104,13 +162,13 @@ func (z *Zone) nsec3At(i int) (*dns.NSEC3, *chainEntry) {
 		HashLength: 20,
 		NextDomain: next,
 		TypeBitMap: types,
-	}, e
+	}
 }
 
-// signedNSEC3 returns the i-th NSEC3 record and its signatures, reusing the
-// cached signatures while the record and they are still good.
-func (z *Zone) signedNSEC3(i int) (dns.RR, []dns.RR, error) {
-	rr, e := z.nsec3At(i)
+// signedNSEC3 returns the NSEC3 record for h and its signatures, reusing
+// the cached signatures while the record and they are still good.
+func (z *Zone) signedNSEC3(h, next string, e *chainEntry) (dns.RR, []dns.RR, error) {
+	rr := z.nsec3For(h, next, e)
 	if p := e.signed.Load(); p != nil && dns.IsDuplicate(p.rr, rr) && p.rr.Header().Ttl == rr.Hdr.Ttl && z.signer.Fresh(p.sigs) {
 		return p.rr, p.sigs, nil
 	}
@@ -151,13 +209,17 @@ func (z *Zone) Transfer() ([]dns.RR, error) {
 			out = append(out, sigs...)
 		}
 	}
-	for i := range z.chain.hashes {
-		rr, sigs, err := z.signedNSEC3(i)
+	err := z.chain.each(func(h, next string, e *chainEntry) error {
+		rr, sigs, err := z.signedNSEC3(h, next, e)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, rr)
 		out = append(out, sigs...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out = append(out, soaSet.rrs[0])
 	return out, nil

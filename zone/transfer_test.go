@@ -127,3 +127,42 @@ func countRR(rrs []dns.RR, t uint16) int {
 	}
 	return n
 }
+
+// TestChainOrder checks the chunked chain against a plain sorted list
+// through many insertions and removals (chunks split and empty).
+func TestChainOrder(t *testing.T) {
+	c := newChain()
+	want := map[string]bool{}
+	for i := 0; i < 3000; i++ {
+		n := fmt.Sprintf("n%d.devices.test.", i)
+		c.add(n)
+		want[hashOf(n)] = true
+	}
+	for i := 0; i < 3000; i += 2 {
+		n := fmt.Sprintf("n%d.devices.test.", i)
+		c.remove(n)
+		delete(want, hashOf(n))
+	}
+	c.add("n1.devices.test.") // already there: no duplicate
+	var got []string
+	var nexts []string
+	c.each(func(h, next string, e *chainEntry) error {
+		got = append(got, h)
+		nexts = append(nexts, next)
+		if hashOf(e.name) != h {
+			t.Fatalf("entry %s under hash %s", e.name, h)
+		}
+		return nil
+	})
+	if len(got) != len(want) || c.n != len(want) {
+		t.Fatalf("%d hashes (n=%d), want %d", len(got), c.n, len(want))
+	}
+	for i := range got {
+		if !want[got[i]] || (i > 0 && got[i-1] >= got[i]) {
+			t.Fatalf("hash %d out of order or unexpected", i)
+		}
+		if nexts[i] != got[(i+1)%len(got)] {
+			t.Fatalf("next of %d is wrong", i)
+		}
+	}
+}

@@ -52,6 +52,13 @@ type Zone struct {
 	watchers []func(serial uint32)
 	// chain is the NSEC3 chain for zone transfers.
 	chain *chain
+	// nameGen counts name creations and deletions; sorted caches the
+	// canonically sorted names of generation sortedGen (guarded by mu for
+	// reading nameGen, and by sortMu for the cache).
+	nameGen   uint64
+	sortMu    sync.Mutex
+	sorted    []string
+	sortedGen uint64
 	// lastChange is when the serial last changed (Unix seconds).
 	lastChange atomic.Int64
 	// rrsetCount is the number of RRsets, for metrics.
@@ -189,12 +196,14 @@ func (z *Zone) install(name string, t uint16, rrs []dns.RR) {
 		z.rrsetCount.Add(-1)
 		if len(n.sets) == 0 {
 			delete(z.names, name)
+			z.nameGen++
 			z.adjustAncestors(name, -1)
 		}
 	} else {
 		if n == nil {
 			n = &node{sets: map[uint16]*rrset{}}
 			z.names[name] = n
+			z.nameGen++
 			z.adjustAncestors(name, +1)
 		}
 		if n.sets[t] == nil {
@@ -287,10 +296,13 @@ func (z *Zone) Get(name string, t uint16) []dns.RR {
 // canonical order, at most limit of them (0: no limit).
 func (z *Zone) Names(under string, limit int) []string {
 	under = dns.CanonicalName(under)
+	all := z.sortedNames()
 	z.mu.RLock()
+	defer z.mu.RUnlock()
 	var out []string
-	for name, n := range z.names {
-		if !dns.IsSubDomain(under, name) {
+	for _, name := range all {
+		n := z.names[name]
+		if n == nil || !dns.IsSubDomain(under, name) {
 			continue
 		}
 		for t := range n.sets {
@@ -299,13 +311,32 @@ func (z *Zone) Names(under string, limit int) []string {
 				break
 			}
 		}
-	}
-	z.mu.RUnlock()
-	sortCanonical(out)
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+		if limit > 0 && len(out) >= limit {
+			break
+		}
 	}
 	return out
+}
+
+// sortedNames returns every name with data in canonical order, sorting
+// again only when names were added or removed since the last call.
+func (z *Zone) sortedNames() []string {
+	z.sortMu.Lock()
+	defer z.sortMu.Unlock()
+	z.mu.RLock()
+	gen := z.nameGen
+	if z.sorted != nil && z.sortedGen == gen {
+		z.mu.RUnlock()
+		return z.sorted
+	}
+	names := make([]string, 0, len(z.names))
+	for name := range z.names {
+		names = append(names, name)
+	}
+	z.mu.RUnlock()
+	sortCanonical(names)
+	z.sorted, z.sortedGen = names, gen
+	return names
 }
 
 func copyRRs(rrs []dns.RR) []dns.RR {
@@ -320,7 +351,34 @@ func copyRRs(rrs []dns.RR) []dns.RR {
 // (RFC 4034 §6.1): by labels from the right, each compared as lower-case
 // octets.
 func sortCanonical(names []string) {
-	sort.Slice(names, func(i, j int) bool { return canonicalLess(names[i], names[j]) })
+	// One key per name (labels reversed, unescaped, lower case, joined by
+	// a zero octet) instead of splitting names on every comparison.
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = canonicalKey(n)
+	}
+	sort.Sort(byKey{names, keys})
+}
+
+type byKey struct{ names, keys []string }
+
+func (b byKey) Len() int           { return len(b.names) }
+func (b byKey) Less(i, j int) bool { return b.keys[i] < b.keys[j] }
+func (b byKey) Swap(i, j int) {
+	b.names[i], b.names[j] = b.names[j], b.names[i]
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
+}
+
+func canonicalKey(name string) string {
+	ls := dns.SplitDomainName(strings.ToLower(name))
+	var b strings.Builder
+	for i := len(ls) - 1; i >= 0; i-- {
+		b.WriteString(unescapeLabel(ls[i]))
+		if i > 0 {
+			b.WriteByte(0)
+		}
+	}
+	return b.String()
 }
 
 func canonicalLess(a, b string) bool {

@@ -223,3 +223,20 @@ func verifyAll(t *testing.T, z *Zone, rrs []dns.RR) {
 		}
 	}
 }
+
+func TestSortCanonical(t *testing.T) {
+	// RFC 4034 §6.1's example, shuffled.
+	want := []string{"example.", "a.example.", "yljkjljk.a.example.", "Z.a.example.", "zABC.a.EXAMPLE.", "z.example.", "\\001.z.example.", "*.z.example.", "\\200.z.example."}
+	got := []string{want[4], want[8], want[0], want[6], want[2], want[7], want[1], want[5], want[3]}
+	sortCanonical(got)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("order %v, want %v", got, want)
+		}
+	}
+	for i := 1; i < len(want); i++ {
+		if !canonicalLess(want[i-1], want[i]) || canonicalLess(want[i], want[i-1]) {
+			t.Fatalf("canonicalLess disagrees at %s < %s", want[i-1], want[i])
+		}
+	}
+}
