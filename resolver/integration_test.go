@@ -319,13 +319,18 @@ func startTamperProxy(t *testing.T, upstream string) string {
 		}
 		_ = w.WriteMsg(r)
 	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
+	var pc net.PacketConn
+	var l net.Listener
+	for pc == nil {
+		p, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l, err = net.Listen("tcp", p.LocalAddr().String()); err != nil {
+			p.Close()
+			continue
+		}
+		pc = p
 	}
 	for _, s := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: l, Handler: h}} {
 		started := make(chan struct{})

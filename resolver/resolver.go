@@ -292,7 +292,10 @@ func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) (*Resu
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.LookupTimeout)
 		defer cancel()
 		res := r.lookup(lctx, name, qtype)
-		if lctx.Err() != nil && res.Status == Indeterminate {
+		// The network deadline derived from lctx can fire a moment before
+		// lctx reports its own expiry: look at the clock too.
+		dl, _ := lctx.Deadline()
+		if res.Status == Indeterminate && (lctx.Err() != nil || !time.Now().Before(dl)) {
 			r.counters.deadline.Add(1)
 			res.Reason = reasonf(EDENoReachableAuthority, "", "lookup deadline of %v exceeded", r.cfg.LookupTimeout)
 		}

@@ -139,15 +139,9 @@ func Start(tb testing.TB, cfg Config) *Hierarchy {
 	if err != nil {
 		tb.Fatalf("dnstest: %v", err)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, l, err := listenPair()
 	if err != nil {
 		tb.Fatalf("dnstest: %v", err)
-	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		pc.Close()
-		tb.Fatalf("dnstest: tcp on the UDP port: %v", err)
 	}
 	h.addr = pc.LocalAddr().String()
 	servers := []*dns.Server{
@@ -179,6 +173,26 @@ func Start(tb testing.TB, cfg Config) *Hierarchy {
 		tb.Cleanup(func() { _ = s.Shutdown() })
 	}
 	return h
+}
+
+// listenPair binds UDP and TCP on the same loopback port, picking another
+// port when the kernel's choice for UDP is taken for TCP.
+func listenPair() (net.PacketConn, net.Listener, error) {
+	var last error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close()
+		last = err
+	}
+	return nil, nil, fmt.Errorf("no port free for both UDP and TCP: %w", last)
 }
 
 // Addr is the server's address, 127.0.0.1:PORT (UDP and TCP).
