@@ -40,6 +40,10 @@ type Config struct {
 	Upstreams []string
 	// Transport is UDP (with TCP on truncation, the zero value), TCP or TLS.
 	Transport Transport
+	// Exchange, when not nil, replaces the network: every query is handed
+	// to it (an in-process server, a test double) and Upstreams may be
+	// empty. It is treated like a loopback upstream for TrustAD.
+	Exchange func(ctx context.Context, q *dns.Msg) (*dns.Msg, error)
 	// TLSConfig is used for the TLS transport; nil means the system roots
 	// and the upstream's host as the server name. Certificates are always
 	// verified.
@@ -162,7 +166,7 @@ type Resolver struct {
 
 // New checks cfg and returns a Resolver.
 func New(cfg Config) (*Resolver, error) {
-	if len(cfg.Upstreams) == 0 {
+	if len(cfg.Upstreams) == 0 && cfg.Exchange == nil {
 		return nil, errors.New("resolver: no upstream configured")
 	}
 	if cfg.Time == nil {
@@ -207,7 +211,7 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	r := &Resolver{cfg: cfg, inflight: make(chan struct{}, cfg.MaxInFlight)}
 	c := &client{transport: cfg.Transport, tlsConfig: cfg.TLSConfig, timeout: cfg.QueryTimeout,
-		attempts: cfg.Attempts, counters: &r.counters}
+		attempts: cfg.Attempts, counters: &r.counters, exchangeFunc: cfg.Exchange}
 	allLoopback := true
 	for _, s := range cfg.Upstreams {
 		u, err := parseUpstream(s, cfg.Transport)

@@ -81,6 +81,8 @@ type client struct {
 	timeout   time.Duration
 	attempts  int
 	counters  *counters
+	// exchangeFunc replaces the network when set (Config.Exchange).
+	exchangeFunc func(ctx context.Context, q *dns.Msg) (*dns.Msg, error)
 }
 
 // parseUpstream normalises "host", "host:port", "[v6]:port" or a bare IPv6
@@ -120,6 +122,18 @@ func isLoopback(host string) bool {
 // exchange sends one query to the upstreams in order, with retries, and
 // returns the first usable response.
 func (c *client) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	if c.exchangeFunc != nil {
+		c.counters.upstreamQueries.Add(1)
+		resp, err := c.exchangeFunc(ctx, q)
+		if err == nil {
+			err = checkResponse(q, resp)
+		}
+		if err != nil {
+			c.counters.upstreamErrors.Add(1)
+			return nil, err
+		}
+		return resp, nil
+	}
 	var last error = errors.New("no upstream configured")
 	for attempt := 0; attempt < c.attempts; attempt++ {
 		for _, u := range c.upstreams {
