@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/miekg/dns"
 )
 
 func TestLookup(t *testing.T) {
@@ -118,5 +119,45 @@ func TestSystemResolvers(t *testing.T) {
 	resolvConf = filepath.Join(dir, "missing")
 	if got := strings.Join(systemResolvers(), ","); got != "127.0.0.1" {
 		t.Errorf("missing file: %s", got)
+	}
+}
+
+// TestLookupKnotUnbound runs dance lookup against Knot behind Unbound and
+// checks the verdict against delv's.
+func TestLookupKnotUnbound(t *testing.T) {
+	env := dnstest.StartReal(t)
+	anchors := filepath.Join(t.TempDir(), "anchors")
+	if err := os.WriteFile(anchors, []byte(env.Anchor+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, qtype, verdict string
+		code                 int
+	}{
+		{"_443._tcp.www.example.test", "TLSA", "secure", 0},
+		{"dev1._device.example.test", "TLSA", "secure", 0},
+		{"nope._device.example.test", "TLSA", "secure nxdomain", 0},
+		{"www.insecure.example.test", "A", "insecure", 1},
+		{"dev1.broken.example.test", "TLSA", "bogus", 1},
+		{"dev1.tampered.example.test", "TLSA", "bogus", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := []string{"lookup", tt.name, "--type", tt.qtype, "--resolver", env.UnboundAddr, "--anchors", anchors}
+			code := run(context.Background(), args, nil, &out, &errb)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tt.code, out.String(), errb.String())
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, tt.verdict) {
+				t.Errorf("verdict %q, want %q", last, tt.verdict)
+			}
+			qt := dns.StringToType[tt.qtype]
+			if d := env.Delv(t, dns.Fqdn(tt.name), qt); !strings.HasPrefix(tt.verdict, d) || d == "" {
+				t.Errorf("delv says %q, dance says %q", d, last)
+			}
+		})
 	}
 }
