@@ -141,7 +141,18 @@ func TestImportExport(t *testing.T) {
 		fmt.Fprintf(&b, "d%d._device.devices.test,TLSA,3 1 1 %064x\n", i, i)
 	}
 	var progress []Progress
-	last, err := c.Import(strings.NewReader(b.String()), true, false, func(p Progress) { progress = append(progress, p) })
+	// Through a pipe, so the body is still being sent when progress comes
+	// back (the server must read and write at once).
+	pr, pw := io.Pipe()
+	go func() {
+		for _, line := range strings.SplitAfter(b.String(), "\n") {
+			if _, err := io.WriteString(pw, line); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	last, err := c.Import(pr, true, false, func(p Progress) { progress = append(progress, p) })
 	if err != nil || last.Error != "" || last.Applied != n || last.Lines != n {
 		t.Fatalf("import: %+v %v", last, err)
 	}

@@ -139,6 +139,9 @@ func (s *statusWriter) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection (full duplex).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 func (s *statusWriter) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
@@ -297,6 +300,11 @@ func (a *api) importRecords(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusBadRequest, apiError{"mode must be add or replace"})
 		return
+	}
+	// Progress goes out while the body is still coming in: HTTP/1.1
+	// servers must be told to allow that.
+	if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+		a.log.Debug("full duplex not available", "err", err)
 	}
 	isCSV := strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv")
 	next := jsonLines(r.Body)

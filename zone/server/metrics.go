@@ -3,40 +3,44 @@ package server
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // Metrics counts requests by outcome: success, nodata, nxdomain, refused,
-// formerr, servfail, tsig_failure, update_applied, update_refused.
+// formerr, servfail, tsig_failure, update_applied, update_refused,
+// xfr_done, xfr_refused, notify_sent, notify_failed. Counting is a lock-free
+// atomic add on the query path.
 type Metrics struct {
-	mu sync.Mutex
-	m  map[string]uint64
+	m sync.Map // string -> *atomic.Uint64
 }
 
-func newMetrics() *Metrics { return &Metrics{m: map[string]uint64{}} }
+func newMetrics() *Metrics { return &Metrics{} }
 
 func (m *Metrics) count(k string) {
-	m.mu.Lock()
-	m.m[k]++
-	m.mu.Unlock()
+	v, ok := m.m.Load(k)
+	if !ok {
+		v, _ = m.m.LoadOrStore(k, new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Add(1)
 }
 
 // Get returns the counter k.
 func (m *Metrics) Get(k string) uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.m[k]
+	if v, ok := m.m.Load(k); ok {
+		return v.(*atomic.Uint64).Load()
+	}
+	return 0
 }
 
 // Snapshot returns all counters, keys sorted.
 func (m *Metrics) Snapshot() ([]string, map[string]uint64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make(map[string]uint64, len(m.m))
-	keys := make([]string, 0, len(m.m))
-	for k, v := range m.m {
-		out[k] = v
-		keys = append(keys, k)
-	}
+	out := map[string]uint64{}
+	var keys []string
+	m.m.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Uint64).Load()
+		keys = append(keys, k.(string))
+		return true
+	})
 	sort.Strings(keys)
 	return keys, out
 }

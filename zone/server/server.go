@@ -90,6 +90,7 @@ type Server struct {
 	log      *slog.Logger
 	maxUDP   int
 	metrics  *Metrics
+	cache    *respCache
 }
 
 var _ dns.Handler = (*Server)(nil)
@@ -101,7 +102,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	all := append(append([]*tsigkey.Key{}, cfg.UpdateKeys...), cfg.TransferKeys...)
 	s := &Server{cfg: cfg, provider: tsigkey.NewProvider(all...), log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: newMetrics(),
-		updateKeys: map[string]bool{}, xfrKeys: map[string]bool{}, changedc: make(chan struct{}, 1)}
+		updateKeys: map[string]bool{}, xfrKeys: map[string]bool{}, changedc: make(chan struct{}, 1), cache: newRespCache()}
 	for _, k := range cfg.UpdateKeys {
 		s.updateKeys[dns.CanonicalName(k.Name)] = true
 	}
@@ -158,7 +159,21 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		s.transfer(w, r)
 		return
 	}
-	resp, raw := s.Handle(r, w.TsigStatus(), isUDP(w), w.RemoteAddr())
+	udp := isUDP(w)
+	size := 0
+	if udp {
+		size = s.udpSize(r)
+	}
+	key, cacheable := s.cache.key(r, udp, size)
+	if cacheable {
+		if wire := s.cache.get(key, r.Id, s.cfg.Zone.Serial(), time.Now()); wire != nil {
+			s.metrics.count("cache_hit")
+			w.Write(wire)
+			return
+		}
+	}
+	serial := s.cfg.Zone.Serial()
+	resp, raw := s.Handle(r, w.TsigStatus(), udp, w.RemoteAddr())
 	if raw != nil {
 		w.Write(raw)
 		return
@@ -166,9 +181,32 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	if resp == nil {
 		return
 	}
+	if cacheable && resp.Rcode != dns.RcodeServerFailure {
+		wire, err := resp.Pack()
+		if err != nil {
+			s.log.Warn("pack response", "peer", w.RemoteAddr(), "err", err)
+			return
+		}
+		s.cache.put(key, wire, serial, time.Now())
+		w.Write(wire)
+		return
+	}
 	if err := w.WriteMsg(resp); err != nil {
 		s.log.Warn("write response", "peer", w.RemoteAddr(), "err", err)
 	}
+}
+
+// udpSize is the largest UDP response r's sender takes, capped by the
+// server's limit.
+func (s *Server) udpSize(r *dns.Msg) int {
+	size := minUDPSize
+	if opt := r.IsEdns0(); opt != nil && int(opt.UDPSize()) > size {
+		size = int(opt.UDPSize())
+	}
+	if size > s.maxUDP {
+		size = s.maxUDP
+	}
+	return size
 }
 
 func isUDP(w dns.ResponseWriter) bool {
@@ -228,13 +266,7 @@ func (s *Server) Handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (
 		m.SetRcode(r, dns.RcodeNotImplemented)
 	}
 	if opt != nil {
-		size := minUDPSize
-		if int(opt.UDPSize()) > size {
-			size = int(opt.UDPSize())
-		}
-		if size > s.maxUDP {
-			size = s.maxUDP
-		}
+		size := s.udpSize(r)
 		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 		o.SetUDPSize(uint16(s.maxUDP))
 		if opt.Do() {

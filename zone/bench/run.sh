@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Benchmarks of the identity zone server against Knot and NSD on the same
+# machine and the same signed zone. Prints the figures recorded in
+# bench/RESULTS.md ("## Zone server").
+#
+# Usage: zone/bench/run.sh [N]    (N identities, default 1000000)
+# Needs: dnsperf, knotd, nsd, kdig, dig (Debian: dnsperf knot nsd knot-dnsutils bind9-dnsutils).
+# Ports: picked at random above 20000 on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${1:-1000000}
+DUR=${DUR:-15}
+W=$(mktemp -d /tmp/dance-zone-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
+trap cleanup EXIT
+port() { echo $((20000 + RANDOM % 20000)); }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+waitdns() { for _ in $(seq 300); do dig +time=1 +tries=1 @127.0.0.1 -p "$1" devices.test SOA >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "no answer on $1" >&2; return 1; }
+
+go build -o "$W/dance" ./cmd/dance
+"$W/dance" zone init --zone devices.test --dir "$W/zone" >/dev/null
+P=$(port); A=$(port)
+"$W/dance" zone serve --dir "$W/zone" --listen 127.0.0.1:$P --admin-listen 127.0.0.1:$A --allow-transfer 127.0.0.1 --log-level warn >"$W/serve.log" 2>&1 &
+pids+=($!); SPID=$!
+waitdns $P
+rss0=$(rss_kb $SPID)
+
+echo "== generating $N identities"
+awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "d%d._device.devices.test,TLSA,3 1 1 %064x\n", i, i * 2654435761 % 4294967296 }' >"$W/ids.csv"
+echo "== import (admin API, CSV, batches of 5000)"
+t0=$(date +%s.%N)
+"$W/dance" zone import --quiet --api http://127.0.0.1:$A --dir "$W/zone" "$W/ids.csv"
+t1=$(date +%s.%N)
+rss1=$(rss_kb $SPID)
+echo "import_seconds $(echo "$t1 - $t0" | bc)"
+echo "rss_kb_before $rss0 rss_kb_after $rss1 bytes_per_identity $(( (rss1 - rss0) * 1024 / N ))"
+
+echo "== queries"
+awk -v n="$N" 'BEGIN { srand(1); for (i = 0; i < 200000; i++) printf "d%d._device.devices.test TLSA\n", int(rand() * n) }' >"$W/q.txt"
+perf() { dnsperf -s 127.0.0.1 -p "$1" -d "$W/q.txt" -D -l "$DUR" -c 8 -T 2 -q 200 2>&1 | awk '/Queries per second|Queries lost|Average Latency/'; }
+perf $P >/dev/null # warm the signature cache
+echo "-- dance zone serve"; perf $P
+
+echo "== transfer (AXFR, first one signs the NSEC3 chain)"
+t0=$(date +%s.%N)
+dig @127.0.0.1 -p $P devices.test AXFR +nocmd +nocomments +nostats | grep -v '^;' >"$W/axfr.raw"
+t1=$(date +%s.%N)
+echo "axfr_seconds $(echo "$t1 - $t0" | bc) records $(wc -l <"$W/axfr.raw")"
+# The closing SOA repeats the first.
+head -n -1 "$W/axfr.raw" >"$W/devices.test.zone"
+
+echo "== knot (same signed zone, no signing)"
+K=$(port); mkdir -p "$W/knot/run" "$W/knot/db"
+cat >"$W/knot.conf" <<EOF
+server:
+    rundir: "$W/knot/run"
+    listen: 127.0.0.1@$K
+    background-workers: 1
+log:
+  - target: stderr
+    any: error
+database:
+    storage: "$W/knot/db"
+zone:
+  - domain: devices.test
+    file: "$W/devices.test.zone"
+    zonefile-load: whole
+    journal-content: none
+EOF
+knotd -c "$W/knot.conf" >"$W/knot.log" 2>&1 &
+pids+=($!); KPID=$!
+waitdns $K
+perf $K >/dev/null
+echo "-- knot"; perf $K
+kill $KPID; wait $KPID 2>/dev/null || true
+
+echo "== nsd"
+D=$(port); mkdir -p "$W/nsd"
+cat >"$W/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1@$D
+    username: ""
+    chroot: ""
+    zonesdir: "$W"
+    database: ""
+    zonelistfile: "$W/nsd/zone.list"
+    pidfile: "$W/nsd/nsd.pid"
+    xfrdfile: "$W/nsd/xfrd.state"
+    server-count: 2
+    verbosity: 0
+remote-control:
+    control-enable: no
+zone:
+    name: devices.test
+    zonefile: devices.test.zone
+EOF
+nsd -d -c "$W/nsd.conf" >"$W/nsd.log" 2>&1 &
+pids+=($!); NPID=$!
+waitdns $D
+perf $D >/dev/null
+echo "-- nsd"; perf $D

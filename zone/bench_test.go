@@ -1,0 +1,102 @@
+package zone
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// benchZone is a zone with n identities.
+func benchZone(b *testing.B, n int) *Zone {
+	b.Helper()
+	z, _ := newZone(b, newClock())
+	var cs []Change
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("d%d._device.devices.test.", i)
+		cs = append(cs, Change{Op: OpAdd, Name: name, Records: []dns.RR{rr(b, fmt.Sprintf("%s 300 IN TLSA 3 1 1 %064x", name, i))}})
+	}
+	for i := 0; i < len(cs); i += 5000 {
+		if _, err := z.Apply(cs[i:min(i+5000, len(cs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return z
+}
+
+func BenchmarkQueryTLSA(b *testing.B) {
+	z := benchZone(b, 10000)
+	names := make([]string, 1000)
+	for i := range names {
+		names[i] = fmt.Sprintf("d%d._device.devices.test.", i*7)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			a, err := z.Query(names[i%len(names)], dns.TypeTLSA, QueryOptions{DNSSEC: true})
+			if err != nil || a.Outcome != Success {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+func BenchmarkQueryNXDOMAIN(b *testing.B) {
+	z := benchZone(b, 1000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			a, err := z.Query(fmt.Sprintf("nobody%d._device.devices.test.", i), dns.TypeTLSA, QueryOptions{DNSSEC: true})
+			if err != nil || a.Outcome != NameError {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkApplyOne is one durable change (one fsync) per operation.
+func BenchmarkApplyOne(b *testing.B) {
+	z := benchZone(b, 1000)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		name := fmt.Sprintf("n%d._device.devices.test.", i)
+		if _, err := z.Apply([]Change{{Op: OpAdd, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkApplyBatch5000 is one import batch per operation.
+func BenchmarkApplyBatch5000(b *testing.B) {
+	z := benchZone(b, 0)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cs := make([]Change, 5000)
+		for j := range cs {
+			name := fmt.Sprintf("b%d-%d._device.devices.test.", i, j)
+			cs[j] = Change{Op: OpAdd, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}
+		}
+		if _, err := z.Apply(cs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTransfer10k(b *testing.B) {
+	z := benchZone(b, 10000)
+	if _, err := z.Transfer(); err != nil { // first signing
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := z.Transfer(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
