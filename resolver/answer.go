@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -37,6 +38,11 @@ func (v *validator) validateResponse(ctx context.Context, name string, qtype uin
 			return &stepResult{status: Bogus, msg: msg, reason: reasonf(EDEInvalidData, "", "NXDOMAIN with an answer for %s", name)}
 		}
 		return v.positive(ctx, name, rrs, sigs, msg)
+	}
+	if qtype != dns.TypeDNAME {
+		if res := v.dname(ctx, name, msg); res != nil {
+			return res
+		}
 	}
 	if qtype != dns.TypeCNAME {
 		if rrs, sigs := rrsetWithSigs(msg.Answer, name, dns.TypeCNAME); len(rrs) > 0 {
@@ -164,4 +170,34 @@ func (v *validator) negative(ctx context.Context, name string, qtype uint16, msg
 		res.expires = minTime(d.expires, st.expires)
 	}
 	return res
+}
+
+// dname handles a DNAME redirection (RFC 6672): the DNAME RRset, owned by an
+// ancestor of name, is validated, and the target is computed here rather
+// than taken from the synthesized CNAME, which is unsigned (RFC 6672 §5.3.1).
+// It returns nil when msg holds no DNAME for name.
+func (v *validator) dname(ctx context.Context, name string, msg *dns.Msg) *stepResult {
+	for owner := parentName(name); owner != "."; owner = parentName(owner) {
+		rrs, sigs := rrsetWithSigs(msg.Answer, owner, dns.TypeDNAME)
+		if len(rrs) == 0 {
+			continue
+		}
+		if len(rrs) != 1 {
+			return &stepResult{status: Bogus, msg: msg, reason: reasonf(EDEInvalidData, "", "%d DNAME records at %s", len(rrs), owner)}
+		}
+		d, ok := rrs[0].(*dns.DNAME)
+		if !ok {
+			return nil
+		}
+		prefix := strings.TrimSuffix(name, owner)
+		target := dns.CanonicalName(prefix + dns.Fqdn(d.Target))
+		if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
+			// RFC 6672 §2.2: a substitution that overflows is YXDOMAIN.
+			return &stepResult{status: Bogus, msg: msg, reason: reasonf(EDEInvalidData, "", "DNAME at %s makes an invalid name from %s", owner, name)}
+		}
+		res := v.positive(ctx, owner, rrs, sigs, msg)
+		res.target = target
+		return res
+	}
+	return nil
 }

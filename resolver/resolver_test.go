@@ -92,6 +92,8 @@ var goodCases = []lookupCase{
 	{name: "nope.insecure.example.test.", qtype: dns.TypeA, status: resolver.Insecure, kind: resolver.KindNXDomain},
 	{name: "toinsecure.example.test.", qtype: dns.TypeA, status: resolver.Insecure, kind: resolver.KindAnswer, data: "192.0.2.20"},
 	{name: "loop1.example.test.", qtype: dns.TypeA, status: resolver.Bogus, ede: resolver.EDEInvalidData},
+	{name: "dev1.olddevices.example.test.", qtype: dns.TypeTLSA, status: resolver.Secure, kind: resolver.KindAnswer, data: "8cb0fc6c"},
+	{name: "nope.olddevices.example.test.", qtype: dns.TypeTLSA, status: resolver.Secure, kind: resolver.KindNXDomain},
 	{name: "example.test.", qtype: dns.TypeDS, status: resolver.Secure, kind: resolver.KindAnswer},
 	{name: "insecure.example.test.", qtype: dns.TypeDS, status: resolver.Secure, kind: resolver.KindNoData},
 }

@@ -114,6 +114,7 @@ var defaultRecords = []string{
 	"dev.example.test. 300 IN CNAME dev1._device.example.test.",
 	"toinsecure.example.test. 300 IN CNAME www.insecure.example.test.",
 	"a.b.c.example.test. 300 IN TXT \"deep\"",
+	"olddevices.example.test. 300 IN DNAME _device.example.test.",
 	"dev1._device.example.test. 300 IN TLSA 3 1 1 8CB0FC6C527506A053F4F14C8464BEBBD6DEDE2738D11468DD953D7D6A3021F1",
 	"dev2._device.example.test. 300 IN TLSA 3 1 1 2B7A3B6D5E7AD56E2E4D1AE6F3F28B5A1B8D0E2F3A4B5C6D7E8F90A1B2C3D4E5",
 	"www.insecure.example.test. 300 IN A 192.0.2.20",

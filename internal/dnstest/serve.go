@@ -134,6 +134,17 @@ func (z *zone) respond(resp *dns.Msg, name string, qtype uint16, do bool) {
 		z.nodata(resp, name, qtype)
 		return
 	}
+	// DNAME substitution (RFC 6672 §3.2): the signed DNAME and an unsigned
+	// synthesized CNAME.
+	for a := parent(name); dns.IsSubDomain(z.name, a) && a != z.name; a = parent(a) {
+		if d := z.data[a][dns.TypeDNAME]; len(d) > 0 {
+			target := strings.TrimSuffix(name, a) + d[0].(*dns.DNAME).Target
+			resp.Answer = append(z.rrset(a, dns.TypeDNAME), &dns.CNAME{
+				Hdr:    dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d[0].Header().Ttl},
+				Target: dns.Fqdn(target)})
+			return
+		}
+	}
 	// Closest encloser, then wildcard (RFC 4592 §3.3.1).
 	ce := parent(name)
 	for !z.exists(ce) && ce != z.name {
