@@ -107,6 +107,7 @@ func TestFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel() // delv waits out timeouts on bogus zones
 			cfg := tc.config
 			if cfg.Zones == nil {
 				cfg.Zones = map[string]dnstest.ZoneOptions{}
@@ -134,6 +135,7 @@ func TestFaults(t *testing.T) {
 func TestAlgorithms(t *testing.T) {
 	for _, alg := range []uint8{dns.RSASHA256, dns.RSASHA512, dns.ECDSAP256SHA256, dns.ECDSAP384SHA384, dns.ED25519} {
 		t.Run(dns.AlgorithmToString[alg], func(t *testing.T) {
+			t.Parallel()
 			zones := map[string]dnstest.ZoneOptions{
 				dnstest.Zone:   {Algorithm: alg},
 				dnstest.Device: {Algorithm: alg, DSDigest: dns.SHA384},
