@@ -100,7 +100,11 @@ func (v *validator) positive(ctx context.Context, name string, rrs []dns.RR, sig
 		res.status, res.reason = Bogus, r
 		return res
 	}
-	if int(sig.Labels) < dns.CountLabel(name) {
+	// RFC 4034 §3.1.3: a Labels field below the owner's label count means
+	// the answer was expanded from a wildcard, unless the name asked is the
+	// wildcard itself (whose "*" label is not counted).
+	literal := strings.HasPrefix(name, "*.") && int(sig.Labels) == dns.CountLabel(name)-1
+	if int(sig.Labels) < dns.CountLabel(name) && !literal {
 		if r := v.wildcardProof(msg, name, sig.Labels, st); r != nil {
 			res.status, res.reason = Bogus, r
 			return res

@@ -328,6 +328,12 @@ func (v *validator) nsec3Denial(rcode int, name string, qtype uint16, recs []*dn
 	if ce == "" {
 		return bogusDenial(EDENSECMissing, zone, "no NSEC3 closest encloser for %s", name)
 	}
+	if m := set.match(ce); ce != zone && (hasType(m.TypeBitMap, dns.TypeDNAME) ||
+		hasType(m.TypeBitMap, dns.TypeNS) && !hasType(m.TypeBitMap, dns.TypeSOA)) {
+		// RFC 5155 §8.3: a delegation or DNAME cannot be the closest
+		// encloser of a name whose denial the zone signs.
+		return bogusDenial(EDEDNSSECBogus, zone, "NSEC3 closest encloser %s is a delegation or DNAME", ce)
+	}
 	ncCover := set.cover(nc)
 	if ncCover == nil {
 		return bogusDenial(EDENSECMissing, zone, "no NSEC3 covers the next closer name %s", nc)

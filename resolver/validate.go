@@ -32,6 +32,11 @@ var supportedDigests = map[uint8]bool{
 	dns.SHA384: true,
 }
 
+// maxVerifications bounds the signature verifications tried for one RRset
+// (RRSIGs times keys with a matching tag). A correct zone needs one or two,
+// a key rollover a few more.
+const maxVerifications = 8
+
 // zoneState is what the chain walk knows about the zone enclosing a name.
 type zoneState struct {
 	zone    string
@@ -286,8 +291,12 @@ func (v *validator) verifyRRset(rrset []dns.RR, sigs []*dns.RRSIG, st *zoneState
 	if len(sigs) == 0 {
 		return nil, time.Time{}, reasonf(EDERRSIGsMissing, st.zone, "no RRSIG over %s", what)
 	}
+	if !isBelow(st.zone, h.Name) {
+		return nil, time.Time{}, reasonf(EDEDNSSECBogus, st.zone, "%s is not in the zone", what)
+	}
 	now := v.now()
 	var r *Reason
+	attempts := 0
 	for _, sig := range sigs {
 		switch {
 		case dns.CanonicalName(sig.SignerName) != st.zone:
@@ -314,6 +323,12 @@ func (v *validator) verifyRRset(rrset []dns.RR, sigs []*dns.RRSIG, st *zoneState
 				continue
 			}
 			found = true
+			if attempts++; attempts > maxVerifications {
+				// CVE-2023-50387 (KeyTrap): colliding key tags and piles of
+				// signatures must not buy an attacker unbounded CPU.
+				return nil, time.Time{}, reasonf(EDEDNSSECBogus, st.zone,
+					"more than %d signature checks for %s", maxVerifications, what)
+			}
 			if err := sig.Verify(k, rrset); err == nil {
 				return sig, exp, nil
 			}

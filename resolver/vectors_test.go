@@ -107,3 +107,38 @@ func readVector(t *testing.T, path string) (string, time.Time, []dns.RR) {
 	}
 	return expect, at, rrs
 }
+
+// TestVerificationCap feeds one RRset with many bad signatures under one
+// key tag before a good one: the validator gives up after maxVerifications
+// checks instead of trying them all (CVE-2023-50387).
+func TestVerificationCap(t *testing.T) {
+	_, at, rrs := readVector(t, "testdata/vectors/rfc6605-p256.txt")
+	var key *dns.DNSKEY
+	var data []dns.RR
+	var good *dns.RRSIG
+	for _, rr := range rrs {
+		switch x := rr.(type) {
+		case *dns.DNSKEY:
+			key = x
+		case *dns.RRSIG:
+			good = x
+		case *dns.A:
+			data = append(data, x)
+		}
+	}
+	st := &zoneState{zone: "example.net.", status: Secure, keys: []*dns.DNSKEY{key}, tags: []uint16{key.KeyTag()}}
+	v := &validator{now: func() time.Time { return at }}
+	for _, bad := range []int{maxVerifications - 1, maxVerifications} {
+		var sigs []*dns.RRSIG
+		for range bad {
+			b := *good
+			b.Signature = "AAAA" + b.Signature[4:]
+			sigs = append(sigs, &b)
+		}
+		sigs = append(sigs, good)
+		_, _, r := v.verifyRRset(data, sigs, st)
+		if fits := bad < maxVerifications; fits != (r == nil) {
+			t.Errorf("%d bad signatures before the good one: reason %v", bad, r)
+		}
+	}
+}
