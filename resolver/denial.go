@@ -35,6 +35,11 @@ func (k Kind) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
+// maxDenialRRsets bounds the authority RRsets whose signatures are checked
+// for one proof: an NSEC3 name error needs three NSEC3 RRsets and the SOA, a
+// response with dozens is an attack on the validator's CPU.
+const maxDenialRRsets = 16
+
 // denialResult is the outcome of checking a negative answer's proof.
 type denialResult struct {
 	kind    Kind
@@ -61,7 +66,11 @@ func (v *validator) denial(msg *dns.Msg, name string, qtype uint16, st *zoneStat
 	var nsecs []*dns.NSEC
 	var nsec3s []*dns.NSEC3
 	expires := time.Time{}
-	for _, set := range groupRRsets(msg.Ns) {
+	sets := groupRRsets(msg.Ns)
+	if len(sets) > maxDenialRRsets {
+		return bogusDenial(EDEDNSSECBogus, st.zone, "%d RRsets in the authority section, at most %d are checked", len(sets), maxDenialRRsets)
+	}
+	for _, set := range sets {
 		h := set.rrs[0].Header()
 		switch h.Rrtype {
 		case dns.TypeNSEC, dns.TypeNSEC3, dns.TypeSOA:
@@ -377,7 +386,11 @@ func (v *validator) wildcardProof(msg *dns.Msg, name string, sigLabels uint8, st
 	ns.Ns = msg.Ns
 	var nsecs []*dns.NSEC
 	var nsec3s []*dns.NSEC3
-	for _, set := range groupRRsets(msg.Ns) {
+	sets := groupRRsets(msg.Ns)
+	if len(sets) > maxDenialRRsets {
+		return reasonf(EDEDNSSECBogus, st.zone, "%d RRsets in the authority section, at most %d are checked", len(sets), maxDenialRRsets)
+	}
+	for _, set := range sets {
 		t := set.rrs[0].Header().Rrtype
 		if t != dns.TypeNSEC && t != dns.TypeNSEC3 {
 			continue
