@@ -382,8 +382,6 @@ func (v *validator) nsec3Denial(rcode int, name string, qtype uint16, recs []*dn
 // name that exists (RFC 4035 §5.3.4, RFC 5155 §8.8): the closest encloser has
 // sigLabels labels, and the next closer name must be proven absent.
 func (v *validator) wildcardProof(msg *dns.Msg, name string, sigLabels uint8, st *zoneState) *Reason {
-	ns := &dns.Msg{}
-	ns.Ns = msg.Ns
 	var nsecs []*dns.NSEC
 	var nsec3s []*dns.NSEC3
 	sets := groupRRsets(msg.Ns)
