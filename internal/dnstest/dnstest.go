@@ -101,6 +101,9 @@ type Config struct {
 	TLSConfig *tls.Config
 }
 
+// nsName is the name server of every zone, outside all of them.
+const nsName = "ns.dnstest.invalid."
+
 // Default records. TLSA data are fixed, arbitrary SHA-256 values.
 var defaultRecords = []string{
 	"example.test. 300 IN A 192.0.2.1",
@@ -260,10 +263,11 @@ func build(cfg Config) (*Hierarchy, error) {
 		h.zones[n] = z
 	}
 	h.order = []string{Device, Unsigned, Zone, TLD, Root}
-	// Apex records.
+	// Apex records. The name server's name lies outside every zone here, so
+	// no zone needs glue (RFC 9471).
 	for _, z := range h.zones {
-		soa := fmt.Sprintf("%s 300 IN SOA ns.example.test. hostmaster.example.test. 1 3600 600 86400 60", z.name)
-		ns := fmt.Sprintf("%s 300 IN NS ns.example.test.", z.name)
+		soa := fmt.Sprintf("%s 300 IN SOA %s hostmaster.example.test. 1 3600 600 86400 60", z.name, nsName)
+		ns := fmt.Sprintf("%s 300 IN NS %s", z.name, nsName)
 		for _, s := range []string{soa, ns} {
 			if err := h.add(s); err != nil {
 				return nil, err
@@ -284,7 +288,7 @@ func build(cfg Config) (*Hierarchy, error) {
 	for _, child := range []string{TLD, Zone, Device, Unsigned} {
 		c := h.zones[child]
 		p := h.zoneOf(parent(child), false)
-		p.put(&dns.NS{Hdr: dns.RR_Header{Name: child, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 300}, Ns: "ns.example.test."})
+		p.put(&dns.NS{Hdr: dns.RR_Header{Name: child, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 300}, Ns: nsName})
 		if !c.signed || c.opts.Fault == MissingDS {
 			continue
 		}
@@ -560,4 +564,41 @@ func canonicalLess(a, b string) bool {
 		j--
 	}
 	return i < j
+}
+
+// ZoneText returns a zone as served, in zone-file syntax: its records, their
+// signatures and its NSEC or NSEC3 chain (compact denial has no chain).
+func (h *Hierarchy) ZoneText(zoneName string) string {
+	z := h.zones[dns.CanonicalName(zoneName)]
+	if z == nil {
+		return ""
+	}
+	var b strings.Builder
+	write := func(rrs []dns.RR) {
+		for _, rr := range rrs {
+			b.WriteString(rr.String())
+			b.WriteByte('\n')
+		}
+	}
+	write(z.data[z.name][dns.TypeSOA])
+	for _, n := range z.names {
+		types := make([]int, 0, len(z.data[n]))
+		for t := range z.data[n] {
+			types = append(types, int(t))
+		}
+		sort.Ints(types)
+		for _, t := range types {
+			if n == z.name && uint16(t) == dns.TypeSOA {
+				write(z.sigs[n][uint16(t)])
+				continue
+			}
+			write(z.data[n][uint16(t)])
+			write(z.sigs[n][uint16(t)])
+		}
+	}
+	for _, n3 := range z.nsec3 {
+		write([]dns.RR{n3})
+		write(z.n3sigs[strings.ToUpper(strings.SplitN(n3.Hdr.Name, ".", 2)[0])])
+	}
+	return b.String()
 }
