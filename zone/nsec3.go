@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/signer"
 )
 
 // NSEC3 parameters for the chain secondaries receive, as RFC 9276 §3.1
@@ -45,6 +47,7 @@ type chainEntry struct {
 type signedRR struct {
 	rr   dns.RR
 	sigs []dns.RR
+	by   *signer.Signer
 }
 
 func newChain() *chain { return &chain{entries: map[string]*chainEntry{}} }
@@ -169,14 +172,15 @@ func (z *Zone) nsec3For(h, next string, e *chainEntry) *dns.NSEC3 {
 // the cached signatures while the record and they are still good.
 func (z *Zone) signedNSEC3(h, next string, e *chainEntry) (dns.RR, []dns.RR, error) {
 	rr := z.nsec3For(h, next, e)
-	if p := e.signed.Load(); p != nil && dns.IsDuplicate(p.rr, rr) && p.rr.Header().Ttl == rr.Hdr.Ttl && z.signer.Fresh(p.sigs) {
+	sg := z.signer.Load()
+	if p := e.signed.Load(); p != nil && p.by == sg && dns.IsDuplicate(p.rr, rr) && p.rr.Header().Ttl == rr.Hdr.Ttl && sg.Fresh(p.sigs) {
 		return p.rr, p.sigs, nil
 	}
-	sigs, err := z.signer.Sign([]dns.RR{rr})
+	sigs, err := sg.Sign([]dns.RR{rr})
 	if err != nil {
 		return nil, nil, err
 	}
-	e.signed.Store(&signedRR{rr: rr, sigs: sigs})
+	e.signed.Store(&signedRR{rr: rr, sigs: sigs, by: sg})
 	return rr, sigs, nil
 }
 

@@ -83,7 +83,7 @@ func (z *Zone) Query(qname string, qtype uint16, o QueryOptions) (*Answer, error
 		if o.DNSSEC {
 			nsec := z.compactNSEC(name, n, false)
 			a := &Answer{Outcome: Success, Rcode: dns.RcodeSuccess, Answer: []dns.RR{nsec}}
-			sigs, err := z.signer.Sign([]dns.RR{nsec})
+			sigs, err := z.signer.Load().Sign([]dns.RR{nsec})
 			if err != nil {
 				return nil, err
 			}
@@ -153,7 +153,7 @@ func (z *Zone) negative(name string, n *node, nxname bool, o QueryOptions) (*Ans
 		a.Ns = append(a.Ns, c)
 	}
 	nsec := z.compactNSEC(name, n, nxname)
-	nsigs, err := z.signer.Sign([]dns.RR{nsec})
+	nsigs, err := z.signer.Load().Sign([]dns.RR{nsec})
 	if err != nil {
 		return nil, err
 	}

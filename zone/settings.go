@@ -28,6 +28,12 @@ type Settings struct {
 	// KeyFiles are the .key files of the active signing keys, relative to
 	// DIR/keys.
 	KeyFiles []string `json:"key_files"`
+	// OutgoingKeyFiles are keys still published and signing the DNSKEY
+	// RRset after a rollover's activation, until they are retired.
+	OutgoingKeyFiles []string `json:"outgoing_key_files,omitempty"`
+	// IncomingKeyFiles are keys published ahead of a rollover's
+	// activation (pre-publication, RFC 7583 §3.3).
+	IncomingKeyFiles []string `json:"incoming_key_files,omitempty"`
 	// TTL is the default TTL of identity records, in seconds.
 	TTL uint32 `json:"ttl"`
 	// NegativeTTL is the SOA minimum, in seconds.

@@ -85,6 +85,10 @@ type view struct {
 	z       *Zone
 	pending map[setKey][]dns.RR
 	order   []setKey
+	// meta are settings written in the same transaction; after runs with
+	// mu held for writing once the changes are installed.
+	meta  map[string][]byte
+	after func()
 }
 
 func (v *view) get(name string, t uint16) []dns.RR {
@@ -166,7 +170,7 @@ func (z *Zone) changeSerial(fn func(v *view) error, force bool) (uint32, error) 
 	z.mu.RLock()
 	old := z.soa()
 	z.mu.RUnlock()
-	if len(changed) == 0 && !force {
+	if len(changed) == 0 && !force && v.meta == nil {
 		return old.Serial, nil
 	}
 	soa := dns.Copy(old).(*dns.SOA)
@@ -174,6 +178,11 @@ func (z *Zone) changeSerial(fn func(v *view) error, force bool) (uint32, error) 
 	err = z.st.Update(func(tx *store.Tx) error {
 		for _, k := range changed {
 			if err := tx.Put(k.name, k.t, v.pending[k]); err != nil {
+				return err
+			}
+		}
+		for k, val := range v.meta {
+			if err := tx.SetMeta(k, val); err != nil {
 				return err
 			}
 		}
@@ -187,6 +196,9 @@ func (z *Zone) changeSerial(fn func(v *view) error, force bool) (uint32, error) 
 		z.install(k.name, k.t, v.pending[k])
 	}
 	z.install(z.settings.Origin, dns.TypeSOA, []dns.RR{soa})
+	if v.after != nil {
+		v.after()
+	}
 	z.mu.Unlock()
 	z.lastChange.Store(z.now().Unix())
 	z.changed(soa.Serial)

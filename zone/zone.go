@@ -34,8 +34,11 @@ type Zone struct {
 	dir      string
 	settings *Settings
 	st       *store.Store
-	signer   *signer.Signer
-	now      func() time.Time
+	// signer is replaced as a whole when the keys change; signature
+	// caches remember the signer that made them.
+	signer atomic.Pointer[signer.Signer]
+	opt    Options
+	now    func() time.Time
 
 	// wmu serialises writers; a writer holds it from reading the current
 	// state to installing the new one, so prerequisites cannot race.
@@ -72,7 +75,14 @@ type node struct {
 // rrset is immutable once installed, apart from its signature cache.
 type rrset struct {
 	rrs  []dns.RR
-	sigs atomic.Pointer[[]dns.RR]
+	sigs atomic.Pointer[sigCache]
+}
+
+// sigCache holds signatures and the signer that made them: after a key
+// change they no longer count.
+type sigCache struct {
+	sigs []dns.RR
+	by   *signer.Signer
 }
 
 // Open opens the zone in dir, loading its data into memory.
@@ -81,7 +91,7 @@ func Open(dir string, opt Options) (*Zone, error) {
 	if err != nil {
 		return nil, err
 	}
-	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), now: opt.Now}
+	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), now: opt.Now, opt: opt}
 	if z.now == nil {
 		z.now = time.Now
 	}
@@ -100,24 +110,11 @@ func (z *Zone) load(opt Options) error {
 			return err
 		}
 		z.settings = set
-		var ks []*keys.Key
-		for _, f := range set.KeyFiles {
-			if filepath.Base(f) != f {
-				return fmt.Errorf("zone: settings: bad key file name %q", f)
-			}
-			k, err := keys.Load(filepath.Join(z.dir, KeysDir, f))
-			if err != nil {
-				return err
-			}
-			ks = append(ks, k)
+		sg, err := z.newSigner(set)
+		if err != nil {
+			return err
 		}
-		z.signer = &signer.Signer{
-			Zone:     set.Origin,
-			Keys:     ks,
-			Validity: opt.SignatureValidity,
-			Refresh:  opt.SignatureRefresh,
-			Now:      z.now,
-		}
+		z.signer.Store(sg)
 		err = tx.ForEach(func(name string, t uint16, rrs []dns.RR) error {
 			if !dns.IsSubDomain(set.Origin, name) {
 				return fmt.Errorf("zone: stored name %s is outside %s", name, set.Origin)
@@ -152,6 +149,36 @@ func (z *Zone) changed(serial uint32) {
 	for _, w := range ws {
 		w(serial)
 	}
+}
+
+// newSigner loads the keys named in set; all of them sign: the active
+// key and, during a rollover, the incoming or outgoing one.
+func (z *Zone) newSigner(set *Settings) (*signer.Signer, error) {
+	load := func(files []string) ([]*keys.Key, error) {
+		var ks []*keys.Key
+		for _, f := range files {
+			if filepath.Base(f) != f {
+				return nil, fmt.Errorf("zone: settings: bad key file name %q", f)
+			}
+			k, err := keys.Load(filepath.Join(z.dir, KeysDir, f))
+			if err != nil {
+				return nil, err
+			}
+			ks = append(ks, k)
+		}
+		return ks, nil
+	}
+	ks, err := load(append(append(append([]string{}, set.KeyFiles...), set.IncomingKeyFiles...), set.OutgoingKeyFiles...))
+	if err != nil {
+		return nil, err
+	}
+	return &signer.Signer{
+		Zone:     set.Origin,
+		Keys:     ks,
+		Validity: z.opt.SignatureValidity,
+		Refresh:  z.opt.SignatureRefresh,
+		Now:      z.now,
+	}, nil
 }
 
 // Close releases the store.
@@ -257,14 +284,15 @@ func (z *Zone) exists(name string) bool {
 // signed returns the signatures of s, making new ones if the cached ones are
 // missing or close to expiry.
 func (z *Zone) signed(s *rrset) ([]dns.RR, error) {
-	if p := s.sigs.Load(); p != nil && z.signer.Fresh(*p) {
-		return *p, nil
+	sg := z.signer.Load()
+	if p := s.sigs.Load(); p != nil && p.by == sg && sg.Fresh(p.sigs) {
+		return p.sigs, nil
 	}
-	sigs, err := z.signer.Sign(s.rrs)
+	sigs, err := sg.Sign(s.rrs)
 	if err != nil {
 		return nil, err
 	}
-	s.sigs.Store(&sigs)
+	s.sigs.Store(&sigCache{sigs: sigs, by: sg})
 	return sigs, nil
 }
 

@@ -100,7 +100,7 @@ func TestQueryOutcomes(t *testing.T) {
 	}, Policy{}); err != nil {
 		t.Fatal(err)
 	}
-	keyTag := z.signer.Keys[0].Tag()
+	keyTag := z.signer.Load().Keys[0].Tag()
 	tests := []struct {
 		name    string
 		qname   string

@@ -32,7 +32,7 @@ func zoneCommand() *cli.Command {
 		Description: "An authoritative DNS server for identity zones: it serves only the record types\n" +
 			"identities need (TLSA, SMIMEA, OPENPGPKEY, SSHFP), signs online, denies existence\n" +
 			"without letting anyone walk the zone, and takes RFC 2136 updates signed with TSIG.",
-		Sub: []*cli.Command{zoneInitCommand(), zoneServeCommand(), zoneAddCommand(), zoneRemoveCommand(), zoneListCommand(), zoneImportCommand()},
+		Sub: []*cli.Command{zoneInitCommand(), zoneServeCommand(), zoneAddCommand(), zoneRemoveCommand(), zoneListCommand(), zoneImportCommand(), zoneRolloverCommand()},
 	}
 }
 
@@ -569,6 +569,64 @@ func zoneImportCommand() *cli.Command {
 			fmt.Fprintf(env.Stdout, "%d records imported from %d lines in %s, serial %d\n", last.Applied, last.Lines, time.Since(start).Round(time.Millisecond), last.Serial)
 			if last.Error != "" {
 				return cli.Input(fmt.Errorf("import stopped: %s", last.Error))
+			}
+			return nil
+		},
+	}
+}
+
+func zoneRolloverCommand() *cli.Command {
+	var (
+		af     apiFlags
+		asJSON bool
+	)
+	return &cli.Command{
+		Name:    "rollover",
+		Summary: "roll the zone's signing key, one step at a time, through the admin API",
+		Usage:   "dance zone rollover [prepublish|activate|retire] (--dir DIR | --token-file FILE) [--api URL] [--json]",
+		Description: "Without a step, lists the keys. The rollover uses the double-signature method\n" +
+			"(RFC 7583): prepublish adds a new key that signs next to the old one (wait the\n" +
+			"DNSKEY TTL, 1 hour by default); activate moves CDS/CDNSKEY to the new key so the parent\n" +
+			"replaces the DS (wait until it has, plus its TTL); retire removes the old key.\n" +
+			"DIR/anchors follows the published keys.",
+		Examples: []string{
+			"dance zone rollover --dir ./zone prepublish",
+			"dance zone rollover --dir ./zone activate   # then update the DS at the parent",
+			"dance zone rollover --dir ./zone retire",
+			"dance zone rollover --dir ./zone            # list keys",
+		},
+		ExitCodes: apiExitCodes,
+		Flags: func(fs *flag.FlagSet) {
+			af.register(fs)
+			fs.BoolVar(&asJSON, "json", false, "print the keys as JSON")
+		},
+		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
+			if len(args) > 1 {
+				return cli.Usagef("want at most one step")
+			}
+			c, err := af.client()
+			if err != nil {
+				return err
+			}
+			var ks []admin.Key
+			if len(args) == 0 {
+				ks, err = c.Keys()
+			} else {
+				switch args[0] {
+				case "prepublish", "activate", "retire":
+				default:
+					return cli.Usagef("unknown step %q (want prepublish, activate or retire)", args[0])
+				}
+				ks, _, err = c.Rollover(args[0])
+			}
+			if err != nil {
+				return apiErr(err)
+			}
+			if asJSON {
+				return json.NewEncoder(env.Stdout).Encode(ks)
+			}
+			for _, k := range ks {
+				fmt.Fprintf(env.Stdout, "%-8s tag %-5d algorithm %d  %s\n", k.State, k.Tag, k.Algorithm, k.DS)
 			}
 			return nil
 		},

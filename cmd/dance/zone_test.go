@@ -173,6 +173,10 @@ func TestZoneServe(t *testing.T) {
 		{"wrong token", []string{"zone", "list", "--api", api, "--token-file", wrongTok}, 1, "", "401"},
 		{"unusable token file", []string{"zone", "list", "--api", api, "--token-file", csv}, 2, "", "not one line"},
 		{"no token", []string{"zone", "list", "--api", api}, 2, "", "--token-file or --dir"},
+		{"keys", []string{"zone", "rollover", "--api", api, "--dir", dir}, 0, "active   tag", ""},
+		{"retire first", []string{"zone", "rollover", "--api", api, "--dir", dir, "retire"}, 2, "", "out of order"},
+		{"prepublish", []string{"zone", "rollover", "--api", api, "--dir", dir, "prepublish"}, 0, "incoming tag", ""},
+		{"bad step", []string{"zone", "rollover", "--api", api, "--dir", dir, "sideways"}, 2, "", "unknown step"},
 	}
 	for _, st := range steps {
 		var o, e bytes.Buffer

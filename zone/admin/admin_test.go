@@ -202,3 +202,31 @@ func TestImportExport(t *testing.T) {
 		}
 	}
 }
+
+func TestRolloverAPI(t *testing.T) {
+	z, c, _ := newAPI(t)
+	ks, err := c.Keys()
+	if err != nil || len(ks) != 1 || ks[0].State != "active" {
+		t.Fatalf("keys %+v %v", ks, err)
+	}
+	var se *StatusError
+	if _, _, err := c.Rollover("retire"); !errors.As(err, &se) || se.Code != http.StatusConflict {
+		t.Fatalf("retire first: %v", err)
+	}
+	if _, _, err := c.Rollover("sideways"); !errors.As(err, &se) || se.Code != http.StatusConflict {
+		t.Fatalf("unknown step: %v", err)
+	}
+	for _, step := range []string{"prepublish", "activate", "retire"} {
+		ks, serial, err := c.Rollover(step)
+		if err != nil || serial != z.Serial() {
+			t.Fatalf("%s: %v", step, err)
+		}
+		if step == "prepublish" && (len(ks) != 2 || ks[1].State != "incoming") {
+			t.Fatalf("after prepublish: %+v", ks)
+		}
+	}
+	after, _ := c.Keys()
+	if len(after) != 1 || after[0].Tag == ks[0].Tag {
+		t.Fatalf("after rollover: %+v (before %+v)", after, ks)
+	}
+}

@@ -173,3 +173,19 @@ func (c *Client) Import(r io.Reader, csv, replace bool, progress func(Progress))
 	}
 	return last, nil
 }
+
+// Keys lists the zone's signing keys.
+func (c *Client) Keys() ([]Key, error) {
+	var out []Key
+	return out, c.call("GET", "/v1/keys", nil, &out)
+}
+
+// Rollover takes one key rollover step: prepublish, activate or retire.
+func (c *Client) Rollover(step string) ([]Key, uint32, error) {
+	var res struct {
+		Serial uint32 `json:"serial"`
+		Keys   []Key  `json:"keys"`
+	}
+	err := c.call("POST", "/v1/keys/rollover?step="+url.QueryEscape(step), nil, &res)
+	return res.Keys, res.Serial, err
+}

@@ -109,6 +109,8 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("DELETE /v1/identities/{name}", a.remove)
 	mux.HandleFunc("POST /v1/import", a.importRecords)
 	mux.HandleFunc("GET /v1/export", a.export)
+	mux.HandleFunc("GET /v1/keys", a.keys)
+	mux.HandleFunc("POST /v1/keys/rollover", a.rollover)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
@@ -452,6 +454,43 @@ func (a *api) export(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// Key describes one signing key in JSON.
+type Key struct {
+	Tag       uint16 `json:"tag"`
+	Algorithm uint8  `json:"algorithm"`
+	State     string `json:"state"`
+	DS        string `json:"ds"`
+}
+
+func (a *api) keyList() []Key {
+	out := []Key{}
+	for _, k := range a.cfg.Zone.Keys() {
+		out = append(out, Key{Tag: k.Tag, Algorithm: k.Algorithm, State: k.State, DS: k.DS})
+	}
+	return out
+}
+
+func (a *api) keys(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.keyList())
+}
+
+// rollover takes one step (?step=prepublish|activate|retire) of a key
+// rollover and returns the keys afterwards.
+func (a *api) rollover(w http.ResponseWriter, r *http.Request) {
+	step := zone.RolloverStep(r.URL.Query().Get("step"))
+	serial, err := a.cfg.Zone.Rollover(step)
+	if err != nil {
+		if errors.Is(err, zone.ErrRollover) || (step != zone.Prepublish && step != zone.Activate && step != zone.Retire) {
+			writeJSON(w, http.StatusConflict, apiError{err.Error()})
+			return
+		}
+		a.fail(w, r, err)
+		return
+	}
+	a.log.Info("key rollover step", "step", step, "serial", serial)
+	writeJSON(w, http.StatusOK, map[string]any{"serial": serial, "keys": a.keyList()})
 }
 
 // collector exposes the zone and DNS counters to Prometheus.
