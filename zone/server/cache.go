@@ -12,8 +12,9 @@ import (
 // changes. Packing a signed answer costs more than finding it, and busy
 // identity zones get the same questions over and over.
 const (
-	// cacheMax bounds the entries; the cache is emptied when full.
-	cacheMax = 100000
+	// cacheMax bounds the entries (about 300 octets each); when full, an
+	// eighth of them, picked by map order (random), make room.
+	cacheMax = 250000
 	// cacheTTL bounds an entry's age, so that signatures replaced before
 	// expiry (zone/signer) are picked up even without a change.
 	cacheTTL = time.Hour
@@ -102,9 +103,18 @@ func (c *respCache) get(k cacheKey, id uint16, serial uint32, now time.Time) []b
 func (c *respCache) put(k cacheKey, wire []byte, serial uint32, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.serial != serial || len(c.m) >= cacheMax {
+	if c.serial != serial {
 		c.m = make(map[cacheKey]cacheEntry, len(c.m)/2+16)
 		c.serial = serial
+	}
+	if len(c.m) >= cacheMax {
+		drop := cacheMax / 8
+		for k := range c.m {
+			delete(c.m, k)
+			if drop--; drop == 0 {
+				break
+			}
+		}
 	}
 	c.m[k] = cacheEntry{wire: wire, created: now}
 }
