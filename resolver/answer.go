@@ -17,6 +17,7 @@ type stepResult struct {
 	records []dns.RR // the RRset (or CNAME) that was validated
 	target  string   // CNAME target to follow, "" when done
 	expires time.Time
+	hard    time.Time // earliest signature expiration (see zoneState.hard)
 	msg     *dns.Msg
 }
 
@@ -112,6 +113,7 @@ func (v *validator) positive(ctx context.Context, name string, rrs []dns.RR, sig
 	}
 	res.status = Secure
 	res.expires = minTime(v.lifetime(rrs, sig, exp), st.expires)
+	res.hard = minTime(exp, st.hard)
 	return res
 }
 
@@ -172,6 +174,7 @@ func (v *validator) negative(ctx context.Context, name string, qtype uint16, msg
 			res.kind = d.kind
 		}
 		res.expires = minTime(d.expires, st.expires)
+		res.hard = minTime(d.hard, st.hard)
 	}
 	return res
 }

@@ -46,6 +46,7 @@ type denialResult struct {
 	status  Status
 	reason  *Reason
 	expires time.Time
+	hard    time.Time // earliest signature expiration of the proof
 	// delegation: the proof shows the name is a delegation point (NS without
 	// SOA in the matching NSEC/NSEC3 bitmap).
 	delegation bool
@@ -65,7 +66,7 @@ func (v *validator) denial(msg *dns.Msg, name string, qtype uint16, st *zoneStat
 	name = dns.CanonicalName(name)
 	var nsecs []*dns.NSEC
 	var nsec3s []*dns.NSEC3
-	expires := time.Time{}
+	var expires, hard time.Time
 	sets := groupRRsets(msg.Ns)
 	if len(sets) > maxDenialRRsets {
 		return bogusDenial(EDEDNSSECBogus, st.zone, "%d RRsets in the authority section, at most %d are checked", len(sets), maxDenialRRsets)
@@ -93,6 +94,7 @@ func (v *validator) denial(msg *dns.Msg, name string, qtype uint16, st *zoneStat
 			}
 		}
 		expires = minTime(expires, lt)
+		hard = minTime(hard, exp)
 		for _, rr := range set.rrs {
 			switch x := rr.(type) {
 			case *dns.NSEC:
@@ -113,6 +115,7 @@ func (v *validator) denial(msg *dns.Msg, name string, qtype uint16, st *zoneStat
 			name, dns.TypeToString[qtype])
 	}
 	d.expires = minTime(d.expires, expires)
+	d.hard = minTime(d.hard, hard)
 	return d
 }
 

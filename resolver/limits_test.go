@@ -328,3 +328,39 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
+
+// TestCacheLifetime checks Result.TTL = min(TTL, original TTL, RRSIG
+// expiration) over the chain, within the floor and ceiling.
+func TestCacheLifetime(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		desc   string
+		signed time.Time // signatures expire 24h after
+		minTTL time.Duration
+		name   string
+		want   time.Duration
+	}{
+		{"record TTL", now, 0, tlsaName, 300 * time.Second},
+		{"signature expiring first", now.Add(-24*time.Hour + 100*time.Second), 0, tlsaName, 100 * time.Second},
+		{"negative: SOA minimum and NSEC TTL", now, 0, "nope.example.test.", 60 * time.Second},
+		{"floor", now, 120 * time.Second, "nope.example.test.", 120 * time.Second},
+		{"floor capped by signature expiration", now.Add(-24*time.Hour + 100*time.Second), 120 * time.Second, "nope.example.test.", 100 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			h := dnstest.Start(t, dnstest.Config{Now: tc.signed})
+			r := newResolver(t, h, func(c *resolver.Config) {
+				c.Time = func() time.Time { return now }
+				c.MinTTL = tc.minTTL
+				c.ClockSkew = -1
+			})
+			res, err := r.Lookup(context.Background(), tc.name, dns.TypeTLSA)
+			if err != nil || res.Status != resolver.Secure {
+				t.Fatalf("%v %v", res, err)
+			}
+			if res.TTL != tc.want {
+				t.Errorf("TTL %v, want %v", res.TTL, tc.want)
+			}
+		})
+	}
+}

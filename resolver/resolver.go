@@ -346,7 +346,7 @@ func worse(a, b Status) Status {
 func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) *Result {
 	res := &Result{Name: name, Type: typeString(qtype), Status: Secure}
 	now := r.cfg.Time()
-	var expires time.Time
+	var expires, hard time.Time
 	seen := map[string]bool{}
 	cur := name
 	for {
@@ -382,6 +382,7 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) *Resul
 			break
 		}
 		expires = minTime(expires, step.expires)
+		hard = minTime(hard, step.hard)
 		if step.target == "" {
 			res.Kind = step.kind
 			res.Records = records(step.records)
@@ -397,7 +398,7 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) *Resul
 		res.Records = nil
 	}
 	if !expires.IsZero() {
-		res.TTL = r.v.clamp(expires, now).Sub(now)
+		res.TTL = max(hardLimit(r.v.clamp(expires, now), hard).Sub(now), 0)
 	} else if res.Status == Bogus {
 		res.TTL = r.cfg.MinTTL
 	}

@@ -45,6 +45,9 @@ type zoneState struct {
 	tags    []uint16
 	reason  *Reason
 	expires time.Time
+	// hard is the earliest signature expiration in the chain: the cache
+	// floor never keeps a state past it.
+	hard time.Time
 	// nxdomain: a proven name error was met on the way down; nothing below
 	// exists.
 	nxdomain bool
@@ -92,7 +95,7 @@ func (v *validator) cacheZone(name string, st *zoneState) {
 		// cost a full walk per lookup, and recovers soon.
 		exp = now
 	}
-	v.zones.put(name, st, v.clamp(exp, now))
+	v.zones.put(name, st, hardLimit(v.clamp(exp, now), st.hard))
 }
 
 // walk returns the state of the deepest zone at or above target, walking DS
@@ -243,7 +246,7 @@ func (v *validator) keyState(zone string, keys []dns.RR, sigs []*dns.RRSIG, trus
 		r.Text = "DNSKEY RRset: " + r.Text
 		return bogusState(zone, r)
 	}
-	st := &zoneState{zone: zone, status: Secure, expires: v.lifetime(keys, sig, exp)}
+	st := &zoneState{zone: zone, status: Secure, expires: v.lifetime(keys, sig, exp), hard: exp}
 	for _, rr := range keys {
 		k, ok := rr.(*dns.DNSKEY)
 		if ok && k.Flags&dns.ZONE != 0 && k.Protocol == 3 && supportedAlgorithms[k.Algorithm] {
@@ -358,7 +361,7 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 			r.Text = "DS RRset: " + r.Text
 			return bogusState(st.zone, r)
 		}
-		dsExp := v.lifetime(ds, sig, exp)
+		dsExp, dsHard := v.lifetime(ds, sig, exp), minTime(exp, st.hard)
 		var usable []*dns.DS
 		for _, rr := range ds {
 			d, ok := rr.(*dns.DS)
@@ -375,7 +378,7 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 					code = EDEUnsupportedDNSKEYAlgorithm
 				}
 			}
-			return &zoneState{zone: n, status: Insecure, expires: dsExp,
+			return &zoneState{zone: n, status: Insecure, expires: dsExp, hard: dsHard,
 				reason: reasonf(code, n, "DS records use only unsupported algorithms or digest types")}
 		}
 		kmsg, err := v.query(ctx, n, dns.TypeDNSKEY)
@@ -396,8 +399,9 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 			return bogusState(n, reasonf(EDEDNSKEYMissing, n, "no DNSKEY matches the DS records"))
 		}
 		ks := v.keyState(n, keys, ksigs, trusted)
-		if ks.status == Secure && dsExp.Before(ks.expires) {
-			ks.expires = dsExp
+		if ks.status == Secure {
+			ks.expires = minTime(ks.expires, dsExp)
+			ks.hard = minTime(ks.hard, dsHard)
 		}
 		return ks
 	}
@@ -411,22 +415,33 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 	case d.status == Bogus || d.status == Indeterminate:
 		return &zoneState{zone: st.zone, status: d.status, reason: d.reason}
 	case d.status == Insecure:
-		return &zoneState{zone: n, status: Insecure, reason: d.reason, expires: d.expires}
+		return &zoneState{zone: n, status: Insecure, reason: d.reason, expires: d.expires, hard: minTime(st.hard, d.hard)}
 	case d.kind == KindNXDomain:
 		ns := *st
 		ns.nxdomain = true
 		ns.expires = minTime(st.expires, d.expires)
+		ns.hard = minTime(st.hard, d.hard)
 		return &ns
 	case d.delegation || d.optOut:
 		// RFC 4035 §5.2: a proven delegation without DS is an insecure
 		// delegation; RFC 5155 §8.6: so is an opt-out span.
-		return &zoneState{zone: n, status: Insecure, expires: d.expires,
+		return &zoneState{zone: n, status: Insecure, expires: d.expires, hard: minTime(st.hard, d.hard),
 			reason: reasonf(EDEOther, n, "insecure delegation: the parent zone %s proves there is no DS", st.zone)}
 	default:
 		ns := *st
 		ns.expires = minTime(st.expires, d.expires)
+		ns.hard = minTime(st.hard, d.hard)
 		return &ns
 	}
+}
+
+// hardLimit caps the cache expiry exp at the signature expiration hard
+// (zero: none).
+func hardLimit(exp, hard time.Time) time.Time {
+	if !hard.IsZero() && hard.Before(exp) {
+		return hard
+	}
+	return exp
 }
 
 func minTime(a, b time.Time) time.Time {
