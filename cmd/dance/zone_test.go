@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -215,5 +217,50 @@ func TestZoneServe(t *testing.T) {
 	var e2 bytes.Buffer
 	if code := run(context.Background(), []string{"zone", "serve", "--dir", filepath.Join(dir, "nope")}, nil, &bytes.Buffer{}, &e2); code != 2 || !strings.Contains(e2.String(), "dance zone init") {
 		t.Fatalf("serve without a zone: exit %d, %q", code, e2.String())
+	}
+}
+
+// TestZoneServeSignals runs the real binary and stops it with SIGTERM and
+// SIGINT: it must exit 0 after shutting down, with the store closed (a
+// second serve can open it).
+func TestZoneServeSignals(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "dance")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	dir := filepath.Join(t.TempDir(), "z")
+	if out, err := exec.Command(bin, "zone", "init", "--zone", "devices.test", "--dir", dir).CombinedOutput(); err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		cmd := exec.Command(bin, "zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "off")
+		var out, errb syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(out.String(), "serving devices.test.") {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("serve did not start: %s", errb.String())
+			}
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+		cmd.Process.Signal(sig)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%v: exit %v; stderr %s", sig, err, errb.String())
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v: serve did not stop", sig)
+		}
+		if !strings.Contains(errb.String(), "msg=stopped") {
+			t.Errorf("%v: no clean stop logged: %s", sig, errb.String())
+		}
 	}
 }
