@@ -2,6 +2,7 @@ package resolver_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/dnsbound/dance/internal/dnstest"
@@ -35,6 +36,13 @@ func TestAgainstKnotUnboundDelv(t *testing.T) {
 		{"alias.example.test.", dns.TypeA, resolver.Secure, resolver.KindAnswer},
 		{"x.wild.example.test.", dns.TypeTLSA, resolver.Secure, resolver.KindAnswer},
 		{"www.insecure.example.test.", dns.TypeA, resolver.Insecure, resolver.KindAnswer},
+		{"dev1.nsec3.example.test.", dns.TypeTLSA, resolver.Secure, resolver.KindAnswer},
+		{"nope.nsec3.example.test.", dns.TypeTLSA, resolver.Secure, resolver.KindNXDomain},
+		{"dev1.nsec3.example.test.", dns.TypeA, resolver.Secure, resolver.KindNoData},
+		{"x.wild.nsec3.example.test.", dns.TypeTLSA, resolver.Secure, resolver.KindAnswer},
+		{"x.wild.nsec3.example.test.", dns.TypeA, resolver.Secure, resolver.KindNoData},
+		{"nope._device.example.test.", dns.TypeDS, resolver.Secure, resolver.KindNXDomain},
+		{"insecure.example.test.", dns.TypeDS, resolver.Secure, resolver.KindNoData},
 		{"dev1.broken.example.test.", dns.TypeTLSA, resolver.Bogus, 0},
 		{"dev1.tampered.example.test.", dns.TypeTLSA, resolver.Bogus, 0},
 	}
@@ -50,9 +58,21 @@ func TestAgainstKnotUnboundDelv(t *testing.T) {
 			if res.Status == resolver.Secure && res.Kind != tc.kind {
 				t.Errorf("dance: kind %s, want %s", res.Kind, tc.kind)
 			}
+			if strings.HasSuffix(tc.name, dnstest.Hashed) && res.Kind != resolver.KindAnswer && !hasNSEC3(res.Msg) {
+				t.Errorf("denial under %s without NSEC3: %v", dnstest.Hashed, res.Msg)
+			}
 			if got := env.Delv(t, tc.name, tc.qtype); got != res.Status.String() {
 				t.Errorf("delv says %s, dance says %s", got, res.Status)
 			}
 		})
 	}
+}
+
+func hasNSEC3(m *dns.Msg) bool {
+	for _, rr := range m.Ns {
+		if _, ok := rr.(*dns.NSEC3); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -21,10 +21,13 @@ const (
 	// Tampered is signed correctly, but a proxy between Unbound and Knot
 	// alters the TLSA data of its answers.
 	Tampered = "tampered.example.test."
+	// Hashed is signed with NSEC3 (no salt, no extra iterations, RFC 9276)
+	// and holds dev1 TLSA and a wildcard *.wild TLSA.
+	Hashed = "nsec3.example.test."
 )
 
 // Real is the real-software set-up: Knot signs example.test. (Zone) and
-// its children (Device, Unsigned without DS, Broken, Tampered) and serves
+// its children (Device, Unsigned without DS, Broken, Tampered, Hashed) and serves
 // them; Unbound, with Zone's key as trust anchor, recurses to it. The zones
 // hold the records of the in-process hierarchy that matter for DANE:
 // _443._tcp.www.example.test. and dev1 TLSA records in each child,
@@ -183,17 +186,21 @@ func StartReal(tb testing.TB) *Real {
 			tb.Fatal(err)
 		}
 	}
-	signed := []string{Zone, Device, Broken, Tampered}
+	signed := []string{Zone, Device, Broken, Tampered, Hashed}
 	knotConf := func(port int) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "server:\n    listen: 127.0.0.1@%d\n    rundir: %s\n", port, filepath.Join(dir, "run"))
 		fmt.Fprintf(&b, "database:\n    storage: %s\n", filepath.Join(dir, "db"))
 		fmt.Fprintf(&b, "log:\n  - target: stderr\n    any: notice\n")
 		fmt.Fprintf(&b, "policy:\n  - id: p\n    algorithm: ecdsap256sha256\n    single-type-signing: on\n    nsec3: off\n")
+		fmt.Fprintf(&b, "  - id: p3\n    algorithm: ecdsap256sha256\n    single-type-signing: on\n    nsec3: on\n    nsec3-iterations: 0\n    nsec3-salt-length: 0\n")
 		fmt.Fprintf(&b, "template:\n  - id: default\n    storage: %s\n    file: \"%%s.zone\"\n    dnssec-signing: on\n    dnssec-policy: p\n", filepath.Join(dir, "zones"))
 		fmt.Fprintf(&b, "zone:\n")
 		for _, z := range signed {
 			fmt.Fprintf(&b, "  - domain: %s\n", z)
+			if z == Hashed {
+				fmt.Fprintf(&b, "    dnssec-policy: p3\n")
+			}
 		}
 		fmt.Fprintf(&b, "  - domain: %s\n    dnssec-signing: off\n", Unsigned)
 		return b.String()
@@ -225,10 +232,12 @@ _device NS ns
 insecure NS ns
 broken NS ns
 tampered NS ns
-` + dsOf(Device) + "\n" + dsOf(Tampered) + "\n" + brokenDS + "\n",
+nsec3 NS ns
+` + dsOf(Device) + "\n" + dsOf(Tampered) + "\n" + dsOf(Hashed) + "\n" + brokenDS + "\n",
 		Device:   "@ SOA ns.example.test. h.example.test. 1 3600 600 86400 60\n@ NS ns.example.test.\ndev1 TLSA 3 1 1 8CB0FC6C527506A053F4F14C8464BEBBD6DEDE2738D11468DD953D7D6A3021F1\n",
 		Unsigned: "@ SOA ns.example.test. h.example.test. 1 3600 600 86400 60\n@ NS ns.example.test.\nwww A 192.0.2.20\n",
 		Broken:   "@ SOA ns.example.test. h.example.test. 1 3600 600 86400 60\n@ NS ns.example.test.\ndev1 TLSA 3 1 1 8CB0FC6C527506A053F4F14C8464BEBBD6DEDE2738D11468DD953D7D6A3021F1\n",
+		Hashed:   "@ SOA ns.example.test. h.example.test. 1 3600 600 86400 60\n@ NS ns.example.test.\ndev1 TLSA 3 1 1 8CB0FC6C527506A053F4F14C8464BEBBD6DEDE2738D11468DD953D7D6A3021F1\n*.wild TLSA 3 1 1 1F2E3D4C5B6A79880F1E2D3C4B5A69788796A5B4C3D2E1F00F1E2D3C4B5A6978\n",
 		Tampered: "@ SOA ns.example.test. h.example.test. 1 3600 600 86400 60\n@ NS ns.example.test.\ndev1 TLSA 3 1 1 8CB0FC6C527506A053F4F14C8464BEBBD6DEDE2738D11468DD953D7D6A3021F1\n",
 	}
 	for z, body := range zones {
@@ -261,7 +270,7 @@ tampered NS ns
 		fmt.Fprintf(&b, "    use-syslog: no\n    logfile: \"\"\n    verbosity: 1\n    do-ip6: no\n")
 		fmt.Fprintf(&b, "    local-zone: \"test.\" nodefault\n    trust-anchor: %q\n", env.Anchor)
 		fmt.Fprintf(&b, "remote-control:\n    control-enable: no\n")
-		for _, z := range []string{Zone, Device, Unsigned, Broken} {
+		for _, z := range []string{Zone, Device, Unsigned, Broken, Hashed} {
 			fmt.Fprintf(&b, "stub-zone:\n    name: %q\n    stub-addr: %s\n", z, strings.Replace(env.KnotAddr, ":", "@", 1))
 		}
 		fmt.Fprintf(&b, "stub-zone:\n    name: %q\n    stub-addr: %s\n", Tampered, strings.Replace(env.proxyAddr, ":", "@", 1))
