@@ -176,3 +176,39 @@ func TestChainOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestPresign(t *testing.T) {
+	clock := newClock()
+	z, _ := newZone(t, clock)
+	var add []dns.RR
+	for i := 0; i < 50; i++ {
+		add = append(add, rr(t, fmt.Sprintf("p%d._device.devices.test. 300 IN TLSA 3 1 1 %064x", i, i)))
+	}
+	if _, err := z.Update(nil, add, Policy{}); err != nil {
+		t.Fatal(err)
+	}
+	made, err := z.Presign(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 50 TLSA + apex sets + glue + NSEC3 for every name and ENT.
+	if made < 50+len(z.names)+len(z.ents) {
+		t.Fatalf("Presign made %d signatures", made)
+	}
+	if again, _ := z.Presign(context.Background()); again != 0 {
+		t.Fatalf("second Presign made %d signatures", again)
+	}
+	rrs, err := z.Transfer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyAllKeys(t, z, rrs)
+	// After a change only what changed is signed again: the new TLSA,
+	// the SOA and the NSEC3 records around the new name.
+	if _, err := z.Update(nil, []dns.RR{rr(t, "new._device.devices.test. 300 IN TLSA 3 1 1 abcd")}, Policy{}); err != nil {
+		t.Fatal(err)
+	}
+	if made, _ := z.Presign(context.Background()); made == 0 || made > 6 {
+		t.Fatalf("Presign after one change made %d signatures", made)
+	}
+}

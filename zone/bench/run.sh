@@ -21,7 +21,7 @@ waitdns() { for _ in $(seq 300); do dig +time=1 +tries=1 @127.0.0.1 -p "$1" devi
 go build -o "$W/dance" ./cmd/dance
 "$W/dance" zone init --zone devices.test --dir "$W/zone" >/dev/null
 P=$(port); A=$(port)
-"$W/dance" zone serve --dir "$W/zone" --listen 127.0.0.1:$P --admin-listen 127.0.0.1:$A --allow-transfer 127.0.0.1 --log-level warn >"$W/serve.log" 2>&1 &
+"$W/dance" zone serve --dir "$W/zone" --listen 127.0.0.1:$P --admin-listen 127.0.0.1:$A --allow-transfer 127.0.0.1 --log-level info >"$W/serve.log" 2>&1 &
 pids+=($!); SPID=$!
 waitdns $P
 rss0=$(rss_kb $SPID)
@@ -44,7 +44,7 @@ echo "-- dance zone serve"; perf $P
 
 echo "== transfer (AXFR, first one signs the NSEC3 chain)"
 t0=$(date +%s.%N)
-dig @127.0.0.1 -p $P devices.test AXFR +nocmd +nocomments +nostats | grep -v '^;' >"$W/axfr.raw"
+dig @127.0.0.1 -p $P devices.test AXFR +time=600 +nocmd +nocomments +nostats | grep -v '^;' >"$W/axfr.raw"
 t1=$(date +%s.%N)
 echo "axfr_seconds $(echo "$t1 - $t0" | bc) records $(wc -l <"$W/axfr.raw")"
 # The closing SOA repeats the first.
@@ -100,3 +100,6 @@ pids+=($!); NPID=$!
 waitdns $D
 perf $D >/dev/null
 echo "-- nsd"; perf $D
+
+echo "== presigning (from the server log)"
+grep "zone presigned" "$W/serve.log" | tail -3

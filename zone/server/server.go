@@ -546,6 +546,36 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		defer wg.Done()
 		s.keepFresh(nctx)
 	}()
+	if len(s.cfg.TransferFrom) > 0 {
+		// Secondaries need the whole zone signed: sign it ahead, after
+		// start and after every change, so a transfer starts at once.
+		presign := make(chan struct{}, 1)
+		presign <- struct{}{}
+		s.cfg.Zone.Watch(func(uint32) {
+			select {
+			case presign <- struct{}{}:
+			default:
+			}
+		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-nctx.Done():
+					return
+				case <-presign:
+				}
+				start := time.Now()
+				n, err := s.cfg.Zone.Presign(nctx)
+				if err != nil && nctx.Err() == nil {
+					s.log.Error("presigning failed", "err", err)
+				} else if n > 0 {
+					s.log.Info("zone presigned", "signatures", n, "took", time.Since(start).Round(time.Millisecond))
+				}
+			}
+		}()
+	}
 	if len(s.cfg.Notify) > 0 {
 		s.cfg.Zone.Watch(func(uint32) { s.changed() })
 		wg.Add(1)

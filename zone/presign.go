@@ -1,0 +1,87 @@
+package zone
+
+import (
+	"context"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/signer"
+)
+
+// presignBatch is how many RRsets Presign collects under the read lock
+// before signing them without it.
+const presignBatch = 2000
+
+// Presign signs every RRset and NSEC3 record whose cached signatures are
+// missing or due for refresh, so that a zone transfer (which needs them
+// all) starts at once instead of signing a million records first. Work
+// is collected in batches under the read lock and signed outside it, so
+// queries and updates go on meanwhile. It returns the number of
+// signatures made.
+func (z *Zone) Presign(ctx context.Context) (int, error) {
+	made := 0
+	// RRsets, by name in map order; a name changed meanwhile is either
+	// seen with its new RRsets or signed at first use.
+	names := z.sortedNames()
+	for i := 0; i < len(names); i += presignBatch {
+		if err := ctx.Err(); err != nil {
+			return made, err
+		}
+		end := min(i+presignBatch, len(names))
+		var work []*rrset
+		z.mu.RLock()
+		sg := z.signer.Load()
+		for _, name := range names[i:end] {
+			n := z.names[name]
+			if n == nil {
+				continue
+			}
+			for _, s := range n.sets {
+				if p := s.sigs.Load(); p == nil || p.by != sg || !sg.Fresh(p.sigs) {
+					work = append(work, s)
+				}
+			}
+		}
+		z.mu.RUnlock()
+		for _, s := range work {
+			sigs, err := sg.Sign(s.rrs)
+			if err != nil {
+				return made, err
+			}
+			s.sigs.Store(&sigCache{sigs: sigs, by: sg})
+			made += len(sigs)
+		}
+	}
+	// The NSEC3 chain: records built under the lock, signed outside it.
+	type job struct {
+		e  *chainEntry
+		rr *dns.NSEC3
+	}
+	var jobs []job
+	var sg *signer.Signer
+	z.mu.RLock()
+	sg = z.signer.Load()
+	z.chain.each(func(h, next string, e *chainEntry) error {
+		rr := z.nsec3For(h, next, e)
+		if p := e.signed.Load(); p != nil && p.by == sg && dns.IsDuplicate(p.rr, rr) && sg.Fresh(p.sigs) {
+			return nil
+		}
+		jobs = append(jobs, job{e, rr})
+		return nil
+	})
+	z.mu.RUnlock()
+	for i, j := range jobs {
+		if i%presignBatch == 0 {
+			if err := ctx.Err(); err != nil {
+				return made, err
+			}
+		}
+		sigs, err := sg.Sign([]dns.RR{j.rr})
+		if err != nil {
+			return made, err
+		}
+		j.e.signed.Store(&signedRR{rr: j.rr, sigs: sigs, by: sg})
+		made += len(sigs)
+	}
+	return made, nil
+}
