@@ -22,7 +22,12 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 	made := 0
 	// RRsets, by name in map order; a name changed meanwhile is either
 	// seen with its new RRsets or signed at first use.
-	names := z.sortedNames()
+	z.mu.RLock()
+	names := make([]string, 0, len(z.names))
+	for name := range z.names {
+		names = append(names, name)
+	}
+	z.mu.RUnlock()
 	for i := 0; i < len(names); i += presignBatch {
 		if err := ctx.Err(); err != nil {
 			return made, err
