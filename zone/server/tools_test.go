@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,72 +18,23 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/internal/daemon"
 )
 
-func tool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is required (Debian packages in scripts/debian-packages): %v", name, err)
-	}
-	return p
-}
-
-// freePort returns a port above 10000 that was free on 127.0.0.1 for both
-// UDP and TCP a moment ago; callers retry if a daemon cannot bind it.
-func freePort(t testing.TB) int {
-	t.Helper()
-	for i := 0; i < 100; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		if port > 10000 {
-			return port
-		}
-	}
-	t.Fatal("no free port above 10000")
-	return 0
-}
-
-// waitDNS polls addr with an SOA query for zoneName until it answers or the
-// deadline passes, or until exited is closed (the daemon died).
-func waitDNS(addr, zoneName string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(30 * time.Second)
-	c := &dns.Client{Timeout: 500 * time.Millisecond}
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("daemon exited")
-		default:
-		}
-		m := new(dns.Msg)
-		m.SetQuestion(zoneName, dns.TypeSOA)
-		if r, _, err := c.Exchange(m, addr); err == nil && r != nil {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
-	}
-	return fmt.Errorf("%s did not answer within 30s", addr)
-}
+// The helpers shared with the other zone packages' tests.
+var (
+	tool     = daemon.Tool
+	freePort = daemon.FreePort
+)
 
 // startUnbound runs a validating Unbound in the foreground with the zone's
 // trust anchors and a stub zone at the server; it returns its address.
 func startUnbound(t testing.TB, anchors, zoneName, stubAddr string) string {
 	t.Helper()
-	bin := tool(t, "unbound")
-	dir := t.TempDir()
 	host, sport, _ := net.SplitHostPort(stubAddr)
-	for attempt := 0; attempt < 5; attempt++ {
-		port := freePort(t)
-		conf := fmt.Sprintf(`server:
+	return daemon.Run(t, tool(t, "unbound"), func(cf string) []string { return []string{"-d", "-c", cf} }, "unbound.conf", zoneName, 0,
+		func(dir string, port int) string {
+			return fmt.Sprintf(`server:
   interface: 127.0.0.1
   port: %d
   do-daemonize: no
@@ -112,36 +62,7 @@ stub-zone:
   name: %q
   stub-addr: %s@%s
 `, port, dir, anchors, zoneName, host, sport)
-		cf := filepath.Join(dir, "unbound.conf")
-		if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "-d", "-c", cf)
-		var log strings.Builder
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if err := waitDNS(addr, zoneName, exited); err != nil {
-			cmd.Process.Kill()
-			<-exited
-			t.Logf("unbound attempt %d: %v\n%s", attempt, err, log.String())
-			continue
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-exited
-			if t.Failed() {
-				t.Logf("unbound log:\n%s", log.String())
-			}
 		})
-		return addr
-	}
-	t.Fatal("unbound did not start")
-	return ""
 }
 
 func query(t testing.TB, addr, name string, qtype uint16) *dns.Msg {

@@ -5,16 +5,15 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/internal/daemon"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
@@ -117,18 +116,13 @@ func TestAXFRAddressList(t *testing.T) {
 // retry with another if Knot cannot bind it); it returns its address.
 func startKnot(t testing.TB, primary string, key *tsigkey.Key, port int) string {
 	t.Helper()
-	bin := tool(t, "knotd")
 	ph, pp, _ := net.SplitHostPort(primary)
-	for attempt := 0; attempt < 5; attempt++ {
-		dir := t.TempDir()
-		for _, d := range []string{"storage", "run"} {
-			os.MkdirAll(filepath.Join(dir, d), 0o755)
-		}
-		p := port
-		if p == 0 {
-			p = freePort(t)
-		}
-		conf := fmt.Sprintf(`server:
+	return daemon.Run(t, tool(t, "knotd"), func(cf string) []string { return []string{"-c", cf} }, "knot.conf", origin, port,
+		func(dir string, p int) string {
+			for _, d := range []string{"storage", "run"} {
+				os.MkdirAll(filepath.Join(dir, d), 0o755)
+			}
+			return fmt.Sprintf(`server:
     rundir: "%[1]s/run"
     listen: 127.0.0.1@%[2]d
 log:
@@ -157,37 +151,7 @@ zone:
     zonefile-load: none
     journal-content: changes
 `, dir, p, key.Name, key.Algorithm, key.Base64(), ph, pp, origin)
-		cf := filepath.Join(dir, "knot.conf")
-		os.WriteFile(cf, []byte(conf), 0o644)
-		cmd := exec.Command(bin, "-c", cf)
-		var log strings.Builder
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
-		if err := waitDNS(addr, origin, exited); err != nil {
-			cmd.Process.Kill()
-			<-exited
-			if port != 0 {
-				t.Fatalf("knotd on port %d: %v\n%s", port, err, log.String())
-			}
-			t.Logf("knot attempt %d: %v\n%s", attempt, err, log.String())
-			continue
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-exited
-			if t.Failed() {
-				t.Logf("knot log:\n%s", log.String())
-			}
 		})
-		return addr
-	}
-	t.Fatal("knotd did not start")
-	return ""
 }
 
 // waitSerial polls addr until its SOA serial for the zone is want.
