@@ -106,8 +106,11 @@ func (v *validator) positive(ctx context.Context, name string, rrs []dns.RR, sig
 	// wildcard itself (whose "*" label is not counted).
 	literal := strings.HasPrefix(name, "*.") && int(sig.Labels) == dns.CountLabel(name)-1
 	if int(sig.Labels) < dns.CountLabel(name) && !literal {
-		if r := v.wildcardProof(msg, name, sig.Labels, st); r != nil {
-			res.status, res.reason = Bogus, r
+		if status, r := v.wildcardProof(msg, name, sig.Labels, st); status != Secure {
+			res.status, res.reason = status, r
+			if status == Insecure {
+				res.expires = v.lifetime(rrs, sig, exp)
+			}
 			return res
 		}
 	}

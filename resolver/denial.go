@@ -384,12 +384,15 @@ func (v *validator) nsec3Denial(rcode int, name string, qtype uint16, recs []*dn
 // wildcardProof checks that an answer expanded from a wildcard was not for a
 // name that exists (RFC 4035 §5.3.4, RFC 5155 §8.8): the closest encloser has
 // sigLabels labels, and the next closer name must be proven absent.
-func (v *validator) wildcardProof(msg *dns.Msg, name string, sigLabels uint8, st *zoneState) *Reason {
+//
+// It returns Secure, Insecure (an NSEC3 proof above the RFC 9276 insecure
+// limit) or Bogus, with a reason when not Secure.
+func (v *validator) wildcardProof(msg *dns.Msg, name string, sigLabels uint8, st *zoneState) (Status, *Reason) {
 	var nsecs []*dns.NSEC
 	var nsec3s []*dns.NSEC3
 	sets := groupRRsets(msg.Ns)
 	if len(sets) > maxDenialRRsets {
-		return reasonf(EDEDNSSECBogus, st.zone, "%d RRsets in the authority section, at most %d are checked", len(sets), maxDenialRRsets)
+		return Bogus, reasonf(EDEDNSSECBogus, st.zone, "%d RRsets in the authority section, at most %d are checked", len(sets), maxDenialRRsets)
 	}
 	for _, set := range sets {
 		t := set.rrs[0].Header().Rrtype
@@ -397,7 +400,7 @@ func (v *validator) wildcardProof(msg *dns.Msg, name string, sigLabels uint8, st
 			continue
 		}
 		if _, _, r := v.verifyRRset(set.rrs, set.sigs, st); r != nil {
-			return r
+			return Bogus, r
 		}
 		for _, rr := range set.rrs {
 			switch x := rr.(type) {
@@ -410,7 +413,7 @@ func (v *validator) wildcardProof(msg *dns.Msg, name string, sigLabels uint8, st
 	}
 	for _, n := range nsecs {
 		if nsecCovers(n.Hdr.Name, n.NextDomain, name) {
-			return nil
+			return Secure, nil
 		}
 	}
 	if len(nsec3s) > 0 {
@@ -421,14 +424,22 @@ func (v *validator) wildcardProof(msg *dns.Msg, name string, sigLabels uint8, st
 				set.iter, set.salt = n.Iterations, n.Salt
 			}
 		}
-		if len(set.records) > 0 && set.iter <= v.nsec3Bogus {
-			nc := ancestorWithLabels(name, int(sigLabels)+1)
-			if set.cover(nc) != nil {
-				return nil
+		switch {
+		case len(set.records) == 0:
+		case set.iter > v.nsec3Bogus:
+			return Bogus, reasonf(EDEUnsupportedNSEC3Iterations, st.zone, "NSEC3 iterations %d above the limit %d", set.iter, v.nsec3Bogus)
+		case set.iter > v.nsec3Insecure:
+			// RFC 9276 §3.2, as for denials.
+			return Insecure, reasonf(EDEUnsupportedNSEC3Iterations, st.zone,
+				"NSEC3 iterations %d above %d: wildcard answer treated as insecure", set.iter, v.nsec3Insecure)
+		default:
+			// RFC 5155 §8.8: the next closer name must be covered.
+			if set.cover(ancestorWithLabels(name, int(sigLabels)+1)) != nil {
+				return Secure, nil
 			}
 		}
 	}
-	return reasonf(EDENSECMissing, st.zone, "wildcard answer for %s without proof that the name does not exist", name)
+	return Bogus, reasonf(EDENSECMissing, st.zone, "wildcard answer for %s without proof that the name does not exist", name)
 }
 
 type rrset struct {

@@ -84,9 +84,10 @@ func TestFaults(t *testing.T) {
 		// BIND 9.18 accepts up to 150 iterations and answers insecure above;
 		// this resolver's limits are 50 (insecure) and 150 (bogus).
 		{desc: "NSEC3 iterations above the insecure limit", zone: dnstest.Zone, opts: dnstest.ZoneOptions{Denial: dnstest.NSEC3, NSEC3Iterations: 100},
-			delvDiffers: map[string]resolver.Status{"nope.example.test.": resolver.Secure},
+			delvDiffers: map[string]resolver.Status{"nope.example.test.": resolver.Secure, "x.wild.example.test.": resolver.Secure},
 			cases: []lookupCase{
 				{name: "nope.example.test.", qtype: dns.TypeTLSA, status: resolver.Insecure, kind: resolver.KindNXDomain, ede: resolver.EDEUnsupportedNSEC3Iterations},
+				{name: "x.wild.example.test.", qtype: dns.TypeTLSA, status: resolver.Insecure, kind: resolver.KindAnswer, ede: resolver.EDEUnsupportedNSEC3Iterations},
 				{name: "_443._tcp.www.example.test.", qtype: dns.TypeTLSA, status: resolver.Secure, kind: resolver.KindAnswer},
 			}},
 		{desc: "NSEC3 iterations above the bogus limit", zone: dnstest.Zone, opts: dnstest.ZoneOptions{Denial: dnstest.NSEC3, NSEC3Iterations: 500},
