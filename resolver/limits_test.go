@@ -364,3 +364,48 @@ func TestCacheLifetime(t *testing.T) {
 		})
 	}
 }
+
+// TestBadUpstream: answers that do not belong to the query are not used.
+func TestBadUpstream(t *testing.T) {
+	tests := []struct {
+		desc   string
+		mangle func(q, r *dns.Msg)
+	}{
+		{"mismatched ID", func(q, r *dns.Msg) { r.Id = q.Id + 1 }},
+		{"mismatched question", func(q, r *dns.Msg) { r.Question[0].Name = "other.example.test." }},
+		{"mismatched type", func(q, r *dns.Msg) { r.Question[0].Qtype = dns.TypeA }},
+		{"not a response", func(q, r *dns.Msg) { r.Response = false }},
+		{"server failure", func(q, r *dns.Msg) { r.Rcode = dns.RcodeServerFailure }},
+		{"refused", func(q, r *dns.Msg) { r.Rcode = dns.RcodeRefused }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			h := dnstest.Start(t, dnstest.Config{})
+			anchors, err := resolver.ParseAnchorsString(h.Anchors())
+			if err != nil {
+				t.Fatal(err)
+			}
+			exchange := func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+				r, err := h.Exchange(ctx, q)
+				if err == nil && q.Question[0].Qtype == dns.TypeTLSA {
+					tc.mangle(q, r)
+				}
+				return r, err
+			}
+			r, err := resolver.New(resolver.Config{Exchange: exchange, Anchors: anchors})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != resolver.Indeterminate || len(res.Records) != 0 {
+				t.Fatalf("status %s with %d records (%s), want indeterminate and none", res.Status, len(res.Records), res.Reason)
+			}
+			if r.Stats().UpstreamErrors == 0 {
+				t.Error("no upstream error counted")
+			}
+		})
+	}
+}

@@ -126,7 +126,7 @@ func (c *client) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		c.counters.upstreamQueries.Add(1)
 		resp, err := c.exchangeFunc(ctx, q)
 		if err == nil {
-			err = checkResponse(q, resp)
+			err = usable(q, resp)
 		}
 		if err != nil {
 			c.counters.upstreamErrors.Add(1)
@@ -168,14 +168,23 @@ func (c *client) exchangeOne(ctx context.Context, u upstream, q *dns.Msg) (*dns.
 	if err != nil {
 		return nil, err
 	}
-	if err := checkResponse(q, resp); err != nil {
+	if err := usable(q, resp); err != nil {
 		return nil, err
 	}
-	switch resp.Rcode {
+	return resp, nil
+}
+
+// usable accepts a response that answers q with NOERROR or NXDOMAIN; any
+// other RCODE sends the query to the next upstream.
+func usable(q, r *dns.Msg) error {
+	if err := checkResponse(q, r); err != nil {
+		return err
+	}
+	switch r.Rcode {
 	case dns.RcodeSuccess, dns.RcodeNameError:
-		return resp, nil
+		return nil
 	default:
-		return nil, fmt.Errorf("server answered %s", dns.RcodeToString[resp.Rcode])
+		return fmt.Errorf("server answered %s", dns.RcodeToString[r.Rcode])
 	}
 }
 
@@ -201,6 +210,9 @@ func (c *client) do(ctx context.Context, network string, u upstream, q *dns.Msg)
 func checkResponse(q, r *dns.Msg) error {
 	if r == nil {
 		return errors.New("empty response")
+	}
+	if r.Id != q.Id {
+		return errors.New("response ID does not match the query")
 	}
 	if !r.Response || r.Opcode != dns.OpcodeQuery {
 		return errors.New("not a query response")
