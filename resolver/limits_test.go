@@ -409,3 +409,42 @@ func TestBadUpstream(t *testing.T) {
 		})
 	}
 }
+
+// TestTrustADServfail: in trust-AD mode, a SERVFAIL carrying a DNSSEC
+// Extended DNS Error is a bogus answer; other failures are indeterminate.
+func TestTrustADServfail(t *testing.T) {
+	tests := []struct {
+		desc   string
+		ede    *dns.EDNS0_EDE
+		status resolver.Status
+		code   resolver.EDE
+	}{
+		{"bogus", &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeSignatureExpired, ExtraText: "expired"}, resolver.Bogus, resolver.EDESignatureExpired},
+		{"no reachable authority", &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNoReachableAuthority}, resolver.Indeterminate, resolver.EDENetworkError},
+		{"no EDE", nil, resolver.Indeterminate, resolver.EDENetworkError},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			exchange := func(_ context.Context, q *dns.Msg) (*dns.Msg, error) {
+				r := new(dns.Msg)
+				r.SetRcode(q, dns.RcodeServerFailure)
+				r.SetEdns0(1232, true)
+				if tc.ede != nil {
+					r.IsEdns0().Option = append(r.IsEdns0().Option, tc.ede)
+				}
+				return r, nil
+			}
+			r, err := resolver.New(resolver.Config{Exchange: exchange, TrustAD: true, Attempts: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != tc.status || res.Reason == nil || res.Reason.Code != tc.code {
+				t.Fatalf("%s (%s), want %s with EDE %d", res.Status, res.Reason, tc.status, tc.code)
+			}
+		})
+	}
+}

@@ -409,6 +409,15 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) *Resul
 // (RFC 6840 §5.7); the channel was checked by New.
 func (r *Resolver) trustADStep(ctx context.Context, name string, qtype uint16) *stepResult {
 	msg, err := r.query(ctx, name, qtype)
+	var rc *rcodeError
+	if errors.As(err, &rc) && rc.msg.Rcode == dns.RcodeServerFailure {
+		// A validating upstream says why it failed (RFC 8914 §4): the
+		// DNSSEC codes 1 to 12 mean it found the answer bogus.
+		if ede := extendedError(rc.msg); ede != nil && ede.InfoCode >= uint16(EDEUnsupportedDNSKEYAlgorithm) && ede.InfoCode <= uint16(EDENSECMissing) {
+			return &stepResult{status: Bogus, msg: rc.msg,
+				reason: reasonf(EDE(ede.InfoCode), "", "the upstream validator failed: %s", strings.TrimSpace(EDE(ede.InfoCode).String()+" "+ede.ExtraText))}
+		}
+	}
 	if err != nil {
 		return indeterminate(reasonf(EDENetworkError, "", "query %s %s: %v", name, typeString(qtype), err))
 	}

@@ -184,8 +184,32 @@ func usable(q, r *dns.Msg) error {
 	case dns.RcodeSuccess, dns.RcodeNameError:
 		return nil
 	default:
-		return fmt.Errorf("server answered %s", dns.RcodeToString[r.Rcode])
+		return &rcodeError{msg: r}
 	}
+}
+
+// rcodeError is a response with an RCODE other than NOERROR or NXDOMAIN;
+// it keeps the message for its Extended DNS Errors.
+type rcodeError struct{ msg *dns.Msg }
+
+func (e *rcodeError) Error() string {
+	s := "server answered " + dns.RcodeToString[e.msg.Rcode]
+	if ede := extendedError(e.msg); ede != nil {
+		s += fmt.Sprintf(" (EDE %d: %s)", ede.InfoCode, ede.ExtraText)
+	}
+	return s
+}
+
+// extendedError returns the first Extended DNS Error option of m (RFC 8914).
+func extendedError(m *dns.Msg) *dns.EDNS0_EDE {
+	if o := m.IsEdns0(); o != nil {
+		for _, opt := range o.Option {
+			if e, ok := opt.(*dns.EDNS0_EDE); ok {
+				return e
+			}
+		}
+	}
+	return nil
 }
 
 func (c *client) do(ctx context.Context, network string, u upstream, q *dns.Msg) (*dns.Msg, error) {
