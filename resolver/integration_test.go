@@ -76,3 +76,34 @@ func hasNSEC3(m *dns.Msg) bool {
 	}
 	return false
 }
+
+// TestTrustADUnbound: trusting Unbound's AD bit over loopback gives the
+// same verdicts as local validation (Unbound signals bogus answers with a
+// DNSSEC Extended DNS Error).
+func TestTrustADUnbound(t *testing.T) {
+	env := dnstest.StartReal(t)
+	r, err := resolver.New(resolver.Config{Upstreams: []string{env.UnboundAddr}, TrustAD: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		qtype  uint16
+		status resolver.Status
+	}{
+		{"_443._tcp.www.example.test.", dns.TypeTLSA, resolver.Secure},
+		{"nope._device.example.test.", dns.TypeTLSA, resolver.Secure},
+		{"www.insecure.example.test.", dns.TypeA, resolver.Insecure},
+		{"dev1.broken.example.test.", dns.TypeTLSA, resolver.Bogus},
+		{"dev1.tampered.example.test.", dns.TypeTLSA, resolver.Bogus},
+	}
+	for _, tc := range tests {
+		res, err := r.Lookup(context.Background(), tc.name, tc.qtype)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != tc.status {
+			t.Errorf("%s: %s (%s), want %s", tc.name, res.Status, res.Reason, tc.status)
+		}
+	}
+}

@@ -267,7 +267,7 @@ nsec3 NS ns
 		var b strings.Builder
 		fmt.Fprintf(&b, "server:\n    interface: 127.0.0.1\n    port: %d\n    do-not-query-localhost: no\n", port)
 		fmt.Fprintf(&b, "    chroot: \"\"\n    username: \"\"\n    directory: %q\n    pidfile: \"\"\n", dir)
-		fmt.Fprintf(&b, "    use-syslog: no\n    logfile: \"\"\n    verbosity: 1\n    do-ip6: no\n")
+		fmt.Fprintf(&b, "    use-syslog: no\n    logfile: \"\"\n    verbosity: 1\n    do-ip6: no\n    ede: yes\n")
 		fmt.Fprintf(&b, "    local-zone: \"test.\" nodefault\n    trust-anchor: %q\n", env.Anchor)
 		fmt.Fprintf(&b, "remote-control:\n    control-enable: no\n")
 		for _, z := range []string{Zone, Device, Unsigned, Broken, Hashed} {
