@@ -55,6 +55,15 @@ func TestCache(t *testing.T) {
 	if h.Queries() != q {
 		t.Errorf("cached lookup sent %d queries", h.Queries()-q)
 	}
+	// Validated keys are cached: another name in the same zone costs one
+	// query, the answer's.
+	q = h.Queries()
+	if res, err := r.Lookup(ctx, "www.example.test.", dns.TypeA); err != nil || res.Status != resolver.Secure {
+		t.Fatalf("www: %v %v", res, err)
+	}
+	if got := h.Queries() - q; got != 1 {
+		t.Errorf("lookup in a zone whose keys are cached sent %d queries, want 1", got)
+	}
 	// A negative answer is cached too.
 	if _, err := r.Lookup(ctx, "nope.example.test.", dns.TypeTLSA); err != nil {
 		t.Fatal(err)
@@ -76,8 +85,8 @@ func TestCache(t *testing.T) {
 	if h.Queries() == q {
 		t.Error("expired entry answered from cache")
 	}
-	if s := r.Stats(); s.CacheHits != 2 || s.Lookups != 5 {
-		t.Errorf("stats %+v, want 2 cache hits out of 5 lookups", s)
+	if s := r.Stats(); s.CacheHits != 2 || s.Lookups != 6 {
+		t.Errorf("stats %+v, want 2 cache hits out of 6 lookups", s)
 	}
 }
 
