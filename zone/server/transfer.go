@@ -104,6 +104,11 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 		}
 	}
 	if rrs == nil {
+		// Sign what is missing without holding the zone's lock, so that
+		// updates go on; Transfer then signs only what changed since.
+		if _, err := s.cfg.Zone.Presign(context.Background()); err != nil {
+			s.log.Error("presigning for a transfer failed", "peer", peer, "err", err)
+		}
 		var err error
 		rrs, err = s.cfg.Zone.Transfer()
 		if err != nil {
