@@ -229,6 +229,27 @@ func TestTransports(t *testing.T) {
 			t.Fatalf("status %s (%s), want indeterminate: the certificate is not trusted", res.Status, res.Reason)
 		}
 	})
+	t.Run("udp: the first upstream never answers", func(t *testing.T) {
+		h := dnstest.Start(t, dnstest.Config{})
+		silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { silent.Close() })
+		r := newResolver(t, h, func(c *resolver.Config) {
+			c.Upstreams = []string{silent.LocalAddr().String(), h.Addr()}
+			c.QueryTimeout = 200 * time.Millisecond
+		})
+		res, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
+		if err != nil || res.Status != resolver.Secure {
+			t.Fatalf("lookup: %v %v", res, err)
+		}
+		// Only the first query waits for the silent server: the next
+		// ones go to the upstream that answered.
+		if s := r.Stats(); s.UpstreamErrors != 1 {
+			t.Errorf("%d upstream errors, want 1", s.UpstreamErrors)
+		}
+	})
 	t.Run("several upstreams, the first dead", func(t *testing.T) {
 		h := dnstest.Start(t, dnstest.Config{})
 		dead := deadAddr(t)

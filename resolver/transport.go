@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -81,6 +82,10 @@ type client struct {
 	timeout   time.Duration
 	attempts  int
 	counters  *counters
+	// preferred is the index of the upstream that answered last: queries
+	// start there, so a dead first upstream costs one timeout, not one per
+	// query.
+	preferred atomic.Int32
 	// exchangeFunc replaces the network when set (Config.Exchange).
 	exchangeFunc func(ctx context.Context, q *dns.Msg) (*dns.Msg, error)
 }
@@ -135,14 +140,19 @@ func (c *client) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		return resp, nil
 	}
 	var last error = errors.New("no upstream configured")
+	n := len(c.upstreams)
+	start := int(c.preferred.Load())
 	for attempt := 0; attempt < c.attempts; attempt++ {
-		for _, u := range c.upstreams {
+		for i := range n {
+			idx := (start + i) % n
+			u := c.upstreams[idx]
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 			c.counters.upstreamQueries.Add(1)
 			resp, err := c.exchangeOne(ctx, u, q)
 			if err == nil {
+				c.preferred.Store(int32(idx))
 				return resp, nil
 			}
 			c.counters.upstreamErrors.Add(1)
