@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -79,5 +82,42 @@ func TestIDPublish(t *testing.T) {
 				t.Fatalf("%d TLSA records, want %d", got, tt.count)
 			}
 		})
+	}
+}
+
+// TestZoneServePolicyFile: DIR/update-policy limits the update key.
+func TestZoneServePolicyFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "z")
+	if code := run(context.Background(), []string{"zone", "init", "--zone", "devices.test", "--dir", dir}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatal("init failed")
+	}
+	os.WriteFile(filepath.Join(dir, zone.PolicyFile), []byte("update.devices.test. _device.devices.test. TLSA\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "off"}, nil, &out, &errb)
+	}()
+	defer func() { cancel(); <-done }()
+	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); addr == ""; {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("serve did not start: %s", errb.String())
+		} else {
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+	}
+	key := filepath.Join(dir, zone.TSIGFile)
+	if code, _, e := runPublish([]string{"--server", addr, "--tsig", key, "s1._device.devices.test", "TLSA", "3 1 1 abcd"}, ""); code != 0 {
+		t.Fatalf("inside the subtree: exit %d %s", code, e)
+	}
+	if code, _, e := runPublish([]string{"--server", addr, "--tsig", key, "u1._user.devices.test", "TLSA", "3 1 1 abcd"}, ""); code != 1 || !strings.Contains(e, "REFUSED") {
+		t.Fatalf("outside the subtree: exit %d %s", code, e)
+	}
+	if code, _, e := runPublish([]string{"--server", addr, "--tsig", key, "s1._device.devices.test", "SSHFP", "4 2 abcd"}, ""); code != 1 || !strings.Contains(e, "REFUSED") {
+		t.Fatalf("type not in the policy: exit %d %s", code, e)
 	}
 }

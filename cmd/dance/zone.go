@@ -160,7 +160,9 @@ func zoneServeCommand() *cli.Command {
 		Usage:   "dance zone serve --dir DIR [--listen ADDR] [--tls-listen ADDR --tls-cert FILE --tls-key FILE] [flags]",
 		Description: "Answers queries for the zone in DIR, signing online with compact denial of\n" +
 			"existence (RFC 9824), and applies RFC 2136 updates signed with a key from\n" +
-			"DIR/tsig.key. Prints the bound address once ready; stops cleanly on SIGINT or SIGTERM.",
+			"DIR/tsig.key (identity records only; DIR/update-policy, if present, limits keys:\n" +
+			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). Prints the bound address once\n" +
+			"ready; stops cleanly on SIGINT or SIGTERM.",
 		Examples: []string{
 			"dance zone serve --dir ./zone --listen 127.0.0.1:5353",
 			"dance zone serve --dir ./zone --listen [::]:53 --allow-transfer 192.0.2.0/24 --transfer-key xfr.key --notify 192.0.2.7:53",
@@ -205,6 +207,23 @@ func zoneServeCommand() *cli.Command {
 			if err != nil {
 				return cli.Input(err)
 			}
+			var policies map[string]zone.Policy
+			if f, err := os.Open(filepath.Join(dir, zone.PolicyFile)); err == nil {
+				policies, err = zone.ParsePolicies(f, z.Origin())
+				f.Close()
+				if err != nil {
+					return cli.Input(err)
+				}
+				for k := range policies {
+					found := false
+					for _, key := range tk {
+						found = found || key.Name == k
+					}
+					if !found {
+						return cli.Input(fmt.Errorf("%s names key %s, which is not in %s", zone.PolicyFile, k, zone.TSIGFile))
+					}
+				}
+			}
 			var prefixes []netip.Prefix
 			for _, a := range allowXfr {
 				p, err := netip.ParsePrefix(a)
@@ -229,7 +248,7 @@ func zoneServeCommand() *cli.Command {
 				}
 			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
-			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, MaxUDPSize: maxUDP, Logger: log,
+			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, Policies: policies, MaxUDPSize: maxUDP, Logger: log,
 				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly})
 			if err != nil {
 				return cli.Input(err)
