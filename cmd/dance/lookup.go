@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -22,6 +24,8 @@ var resolvConf = "/etc/resolv.conf"
 type resolverFlags struct {
 	upstreams cli.StringList
 	tls       bool
+	tlsCA     string
+	tlsName   string
 	anchors   string
 	trustAD   bool
 }
@@ -31,11 +35,15 @@ of /etc/resolv.conf, else 127.0.0.1) with DNSSEC records, and validating every
 signature locally up to a trust anchor: the IANA root keys, plus the DS or
 DNSKEY lines of --anchors, each valid for its own subtree. --trust-ad believes
 the resolver's AD bit instead, and is refused unless the resolver is reached
-over --tls or on a loopback address.`
+over --tls or on a loopback address. Over --tls the resolver's certificate is
+verified against the system roots, or against --tls-ca for a private resolver,
+for the name --tls-name (default: the host part of --resolver).`
 
 func (f *resolverFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.upstreams, "resolver", "DNS server to ask, `ADDR` as host or host:port; repeat for several (default: /etc/resolv.conf)")
 	fs.BoolVar(&f.tls, "tls", false, "reach the resolvers over DNS over TLS (port 853 unless given), certificate verified")
+	fs.StringVar(&f.tlsCA, "tls-ca", "", "with --tls, verify the resolvers' certificates against the PEM CA certificates in `FILE` instead of the system roots")
+	fs.StringVar(&f.tlsName, "tls-name", "", "with --tls, the `NAME` the resolvers' certificates must carry (default: the host of --resolver)")
 	fs.StringVar(&f.anchors, "anchors", "", "trust anchors `FILE`: DS or DNSKEY lines in zone-file syntax, added to the root keys")
 	fs.BoolVar(&f.trustAD, "trust-ad", false, "trust the resolver's AD bit instead of validating (needs --tls or a loopback resolver)")
 }
@@ -46,6 +54,13 @@ func (f *resolverFlags) newResolver(env *cli.Env) (*resolver.Resolver, error) {
 	cfg := resolver.Config{Upstreams: f.upstreams, Anchors: resolver.RootAnchors()}
 	if f.tls {
 		cfg.Transport = resolver.TLS
+		tc, err := f.tlsConfig(env)
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLSConfig = tc
+	} else if f.tlsCA != "" || f.tlsName != "" {
+		return nil, cli.Usagef("--tls-ca and --tls-name need --tls")
 	}
 	if f.anchors != "" {
 		data, err := cli.ReadInput(env, f.anchors)
@@ -72,6 +87,26 @@ func (f *resolverFlags) newResolver(env *cli.Env) (*resolver.Resolver, error) {
 	return r, nil
 }
 
+// tlsConfig is the client configuration for DNS over TLS: the system roots
+// or --tls-ca, and --tls-name. Certificates are always verified (RFC 7858
+// §4.2 strict privacy): a resolver whose identity is unknown could forge
+// AD bits and see every lookup.
+func (f *resolverFlags) tlsConfig(env *cli.Env) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: strings.TrimSuffix(f.tlsName, ".")}
+	if f.tlsCA != "" {
+		data, err := cli.ReadInput(env, f.tlsCA)
+		if err != nil {
+			return nil, cli.Input(err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, cli.Input(fmt.Errorf("%s: no PEM CERTIFICATE found", f.tlsCA))
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
 // systemResolvers returns the nameservers of /etc/resolv.conf, or 127.0.0.1.
 func systemResolvers() []string {
 	cc, err := dns.ClientConfigFromFile(resolvConf)
@@ -92,7 +127,7 @@ func lookupCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "lookup",
 		Summary: "look a name up and say whether DNSSEC proves the answer",
-		Usage:   "dance lookup NAME [--type TLSA] [--resolver ADDR ...] [--tls] [--anchors FILE] [--trust-ad] [--json]",
+		Usage:   "dance lookup NAME [--type TLSA] [--resolver ADDR ...] [--tls [--tls-ca FILE] [--tls-name NAME]] [--anchors FILE] [--trust-ad] [--json]",
 		Description: `Prints the records, then the verdict: secure, insecure, bogus or
 indeterminate, with the reason (and its RFC 8914 Extended DNS Error code) when
 not secure. A proven non-existence (nxdomain, nodata) is a secure answer too.

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsbound/dance/internal/dnstest"
+)
+
+// dotServerConfig makes a CA and a DNS-over-TLS server certificate for
+// serverName, and returns the server's TLS configuration and the CA in PEM.
+func dotServerConfig(t *testing.T, serverName string) (*tls.Config, []byte) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test resolver CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: serverName}, DNSNames: []string{serverName},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+	return cfg, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+}
+
+// TestLookupOverTLS runs dance lookup against a DNS-over-TLS upstream whose
+// certificate is issued by a private CA: only --tls-ca and the right
+// --tls-name let the lookup through.
+func TestLookupOverTLS(t *testing.T) {
+	srvCfg, caPEM := dotServerConfig(t, "dns.test")
+	h := dnstest.Start(t, dnstest.Config{TLSConfig: srvCfg})
+	adCfg, adCAPEM := dotServerConfig(t, "dns.test")
+	ad := dnstest.Start(t, dnstest.Config{TLSConfig: adCfg, SetAD: true})
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caFile := write("ca.pem", caPEM)
+	anchors := write("anchors", []byte(h.Anchors()+"\n"))
+	adCAFile := write("ad-ca.pem", adCAPEM)
+	notPEM := write("not.pem", []byte("not a certificate\n"))
+	base := []string{"lookup", "dev1._device.example.test", "--resolver", h.TLSAddr(), "--tls", "--anchors", anchors}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // regexp
+		stderr string // substring
+	}{
+		{"private CA and name", append(base, "--tls-ca", caFile, "--tls-name", "dns.test"), 0, `(?m)^secure$`, ""},
+		{"system roots do not know the CA", base, 1, `(?m)^indeterminate`, ""},
+		{"wrong name", append(base, "--tls-ca", caFile, "--tls-name", "other.test"), 1, `(?m)^indeterminate`, ""},
+		{"tls-ca without tls", []string{"lookup", "x.test", "--tls-ca", caFile}, 2, `^$`, "need --tls"},
+		{"tls-ca not PEM", append(base, "--tls-ca", notPEM), 2, `^$`, "not.pem: no PEM CERTIFICATE"},
+		{"tls-ca missing", append(base, "--tls-ca", filepath.Join(dir, "none.pem")), 2, `^$`, "none.pem"},
+		// Trusting the AD bit needs the channel to be authenticated.
+		{"trust-ad over verified TLS", []string{"lookup", "dev1._device.example.test", "--resolver", ad.TLSAddr(), "--tls", "--tls-ca", adCAFile, "--tls-name", "dns.test", "--trust-ad"}, 0, `(?m)^secure$`, ""},
+		{"trust-ad with a CA that did not issue the certificate", []string{"lookup", "dev1._device.example.test", "--resolver", ad.TLSAddr(), "--tls", "--tls-ca", caFile, "--tls-name", "dns.test", "--trust-ad"}, 1, `(?m)^indeterminate`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), tt.args, nil, &out, &errb)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tt.code, out.String(), errb.String())
+			}
+			if !regexp.MustCompile(tt.stdout).MatchString(out.String()) {
+				t.Errorf("stdout %q does not match %q", out.String(), tt.stdout)
+			}
+			if !strings.Contains(errb.String(), tt.stderr) {
+				t.Errorf("stderr %q does not contain %q", errb.String(), tt.stderr)
+			}
+		})
+	}
+	if h.Queries() == 0 {
+		t.Error("the DNS-over-TLS server saw no query")
+	}
+}
