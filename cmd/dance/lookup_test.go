@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -30,13 +29,7 @@ func TestLookup(t *testing.T) {
 	os.WriteFile(garbage, []byte("example.test. IN A 192.0.2.1\n"), 0o644)
 	g := []string{"--resolver", good.Addr(), "--anchors", goodAnchors}
 	b := []string{"--resolver", bad.Addr(), "--anchors", badAnchors}
-	tests := []struct {
-		name   string
-		args   []string
-		code   int
-		stdout string // regexp
-		stderr string // substring
-	}{
+	runCases(t, []cliCase{
 		{"secure tlsa", append([]string{"lookup", "_443._tcp.www.example.test"}, g...), 0,
 			`(?m)^_443\._tcp\.www\.example\.test\.\t300\tIN\tTLSA\t3 1 1 0c72ac70.*\nsecure\n$`, ""},
 		{"secure device", append([]string{"lookup", "dev1._device.example.test."}, g...), 0, `(?m)^secure$`, ""},
@@ -59,22 +52,7 @@ func TestLookup(t *testing.T) {
 		{"anchors file with other records", []string{"lookup", "x.test", "--anchors", garbage}, 2, `^$`, "not a trust anchor"},
 		{"trust-ad over plain udp to a remote resolver", []string{"lookup", "x.test", "--trust-ad", "--resolver", "192.0.2.1"}, 2, `^$`, "hint: add --tls"},
 		{"help", []string{"lookup", "--help"}, 0, `(?s)EXAMPLES.*EXIT CODES`, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := run(context.Background(), tt.args, nil, &out, &errb)
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tt.code, out.String(), errb.String())
-			}
-			if !regexp.MustCompile(tt.stdout).MatchString(out.String()) {
-				t.Errorf("stdout %q does not match %q", out.String(), tt.stdout)
-			}
-			if !strings.Contains(errb.String(), tt.stderr) {
-				t.Errorf("stderr %q does not contain %q", errb.String(), tt.stderr)
-			}
-		})
-	}
+	})
 	t.Run("json fields", func(t *testing.T) {
 		var out bytes.Buffer
 		args := append([]string{"lookup", "dev1._device.example.test", "--json"}, b...)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,8 +11,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -78,13 +74,7 @@ func TestLookupOverTLS(t *testing.T) {
 	adCAFile := write("ad-ca.pem", adCAPEM)
 	notPEM := write("not.pem", []byte("not a certificate\n"))
 	base := []string{"lookup", "dev1._device.example.test", "--resolver", h.TLSAddr(), "--tls", "--anchors", anchors}
-	tests := []struct {
-		name   string
-		args   []string
-		code   int
-		stdout string // regexp
-		stderr string // substring
-	}{
+	runCases(t, []cliCase{
 		{"private CA and name", append(base, "--tls-ca", caFile, "--tls-name", "dns.test"), 0, `(?m)^secure$`, ""},
 		{"system roots do not know the CA", base, 1, `(?m)^indeterminate`, ""},
 		{"wrong name", append(base, "--tls-ca", caFile, "--tls-name", "other.test"), 1, `(?m)^indeterminate`, ""},
@@ -94,22 +84,7 @@ func TestLookupOverTLS(t *testing.T) {
 		// Trusting the AD bit needs the channel to be authenticated.
 		{"trust-ad over verified TLS", []string{"lookup", "dev1._device.example.test", "--resolver", ad.TLSAddr(), "--tls", "--tls-ca", adCAFile, "--tls-name", "dns.test", "--trust-ad"}, 0, `(?m)^secure$`, ""},
 		{"trust-ad with a CA that did not issue the certificate", []string{"lookup", "dev1._device.example.test", "--resolver", ad.TLSAddr(), "--tls", "--tls-ca", caFile, "--tls-name", "dns.test", "--trust-ad"}, 1, `(?m)^indeterminate`, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := run(context.Background(), tt.args, nil, &out, &errb)
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tt.code, out.String(), errb.String())
-			}
-			if !regexp.MustCompile(tt.stdout).MatchString(out.String()) {
-				t.Errorf("stdout %q does not match %q", out.String(), tt.stdout)
-			}
-			if !strings.Contains(errb.String(), tt.stderr) {
-				t.Errorf("stderr %q does not contain %q", errb.String(), tt.stderr)
-			}
-		})
-	}
+	})
 	if h.Queries() == 0 {
 		t.Error("the DNS-over-TLS server saw no query")
 	}
