@@ -1,0 +1,153 @@
+package verify
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/dnsbound/dance/identity"
+)
+
+// subtreePrefix starts a pattern that allows every name strictly below the
+// rest of the pattern.
+const subtreePrefix = "*."
+
+// maxNameLength is the longest name in presentation form without the
+// trailing dot (RFC 1035 §2.3.4: 255 octets in wire form).
+const maxNameLength = 253
+
+// AllowList is the set of names a server accepts to look up: exact names
+// and subtrees. The zero value and nil allow nothing (default deny). An
+// AllowList is immutable; to reload one, parse a new list and swap it in
+// with Core.SetAllowList.
+type AllowList struct {
+	exact    map[string]struct{}
+	subtrees []string // ".base", so that HasSuffix means strictly below
+	patterns []string
+}
+
+// ParseAllowList reads patterns: an exact owner name
+// ("sensor1._device.example.com"), or "*." followed by a name, which allows
+// every name strictly below it ("*._device.example.com" allows
+// "sensor1._device.example.com" and "a.b._device.example.com", not
+// "_device.example.com"). Names are compared case-insensitively, without
+// the trailing dot. A pattern that allows everything ("*", "*.") is refused:
+// an allow-list is a decision about whose lookups the server pays for.
+func ParseAllowList(patterns []string) (*AllowList, error) {
+	a := &AllowList{exact: make(map[string]struct{})}
+	for _, p := range patterns {
+		if err := a.add(p); err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(a.patterns)
+	return a, nil
+}
+
+// ReadAllowList reads one pattern a line; blank lines and text after "#"
+// are ignored. Errors name the line.
+func ReadAllowList(r io.Reader) (*AllowList, error) {
+	sc := bufio.NewScanner(r)
+	line := 0
+	a := &AllowList{exact: make(map[string]struct{})}
+	for sc.Scan() {
+		line++
+		t := sc.Text()
+		if i := strings.IndexByte(t, '#'); i >= 0 {
+			t = t[:i]
+		}
+		for _, f := range strings.Fields(t) {
+			if err := a.add(f); err != nil {
+				return nil, fmt.Errorf("line %d: %w", line, err)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("allow-list: %w", err)
+	}
+	sort.Strings(a.patterns)
+	return a, nil
+}
+
+func (a *AllowList) add(p string) error {
+	orig := p
+	p = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(p), "."))
+	if base, ok := strings.CutPrefix(p, subtreePrefix); ok {
+		if err := checkBase(base); err != nil {
+			return fmt.Errorf("allow-list: pattern %q: %w", orig, err)
+		}
+		a.subtrees = append(a.subtrees, "."+base)
+		a.patterns = append(a.patterns, subtreePrefix+base)
+		return nil
+	}
+	n, err := identity.ParseName(p)
+	if err != nil {
+		return fmt.Errorf("allow-list: pattern %q: %w", orig, err)
+	}
+	a.exact[n.String()] = struct{}{}
+	a.patterns = append(a.patterns, n.String())
+	return nil
+}
+
+// checkBase checks the name below which a subtree pattern allows names. It
+// need not be a DANCE owner name itself ("_device.example.com" is not), so
+// only the label syntax is checked: letters, digits, hyphens, a leading
+// underscore, no empty label, no wildcard.
+func checkBase(base string) error {
+	if base == "" {
+		return fmt.Errorf("a subtree needs a name after %q", subtreePrefix)
+	}
+	if len(base) > maxNameLength {
+		return fmt.Errorf("name longer than %d octets", maxNameLength)
+	}
+	for l := range strings.SplitSeq(base, ".") {
+		if l == "" || len(l) > 63 {
+			return fmt.Errorf("empty label or label longer than 63 octets")
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			switch {
+			case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-':
+			case c == '_' && i == 0:
+			default:
+				return fmt.Errorf("character %q not allowed in a label", c)
+			}
+		}
+	}
+	return nil
+}
+
+// Allows reports whether name (canonical form: lower case, no trailing dot)
+// is on the list.
+func (a *AllowList) Allows(name string) bool {
+	if a == nil {
+		return false
+	}
+	if _, ok := a.exact[name]; ok {
+		return true
+	}
+	for _, s := range a.subtrees {
+		if len(name) > len(s) && strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Patterns returns the list's patterns in canonical form, sorted.
+func (a *AllowList) Patterns() []string {
+	if a == nil {
+		return nil
+	}
+	return append([]string(nil), a.patterns...)
+}
+
+// Len returns the number of patterns.
+func (a *AllowList) Len() int {
+	if a == nil {
+		return 0
+	}
+	return len(a.patterns)
+}

@@ -1,0 +1,398 @@
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/tlsa"
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultMaxInFlight   = 128
+	DefaultLookupTimeout = 5 * time.Second
+	DefaultCacheEntries  = 10000
+	DefaultMaxVerdictTTL = 5 * time.Minute
+)
+
+// Verifier authenticates a peer: the name it claims and what it presented.
+// It returns the authenticated identity, or an error whose chain holds an
+// *Error with the reason.
+type Verifier interface {
+	Verify(ctx context.Context, claimedName string, p Presented) (*Identity, error)
+}
+
+// Presented is what a peer showed: a certificate chain (leaf first, as sent
+// in TLS) or a raw public key (RFC 7250). When both are set, the chain is
+// used.
+type Presented struct {
+	Chain []*x509.Certificate
+	// RawPublicKey is the DER SubjectPublicKeyInfo of an RFC 7250 raw
+	// public key.
+	RawPublicKey []byte
+}
+
+// Resolver looks up and DNSSEC-validates records. *resolver.Resolver
+// implements it; tests may plug in any other.
+type Resolver interface {
+	Lookup(ctx context.Context, name string, qtype uint16) (*resolver.Result, error)
+}
+
+var _ Resolver = (*resolver.Resolver)(nil)
+
+// Config configures a Core. Resolver is required; every other zero value
+// has the safe meaning its comment gives.
+type Config struct {
+	// Allow is the allow-list; nil allows nothing. Replace it at run time
+	// with Core.SetAllowList.
+	Allow *AllowList
+	// Resolver looks up TLSA records; only Secure results are believed.
+	Resolver Resolver
+	// Roots are PKIX trust anchors for TLSA usages PKIX-TA and PKIX-EE;
+	// nil makes those records unusable (RFC 7671 §4.1). The system roots
+	// are never used implicitly.
+	Roots *x509.CertPool
+	// MaxInFlight caps the lookups this core waits on at once; beyond it
+	// Verify fails at once with ReasonOverloaded instead of queueing, so a
+	// slow authoritative server cannot pile up the TLS server's
+	// goroutines. 0 means DefaultMaxInFlight.
+	MaxInFlight int
+	// LookupTimeout is the deadline of one lookup; 0 means
+	// DefaultLookupTimeout.
+	LookupTimeout time.Duration
+	// CacheEntries bounds the verdict cache; 0 means DefaultCacheEntries,
+	// negative disables it.
+	CacheEntries int
+	// MaxVerdictTTL caps how long a verdict is cached, whatever the TTL of
+	// the TLSA answer; 0 means DefaultMaxVerdictTTL.
+	MaxVerdictTTL time.Duration
+	// Time returns the current time; nil means time.Now. Verdict expiry and
+	// certification path validity use it.
+	Time func() time.Time
+	// Logger receives one record per verdict (refusals at Info with the
+	// reason and detail, successes at Debug); nil discards them.
+	Logger *slog.Logger
+	// Registerer, when not nil, gets the core's Prometheus metrics
+	// (namespace "dance", subsystem "verify") and, when Resolver has a
+	// Stats method, the resolver's counters (subsystem "resolver").
+	Registerer prometheus.Registerer
+}
+
+// Core is the verification core. It is safe for concurrent use.
+type Core struct {
+	cfg     Config
+	allow   atomic.Pointer[AllowList]
+	sem     chan struct{}
+	cache   *verdictCache
+	metrics *metrics
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+var _ Verifier = (*Core)(nil)
+
+// New checks cfg and returns a Core.
+func New(cfg Config) (*Core, error) {
+	if cfg.Resolver == nil {
+		return nil, errors.New("verify: Config.Resolver is required")
+	}
+	if cfg.MaxInFlight < 0 || cfg.LookupTimeout < 0 || cfg.MaxVerdictTTL < 0 {
+		return nil, errors.New("verify: negative limit in Config")
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.LookupTimeout == 0 {
+		cfg.LookupTimeout = DefaultLookupTimeout
+	}
+	if cfg.CacheEntries == 0 {
+		cfg.CacheEntries = DefaultCacheEntries
+	}
+	if cfg.MaxVerdictTTL == 0 {
+		cfg.MaxVerdictTTL = DefaultMaxVerdictTTL
+	}
+	c := &Core{
+		cfg:   cfg,
+		sem:   make(chan struct{}, cfg.MaxInFlight),
+		cache: newVerdictCache(cfg.CacheEntries),
+		log:   cfg.Logger,
+		now:   cfg.Time,
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	c.allow.Store(cfg.Allow)
+	m, err := newMetrics(cfg.Registerer, cfg.Resolver, c)
+	if err != nil {
+		return nil, err
+	}
+	c.metrics = m
+	return c, nil
+}
+
+// SetAllowList replaces the allow-list atomically (a reload on SIGHUP);
+// verifications in progress finish with the list they started with. Cached
+// verdicts for names the new list no longer allows are not used: the list
+// is checked before the cache.
+func (c *Core) SetAllowList(a *AllowList) { c.allow.Store(a) }
+
+// AllowList returns the allow-list in force.
+func (c *Core) AllowList() *AllowList { return c.allow.Load() }
+
+// InFlight returns the number of lookups the core is waiting on.
+func (c *Core) InFlight() int { return len(c.sem) }
+
+// Verify authenticates claimedName with what the peer presented: name
+// syntax, allow-list, validated TLSA lookup, match, policy. The error is an
+// *Error (possibly wrapped) whose Reason says why the peer was refused.
+func (c *Core) Verify(ctx context.Context, claimedName string, p Presented) (*Identity, error) {
+	id, err, cached := c.verify(ctx, claimedName, p)
+	c.record(claimedName, id, err, cached)
+	return id, err
+}
+
+func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identity, error, bool) {
+	n, err := identity.ParseName(claimed)
+	if err != nil {
+		return nil, &Error{Reason: ReasonNameSyntax, Name: claimed, Err: err}, false
+	}
+	name := n.String()
+	// Architecture §4.1.1: nothing is looked up for a name that is not
+	// allowed, so unknown names cost the server nothing.
+	if !c.allow.Load().Allows(name) {
+		return nil, &Error{Reason: ReasonNotAllowed, Name: name}, false
+	}
+	if len(p.Chain) == 0 && len(p.RawPublicKey) == 0 {
+		return nil, &Error{Reason: ReasonNoCredential, Name: name}, false
+	}
+	if len(p.Chain) > tlsa.MaxChainLength {
+		return nil, &Error{Reason: ReasonUntrusted, Name: name, Err: fmt.Errorf("chain of %d certificates, at most %d accepted", len(p.Chain), tlsa.MaxChainLength)}, false
+	}
+	now := c.now()
+	key := cacheKey(name, p)
+	if v, ok := c.cache.get(key, now); ok {
+		if v.err != nil {
+			return nil, v.err, true
+		}
+		id := *v.id
+		return &id, nil, true
+	}
+
+	res, err := c.lookup(ctx, name)
+	if err != nil {
+		return nil, err, false
+	}
+	id, err := c.match(n, p, res, now)
+	// Cache what a secure answer decided, for at most its TTL: a removed
+	// record (revocation) is seen again by then. Failures of the lookup
+	// itself are not cached; the resolver caches them as it sees fit.
+	ttl := min(res.TTL, c.cfg.MaxVerdictTTL)
+	exp := now.Add(ttl)
+	if id != nil {
+		exp = id.Expires
+	}
+	if ttl > 0 {
+		c.cache.put(key, verdict{id: id, err: err, expires: exp}, now)
+	}
+	return id, err, false
+}
+
+// lookup fetches the TLSA RRset at name and classifies the answer. It
+// returns a Secure result or an *Error.
+func (c *Core) lookup(ctx context.Context, name string) (*resolver.Result, error) {
+	select {
+	case c.sem <- struct{}{}:
+	default:
+		return nil, &Error{Reason: ReasonOverloaded, Name: name, Err: fmt.Errorf("%d lookups in flight", cap(c.sem))}
+	}
+	defer func() { <-c.sem }()
+	c.metrics.inFlight(1)
+	defer c.metrics.inFlight(-1)
+
+	lctx, cancel := context.WithTimeout(ctx, c.cfg.LookupTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := c.cfg.Resolver.Lookup(lctx, n2fqdn(name), dns.TypeTLSA)
+	c.metrics.observeLookup(time.Since(start))
+	timedOut := lctx.Err() != nil && ctx.Err() == nil
+	switch {
+	case err != nil && errors.Is(err, resolver.ErrOverloaded):
+		return nil, &Error{Reason: ReasonOverloaded, Name: name, Err: err}
+	case err != nil && (timedOut || errors.Is(err, context.DeadlineExceeded)):
+		return nil, &Error{Reason: ReasonLookupTimeout, Name: name, Err: err}
+	case err != nil:
+		return nil, &Error{Reason: ReasonLookupFailed, Name: name, Err: err}
+	case res == nil:
+		return nil, &Error{Reason: ReasonLookupFailed, Name: name, Err: errors.New("resolver returned no result")}
+	}
+	switch res.Status {
+	case resolver.Secure:
+	case resolver.Insecure:
+		return nil, &Error{Reason: ReasonDNSInsecure, Name: name, Err: res.Err()}
+	case resolver.Bogus:
+		return nil, &Error{Reason: ReasonDNSBogus, Name: name, Err: res.Err()}
+	default:
+		if timedOut {
+			return nil, &Error{Reason: ReasonLookupTimeout, Name: name, Err: res.Err()}
+		}
+		return nil, &Error{Reason: ReasonDNSIndeterminate, Name: name, Err: res.Err()}
+	}
+	return res, nil
+}
+
+func n2fqdn(name string) string { return name + "." }
+
+// match runs tlsa.Match on a Secure result and applies the policy.
+func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now time.Time) (*Identity, error) {
+	name := n.String()
+	if res.Kind != resolver.KindAnswer {
+		return nil, &Error{Reason: ReasonNoRecord, Name: name, Err: fmt.Errorf("DNSSEC proves %s for the TLSA records", res.Kind)}
+	}
+	var records []tlsa.Record
+	var bad int
+	for _, rr := range res.Records {
+		if !strings.EqualFold(rr.Type, "TLSA") {
+			continue // CNAME links of the chain
+		}
+		r, err := tlsa.Parse(rr.Data)
+		if err != nil {
+			bad++ // RFC 7671 §9: malformed records are unusable, not fatal
+			continue
+		}
+		records = append(records, r.Record)
+	}
+	if len(records) == 0 {
+		return nil, &Error{Reason: ReasonNoUsableRecords, Name: name, Err: fmt.Errorf("%d TLSA records, none readable", bad)}
+	}
+	user := n.Kind() == identity.KindUser
+	var mr tlsa.Result
+	if len(p.Chain) > 0 {
+		opts := tlsa.Options{Name: name, Roots: c.cfg.Roots, Time: now}
+		if user {
+			// Architecture §4.1.3: the TLSA owner is _user.domain (or
+			// <hash>._user.domain) while the user certificate names the
+			// domain itself as its dNSName.
+			opts.Name = n.Domain()
+		}
+		mr = tlsa.Match(p.Chain, records, opts)
+	} else {
+		if user {
+			return nil, &Error{Reason: ReasonPolicy, Name: name, Err: errors.New("a raw public key cannot name a user")}
+		}
+		mr = tlsa.MatchRawPublicKey(p.RawPublicKey, records)
+	}
+	if !mr.OK() {
+		return nil, &Error{Reason: matchReason(mr.Reason), Name: name, Err: mr.Err}
+	}
+	id := &Identity{Name: name, Kind: kindOf(n), Record: mr.Record, Depth: mr.Depth, Expires: now.Add(min(res.TTL, c.cfg.MaxVerdictTTL))}
+	if mr.Record.Usage != tlsa.DANEEE {
+		// A validated path stops being valid at its earliest NotAfter.
+		for _, cert := range mr.Path {
+			if cert.NotAfter.Before(id.Expires) {
+				id.Expires = cert.NotAfter
+			}
+		}
+	}
+	if user {
+		u, err := c.userPolicy(n, p.Chain[0], mr)
+		if err != nil {
+			return nil, err
+		}
+		id.User = u
+	}
+	return id, nil
+}
+
+// userPolicy returns the user a certificate authenticated for a user name
+// names (architecture §4.1.3). At "_user.domain" the records are the
+// domain's user CA: the match must be a trust anchor above the leaf, since a
+// key published there for itself would let its holder claim any user. At
+// "<hash>._user.domain" the records are one user's, and the certificate's
+// user must hash to the first label (RFC 7929 §3).
+func (c *Core) userPolicy(n identity.Name, leaf *x509.Certificate, mr tlsa.Result) (string, error) {
+	name := n.String()
+	labels := strings.Split(name, ".")
+	hashed := labels[0] != identity.UserLabel
+	if !hashed && mr.Depth < 1 {
+		return "", &Error{Reason: ReasonPolicy, Name: name, Err: fmt.Errorf("the %s record matched the leaf; a user CA name needs its CA to match", mr.Record.Usage)}
+	}
+	ids, err := identity.CertificateIdentities(leaf)
+	if err != nil {
+		return "", &Error{Reason: ReasonNoUser, Name: name, Err: err}
+	}
+	u, err := ids.User(n.Domain())
+	if err != nil {
+		return "", &Error{Reason: ReasonNoUser, Name: name, Err: err}
+	}
+	if hashed {
+		local := u[:strings.LastIndexByte(u, '@')]
+		if identity.HashLocalPart(local) != labels[0] {
+			return "", &Error{Reason: ReasonNoUser, Name: name, Err: fmt.Errorf("user %q does not hash to %s", u, labels[0])}
+		}
+	}
+	return u, nil
+}
+
+func matchReason(r tlsa.Reason) Reason {
+	switch r {
+	case tlsa.NameMismatch:
+		return ReasonNameMismatch
+	case tlsa.Untrusted:
+		return ReasonUntrusted
+	case tlsa.NoUsableRecords:
+		return ReasonNoUsableRecords
+	}
+	return ReasonNoMatch
+}
+
+// cacheKey digests the name and everything presented: a verdict on a
+// DANE-TA path depends on the intermediates as well as the leaf.
+func cacheKey(name string, p Presented) [sha256.Size]byte {
+	h := sha256.New()
+	var l [4]byte
+	write := func(b []byte) {
+		binary.BigEndian.PutUint32(l[:], uint32(len(b)))
+		h.Write(l[:])
+		h.Write(b)
+	}
+	write([]byte(name))
+	if len(p.Chain) > 0 {
+		for _, c := range p.Chain {
+			write(c.Raw)
+		}
+	} else {
+		write([]byte("rpk"))
+		write(p.RawPublicKey)
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// record counts and logs a verdict. The peer learns none of this.
+func (c *Core) record(claimed string, id *Identity, err error, cached bool) {
+	if err == nil {
+		c.metrics.verdict("ok", cached)
+		c.log.Debug("peer authenticated", "name", id.Name, "kind", id.Kind.String(), "user", id.User,
+			"usage", id.Record.Usage.String(), "depth", id.Depth, "expires", id.Expires, "cached", cached)
+		return
+	}
+	r := ReasonOf(err)
+	c.metrics.verdict(r.String(), cached)
+	c.log.Info("peer refused", "name", claimed, "reason", r.String(), "error", err.Error(), "cached", cached)
+}

@@ -1,0 +1,45 @@
+// Package verify is the verification core of dance: every transport (TLS
+// servers, the proxy, the HTTP middleware) hands it the name a peer claims
+// and what the peer presented, and gets back an authenticated Identity or a
+// typed refusal.
+//
+// For most uses, call New then Verifier.Verify:
+//
+//	allow, err := verify.ParseAllowList([]string{"*._device.example.com"})
+//	core, err := verify.New(verify.Config{Allow: allow, Resolver: r})
+//	id, err := core.Verify(ctx, "sensor1._device.example.com", verify.Presented{Chain: chain})
+//
+// With standard TLS the claimed name comes from the certificate itself:
+// ClaimedName returns it (package danetls does this for crypto/tls).
+//
+// # Steps
+//
+//  1. Name syntax: the claimed name must be a DANCE owner name
+//     (identity.ParseName; client-auth §2, architecture §4.1.7).
+//  2. Allow-list: exact names and subtrees ("*._device.example.com"),
+//     default deny. A name that is not allowed causes no DNS traffic at all
+//     (architecture §4.1.1, §6.4).
+//  3. Lookup: the TLSA RRset at the claimed name, through a
+//     DNSSEC-validating resolver. Only a Secure answer counts; a proven
+//     non-existence is ReasonNoRecord; insecure, bogus and indeterminate
+//     answers never authenticate anyone. Lookups in flight are capped and
+//     each has a deadline, so a slow authoritative server cannot tie up the
+//     TLS server's goroutines.
+//  4. Match: tlsa.Match (or tlsa.MatchRawPublicKey) with the claimed name.
+//     For a user CA name "_user.domain" the certificate names the domain as
+//     its dNSName, so the name checked in the leaf is the domain
+//     (architecture §4.1.3, §4.1.7).
+//  5. Policy: a user identity must be vouched for by the domain's CA (a
+//     trust-anchor match, never the leaf's own key), and the certificate
+//     must name exactly one user at that domain.
+//
+// Verdicts are cached briefly, keyed by the name and a digest of what was
+// presented, never longer than the TTL of the TLSA answer, so removing a
+// record (revocation) takes effect within that TTL.
+//
+// # Security considerations
+//
+// Errors carry the reason for the operator (logs, metrics); a transport
+// must tell the peer nothing beyond a generic failure. The Reason strings
+// are stable and used as Prometheus labels.
+package verify
