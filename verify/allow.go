@@ -103,8 +103,8 @@ func checkBase(base string) error {
 		return fmt.Errorf("name longer than %d octets", maxNameLength)
 	}
 	for l := range strings.SplitSeq(base, ".") {
-		if l == "" || len(l) > 63 {
-			return fmt.Errorf("empty label or label longer than 63 octets")
+		if l == "" || l == "_" || len(l) > 63 {
+			return fmt.Errorf("label %q is empty, bare or longer than 63 octets", l)
 		}
 		for i := 0; i < len(l); i++ {
 			c := l[i]

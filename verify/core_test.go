@@ -1,0 +1,181 @@
+package verify
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/tlsa"
+)
+
+// TestVerify runs the core against the signed in-process hierarchy with
+// the project's resolver: every verdict comes from real DNSSEC answers.
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	past := func() time.Time { return time.Now().Add(-72 * time.Hour) }
+
+	ecdsa := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	ed := selfSigned(t, "sensor2._device.example.test", identity.KeyEd25519)
+	rsa := selfSigned(t, "sensor3._device.example.test", identity.KeyRSA2048)
+	other := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	org := newCA(t, identity.OrgCA, "example.test", identity.Options{})
+	issued := issueDevice(t, "sensor4._device.example.test", org, identity.Options{})
+	wrongName := issueDevice(t, "sensor6._device.example.test", org, identity.Options{})
+	expired := issueDevice(t, "sensor5._device.example.test", org, identity.Options{Now: past, Validity: time.Hour})
+	users := newCA(t, identity.UserCA, "example.test", identity.Options{})
+	alice := issueUser(t, "Alice", "example.test", users)
+	corpUsers := newCA(t, identity.UserCA, "corp.example.test", identity.Options{})
+	bob := issueUser(t, "bob", "corp.example.test", corpUsers)
+	svc := selfSigned(t, "_smtp-client.mta1.example.test", identity.KeyECDSAP256)
+	insecure := selfSigned(t, "sensor1._device.insecure.example.test", identity.KeyECDSAP256)
+
+	h := dnstest.Start(t, dnstest.Config{Records: []string{
+		eeLine(t, "sensor1._device.example.test", ecdsa.key.Public()),
+		eeLine(t, "sensor2._device.example.test", ed.key.Public()),
+		eeLine(t, "sensor3._device.example.test", rsa.key.Public()),
+		taLine(t, "sensor4._device.example.test", org.Cert),
+		taLine(t, "sensor5._device.example.test", org.Cert),
+		taLine(t, "sensor7._device.example.test", org.Cert),
+		taLine(t, "_user.example.test", users.Cert),
+		// A leaf key published at a user CA name: it would let its holder
+		// claim any user of the domain.
+		eeLine(t, "_user.corp.example.test", bob.key.Public()),
+		eeLine(t, "_smtp-client.mta1.example.test", svc.key.Public()),
+		eeLine(t, "sensor1._device.insecure.example.test", insecure.key.Public()),
+		// Matching type 3 is unassigned: unusable (RFC 6698 §4.1).
+		"sensor8._device.example.test. 300 IN TLSA 3 1 3 0102030405",
+	}})
+	r := newResolver(t, h, resolver.Config{})
+	core := newCore(t, Config{Resolver: r, Allow: mustAllow(t,
+		"*._device.example.test", "_user.example.test", "_user.corp.example.test",
+		"_smtp-client.mta1.example.test", "*._device.insecure.example.test")})
+
+	chain := func(cs ...cred) Presented {
+		var p Presented
+		for _, c := range cs {
+			p.Chain = append(p.Chain, c.cert)
+		}
+		return p
+	}
+	withCA := func(c cred, ca identity.Issuer) Presented {
+		return Presented{Chain: []*x509.Certificate{c.cert, ca.Cert}}
+	}
+	tests := []struct {
+		name      string
+		claim     string
+		p         Presented
+		reason    Reason // 0: authenticated
+		kind      Kind
+		user      string
+		depth     int
+		usage     tlsa.Usage
+		noQueries bool // the allow-list must stop it before any lookup
+	}{
+		{name: "dane-ee ecdsa", claim: "sensor1._device.example.test", p: chain(ecdsa), kind: Device, usage: tlsa.DANEEE},
+		{name: "dane-ee ed25519", claim: "sensor2._device.example.test", p: chain(ed), kind: Device, usage: tlsa.DANEEE},
+		{name: "dane-ee rsa", claim: "SENSOR3._device.example.test.", p: chain(rsa), kind: Device, usage: tlsa.DANEEE},
+		{name: "raw public key", claim: "sensor1._device.example.test", p: Presented{RawPublicKey: ecdsa.spki()}, kind: Device, usage: tlsa.DANEEE},
+		{name: "service", claim: "_smtp-client.mta1.example.test", p: chain(svc), kind: Service, usage: tlsa.DANEEE},
+		{name: "dane-ta device", claim: "sensor4._device.example.test", p: withCA(issued, org), kind: Device, depth: 1, usage: tlsa.DANETA},
+		{name: "user", claim: "_user.example.test", p: withCA(alice, users), kind: User, user: "alice@example.test", depth: 1, usage: tlsa.DANETA},
+		{name: "wrong key", claim: "sensor1._device.example.test", p: chain(other), reason: ReasonNoMatch},
+		{name: "wrong raw key", claim: "sensor1._device.example.test", p: Presented{RawPublicKey: other.spki()}, reason: ReasonNoMatch},
+		{name: "key of another name", claim: "sensor2._device.example.test", p: chain(ecdsa), reason: ReasonNoMatch},
+		{name: "dane-ta other name", claim: "sensor7._device.example.test", p: withCA(wrongName, org), reason: ReasonNameMismatch},
+		{name: "dane-ta expired leaf", claim: "sensor5._device.example.test", p: withCA(expired, org), reason: ReasonUntrusted},
+		{name: "user ca without ca", claim: "_user.example.test", p: chain(alice), reason: ReasonNoMatch},
+		{name: "user ca name with leaf record", claim: "_user.corp.example.test", p: chain(bob), reason: ReasonPolicy},
+		{name: "user raw key", claim: "_user.example.test", p: Presented{RawPublicKey: alice.spki()}, reason: ReasonPolicy},
+		{name: "device cert as user", claim: "_user.example.test", p: withCA(issued, org), reason: ReasonNoMatch},
+		{name: "unusable records", claim: "sensor8._device.example.test", p: chain(ecdsa), reason: ReasonNoUsableRecords},
+		{name: "no record", claim: "sensor9._device.example.test", p: chain(ecdsa), reason: ReasonNoRecord},
+		{name: "insecure zone", claim: "sensor1._device.insecure.example.test", p: chain(insecure), reason: ReasonDNSInsecure},
+		{name: "not allowed", claim: "sensor1._device.other.test", p: chain(ecdsa), reason: ReasonNotAllowed, noQueries: true},
+		{name: "subtree base not allowed", claim: "_device.example.test", p: chain(ecdsa), reason: ReasonNameSyntax, noQueries: true},
+		{name: "bad syntax", claim: "sensor\\0491._device.example.test", p: chain(ecdsa), reason: ReasonNameSyntax, noQueries: true},
+		{name: "nothing presented", claim: "sensor1._device.example.test", reason: ReasonNoCredential, noQueries: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := h.Queries()
+			id, err := core.Verify(context.Background(), tc.claim, tc.p)
+			if tc.noQueries && h.Queries() != before {
+				t.Errorf("%d queries for a refused name, want none", h.Queries()-before)
+			}
+			if tc.reason != 0 {
+				if err == nil {
+					t.Fatalf("authenticated %+v, want %s", id, tc.reason)
+				}
+				if got := ReasonOf(err); got != tc.reason {
+					t.Fatalf("reason %s (%v), want %s", got, err, tc.reason)
+				}
+				if !errors.Is(err, &Error{Reason: tc.reason}) {
+					t.Errorf("errors.Is(%v, sentinel %s) is false", err, tc.reason)
+				}
+				if id != nil {
+					t.Errorf("identity %+v returned with an error", id)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			want, _ := identity.ParseName(tc.claim)
+			if id.Name != want.String() || id.Kind != tc.kind || id.User != tc.user || id.Depth != tc.depth || id.Record.Usage != tc.usage {
+				t.Errorf("identity %+v, want name %s kind %s user %q depth %d usage %s", id, want, tc.kind, tc.user, tc.depth, tc.usage)
+			}
+			if ttl := time.Until(id.Expires); ttl <= 0 || ttl > 300*time.Second {
+				t.Errorf("expires in %s, want within the record TTL of 300s", ttl)
+			}
+		})
+	}
+}
+
+// TestVerifyFaults checks that answers DNSSEC does not prove never
+// authenticate, whatever the key: each zone fault of the hierarchy, with
+// the right reason.
+func TestVerifyFaults(t *testing.T) {
+	t.Parallel()
+	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	tests := []struct {
+		fault  dnstest.Fault
+		reason Reason
+	}{
+		{dnstest.WrongKey, ReasonDNSBogus},
+		{dnstest.ExpiredSignatures, ReasonDNSBogus},
+		{dnstest.NotYetValidSignatures, ReasonDNSBogus},
+		{dnstest.StripSignatures, ReasonDNSBogus},
+		{dnstest.MismatchedDS, ReasonDNSBogus},
+		{dnstest.MissingDS, ReasonDNSInsecure},
+	}
+	for _, tc := range tests {
+		t.Run(faultName(tc.fault), func(t *testing.T) {
+			t.Parallel()
+			h := dnstest.Start(t, dnstest.Config{
+				Zones:   map[string]dnstest.ZoneOptions{dnstest.Device: {Fault: tc.fault}},
+				Records: []string{eeLine(t, "sensor1._device.example.test", dev.key.Public())},
+			})
+			core := newCore(t, Config{Resolver: newResolver(t, h, resolver.Config{}), Allow: mustAllow(t, "*._device.example.test")})
+			id, err := core.Verify(context.Background(), "sensor1._device.example.test", Presented{Chain: []*x509.Certificate{dev.cert}})
+			if err == nil {
+				t.Fatalf("authenticated %+v through a zone with fault %s", id, faultName(tc.fault))
+			}
+			if got := ReasonOf(err); got != tc.reason {
+				t.Fatalf("reason %s (%v), want %s", got, err, tc.reason)
+			}
+		})
+	}
+}
+
+func faultName(f dnstest.Fault) string {
+	return map[dnstest.Fault]string{
+		dnstest.WrongKey: "wrong-key", dnstest.ExpiredSignatures: "expired-rrsig",
+		dnstest.NotYetValidSignatures: "future-rrsig", dnstest.StripSignatures: "stripped",
+		dnstest.MismatchedDS: "mismatched-ds", dnstest.MissingDS: "missing-ds",
+	}[f]
+}

@@ -1,0 +1,131 @@
+package verify
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/resolver"
+	"github.com/miekg/dns"
+)
+
+// slowServer is a DNS server on loopback that answers from a signed
+// hierarchy, except that questions for names starting with "slow" are held
+// for slowDelay (or until the test ends): a slowloris authority.
+const slowDelay = 30 * time.Second
+
+func startSlowServer(t testing.TB, h *dnstest.Hierarchy) string {
+	t.Helper()
+	release := make(chan struct{})
+	handler := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		if len(q.Question) == 1 && strings.HasPrefix(q.Question[0].Name, "slow") {
+			select {
+			case <-time.After(slowDelay):
+			case <-release:
+				return
+			}
+		}
+		resp, err := h.Exchange(context.Background(), q)
+		if err != nil {
+			return
+		}
+		w.WriteMsg(resp)
+	})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: handler}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() {
+		close(release)
+		srv.Shutdown()
+	})
+	return pc.LocalAddr().String()
+}
+
+// TestSlowAuthority: while an authority holds its answers for 30 seconds,
+// lookups for its names time out at the core's deadline, lookups beyond the
+// in-flight cap are refused at once instead of queueing, clients whose
+// verdicts are cached keep being served, and once the flood is over the
+// goroutines are back to where they were.
+func TestSlowAuthority(t *testing.T) {
+	good := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	h := dnstest.Start(t, dnstest.Config{Records: []string{eeLine(t, "sensor1._device.example.test", good.key.Public())}})
+	addr := startSlowServer(t, h)
+	r := newResolver(t, h, resolver.Config{Upstreams: []string{addr}, QueryTimeout: 20 * time.Second, LookupTimeout: 40 * time.Second})
+	const maxInFlight = 8
+	core := newCore(t, Config{Resolver: r, MaxInFlight: maxInFlight, LookupTimeout: time.Second,
+		Allow: mustAllow(t, "*._device.example.test")})
+	ctx := context.Background()
+	gp := Presented{Chain: []*x509.Certificate{good.cert}}
+	if _, err := core.Verify(ctx, "sensor1._device.example.test", gp); err != nil {
+		t.Fatalf("warm-up: %v", err)
+	}
+
+	before := runtime.NumGoroutine()
+	const flood = 200
+	var wg sync.WaitGroup
+	reasons := make(chan Reason, flood)
+	for i := range flood {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := core.Verify(ctx, fmt.Sprintf("slow%d._device.example.test", i), gp)
+			reasons <- ReasonOf(err)
+		}()
+	}
+	// The cached client is served while the flood is in progress; the
+	// flood's lookups cannot finish before the 30 s hold.
+	deadline := time.Now().Add(10 * time.Second)
+	for core.InFlight() < maxInFlight && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	if core.InFlight() != maxInFlight {
+		t.Fatalf("%d lookups in flight, want the cap %d", core.InFlight(), maxInFlight)
+	}
+	start := time.Now()
+	if _, err := core.Verify(ctx, "sensor1._device.example.test", gp); err != nil {
+		t.Fatalf("cached client refused during the flood: %v", err)
+	}
+	if d := time.Since(start); d > slowDelay/2 {
+		t.Errorf("cached client waited %s", d)
+	}
+	wg.Wait()
+	close(reasons)
+	count := map[Reason]int{}
+	for r := range reasons {
+		count[r]++
+	}
+	if count[ReasonLookupTimeout] == 0 || count[ReasonLookupTimeout]+count[ReasonOverloaded] != flood {
+		t.Fatalf("flood outcomes %v, want only %s and %s", count, ReasonLookupTimeout, ReasonOverloaded)
+	}
+	if count[ReasonOverloaded] == 0 {
+		t.Errorf("no lookup refused by the in-flight cap: %v", count)
+	}
+	if core.InFlight() != 0 {
+		t.Errorf("%d lookups still in flight", core.InFlight())
+	}
+	// Goroutines of the flood and of its lookups are gone: the count comes
+	// back near where it was (generous slack for runtime and DNS client
+	// goroutines winding down).
+	const slack = 20
+	deadline = time.Now().Add(15 * time.Second)
+	for runtime.NumGoroutine() > before+slack && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+slack {
+		t.Errorf("%d goroutines after the flood, %d before", n, before)
+	}
+}
