@@ -43,6 +43,17 @@ func (k Kind) String() string {
 // MarshalText implements encoding.TextMarshaler (JSON output).
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler: the inverse of String.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for c := Device; c <= Host; c++ {
+		if c.String() == string(b) {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("verify: unknown identity kind %q", b)
+}
+
 func kindOf(n identity.Name) Kind {
 	switch n.Kind() {
 	case identity.KindDevice:

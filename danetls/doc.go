@@ -1,0 +1,36 @@
+// Package danetls connects the verification core (package verify) to Go's
+// crypto/tls: TLS servers that authenticate their clients by DNS-bound
+// identities, and clients that present one.
+//
+// Where to start:
+//
+//   - Server: wrap the server's *tls.Config with ServerConfig and a
+//     verify.Verifier (a *verify.Core). Handlers read the authenticated
+//     peer with IdentityFromRequest, or IdentityFromContext when the
+//     http.Server's ConnContext is set to ConnContext; raw TLS servers use
+//     IdentityFromConn.
+//   - Client: LoadIdentity reads DIR/cert.pem and DIR/key.pem as
+//     "dance id new" writes them; ClientConfig puts the identity in a
+//     *tls.Config.
+//
+// # How the server authenticates
+//
+// The server asks for a client certificate and accepts any chain at the
+// TLS layer (tls.RequireAnyClientCert): the chain is authenticated by DANE,
+// not by a PKIX CA pool. The verification runs in tls.Config.VerifyConnection,
+// which crypto/tls calls on full handshakes and on resumed sessions alike
+// (VerifyPeerCertificate is never used: it does not run on resumption), so a
+// revoked identity cannot come back with a session ticket once its verdict
+// has expired. The claimed name is the certificate's own (verify.ClaimedName):
+// the single SAN dNSName of a device, service or host certificate, or
+// "_user.<domain>" for a user certificate.
+//
+// # Security considerations
+//
+// A refused client gets one fixed alert whatever the reason: crypto/tls
+// sends bad_certificate for every VerifyConnection error. The reason goes
+// to the verifier's logs and metrics only. TLS 1.2 is the minimum and TLS
+// 1.3 is preferred by crypto/tls. An identity is valid when the handshake
+// completes; long-lived connections can compare Identity.Expires with the
+// clock and close when it has passed.
+package danetls

@@ -1,0 +1,49 @@
+package verify
+
+import (
+	"context"
+	"crypto/x509"
+)
+
+// CertificateVerifier is a Verifier that can also find the claimed name in
+// a certificate itself, counting and logging the certificates it refuses
+// for their names. *Core implements it.
+type CertificateVerifier interface {
+	Verifier
+	VerifyCertificate(ctx context.Context, chain []*x509.Certificate) (*Identity, error)
+}
+
+var _ CertificateVerifier = (*Core)(nil)
+
+// VerifyCertificate authenticates a chain with standard TLS, where the
+// claimed name comes from the leaf (ClaimedName), then runs Verify.
+func (c *Core) VerifyCertificate(ctx context.Context, chain []*x509.Certificate) (*Identity, error) {
+	if len(chain) == 0 {
+		err := &Error{Reason: ReasonNoCredential}
+		c.record("", nil, err, false)
+		return nil, err
+	}
+	name, err := ClaimedName(chain[0])
+	if err != nil {
+		c.record(name, nil, err, false)
+		return nil, err
+	}
+	return c.Verify(ctx, name, Presented{Chain: chain})
+}
+
+// VerifyChain authenticates a chain presented in standard TLS with v: the
+// claimed name is ClaimedName of the leaf. It uses v's VerifyCertificate
+// when v has one.
+func VerifyChain(ctx context.Context, v Verifier, chain []*x509.Certificate) (*Identity, error) {
+	if cv, ok := v.(CertificateVerifier); ok {
+		return cv.VerifyCertificate(ctx, chain)
+	}
+	if len(chain) == 0 {
+		return nil, &Error{Reason: ReasonNoCredential}
+	}
+	name, err := ClaimedName(chain[0])
+	if err != nil {
+		return nil, err
+	}
+	return v.Verify(ctx, name, Presented{Chain: chain})
+}
