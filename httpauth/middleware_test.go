@@ -1,0 +1,140 @@
+package httpauth_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/dnsbound/dance/httpauth"
+	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/tlsa"
+	"github.com/dnsbound/dance/verify"
+)
+
+// setup publishes a device's TLSA record in a signed test hierarchy and
+// returns a core anchored to it, the device's certificate and one for a
+// device without a record.
+func setup(t *testing.T) (*verify.Core, *x509.Certificate, *x509.Certificate) {
+	t.Helper()
+	mk := func(name string) *x509.Certificate {
+		key, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := identity.SelfSigned(identity.MustParseName(name), key, identity.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	good, revoked := mk("good._device.example.test"), mk("revoked._device.example.test")
+	rec, err := tlsa.ForCertificate(good, tlsa.DANEEE, tlsa.SelectorSPKI, tlsa.MatchSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := dnstest.Start(t, dnstest.Config{Records: []string{rec.ZoneLine("good._device.example.test", 300)}})
+	anchors, err := resolver.ParseAnchorsString(h.Anchors())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := resolver.New(resolver.Config{Upstreams: []string{h.Addr()}, Anchors: anchors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow, _ := verify.ParseAllowList([]string{"*._device.example.test"})
+	core, err := verify.New(verify.Config{Allow: allow, Resolver: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return core, good, revoked
+}
+
+func TestMiddleware(t *testing.T) {
+	core, good, revoked := setup(t)
+	var logs bytes.Buffer
+	trusted, err := httpauth.ParsePrefixes([]string{"192.0.2.0/24", "2001:db8::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := httpauth.New(httpauth.Config{Verifier: core, TrustedProxies: trusted,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := httpauth.FromContext(r.Context())
+		fmt.Fprintf(w, "%s %s", id.Name, id.Kind)
+	}))
+	withCert := func(c *x509.Certificate) http.Header {
+		hd := http.Header{}
+		httpauth.SetClientCert(hd, []*x509.Certificate{c})
+		return hd
+	}
+	tests := []struct {
+		name   string
+		remote string
+		header http.Header
+		tls    []*x509.Certificate
+		code   int
+		body   string
+		log    string
+	}{
+		{"trusted proxy, published device", "192.0.2.7:5000", withCert(good), nil, 200, "good._device.example.test device", ""},
+		{"trusted ipv6 proxy", "[2001:db8::1]:5000", withCert(good), nil, 200, "good._device.example.test device", ""},
+		{"ipv4-mapped trusted proxy", "[::ffff:192.0.2.7]:5000", withCert(good), nil, 200, "good._device.example.test device", ""},
+		{"untrusted address", "198.51.100.7:5000", withCert(good), nil, 403, "Forbidden", "untrusted-proxy"},
+		{"untrusted neighbour of a trusted ipv6", "[2001:db8::2]:5000", withCert(good), nil, 403, "Forbidden", "untrusted-proxy"},
+		{"trusted proxy, revoked device", "192.0.2.7:5000", withCert(revoked), nil, 403, "Forbidden", "no-record"},
+		{"trusted proxy, malformed field", "192.0.2.7:5000", http.Header{"Client-Cert": {":QUFBQQ==:"}}, nil, 403, "Forbidden", "bad-header"},
+		{"nothing presented", "192.0.2.7:5000", http.Header{}, nil, 401, "Unauthorized", "no-credential"},
+		{"direct TLS client", "198.51.100.7:5000", http.Header{}, []*x509.Certificate{good}, 200, "good._device.example.test device", ""},
+		{"direct TLS client, revoked", "198.51.100.7:5000", http.Header{}, []*x509.Certificate{revoked}, 403, "Forbidden", "no-record"},
+		{"direct TLS client adding a Client-Cert", "192.0.2.7:5000", withCert(good), []*x509.Certificate{revoked}, 403, "Forbidden", "client-cert-from-tls-client"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs.Reset()
+			r := httptest.NewRequest("GET", "/x", nil)
+			r.RemoteAddr = tt.remote
+			r.Header = tt.header
+			if tt.tls != nil {
+				r.TLS = &tls.ConnectionState{PeerCertificates: tt.tls}
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.code || strings.TrimSpace(w.Body.String()) != tt.body {
+				t.Fatalf("got %d %q, want %d %q", w.Code, w.Body.String(), tt.code, tt.body)
+			}
+			if tt.log != "" && !strings.Contains(logs.String(), "reason="+tt.log) {
+				t.Errorf("log %q lacks reason=%s", logs.String(), tt.log)
+			}
+		})
+	}
+}
+
+func TestParsePrefixes(t *testing.T) {
+	got, err := httpauth.ParsePrefixes([]string{"10.0.0.0/8", "127.0.0.1", "::1", "::ffff:192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"),
+		netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("192.0.2.1/32")}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if _, err := httpauth.ParsePrefixes([]string{"10.0.0.0/33"}); err == nil {
+		t.Fatal("10.0.0.0/33 accepted")
+	}
+	if _, err := httpauth.New(httpauth.Config{}); err == nil {
+		t.Fatal("New without a Verifier accepted")
+	}
+}
