@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -76,16 +77,16 @@ func ParsePrefixes(ss []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-type ctxKey struct{}
-
-// NewContext returns a copy of ctx that carries id.
+// NewContext returns a copy of ctx that carries id, the way the Middleware
+// hands identities to handlers (danetls.ContextWithIdentity: handlers can
+// read it with danetls.IdentityFromContext as well).
 func NewContext(ctx context.Context, id *verify.Identity) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
+	return danetls.ContextWithIdentity(ctx, id)
 }
 
 // FromContext returns the identity the Middleware authenticated, or nil.
 func FromContext(ctx context.Context) *verify.Identity {
-	id, _ := ctx.Value(ctxKey{}).(*verify.Identity)
+	id, _ := danetls.IdentityFromContext(ctx)
 	return id
 }
 
@@ -134,6 +135,12 @@ func (m *Middleware) authenticate(r *http.Request) (*verify.Identity, int) {
 			m.refuse(r, remote, "client-cert-from-tls-client", errors.New("Client-Cert field on a connection with its own client certificate"))
 			return nil, http.StatusForbidden
 		}
+		if id, ok := danetls.IdentityFromRequest(r); ok {
+			// Verified inside the handshake (danetls.ServerConfig).
+			return id, 0
+		}
+		// A server that asks for client certificates by other means: the
+		// core verifies now (its verdict cache makes repeats cheap).
 		return m.verify(r, remote, r.TLS.PeerCertificates, SourceTLS)
 	}
 	if !hasHeader && !hasChain {

@@ -1,0 +1,175 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// handshakeListener accepts TCP connections, at most cap(sem) open at once,
+// and completes each TLS handshake (verification included) in its own
+// goroutine under a deadline. Accept returns only connections whose
+// handshake succeeded, so a slow or failing client never holds up the
+// accept loop nor reaches the HTTP server.
+type handshakeListener struct {
+	inner   net.Listener
+	conf    *tls.Config
+	timeout time.Duration
+	sem     chan struct{}
+	s       *Server
+
+	out    chan *tls.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the accept loop and handshakes in progress
+	errMu  sync.Mutex
+	err    error
+	once   sync.Once
+}
+
+func newHandshakeListener(s *Server, inner net.Listener, conf *tls.Config) *handshakeListener {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &handshakeListener{
+		inner: inner, conf: conf, timeout: s.cfg.HandshakeTimeout, sem: s.sem, s: s,
+		out: make(chan *tls.Conn), ctx: ctx, cancel: cancel,
+	}
+	l.wg.Add(1)
+	go l.acceptLoop()
+	return l
+}
+
+func (l *handshakeListener) acceptLoop() {
+	defer l.wg.Done()
+	var backoff time.Duration
+	for {
+		select {
+		case l.sem <- struct{}{}:
+		case <-l.ctx.Done():
+			return
+		}
+		c, err := l.inner.Accept()
+		if err != nil {
+			<-l.sem
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+				errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				l.s.log.Warn("proxy: accept failed, retrying", "err", err, "in", backoff)
+				select {
+				case <-time.After(backoff):
+					continue
+				case <-l.ctx.Done():
+					return
+				}
+			}
+			l.fail(err)
+			return
+		}
+		backoff = 0
+		l.s.metrics.accepted.Inc()
+		l.s.metrics.active.Inc()
+		lc := &limitedConn{Conn: c, release: func() { <-l.sem; l.s.metrics.active.Dec() }}
+		l.wg.Add(1)
+		go l.handshake(lc)
+	}
+}
+
+func (l *handshakeListener) handshake(c net.Conn) {
+	defer l.wg.Done()
+	tc := tls.Server(c, l.conf)
+	ctx, cancel := context.WithTimeout(l.ctx, l.timeout)
+	defer cancel()
+	_ = c.SetDeadline(time.Now().Add(l.timeout))
+	start := time.Now()
+	err := tc.HandshakeContext(ctx)
+	l.s.metrics.handshakeSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		l.s.metrics.handshakes.WithLabelValues(handshakeResult(ctx, err)).Inc()
+		// The verification core has logged its reason already; this says
+		// which connection failed and how.
+		l.s.log.Info("proxy: handshake failed", "remote", c.RemoteAddr().String(), "err", err)
+		tc.Close()
+		return
+	}
+	l.s.metrics.handshakes.WithLabelValues("ok").Inc()
+	_ = c.SetDeadline(time.Time{})
+	select {
+	case l.out <- tc:
+	case <-l.ctx.Done():
+		tc.Close()
+	}
+}
+
+func handshakeResult(ctx context.Context, err error) string {
+	var ne net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return "failed"
+}
+
+func (l *handshakeListener) fail(err error) {
+	l.errMu.Lock()
+	if l.err == nil {
+		l.err = err
+	}
+	l.errMu.Unlock()
+	l.Close()
+}
+
+// Accept returns the next connection whose handshake succeeded.
+func (l *handshakeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.out:
+		return c, nil
+	case <-l.ctx.Done():
+		l.errMu.Lock()
+		defer l.errMu.Unlock()
+		if l.err != nil {
+			return nil, l.err
+		}
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops accepting and aborts the handshakes in progress; established
+// connections stay open.
+func (l *handshakeListener) Close() error {
+	var err error
+	l.once.Do(func() {
+		l.cancel()
+		err = l.inner.Close()
+	})
+	return err
+}
+
+// wait returns when the accept loop and every handshake have ended.
+func (l *handshakeListener) wait() { l.wg.Wait() }
+
+func (l *handshakeListener) Addr() net.Addr { return l.inner.Addr() }
+
+// limitedConn gives its slot back when closed, once.
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// CloseWrite half-closes a TCP connection (used after the TLS close_notify
+// in ModeTCP).
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dnsbound/dance/proxy/proxyproto"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("proxy: server closed")
+
+// Server is a TLS-terminating proxy. Create it with New, run it with Serve
+// on one or more listeners, stop it with Shutdown.
+type Server struct {
+	cfg     Config
+	backend *url.URL // HTTP modes
+	tlsConf *tls.Config
+	log     *slog.Logger
+	metrics *metrics
+	sem     chan struct{}
+
+	httpSrv *http.Server // HTTP modes
+
+	mu        sync.Mutex
+	listeners map[*handshakeListener]struct{}
+	conns     map[net.Conn]struct{} // ModeTCP: established connections
+	closed    atomic.Bool
+	tcpWG     sync.WaitGroup
+}
+
+// New checks cfg, fills in defaults and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.TLS == nil || len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
+		return nil, errors.New("proxy: Config.TLS must hold the proxy's certificate")
+	}
+	if cfg.Verifier == nil && cfg.Mode != ModePassthrough {
+		return nil, fmt.Errorf("proxy: mode %v needs Config.Verifier", cfg.Mode)
+	}
+	if cfg.NameHeader == "" {
+		cfg.NameHeader = DefaultNameHeader
+	}
+	if cfg.KindHeader == "" {
+		cfg.KindHeader = DefaultKindHeader
+	}
+	if !validFieldName(cfg.NameHeader) || !validFieldName(cfg.KindHeader) {
+		return nil, fmt.Errorf("proxy: header names %q and %q must be HTTP field names", cfg.NameHeader, cfg.KindHeader)
+	}
+	if cfg.TLVType == 0 {
+		cfg.TLVType = DefaultTLVType
+	}
+	if cfg.TLVType < proxyproto.TypeMinCustom || cfg.TLVType > proxyproto.TypeMaxCustom {
+		return nil, fmt.Errorf("proxy: TLV type 0x%02X is outside the custom range 0xE0-0xEF", cfg.TLVType)
+	}
+	if cfg.HandshakeTimeout < 0 || cfg.HeaderTimeout < 0 || cfg.IdleTimeout < 0 || cfg.DialTimeout < 0 || cfg.MaxConns < 0 {
+		return nil, errors.New("proxy: negative limit in Config")
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.HeaderTimeout == 0 {
+		cfg.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxConns),
+		listeners: map[*handshakeListener]struct{}{}, conns: map[net.Conn]struct{}{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: metrics: %w", err)
+	}
+	s.metrics = m
+	switch cfg.Mode {
+	case ModeHTTP, ModePassthrough:
+		u, err := url.Parse(cfg.Backend)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("proxy: backend %q is not an http:// or https:// URL", cfg.Backend)
+		}
+		s.backend = u
+	case ModeTCP:
+		if _, _, err := net.SplitHostPort(cfg.Backend); err != nil {
+			return nil, fmt.Errorf("proxy: backend %q is not a host:port: %w", cfg.Backend, err)
+		}
+	default:
+		return nil, fmt.Errorf("proxy: unknown mode %v", cfg.Mode)
+	}
+	tc, err := s.serverTLS()
+	if err != nil {
+		return nil, err
+	}
+	s.tlsConf = tc
+	if cfg.Mode != ModeTCP {
+		s.httpSrv = s.newHTTPServer()
+	}
+	return s, nil
+}
+
+// Serve accepts connections on ln (plain TCP: the proxy does TLS) until
+// Shutdown or Close, and returns ErrServerClosed then, or the listener's
+// error.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.closed.Load() {
+		ln.Close()
+		return ErrServerClosed
+	}
+	hl := newHandshakeListener(s, ln, s.tlsConf)
+	s.mu.Lock()
+	s.listeners[hl] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		hl.Close()
+		hl.wait()
+		s.mu.Lock()
+		delete(s.listeners, hl)
+		s.mu.Unlock()
+	}()
+	var err error
+	if s.httpSrv != nil {
+		err = s.httpSrv.Serve(hl)
+	} else {
+		err = s.serveTCP(hl)
+	}
+	if s.closed.Load() || errors.Is(err, http.ErrServerClosed) {
+		return ErrServerClosed
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, aborts handshakes in progress and
+// waits for established connections to finish (idle HTTP connections are
+// closed at once) until ctx ends; then it closes the rest and returns
+// ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closed.Store(true)
+	s.closeListeners()
+	if s.httpSrv != nil {
+		err := s.httpSrv.Shutdown(ctx)
+		if err != nil {
+			s.httpSrv.Close()
+		}
+		return err
+	}
+	done := make(chan struct{})
+	go func() { s.tcpWG.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.closeConns()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close stops the server at once, closing every connection.
+func (s *Server) Close() error {
+	s.closed.Store(true)
+	s.closeListeners()
+	if s.httpSrv != nil {
+		return s.httpSrv.Close()
+	}
+	s.closeConns()
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l := range s.listeners {
+		l.Close()
+	}
+}
+
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+// validFieldName reports whether s is an HTTP field name (RFC 9110 §5.1:
+// a token).
+func validFieldName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c != 0 && c < 0x7F && isTokenPunct(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenPunct(c byte) bool {
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}
