@@ -30,6 +30,8 @@ func root() *cli.Command {
 			tlsaCommand(),
 			zoneCommand(),
 			lookupCommand(),
+			verifyCommand(),
+			connectCommand(),
 		},
 	}
 }
