@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -96,8 +97,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.backend = u
 	case ModeTCP:
-		if _, _, err := net.SplitHostPort(cfg.Backend); err != nil {
-			return nil, fmt.Errorf("proxy: backend %q is not a host:port: %w", cfg.Backend, err)
+		_, port, err := net.SplitHostPort(cfg.Backend)
+		if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || n == 0 {
+			return nil, fmt.Errorf("proxy: backend %q is not a host:port", cfg.Backend)
 		}
 	default:
 		return nil, fmt.Errorf("proxy: unknown mode %v", cfg.Mode)
