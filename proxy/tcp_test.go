@@ -203,7 +203,7 @@ func TestTCPModeTshark(t *testing.T) {
 			nameHex := fmt.Sprintf("%x", c.name)
 			if tt.ssl {
 				want["proxy.v2.tlv.ssl.version"] = "TLSv1.3"
-				want["proxy.v2.tlv.ssl.client"] = "0x03" // PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN
+				want["proxy.v2.tlv.ssl.client"] = "0x03"       // PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN
 				want["proxy.v2.tlv.ssl.verify"] = "0x00000000" // verified
 				if !strings.HasPrefix(f["proxy.v2.tlv.type"], fmt.Sprintf("0x%02x,0x20,", typ)) {
 					t.Errorf("TLV types %q, want 0x%02x then 0x20", f["proxy.v2.tlv.type"], typ)
