@@ -32,6 +32,7 @@ func root() *cli.Command {
 			lookupCommand(),
 			verifyCommand(),
 			connectCommand(),
+			proxyCommand(),
 		},
 	}
 }

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dnsbound/dance/internal/cli"
+	"github.com/dnsbound/dance/proxy"
+	"github.com/dnsbound/dance/verify"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// proxyShutdownTimeout is how long a stopping proxy lets established
+// connections finish by default.
+const proxyShutdownTimeout = 30 * time.Second
+
+func proxyCommand() *cli.Command {
+	var (
+		rf                                    resolverFlags
+		listen, backend, mode, cert, key      string
+		allow                                 cli.StringList
+		allowFile, nameHeader, kindHeader     string
+		tlv                                   string
+		sslTLV                                bool
+		handshakeTO, headerTO, idleTO, dialTO time.Duration
+		drainTO                               time.Duration
+		maxConns                              int
+		metricsAddr, logLevel                 string
+	)
+	return &cli.Command{
+		Name:    "proxy",
+		Summary: "TLS-terminating proxy that authenticates clients by their DNS names",
+		Usage:   "dance proxy --listen ADDR --backend URL|ADDR --cert FILE --key FILE --allow PATTERN ... [--mode http|tcp|passthrough] [flags]",
+		Description: `Terminates TLS on --listen with the proxy's own --cert and --key and
+requires a client certificate. In mode http (the default) and tcp the client is
+authenticated by its DNS name: the certificate's name must be on the allow-list
+(--allow, --allow-file), its TLSA records are looked up with DNSSEC validation
+and must match. Refused clients get a generic TLS alert; the reason is logged.
+
+  http         forwards HTTP requests to the --backend URL with the identity in
+               Dance-Client-Name (the DNS name, or uid@domain for a user) and
+               Dance-Client-Kind (device, service, user, host), and the
+               certificate in Client-Cert and Client-Cert-Chain (RFC 9440).
+  tcp          forwards the bytes to the --backend host:port after a PROXY
+               protocol v2 header with the client's addresses and the identity
+               in a TLV of type --tlv (0xE0 by default).
+  passthrough  accepts any certificate whose private key the client proves it
+               holds, and forwards it in Client-Cert: the application
+               authenticates (package httpauth). No allow-list, no lookup.
+
+Incoming copies of all these header fields are removed from client requests.
+SIGHUP reloads --allow-file (with the --allow patterns); SIGINT and SIGTERM stop
+accepting and let connections finish for --drain-timeout. Prints the bound
+address once ready.
+
+` + resolverFlagsHelp,
+		Examples: []string{
+			"dance proxy --listen :8443 --backend http://127.0.0.1:8080 --cert srv.pem --key srv.key --allow '*._device.example.com'",
+			"dance proxy --mode tcp --listen :636 --backend 127.0.0.1:389 --cert srv.pem --key srv.key --allow-file allowed.txt --tlv 0xE1",
+			"dance proxy --mode passthrough --listen :8443 --backend http://10.0.0.7:8080 --cert srv.pem --key srv.key",
+			"curl --cert dev1/cert.pem --key dev1/key.pem https://proxy.example.com:8443/",
+		},
+		ExitCodes: []string{"0  stopped by a signal", "1  runtime failure (cannot listen)", "2  bad usage or bad input (flags, certificate, allow-list)"},
+		Flags: func(fs *flag.FlagSet) {
+			rf.register(fs)
+			fs.StringVar(&listen, "listen", "", "`ADDR`ess to accept clients on, host:port (port 0 picks one; required)")
+			fs.StringVar(&backend, "backend", "", "where to forward: http(s) `URL` (http, passthrough) or host:port (tcp) (required)")
+			fs.StringVar(&mode, "mode", "http", "`MODE`: http, tcp or passthrough")
+			fs.StringVar(&cert, "cert", "", "the proxy's certificate chain `FILE` (PEM; required)")
+			fs.StringVar(&key, "key", "", "the proxy's private key `FILE` (PEM; required)")
+			fs.Var(&allow, "allow", "allowed name or subtree `PATTERN` (\"*._device.example.com\"); repeatable")
+			fs.StringVar(&allowFile, "allow-file", "", "`FILE` of allow-list patterns, one a line (\"#\" comments); reloaded on SIGHUP")
+			fs.StringVar(&nameHeader, "name-header", proxy.DefaultNameHeader, "header `FIELD` carrying the authenticated name (http mode)")
+			fs.StringVar(&kindHeader, "kind-header", proxy.DefaultKindHeader, "header `FIELD` carrying the kind of identity (http mode)")
+			fs.StringVar(&tlv, "tlv", "0xE0", "PROXY v2 TLV `TYPE` carrying the name (tcp mode), 0xE0 to 0xEF")
+			fs.BoolVar(&sslTLV, "ssl-tlv", false, "add a PP2_TYPE_SSL TLV (TLS version, cipher) to the PROXY v2 header (tcp mode)")
+			fs.DurationVar(&handshakeTO, "handshake-timeout", proxy.DefaultHandshakeTimeout, "`DURATION` allowed for a TLS handshake, verification included")
+			fs.DurationVar(&headerTO, "header-timeout", proxy.DefaultHeaderTimeout, "`DURATION` allowed for reading a request's header")
+			fs.DurationVar(&idleTO, "idle-timeout", proxy.DefaultIdleTimeout, "`DURATION` after which a connection without traffic is closed")
+			fs.DurationVar(&dialTO, "dial-timeout", proxy.DefaultDialTimeout, "`DURATION` allowed for connecting to the backend")
+			fs.DurationVar(&drainTO, "drain-timeout", proxyShutdownTimeout, "`DURATION` connections may take to finish after SIGINT or SIGTERM")
+			fs.IntVar(&maxConns, "max-conns", proxy.DefaultMaxConns, "most client connections open at once (`N`)")
+			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics")
+			fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
+		},
+		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected argument %q", args[0])
+			}
+			m, err := proxy.ParseMode(mode)
+			if err != nil {
+				return cli.Usagef("--mode: %v", strings.TrimPrefix(err.Error(), "proxy: "))
+			}
+			switch {
+			case listen == "":
+				return cli.Usagef("--listen is required")
+			case backend == "":
+				return cli.Usagef("--backend is required")
+			case cert == "" || key == "":
+				return cli.Usagef("--cert and --key are required")
+			}
+			tlvType, err := strconv.ParseUint(tlv, 0, 8)
+			if err != nil || tlvType < 0xE0 || tlvType > 0xEF {
+				return cli.Usagef("--tlv %q: want a type from 0xE0 to 0xEF", tlv)
+			}
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return cli.Usagef("--log-level: %v", err)
+			}
+			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
+			pair, err := tls.LoadX509KeyPair(cert, key)
+			if err != nil {
+				return cli.Input(fmt.Errorf("--cert/--key: %w", err))
+			}
+			reg := prometheus.NewRegistry()
+			cfg := proxy.Config{
+				Mode: m, Backend: backend, TLS: &tls.Config{Certificates: []tls.Certificate{pair}},
+				NameHeader: nameHeader, KindHeader: kindHeader, TLVType: byte(tlvType), SSLTLV: sslTLV,
+				HandshakeTimeout: handshakeTO, HeaderTimeout: headerTO, IdleTimeout: idleTO, DialTimeout: dialTO,
+				MaxConns: maxConns, Logger: log, Registerer: reg,
+			}
+			var core *verify.Core
+			loadAllow := func() (*verify.AllowList, error) {
+				patterns := append([]string(nil), allow...)
+				if allowFile != "" {
+					data, err := cli.ReadInput(env, allowFile)
+					if err != nil {
+						return nil, err
+					}
+					a, err := verify.ReadAllowList(bytes.NewReader(data))
+					if err != nil {
+						return nil, fmt.Errorf("%s: %w", allowFile, err)
+					}
+					patterns = append(patterns, a.Patterns()...)
+				}
+				return verify.ParseAllowList(patterns)
+			}
+			if m == proxy.ModePassthrough {
+				if len(allow) > 0 || allowFile != "" {
+					return cli.WithHint(cli.Usagef("--allow and --allow-file mean nothing in passthrough mode"),
+						"the application checks the allow-list (package httpauth)")
+				}
+			} else {
+				a, err := loadAllow()
+				if err != nil {
+					return cli.Input(err)
+				}
+				if a.Len() == 0 {
+					return cli.WithHint(cli.Usagef("the allow-list is empty: every client would be refused"),
+						"give --allow PATTERN or --allow-file FILE")
+				}
+				r, err := rf.newResolver(env)
+				if err != nil {
+					return err
+				}
+				core, err = verify.New(verify.Config{Allow: a, Resolver: r, Logger: log, Registerer: reg})
+				if err != nil {
+					return cli.Input(err)
+				}
+				cfg.Verifier = core
+			}
+			srv, err := proxy.New(cfg)
+			if err != nil {
+				return cli.Input(err)
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return cli.Fail(err)
+			}
+			var metricsSrv *http.Server
+			if metricsAddr != "" {
+				mln, err := net.Listen("tcp", metricsAddr)
+				if err != nil {
+					ln.Close()
+					return cli.Fail(fmt.Errorf("--metrics: %w", err))
+				}
+				mux := http.NewServeMux()
+				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+				metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+				go metricsSrv.Serve(mln)
+				defer metricsSrv.Close()
+				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", mln.Addr())
+			}
+			hup := make(chan os.Signal, 1)
+			if core != nil {
+				signal.Notify(hup, syscall.SIGHUP)
+				defer signal.Stop(hup)
+			}
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(ln) }()
+			fmt.Fprintf(env.Stdout, "proxy (%s mode) listening on %s, forwarding to %s\n", m, ln.Addr(), backend)
+			for {
+				select {
+				case err := <-served:
+					return cli.Fail(err)
+				case <-hup:
+					a, err := loadAllow()
+					if err != nil {
+						log.Error("proxy: allow-list not reloaded; the old one stays in force", "err", err)
+						continue
+					}
+					core.SetAllowList(a)
+					log.Info("proxy: allow-list reloaded", "patterns", a.Len())
+				case <-env.Context().Done():
+					log.Info("proxy: stopping; draining connections", "deadline", drainTO)
+					ctx, cancel := context.WithTimeout(context.Background(), drainTO)
+					err := srv.Shutdown(ctx)
+					cancel()
+					if err := <-served; err != nil && !errors.Is(err, proxy.ErrServerClosed) {
+						log.Error("proxy: serve", "err", err)
+					}
+					if err != nil {
+						log.Warn("proxy: connections cut at the drain deadline", "err", err)
+					}
+					log.Info("proxy: stopped")
+					return nil
+				}
+			}
+		},
+	}
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/tlsa"
+)
+
+// proxyFixture writes what dance proxy needs: its own certificate, a
+// published device identity and the trust anchors of a signed test
+// hierarchy that holds the device's TLSA record.
+type proxyFixture struct {
+	dir, srvCert, srvKey, anchors, resolver string
+	dev                                     tls.Certificate
+	devName                                 string
+	pool                                    *x509.CertPool
+}
+
+func newProxyFixture(t *testing.T) *proxyFixture {
+	t.Helper()
+	f := &proxyFixture{dir: t.TempDir(), devName: "sensor1._device.example.test"}
+	write := func(name string, data []byte) string {
+		p := filepath.Join(f.dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	mk := func(name string) (*x509.Certificate, []byte, []byte) {
+		key, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := identity.SelfSigned(identity.MustParseName(name), key, identity.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kp, _ := identity.MarshalPrivateKey(key)
+		return c, identity.MarshalCertificate(c), kp
+	}
+	srv, srvPEM, srvKey := mk("proxy.example.test")
+	f.srvCert, f.srvKey = write("srv.pem", srvPEM), write("srv.key", srvKey)
+	f.pool = x509.NewCertPool()
+	f.pool.AddCert(srv)
+	dev, devPEM, devKey := mk(f.devName)
+	var err error
+	if f.dev, err = tls.X509KeyPair(devPEM, devKey); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := tlsa.ForCertificate(dev, tlsa.DANEEE, tlsa.SelectorSPKI, tlsa.MatchSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := dnstest.Start(t, dnstest.Config{Records: []string{rec.ZoneLine(f.devName, 300)}})
+	f.anchors = write("anchors", []byte(h.Anchors()+"\n"))
+	f.resolver = h.Addr()
+	return f
+}
+
+func (f *proxyFixture) client() *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: f.pool, ServerName: "proxy.example.test", Certificates: []tls.Certificate{f.dev}}}}
+}
+
+// startProxyCmd runs "dance proxy args..." in-process until the test ends
+// and returns the address it reports and its stderr.
+func startProxyCmd(t *testing.T, args []string) (string, *syncBuffer, func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, append([]string{"proxy"}, args...), nil, &out, &errb) }()
+	stop := func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(30 * time.Second):
+			t.Fatal("dance proxy did not stop within 30s of its context ending")
+			return -1
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	re := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m[1], &errb, stop
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("dance proxy exited %d: %s", code, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("dance proxy did not report its address")
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+}
+
+func TestProxyCommand(t *testing.T) {
+	f := newProxyFixture(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s|%s", r.Header.Get("X-Who"), r.Header.Get("X-Kind"))
+	}))
+	defer backend.Close()
+	allowFile := filepath.Join(f.dir, "allowed.txt")
+	if err := os.WriteFile(allowFile, []byte("# devices\n*._device.example.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr, errb, stop := startProxyCmd(t, []string{"--listen", "127.0.0.1:0", "--backend", backend.URL,
+		"--cert", f.srvCert, "--key", f.srvKey, "--allow-file", allowFile, "--allow", "other.example.test",
+		"--resolver", f.resolver, "--anchors", f.anchors, "--name-header", "X-Who", "--kind-header", "X-Kind",
+		"--metrics", "127.0.0.1:0", "--log-level", "debug"})
+	cl := f.client()
+	get := func() (string, error) {
+		resp, err := cl.Get("https://" + addr + "/")
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	if body, err := get(); err != nil || body != f.devName+"|device" {
+		t.Fatalf("through the proxy: %q, %v", body, err)
+	}
+
+	// SIGHUP reloads the allow-list file: without the device's subtree,
+	// its next handshake is refused.
+	if err := os.WriteFile(allowFile, []byte("nobody._device.example.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cl.CloseIdleConnections()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(errb.String(), "allow-list reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged: %s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	cl.CloseIdleConnections()
+	if body, err := get(); err == nil {
+		t.Fatalf("after the reload the device still gets through: %q", body)
+	}
+	if !strings.Contains(errb.String(), "not-allowed") {
+		t.Errorf("stderr lacks the refusal's reason: %s", errb.String())
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d after SIGTERM-like stop: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "proxy: stopped") {
+		t.Errorf("no clean stop logged: %s", errb.String())
+	}
+}
+
+func TestProxyCommandMetrics(t *testing.T) {
+	f := newProxyFixture(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"proxy", "--listen", "127.0.0.1:0", "--backend", backend.URL, "--cert", f.srvCert, "--key", f.srvKey,
+			"--allow", "*._device.example.test", "--resolver", f.resolver, "--anchors", f.anchors, "--metrics", "127.0.0.1:0"}, nil, &out, &errb)
+	}()
+	re := regexp.MustCompile(`(?s)metrics on (http://127\.0\.0\.1:\d+/metrics).*listening on (127\.0\.0\.1:\d+)`)
+	var m []string
+	for deadline := time.Now().Add(30 * time.Second); m == nil; m = re.FindStringSubmatch(out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no addresses reported: %s %s", out.String(), errb.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	resp, err := f.client().Get("https://" + m[2] + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mr, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mr.Body)
+	mr.Body.Close()
+	for _, want := range []string{`dance_proxy_handshakes_total{result="ok"} 1`, `dance_proxy_forwarded_total{mode="http"} 1`, `dance_verify_verdicts_total{result="ok"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+}
+
+func TestProxyCommandErrors(t *testing.T) {
+	f := newProxyFixture(t)
+	base := []string{"proxy", "--listen", "127.0.0.1:0", "--cert", f.srvCert, "--key", f.srvKey}
+	badAllow := filepath.Join(f.dir, "bad-allow")
+	os.WriteFile(badAllow, []byte("ok._device.example.test\n*\n"), 0o644)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no listen", []string{"proxy", "--backend", "http://a"}, 2, "--listen is required"},
+		{"no backend", append(base, "--allow", "*.x.test"), 2, "--backend is required"},
+		{"no cert", []string{"proxy", "--listen", ":0", "--backend", "http://a"}, 2, "--cert and --key"},
+		{"bad mode", append(base, "--backend", "http://a", "--mode", "socks"), 2, "unknown mode"},
+		{"tlv outside the custom range", append(base, "--backend", "a:1", "--mode", "tcp", "--tlv", "0x20", "--allow", "*.x.test"), 2, "0xE0 to 0xEF"},
+		{"empty allow-list", append(base, "--backend", "http://a"), 2, "allow-list is empty"},
+		{"allow-list in passthrough", append(base, "--backend", "http://a", "--mode", "passthrough", "--allow", "*.x.test"), 2, "passthrough"},
+		{"allow-list that allows all", append(base, "--backend", "http://a", "--allow-file", badAllow), 2, "line 2"},
+		{"missing allow file", append(base, "--backend", "http://a", "--allow-file", filepath.Join(f.dir, "none")), 2, "no such file"},
+		{"missing cert", []string{"proxy", "--listen", ":0", "--backend", "http://a", "--cert", "/nonexistent", "--key", f.srvKey, "--allow", "*.x.test"}, 2, "--cert/--key"},
+		{"tcp backend as a URL", append(base, "--backend", "http://a", "--mode", "tcp", "--allow", "*.x.test", "--resolver", f.resolver), 2, "host:port"},
+		{"bad log level", append(base, "--backend", "http://a", "--log-level", "loud"), 2, "--log-level"},
+		{"positional argument", append(base, "extra"), 2, "unexpected argument"},
+		{"help", []string{"proxy", "--help"}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), tt.args, nil, &out, &errb)
+			if code != tt.code || !strings.Contains(errb.String(), tt.stderr) {
+				t.Fatalf("exit %d stderr %q, want %d and %q", code, errb.String(), tt.code, tt.stderr)
+			}
+			if tt.name == "help" && !regexp.MustCompile(`(?s)EXAMPLES.*EXIT CODES`).MatchString(out.String()) {
+				t.Errorf("help lacks examples or exit codes: %s", out.String())
+			}
+		})
+	}
+}
+
