@@ -255,4 +255,3 @@ func TestProxyCommandErrors(t *testing.T) {
 		})
 	}
 }
-
