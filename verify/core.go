@@ -387,7 +387,10 @@ func cacheKey(name string, p Presented) [sha256.Size]byte {
 // record counts and logs a verdict. The peer learns none of this.
 func (c *Core) record(claimed string, id *Identity, err error, cached bool) {
 	if err == nil {
-		c.metrics.verdict("ok", cached)
+		c.metrics.verdict(resultOK, cached)
+		if !c.log.Enabled(context.Background(), slog.LevelDebug) {
+			return
+		}
 		c.log.Debug("peer authenticated", "name", id.Name, "kind", id.Kind.String(), "user", id.User,
 			"usage", id.Record.Usage.String(), "depth", id.Depth, "expires", id.Expires, "cached", cached)
 		return

@@ -31,6 +31,11 @@ func TestVerify(t *testing.T) {
 	alice := issueUser(t, "Alice", "example.test", users)
 	corpUsers := newCA(t, identity.UserCA, "corp.example.test", identity.Options{})
 	bob := issueUser(t, "bob", "corp.example.test", corpUsers)
+	aliceHash, err := identity.HashedUserName("alice", "example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol := issueUser(t, "carol", "example.test", users)
 	svc := selfSigned(t, "_smtp-client.mta1.example.test", identity.KeyECDSAP256)
 	insecure := selfSigned(t, "sensor1._device.insecure.example.test", identity.KeyECDSAP256)
 
@@ -42,6 +47,10 @@ func TestVerify(t *testing.T) {
 		taLine(t, "sensor5._device.example.test", org.Cert),
 		taLine(t, "sensor7._device.example.test", org.Cert),
 		taLine(t, "_user.example.test", users.Cert),
+		// One user's own records, at the hash of her name (RFC 7929 §3);
+		// carol's key is there too, but she is not alice.
+		eeLine(t, aliceHash.String(), alice.key.Public()),
+		eeLine(t, aliceHash.String(), carol.key.Public()),
 		// A leaf key published at a user CA name: it would let its holder
 		// claim any user of the domain.
 		eeLine(t, "_user.corp.example.test", bob.key.Public()),
@@ -52,7 +61,7 @@ func TestVerify(t *testing.T) {
 	}})
 	r := newResolver(t, h, resolver.Config{})
 	core := newCore(t, Config{Resolver: r, Allow: mustAllow(t,
-		"*._device.example.test", "_user.example.test", "_user.corp.example.test",
+		"*._device.example.test", "_user.example.test", "*._user.example.test", "_user.corp.example.test",
 		"_smtp-client.mta1.example.test", "*._device.insecure.example.test")})
 
 	chain := func(cs ...cred) Presented {
@@ -83,6 +92,8 @@ func TestVerify(t *testing.T) {
 		{name: "service", claim: "_smtp-client.mta1.example.test", p: chain(svc), kind: Service, usage: tlsa.DANEEE},
 		{name: "dane-ta device", claim: "sensor4._device.example.test", p: withCA(issued, org), kind: Device, depth: 1, usage: tlsa.DANETA},
 		{name: "user", claim: "_user.example.test", p: withCA(alice, users), kind: User, user: "alice@example.test", depth: 1, usage: tlsa.DANETA},
+		{name: "hashed user", claim: aliceHash.String(), p: chain(alice), kind: User, user: "alice@example.test", usage: tlsa.DANEEE},
+		{name: "hashed name of another user", claim: aliceHash.String(), p: chain(carol), reason: ReasonNoUser},
 		{name: "wrong key", claim: "sensor1._device.example.test", p: chain(other), reason: ReasonNoMatch},
 		{name: "wrong raw key", claim: "sensor1._device.example.test", p: Presented{RawPublicKey: other.spki()}, reason: ReasonNoMatch},
 		{name: "key of another name", claim: "sensor2._device.example.test", p: chain(ecdsa), reason: ReasonNoMatch},
