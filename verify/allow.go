@@ -24,7 +24,7 @@ const maxNameLength = 253
 // with Core.SetAllowList.
 type AllowList struct {
 	exact    map[string]struct{}
-	subtrees []string // ".base", so that HasSuffix means strictly below
+	subtrees map[string]struct{} // the names below which every name is allowed
 	patterns []string
 }
 
@@ -36,7 +36,7 @@ type AllowList struct {
 // the trailing dot. A pattern that allows everything ("*", "*.") is refused:
 // an allow-list is a decision about whose lookups the server pays for.
 func ParseAllowList(patterns []string) (*AllowList, error) {
-	a := &AllowList{exact: make(map[string]struct{})}
+	a := newAllowList()
 	for _, p := range patterns {
 		if err := a.add(p); err != nil {
 			return nil, err
@@ -51,7 +51,7 @@ func ParseAllowList(patterns []string) (*AllowList, error) {
 func ReadAllowList(r io.Reader) (*AllowList, error) {
 	sc := bufio.NewScanner(r)
 	line := 0
-	a := &AllowList{exact: make(map[string]struct{})}
+	a := newAllowList()
 	for sc.Scan() {
 		line++
 		t := sc.Text()
@@ -71,6 +71,10 @@ func ReadAllowList(r io.Reader) (*AllowList, error) {
 	return a, nil
 }
 
+func newAllowList() *AllowList {
+	return &AllowList{exact: make(map[string]struct{}), subtrees: make(map[string]struct{})}
+}
+
 func (a *AllowList) add(p string) error {
 	orig := p
 	p = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(p), "."))
@@ -78,16 +82,20 @@ func (a *AllowList) add(p string) error {
 		if err := checkBase(base); err != nil {
 			return fmt.Errorf("allow-list: pattern %q: %w", orig, err)
 		}
-		a.subtrees = append(a.subtrees, "."+base)
-		a.patterns = append(a.patterns, subtreePrefix+base)
+		if _, dup := a.subtrees[base]; !dup {
+			a.subtrees[base] = struct{}{}
+			a.patterns = append(a.patterns, subtreePrefix+base)
+		}
 		return nil
 	}
 	n, err := identity.ParseName(p)
 	if err != nil {
 		return fmt.Errorf("allow-list: pattern %q: %w", orig, err)
 	}
-	a.exact[n.String()] = struct{}{}
-	a.patterns = append(a.patterns, n.String())
+	if _, dup := a.exact[n.String()]; !dup {
+		a.exact[n.String()] = struct{}{}
+		a.patterns = append(a.patterns, n.String())
+	}
 	return nil
 }
 
@@ -128,9 +136,13 @@ func (a *AllowList) Allows(name string) bool {
 	if _, ok := a.exact[name]; ok {
 		return true
 	}
-	for _, s := range a.subtrees {
-		if len(name) > len(s) && strings.HasSuffix(name, s) {
-			return true
+	// Every proper suffix that starts after a dot is a name strictly above
+	// this one: one map lookup per label, whatever the size of the list.
+	for i := 0; i < len(name); i++ {
+		if name[i] == '.' {
+			if _, ok := a.subtrees[name[i+1:]]; ok {
+				return true
+			}
 		}
 	}
 	return false

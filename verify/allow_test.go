@@ -7,7 +7,7 @@ import (
 
 func TestAllowList(t *testing.T) {
 	t.Parallel()
-	a := mustAllow(t, "*._device.example.com", "MTA1.example.NET.", "_user.example.org", "*.fleet.example")
+	a := mustAllow(t, "*._device.example.com", "MTA1.example.NET.", "_user.example.org", "*.fleet.example", "mta1.example.net", "*._DEVICE.example.com.")
 	tests := []struct {
 		name string
 		want bool

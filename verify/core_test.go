@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -189,4 +190,26 @@ func faultName(f dnstest.Fault) string {
 		dnstest.NotYetValidSignatures: "future-rrsig", dnstest.StripSignatures: "stripped",
 		dnstest.MismatchedDS: "mismatched-ds", dnstest.MissingDS: "missing-ds",
 	}[f]
+}
+
+// TestVerifyUnreachable: when no upstream answers, the verdict is
+// dns-indeterminate (or lookup-timeout if the deadline passes first), never
+// an authentication.
+func TestVerifyUnreachable(t *testing.T) {
+	t.Parallel()
+	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	h := dnstest.Start(t, dnstest.Config{})
+	// A loopback port where nothing listens: queries fail at once.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := pc.LocalAddr().String()
+	pc.Close()
+	r := newResolver(t, h, resolver.Config{Upstreams: []string{dead}, Attempts: 1})
+	core := newCore(t, Config{Resolver: r, Allow: mustAllow(t, "*._device.example.test")})
+	_, err = core.Verify(context.Background(), "sensor1._device.example.test", Presented{Chain: []*x509.Certificate{dev.cert}})
+	if got := ReasonOf(err); got != ReasonDNSIndeterminate && got != ReasonLookupTimeout {
+		t.Fatalf("reason %s (%v), want %s", got, err, ReasonDNSIndeterminate)
+	}
 }

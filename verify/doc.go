@@ -37,6 +37,18 @@
 // presented, never longer than the TTL of the TLSA answer, so removing a
 // record (revocation) takes effect within that TTL.
 //
+// # Metrics and logs
+//
+// With Config.Registerer set, the core exports (namespace "dance",
+// subsystem "verify"): verdicts_total{result="ok"|REASON},
+// cache_hits_total, cache_entries, lookup_duration_seconds (histogram of
+// TLSA lookups) and in_flight (lookups in progress); and, when the
+// resolver is a *resolver.Resolver, its counters under subsystem
+// "resolver" (lookups_total, cache_hits_total, refused_overloaded_total,
+// deadline_exceeded_total, upstream_queries_total, upstream_errors_total).
+// Each refusal is logged at Info with the name, the reason and the detail;
+// each success at Debug.
+//
 // # Security considerations
 //
 // Errors carry the reason for the operator (logs, metrics); a transport
