@@ -20,11 +20,26 @@ const (
 	cacheTTL = time.Hour
 )
 
-type cacheKey struct {
-	name  string // as asked, case kept (the question is echoed)
-	qtype uint16
-	flags uint16 // DO, CO, RD, CD, EDNS present
-	size  uint16 // UDP size the answer was truncated to (0: TCP)
+// cacheKey is the question as asked (wire-format name, case kept, since
+// the question is echoed), the type, the request flags that change the
+// answer (RD, CD, EDNS, DO, CO) and the UDP size the answer was cut to (0
+// for TCP), as one string so that the UDP fast path can look it up from
+// bytes without allocating.
+type cacheKey string
+
+// Request flag bits in a cache key.
+const (
+	keyRD = 1 << iota
+	keyCD
+	keyEDNS
+	keyDO
+	keyCO
+)
+
+// appendKey builds a cache key in buf.
+func appendKey(buf, wireName []byte, qtype, flags, size uint16) []byte {
+	buf = append(buf, wireName...)
+	return append(buf, byte(qtype>>8), byte(qtype), byte(flags>>8), byte(flags), byte(size>>8), byte(size))
 }
 
 type cacheEntry struct {
@@ -34,68 +49,76 @@ type cacheEntry struct {
 
 type respCache struct {
 	mu      sync.RWMutex
-	m       map[cacheKey]cacheEntry
+	m       map[string]cacheEntry
 	serial  uint32
 	hits    atomic.Uint64
 	enabled bool
 }
 
-func newRespCache() *respCache { return &respCache{m: map[cacheKey]cacheEntry{}, enabled: true} }
+func newRespCache() *respCache { return &respCache{m: map[string]cacheEntry{}, enabled: true} }
 
 // key returns the cache key for r, and false for requests the cache never
 // serves (TSIG, opcodes other than QUERY, transfers, options other than
 // the bare OPT, more than one question).
 func (c *respCache) key(r *dns.Msg, udp bool, size int) (cacheKey, bool) {
 	if !c.enabled || r.Opcode != dns.OpcodeQuery || len(r.Question) != 1 || len(r.Answer) != 0 || len(r.Ns) != 0 || r.IsTsig() != nil {
-		return cacheKey{}, false
+		return "", false
 	}
 	q := r.Question[0]
 	if q.Qclass != dns.ClassINET || q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR {
-		return cacheKey{}, false
+		return "", false
 	}
 	var flags uint16
 	if r.RecursionDesired {
-		flags |= 1
+		flags |= keyRD
 	}
 	if r.CheckingDisabled {
-		flags |= 2
+		flags |= keyCD
 	}
 	if len(r.Extra) > 1 {
-		return cacheKey{}, false
+		return "", false
 	}
 	if opt := r.IsEdns0(); opt != nil {
 		if len(opt.Option) != 0 || opt.Version() != 0 {
-			return cacheKey{}, false
+			return "", false
 		}
-		flags |= 4
+		flags |= keyEDNS
 		if opt.Do() {
-			flags |= 8
+			flags |= keyDO
 		}
 		if uint16(opt.Hdr.Ttl)&ednsFlagCO != 0 {
-			flags |= 16
+			flags |= keyCO
 		}
 	} else if len(r.Extra) != 0 {
-		return cacheKey{}, false
+		return "", false
 	}
-	k := cacheKey{name: q.Name, qtype: q.Qtype, flags: flags}
-	if udp {
-		k.size = uint16(size)
+	var nb [256]byte
+	n, err := dns.PackDomainName(q.Name, nb[:], 0, nil, false)
+	if err != nil {
+		return "", false
 	}
-	return k, true
+	if !udp {
+		size = 0
+	}
+	return cacheKey(appendKey(make([]byte, 0, n+6), nb[:n], q.Qtype, flags, uint16(size))), true
 }
 
 // get returns a copy of the cached answer with r's ID, or nil.
 func (c *respCache) get(k cacheKey, id uint16, serial uint32, now time.Time) []byte {
+	return c.getBytes([]byte(k), id, serial, now, nil)
+}
+
+// getBytes is get for a key in bytes, appending the answer to dst.
+func (c *respCache) getBytes(k []byte, id uint16, serial uint32, now time.Time, dst []byte) []byte {
 	c.mu.RLock()
-	e, ok := c.m[k]
+	e, ok := c.m[string(k)]
 	stale := c.serial != serial
 	c.mu.RUnlock()
 	if !ok || stale || now.Sub(e.created) > cacheTTL {
 		return nil
 	}
 	c.hits.Add(1)
-	out := make([]byte, len(e.wire))
-	copy(out, e.wire)
+	out := append(dst[:0], e.wire...)
 	out[0], out[1] = byte(id>>8), byte(id)
 	return out
 }
@@ -104,7 +127,7 @@ func (c *respCache) put(k cacheKey, wire []byte, serial uint32, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.serial != serial {
-		c.m = make(map[cacheKey]cacheEntry, len(c.m)/2+16)
+		c.m = make(map[string]cacheEntry, len(c.m)/2+16)
 		c.serial = serial
 	}
 	if len(c.m) >= cacheMax {
@@ -116,5 +139,5 @@ func (c *respCache) put(k cacheKey, wire []byte, serial uint32, now time.Time) {
 			}
 		}
 	}
-	c.m[k] = cacheEntry{wire: wire, created: now}
+	c.m[string(k)] = cacheEntry{wire: wire, created: now}
 }

@@ -45,7 +45,7 @@ func TestRespCache(t *testing.T) {
 	}
 	// Bounded: filling past the limit evicts some entries, not all.
 	for i := 0; i < cacheMax+10; i++ {
-		c.put(cacheKey{name: fmt.Sprint(i)}, []byte{0, 0}, 7, now)
+		c.put(cacheKey(fmt.Sprint(i)), []byte{0, 0}, 7, now)
 	}
 	if n := len(c.m); n > cacheMax || n < cacheMax/2 {
 		t.Fatalf("%d entries after overfilling", n)

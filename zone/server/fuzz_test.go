@@ -91,3 +91,43 @@ func mustRR(t testing.TB, s string) dns.RR {
 	}
 	return r
 }
+
+// FuzzFastKey checks the UDP fast path's parser: no panic on any packet,
+// and whenever it accepts a packet, the dns library parses it too and the
+// slow path computes the very same cache key (so a cached answer is only
+// ever served to the question it answers).
+func FuzzFastKey(f *testing.F) {
+	s, err := New(Config{Zone: &zone.Zone{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, build := range []func(m *dns.Msg){
+		func(m *dns.Msg) {},
+		func(m *dns.Msg) { m.SetEdns0(1232, true) },
+		func(m *dns.Msg) { m.SetEdns0(4096, false); m.CheckingDisabled = true },
+		func(m *dns.Msg) { m.SetEdns0(512, true); m.IsEdns0().Hdr.Ttl |= ednsFlagCO },
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion("S1._device.Devices.test.", dns.TypeTLSA)
+		build(m)
+		b, _ := m.Pack()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		k, id, ok := s.fastKey(pkt, nil)
+		if !ok {
+			return
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(pkt); err != nil {
+			t.Fatalf("fast path accepted a packet the library rejects: %v", err)
+		}
+		if m.Id != id {
+			t.Fatalf("id %d, want %d", id, m.Id)
+		}
+		want, cacheable := s.cache.key(m, true, s.udpSize(m))
+		if !cacheable || string(want) != string(k) {
+			t.Fatalf("fast key %q, slow key %q (cacheable %v)\n%v", k, want, cacheable, m)
+		}
+	})
+}

@@ -508,13 +508,6 @@ func (l *Listeners) Addr() string { return l.TCP.Addr().String() }
 // Serve answers on ls until ctx is done, then shuts down: it stops reading,
 // lets in-flight requests finish, and closes the sockets.
 func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
-	udp := &dns.Server{
-		PacketConn:    ls.UDP,
-		Handler:       s,
-		UDPSize:       dns.MaxMsgSize,
-		MsgAcceptFunc: acceptMsg,
-		TsigProvider:  s.provider,
-	}
 	tcp := &dns.Server{
 		Listener:      ls.TCP,
 		Handler:       s,
@@ -524,7 +517,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		ReadTimeout:   tcpReadTimeout,
 		MaxTCPQueries: maxTCPQueries,
 	}
-	servers := []*dns.Server{udp, tcp}
+	servers := []*dns.Server{tcp}
 	if ls.TLS != nil {
 		servers = append(servers, &dns.Server{
 			Listener:      ls.TLS,
@@ -537,7 +530,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 			MaxTCPQueries: maxTCPQueries,
 		})
 	}
-	errc := make(chan error, len(servers))
+	errc := make(chan error, len(servers)+2)
 	var wg sync.WaitGroup
 	nctx, stopNotify := context.WithCancel(ctx)
 	defer stopNotify()
@@ -591,6 +584,17 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 			errc <- srv.ActivateAndServe()
 		}()
 	}
+	// Two UDP readers share the socket, so one can answer while the
+	// other waits in a system call.
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.serveUDP(nctx, ls.UDP); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -602,8 +606,8 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	for _, srv := range servers {
 		srv.ShutdownContext(sctx)
 	}
+	ls.UDP.Close() // ends the UDP readers
 	wg.Wait()
-	ls.UDP.Close()
 	ls.TCP.Close()
 	if ls.TLS != nil {
 		ls.TLS.Close()

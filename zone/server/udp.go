@@ -1,0 +1,256 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// UDP is served by the server's own loop rather than the dns library's:
+// it reads and writes packets in batches (recvmmsg/sendmmsg on Linux), and
+// answers a plain query whose answer is in the response cache straight
+// from the packet bytes, before any message is parsed. Everything else
+// (cache misses, EDNS options, TSIG, UPDATE, malformed input) takes the
+// same path as TCP: unpack, Handle, pack.
+
+const (
+	udpBatch   = 32
+	udpMaxRecv = dns.MaxMsgSize
+)
+
+// batchConn is what ipv4.PacketConn and ipv6.PacketConn share.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+type v6Batch struct{ *ipv6.PacketConn }
+
+func (c v6Batch) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
+	return c.PacketConn.ReadBatch(ms, flags)
+}
+func (c v6Batch) WriteBatch(ms []ipv4.Message, flags int) (int, error) {
+	return c.PacketConn.WriteBatch(ms, flags)
+}
+
+func newBatchConn(pc net.PacketConn) batchConn {
+	if a, ok := pc.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil && !a.IP.IsUnspecified() {
+		return v6Batch{ipv6.NewPacketConn(pc)}
+	}
+	return ipv4.NewPacketConn(pc)
+}
+
+// serveUDP reads from pc until it is closed.
+func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
+	bc := newBatchConn(pc)
+	in := make([]ipv4.Message, udpBatch)
+	for i := range in {
+		in[i].Buffers = [][]byte{make([]byte, udpMaxRecv)}
+	}
+	out := make([]ipv4.Message, 0, udpBatch)
+	bufs := make([][]byte, udpBatch)
+	keyBuf := make([]byte, 0, 300)
+	for {
+		n, err := bc.ReadBatch(in, 0)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			s.log.Warn("udp read", "err", err)
+			continue
+		}
+		out = out[:0]
+		for i := 0; i < n; i++ {
+			pkt := in[i].Buffers[0][:in[i].N]
+			var resp []byte
+			if k, id, ok := s.fastKey(pkt, keyBuf[:0]); ok {
+				resp = s.cache.getBytes(k, id, s.cfg.Zone.Serial(), time.Now(), bufs[i])
+				if resp != nil {
+					bufs[i] = resp
+					s.metrics.count("cache_hit")
+				}
+			}
+			if resp == nil {
+				resp = s.slowUDP(pkt, in[i].Addr)
+			}
+			if resp != nil {
+				out = append(out, ipv4.Message{Buffers: [][]byte{resp}, Addr: in[i].Addr})
+			}
+		}
+		for len(out) > 0 {
+			w, err := bc.WriteBatch(out, 0)
+			if err != nil {
+				if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+					return nil
+				}
+				s.log.Warn("udp write", "err", err)
+				w = 1 // skip the message that failed
+			}
+			out = out[w:]
+		}
+	}
+}
+
+// fastKey parses a plain query straight from the packet: one question,
+// class IN, no answer or authority records, at most a bare OPT (version
+// 0, no options). It returns the cache key and the query ID, or false for
+// anything else.
+func (s *Server) fastKey(pkt, buf []byte) ([]byte, uint16, bool) {
+	if len(pkt) < 12+5 {
+		return nil, 0, false
+	}
+	id := binary.BigEndian.Uint16(pkt)
+	bits := binary.BigEndian.Uint16(pkt[2:])
+	const qr, opcodeMask, tc, rd, cd, zBit = 1 << 15, 0xF << 11, 1 << 9, 1 << 8, 1 << 4, 1 << 6
+	if bits&(qr|opcodeMask|tc|zBit) != 0 || binary.BigEndian.Uint16(pkt[4:]) != 1 ||
+		binary.BigEndian.Uint16(pkt[6:]) != 0 || binary.BigEndian.Uint16(pkt[8:]) != 0 {
+		return nil, 0, false
+	}
+	ar := binary.BigEndian.Uint16(pkt[10:])
+	if ar > 1 {
+		return nil, 0, false
+	}
+	// The question name: labels without compression, at most 255 octets.
+	off := 12
+	for {
+		if off >= len(pkt) {
+			return nil, 0, false
+		}
+		l := int(pkt[off])
+		if l&0xC0 != 0 {
+			return nil, 0, false
+		}
+		off += 1 + l
+		if off-12 > 255 {
+			return nil, 0, false
+		}
+		if l == 0 {
+			break
+		}
+	}
+	name := pkt[12:off]
+	if off+4 > len(pkt) {
+		return nil, 0, false
+	}
+	qtype := binary.BigEndian.Uint16(pkt[off:])
+	if binary.BigEndian.Uint16(pkt[off+2:]) != dns.ClassINET {
+		return nil, 0, false
+	}
+	switch qtype {
+	case dns.TypeAXFR, dns.TypeIXFR, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeNXNAME:
+		return nil, 0, false
+	}
+	off += 4
+	var flags uint16
+	if bits&rd != 0 {
+		flags |= keyRD
+	}
+	if bits&cd != 0 {
+		flags |= keyCD
+	}
+	size := minUDPSize
+	if ar == 1 {
+		// A bare OPT: root name, type OPT, class = UDP size, TTL =
+		// extended RCODE, version, flags; no RDATA.
+		if off+11 != len(pkt) || pkt[off] != 0 || binary.BigEndian.Uint16(pkt[off+1:]) != dns.TypeOPT ||
+			pkt[off+5] != 0 || pkt[off+6] != 0 || binary.BigEndian.Uint16(pkt[off+9:]) != 0 {
+			return nil, 0, false
+		}
+		flags |= keyEDNS
+		ef := binary.BigEndian.Uint16(pkt[off+7:])
+		if ef&0x8000 != 0 {
+			flags |= keyDO
+		}
+		if ef&ednsFlagCO != 0 {
+			flags |= keyCO
+		}
+		if u := int(binary.BigEndian.Uint16(pkt[off+3:])); u > size {
+			size = u
+		}
+		if size > s.maxUDP {
+			size = s.maxUDP
+		}
+	} else if off != len(pkt) {
+		return nil, 0, false
+	}
+	return appendKey(buf, name, qtype, flags, uint16(size)), id, true
+}
+
+// slowUDP handles one packet the way the dns library's server would:
+// header filter, unpack, TSIG check, Handle, pack (TSIG-signed when the
+// request was). It returns the response bytes or nil for silence.
+func (s *Server) slowUDP(pkt []byte, peer net.Addr) []byte {
+	if len(pkt) < 12 {
+		return nil // not even a header: no answer, nothing to amplify
+	}
+	var h dns.Header
+	h.Id = binary.BigEndian.Uint16(pkt)
+	h.Bits = binary.BigEndian.Uint16(pkt[2:])
+	h.Qdcount = binary.BigEndian.Uint16(pkt[4:])
+	h.Ancount = binary.BigEndian.Uint16(pkt[6:])
+	h.Nscount = binary.BigEndian.Uint16(pkt[8:])
+	h.Arcount = binary.BigEndian.Uint16(pkt[10:])
+	reject := func(rcode int) []byte {
+		m := new(dns.Msg)
+		m.Id = h.Id
+		m.Response = true
+		m.Opcode = int(h.Bits>>11) & 0xF
+		m.Rcode = rcode
+		b, err := m.Pack()
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+	r := new(dns.Msg)
+	switch acceptMsg(h) {
+	case dns.MsgIgnore:
+		return nil
+	case dns.MsgReject:
+		return reject(dns.RcodeFormatError)
+	case dns.MsgRejectNotImplemented:
+		return reject(dns.RcodeNotImplemented)
+	}
+	if err := r.Unpack(pkt); err != nil {
+		return reject(dns.RcodeFormatError)
+	}
+	var status error
+	var reqMAC string
+	if t := r.IsTsig(); t != nil {
+		status = dns.TsigVerifyWithProvider(pkt, s.provider, "", false)
+		reqMAC = t.MAC
+	}
+	key, cacheable := s.cache.key(r, true, s.udpSize(r))
+	serial := s.cfg.Zone.Serial()
+	resp, raw := s.Handle(r, status, true, peer)
+	if raw != nil {
+		return raw
+	}
+	if resp == nil {
+		return nil
+	}
+	if resp.IsTsig() != nil {
+		b, _, err := dns.TsigGenerateWithProvider(resp, s.provider, reqMAC, false)
+		if err != nil {
+			s.log.Warn("sign response", "peer", peer, "err", err)
+			return nil
+		}
+		return b
+	}
+	b, err := resp.Pack()
+	if err != nil {
+		s.log.Warn("pack response", "peer", peer, "err", err)
+		return nil
+	}
+	if cacheable && resp.Rcode != dns.RcodeServerFailure {
+		s.cache.put(key, b, serial, time.Now())
+		b = append([]byte(nil), b...) // the cache keeps its copy
+	}
+	return b
+}
