@@ -160,12 +160,7 @@ func (m *Middleware) authenticate(r *http.Request) (*verify.Identity, int) {
 }
 
 func (m *Middleware) verify(r *http.Request, remote netip.Addr, chain []*x509.Certificate, src Source) (*verify.Identity, int) {
-	name, err := verify.ClaimedName(chain[0])
-	if err != nil {
-		m.refuse(r, remote, verify.ReasonOf(err).String(), err)
-		return nil, http.StatusForbidden
-	}
-	id, err := m.v.Verify(r.Context(), name, verify.Presented{Chain: chain})
+	id, err := verify.VerifyChain(r.Context(), m.v, chain)
 	if err != nil {
 		m.refuse(r, remote, verify.ReasonOf(err).String(), err)
 		return nil, http.StatusForbidden

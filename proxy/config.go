@@ -115,6 +115,11 @@ type Config struct {
 	// beyond it new connections wait in the kernel's accept queue. 0
 	// means DefaultMaxConns.
 	MaxConns int
+	// Time returns the current time; nil means time.Now. It decides when
+	// an identity's verdict has expired (Identity.Expires) and must be
+	// renewed through Verifier before more traffic passes; use the same
+	// clock as the Verifier.
+	Time func() time.Time
 	// Logger receives connection and request failures with their reasons;
 	// nil discards them.
 	Logger *slog.Logger

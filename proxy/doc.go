@@ -26,6 +26,11 @@
 //     accepted and forwarded in Client-Cert; the application authenticates
 //     with package httpauth.
 //
+// An identity is valid until its verdict expires (Identity.Expires, bounded
+// by the TTL of the TLSA records); established connections are verified
+// again before more traffic passes after that, so revoking an identity
+// closes its keep-alive and TCP connections too.
+//
 // Every phase has a deadline (Config.HandshakeTimeout, HeaderTimeout,
 // IdleTimeout, DialTimeout) and MaxConns caps open client connections,
 // handshakes included. Handshakes run in their own goroutines, so a slow

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,7 +50,14 @@ type world struct {
 	h         *dnstest.Hierarchy
 	srvCert   tls.Certificate
 	srvCAFile string // the proxy's self-signed certificate, for --cacert
+	offset    atomic.Int64 // the clock of the core and the proxies, ahead of time.Now
 }
+
+// now is the clock of the world's core and proxies.
+func (w *world) now() time.Time { return time.Now().Add(time.Duration(w.offset.Load())) }
+
+// advance moves the world's clock forward.
+func (w *world) advance(d time.Duration) { w.offset.Add(int64(d)) }
 
 // Short names of the test clients.
 const (
@@ -102,7 +110,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.core, err = verify.New(verify.Config{Allow: allow, Resolver: r})
+	w.core, err = verify.New(verify.Config{Allow: allow, Resolver: r, Time: w.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +184,9 @@ func startProxy(t *testing.T, w *world, cfg proxy.Config) (string, *proxy.Server
 	}
 	if cfg.Verifier == nil && cfg.Mode != proxy.ModePassthrough {
 		cfg.Verifier = w.core
+	}
+	if cfg.Time == nil {
+		cfg.Time = w.now
 	}
 	s, err := proxy.New(cfg)
 	if err != nil {

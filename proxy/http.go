@@ -15,7 +15,10 @@ import (
 	"github.com/dnsbound/dance/verify"
 )
 
-type identityKey struct{}
+type (
+	renewalKey  struct{} // the connection's *renewal
+	identityKey struct{} // the request's *verify.Identity
+)
 
 func (s *Server) newHTTPServer() *http.Server {
 	d := &net.Dialer{Timeout: s.cfg.DialTimeout}
@@ -45,7 +48,7 @@ func (s *Server) newHTTPServer() *http.Server {
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if tc, ok := c.(*tls.Conn); ok && s.cfg.Mode == ModeHTTP {
 				if id := identityOf(tc); id != nil {
-					return context.WithValue(ctx, identityKey{}, id)
+					return context.WithValue(ctx, renewalKey{}, &renewal{s: s, id: id, chain: tc.ConnectionState().PeerCertificates})
 				}
 			}
 			return ctx
@@ -60,7 +63,19 @@ func (s *Server) gate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ok := r.TLS != nil && len(r.TLS.PeerCertificates) > 0
 		if s.cfg.Mode == ModeHTTP {
-			ok = ok && r.Context().Value(identityKey{}) != nil
+			rn, _ := r.Context().Value(renewalKey{}).(*renewal)
+			ok = ok && rn != nil
+			if ok {
+				id, err := rn.current(r.Context())
+				if err != nil {
+					// A keep-alive connection outlived its identity.
+					s.log.Info("proxy: identity no longer valid; connection closed", "remote", r.RemoteAddr, "err", err)
+					w.Header().Set("Connection", "close")
+					http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+					return
+				}
+				r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+			}
 		}
 		if !ok {
 			s.log.Error("proxy: request without an authenticated client reached the forwarder; refused", "remote", r.RemoteAddr)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,8 +13,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dnsbound/dance/proxy/proxyproto"
+	"github.com/dnsbound/dance/verify"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -83,6 +86,9 @@ func New(cfg Config) (*Server, error) {
 		listeners: map[*handshakeListener]struct{}{}, conns: map[net.Conn]struct{}{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.cfg.Time == nil {
+		s.cfg.Time = time.Now
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
@@ -220,4 +226,31 @@ func isTokenPunct(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// renewal keeps a connection's identity current: once the verdict's
+// Expires has passed (the TTL of the TLSA records bounds it), the
+// certificate is verified again before more traffic passes, so a revoked
+// identity loses its established connections too, not only new ones.
+type renewal struct {
+	s     *Server
+	chain []*x509.Certificate
+	mu    sync.Mutex
+	id    *verify.Identity
+}
+
+// current returns the identity, renewed if it had expired, or an error if
+// the verifier now refuses it.
+func (r *renewal) current(ctx context.Context) (*verify.Identity, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.id.Expires.IsZero() || !r.s.cfg.Time().After(r.id.Expires) {
+		return r.id, nil
+	}
+	id, err := verify.VerifyChain(ctx, r.s.cfg.Verifier, r.chain)
+	if err != nil {
+		return nil, err
+	}
+	r.id = id
+	return id, nil
 }

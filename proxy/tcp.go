@@ -122,13 +122,16 @@ func (s *Server) forwardTCP(tc *tls.Conn) {
 	_ = bc.SetWriteDeadline(time.Time{})
 	s.metrics.forwarded.WithLabelValues(ModeTCP.String()).Inc()
 	s.log.Debug("proxy: forwarding", "remote", remote, "subject", id.Subject(), "kind", id.Kind.String())
-	s.pipe(tc, bc)
+	s.pipe(tc, bc, &renewal{s: s, id: id, chain: tc.ConnectionState().PeerCertificates})
 }
 
 // pipe copies both ways until both directions have ended, passing on
 // half-closes. The connection is idle, and closed, when neither direction
 // has moved a byte for IdleTimeout.
-func (s *Server) pipe(client *tls.Conn, backend net.Conn) {
+//
+// Before bytes pass in either direction after the identity's verdict has
+// expired, the identity is verified again; a refusal closes both sides.
+func (s *Server) pipe(client *tls.Conn, backend net.Conn, rn *renewal) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	idle := s.cfg.IdleTimeout
@@ -141,6 +144,12 @@ func (s *Server) pipe(client *tls.Conn, backend net.Conn) {
 			_ = src.SetReadDeadline(time.Now().Add(idle))
 			n, err := src.Read(buf)
 			if n > 0 {
+				if _, rerr := rn.current(context.Background()); rerr != nil {
+					s.log.Info("proxy: identity no longer valid; connection closed", "remote", client.RemoteAddr().String(), "err", rerr)
+					client.Close()
+					backend.Close()
+					return
+				}
 				last.Store(time.Now().UnixNano())
 				_ = dst.SetWriteDeadline(time.Now().Add(idle))
 				if _, werr := dst.Write(buf[:n]); werr != nil {
