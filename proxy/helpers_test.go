@@ -49,7 +49,7 @@ type world struct {
 	core      *verify.Core
 	h         *dnstest.Hierarchy
 	srvCert   tls.Certificate
-	srvCAFile string // the proxy's self-signed certificate, for --cacert
+	srvCAFile string       // the proxy's self-signed certificate, for --cacert
 	offset    atomic.Int64 // the clock of the core and the proxies, ahead of time.Now
 }
 
