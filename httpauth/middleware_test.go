@@ -9,9 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/httpauth"
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
@@ -25,6 +29,7 @@ import (
 // device without a record.
 func setup(t *testing.T) (*verify.Core, *x509.Certificate, *x509.Certificate) {
 	t.Helper()
+	dir := t.TempDir()
 	mk := func(name string) *x509.Certificate {
 		key, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
 		if err != nil {
@@ -34,6 +39,10 @@ func setup(t *testing.T) (*verify.Core, *x509.Certificate, *x509.Certificate) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		kp, _ := identity.MarshalPrivateKey(key)
+		os.WriteFile(filepath.Join(dir, name+".pem"), identity.MarshalCertificate(c), 0o644)
+		os.WriteFile(filepath.Join(dir, name+".key"), kp, 0o600)
+		files[c] = filepath.Join(dir, name)
 		return c
 	}
 	good, revoked := mk("good._device.example.test"), mk("revoked._device.example.test")
@@ -57,6 +66,9 @@ func setup(t *testing.T) (*verify.Core, *x509.Certificate, *x509.Certificate) {
 	}
 	return core, good, revoked
 }
+
+// files maps a certificate made by setup to its files, without extension.
+var files = map[*x509.Certificate]string{}
 
 func TestMiddleware(t *testing.T) {
 	core, good, revoked := setup(t)
@@ -136,5 +148,41 @@ func TestParsePrefixes(t *testing.T) {
 	}
 	if _, err := httpauth.New(httpauth.Config{}); err == nil {
 		t.Fatal("New without a Verifier accepted")
+	}
+}
+
+// TestDirectTLS is the mode for applications that terminate TLS
+// themselves: danetls authenticates the client in the handshake, the
+// middleware hands the identity to the handler, curl is the client.
+func TestDirectTLS(t *testing.T) {
+	core, good, revoked := setup(t)
+	m, err := httpauth.New(httpauth.Config{Verifier: core})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s", httpauth.FromContext(r.Context()).Name)
+	})))
+	srv.TLS = danetls.ServerConfig(&tls.Config{}, core)
+	srv.Config.ConnContext = danetls.ConnContext
+	srv.StartTLS()
+	defer srv.Close()
+	curl := func(c *x509.Certificate, extra ...string) (string, error) {
+		// -k: the test server's own certificate is not what is tested.
+		args := append([]string{"-sS", "-k", "--max-time", "30", "--cert", files[c] + ".pem", "--key", files[c] + ".key"}, extra...)
+		out, err := exec.Command("curl", append(args, srv.URL+"/")...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := curl(good); err != nil || out != "hello good._device.example.test" {
+		t.Fatalf("published device: %q, %v", out, err)
+	}
+	// A Client-Cert field on a direct connection is refused: only a proxy
+	// may send it.
+	if out, err := curl(good, "-H", "Client-Cert: :QUFBQQ==:", "-w", " %{http_code}"); err != nil || !strings.HasSuffix(out, " 403") {
+		t.Fatalf("direct client with Client-Cert: %q, %v", out, err)
+	}
+	// danetls refuses the revoked device in the handshake already.
+	if out, err := curl(revoked); err == nil {
+		t.Fatalf("revoked device served: %q", out)
 	}
 }
