@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -223,4 +224,50 @@ func mustAllow(t testing.TB, p ...string) *verify.AllowList {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestIdentitiesForgotten: the identity of a live connection stays in the
+// store, those of finished connections leave it once their certificates
+// are garbage.
+func TestIdentitiesForgotten(t *testing.T) {
+	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	e := newEnv(t, []string{eeLine(t, dev.name, dev.key.Public())}, dev.name)
+	srv := startHTTPS(t, e.core)
+	before := storedIdentities()
+	live := client(t, srv, &dev, nil)
+	live.Transport.(*http.Transport).DisableKeepAlives = false
+	if _, err := get(live, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if _, err := get(client(t, srv, &dev, nil), srv.URL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle := func(want int) int {
+		deadline := time.Now().Add(20 * time.Second)
+		for storedIdentities() > want && time.Now().Before(deadline) {
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+		return storedIdentities()
+	}
+	if n := settle(before + 1); n != before+1 {
+		t.Errorf("%d identities stored with one live connection, want %d", n, before+1)
+	}
+	// The live connection still has its identity.
+	if id, err := get(live, srv.URL); err != nil || id.Name != dev.name {
+		t.Fatalf("live connection: %+v, %v", id, err)
+	}
+	live.Transport.(*http.Transport).CloseIdleConnections()
+	srv.CloseClientConnections()
+	if n := settle(before); n != before {
+		t.Errorf("%d identities stored after every connection ended, want %d", n, before)
+	}
+}
+
+func storedIdentities() int {
+	identities.Lock()
+	defer identities.Unlock()
+	return len(identities.m)
 }
