@@ -66,6 +66,7 @@ const (
 	rsaClient     = "rsa"     // published, allowed
 	revokedClient = "revoked" // allowed, no TLSA record
 	outsider      = "outsider"
+	userClient    = "user" // alice@example.test, issued by the user CA published at _user.example.test
 )
 
 var keyTypes = map[string]identity.KeyType{
@@ -97,6 +98,9 @@ func newWorld(t *testing.T) *world {
 		}
 		records = append(records, fmt.Sprintf("%s. 300 IN TLSA %s", c.name, rec))
 	}
+	u, rec := newUser(t, w.dir)
+	w.clients[userClient] = u
+	records = append(records, rec)
 	w.h = dnstest.Start(t, dnstest.Config{Records: records})
 	anchors, err := resolver.ParseAnchorsString(w.h.Anchors())
 	if err != nil {
@@ -106,7 +110,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	allow, err := verify.ParseAllowList([]string{"*._device.example.test"})
+	allow, err := verify.ParseAllowList([]string{"*._device.example.test", "_user.example.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +149,48 @@ func newClient(t *testing.T, dir, name string, kt identity.KeyType) *client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// newUser makes the user CA of example.test, its DANE-TA record at
+// _user.example.test, and a user certificate for alice whose file holds the
+// chain (user, CA), as dance id new --user writes it.
+func newUser(t *testing.T, dir string) (*client, string) {
+	t.Helper()
+	caKey, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	domain := identity.MustParseName("example.test")
+	ca, err := identity.NewCA(identity.UserCA, domain, caKey, identity.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := identity.IssueUser(identity.User{UID: "Alice", Domain: domain}, key.Public(), identity.Issuer{Cert: ca, Key: caKey}, identity.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{name: "_user.example.test", keyType: identity.KeyECDSAP256, cert: cert,
+		certFile: filepath.Join(dir, "alice.pem"), keyFile: filepath.Join(dir, "alice.key")}
+	kp, _ := identity.MarshalPrivateKey(key)
+	chain := append(identity.MarshalCertificate(cert), identity.MarshalCertificate(ca)...)
+	if err := os.WriteFile(c.certFile, chain, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.keyFile, kp, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c.pair, err = tls.LoadX509KeyPair(c.certFile, c.keyFile); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := tlsa.ForCertificate(ca, tlsa.DANETA, tlsa.SelectorCert, tlsa.MatchSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, rec.ZoneLine(c.name, 300)
 }
 
 // serverCert makes the proxy's certificate for 127.0.0.1, self-signed, and

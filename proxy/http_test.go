@@ -133,6 +133,37 @@ func TestHTTPModeRealClients(t *testing.T) {
 			checkForwarded(t, decodeSeen(t, body), c, true)
 		})
 	}
+	t.Run("curl/user", func(t *testing.T) {
+		u := w.clients[userClient]
+		out, errb, err := w.curl(t, u, url, forgedArgs()...)
+		if err != nil {
+			t.Fatalf("curl: %v: %s", err, errb)
+		}
+		h := http.Header(decodeSeen(t, out).Header)
+		if got := h.Values(proxy.DefaultNameHeader); len(got) != 1 || got[0] != "alice@example.test" {
+			t.Errorf("%s = %q, want [alice@example.test]", proxy.DefaultNameHeader, got)
+		}
+		if got := h.Values(proxy.DefaultKindHeader); len(got) != 1 || got[0] != "user" {
+			t.Errorf("%s = %q, want [user]", proxy.DefaultKindHeader, got)
+		}
+		chain, err := httpauth.ParseClientCert(h)
+		if err != nil || len(chain) != 2 || !bytes.Equal(chain[0].Raw, u.cert.Raw) || !chain[1].IsCA {
+			t.Errorf("Client-Cert/Client-Cert-Chain: %d certificates, %v; want the user's and the CA's", len(chain), err)
+		}
+	})
+	t.Run("curl/http2", func(t *testing.T) {
+		c := w.clients[ecdsaClient]
+		out, errb, err := w.curl(t, c, url, append(forgedArgs(), "--http2", "-w", "\n%{http_version}")...)
+		if err != nil {
+			t.Fatalf("curl: %v: %s", err, errb)
+		}
+		i := strings.LastIndexByte(out, '\n')
+		body, version := out[:i], out[i+1:]
+		if version != "2" {
+			t.Errorf("HTTP version %q, want 2", version)
+		}
+		checkForwarded(t, decodeSeen(t, body), c, true)
+	})
 	refused := []struct {
 		name string
 		c    *client
