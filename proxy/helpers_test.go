@@ -82,7 +82,7 @@ func names(short string) string {
 	return short + "._device.example.test"
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{dir: t.TempDir(), clients: map[string]*client{}}
 	var records []string
@@ -122,7 +122,7 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func newClient(t *testing.T, dir, name string, kt identity.KeyType) *client {
+func newClient(t testing.TB, dir, name string, kt identity.KeyType) *client {
 	t.Helper()
 	key, err := identity.GenerateKey(kt, nil)
 	if err != nil {
@@ -154,7 +154,7 @@ func newClient(t *testing.T, dir, name string, kt identity.KeyType) *client {
 // newUser makes the user CA of example.test, its DANE-TA record at
 // _user.example.test, and a user certificate for alice whose file holds the
 // chain (user, CA), as dance id new --user writes it.
-func newUser(t *testing.T, dir string) (*client, string) {
+func newUser(t testing.TB, dir string) (*client, string) {
 	t.Helper()
 	caKey, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
 	if err != nil {
@@ -195,7 +195,7 @@ func newUser(t *testing.T, dir string) (*client, string) {
 
 // serverCert makes the proxy's certificate for 127.0.0.1, self-signed, and
 // writes it for the clients' --cacert / -CAfile.
-func serverCert(t *testing.T, dir string) (tls.Certificate, string) {
+func serverCert(t testing.TB, dir string) (tls.Certificate, string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -223,7 +223,7 @@ func serverCert(t *testing.T, dir string) (tls.Certificate, string) {
 // startProxy runs a proxy on 127.0.0.1 with cfg (TLS and Verifier filled
 // in from w when unset) and returns its address; it is shut down when the
 // test ends.
-func startProxy(t *testing.T, w *world, cfg proxy.Config) (string, *proxy.Server) {
+func startProxy(t testing.TB, w *world, cfg proxy.Config) (string, *proxy.Server) {
 	t.Helper()
 	if cfg.TLS == nil {
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{w.srvCert}}
