@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,12 @@ type Config struct {
 	// slow authoritative server cannot pile up the TLS server's
 	// goroutines. 0 means DefaultMaxInFlight.
 	MaxInFlight int
+	// MaxInFlightPerParent caps the lookups in flight for names that share
+	// a parent (the name less its first label, "_device.example.com" for
+	// "sensor1._device.example.com"), so that names under one slow
+	// authority cannot take every slot from the others. 0 means half of
+	// MaxInFlight (at least 1); negative means no such cap.
+	MaxInFlightPerParent int
 	// LookupTimeout is the deadline of one lookup; 0 means
 	// DefaultLookupTimeout.
 	LookupTimeout time.Duration
@@ -95,6 +102,7 @@ type Core struct {
 	cfg     Config
 	allow   atomic.Pointer[AllowList]
 	sem     chan struct{}
+	parents parentSlots
 	cache   *verdictCache
 	metrics *metrics
 	log     *slog.Logger
@@ -114,6 +122,9 @@ func New(cfg Config) (*Core, error) {
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
+	if cfg.MaxInFlightPerParent == 0 {
+		cfg.MaxInFlightPerParent = max(cfg.MaxInFlight/2, 1)
+	}
 	if cfg.LookupTimeout == 0 {
 		cfg.LookupTimeout = DefaultLookupTimeout
 	}
@@ -124,11 +135,12 @@ func New(cfg Config) (*Core, error) {
 		cfg.MaxVerdictTTL = DefaultMaxVerdictTTL
 	}
 	c := &Core{
-		cfg:   cfg,
-		sem:   make(chan struct{}, cfg.MaxInFlight),
-		cache: newVerdictCache(cfg.CacheEntries),
-		log:   cfg.Logger,
-		now:   cfg.Time,
+		cfg:     cfg,
+		sem:     make(chan struct{}, cfg.MaxInFlight),
+		parents: parentSlots{max: cfg.MaxInFlightPerParent, n: make(map[string]int)},
+		cache:   newVerdictCache(cfg.CacheEntries),
+		log:     cfg.Logger,
+		now:     cfg.Time,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -161,41 +173,41 @@ func (c *Core) InFlight() int { return len(c.sem) }
 // syntax, allow-list, validated TLSA lookup, match, policy. The error is an
 // *Error (possibly wrapped) whose Reason says why the peer was refused.
 func (c *Core) Verify(ctx context.Context, claimedName string, p Presented) (*Identity, error) {
-	id, err, cached := c.verify(ctx, claimedName, p)
+	id, cached, err := c.verify(ctx, claimedName, p)
 	c.record(claimedName, id, err, cached)
 	return id, err
 }
 
-func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identity, error, bool) {
+func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identity, bool, error) {
 	n, err := identity.ParseName(claimed)
 	if err != nil {
-		return nil, &Error{Reason: ReasonNameSyntax, Name: claimed, Err: err}, false
+		return nil, false, &Error{Reason: ReasonNameSyntax, Name: claimed, Err: err}
 	}
 	name := n.String()
 	// Architecture §4.1.1: nothing is looked up for a name that is not
 	// allowed, so unknown names cost the server nothing.
 	if !c.allow.Load().Allows(name) {
-		return nil, &Error{Reason: ReasonNotAllowed, Name: name}, false
+		return nil, false, &Error{Reason: ReasonNotAllowed, Name: name}
 	}
 	if len(p.Chain) == 0 && len(p.RawPublicKey) == 0 {
-		return nil, &Error{Reason: ReasonNoCredential, Name: name}, false
+		return nil, false, &Error{Reason: ReasonNoCredential, Name: name}
 	}
 	if len(p.Chain) > tlsa.MaxChainLength {
-		return nil, &Error{Reason: ReasonUntrusted, Name: name, Err: fmt.Errorf("chain of %d certificates, at most %d accepted", len(p.Chain), tlsa.MaxChainLength)}, false
+		return nil, false, &Error{Reason: ReasonUntrusted, Name: name, Err: fmt.Errorf("chain of %d certificates, at most %d accepted", len(p.Chain), tlsa.MaxChainLength)}
 	}
 	now := c.now()
 	key := cacheKey(name, p)
 	if v, ok := c.cache.get(key, now); ok {
 		if v.err != nil {
-			return nil, v.err, true
+			return nil, true, v.err
 		}
 		id := *v.id
-		return &id, nil, true
+		return &id, true, nil
 	}
 
 	res, err := c.lookup(ctx, name)
 	if err != nil {
-		return nil, err, false
+		return nil, false, err
 	}
 	id, err := c.match(n, p, res, now)
 	// Cache what a secure answer decided, for at most its TTL: a removed
@@ -209,18 +221,25 @@ func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identi
 	if ttl > 0 {
 		c.cache.put(key, verdict{id: id, err: err, expires: exp}, now)
 	}
-	return id, err, false
+	return id, false, err
 }
 
 // lookup fetches the TLSA RRset at name and classifies the answer. It
 // returns a Secure result or an *Error.
 func (c *Core) lookup(ctx context.Context, name string) (*resolver.Result, error) {
+	// Refuse at once rather than queue: a queue would hold the TLS
+	// server's goroutines as surely as a slow lookup does.
 	select {
 	case c.sem <- struct{}{}:
 	default:
 		return nil, &Error{Reason: ReasonOverloaded, Name: name, Err: fmt.Errorf("%d lookups in flight", cap(c.sem))}
 	}
 	defer func() { <-c.sem }()
+	parent := parentOf(name)
+	if !c.parents.acquire(parent) {
+		return nil, &Error{Reason: ReasonOverloaded, Name: name, Err: fmt.Errorf("%d lookups in flight below %s", c.parents.max, parent)}
+	}
+	defer c.parents.release(parent)
 	c.metrics.inFlight(1)
 	defer c.metrics.inFlight(-1)
 
@@ -253,6 +272,47 @@ func (c *Core) lookup(ctx context.Context, name string) (*resolver.Result, error
 		return nil, &Error{Reason: ReasonDNSIndeterminate, Name: name, Err: res.Err()}
 	}
 	return res, nil
+}
+
+// parentSlots counts lookups in flight per parent name.
+type parentSlots struct {
+	mu  sync.Mutex
+	max int // <= 0: no cap
+	n   map[string]int
+}
+
+func (p *parentSlots) acquire(parent string) bool {
+	if p.max <= 0 {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[parent] >= p.max {
+		return false
+	}
+	p.n[parent]++
+	return true
+}
+
+func (p *parentSlots) release(parent string) {
+	if p.max <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[parent] <= 1 {
+		delete(p.n, parent)
+	} else {
+		p.n[parent]--
+	}
+}
+
+// parentOf returns name less its first label.
+func parentOf(name string) string {
+	if i := strings.IndexByte(name, '.'); i >= 0 {
+		return name[i+1:]
+	}
+	return ""
 }
 
 func n2fqdn(name string) string { return name + "." }

@@ -22,9 +22,10 @@
 //  3. Lookup: the TLSA RRset at the claimed name, through a
 //     DNSSEC-validating resolver. Only a Secure answer counts; a proven
 //     non-existence is ReasonNoRecord; insecure, bogus and indeterminate
-//     answers never authenticate anyone. Lookups in flight are capped and
-//     each has a deadline, so a slow authoritative server cannot tie up the
-//     TLS server's goroutines.
+//     answers never authenticate anyone. Lookups in flight are capped, in
+//     all and per parent name, and each has a deadline, so a slow
+//     authoritative server cannot tie up the TLS server's goroutines nor
+//     take every slot from the names of other authorities.
 //  4. Match: tlsa.Match (or tlsa.MatchRawPublicKey) with the claimed name.
 //     For a user CA name "_user.domain" the certificate names the domain as
 //     its dNSName, so the name checked in the leaf is the domain

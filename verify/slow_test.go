@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,11 +23,21 @@ import (
 // for slowDelay (or until the test ends): a slowloris authority.
 const slowDelay = 30 * time.Second
 
-func startSlowServer(t testing.TB, h *dnstest.Hierarchy) string {
+type slowServer struct {
+	addr          string
+	held, maxHeld atomic.Int64 // queries being held now, at most
+}
+
+func startSlowServer(t testing.TB, h *dnstest.Hierarchy) *slowServer {
 	t.Helper()
+	ss := &slowServer{}
 	release := make(chan struct{})
 	handler := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		if len(q.Question) == 1 && strings.HasPrefix(q.Question[0].Name, "slow") {
+			n := ss.held.Add(1)
+			defer ss.held.Add(-1)
+			for m := ss.maxHeld.Load(); n > m && !ss.maxHeld.CompareAndSwap(m, n); m = ss.maxHeld.Load() {
+			}
 			select {
 			case <-time.After(slowDelay):
 			case <-release:
@@ -52,22 +63,41 @@ func startSlowServer(t testing.TB, h *dnstest.Hierarchy) string {
 		close(release)
 		srv.Shutdown()
 	})
-	return pc.LocalAddr().String()
+	ss.addr = pc.LocalAddr().String()
+	return ss
 }
 
 // TestSlowAuthority: while an authority holds its answers for 30 seconds,
 // lookups for its names time out at the core's deadline, lookups beyond the
-// in-flight cap are refused at once instead of queueing, clients whose
-// verdicts are cached keep being served, and once the flood is over the
-// goroutines are back to where they were.
+// caps are refused at once instead of queueing, clients whose verdicts are
+// cached keep being served, so do new clients under another parent name,
+// and once the flood is over the goroutines are back to where they were.
 func TestSlowAuthority(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		perParent int // Config.MaxInFlightPerParent
+		held      int // the slow queries that get through
+	}{
+		{"cap per parent", 0, slowMaxInFlight / 2},
+		{"global cap only", -1, slowMaxInFlight},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSlowAuthority(t, tc.perParent, int64(tc.held)) })
+	}
+}
+
+const slowMaxInFlight = 8
+
+func testSlowAuthority(t *testing.T, perParentCfg int, perParent int64) {
 	good := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
-	h := dnstest.Start(t, dnstest.Config{Records: []string{eeLine(t, "sensor1._device.example.test", good.key.Public())}})
-	addr := startSlowServer(t, h)
-	r := newResolver(t, h, resolver.Config{Upstreams: []string{addr}, QueryTimeout: 20 * time.Second, LookupTimeout: 40 * time.Second})
-	const maxInFlight = 8
-	core := newCore(t, Config{Resolver: r, MaxInFlight: maxInFlight, LookupTimeout: time.Second,
-		Allow: mustAllow(t, "*._device.example.test")})
+	fresh := selfSigned(t, "sensor2._device.example.test", identity.KeyEd25519)
+	h := dnstest.Start(t, dnstest.Config{Records: []string{
+		eeLine(t, "sensor1._device.example.test", good.key.Public()),
+		eeLine(t, "sensor2._device.example.test", fresh.key.Public()),
+	}})
+	slow := startSlowServer(t, h)
+	r := newResolver(t, h, resolver.Config{Upstreams: []string{slow.addr}, QueryTimeout: 20 * time.Second, LookupTimeout: 40 * time.Second})
+	core := newCore(t, Config{Resolver: r, MaxInFlight: slowMaxInFlight, MaxInFlightPerParent: perParentCfg, LookupTimeout: time.Second,
+		Allow: mustAllow(t, "*.example.test")})
 	ctx := context.Background()
 	gp := Presented{Chain: []*x509.Certificate{good.cert}}
 	if _, err := core.Verify(ctx, "sensor1._device.example.test", gp); err != nil {
@@ -82,25 +112,33 @@ func TestSlowAuthority(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := core.Verify(ctx, fmt.Sprintf("slow%d._device.example.test", i), gp)
+			_, err := core.Verify(ctx, fmt.Sprintf("slow%d._device.slow.example.test", i), gp)
 			reasons <- ReasonOf(err)
 		}()
 	}
 	// The cached client is served while the flood is in progress; the
 	// flood's lookups cannot finish before the 30 s hold.
 	deadline := time.Now().Add(10 * time.Second)
-	for core.InFlight() < maxInFlight && time.Now().Before(deadline) {
-		runtime.Gosched()
+	for slow.held.Load() < perParent && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
-	if core.InFlight() != maxInFlight {
-		t.Fatalf("%d lookups in flight, want the cap %d", core.InFlight(), maxInFlight)
+	if n := slow.held.Load(); n != perParent {
+		t.Fatalf("the slow authority holds %d queries, want the cap per parent %d", n, perParent)
 	}
 	start := time.Now()
 	if _, err := core.Verify(ctx, "sensor1._device.example.test", gp); err != nil {
 		t.Fatalf("cached client refused during the flood: %v", err)
 	}
+	_, err := core.Verify(ctx, "sensor2._device.example.test", Presented{Chain: []*x509.Certificate{fresh.cert}})
+	if perParent < slowMaxInFlight && err != nil {
+		t.Fatalf("new client under another parent refused during the flood: %v", err)
+	}
+	if perParent == slowMaxInFlight && ReasonOf(err) != ReasonOverloaded {
+		// Without a cap per parent the flood takes every slot.
+		t.Fatalf("new client during a flood without a cap per parent: %v, want %s", err, ReasonOverloaded)
+	}
 	if d := time.Since(start); d > slowDelay/2 {
-		t.Errorf("cached client waited %s", d)
+		t.Errorf("the other clients waited %s", d)
 	}
 	wg.Wait()
 	close(reasons)
@@ -116,6 +154,9 @@ func TestSlowAuthority(t *testing.T) {
 	}
 	if core.InFlight() != 0 {
 		t.Errorf("%d lookups still in flight", core.InFlight())
+	}
+	if m := slow.maxHeld.Load(); m != perParent {
+		t.Errorf("the slow authority held up to %d queries at once, want the cap per parent %d", m, perParent)
 	}
 	// Goroutines of the flood and of its lookups are gone: the count comes
 	// back near where it was (generous slack for runtime and DNS client
