@@ -567,6 +567,9 @@ func zoneImportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// An import runs as long as the input lasts; progress lines
+			// show it is alive, so no overall deadline.
+			c.HTTP = &http.Client{}
 			in := env.Stdin
 			if args[0] != "-" {
 				f, err := os.Open(args[0])
