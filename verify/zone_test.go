@@ -114,19 +114,36 @@ func TestRevocation(t *testing.T) {
 	}
 
 	lz.remove(t, name)
-	clock.Advance(ttl - time.Second)
+	clock.Advance(ttl - 2*time.Second)
 	queries := r.Stats().UpstreamQueries
 	if _, err := core.Verify(ctx, name, p); err != nil {
 		t.Fatalf("within the TTL the cached verdict stands, got %v", err)
 	}
+	// The same key in a re-issued certificate misses the verdict cache and
+	// is answered from the resolver's cache: that verdict must expire with
+	// the record too, not a whole TTL later.
+	reissued, err := identity.SelfSigned(identity.MustParseName(name), dev.key, identity.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := Presented{Chain: []*x509.Certificate{reissued}}
+	id2, err := core.Verify(ctx, name, rp)
+	if err != nil {
+		t.Fatalf("re-issued certificate within the TTL: %v", err)
+	}
+	if want := id.Expires; id2.Expires.After(want) {
+		t.Errorf("verdict from the resolver's cache expires %s, after the record's %s", id2.Expires, want)
+	}
 	if q := r.Stats().UpstreamQueries; q != queries {
-		t.Errorf("%d queries for a cached verdict", q-queries)
+		t.Errorf("%d queries for cached answers", q-queries)
 	}
 
-	clock.Advance(2 * time.Second)
-	_, err = core.Verify(ctx, name, p)
-	if ReasonOf(err) != ReasonNoRecord {
-		t.Fatalf("revoked identity after its TTL: %v, want %s", err, ReasonNoRecord)
+	clock.Advance(3 * time.Second)
+	for _, pp := range []Presented{p, rp} {
+		_, err = core.Verify(ctx, name, pp)
+		if ReasonOf(err) != ReasonNoRecord {
+			t.Fatalf("revoked identity after its TTL: %v, want %s", err, ReasonNoRecord)
+		}
 	}
 
 	// Publishing: refused while the secure denial is cached, accepted
