@@ -27,6 +27,7 @@ func TestVerify(t *testing.T) {
 	org := newCA(t, identity.OrgCA, "example.test", identity.Options{})
 	issued := issueDevice(t, "sensor4._device.example.test", org, identity.Options{})
 	wrongName := issueDevice(t, "sensor6._device.example.test", org, identity.Options{})
+	shortLived := issueDevice(t, "sensor10._device.example.test", org, identity.Options{Validity: 2 * time.Minute})
 	expired := issueDevice(t, "sensor5._device.example.test", org, identity.Options{Now: past, Validity: time.Hour})
 	users := newCA(t, identity.UserCA, "example.test", identity.Options{})
 	alice := issueUser(t, "Alice", "example.test", users)
@@ -47,6 +48,7 @@ func TestVerify(t *testing.T) {
 		taLine(t, "sensor4._device.example.test", org.Cert),
 		taLine(t, "sensor5._device.example.test", org.Cert),
 		taLine(t, "sensor7._device.example.test", org.Cert),
+		taLine(t, "sensor10._device.example.test", org.Cert),
 		taLine(t, "_user.example.test", users.Cert),
 		// One user's own records, at the hash of her name (RFC 7929 §3);
 		// carol's key is there too, but she is not alice.
@@ -84,7 +86,8 @@ func TestVerify(t *testing.T) {
 		user      string
 		depth     int
 		usage     tlsa.Usage
-		noQueries bool // the allow-list must stop it before any lookup
+		noQueries bool      // the allow-list must stop it before any lookup
+		notAfter  time.Time // when set, the verdict must expire then
 	}{
 		{name: "dane-ee ecdsa", claim: "sensor1._device.example.test", p: chain(ecdsa), kind: Device, usage: tlsa.DANEEE},
 		{name: "dane-ee ed25519", claim: "sensor2._device.example.test", p: chain(ed), kind: Device, usage: tlsa.DANEEE},
@@ -92,6 +95,7 @@ func TestVerify(t *testing.T) {
 		{name: "raw public key", claim: "sensor1._device.example.test", p: Presented{RawPublicKey: ecdsa.spki()}, kind: Device, usage: tlsa.DANEEE},
 		{name: "service", claim: "_smtp-client.mta1.example.test", p: chain(svc), kind: Service, usage: tlsa.DANEEE},
 		{name: "dane-ta device", claim: "sensor4._device.example.test", p: withCA(issued, org), kind: Device, depth: 1, usage: tlsa.DANETA},
+		{name: "dane-ta short-lived leaf", claim: "sensor10._device.example.test", p: withCA(shortLived, org), kind: Device, depth: 1, usage: tlsa.DANETA, notAfter: shortLived.cert.NotAfter},
 		{name: "user", claim: "_user.example.test", p: withCA(alice, users), kind: User, user: "alice@example.test", depth: 1, usage: tlsa.DANETA},
 		{name: "hashed user", claim: aliceHash.String(), p: chain(alice), kind: User, user: "alice@example.test", usage: tlsa.DANEEE},
 		{name: "hashed name of another user", claim: aliceHash.String(), p: chain(carol), reason: ReasonNoUser},
@@ -143,6 +147,9 @@ func TestVerify(t *testing.T) {
 			}
 			if ttl := time.Until(id.Expires); ttl <= 0 || ttl > 300*time.Second {
 				t.Errorf("expires in %s, want within the record TTL of 300s", ttl)
+			}
+			if !tc.notAfter.IsZero() && !id.Expires.Equal(tc.notAfter) {
+				t.Errorf("expires %s, want the leaf's NotAfter %s", id.Expires, tc.notAfter)
 			}
 		})
 	}

@@ -68,7 +68,18 @@ func TestVerifyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	orgKey, _ := identity.GenerateKey(identity.KeyECDSAP256, nil)
+	org, err := identity.NewCA(identity.OrgCA, identity.MustParseName("example.test"), orgKey, identity.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkixKey, _ := identity.GenerateKey(identity.KeyECDSAP256, nil)
+	pkixCert, err := identity.IssueDevice(identity.MustParseName("sensor3._device.example.test"), pkixKey.Public(), identity.Issuer{Cert: org, Key: orgKey}, identity.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := dnstest.Start(t, dnstest.Config{Records: []string{
+		vcRecord(t, "sensor3._device.example.test", tlsa.PKIXEE, nil, pkixCert),
 		vcRecord(t, "sensor1._device.example.test", tlsa.DANEEE, devKey.Public(), nil),
 		vcRecord(t, "_user.example.test", tlsa.DANETA, nil, uca),
 	}})
@@ -83,6 +94,8 @@ func TestVerifyCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := vcWrite(t, dir, "pub.pem", pubPEM)
+	pkixChain := vcWrite(t, dir, "pkix.pem", append(identity.MarshalCertificate(pkixCert), identity.MarshalCertificate(org)...))
+	roots := vcWrite(t, dir, "roots.pem", identity.MarshalCertificate(org))
 	garbage := vcWrite(t, dir, "garbage.pem", []byte("hello\n"))
 	two := filepath.Join("..", "..", "verify", "testdata", "two-dnsnames.pem")
 	r := []string{"--resolver", h.Addr(), "--anchors", anchors}
@@ -99,6 +112,9 @@ func TestVerifyCommand(t *testing.T) {
 		{"two dNSNames", c("--chain", two), 1, `^not authenticated: ambiguous-name\n`, ""},
 		{"json", c("--chain", aliceChain, "--json"), 0, `(?s)"authenticated": true.*"kind": "user".*"user": "alice@example\.test".*"record": "2 0 1 `, ""},
 		{"json refusal", c("--chain", other, "--json"), 1, `(?s)"authenticated": false.*"reason": "no-match".*"error": "no TLSA record matches`, ""},
+		{"pkix-ee with roots", c("--chain", pkixChain, "--pkix-roots", roots), 0, `(?s)^authenticated: sensor3\._device\.example\.test \(device\)\nrecord: 1 0 1 .*PKIX-EE, depth 0`, ""},
+		{"pkix-ee without roots", c("--chain", pkixChain), 1, `^not authenticated: no-usable-records\n`, ""},
+		{"garbage roots", c("--chain", pkixChain, "--pkix-roots", garbage), 2, `^$`, "no PEM CERTIFICATE"},
 		{"pubkey needs a name", c("--pubkey", pub), 2, `^$`, "--pubkey needs --name"},
 		{"chain and pubkey", c("--chain", chain, "--pubkey", pub), 2, `^$`, "exactly one of --chain and --pubkey"},
 		{"nothing", c(), 2, `^$`, "exactly one of --chain and --pubkey"},
