@@ -361,7 +361,7 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.dir, "dir", "", "zone `DIR`ectory, to find the token file")
 }
 
-func (a *apiFlags) client() (*admin.Client, error) {
+func (a *apiFlags) client(env *cli.Env) (*admin.Client, error) {
 	tf := a.tokenFile
 	if tf == "" && a.dir != "" {
 		tf = filepath.Join(a.dir, admin.TokenFile)
@@ -373,7 +373,7 @@ func (a *apiFlags) client() (*admin.Client, error) {
 	if err != nil {
 		return nil, cli.Input(err)
 	}
-	return &admin.Client{BaseURL: a.api, Token: tok, HTTP: &http.Client{Timeout: 60 * time.Second}}, nil
+	return &admin.Client{BaseURL: a.api, Token: tok, HTTP: &http.Client{Timeout: 60 * time.Second}, Ctx: env.Context()}, nil
 }
 
 func apiErr(err error) error {
@@ -416,7 +416,7 @@ func zoneAddCommand() *cli.Command {
 			if len(args) < 3 || len(args)%2 != 1 {
 				return cli.Usagef("want NAME TYPE DATA [TYPE DATA ...]")
 			}
-			c, err := af.client()
+			c, err := af.client(env)
 			if err != nil {
 				return err
 			}
@@ -448,7 +448,7 @@ func zoneRemoveCommand() *cli.Command {
 			if len(args) == 0 {
 				return cli.Usagef("want at least one NAME")
 			}
-			c, err := af.client()
+			c, err := af.client(env)
 			if err != nil {
 				return err
 			}
@@ -487,7 +487,7 @@ func zoneListCommand() *cli.Command {
 			if len(args) > 0 {
 				return cli.Usagef("unexpected argument %q", args[0])
 			}
-			c, err := af.client()
+			c, err := af.client(env)
 			if err != nil {
 				return err
 			}
@@ -563,7 +563,7 @@ func zoneImportCommand() *cli.Command {
 			default:
 				return cli.Usagef("--format must be jsonl or csv")
 			}
-			c, err := af.client()
+			c, err := af.client(env)
 			if err != nil {
 				return err
 			}
@@ -626,7 +626,7 @@ func zoneRolloverCommand() *cli.Command {
 			if len(args) > 1 {
 				return cli.Usagef("want at most one step")
 			}
-			c, err := af.client()
+			c, err := af.client(env)
 			if err != nil {
 				return err
 			}

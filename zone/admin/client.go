@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bufio"
+	"context"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,8 @@ type Client struct {
 	Token   string
 	// HTTP is the client used; nil means http.DefaultClient.
 	HTTP *http.Client
+	// Ctx, if set, cancels requests in flight (an interrupted import).
+	Ctx context.Context
 }
 
 // StatusError is an API error response.
@@ -32,7 +35,11 @@ func (e *StatusError) Error() string {
 }
 
 func (c *Client) do(method, path string, body io.Reader, contentType string) (*http.Response, error) {
-	req, err := http.NewRequest(method, strings.TrimSuffix(c.BaseURL, "/")+path, body)
+	ctx := c.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("admin API: %w", err)
 	}
