@@ -17,7 +17,8 @@ import (
 // which still needs certificates) that requires a client certificate,
 // authenticates it with v, and refuses the handshake when v refuses.
 // TLS 1.2 is the minimum version. A VerifyConnection already in base runs
-// first and can refuse too.
+// first and can refuse too. Configurations that base's GetConfigForClient
+// returns get the same treatment, so that no handshake escapes the check.
 func ServerConfig(base *tls.Config, v verify.Verifier) *tls.Config {
 	var cfg *tls.Config
 	if base != nil {
@@ -25,6 +26,25 @@ func ServerConfig(base *tls.Config, v verify.Verifier) *tls.Config {
 	} else {
 		cfg = &tls.Config{}
 	}
+	requireDANE(cfg, v)
+	if get := cfg.GetConfigForClient; get != nil {
+		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			c, err := get(hello)
+			if err != nil || c == nil {
+				return c, err
+			}
+			c = c.Clone()
+			c.GetConfigForClient = nil
+			requireDANE(c, v)
+			return c, nil
+		}
+	}
+	return cfg
+}
+
+// requireDANE makes cfg require a client certificate and authenticate it
+// with v.
+func requireDANE(cfg *tls.Config, v verify.Verifier) {
 	if cfg.MinVersion < tls.VersionTLS12 {
 		cfg.MinVersion = tls.VersionTLS12
 	}
@@ -49,7 +69,6 @@ func ServerConfig(base *tls.Config, v verify.Verifier) *tls.Config {
 		remember(cs.PeerCertificates[0], id)
 		return nil
 	}
-	return cfg
 }
 
 // identities maps the leaf certificate of each verified handshake to its

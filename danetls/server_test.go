@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
+
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -270,4 +272,40 @@ func storedIdentities() int {
 	identities.Lock()
 	defer identities.Unlock()
 	return len(identities.m)
+}
+
+// TestGetConfigForClient: a configuration chosen per client by the base's
+// GetConfigForClient (here one that asks for no client certificate at all)
+// still requires and checks one.
+func TestGetConfigForClient(t *testing.T) {
+	t.Parallel()
+	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	stranger := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	e := newEnv(t, []string{eeLine(t, dev.name, dev.key.Public())}, dev.name)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(whoami))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS() // makes the server certificate
+	srv.Close()
+	cert := srv.TLS.Certificates[0]
+	srv = httptest.NewUnstartedServer(http.HandlerFunc(whoami))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ConnContext = ConnContext
+	lax := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.NoClientCert}
+	srv.TLS = ServerConfig(&tls.Config{Certificates: []tls.Certificate{cert},
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return lax, nil }}, e.core)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	if id, err := get(client(t, srv, &dev, nil), srv.URL); err != nil || id.Name != dev.name {
+		t.Fatalf("published identity: %+v, %v", id, err)
+	}
+	for _, c := range []*ident{&stranger, nil} {
+		// Not even a response: the handshake itself must fail.
+		if resp, err := client(t, srv, c, nil).Get(srv.URL); err == nil {
+			resp.Body.Close()
+			t.Errorf("a client got %s through the per-client configuration", resp.Status)
+		}
+	}
+	if lax.ClientAuth != tls.NoClientCert || lax.VerifyConnection != nil {
+		t.Error("the base's per-client configuration was modified")
+	}
 }
