@@ -1,0 +1,63 @@
+package danetls_test
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log"
+	"net/http"
+
+	"github.com/dnsbound/dance/danetls"
+	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/verify"
+)
+
+// An HTTPS server that authenticates its clients by their DNS names. It
+// is not run: it needs a resolver and a trust anchor for the identities.
+func ExampleServerConfig() {
+	anchors, err := resolver.ParseAnchorsString("devices.test. 3600 IN DS 12345 13 2 0123...")
+	if err != nil {
+		log.Fatal(err)
+	}
+	r, err := resolver.New(resolver.Config{Upstreams: []string{"127.0.0.1:5353"}, Anchors: anchors})
+	if err != nil {
+		log.Fatal(err)
+	}
+	allow, err := verify.ParseAllowList([]string{"*._device.devices.test"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	core, err := verify.New(verify.Config{Resolver: r, Allow: allow})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair("server.pem", "server-key.pem")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{
+		Addr:        ":8443",
+		TLSConfig:   danetls.ServerConfig(&tls.Config{Certificates: []tls.Certificate{cert}}, core),
+		ConnContext: danetls.ConnContext,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id, _ := danetls.IdentityFromContext(r.Context())
+			fmt.Fprintf(w, "hello %s (%s)\n", id.Name, id.Kind)
+		}),
+	}
+	log.Fatal(srv.ListenAndServeTLS("", ""))
+}
+
+// A client presenting the identity that "dance id new" wrote to ./sensor1.
+func ExampleClientConfig() {
+	cert, err := danetls.LoadIdentity("./sensor1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	tr := &http.Transport{TLSClientConfig: danetls.ClientConfig(nil, cert)}
+	resp, err := (&http.Client{Transport: tr}).Get("https://api.devices.test:8443/")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	fmt.Println(resp.Status)
+}
+
