@@ -60,4 +60,3 @@ func ExampleClientConfig() {
 	defer resp.Body.Close()
 	fmt.Println(resp.Status)
 }
-
