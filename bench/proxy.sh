@@ -104,3 +104,12 @@ for kx in default x25519; do
     ./proxyload -kx "$kx" -label "dance proxy (DANE, round $r)" -url https://127.0.0.1:"$px"/ -cert dev/cert.pem -key dev/key.pem -cacert srv.pem -c "$conns" -d "${secs}s"
   done
 done
+# A second, independent client: openssl s_time, one connection at a time,
+# a new full handshake and one GET per connection.
+for r in $(seq "$rounds"); do
+  for t in "nginx:$ngx" "dance-proxy:$px"; do
+    printf '%s (s_time, round %s): ' "${t%%:*}" "$r"
+    openssl s_time -connect 127.0.0.1:"${t#*:}" -new -time "$secs" -cert dev/cert.pem -key dev/key.pem -CAfile srv.pem -www / 2>&1 |
+      awk '/connections in .* real seconds/ {printf "%s connections in %s s, %.0f/s\n", $1, $4, $1/$4}'
+  done
+done
