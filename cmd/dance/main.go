@@ -33,6 +33,7 @@ func root() *cli.Command {
 			verifyCommand(),
 			connectCommand(),
 			proxyCommand(),
+			quickstartCommand(),
 		},
 	}
 }
