@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,6 +22,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/proxy/proxyproto"
 	"github.com/dnsbound/dance/tlsa"
 )
 
@@ -253,5 +257,109 @@ func TestProxyCommandErrors(t *testing.T) {
 				t.Errorf("help lacks examples or exit codes: %s", out.String())
 			}
 		})
+	}
+}
+
+// TestProxySignals runs the real binary in tcp mode: SIGHUP reloads the
+// allow-list file (a bad file keeps the old list), SIGTERM and SIGINT stop
+// it with exit 0 after draining.
+func TestProxySignals(t *testing.T) {
+	f := newProxyFixture(t)
+	bin := filepath.Join(t.TempDir(), "dance")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	allowFile := filepath.Join(f.dir, "allowed.txt")
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		os.WriteFile(allowFile, []byte("*._device.example.test\n"), 0o644)
+		backend, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				c, err := backend.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					br := bufio.NewReader(c)
+					h, err := proxyproto.Read(br)
+					if err != nil {
+						return
+					}
+					name, _ := h.TLV(0xE3)
+					fmt.Fprintf(c, "%s\n", name)
+				}()
+			}
+		}()
+		cmd := exec.Command(bin, "proxy", "--mode", "tcp", "--listen", "127.0.0.1:0", "--backend", backend.Addr().String(),
+			"--tlv", "0xE3", "--cert", f.srvCert, "--key", f.srvKey, "--allow-file", allowFile,
+			"--resolver", f.resolver, "--anchors", f.anchors)
+		var out, errb syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		re := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
+		var m []string
+		for deadline := time.Now().Add(30 * time.Second); m == nil; m = re.FindStringSubmatch(out.String()) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("proxy did not start: %s", errb.String())
+			}
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+		dial := func() (string, error) {
+			c, err := tls.Dial("tcp", m[1], &tls.Config{RootCAs: f.pool, ServerName: "proxy.example.test", Certificates: []tls.Certificate{f.dev}})
+			if err != nil {
+				return "", err
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			return bufio.NewReader(c).ReadString('\n')
+		}
+		if got, err := dial(); err != nil || got != f.devName+"\n" {
+			t.Fatalf("%v: through the proxy: %q, %v", sig, got, err)
+		}
+		waitLog := func(s string, n int) {
+			t.Helper()
+			for deadline := time.Now().Add(30 * time.Second); strings.Count(errb.String(), s) < n; {
+				if time.Now().After(deadline) {
+					t.Fatalf("%q not logged: %s", s, errb.String())
+				}
+				time.Sleep(10 * time.Millisecond) // polling interval
+			}
+		}
+		// A broken file is refused and the old list stays.
+		os.WriteFile(allowFile, []byte("*\n"), 0o644)
+		cmd.Process.Signal(syscall.SIGHUP)
+		waitLog("allow-list not reloaded", 1)
+		if got, err := dial(); err != nil || got != f.devName+"\n" {
+			t.Fatalf("%v: after a failed reload: %q, %v", sig, got, err)
+		}
+		os.WriteFile(allowFile, []byte("other._device.example.test\n"), 0o644)
+		cmd.Process.Signal(syscall.SIGHUP)
+		waitLog("allow-list reloaded", 1)
+		if got, err := dial(); err == nil && got != "" {
+			t.Fatalf("%v: after the reload the device still gets through: %q", sig, got)
+		}
+		cmd.Process.Signal(sig)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%v: exit %v; stderr %s", sig, err, errb.String())
+			}
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v: proxy did not stop", sig)
+		}
+		backend.Close()
+		if !strings.Contains(errb.String(), "proxy: stopped") {
+			t.Errorf("%v: no clean stop logged: %s", sig, errb.String())
+		}
 	}
 }
