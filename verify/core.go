@@ -192,6 +192,11 @@ func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identi
 	if len(p.Chain) == 0 && len(p.RawPublicKey) == 0 {
 		return nil, false, &Error{Reason: ReasonNoCredential, Name: name}
 	}
+	for _, cert := range p.Chain {
+		if cert == nil {
+			return nil, false, &Error{Reason: ReasonNoCredential, Name: name, Err: errors.New("nil certificate in the chain")}
+		}
+	}
 	if len(p.Chain) > tlsa.MaxChainLength {
 		return nil, false, &Error{Reason: ReasonUntrusted, Name: name, Err: fmt.Errorf("chain of %d certificates, at most %d accepted", len(p.Chain), tlsa.MaxChainLength)}
 	}

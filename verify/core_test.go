@@ -115,6 +115,8 @@ func TestVerify(t *testing.T) {
 		{name: "subtree base not allowed", claim: "_device.example.test", p: chain(ecdsa), reason: ReasonNameSyntax, noQueries: true},
 		{name: "bad syntax", claim: "sensor\\0491._device.example.test", p: chain(ecdsa), reason: ReasonNameSyntax, noQueries: true},
 		{name: "nothing presented", claim: "sensor1._device.example.test", reason: ReasonNoCredential, noQueries: true},
+		{name: "nil certificate", claim: "sensor1._device.example.test", p: Presented{Chain: []*x509.Certificate{ecdsa.cert, nil}}, reason: ReasonNoCredential, noQueries: true},
+		{name: "overlong chain", claim: "sensor1._device.example.test", p: chain(ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa), reason: ReasonUntrusted, noQueries: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
