@@ -264,3 +264,23 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		t.Error("ParseMode(socks) accepted")
 	}
 }
+
+// TestHeaderTimeoutHTTP: a client that completes the handshake and then
+// dribbles a request header is cut off after HeaderTimeout.
+func TestHeaderTimeoutHTTP(t *testing.T) {
+	w := newWorld(t)
+	backend, hits := echoBackend(t)
+	addr, _ := startProxy(t, w, proxy.Config{Mode: proxy.ModeHTTP, Backend: backend.URL, HeaderTimeout: 300 * time.Millisecond})
+	conf := w.clientTLS(w.clients[ecdsaClient])
+	conf.NextProtos = []string{"http/1.1"}
+	conn, err := tls.Dial("tcp", addr, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: a\r\n")
+	waitClosed(t, conn)
+	if hits.Load() != 0 {
+		t.Fatal("an incomplete request reached the backend")
+	}
+}

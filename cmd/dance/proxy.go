@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +41,7 @@ func proxyCommand() *cli.Command {
 		drainTO                               time.Duration
 		maxConns                              int
 		metricsAddr, logLevel                 string
+		backendCA                             string
 	)
 	return &cli.Command{
 		Name:    "proxy",
@@ -94,6 +96,7 @@ address once ready.
 			fs.DurationVar(&dialTO, "dial-timeout", proxy.DefaultDialTimeout, "`DURATION` allowed for connecting to the backend")
 			fs.DurationVar(&drainTO, "drain-timeout", proxyShutdownTimeout, "`DURATION` connections may take to finish after SIGINT or SIGTERM")
 			fs.IntVar(&maxConns, "max-conns", proxy.DefaultMaxConns, "most client connections open at once (`N`)")
+			fs.StringVar(&backendCA, "backend-ca", "", "CA certificates `FILE` (PEM) for an https --backend (default: the system's roots)")
 			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics")
 			fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
 		},
@@ -126,9 +129,21 @@ address once ready.
 			if err != nil {
 				return cli.Input(fmt.Errorf("--cert/--key: %w", err))
 			}
+			var backendTLS *tls.Config
+			if backendCA != "" {
+				data, err := cli.ReadInput(env, backendCA)
+				if err != nil {
+					return cli.Input(fmt.Errorf("--backend-ca: %w", err))
+				}
+				pool := x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(data) {
+					return cli.Input(fmt.Errorf("--backend-ca %s: no PEM certificate", backendCA))
+				}
+				backendTLS = &tls.Config{RootCAs: pool}
+			}
 			reg := prometheus.NewRegistry()
 			cfg := proxy.Config{
-				Mode: m, Backend: backend, TLS: &tls.Config{Certificates: []tls.Certificate{pair}},
+				Mode: m, Backend: backend, BackendTLS: backendTLS, TLS: &tls.Config{Certificates: []tls.Certificate{pair}},
 				NameHeader: nameHeader, KindHeader: kindHeader, TLVType: byte(tlvType), SSLTLV: sslTLV,
 				HandshakeTimeout: handshakeTO, HeaderTimeout: headerTO, IdleTimeout: idleTO, DialTimeout: dialTO,
 				MaxConns: maxConns, Logger: log, Registerer: reg,

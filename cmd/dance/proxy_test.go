@@ -220,6 +220,41 @@ func TestProxyCommandMetrics(t *testing.T) {
 	}
 }
 
+// TestProxyCommandHTTPSBackend: --backend-ca verifies an https backend.
+func TestProxyCommandHTTPSBackend(t *testing.T) {
+	f := newProxyFixture(t)
+	backend := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "tls backend sees %s", r.Header.Get("Dance-Client-Name"))
+	}))
+	defer backend.Close()
+	ca := filepath.Join(f.dir, "backend-ca.pem")
+	os.WriteFile(ca, identity.MarshalCertificate(backend.Certificate()), 0o644)
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"with --backend-ca", []string{"--backend-ca", ca}, "tls backend sees " + f.devName},
+		{"without: the backend's certificate is not trusted", nil, "Bad Gateway\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, _, stop := startProxyCmd(t, append([]string{"--listen", "127.0.0.1:0", "--backend", backend.URL,
+				"--cert", f.srvCert, "--key", f.srvKey, "--allow", "*._device.example.test",
+				"--resolver", f.resolver, "--anchors", f.anchors}, tt.args...))
+			defer stop()
+			resp, err := f.client().Get("https://" + addr + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != tt.want {
+				t.Fatalf("got %q, want %q", b, tt.want)
+			}
+		})
+	}
+}
+
 func TestProxyCommandErrors(t *testing.T) {
 	f := newProxyFixture(t)
 	base := []string{"proxy", "--listen", "127.0.0.1:0", "--cert", f.srvCert, "--key", f.srvKey}
@@ -242,6 +277,7 @@ func TestProxyCommandErrors(t *testing.T) {
 		{"missing allow file", append(base, "--backend", "http://a", "--allow-file", filepath.Join(f.dir, "none")), 2, "no such file"},
 		{"missing cert", []string{"proxy", "--listen", ":0", "--backend", "http://a", "--cert", "/nonexistent", "--key", f.srvKey, "--allow", "*.x.test"}, 2, "--cert/--key"},
 		{"tcp backend as a URL", append(base, "--backend", "http://a", "--mode", "tcp", "--allow", "*.x.test", "--resolver", f.resolver), 2, "host:port"},
+		{"backend CA without certificates", append(base, "--backend", "https://a", "--allow", "*.x.test", "--backend-ca", f.anchors), 2, "no PEM certificate"},
 		{"bad log level", append(base, "--backend", "http://a", "--log-level", "loud"), 2, "--log-level"},
 		{"positional argument", append(base, "extra"), 2, "unexpected argument"},
 		{"help", []string{"proxy", "--help"}, 0, ""},
