@@ -1,9 +1,13 @@
 package verify
 
 import (
+	"context"
 	"crypto/x509"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/dnsbound/dance/resolver"
 )
 
 // FuzzAllowList: any pattern text is either refused or gives a list whose
@@ -41,6 +45,48 @@ func FuzzClaimedName(f *testing.F) {
 		}
 		if err == nil && name == "" {
 			t.Fatal("empty name without error")
+		}
+	})
+}
+
+// fixedResolver answers every lookup with the same secure records.
+type fixedResolver struct{ data []string }
+
+func (f fixedResolver) Lookup(_ context.Context, name string, _ uint16) (*resolver.Result, error) {
+	res := &resolver.Result{Name: name, Type: "TLSA", Status: resolver.Secure, TTL: time.Minute}
+	for _, d := range f.data {
+		res.Records = append(res.Records, resolver.Record{Name: name, Type: "TLSA", TTL: 60, Data: d})
+	}
+	if len(res.Records) == 0 {
+		res.Kind = resolver.KindNXDomain
+	}
+	return res, nil
+}
+
+// FuzzVerify: any claimed name, any certificate and any secure record data
+// give an identity or a typed refusal, never a panic; an identity is only
+// given for an allowed name.
+func FuzzVerify(f *testing.F) {
+	f.Fuzz(func(t *testing.T, name string, der []byte, rdata string, rpk bool) {
+		var p Presented
+		if rpk {
+			p.RawPublicKey = der
+		} else if c, err := x509.ParseCertificate(der); err == nil {
+			p.Chain = []*x509.Certificate{c}
+		}
+		core, err := New(Config{Resolver: fixedResolver{strings.Split(rdata, "\n")}, Allow: mustAllow(t, "*.example.com"), CacheEntries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := core.Verify(context.Background(), name, p)
+		if err != nil {
+			if ReasonOf(err) == 0 {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if !strings.HasSuffix(id.Name, ".example.com") {
+			t.Fatalf("authenticated %q outside the allow-list", id.Name)
 		}
 	})
 }
