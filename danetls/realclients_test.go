@@ -29,7 +29,21 @@ func TestRealClients(t *testing.T) {
 	for _, id := range ids {
 		recs = append(recs, eeLine(t, id.name, id.key.Public()))
 	}
-	e := newEnv(t, recs, "*._device.example.test")
+	// A user, whose cert.pem holds the chain up to the domain's user CA
+	// (DANE-TA at _user.example.test).
+	caKey := newKey(t, identity.KeyECDSAP256)
+	uca, err := identity.NewCA(identity.UserCA, identity.MustParseName("example.test"), caKey, identity.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobKey := newKey(t, identity.KeyECDSAP256)
+	bobCert, err := identity.IssueUser(identity.User{UID: "Bob", Domain: identity.MustParseName("example.test")}, bobKey.Public(), identity.Issuer{Cert: uca, Key: caKey}, identity.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := writeIdent(t, "_user.example.test", bobKey, bobCert, uca)
+	recs = append(recs, taLine(t, "_user.example.test", uca))
+	e := newEnv(t, recs, "*._device.example.test", "_user.example.test")
 	srv := startHTTPS(t, e.core)
 	ca := caFile(t, srv)
 	u, _ := url.Parse(srv.URL)
@@ -41,7 +55,7 @@ func TestRealClients(t *testing.T) {
 	}
 	sclient := func(ctx context.Context, id ident) (string, error) {
 		cmd := exec.CommandContext(ctx, "openssl", "s_client", "-connect", u.Host, "-CAfile", ca,
-			"-verify_return_error", "-cert", id.certFile(), "-key", id.keyFile(), "-quiet")
+			"-verify_return_error", "-cert", id.certFile(), "-cert_chain", id.certFile(), "-key", id.keyFile(), "-quiet")
 		cmd.Stdin = strings.NewReader("GET / HTTP/1.0\r\nHost: " + u.Host + "\r\n\r\n")
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -62,6 +76,17 @@ func TestRealClients(t *testing.T) {
 				}
 			})
 		}
+		t.Run(cname+"/user", func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			out, err := run(ctx, bob)
+			if err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if got := identityIn(t, out); got.Kind != verify.User || got.User != "bob@example.test" {
+				t.Errorf("server saw %+v, want user bob@example.test", got)
+			}
+		})
 		t.Run(cname+"/unpublished key", func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
