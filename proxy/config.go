@@ -85,7 +85,8 @@ type Config struct {
 	// system's roots.
 	BackendTLS *tls.Config
 	// TLS holds the proxy's own certificate (Certificates or
-	// GetCertificate). The proxy derives its server configuration from a
+	// GetCertificate; GetConfigForClient is refused, as the configuration
+	// it returns would bypass client authentication). The proxy derives its server configuration from a
 	// clone: client certificates are required, and verified by Verifier
 	// except in ModePassthrough.
 	TLS *tls.Config

@@ -240,6 +240,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		want string
 	}{
 		{"no TLS", proxy.Config{Mode: proxy.ModeHTTP, Backend: "http://a", Verifier: w.core}, "certificate"},
+		{"GetConfigForClient", proxy.Config{Mode: proxy.ModeHTTP, Backend: "http://a", Verifier: w.core, TLS: &tls.Config{
+			Certificates: tc.Certificates, GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return nil, nil }}}, "GetConfigForClient"},
 		{"no verifier", proxy.Config{Mode: proxy.ModeTCP, Backend: "a:1", TLS: tc}, "Verifier"},
 		{"no mode", proxy.Config{Backend: "a:1", TLS: tc, Verifier: w.core}, "unknown mode"},
 		{"tcp backend is a URL", proxy.Config{Mode: proxy.ModeTCP, Backend: "http://a", TLS: tc, Verifier: w.core}, "host:port"},

@@ -43,8 +43,13 @@ type Server struct {
 
 // New checks cfg, fills in defaults and returns a Server.
 func New(cfg Config) (*Server, error) {
-	if cfg.TLS == nil || len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
+	if cfg.TLS == nil || len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil {
 		return nil, errors.New("proxy: Config.TLS must hold the proxy's certificate")
+	}
+	if cfg.TLS.GetConfigForClient != nil {
+		// The configuration it returns would replace the proxy's, client
+		// authentication included.
+		return nil, errors.New("proxy: Config.TLS.GetConfigForClient is not supported; use GetCertificate")
 	}
 	if cfg.Verifier == nil && cfg.Mode != ModePassthrough {
 		return nil, fmt.Errorf("proxy: mode %v needs Config.Verifier", cfg.Mode)
