@@ -190,6 +190,10 @@ func (z *Zone) Origin() string { return z.settings.Origin }
 // Settings returns a copy of the zone's settings.
 func (z *Zone) Settings() Settings { return *z.settings }
 
+// Now is the zone's clock (Options.Now, or the real time): what its
+// signatures and caches are dated by.
+func (z *Zone) Now() time.Time { return z.now() }
+
 // Serial is the current SOA serial.
 func (z *Zone) Serial() uint32 {
 	z.mu.RLock()

@@ -15,8 +15,9 @@ const (
 	// cacheMax bounds the entries (about 300 octets each); when full, an
 	// eighth of them, picked by map order (random), make room.
 	cacheMax = 250000
-	// cacheTTL bounds an entry's age, so that signatures replaced before
-	// expiry (zone/signer) are picked up even without a change.
+	// cacheTTL bounds an entry's age on the zone's clock, so that
+	// signatures replaced before expiry (zone/signer) are picked up even
+	// without a change.
 	cacheTTL = time.Hour
 )
 

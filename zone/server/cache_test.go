@@ -1,11 +1,16 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone"
 )
 
 func TestRespCache(t *testing.T) {
@@ -49,5 +54,48 @@ func TestRespCache(t *testing.T) {
 	}
 	if n := len(c.m); n > cacheMax || n < cacheMax/2 {
 		t.Fatalf("%d entries after overfilling", n)
+	}
+}
+
+// TestCacheFollowsZoneClock: when the zone's clock passes the signature
+// refresh point, answers carry new signatures even though the serial did
+// not change (the cache ages on the zone's clock, not the wall clock).
+func TestCacheFollowsZoneClock(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	dir := filepath.Join(t.TempDir(), "zone")
+	if _, err := zone.Init(dir, zone.InitOptions{Origin: origin, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	z, err := zone.Open(dir, zone.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	addRR(t, z, "s1._device.devices.test. 300 IN TLSA 3 1 1 abcd")
+	srv, _ := New(Config{Zone: z})
+	ls, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ls) }()
+	defer func() { cancel(); <-done }()
+	ts := &testServer{addr: ls.Addr()}
+	m := new(dns.Msg)
+	m.SetQuestion("s1._device.devices.test.", dns.TypeTLSA)
+	m.SetEdns0(1232, true)
+	first := ts.exchange(t, m, "udp").Answer[1].(*dns.RRSIG)
+	if again := ts.exchange(t, m, "udp").Answer[1].(*dns.RRSIG); again.Signature != first.Signature || srv.Metrics().Get("cache_hit") == 0 {
+		t.Fatal("second answer not from the cache")
+	}
+	mu.Lock()
+	clock = clock.Add(8 * 24 * time.Hour)
+	mu.Unlock()
+	later := ts.exchange(t, m, "udp").Answer[1].(*dns.RRSIG)
+	if later.Signature == first.Signature || !later.ValidityPeriod(now()) {
+		t.Fatalf("after 8 days: signature expiring %d still served (first %d)", later.Expiration, first.Expiration)
 	}
 }

@@ -166,7 +166,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	key, cacheable := s.cache.key(r, udp, size)
 	if cacheable {
-		if wire := s.cache.get(key, r.Id, s.cfg.Zone.Serial(), time.Now()); wire != nil {
+		if wire := s.cache.get(key, r.Id, s.cfg.Zone.Serial(), s.cfg.Zone.Now()); wire != nil {
 			s.metrics.count("cache_hit")
 			w.Write(wire)
 			return
@@ -187,7 +187,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			s.log.Warn("pack response", "peer", w.RemoteAddr(), "err", err)
 			return
 		}
-		s.cache.put(key, wire, serial, time.Now())
+		s.cache.put(key, wire, serial, s.cfg.Zone.Now())
 		w.Write(wire)
 		return
 	}

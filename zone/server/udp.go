@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
-	"time"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
@@ -70,7 +69,7 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 			pkt := in[i].Buffers[0][:in[i].N]
 			var resp []byte
 			if k, id, ok := s.fastKey(pkt, keyBuf[:0]); ok {
-				resp = s.cache.getBytes(k, id, s.cfg.Zone.Serial(), time.Now(), bufs[i])
+				resp = s.cache.getBytes(k, id, s.cfg.Zone.Serial(), s.cfg.Zone.Now(), bufs[i])
 				if resp != nil {
 					bufs[i] = resp
 					s.metrics.count("cache_hit")
@@ -249,7 +248,7 @@ func (s *Server) slowUDP(pkt []byte, peer net.Addr) []byte {
 		return nil
 	}
 	if cacheable && resp.Rcode != dns.RcodeServerFailure {
-		s.cache.put(key, b, serial, time.Now())
+		s.cache.put(key, b, serial, s.cfg.Zone.Now())
 		b = append([]byte(nil), b...) // the cache keeps its copy
 	}
 	return b
