@@ -93,7 +93,14 @@ type StepError struct {
 }
 
 func (e *StepError) Error() string {
-	return fmt.Sprintf("step %d (%s) did not behave as expected: %v", e.Step, e.Title, e.Err)
+	title := e.Title
+	if title != "" {
+		title = strings.ToLower(title[:1]) + title[1:]
+	}
+	if errors.Is(e.Err, ErrInterrupted) {
+		return fmt.Sprintf("interrupted during step %d (%s)", e.Step, title)
+	}
+	return fmt.Sprintf("step %d (%s) did not behave as expected: %v", e.Step, title, e.Err)
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
@@ -278,7 +285,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				err = fmt.Errorf("%w (%v)", ErrInterrupted, err)
+				err = ErrInterrupted
 			}
 			q.p.verdict("FAILED: %v", err)
 			failed = &StepError{Step: n, Title: s.title, Err: err}
@@ -289,7 +296,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	q.p.step(n, "Shut everything down")
 	if err := q.shutdown(); err != nil && failed == nil {
 		q.p.verdict("FAILED: %v", err)
-		failed = &StepError{Step: n, Title: "shut everything down", Err: err}
+		failed = &StepError{Step: n, Title: "Shut everything down", Err: err}
 	}
 	if failed != nil {
 		return q.res, failed

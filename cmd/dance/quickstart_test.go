@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// quickstartChecks are the lines a successful run must print, each in the
+// part of the output (a step) where it belongs.
+func checkQuickstartOutput(t *testing.T, out string) {
+	t.Helper()
+	step := func(n int) string {
+		start := strings.Index(out, "\n"+string(rune('0'+n))+". ")
+		end := strings.Index(out, "\n"+string(rune('1'+n))+". ")
+		if start < 0 || end < start {
+			t.Fatalf("no step %d in output:\n%s", n, out)
+		}
+		return out[start:end]
+	}
+	z := `quickstart\.dance\.test`
+	for _, c := range []struct {
+		step int
+		re   string
+	}{
+		{6, `sensor1\._device\.` + z + ` +accepted; the backend saw Dance-Client-Name: sensor1\._device\.` + z + `, Dance-Client-Kind: device\n`},
+		{6, `sensor2\._device\.` + z + ` +accepted; the backend saw Dance-Client-Name: sensor2\._device\.` + z + `, Dance-Client-Kind: device\n`},
+		{6, `alice@` + z + ` +accepted; the backend saw Dance-Client-Name: alice@` + z + `, Dance-Client-Kind: user\n`},
+		{6, `sensor3\._device\.` + z + ` +refused with a TLS alert; the proxy's log says: no-record\n`},
+		{7, `sensor2\._device\.` + z + ` +refused; the proxy's log says: no-record\n`},
+		{7, `sensor1\._device\.` + z + ` +still accepted\n`},
+		{7, `ok: sensor2\._device\.` + z + ` refused once caches dropped its record`},
+	} {
+		if !regexp.MustCompile(c.re).MatchString(step(c.step)) {
+			t.Errorf("step %d does not match %q:\n%s", c.step, c.re, step(c.step))
+		}
+	}
+	if !strings.Contains(out, "\nall 8 steps behaved as expected.\n") {
+		t.Errorf("no final verdict:\n%s", out)
+	}
+}
+
+// quickstartAddrs returns the addresses a run printed: DNS, admin API,
+// backend and proxy.
+func quickstartAddrs(t *testing.T, out string) []string {
+	t.Helper()
+	var addrs []string
+	for _, re := range []string{`DNS on (127\.0\.0\.1:\d+)`, `admin API on http://(127\.0\.0\.1:\d+)`,
+		`backend http://(127\.0\.0\.1:\d+)`, `proxy https://(127\.0\.0\.1:\d+)`} {
+		m := regexp.MustCompile(re).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("output lacks %s:\n%s", re, out)
+		}
+		addrs = append(addrs, m[1])
+	}
+	return addrs
+}
+
+func TestQuickstart(t *testing.T) {
+	base := runtime.NumGoroutine()
+	dir := filepath.Join(t.TempDir(), "qs")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"quickstart", "--ttl", "1", "--dir", dir}, nil, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	if errb.Len() != 0 {
+		t.Errorf("stderr: %s", errb.String())
+	}
+	checkQuickstartOutput(t, out.String())
+	for _, addr := range quickstartAddrs(t, out.String()) {
+		if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after the run", addr)
+		}
+	}
+	// The by-hand commands name this run's files.
+	for _, f := range []string{"zone/anchors", "sensor1/cert.pem", "alice/key.pem", "proxy/cert.pem"} {
+		p := filepath.Join(dir, f)
+		if _, err := os.Stat(p); err != nil {
+			t.Error(err)
+		}
+		if !strings.Contains(out.String(), p) {
+			t.Errorf("output does not name %s", p)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for runtime.NumGoroutine() > base+2 {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines left, started with %d:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// interruptWriter cancels the run when the output shows a marker, as
+// Ctrl-C would.
+type interruptWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	cancel context.CancelFunc
+}
+
+func (w *interruptWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, _ := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.marker) {
+		w.cancel()
+	}
+	return n, nil
+}
+
+func TestQuickstartErrors(t *testing.T) {
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, "x"), nil, 0o600)
+	runCases(t, []cliCase{
+		{name: "help", args: []string{"quickstart", "--help"}, code: 0, stdout: `(?s)USAGE.*--ttl SECONDS.*EXAMPLES.*EXIT CODES`},
+		{name: "argument", args: []string{"quickstart", "now"}, code: 2, stderr: `unexpected argument "now"`},
+		{name: "ttl zero", args: []string{"quickstart", "--ttl", "0"}, code: 2, stderr: "--ttl must be between 1 and 300 seconds"},
+		{name: "ttl too long", args: []string{"quickstart", "--ttl", "301"}, code: 2, stderr: "--ttl must be between 1 and 300 seconds"},
+		{name: "dir and keep", args: []string{"quickstart", "--dir", full, "--keep"}, code: 2, stderr: "--keep is for the temporary directory"},
+		{name: "dir not empty", args: []string{"quickstart", "--dir", full}, code: 2, stderr: "is not empty"},
+		{name: "bad zone", args: []string{"quickstart", "--zone", "_user.example.test"}, code: 2, stderr: "want a plain domain"},
+	})
+
+	// Ctrl-C in the middle: exit 1, naming the step, after a clean stop.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &interruptWriter{marker: "waiting out the TTL", cancel: cancel}
+	var errb bytes.Buffer
+	code := run(ctx, []string{"quickstart", "--ttl", "300"}, nil, w, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "dance: error: interrupted during step 7 (revoke sensor2") {
+		t.Fatalf("exit %d, stderr %q\n%s", code, errb.String(), w.buf.String())
+	}
+	if !strings.Contains(w.buf.String(), "ok: nothing left running") {
+		t.Errorf("no clean stop after the interruption:\n%s", w.buf.String())
+	}
+}
+
+// TestQuickstartBinary is the one-command experience: the built binary,
+// no configuration.
+func TestQuickstartBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "dance")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "quickstart", "--ttl", "1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+	}
+	checkQuickstartOutput(t, out.String())
+	m := regexp.MustCompile(`files in (\S+) \(removed at the end`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no temporary directory in output:\n%s", out.String())
+	}
+	if _, err := os.Stat(m[1]); !os.IsNotExist(err) {
+		t.Errorf("%s: %v, want it removed", m[1], err)
+	}
+	for _, addr := range quickstartAddrs(t, out.String()) {
+		if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after the binary exited", addr)
+		}
+	}
+}
