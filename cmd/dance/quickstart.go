@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"time"
 
@@ -79,7 +78,7 @@ or to --dir DIR, which is kept.`,
 				if errors.Is(err, quickstart.ErrInterrupted) {
 					hint = ""
 				}
-				e := cli.Fail(fmt.Errorf("%w", se))
+				e := cli.Fail(se)
 				if hint != "" {
 					e = cli.WithHint(e, hint)
 				}

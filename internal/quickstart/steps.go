@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/verify"
+	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
 	"github.com/miekg/dns"
 )
@@ -52,7 +54,7 @@ func (q *qs) publish(ctx context.Context, _ int) error {
 	}
 	first := owners[0]
 	q.p.dance("zone", "add", "--dir", q.zoneDir, "--api", q.adminURL, first, "TLSA", q.records[first].String())
-	q.p.dance("id", "publish", "--server", q.res.DNS, "--tsig", q.zoneDir+"/tsig.key", "--ttl", q.ttlFlag(), first, "TLSA", q.records[first].String())
+	q.p.dance("id", "publish", "--server", q.res.DNS, "--tsig", filepath.Join(q.zoneDir, zone.TSIGFile), "--ttl", q.ttlFlag(), first, "TLSA", q.records[first].String())
 	q.p.dance("lookup", first, "--resolver", q.res.DNS, "--anchors", q.anchorsFile)
 	q.p.verdict("ok: %d records published (serial %d), each one secure through the resolver", len(owners), serial)
 	return nil
@@ -288,6 +290,8 @@ func (q *qs) revoke(ctx context.Context, n int) error {
 		q.p.line("right away: still accepted, from caches that hold the record until its TTL runs out (%s left)", left)
 		deadline := removed.Add(2*q.cfg.TTL + revokeSlack)
 		q.p.partial("   waiting out the TTL (%ds):", q.ttlSeconds())
+		// One mark a second, or ten marks in all for a long TTL.
+		every := max(1, int(q.ttlSeconds())/10)
 		shown := 0
 		t := time.NewTicker(pollInterval)
 		defer t.Stop()
@@ -302,7 +306,7 @@ func (q *qs) revoke(ctx context.Context, n int) error {
 				return ctx.Err()
 			case <-t.C:
 			}
-			if s := int(time.Since(removed) / time.Second); s > shown {
+			if s := int(time.Since(removed)/time.Second) / every * every; s > shown {
 				shown = s
 				q.p.partial(" %ds", s)
 			}
