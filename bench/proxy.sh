@@ -94,14 +94,42 @@ for port in "$ngx" "$px"; do
   [ "$code" != 200 ] || { echo "port $port served a client without a certificate" >&2; exit 1; }
 done
 
-echo "# $(date -u +%FT%TZ) $(nproc) CPUs, $(go version | awk '{print $3}'), nginx $(nginx -v 2>&1 | sed 's/.*\///'), $secs s x $conns connections"
+# CPU time (user + system, clock ticks) of a process and its children: the
+# rate per CPU-second of the front end is the figure that survives a shared
+# machine.
+ticks() {
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1"); do
+    total=$((total + $(awk '{print $14 + $15}' /proc/"$p"/stat)))
+  done
+  echo "$total"
+}
+hz=$(getconf CLK_TCK)
+ngxpid=$(cat f/pid)
+pxpid=${pids[-1]}
+measure() { # label kx port pid
+  local before after out
+  before=$(ticks "$4")
+  out=$(./proxyload -json -warmup 0s -kx "$2" -label "$1" -url https://127.0.0.1:"$3"/ -cert dev/cert.pem -key dev/key.pem -cacert srv.pem -c "$conns" -d "${secs}s")
+  after=$(ticks "$4")
+  python3 -c '
+import json, sys
+r = json.loads(sys.argv[1]); cpu = (int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4])
+print("%-30s kx %-7s %6d in %.1fs, %d errors: %5.0f/s, p50 %5.1f ms, p99 %6.1f ms; front end CPU %5.1fs: %5.0f per CPU-second" % (
+    r["target"], sys.argv[5], r["requests"], r["seconds"], r["errors"], r["handshakes_per_second"], r["P50ms"], r["P99ms"],
+    cpu, r["requests"] / cpu if cpu else 0))
+if r.get("first_error"): print("  first error:", r["first_error"])
+' "$out" "$before" "$after" "$hz" "$2"
+}
+
+echo "# $(date -u +%FT%TZ) $(nproc) CPUs, $(go version | awk '{print $3}'), nginx $(nginx -v 2>&1 | sed 's/.*\///'), $secs s x $conns connections, load $(cut -d' ' -f1-3 /proc/loadavg)"
 # The client offers Go's default key exchange (X25519MLKEM768 first, which
 # the dance proxy picks and nginx 1.22 with OpenSSL 3.0 cannot), then X25519
 # alone, so both servers do the same work.
 for kx in default x25519; do
   for r in $(seq "$rounds"); do
-    ./proxyload -kx "$kx" -label "nginx (CA, round $r)" -url https://127.0.0.1:"$ngx"/ -cert dev/cert.pem -key dev/key.pem -cacert srv.pem -c "$conns" -d "${secs}s"
-    ./proxyload -kx "$kx" -label "dance proxy (DANE, round $r)" -url https://127.0.0.1:"$px"/ -cert dev/cert.pem -key dev/key.pem -cacert srv.pem -c "$conns" -d "${secs}s"
+    measure "nginx (CA, round $r)" "$kx" "$ngx" "$ngxpid"
+    measure "dance proxy (DANE, round $r)" "$kx" "$px" "$pxpid"
   done
 done
 # A second, independent client: openssl s_time, one connection at a time,
