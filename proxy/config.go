@@ -69,6 +69,7 @@ const (
 	DefaultHeaderTimeout    = 10 * time.Second
 	DefaultIdleTimeout      = 2 * time.Minute
 	DefaultDialTimeout      = 5 * time.Second
+	DefaultBackendTimeout   = 60 * time.Second
 	DefaultMaxConns         = 1024
 	DefaultMaxHeaderBytes   = 64 << 10
 )
@@ -112,6 +113,11 @@ type Config struct {
 	// (between requests in HTTP modes, in both directions in ModeTCP);
 	// DialTimeout bounds connecting to the backend.
 	HandshakeTimeout, HeaderTimeout, IdleTimeout, DialTimeout time.Duration
+	// BackendTimeout bounds the wait for the backend's response header
+	// once a request is sent (HTTP modes; the body may stream for longer);
+	// 0 means DefaultBackendTimeout. A backend that does not answer in
+	// time gets the client a 504.
+	BackendTimeout time.Duration
 	// MaxConns caps client connections open at once, handshakes included;
 	// beyond it new connections wait in the kernel's accept queue. 0
 	// means DefaultMaxConns.

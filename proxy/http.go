@@ -30,7 +30,7 @@ func (s *Server) newHTTPServer() *http.Server {
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       s.cfg.IdleTimeout,
-		ResponseHeaderTimeout: 0, // a backend may stream; the client's idle timeout applies
+		ResponseHeaderTimeout: s.cfg.BackendTimeout,
 		ForceAttemptHTTP2:     s.backend.Scheme == "https",
 	}
 	rp := &httputil.ReverseProxy{
@@ -110,7 +110,8 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 func (s *Server) backendError(w http.ResponseWriter, r *http.Request, err error) {
 	s.metrics.backendErrors.Inc()
 	status := http.StatusBadGateway
-	if errors.Is(err, context.DeadlineExceeded) {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 		status = http.StatusGatewayTimeout
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -284,5 +285,31 @@ func TestHeaderTimeoutHTTP(t *testing.T) {
 	waitClosed(t, conn)
 	if hits.Load() != 0 {
 		t.Fatal("an incomplete request reached the backend")
+	}
+}
+
+// TestBackendTimeout: a backend that does not answer within BackendTimeout
+// gets the client a bare 504.
+func TestBackendTimeout(t *testing.T) {
+	w := newWorld(t)
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	addr, _ := startProxy(t, w, proxy.Config{Mode: proxy.ModeHTTP, Backend: slow.URL, BackendTimeout: 200 * time.Millisecond})
+	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: w.clientTLS(w.clients[ecdsaClient])}, Timeout: 30 * time.Second}
+	resp, err := cl.Get("https://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusGatewayTimeout || strings.Contains(string(body), "timeout awaiting") {
+		t.Fatalf("got %d %q, want a bare 504", resp.StatusCode, body)
 	}
 }

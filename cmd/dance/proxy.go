@@ -38,7 +38,7 @@ func proxyCommand() *cli.Command {
 		tlv                                   string
 		sslTLV                                bool
 		handshakeTO, headerTO, idleTO, dialTO time.Duration
-		drainTO                               time.Duration
+		drainTO, backendTO                    time.Duration
 		maxConns                              int
 		metricsAddr, logLevel                 string
 		backendCA                             string
@@ -94,6 +94,7 @@ address once ready.
 			fs.DurationVar(&headerTO, "header-timeout", proxy.DefaultHeaderTimeout, "`DURATION` allowed for reading a request's header")
 			fs.DurationVar(&idleTO, "idle-timeout", proxy.DefaultIdleTimeout, "`DURATION` after which a connection without traffic is closed")
 			fs.DurationVar(&dialTO, "dial-timeout", proxy.DefaultDialTimeout, "`DURATION` allowed for connecting to the backend")
+			fs.DurationVar(&backendTO, "backend-timeout", proxy.DefaultBackendTimeout, "`DURATION` allowed for the backend's response header (http, passthrough)")
 			fs.DurationVar(&drainTO, "drain-timeout", proxyShutdownTimeout, "`DURATION` connections may take to finish after SIGINT or SIGTERM")
 			fs.IntVar(&maxConns, "max-conns", proxy.DefaultMaxConns, "most client connections open at once (`N`)")
 			fs.StringVar(&backendCA, "backend-ca", "", "CA certificates `FILE` (PEM) for an https --backend (default: the system's roots)")
@@ -146,7 +147,8 @@ address once ready.
 				Mode: m, Backend: backend, BackendTLS: backendTLS, TLS: &tls.Config{Certificates: []tls.Certificate{pair}},
 				NameHeader: nameHeader, KindHeader: kindHeader, TLVType: byte(tlvType), SSLTLV: sslTLV,
 				HandshakeTimeout: handshakeTO, HeaderTimeout: headerTO, IdleTimeout: idleTO, DialTimeout: dialTO,
-				MaxConns: maxConns, Logger: log, Registerer: reg,
+				BackendTimeout: backendTO,
+				MaxConns:       maxConns, Logger: log, Registerer: reg,
 			}
 			var core *verify.Core
 			loadAllow := func() (*verify.AllowList, error) {
