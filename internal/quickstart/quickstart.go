@@ -200,6 +200,7 @@ type qs struct {
 	// step 1
 	zone     *zone.Zone
 	zoneDir  string
+	ds       []*dns.DS // the zone's DS, the resolver's anchor
 	adminURL string
 	api      *admin.Client
 	apiTr    *http.Transport
@@ -208,7 +209,6 @@ type qs struct {
 	resolver    *resolver.Resolver
 	// step 3
 	records map[string]tlsa.Record // owner name -> record to publish
-	ds      []*dns.DS              // the zone's DS, the resolver's anchor
 	// step 5
 	obs       *observer
 	proxyPool *x509.CertPool

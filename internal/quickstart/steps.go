@@ -306,16 +306,24 @@ func (q *qs) revoke(ctx context.Context, n int) error {
 				return ctx.Err()
 			case <-t.C:
 			}
-			if s := int(time.Since(removed)/time.Second) / every * every; s > shown {
-				shown = s
-				q.p.partial(" %ds", s)
-			}
+			at := time.Since(removed)
 			if a, err = q.connect(ctx, n, c); err != nil {
 				q.p.partial("\n")
 				return err
 			}
+			// A mark says the device was still accepted at that time.
+			if s := int(at/time.Second) / every * every; a.Accepted && s > shown {
+				if shown == 0 {
+					q.p.partial(" accepted at")
+				}
+				shown = s
+				q.p.partial(" %ds", s)
+			}
 		}
-		q.p.partial(" refused after %.1fs\n", time.Since(removed).Seconds())
+		if shown > 0 {
+			q.p.partial(",")
+		}
+		q.p.partial(" refused at %.1fs\n", time.Since(removed).Seconds())
 	} else {
 		q.p.line("right away: refused (no cache held the record)")
 	}
