@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dnsbound/dance/httpauth"
 	"github.com/dnsbound/dance/proxy"
@@ -136,4 +138,35 @@ func TestPassthroughMiddleware(t *testing.T) {
 			t.Fatalf("curl succeeded: %q", out)
 		}
 	})
+}
+
+// TestPassthroughNeedsTheKey: a client that presents someone else's
+// certificate without its private key fails the handshake (its
+// CertificateVerify signature does not match), so a stolen certificate
+// never reaches the application as Client-Cert.
+func TestPassthroughNeedsTheKey(t *testing.T) {
+	w := newWorld(t)
+	backend, hits := echoBackend(t)
+	addr, _ := startProxy(t, w, proxy.Config{Mode: proxy.ModePassthrough, Backend: backend.URL})
+	victim, thief := w.clients[ecdsaClient], w.clients[revokedClient]
+	conf := w.clientTLS(victim)
+	conf.Certificates = []tls.Certificate{{Certificate: victim.pair.Certificate, PrivateKey: thief.pair.PrivateKey}}
+	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: conf}, Timeout: 30 * time.Second}
+	if resp, err := cl.Get("https://" + addr + "/"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("served with a certificate whose key the client does not hold: %d", resp.StatusCode)
+	}
+	if hits.Load() != 0 {
+		t.Fatal("the backend was reached")
+	}
+	// The genuine holder is served.
+	cl = &http.Client{Transport: &http.Transport{TLSClientConfig: w.clientTLS(victim)}, Timeout: 30 * time.Second}
+	resp, err := cl.Get("https://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || hits.Load() != 1 {
+		t.Fatalf("genuine client: %d, backend hits %d", resp.StatusCode, hits.Load())
+	}
 }
