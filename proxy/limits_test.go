@@ -313,3 +313,41 @@ func TestBackendTimeout(t *testing.T) {
 		t.Fatalf("got %d %q, want a bare 504", resp.StatusCode, body)
 	}
 }
+
+// TestSlowClientsDoNotBlock: connections that never finish their handshake
+// hold only their own goroutine: a real client is served meanwhile, and
+// they are closed at HandshakeTimeout.
+func TestSlowClientsDoNotBlock(t *testing.T) {
+	w := newWorld(t)
+	addr, _ := startProxy(t, w, proxy.Config{Mode: proxy.ModeTCP, Backend: echoTCP(t), HandshakeTimeout: 5 * time.Second})
+	var hogs []net.Conn
+	for range 20 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "\x16\x03\x01") // the start of a ClientHello, and nothing more
+		hogs = append(hogs, c)
+	}
+	conn, err := tls.Dial("tcp", addr, w.clientTLS(w.clients[ecdsaClient]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if line, err := roundTrip(conn, bufio.NewReader(conn), "served"); err != nil || line != "ecdsa._device.example.test: served\n" {
+		t.Fatalf("real client while 20 handshakes hang: %q, %v", line, err)
+	}
+	// The hogs are still waiting: the real client did not wait for them to
+	// time out.
+	for _, c := range hogs {
+		c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		var ne net.Error
+		if _, err := c.Read(make([]byte, 1)); !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("a hanging handshake ended before the real client was served: %v", err)
+		}
+	}
+	for _, c := range hogs {
+		waitClosed(t, c)
+	}
+}
