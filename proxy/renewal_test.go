@@ -86,3 +86,41 @@ func TestRenewalTCP(t *testing.T) {
 		t.Fatalf("after the identity was refused the connection still works: %q", line)
 	}
 }
+
+// TestResumedSession: a client resuming its TLS session is authenticated
+// again (VerifyConnection runs on resumption) and the backend still gets
+// its identity.
+func TestResumedSession(t *testing.T) {
+	w := newWorld(t)
+	backend, _ := echoBackend(t)
+	addr, _ := startProxy(t, w, proxy.Config{Mode: proxy.ModeHTTP, Backend: backend.URL})
+	c := w.clients[rsaClient]
+	conf := w.clientTLS(c)
+	conf.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	cl := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: conf, DisableKeepAlives: true}}
+	var resumed bool
+	for i := range 4 {
+		resp, err := cl.Get("https://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resumed = resumed || resp.TLS.DidResume
+		if got := http.Header(decodeSeen(t, string(b)).Header).Get(proxy.DefaultNameHeader); resp.StatusCode != 200 || got != c.name {
+			t.Fatalf("connection %d (resumed %v): %d, name %q", i, resp.TLS.DidResume, resp.StatusCode, got)
+		}
+	}
+	if !resumed {
+		t.Fatal("no connection resumed its session; the test proves nothing")
+	}
+	// Taken off the allow-list, a resuming client is refused too once its
+	// verdict has expired.
+	none, _ := verify.ParseAllowList([]string{"nobody._device.example.test"})
+	w.core.SetAllowList(none)
+	w.advance(10 * time.Minute)
+	if resp, err := cl.Get("https://" + addr + "/"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a resumed session outlived the identity: %d (resumed %v)", resp.StatusCode, resp.TLS.DidResume)
+	}
+}
