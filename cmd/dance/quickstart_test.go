@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,13 +152,16 @@ func TestQuickstartErrors(t *testing.T) {
 }
 
 // TestQuickstartBinary is the one-command experience: the built binary,
-// no configuration.
+// no configuration. Then the commands a run printed are pasted into a
+// shell, as a reader would: the provisioning lines into a new directory,
+// the serving lines on the run's files and ports.
 func TestQuickstartBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "dance")
+	binDir := t.TempDir()
+	bin := filepath.Join(binDir, "dance")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "quickstart", "--ttl", "1")
 	var out, errb bytes.Buffer
@@ -177,5 +182,125 @@ func TestQuickstartBinary(t *testing.T) {
 			c.Close()
 			t.Errorf("%s still accepts connections after the binary exited", addr)
 		}
+	}
+
+	t.Run("by hand", func(t *testing.T) { quickstartByHand(ctx, t, bin) })
+}
+
+func quickstartByHand(ctx context.Context, t *testing.T, bin string) {
+	dir := filepath.Join(t.TempDir(), "qs")
+	out, err := exec.CommandContext(ctx, bin, "quickstart", "--ttl", "1", "--dir", dir).Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if c, ok := strings.CutPrefix(l, "   $ "); ok {
+			lines = append(lines, c)
+		}
+	}
+	path := filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH")
+	shell := func(line string) *exec.Cmd {
+		c := exec.CommandContext(ctx, "bash", "-c", line)
+		c.Env = append(os.Environ(), "PATH="+path)
+		c.Stdin = strings.NewReader("")
+		return c
+	}
+	runLine := func(line, want string) {
+		t.Helper()
+		b, err := shell(line).CombinedOutput()
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("$ %s\n%v\n%s\nwant %q in the output", line, err, b, want)
+		}
+	}
+	// startLine runs a server line until the test ends and waits for the
+	// line it prints once ready.
+	startLine := func(line, ready string) {
+		t.Helper()
+		c := shell("exec " + line)
+		var o syncBuffer
+		c.Stdout, c.Stderr = &o, &o
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			c.Process.Signal(os.Interrupt)
+			c.Wait()
+		})
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(o.String(), ready) {
+			if time.Now().After(deadline) {
+				t.Fatalf("$ %s\nnot ready after 30s:\n%s", line, o.String())
+			}
+			time.Sleep(20 * time.Millisecond) // polling interval
+		}
+	}
+	find := func(prefix string) []string {
+		var found []string
+		for _, l := range lines {
+			if strings.HasPrefix(l, prefix) {
+				found = append(found, l)
+			}
+		}
+		if len(found) == 0 {
+			t.Fatalf("no line starts with %q in:\n%s", prefix, out)
+		}
+		return found
+	}
+
+	// Provisioning, into a new directory.
+	fresh := filepath.Join(t.TempDir(), "byhand")
+	for _, l := range lines {
+		for _, p := range []string{"dance zone init ", "dance id new ", "dance ca new "} {
+			if strings.HasPrefix(l, p) {
+				runLine(strings.ReplaceAll(l, dir, fresh), "")
+			}
+		}
+	}
+	for _, f := range []string{"zone/anchors", "sensor1/cert.pem", "userca/key.pem", "alice/cert.pem", "proxy/key.pem"} {
+		if _, err := os.Stat(filepath.Join(fresh, f)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// Serving and connecting, with the run's files and ports.
+	startLine(find("dance zone serve ")[0], "admin API on")
+	for _, l := range find("dance lookup ") {
+		runLine(l, "secure")
+	}
+	runLine(find("dance zone add ")[0], "published")
+	runLine(find("printf ")[0], "")
+	pl := find("dance proxy ")[0]
+	bm := regexp.MustCompile(`--backend http://(\S+)`).FindStringSubmatch(pl)
+	if bm == nil {
+		t.Fatalf("no backend in %s", pl)
+	}
+	backend, err := net.Listen("tcp", bm[1])
+	if err != nil {
+		t.Fatalf("the backend's port: %v", err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "Dance-Client-Name: %s\n", r.Header.Get("Dance-Client-Name"))
+	})}
+	go hs.Serve(backend)
+	t.Cleanup(func() { hs.Close() })
+	startLine(pl, "listening on")
+	runLine(find("dance connect ")[0], "Dance-Client-Name: sensor1._device.quickstart.dance.test")
+	runLine(find("curl ")[0], "Dance-Client-Name: alice@quickstart.dance.test")
+	runLine(find("openssl s_client ")[0], "Verify return code: 0 (ok)")
+	// sensor2 is gone already: revoke sensor1 instead.
+	runLine(strings.ReplaceAll(find("dance zone remove ")[0], "sensor2", "sensor1"), "sensor1._device.quickstart.dance.test: removed")
+	// Refused once the by-hand proxy's caches drop the record (dance
+	// proxy keeps answers at least 5s, whatever their TTL).
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, err := shell(find("dance connect ")[0]).CombinedOutput()
+		if err != nil && strings.Contains(string(b), "bad certificate") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sensor1 still accepted 60s after its removal:\n%s", b)
+		}
+		time.Sleep(250 * time.Millisecond) // polling interval
 	}
 }

@@ -55,6 +55,14 @@ func (p *printer) cmd(args ...string) {
 	fmt.Fprintf(p.w, "   $ %s\n", strings.Join(q, " "))
 }
 
+// shell prints a shell command line as it is (a pipeline).
+func (p *printer) shell(line string) {
+	if p.quiet {
+		return
+	}
+	fmt.Fprintf(p.w, "   $ %s\n", line)
+}
+
 // shellQuote quotes s for a POSIX shell when it holds anything but
 // characters that are safe bare.
 func shellQuote(s string) string {

@@ -54,7 +54,10 @@ func (q *qs) publish(ctx context.Context, _ int) error {
 	}
 	first := owners[0]
 	q.p.dance("zone", "add", "--dir", q.zoneDir, "--api", q.adminURL, first, "TLSA", q.records[first].String())
-	q.p.dance("id", "publish", "--server", q.res.DNS, "--tsig", filepath.Join(q.zoneDir, zone.TSIGFile), "--ttl", q.ttlFlag(), first, "TLSA", q.records[first].String())
+	// The same through RFC 2136 UPDATE, signed with the zone's TSIG key.
+	host, port, _ := net.SplitHostPort(q.res.DNS)
+	script := fmt.Sprintf(`server %s %s\nzone %s\nupdate add %s %d TLSA %s\nsend\n`, host, port, q.cfg.Zone, first, q.ttlSeconds(), q.records[first])
+	q.p.shell("printf " + shellQuote(script) + " | nsupdate -k " + shellQuote(filepath.Join(q.zoneDir, zone.TSIGFile)))
 	q.p.dance("lookup", first, "--resolver", q.res.DNS, "--anchors", q.anchorsFile)
 	q.p.verdict("ok: %d records published (serial %d), each one secure through the resolver", len(owners), serial)
 	return nil
