@@ -302,7 +302,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return q.res, failed
 	}
 	fmt.Fprintf(cfg.Out, "\nall %d steps behaved as expected.\n", n)
-	if !q.res.Kept {
+	if !q.res.Kept && !cfg.Quiet {
 		fmt.Fprintf(cfg.Out, "run '%s quickstart --dir DIR' to keep the files the commands above use.\n", cfg.Program)
 	}
 	return q.res, nil
