@@ -45,6 +45,7 @@ func (s *Server) newHTTPServer() *http.Server {
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		ErrorLog:          log.New(&slogWriter{s.log}, "", 0),
+		ConnState:         s.trackHijacked,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if tc, ok := c.(*tls.Conn); ok && s.cfg.Mode == ModeHTTP {
 				if id := identityOf(tc); id != nil {

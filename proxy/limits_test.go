@@ -351,3 +351,101 @@ func TestSlowClientsDoNotBlock(t *testing.T) {
 		waitClosed(t, c)
 	}
 }
+
+// upgradeBackend switches to an echo protocol on "Upgrade: echo", as a
+// WebSocket server would.
+func upgradeBackend(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(rw, "upgrade required", http.StatusUpgradeRequired)
+			return
+		}
+		c, brw, err := http.NewResponseController(rw).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		for {
+			line, err := brw.ReadString('\n')
+			if err != nil {
+				return
+			}
+			brw.WriteString("echo " + line)
+			brw.Flush()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func upgrade(t *testing.T, w *world, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conf := w.clientTLS(w.clients[ecdsaClient])
+	conf.NextProtos = []string{"http/1.1"}
+	conn, err := tls.Dial("tcp", addr, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v, %v", resp, err)
+	}
+	if line, err := roundTrip(conn, br, "hi"); err != nil || line != "echo hi\n" {
+		t.Fatalf("upgraded: %q, %v", line, err)
+	}
+	return conn, br
+}
+
+// TestShutdownDrainsUpgraded: connections upgraded through the http mode
+// (WebSocket and the like), which net/http no longer tracks, are drained
+// at Shutdown and cut at its deadline.
+func TestShutdownDrainsUpgraded(t *testing.T) {
+	w := newWorld(t)
+	backend := upgradeBackend(t)
+	t.Run("drained", func(t *testing.T) {
+		addr, s := startProxy(t, w, proxy.Config{Mode: proxy.ModeHTTP, Backend: backend})
+		conn, br := upgrade(t, w, addr)
+		shut := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			shut <- s.Shutdown(ctx)
+		}()
+		// Still served while the server shuts down...
+		for i := range 3 {
+			if line, err := roundTrip(conn, br, fmt.Sprint(i)); err != nil || line != fmt.Sprintf("echo %d\n", i) {
+				t.Fatalf("during shutdown: %q, %v", line, err)
+			}
+		}
+		select {
+		case err := <-shut:
+			t.Fatalf("Shutdown returned %v with an upgraded connection open", err)
+		default:
+		}
+		// ...until the client leaves.
+		conn.Close()
+		select {
+		case err := <-shut:
+			if err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("Shutdown did not return after the upgraded connection closed")
+		}
+	})
+	t.Run("cut at the deadline", func(t *testing.T) {
+		addr, s := startProxy(t, w, proxy.Config{Mode: proxy.ModeHTTP, Backend: backend})
+		conn, _ := upgrade(t, w, addr)
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown: %v, want the deadline", err)
+		}
+		waitClosed(t, conn)
+	})
+}

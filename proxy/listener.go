@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -72,7 +73,8 @@ func (l *handshakeListener) acceptLoop() {
 		backoff = 0
 		l.s.metrics.accepted.Inc()
 		l.s.metrics.active.Inc()
-		lc := &limitedConn{Conn: c, release: func() { <-l.sem; l.s.metrics.active.Dec() }}
+		lc := &limitedConn{Conn: c}
+		lc.release = func() { <-l.sem; l.s.metrics.active.Dec(); l.s.forgetHijacked(lc) }
 		l.wg.Add(1)
 		go l.handshake(lc)
 	}
@@ -156,11 +158,13 @@ func (l *handshakeListener) Addr() net.Addr { return l.inner.Addr() }
 type limitedConn struct {
 	net.Conn
 	once    sync.Once
+	closed  atomic.Bool
 	release func()
 }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
+	c.closed.Store(true)
 	c.once.Do(c.release)
 	return err
 }

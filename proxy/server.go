@@ -39,6 +39,14 @@ type Server struct {
 	conns     map[net.Conn]struct{} // ModeTCP: established connections
 	closed    atomic.Bool
 	tcpWG     sync.WaitGroup
+
+	// Connections taken over by an HTTP upgrade (WebSocket): net/http
+	// forgets them, the proxy drains them at Shutdown like TCP ones. Own
+	// lock: a connection leaves the map from its Close, which closeConns
+	// may call with mu held.
+	hijackMu sync.Mutex
+	hijacked map[*limitedConn]struct{}
+	hijackWG sync.WaitGroup
 }
 
 // New checks cfg, fills in defaults and returns a Server.
@@ -91,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxConns = DefaultMaxConns
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxConns),
-		listeners: map[*handshakeListener]struct{}{}, conns: map[net.Conn]struct{}{}}
+		listeners: map[*handshakeListener]struct{}{}, conns: map[net.Conn]struct{}{}, hijacked: map[*limitedConn]struct{}{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -168,21 +176,71 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closed.Store(true)
 	s.closeListeners()
 	if s.httpSrv != nil {
-		err := s.httpSrv.Shutdown(ctx)
-		if err != nil {
+		if err := s.httpSrv.Shutdown(ctx); err != nil {
 			s.httpSrv.Close()
+			s.closeHijacked()
+			return err
 		}
-		return err
+		return s.drain(ctx, &s.hijackWG, s.closeHijacked)
 	}
+	return s.drain(ctx, &s.tcpWG, s.closeConns)
+}
+
+// drain waits for wg until ctx ends, then cuts with cut.
+func (s *Server) drain(ctx context.Context, wg *sync.WaitGroup, cut func()) error {
 	done := make(chan struct{})
-	go func() { s.tcpWG.Wait(); close(done) }()
+	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		s.closeConns()
+		cut()
 		<-done
 		return ctx.Err()
+	}
+}
+
+// trackHijacked is the http.Server's ConnState hook: an upgraded
+// connection is drained at Shutdown.
+func (s *Server) trackHijacked(c net.Conn, st http.ConnState) {
+	if st != http.StateHijacked {
+		return
+	}
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		return
+	}
+	lc, ok := tc.NetConn().(*limitedConn)
+	if !ok {
+		return
+	}
+	s.hijackMu.Lock()
+	defer s.hijackMu.Unlock()
+	if lc.closed.Load() {
+		return
+	}
+	s.hijacked[lc] = struct{}{}
+	s.hijackWG.Add(1)
+}
+
+func (s *Server) forgetHijacked(lc *limitedConn) {
+	s.hijackMu.Lock()
+	defer s.hijackMu.Unlock()
+	if _, ok := s.hijacked[lc]; ok {
+		delete(s.hijacked, lc)
+		s.hijackWG.Done()
+	}
+}
+
+func (s *Server) closeHijacked() {
+	s.hijackMu.Lock()
+	var cs []*limitedConn
+	for lc := range s.hijacked {
+		cs = append(cs, lc)
+	}
+	s.hijackMu.Unlock()
+	for _, lc := range cs {
+		lc.Close()
 	}
 }
 
@@ -191,7 +249,9 @@ func (s *Server) Close() error {
 	s.closed.Store(true)
 	s.closeListeners()
 	if s.httpSrv != nil {
-		return s.httpSrv.Close()
+		err := s.httpSrv.Close()
+		s.closeHijacked()
+		return err
 	}
 	s.closeConns()
 	return nil
