@@ -29,11 +29,13 @@
 // An identity is valid until its verdict expires (Identity.Expires, bounded
 // by the TTL of the TLSA records); established connections are verified
 // again before more traffic passes after that, so revoking an identity
-// closes its keep-alive and TCP connections too.
+// closes its keep-alive and TCP connections too (upgraded HTTP
+// connections are not re-verified: they last until either side closes).
 //
 // Every phase has a deadline (Config.HandshakeTimeout, HeaderTimeout,
-// IdleTimeout, DialTimeout) and MaxConns caps open client connections,
-// handshakes included. Handshakes run in their own goroutines, so a slow
+// IdleTimeout, DialTimeout, BackendTimeout) and MaxConns caps open client
+// connections, handshakes included. Shutdown drains HTTP requests, TCP
+// connections and upgraded (WebSocket) connections until its deadline. Handshakes run in their own goroutines, so a slow
 // client or a slow lookup never blocks the accept loop.
 //
 // # Security considerations
