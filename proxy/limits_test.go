@@ -319,7 +319,7 @@ func TestBackendTimeout(t *testing.T) {
 // they are closed at HandshakeTimeout.
 func TestSlowClientsDoNotBlock(t *testing.T) {
 	w := newWorld(t)
-	addr, _ := startProxy(t, w, proxy.Config{Mode: proxy.ModeTCP, Backend: echoTCP(t), HandshakeTimeout: 5 * time.Second})
+	addr, _ := startProxy(t, w, proxy.Config{Mode: proxy.ModeTCP, Backend: echoTCP(t), HandshakeTimeout: 10 * time.Second})
 	var hogs []net.Conn
 	for range 20 {
 		c, err := net.Dial("tcp", addr)
