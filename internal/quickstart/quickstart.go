@@ -129,8 +129,9 @@ type Attempt struct {
 	Accepted bool
 	// Name and Kind are the identity fields the backend received.
 	Name, Kind string
-	// Reason is the verification core's reason for a refusal.
-	Reason string
+	// Reason is the verification core's reason for a refusal (a stable
+	// label, verify.Reason), and Detail its explanation.
+	Reason, Detail string
 }
 
 // names of this run's identities, relative to the zone.

@@ -78,7 +78,12 @@ func TestRun(t *testing.T) {
 		t.Fatalf("attempts %+v, want at least %d", res.Attempts, len(want)+2)
 	}
 	for i, w := range want {
-		if res.Attempts[i] != w {
+		got := res.Attempts[i]
+		if !got.Accepted && got.Detail == "" {
+			t.Errorf("attempt %d: refusal without the core's detail", i)
+		}
+		got.Detail = ""
+		if got != w {
 			t.Errorf("attempt %d: %+v, want %+v", i, res.Attempts[i], w)
 		}
 	}
@@ -90,7 +95,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("last attempt %+v, want sensor1 accepted", last)
 	}
 	revoked := rest[len(rest)-2]
-	if revoked != (Attempt{Step: 7, Identity: "sensor2", Reason: "no-record"}) {
+	if revoked.Step != 7 || revoked.Identity != "sensor2" || revoked.Accepted || revoked.Reason != "no-record" || revoked.Detail == "" {
 		t.Errorf("revoked attempt %+v, want sensor2 refused with no-record", revoked)
 	}
 	for _, a := range rest[:len(rest)-2] {

@@ -183,7 +183,7 @@ func (q *qs) connectAll(ctx context.Context, n int) error {
 	if a.Accepted {
 		return fmt.Errorf("%s, never published, was accepted as %q", refused.claimed, a.Name)
 	}
-	q.p.line("%-40s refused with a TLS alert; the proxy's log says: %s", refused.claimed, a.Reason)
+	q.p.line("%-40s refused with a TLS alert; the proxy's log says: %s (%s)", refused.claimed, a.Reason, a.Detail)
 	if a.Reason != verify.ReasonNoRecord.String() {
 		return fmt.Errorf("%s was refused for %s, want %s", refused.claimed, a.Reason, verify.ReasonNoRecord)
 	}
@@ -232,7 +232,7 @@ func (q *qs) connect(ctx context.Context, step int, c client) (Attempt, error) {
 		}
 		a.Reason = "(no verdict recorded)"
 		if v, ok := q.obs.lastVerdict(c.claimed); ok && v.id == nil {
-			a.Reason = v.reason.String()
+			a.Reason, a.Detail = v.reason.String(), v.detail
 		}
 		q.res.Attempts = append(q.res.Attempts, a)
 		return a, nil
@@ -330,7 +330,7 @@ func (q *qs) revoke(ctx context.Context, n int) error {
 	} else {
 		q.p.line("right away: refused (no cache held the record)")
 	}
-	q.p.line("%-40s refused; the proxy's log says: %s", c.claimed, a.Reason)
+	q.p.line("%-40s refused; the proxy's log says: %s (%s)", c.claimed, a.Reason, a.Detail)
 	if a.Reason != verify.ReasonNoRecord.String() {
 		return fmt.Errorf("%s was refused for %s, want %s", c.claimed, a.Reason, verify.ReasonNoRecord)
 	}
