@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
 DUR=${DUR:-15}
+WARM=${WARM:-40} # seconds of warm-up, enough to ask every name of the query set once
 W=$(mktemp -d /tmp/dance-zone-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
@@ -54,8 +55,8 @@ echo "presigned_seconds_after_import $(echo "$t2 - $t1" | bc) rss_kb_signed $rss
 
 echo "== queries"
 awk -v n="$N" 'BEGIN { srand(1); for (i = 0; i < 200000; i++) printf "d%d._device.devices.test TLSA\n", int(rand() * n) }' >"$W/q.txt"
-perf() { dnsperf -s 127.0.0.1 -p "$1" -d "$W/q.txt" -D -l "$DUR" -c 8 -T 2 -q 200 2>&1 | awk '/Queries per second|Queries lost|Average Latency/'; }
-perf $P >/dev/null # warm the signature cache
+perf() { dnsperf -s 127.0.0.1 -p "$1" -d "$W/q.txt" -D -l "${2:-$DUR}" -c 8 -T 2 -q 200 2>&1 | awk '/Queries per second|Queries lost|Average Latency/'; }
+perf $P "$WARM" >/dev/null # warm the response cache
 echo "-- dance zone serve"; perf $P
 
 echo "== transfer (AXFR of the presigned zone)"
@@ -87,7 +88,7 @@ EOF
 knotd -c "$W/knot.conf" >"$W/knot.log" 2>&1 &
 pids+=($!); KPID=$!
 waitdns $K
-perf $K >/dev/null
+perf $K "$WARM" >/dev/null
 echo "-- knot"; perf $K
 kill $KPID; wait $KPID 2>/dev/null || true
 
@@ -114,5 +115,5 @@ EOF
 nsd -d -c "$W/nsd.conf" >"$W/nsd.log" 2>&1 &
 pids+=($!); NPID=$!
 waitdns $D
-perf $D >/dev/null
+perf $D "$WARM" >/dev/null
 echo "-- nsd"; perf $D
