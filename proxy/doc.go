@@ -29,8 +29,7 @@
 // An identity is valid until its verdict expires (Identity.Expires, bounded
 // by the TTL of the TLSA records); established connections are verified
 // again before more traffic passes after that, so revoking an identity
-// closes its keep-alive and TCP connections too (upgraded HTTP
-// connections are not re-verified: they last until either side closes).
+// closes its keep-alive, upgraded (WebSocket) and TCP connections too.
 //
 // Every phase has a deadline (Config.HandshakeTimeout, HeaderTimeout,
 // IdleTimeout, DialTimeout, BackendTimeout) and MaxConns caps open client

@@ -47,6 +47,7 @@ type world struct {
 	dir       string
 	clients   map[string]*client // by short name
 	core      *verify.Core
+	resolver  *resolver.Resolver
 	h         *dnstest.Hierarchy
 	srvCert   tls.Certificate
 	srvCAFile string       // the proxy's self-signed certificate, for --cacert
@@ -114,6 +115,7 @@ func newWorld(t testing.TB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.resolver = r
 	w.core, err = verify.New(verify.Config{Allow: allow, Resolver: r, Time: w.now})
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,11 @@ func (s *Server) newHTTPServer() *http.Server {
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if tc, ok := c.(*tls.Conn); ok && s.cfg.Mode == ModeHTTP {
 				if id := identityOf(tc); id != nil {
-					return context.WithValue(ctx, renewalKey{}, &renewal{s: s, id: id, chain: tc.ConnectionState().PeerCertificates})
+					rn := &renewal{s: s, id: id, chain: tc.ConnectionState().PeerCertificates}
+					if lc, ok := tc.NetConn().(*limitedConn); ok {
+						s.renewals.Store(lc, rn)
+					}
+					return context.WithValue(ctx, renewalKey{}, rn)
 				}
 			}
 			return ctx

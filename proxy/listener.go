@@ -73,8 +73,8 @@ func (l *handshakeListener) acceptLoop() {
 		backoff = 0
 		l.s.metrics.accepted.Inc()
 		l.s.metrics.active.Inc()
-		lc := &limitedConn{Conn: c}
-		lc.release = func() { <-l.sem; l.s.metrics.active.Dec(); l.s.forgetHijacked(lc) }
+		lc := &limitedConn{Conn: c, done: make(chan struct{})}
+		lc.release = func() { <-l.sem; l.s.metrics.active.Dec(); l.s.forgetHijacked(lc); l.s.renewals.Delete(lc) }
 		l.wg.Add(1)
 		go l.handshake(lc)
 	}
@@ -159,13 +159,17 @@ type limitedConn struct {
 	net.Conn
 	once    sync.Once
 	closed  atomic.Bool
+	done    chan struct{} // closed by Close
 	release func()
 }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.closed.Store(true)
-	c.once.Do(c.release)
+	c.once.Do(func() {
+		close(c.done)
+		c.release()
+	})
 	return err
 }
 

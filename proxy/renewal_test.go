@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bufio"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -123,4 +124,31 @@ func TestResumedSession(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("a resumed session outlived the identity: %d (resumed %v)", resp.StatusCode, resp.TLS.DidResume)
 	}
+}
+
+// TestRenewalUpgraded: an upgraded connection (WebSocket and the like)
+// sends no more requests, so its identity is renewed on a timer when its
+// verdict expires; refused, the connection is closed. The core here caps
+// verdicts at one second of real time.
+func TestRenewalUpgraded(t *testing.T) {
+	w := newWorld(t)
+	allow, _ := verify.ParseAllowList([]string{"*._device.example.test"})
+	core, err := verify.New(verify.Config{Allow: allow, Resolver: w.resolver, MaxVerdictTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := startProxy(t, w, proxy.Config{Mode: proxy.ModeHTTP, Backend: upgradeBackend(t), Verifier: core, Time: time.Now})
+	conn, br := upgrade(t, w, addr)
+	defer conn.Close()
+	// Still allowed: renewed (at least once within these 2.5 s), kept open.
+	deadline := time.Now().Add(2500 * time.Millisecond)
+	for i := 0; time.Now().Before(deadline); i++ {
+		if line, err := roundTrip(conn, br, fmt.Sprint(i)); err != nil || line != fmt.Sprintf("echo %d\n", i) {
+			t.Fatalf("renewed connection: %q, %v", line, err)
+		}
+		time.Sleep(100 * time.Millisecond) // traffic pacing, not synchronisation
+	}
+	none, _ := verify.ParseAllowList([]string{"nobody._device.example.test"})
+	core.SetAllowList(none)
+	waitClosed(t, conn)
 }

@@ -47,6 +47,7 @@ type Server struct {
 	hijackMu sync.Mutex
 	hijacked map[*limitedConn]struct{}
 	hijackWG sync.WaitGroup
+	renewals sync.Map // *limitedConn -> *renewal, ModeHTTP connections
 }
 
 // New checks cfg, fills in defaults and returns a Server.
@@ -221,6 +222,39 @@ func (s *Server) trackHijacked(c net.Conn, st http.ConnState) {
 	}
 	s.hijacked[lc] = struct{}{}
 	s.hijackWG.Add(1)
+	if v, ok := s.renewals.Load(lc); ok {
+		go s.watchUpgraded(lc, v.(*renewal))
+	}
+}
+
+// watchUpgraded renews the identity of an upgraded connection, which no
+// longer sends requests through gate, each time its verdict expires, and
+// closes the connection when the identity is refused.
+func (s *Server) watchUpgraded(lc *limitedConn, rn *renewal) {
+	for {
+		rn.mu.Lock()
+		wait := rn.id.Expires.Sub(s.cfg.Time())
+		zero := rn.id.Expires.IsZero()
+		rn.mu.Unlock()
+		if zero {
+			return
+		}
+		// Never spin: a verdict that expires at once is checked again
+		// after a second.
+		wait = max(wait, time.Second)
+		t := time.NewTimer(wait)
+		select {
+		case <-lc.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if _, err := rn.current(context.Background()); err != nil {
+			s.log.Info("proxy: identity no longer valid; upgraded connection closed", "remote", lc.RemoteAddr().String(), "err", err)
+			lc.Close()
+			return
+		}
+	}
 }
 
 func (s *Server) forgetHijacked(lc *limitedConn) {
