@@ -4,6 +4,9 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/dnsbound/dance/internal/cli"
@@ -61,6 +64,13 @@ or to --dir DIR, which is kept.`,
 			if ttl == 0 || ttl > max {
 				return cli.Usagef("--ttl must be between 1 and %d seconds", max)
 			}
+			// A reader that stops reading ("dance quickstart | head")
+			// must not kill the run before it has stopped its servers
+			// and removed its files: with SIGPIPE caught, writes to the
+			// closed pipe fail instead, and the run goes on unseen.
+			pipe := make(chan os.Signal, 1)
+			signal.Notify(pipe, syscall.SIGPIPE)
+			defer signal.Stop(pipe)
 			var logw io.Writer
 			if vb {
 				logw = env.Stderr

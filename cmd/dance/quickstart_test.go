@@ -185,6 +185,22 @@ func TestQuickstartBinary(t *testing.T) {
 	}
 
 	t.Run("by hand", func(t *testing.T) { quickstartByHand(ctx, t, bin) })
+
+	// A reader that stops early: the run still cleans up after itself.
+	t.Run("head", func(t *testing.T) {
+		b, err := exec.CommandContext(ctx, "bash", "-c", bin+" quickstart --ttl 1 | head -n 2").Output()
+		if err != nil {
+			t.Fatalf("%v: %s", err, b)
+		}
+		m := regexp.MustCompile(`files in (\S+) \(removed`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("no directory in %q", b)
+		}
+		// bash waited for the whole pipeline: the run has ended.
+		if _, err := os.Stat(string(m[1])); !os.IsNotExist(err) {
+			t.Errorf("%s: %v, want it removed", m[1], err)
+		}
+	})
 }
 
 func quickstartByHand(ctx context.Context, t *testing.T, bin string) {
