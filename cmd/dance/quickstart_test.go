@@ -302,6 +302,7 @@ func quickstartByHand(ctx context.Context, t *testing.T, bin string) {
 	t.Cleanup(func() { hs.Close() })
 	startLine(pl, "listening on")
 	runLine(find("dance connect ")[0], "Dance-Client-Name: sensor1._device.quickstart.dance.test")
+	runLine(find("dance verify ")[0], "alice@quickstart.dance.test")
 	runLine(find("curl ")[0], "Dance-Client-Name: alice@quickstart.dance.test")
 	runLine(find("openssl s_client ")[0], "Verify return code: 0 (ok)")
 	// sensor2 is gone already: revoke sensor1 instead.

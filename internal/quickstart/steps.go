@@ -189,6 +189,7 @@ func (q *qs) connectAll(ctx context.Context, n int) error {
 	}
 	host := q.proxyName + ":" + portOf(q.res.Proxy)
 	q.p.dance("connect", "--identity", q.path(dev1), "--ca", q.path(proxyDir, danetls.CertFile), "--server-name", q.proxyName, "https://"+q.res.Proxy+"/")
+	q.p.dance("verify", "--chain", q.path(userUID, danetls.CertFile), "--resolver", q.res.DNS, "--anchors", q.anchorsFile)
 	q.p.cmd("curl", "--cacert", q.path(proxyDir, danetls.CertFile), "--cert", q.path(userUID, danetls.CertFile), "--key", q.path(userUID, danetls.KeyFile),
 		"--resolve", host+":127.0.0.1", "https://"+host+"/")
 	q.p.cmd("openssl", "s_client", "-connect", q.res.Proxy, "-servername", q.proxyName, "-CAfile", q.path(proxyDir, danetls.CertFile),
