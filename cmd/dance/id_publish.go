@@ -15,8 +15,7 @@ import (
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
-// idPublishCommand is "dance id publish". It belongs under the id noun:
-// add idPublishCommand() to the Sub list in idCommand (cmd/dance/id.go).
+// idPublishCommand is "dance id publish", under the id noun.
 func idPublishCommand() *cli.Command {
 	var (
 		server, tsigFile, keyName, zoneName, from string

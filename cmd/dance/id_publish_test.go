@@ -12,19 +12,15 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/server"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
-// runPublish runs "dance id publish" through the framework, whether or not
-// the id noun has it wired in yet.
+// runPublish runs "dance id publish" with args and stdin.
 func runPublish(args []string, stdin string) (int, string, string) {
 	var out, errb bytes.Buffer
-	root := &cli.Command{Name: "dance", Sub: []*cli.Command{{Name: "id", Sub: []*cli.Command{idPublishCommand()}}}}
-	env := &cli.Env{Ctx: context.Background(), Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb}
-	code := cli.Main(root, append([]string{"id", "publish"}, args...), env)
+	code := run(context.Background(), append([]string{"id", "publish"}, args...), strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
