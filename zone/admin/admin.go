@@ -1,7 +1,14 @@
 // Package admin is the HTTP provisioning API of an identity zone: JSON over
-// a listener separate from DNS, authenticated with a bearer token.
+// a listener separate from DNS, authenticated with a bearer token, a DANE
+// client certificate, or both (Config.Auth, AuthMode).
 //
-// Endpoints (all under /v1, all need "Authorization: Bearer TOKEN"):
+// DANE client authentication is done by the HTTPS listener, configured with
+// danetls.ServerConfig and a verify.Core whose allow-list names the
+// administrators; the handler reads the identity the handshake
+// authenticated (danetls.IdentityFromRequest), logs it with every change,
+// and counts refusals by reason (dance_zone_admin_refused_total).
+//
+// Endpoints (all need the credentials Config.Auth asks for):
 //
 //	GET    /v1/zone                    origin, serial, counts, DS records
 //	GET    /v1/identities?under=&after=&limit=   list identities (paged)

@@ -17,8 +17,12 @@ import (
 type Client struct {
 	// BaseURL is the API's address, e.g. http://127.0.0.1:8053.
 	BaseURL string
-	Token   string
-	// HTTP is the client used; nil means http.DefaultClient.
+	// Token is the bearer token; empty sends none (a DANE client
+	// certificate in HTTP's TLS configuration authenticates instead).
+	Token string
+	// HTTP is the client used; nil means http.DefaultClient. Its
+	// transport's TLS configuration carries the client identity
+	// (danetls.ClientConfig) and the server's CA.
 	HTTP *http.Client
 	// Ctx, if set, cancels requests in flight (an interrupted import).
 	Ctx context.Context
@@ -43,7 +47,9 @@ func (c *Client) do(method, path string, body io.Reader, contentType string) (*h
 	if err != nil {
 		return nil, fmt.Errorf("admin API: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}

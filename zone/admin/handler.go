@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -79,8 +80,17 @@ type apiError struct {
 
 // Config configures the API.
 type Config struct {
-	Zone  *zone.Zone
+	Zone *zone.Zone
+	// Token is the bearer token; empty means no token is accepted.
 	Token string
+	// Auth says which credentials a request needs; the zero value is
+	// AuthToken.
+	Auth AuthMode
+	// Registry, when set, is where the API registers its metrics and what
+	// /metrics serves, so that the metrics of the verification core that
+	// authenticates DANE clients appear next to them; nil means a registry
+	// of the API's own.
+	Registry *prometheus.Registry
 	// DNSCounters, when set, returns the DNS server's counters for
 	// /metrics.
 	DNSCounters func() map[string]uint64
@@ -93,13 +103,24 @@ func Handler(cfg Config) http.Handler {
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	reg := prometheus.NewRegistry()
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(&collector{a: a})
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "dance", Subsystem: "zone_admin", Name: "requests_total",
 		Help: "Admin API requests by response status.",
 	}, []string{"code"})
 	reg.MustRegister(a.requests)
+	a.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "dance", Subsystem: "zone_admin", Name: "refused_total",
+		Help: "Admin API requests refused before any work, by reason (" + strings.Join(refusalReasons, ", ") + ").",
+	}, []string{"reason"})
+	for _, r := range refusalReasons {
+		a.refused.WithLabelValues(r)
+	}
+	reg.MustRegister(a.refused)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/zone", a.zoneInfo)
 	mux.HandleFunc("GET /v1/identities", a.list)
@@ -114,12 +135,16 @@ func Handler(cfg Config) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-		if !authorized(r, cfg.Token) {
-			a.log.Warn("admin request without a valid token", "peer", r.RemoteAddr, "path", r.URL.Path)
+		p, reason := authenticate(r, cfg.Auth, cfg.Token)
+		if reason != "" {
+			// The peer learns only that it is not authorized; the log
+			// and the refused_total counter say why.
+			a.refused.WithLabelValues(reason).Inc()
+			a.log.Warn("admin request refused", "reason", reason, "peer", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "identity", p.identity)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dance zone"`)
 			writeJSON(sw, http.StatusUnauthorized, apiError{"unauthorized"})
 		} else {
-			mux.ServeHTTP(sw, r)
+			mux.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 		}
 		a.requests.WithLabelValues(strconv.Itoa(sw.code)).Inc()
 	})
@@ -129,6 +154,7 @@ type api struct {
 	cfg      Config
 	log      *slog.Logger
 	requests *prometheus.CounterVec
+	refused  *prometheus.CounterVec
 }
 
 type statusWriter struct {
@@ -267,7 +293,7 @@ func (a *api) put(op zone.Op) http.HandlerFunc {
 			a.fail(w, r, err)
 			return
 		}
-		a.log.Info("identity changed", "name", name, "records", len(c.Records), "serial", serial)
+		a.log.Info("identity changed", "name", name, "records", len(c.Records), "serial", serial, "by", by(r))
 		writeJSON(w, http.StatusOK, map[string]any{"name": name, "serial": serial})
 	}
 }
@@ -284,7 +310,7 @@ func (a *api) remove(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("identity removed", "name", name, "serial", serial)
+	a.log.Info("identity removed", "name", name, "serial", serial, "by", by(r))
 	writeJSON(w, http.StatusOK, map[string]any{"name": name, "serial": serial})
 }
 
@@ -345,9 +371,9 @@ func (a *api) importRecords(w http.ResponseWriter, r *http.Request) {
 		p.Done = true
 		if err != nil {
 			p.Error = err.Error()
-			a.log.Warn("import stopped", "lines", p.Lines, "applied", p.Applied, "err", err)
+			a.log.Warn("import stopped", "lines", p.Lines, "applied", p.Applied, "err", err, "by", by(r))
 		} else {
-			a.log.Info("import done", "lines", p.Lines, "applied", p.Applied, "serial", p.Serial)
+			a.log.Info("import done", "lines", p.Lines, "applied", p.Applied, "serial", p.Serial, "by", by(r))
 		}
 		enc.Encode(p)
 	}
@@ -489,7 +515,7 @@ func (a *api) rollover(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("key rollover step", "step", step, "serial", serial)
+	a.log.Info("key rollover step", "step", step, "serial", serial, "by", by(r))
 	writeJSON(w, http.StatusOK, map[string]any{"serial": serial, "keys": a.keyList()})
 }
 
