@@ -21,6 +21,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/journal"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
@@ -43,6 +44,11 @@ const (
 	// tsigFudge is the TSIG time window, in seconds (RFC 8945 §10).
 	tsigFudge = 300
 )
+
+// udpIXFROverhead is the room left in a UDP IXFR answer for everything but
+// its records: header, question, OPT and a TSIG record with an HMAC-SHA512
+// MAC and a long key name.
+const udpIXFROverhead = 400
 
 // ednsFlagCO is the Compact Answers OK flag in the EDNS header flags
 // (RFC 9824 §5), the bit after DO.
@@ -71,6 +77,10 @@ type Config struct {
 	// Notify lists secondaries (host:port) sent a NOTIFY (RFC 1996) after
 	// every change of the zone.
 	Notify []string
+	// JournalVersions and JournalRecords bound the IXFR journal (zero:
+	// journal.DefaultMaxVersions, journal.DefaultMaxRecords); the oldest
+	// versions are dropped first and their serials get the whole zone.
+	JournalVersions, JournalRecords int
 	// MaxUDPSize caps UDP responses; zero means DefaultMaxUDPSize.
 	MaxUDPSize int
 	// Logger receives one line per refused or failed request and per
@@ -91,6 +101,8 @@ type Server struct {
 	maxUDP   int
 	metrics  *Metrics
 	cache    *respCache
+	// journal holds the differences between transferred versions (IXFR).
+	journal *journal.Journal
 }
 
 var _ dns.Handler = (*Server)(nil)
@@ -102,7 +114,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	all := append(append([]*tsigkey.Key{}, cfg.UpdateKeys...), cfg.TransferKeys...)
 	s := &Server{cfg: cfg, provider: tsigkey.NewProvider(all...), log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: newMetrics(),
-		updateKeys: map[string]bool{}, xfrKeys: map[string]bool{}, changedc: make(chan struct{}, 1), cache: newRespCache()}
+		updateKeys: map[string]bool{}, xfrKeys: map[string]bool{}, changedc: make(chan struct{}, 1), cache: newRespCache(),
+		journal: journal.New(cfg.JournalVersions, cfg.JournalRecords)}
 	for _, k := range cfg.UpdateKeys {
 		s.updateKeys[dns.CanonicalName(k.Name)] = true
 	}
@@ -356,6 +369,12 @@ func (s *Server) query(r, m *dns.Msg, opt *dns.OPT, peer net.Addr) {
 			return
 		}
 		m.Authoritative = true
+		// Room for the header, question, OPT and TSIG records.
+		if rrs := s.udpIXFR(r, s.udpSize(r)-udpIXFROverhead); rrs != nil {
+			m.Answer = rrs
+			s.metrics.count(xfrIncr)
+			return
+		}
 		m.Answer = s.cfg.Zone.Get(s.cfg.Zone.Origin(), dns.TypeSOA)
 		return
 	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeNXNAME:

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/journal"
 )
 
 // Limits of one transfer message: well under the 64 KiB TCP message limit
@@ -57,9 +59,10 @@ func (s *Server) transferAllowed(r *dns.Msg, peer net.Addr) bool {
 	return t != nil && s.xfrKeys[dns.CanonicalName(t.Hdr.Name)]
 }
 
-// transfer answers AXFR (RFC 5936) and IXFR (RFC 1995) over TCP. IXFR is
-// answered with the whole zone in AXFR form (RFC 1995 §4), or with the SOA
-// alone when the client is up to date.
+// transfer answers AXFR (RFC 5936) and IXFR (RFC 1995) over TCP and TLS.
+// IXFR is answered with the SOA alone when the client is up to date, with
+// the differences from the journal when it holds the client's serial, and
+// with the whole zone in AXFR form otherwise (RFC 1995 §4).
 func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 	peer := w.RemoteAddr()
 	q := r.Question[0]
@@ -94,28 +97,11 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 		refuse(dns.RcodeRefused, "zone transfer over TLS older than 1.3")
 		return
 	}
-	var rrs []dns.RR
-	if q.Qtype == dns.TypeIXFR {
-		soa := s.cfg.Zone.Get(s.cfg.Zone.Origin(), dns.TypeSOA)
-		if len(r.Ns) == 1 {
-			if cs, ok := r.Ns[0].(*dns.SOA); ok && int32(soa[0].(*dns.SOA).Serial-cs.Serial) <= 0 {
-				rrs = soa // up to date (RFC 1995 §2)
-			}
-		}
-	}
-	if rrs == nil {
-		// Sign what is missing without holding the zone's lock, so that
-		// updates go on; Transfer then signs only what changed since.
-		if _, err := s.cfg.Zone.Presign(context.Background()); err != nil {
-			s.log.Error("presigning for a transfer failed", "peer", peer, "err", err)
-		}
-		var err error
-		rrs, err = s.cfg.Zone.Transfer()
-		if err != nil {
-			s.log.Error("transfer failed", "peer", peer, "err", err)
-			refuse(dns.RcodeServerFailure, err.Error())
-			return
-		}
+	rrs, kind, err := s.transferRecords(r)
+	if err != nil {
+		s.log.Error("transfer failed", "peer", peer, "err", err)
+		refuse(dns.RcodeServerFailure, "transfer failed")
+		return
 	}
 	t := r.IsTsig()
 	first := true
@@ -159,7 +145,85 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	s.metrics.count("xfr_done")
-	s.log.Info("zone transferred", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "records", len(rrs))
+	s.metrics.count(kind)
+	s.log.Info("zone transferred", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "form", kind, "records", len(rrs))
+}
+
+// Kinds of transfer answers, counted in the metrics and logged.
+const (
+	xfrFull    = "xfr_full"    // the whole zone (AXFR, or IXFR fallback)
+	xfrIncr    = "xfr_ixfr"    // differences from the journal (RFC 1995 §4)
+	xfrCurrent = "xfr_current" // the SOA alone: the client is up to date
+)
+
+// transferRecords returns the records that answer the transfer query r and
+// the kind of answer. Every full zone computed here is recorded in the
+// journal, so that later IXFR queries from that serial get differences.
+func (s *Server) transferRecords(r *dns.Msg) ([]dns.RR, string, error) {
+	q := r.Question[0]
+	var client *dns.SOA
+	if q.Qtype == dns.TypeIXFR && len(r.Ns) == 1 {
+		client, _ = r.Ns[0].(*dns.SOA)
+	}
+	if client != nil {
+		soa := s.cfg.Zone.Get(s.cfg.Zone.Origin(), dns.TypeSOA)
+		if int32(soa[0].(*dns.SOA).Serial-client.Serial) <= 0 {
+			return soa, xfrCurrent, nil // up to date (RFC 1995 §2)
+		}
+	}
+	// Sign what is missing without holding the zone's lock, so that
+	// updates go on; Transfer then signs only what changed since.
+	if _, err := s.cfg.Zone.Presign(context.Background()); err != nil {
+		s.log.Error("presigning for a transfer failed", "err", err)
+	}
+	full, err := s.cfg.Zone.Transfer()
+	if err != nil {
+		return nil, "", err
+	}
+	// The journal keeps one content per serial: the one it returns.
+	if full, err = s.journal.Record(full); err != nil {
+		return nil, "", err
+	}
+	if client == nil {
+		return full, xfrFull, nil
+	}
+	newest := full[0].(*dns.SOA)
+	vs, ok := s.journal.Since(client.Serial)
+	if !ok || len(vs) == 0 || vs[len(vs)-1].To.Serial != newest.Serial {
+		return full, xfrFull, nil // serial unknown or dropped (RFC 1995 §4)
+	}
+	rrs := journal.Response(newest, vs)
+	if len(rrs) >= len(full) {
+		return full, xfrFull, nil // the differences are no smaller
+	}
+	return rrs, xfrIncr, nil
+}
+
+// udpIXFR answers an IXFR over UDP from the journal alone (RFC 1995 §2):
+// the differences when the journal holds them up to the current serial and
+// they fit in size octets, otherwise nil (the caller sends the SOA alone,
+// telling the client to retry over TCP).
+func (s *Server) udpIXFR(r *dns.Msg, size int) []dns.RR {
+	if len(r.Ns) != 1 {
+		return nil
+	}
+	client, ok := r.Ns[0].(*dns.SOA)
+	if !ok {
+		return nil
+	}
+	cur := s.cfg.Zone.Get(s.cfg.Zone.Origin(), dns.TypeSOA)[0].(*dns.SOA)
+	vs, ok := s.journal.Since(client.Serial)
+	if !ok || len(vs) == 0 || vs[len(vs)-1].To.Serial != cur.Serial {
+		return nil
+	}
+	rrs := journal.Response(vs[len(vs)-1].To, vs)
+	n := 0
+	for _, rr := range rrs {
+		if n += dns.Len(rr); n > size {
+			return nil
+		}
+	}
+	return rrs
 }
 
 // changed wakes the notifier after a change of the zone, by any writer.

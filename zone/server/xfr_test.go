@@ -176,8 +176,9 @@ func waitSerial(t testing.TB, addr string, want uint32) {
 	t.Fatalf("%s did not reach serial %d (last: %s)", addr, want, last)
 }
 
-// TestKnotSecondary: Knot transfers the zone with TSIG, follows changes
-// after NOTIFY, and Unbound validates answers served by Knot.
+// TestKnotSecondary: Knot transfers the zone with TSIG (AXFR), follows
+// changes after NOTIFY (IXFR from the journal), and Unbound validates
+// answers served by Knot.
 func TestKnotSecondary(t *testing.T) {
 	xk, _ := tsigkey.Generate("xfr.devices.test.", tsigkey.HMACSHA256)
 	// Knot's port is chosen first so that the primary can NOTIFY it.
@@ -204,6 +205,11 @@ func TestKnotSecondary(t *testing.T) {
 	waitSerial(t, knotAddr, ts.zone.Serial())
 	if ts.srv.Metrics().Get("notify_sent") == 0 {
 		t.Error("no NOTIFY acknowledged")
+	}
+	// Knot's first transfer was the whole zone; after NOTIFY it asked for
+	// IXFR from that serial and got the differences from the journal.
+	if m := ts.srv.Metrics(); m.Get(xfrFull) != 1 || m.Get(xfrIncr) == 0 {
+		t.Errorf("transfers: %d full, %d incremental; want Knot to AXFR then IXFR", m.Get(xfrFull), m.Get(xfrIncr))
 	}
 	if r := query(t, ub, "s2._device.devices.test.", dns.TypeTLSA); !r.AuthenticatedData || countType(r.Answer, dns.TypeTLSA) != 1 {
 		t.Fatalf("new TLSA via Knot: %v", r)

@@ -1,0 +1,276 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/miekg/dns"
+)
+
+// Default bounds of a Journal.
+const (
+	DefaultMaxVersions = 64
+	DefaultMaxRecords  = 200000
+)
+
+// Version is the change from one serial to the next: RFC 1995 §4 lists
+// Deleted after the old SOA and Added after the new one. Neither holds the
+// SOA itself; both may hold RRSIG and NSEC3 records.
+type Version struct {
+	From, To *dns.SOA
+	Deleted  []dns.RR
+	Added    []dns.RR
+}
+
+func (v *Version) size() int { return len(v.Deleted) + len(v.Added) + 2 }
+
+// ErrNotAXFR is returned by Record for a zone that is not in AXFR form.
+var ErrNotAXFR = errors.New("journal: zone not in AXFR form (SOA first and last)")
+
+// Journal holds the last versions of a zone. It is safe for concurrent use.
+type Journal struct {
+	mu          sync.Mutex
+	maxVersions int
+	maxRRs      int
+	// last is the newest recorded zone (AXFR form); lastSOA its SOA.
+	last     []dns.RR
+	lastSOA  *dns.SOA
+	versions []Version
+	rrs      int
+}
+
+// New returns an empty journal that keeps at most maxVersions versions and
+// maxRRs records in them (zero or less: the defaults).
+func New(maxVersions, maxRRs int) *Journal {
+	if maxVersions <= 0 {
+		maxVersions = DefaultMaxVersions
+	}
+	if maxRRs <= 0 {
+		maxRRs = DefaultMaxRecords
+	}
+	return &Journal{maxVersions: maxVersions, maxRRs: maxRRs}
+}
+
+// soaOf returns the SOA that opens and closes axfr.
+func soaOf(axfr []dns.RR) (*dns.SOA, error) {
+	if len(axfr) < 2 {
+		return nil, ErrNotAXFR
+	}
+	first, ok1 := axfr[0].(*dns.SOA)
+	last, ok2 := axfr[len(axfr)-1].(*dns.SOA)
+	if !ok1 || !ok2 || first.Serial != last.Serial {
+		return nil, ErrNotAXFR
+	}
+	return first, nil
+}
+
+// Record makes axfr, the complete zone in AXFR form, the newest version,
+// and returns the zone to send: axfr, or the zone recorded earlier under the
+// same serial. Signatures made afresh (ECDSA signatures differ each time)
+// may give another content under the same serial, and a secondary that
+// transferred that serial holds the first: every client of one serial must
+// get the same records, or later differences would not apply to its copy.
+// A serial that went backwards (RFC 1982) empties the journal.
+func (j *Journal) Record(axfr []dns.RR) ([]dns.RR, error) {
+	soa, err := soaOf(axfr)
+	if err != nil {
+		return nil, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	switch {
+	case j.lastSOA == nil:
+	case soa.Serial == j.lastSOA.Serial:
+		return j.last, nil
+	case int32(soa.Serial-j.lastSOA.Serial) < 0:
+		j.versions, j.rrs = nil, 0
+	default:
+		del, add := Diff(j.last, axfr)
+		v := Version{From: j.lastSOA, To: soa, Deleted: del, Added: add}
+		j.versions = append(j.versions, v)
+		j.rrs += v.size()
+		for len(j.versions) > 0 && (len(j.versions) > j.maxVersions || j.rrs > j.maxRRs) {
+			j.rrs -= j.versions[0].size()
+			j.versions[0] = Version{}
+			j.versions = j.versions[1:]
+		}
+	}
+	j.last, j.lastSOA = axfr, soa
+	return axfr, nil
+}
+
+// Serial returns the serial of the newest recorded version, and false when
+// nothing was recorded yet.
+func (j *Journal) Serial() (uint32, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.lastSOA == nil {
+		return 0, false
+	}
+	return j.lastSOA.Serial, true
+}
+
+// Len returns the number of versions kept and the records in them.
+func (j *Journal) Len() (versions, rrs int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.versions), j.rrs
+}
+
+// Since returns the versions that lead from serial to the newest recorded
+// one, oldest first, and true; or false when the journal cannot bring a
+// zone at serial up to date (serial unknown or dropped). A serial equal to
+// the newest gives no versions and true.
+func (j *Journal) Since(serial uint32) ([]Version, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.lastSOA == nil {
+		return nil, false
+	}
+	if serial == j.lastSOA.Serial {
+		return nil, true
+	}
+	for i := range j.versions {
+		if j.versions[i].From.Serial == serial {
+			return append([]Version(nil), j.versions[i:]...), true
+		}
+	}
+	return nil, false
+}
+
+// key identifies an RR by its whole content, TTL included: a TTL change is
+// a deletion and an addition (RFC 1995 §4 compares whole RRs).
+func key(rr dns.RR) string { return rr.String() }
+
+// Diff returns the RRs of old that are not in new and those of new that
+// are not in old, both zones in AXFR form or plain lists without duplicate
+// RRs (RFC 2181 §5); SOA records are left out (RFC 1995 carries them as
+// version markers). Order follows the inputs.
+func Diff(old, new []dns.RR) (deleted, added []dns.RR) {
+	// Most RRs are the same objects in both versions (every miekg/dns RR
+	// is a pointer): match those by identity, and compare the content of
+	// the rest only, which keeps the cost of a small change small.
+	inOld := make(map[dns.RR]struct{}, len(old))
+	for _, rr := range old {
+		inOld[rr] = struct{}{}
+	}
+	inNew := make(map[dns.RR]struct{}, len(new))
+	var newRest []dns.RR
+	for _, rr := range new {
+		if rr.Header().Rrtype == dns.TypeSOA {
+			continue
+		}
+		inNew[rr] = struct{}{}
+		if _, ok := inOld[rr]; !ok {
+			newRest = append(newRest, rr)
+		}
+	}
+	var oldRest []dns.RR
+	for _, rr := range old {
+		if _, ok := inNew[rr]; !ok && rr.Header().Rrtype != dns.TypeSOA {
+			oldRest = append(oldRest, rr)
+		}
+	}
+	oldKeys := make(map[string]bool, len(oldRest))
+	for _, rr := range oldRest {
+		oldKeys[key(rr)] = true
+	}
+	newKeys := make(map[string]bool, len(newRest))
+	for _, rr := range newRest {
+		newKeys[key(rr)] = true
+	}
+	for _, rr := range oldRest {
+		if k := key(rr); !newKeys[k] {
+			deleted = append(deleted, rr)
+		}
+	}
+	for _, rr := range newRest {
+		if k := key(rr); !oldKeys[k] {
+			added = append(added, rr)
+		}
+	}
+	return deleted, added
+}
+
+// Response lays out versions as an RFC 1995 §4 IXFR answer: the newest SOA,
+// then for each version the old SOA, its deletions, the new SOA and its
+// additions, and the newest SOA again. With no versions it is the newest
+// SOA alone (RFC 1995 §2: the client is up to date).
+func Response(newest *dns.SOA, versions []Version) []dns.RR {
+	n := 2
+	for i := range versions {
+		n += versions[i].size()
+	}
+	out := make([]dns.RR, 0, n)
+	out = append(out, newest)
+	if len(versions) == 0 {
+		return out
+	}
+	for _, v := range versions {
+		out = append(out, v.From)
+		out = append(out, v.Deleted...)
+		out = append(out, v.To)
+		out = append(out, v.Added...)
+	}
+	return append(out, newest)
+}
+
+// Apply applies versions to axfr, a zone in AXFR form, as a secondary
+// would, and returns the new zone in AXFR form (SOA first and last, the
+// other RRs in the order of axfr followed by additions). It fails when a
+// version does not start at the zone's serial or deletes an RR the zone
+// does not hold.
+func Apply(axfr []dns.RR, versions []Version) ([]dns.RR, error) {
+	soa, err := soaOf(axfr)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		rr   dns.RR
+		gone bool
+	}
+	var rrs []*entry
+	byKey := map[string]*entry{}
+	for _, rr := range axfr[1 : len(axfr)-1] {
+		if rr.Header().Rrtype == dns.TypeSOA {
+			continue
+		}
+		if _, dup := byKey[key(rr)]; dup {
+			continue
+		}
+		e := &entry{rr: rr}
+		rrs = append(rrs, e)
+		byKey[key(rr)] = e
+	}
+	for _, v := range versions {
+		if v.From == nil || v.To == nil || v.From.Serial != soa.Serial {
+			return nil, fmt.Errorf("journal: version does not start at serial %d", soa.Serial)
+		}
+		for _, rr := range v.Deleted {
+			e, ok := byKey[key(rr)]
+			if !ok {
+				return nil, fmt.Errorf("journal: serial %d->%d deletes %s, which the zone does not hold", v.From.Serial, v.To.Serial, rr)
+			}
+			e.gone = true
+			delete(byKey, key(rr))
+		}
+		for _, rr := range v.Added {
+			if _, ok := byKey[key(rr)]; ok {
+				continue // adding an RR that exists changes nothing (RFC 2136 §3.4.2.2)
+			}
+			e := &entry{rr: rr}
+			rrs = append(rrs, e)
+			byKey[key(rr)] = e
+		}
+		soa = v.To
+	}
+	out := make([]dns.RR, 0, len(byKey)+2)
+	out = append(out, soa)
+	for _, e := range rrs {
+		if !e.gone {
+			out = append(out, e.rr)
+		}
+	}
+	return append(out, soa), nil
+}

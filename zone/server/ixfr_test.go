@@ -1,0 +1,191 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/journal"
+	"github.com/dnsbound/dance/zone/tsigkey"
+)
+
+// ixfrVersions parses an RFC 1995 §4 incremental answer into versions.
+func ixfrVersions(t *testing.T, rrs []dns.RR) []journal.Version {
+	t.Helper()
+	if len(rrs) < 3 {
+		t.Fatalf("not an incremental answer: %d records", len(rrs))
+	}
+	newest, ok := rrs[0].(*dns.SOA)
+	last, ok2 := rrs[len(rrs)-1].(*dns.SOA)
+	if !ok || !ok2 || newest.Serial != last.Serial {
+		t.Fatalf("incremental answer not framed by the newest SOA: %v … %v", rrs[0], rrs[len(rrs)-1])
+	}
+	if _, ok := rrs[1].(*dns.SOA); !ok {
+		t.Fatalf("AXFR form, not incremental: second record %v", rrs[1])
+	}
+	var vs []journal.Version
+	var cur *journal.Version
+	adding := false
+	for _, rr := range rrs[1 : len(rrs)-1] {
+		if soa, ok := rr.(*dns.SOA); ok {
+			if !adding && cur != nil {
+				cur.To = soa
+				adding = true
+				continue
+			}
+			if cur != nil {
+				vs = append(vs, *cur)
+			}
+			cur, adding = &journal.Version{From: soa}, false
+			continue
+		}
+		if adding {
+			cur.Added = append(cur.Added, rr)
+		} else {
+			cur.Deleted = append(cur.Deleted, rr)
+		}
+	}
+	if cur == nil || cur.To == nil {
+		t.Fatal("incremental answer ends inside a version")
+	}
+	return append(vs, *cur)
+}
+
+func sortedStrings(rrs []dns.RR) []string {
+	var out []string
+	for _, rr := range rrs[:len(rrs)-1] {
+		out = append(out, rr.String())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestIXFRFromJournal: a client that transferred the zone at some serial
+// gets only the differences afterwards, over TCP (Go client and kdig) and
+// over UDP when they fit; applied to its copy they give the current zone.
+func TestIXFRFromJournal(t *testing.T) {
+	xk, _ := tsigkey.Generate("xfr.devices.test.", tsigkey.HMACSHA256)
+	ts := startServerWith(t, func(c *Config) {
+		c.TransferFrom = loopback
+		c.TransferKeys = []*tsigkey.Key{xk}
+		c.MaxUDPSize = 4096 // one version's differences fit in a datagram
+	})
+	for i := 0; i < 50; i++ {
+		addRR(t, ts.zone, fmt.Sprintf("d%d._device.devices.test. 300 IN TLSA 3 1 1 %064x", i, i))
+	}
+	base, err := axfr(t, ts.addr, dns.TypeAXFR, 0, xk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0 := base[0].(*dns.SOA).Serial
+	// A serial the server never transferred: the whole zone.
+	rrs, err := axfr(t, ts.addr, dns.TypeIXFR, s0-7, xk)
+	if err != nil || countType(rrs, dns.TypeTLSA) != 50 {
+		t.Fatalf("IXFR from an unknown serial: %v, %d TLSA", err, countType(rrs, dns.TypeTLSA))
+	}
+	// Two versions: an addition, then a replacement and a removal.
+	addRR(t, ts.zone, "n1._device.devices.test. 300 IN TLSA 3 1 1 "+strings.Repeat("ab", 32))
+	mid, err := axfr(t, ts.addr, dns.TypeAXFR, 0, xk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	del := &dns.ANY{Hdr: dns.RR_Header{Name: "d3._device.devices.test.", Rrtype: dns.TypeANY, Class: dns.ClassANY}}
+	if _, err := ts.zone.Update(nil, []dns.RR{del}, zone.Policy{}); err != nil {
+		t.Fatal(err)
+	}
+	addRR(t, ts.zone, "d4._device.devices.test. 300 IN SSHFP 4 2 "+strings.Repeat("cd", 32))
+
+	full, err := axfr(t, ts.addr, dns.TypeIXFR, s0, xk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := ixfrVersions(t, full)
+	if len(vs) != 2 {
+		t.Fatalf("IXFR from %d: %d versions, want 2", s0, len(vs))
+	}
+	if len(full) >= len(base) {
+		t.Errorf("incremental answer (%d records) not smaller than the zone (%d)", len(full), len(base))
+	}
+	// The server's AXFR now: the journal's content for the current serial.
+	now, err := axfr(t, ts.addr, dns.TypeAXFR, 0, xk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := journal.Apply(base, vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := sortedStrings(got), sortedStrings(now); strings.Join(a, "\n") != strings.Join(b, "\n") {
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("base + IXFR is not the current zone: %s / %s", a[i], b[i])
+			}
+		}
+		t.Fatalf("base + IXFR is not the current zone: %d vs %d records", len(a), len(b))
+	}
+	if ts.srv.Metrics().Get(xfrIncr) == 0 {
+		t.Error("incremental transfer not counted")
+	}
+	// From the middle version: one version.
+	rrs, err = axfr(t, ts.addr, dns.TypeIXFR, mid[0].(*dns.SOA).Serial, xk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs := ixfrVersions(t, rrs); len(vs) != 1 || vs[0].From.Serial != mid[0].(*dns.SOA).Serial {
+		t.Fatalf("IXFR from the middle version: %d versions", len(vs))
+	}
+
+	// kdig IXFR=serial: an incremental answer, signed with the transfer key.
+	host, port, _ := net.SplitHostPort(ts.addr)
+	out, err := runTool(t, "", "kdig", "@"+host, "-p", port, "-y", "hmac-sha256:"+xk.Name+":"+xk.Base64(),
+		"IXFR="+strconv.FormatUint(uint64(s0), 10), origin)
+	if err != nil || strings.Contains(out, "failed") || strings.Contains(out, "WARNING") {
+		t.Fatalf("kdig IXFR: %v\n%s", err, out)
+	}
+	var kd []dns.RR
+	for _, line := range strings.Split(out, "\n") {
+		if line == "" || strings.HasPrefix(line, ";") || strings.Contains(line, "\tTSIG\t") {
+			continue
+		}
+		rr, err := dns.NewRR(line)
+		if err != nil || rr == nil {
+			t.Fatalf("kdig printed %q: %v", line, err)
+		}
+		kd = append(kd, rr)
+	}
+	if len(kd) != len(full) || len(ixfrVersions(t, kd)) != 2 {
+		t.Fatalf("kdig IXFR: %d records, want %d\n%s", len(kd), len(full), out)
+	}
+	if !strings.Contains(out, ";; Received") && !strings.Contains(out, "Incremental") && !strings.Contains(out, "IXFR") {
+		t.Logf("kdig output:\n%s", out)
+	}
+
+	// Over UDP the differences fit: the same versions in one message.
+	m := new(dns.Msg)
+	m.SetIxfr(origin, mid[0].(*dns.SOA).Serial, "ns1.devices.test.", "hostmaster.devices.test.")
+	m.SetEdns0(4096, false)
+	m.SetTsig(xk.Name, dns.HmacSHA256, 300, time.Now().Unix())
+	c := &dns.Client{Net: "udp", TsigSecret: map[string]string{xk.Name: xk.Base64()}, Timeout: 5 * time.Second}
+	r, _, err := c.Exchange(m, ts.addr)
+	if err != nil || r.Rcode != dns.RcodeSuccess || r.Truncated {
+		t.Fatalf("IXFR over UDP: %v %v", err, r)
+	}
+	if vs := ixfrVersions(t, r.Answer); len(vs) != 1 {
+		t.Fatalf("IXFR over UDP: %d versions", len(vs))
+	}
+	// Too big for UDP (from s0, without EDNS: 512 octets): the SOA alone.
+	m.SetIxfr(origin, s0, "ns1.devices.test.", "hostmaster.devices.test.")
+	m.Extra = nil
+	m.SetTsig(xk.Name, dns.HmacSHA256, 300, time.Now().Unix())
+	r, _, err = c.Exchange(m, ts.addr)
+	if err != nil || len(r.Answer) != 1 || r.Answer[0].Header().Rrtype != dns.TypeSOA {
+		t.Fatalf("IXFR over UDP, too big: %v %v", err, r)
+	}
+}
