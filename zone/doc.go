@@ -17,8 +17,9 @@
 //	tsig.key   the update key (BIND key syntax, hmac-sha256)
 //
 // The subpackages each have one job: keys (DNSSEC keys), tsigkey (TSIG key
-// files), store (durable storage), signer (RRSIG generation) and server
-// (the DNS listener).
+// files), store (durable storage), signer (RRSIG generation), server
+// (the DNS listener), journal (differences between transferred versions,
+// for IXFR).
 //
 // # Security considerations
 //

@@ -45,12 +45,21 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 
 func tlsTransfer(t *testing.T, addr string, cfg *tls.Config, key *tsigkey.Key) ([]dns.RR, error) {
 	t.Helper()
+	return tlsXfr(t, addr, cfg, key, dns.TypeAXFR, 0)
+}
+
+// tlsXfr asks for an AXFR, or an IXFR from serial, over TLS.
+func tlsXfr(t *testing.T, addr string, cfg *tls.Config, key *tsigkey.Key, qtype uint16, serial uint32) ([]dns.RR, error) {
+	t.Helper()
 	conn, err := dns.DialTimeoutWithTLS("tcp-tls", addr, cfg, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	m := new(dns.Msg)
 	m.SetAxfr(origin)
+	if qtype == dns.TypeIXFR {
+		m.SetIxfr(origin, serial, "ns1.devices.test.", "hostmaster.devices.test.")
+	}
 	tr := &dns.Transfer{Conn: conn, ReadTimeout: 10 * time.Second}
 	if key != nil {
 		tr.TsigSecret = map[string]string{key.Name: key.Base64()}
@@ -100,6 +109,15 @@ func TestDoTAndXoT(t *testing.T) {
 	rrs, err := tlsTransfer(t, ts.tlsAddr, client, xk)
 	if err != nil || countType(rrs, dns.TypeTLSA) != 1 || countType(rrs, dns.TypeNSEC3) == 0 {
 		t.Fatalf("XoT: %v, %d records", err, len(rrs))
+	}
+	// After a change, IXFR over TLS from that serial: the differences.
+	addRR(t, ts.zone, "s2._device.devices.test. 300 IN TLSA 3 1 1 0304")
+	inc, err := tlsXfr(t, ts.tlsAddr, client, xk, dns.TypeIXFR, rrs[0].(*dns.SOA).Serial)
+	if err != nil {
+		t.Fatalf("IXFR over TLS: %v", err)
+	}
+	if vs := ixfrVersions(t, inc); len(vs) != 1 || countType(vs[0].Added, dns.TypeTLSA) != 1 {
+		t.Fatalf("IXFR over TLS: %d versions", len(vs))
 	}
 	// TLS 1.2 is fine for queries but not for transfers (RFC 9103 §5.1).
 	old := client.Clone()

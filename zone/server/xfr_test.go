@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,11 +143,14 @@ acl:
   - id: notify_from_primary
     address: 127.0.0.1
     action: notify
+  - id: transfer_to_tests
+    address: 127.0.0.1
+    action: transfer
 zone:
   - domain: %[8]s
     storage: "%[1]s/storage"
     master: primary
-    acl: notify_from_primary
+    acl: [notify_from_primary, transfer_to_tests]
     zonefile-sync: -1
     zonefile-load: none
     journal-content: changes
@@ -211,6 +215,8 @@ func TestKnotSecondary(t *testing.T) {
 	if m := ts.srv.Metrics(); m.Get(xfrFull) != 1 || m.Get(xfrIncr) == 0 {
 		t.Errorf("transfers: %d full, %d incremental; want Knot to AXFR then IXFR", m.Get(xfrFull), m.Get(xfrIncr))
 	}
+	// The zone Knot built from the differences is a valid signed zone.
+	verifySecondary(t, knotAddr)
 	if r := query(t, ub, "s2._device.devices.test.", dns.TypeTLSA); !r.AuthenticatedData || countType(r.Answer, dns.TypeTLSA) != 1 {
 		t.Fatalf("new TLSA via Knot: %v", r)
 	}
@@ -220,5 +226,32 @@ func TestKnotSecondary(t *testing.T) {
 	}
 	if countType(r.Ns, dns.TypeNSEC3) == 0 {
 		t.Errorf("Knot's denial carries no NSEC3: %v", r.Ns)
+	}
+}
+
+// verifySecondary transfers the zone from a secondary and checks it with
+// kzonecheck and ldns-verify-zone.
+func verifySecondary(t *testing.T, addr string) {
+	t.Helper()
+	rrs, err := axfr(t, addr, dns.TypeAXFR, 0, nil)
+	if err != nil || len(rrs) < 2 {
+		t.Fatalf("AXFR from the secondary: %v (%d records)", err, len(rrs))
+	}
+	var b strings.Builder
+	for _, rr := range rrs[:len(rrs)-1] {
+		b.WriteString(rr.String())
+		b.WriteByte('\n')
+	}
+	file := filepath.Join(t.TempDir(), "secondary.zone")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"kzonecheck", "-o", origin, "-d", "on", file},
+		{"ldns-verify-zone", file},
+	} {
+		if out, err := runTool(t, "", args[0], args[1:]...); err != nil {
+			t.Errorf("%s on the secondary's zone: %v\n%s", args[0], err, out)
+		}
 	}
 }
