@@ -111,6 +111,14 @@ func (j *Journal) Serial() (uint32, bool) {
 	return j.lastSOA.Serial, true
 }
 
+// Newest returns the newest recorded zone in AXFR form, and false when
+// nothing was recorded yet. The caller must not modify it.
+func (j *Journal) Newest() ([]dns.RR, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.last, j.lastSOA != nil
+}
+
 // Len returns the number of versions kept and the records in them.
 func (j *Journal) Len() (versions, rrs int) {
 	j.mu.Lock()

@@ -189,3 +189,76 @@ func TestIXFRFromJournal(t *testing.T) {
 		t.Fatalf("IXFR over UDP, too big: %v %v", err, r)
 	}
 }
+
+// TestConcurrentTransfers: clients transfer while the zone changes; every
+// copy a client got, brought up to date by IXFR, is the server's zone.
+func TestConcurrentTransfers(t *testing.T) {
+	ts := startServerWith(t, func(c *Config) { c.TransferFrom = loopback })
+	copies := make(chan []dns.RR, 64)
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				rrs, err := axfr(t, ts.addr, dns.TypeAXFR, 0, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				select {
+				case copies <- rrs:
+				default:
+				}
+			}
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		addRR(t, ts.zone, fmt.Sprintf("c%d._device.devices.test. 300 IN TLSA 3 1 1 %064x", i, i))
+	}
+	close(done)
+	for w := 0; w < 4; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(copies)
+	now, err := axfr(t, ts.addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join(sortedStrings(now), "\n")
+	n := 0
+	for c := range copies {
+		serial := c[0].(*dns.SOA).Serial
+		inc, err := axfr(t, ts.addr, dns.TypeIXFR, serial, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inc) == 1 { // current already
+			if serial != now[0].(*dns.SOA).Serial {
+				t.Fatalf("serial %d answered as current", serial)
+			}
+		} else if _, ok := inc[1].(*dns.SOA); ok {
+			got, err := journal.Apply(c, ixfrVersions(t, inc))
+			if err != nil {
+				t.Fatalf("from serial %d: %v", serial, err)
+			}
+			c = got
+			n++
+		} else {
+			c = inc // whole zone
+		}
+		if strings.Join(sortedStrings(c), "\n") != want {
+			t.Fatalf("copy at serial %d brought up to date is not the zone", serial)
+		}
+	}
+	if n == 0 {
+		t.Error("no copy was brought up to date by differences")
+	}
+}

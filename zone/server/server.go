@@ -103,6 +103,8 @@ type Server struct {
 	cache    *respCache
 	// journal holds the differences between transferred versions (IXFR).
 	journal *journal.Journal
+	// xfrMu makes transfers compute and record the zone one at a time.
+	xfrMu sync.Mutex
 }
 
 var _ dns.Handler = (*Server)(nil)

@@ -171,17 +171,8 @@ func (s *Server) transferRecords(r *dns.Msg) ([]dns.RR, string, error) {
 			return soa, xfrCurrent, nil // up to date (RFC 1995 §2)
 		}
 	}
-	// Sign what is missing without holding the zone's lock, so that
-	// updates go on; Transfer then signs only what changed since.
-	if _, err := s.cfg.Zone.Presign(context.Background()); err != nil {
-		s.log.Error("presigning for a transfer failed", "err", err)
-	}
-	full, err := s.cfg.Zone.Transfer()
+	full, err := s.currentZone()
 	if err != nil {
-		return nil, "", err
-	}
-	// The journal keeps one content per serial: the one it returns.
-	if full, err = s.journal.Record(full); err != nil {
 		return nil, "", err
 	}
 	if client == nil {
@@ -197,6 +188,29 @@ func (s *Server) transferRecords(r *dns.Msg) ([]dns.RR, string, error) {
 		return full, xfrFull, nil // the differences are no smaller
 	}
 	return rrs, xfrIncr, nil
+}
+
+// currentZone returns the zone in AXFR form at the current serial, as
+// recorded in the journal. Transfers take turns here: the journal sees
+// serials in order, and a serial already recorded is sent as recorded
+// without computing the zone again.
+func (s *Server) currentZone() ([]dns.RR, error) {
+	s.xfrMu.Lock()
+	defer s.xfrMu.Unlock()
+	if last, ok := s.journal.Newest(); ok && last[0].(*dns.SOA).Serial == s.cfg.Zone.Serial() {
+		return last, nil
+	}
+	// Sign what is missing without holding the zone's lock, so that
+	// updates go on; Transfer then signs only what changed since.
+	if _, err := s.cfg.Zone.Presign(context.Background()); err != nil {
+		s.log.Error("presigning for a transfer failed", "err", err)
+	}
+	full, err := s.cfg.Zone.Transfer()
+	if err != nil {
+		return nil, err
+	}
+	// The journal keeps one content per serial: the one it returns.
+	return s.journal.Record(full)
 }
 
 // udpIXFR answers an IXFR over UDP from the journal alone (RFC 1995 §2):
