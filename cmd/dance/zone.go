@@ -17,12 +17,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
 	"github.com/dnsbound/dance/zone/keys"
 	"github.com/dnsbound/dance/zone/server"
 	"github.com/dnsbound/dance/zone/tsigkey"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func zoneCommand() *cli.Command {
@@ -150,6 +152,9 @@ func zoneServeCommand() *cli.Command {
 		adminListen           string
 		adminCert, adminKey   string
 		adminInsecure         bool
+		adminAllow            cli.StringList
+		adminAuth             string
+		rf                    resolverFlags
 		tlsListen             string
 		tlsCert, tlsKey       string
 		xfrTLSOnly            bool
@@ -162,12 +167,13 @@ func zoneServeCommand() *cli.Command {
 			"existence (RFC 9824), and applies RFC 2136 updates signed with a key from\n" +
 			"DIR/tsig.key (identity records only; DIR/update-policy, if present, limits keys:\n" +
 			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). Prints the bound address once\n" +
-			"ready; stops cleanly on SIGINT or SIGTERM.",
+			"ready; stops cleanly on SIGINT or SIGTERM.\n\n" + adminAuthHelp,
 		Examples: []string{
 			"dance zone serve --dir ./zone --listen 127.0.0.1:5353",
 			"dance zone serve --dir ./zone --listen [::]:53 --allow-transfer 192.0.2.0/24 --transfer-key xfr.key --notify 192.0.2.7:53",
 			"kdig @127.0.0.1 -p 5353 +dnssec sensor1._device.devices.test TLSA",
 			"nsupdate -k ./zone/tsig.key   # server 127.0.0.1 5353; update add ... TLSA ...",
+			"dance zone serve --dir ./zone --admin-tls-cert admin.crt --admin-tls-key admin.key --admin-allow '*._device.ops.devices.test'",
 		},
 		ExitCodes: []string{"0  stopped by a signal", "1  runtime failure", "2  bad usage or unreadable zone directory"},
 		Flags: func(fs *flag.FlagSet) {
@@ -186,6 +192,9 @@ func zoneServeCommand() *cli.Command {
 			fs.StringVar(&adminCert, "admin-tls-cert", "", "certificate `FILE` for HTTPS on the admin API")
 			fs.StringVar(&adminKey, "admin-tls-key", "", "private key `FILE` for HTTPS on the admin API")
 			fs.BoolVar(&adminInsecure, "admin-insecure", false, "allow the admin API over plain HTTP on a non-loopback address")
+			fs.Var(&adminAllow, "admin-allow", "DANE client identity `PATTERN` allowed to administer: a name, or *.NAME for every name below (repeatable; needs --admin-tls-cert)")
+			fs.StringVar(&adminAuth, "admin-auth", "", "admin credentials `MODE`: token, dane, either or both (default: either with --admin-allow, token without)")
+			rf.register(fs)
 		},
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
 			if len(args) > 0 {
@@ -270,6 +279,10 @@ func zoneServeCommand() *cli.Command {
 			if (adminCert == "") != (adminKey == "") {
 				return cli.Usagef("--admin-tls-cert and --admin-tls-key go together")
 			}
+			authMode, adminAllowList, err := adminAuthSettings(adminAuth, adminAllow, adminCert != "")
+			if err != nil {
+				return err
+			}
 			var adminLn net.Listener
 			if adminListen != "off" {
 				host, _, err := net.SplitHostPort(adminListen)
@@ -294,25 +307,56 @@ func zoneServeCommand() *cli.Command {
 			}
 			var adminSrv *http.Server
 			if adminListen != "off" {
-				tok, err := admin.LoadOrCreateToken(filepath.Join(dir, admin.TokenFile))
-				if err != nil {
-					return cli.Input(err)
+				closeDNS := func() {
+					ls.UDP.Close()
+					ls.TCP.Close()
+					if ls.TLS != nil {
+						ls.TLS.Close()
+					}
+				}
+				var tok string
+				if authMode.NeedsToken() {
+					if tok, err = admin.LoadOrCreateToken(filepath.Join(dir, admin.TokenFile)); err != nil {
+						closeDNS()
+						return cli.Input(err)
+					}
+				}
+				reg := prometheus.NewRegistry()
+				var adminTLS *tls.Config
+				if adminCert != "" {
+					pair, err := tls.LoadX509KeyPair(adminCert, adminKey)
+					if err != nil {
+						closeDNS()
+						return cli.Input(fmt.Errorf("--admin-tls-cert/--admin-tls-key: %w", err))
+					}
+					adminTLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+				}
+				if authMode.NeedsDANE() {
+					adminTLS, err = adminDANEConfig(env, adminTLS, authMode, adminAllowList, &rf, dir, ls.Addr(), log, reg)
+					if err != nil {
+						closeDNS()
+						return err
+					}
 				}
 				adminLn, err = net.Listen("tcp", adminListen)
 				if err != nil {
+					closeDNS()
 					return cli.Fail(err)
 				}
 				adminSrv = &http.Server{
-					Handler: admin.Handler(admin.Config{Zone: z, Token: tok, Logger: log, DNSCounters: func() map[string]uint64 {
+					Handler: admin.Handler(admin.Config{Zone: z, Token: tok, Auth: authMode, Registry: reg, Logger: log, DNSCounters: func() map[string]uint64 {
 						_, m := srv.Metrics().Snapshot()
 						return m
 					}}),
+					TLSConfig:         adminTLS,
+					ErrorLog:          slog.NewLogLogger(log.With("component", "admin-api").Handler(), slog.LevelInfo),
+					ConnContext:       danetls.ConnContext,
 					ReadHeaderTimeout: 10 * time.Second,
 				}
 				go func() {
 					var err error
-					if adminCert != "" {
-						err = adminSrv.ServeTLS(adminLn, adminCert, adminKey)
+					if adminTLS != nil {
+						err = adminSrv.ServeTLS(adminLn, "", "")
 					} else {
 						err = adminSrv.Serve(adminLn)
 					}
@@ -339,7 +383,18 @@ func zoneServeCommand() *cli.Command {
 				if adminCert != "" {
 					scheme = "https"
 				}
-				fmt.Fprintf(env.Stdout, "admin API on %s://%s (token in %s)\n", scheme, adminLn.Addr(), filepath.Join(dir, admin.TokenFile))
+				creds := []string{}
+				if authMode.NeedsDANE() {
+					creds = append(creds, "DANE identities "+strings.Join(adminAllowList.Patterns(), " "))
+				}
+				if authMode.NeedsToken() {
+					creds = append(creds, "token in "+filepath.Join(dir, admin.TokenFile))
+				}
+				sep := " or "
+				if authMode == admin.AuthBoth {
+					sep = " and "
+				}
+				fmt.Fprintf(env.Stdout, "admin API on %s://%s (%s)\n", scheme, adminLn.Addr(), strings.Join(creds, sep))
 			}
 			if err := srv.Serve(env.Context(), ls); err != nil {
 				return cli.Fail(err)
@@ -353,12 +408,15 @@ func zoneServeCommand() *cli.Command {
 // apiFlags are the flags shared by the admin API clients.
 type apiFlags struct {
 	api, tokenFile, dir string
+	identity, ca        string
 }
 
 func (a *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.api, "api", "http://127.0.0.1:8053", "`URL` of the zone's admin API")
 	fs.StringVar(&a.tokenFile, "token-file", "", "bearer token `FILE` (default DIR/admin.token with --dir)")
 	fs.StringVar(&a.dir, "dir", "", "zone `DIR`ectory, to find the token file")
+	fs.StringVar(&a.identity, "identity", "", "identity `DIR` (cert.pem, key.pem as 'dance id new' writes them) to present as a DANE client certificate")
+	fs.StringVar(&a.ca, "ca", "", "PEM `FILE` of the CA (or self-signed certificate) of an https --api (default: the system roots)")
 }
 
 func (a *apiFlags) client(env *cli.Env) (*admin.Client, error) {
@@ -366,14 +424,24 @@ func (a *apiFlags) client(env *cli.Env) (*admin.Client, error) {
 	if tf == "" && a.dir != "" {
 		tf = filepath.Join(a.dir, admin.TokenFile)
 	}
-	if tf == "" {
-		return nil, cli.Usagef("--token-file or --dir is required")
+	if tf == "" && a.identity == "" {
+		return nil, cli.Usagef("--identity, --token-file or --dir is required")
 	}
-	tok, err := admin.ReadToken(tf)
+	var tok string
+	if tf != "" {
+		var err error
+		if tok, err = admin.ReadToken(tf); err != nil {
+			return nil, cli.Input(err)
+		}
+	}
+	if a.identity != "" && !strings.HasPrefix(strings.ToLower(a.api), "https://") {
+		return nil, cli.Usagef("--identity needs an https --api")
+	}
+	tc, err := adminTLSConfig(a.ca, a.identity)
 	if err != nil {
-		return nil, cli.Input(err)
+		return nil, err
 	}
-	return &admin.Client{BaseURL: a.api, Token: tok, HTTP: &http.Client{Timeout: 60 * time.Second}, Ctx: env.Context()}, nil
+	return &admin.Client{BaseURL: a.api, Token: tok, HTTP: adminHTTPClient(tc, 60*time.Second), Ctx: env.Context()}, nil
 }
 
 func apiErr(err error) error {
@@ -382,7 +450,13 @@ func apiErr(err error) error {
 		return cli.Input(err)
 	}
 	if errors.As(err, &se) && se.Code == http.StatusUnauthorized {
-		return cli.WithHint(cli.Fail(err), "check --token-file (the server's DIR/admin.token)")
+		return cli.WithHint(cli.Fail(err), "check --token-file (the server's DIR/admin.token) or --identity (a name on the server's --admin-allow, its TLSA record published)")
+	}
+	if strings.Contains(err.Error(), "remote error: tls:") {
+		// The server ended the handshake with an alert: it refused the
+		// client certificate (bad_certificate) or wanted one
+		// (certificate_required). crypto/tls exports no type for it.
+		return cli.WithHint(cli.Fail(err), "the server refused the handshake: is the --identity name on its --admin-allow, with its TLSA record published? Without --identity: does it require a client certificate (--admin-auth dane or both)?")
 	}
 	return cli.WithHint(cli.Fail(err), "is 'dance zone serve' running with its admin API at --api?")
 }
@@ -398,7 +472,7 @@ func zoneAddCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "add",
 		Summary: "publish identity records through the admin API",
-		Usage:   "dance zone add NAME TYPE DATA [TYPE DATA ...] [--replace] [--ttl SECONDS] (--dir DIR | --token-file FILE) [--api URL]",
+		Usage:   "dance zone add NAME TYPE DATA [TYPE DATA ...] [--replace] [--ttl SECONDS] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
 		Description: "Adds records at NAME (TYPE: TLSA, SMIMEA, OPENPGPKEY, SSHFP; DATA in zone-file\n" +
 			"syntax, quoted as one argument). With --replace the records replace every identity\n" +
 			"record at NAME (a key rollover in one step).",
@@ -439,7 +513,7 @@ func zoneRemoveCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "remove",
 		Summary:     "remove an identity (revocation) through the admin API",
-		Usage:       "dance zone remove NAME [NAME ...] (--dir DIR | --token-file FILE) [--api URL]",
+		Usage:       "dance zone remove NAME [NAME ...] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
 		Description: "Removes every identity record at each NAME. Caches drop it within the record TTL.",
 		Examples:    []string{"dance zone remove --dir ./zone sensor1._device.devices.test"},
 		ExitCodes:   apiExitCodes,
@@ -474,7 +548,7 @@ func zoneListCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "list",
 		Summary:   "list identities through the admin API",
-		Usage:     "dance zone list [--under NAME] [--limit N] [--json] (--dir DIR | --token-file FILE) [--api URL]",
+		Usage:     "dance zone list [--under NAME] [--limit N] [--json] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
 		Examples:  []string{"dance zone list --dir ./zone --under _device.devices.test", "dance zone list --dir ./zone --json"},
 		ExitCodes: apiExitCodes,
 		Flags: func(fs *flag.FlagSet) {
@@ -533,7 +607,7 @@ func zoneImportCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "import",
 		Summary: "bulk-import identity records through the admin API",
-		Usage:   "dance zone import FILE|- [--format jsonl|csv] [--replace] (--dir DIR | --token-file FILE) [--api URL]",
+		Usage:   "dance zone import FILE|- [--format jsonl|csv] [--replace] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
 		Description: "Reads records as JSON lines ({\"name\":...,\"type\":\"TLSA\",\"data\":\"3 1 1 ...\",\"ttl\":300})\n" +
 			"or CSV (name,type,data[,ttl]) and applies them in batches of " + fmt.Sprint(admin.ImportBatch) + " records, each batch\n" +
 			"all or nothing. Progress goes to stderr. On an error the import stops; batches\n" +
@@ -569,7 +643,7 @@ func zoneImportCommand() *cli.Command {
 			}
 			// An import runs as long as the input lasts; progress lines
 			// show it is alive, so no overall deadline.
-			c.HTTP = &http.Client{}
+			c.HTTP = adminHTTPClient(c.HTTP.Transport.(*http.Transport).TLSClientConfig, 0)
 			in := env.Stdin
 			if args[0] != "-" {
 				f, err := os.Open(args[0])
@@ -605,7 +679,7 @@ func zoneRolloverCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "rollover",
 		Summary: "roll the zone's signing key, one step at a time, through the admin API",
-		Usage:   "dance zone rollover [prepublish|activate|retire] (--dir DIR | --token-file FILE) [--api URL] [--json]",
+		Usage:   "dance zone rollover [prepublish|activate|retire] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL] [--json]",
 		Description: "Without a step, lists the keys. The rollover uses the double-signature method\n" +
 			"(RFC 7583): prepublish adds a new key that signs next to the old one (wait the\n" +
 			"DNSKEY TTL, 1 hour by default); activate moves CDS/CDNSKEY to the new key so the parent\n" +

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dnsbound/dance/danetls"
+	"github.com/dnsbound/dance/internal/cli"
+	"github.com/dnsbound/dance/verify"
+	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/admin"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const adminAuthHelp = `The admin API (--admin-listen) takes the bearer token of DIR/admin.token, or
+DANE client certificates: with --admin-tls-cert/--admin-tls-key it speaks HTTPS,
+and --admin-allow names the identities allowed to administer. A client
+certificate is authenticated like any DANE client: its name must be on
+--admin-allow (no DNS query is made for any other name), and its TLSA record,
+looked up with DNSSEC validation, must match it; removing the record revokes
+the administrator within its TTL. --admin-auth says what a request needs:
+token (the default without --admin-allow), dane, either (the default with
+--admin-allow: a DANE identity or the token), or both. Each change is logged
+with who made it.
+
+The admin identities are looked up with the resolver flags below, which
+default to this server's own DNS listener and to the zone's DIR/anchors (added
+to the root keys): right when the administrators' names are in this zone.
+For names elsewhere, give --resolver (and --anchors when they are not under
+the root's chain of trust).
+
+` + resolverFlagsHelp
+
+// adminAuthSettings checks --admin-auth and --admin-allow: DANE needs HTTPS
+// and a non-empty allow-list, and an allow-list without DANE is a mistake.
+func adminAuthSettings(mode string, allow []string, https bool) (admin.AuthMode, *verify.AllowList, error) {
+	if mode == "" {
+		mode = admin.AuthToken.String()
+		if len(allow) > 0 {
+			mode = admin.AuthEither.String()
+		}
+	}
+	m, err := admin.ParseAuthMode(mode)
+	if err != nil {
+		return 0, nil, cli.Usagef("--admin-auth: %v", err)
+	}
+	if !m.NeedsDANE() {
+		if len(allow) > 0 {
+			return 0, nil, cli.Usagef("--admin-allow needs --admin-auth dane, either or both")
+		}
+		return m, nil, nil
+	}
+	if len(allow) == 0 {
+		return 0, nil, cli.Usagef("--admin-auth %s needs --admin-allow: who may administer", m)
+	}
+	if !https {
+		return 0, nil, cli.WithHint(cli.Usagef("--admin-auth %s needs HTTPS on the admin API", m), "give --admin-tls-cert and --admin-tls-key")
+	}
+	a, err := verify.ParseAllowList(allow)
+	if err != nil {
+		return 0, nil, cli.Usagef("--admin-allow: %v", err)
+	}
+	return m, a, nil
+}
+
+// adminDANEConfig makes the admin API's TLS configuration authenticate
+// client certificates by DANE: a verification core with the allow-list and
+// a validating resolver (by default this server's DNS listener, with the
+// zone's anchors), wrapped around base by danetls.ServerConfig. In mode
+// either, a client may come without a certificate (it then needs the
+// token); one that presents a certificate must still pass.
+func adminDANEConfig(env *cli.Env, base *tls.Config, mode admin.AuthMode, allow *verify.AllowList, rf *resolverFlags, dir, dnsAddr string, log *slog.Logger, reg prometheus.Registerer) (*tls.Config, error) {
+	if rf.anchors == "" {
+		rf.anchors = filepath.Join(dir, zone.AnchorsFile)
+	}
+	if len(rf.upstreams) == 0 {
+		rf.upstreams = cli.StringList{dnsAddr}
+	}
+	r, err := rf.newResolver(env)
+	if err != nil {
+		return nil, err
+	}
+	core, err := verify.New(verify.Config{Allow: allow, Resolver: r, Logger: log.With("component", "admin-dane"), Registerer: reg})
+	if err != nil {
+		return nil, cli.Fail(err)
+	}
+	cfg := danetls.ServerConfig(base, core)
+	if mode == admin.AuthEither {
+		// The certificate is optional at the TLS layer; the handler then
+		// insists on the token. A presented certificate is verified all the
+		// same, so a refused identity cannot fall back on nothing.
+		cfg.ClientAuth = tls.RequestClientCert
+		check := cfg.VerifyConnection
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return nil
+			}
+			return check(cs)
+		}
+	}
+	return cfg, nil
+}
+
+// adminTLSConfig is the client side: the admin server verified against the
+// PEM certificates of caFile (or the system roots), and the identity of
+// idDir presented when the server asks for a client certificate.
+func adminTLSConfig(caFile, idDir string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, cli.Input(fmt.Errorf("--ca: %w", err))
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, cli.Input(fmt.Errorf("--ca %s: no PEM CERTIFICATE found", caFile))
+		}
+		cfg.RootCAs = pool
+	}
+	if idDir == "" {
+		return cfg, nil
+	}
+	cert, err := danetls.LoadIdentity(idDir)
+	if err != nil {
+		return nil, cli.Input(fmt.Errorf("--identity: %w", err))
+	}
+	return danetls.ClientConfig(cfg, cert), nil
+}
+
+// adminHTTPClient is the HTTP client of the admin API commands; timeout 0
+// means none.
+func adminHTTPClient(tc *tls.Config, timeout time.Duration) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	// HTTP/1.1: over HTTP/2 the transport replaces a handshake refusal
+	// (the server's TLS alert) by a generic error, and the user would not
+	// learn that the server refused the identity.
+	tr.ForceAttemptHTTP2 = false
+	return &http.Client{Transport: tr, Timeout: timeout}
+}

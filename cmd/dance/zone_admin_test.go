@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// adminServe starts 'dance zone serve' in process with extra arguments and
+// returns the DNS address, the admin API URL, the server's stderr and a
+// function that stops it and returns its exit code.
+func adminServe(t *testing.T, dir string, extra ...string) (string, string, *syncBuffer, func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	args := append([]string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, extra...)
+	go func() { done <- run(ctx, args, nil, &out, &errb) }()
+	stopped := false
+	stop := func() int {
+		if stopped {
+			return 0
+		}
+		stopped = true
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+			return -1
+		}
+	}
+	t.Cleanup(func() { stop() })
+	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
+	reAPI := regexp.MustCompile(`admin API on (https?://127\.0\.0\.1:\d+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, m2 := re.FindStringSubmatch(out.String()), reAPI.FindStringSubmatch(out.String())
+		if m != nil && m2 != nil {
+			return m[1], m2[1], &errb, stop
+		}
+		select {
+		case code := <-done:
+			stopped = true
+			t.Fatalf("serve exited %d: %s", code, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not report its addresses: %s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+}
+
+// adminIdentity makes an identity with 'dance id new' and returns its
+// directory and the data of its TLSA record.
+func adminIdentity(t *testing.T, base, name string) (string, string) {
+	t.Helper()
+	dir := filepath.Join(base, name)
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"id", "new", "--name", name, "--out", dir}, nil, &out, &errb); code != 0 {
+		t.Fatalf("id new %s: exit %d: %s", name, code, errb.String())
+	}
+	f := strings.Fields(out.String())
+	if len(f) < 8 || f[3] != "TLSA" {
+		t.Fatalf("id new printed %q, want a TLSA record", out.String())
+	}
+	return dir, strings.Join(f[4:8], " ")
+}
+
+// adminCurl runs curl against the admin API and returns the HTTP status
+// (0 when there was no HTTP response) and the body.
+func adminCurl(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command("curl", append([]string{"-sS", "--max-time", "30", "-w", "\n%{http_code}"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Run() // a refused handshake is a non-zero exit with code 000
+	s := out.String()
+	i := strings.LastIndexByte(s, '\n')
+	code, err := strconv.Atoi(strings.TrimSpace(s[i+1:]))
+	if err != nil {
+		t.Fatalf("curl %v: no status in %q (%s)", args, s, errb.String())
+	}
+	return code, s[:i]
+}
+
+// adminMetric returns the value of one sample in a Prometheus text
+// exposition, or -1 when it is absent.
+func adminMetric(body, sample string) float64 {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// adminDNSQueries sums the DNS server's request counters.
+func adminDNSQueries(body string) float64 {
+	var sum float64
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "dance_zone_dns_requests_total{") {
+			f, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			sum += f
+		}
+	}
+	return sum
+}
+
+// TestZoneAdminDANE runs the zone server with an HTTPS admin API that
+// authenticates administrators by DANE: their TLSA records are published in
+// the zone itself and looked up through the server's own DNS listener with
+// the zone's anchors, by the verification core.
+func TestZoneAdminDANE(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "z")
+	// TTLs of one second: a revocation takes effect within a second.
+	if code := run(context.Background(), []string{"zone", "init", "--zone", "devices.test", "--dir", dir, "--ttl", "1", "--negative-ttl", "1"}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatal("init failed")
+	}
+	srvCert, srvKey := filepath.Join(base, "admin.crt"), filepath.Join(base, "admin.key")
+	if out, err := exec.Command("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+		"-keyout", srvKey, "-out", srvCert, "-days", "1", "-subj", "/CN=zone admin", "-addext", "subjectAltName=IP:127.0.0.1").CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	admin1, admin1TLSA := adminIdentity(t, base, "laptop._device.ops.devices.test")
+	admin2, admin2TLSA := adminIdentity(t, base, "old._device.ops.devices.test")
+	outsider, outsiderTLSA := adminIdentity(t, base, "sensor9._device.devices.test")
+
+	_, api, logs, stop := adminServe(t, dir, "--admin-tls-cert", srvCert, "--admin-tls-key", srvKey, "--admin-allow", "*._device.ops.devices.test")
+	if !strings.HasPrefix(api, "https://") {
+		t.Fatalf("admin API at %s, want https", api)
+	}
+	metrics := func() string {
+		code, body := adminCurl(t, "--cacert", srvCert, "--cert", filepath.Join(admin1, "cert.pem"), "--key", filepath.Join(admin1, "key.pem"), api+"/metrics")
+		if code != 200 {
+			t.Fatalf("metrics: %d %s", code, body)
+		}
+		return body
+	}
+	tlsaArgs := func(name, data string) []string { return []string{name, "TLSA", data} }
+	withToken := []string{"--api", api, "--ca", srvCert, "--dir", dir}
+	as := func(id string) []string { return []string{"--api", api, "--ca", srvCert, "--identity", id} }
+	cat := func(parts ...[]string) []string {
+		var out []string
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	type step struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}
+	runSteps := func(steps []step) {
+		t.Helper()
+		for _, st := range steps {
+			var o, e bytes.Buffer
+			code := run(context.Background(), st.args, nil, &o, &e)
+			if code != st.code || !strings.Contains(o.String(), st.stdout) || !strings.Contains(e.String(), st.stderr) {
+				t.Errorf("%s: exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", st.name, code, st.code, o.String(), st.stdout, e.String(), st.stderr)
+			}
+		}
+	}
+	// The token publishes the administrators' records (and an outsider's).
+	runSteps([]step{
+		{"publish admin1 with the token", cat([]string{"zone", "add"}, withToken, tlsaArgs("laptop._device.ops.devices.test", admin1TLSA)), 0, "1 record(s) published", ""},
+		{"publish admin2 with the token", cat([]string{"zone", "add"}, withToken, tlsaArgs("old._device.ops.devices.test", admin2TLSA)), 0, "1 record(s) published", ""},
+		{"publish outsider with the token", cat([]string{"zone", "add"}, withToken, tlsaArgs("sensor9._device.devices.test", outsiderTLSA)), 0, "1 record(s) published", ""},
+		{"https without --ca", cat([]string{"zone", "list", "--api", api, "--dir", dir}), 1, "", "certificate"},
+		{"identity over http", cat([]string{"zone", "list", "--api", "http://127.0.0.1:1", "--identity", admin1}), 2, "", "https"},
+		{"identity dir without a certificate", cat([]string{"zone", "list"}, as(base)), 2, "", "no identity"},
+	})
+	// Administrators authenticate with their certificates alone.
+	runSteps([]step{
+		{"add as admin1", cat([]string{"zone", "add"}, as(admin1), tlsaArgs("s1._device.devices.test", admin1TLSA)), 0, "1 record(s) published", ""},
+		{"list as admin1", cat([]string{"zone", "list", "--under", "_device.devices.test"}, as(admin1)), 0, "s1._device.devices.test.\t1\tIN\tTLSA\t" + admin1TLSA, ""},
+		{"import as admin2", append(cat([]string{"zone", "import"}, as(admin2)), "-"), 0, "0 records imported", ""},
+		{"rollover list as admin1", cat([]string{"zone", "rollover"}, as(admin1)), 0, "active", ""},
+		{"token still works", cat([]string{"zone", "list"}, withToken), 0, "sensor9._device.devices.test.", ""},
+	})
+	if !strings.Contains(logs.String(), "by=laptop._device.ops.devices.test") {
+		t.Errorf("change not logged with the administrator's name:\n%s", logs.String())
+	}
+	// An identity not on the allow-list is refused without any DNS query.
+	before := metrics()
+	runSteps([]step{
+		{"outsider refused", cat([]string{"zone", "remove"}, as(outsider), []string{"s1._device.devices.test"}), 1, "", "--admin-allow"},
+	})
+	after := metrics()
+	if b, a := adminDNSQueries(before), adminDNSQueries(after); b <= 0 || a != b {
+		t.Errorf("DNS queries %v before and %v after the outsider's attempt; want equal and positive", b, a)
+	}
+	if v := adminMetric(after, `dance_verify_verdicts_total{result="not-allowed"}`); v != 1 {
+		t.Errorf("not-allowed verdicts = %v, want 1", v)
+	}
+	// Neither a certificate nor a token: 401, counted.
+	if code, body := adminCurl(t, "--cacert", srvCert, api+"/v1/zone"); code != 401 || !strings.Contains(body, "unauthorized") {
+		t.Errorf("no credentials: %d %s", code, body)
+	}
+	if v := adminMetric(metrics(), `dance_zone_admin_refused_total{reason="no-credentials"}`); v != 1 {
+		t.Errorf("refused no-credentials = %v, want 1", v)
+	}
+	// curl presents an identity too.
+	if code, body := adminCurl(t, "--cacert", srvCert, "--cert", filepath.Join(admin2, "cert.pem"), "--key", filepath.Join(admin2, "key.pem"), api+"/v1/zone"); code != 200 || !strings.Contains(body, `"zone":"devices.test."`) {
+		t.Errorf("curl as admin2: %d %s", code, body)
+	}
+	// Revocation: once admin2's record is removed, admin2 is refused
+	// within the record's TTL (one second, plus the verdict cache's).
+	runSteps([]step{{"revoke admin2", cat([]string{"zone", "remove"}, withToken, []string{"old._device.ops.devices.test"}), 0, "removed", ""}})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _ := adminCurl(t, "--cacert", srvCert, "--cert", filepath.Join(admin2, "cert.pem"), "--key", filepath.Join(admin2, "key.pem"), api+"/v1/zone")
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("revoked admin2 still accepted (HTTP %d)", code)
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval
+	}
+	runSteps([]step{{"revoked admin2 refused", cat([]string{"zone", "list"}, as(admin2)), 1, "", "--admin-allow"}})
+	if v := adminMetric(metrics(), `dance_verify_verdicts_total{result="no-record"}`); v < 1 {
+		t.Errorf("no-record verdicts = %v, want at least 1", v)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exit %d: %s", code, logs.String())
+	}
+
+	// Mode dane: the token alone no longer opens the API, and a client
+	// without a certificate does not get past the handshake.
+	_, api, logs, stop = adminServe(t, dir, "--admin-tls-cert", srvCert, "--admin-tls-key", srvKey, "--admin-allow", "laptop._device.ops.devices.test", "--admin-auth", "dane")
+	withToken = []string{"--api", api, "--ca", srvCert, "--dir", dir}
+	runSteps([]step{
+		{"dane: token refused", cat([]string{"zone", "list"}, withToken), 1, "", "certificate required"},
+		{"dane: admin1 accepted", cat([]string{"zone", "remove"}, as(admin1), []string{"s1._device.devices.test"}), 0, "removed", ""},
+	})
+	if code, _ := adminCurl(t, "--cacert", srvCert, "-H", "Authorization: Bearer x", api+"/v1/zone"); code != 0 {
+		t.Errorf("dane: curl without a certificate got HTTP %d", code)
+	}
+	if code, body := adminCurl(t, "--cacert", srvCert, "--cert", filepath.Join(admin1, "cert.pem"), "--key", filepath.Join(admin1, "key.pem"), api+"/v1/identities?under=_device.devices.test"); code != 200 || !strings.Contains(body, "sensor9._device.devices.test.") || strings.Contains(body, "s1._device") {
+		t.Errorf("dane: curl as admin1: %d %s", code, body)
+	}
+	if !strings.Contains(logs.String(), "identity removed") || !strings.Contains(logs.String(), "by=laptop._device.ops.devices.test") {
+		t.Errorf("removal not logged with its administrator:\n%s", logs.String())
+	}
+}
+
+// TestZoneServeAdminFlags checks the combinations of admin flags that are
+// refused before anything is served.
+func TestZoneServeAdminFlags(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "z")
+	if code := run(context.Background(), []string{"zone", "init", "--zone", "devices.test", "--dir", dir}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatal("init failed")
+	}
+	serve := []string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}
+	tests := []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"allow without https", []string{"--admin-allow", "*._device.devices.test"}, "needs HTTPS"},
+		{"dane without allow", []string{"--admin-auth", "dane", "--admin-tls-cert", "c", "--admin-tls-key", "k"}, "needs --admin-allow"},
+		{"allow with token mode", []string{"--admin-auth", "token", "--admin-allow", "*._device.devices.test"}, "--admin-allow needs"},
+		{"unknown mode", []string{"--admin-auth", "maybe"}, "unknown authentication mode"},
+		{"allow everything", []string{"--admin-allow", "*", "--admin-tls-cert", "c", "--admin-tls-key", "k"}, "--admin-allow"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var errb bytes.Buffer
+			code := run(context.Background(), append(append([]string{}, serve...), tt.args...), nil, &bytes.Buffer{}, &errb)
+			if code != 2 || !strings.Contains(errb.String(), tt.stderr) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tt.stderr)
+			}
+		})
+	}
+}
