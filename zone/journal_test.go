@@ -115,3 +115,60 @@ func TestJournalReplaysTheZone(t *testing.T) {
 		t.Errorf("re-signing added %d RRSIGs, the zone has %d", sigs, countRR(snapshots[len(snapshots)-1], dns.TypeRRSIG))
 	}
 }
+
+// BenchmarkTransferAndRecord10k is one change, the transfer that follows
+// and its recording in the journal (compare BenchmarkTransfer10k: the cost
+// the journal adds to a transfer).
+func BenchmarkTransferAndRecord10k(b *testing.B) {
+	z := benchZone(b, 10000)
+	j := journal.New(0, 0)
+	axfr, err := z.Transfer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	j.Record(axfr)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		name := fmt.Sprintf("j%d._device.devices.test.", i)
+		if _, err := z.Apply([]Change{{Op: OpAdd, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		axfr, err := z.Transfer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := j.Record(axfr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRecord10k is the journal's own cost for one change in a zone of
+// 10,000 identities: the difference against the previous transfer.
+func BenchmarkRecord10k(b *testing.B) {
+	z := benchZone(b, 10000)
+	j := journal.New(0, 0)
+	axfr, err := z.Transfer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	j.Record(axfr)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		name := fmt.Sprintf("j%d._device.devices.test.", i)
+		if _, err := z.Apply([]Change{{Op: OpAdd, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}}); err != nil {
+			b.Fatal(err)
+		}
+		axfr, err := z.Transfer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := j.Record(axfr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

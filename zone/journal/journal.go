@@ -157,27 +157,61 @@ func key(rr dns.RR) string { return rr.String() }
 // version markers). Order follows the inputs.
 func Diff(old, new []dns.RR) (deleted, added []dns.RR) {
 	// Most RRs are the same objects in both versions (every miekg/dns RR
-	// is a pointer): match those by identity, and compare the content of
-	// the rest only, which keeps the cost of a small change small.
-	inOld := make(map[dns.RR]struct{}, len(old))
-	for _, rr := range old {
-		inOld[rr] = struct{}{}
-	}
-	inNew := make(map[dns.RR]struct{}, len(new))
-	var newRest []dns.RR
-	for _, rr := range new {
-		if rr.Header().Rrtype == dns.TypeSOA {
+	// is a pointer), in the same order: walk both lists together, match
+	// equal objects as they come, and keep only the others aside (a
+	// mismatch may be matched later, when the lists resynchronise). Only
+	// those are compared by content, so a small change costs little
+	// memory whatever the zone's size.
+	pendOld := map[dns.RR]struct{}{}
+	pendNew := map[dns.RR]struct{}{}
+	skip := func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeSOA }
+	i, k := 0, 0
+	for i < len(old) || k < len(new) {
+		if i < len(old) && skip(old[i]) {
+			i++
 			continue
 		}
-		inNew[rr] = struct{}{}
-		if _, ok := inOld[rr]; !ok {
-			newRest = append(newRest, rr)
+		if k < len(new) && skip(new[k]) {
+			k++
+			continue
+		}
+		if i < len(old) && k < len(new) && old[i] == new[k] {
+			i, k = i+1, k+1
+			continue
+		}
+		if i < len(old) {
+			if _, ok := pendNew[old[i]]; ok {
+				delete(pendNew, old[i])
+			} else {
+				pendOld[old[i]] = struct{}{}
+			}
+			i++
+		}
+		if k < len(new) {
+			if _, ok := pendOld[new[k]]; ok {
+				delete(pendOld, new[k])
+			} else {
+				pendNew[new[k]] = struct{}{}
+			}
+			k++
 		}
 	}
-	var oldRest []dns.RR
-	for _, rr := range old {
-		if _, ok := inNew[rr]; !ok && rr.Header().Rrtype != dns.TypeSOA {
-			oldRest = append(oldRest, rr)
+	// Keep the input order for the rest.
+	var oldRest, newRest []dns.RR
+	if len(pendOld) > 0 {
+		for _, rr := range old {
+			if _, ok := pendOld[rr]; ok {
+				oldRest = append(oldRest, rr)
+				delete(pendOld, rr)
+			}
+		}
+	}
+	if len(pendNew) > 0 {
+		for _, rr := range new {
+			if _, ok := pendNew[rr]; ok {
+				newRest = append(newRest, rr)
+				delete(pendNew, rr)
+			}
 		}
 	}
 	oldKeys := make(map[string]bool, len(oldRest))
