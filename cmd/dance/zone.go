@@ -196,7 +196,7 @@ func zoneServeCommand() *cli.Command {
 			fs.StringVar(&adminAuth, "admin-auth", "", "admin credentials `MODE`: token, dane, either or both (default: either with --admin-allow, token without)")
 			rf.register(fs)
 		},
-		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
+		Run: func(env *cli.Env, fs *flag.FlagSet, args []string) error {
 			if len(args) > 0 {
 				return cli.Usagef("unexpected argument %q", args[0])
 			}
@@ -282,6 +282,23 @@ func zoneServeCommand() *cli.Command {
 			authMode, adminAllowList, err := adminAuthSettings(adminAuth, adminAllow, adminCert != "")
 			if err != nil {
 				return err
+			}
+			if !authMode.NeedsDANE() {
+				var set []string
+				fs.Visit(func(f *flag.Flag) {
+					switch f.Name {
+					case "resolver", "tls", "tls-ca", "tls-name", "anchors", "trust-ad":
+						set = append(set, "--"+f.Name)
+					}
+				})
+				if len(set) > 0 {
+					return cli.Usagef("%s: the resolver flags are for the admin identities of --admin-allow", strings.Join(set, ", "))
+				}
+			}
+			if rf.tls && len(rf.upstreams) == 0 {
+				// The default resolver of the admin identities is this
+				// server's own listener, which speaks plain DNS.
+				return cli.Usagef("--tls needs --resolver: the default resolver of the admin identities is this server's own plain DNS listener")
 			}
 			var adminLn net.Listener
 			if adminListen != "off" {

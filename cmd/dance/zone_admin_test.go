@@ -277,6 +277,8 @@ func TestZoneServeAdminFlags(t *testing.T) {
 		{"dane without allow", []string{"--admin-auth", "dane", "--admin-tls-cert", "c", "--admin-tls-key", "k"}, "needs --admin-allow"},
 		{"allow with token mode", []string{"--admin-auth", "token", "--admin-allow", "*._device.devices.test"}, "--admin-allow needs"},
 		{"unknown mode", []string{"--admin-auth", "maybe"}, "unknown authentication mode"},
+		{"resolver tls without resolver", []string{"--admin-allow", "*._device.devices.test", "--admin-tls-cert", "CERT", "--admin-tls-key", "KEY", "--tls"}, "--tls needs --resolver"},
+		{"resolver flags without DANE", []string{"--resolver", "127.0.0.1", "--anchors", "x"}, "--anchors, --resolver: the resolver flags are for"},
 		{"allow everything", []string{"--admin-allow", "*", "--admin-tls-cert", "c", "--admin-tls-key", "k"}, "--admin-allow"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,29 @@
+// Package admin is the HTTP provisioning API of an identity zone: JSON over
+// a listener separate from DNS, authenticated with a bearer token, a DANE
+// client certificate, or both (Config.Auth, AuthMode).
+//
+// DANE client authentication is done by the HTTPS listener, configured with
+// danetls.ServerConfig and a verify.Core whose allow-list names the
+// administrators; the handler reads the identity the handshake
+// authenticated (danetls.IdentityFromRequest), logs it with every change,
+// and counts refusals by reason (dance_zone_admin_refused_total).
+//
+// Endpoints (all need the credentials Config.Auth asks for):
+//
+//	GET    /v1/zone                    origin, serial, counts, DS records
+//	GET    /v1/identities?under=&after=&limit=   list identities (paged)
+//	GET    /v1/identities/NAME         one identity's records
+//	PUT    /v1/identities/NAME         replace its records
+//	POST   /v1/identities/NAME         add records
+//	DELETE /v1/identities/NAME         remove the identity
+//	POST   /v1/import?mode=add|replace bulk import (JSON lines or CSV),
+//	                                   streaming JSON-lines progress
+//	GET    /v1/export                  every identity record, JSON lines
+//	GET    /metrics                    Prometheus metrics
+//
+// Where to start: Handler with a Config (Zone, Token, Auth); Client is the
+// matching Go client; LoadOrCreateToken makes the token file. The DANE
+// side of the listener is set up by the caller (cmd/dance zone serve):
+// danetls.ServerConfig around a verify.Core, http.Server.ConnContext set to
+// danetls.ConnContext.
+package admin
