@@ -86,6 +86,7 @@ func TestDoTAndXoT(t *testing.T) {
 		c.TransferFrom = loopback
 		c.TransferKeys = []*tsigkey.Key{xk}
 		c.TransferTLSOnly = true
+		c.MaxUDPSize = 4096 // room for differences over UDP, which must still not be sent
 	}, &tls.Config{Certificates: []tls.Certificate{cert}})
 	addRR(t, ts.zone, "s1._device.devices.test. 300 IN TLSA 3 1 1 0102")
 
@@ -118,6 +119,16 @@ func TestDoTAndXoT(t *testing.T) {
 	}
 	if vs := ixfrVersions(t, inc); len(vs) != 1 || countType(vs[0].Added, dns.TypeTLSA) != 1 {
 		t.Fatalf("IXFR over TLS: %d versions", len(vs))
+	}
+	// Over UDP the same question gets the SOA alone: with TLS-only
+	// transfers, differences never go in clear.
+	m = new(dns.Msg)
+	m.SetIxfr(origin, rrs[0].(*dns.SOA).Serial, "ns1.devices.test.", "hostmaster.devices.test.")
+	m.SetEdns0(4096, false)
+	m.SetTsig(xk.Name, dns.HmacSHA256, 300, time.Now().Unix())
+	uc := &dns.Client{Net: "udp", TsigSecret: map[string]string{xk.Name: xk.Base64()}, Timeout: 5 * time.Second}
+	if r, _, err := uc.Exchange(m, ts.addr); err != nil || len(r.Answer) != 1 || r.Answer[0].Header().Rrtype != dns.TypeSOA {
+		t.Fatalf("IXFR over UDP with TLS-only transfers: %v %v", err, r)
 	}
 	// TLS 1.2 is fine for queries but not for transfers (RFC 9103 §5.1).
 	old := client.Clone()

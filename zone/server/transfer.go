@@ -218,7 +218,8 @@ func (s *Server) currentZone() ([]dns.RR, error) {
 // they fit in size octets, otherwise nil (the caller sends the SOA alone,
 // telling the client to retry over TCP).
 func (s *Server) udpIXFR(r *dns.Msg, size int) []dns.RR {
-	if len(r.Ns) != 1 {
+	if len(r.Ns) != 1 || s.cfg.TransferTLSOnly {
+		// With TLS-only transfers, zone contents never go over UDP.
 		return nil
 	}
 	client, ok := r.Ns[0].(*dns.SOA)
