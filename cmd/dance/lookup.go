@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/resolver"
@@ -28,6 +29,7 @@ type resolverFlags struct {
 	tlsName   string
 	anchors   string
 	trustAD   bool
+	minTTL    time.Duration
 }
 
 const resolverFlagsHelp = `Names are resolved by asking the --resolver servers (default: the nameservers
@@ -37,7 +39,10 @@ DNSKEY lines of --anchors, each valid for its own subtree. --trust-ad believes
 the resolver's AD bit instead, and is refused unless the resolver is reached
 over --tls or on a loopback address. Over --tls the resolver's certificate is
 verified against the system roots, or against --tls-ca for a private resolver,
-for the name --tls-name (default: the host part of --resolver).`
+for the name --tls-name (default: the host part of --resolver). Answers are
+cached for their TTL, but at least --min-cache-ttl: a revoked identity can be
+accepted for that long after its record is gone, so lower it for zones whose
+TTLs are shorter.`
 
 func (f *resolverFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.upstreams, "resolver", "DNS server to ask, `ADDR` as host or host:port; repeat for several (default: /etc/resolv.conf)")
@@ -46,12 +51,18 @@ func (f *resolverFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsName, "tls-name", "", "with --tls, the `NAME` the resolvers' certificates must carry (default: the host of --resolver)")
 	fs.StringVar(&f.anchors, "anchors", "", "trust anchors `FILE`: DS or DNSKEY lines in zone-file syntax, added to the root keys")
 	fs.BoolVar(&f.trustAD, "trust-ad", false, "trust the resolver's AD bit instead of validating (needs --tls or a loopback resolver)")
+	fs.DurationVar(&f.minTTL, "min-cache-ttl", resolver.DefaultMinTTL, "cache answers at least this `DURATION`, even when their TTL is shorter (1s to 1h)")
 }
 
 // newResolver builds a resolver from the flags. Errors are usage or input
 // errors (exit 2).
 func (f *resolverFlags) newResolver(env *cli.Env) (*resolver.Resolver, error) {
-	cfg := resolver.Config{Upstreams: f.upstreams, Anchors: resolver.RootAnchors()}
+	cfg := resolver.Config{Upstreams: f.upstreams, Anchors: resolver.RootAnchors(), MinTTL: f.minTTL}
+	if f.minTTL < time.Second || f.minTTL > resolver.DefaultMaxTTL {
+		// DNS TTLs count seconds; a zero would mean "the default" to the
+		// resolver, so it is refused rather than silently changed.
+		return nil, cli.Usagef("--min-cache-ttl %v is outside 1s to %v", f.minTTL, resolver.DefaultMaxTTL)
+	}
 	if f.tls {
 		cfg.Transport = resolver.TLS
 		tc, err := f.tlsConfig(env)

@@ -17,6 +17,7 @@ import (
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/proxy"
+	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
@@ -126,6 +127,11 @@ func (q *qs) startProxy(_ context.Context, _ int) error {
 		args = append(args, "--allow", p)
 	}
 	args = append(args, "--resolver", q.res.DNS, "--anchors", q.anchorsFile)
+	if q.cfg.TTL < resolver.DefaultMinTTL {
+		// The same cache floor as this run's resolver, so that a
+		// revocation by hand takes effect within the TTL printed.
+		args = append(args, "--min-cache-ttl", q.cfg.TTL.String())
+	}
 	q.p.dance("id", "new", "--name", q.proxyName, "--out", q.proxyDir)
 	q.p.dance(args...)
 	q.p.verdict("ok: proxy listening on %s", q.res.Proxy)
