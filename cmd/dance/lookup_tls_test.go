@@ -1,56 +1,38 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
+	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
 )
 
-// dotServerConfig makes a CA and a DNS-over-TLS server certificate for
-// serverName, and returns the server's TLS configuration and the CA in PEM.
+// dotServerConfig makes, with the identity package, a CA for "test" and a
+// DNS-over-TLS server certificate for serverName issued by it, and returns
+// the server's TLS configuration and the CA in PEM.
 func dotServerConfig(t *testing.T, serverName string) (*tls.Config, []byte) {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caKey, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test resolver CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	ca, err := identity.NewCA(identity.OrgCA, identity.MustParseName("test"), caKey, identity.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: serverName}, DNSNames: []string{serverName},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	cert, err := identity.IssueDevice(identity.MustParseName(serverName), key.Public(), identity.Issuer{Cert: ca, Key: caKey}, identity.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
-	return cfg, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+	return cfg, identity.MarshalCertificate(ca)
 }
 
 // TestLookupOverTLS runs dance lookup against a DNS-over-TLS upstream whose
