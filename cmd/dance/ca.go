@@ -66,10 +66,8 @@ Existing files are never replaced unless --force is given.`,
 			fs.BoolVar(&force, "force", false, "replace existing files in DIR")
 			fs.UintVar(&ttl, "ttl", idDefaultTTL, "TTL of the printed record, in `SECONDS`")
 		},
+		NoArgs: true,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Usagef("unexpected argument %q", args[0])
-			}
 			switch {
 			case name == "":
 				return cli.Usagef("--name DOMAIN is required")

@@ -116,10 +116,8 @@ Existing files are never replaced unless --force is given.`,
 			fs.StringVar(&record, "record", "dane-ee", "`KIND` of record to print for a CA-issued device: dane-ee (3 1 1) or dane-ta (2 0 1)")
 			fs.UintVar(&ttl, "ttl", idDefaultTTL, "TTL of the printed record, in `SECONDS`")
 		},
+		NoArgs: true,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Usagef("unexpected argument %q", args[0])
-			}
 			switch {
 			case name == "" && user == "":
 				return cli.Usagef("--name or --user is required")

@@ -101,10 +101,8 @@ address once ready.
 			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics")
 			fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
 		},
+		NoArgs: true,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Usagef("unexpected argument %q", args[0])
-			}
 			m, err := proxy.ParseMode(mode)
 			if err != nil {
 				return cli.Usagef("--mode: %v", strings.TrimPrefix(err.Error(), "proxy: "))

@@ -53,10 +53,8 @@ or to --dir DIR, which is kept.`,
 			fs.BoolVar(&quiet, "quiet", false, "print only each step's title and verdict, not the details and commands")
 			fs.BoolVar(&vb, "verbose", false, "also print the logs of the zone server, the admin API, the proxy and the verifier (stderr)")
 		},
+		NoArgs: true,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Usagef("unexpected argument %q", args[0])
-			}
 			if dir != "" && keep {
 				return cli.Usagef("--dir is always kept; --keep is for the temporary directory")
 			}

@@ -61,10 +61,8 @@ func tlsaGenCommand() *cli.Command {
 			fs.StringVar(&name, "name", "", "owner `NAME` of the records")
 			fs.UintVar(&ttl, "ttl", tlsaDefaultTTL, "TTL in `SECONDS`")
 		},
+		NoArgs: true,
 		Run: func(env *cli.Env, fs *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Usagef("unexpected argument %q", args[0])
-			}
 			if (certFile == "") == (pubFile == "") {
 				return cli.Usagef("give exactly one of --cert and --pubkey")
 			}
@@ -211,10 +209,8 @@ func tlsaMatchCommand() *cli.Command {
 			fs.StringVar(&eku, "eku", "client", "extended key usage the path must allow: `client`, server or any")
 			fs.BoolVar(&asJSON, "json", false, "print the verdict as one JSON object")
 		},
+		NoArgs: true,
 		Run: func(env *cli.Env, fs *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Usagef("unexpected argument %q", args[0])
-			}
 			if tlsaFile == "" || chainFile == "" {
 				return cli.Usagef("--tlsa and --chain are required")
 			}

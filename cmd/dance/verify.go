@@ -60,10 +60,8 @@ certificate. --allow defaults to just that name; give patterns
 			fs.StringVar(&rootsFile, "pkix-roots", "", "PEM CA certificates `FILE` for TLSA usages PKIX-TA and PKIX-EE (default: those records are unusable)")
 			fs.BoolVar(&asJSON, "json", false, "print the verdict as JSON")
 		},
+		NoArgs: true,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
-			if len(args) != 0 {
-				return cli.Usagef("unexpected arguments %q", args)
-			}
 			if (chainFile == "") == (pubkeyFile == "") {
 				return cli.Usagef("give exactly one of --chain and --pubkey")
 			}

@@ -67,10 +67,8 @@ func zoneInitCommand() *cli.Command {
 			fs.UintVar(&negTTL, "negative-ttl", zone.DefaultNegativeTTL, "TTL of negative answers (SOA minimum), in `SECONDS`")
 			fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 		},
+		NoArgs: true,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Usagef("unexpected argument %q", args[0])
-			}
 			if name == "" || dir == "" {
 				return cli.Usagef("--zone and --dir are required")
 			}
@@ -196,10 +194,8 @@ func zoneServeCommand() *cli.Command {
 			fs.StringVar(&adminAuth, "admin-auth", "", "admin credentials `MODE`: token, dane, either or both (default: either with --admin-allow, token without)")
 			rf.register(fs)
 		},
+		NoArgs: true,
 		Run: func(env *cli.Env, fs *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Usagef("unexpected argument %q", args[0])
-			}
 			if dir == "" {
 				return cli.Usagef("--dir is required")
 			}
@@ -574,10 +570,8 @@ func zoneListCommand() *cli.Command {
 			fs.IntVar(&limit, "limit", 0, "list at most `N` identities (default: all)")
 			fs.BoolVar(&asJSON, "json", false, "print JSON lines, one identity per line")
 		},
+		NoArgs: true,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Usagef("unexpected argument %q", args[0])
-			}
 			c, err := af.client(env)
 			if err != nil {
 				return err

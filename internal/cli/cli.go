@@ -76,6 +76,9 @@ type Command struct {
 	ExitCodes []string
 	// Flags declares the command's flags on fs. It is called once per run.
 	Flags func(fs *flag.FlagSet)
+	// NoArgs makes a positional argument a usage error, reported before
+	// Run is called.
+	NoArgs bool
 	// Run executes the command with the positional arguments left after
 	// flag parsing.
 	Run func(env *Env, fs *flag.FlagSet, args []string) error
@@ -164,6 +167,9 @@ func Main(root *Command, args []string, env *Env) int {
 	if errors.Is(err, errHelp) {
 		PrintHelp(env.Stdout, cmd, fs, path)
 		return ExitOK
+	}
+	if err == nil && cmd.NoArgs && len(pos) > 0 {
+		err = Usagef("unexpected argument %q", pos[0])
 	}
 	if err == nil {
 		err = cmd.Run(env, fs, pos)

@@ -51,6 +51,10 @@ func testTree(got *[]string, loud *bool) *Command {
 			{Name: "plain", Summary: "unclassified error", Run: func(*Env, *flag.FlagSet, []string) error {
 				return errors.New("multi\nline   error")
 			}},
+			{Name: "noargs", Summary: "takes no arguments", NoArgs: true, Run: func(env *Env, _ *flag.FlagSet, _ []string) error {
+				fmt.Fprintln(env.Stdout, "ran")
+				return nil
+			}},
 		},
 	}
 }
@@ -76,9 +80,11 @@ func TestMain_ExitCodesAndOutput(t *testing.T) {
 		{args: []string{"quiet"}, code: ExitFail, stdout: "no-match\n", stderr: ""},
 		{args: []string{"hint"}, code: ExitUsage, stderr: "dance: error: --out is required\ndance: hint: pass --out DIR\n"},
 		{args: []string{"plain"}, code: ExitFail, stderr: "dance: error: multi line error\n"},
+		{args: []string{"noargs"}, code: ExitOK, stdout: "ran\n"},
+		{args: []string{"noargs", "extra"}, code: ExitUsage, stderr: "dance: error: unexpected argument \"extra\"\n", stdoutNone: true},
 		{args: []string{"nosuch"}, code: ExitUsage, stderr: "dance: error: unknown command \"t nosuch\"\ndance: hint: run 't --help' for the list of commands\n"},
 		{args: nil, code: ExitUsage, stdoutNone: true, anyStderr: true},
-		{args: []string{"--help"}, code: ExitOK, stdout: "COMMANDS\n  greet  say hello\n"},
+		{args: []string{"--help"}, code: ExitOK, stdout: "COMMANDS\n  greet   say hello\n"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {
