@@ -11,6 +11,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
 )
@@ -82,31 +83,24 @@ type benchVariant struct {
 func benchSetup(b *testing.B, kt identity.KeyType) (*tls.Config, []benchVariant) {
 	b.Helper()
 	{
-		caKey := newKey(b, identity.KeyECDSAP256)
+		caKey := testident.Key(b, identity.KeyECDSAP256)
 		ca, err := identity.NewCA(identity.OrgCA, identity.MustParseName("example.test"), caKey, identity.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		name := "sensor1._device.example.test"
-		clientKey := newKey(b, kt)
+		clientKey := testident.Key(b, kt)
 		clientCert, err := identity.IssueDevice(identity.MustParseName(name), clientKey.Public(), identity.Issuer{Cert: ca, Key: caKey}, identity.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		serverKey := newKey(b, kt)
+		serverKey := testident.Key(b, kt)
 		serverCert, err := identity.SelfSigned(identity.MustParseName("server.example.test"), serverKey, identity.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		h := dnstest.Start(b, dnstest.Config{Records: []string{eeLine(b, name, clientKey.Public())}})
-		anchors, err := resolver.ParseAnchorsString(h.Anchors())
-		if err != nil {
-			b.Fatal(err)
-		}
-		r, err := resolver.New(resolver.Config{Exchange: h.Exchange, Anchors: anchors})
-		if err != nil {
-			b.Fatal(err)
-		}
+		h := dnstest.Start(b, dnstest.Config{Records: []string{testident.EELine(b, name, clientKey.Public())}})
+		r := testident.Resolver(b, h, resolver.Config{Exchange: h.Exchange})
 		allow := mustAllow(b, "*._device.example.test")
 		base := func() *tls.Config {
 			return &tls.Config{

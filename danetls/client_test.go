@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -60,7 +61,7 @@ func TestIdentityFromConn(t *testing.T) {
 	t.Parallel()
 	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
 	srvID := selfSigned(t, "server.example.test", identity.KeyECDSAP256)
-	e := newEnv(t, []string{eeLine(t, dev.name, dev.key.Public())}, dev.name)
+	e := newEnv(t, []string{testident.EELine(t, dev.name, dev.key.Public())}, dev.name)
 	srvCert, err := LoadIdentity(srvID.dir)
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,8 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
-	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/verify"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -35,59 +35,14 @@ func (i ident) keyFile() string  { return filepath.Join(i.dir, KeyFile) }
 
 func writeIdent(t testing.TB, name string, key crypto.Signer, chain ...*x509.Certificate) ident {
 	t.Helper()
-	dir := t.TempDir()
-	var pemCerts []byte
-	for _, c := range chain {
-		pemCerts = append(pemCerts, identity.MarshalCertificate(c)...)
-	}
-	k, err := identity.MarshalPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, CertFile), pemCerts, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, KeyFile), k, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return ident{name: name, dir: dir, key: key, cert: chain}
+	return ident{name: name, dir: testident.Write(t, key, chain...), key: key, cert: chain}
 }
 
-func newKey(t testing.TB, kt identity.KeyType) crypto.Signer {
-	t.Helper()
-	k, err := identity.GenerateKey(kt, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
+// selfSigned makes an identity with its own key and writes it to disk.
 func selfSigned(t testing.TB, name string, kt identity.KeyType) ident {
 	t.Helper()
-	k := newKey(t, kt)
-	c, err := identity.SelfSigned(identity.MustParseName(name), k, identity.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writeIdent(t, name, k, c)
-}
-
-func eeLine(t testing.TB, owner string, pub crypto.PublicKey) string {
-	t.Helper()
-	r, err := tlsa.ForPublicKey(pub, tlsa.DANEEE, tlsa.MatchSHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.ZoneLine(owner, 300)
-}
-
-func taLine(t testing.TB, owner string, ca *x509.Certificate) string {
-	t.Helper()
-	r, err := tlsa.ForCertificate(ca, tlsa.DANETA, tlsa.SelectorCert, tlsa.MatchSHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.ZoneLine(owner, 300)
+	c := testident.SelfSigned(t, name, kt)
+	return writeIdent(t, name, c.Key, c.Cert)
 }
 
 // env is a signed hierarchy, the project's resolver and a verification
@@ -101,14 +56,7 @@ type env struct {
 func newEnv(t testing.TB, records []string, allow ...string) *env {
 	t.Helper()
 	h := dnstest.Start(t, dnstest.Config{Records: records})
-	a, err := resolver.ParseAnchorsString(h.Anchors())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := resolver.New(resolver.Config{Upstreams: []string{h.Addr()}, Anchors: a})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := testident.Resolver(t, h, resolver.Config{})
 	al, err := verify.ParseAllowList(allow)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -27,22 +28,14 @@ func TestRealClients(t *testing.T) {
 	stranger := selfSigned(t, "ecdsa._device.example.test", identity.KeyECDSAP256)
 	var recs []string
 	for _, id := range ids {
-		recs = append(recs, eeLine(t, id.name, id.key.Public()))
+		recs = append(recs, testident.EELine(t, id.name, id.key.Public()))
 	}
 	// A user, whose cert.pem holds the chain up to the domain's user CA
 	// (DANE-TA at _user.example.test).
-	caKey := newKey(t, identity.KeyECDSAP256)
-	uca, err := identity.NewCA(identity.UserCA, identity.MustParseName("example.test"), caKey, identity.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bobKey := newKey(t, identity.KeyECDSAP256)
-	bobCert, err := identity.IssueUser(identity.User{UID: "Bob", Domain: identity.MustParseName("example.test")}, bobKey.Public(), identity.Issuer{Cert: uca, Key: caKey}, identity.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob := writeIdent(t, "_user.example.test", bobKey, bobCert, uca)
-	recs = append(recs, taLine(t, "_user.example.test", uca))
+	uca := testident.NewCA(t, identity.UserCA, "example.test", identity.Options{})
+	bobCred := testident.IssueUser(t, "Bob", "example.test", uca)
+	bob := writeIdent(t, "_user.example.test", bobCred.Key, bobCred.Cert, uca.Cert)
+	recs = append(recs, testident.TALine(t, "_user.example.test", uca.Cert))
 	e := newEnv(t, recs, "*._device.example.test", "_user.example.test")
 	srv := startHTTPS(t, e.core)
 	ca := caFile(t, srv)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -70,30 +71,27 @@ func TestServer(t *testing.T) {
 	stranger := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
 	outsider := selfSigned(t, "sensor1._device.other.test", identity.KeyECDSAP256)
 
-	caKey := newKey(t, identity.KeyECDSAP256)
-	uca, err := identity.NewCA(identity.UserCA, identity.MustParseName("example.test"), caKey, identity.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	aliceKey := newKey(t, identity.KeyEd25519)
-	aliceCert, err := identity.IssueUser(identity.User{UID: "alice", Domain: identity.MustParseName("example.test")}, aliceKey.Public(), identity.Issuer{Cert: uca, Key: caKey}, identity.Options{})
+	users := testident.NewCA(t, identity.UserCA, "example.test", identity.Options{})
+	uca := users.Cert
+	aliceKey := testident.Key(t, identity.KeyEd25519)
+	aliceCert, err := identity.IssueUser(identity.User{UID: "alice", Domain: identity.MustParseName("example.test")}, aliceKey.Public(), users, identity.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	alice := writeIdent(t, "_user.example.test", aliceKey, aliceCert, uca)
 
 	// Two dNSNames, both published with the same key: still refused.
-	twoKey := newKey(t, identity.KeyECDSAP256)
+	twoKey := testident.Key(t, identity.KeyECDSAP256)
 	twoCert := certWithNames(t, twoKey, "sensor4._device.example.test", "sensor5._device.example.test")
 	two := writeIdent(t, "sensor4._device.example.test", twoKey, twoCert)
 
 	e := newEnv(t, []string{
-		eeLine(t, "sensor1._device.example.test", ec.key.Public()),
-		eeLine(t, "sensor2._device.example.test", ed.key.Public()),
-		eeLine(t, "sensor3._device.example.test", rsa.key.Public()),
-		eeLine(t, "sensor4._device.example.test", twoKey.Public()),
-		eeLine(t, "sensor5._device.example.test", twoKey.Public()),
-		taLine(t, "_user.example.test", uca),
+		testident.EELine(t, "sensor1._device.example.test", ec.key.Public()),
+		testident.EELine(t, "sensor2._device.example.test", ed.key.Public()),
+		testident.EELine(t, "sensor3._device.example.test", rsa.key.Public()),
+		testident.EELine(t, "sensor4._device.example.test", twoKey.Public()),
+		testident.EELine(t, "sensor5._device.example.test", twoKey.Public()),
+		testident.TALine(t, "_user.example.test", uca),
 	}, "*._device.example.test", "_user.example.test")
 	srv := startHTTPS(t, e.core)
 
@@ -186,7 +184,7 @@ func TestNotAllowedFlood(t *testing.T) {
 func TestResumption(t *testing.T) {
 	t.Parallel()
 	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
-	e := newEnv(t, []string{eeLine(t, "sensor1._device.example.test", dev.key.Public())}, "*._device.example.test")
+	e := newEnv(t, []string{testident.EELine(t, "sensor1._device.example.test", dev.key.Public())}, "*._device.example.test")
 	srv := startHTTPS(t, e.core)
 	cache := tls.NewLRUClientSessionCache(8)
 	var resumed []bool
@@ -233,7 +231,7 @@ func mustAllow(t testing.TB, p ...string) *verify.AllowList {
 // are garbage.
 func TestIdentitiesForgotten(t *testing.T) {
 	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
-	e := newEnv(t, []string{eeLine(t, dev.name, dev.key.Public())}, dev.name)
+	e := newEnv(t, []string{testident.EELine(t, dev.name, dev.key.Public())}, dev.name)
 	srv := startHTTPS(t, e.core)
 	before := storedIdentities()
 	live := client(t, srv, &dev, nil)
@@ -281,7 +279,7 @@ func TestGetConfigForClient(t *testing.T) {
 	t.Parallel()
 	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
 	stranger := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
-	e := newEnv(t, []string{eeLine(t, dev.name, dev.key.Public())}, dev.name)
+	e := newEnv(t, []string{testident.EELine(t, dev.name, dev.key.Public())}, dev.name)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(whoami))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS() // makes the server certificate

@@ -19,6 +19,7 @@ import (
 	"github.com/dnsbound/dance/httpauth"
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/verify"
@@ -31,15 +32,9 @@ func setup(t *testing.T) (*verify.Core, *x509.Certificate, *x509.Certificate) {
 	t.Helper()
 	dir := t.TempDir()
 	mk := func(name string) *x509.Certificate {
-		key, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := identity.SelfSigned(identity.MustParseName(name), key, identity.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		kp, _ := identity.MarshalPrivateKey(key)
+		id := testident.SelfSigned(t, name, identity.KeyECDSAP256)
+		c := id.Cert
+		kp, _ := identity.MarshalPrivateKey(id.Key)
 		os.WriteFile(filepath.Join(dir, name+".pem"), identity.MarshalCertificate(c), 0o644)
 		os.WriteFile(filepath.Join(dir, name+".key"), kp, 0o600)
 		files[c] = filepath.Join(dir, name)
@@ -51,14 +46,7 @@ func setup(t *testing.T) (*verify.Core, *x509.Certificate, *x509.Certificate) {
 		t.Fatal(err)
 	}
 	h := dnstest.Start(t, dnstest.Config{Records: []string{rec.ZoneLine("good._device.example.test", 300)}})
-	anchors, err := resolver.ParseAnchorsString(h.Anchors())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := resolver.New(resolver.Config{Upstreams: []string{h.Addr()}, Anchors: anchors})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := testident.Resolver(t, h, resolver.Config{})
 	allow, _ := verify.ParseAllowList([]string{"*._device.example.test"})
 	core, err := verify.New(verify.Config{Allow: allow, Resolver: r})
 	if err != nil {

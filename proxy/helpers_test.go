@@ -24,6 +24,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
@@ -103,14 +104,7 @@ func newWorld(t testing.TB) *world {
 	w.clients[userClient] = u
 	records = append(records, rec)
 	w.h = dnstest.Start(t, dnstest.Config{Records: records})
-	anchors, err := resolver.ParseAnchorsString(w.h.Anchors())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := resolver.New(resolver.Config{Upstreams: []string{w.h.Addr()}, Anchors: anchors})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := testident.Resolver(t, w.h, resolver.Config{})
 	allow, err := verify.ParseAllowList([]string{"*._device.example.test", "_user.example.test"})
 	if err != nil {
 		t.Fatal(err)
@@ -126,14 +120,8 @@ func newWorld(t testing.TB) *world {
 
 func newClient(t testing.TB, dir, name string, kt identity.KeyType) *client {
 	t.Helper()
-	key, err := identity.GenerateKey(kt, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := identity.SelfSigned(identity.MustParseName(name), key, identity.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := testident.SelfSigned(t, name, kt)
+	key, cert := id.Key, id.Cert
 	c := &client{name: name, keyType: kt, cert: cert,
 		certFile: filepath.Join(dir, name+".pem"), keyFile: filepath.Join(dir, name+".key")}
 	kp, err := identity.MarshalPrivateKey(key)
@@ -158,23 +146,10 @@ func newClient(t testing.TB, dir, name string, kt identity.KeyType) *client {
 // chain (user, CA), as dance id new --user writes it.
 func newUser(t testing.TB, dir string) (*client, string) {
 	t.Helper()
-	caKey, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	domain := identity.MustParseName("example.test")
-	ca, err := identity.NewCA(identity.UserCA, domain, caKey, identity.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := identity.IssueUser(identity.User{UID: "Alice", Domain: domain}, key.Public(), identity.Issuer{Cert: ca, Key: caKey}, identity.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	users := testident.NewCA(t, identity.UserCA, "example.test", identity.Options{})
+	ca := users.Cert
+	alice := testident.IssueUser(t, "Alice", "example.test", users)
+	key, cert := alice.Key, alice.Cert
 	c := &client{name: "_user.example.test", keyType: identity.KeyECDSAP256, cert: cert,
 		certFile: filepath.Join(dir, "alice.pem"), keyFile: filepath.Join(dir, "alice.key")}
 	kp, _ := identity.MarshalPrivateKey(key)
@@ -185,14 +160,11 @@ func newUser(t testing.TB, dir string) (*client, string) {
 	if err := os.WriteFile(c.keyFile, kp, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	if c.pair, err = tls.LoadX509KeyPair(c.certFile, c.keyFile); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := tlsa.ForCertificate(ca, tlsa.DANETA, tlsa.SelectorCert, tlsa.MatchSHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, rec.ZoneLine(c.name, 300)
+	return c, testident.TALine(t, c.name, ca)
 }
 
 // serverCert makes the proxy's certificate for 127.0.0.1, self-signed, and

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
 )
 
@@ -18,14 +19,14 @@ func (r refusingResolver) Lookup(context.Context, string, uint16) (*resolver.Res
 
 func TestClaimedName(t *testing.T) {
 	t.Parallel()
-	dev := selfSigned(t, "Sensor1._device.example.com", identity.KeyECDSAP256)
-	host := selfSigned(t, "mta1.example.com", identity.KeyEd25519)
-	users := newCA(t, identity.UserCA, "example.com", identity.Options{})
-	alice := issueUser(t, "alice", "example.com", users)
+	dev := testident.SelfSigned(t, "Sensor1._device.example.com", identity.KeyECDSAP256)
+	host := testident.SelfSigned(t, "mta1.example.com", identity.KeyEd25519)
+	users := testident.NewCA(t, identity.UserCA, "example.com", identity.Options{})
+	alice := testident.IssueUser(t, "alice", "example.com", users)
 	tests := []struct {
 		name   string
 		file   string // testdata certificate, when not generated
-		cert   cred
+		cert   testident.Cred
 		want   string
 		reason Reason
 	}{
@@ -39,7 +40,7 @@ func TestClaimedName(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := tc.cert.cert
+			c := tc.cert.Cert
 			if tc.file != "" {
 				c = readCert(t, tc.file)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
 )
@@ -20,62 +21,62 @@ func TestVerify(t *testing.T) {
 	t.Parallel()
 	past := func() time.Time { return time.Now().Add(-72 * time.Hour) }
 
-	ecdsa := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
-	ed := selfSigned(t, "sensor2._device.example.test", identity.KeyEd25519)
-	rsa := selfSigned(t, "sensor3._device.example.test", identity.KeyRSA2048)
-	other := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
-	org := newCA(t, identity.OrgCA, "example.test", identity.Options{})
-	issued := issueDevice(t, "sensor4._device.example.test", org, identity.Options{})
-	wrongName := issueDevice(t, "sensor6._device.example.test", org, identity.Options{})
-	shortLived := issueDevice(t, "sensor10._device.example.test", org, identity.Options{Validity: 2 * time.Minute})
-	expired := issueDevice(t, "sensor5._device.example.test", org, identity.Options{Now: past, Validity: time.Hour})
-	users := newCA(t, identity.UserCA, "example.test", identity.Options{})
-	alice := issueUser(t, "Alice", "example.test", users)
-	corpUsers := newCA(t, identity.UserCA, "corp.example.test", identity.Options{})
-	bob := issueUser(t, "bob", "corp.example.test", corpUsers)
+	ecdsa := testident.SelfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	ed := testident.SelfSigned(t, "sensor2._device.example.test", identity.KeyEd25519)
+	rsa := testident.SelfSigned(t, "sensor3._device.example.test", identity.KeyRSA2048)
+	other := testident.SelfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	org := testident.NewCA(t, identity.OrgCA, "example.test", identity.Options{})
+	issued := testident.IssueDevice(t, "sensor4._device.example.test", org, identity.Options{})
+	wrongName := testident.IssueDevice(t, "sensor6._device.example.test", org, identity.Options{})
+	shortLived := testident.IssueDevice(t, "sensor10._device.example.test", org, identity.Options{Validity: 2 * time.Minute})
+	expired := testident.IssueDevice(t, "sensor5._device.example.test", org, identity.Options{Now: past, Validity: time.Hour})
+	users := testident.NewCA(t, identity.UserCA, "example.test", identity.Options{})
+	alice := testident.IssueUser(t, "Alice", "example.test", users)
+	corpUsers := testident.NewCA(t, identity.UserCA, "corp.example.test", identity.Options{})
+	bob := testident.IssueUser(t, "bob", "corp.example.test", corpUsers)
 	aliceHash, err := identity.HashedUserName("alice", "example.test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	carol := issueUser(t, "carol", "example.test", users)
-	svc := selfSigned(t, "_smtp-client.mta1.example.test", identity.KeyECDSAP256)
-	insecure := selfSigned(t, "sensor1._device.insecure.example.test", identity.KeyECDSAP256)
+	carol := testident.IssueUser(t, "carol", "example.test", users)
+	svc := testident.SelfSigned(t, "_smtp-client.mta1.example.test", identity.KeyECDSAP256)
+	insecure := testident.SelfSigned(t, "sensor1._device.insecure.example.test", identity.KeyECDSAP256)
 
 	h := dnstest.Start(t, dnstest.Config{Records: []string{
-		eeLine(t, "sensor1._device.example.test", ecdsa.key.Public()),
-		eeLine(t, "sensor2._device.example.test", ed.key.Public()),
-		eeLine(t, "sensor3._device.example.test", rsa.key.Public()),
-		taLine(t, "sensor4._device.example.test", org.Cert),
-		taLine(t, "sensor5._device.example.test", org.Cert),
-		taLine(t, "sensor7._device.example.test", org.Cert),
-		taLine(t, "sensor10._device.example.test", org.Cert),
-		taLine(t, "_user.example.test", users.Cert),
+		testident.EELine(t, "sensor1._device.example.test", ecdsa.Key.Public()),
+		testident.EELine(t, "sensor2._device.example.test", ed.Key.Public()),
+		testident.EELine(t, "sensor3._device.example.test", rsa.Key.Public()),
+		testident.TALine(t, "sensor4._device.example.test", org.Cert),
+		testident.TALine(t, "sensor5._device.example.test", org.Cert),
+		testident.TALine(t, "sensor7._device.example.test", org.Cert),
+		testident.TALine(t, "sensor10._device.example.test", org.Cert),
+		testident.TALine(t, "_user.example.test", users.Cert),
 		// One user's own records, at the hash of her name (RFC 7929 §3);
 		// carol's key is there too, but she is not alice.
-		eeLine(t, aliceHash.String(), alice.key.Public()),
-		eeLine(t, aliceHash.String(), carol.key.Public()),
+		testident.EELine(t, aliceHash.String(), alice.Key.Public()),
+		testident.EELine(t, aliceHash.String(), carol.Key.Public()),
 		// A leaf key published at a user CA name: it would let its holder
 		// claim any user of the domain.
-		eeLine(t, "_user.corp.example.test", bob.key.Public()),
-		eeLine(t, "_smtp-client.mta1.example.test", svc.key.Public()),
-		eeLine(t, "sensor1._device.insecure.example.test", insecure.key.Public()),
+		testident.EELine(t, "_user.corp.example.test", bob.Key.Public()),
+		testident.EELine(t, "_smtp-client.mta1.example.test", svc.Key.Public()),
+		testident.EELine(t, "sensor1._device.insecure.example.test", insecure.Key.Public()),
 		// Matching type 3 is unassigned: unusable (RFC 6698 §4.1).
 		"sensor8._device.example.test. 300 IN TLSA 3 1 3 0102030405",
 	}})
-	r := newResolver(t, h, resolver.Config{})
+	r := testident.Resolver(t, h, resolver.Config{})
 	core := newCore(t, Config{Resolver: r, Allow: mustAllow(t,
 		"*._device.example.test", "_user.example.test", "*._user.example.test", "_user.corp.example.test",
 		"_smtp-client.mta1.example.test", "*._device.insecure.example.test")})
 
-	chain := func(cs ...cred) Presented {
+	chain := func(cs ...testident.Cred) Presented {
 		var p Presented
 		for _, c := range cs {
-			p.Chain = append(p.Chain, c.cert)
+			p.Chain = append(p.Chain, c.Cert)
 		}
 		return p
 	}
-	withCA := func(c cred, ca identity.Issuer) Presented {
-		return Presented{Chain: []*x509.Certificate{c.cert, ca.Cert}}
+	withCA := func(c testident.Cred, ca identity.Issuer) Presented {
+		return Presented{Chain: []*x509.Certificate{c.Cert, ca.Cert}}
 	}
 	tests := []struct {
 		name      string
@@ -92,21 +93,21 @@ func TestVerify(t *testing.T) {
 		{name: "dane-ee ecdsa", claim: "sensor1._device.example.test", p: chain(ecdsa), kind: Device, usage: tlsa.DANEEE},
 		{name: "dane-ee ed25519", claim: "sensor2._device.example.test", p: chain(ed), kind: Device, usage: tlsa.DANEEE},
 		{name: "dane-ee rsa", claim: "SENSOR3._device.example.test.", p: chain(rsa), kind: Device, usage: tlsa.DANEEE},
-		{name: "raw public key", claim: "sensor1._device.example.test", p: Presented{RawPublicKey: ecdsa.spki()}, kind: Device, usage: tlsa.DANEEE},
+		{name: "raw public key", claim: "sensor1._device.example.test", p: Presented{RawPublicKey: ecdsa.SPKI()}, kind: Device, usage: tlsa.DANEEE},
 		{name: "service", claim: "_smtp-client.mta1.example.test", p: chain(svc), kind: Service, usage: tlsa.DANEEE},
 		{name: "dane-ta device", claim: "sensor4._device.example.test", p: withCA(issued, org), kind: Device, depth: 1, usage: tlsa.DANETA},
-		{name: "dane-ta short-lived leaf", claim: "sensor10._device.example.test", p: withCA(shortLived, org), kind: Device, depth: 1, usage: tlsa.DANETA, notAfter: shortLived.cert.NotAfter},
+		{name: "dane-ta short-lived leaf", claim: "sensor10._device.example.test", p: withCA(shortLived, org), kind: Device, depth: 1, usage: tlsa.DANETA, notAfter: shortLived.Cert.NotAfter},
 		{name: "user", claim: "_user.example.test", p: withCA(alice, users), kind: User, user: "alice@example.test", depth: 1, usage: tlsa.DANETA},
 		{name: "hashed user", claim: aliceHash.String(), p: chain(alice), kind: User, user: "alice@example.test", usage: tlsa.DANEEE},
 		{name: "hashed name of another user", claim: aliceHash.String(), p: chain(carol), reason: ReasonNoUser},
 		{name: "wrong key", claim: "sensor1._device.example.test", p: chain(other), reason: ReasonNoMatch},
-		{name: "wrong raw key", claim: "sensor1._device.example.test", p: Presented{RawPublicKey: other.spki()}, reason: ReasonNoMatch},
+		{name: "wrong raw key", claim: "sensor1._device.example.test", p: Presented{RawPublicKey: other.SPKI()}, reason: ReasonNoMatch},
 		{name: "key of another name", claim: "sensor2._device.example.test", p: chain(ecdsa), reason: ReasonNoMatch},
 		{name: "dane-ta other name", claim: "sensor7._device.example.test", p: withCA(wrongName, org), reason: ReasonNameMismatch},
 		{name: "dane-ta expired leaf", claim: "sensor5._device.example.test", p: withCA(expired, org), reason: ReasonUntrusted},
 		{name: "user ca without ca", claim: "_user.example.test", p: chain(alice), reason: ReasonNoMatch},
 		{name: "user ca name with leaf record", claim: "_user.corp.example.test", p: chain(bob), reason: ReasonPolicy},
-		{name: "user raw key", claim: "_user.example.test", p: Presented{RawPublicKey: alice.spki()}, reason: ReasonPolicy},
+		{name: "user raw key", claim: "_user.example.test", p: Presented{RawPublicKey: alice.SPKI()}, reason: ReasonPolicy},
 		{name: "device cert as user", claim: "_user.example.test", p: withCA(issued, org), reason: ReasonNoMatch},
 		{name: "unusable records", claim: "sensor8._device.example.test", p: chain(ecdsa), reason: ReasonNoUsableRecords},
 		{name: "no record", claim: "sensor9._device.example.test", p: chain(ecdsa), reason: ReasonNoRecord},
@@ -115,7 +116,7 @@ func TestVerify(t *testing.T) {
 		{name: "subtree base not allowed", claim: "_device.example.test", p: chain(ecdsa), reason: ReasonNameSyntax, noQueries: true},
 		{name: "bad syntax", claim: "sensor\\0491._device.example.test", p: chain(ecdsa), reason: ReasonNameSyntax, noQueries: true},
 		{name: "nothing presented", claim: "sensor1._device.example.test", reason: ReasonNoCredential, noQueries: true},
-		{name: "nil certificate", claim: "sensor1._device.example.test", p: Presented{Chain: []*x509.Certificate{ecdsa.cert, nil}}, reason: ReasonNoCredential, noQueries: true},
+		{name: "nil certificate", claim: "sensor1._device.example.test", p: Presented{Chain: []*x509.Certificate{ecdsa.Cert, nil}}, reason: ReasonNoCredential, noQueries: true},
 		{name: "overlong chain", claim: "sensor1._device.example.test", p: chain(ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa, ecdsa), reason: ReasonUntrusted, noQueries: true},
 	}
 	for _, tc := range tests {
@@ -162,7 +163,7 @@ func TestVerify(t *testing.T) {
 // the right reason.
 func TestVerifyFaults(t *testing.T) {
 	t.Parallel()
-	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	dev := testident.SelfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
 	tests := []struct {
 		fault  dnstest.Fault
 		reason Reason
@@ -179,10 +180,10 @@ func TestVerifyFaults(t *testing.T) {
 			t.Parallel()
 			h := dnstest.Start(t, dnstest.Config{
 				Zones:   map[string]dnstest.ZoneOptions{dnstest.Device: {Fault: tc.fault}},
-				Records: []string{eeLine(t, "sensor1._device.example.test", dev.key.Public())},
+				Records: []string{testident.EELine(t, "sensor1._device.example.test", dev.Key.Public())},
 			})
-			core := newCore(t, Config{Resolver: newResolver(t, h, resolver.Config{}), Allow: mustAllow(t, "*._device.example.test")})
-			id, err := core.Verify(context.Background(), "sensor1._device.example.test", Presented{Chain: []*x509.Certificate{dev.cert}})
+			core := newCore(t, Config{Resolver: testident.Resolver(t, h, resolver.Config{}), Allow: mustAllow(t, "*._device.example.test")})
+			id, err := core.Verify(context.Background(), "sensor1._device.example.test", Presented{Chain: []*x509.Certificate{dev.Cert}})
 			if err == nil {
 				t.Fatalf("authenticated %+v through a zone with fault %s", id, faultName(tc.fault))
 			}
@@ -206,7 +207,7 @@ func faultName(f dnstest.Fault) string {
 // an authentication.
 func TestVerifyUnreachable(t *testing.T) {
 	t.Parallel()
-	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	dev := testident.SelfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
 	h := dnstest.Start(t, dnstest.Config{})
 	// A loopback port where nothing listens: queries fail at once.
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -215,9 +216,9 @@ func TestVerifyUnreachable(t *testing.T) {
 	}
 	dead := pc.LocalAddr().String()
 	pc.Close()
-	r := newResolver(t, h, resolver.Config{Upstreams: []string{dead}, Attempts: 1})
+	r := testident.Resolver(t, h, resolver.Config{Upstreams: []string{dead}, Attempts: 1})
 	core := newCore(t, Config{Resolver: r, Allow: mustAllow(t, "*._device.example.test")})
-	_, err = core.Verify(context.Background(), "sensor1._device.example.test", Presented{Chain: []*x509.Certificate{dev.cert}})
+	_, err = core.Verify(context.Background(), "sensor1._device.example.test", Presented{Chain: []*x509.Certificate{dev.Cert}})
 	if got := ReasonOf(err); got != ReasonDNSIndeterminate && got != ReasonLookupTimeout {
 		t.Fatalf("reason %s (%v), want %s", got, err, ReasonDNSIndeterminate)
 	}

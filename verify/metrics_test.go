@@ -11,6 +11,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -20,20 +21,20 @@ import (
 // resolver's counters exported, and every refusal logged with its reason.
 func TestMetricsAndLogs(t *testing.T) {
 	t.Parallel()
-	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
-	other := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
-	h := dnstest.Start(t, dnstest.Config{Records: []string{eeLine(t, "sensor1._device.example.test", dev.key.Public())}})
+	dev := testident.SelfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	other := testident.SelfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	h := dnstest.Start(t, dnstest.Config{Records: []string{testident.EELine(t, "sensor1._device.example.test", dev.Key.Public())}})
 	reg := prometheus.NewRegistry()
 	var logs bytes.Buffer
 	core := newCore(t, Config{
-		Resolver:   newResolver(t, h, resolver.Config{}),
+		Resolver:   testident.Resolver(t, h, resolver.Config{}),
 		Allow:      mustAllow(t, "*._device.example.test"),
 		Registerer: reg,
 		Logger:     slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	ctx := context.Background()
-	good := Presented{Chain: []*x509.Certificate{dev.cert}}
-	bad := Presented{Chain: []*x509.Certificate{other.cert}}
+	good := Presented{Chain: []*x509.Certificate{dev.Cert}}
+	bad := Presented{Chain: []*x509.Certificate{other.Cert}}
 	core.Verify(ctx, "sensor1._device.example.test", good)
 	core.Verify(ctx, "sensor1._device.example.test", good) // cached
 	core.Verify(ctx, "sensor1._device.example.test", bad)

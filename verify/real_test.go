@@ -7,6 +7,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
 )
 
@@ -22,8 +23,8 @@ func TestVerifyRealSoftware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev := selfSigned(t, "dev1._device.example.test", identity.KeyECDSAP256)
-	p := Presented{Chain: []*x509.Certificate{dev.cert}}
+	dev := testident.SelfSigned(t, "dev1._device.example.test", identity.KeyECDSAP256)
+	p := Presented{Chain: []*x509.Certificate{dev.Cert}}
 	resolvers := map[string]resolver.Config{
 		"validating, knot":  {Upstreams: []string{real.KnotAddr}, Anchors: anchors},
 		"trust-ad, unbound": {Upstreams: []string{real.UnboundAddr}, Anchors: anchors, TrustAD: true},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/miekg/dns"
 )
@@ -88,18 +89,18 @@ func TestSlowAuthority(t *testing.T) {
 const slowMaxInFlight = 8
 
 func testSlowAuthority(t *testing.T, perParentCfg int, perParent int64) {
-	good := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
-	fresh := selfSigned(t, "sensor2._device.example.test", identity.KeyEd25519)
+	good := testident.SelfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	fresh := testident.SelfSigned(t, "sensor2._device.example.test", identity.KeyEd25519)
 	h := dnstest.Start(t, dnstest.Config{Records: []string{
-		eeLine(t, "sensor1._device.example.test", good.key.Public()),
-		eeLine(t, "sensor2._device.example.test", fresh.key.Public()),
+		testident.EELine(t, "sensor1._device.example.test", good.Key.Public()),
+		testident.EELine(t, "sensor2._device.example.test", fresh.Key.Public()),
 	}})
 	slow := startSlowServer(t, h)
-	r := newResolver(t, h, resolver.Config{Upstreams: []string{slow.addr}, QueryTimeout: 20 * time.Second, LookupTimeout: 40 * time.Second})
+	r := testident.Resolver(t, h, resolver.Config{Upstreams: []string{slow.addr}, QueryTimeout: 20 * time.Second, LookupTimeout: 40 * time.Second})
 	core := newCore(t, Config{Resolver: r, MaxInFlight: slowMaxInFlight, MaxInFlightPerParent: perParentCfg, LookupTimeout: time.Second,
 		Allow: mustAllow(t, "*.example.test")})
 	ctx := context.Background()
-	gp := Presented{Chain: []*x509.Certificate{good.cert}}
+	gp := Presented{Chain: []*x509.Certificate{good.Cert}}
 	if _, err := core.Verify(ctx, "sensor1._device.example.test", gp); err != nil {
 		t.Fatalf("warm-up: %v", err)
 	}
@@ -129,7 +130,7 @@ func testSlowAuthority(t *testing.T, perParentCfg int, perParent int64) {
 	if _, err := core.Verify(ctx, "sensor1._device.example.test", gp); err != nil {
 		t.Fatalf("cached client refused during the flood: %v", err)
 	}
-	_, err := core.Verify(ctx, "sensor2._device.example.test", Presented{Chain: []*x509.Certificate{fresh.cert}})
+	_, err := core.Verify(ctx, "sensor2._device.example.test", Presented{Chain: []*x509.Certificate{fresh.Cert}})
 	if perParent < slowMaxInFlight && err != nil {
 		t.Fatalf("new client under another parent refused during the flood: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/server"
@@ -90,9 +91,9 @@ func TestRevocation(t *testing.T) {
 	lz := startZone(t, "devices.test.", nil)
 	const name = "s1._device.devices.test"
 	const ttl = 60 * time.Second
-	dev := selfSigned(t, name, identity.KeyEd25519)
-	late := selfSigned(t, "s2._device.devices.test", identity.KeyECDSAP256)
-	rec := eeLine(t, name, dev.key.Public())
+	dev := testident.SelfSigned(t, name, identity.KeyEd25519)
+	late := testident.SelfSigned(t, "s2._device.devices.test", identity.KeyECDSAP256)
+	rec := testident.EELine(t, name, dev.Key.Public())
 	rr, _ := dns.NewRR(rec)
 	rr.Header().Ttl = uint32(ttl / time.Second)
 	lz.add(t, rr.String())
@@ -103,7 +104,7 @@ func TestRevocation(t *testing.T) {
 	}
 	core := newCore(t, Config{Resolver: r, Time: clock.Now, Allow: mustAllow(t, "*._device.devices.test")})
 	ctx := context.Background()
-	p := Presented{Chain: []*x509.Certificate{dev.cert}}
+	p := Presented{Chain: []*x509.Certificate{dev.Cert}}
 
 	id, err := core.Verify(ctx, name, p)
 	if err != nil {
@@ -122,7 +123,7 @@ func TestRevocation(t *testing.T) {
 	// The same key in a re-issued certificate misses the verdict cache and
 	// is answered from the resolver's cache: that verdict must expire with
 	// the record too, not a whole TTL later.
-	reissued, err := identity.SelfSigned(identity.MustParseName(name), dev.key, identity.Options{})
+	reissued, err := identity.SelfSigned(identity.MustParseName(name), dev.Key, identity.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,11 +149,11 @@ func TestRevocation(t *testing.T) {
 
 	// Publishing: refused while the secure denial is cached, accepted
 	// after.
-	lp := Presented{Chain: []*x509.Certificate{late.cert}}
+	lp := Presented{Chain: []*x509.Certificate{late.Cert}}
 	if _, err := core.Verify(ctx, "s2._device.devices.test", lp); ReasonOf(err) != ReasonNoRecord {
 		t.Fatalf("unpublished identity: %v, want %s", err, ReasonNoRecord)
 	}
-	lz.add(t, eeLine(t, "s2._device.devices.test", late.key.Public()))
+	lz.add(t, testident.EELine(t, "s2._device.devices.test", late.Key.Public()))
 	clock.Advance(DefaultMaxVerdictTTL + resolver.DefaultMaxTTL)
 	if _, err := core.Verify(ctx, "s2._device.devices.test", lp); err != nil {
 		t.Fatalf("newly published identity: %v", err)
