@@ -57,8 +57,8 @@ func TestPutGetDelete(t *testing.T) {
 		if err != nil || len(got) != 2 || !dns.IsDuplicate(got[0], a) || !dns.IsDuplicate(got[1], b) {
 			t.Errorf("Get = %v, %v", got, err)
 		}
-		if got, _ := tx.Get("dev2._device.example.test.", dns.TypeTLSA); got != nil {
-			t.Errorf("rolled-back RRset present: %v", got)
+		if got, err := tx.Get("dev2._device.example.test.", dns.TypeTLSA); err != nil || got != nil {
+			t.Errorf("rolled-back RRset present: %v, %v", got, err)
 		}
 		if string(tx.Meta("k")) != "v" || tx.Meta("none") != nil {
 			t.Error("meta mismatch")
