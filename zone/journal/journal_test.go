@@ -91,7 +91,10 @@ func TestRecordAndBounds(t *testing.T) {
 		zones = append(zones, got)
 	}
 	// Same serial, other content: the first content is kept and returned.
-	again, _ := j.Record(zoneOf(t, 6, []string{tlsa("x", 300, 1)}))
+	again, err := j.Record(zoneOf(t, 6, []string{tlsa("x", 300, 1)}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if contents(again) != contents(zones[5]) {
 		t.Fatal("same serial: content replaced")
 	}
@@ -128,7 +131,9 @@ func TestRecordAndBounds(t *testing.T) {
 		t.Fatalf("response SOAs %v (%d records), want %v", got, len(r), want)
 	}
 	// A serial going backwards empties the journal.
-	j.Record(zoneOf(t, 2, nil))
+	if _, err := j.Record(zoneOf(t, 2, nil)); err != nil {
+		t.Fatal(err)
+	}
 	if n, _ := j.Len(); n != 0 {
 		t.Fatalf("%d versions after the serial went back", n)
 	}
