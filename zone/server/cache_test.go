@@ -28,8 +28,11 @@ func TestRespCache(t *testing.T) {
 	if !ok {
 		t.Fatal("plain query not cacheable")
 	}
-	k2, _ := c.key(q("a.devices.test.", false), true, 512)
-	k3, _ := c.key(q("A.devices.test.", true), true, 1232)
+	k2, ok2 := c.key(q("a.devices.test.", false), true, 512)
+	k3, ok3 := c.key(q("A.devices.test.", true), true, 1232)
+	if !ok2 || !ok3 {
+		t.Fatal("query without DO, or with the name in another case, not cacheable")
+	}
 	if k1 == k2 || k1 == k3 {
 		t.Fatal("DO bit or name case not part of the key")
 	}
