@@ -1,7 +1,6 @@
 package dnstest
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/internal/daemon"
 )
 
 // Zones of the real-software set-up besides Zone, Device and Unsigned.
@@ -85,68 +86,18 @@ func Delv(tb testing.TB, zone, key, addr, name string, qtype uint16) string {
 	return ""
 }
 
-// freePort returns a loopback port that was free for both UDP and TCP a
-// moment ago; callers retry if the daemon cannot bind it.
-func freePort(tb testing.TB) int {
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if port <= 10000 {
-			continue
-		}
-		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return port
-	}
-}
-
 // startDaemon starts a daemon on a freshly picked port (the config is made
-// per port), waits until it answers probe over TCP, and retries with
-// another port if it dies first. The process is killed when the test ends.
+// per port), waits until it answers probe over TCP with a signature, and
+// retries with another port if it dies first; one that neither answers nor
+// dies within 30s fails the test. The process is killed when the test ends.
 func startDaemon(tb testing.TB, name string, probe string, mk func(port int) *exec.Cmd) string {
 	tb.Helper()
-	for attempt := 0; attempt < 5; attempt++ {
-		port := freePort(tb)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		cmd := mk(port)
-		var logb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &logb, &logb
-		if err := cmd.Start(); err != nil {
-			tb.Fatalf("%s: %v", name, err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		stop := func() {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			select {
-			case <-exited:
-				tb.Logf("%s exited on port %d, retrying: %s", name, port, logb.String())
-				goto retry
-			default:
-			}
-			if answers(addr, probe) {
-				tb.Cleanup(stop)
-				return addr
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		stop()
-		tb.Fatalf("%s did not answer %s within 30s: %s", name, probe, logb.String())
-	retry:
-	}
-	tb.Fatalf("%s: could not start", name)
-	return ""
+	return daemon.Start(tb, daemon.Spec{
+		Name:        name,
+		Command:     mk,
+		Ready:       func(addr string) bool { return answers(addr, probe) },
+		FatalIfSlow: true,
+	})
 }
 
 // answers reports whether a server answers a DO query for probe's SOA with a

@@ -17,8 +17,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/internal/daemon"
 	"github.com/dnsbound/dance/zone"
-	"github.com/dnsbound/dance/zone/internal/daemon"
 )
 
 // The helpers shared with the other zone packages' tests.

@@ -13,8 +13,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/internal/daemon"
 	"github.com/dnsbound/dance/zone"
-	"github.com/dnsbound/dance/zone/internal/daemon"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
