@@ -498,8 +498,9 @@ func TestParseCertificates(t *testing.T) {
 		in   []byte
 		want string
 	}{
-		{"garbage", []byte("hello"), "neither PEM nor a DER certificate"},
-		{"key only", keyPEM, "no CERTIFICATE block"},
+		{"garbage", []byte("hello"), "no PEM CERTIFICATE block, and not a DER certificate"},
+		{"key only", keyPEM, "no PEM CERTIFICATE block, only PRIVATE KEY"},
+		{"truncated DER", []byte{0x30, 0x03, 0x02, 0x01}, "not a DER certificate: "},
 		{"corrupt", []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "certificate 1:"},
 	}
 	for _, tc := range bad {

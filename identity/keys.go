@@ -182,19 +182,20 @@ func ParseCertificate(data []byte) (*x509.Certificate, error) {
 }
 
 // ParseCertificates reads every certificate in PEM input (or one DER
-// certificate), in order. Blocks of other types are skipped.
+// certificate), in order. Blocks of other types are skipped; input without
+// a certificate is an error that names the blocks it holds instead.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
+	var others []string
 	rest := data
-	sawPEM := false
 	for {
 		var b *pem.Block
 		b, rest = pem.Decode(rest)
 		if b == nil {
 			break
 		}
-		sawPEM = true
 		if b.Type != pemCertificate {
+			others = append(others, b.Type)
 			continue
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
@@ -203,15 +204,17 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		}
 		certs = append(certs, c)
 	}
-	if !sawPEM {
+	switch {
+	case len(certs) > 0:
+		return certs, nil
+	case len(others) > 0:
+		return nil, &PEMError{Want: "certificate", Reason: "no PEM CERTIFICATE block, only " + strings.Join(others, ", ")}
+	case len(data) > 0 && data[0] == 0x30: // a DER SEQUENCE
 		c, err := x509.ParseCertificate(data)
 		if err != nil {
-			return nil, &PEMError{Want: "certificate", Reason: "neither PEM nor a DER certificate"}
+			return nil, &PEMError{Want: "certificate", Reason: fmt.Sprintf("no PEM CERTIFICATE block, and not a DER certificate: %v", err)}
 		}
 		return []*x509.Certificate{c}, nil
 	}
-	if len(certs) == 0 {
-		return nil, &PEMError{Want: "certificate", Reason: "no CERTIFICATE block found"}
-	}
-	return certs, nil
+	return nil, &PEMError{Want: "certificate", Reason: "no PEM CERTIFICATE block, and not a DER certificate"}
 }

@@ -436,7 +436,7 @@ func TestIDErrors(t *testing.T) {
 		{"positional", []string{"id", "new", "--name", "a.example", "--out", out, "extra"}, `unexpected argument "extra"`, ""},
 		{"ca without key", []string{"id", "new", "--name", "a.example.com", "--ca", caCert, "--out", out}, "--ca and --ca-key go together", ""},
 		{"missing ca", []string{"id", "new", "--name", "a.example.com", "--ca", filepath.Join(dir, "nope.pem"), "--ca-key", caKey, "--out", out}, "nope.pem: no such file or directory", ""},
-		{"ca not a cert", []string{"id", "new", "--name", "a.example.com", "--ca", garbage, "--ca-key", caKey, "--out", out}, garbage + ": certificate: neither PEM nor a DER certificate", ""},
+		{"ca not a cert", []string{"id", "new", "--name", "a.example.com", "--ca", garbage, "--ca-key", caKey, "--out", out}, garbage + ": certificate: no PEM CERTIFICATE block, and not a DER certificate", ""},
 		{"ca key not a key", []string{"id", "new", "--name", "a.example.com", "--ca", caCert, "--ca-key", caCert, "--out", out}, caCert + ": private key: no PEM private key block", ""},
 		{"ca is a leaf", []string{"id", "new", "--name", "a.example.com", "--ca", filepath.Join(leaf, "cert.pem"), "--ca-key", filepath.Join(leaf, "key.pem"), "--out", out}, "not a CA", ""},
 		{"ca wrong key", []string{"id", "new", "--name", "a.example.com", "--ca", caCert, "--ca-key", filepath.Join(other, "key.pem"), "--out", out}, "private key does not belong to the certificate", ""},
@@ -455,8 +455,8 @@ func TestIDErrors(t *testing.T) {
 		{"ca exists", []string{"ca", "new", "--name", "example.com", "--out", ca}, "key.pem: file exists", "--force"},
 		{"show no arg", []string{"id", "show"}, "want exactly one certificate file", ""},
 		{"show missing", []string{"id", "show", filepath.Join(dir, "nope.pem")}, "nope.pem: no such file or directory", ""},
-		{"show key", []string{"id", "show", caKey}, caKey + ": certificate: no CERTIFICATE block found", ""},
-		{"show garbage", []string{"id", "show", garbage}, "neither PEM nor a DER certificate", ""},
+		{"show key", []string{"id", "show", caKey}, caKey + ": certificate: no PEM CERTIFICATE block, only PRIVATE KEY", ""},
+		{"show garbage", []string{"id", "show", garbage}, "no PEM CERTIFICATE block, and not a DER certificate", ""},
 		{"show bad SAN", []string{"id", "show", badSAN}, badSAN + ": subjectAltName: otherName uid: unsupported string type", ""},
 	}
 	for _, tc := range tests {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/tlsa"
 )
@@ -103,7 +104,7 @@ func tlsaGenCommand() *cli.Command {
 				if err != nil {
 					return cli.Input(err)
 				}
-				certs, err := tlsaParseCerts(data)
+				certs, err := identity.ParseCertificates(data)
 				if err != nil {
 					return cli.Input(fmt.Errorf("%s: %w", tlsaFileName(certFile), err))
 				}
@@ -262,7 +263,7 @@ func tlsaMatchCommand() *cli.Command {
 				if err != nil {
 					return cli.Input(err)
 				}
-				roots, err := tlsaParseCerts(data)
+				roots, err := identity.ParseCertificates(data)
 				if err != nil {
 					return cli.Input(fmt.Errorf("%s: %w", tlsaFileName(rootsFile), err))
 				}
@@ -282,7 +283,7 @@ func tlsaMatchCommand() *cli.Command {
 				}
 				res = tlsa.MatchRawPublicKey(spki, records)
 			} else {
-				chain, err := tlsaParseCerts(data)
+				chain, err := identity.ParseCertificates(data)
 				if err != nil {
 					return cli.Input(fmt.Errorf("%s: %w", tlsaFileName(chainFile), err))
 				}
@@ -349,45 +350,6 @@ func tlsaFileName(f string) string {
 		return "stdin"
 	}
 	return f
-}
-
-// tlsaParseCerts reads every CERTIFICATE block of PEM input, in order,
-// or one DER certificate. Other blocks (a key kept in the same file) are
-// skipped; input without any certificate is an error naming what it holds.
-func tlsaParseCerts(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	var others []string
-	rest := data
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			others = append(others, b.Type)
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) > 0 {
-		return certs, nil
-	}
-	if len(others) > 0 {
-		return nil, fmt.Errorf("no PEM CERTIFICATE block, only %s", strings.Join(others, ", "))
-	}
-	if len(data) > 0 && data[0] == 0x30 {
-		c, err := x509.ParseCertificate(data)
-		if err != nil {
-			return nil, fmt.Errorf("not PEM, and not a DER certificate: %w", err)
-		}
-		return []*x509.Certificate{c}, nil
-	}
-	return nil, errors.New("no PEM CERTIFICATE block")
 }
 
 // tlsaRawPublicKey returns the DER SubjectPublicKeyInfo when data is a
