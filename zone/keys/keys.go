@@ -40,6 +40,14 @@ const (
 	// FlagsCSK are the flags of a combined signing key: it signs the
 	// DNSKEY RRset and the rest of the zone.
 	FlagsCSK = FlagZone | FlagSEP
+	// FlagsKSK are the flags of a key-signing key (RFC 6781 §3.1): the
+	// key the parent's DS points to, which signs the DNSKEY, CDS and
+	// CDNSKEY RRsets. The flags are those of a CSK; what tells the two
+	// apart is whether the zone also has a key without the SEP flag.
+	FlagsKSK = FlagZone | FlagSEP
+	// FlagsZSK are the flags of a zone-signing key: it signs every other
+	// RRset, and no DS points to it.
+	FlagsZSK = FlagZone
 )
 
 // DNSKEY protocol field, always 3 (RFC 4034 §2.1.2).
@@ -100,6 +108,10 @@ func Generate(zone string, alg uint8, flags uint16) (*Key, error) {
 	}
 	return &Key{DNSKEY: k, Signer: s}, nil
 }
+
+// IsSEP reports whether the key has the Secure Entry Point flag: it is a
+// KSK or a CSK, the kind of key a DS record and a trust anchor name.
+func (k *Key) IsSEP() bool { return k.DNSKEY.Flags&FlagSEP != 0 }
 
 // Tag is the key tag (RFC 4034 Appendix B).
 func (k *Key) Tag() uint16 { return k.DNSKEY.KeyTag() }
@@ -206,13 +218,13 @@ func Load(keyFile string) (*Key, error) {
 func Anchors(ks []*Key) string {
 	var b strings.Builder
 	for _, k := range ks {
-		if k.DNSKEY.Flags&FlagSEP == 0 {
+		if !k.IsSEP() {
 			continue
 		}
 		fmt.Fprintf(&b, "%s\n", k.DS(DigestSHA256).String())
 	}
 	for _, k := range ks {
-		if k.DNSKEY.Flags&FlagSEP == 0 {
+		if !k.IsSEP() {
 			continue
 		}
 		fmt.Fprintf(&b, "%s\n", k.DNSKEY.String())

@@ -8,7 +8,17 @@
 // served. With the defaults (14 days, refreshed with 7 days left) a cached
 // or transferred signature never comes near expiry while the server runs.
 //
-// Start with Signer.Sign and Signer.Fresh.
+// Which key signs which RRset follows from the keys' flags alone, per
+// algorithm (RFC 4035 §2.2 wants each RRset signed with every algorithm of
+// the DNSKEY RRset): when the active keys of an algorithm include one
+// without the SEP flag (a ZSK), the SEP keys (KSKs) sign only the DNSKEY,
+// CDS and CDNSKEY RRsets and the ZSKs sign everything else (RFC 4033 §2,
+// RFC 6781 §3.1, RFC 7344 §4.1); when they are all SEP keys (a combined
+// signing key, CSK), each signs everything. Keys without the Zone flag
+// sign nothing (RFC 4034 §2.1.1).
+//
+// Start with Signer.Sign and Signer.Fresh; Signer.KeysFor tells which keys
+// sign a type.
 package signer
 
 import (
@@ -37,7 +47,10 @@ var ErrNoKey = errors.New("signer: no active signing key")
 type Signer struct {
 	// Zone is the signer name (the zone apex), fully qualified.
 	Zone string
-	// Keys are the active keys; every RRset gets one signature per key.
+	// Keys are the active keys. An RRset gets one signature from each of
+	// the keys KeysFor its type returns: ZSKs for zone data and KSKs for
+	// the DNSKEY, CDS and CDNSKEY RRsets when the keys are split, every
+	// key when they are combined signing keys.
 	Keys []*keys.Key
 	// Validity is how long a new signature is valid; zero means
 	// DefaultValidity.
@@ -73,21 +86,65 @@ func (s *Signer) refresh() time.Duration {
 	return s.validity() / 2
 }
 
-// Sign returns one RRSIG per active key over rrs, which must be one RRset
-// (same owner, class and type). The RRSIG TTL is the RRset's TTL
-// (RFC 4034 §3: the RRSIG TTL equals the TTL of the covered RRset).
-func (s *Signer) Sign(rrs []dns.RR) ([]dns.RR, error) {
-	if len(s.Keys) == 0 {
-		return nil, ErrNoKey
+// keySetTypes are the RRsets a KSK signs when the zone also has a ZSK: the
+// DNSKEY RRset, whose signature by a key the parent's DS names is where
+// validation enters the zone (RFC 4035 §5.2), and the CDS and CDNSKEY
+// RRsets, which RFC 7344 §4.1 wants signed by a key the current DS names.
+func keySetType(t uint16) bool {
+	return t == dns.TypeDNSKEY || t == dns.TypeCDS || t == dns.TypeCDNSKEY
+}
+
+// KeysFor returns the active keys that sign an RRset of type t, in the
+// order of Keys.
+//
+// The DNSKEY RRset is signed by the KSKs only, not also by the ZSKs: a
+// validator needs only the signature of a key the DS names (RFC 4035
+// §5.2), and a second signature would make every DNSKEY response larger
+// (the RRset carries two or three keys during a rollover, and answers
+// should fit in 1232 octets) for no gain in trust, since the ZSK's own
+// authority comes from that very RRset.
+func (s *Signer) KeysFor(t uint16) []*keys.Key {
+	// Per algorithm: does it have a ZSK among the active keys?
+	var hasZSK [256]bool
+	for _, k := range s.Keys {
+		if k.DNSKEY.Flags&keys.FlagZone != 0 && !k.IsSEP() {
+			hasZSK[k.DNSKEY.Algorithm] = true
+		}
 	}
+	var out []*keys.Key
+	for _, k := range s.Keys {
+		if k.DNSKEY.Flags&keys.FlagZone == 0 {
+			continue
+		}
+		if hasZSK[k.DNSKEY.Algorithm] && k.IsSEP() != keySetType(t) {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// Sign returns one RRSIG over rrs by each key KeysFor their type returns;
+// rrs must be one RRset (same owner, class and type). The RRSIG TTL is the
+// RRset's TTL (RFC 4034 §3: the RRSIG TTL equals the TTL of the covered
+// RRset).
+func (s *Signer) Sign(rrs []dns.RR) ([]dns.RR, error) {
 	if len(rrs) == 0 {
 		return nil, errors.New("signer: empty RRset")
+	}
+	t := rrs[0].Header().Rrtype
+	ks := s.KeysFor(t)
+	if len(ks) == 0 {
+		if len(s.Keys) == 0 {
+			return nil, ErrNoKey
+		}
+		return nil, fmt.Errorf("%w for %s RRsets (a zone with a ZSK needs a KSK of the same algorithm)", ErrNoKey, dns.TypeToString[t])
 	}
 	now := s.now()
 	incep := uint32(now.Add(-inceptionSkew).Unix())
 	exp := uint32(now.Add(s.validity()).Unix())
-	out := make([]dns.RR, 0, len(s.Keys))
-	for _, k := range s.Keys {
+	out := make([]dns.RR, 0, len(ks))
+	for _, k := range ks {
 		sig := &dns.RRSIG{
 			Hdr:        dns.RR_Header{Ttl: rrs[0].Header().Ttl},
 			Algorithm:  k.DNSKEY.Algorithm,

@@ -2,6 +2,8 @@ package signer
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,5 +75,101 @@ func TestShortValidity(t *testing.T) {
 	s := &Signer{Validity: 2 * time.Hour}
 	if s.refresh() != time.Hour {
 		t.Fatalf("refresh %v", s.refresh())
+	}
+}
+
+// TestKeysFor checks which keys sign which RRset types, for the key sets
+// a zone goes through: a CSK, a KSK/ZSK split, and the rollovers of each.
+func TestKeysFor(t *testing.T) {
+	gen := func(alg uint8, flags uint16) *keys.Key {
+		t.Helper()
+		k, err := keys.Generate("example.test.", alg, flags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	csk1, csk2 := gen(keys.ECDSAP256SHA256, keys.FlagsCSK), gen(keys.ECDSAP256SHA256, keys.FlagsCSK)
+	ksk1, ksk2 := gen(keys.ECDSAP256SHA256, keys.FlagsKSK), gen(keys.ECDSAP256SHA256, keys.FlagsKSK)
+	zsk1, zsk2 := gen(keys.ECDSAP256SHA256, keys.FlagsZSK), gen(keys.ECDSAP256SHA256, keys.FlagsZSK)
+	edCSK := gen(keys.ED25519, keys.FlagsCSK)
+	noZone := gen(keys.ECDSAP256SHA256, keys.FlagSEP) // Zone flag clear: never signs
+	const (
+		apexKeys = "DNSKEY CDS CDNSKEY"
+		zoneData = "SOA NS TLSA SMIMEA OPENPGPKEY SSHFP NSEC NSEC3 NSEC3PARAM A AAAA"
+	)
+	tests := []struct {
+		name      string
+		keys      []*keys.Key
+		keySet    []*keys.Key // signers of DNSKEY, CDS, CDNSKEY
+		otherData []*keys.Key // signers of everything else
+	}{
+		{"csk", []*keys.Key{csk1}, []*keys.Key{csk1}, []*keys.Key{csk1}},
+		{"csk double signature", []*keys.Key{csk1, csk2}, []*keys.Key{csk1, csk2}, []*keys.Key{csk1, csk2}},
+		{"ksk and zsk", []*keys.Key{ksk1, zsk1}, []*keys.Key{ksk1}, []*keys.Key{zsk1}},
+		{"zsk first", []*keys.Key{zsk1, ksk1}, []*keys.Key{ksk1}, []*keys.Key{zsk1}},
+		{"double ksk", []*keys.Key{ksk1, zsk1, ksk2}, []*keys.Key{ksk1, ksk2}, []*keys.Key{zsk1}},
+		{"two zsks", []*keys.Key{ksk1, zsk1, zsk2}, []*keys.Key{ksk1}, []*keys.Key{zsk1, zsk2}},
+		{"split beside another algorithm's csk", []*keys.Key{ksk1, zsk1, edCSK}, []*keys.Key{ksk1, edCSK}, []*keys.Key{zsk1, edCSK}},
+		{"key without zone flag", []*keys.Key{noZone, csk1}, []*keys.Key{csk1}, []*keys.Key{csk1}},
+		{"zsk alone", []*keys.Key{zsk1}, nil, []*keys.Key{zsk1}},
+	}
+	tagsOf := func(ks []*keys.Key) []uint16 {
+		var out []uint16
+		for _, k := range ks {
+			out = append(out, k.Tag())
+		}
+		return out
+	}
+	rdata := map[uint16]string{
+		dns.TypeDNSKEY: "257 3 13 " + csk1.DNSKEY.PublicKey, dns.TypeCDS: "1 13 2 abcd", dns.TypeCDNSKEY: "257 3 13 " + csk1.DNSKEY.PublicKey,
+		dns.TypeSOA: "ns1.example.test. h.example.test. 1 2 3 4 5", dns.TypeNS: "ns1.example.test.",
+		dns.TypeTLSA: "3 1 1 abcd", dns.TypeSMIMEA: "3 1 1 abcd", dns.TypeOPENPGPKEY: "AQID", dns.TypeSSHFP: "4 2 abcd",
+		dns.TypeNSEC: "b.example.test. TLSA", dns.TypeNSEC3: "1 0 0 - 0123456789ABCDEFGHIJKLMNOPQRSTUV TLSA", dns.TypeNSEC3PARAM: "1 0 0 -",
+		dns.TypeA: "192.0.2.1", dns.TypeAAAA: "2001:db8::1",
+	}
+	for _, tt := range tests {
+		for _, group := range []struct {
+			types string
+			want  []*keys.Key
+		}{{apexKeys, tt.keySet}, {zoneData, tt.otherData}} {
+			for _, ts := range strings.Fields(group.types) {
+				typ := dns.StringToType[ts]
+				t.Run(tt.name+"/"+ts, func(t *testing.T) {
+					s := &Signer{Zone: "example.test.", Keys: tt.keys}
+					if got, want := tagsOf(s.KeysFor(typ)), tagsOf(group.want); !slices.Equal(got, want) {
+						t.Fatalf("KeysFor(%s) = %v, want %v", ts, got, want)
+					}
+					rr, err := dns.NewRR("example.test. 300 IN " + ts + " " + rdata[typ])
+					if err != nil {
+						t.Fatal(err)
+					}
+					sigs, err := s.Sign([]dns.RR{rr})
+					if len(group.want) == 0 {
+						if !errors.Is(err, ErrNoKey) {
+							t.Fatalf("Sign with no key for %s: %v", ts, err)
+						}
+						return
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got []uint16
+					for i, r := range sigs {
+						sig := r.(*dns.RRSIG)
+						got = append(got, sig.KeyTag)
+						if err := sig.Verify(group.want[i].DNSKEY, []dns.RR{rr}); err != nil {
+							t.Errorf("signature %d does not verify: %v", i, err)
+						}
+						if sig.TypeCovered != typ {
+							t.Errorf("signature covers %s", dns.TypeToString[sig.TypeCovered])
+						}
+					}
+					if want := tagsOf(group.want); !slices.Equal(got, want) {
+						t.Fatalf("signed by %v, want %v", got, want)
+					}
+				})
+			}
+		}
 	}
 }
