@@ -129,7 +129,7 @@ func (z *Zone) Identities(under, after string, limit int) []Identity {
 		id := Identity{Name: n}
 		for _, t := range node.types() {
 			if IsIdentityType(t) {
-				id.Records = append(id.Records, copyRRs(node.sets[t].rrs)...)
+				id.Records = append(id.Records, node.rrs(t)...)
 			}
 		}
 		out = append(out, id)

@@ -23,7 +23,7 @@ func FuzzUpdate(f *testing.F) {
 		defer z.mu.RUnlock()
 		m := map[setKey]bool{}
 		for name, n := range z.names {
-			for typ := range n.sets {
+			for _, typ := range n.types() {
 				if !IsIdentityType(typ) {
 					m[setKey{name, typ}] = true
 				}

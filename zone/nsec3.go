@@ -191,9 +191,9 @@ func (z *Zone) Transfer() ([]dns.RR, error) {
 	z.mu.RLock()
 	defer z.mu.RUnlock()
 	origin := z.settings.Origin
-	soaSet := z.names[origin].sets[dns.TypeSOA]
+	soa := z.soa()
 	out := make([]dns.RR, 0, 4*len(z.names)+8)
-	out = append(out, soaSet.rrs[0])
+	out = append(out, soa)
 	names := make([]string, 0, len(z.names))
 	for name := range z.names {
 		names = append(names, name)
@@ -202,11 +202,10 @@ func (z *Zone) Transfer() ([]dns.RR, error) {
 	for _, name := range names {
 		n := z.names[name]
 		for _, t := range n.types() {
-			s := n.sets[t]
 			if !(name == origin && t == dns.TypeSOA) {
-				out = append(out, s.rrs...)
+				out = append(out, n.rrs(t)...)
 			}
-			sigs, err := z.signed(s)
+			sigs, err := z.signed(n, t)
 			if err != nil {
 				return nil, err
 			}
@@ -225,6 +224,6 @@ func (z *Zone) Transfer() ([]dns.RR, error) {
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, soaSet.rrs[0])
+	out = append(out, soa)
 	return out, nil
 }

@@ -33,7 +33,12 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 			return made, err
 		}
 		end := min(i+presignBatch, len(names))
-		var work []*rrset
+		type job struct {
+			n   *node
+			t   uint16
+			rrs []dns.RR
+		}
+		var work []job
 		z.mu.RLock()
 		sg := z.signer.Load()
 		for _, name := range names[i:end] {
@@ -41,19 +46,20 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 			if n == nil {
 				continue
 			}
-			for _, s := range n.sets {
-				if p := s.sigs.Load(); p == nil || p.by != sg || !sg.Fresh(p.sigs) {
-					work = append(work, s)
+			for _, t := range n.types() {
+				if n.cachedSigs(sg, t) == nil {
+					work = append(work, job{n, t, n.rrs(t)})
 				}
 			}
 		}
 		z.mu.RUnlock()
-		for _, s := range work {
-			sigs, err := sg.Sign(s.rrs)
+		// A node replaced meanwhile keeps its new signatures: these
+		// land on the old node, which nothing reads any more.
+		for _, j := range work {
+			sigs, err := z.signNode(sg, j.n, j.t, j.rrs)
 			if err != nil {
 				return made, err
 			}
-			s.sigs.Store(&sigCache{sigs: sigs, by: sg})
 			made += len(sigs)
 		}
 	}

@@ -72,13 +72,11 @@ func (z *Zone) Query(qname string, qtype uint16, o QueryOptions) (*Answer, error
 	if !z.exists(name) {
 		return z.negative(name, nil, true, o)
 	}
-	var sets []*rrset
+	var sets []uint16
 	switch qtype {
 	case dns.TypeANY:
 		// RFC 8482 allows any subset; the sets of one name are small.
-		for _, t := range n.types() {
-			sets = append(sets, n.sets[t])
-		}
+		sets = n.types()
 	case dns.TypeNSEC:
 		if o.DNSSEC {
 			nsec := z.compactNSEC(name, n, false)
@@ -91,18 +89,18 @@ func (z *Zone) Query(qname string, qtype uint16, o QueryOptions) (*Answer, error
 			return a, nil
 		}
 	default:
-		if n != nil && n.sets[qtype] != nil {
-			sets = []*rrset{n.sets[qtype]}
+		if n.has(qtype) {
+			sets = []uint16{qtype}
 		}
 	}
 	if len(sets) == 0 {
 		return z.negative(name, n, false, o)
 	}
 	a := &Answer{Outcome: Success, Rcode: dns.RcodeSuccess}
-	for _, s := range sets {
-		a.Answer = append(a.Answer, s.rrs...)
+	for _, t := range sets {
+		a.Answer = append(a.Answer, n.rrs(t)...)
 		if o.DNSSEC {
-			sigs, err := z.signed(s)
+			sigs, err := z.signed(n, t)
 			if err != nil {
 				return nil, err
 			}
@@ -131,8 +129,8 @@ func (z *Zone) negative(name string, n *node, nxname bool, o QueryOptions) (*Ans
 		a.Rcode = dns.RcodeNameError
 	}
 	ttl := z.negativeTTL()
-	soaSet := z.names[z.settings.Origin].sets[dns.TypeSOA]
-	soa := dns.Copy(soaSet.rrs[0])
+	apex := z.names[z.settings.Origin]
+	soa := dns.Copy(z.soa())
 	soa.Header().Ttl = ttl
 	a.Ns = append(a.Ns, soa)
 	if !o.DNSSEC {
@@ -143,14 +141,13 @@ func (z *Zone) negative(name string, n *node, nxname bool, o QueryOptions) (*Ans
 		// and NXNAME, so the response code is NOERROR.
 		a.Rcode = dns.RcodeSuccess
 	}
-	sigs, err := z.signed(soaSet)
+	sigs, err := z.signed(apex, dns.TypeSOA)
 	if err != nil {
 		return nil, err
 	}
 	for _, s := range sigs {
-		c := dns.Copy(s)
-		c.Header().Ttl = ttl
-		a.Ns = append(a.Ns, c)
+		s.Header().Ttl = ttl
+		a.Ns = append(a.Ns, s)
 	}
 	nsec := z.compactNSEC(name, n, nxname)
 	nsigs, err := z.signer.Load().Sign([]dns.RR{nsec})

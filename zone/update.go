@@ -95,19 +95,13 @@ func (v *view) get(name string, t uint16) []dns.RR {
 	if rrs, ok := v.pending[setKey{name, t}]; ok {
 		return rrs
 	}
-	n := v.z.names[name]
-	if n == nil || n.sets[t] == nil {
-		return nil
-	}
-	return n.sets[t].rrs
+	return v.z.names[name].rrs(t)
 }
 
 func (v *view) typesAt(name string) []uint16 {
 	seen := map[uint16]bool{}
-	if n := v.z.names[name]; n != nil {
-		for t := range n.sets {
-			seen[t] = true
-		}
+	for _, t := range v.z.names[name].types() {
+		seen[t] = true
 	}
 	for k := range v.pending {
 		if k.name == name {
@@ -159,10 +153,7 @@ func (z *Zone) changeSerial(fn func(v *view) error, force bool) (uint32, error) 
 	// Drop pending sets that equal the current ones.
 	var changed []setKey
 	for _, k := range v.order {
-		cur := []dns.RR(nil)
-		if n := z.names[k.name]; n != nil && n.sets[k.t] != nil {
-			cur = n.sets[k.t].rrs
-		}
+		cur := z.names[k.name].rrs(k.t)
 		if !sameRRset(cur, v.pending[k]) || !sameTTL(cur, v.pending[k]) {
 			changed = append(changed, k)
 		}
@@ -175,6 +166,18 @@ func (z *Zone) changeSerial(fn func(v *view) error, force bool) (uint32, error) 
 	}
 	soa := dns.Copy(old).(*dns.SOA)
 	soa.Serial = nextSerial(old.Serial, uint32(z.now().Unix()))
+	// Packed before anything is written: a set that does not pack is
+	// refused whole, and installing cannot fail after the commit.
+	packed := make([][]byte, len(changed))
+	for i, k := range changed {
+		if packed[i], err = packSet(v.pending[k]); err != nil {
+			return 0, updateErr(dns.RcodeFormatError, "%s %s: %v", k.name, dns.TypeToString[k.t], err)
+		}
+	}
+	soaSet, err := packSet([]dns.RR{soa})
+	if err != nil {
+		return 0, err
+	}
 	err = z.st.Update(func(tx *store.Tx) error {
 		for _, k := range changed {
 			if err := tx.Put(k.name, k.t, v.pending[k]); err != nil {
@@ -192,10 +195,10 @@ func (z *Zone) changeSerial(fn func(v *view) error, force bool) (uint32, error) 
 		return 0, fmt.Errorf("zone: store: %w", err)
 	}
 	z.mu.Lock()
-	for _, k := range changed {
-		z.install(k.name, k.t, v.pending[k])
+	for i, k := range changed {
+		z.install(k.name, k.t, packed[i])
 	}
-	z.install(z.settings.Origin, dns.TypeSOA, []dns.RR{soa})
+	z.install(z.settings.Origin, dns.TypeSOA, soaSet)
 	if v.after != nil {
 		v.after()
 	}

@@ -46,6 +46,8 @@ type Zone struct {
 	// mu guards names and ents; writers hold it only to install changes.
 	mu    sync.RWMutex
 	names map[string]*node
+	// soaRR is the current SOA, decoded once per change.
+	soaRR *dns.SOA
 	// ents counts, for every name strictly between the apex and a name
 	// with data, how many names with data lie below it: a name with a
 	// positive count is an empty non-terminal and exists (RFC 8020).
@@ -66,23 +68,6 @@ type Zone struct {
 	lastChange atomic.Int64
 	// rrsetCount is the number of RRsets, for metrics.
 	rrsetCount atomic.Int64
-}
-
-type node struct {
-	sets map[uint16]*rrset
-}
-
-// rrset is immutable once installed, apart from its signature cache.
-type rrset struct {
-	rrs  []dns.RR
-	sigs atomic.Pointer[sigCache]
-}
-
-// sigCache holds signatures and the signer that made them: after a key
-// change they no longer count.
-type sigCache struct {
-	sigs []dns.RR
-	by   *signer.Signer
 }
 
 // Open opens the zone in dir, loading its data into memory.
@@ -119,7 +104,11 @@ func (z *Zone) load(opt Options) error {
 			if !dns.IsSubDomain(set.Origin, name) {
 				return fmt.Errorf("zone: stored name %s is outside %s", name, set.Origin)
 			}
-			z.install(name, t, rrs)
+			set, err := packSet(rrs)
+			if err != nil {
+				return fmt.Errorf("zone: stored %s %s: %w", name, dns.TypeToString[t], err)
+			}
+			z.install(name, t, set)
 			return nil
 		})
 		if err != nil {
@@ -129,7 +118,11 @@ func (z *Zone) load(opt Options) error {
 			return errors.New("zone: no SOA record in the database")
 		}
 		// Derived, not stored: the chain parameters follow from the code.
-		z.install(set.Origin, dns.TypeNSEC3PARAM, []dns.RR{z.nsec3param()})
+		param, err := packSet([]dns.RR{z.nsec3param()})
+		if err != nil {
+			return err
+		}
+		z.install(set.Origin, dns.TypeNSEC3PARAM, param)
 		return nil
 	})
 }
@@ -205,44 +198,61 @@ func (z *Zone) Serial() uint32 {
 func (z *Zone) RRsetCount() int64 { return z.rrsetCount.Load() }
 
 // soa returns the current SOA; callers hold mu (or are loading).
-func (z *Zone) soa() *dns.SOA {
-	n := z.names[z.settings.Origin]
-	if n == nil || n.sets[dns.TypeSOA] == nil {
-		return nil
-	}
-	return n.sets[dns.TypeSOA].rrs[0].(*dns.SOA)
-}
+func (z *Zone) soa() *dns.SOA { return z.soaRR }
 
-// install replaces the RRset (name, t) in memory; empty rrs deletes it.
-// It keeps the empty non-terminal counts and the NSEC3 chain in step.
-// Callers hold mu for writing (or are loading).
-func (z *Zone) install(name string, t uint16, rrs []dns.RR) {
+// install replaces the RRset (name, t) in memory with packed records
+// (packSet); empty set deletes it. It keeps the empty non-terminal counts
+// and the NSEC3 chain in step. Callers hold mu for writing (or are
+// loading).
+func (z *Zone) install(name string, t uint16, set []byte) {
 	n := z.names[name]
 	existed := z.exists(name)
-	if len(rrs) == 0 {
-		if n == nil || n.sets[t] == nil {
-			return
-		}
-		delete(n.sets, t)
+	had := n.has(t)
+	if len(set) == 0 && !had {
+		return
+	}
+	nn := n.with(name, t, set)
+	switch {
+	case nn == nil:
+		delete(z.names, name)
+		z.nameGen++
+		z.adjustAncestors(name, -1)
+	case n == nil:
+		z.names[name] = nn
+		z.nameGen++
+		z.adjustAncestors(name, +1)
+	default:
+		z.names[name] = nn
+	}
+	switch {
+	case had && len(set) == 0:
 		z.rrsetCount.Add(-1)
-		if len(n.sets) == 0 {
-			delete(z.names, name)
-			z.nameGen++
-			z.adjustAncestors(name, -1)
+	case !had && len(set) != 0:
+		z.rrsetCount.Add(1)
+	}
+	if name == z.settings.Origin && t == dns.TypeSOA {
+		z.soaRR = nil
+		if rrs := nn.rrs(dns.TypeSOA); len(rrs) == 1 {
+			z.soaRR, _ = rrs[0].(*dns.SOA)
 		}
-	} else {
-		if n == nil {
-			n = &node{sets: map[uint16]*rrset{}}
-			z.names[name] = n
-			z.nameGen++
-			z.adjustAncestors(name, +1)
-		}
-		if n.sets[t] == nil {
-			z.rrsetCount.Add(1)
-		}
-		n.sets[t] = &rrset{rrs: rrs}
 	}
 	z.chainUpdate(name, existed)
+}
+
+// packSet packs an RRset for install and checks that it decodes again,
+// so that what is installed can always be served.
+func packSet(rrs []dns.RR) ([]byte, error) {
+	if len(rrs) == 0 {
+		return nil, nil
+	}
+	w, err := packRRs(rrs)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := unpackRRs(rrs[0].Header().Name, w); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // chainUpdate adds name to or removes it from the NSEC3 chain when its
@@ -285,43 +295,11 @@ func (z *Zone) exists(name string) bool {
 	return z.names[name] != nil || z.ents[name] > 0
 }
 
-// signed returns the signatures of s, making new ones if the cached ones are
-// missing or close to expiry.
-func (z *Zone) signed(s *rrset) ([]dns.RR, error) {
-	sg := z.signer.Load()
-	if p := s.sigs.Load(); p != nil && p.by == sg && sg.Fresh(p.sigs) {
-		return p.sigs, nil
-	}
-	sigs, err := sg.Sign(s.rrs)
-	if err != nil {
-		return nil, err
-	}
-	s.sigs.Store(&sigCache{sigs: sigs, by: sg})
-	return sigs, nil
-}
-
-// types returns the sorted types present at n.
-func (n *node) types() []uint16 {
-	if n == nil {
-		return nil
-	}
-	ts := make([]uint16, 0, len(n.sets))
-	for t := range n.sets {
-		ts = append(ts, t)
-	}
-	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
-	return ts
-}
-
 // Get returns a copy of the RRset (name, t), or nil.
 func (z *Zone) Get(name string, t uint16) []dns.RR {
 	z.mu.RLock()
 	defer z.mu.RUnlock()
-	n := z.names[dns.CanonicalName(name)]
-	if n == nil || n.sets[t] == nil {
-		return nil
-	}
-	return copyRRs(n.sets[t].rrs)
+	return z.names[dns.CanonicalName(name)].rrs(t)
 }
 
 // Names returns the names at or below under that own identity records, in
@@ -337,7 +315,7 @@ func (z *Zone) Names(under string, limit int) []string {
 		if n == nil || !dns.IsSubDomain(under, name) {
 			continue
 		}
-		for t := range n.sets {
+		for _, t := range n.types() {
 			if IsIdentityType(t) {
 				out = append(out, name)
 				break
@@ -369,14 +347,6 @@ func (z *Zone) sortedNames() []string {
 	sortCanonical(names)
 	z.sorted, z.sortedGen = names, gen
 	return names
-}
-
-func copyRRs(rrs []dns.RR) []dns.RR {
-	out := make([]dns.RR, len(rrs))
-	for i, rr := range rrs {
-		out[i] = dns.Copy(rr)
-	}
-	return out
 }
 
 // sortCanonical sorts fully qualified names in DNSSEC canonical order

@@ -1,0 +1,360 @@
+package zone
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/signer"
+)
+
+// The zone keeps its records packed. A million identities held as
+// dns.RR values are tens of millions of small objects (records, their
+// strings, signature records, maps per name), and the garbage collector
+// walks all of them on every cycle: seconds of CPU on a busy server. Held
+// as below, a name costs a handful of objects, most of them byte slices
+// the collector does not look into.
+//
+// Packed form of one record: the record as it appears on the wire (RFC
+// 1035 §4.1.3) without its owner name, which the node holds once:
+//
+//	TYPE (2) CLASS (2) TTL (4) RDLENGTH (2) RDATA (RDLENGTH)
+//
+// RDATA is packed without name compression, so it decodes on its own.
+const wireHeaderLen = 10
+
+// node is everything at one owner name. It is immutable once installed,
+// apart from its signature cache: a change installs a new node.
+type node struct {
+	// name is the owner, canonical (the same string as the map key).
+	name string
+	// wire holds the RRsets of the name in packed form, sorted by type,
+	// the records of one RRset next to each other.
+	wire []byte
+	// sigs caches the signatures of the RRsets.
+	sigs atomic.Pointer[sigState]
+}
+
+// sigState is a node's cached signatures: RRSIG records in packed form,
+// grouped by the type they cover, made by one signer. After a key change
+// they no longer count.
+type sigState struct {
+	by   *signer.Signer
+	wire []byte
+}
+
+// errPacked reports packed data that does not decode: a bug, never input.
+var errPacked = errors.New("zone: packed records are corrupt")
+
+// packedRR is one record of a packed slice.
+type packedRR struct {
+	t, class uint16
+	ttl      uint32
+	rdata    []byte
+}
+
+// nextRR reads the record at off in w and returns it with the offset of
+// the next one; ok is false at the end or on corrupt data.
+func nextRR(w []byte, off int) (r packedRR, next int, ok bool) {
+	if off+wireHeaderLen > len(w) {
+		return r, off, false
+	}
+	r.t = binary.BigEndian.Uint16(w[off:])
+	r.class = binary.BigEndian.Uint16(w[off+2:])
+	r.ttl = binary.BigEndian.Uint32(w[off+4:])
+	n := int(binary.BigEndian.Uint16(w[off+8:]))
+	end := off + wireHeaderLen + n
+	if end > len(w) {
+		return r, off, false
+	}
+	r.rdata = w[off+wireHeaderLen : end]
+	return r, end, true
+}
+
+// appendPacked appends rrs to dst in packed form.
+func appendPacked(dst []byte, rrs []dns.RR) ([]byte, error) {
+	for _, rr := range rrs {
+		buf := make([]byte, dns.Len(rr)+16)
+		end, err := dns.PackRR(rr, buf, 0, nil, false)
+		if err != nil {
+			return dst, fmt.Errorf("zone: %s: %w", rr.Header().Name, err)
+		}
+		// Skip the owner name: labels up to the root label.
+		off := 0
+		for off < end && buf[off] != 0 {
+			off += int(buf[off]) + 1
+		}
+		off++
+		if off+wireHeaderLen > end {
+			return dst, fmt.Errorf("zone: %s: %w", rr.Header().Name, errPacked)
+		}
+		dst = append(dst, buf[off:end]...)
+	}
+	return dst, nil
+}
+
+// packRRs is appendPacked into a new slice of the exact size.
+func packRRs(rrs []dns.RR) ([]byte, error) {
+	w, err := appendPacked(nil, rrs)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), w...), nil
+}
+
+// unpackRRs decodes packed records owned by name.
+func unpackRRs(name string, w []byte) ([]dns.RR, error) {
+	var out []dns.RR
+	for off := 0; off < len(w); {
+		r, next, ok := nextRR(w, off)
+		if !ok {
+			return nil, errPacked
+		}
+		h := dns.RR_Header{Name: name, Rrtype: r.t, Class: r.class, Ttl: r.ttl, Rdlength: uint16(len(r.rdata))}
+		rr, _, err := dns.UnpackRRWithHeader(h, w, off+wireHeaderLen)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s %s: %v", errPacked, name, dns.TypeToString[r.t], err)
+		}
+		out = append(out, rr)
+		off = next
+	}
+	return out, nil
+}
+
+// span returns the byte range of the records of type t in w, which is
+// sorted by type; start == end when there are none.
+func span(w []byte, t uint16) (start, end int) {
+	start = -1
+	for off := 0; off < len(w); {
+		r, next, ok := nextRR(w, off)
+		if !ok {
+			break
+		}
+		switch {
+		case r.t == t && start < 0:
+			start = off
+		case r.t != t && start >= 0:
+			return start, off
+		case r.t > t:
+			return off, off
+		}
+		off = next
+	}
+	if start < 0 {
+		return len(w), len(w)
+	}
+	return start, len(w)
+}
+
+// has reports whether n holds an RRset of type t.
+func (n *node) has(t uint16) bool {
+	if n == nil {
+		return false
+	}
+	s, e := span(n.wire, t)
+	return s < e
+}
+
+// rrs decodes the RRset of type t at n; nil when there is none.
+func (n *node) rrs(t uint16) []dns.RR {
+	if n == nil {
+		return nil
+	}
+	s, e := span(n.wire, t)
+	if s == e {
+		return nil
+	}
+	rrs, err := unpackRRs(n.name, n.wire[s:e])
+	if err != nil {
+		// Only this package packs; data it packed always decodes.
+		panic(err)
+	}
+	return rrs
+}
+
+// types returns the sorted types present at n.
+func (n *node) types() []uint16 {
+	if n == nil {
+		return nil
+	}
+	var ts []uint16
+	for off := 0; off < len(n.wire); {
+		r, next, ok := nextRR(n.wire, off)
+		if !ok {
+			break
+		}
+		if len(ts) == 0 || ts[len(ts)-1] != r.t {
+			ts = append(ts, r.t)
+		}
+		off = next
+	}
+	return ts
+}
+
+// setCount is the number of RRsets at n.
+func (n *node) setCount() int { return len(n.types()) }
+
+// with returns a node like n (which may be nil) whose RRset of type t is
+// set (packed records, all of type t; empty removes it), or nil when
+// nothing is left. Signatures of the other RRsets carry over.
+func (n *node) with(name string, t uint16, set []byte) *node {
+	var old []byte
+	if n != nil {
+		old = n.wire
+	}
+	s, e := span(old, t)
+	w := make([]byte, 0, len(old)-(e-s)+len(set))
+	w = append(w, old[:s]...)
+	w = append(w, set...)
+	w = append(w, old[e:]...)
+	if len(w) == 0 {
+		return nil
+	}
+	nn := &node{name: name, wire: w}
+	if n != nil {
+		if st := n.sigs.Load(); st != nil {
+			if kept := withoutCovered(st.wire, t); len(kept) > 0 {
+				nn.sigs.Store(&sigState{by: st.by, wire: kept})
+			}
+		}
+	}
+	return nn
+}
+
+// RRSIG RDATA offsets (RFC 4034 §3.1).
+const (
+	rrsigCoveredOff    = 0
+	rrsigExpirationOff = 8
+	rrsigInceptionOff  = 12
+	rrsigMinRdata      = 18
+)
+
+func covered(rdata []byte) uint16 {
+	if len(rdata) < rrsigMinRdata {
+		return 0
+	}
+	return binary.BigEndian.Uint16(rdata[rrsigCoveredOff:])
+}
+
+// sigSpan returns the packed RRSIGs in w covering t.
+func sigSpan(w []byte, t uint16) []byte {
+	start, end := -1, -1
+	for off := 0; off < len(w); {
+		r, next, ok := nextRR(w, off)
+		if !ok {
+			break
+		}
+		if covered(r.rdata) == t {
+			if start < 0 {
+				start = off
+			}
+			end = next
+		} else if start >= 0 {
+			break
+		}
+		off = next
+	}
+	if start < 0 {
+		return nil
+	}
+	return w[start:end]
+}
+
+// withoutCovered returns the packed RRSIGs in w except those covering t,
+// in a new slice.
+func withoutCovered(w []byte, t uint16) []byte {
+	var out []byte
+	for off := 0; off < len(w); {
+		r, next, ok := nextRR(w, off)
+		if !ok {
+			break
+		}
+		if covered(r.rdata) != t {
+			out = append(out, w[off:next]...)
+		}
+		off = next
+	}
+	return out
+}
+
+// freshPacked reports whether every packed RRSIG in w is still good by
+// sg's measure (signer.Signer.Fresh), without decoding them.
+func freshPacked(sg *signer.Signer, w []byte) bool {
+	if len(w) == 0 {
+		return false
+	}
+	var one [1]dns.RR
+	var sig dns.RRSIG
+	one[0] = &sig
+	for off := 0; off < len(w); {
+		r, next, ok := nextRR(w, off)
+		if !ok || len(r.rdata) < rrsigMinRdata {
+			return false
+		}
+		sig.Expiration = binary.BigEndian.Uint32(r.rdata[rrsigExpirationOff:])
+		sig.Inception = binary.BigEndian.Uint32(r.rdata[rrsigInceptionOff:])
+		if !sg.Fresh(one[:]) {
+			return false
+		}
+		off = next
+	}
+	return true
+}
+
+// storeSigs records packed signatures over type t at n, made by sg,
+// keeping those of the other types when they were made by the same signer.
+func (n *node) storeSigs(sg *signer.Signer, t uint16, packed []byte) {
+	for {
+		old := n.sigs.Load()
+		var w []byte
+		if old != nil && old.by == sg {
+			w = withoutCovered(old.wire, t)
+		}
+		w = append(w, packed...)
+		if n.sigs.CompareAndSwap(old, &sigState{by: sg, wire: w}) {
+			return
+		}
+	}
+}
+
+// cachedSigs returns the cached packed signatures over t at n when they
+// were made by sg and are fresh.
+func (n *node) cachedSigs(sg *signer.Signer, t uint16) []byte {
+	st := n.sigs.Load()
+	if st == nil || st.by != sg {
+		return nil
+	}
+	w := sigSpan(st.wire, t)
+	if !freshPacked(sg, w) {
+		return nil
+	}
+	return w
+}
+
+// signed returns the signatures of the RRset of type t at n, making new
+// ones when the cached ones are missing, stale or by another signer.
+func (z *Zone) signed(n *node, t uint16) ([]dns.RR, error) {
+	sg := z.signer.Load()
+	if w := n.cachedSigs(sg, t); w != nil {
+		return unpackRRs(n.name, w)
+	}
+	return z.signNode(sg, n, t, n.rrs(t))
+}
+
+// signNode signs rrs (the RRset of type t at n) with sg and caches the
+// signatures at n.
+func (z *Zone) signNode(sg *signer.Signer, n *node, t uint16, rrs []dns.RR) ([]dns.RR, error) {
+	sigs, err := sg.Sign(rrs)
+	if err != nil {
+		return nil, err
+	}
+	packed, err := packRRs(sigs)
+	if err != nil {
+		return nil, err
+	}
+	n.storeSigs(sg, t, packed)
+	return sigs, nil
+}
