@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"crypto/sha256"
 	"sync"
 	"time"
 )
@@ -9,53 +8,61 @@ import (
 // verdict is a cached outcome: an identity or a refusal decided by a secure
 // answer.
 type verdict struct {
-	id      *Identity
-	err     error
+	id  *Identity
+	err error
+}
+
+// ttlCache is a bounded map whose entries expire. When full, expired
+// entries go first, then an eighth of the rest (in map order, which is
+// random enough that a peer cannot choose what is evicted). A nil
+// *ttlCache holds nothing.
+type ttlCache[K comparable, V any] struct {
+	mu  sync.Mutex
+	max int
+	m   map[K]ttlEntry[V]
+}
+
+type ttlEntry[V any] struct {
+	v       V
 	expires time.Time
 }
 
-// verdictCache is a bounded map of verdicts. When full, expired entries go
-// first, then an eighth of the rest (in map order, which is random enough
-// that a peer cannot choose what is evicted).
-type verdictCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[[sha256.Size]byte]verdict
-}
-
-func newVerdictCache(max int) *verdictCache {
+// newTTLCache returns a cache of at most max entries, or nil (no cache)
+// when max is negative.
+func newTTLCache[K comparable, V any](max int) *ttlCache[K, V] {
 	if max < 0 {
 		return nil
 	}
-	return &verdictCache{max: max, m: make(map[[sha256.Size]byte]verdict)}
+	return &ttlCache[K, V]{max: max, m: make(map[K]ttlEntry[V])}
 }
 
-func (c *verdictCache) get(k [sha256.Size]byte, now time.Time) (verdict, bool) {
+func (c *ttlCache[K, V]) get(k K, now time.Time) (V, bool) {
+	var zero V
 	if c == nil {
-		return verdict{}, false
+		return zero, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, ok := c.m[k]
+	e, ok := c.m[k]
 	if !ok {
-		return verdict{}, false
+		return zero, false
 	}
-	if !now.Before(v.expires) {
+	if !now.Before(e.expires) {
 		delete(c.m, k)
-		return verdict{}, false
+		return zero, false
 	}
-	return v, true
+	return e.v, true
 }
 
-func (c *verdictCache) put(k [sha256.Size]byte, v verdict, now time.Time) {
-	if c == nil || !now.Before(v.expires) {
+func (c *ttlCache[K, V]) put(k K, v V, expires, now time.Time) {
+	if c == nil || !now.Before(expires) {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[k]; !ok && len(c.m) >= c.max {
-		for kk, vv := range c.m {
-			if !now.Before(vv.expires) {
+		for kk, e := range c.m {
+			if !now.Before(e.expires) {
 				delete(c.m, kk)
 			}
 		}
@@ -66,10 +73,10 @@ func (c *verdictCache) put(k [sha256.Size]byte, v verdict, now time.Time) {
 			delete(c.m, kk)
 		}
 	}
-	c.m[k] = v
+	c.m[k] = ttlEntry[V]{v: v, expires: expires}
 }
 
-func (c *verdictCache) len() int {
+func (c *ttlCache[K, V]) len() int {
 	if c == nil {
 		return 0
 	}

@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -80,7 +82,10 @@ type Config struct {
 	// DefaultLookupTimeout.
 	LookupTimeout time.Duration
 	// CacheEntries bounds the verdict cache; 0 means DefaultCacheEntries,
-	// negative disables it.
+	// negative disables it. It also bounds the names whose parsed TLSA
+	// records the core keeps (DefaultCacheEntries when negative); those
+	// only save parsing and are used only while the resolver returns the
+	// same records, so they never change a verdict.
 	CacheEntries int
 	// MaxVerdictTTL caps how long a verdict is cached, whatever the TTL of
 	// the TLSA answer; 0 means DefaultMaxVerdictTTL.
@@ -103,7 +108,8 @@ type Core struct {
 	allow   atomic.Pointer[AllowList]
 	sem     chan struct{}
 	parents parentSlots
-	cache   *verdictCache
+	cache   *ttlCache[[sha256.Size]byte, verdict]
+	parsed  *ttlCache[string, *parsedRRset] // by TLSA owner name
 	metrics *metrics
 	log     *slog.Logger
 	now     func() time.Time
@@ -138,7 +144,8 @@ func New(cfg Config) (*Core, error) {
 		cfg:     cfg,
 		sem:     make(chan struct{}, cfg.MaxInFlight),
 		parents: parentSlots{max: cfg.MaxInFlightPerParent, n: make(map[string]int)},
-		cache:   newVerdictCache(cfg.CacheEntries),
+		cache:   newTTLCache[[sha256.Size]byte, verdict](cfg.CacheEntries),
+		parsed:  newTTLCache[string, *parsedRRset](cmp.Or(max(cfg.CacheEntries, 0), DefaultCacheEntries)),
 		log:     cfg.Logger,
 		now:     cfg.Time,
 	}
@@ -214,17 +221,17 @@ func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identi
 	if err != nil {
 		return nil, false, err
 	}
-	id, err := c.match(n, p, res, now)
 	// Cache what a secure answer decided, for at most its TTL: a removed
 	// record (revocation) is seen again by then. Failures of the lookup
 	// itself are not cached; the resolver caches them as it sees fit.
 	ttl := min(res.TTL, c.cfg.MaxVerdictTTL)
+	id, err := c.match(n, p, res, now, ttl)
 	exp := now.Add(ttl)
 	if id != nil {
 		exp = id.Expires
 	}
 	if ttl > 0 {
-		c.cache.put(key, verdict{id: id, err: err, expires: exp}, now)
+		c.cache.put(key, verdict{id: id, err: err}, exp, now)
 	}
 	return id, false, err
 }
@@ -322,29 +329,23 @@ func parentOf(name string) string {
 
 func n2fqdn(name string) string { return name + "." }
 
-// match runs tlsa.Match on a Secure result and applies the policy.
-func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now time.Time) (*Identity, error) {
+// match runs tlsa.Match on a Secure result and applies the policy; ttl is
+// how long the verdict may be kept.
+func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now time.Time, ttl time.Duration) (*Identity, error) {
 	name := n.String()
 	if res.Kind != resolver.KindAnswer {
 		return nil, &Error{Reason: ReasonNoRecord, Name: name, Err: fmt.Errorf("DNSSEC proves %s for the TLSA records", res.Kind)}
 	}
-	var records []tlsa.Record
-	var bad int
-	for _, rr := range res.Records {
-		if !strings.EqualFold(rr.Type, "TLSA") {
-			continue // CNAME links of the chain
-		}
-		r, err := tlsa.Parse(rr.Data)
-		if err != nil {
-			bad++ // RFC 7671 §9: malformed records are unusable, not fatal
-			continue
-		}
-		records = append(records, r.Record)
-	}
+	rrset := c.tlsaRecords(name, res, now, ttl)
+	records := rrset.records
 	if len(records) == 0 {
-		return nil, &Error{Reason: ReasonNoUsableRecords, Name: name, Err: fmt.Errorf("%d TLSA records, none readable", bad)}
+		return nil, &Error{Reason: ReasonNoUsableRecords, Name: name, Err: fmt.Errorf("%d TLSA records, none readable", rrset.bad)}
 	}
 	user := n.Kind() == identity.KindUser
+	var domain string
+	if user {
+		domain = n.Domain()
+	}
 	var mr tlsa.Result
 	if len(p.Chain) > 0 {
 		opts := tlsa.Options{Name: name, Roots: c.cfg.Roots, Time: now}
@@ -352,7 +353,7 @@ func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now tim
 			// Architecture §4.1.3: the TLSA owner is _user.domain (or
 			// <hash>._user.domain) while the user certificate names the
 			// domain itself as its dNSName.
-			opts.Name = n.Domain()
+			opts.Name = domain
 		}
 		mr = tlsa.Match(p.Chain, records, opts)
 	} else {
@@ -364,7 +365,11 @@ func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now tim
 	if !mr.OK() {
 		return nil, &Error{Reason: matchReason(mr.Reason), Name: name, Err: mr.Err}
 	}
-	id := &Identity{Name: name, Kind: kindOf(n), Record: mr.Record, Depth: mr.Depth, Expires: now.Add(min(res.TTL, c.cfg.MaxVerdictTTL))}
+	// The matched record's Data belongs to the parsed RRset, which later
+	// verdicts share: the caller gets its own copy.
+	rec := mr.Record
+	rec.Data = bytes.Clone(rec.Data)
+	id := &Identity{Name: name, Kind: kindOf(n), Record: rec, Depth: mr.Depth, Expires: now.Add(ttl)}
 	if mr.Record.Usage != tlsa.DANEEE {
 		// A validated path stops being valid at its earliest NotAfter.
 		for _, cert := range mr.Path {
@@ -374,7 +379,7 @@ func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now tim
 		}
 	}
 	if user {
-		u, err := c.userPolicy(n, p.Chain[0], mr)
+		u, err := c.userPolicy(name, domain, p.Chain[0], mr)
 		if err != nil {
 			return nil, err
 		}
@@ -389,10 +394,9 @@ func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now tim
 // key published there for itself would let its holder claim any user. At
 // "<hash>._user.domain" the records are one user's, and the certificate's
 // user must hash to the first label (RFC 7929 §3).
-func (c *Core) userPolicy(n identity.Name, leaf *x509.Certificate, mr tlsa.Result) (string, error) {
-	name := n.String()
-	labels := strings.Split(name, ".")
-	hashed := labels[0] != identity.UserLabel
+func (c *Core) userPolicy(name, domain string, leaf *x509.Certificate, mr tlsa.Result) (string, error) {
+	first, _, _ := strings.Cut(name, ".")
+	hashed := first != identity.UserLabel
 	if !hashed && mr.Depth < 1 {
 		return "", &Error{Reason: ReasonPolicy, Name: name, Err: fmt.Errorf("the %s record matched the leaf; a user CA name needs its CA to match", mr.Record.Usage)}
 	}
@@ -400,14 +404,14 @@ func (c *Core) userPolicy(n identity.Name, leaf *x509.Certificate, mr tlsa.Resul
 	if err != nil {
 		return "", &Error{Reason: ReasonNoUser, Name: name, Err: err}
 	}
-	u, err := ids.User(n.Domain())
+	u, err := ids.User(domain)
 	if err != nil {
 		return "", &Error{Reason: ReasonNoUser, Name: name, Err: err}
 	}
 	if hashed {
 		local := u[:strings.LastIndexByte(u, '@')]
-		if identity.HashLocalPart(local) != labels[0] {
-			return "", &Error{Reason: ReasonNoUser, Name: name, Err: fmt.Errorf("user %q does not hash to %s", u, labels[0])}
+		if identity.HashLocalPart(local) != first {
+			return "", &Error{Reason: ReasonNoUser, Name: name, Err: fmt.Errorf("user %q does not hash to %s", u, first)}
 		}
 	}
 	return u, nil
@@ -447,6 +451,58 @@ func cacheKey(name string, p Presented) [sha256.Size]byte {
 	var k [sha256.Size]byte
 	h.Sum(k[:0])
 	return k
+}
+
+// parsedRRset is a TLSA RRset as the resolver gave it and as parsed.
+type parsedRRset struct {
+	texts   []string      // the RDATA of each TLSA record, in order
+	records []tlsa.Record // the readable ones; shared, never modified
+	bad     int           // records that did not parse
+}
+
+// same reports whether rrs holds exactly the TLSA records p was parsed
+// from.
+func (p *parsedRRset) same(rrs []resolver.Record) bool {
+	i := 0
+	for _, rr := range rrs {
+		if !isTLSA(rr) {
+			continue
+		}
+		if i == len(p.texts) || p.texts[i] != rr.Data {
+			return false
+		}
+		i++
+	}
+	return i == len(p.texts)
+}
+
+func isTLSA(rr resolver.Record) bool { return strings.EqualFold(rr.Type, "TLSA") }
+
+// tlsaRecords returns the TLSA records of a Secure answer for name, parsed.
+// The parse of each owner's RRset is kept for at most ttl and used only
+// while the resolver answers with the same record texts, so a changed
+// RRset (a revocation, a rollover) is parsed afresh at once.
+func (c *Core) tlsaRecords(name string, res *resolver.Result, now time.Time, ttl time.Duration) *parsedRRset {
+	if p, ok := c.parsed.get(name, now); ok && p.same(res.Records) {
+		return p
+	}
+	p := &parsedRRset{}
+	for _, rr := range res.Records {
+		if !isTLSA(rr) {
+			continue // CNAME links of the chain
+		}
+		p.texts = append(p.texts, rr.Data)
+		r, err := tlsa.Parse(rr.Data)
+		if err != nil {
+			p.bad++ // RFC 7671 §9: malformed records are unusable, not fatal
+			continue
+		}
+		p.records = append(p.records, r.Record)
+	}
+	if ttl > 0 {
+		c.parsed.put(name, p, now.Add(ttl), now)
+	}
+	return p
 }
 
 // record counts and logs a verdict. The peer learns none of this.

@@ -36,7 +36,9 @@
 //
 // Verdicts are cached briefly, keyed by the name and a digest of what was
 // presented, never longer than the TTL of the TLSA answer, so removing a
-// record (revocation) takes effect within that TTL.
+// record (revocation) takes effect within that TTL. The parsed TLSA
+// records of each name are kept as long, and used only while the resolver
+// answers with the same records.
 //
 // # Metrics and logs
 //
