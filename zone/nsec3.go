@@ -1,6 +1,10 @@
 package zone
 
 import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/base32"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -22,68 +26,106 @@ const (
 )
 
 // chain is the NSEC3 chain of the zone, kept up to date as names appear and
-// disappear: the hashed owner names in order (base32hex sorts like the
-// binary hash) and, per hash, the name it stands for and a cache of its
-// signed NSEC3 record. Callers hold Zone.mu.
+// disappear: the hashed owner names in order and, per hash, the name it
+// stands for and a cache of its signed NSEC3 record. Callers hold Zone.mu.
 //
-// The order is kept in sorted chunks of at most chunkMax hashes, so an
-// insertion or removal moves at most a chunk, not the whole chain: a
-// million names stay cheap to change.
+// Hashes are kept as binary SHA-1 values (hashKey): base32hex, the form
+// in owner names, sorts like the binary value, and binary keys hold no
+// pointers for the garbage collector to follow. The order is kept in
+// sorted chunks of at most chunkMax hashes, so an insertion or removal
+// moves at most a chunk, not the whole chain: a million names stay cheap
+// to change.
 type chain struct {
-	chunks  [][]string
+	chunks  [][]hashKey
 	n       int
-	entries map[string]*chainEntry
+	entries map[hashKey]*chainEntry
 }
 
 const chunkMax = 512
 
+// hashKey is an NSEC3 hash (RFC 5155 §5) of nsec3Hash (SHA-1).
+type hashKey [sha1.Size]byte
+
+// b32 is the base32 encoding with the extended hex alphabet, no padding,
+// of NSEC3 owner names and next hashed owner fields (RFC 5155 §3.3).
+var b32 = base32.HexEncoding.WithPadding(base32.NoPadding)
+
+// String is h in base32hex, upper case, as dns.HashName gives it.
+func (h hashKey) String() string { return b32.EncodeToString(h[:]) }
+
 type chainEntry struct {
 	name   string
-	signed atomic.Pointer[signedRR]
+	signed atomic.Pointer[nsec3State]
 }
 
-// signedRR is one record with its signatures, cached while its content is
-// unchanged.
-type signedRR struct {
-	rr   dns.RR
-	sigs []dns.RR
-	by   *signer.Signer
+// nsec3State is an entry's NSEC3 record and its signatures, both packed,
+// cached while the record is unchanged and the signatures good.
+type nsec3State struct {
+	by *signer.Signer
+	// wire is the packed record followed by its packed RRSIGs; split is
+	// where the signatures begin.
+	wire  []byte
+	split int
 }
 
-func newChain() *chain { return &chain{entries: map[string]*chainEntry{}} }
+func newChain() *chain { return &chain{entries: map[hashKey]*chainEntry{}} }
 
-func hashOf(name string) string {
-	return dns.HashName(name, nsec3Hash, nsec3Iterations, nsec3Salt)
+// hashOf is the NSEC3 hash of name in base32hex (upper case).
+func hashOf(name string) string { return hashKeyOf(name).String() }
+
+// hashKeyOf is the NSEC3 hash of name with the zone's parameters (no
+// salt, no extra iterations): SHA-1 over the name in canonical wire form
+// (RFC 5155 §5, RFC 4034 §6.2: upper-case letters made lower case).
+func hashKeyOf(name string) hashKey {
+	var buf [256]byte
+	n, err := dns.PackDomainName(dns.CanonicalName(name), buf[:], 0, nil, false)
+	if err != nil {
+		// Names in the zone were checked when they got in.
+		panic(fmt.Sprintf("zone: hash of %q: %v", name, err))
+	}
+	w := buf[:n]
+	for i := 0; i < len(w); {
+		l := int(w[i])
+		for j := i + 1; j <= i+l && j < len(w); j++ {
+			if 'A' <= w[j] && w[j] <= 'Z' {
+				w[j] += 'a' - 'A'
+			}
+		}
+		i += l + 1
+	}
+	return hashKey(sha1.Sum(w))
 }
 
 // chunkFor returns the index of the chunk where h belongs: the last chunk
 // whose first hash is not after h.
-func (c *chain) chunkFor(h string) int {
-	i := sort.Search(len(c.chunks), func(i int) bool { return c.chunks[i][0] > h })
+func (c *chain) chunkFor(h hashKey) int {
+	i := sort.Search(len(c.chunks), func(i int) bool { return bytes.Compare(c.chunks[i][0][:], h[:]) > 0 })
 	if i > 0 {
 		i--
 	}
 	return i
 }
 
+func cmpHash(a, b hashKey) int { return bytes.Compare(a[:], b[:]) }
+
 func (c *chain) add(name string) {
-	h := hashOf(name)
+	h := hashKeyOf(name)
 	if _, ok := c.entries[h]; ok {
 		return
 	}
 	c.entries[h] = &chainEntry{name: name}
 	c.n++
 	if len(c.chunks) == 0 {
-		c.chunks = [][]string{{h}}
+		c.chunks = [][]hashKey{{h}}
 		return
 	}
 	ci := c.chunkFor(h)
 	ch := c.chunks[ci]
-	i, _ := slices.BinarySearch(ch, h)
+	i, _ := slices.BinarySearchFunc(ch, h, cmpHash)
 	ch = slices.Insert(ch, i, h)
 	if len(ch) > chunkMax {
 		half := len(ch) / 2
-		right := append([]string(nil), ch[half:]...)
+		right := append([]hashKey(nil), ch[half:]...)
 		ch = ch[:half:half]
 		c.chunks = slices.Insert(c.chunks, ci+1, right)
 	}
@@ -91,7 +133,7 @@ func (c *chain) add(name string) {
 }
 
 func (c *chain) remove(name string) {
-	h := hashOf(name)
+	h := hashKeyOf(name)
 	if _, ok := c.entries[h]; !ok {
 		return
 	}
@@ -99,7 +141,7 @@ func (c *chain) remove(name string) {
 	c.n--
 	ci := c.chunkFor(h)
 	ch := c.chunks[ci]
-	if i, ok := slices.BinarySearch(ch, h); ok {
+	if i, ok := slices.BinarySearchFunc(ch, h, cmpHash); ok {
 		ch = slices.Delete(ch, i, i+1)
 	}
 	if len(ch) == 0 {
@@ -109,8 +151,8 @@ func (c *chain) remove(name string) {
 	c.chunks[ci] = ch
 }
 
-// each calls fn for every hash in order with the hash that follows it
-// (the first, after the last: the chain is a ring).
+// each calls fn for every hash in order (base32hex) with the hash that
+// follows it (the first, after the last: the chain is a ring).
 func (c *chain) each(fn func(h, next string, e *chainEntry) error) error {
 	if c.n == 0 {
 		return nil
@@ -125,7 +167,7 @@ func (c *chain) each(fn func(h, next string, e *chainEntry) error) error {
 			case ci+1 < len(c.chunks):
 				next = c.chunks[ci+1][0]
 			}
-			if err := fn(h, next, c.entries[h]); err != nil {
+			if err := fn(h.String(), next.String(), c.entries[h]); err != nil {
 				return err
 			}
 		}
@@ -173,15 +215,44 @@ func (z *Zone) nsec3For(h, next string, e *chainEntry) *dns.NSEC3 {
 func (z *Zone) signedNSEC3(h, next string, e *chainEntry) (dns.RR, []dns.RR, error) {
 	rr := z.nsec3For(h, next, e)
 	sg := z.signer.Load()
-	if p := e.signed.Load(); p != nil && p.by == sg && dns.IsDuplicate(p.rr, rr) && p.rr.Header().Ttl == rr.Hdr.Ttl && sg.Fresh(p.sigs) {
-		return p.rr, p.sigs, nil
-	}
-	sigs, err := sg.Sign([]dns.RR{rr})
+	rec, err := packRRs([]dns.RR{rr})
 	if err != nil {
 		return nil, nil, err
 	}
-	e.signed.Store(&signedRR{rr: rr, sigs: sigs, by: sg})
-	return rr, sigs, nil
+	if w := e.cachedSigs(sg, rec); w != nil {
+		sigs, err := unpackRRs(rr.Hdr.Name, w)
+		return rr, sigs, err
+	}
+	sigs, err := e.sign(sg, rr, rec)
+	return rr, sigs, err
+}
+
+// cachedSigs returns the cached packed signatures of the entry when they
+// were made by sg over the record rec (packed) and are fresh.
+func (e *chainEntry) cachedSigs(sg *signer.Signer, rec []byte) []byte {
+	st := e.signed.Load()
+	if st == nil || st.by != sg || !bytes.Equal(st.wire[:st.split], rec) {
+		return nil
+	}
+	w := st.wire[st.split:]
+	if !freshPacked(sg, w) {
+		return nil
+	}
+	return w
+}
+
+// sign signs rr (packed: rec) with sg and caches record and signatures.
+func (e *chainEntry) sign(sg *signer.Signer, rr dns.RR, rec []byte) ([]dns.RR, error) {
+	sigs, err := sg.Sign([]dns.RR{rr})
+	if err != nil {
+		return nil, err
+	}
+	w, err := appendPacked(append(make([]byte, 0, len(rec)+128*len(sigs)), rec...), sigs)
+	if err != nil {
+		return nil, err
+	}
+	e.signed.Store(&nsec3State{by: sg, wire: slices.Clip(w), split: len(rec)})
+	return sigs, nil
 }
 
 // Transfer returns the whole signed zone as an AXFR carries it (RFC 5936

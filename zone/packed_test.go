@@ -2,6 +2,7 @@ package zone
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -169,4 +170,37 @@ func signedForTest(sg *signer.Signer, n *node, typ uint16) ([]dns.RR, error) {
 	}
 	z := &Zone{}
 	return z.signNode(sg, n, typ, n.rrs(typ))
+}
+
+// The binary chain hashes are the NSEC3 hashes of RFC 5155 §5 as
+// dns.HashName computes them, and the chain walks them in base32hex
+// order (which is what secondaries and validators sort by).
+func TestHashKey(t *testing.T) {
+	names := []string{"devices.test.", "_device.devices.test.", "D1._Device.Devices.Test.", "a.b.c.d.e.devices.test.", "x-y_z.devices.test."}
+	c := newChain()
+	for _, n := range names {
+		if got, want := hashOf(n), dns.HashName(n, dns.SHA1, 0, ""); got != want {
+			t.Errorf("hash of %s: %s, want %s", n, got, want)
+		}
+		c.add(dns.CanonicalName(n))
+	}
+	for i := 0; i < 3000; i++ {
+		c.add(fmt.Sprintf("d%d._device.devices.test.", i))
+	}
+	var prev string
+	count := 0
+	err := c.each(func(h, next string, e *chainEntry) error {
+		if prev != "" && h <= prev {
+			t.Fatalf("chain out of order: %s after %s", h, prev)
+		}
+		if hashOf(e.name) != h {
+			t.Fatalf("entry %s under hash %s", e.name, h)
+		}
+		prev = h
+		count++
+		return nil
+	})
+	if err != nil || count != c.n || count != len(names)-1+3000 {
+		t.Fatalf("walked %d of %d entries (%v)", count, c.n, err)
+	}
 }

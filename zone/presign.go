@@ -65,33 +65,39 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 	}
 	// The NSEC3 chain: records built under the lock, signed outside it.
 	type job struct {
-		e  *chainEntry
-		rr *dns.NSEC3
+		e   *chainEntry
+		rr  *dns.NSEC3
+		rec []byte
 	}
 	var jobs []job
 	var sg *signer.Signer
 	z.mu.RLock()
 	sg = z.signer.Load()
-	z.chain.each(func(h, next string, e *chainEntry) error {
+	err := z.chain.each(func(h, next string, e *chainEntry) error {
 		rr := z.nsec3For(h, next, e)
-		if p := e.signed.Load(); p != nil && p.by == sg && dns.IsDuplicate(p.rr, rr) && sg.Fresh(p.sigs) {
-			return nil
+		rec, err := packRRs([]dns.RR{rr})
+		if err != nil {
+			return err
 		}
-		jobs = append(jobs, job{e, rr})
+		if e.cachedSigs(sg, rec) == nil {
+			jobs = append(jobs, job{e, rr, rec})
+		}
 		return nil
 	})
 	z.mu.RUnlock()
+	if err != nil {
+		return made, err
+	}
 	for i, j := range jobs {
 		if i%presignBatch == 0 {
 			if err := ctx.Err(); err != nil {
 				return made, err
 			}
 		}
-		sigs, err := sg.Sign([]dns.RR{j.rr})
+		sigs, err := j.e.sign(sg, j.rr, j.rec)
 		if err != nil {
 			return made, err
 		}
-		j.e.signed.Store(&signedRR{rr: j.rr, sigs: sigs, by: sg})
 		made += len(sigs)
 	}
 	return made, nil
