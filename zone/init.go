@@ -33,6 +33,11 @@ type InitOptions struct {
 	Origin string
 	// Algorithm is the DNSSEC algorithm; zero means ECDSA P-256 (13).
 	Algorithm uint8
+	// SplitKeys makes a key-signing key (flags 257) and a zone-signing key
+	// (flags 256) instead of one combined signing key (CSK, flags 257).
+	// dance zone init sets it unless given --csk; the zero value keeps
+	// what Init made before keys could be split.
+	SplitKeys bool
 	// NS are the name servers of the zone; empty means ns1.<origin>
 	// at 127.0.0.1, a zone served on this machine only.
 	NS []string
@@ -48,8 +53,10 @@ type InitOptions struct {
 // InitResult is what Init created.
 type InitResult struct {
 	Origin string
-	// Key is the combined signing key (CSK).
+	// Key is the key the DS records name: the KSK, or the CSK.
 	Key *keys.Key
+	// ZSK is the zone-signing key; nil for a zone with a CSK.
+	ZSK *keys.Key
 	// DS are the records to give the parent zone.
 	DS []*dns.DS
 	// TSIG is the update key written to DIR/tsig.key.
@@ -59,13 +66,17 @@ type InitResult struct {
 }
 
 // Init creates a new signed zone in dir: the database with SOA, NS, DNSKEY,
-// CDS and CDNSKEY, one combined signing key (flags 257) in dir/keys, the
-// trust anchors in dir/anchors and an update key in dir/tsig.key.
+// CDS and CDNSKEY, the signing keys in dir/keys (a KSK and a ZSK with
+// SplitKeys, otherwise one combined signing key), the trust anchors in
+// dir/anchors and an update key in dir/tsig.key.
 //
-// One CSK instead of a KSK/ZSK pair: an online signer must hold every
-// signing key on the server anyway, so a split protects nothing, while one
-// key means one DS at the parent, a smaller DNSKEY RRset and one signature
-// per RRset.
+// Why split although both keys live on the server (an online signer needs
+// every signing key at hand, so the split protects no key better): the ZSK
+// can then be rolled as often as wanted without the parent, since the DS
+// names the KSK only (RFC 6781 §3.1); it is what validating zone checkers
+// expect by default (dnssec-verify without -z); and the DNSKEY RRset, the
+// only one the KSK signs, stays the only answer that grows during a KSK
+// rollover. A CSK gives one key, one DS and one signature per RRset.
 func Init(dir string, opt InitOptions) (*InitResult, error) {
 	if opt.Origin == "" {
 		return nil, errors.New("zone: no zone name")
@@ -129,16 +140,31 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 		return nil, fmt.Errorf("zone: %w", err)
 	}
 
-	k, err := keys.Generate(origin, alg, keys.FlagsCSK)
-	if err != nil {
-		return nil, err
+	flags := []uint16{keys.FlagsCSK}
+	if opt.SplitKeys {
+		flags = []uint16{keys.FlagsKSK, keys.FlagsZSK}
 	}
-	k.DNSKEY.Hdr.Ttl = set.KeyTTL
-	keyFile, err := keys.Write(filepath.Join(dir, KeysDir), k)
-	if err != nil {
-		return nil, err
+	var ks []*keys.Key
+	var dnskeys []dns.RR
+	for _, f := range flags {
+		k, err := keys.Generate(origin, alg, f)
+		if err != nil {
+			return nil, err
+		}
+		k.DNSKEY.Hdr.Ttl = set.KeyTTL
+		keyFile, err := keys.Write(filepath.Join(dir, KeysDir), k)
+		if err != nil {
+			return nil, err
+		}
+		set.KeyFiles = append(set.KeyFiles, filepath.Base(keyFile))
+		ks = append(ks, k)
+		dnskeys = append(dnskeys, k.DNSKEY)
 	}
-	set.KeyFiles = []string{filepath.Base(keyFile)}
+	k := ks[0] // the KSK or CSK: the key of the DS, CDS and CDNSKEY
+	var zsk *keys.Key
+	if opt.SplitKeys {
+		zsk = ks[1]
+	}
 
 	tk, err := tsigkey.Generate("update."+origin, tsigkey.HMACSHA256)
 	if err != nil {
@@ -147,7 +173,7 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 	if err := tsigkey.WriteFile(filepath.Join(dir, TSIGFile), tk); err != nil {
 		return nil, err
 	}
-	anchors := keys.Anchors([]*keys.Key{k})
+	anchors := keys.Anchors(ks)
 	if err := os.WriteFile(filepath.Join(dir, AnchorsFile), []byte(anchors), 0o644); err != nil {
 		return nil, fmt.Errorf("zone: %w", err)
 	}
@@ -186,7 +212,7 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 		for t, rrs := range map[uint16][]dns.RR{
 			dns.TypeSOA:     {soa},
 			dns.TypeNS:      ns,
-			dns.TypeDNSKEY:  {k.DNSKEY},
+			dns.TypeDNSKEY:  dnskeys,
 			dns.TypeCDS:     {cds},
 			dns.TypeCDNSKEY: {cdnskey},
 		} {
@@ -218,7 +244,7 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zone: %w", err)
 	}
-	return &InitResult{Origin: origin, Key: k, DS: []*dns.DS{ds}, TSIG: tk, Anchors: anchors}, nil
+	return &InitResult{Origin: origin, Key: k, ZSK: zsk, DS: []*dns.DS{ds}, TSIG: tk, Anchors: anchors}, nil
 }
 
 func orDefault(v, d uint32) uint32 {

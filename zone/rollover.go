@@ -6,85 +6,240 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/zone/keys"
 )
 
-// RolloverStep is one step of a rollover of the combined signing key by
-// the double-signature method (RFC 7583): while both keys are published,
-// both sign every RRset, so validators that trust either one (a DS at the
-// parent, a static trust anchor) keep validating, and zone checkers that
-// want every published signing key to sign the zone (kzonecheck) agree.
+// KeyRole is what a signing key does in the zone. It follows from the key
+// flags: a key without the SEP flag is a ZSK; a SEP key is a KSK in a zone
+// that has a ZSK, and a CSK in a zone that has not.
+type KeyRole string
+
+// The roles.
+const (
+	// RoleCSK is a combined signing key: it signs every RRset.
+	RoleCSK KeyRole = "csk"
+	// RoleKSK is a key-signing key: the key the parent's DS names; it
+	// signs the DNSKEY, CDS and CDNSKEY RRsets.
+	RoleKSK KeyRole = "ksk"
+	// RoleZSK is a zone-signing key: it signs every other RRset.
+	RoleZSK KeyRole = "zsk"
+)
+
+// ParseKeyRole maps "ksk", "zsk" and "csk" to a role.
+func ParseKeyRole(s string) (KeyRole, error) {
+	switch r := KeyRole(strings.ToLower(s)); r {
+	case RoleCSK, RoleKSK, RoleZSK:
+		return r, nil
+	}
+	return "", fmt.Errorf("zone: unknown key role %q (want ksk, zsk or csk)", s)
+}
+
+// roleOf is the role of k in a zone that has (split) or has not a ZSK.
+func roleOf(k *keys.Key, split bool) KeyRole {
+	switch {
+	case !k.IsSEP():
+		return RoleZSK
+	case split:
+		return RoleKSK
+	}
+	return RoleCSK
+}
+
+// hasZSK reports whether ks include a key without the SEP flag: the zone
+// splits its keys into KSK and ZSK.
+func hasZSK(ks []*keys.Key) bool {
+	return slices.ContainsFunc(ks, func(k *keys.Key) bool { return !k.IsSEP() })
+}
+
+// RolloverStep is one step of a key rollover (RFC 7583). The three steps
+// are the same for every role; what they do depends on it:
+//
+//   - ZSK, pre-publication (RFC 7583 §3.2.1): Prepublish adds the new ZSK
+//     to the DNSKEY RRset without signing with it; Activate signs with the
+//     new ZSK instead of the old one, which stays published; Retire
+//     removes the old ZSK. Wait the DNSKEY TTL before Activate (caches must
+//     hold the new key before signatures by it appear) and the largest TTL
+//     in the zone before Retire (signatures by the old key must leave
+//     caches first). The parent is not involved.
+//   - KSK, double-KSK (RFC 7583 §3.3.2): Prepublish adds the new KSK, and
+//     it signs the DNSKEY, CDS and CDNSKEY RRsets next to the old one;
+//     Activate moves CDS/CDNSKEY to the new KSK so the parent can replace
+//     the DS; Retire removes the old KSK. Wait the DNSKEY TTL before
+//     Activate, and the DS change at the parent plus the DS TTL before
+//     Retire.
+//   - CSK, double signature: as the KSK, but both keys sign every RRset
+//     while both are published. Validators that trust either key (a DS at
+//     the parent, a static trust anchor) keep validating throughout.
+//
+// DIR/anchors follows the published KSKs or CSKs.
 type RolloverStep string
 
-// The three steps. Between steps, wait as RFC 7583 says: the DNSKEY TTL
-// after Prepublish, the parent's DS change plus its TTL after Activate.
+// The three steps.
 const (
-	// Prepublish creates the new key, adds it to the DNSKEY RRset (and to
-	// DIR/anchors) and signs with both keys.
+	// Prepublish creates the new key and adds it to the DNSKEY RRset.
 	Prepublish RolloverStep = "prepublish"
-	// Activate makes the new key the zone's key: CDS/CDNSKEY move to it,
-	// so the parent can replace the DS. Both keys still sign.
+	// Activate makes the new key the zone's key of its role.
 	Activate RolloverStep = "activate"
-	// Retire removes the old key from the DNSKEY RRset and DIR/anchors;
-	// the new key alone signs.
+	// Retire removes the old key from the DNSKEY RRset.
 	Retire RolloverStep = "retire"
 )
 
-// ErrRollover is returned for a step taken out of order.
+// Of returns the step for a rollover of the given role, "ROLE:STEP", as
+// Rollover and the admin API's step parameter take it.
+func (s RolloverStep) Of(role KeyRole) RolloverStep {
+	return RolloverStep(string(role) + ":" + string(s))
+}
+
+// ErrRollover is returned for a step taken out of order, or for a role the
+// zone has no key of.
 var ErrRollover = errors.New("zone: rollover step out of order")
 
 // KeyInfo describes one key of the zone.
 type KeyInfo struct {
 	Tag       uint16
 	Algorithm uint8
-	// State is "active" (the key of CDS/CDNSKEY), "incoming" (published
-	// and signing ahead of activation) or "outgoing" (published and
-	// signing until retired).
+	// Role is the key's role: csk, ksk or zsk.
+	Role KeyRole
+	// State is "active" (a key of the zone: the KSK or CSK CDS/CDNSKEY
+	// point to, the signing ZSK), "incoming" (published ahead of its
+	// activation; a KSK or CSK also signs) or "outgoing" (published after
+	// it was replaced, until retired; a KSK or CSK still signs, a ZSK no
+	// longer does).
 	State string
 	File  string
-	DS    string
+	// DS is the DS record of a KSK or CSK; empty for a ZSK.
+	DS string
 }
 
 // Keys lists the zone's keys.
 func (z *Zone) Keys() []KeyInfo {
 	z.wmu.Lock()
-	defer z.wmu.Unlock()
+	set := *z.settings
+	z.wmu.Unlock()
+	active, _ := z.loadKeys(set.KeyFiles)
+	split := hasZSK(active)
 	var out []KeyInfo
 	for _, g := range []struct {
 		state string
 		files []string
-	}{{"active", z.settings.KeyFiles}, {"incoming", z.settings.IncomingKeyFiles}, {"outgoing", z.settings.OutgoingKeyFiles}} {
+	}{
+		{"active", set.KeyFiles},
+		{"incoming", set.IncomingKeyFiles}, {"incoming", set.PublishedKeyFiles},
+		{"outgoing", set.OutgoingKeyFiles}, {"outgoing", set.RetiredKeyFiles},
+	} {
 		for _, f := range g.files {
-			k, err := keys.Load(filepath.Join(z.dir, KeysDir, f))
+			k, err := z.loadKeys([]string{f})
 			if err != nil {
 				continue
 			}
-			out = append(out, KeyInfo{Tag: k.Tag(), Algorithm: k.DNSKEY.Algorithm, State: g.state, File: f, DS: k.DS(keys.DigestSHA256).String()})
+			info := KeyInfo{Tag: k[0].Tag(), Algorithm: k[0].DNSKEY.Algorithm, Role: roleOf(k[0], split), State: g.state, File: f}
+			if k[0].IsSEP() {
+				info.DS = k[0].DS(keys.DigestSHA256).String()
+			}
+			out = append(out, info)
 		}
 	}
 	return out
 }
 
+// loadKeys loads the keys of files, names relative to DIR/keys.
+func (z *Zone) loadKeys(files []string) ([]*keys.Key, error) {
+	var ks []*keys.Key
+	for _, f := range files {
+		if filepath.Base(f) != f {
+			return nil, fmt.Errorf("zone: settings: bad key file name %q", f)
+		}
+		k, err := keys.Load(filepath.Join(z.dir, KeysDir, f))
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, k)
+	}
+	return ks, nil
+}
+
+// publishedFiles are the key files of every key in the DNSKEY RRset.
+func publishedFiles(s *Settings) []string {
+	return slices.Concat(s.KeyFiles, s.IncomingKeyFiles, s.PublishedKeyFiles, s.OutgoingKeyFiles, s.RetiredKeyFiles)
+}
+
 // Rollover takes one step of a key rollover and returns the new serial.
+// The step may name the role ("zsk:prepublish", see RolloverStep.Of);
+// without one it rolls the key of the rollover under way or, if none is,
+// the zone's CSK or, in a zone with a KSK and a ZSK, its ZSK.
 func (z *Zone) Rollover(step RolloverStep) (uint32, error) {
+	if r, s, ok := strings.Cut(string(step), ":"); ok {
+		role, err := ParseKeyRole(r)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrRollover, err)
+		}
+		return z.RolloverKey(role, RolloverStep(s))
+	}
+	return z.RolloverKey("", step)
+}
+
+// RolloverKey takes one step of a rollover of the key with the given role
+// ("" as in Rollover) and returns the new serial.
+func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
+	if step != Prepublish && step != Activate && step != Retire {
+		return 0, fmt.Errorf("zone: unknown rollover step %q (want prepublish, activate or retire)", step)
+	}
 	z.wmu.Lock()
 	cur := *z.settings
 	z.wmu.Unlock()
+	active, err := z.loadKeys(cur.KeyFiles)
+	if err != nil {
+		return 0, err
+	}
+	split := hasZSK(active)
+	// The role of the rollover under way, if any.
+	var underWay KeyRole
+	if pending := slices.Concat(cur.IncomingKeyFiles, cur.PublishedKeyFiles, cur.OutgoingKeyFiles, cur.RetiredKeyFiles); len(pending) > 0 {
+		ks, err := z.loadKeys(pending[:1])
+		if err != nil {
+			return 0, err
+		}
+		underWay = roleOf(ks[0], split)
+	}
+	switch {
+	case role == "" && underWay != "":
+		role = underWay
+	case role == "" && split:
+		role = RoleZSK
+	case role == "":
+		role = RoleCSK
+	case split && role == RoleCSK:
+		return 0, fmt.Errorf("%w: the zone has a KSK and a ZSK, no CSK (roll the ksk or the zsk)", ErrRollover)
+	case !split && role != RoleCSK:
+		return 0, fmt.Errorf("%w: the zone has one combined signing key (roll the csk)", ErrRollover)
+	}
+	if underWay != "" && underWay != role {
+		return 0, fmt.Errorf("%w: a %s rollover is under way (activate or retire it first)", ErrRollover, underWay)
+	}
+
 	next := cur
 	next.KeyFiles = slices.Clone(cur.KeyFiles)
 	switch step {
 	case Prepublish:
-		if len(cur.IncomingKeyFiles) > 0 || len(cur.OutgoingKeyFiles) > 0 {
-			return 0, fmt.Errorf("%w: a rollover is already under way (activate or retire first)", ErrRollover)
+		if underWay != "" {
+			return 0, fmt.Errorf("%w: a %s rollover is already under way (activate or retire first)", ErrRollover, underWay)
 		}
-		old, err := keys.Load(filepath.Join(z.dir, KeysDir, cur.KeyFiles[0]))
-		if err != nil {
-			return 0, err
+		i := slices.IndexFunc(active, func(k *keys.Key) bool { return roleOf(k, split) == role })
+		if i < 0 {
+			return 0, fmt.Errorf("%w: the zone has no active %s", ErrRollover, role)
 		}
-		k, err := keys.Generate(cur.Origin, old.DNSKEY.Algorithm, keys.FlagsCSK)
+		flags := keys.FlagsCSK
+		switch role {
+		case RoleKSK:
+			flags = keys.FlagsKSK
+		case RoleZSK:
+			flags = keys.FlagsZSK
+		}
+		k, err := keys.Generate(cur.Origin, active[i].DNSKEY.Algorithm, flags)
 		if err != nil {
 			return 0, err
 		}
@@ -93,44 +248,87 @@ func (z *Zone) Rollover(step RolloverStep) (uint32, error) {
 		if err != nil {
 			return 0, err
 		}
-		next.IncomingKeyFiles = []string{filepath.Base(f)}
+		if role == RoleZSK {
+			// Published only: signatures by it would not validate
+			// where the old DNSKEY RRset is still cached.
+			next.PublishedKeyFiles = []string{filepath.Base(f)}
+		} else {
+			next.IncomingKeyFiles = []string{filepath.Base(f)}
+		}
 	case Activate:
-		if len(cur.IncomingKeyFiles) == 0 {
-			return 0, fmt.Errorf("%w: no pre-published key to activate", ErrRollover)
+		incoming := cur.IncomingKeyFiles
+		if role == RoleZSK {
+			incoming = cur.PublishedKeyFiles
 		}
-		next.KeyFiles = cur.IncomingKeyFiles
-		next.OutgoingKeyFiles = cur.KeyFiles
-		next.IncomingKeyFiles = nil
+		if len(incoming) == 0 {
+			return 0, fmt.Errorf("%w: no pre-published %s to activate", ErrRollover, role)
+		}
+		var kept, old []string
+		for i, f := range cur.KeyFiles {
+			if roleOf(active[i], split) == role {
+				old = append(old, f)
+			} else {
+				kept = append(kept, f)
+			}
+		}
+		next.KeyFiles = slices.Concat(kept, incoming)
+		if role == RoleZSK {
+			next.PublishedKeyFiles, next.RetiredKeyFiles = nil, old
+		} else {
+			next.IncomingKeyFiles, next.OutgoingKeyFiles = nil, old
+		}
 	case Retire:
-		if len(cur.OutgoingKeyFiles) == 0 {
-			return 0, fmt.Errorf("%w: no outgoing key to retire", ErrRollover)
+		if role == RoleZSK {
+			if len(cur.RetiredKeyFiles) == 0 {
+				return 0, fmt.Errorf("%w: no outgoing zsk to retire", ErrRollover)
+			}
+			next.RetiredKeyFiles = nil
+		} else {
+			if len(cur.OutgoingKeyFiles) == 0 {
+				return 0, fmt.Errorf("%w: no outgoing %s to retire", ErrRollover, role)
+			}
+			next.OutgoingKeyFiles = nil
 		}
-		next.OutgoingKeyFiles = nil
-	default:
-		return 0, fmt.Errorf("zone: unknown rollover step %q (want prepublish, activate or retire)", step)
 	}
-	sg, err := z.newSigner(&next)
+	return z.installKeys(&next)
+}
+
+// installKeys publishes the keys of next (DNSKEY, and CDS/CDNSKEY of its
+// active SEP keys), makes its signing keys sign, stores next and rewrites
+// DIR/anchors.
+func (z *Zone) installKeys(next *Settings) (uint32, error) {
+	// The signing keys: active keys, and the incoming or outgoing KSK or
+	// CSK of a rollover; published or retired ZSKs do not sign.
+	sg, err := z.newSigner(next)
 	if err != nil {
 		return 0, err
 	}
-	published := sg // every published key signs
-	active, err := z.newSigner(&Settings{Origin: cur.Origin, KeyFiles: next.KeyFiles})
+	published, err := z.loadKeys(publishedFiles(next))
 	if err != nil {
 		return 0, err
 	}
-	origin := cur.Origin
+	active, err := z.loadKeys(next.KeyFiles)
+	if err != nil {
+		return 0, err
+	}
+	origin := next.Origin
 	var dnskeys, cds, cdnskey []dns.RR
-	for _, k := range published.Keys {
+	for _, k := range published {
 		d := dns.Copy(k.DNSKEY).(*dns.DNSKEY)
-		d.Hdr.Ttl = cur.KeyTTL
+		d.Hdr.Ttl = next.KeyTTL
 		dnskeys = append(dnskeys, d)
 	}
-	for _, k := range active.Keys {
+	// CDS/CDNSKEY name the key(s) the parent's DS should name: the active
+	// KSK or CSK (RFC 7344 §3).
+	for _, k := range active {
+		if !k.IsSEP() {
+			continue
+		}
 		c := k.CDS(keys.DigestSHA256)
-		c.Hdr.Ttl = cur.KeyTTL
+		c.Hdr.Ttl = next.KeyTTL
 		cds = append(cds, c)
 		ck := k.CDNSKEY()
-		ck.Hdr.Ttl = cur.KeyTTL
+		ck.Hdr.Ttl = next.KeyTTL
 		cdnskey = append(cdnskey, ck)
 	}
 	serial, err := z.change(func(v *view) error {
@@ -150,6 +348,8 @@ func (z *Zone) Rollover(step RolloverStep) (uint32, error) {
 			z.settings.KeyFiles = next.KeyFiles
 			z.settings.IncomingKeyFiles = next.IncomingKeyFiles
 			z.settings.OutgoingKeyFiles = next.OutgoingKeyFiles
+			z.settings.PublishedKeyFiles = next.PublishedKeyFiles
+			z.settings.RetiredKeyFiles = next.RetiredKeyFiles
 			z.signer.Store(sg)
 		}
 		return nil
@@ -157,9 +357,9 @@ func (z *Zone) Rollover(step RolloverStep) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Trust anchors follow the published keys.
+	// Trust anchors follow the published KSKs or CSKs.
 	tmp := filepath.Join(z.dir, AnchorsFile+".new")
-	if err := os.WriteFile(tmp, []byte(keys.Anchors(published.Keys)), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(keys.Anchors(published)), 0o644); err != nil {
 		return serial, fmt.Errorf("zone: anchors: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(z.dir, AnchorsFile)); err != nil {

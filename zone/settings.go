@@ -26,14 +26,25 @@ type Settings struct {
 	// Origin is the zone apex, fully qualified, lower case.
 	Origin string `json:"origin"`
 	// KeyFiles are the .key files of the active signing keys, relative to
-	// DIR/keys.
+	// DIR/keys: one CSK, or a KSK and a ZSK. Which of them signs what
+	// follows from their flags (zone/signer).
 	KeyFiles []string `json:"key_files"`
-	// OutgoingKeyFiles are keys still published and signing the DNSKEY
-	// RRset after a rollover's activation, until they are retired.
+	// OutgoingKeyFiles are keys still published and signing after a
+	// rollover's activation, until they are retired: the old CSK of a
+	// double-signature rollover, the old KSK of a double-KSK rollover
+	// (RFC 7583 §3.3.2).
 	OutgoingKeyFiles []string `json:"outgoing_key_files,omitempty"`
-	// IncomingKeyFiles are keys published ahead of a rollover's
-	// activation (pre-publication, RFC 7583 §3.3).
+	// IncomingKeyFiles are keys published and signing ahead of a
+	// rollover's activation: the new CSK, or the new KSK.
 	IncomingKeyFiles []string `json:"incoming_key_files,omitempty"`
+	// PublishedKeyFiles are keys in the DNSKEY RRset that sign nothing
+	// yet: the new ZSK of a pre-publication rollover (RFC 7583 §3.2.1)
+	// before its activation. Zones made before KSK/ZSK split have none.
+	PublishedKeyFiles []string `json:"published_key_files,omitempty"`
+	// RetiredKeyFiles are keys in the DNSKEY RRset that sign nothing any
+	// more: the old ZSK after a pre-publication rollover's activation,
+	// kept until the signatures it made have left every cache.
+	RetiredKeyFiles []string `json:"retired_key_files,omitempty"`
 	// TTL is the default TTL of identity records, in seconds.
 	TTL uint32 `json:"ttl"`
 	// NegativeTTL is the SOA minimum, in seconds.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/keys"
 )
 
 // writeZoneFile writes rrs (an AXFR, SOA first and last) as a zone file,
@@ -29,24 +31,60 @@ func writeZoneFile(t *testing.T, rrs []dns.RR) string {
 	return f
 }
 
-// checkWithTools runs the three zone verifiers on file; each must accept it.
+// newSplitZone is newZone with a KSK and a ZSK, as dance zone init makes
+// zones by default.
+func newSplitZone(t testing.TB, clock *fakeClock) (*Zone, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "z")
+	if _, err := Init(dir, InitOptions{Origin: "Devices.Test", SplitKeys: true, Now: clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	z, err := Open(dir, Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { z.Close() })
+	return z, dir
+}
+
+// checkWithTools runs the three zone verifiers on file, a zone with a KSK
+// and a ZSK; each must accept it.
 func checkWithTools(t *testing.T, file string) {
 	t.Helper()
-	checkWith(t, file, true)
+	checkWith(t, file, false, true)
 }
 
 // checkWith runs ldns-verify-zone and dnssec-verify, and kzonecheck when
-// withKnot is set.
-func checkWith(t *testing.T, file string, withKnot bool) {
+// withKnot is set. csk says which keys file has: one or two combined
+// signing keys (checked with dnssec-verify -z), or KSKs and ZSKs (checked
+// with the plain dnssec-verify -o ZONE FILE, which wants a ZSK).
+func checkWith(t *testing.T, file string, csk, withKnot bool) {
 	t.Helper()
+	// The zone file must be what the caller says, or a split zone that
+	// lost its ZSK would pass as a CSK zone.
+	text, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zsks := 0
+	zp := dns.NewZoneParser(strings.NewReader(string(text)), "", file)
+	for r, ok := zp.Next(); ok; r, ok = zp.Next() {
+		if k, isKey := r.(*dns.DNSKEY); isKey && k.Flags&keys.FlagSEP == 0 {
+			zsks++
+		}
+	}
+	if csk != (zsks == 0) {
+		t.Fatalf("zone file has %d ZSKs, checked as csk=%v", zsks, csk)
+	}
 	o := strings.TrimSuffix(origin, ".")
-	cmds := [][]string{
-		{"ldns-verify-zone", file},
+	verify := []string{"dnssec-verify", "-o", o, file}
+	if csk {
 		// -z: a combined signing key carries the SEP flag and signs
 		// everything; without -z dnssec-verify looks for a separate key
 		// without that flag and reports "Missing ZSK".
-		{"dnssec-verify", "-z", "-o", o, file},
+		verify = []string{"dnssec-verify", "-z", "-o", o, file}
 	}
+	cmds := [][]string{{"ldns-verify-zone", file}, verify}
 	if withKnot {
 		cmds = append(cmds, []string{"kzonecheck", "-o", o, "-d", "on", file})
 	}
@@ -65,8 +103,19 @@ func checkWith(t *testing.T, file string, withKnot bool) {
 }
 
 func TestTransferVerifies(t *testing.T) {
+	for _, csk := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ksk+zsk", true: "csk"}[csk], func(t *testing.T) {
+			testTransferVerifies(t, csk)
+		})
+	}
+}
+
+func testTransferVerifies(t *testing.T, csk bool) {
 	clock := newClock()
-	z, _ := newZone(t, clock)
+	z, _ := newSplitZone(t, clock)
+	if csk {
+		z, _ = newZone(t, clock)
+	}
 	var add []dns.RR
 	for i := 0; i < 40; i++ {
 		add = append(add,
@@ -99,7 +148,7 @@ func TestTransferVerifies(t *testing.T) {
 		b, _ := os.ReadFile(f0)
 		os.WriteFile(d, b, 0o644)
 	}
-	checkWithTools(t, f0)
+	checkWith(t, f0, csk, true)
 
 	// Incremental: remove names (emptying an empty non-terminal too) and
 	// add others; the chain stays complete and valid.
@@ -125,7 +174,7 @@ func TestTransferVerifies(t *testing.T) {
 			t.Fatalf("removed empty non-terminal still in the zone: %v", r)
 		}
 	}
-	checkWithTools(t, writeZoneFile(t, rrs2))
+	checkWith(t, writeZoneFile(t, rrs2), csk, true)
 }
 
 func countRR(rrs []dns.RR, t uint16) int {
@@ -179,7 +228,7 @@ func TestChainOrder(t *testing.T) {
 
 func TestPresign(t *testing.T) {
 	clock := newClock()
-	z, _ := newZone(t, clock)
+	z, _ := newSplitZone(t, clock)
 	var add []dns.RR
 	for i := 0; i < 50; i++ {
 		add = append(add, rr(t, fmt.Sprintf("p%d._device.devices.test. 300 IN TLSA 3 1 1 %064x", i, i)))
