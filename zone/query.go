@@ -70,6 +70,11 @@ func (z *Zone) Query(qname string, qtype uint16, o QueryOptions) (*Answer, error
 
 	n := z.names[name]
 	if !z.exists(name) {
+		// RFC 4592 §3.3.1: a name that does not exist may still be
+		// answered from a wildcard at its closest encloser.
+		if a, ok, err := z.wildcardQuery(name, qtype, o); ok {
+			return a, err
+		}
 		return z.negative(name, nil, true, o)
 	}
 	var sets []uint16
@@ -79,7 +84,10 @@ func (z *Zone) Query(qname string, qtype uint16, o QueryOptions) (*Answer, error
 		sets = n.types()
 	case dns.TypeNSEC:
 		if o.DNSSEC {
-			nsec := z.compactNSEC(name, n, false)
+			nsec, err := z.compactNSEC(name, n, false)
+			if err != nil {
+				return nil, err
+			}
 			a := &Answer{Outcome: Success, Rcode: dns.RcodeSuccess, Answer: []dns.RR{nsec}}
 			sigs, err := z.signer.Load().Sign([]dns.RR{nsec})
 			if err != nil {
@@ -149,7 +157,10 @@ func (z *Zone) negative(name string, n *node, nxname bool, o QueryOptions) (*Ans
 		s.Header().Ttl = ttl
 		a.Ns = append(a.Ns, s)
 	}
-	nsec := z.compactNSEC(name, n, nxname)
+	nsec, err := z.compactNSEC(name, n, nxname)
+	if err != nil {
+		return nil, err
+	}
 	nsigs, err := z.signer.Load().Sign([]dns.RR{nsec})
 	if err != nil {
 		return nil, err
@@ -160,10 +171,15 @@ func (z *Zone) negative(name string, n *node, nxname bool, o QueryOptions) (*Ans
 }
 
 // compactNSEC is the NSEC record of RFC 9824 §2 and §3 for name: next owner
-// "\000.name", the immediate successor in canonical order, so the record
-// covers no other name. Its type bitmap lists the types at name plus RRSIG
-// and NSEC, or for a name that does not exist RRSIG, NSEC and NXNAME.
-func (z *Zone) compactNSEC(name string, n *node, nxname bool) *dns.NSEC {
+// the immediate successor of name in canonical order ("\000.name", or for a
+// name too long for that, the name after its subtree), so the record covers
+// no other name. Its type bitmap lists the types at n plus RRSIG and NSEC,
+// or for a name that does not exist RRSIG, NSEC and NXNAME.
+func (z *Zone) compactNSEC(name string, n *node, nxname bool) (*dns.NSEC, error) {
+	next, err := immediateSuccessor(name, z.settings.Origin)
+	if err != nil {
+		return nil, err
+	}
 	types := []uint16{dns.TypeRRSIG, dns.TypeNSEC}
 	if nxname {
 		types = append(types, dns.TypeNXNAME)
@@ -173,7 +189,7 @@ func (z *Zone) compactNSEC(name string, n *node, nxname bool) *dns.NSEC {
 	sort.Slice(types, func(i, j int) bool { return types[i] < types[j] })
 	return &dns.NSEC{
 		Hdr:        dns.RR_Header{Name: name, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: z.negativeTTL()},
-		NextDomain: "\\000." + name,
+		NextDomain: next,
 		TypeBitMap: types,
-	}
+	}, nil
 }

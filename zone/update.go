@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/miekg/dns"
 
@@ -254,17 +253,14 @@ func isMetaType(t uint16) bool {
 	return t >= 128 && t <= 255
 }
 
-// checkOwner enforces the name rules of the zone: inside it, no wildcard
-// labels (identities are exact names; wildcards would also complicate the
-// compact denial proofs).
+// checkOwner enforces the name rules of the zone: inside it, and an
+// asterisk label only as a wildcard's leftmost label (checkWildcardOwner).
+// A wildcard owns identity types only, like every name updates reach.
 func (z *Zone) checkOwner(name string) error {
 	if !dns.IsSubDomain(z.settings.Origin, name) {
 		return updateErr(dns.RcodeNotZone, "%s is outside %s", name, z.settings.Origin)
 	}
-	if name == "*" || strings.HasPrefix(name, "*.") || strings.Contains(name, ".*.") {
-		return updateErr(dns.RcodeRefused, "%s: wildcard names are not served", name)
-	}
-	return nil
+	return checkWildcardOwner(name)
 }
 
 // rdlen reports the RDATA length of rr, zero when it has none. Records
@@ -397,7 +393,7 @@ func dedupe(rrs []dns.RR) []dns.RR {
 }
 
 // prescan implements RFC 2136 §3.4.1 plus the zone's policy: only identity
-// types, only below the key's subtree, no wildcards.
+// types, only below the key's subtree, wildcards only as *.NAME.
 func (z *Zone) prescan(rr dns.RR, p Policy) error {
 	h := rr.Header()
 	name := dns.CanonicalName(h.Name)

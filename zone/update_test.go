@@ -93,8 +93,8 @@ func TestUpdateRFC2136(t *testing.T) {
 			rcode:   dns.RcodeNotZone,
 		},
 		{
-			name:    "wildcard",
-			updates: func(t *testing.T) []dns.RR { return []dns.RR{rr(t, tlsa("*._device.devices.test.", "aa"))} },
+			name:    "asterisk not leftmost",
+			updates: func(t *testing.T) []dns.RR { return []dns.RR{rr(t, tlsa("a.*._device.devices.test.", "aa"))} },
 			rcode:   dns.RcodeRefused,
 		},
 		{

@@ -102,8 +102,8 @@ func TestRefusals(t *testing.T) {
 			_, err := c.Put("x.example.com", []Record{{Type: "TLSA", Data: "3 1 1 ab"}}, false)
 			return err
 		}, http.StatusBadRequest},
-		{"wildcard", func() error {
-			_, err := c.Put("*.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 ab"}}, false)
+		{"asterisk not leftmost", func() error {
+			_, err := c.Put("a.*.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 ab"}}, false)
 			return err
 		}, http.StatusForbidden},
 		{"injection", func() error {
