@@ -10,15 +10,64 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync"
 
+	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/httpauth"
 	"github.com/dnsbound/dance/verify"
 )
 
 type (
-	renewalKey  struct{} // the connection's *renewal
+	connKey     struct{} // the connection's *httpConn
 	identityKey struct{} // the request's *verify.Identity
 )
+
+// httpConn is the proxy's state for one client connection in the HTTP
+// modes. net/http hands every request of a connection the same TLS state,
+// so the first request sets it up once for all: the identity the handshake
+// authenticated and the Client-Cert fields, encoded.
+type httpConn struct {
+	tc   *tls.Conn
+	once sync.Once
+	// rn keeps the identity current (ModeHTTP); nil when the handshake
+	// authenticated no one.
+	rn *renewal
+	// clientCert and clientCertChain are the values of the RFC 9440
+	// fields for the client's chain; clientCertChain is empty for a lone
+	// certificate.
+	clientCert, clientCertChain string
+}
+
+// setup fills in c from the TLS state of its first request.
+func (c *httpConn) setup(s *Server, r *http.Request) {
+	c.once.Do(func() {
+		chain := r.TLS.PeerCertificates
+		c.clientCert = httpauth.EncodeByteSequence(chain[0].Raw)
+		if len(chain) > 1 {
+			parts := make([]string, len(chain)-1)
+			for i, cert := range chain[1:] {
+				parts[i] = httpauth.EncodeByteSequence(cert.Raw)
+			}
+			c.clientCertChain = strings.Join(parts, ", ")
+		}
+		if s.cfg.Mode != ModeHTTP {
+			return
+		}
+		id, ok := danetls.IdentityFromRequest(r)
+		if !ok {
+			return
+		}
+		c.rn = &renewal{s: s, id: id, chain: chain}
+		if lc, ok := c.tc.NetConn().(*limitedConn); ok {
+			s.renewals.Store(lc, c.rn)
+			// The connection may have closed before the entry was made;
+			// its Close removes entries only after it marks it closed.
+			if lc.closed.Load() {
+				s.renewals.Delete(lc)
+			}
+		}
+	})
+}
 
 func (s *Server) newHTTPServer() *http.Server {
 	d := &net.Dialer{Timeout: s.cfg.DialTimeout}
@@ -47,14 +96,8 @@ func (s *Server) newHTTPServer() *http.Server {
 		ErrorLog:          log.New(&slogWriter{s.log}, "", 0),
 		ConnState:         s.trackHijacked,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if tc, ok := c.(*tls.Conn); ok && s.cfg.Mode == ModeHTTP {
-				if id := identityOf(tc); id != nil {
-					rn := &renewal{s: s, id: id, chain: tc.ConnectionState().PeerCertificates}
-					if lc, ok := tc.NetConn().(*limitedConn); ok {
-						s.renewals.Store(lc, rn)
-					}
-					return context.WithValue(ctx, renewalKey{}, rn)
-				}
+			if tc, ok := c.(*tls.Conn); ok {
+				return context.WithValue(ctx, connKey{}, &httpConn{tc: tc})
 			}
 			return ctx
 		},
@@ -66,12 +109,15 @@ func (s *Server) newHTTPServer() *http.Server {
 // so that a mistake cannot forward an unauthenticated request.
 func (s *Server) gate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok := r.TLS != nil && len(r.TLS.PeerCertificates) > 0
+		hc, _ := r.Context().Value(connKey{}).(*httpConn)
+		ok := hc != nil && r.TLS != nil && len(r.TLS.PeerCertificates) > 0
+		if ok {
+			hc.setup(s, r)
+		}
 		if s.cfg.Mode == ModeHTTP {
-			rn, _ := r.Context().Value(renewalKey{}).(*renewal)
-			ok = ok && rn != nil
+			ok = ok && hc.rn != nil
 			if ok {
-				id, err := rn.current(r.Context())
+				id, err := hc.rn.current(r.Context())
 				if err != nil {
 					// A keep-alive connection outlived its identity.
 					s.log.Info("proxy: identity no longer valid; connection closed", "remote", r.RemoteAddr, "err", err)
@@ -87,7 +133,7 @@ func (s *Server) gate(next http.Handler) http.Handler {
 			http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
 			return
 		}
-		s.metrics.forwarded.WithLabelValues(s.cfg.Mode.String()).Inc()
+		s.metrics.forwardedMode.Inc()
 		next.ServeHTTP(w, r)
 	})
 }
@@ -95,21 +141,25 @@ func (s *Server) gate(next http.Handler) http.Handler {
 // rewrite builds the backend request. Every incoming copy of the identity
 // fields and of Client-Cert/Client-Cert-Chain is removed first, whatever
 // its case or "_" spelling (RFC 9440 §2: a proxy must sanitize them), then
-// the proxy's own are set from the TLS connection.
+// the proxy's own are set from the TLS connection (RFC 9440 §2.2, §2.3:
+// the leaf in Client-Cert, the rest of the chain in Client-Cert-Chain).
 func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(s.backend)
 	pr.Out.Host = pr.In.Host
 	pr.SetXForwarded()
-	names := []string{s.cfg.NameHeader, s.cfg.KindHeader, httpauth.ClientCertHeader, httpauth.ClientCertChainHeader}
-	httpauth.DelFields(pr.Out.Header, names...)
-	httpauth.DelFields(pr.Out.Trailer, names...)
-	chain := pr.In.TLS.PeerCertificates
+	httpauth.DelFields(pr.Out.Header, s.stripFields...)
+	httpauth.DelFields(pr.Out.Trailer, s.stripFields...)
 	if s.cfg.Mode == ModeHTTP {
 		id := pr.In.Context().Value(identityKey{}).(*verify.Identity)
 		pr.Out.Header.Set(s.cfg.NameHeader, id.Subject())
 		pr.Out.Header.Set(s.cfg.KindHeader, id.Kind.String())
 	}
-	httpauth.SetClientCert(pr.Out.Header, chain)
+	// gate set the connection up before forwarding anything.
+	hc := pr.In.Context().Value(connKey{}).(*httpConn)
+	pr.Out.Header.Set(httpauth.ClientCertHeader, hc.clientCert)
+	if hc.clientCertChain != "" {
+		pr.Out.Header.Set(httpauth.ClientCertChainHeader, hc.clientCertChain)
+	}
 }
 
 func (s *Server) backendError(w http.ResponseWriter, r *http.Request, err error) {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // handshakeListener accepts TCP connections, at most cap(sem) open at once,
@@ -90,14 +92,14 @@ func (l *handshakeListener) handshake(c net.Conn) {
 	err := tc.HandshakeContext(ctx)
 	l.s.metrics.handshakeSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
-		l.s.metrics.handshakes.WithLabelValues(handshakeResult(ctx, err)).Inc()
+		l.s.metrics.handshakeResult(ctx, err).Inc()
 		// The verification core has logged its reason already; this says
 		// which connection failed and how.
 		l.s.log.Info("proxy: handshake failed", "remote", c.RemoteAddr().String(), "err", err)
 		tc.Close()
 		return
 	}
-	l.s.metrics.handshakes.WithLabelValues("ok").Inc()
+	l.s.metrics.handshakeOK.Inc()
 	_ = c.SetDeadline(time.Time{})
 	select {
 	case l.out <- tc:
@@ -106,12 +108,14 @@ func (l *handshakeListener) handshake(c net.Conn) {
 	}
 }
 
-func handshakeResult(ctx context.Context, err error) string {
+// handshakeResult returns the counter of a failed handshake: timeout or
+// failed.
+func (m *metrics) handshakeResult(ctx context.Context, err error) prometheus.Counter {
 	var ne net.Error
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return "timeout"
+		return m.handshakeTimeout
 	}
-	return "failed"
+	return m.handshakeFailed
 }
 
 func (l *handshakeListener) fail(err error) {

@@ -7,6 +7,13 @@ const (
 	metricsSubsystem = "proxy"
 )
 
+// Results of handshakes_total.
+const (
+	handshakeOK      = "ok"
+	handshakeFailed  = "failed" // refused or broken
+	handshakeTimeout = "timeout"
+)
+
 type metrics struct {
 	accepted         prometheus.Counter
 	active           prometheus.Gauge
@@ -14,9 +21,14 @@ type metrics struct {
 	handshakeSeconds prometheus.Histogram
 	forwarded        *prometheus.CounterVec
 	backendErrors    prometheus.Counter
+
+	// The children of the vectors above for the labels in use, resolved
+	// once rather than looked up per connection or request.
+	handshakeOK, handshakeFailed, handshakeTimeout prometheus.Counter
+	forwardedMode                                  prometheus.Counter // the server's mode
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, mode Mode) (*metrics, error) {
 	m := &metrics{
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "connections_total",
@@ -44,9 +56,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Failures to reach the backend or to get its answer.",
 		}),
 	}
-	for _, r := range []string{"ok", "failed", "timeout"} {
-		m.handshakes.WithLabelValues(r)
-	}
+	m.handshakeOK = m.handshakes.WithLabelValues(handshakeOK)
+	m.handshakeFailed = m.handshakes.WithLabelValues(handshakeFailed)
+	m.handshakeTimeout = m.handshakes.WithLabelValues(handshakeTimeout)
+	m.forwardedMode = m.forwarded.WithLabelValues(mode.String())
 	if reg == nil {
 		return m, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dnsbound/dance/httpauth"
 	"github.com/dnsbound/dance/proxy/proxyproto"
 	"github.com/dnsbound/dance/verify"
 )
@@ -33,6 +34,9 @@ type Server struct {
 	sem     chan struct{}
 
 	httpSrv *http.Server // HTTP modes
+	// stripFields are the request fields a client must not send: the
+	// identity fields and RFC 9440's (HTTP modes).
+	stripFields []string
 
 	mu        sync.Mutex
 	listeners map[*handshakeListener]struct{}
@@ -107,7 +111,7 @@ func New(cfg Config) (*Server, error) {
 	if s.cfg.Time == nil {
 		s.cfg.Time = time.Now
 	}
-	m, err := newMetrics(cfg.Registerer)
+	m, err := newMetrics(cfg.Registerer, cfg.Mode)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: metrics: %w", err)
 	}
@@ -133,6 +137,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.tlsConf = tc
 	if cfg.Mode != ModeTCP {
+		s.stripFields = []string{cfg.NameHeader, cfg.KindHeader, httpauth.ClientCertHeader, httpauth.ClientCertChainHeader}
 		s.httpSrv = s.newHTTPServer()
 	}
 	return s, nil

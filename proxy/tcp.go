@@ -52,14 +52,13 @@ func (s *Server) serveTCP(hl *handshakeListener) error {
 // header builds the PROXY v2 header for an authenticated connection: the
 // client's address and the address it reached, the subject in the
 // configured TLV and, if asked, PP2_TYPE_SSL.
-func (s *Server) header(tc *tls.Conn, id *verify.Identity) ([]byte, error) {
+func (s *Server) header(tc *tls.Conn, st *tls.ConnectionState, id *verify.Identity) ([]byte, error) {
 	h := proxyproto.Header{
 		Source:      addrPort(tc.RemoteAddr()),
 		Destination: addrPort(tc.LocalAddr()),
 		TLVs:        []proxyproto.TLV{{Type: s.cfg.TLVType, Value: []byte(id.Subject())}},
 	}
 	if s.cfg.SSLTLV {
-		st := tc.ConnectionState()
 		var sub []proxyproto.TLV
 		if v, ok := tlsVersionNames[st.Version]; ok {
 			sub = append(sub, proxyproto.TLV{Type: proxyproto.SubtypeSSLVersion, Value: []byte(v)})
@@ -93,7 +92,8 @@ func (s *Server) forwardTCP(tc *tls.Conn) {
 		s.log.Error("proxy: connection without an authenticated client reached the forwarder; closed", "remote", remote)
 		return
 	}
-	hdr, err := s.header(tc, id)
+	st := tc.ConnectionState()
+	hdr, err := s.header(tc, &st, id)
 	if err != nil {
 		s.log.Error("proxy: PROXY header", "remote", remote, "err", err)
 		return
@@ -120,9 +120,9 @@ func (s *Server) forwardTCP(tc *tls.Conn) {
 		return
 	}
 	_ = bc.SetWriteDeadline(time.Time{})
-	s.metrics.forwarded.WithLabelValues(ModeTCP.String()).Inc()
+	s.metrics.forwardedMode.Inc()
 	s.log.Debug("proxy: forwarding", "remote", remote, "subject", id.Subject(), "kind", id.Kind.String())
-	s.pipe(tc, bc, &renewal{s: s, id: id, chain: tc.ConnectionState().PeerCertificates})
+	s.pipe(tc, bc, &renewal{s: s, id: id, chain: st.PeerCertificates})
 }
 
 // pipe copies both ways until both directions have ended, passing on
