@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,26 +43,32 @@ func zoneInitCommand() *cli.Command {
 	var (
 		name, dir, alg string
 		ns             cli.StringList
-		asJSON         bool
+		asJSON, csk    bool
 		ttl, negTTL    uint
 	)
 	return &cli.Command{
 		Name:    "init",
 		Summary: "create a signed identity zone in a directory",
-		Usage:   "dance zone init --zone ZONE --dir DIR [--algorithm ecdsa-p256|ed25519] [--ns NAME ...] [flags]",
-		Description: "Creates DIR with the zone database (SOA, NS, DNSKEY, CDS, CDNSKEY), one combined\n" +
-			"signing key (DIR/keys, private key mode 0600), the trust anchors (DIR/anchors: DS and\n" +
-			"DNSKEY lines, usable as Unbound's trust-anchor-file) and an update key (DIR/tsig.key,\n" +
-			"BIND syntax, hmac-sha256, usable with nsupdate -k). Prints the DS record for the parent.",
+		Usage:   "dance zone init --zone ZONE --dir DIR [--algorithm ecdsa-p256|ed25519] [--csk] [--ns NAME ...] [flags]",
+		Description: "Creates DIR with the zone database (SOA, NS, DNSKEY, CDS, CDNSKEY), the signing keys\n" +
+			"(DIR/keys, private key mode 0600), the trust anchors (DIR/anchors: DS and DNSKEY lines,\n" +
+			"usable as Unbound's trust-anchor-file) and an update key (DIR/tsig.key, BIND syntax,\n" +
+			"hmac-sha256, usable with nsupdate -k). Prints the DS record for the parent.\n\n" +
+			"The keys are a key-signing key (KSK, flags 257: the DS names it; it signs the DNSKEY,\n" +
+			"CDS and CDNSKEY RRsets) and a zone-signing key (ZSK, flags 256: it signs the rest), so\n" +
+			"the ZSK can be rolled without the parent (dance zone rollover). --csk makes one combined\n" +
+			"signing key instead (one key, one signature per RRset; dnssec-verify then needs -z).",
 		Examples: []string{
 			"dance zone init --zone ids.example.com --dir /var/lib/dance/ids --ns ns1.example.com --ns ns2.example.net",
 			"dance zone init --zone ids.example.com --dir ./ids --ns ns1.ids.example.com=192.0.2.53,2001:db8::53",
 			"dance zone init --zone devices.test --dir ./zone --algorithm ed25519 --json",
+			"dance zone init --zone devices.test --dir ./zone --csk",
 		},
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&name, "zone", "", "zone `NAME` (required)")
 			fs.StringVar(&dir, "dir", "", "zone `DIR`ectory to create (required)")
 			fs.StringVar(&alg, "algorithm", "ecdsa-p256", "DNSSEC `ALG`orithm: ecdsa-p256 or ed25519")
+			fs.BoolVar(&csk, "csk", false, "one combined signing key instead of a KSK and a ZSK")
 			fs.Var(&ns, "ns", "name server `NAME[=ADDR,...]` of the zone (repeatable; a name inside the zone needs its addresses; default ns1.ZONE=127.0.0.1)")
 			fs.UintVar(&ttl, "ttl", zone.DefaultTTL, "default TTL of identity records, in `SECONDS`")
 			fs.UintVar(&negTTL, "negative-ttl", zone.DefaultNegativeTTL, "TTL of negative answers (SOA minimum), in `SECONDS`")
@@ -83,7 +90,7 @@ func zoneInitCommand() *cli.Command {
 			if err != nil {
 				return cli.Input(err)
 			}
-			res, err := zone.Init(dir, zone.InitOptions{Origin: name, Algorithm: a, NS: nsNames, NSAddrs: nsAddrs, TTL: uint32(ttl), NegativeTTL: uint32(negTTL)})
+			res, err := zone.Init(dir, zone.InitOptions{Origin: name, Algorithm: a, SplitKeys: !csk, NS: nsNames, NSAddrs: nsAddrs, TTL: uint32(ttl), NegativeTTL: uint32(negTTL)})
 			if errors.Is(err, zone.ErrExists) {
 				return cli.WithHint(cli.Input(err), "choose an empty directory; an existing zone is never overwritten")
 			}
@@ -98,17 +105,28 @@ func zoneInitCommand() *cli.Command {
 				for _, d := range res.DS {
 					ds = append(ds, d.String())
 				}
-				return json.NewEncoder(env.Stdout).Encode(map[string]any{
+				out := map[string]any{
 					"zone":      res.Origin,
+					"keys":      "csk",
 					"key_tag":   res.Key.Tag(),
 					"dnskey":    res.Key.DNSKEY.String(),
 					"ds":        ds,
 					"anchors":   filepath.Join(dir, zone.AnchorsFile),
 					"tsig_key":  filepath.Join(dir, zone.TSIGFile),
 					"tsig_name": res.TSIG.Name,
-				})
+				}
+				if res.ZSK != nil {
+					out["keys"] = "ksk+zsk"
+					out["zsk_tag"] = res.ZSK.Tag()
+					out["zsk_dnskey"] = res.ZSK.DNSKEY.String()
+				}
+				return json.NewEncoder(env.Stdout).Encode(out)
 			}
-			fmt.Fprintf(env.Stdout, "zone %s created in %s (key tag %d)\n", res.Origin, dir, res.Key.Tag())
+			if res.ZSK != nil {
+				fmt.Fprintf(env.Stdout, "zone %s created in %s (KSK tag %d, ZSK tag %d)\n", res.Origin, dir, res.Key.Tag(), res.ZSK.Tag())
+			} else {
+				fmt.Fprintf(env.Stdout, "zone %s created in %s (CSK tag %d)\n", res.Origin, dir, res.Key.Tag())
+			}
 			fmt.Fprintf(env.Stdout, "; DS record(s) for the parent zone:\n")
 			for _, d := range res.DS {
 				fmt.Fprintln(env.Stdout, d.String())
@@ -686,30 +704,60 @@ func zoneRolloverCommand() *cli.Command {
 	var (
 		af     apiFlags
 		asJSON bool
+		key    string
 	)
 	return &cli.Command{
 		Name:    "rollover",
 		Summary: "roll the zone's signing key, one step at a time, through the admin API",
-		Usage:   "dance zone rollover [prepublish|activate|retire] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL] [--json]",
-		Description: "Without a step, lists the keys. The rollover uses the double-signature method\n" +
-			"(RFC 7583): prepublish adds a new key that signs next to the old one (wait the\n" +
-			"DNSKEY TTL, 1 hour by default); activate moves CDS/CDNSKEY to the new key so the parent\n" +
-			"replaces the DS (wait until it has, plus its TTL); retire removes the old key.\n" +
-			"DIR/anchors follows the published keys.",
+		Usage:   "dance zone rollover [prepublish|activate|retire] [--key ksk|zsk|csk] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL] [--json]",
+		Description: "Without a step, lists the keys. A rollover is three steps, taken one at a time, with\n" +
+			"a wait between them (RFC 7583); one rollover runs at a time. --key says which key to\n" +
+			"roll; without it, the key of the rollover under way, else the ZSK (or the CSK of a zone\n" +
+			"made with --csk).\n\n" +
+			"ZSK (pre-publication, RFC 7583 §3.2.1; the parent is not involved):\n" +
+			"  prepublish  publishes a new ZSK, which signs nothing yet\n" +
+			"              wait the DNSKEY TTL (1 hour by default), so caches hold the new key\n" +
+			"  activate    signs with the new ZSK; the old one stays published\n" +
+			"              wait the largest TTL in the zone (1 hour by default: the apex records),\n" +
+			"              so signatures by the old key leave caches\n" +
+			"  retire      removes the old ZSK\n\n" +
+			"KSK (double-KSK, RFC 7583 §3.3.2) and CSK (double signature):\n" +
+			"  prepublish  publishes a new key that signs next to the old one (the KSKs sign the\n" +
+			"              DNSKEY, CDS and CDNSKEY RRsets; the CSKs sign everything)\n" +
+			"              wait the DNSKEY TTL\n" +
+			"  activate    moves CDS/CDNSKEY to the new key: replace the DS at the parent\n" +
+			"              wait until the parent serves the new DS, plus the TTL of the old DS\n" +
+			"  retire      removes the old key\n\n" +
+			"DIR/anchors follows the published KSKs or CSKs.",
 		Examples: []string{
-			"dance zone rollover --dir ./zone prepublish",
-			"dance zone rollover --dir ./zone activate   # then update the DS at the parent",
-			"dance zone rollover --dir ./zone retire",
-			"dance zone rollover --dir ./zone            # list keys",
+			"dance zone rollover --dir ./zone prepublish             # the ZSK",
+			"dance zone rollover --dir ./zone activate               # after the DNSKEY TTL",
+			"dance zone rollover --dir ./zone retire                 # after the largest TTL",
+			"dance zone rollover --dir ./zone --key ksk prepublish",
+			"dance zone rollover --dir ./zone --key ksk activate     # then update the DS at the parent",
+			"dance zone rollover --dir ./zone --key ksk retire       # once the parent serves the new DS, plus its TTL",
+			"dance zone rollover --dir ./zone                        # list keys",
 		},
 		ExitCodes: apiExitCodes,
 		Flags: func(fs *flag.FlagSet) {
 			af.register(fs)
 			fs.BoolVar(&asJSON, "json", false, "print the keys as JSON")
+			fs.StringVar(&key, "key", "", "the `ROLE` of the key to roll: ksk, zsk or csk (default: the rollover under way, else the zsk or csk)")
 		},
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
 			if len(args) > 1 {
 				return cli.Usagef("want at most one step")
+			}
+			var role zone.KeyRole
+			if key != "" {
+				r, err := zone.ParseKeyRole(key)
+				if err != nil {
+					return cli.Usagef("--key: %v", err)
+				}
+				if len(args) == 0 {
+					return cli.Usagef("--key needs a step (prepublish, activate or retire)")
+				}
+				role = r
 			}
 			c, err := af.client(env)
 			if err != nil {
@@ -724,7 +772,11 @@ func zoneRolloverCommand() *cli.Command {
 				default:
 					return cli.Usagef("unknown step %q (want prepublish, activate or retire)", args[0])
 				}
-				ks, _, err = c.Rollover(args[0])
+				step := zone.RolloverStep(args[0])
+				if role != "" {
+					step = step.Of(role)
+				}
+				ks, _, err = c.Rollover(string(step))
 			}
 			if err != nil {
 				return apiErr(err)
@@ -732,8 +784,18 @@ func zoneRolloverCommand() *cli.Command {
 			if asJSON {
 				return json.NewEncoder(env.Stdout).Encode(ks)
 			}
+			// The API gives no role; a key without a DS is a ZSK,
+			// and the zone's SEP keys are KSKs if it has one.
+			split := slices.ContainsFunc(ks, func(k admin.Key) bool { return k.DS == "" })
 			for _, k := range ks {
-				fmt.Fprintf(env.Stdout, "%-8s tag %-5d algorithm %d  %s\n", k.State, k.Tag, k.Algorithm, k.DS)
+				role := "csk"
+				switch {
+				case k.DS == "":
+					role = "zsk"
+				case split:
+					role = "ksk"
+				}
+				fmt.Fprintf(env.Stdout, "%-8s %s tag %-5d algorithm %d  %s\n", k.State, role, k.Tag, k.Algorithm, k.DS)
 			}
 			return nil
 		},

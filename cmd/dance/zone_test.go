@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,6 +44,10 @@ func TestZoneInit(t *testing.T) {
 		{"existing", []string{"zone", "init", "--zone", "x.test", "--dir", existing}, 2, `^$`, "already holds a zone"},
 		{"bad name", []string{"zone", "init", "--zone", "bad..name", "--dir", filepath.Join(base, "e")}, 2, `^$`, "invalid zone name"},
 		{"help", []string{"zone", "init", "--help"}, 0, `EXAMPLES`, ""},
+		{"ksk and zsk by default", []string{"zone", "init", "--zone", "devices.test", "--dir", filepath.Join(base, "split")}, 0,
+			`^zone devices\.test\. created in \S+ \(KSK tag (\d+), ZSK tag \d+\)\n; DS record\(s\) for the parent zone:\ndevices\.test\.\t3600\tIN\tDS\t\d+ 13 2 [0-9A-F]{64}\n;`, ""},
+		{"csk", []string{"zone", "init", "--zone", "devices.test", "--dir", filepath.Join(base, "csk"), "--csk"}, 0,
+			`^zone devices\.test\. created in \S+ \(CSK tag \d+\)\n`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,6 +64,38 @@ func TestZoneInit(t *testing.T) {
 			}
 		})
 	}
+	// The key files: a KSK and a ZSK by default, one CSK with --csk; the
+	// DS printed names the KSK.
+	for _, c := range []struct {
+		dir   string
+		flags []uint16
+	}{{"split", []uint16{257, 256}}, {"csk", []uint16{257}}} {
+		keyFiles, _ := filepath.Glob(filepath.Join(base, c.dir, "keys", "*.key"))
+		var flags []uint16
+		for _, f := range keyFiles {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rr, err := dns.NewRR(string(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			flags = append(flags, rr.(*dns.DNSKEY).Flags)
+		}
+		slices.Sort(flags)
+		slices.Sort(c.flags)
+		if !slices.Equal(flags, c.flags) {
+			t.Errorf("%s: key flags %v, want %v", c.dir, flags, c.flags)
+		}
+		anchors, err := os.ReadFile(filepath.Join(base, c.dir, "anchors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(string(anchors), "\tDS\t") != 1 || strings.Contains(string(anchors), "DNSKEY\t256 ") {
+			t.Errorf("%s: anchors name other keys than the KSK:\n%s", c.dir, anchors)
+		}
+	}
 	// The created zone has its NS names and files.
 	z := filepath.Join(base, "b")
 	for _, f := range []string{"anchors", "tsig.key", "zone.db"} {
@@ -69,19 +106,44 @@ func TestZoneInit(t *testing.T) {
 }
 
 func TestZoneInitJSON(t *testing.T) {
-	var out, errb bytes.Buffer
-	dir := filepath.Join(t.TempDir(), "z")
-	if code := run(context.Background(), []string{"zone", "init", "--zone", "Devices.Test.", "--dir", dir, "--json"}, nil, &out, &errb); code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
+	for _, csk := range []bool{false, true} {
+		var out, errb bytes.Buffer
+		args := []string{"zone", "init", "--zone", "Devices.Test.", "--dir", filepath.Join(t.TempDir(), "z"), "--json"}
+		if csk {
+			args = append(args, "--csk")
+		}
+		if code := run(context.Background(), args, nil, &out, &errb); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		checkInitJSON(t, out.Bytes(), csk)
 	}
+}
+
+func checkInitJSON(t *testing.T, out []byte, csk bool) {
+	t.Helper()
 	var res struct {
-		Zone   string   `json:"zone"`
-		KeyTag uint16   `json:"key_tag"`
-		DS     []string `json:"ds"`
-		DNSKEY string   `json:"dnskey"`
+		Zone      string   `json:"zone"`
+		Keys      string   `json:"keys"`
+		KeyTag    uint16   `json:"key_tag"`
+		ZSKTag    uint16   `json:"zsk_tag"`
+		DS        []string `json:"ds"`
+		DNSKEY    string   `json:"dnskey"`
+		ZSKDNSKEY string   `json:"zsk_dnskey"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatal(err)
+	}
+	if csk && (res.Keys != "csk" || res.ZSKTag != 0 || res.ZSKDNSKEY != "") {
+		t.Fatalf("--csk JSON: %+v", res)
+	}
+	if !csk {
+		zsk, err := dns.NewRR(res.ZSKDNSKEY)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Keys != "ksk+zsk" || zsk.(*dns.DNSKEY).Flags != 256 || zsk.(*dns.DNSKEY).KeyTag() != res.ZSKTag {
+			t.Fatalf("split JSON: %+v", res)
+		}
 	}
 	rr, err := dns.NewRR(res.DS[0])
 	if err != nil {
@@ -175,10 +237,18 @@ func TestZoneServe(t *testing.T) {
 		{"wrong token", []string{"zone", "list", "--api", api, "--token-file", wrongTok}, 1, "", "401"},
 		{"unusable token file", []string{"zone", "list", "--api", api, "--token-file", csv}, 2, "", "not one line"},
 		{"no token", []string{"zone", "list", "--api", api}, 2, "", "--token-file or --dir"},
-		{"keys", []string{"zone", "rollover", "--api", api, "--dir", dir}, 0, "active   tag", ""},
+		{"keys", []string{"zone", "rollover", "--api", api, "--dir", dir}, 0, "active   zsk tag", ""},
 		{"retire first", []string{"zone", "rollover", "--api", api, "--dir", dir, "retire"}, 2, "", "out of order"},
-		{"prepublish", []string{"zone", "rollover", "--api", api, "--dir", dir, "prepublish"}, 0, "incoming tag", ""},
+		{"prepublish", []string{"zone", "rollover", "--api", api, "--dir", dir, "prepublish"}, 0, "incoming zsk tag", ""},
 		{"bad step", []string{"zone", "rollover", "--api", api, "--dir", dir, "sideways"}, 2, "", "unknown step"},
+		{"bad role", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "psk", "activate"}, 2, "", "unknown key role"},
+		{"role without step", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "ksk"}, 2, "", "--key needs a step"},
+		{"csk in a split zone", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "csk", "activate"}, 2, "", "no CSK"},
+		{"ksk during a zsk rollover", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "ksk", "activate"}, 2, "", "zsk rollover is under way"},
+		{"zsk activate", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "zsk", "activate"}, 0, "outgoing zsk tag", ""},
+		{"zsk retire", []string{"zone", "rollover", "--api", api, "--dir", dir, "retire"}, 0, "active   ksk tag", ""},
+		{"ksk prepublish", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "ksk", "prepublish"}, 0, "incoming ksk tag", ""},
+		{"rollover help", []string{"zone", "rollover", "--help"}, 0, "wait the DNSKEY TTL", ""},
 	}
 	for _, st := range steps {
 		var o, e bytes.Buffer
