@@ -25,7 +25,12 @@ func FuzzHandle(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer z.Close()
-	if _, err := z.Update(nil, []dns.RR{mustRR(f, "s1._device.devices.test. 300 IN TLSA 3 1 1 0102")}, zone.Policy{}); err != nil {
+	// A wildcard too, so that the seeds under testdata reach the
+	// expansion and its proofs.
+	if _, err := z.Update(nil, []dns.RR{
+		mustRR(f, "s1._device.devices.test. 300 IN TLSA 3 1 1 0102"),
+		mustRR(f, "*._device.devices.test. 300 IN TLSA 2 0 1 0304"),
+	}, zone.Policy{}); err != nil {
 		f.Fatal(err)
 	}
 	srv, err := New(Config{Zone: z, UpdateKeys: []*tsigkey.Key{res.TSIG}})

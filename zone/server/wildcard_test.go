@@ -223,3 +223,67 @@ func TestWildcardNsupdate(t *testing.T) {
 		}
 	}
 }
+
+// limitName is a name under the zone whose wire form is total octets
+// long (RFC 1035 §2.3.4 allows 255), with a first label of ten octets.
+func limitName(t testing.TB, total int) string {
+	t.Helper()
+	name := "aaaaaaaaaa." + origin
+	for rest := total - (len(name) + 1); rest > 0; {
+		n := min(63, rest-1)
+		if rest-(n+1) == 1 {
+			n--
+		}
+		name = "aaaaaaaaaa." + strings.Repeat("m", n) + "." + name[len("aaaaaaaaaa."):]
+		rest -= n + 1
+	}
+	if len(name)+1 != total {
+		t.Fatalf("built a name of %d octets, want %d", len(name)+1, total)
+	}
+	return name
+}
+
+// TestLimitNamesValidate: DO queries for names of 253 to 255 octets get
+// signed compact denials (no SERVFAIL) that Unbound and the project's
+// resolver prove secure, for names that do not exist and for a name at
+// the limit that exists.
+func TestLimitNamesValidate(t *testing.T) {
+	ts := startServer(t, nil)
+	exist := strings.Replace(limitName(t, 255), "aaaaaaaaaa.", "bbbbbbbbbb.", 1)
+	addRR(t, ts.zone, exist+" 300 IN TLSA "+ownEE)
+	f, err := os.Open(filepath.Join(ts.dir, zone.AnchorsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors, err := resolver.ParseAnchors(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := resolver.New(resolver.Config{Upstreams: []string{ts.addr}, Anchors: anchors, CacheEntries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ub := startUnbound(t, filepath.Join(ts.dir, zone.AnchorsFile), origin, ts.addr)
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{limitName(t, 253), dns.TypeTLSA},
+		{limitName(t, 254), dns.TypeTLSA},
+		{limitName(t, 255), dns.TypeTLSA},
+		{exist, dns.TypeSSHFP},
+	} {
+		direct := query(t, ts.addr, q.name, q.qtype)
+		if direct.Rcode == dns.RcodeServerFailure || countType(direct.Ns, dns.TypeNSEC) != 1 {
+			t.Errorf("%d octets: rcode %s, want a compact denial\n%v", len(q.name)+1, dns.RcodeToString[direct.Rcode], direct)
+		}
+		if m := query(t, ub, q.name, q.qtype); !m.AuthenticatedData || len(m.Answer) != 0 {
+			t.Errorf("%d octets via Unbound: rcode %s ad %v", len(q.name)+1, dns.RcodeToString[m.Rcode], m.AuthenticatedData)
+		}
+		res, err := r.Lookup(context.Background(), q.name, q.qtype)
+		if err != nil || res.Status != resolver.Secure || res.Kind == resolver.KindAnswer {
+			t.Errorf("%d octets via the project's resolver: %v %+v", len(q.name)+1, err, res)
+		}
+	}
+}
