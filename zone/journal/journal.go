@@ -33,8 +33,9 @@ type Journal struct {
 	mu          sync.Mutex
 	maxVersions int
 	maxRRs      int
-	// last is the newest recorded zone (AXFR form); lastSOA its SOA.
-	last     []dns.RR
+	// last is the newest recorded zone (AXFR form), packed; lastSOA its
+	// SOA.
+	last     *image
 	lastSOA  *dns.SOA
 	versions []Version
 	rrs      int
@@ -77,16 +78,23 @@ func (j *Journal) Record(axfr []dns.RR) ([]dns.RR, error) {
 	if err != nil {
 		return nil, err
 	}
+	im, err := packImage(axfr)
+	if err != nil {
+		return nil, err
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	switch {
 	case j.lastSOA == nil:
 	case soa.Serial == j.lastSOA.Serial:
-		return j.last, nil
+		return j.last.unpack()
 	case int32(soa.Serial-j.lastSOA.Serial) < 0:
 		j.versions, j.rrs = nil, 0
 	default:
-		del, add := Diff(j.last, axfr)
+		del, add, err := diffImages(j.last, im)
+		if err != nil {
+			return nil, err
+		}
 		v := Version{From: j.lastSOA, To: soa, Deleted: del, Added: add}
 		j.versions = append(j.versions, v)
 		j.rrs += v.size()
@@ -96,7 +104,7 @@ func (j *Journal) Record(axfr []dns.RR) ([]dns.RR, error) {
 			j.versions = j.versions[1:]
 		}
 	}
-	j.last, j.lastSOA = axfr, soa
+	j.last, j.lastSOA = im, soa
 	return axfr, nil
 }
 
@@ -112,11 +120,20 @@ func (j *Journal) Serial() (uint32, bool) {
 }
 
 // Newest returns the newest recorded zone in AXFR form, and false when
-// nothing was recorded yet. The caller must not modify it.
+// nothing was recorded yet. The zone is kept packed and decoded anew for
+// each call: check Serial first.
 func (j *Journal) Newest() ([]dns.RR, bool) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.last, j.lastSOA != nil
+	last := j.last
+	j.mu.Unlock()
+	if last == nil {
+		return nil, false
+	}
+	rrs, err := last.unpack()
+	if err != nil {
+		return nil, false
+	}
+	return rrs, true
 }
 
 // Len returns the number of versions kept and the records in them.
@@ -154,85 +171,18 @@ func key(rr dns.RR) string { return rr.String() }
 // Diff returns the RRs of old that are not in new and those of new that
 // are not in old, both zones in AXFR form or plain lists without duplicate
 // RRs (RFC 2181 §5); SOA records are left out (RFC 1995 carries them as
-// version markers). Order follows the inputs.
-func Diff(old, new []dns.RR) (deleted, added []dns.RR) {
-	// Most RRs are the same objects in both versions (every miekg/dns RR
-	// is a pointer), in the same order: walk both lists together, match
-	// equal objects as they come, and keep only the others aside (a
-	// mismatch may be matched later, when the lists resynchronise). Only
-	// those are compared by content, so a small change costs little
-	// memory whatever the zone's size.
-	pendOld := map[dns.RR]struct{}{}
-	pendNew := map[dns.RR]struct{}{}
-	skip := func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeSOA }
-	i, k := 0, 0
-	for i < len(old) || k < len(new) {
-		if i < len(old) && skip(old[i]) {
-			i++
-			continue
-		}
-		if k < len(new) && skip(new[k]) {
-			k++
-			continue
-		}
-		if i < len(old) && k < len(new) && old[i] == new[k] {
-			i, k = i+1, k+1
-			continue
-		}
-		if i < len(old) {
-			if _, ok := pendNew[old[i]]; ok {
-				delete(pendNew, old[i])
-			} else {
-				pendOld[old[i]] = struct{}{}
-			}
-			i++
-		}
-		if k < len(new) {
-			if _, ok := pendOld[new[k]]; ok {
-				delete(pendOld, new[k])
-			} else {
-				pendNew[new[k]] = struct{}{}
-			}
-			k++
-		}
+// version markers). Order follows the inputs. RRs are compared in wire
+// form, owner included: an RR that cannot be packed is an error.
+func Diff(old, new []dns.RR) (deleted, added []dns.RR, err error) {
+	a, err := packImage(old)
+	if err != nil {
+		return nil, nil, err
 	}
-	// Keep the input order for the rest.
-	var oldRest, newRest []dns.RR
-	if len(pendOld) > 0 {
-		for _, rr := range old {
-			if _, ok := pendOld[rr]; ok {
-				oldRest = append(oldRest, rr)
-				delete(pendOld, rr)
-			}
-		}
+	b, err := packImage(new)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(pendNew) > 0 {
-		for _, rr := range new {
-			if _, ok := pendNew[rr]; ok {
-				newRest = append(newRest, rr)
-				delete(pendNew, rr)
-			}
-		}
-	}
-	oldKeys := make(map[string]bool, len(oldRest))
-	for _, rr := range oldRest {
-		oldKeys[key(rr)] = true
-	}
-	newKeys := make(map[string]bool, len(newRest))
-	for _, rr := range newRest {
-		newKeys[key(rr)] = true
-	}
-	for _, rr := range oldRest {
-		if k := key(rr); !newKeys[k] {
-			deleted = append(deleted, rr)
-		}
-	}
-	for _, rr := range newRest {
-		if k := key(rr); !oldKeys[k] {
-			added = append(added, rr)
-		}
-	}
-	return deleted, added
+	return diffImages(a, b)
 }
 
 // Response lays out versions as an RFC 1995 §4 IXFR answer: the newest SOA,

@@ -58,7 +58,10 @@ func TestDiff(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			old, new := zoneOf(t, 1, tc.old), zoneOf(t, 2, tc.new)
-			del, add := Diff(old, new)
+			del, add, err := Diff(old, new)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if len(del) != tc.deleted || len(add) != tc.adds {
 				t.Fatalf("%d deleted, %d added; want %d, %d", len(del), len(add), tc.deleted, tc.adds)
 			}

@@ -197,8 +197,10 @@ func (s *Server) transferRecords(r *dns.Msg) ([]dns.RR, string, error) {
 func (s *Server) currentZone() ([]dns.RR, error) {
 	s.xfrMu.Lock()
 	defer s.xfrMu.Unlock()
-	if last, ok := s.journal.Newest(); ok && last[0].(*dns.SOA).Serial == s.cfg.Zone.Serial() {
-		return last, nil
+	if serial, ok := s.journal.Serial(); ok && serial == s.cfg.Zone.Serial() {
+		if last, ok := s.journal.Newest(); ok && last[0].(*dns.SOA).Serial == serial {
+			return last, nil
+		}
 	}
 	// Sign what is missing without holding the zone's lock, so that
 	// updates go on; Transfer then signs only what changed since.
