@@ -134,3 +134,35 @@ func TestAnchors(t *testing.T) {
 		t.Fatalf("anchors has %d DS and %d DNSKEY, want 1 and 1:\n%s", ds, dnskey, text)
 	}
 }
+
+// TestRoleFlags checks the flags of each kind of key and that they survive
+// a write and a load, so that roles derived from flags are stable.
+func TestRoleFlags(t *testing.T) {
+	tests := []struct {
+		name  string
+		flags uint16
+		want  uint16
+		sep   bool
+	}{
+		{"ksk", FlagsKSK, 257, true},
+		{"zsk", FlagsZSK, 256, false},
+		{"csk", FlagsCSK, 257, true},
+	}
+	for _, tt := range tests {
+		k, err := Generate("example.test.", ECDSAP256SHA256, tt.flags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := Write(t.TempDir(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.DNSKEY.Flags != tt.want || back.IsSEP() != tt.sep || back.Tag() != k.Tag() {
+			t.Errorf("%s: flags %d sep %v tag %d, want %d %v %d", tt.name, back.DNSKEY.Flags, back.IsSEP(), back.Tag(), tt.want, tt.sep, k.Tag())
+		}
+	}
+}
