@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -75,21 +76,80 @@ func adminIdentity(t *testing.T, base, name string) (string, string) {
 	return dir, strings.Join(f[4:8], " ")
 }
 
-// adminCurl runs curl against the admin API and returns the HTTP status
-// (0 when there was no HTTP response) and the body.
-func adminCurl(t *testing.T, args ...string) (int, string) {
+// curlResult is what one curl run against the admin API gave.
+type curlResult struct {
+	code   int // HTTP status, 0 when there was no HTTP response
+	body   string
+	exit   int // curl's exit status
+	stderr string
+}
+
+// curlSSLConnectError is curl's exit status for a failed TLS handshake
+// (curl(1), EXIT CODES).
+const curlSSLConnectError = 35
+
+// curlTLS12 makes curl speak TLS 1.2, where the server judges the client's
+// certificate before sending its Finished, so that a refusal reaches curl
+// inside the handshake, alert and all (exit 35). In TLS 1.3 the server
+// judges it after the client has finished: its alert races curl's request,
+// and curl reports a send (55) or receive (56) failure, with or without
+// the alert, as the timing falls.
+var curlTLS12 = []string{"--tlsv1.2", "--tls-max", "1.2"}
+
+// adminCurlRun runs curl against the admin API and returns what happened,
+// whatever the outcome.
+func adminCurlRun(t *testing.T, args ...string) curlResult {
 	t.Helper()
 	var out, errb bytes.Buffer
 	cmd := exec.Command("curl", append([]string{"-sS", "--max-time", "30", "-w", "\n%{http_code}"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Run() // a refused handshake is a non-zero exit with code 000
+	var r curlResult
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("curl %v: %v", args, err)
+		}
+		r.exit = ee.ExitCode()
+	}
+	r.stderr = errb.String()
 	s := out.String()
 	i := strings.LastIndexByte(s, '\n')
 	code, err := strconv.Atoi(strings.TrimSpace(s[i+1:]))
 	if err != nil {
-		t.Fatalf("curl %v: no status in %q (%s)", args, s, errb.String())
+		t.Fatalf("curl %v: exit %d, no status in %q (%s)", args, r.exit, s, r.stderr)
 	}
-	return code, s[:i]
+	r.code, r.body = code, s[:max(i, 0)]
+	return r
+}
+
+// adminCurl runs curl against the admin API, which must answer, and
+// returns the HTTP status and the body.
+func adminCurl(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	r := adminCurlRun(t, args...)
+	if r.exit != 0 || r.code == 0 {
+		t.Fatalf("curl %v: exit %d, HTTP %d: %s", args, r.exit, r.code, r.stderr)
+	}
+	return r.code, r.body
+}
+
+// Alerts (RFC 5246 §7.2.2) crypto/tls sends in TLS 1.2 when it refuses a
+// client: a certificate VerifyConnection refused, no certificate where one
+// is required.
+const (
+	alertBadCertificate   = "bad certificate"
+	alertHandshakeFailure = "handshake failure"
+)
+
+// checkHandshakeRefused fails unless r is curl's report (with curlTLS12)
+// of a TLS handshake the server refused with alert: not a server that is
+// down (exit 7), a timeout (28), another refusal or an HTTP answer.
+func checkHandshakeRefused(t *testing.T, r curlResult, alert string) {
+	t.Helper()
+	if r.code != 0 || r.exit != curlSSLConnectError || !strings.Contains(r.stderr, "alert "+alert) {
+		t.Errorf("curl: exit %d, HTTP %d, stderr %q; want exit %d, no HTTP answer, TLS alert %q",
+			r.exit, r.code, r.stderr, curlSSLConnectError, alert)
+	}
 }
 
 // adminMetric returns the value of one sample in a Prometheus text
@@ -224,14 +284,22 @@ func TestZoneAdminDANE(t *testing.T) {
 	runSteps([]step{{"revoke admin2", cat([]string{"zone", "remove"}, withToken, []string{"old._device.ops.devices.test"}), 0, "removed", ""}})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		code, _ := adminCurl(t, "--cacert", srvCert, "--cert", filepath.Join(admin2, "cert.pem"), "--key", filepath.Join(admin2, "key.pem"), api+"/v1/zone")
-		if code == 0 {
+		r := adminCurlRun(t, append(curlTLS12, "--cacert", srvCert, "--cert", filepath.Join(admin2, "cert.pem"), "--key", filepath.Join(admin2, "key.pem"), api+"/v1/zone")...)
+		if r.exit != 0 {
+			checkHandshakeRefused(t, r, alertBadCertificate)
 			break
 		}
+		if r.code != 200 {
+			t.Fatalf("admin2 before the refusal: HTTP %d %s", r.code, r.body)
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("revoked admin2 still accepted (HTTP %d)", code)
+			t.Fatalf("revoked admin2 still accepted (HTTP %d)", r.code)
 		}
 		time.Sleep(100 * time.Millisecond) // polling interval
+	}
+	// The server that refused admin2 still serves admin1.
+	if code, body := adminCurl(t, "--tls-max", "1.2", "--cacert", srvCert, "--cert", filepath.Join(admin1, "cert.pem"), "--key", filepath.Join(admin1, "key.pem"), api+"/v1/zone"); code != 200 || !strings.Contains(body, `"zone":"devices.test."`) {
+		t.Errorf("curl as admin1 after admin2's refusal: %d %s", code, body)
 	}
 	runSteps([]step{{"revoked admin2 refused", cat([]string{"zone", "list"}, as(admin2)), 1, "", "--admin-allow"}})
 	if v := adminMetric(metrics(), `dance_verify_verdicts_total{result="no-record"}`); v < 1 {
@@ -249,10 +317,9 @@ func TestZoneAdminDANE(t *testing.T) {
 		{"dane: token refused", cat([]string{"zone", "list"}, withToken), 1, "", "certificate required"},
 		{"dane: admin1 accepted", cat([]string{"zone", "remove"}, as(admin1), []string{"s1._device.devices.test"}), 0, "removed", ""},
 	})
-	if code, _ := adminCurl(t, "--cacert", srvCert, "-H", "Authorization: Bearer x", api+"/v1/zone"); code != 0 {
-		t.Errorf("dane: curl without a certificate got HTTP %d", code)
-	}
-	if code, body := adminCurl(t, "--cacert", srvCert, "--cert", filepath.Join(admin1, "cert.pem"), "--key", filepath.Join(admin1, "key.pem"), api+"/v1/identities?under=_device.devices.test"); code != 200 || !strings.Contains(body, "sensor9._device.devices.test.") || strings.Contains(body, "s1._device") {
+	checkHandshakeRefused(t, adminCurlRun(t, append(curlTLS12, "--cacert", srvCert, "-H", "Authorization: Bearer x", api+"/v1/zone")...), alertHandshakeFailure)
+	// The same server, with a certificate it accepts, answers.
+	if code, body := adminCurl(t, "--tls-max", "1.2", "--cacert", srvCert, "--cert", filepath.Join(admin1, "cert.pem"), "--key", filepath.Join(admin1, "key.pem"), api+"/v1/identities?under=_device.devices.test"); code != 200 || !strings.Contains(body, "sensor9._device.devices.test.") || strings.Contains(body, "s1._device") {
 		t.Errorf("dane: curl as admin1: %d %s", code, body)
 	}
 	if !strings.Contains(logs.String(), "identity removed") || !strings.Contains(logs.String(), "by=laptop._device.ops.devices.test") {
