@@ -46,12 +46,19 @@ A wildcard trades per-device revocation for fewer records: removing one device t
 revoking its certificate some other way. Where revoking a device must be deleting its
 record, publish the CA's record (or the device's own 3 1 1) at each device's name instead.
 
+The line printed can be published as it is: with 'dance zone add' (owner, TLSA, and the
+record data), or piped to 'dance id publish --from -'. The zone server answers every
+device name under _device that has no records of its own from the wildcard, with DNSSEC
+proofs (RFC 4592); a device with records of its own is answered with those alone.
+
 With --user it is DOMAIN's user CA ('dance id new --user'): its record goes at
 _user.DOMAIN, where servers look for the CA of users uid@DOMAIN.
 
 Existing files are never replaced unless --force is given.`,
 		Examples: []string{
 			"dance ca new --name example.com --out ./ca",
+			"dance ca new --name devices.test --out ./ca | dance id publish --server 127.0.0.1:5353 --tsig ./zone/tsig.key --from -",
+			`dance zone add --dir ./zone '*._device.devices.test' TLSA "2 0 1 8f1c...e2"`,
 			"dance ca new --name example.com --user --out ./userca",
 			"dance ca new --name example.com --owner _smtp-client.mta1.example.com --key ed25519 --out ./mta-ca",
 		},
