@@ -728,6 +728,8 @@ func zoneRolloverCommand() *cli.Command {
 			"  activate    moves CDS/CDNSKEY to the new key: replace the DS at the parent\n" +
 			"              wait until the parent serves the new DS, plus the TTL of the old DS\n" +
 			"  retire      removes the old key\n\n" +
+			"Each wait also covers the propagation delay (Dprp in RFC 7583): the time secondaries take\n" +
+			"to transfer the change (at once with NOTIFY; the SOA refresh, 1 hour, if it is lost).\n" +
 			"DIR/anchors follows the published KSKs or CSKs.",
 		Examples: []string{
 			"dance zone rollover --dir ./zone prepublish             # the ZSK",
