@@ -65,7 +65,7 @@ func hasZSK(ks []*keys.Key) bool {
 //     hold the new key before signatures by it appear) and the largest TTL
 //     in the zone before Retire (signatures by the old key must leave
 //     caches first). The parent is not involved.
-//   - KSK, double-KSK (RFC 7583 §3.3.2): Prepublish adds the new KSK, and
+//   - KSK, double-KSK (RFC 7583 §3.3.1): Prepublish adds the new KSK, and
 //     it signs the DNSKEY, CDS and CDNSKEY RRsets next to the old one;
 //     Activate moves CDS/CDNSKEY to the new KSK so the parent can replace
 //     the DS; Retire removes the old KSK. Wait the DNSKEY TTL before

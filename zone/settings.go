@@ -32,7 +32,7 @@ type Settings struct {
 	// OutgoingKeyFiles are keys still published and signing after a
 	// rollover's activation, until they are retired: the old CSK of a
 	// double-signature rollover, the old KSK of a double-KSK rollover
-	// (RFC 7583 §3.3.2).
+	// (RFC 7583 §3.3.1).
 	OutgoingKeyFiles []string `json:"outgoing_key_files,omitempty"`
 	// IncomingKeyFiles are keys published and signing ahead of a
 	// rollover's activation: the new CSK, or the new KSK.

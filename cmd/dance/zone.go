@@ -721,7 +721,7 @@ func zoneRolloverCommand() *cli.Command {
 			"              wait the largest TTL in the zone (1 hour by default: the apex records),\n" +
 			"              so signatures by the old key leave caches\n" +
 			"  retire      removes the old ZSK\n\n" +
-			"KSK (double-KSK, RFC 7583 §3.3.2) and CSK (double signature):\n" +
+			"KSK (double-KSK, RFC 7583 §3.3.1) and CSK (double signature):\n" +
 			"  prepublish  publishes a new key that signs next to the old one (the KSKs sign the\n" +
 			"              DNSKEY, CDS and CDNSKEY RRsets; the CSKs sign everything)\n" +
 			"              wait the DNSKEY TTL\n" +
