@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -182,12 +183,19 @@ func (z *Zone) Rollover(step RolloverStep) (uint32, error) {
 	return z.RolloverKey("", step)
 }
 
+// rolloverMu serialises rollover steps, so that two taken at once (two
+// admin API requests) cannot both start a rollover from the same state.
+// Steps are rare; one lock for every zone of the process is enough.
+var rolloverMu sync.Mutex
+
 // RolloverKey takes one step of a rollover of the key with the given role
 // ("" as in Rollover) and returns the new serial.
 func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
 	if step != Prepublish && step != Activate && step != Retire {
 		return 0, fmt.Errorf("zone: unknown rollover step %q (want prepublish, activate or retire)", step)
 	}
+	rolloverMu.Lock()
+	defer rolloverMu.Unlock()
 	z.wmu.Lock()
 	cur := *z.settings
 	z.wmu.Unlock()

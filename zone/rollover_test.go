@@ -495,3 +495,29 @@ func TestSettingsCompatible(t *testing.T) {
 		t.Fatalf("empty new fields stored: %s", s.marshal())
 	}
 }
+
+// TestRolloverConcurrent takes the same step from several goroutines: one
+// prepublish wins, the others find the rollover under way.
+func TestRolloverConcurrent(t *testing.T) {
+	z, _ := newSplitZone(t, newClock())
+	const n = 4
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := z.Rollover(Prepublish)
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ErrRollover):
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 || len(z.Get(origin, dns.TypeDNSKEY)) != 3 {
+		t.Fatalf("%d prepublish steps succeeded, DNSKEY RRset %v", ok, z.Get(origin, dns.TypeDNSKEY))
+	}
+}
