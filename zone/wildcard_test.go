@@ -323,6 +323,7 @@ func TestWildcardQuery(t *testing.T) {
 		{"expanded", "dev42._device.devices.test.", dns.TypeTLSA, do, Success, caHash, "dev42._device.devices.test.", nil},
 		{"expanded mixed case", "Dev43._DEVICE.devices.test.", dns.TypeTLSA, do, Success, caHash, "dev43._device.devices.test.", nil},
 		{"expanded two labels down", "a.b._device.devices.test.", dns.TypeTLSA, do, Success, caHash, "b._device.devices.test.", nil},
+		{"expanded, the predecessor is the closest encloser", "\\000._device.devices.test.", dns.TypeTLSA, do, Success, caHash, "\\000._device.devices.test.", nil},
 		{"expanded asterisk query", "*.q._device.devices.test.", dns.TypeTLSA, do, Success, caHash, "q._device.devices.test.", nil},
 		{"expanded without DO", "dev42._device.devices.test.", dns.TypeTLSA, QueryOptions{}, Success, caHash, "", nil},
 		{"expanded ANY", "dev42._device.devices.test.", dns.TypeANY, do, Success, caHash, "dev42._device.devices.test.", nil},
@@ -437,6 +438,7 @@ func TestLongNames(t *testing.T) {
 		outcome Outcome
 	}{
 		{longName(t, 253, 10), dns.TypeTLSA, Success}, // from the apex wildcard
+		{"\\000.devices.test.", dns.TypeTLSA, Success}, // NSEC owned by the apex
 		{longName(t, 254, 10), dns.TypeSSHFP, NoData},
 		{longName(t, 255, 10), dns.TypeSSHFP, NoData},
 		{longName(t, 255, 63), dns.TypeSSHFP, NoData},

@@ -46,6 +46,7 @@ var wildcardCases = []struct {
 }{
 	{"expanded", "dev42._device.devices.test.", dns.TypeTLSA, wildTA},
 	{"expanded two labels down", "a.b._device.devices.test.", dns.TypeTLSA, wildTA},
+	{"expanded next to the closest encloser", "\\000._device.devices.test.", dns.TypeTLSA, wildTA},
 	{"own record", "s1._device.devices.test.", dns.TypeTLSA, ownEE},
 	{"wildcard nodata", "dev42._device.devices.test.", dns.TypeSSHFP, ""},
 	{"below an existing name", "x.s1._device.devices.test.", dns.TypeTLSA, ""},
