@@ -437,7 +437,7 @@ func TestLongNames(t *testing.T) {
 		qtype   uint16
 		outcome Outcome
 	}{
-		{longName(t, 253, 10), dns.TypeTLSA, Success}, // from the apex wildcard
+		{longName(t, 253, 10), dns.TypeTLSA, Success},  // from the apex wildcard
 		{"\\000.devices.test.", dns.TypeTLSA, Success}, // NSEC owned by the apex
 		{longName(t, 254, 10), dns.TypeSSHFP, NoData},
 		{longName(t, 255, 10), dns.TypeSSHFP, NoData},
