@@ -192,13 +192,19 @@ func (z *Zone) nsec3param() *dns.NSEC3PARAM {
 // owner is the following hash, the bitmap the types at the name plus RRSIG,
 // empty for an empty non-terminal. Callers hold mu.
 func (z *Zone) nsec3For(h, next string, e *chainEntry) *dns.NSEC3 {
+	return z.nsec3Of(h, next, z.names[e.name], z.negativeTTL())
+}
+
+// nsec3Of is nsec3For for the node at the name (nil for an empty
+// non-terminal) and the negative TTL given; it needs no lock.
+func (z *Zone) nsec3Of(h, next string, n *node, ttl uint32) *dns.NSEC3 {
 	var types []uint16
-	if n := z.names[e.name]; n != nil {
+	if n != nil {
 		types = append(n.types(), dns.TypeRRSIG)
 		sort.Slice(types, func(a, b int) bool { return types[a] < types[b] })
 	}
 	return &dns.NSEC3{
-		Hdr:        dns.RR_Header{Name: strings.ToLower(h) + "." + z.settings.Origin, Rrtype: dns.TypeNSEC3, Class: dns.ClassINET, Ttl: z.negativeTTL()},
+		Hdr:        dns.RR_Header{Name: strings.ToLower(h) + "." + z.settings.Origin, Rrtype: dns.TypeNSEC3, Class: dns.ClassINET, Ttl: ttl},
 		Hash:       nsec3Hash,
 		Flags:      nsec3Flags,
 		Iterations: nsec3Iterations,
@@ -210,21 +216,17 @@ func (z *Zone) nsec3For(h, next string, e *chainEntry) *dns.NSEC3 {
 	}
 }
 
-// signedNSEC3 returns the NSEC3 record for h and its signatures, reusing
-// the cached signatures while the record and they are still good.
-func (z *Zone) signedNSEC3(h, next string, e *chainEntry) (dns.RR, []dns.RR, error) {
-	rr := z.nsec3For(h, next, e)
-	sg := z.signer.Load()
+// signedNSEC3 returns the signatures of rr, the NSEC3 record of entry e,
+// reusing the cached ones while the record and they are still good.
+func (z *Zone) signedNSEC3(sg *signer.Signer, rr *dns.NSEC3, e *chainEntry) ([]dns.RR, error) {
 	rec, err := packRRs([]dns.RR{rr})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if w := e.cachedSigs(sg, rec); w != nil {
-		sigs, err := unpackRRs(rr.Hdr.Name, w)
-		return rr, sigs, err
+		return unpackRRs(rr.Hdr.Name, w)
 	}
-	sigs, err := e.sign(sg, rr, rec)
-	return rr, sigs, err
+	return e.sign(sg, rr, rec)
 }
 
 // cachedSigs returns the cached packed signatures of the entry when they
@@ -255,46 +257,92 @@ func (e *chainEntry) sign(sg *signer.Signer, rr dns.RR, rec []byte) ([]dns.RR, e
 	return sigs, nil
 }
 
+// transferSnap is what a transfer reads from the zone, taken under the
+// read lock in one go: nodes are immutable once installed (a change
+// installs new ones), so the transfer is consistent without holding the
+// lock while it decodes, signs and lays out the zone.
+type transferSnap struct {
+	soa    *dns.SOA
+	negTTL uint32
+	sg     *signer.Signer
+	// nodes are the names with data, in canonical order.
+	nodes []*node
+	// links are the NSEC3 chain in hash order.
+	links []chainLink
+}
+
+type chainLink struct {
+	h hashKey
+	e *chainEntry
+	n *node // the node at e.name; nil for an empty non-terminal
+}
+
+// snapshot takes a transferSnap. The sorted list of names is the one
+// sortedNames keeps between changes of the set of names, so the lock is
+// held only to look the nodes up; when names came or went meanwhile, it
+// tries again, and after a few tries sorts under the lock.
+func (z *Zone) snapshot() *transferSnap {
+	for try := 0; ; try++ {
+		names, gen := z.sortedNamesGen()
+		z.mu.RLock()
+		if gen != z.nameGen {
+			if try < 3 {
+				z.mu.RUnlock()
+				continue
+			}
+			names = make([]string, 0, len(z.names))
+			for name := range z.names {
+				names = append(names, name)
+			}
+			sortCanonical(names)
+		}
+		snap := &transferSnap{soa: z.soa(), negTTL: z.negativeTTL(), sg: z.signer.Load(), nodes: make([]*node, 0, len(names))}
+		for _, name := range names {
+			snap.nodes = append(snap.nodes, z.names[name])
+		}
+		snap.links = make([]chainLink, 0, z.chain.n)
+		for _, ch := range z.chain.chunks {
+			for _, h := range ch {
+				e := z.chain.entries[h]
+				snap.links = append(snap.links, chainLink{h: h, e: e, n: z.names[e.name]})
+			}
+		}
+		z.mu.RUnlock()
+		return snap
+	}
+}
+
 // Transfer returns the whole signed zone as an AXFR carries it (RFC 5936
 // §2.2): the SOA, every RRset with its signatures, the NSEC3 chain with
-// its signatures, and the SOA again. It is a consistent snapshot.
+// its signatures, and the SOA again. It is a consistent snapshot of the
+// zone; the zone's lock is held only while the snapshot is taken.
 func (z *Zone) Transfer() ([]dns.RR, error) {
-	z.mu.RLock()
-	defer z.mu.RUnlock()
+	snap := z.snapshot()
 	origin := z.settings.Origin
-	soa := z.soa()
-	out := make([]dns.RR, 0, 4*len(z.names)+8)
-	out = append(out, soa)
-	names := make([]string, 0, len(z.names))
-	for name := range z.names {
-		names = append(names, name)
-	}
-	sortCanonical(names)
-	for _, name := range names {
-		n := z.names[name]
+	out := make([]dns.RR, 0, 2*len(snap.nodes)+2*len(snap.links)+8)
+	out = append(out, snap.soa)
+	for _, n := range snap.nodes {
 		for _, t := range n.types() {
-			if !(name == origin && t == dns.TypeSOA) {
+			if !(n.name == origin && t == dns.TypeSOA) {
 				out = append(out, n.rrs(t)...)
 			}
-			sigs, err := z.signed(n, t)
+			sigs, err := z.signedBy(snap.sg, n, t)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, sigs...)
 		}
 	}
-	err := z.chain.each(func(h, next string, e *chainEntry) error {
-		rr, sigs, err := z.signedNSEC3(h, next, e)
+	for i, l := range snap.links {
+		next := snap.links[(i+1)%len(snap.links)].h
+		rr := z.nsec3Of(l.h.String(), next.String(), l.n, snap.negTTL)
+		sigs, err := z.signedNSEC3(snap.sg, rr, l.e)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out = append(out, rr)
 		out = append(out, sigs...)
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	out = append(out, soa)
+	out = append(out, snap.soa)
 	return out, nil
 }

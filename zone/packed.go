@@ -337,7 +337,11 @@ func (n *node) cachedSigs(sg *signer.Signer, t uint16) []byte {
 // signed returns the signatures of the RRset of type t at n, making new
 // ones when the cached ones are missing, stale or by another signer.
 func (z *Zone) signed(n *node, t uint16) ([]dns.RR, error) {
-	sg := z.signer.Load()
+	return z.signedBy(z.signer.Load(), n, t)
+}
+
+// signedBy is signed with the signer given.
+func (z *Zone) signedBy(sg *signer.Signer, n *node, t uint16) ([]dns.RR, error) {
 	if w := n.cachedSigs(sg, t); w != nil {
 		return unpackRRs(n.name, w)
 	}

@@ -331,13 +331,20 @@ func (z *Zone) Names(under string, limit int) []string {
 // sortedNames returns every name with data in canonical order, sorting
 // again only when names were added or removed since the last call.
 func (z *Zone) sortedNames() []string {
+	names, _ := z.sortedNamesGen()
+	return names
+}
+
+// sortedNamesGen is sortedNames with the generation of names the list
+// holds: it is current while Zone.nameGen is the same.
+func (z *Zone) sortedNamesGen() ([]string, uint64) {
 	z.sortMu.Lock()
 	defer z.sortMu.Unlock()
 	z.mu.RLock()
 	gen := z.nameGen
 	if z.sorted != nil && z.sortedGen == gen {
 		z.mu.RUnlock()
-		return z.sorted
+		return z.sorted, gen
 	}
 	names := make([]string, 0, len(z.names))
 	for name := range z.names {
@@ -346,7 +353,7 @@ func (z *Zone) sortedNames() []string {
 	z.mu.RUnlock()
 	sortCanonical(names)
 	z.sorted, z.sortedGen = names, gen
-	return names
+	return names, gen
 }
 
 // sortCanonical sorts fully qualified names in DNSSEC canonical order
