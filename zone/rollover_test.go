@@ -33,6 +33,17 @@ func TestRollover(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldTag := z.Keys()[0].Tag
+	oldDS := z.Keys()[0].DS
+	current := func() *Zone { return z }
+	// A validator anchored at the DS of before, caching across the steps.
+	cached := validator(t, current, clock, oldDS)
+	secure := func(step string, r *resolver.Resolver) {
+		t.Helper()
+		if s := lookupStatus(t, r); s != resolver.Secure {
+			t.Errorf("%s: %v", step, s)
+		}
+	}
+	secure("before", cached)
 	query := func(name string, qt uint16) []dns.RR {
 		a, err := z.Query(name, qt, QueryOptions{DNSSEC: true})
 		if err != nil {
@@ -89,6 +100,8 @@ func TestRollover(t *testing.T) {
 	// state of the KSK and ZSK rollovers (TestRolloverSplit).
 	checkWith(t, writeZoneFile(t, rrs), true, false)
 	verifyAllKeys(t, z, rrs)
+	secure("prepublish, old DS", validator(t, current, clock, oldDS))
+	secure("prepublish, cached", cached)
 	if _, err := z.Rollover(Prepublish); !errors.Is(err, ErrRollover) {
 		t.Fatalf("second prepublish: %v", err)
 	}
@@ -107,6 +120,11 @@ func TestRollover(t *testing.T) {
 	}
 	checkWith(t, writeZoneFile(t, rrs), true, false)
 	verifyAllKeys(t, z, rrs)
+	secure("activate, old DS", validator(t, current, clock, oldDS))
+	secure("activate, cached", cached)
+	newDS := z.Get(origin, dns.TypeCDS)[0].(*dns.CDS).DS
+	newDS.Hdr.Rrtype = dns.TypeDS
+	secure("activate, new DS", validator(t, current, clock, newDS.String()))
 	// Retire: one DNSKEY; the new key alone signs.
 	if _, err := z.Rollover(Retire); err != nil {
 		t.Fatal(err)
@@ -126,6 +144,10 @@ func TestRollover(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkWith(t, writeZoneFile(t, rrs), true, true)
+	secure("retire, new DS", validator(t, current, clock, newDS.String()))
+	if s := lookupStatus(t, validator(t, current, clock, oldDS)); s != resolver.Bogus {
+		t.Errorf("retire: the old DS still validates (%v)", s)
+	}
 	// The state survives a restart.
 	z.Close()
 	z2, err := Open(dir, Options{Now: clock.Now})
