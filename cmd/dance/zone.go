@@ -22,6 +22,7 @@ import (
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
+	"github.com/dnsbound/dance/zone/journal"
 	"github.com/dnsbound/dance/zone/keys"
 	"github.com/dnsbound/dance/zone/server"
 	"github.com/dnsbound/dance/zone/tsigkey"
@@ -174,6 +175,8 @@ func zoneServeCommand() *cli.Command {
 		tlsListen             string
 		tlsCert, tlsKey       string
 		xfrTLSOnly            bool
+		journalVersions       int
+		journalRecords        int
 	)
 	return &cli.Command{
 		Name:    "serve",
@@ -204,6 +207,8 @@ func zoneServeCommand() *cli.Command {
 			fs.StringVar(&tlsCert, "tls-cert", "", "certificate chain `FILE` (PEM) for --tls-listen")
 			fs.StringVar(&tlsKey, "tls-key", "", "private key `FILE` (PEM) for --tls-listen")
 			fs.BoolVar(&xfrTLSOnly, "transfer-tls-only", false, "refuse zone transfers that do not come over TLS 1.3")
+			fs.IntVar(&journalVersions, "journal-versions", journal.DefaultMaxVersions, "IXFR journal: keep at most `N` versions of the zone (RFC 1995; older serials get a full transfer)")
+			fs.IntVar(&journalRecords, "journal-records", journal.DefaultMaxRecords, "IXFR journal: keep at most `N` changed records in all versions")
 			fs.StringVar(&adminListen, "admin-listen", "127.0.0.1:8053", "`ADDR`ess of the admin HTTP API (\"off\" disables it)")
 			fs.StringVar(&adminCert, "admin-tls-cert", "", "certificate `FILE` for HTTPS on the admin API")
 			fs.StringVar(&adminKey, "admin-tls-key", "", "private key `FILE` for HTTPS on the admin API")
@@ -270,9 +275,13 @@ func zoneServeCommand() *cli.Command {
 					return cli.Usagef("--notify %q: want HOST:PORT", n)
 				}
 			}
+			if journalVersions < 1 || journalRecords < 1 {
+				return cli.Usagef("--journal-versions and --journal-records must be at least 1")
+			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
 			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, Policies: policies, MaxUDPSize: maxUDP, Logger: log,
-				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly})
+				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly,
+				JournalVersions: journalVersions, JournalRecords: journalRecords})
 			if err != nil {
 				return cli.Input(err)
 			}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// startServe runs `dance zone serve` in-process on the zone directory dir
+// with extra flags, on loopback ports it picks, and returns the DNS and
+// admin API addresses. The server stops when the test ends.
+func startServe(t *testing.T, dir string, extra ...string) (addr, api string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	args := append([]string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, extra...)
+	go func() { done <- run(ctx, args, nil, &out, &errb) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
+	reAPI := regexp.MustCompile(`admin API on (http://127\.0\.0\.1:\d+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, m2 := re.FindStringSubmatch(out.String()), reAPI.FindStringSubmatch(out.String())
+		if m != nil && m2 != nil {
+			return m[1], m2[1]
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not report its address")
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+}
+
+// --journal-versions bounds the IXFR journal: with one version kept, a
+// secondary one change behind gets the difference, one two changes behind
+// the whole zone (with the default it would get the differences too).
+func TestZoneServeJournalFlags(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "z")
+	if code := run(context.Background(), []string{"zone", "init", "--zone", "devices.test", "--dir", dir}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatal("init failed")
+	}
+	for _, bad := range [][]string{{"--journal-versions", "0"}, {"--journal-records", "-1"}} {
+		var e bytes.Buffer
+		args := append([]string{"zone", "serve", "--dir", dir}, bad...)
+		if code := run(context.Background(), args, nil, &bytes.Buffer{}, &e); code != 2 || !strings.Contains(e.String(), "at least 1") {
+			t.Errorf("%v: exit %d, %q", bad, code, e.String())
+		}
+	}
+	addr, api := startServe(t, dir, "--allow-transfer", "127.0.0.1", "--journal-versions", "1")
+	serial := func() uint32 {
+		m := new(dns.Msg)
+		m.SetQuestion("devices.test.", dns.TypeSOA)
+		r, err := dns.Exchange(m, addr)
+		if err != nil || len(r.Answer) != 1 {
+			t.Fatalf("SOA query: %v %v", err, r)
+		}
+		return r.Answer[0].(*dns.SOA).Serial
+	}
+	// xfr asks for an IXFR from serial over TCP and returns the records.
+	xfr := func(from uint32) []dns.RR {
+		m := new(dns.Msg)
+		m.SetIxfr("devices.test.", from, "ns1.devices.test.", "hostmaster.devices.test.")
+		tr := &dns.Transfer{}
+		env, err := tr.In(m, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rrs []dns.RR
+		for e := range env {
+			if e.Error != nil {
+				t.Fatal(e.Error)
+			}
+			rrs = append(rrs, e.RR...)
+		}
+		return rrs
+	}
+	add := func(name string) {
+		var o, e bytes.Buffer
+		if code := run(context.Background(), []string{"zone", "add", "--api", api, "--dir", dir, name, "TLSA", "3 1 1 0102"}, nil, &o, &e); code != 0 {
+			t.Fatalf("zone add %s: %d %s", name, code, e.String())
+		}
+	}
+	s1 := serial()
+	xfr(s1 - 1) // the journal records s1
+	add("j1._device.devices.test")
+	s2 := serial()
+	xfr(s1) // records s2: version s1→s2
+	add("j2._device.devices.test")
+	s3 := serial()
+	incr := xfr(s2) // records s3: version s2→s3; s1→s2 dropped
+	if len(incr) < 3 || incr[1].Header().Rrtype != dns.TypeSOA || incr[1].(*dns.SOA).Serial != s2 {
+		t.Fatalf("IXFR from %d (one change behind) is not incremental: %v", s2, head(incr))
+	}
+	full := xfr(s1)
+	if len(full) < 3 || full[1].Header().Rrtype == dns.TypeSOA || full[0].(*dns.SOA).Serial != s3 {
+		t.Fatalf("IXFR from %d (two changes behind, one version kept) is not the whole zone: %v", s1, head(full))
+	}
+}
+
+func head(rrs []dns.RR) []dns.RR { return rrs[:min(3, len(rrs))] }
