@@ -27,11 +27,17 @@ type (
 // so the first request sets it up once for all: the identity the handshake
 // authenticated and the Client-Cert fields, encoded.
 type httpConn struct {
-	tc   *tls.Conn
-	once sync.Once
-	// rn keeps the identity current (ModeHTTP); nil when the handshake
-	// authenticated no one.
-	rn *renewal
+	tc *tls.Conn
+	// mu guards ready; setup's writes happen before ready is set, under
+	// mu, so every request that took mu after it reads them as they are.
+	// (A mutex rather than sync.Once: Once.Do's closure would cost an
+	// allocation per connection.)
+	mu    sync.Mutex
+	ready bool
+	// authenticated says rn holds the identity the handshake
+	// authenticated (ModeHTTP).
+	authenticated bool
+	rn            renewal
 	// clientCert and clientCertChain are the values of the RFC 9440
 	// fields for the client's chain; clientCertChain is empty for a lone
 	// certificate.
@@ -40,33 +46,38 @@ type httpConn struct {
 
 // setup fills in c from the TLS state of its first request.
 func (c *httpConn) setup(s *Server, r *http.Request) {
-	c.once.Do(func() {
-		chain := r.TLS.PeerCertificates
-		c.clientCert = httpauth.EncodeByteSequence(chain[0].Raw)
-		if len(chain) > 1 {
-			parts := make([]string, len(chain)-1)
-			for i, cert := range chain[1:] {
-				parts[i] = httpauth.EncodeByteSequence(cert.Raw)
-			}
-			c.clientCertChain = strings.Join(parts, ", ")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ready {
+		return
+	}
+	c.ready = true
+	chain := r.TLS.PeerCertificates
+	c.clientCert = httpauth.EncodeByteSequence(chain[0].Raw)
+	if len(chain) > 1 {
+		parts := make([]string, len(chain)-1)
+		for i, cert := range chain[1:] {
+			parts[i] = httpauth.EncodeByteSequence(cert.Raw)
 		}
-		if s.cfg.Mode != ModeHTTP {
-			return
+		c.clientCertChain = strings.Join(parts, ", ")
+	}
+	if s.cfg.Mode != ModeHTTP {
+		return
+	}
+	id, ok := danetls.IdentityFromRequest(r)
+	if !ok {
+		return
+	}
+	c.authenticated = true
+	c.rn = renewal{s: s, id: id, chain: chain}
+	if lc, ok := c.tc.NetConn().(*limitedConn); ok {
+		s.renewals.Store(lc, &c.rn)
+		// The connection may have closed before the entry was made;
+		// its Close removes entries only after it marks it closed.
+		if lc.closed.Load() {
+			s.renewals.Delete(lc)
 		}
-		id, ok := danetls.IdentityFromRequest(r)
-		if !ok {
-			return
-		}
-		c.rn = &renewal{s: s, id: id, chain: chain}
-		if lc, ok := c.tc.NetConn().(*limitedConn); ok {
-			s.renewals.Store(lc, c.rn)
-			// The connection may have closed before the entry was made;
-			// its Close removes entries only after it marks it closed.
-			if lc.closed.Load() {
-				s.renewals.Delete(lc)
-			}
-		}
-	})
+	}
 }
 
 func (s *Server) newHTTPServer() *http.Server {
@@ -115,7 +126,7 @@ func (s *Server) gate(next http.Handler) http.Handler {
 			hc.setup(s, r)
 		}
 		if s.cfg.Mode == ModeHTTP {
-			ok = ok && hc.rn != nil
+			ok = ok && hc.authenticated
 			if ok {
 				id, err := hc.rn.current(r.Context())
 				if err != nil {
