@@ -296,7 +296,9 @@ func (z *Zone) snapshot() *transferSnap {
 			}
 			sortCanonical(names)
 		}
-		snap := &transferSnap{soa: z.soa(), negTTL: z.negativeTTL(), sg: z.signer.Load(), nodes: make([]*node, 0, len(names))}
+		// The SOA is copied: packing an RR (the journal does) writes its
+		// header, and the zone shares its SOA with every reader.
+		snap := &transferSnap{soa: dns.Copy(z.soa()).(*dns.SOA), negTTL: z.negativeTTL(), sg: z.signer.Load(), nodes: make([]*node, 0, len(names))}
 		for _, name := range names {
 			snap.nodes = append(snap.nodes, z.names[name])
 		}
