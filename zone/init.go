@@ -33,11 +33,12 @@ type InitOptions struct {
 	Origin string
 	// Algorithm is the DNSSEC algorithm; zero means ECDSA P-256 (13).
 	Algorithm uint8
-	// SplitKeys makes a key-signing key (flags 257) and a zone-signing key
-	// (flags 256) instead of one combined signing key (CSK, flags 257).
-	// dance zone init sets it unless given --csk; the zero value keeps
-	// what Init made before keys could be split.
-	SplitKeys bool
+	// CSK makes one combined signing key (flags 257) that signs every
+	// RRset. The zero value makes a key-signing key (KSK, flags 257: the
+	// DS names it; it signs the DNSKEY, CDS and CDNSKEY RRsets) and a
+	// zone-signing key (ZSK, flags 256: it signs the rest), as dance zone
+	// init does unless given --csk.
+	CSK bool
 	// NS are the name servers of the zone; empty means ns1.<origin>
 	// at 127.0.0.1, a zone served on this machine only.
 	NS []string
@@ -66,8 +67,8 @@ type InitResult struct {
 }
 
 // Init creates a new signed zone in dir: the database with SOA, NS, DNSKEY,
-// CDS and CDNSKEY, the signing keys in dir/keys (a KSK and a ZSK with
-// SplitKeys, otherwise one combined signing key), the trust anchors in
+// CDS and CDNSKEY, the signing keys in dir/keys (a KSK and a ZSK, or one
+// combined signing key with InitOptions.CSK), the trust anchors in
 // dir/anchors and an update key in dir/tsig.key.
 //
 // Why split although both keys live on the server (an online signer needs
@@ -140,9 +141,9 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 		return nil, fmt.Errorf("zone: %w", err)
 	}
 
-	flags := []uint16{keys.FlagsCSK}
-	if opt.SplitKeys {
-		flags = []uint16{keys.FlagsKSK, keys.FlagsZSK}
+	flags := []uint16{keys.FlagsKSK, keys.FlagsZSK}
+	if opt.CSK {
+		flags = []uint16{keys.FlagsCSK}
 	}
 	var ks []*keys.Key
 	var dnskeys []dns.RR
@@ -162,7 +163,7 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 	}
 	k := ks[0] // the KSK or CSK: the key of the DS, CDS and CDNSKEY
 	var zsk *keys.Key
-	if opt.SplitKeys {
+	if !opt.CSK {
 		zsk = ks[1]
 	}
 

@@ -28,7 +28,7 @@ func sigTags(rrs []dns.RR, t uint16) []uint16 {
 
 func TestRollover(t *testing.T) {
 	clock := newClock()
-	z, dir := newZone(t, clock)
+	z, dir := newCSKZone(t, clock)
 	if _, err := z.Update(nil, []dns.RR{rr(t, "s1._device.devices.test. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")}, Policy{}); err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestRolloverSplit(t *testing.T) {
 			// signatures' inception is still behind the real clock
 			// the external verifiers use.
 			clock := &fakeClock{t: time.Now().Add(-4 * time.Hour).Truncate(time.Second)}
-			z, dir := newSplitZone(t, clock)
+			z, dir := newZone(t, clock)
 			current := func() *Zone { return z } // z is reopened below
 			if _, err := z.Update(nil, []dns.RR{rr(t, "s1._device.devices.test. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")}, Policy{}); err != nil {
 				t.Fatal(err)
@@ -464,8 +464,8 @@ func TestRolloverSplit(t *testing.T) {
 // zone.
 func TestRolloverRoles(t *testing.T) {
 	clock := newClock()
-	csk, _ := newZone(t, clock)
-	split, _ := newSplitZone(t, clock)
+	csk, _ := newCSKZone(t, clock)
+	split, _ := newZone(t, clock)
 	tests := []struct {
 		name string
 		z    *Zone
@@ -521,7 +521,7 @@ func TestSettingsCompatible(t *testing.T) {
 // TestRolloverConcurrent takes the same step from several goroutines: one
 // prepublish wins, the others find the rollover under way.
 func TestRolloverConcurrent(t *testing.T) {
-	z, _ := newSplitZone(t, newClock())
+	z, _ := newZone(t, newClock())
 	const n = 4
 	errs := make(chan error, n)
 	for range n {

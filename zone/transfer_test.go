@@ -31,22 +31,6 @@ func writeZoneFile(t *testing.T, rrs []dns.RR) string {
 	return f
 }
 
-// newSplitZone is newZone with a KSK and a ZSK, as dance zone init makes
-// zones by default.
-func newSplitZone(t testing.TB, clock *fakeClock) (*Zone, string) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "z")
-	if _, err := Init(dir, InitOptions{Origin: "Devices.Test", SplitKeys: true, Now: clock.Now}); err != nil {
-		t.Fatal(err)
-	}
-	z, err := Open(dir, Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { z.Close() })
-	return z, dir
-}
-
 // checkWithTools runs the three zone verifiers on file, a zone with a KSK
 // and a ZSK; each must accept it.
 func checkWithTools(t *testing.T, file string) {
@@ -112,9 +96,9 @@ func TestTransferVerifies(t *testing.T) {
 
 func testTransferVerifies(t *testing.T, csk bool) {
 	clock := newClock()
-	z, _ := newSplitZone(t, clock)
+	z, _ := newZone(t, clock)
 	if csk {
-		z, _ = newZone(t, clock)
+		z, _ = newCSKZone(t, clock)
 	}
 	var add []dns.RR
 	for i := 0; i < 40; i++ {
@@ -228,7 +212,7 @@ func TestChainOrder(t *testing.T) {
 
 func TestPresign(t *testing.T) {
 	clock := newClock()
-	z, _ := newSplitZone(t, clock)
+	z, _ := newZone(t, clock)
 	var add []dns.RR
 	for i := 0; i < 50; i++ {
 		add = append(add, rr(t, fmt.Sprintf("p%d._device.devices.test. 300 IN TLSA 3 1 1 %064x", i, i)))

@@ -58,7 +58,7 @@ func TestUpdateRFC2136(t *testing.T) {
 				return []dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeANY, Class: dns.ClassANY}}}
 			},
 			rcode: dns.RcodeSuccess,
-			after: []check{{origin, dns.TypeSOA, 1}, {origin, dns.TypeDNSKEY, 1}, {origin, dns.TypeNS, 1}},
+			after: []check{{origin, dns.TypeSOA, 1}, {origin, dns.TypeDNSKEY, 2}, {origin, dns.TypeNS, 1}},
 		},
 		{
 			name:    "A refused",
@@ -77,7 +77,7 @@ func TestUpdateRFC2136(t *testing.T) {
 				return []dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeDNSKEY, Class: dns.ClassANY}}}
 			},
 			rcode: dns.RcodeRefused,
-			after: []check{{origin, dns.TypeDNSKEY, 1}},
+			after: []check{{origin, dns.TypeDNSKEY, 2}},
 		},
 		{
 			name: "all or nothing",

@@ -4,22 +4,38 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/keys"
 )
 
 const origin = "devices.test."
 
 // newZone initialises and opens a zone in a temporary directory, with a
-// clock the test controls.
+// clock the test controls and the default keys: a KSK and a ZSK.
 func newZone(t testing.TB, clock *fakeClock) (*Zone, string) {
 	t.Helper()
+	return newZoneWith(t, clock, InitOptions{})
+}
+
+// newCSKZone is newZone with one combined signing key.
+func newCSKZone(t testing.TB, clock *fakeClock) (*Zone, string) {
+	t.Helper()
+	return newZoneWith(t, clock, InitOptions{CSK: true})
+}
+
+// newZoneWith is newZone with opt (its Origin and Now are set here).
+func newZoneWith(t testing.TB, clock *fakeClock, opt InitOptions) (*Zone, string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "z")
-	if _, err := Init(dir, InitOptions{Origin: "Devices.Test", Now: clock.Now}); err != nil {
+	opt.Origin, opt.Now = "Devices.Test", clock.Now
+	if _, err := Init(dir, opt); err != nil {
 		t.Fatal(err)
 	}
 	z, err := Open(dir, Options{Now: clock.Now})
@@ -83,11 +99,86 @@ func TestInitRefusesExisting(t *testing.T) {
 		}
 	}
 	keysFiles, _ := filepath.Glob(filepath.Join(dir, KeysDir, "*.private"))
-	if len(keysFiles) != 1 {
+	if len(keysFiles) != 2 {
 		t.Fatalf("private keys: %v", keysFiles)
 	}
-	if st, _ := os.Stat(keysFiles[0]); st.Mode().Perm() != 0o600 {
-		t.Errorf("private key mode %v", st.Mode().Perm())
+	for _, f := range keysFiles {
+		if st, _ := os.Stat(f); st.Mode().Perm() != 0o600 {
+			t.Errorf("private key %s mode %v", f, st.Mode().Perm())
+		}
+	}
+}
+
+// TestInitKeys checks the keys Init makes: a KSK and a ZSK by default, one
+// CSK with InitOptions.CSK; the DS, CDS, CDNSKEY and DIR/anchors name the
+// KSK or CSK only.
+func TestInitKeys(t *testing.T) {
+	tests := []struct {
+		name  string
+		opt   InitOptions
+		flags []uint16 // of the DNSKEY RRset, in order
+		roles []KeyRole
+	}{
+		{"default", InitOptions{}, []uint16{keys.FlagsKSK, keys.FlagsZSK}, []KeyRole{RoleKSK, RoleZSK}},
+		{"ed25519", InitOptions{Algorithm: keys.ED25519}, []uint16{keys.FlagsKSK, keys.FlagsZSK}, []KeyRole{RoleKSK, RoleZSK}},
+		{"csk", InitOptions{CSK: true}, []uint16{keys.FlagsCSK}, []KeyRole{RoleCSK}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "z")
+			opt := tt.opt
+			opt.Origin = origin
+			res, err := Init(dir, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Key.IsSEP() || (res.ZSK == nil) != opt.CSK || (res.ZSK != nil && res.ZSK.IsSEP()) {
+				t.Fatalf("Init result: key flags %d, zsk %v", res.Key.DNSKEY.Flags, res.ZSK)
+			}
+			if len(res.DS) != 1 || res.DS[0].KeyTag != res.Key.Tag() {
+				t.Fatalf("DS %v, want one for tag %d", res.DS, res.Key.Tag())
+			}
+			z, err := Open(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer z.Close()
+			dnskeys := z.Get(origin, dns.TypeDNSKEY)
+			if len(dnskeys) != len(tt.flags) {
+				t.Fatalf("DNSKEY RRset %v", dnskeys)
+			}
+			for i, r := range dnskeys {
+				k := r.(*dns.DNSKEY)
+				want := opt.Algorithm
+				if want == 0 {
+					want = keys.ECDSAP256SHA256
+				}
+				if k.Flags != tt.flags[i] || k.Algorithm != want {
+					t.Errorf("DNSKEY %d: flags %d algorithm %d, want %d %d", i, k.Flags, k.Algorithm, tt.flags[i], want)
+				}
+			}
+			var roles []KeyRole
+			for _, k := range z.Keys() {
+				roles = append(roles, k.Role)
+				if k.State != "active" || (k.Role == RoleZSK) != (k.DS == "") {
+					t.Errorf("key %+v", k)
+				}
+			}
+			if !slices.Equal(roles, tt.roles) {
+				t.Errorf("roles %v, want %v", roles, tt.roles)
+			}
+			cds, cdnskey := z.Get(origin, dns.TypeCDS), z.Get(origin, dns.TypeCDNSKEY)
+			if len(cds) != 1 || cds[0].(*dns.CDS).KeyTag != res.Key.Tag() || len(cdnskey) != 1 || cdnskey[0].(*dns.CDNSKEY).PublicKey != res.Key.DNSKEY.PublicKey {
+				t.Errorf("CDS %v CDNSKEY %v, want the key of tag %d", cds, cdnskey, res.Key.Tag())
+			}
+			b, err := os.ReadFile(filepath.Join(dir, AnchorsFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := res.DS[0].String() + "\n" + res.Key.DNSKEY.String() + "\n"; string(b) != want || res.Anchors != want {
+				t.Errorf("anchors:\n%s\nwant:\n%s", b, want)
+			}
+		})
 	}
 }
 
@@ -100,7 +191,6 @@ func TestQueryOutcomes(t *testing.T) {
 	}, Policy{}); err != nil {
 		t.Fatal(err)
 	}
-	keyTag := z.signer.Load().Keys[0].Tag()
 	tests := []struct {
 		name    string
 		qname   string
@@ -114,7 +204,8 @@ func TestQueryOutcomes(t *testing.T) {
 	}{
 		{"tlsa", "Sensor1._device.devices.test.", dns.TypeTLSA, QueryOptions{}, Success, dns.RcodeSuccess, []uint16{dns.TypeTLSA}, nil, nil},
 		{"tlsa do", "sensor1._device.devices.test.", dns.TypeTLSA, QueryOptions{DNSSEC: true}, Success, dns.RcodeSuccess, []uint16{dns.TypeTLSA, dns.TypeRRSIG}, nil, nil},
-		{"dnskey do", origin, dns.TypeDNSKEY, QueryOptions{DNSSEC: true}, Success, dns.RcodeSuccess, []uint16{dns.TypeDNSKEY, dns.TypeRRSIG}, nil, nil},
+		{"dnskey do", origin, dns.TypeDNSKEY, QueryOptions{DNSSEC: true}, Success, dns.RcodeSuccess, []uint16{dns.TypeDNSKEY, dns.TypeDNSKEY, dns.TypeRRSIG}, nil, nil},
+		{"cds do", origin, dns.TypeCDS, QueryOptions{DNSSEC: true}, Success, dns.RcodeSuccess, []uint16{dns.TypeCDS, dns.TypeRRSIG}, nil, nil},
 		{"cds", origin, dns.TypeCDS, QueryOptions{}, Success, dns.RcodeSuccess, []uint16{dns.TypeCDS}, nil, nil},
 		{"cdnskey", origin, dns.TypeCDNSKEY, QueryOptions{}, Success, dns.RcodeSuccess, []uint16{dns.TypeCDNSKEY}, nil, nil},
 		{"nxdomain", "sensor2._device.devices.test.", dns.TypeTLSA, QueryOptions{}, NameError, dns.RcodeNameError, nil, []uint16{dns.TypeSOA}, nil},
@@ -167,12 +258,10 @@ func TestQueryOutcomes(t *testing.T) {
 					if a.Outcome != Success && x.Hdr.Ttl != DefaultNegativeTTL {
 						t.Errorf("negative SOA TTL %d", x.Hdr.Ttl)
 					}
-				case *dns.RRSIG:
-					if x.KeyTag != keyTag || x.SignerName != origin {
-						t.Errorf("RRSIG by %d/%s", x.KeyTag, x.SignerName)
-					}
 				}
 			}
+			// verifyAll checks that each RRset is signed once, by the
+			// key of the right role.
 			verifyAll(t, z, a.Answer)
 			verifyAll(t, z, a.Ns)
 		})
@@ -199,14 +288,50 @@ func equalTypes(a, b []uint16) bool {
 	return true
 }
 
-// verifyAll checks every RRSIG in rrs against the zone's DNSKEY over the
-// RRset it covers, at the zone's clock.
+// verifyAll checks the RRSIGs in rrs at the zone's clock: every RRset in
+// rrs carries exactly one, by the key whose role signs its type (RFC 6781
+// §3.1): the KSK for the DNSKEY, CDS and CDNSKEY RRsets, the ZSK for any
+// other; the CSK for all in a zone with one combined signing key. The zone
+// must not be in a rollover (verifyAllKeys is for those).
 func verifyAll(t *testing.T, z *Zone, rrs []dns.RR) {
 	t.Helper()
-	key := z.Get(origin, dns.TypeDNSKEY)[0].(*dns.DNSKEY)
+	var ksk, zsk *dns.DNSKEY
+	for _, r := range z.Get(origin, dns.TypeDNSKEY) {
+		k := r.(*dns.DNSKEY)
+		p := &zsk
+		if k.Flags&keys.FlagSEP != 0 {
+			p = &ksk
+		}
+		if *p != nil {
+			t.Fatalf("verifyAll: more than one key of flags %d in the DNSKEY RRset", k.Flags)
+		}
+		*p = k
+	}
+	if ksk == nil {
+		t.Fatal("verifyAll: no KSK or CSK in the DNSKEY RRset")
+	}
+	type rrset struct {
+		name  string
+		qtype uint16
+	}
+	sigs := map[rrset]int{}
+	for _, r := range rrs {
+		if r.Header().Rrtype != dns.TypeRRSIG {
+			sigs[rrset{strings.ToLower(r.Header().Name), r.Header().Rrtype}] += 0
+		}
+	}
 	for _, r := range rrs {
 		sig, ok := r.(*dns.RRSIG)
 		if !ok {
+			continue
+		}
+		sigs[rrset{strings.ToLower(sig.Hdr.Name), sig.TypeCovered}]++
+		key, role := ksk, "KSK"
+		if zsk != nil && sig.TypeCovered != dns.TypeDNSKEY && sig.TypeCovered != dns.TypeCDS && sig.TypeCovered != dns.TypeCDNSKEY {
+			key, role = zsk, "ZSK"
+		}
+		if sig.KeyTag != key.KeyTag() || sig.SignerName != origin {
+			t.Errorf("RRSIG over %s %s by %d/%s, want the %s %d/%s", sig.Hdr.Name, dns.TypeToString[sig.TypeCovered], sig.KeyTag, sig.SignerName, role, key.KeyTag(), origin)
 			continue
 		}
 		var set []dns.RR
@@ -220,6 +345,15 @@ func verifyAll(t *testing.T, z *Zone, rrs []dns.RR) {
 		}
 		if !sig.ValidityPeriod(z.now()) {
 			t.Errorf("RRSIG over %s not valid now", sig.Hdr.Name)
+		}
+	}
+	hasSigs := false
+	for _, n := range sigs {
+		hasSigs = hasSigs || n > 0
+	}
+	for set, n := range sigs {
+		if hasSigs && n != 1 {
+			t.Errorf("%s %s has %d signatures, want 1", set.name, dns.TypeToString[set.qtype], n)
 		}
 	}
 }

@@ -91,7 +91,7 @@ func zoneInitCommand() *cli.Command {
 			if err != nil {
 				return cli.Input(err)
 			}
-			res, err := zone.Init(dir, zone.InitOptions{Origin: name, Algorithm: a, SplitKeys: !csk, NS: nsNames, NSAddrs: nsAddrs, TTL: uint32(ttl), NegativeTTL: uint32(negTTL)})
+			res, err := zone.Init(dir, zone.InitOptions{Origin: name, Algorithm: a, CSK: csk, NS: nsNames, NSAddrs: nsAddrs, TTL: uint32(ttl), NegativeTTL: uint32(negTTL)})
 			if errors.Is(err, zone.ErrExists) {
 				return cli.WithHint(cli.Input(err), "choose an empty directory; an existing zone is never overwritten")
 			}

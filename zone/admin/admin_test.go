@@ -206,7 +206,7 @@ func TestImportExport(t *testing.T) {
 func TestRolloverAPI(t *testing.T) {
 	z, c, _ := newAPI(t)
 	ks, err := c.Keys()
-	if err != nil || len(ks) != 1 || ks[0].State != "active" {
+	if err != nil || len(ks) != 2 || ks[0].State != "active" || ks[1].State != "active" {
 		t.Fatalf("keys %+v %v", ks, err)
 	}
 	var se *StatusError
@@ -221,12 +221,13 @@ func TestRolloverAPI(t *testing.T) {
 		if err != nil || serial != z.Serial() {
 			t.Fatalf("%s: %v", step, err)
 		}
-		if step == "prepublish" && (len(ks) != 2 || ks[1].State != "incoming") {
+		if step == "prepublish" && (len(ks) != 3 || ks[2].State != "incoming") {
 			t.Fatalf("after prepublish: %+v", ks)
 		}
 	}
 	after, _ := c.Keys()
-	if len(after) != 1 || after[0].Tag == ks[0].Tag {
+	// The ZSK was rolled; the KSK stays.
+	if len(after) != 2 || after[0].Tag != ks[0].Tag || after[1].Tag == ks[1].Tag {
 		t.Fatalf("after rollover: %+v (before %+v)", after, ks)
 	}
 }
