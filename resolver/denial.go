@@ -411,8 +411,15 @@ func (v *validator) wildcardProof(msg *dns.Msg, name string, sigLabels uint8, st
 			}
 		}
 	}
+	// RFC 4035 §5.3.4: the NSEC must prove that no closer match exists,
+	// that is that the next closer name (one label below the closest
+	// encloser the RRSIG's Labels field names) does not exist, and with it
+	// every name below it. Covering only the query name is not enough: a
+	// signature replayed from a higher wildcard would pass for a name below
+	// an existing one.
+	nc := ancestorWithLabels(name, int(sigLabels)+1)
 	for _, n := range nsecs {
-		if nsecCovers(n.Hdr.Name, n.NextDomain, name) {
+		if nsecCovers(n.Hdr.Name, n.NextDomain, nc) && !isStrictlyBelow(nc, n.NextDomain) {
 			return Secure, nil
 		}
 	}
