@@ -14,7 +14,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -783,11 +782,7 @@ func zoneRolloverCommand() *cli.Command {
 				default:
 					return cli.Usagef("unknown step %q (want prepublish, activate or retire)", args[0])
 				}
-				step := zone.RolloverStep(args[0])
-				if role != "" {
-					step = step.Of(role)
-				}
-				ks, _, err = c.Rollover(string(step))
+				ks, _, err = c.Rollover(role, zone.RolloverStep(args[0]))
 			}
 			if err != nil {
 				return apiErr(err)
@@ -795,18 +790,8 @@ func zoneRolloverCommand() *cli.Command {
 			if asJSON {
 				return json.NewEncoder(env.Stdout).Encode(ks)
 			}
-			// The API gives no role; a key without a DS is a ZSK,
-			// and the zone's SEP keys are KSKs if it has one.
-			split := slices.ContainsFunc(ks, func(k admin.Key) bool { return k.DS == "" })
 			for _, k := range ks {
-				role := "csk"
-				switch {
-				case k.DS == "":
-					role = "zsk"
-				case split:
-					role = "ksk"
-				}
-				fmt.Fprintf(env.Stdout, "%-8s %s tag %-5d algorithm %d  %s\n", k.State, role, k.Tag, k.Algorithm, k.DS)
+				fmt.Fprintf(env.Stdout, "%-8s %s tag %-5d algorithm %d  %s\n", k.State, k.Role, k.Tag, k.Algorithm, k.DS)
 			}
 			return nil
 		},

@@ -238,6 +238,7 @@ func TestZoneServe(t *testing.T) {
 		{"unusable token file", []string{"zone", "list", "--api", api, "--token-file", csv}, 2, "", "not one line"},
 		{"no token", []string{"zone", "list", "--api", api}, 2, "", "--token-file or --dir"},
 		{"keys", []string{"zone", "rollover", "--api", api, "--dir", dir}, 0, "active   zsk tag", ""},
+		{"keys json", []string{"zone", "rollover", "--api", api, "--dir", dir, "--json"}, 0, `"role":"zsk","state":"active","ds":""}]`, ""},
 		{"retire first", []string{"zone", "rollover", "--api", api, "--dir", dir, "retire"}, 2, "", "out of order"},
 		{"prepublish", []string{"zone", "rollover", "--api", api, "--dir", dir, "prepublish"}, 0, "incoming zsk tag", ""},
 		{"bad step", []string{"zone", "rollover", "--api", api, "--dir", dir, "sideways"}, 2, "", "unknown step"},

@@ -1,12 +1,16 @@
 package admin
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,8 +23,17 @@ const origin = "devices.test."
 
 func newAPI(t *testing.T) (*zone.Zone, *Client, *httptest.Server) {
 	t.Helper()
+	z, c, srv, _ := newAPIWith(t, zone.InitOptions{}, nil)
+	return z, c, srv
+}
+
+// newAPIWith is newAPI for a zone made with opt (its Origin is set here),
+// logging to log (nil: nowhere); it also returns the zone's directory.
+func newAPIWith(t *testing.T, opt zone.InitOptions, log *slog.Logger) (*zone.Zone, *Client, *httptest.Server, string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "z")
-	if _, err := zone.Init(dir, zone.InitOptions{Origin: origin}); err != nil {
+	opt.Origin = origin
+	if _, err := zone.Init(dir, opt); err != nil {
 		t.Fatal(err)
 	}
 	z, err := zone.Open(dir, zone.Options{})
@@ -36,9 +49,9 @@ func newAPI(t *testing.T) (*zone.Zone, *Client, *httptest.Server) {
 	if err != nil || again != tok || len(tok) != 2*tokenBytes {
 		t.Fatalf("token not stable: %q %q %v", tok, again, err)
 	}
-	srv := httptest.NewServer(Handler(Config{Zone: z, Token: tok, DNSCounters: func() map[string]uint64 { return map[string]uint64{"success": 7} }}))
+	srv := httptest.NewServer(Handler(Config{Zone: z, Token: tok, Logger: log, DNSCounters: func() map[string]uint64 { return map[string]uint64{"success": 7} }}))
 	t.Cleanup(srv.Close)
-	return z, &Client{BaseURL: srv.URL, Token: tok}, srv
+	return z, &Client{BaseURL: srv.URL, Token: tok}, srv, dir
 }
 
 const hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -203,31 +216,214 @@ func TestImportExport(t *testing.T) {
 	}
 }
 
+// keyRoles is "role/state" of each key, in the API's order.
+func keyRoles(ks []Key) []string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, string(k.Role)+"/"+k.State)
+	}
+	return out
+}
+
+// tagOf is the tag of the one key of role and state in ks; 0 if there is
+// not exactly one.
+func tagOf(ks []Key, role zone.KeyRole, state string) uint16 {
+	var tags []uint16
+	for _, k := range ks {
+		if k.Role == role && k.State == state {
+			tags = append(tags, k.Tag)
+		}
+	}
+	if len(tags) != 1 {
+		return 0
+	}
+	return tags[0]
+}
+
+// TestRolloverAPI rolls the ZSK and then the KSK of a zone with the
+// default keys through the API, naming the key with key=, with the older
+// step=ROLE:STEP, and not at all.
 func TestRolloverAPI(t *testing.T) {
-	z, c, _ := newAPI(t)
+	z, c, srv := newAPI(t)
 	ks, err := c.Keys()
-	if err != nil || len(ks) != 2 || ks[0].State != "active" || ks[1].State != "active" {
+	if err != nil || !slices.Equal(keyRoles(ks), []string{"ksk/active", "zsk/active"}) {
 		t.Fatalf("keys %+v %v", ks, err)
 	}
-	var se *StatusError
-	if _, _, err := c.Rollover("retire"); !errors.As(err, &se) || se.Code != http.StatusConflict {
-		t.Fatalf("retire first: %v", err)
+	if ks[0].DS == "" || ks[1].DS != "" || !strings.Contains(ks[0].DS, fmt.Sprintf("DS\t%d 13 2 ", ks[0].Tag)) {
+		t.Fatalf("DS of the keys: %+v", ks)
 	}
-	if _, _, err := c.Rollover("sideways"); !errors.As(err, &se) || se.Code != http.StatusConflict {
-		t.Fatalf("unknown step: %v", err)
+	oldKSK, oldZSK := ks[0].Tag, ks[1].Tag
+	steps := []struct {
+		name  string
+		role  zone.KeyRole
+		step  zone.RolloverStep
+		query string // raw query instead of role and step
+		roles []string
+	}{
+		// No key: the ZSK of a split zone.
+		{"zsk prepublish", "", zone.Prepublish, "", []string{"ksk/active", "zsk/active", "zsk/incoming"}},
+		{"zsk activate", zone.RoleZSK, zone.Activate, "", []string{"ksk/active", "zsk/active", "zsk/outgoing"}},
+		{"zsk retire", "", "", "step=zsk:retire", []string{"ksk/active", "zsk/active"}},
+		{"ksk prepublish", zone.RoleKSK, zone.Prepublish, "", []string{"ksk/active", "zsk/active", "ksk/incoming"}},
+		// No key: the KSK whose rollover is under way.
+		{"ksk activate", "", zone.Activate, "", []string{"zsk/active", "ksk/active", "ksk/outgoing"}},
+		{"ksk retire", "", "", "key=KSK&step=ksk:retire", []string{"zsk/active", "ksk/active"}},
 	}
-	for _, step := range []string{"prepublish", "activate", "retire"} {
-		ks, serial, err := c.Rollover(step)
-		if err != nil || serial != z.Serial() {
-			t.Fatalf("%s: %v", step, err)
+	for _, st := range steps {
+		var ks []Key
+		var serial uint32
+		if st.query != "" {
+			code, body := post(t, c, srv.URL+"/v1/keys/rollover?"+st.query)
+			var res struct {
+				Serial uint32 `json:"serial"`
+				Keys   []Key  `json:"keys"`
+			}
+			if code != http.StatusOK || json.Unmarshal(body, &res) != nil {
+				t.Fatalf("%s: %d %s", st.name, code, body)
+			}
+			ks, serial = res.Keys, res.Serial
+		} else {
+			ks, serial, err = c.Rollover(st.role, st.step)
+			if err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
 		}
-		if step == "prepublish" && (len(ks) != 3 || ks[2].State != "incoming") {
-			t.Fatalf("after prepublish: %+v", ks)
+		if serial != z.Serial() || !slices.Equal(keyRoles(ks), st.roles) {
+			t.Fatalf("%s: serial %d (zone %d), keys %v, want %v", st.name, serial, z.Serial(), keyRoles(ks), st.roles)
+		}
+		for _, k := range ks {
+			if (k.Role == zone.RoleZSK) != (k.DS == "") {
+				t.Errorf("%s: key %+v", st.name, k)
+			}
+		}
+		if st.name == "zsk retire" {
+			if newZSK := tagOf(ks, zone.RoleZSK, "active"); newZSK == oldZSK || newZSK == 0 || tagOf(ks, zone.RoleKSK, "active") != oldKSK {
+				t.Fatalf("after the ZSK rollover: %+v (ksk %d, zsk %d before)", ks, oldKSK, oldZSK)
+			}
 		}
 	}
 	after, _ := c.Keys()
-	// The ZSK was rolled; the KSK stays.
-	if len(after) != 2 || after[0].Tag != ks[0].Tag || after[1].Tag == ks[1].Tag {
-		t.Fatalf("after rollover: %+v (before %+v)", after, ks)
+	newKSK := tagOf(after, zone.RoleKSK, "active")
+	if newKSK == oldKSK || newKSK == 0 {
+		t.Fatalf("after the KSK rollover: %+v (ksk %d before)", after, oldKSK)
+	}
+	// The zone's DS (for the parent) follows the KSK.
+	info, err := c.Info()
+	if err != nil || len(info.DS) != 1 || !strings.Contains(info.DS[0], fmt.Sprintf("DS\t%d 13 2 ", newKSK)) {
+		t.Fatalf("info after the KSK rollover: %+v %v", info, err)
+	}
+}
+
+// TestRolloverAPICSK rolls the key of a zone with one combined signing
+// key.
+func TestRolloverAPICSK(t *testing.T) {
+	z, c, _, _ := newAPIWith(t, zone.InitOptions{CSK: true}, nil)
+	ks, err := c.Keys()
+	if err != nil || !slices.Equal(keyRoles(ks), []string{"csk/active"}) || ks[0].DS == "" {
+		t.Fatalf("keys %+v %v", ks, err)
+	}
+	var se *StatusError
+	if _, _, err := c.Rollover(zone.RoleZSK, zone.Prepublish); !errors.As(err, &se) || se.Code != http.StatusConflict {
+		t.Fatalf("zsk in a csk zone: %v", err)
+	}
+	for _, st := range []struct {
+		role  zone.KeyRole
+		step  zone.RolloverStep
+		roles []string
+	}{
+		{"", zone.Prepublish, []string{"csk/active", "csk/incoming"}},
+		{zone.RoleCSK, zone.Activate, []string{"csk/active", "csk/outgoing"}},
+		{"", zone.Retire, []string{"csk/active"}},
+	} {
+		got, serial, err := c.Rollover(st.role, st.step)
+		if err != nil || serial != z.Serial() || !slices.Equal(keyRoles(got), st.roles) {
+			t.Fatalf("%s %s: %v, serial %d, keys %v, want %v", st.role, st.step, err, serial, keyRoles(got), st.roles)
+		}
+	}
+	if after, _ := c.Keys(); len(after) != 1 || after[0].Tag == ks[0].Tag {
+		t.Fatalf("after the rollover: %+v (before %+v)", after, ks)
+	}
+}
+
+// post sends an authenticated POST to url and returns the status and body.
+func post(t *testing.T, c *Client, url string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("POST", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
+
+// TestRolloverAPIErrors: 400 for what is not a step or a role, 409 for a
+// step the zone's state does not allow, 500 for a failure of the server,
+// whatever form the request names the key in; none changes the zone.
+func TestRolloverAPIErrors(t *testing.T) {
+	var logs strings.Builder
+	z, c, srv, dir := newAPIWith(t, zone.InitOptions{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	tests := []struct {
+		name  string
+		query string
+		code  int
+		want  string // in the error message
+	}{
+		{"no step", "", http.StatusBadRequest, "step must be"},
+		{"unknown step", "step=sideways", http.StatusBadRequest, "step must be"},
+		{"step in capitals", "step=PREPUBLISH", http.StatusBadRequest, "step must be"},
+		{"unknown key", "key=psk&step=prepublish", http.StatusBadRequest, "unknown key role"},
+		{"unknown role in step", "step=psk:prepublish", http.StatusBadRequest, "unknown key role"},
+		{"unknown step after role", "step=zsk:sideways", http.StatusBadRequest, "step must be"},
+		{"key and step disagree", "key=ksk&step=zsk:prepublish", http.StatusBadRequest, "different keys"},
+		{"retire first", "step=retire", http.StatusConflict, "out of order"},
+		{"activate first", "key=ksk&step=activate", http.StatusConflict, "no pre-published ksk"},
+		{"activate first, role in step", "step=zsk:activate", http.StatusConflict, "no pre-published zsk"},
+		{"csk in a split zone", "key=csk&step=prepublish", http.StatusConflict, "no CSK"},
+		{"csk in a split zone, role in step", "step=csk:prepublish", http.StatusConflict, "no CSK"},
+	}
+	before, _ := c.Keys()
+	check := func(name, query string, code int, want string) {
+		t.Helper()
+		serial := z.Serial()
+		got, body := post(t, c, srv.URL+"/v1/keys/rollover?"+query)
+		var e apiError
+		if got != code || json.Unmarshal(body, &e) != nil || !strings.Contains(e.Error, want) {
+			t.Errorf("%s: %d %s, want %d with %q", name, got, body, code, want)
+		}
+		if z.Serial() != serial {
+			t.Errorf("%s: the zone changed", name)
+		}
+	}
+	for _, tt := range tests {
+		check(tt.name, tt.query, tt.code, tt.want)
+	}
+	if after, _ := c.Keys(); !slices.Equal(keyRoles(after), keyRoles(before)) || after[1].Tag != before[1].Tag {
+		t.Fatalf("keys changed: %+v, before %+v", after, before)
+	}
+	// The client reports 409 as a StatusError.
+	var se *StatusError
+	if _, _, err := c.Rollover(zone.RoleKSK, zone.Retire); !errors.As(err, &se) || se.Code != http.StatusConflict {
+		t.Fatalf("client, ksk retire first: %v", err)
+	}
+	// A server failure: the key files are gone. The client learns only
+	// that the server failed, the log says why.
+	if err := os.RemoveAll(filepath.Join(dir, zone.KeysDir)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"step=prepublish", "key=zsk&step=prepublish", "step=zsk:prepublish", "step=ksk:activate"} {
+		logs.Reset()
+		check("server failure "+q, q, http.StatusInternalServerError, "internal error")
+		if !strings.Contains(logs.String(), "key rollover step failed") || !strings.Contains(logs.String(), "no such file") {
+			t.Errorf("server failure %s: log %q", q, logs.String())
+		}
 	}
 }

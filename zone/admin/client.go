@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/dnsbound/dance/zone"
 )
 
 // Client talks to the admin API.
@@ -193,12 +195,19 @@ func (c *Client) Keys() ([]Key, error) {
 	return out, c.call("GET", "/v1/keys", nil, &out)
 }
 
-// Rollover takes one key rollover step: prepublish, activate or retire.
-func (c *Client) Rollover(step string) ([]Key, uint32, error) {
+// Rollover takes one step of a rollover of the key with the given role
+// ("" for the key of the rollover under way, else the ZSK or the CSK) and
+// returns the keys and the zone serial afterwards. A *StatusError with
+// Code 409 means the zone's state does not allow the step.
+func (c *Client) Rollover(role zone.KeyRole, step zone.RolloverStep) ([]Key, uint32, error) {
+	q := url.Values{"step": {string(step)}}
+	if role != "" {
+		q.Set("key", string(role))
+	}
 	var res struct {
 		Serial uint32 `json:"serial"`
 		Keys   []Key  `json:"keys"`
 	}
-	err := c.call("POST", "/v1/keys/rollover?step="+url.QueryEscape(step), nil, &res)
+	err := c.call("POST", "/v1/keys/rollover?"+q.Encode(), nil, &res)
 	return res.Keys, res.Serial, err
 }

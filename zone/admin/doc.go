@@ -19,6 +19,10 @@
 //	POST   /v1/import?mode=add|replace bulk import (JSON lines or CSV),
 //	                                   streaming JSON-lines progress
 //	GET    /v1/export                  every identity record, JSON lines
+//	GET    /v1/keys                    the signing keys (Key: role, state, DS)
+//	POST   /v1/keys/rollover?step=prepublish|activate|retire[&key=ksk|zsk|csk]
+//	                                   one rollover step (400 bad step or
+//	                                   key, 409 not allowed now, 500 ours)
 //	GET    /metrics                    Prometheus metrics
 //
 // Where to start: Handler with a Config (Zone, Token, Auth); Client is the

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -486,14 +487,18 @@ func (a *api) export(w http.ResponseWriter, r *http.Request) {
 type Key struct {
 	Tag       uint16 `json:"tag"`
 	Algorithm uint8  `json:"algorithm"`
-	State     string `json:"state"`
-	DS        string `json:"ds"`
+	// Role is csk, ksk or zsk (zone.KeyRole).
+	Role zone.KeyRole `json:"role"`
+	// State is active, incoming or outgoing (zone.KeyInfo.State).
+	State string `json:"state"`
+	// DS is the DS record of a KSK or CSK; empty for a ZSK.
+	DS string `json:"ds"`
 }
 
 func (a *api) keyList() []Key {
 	out := []Key{}
 	for _, k := range a.cfg.Zone.Keys() {
-		out = append(out, Key{Tag: k.Tag, Algorithm: k.Algorithm, State: k.State, DS: k.DS})
+		out = append(out, Key{Tag: k.Tag, Algorithm: k.Algorithm, Role: k.Role, State: k.State, DS: k.DS})
 	}
 	return out
 }
@@ -502,21 +507,57 @@ func (a *api) keys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.keyList())
 }
 
-// rollover takes one step (?step=prepublish|activate|retire) of a key
-// rollover and returns the keys afterwards.
+// rollover takes one step of a key rollover and returns the keys
+// afterwards: ?step=prepublish|activate|retire and, optionally,
+// &key=ksk|zsk|csk, the role of the key to roll (without it, the key of
+// the rollover under way, else the ZSK or the CSK: zone.RolloverKey). The
+// older form step=ROLE:STEP is accepted too.
+//
+// Statuses: 400 for a step or role that is not one, 409 for a step the
+// zone's state does not allow (out of order, another rollover under way, a
+// role the zone has no key of: zone.ErrRollover), 500 for a failure of the
+// server (logged; the client learns nothing more).
 func (a *api) rollover(w http.ResponseWriter, r *http.Request) {
-	step := zone.RolloverStep(r.URL.Query().Get("step"))
-	serial, err := a.cfg.Zone.Rollover(step)
+	role, step, err := rolloverParams(r.URL.Query())
 	if err != nil {
-		if errors.Is(err, zone.ErrRollover) || (step != zone.Prepublish && step != zone.Activate && step != zone.Retire) {
-			writeJSON(w, http.StatusConflict, apiError{err.Error()})
-			return
-		}
-		a.fail(w, r, err)
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
-	a.log.Info("key rollover step", "step", step, "serial", serial, "by", by(r))
+	serial, err := a.cfg.Zone.RolloverKey(role, step)
+	switch {
+	case errors.Is(err, zone.ErrRollover):
+		writeJSON(w, http.StatusConflict, apiError{err.Error()})
+		return
+	case err != nil:
+		a.log.Error("key rollover step failed", "key", role, "step", step, "err", err, "by", by(r))
+		writeJSON(w, http.StatusInternalServerError, apiError{"internal error"})
+		return
+	}
+	a.log.Info("key rollover step", "key", role, "step", step, "serial", serial, "by", by(r))
 	writeJSON(w, http.StatusOK, map[string]any{"serial": serial, "keys": a.keyList()})
+}
+
+// rolloverParams reads the key and step parameters of a rollover request.
+func rolloverParams(q url.Values) (zone.KeyRole, zone.RolloverStep, error) {
+	key, step := q.Get("key"), q.Get("step")
+	if r, s, ok := strings.Cut(step, ":"); ok {
+		if key != "" && !strings.EqualFold(key, r) {
+			return "", "", fmt.Errorf("key=%s and step=%s name different keys", key, step)
+		}
+		key, step = r, s
+	}
+	var role zone.KeyRole
+	if key != "" {
+		var err error
+		if role, err = zone.ParseKeyRole(key); err != nil {
+			return "", "", err
+		}
+	}
+	switch st := zone.RolloverStep(step); st {
+	case zone.Prepublish, zone.Activate, zone.Retire:
+		return role, st, nil
+	}
+	return "", "", fmt.Errorf("step must be prepublish, activate or retire, not %q", step)
 }
 
 // collector exposes the zone and DNS counters to Prometheus.
