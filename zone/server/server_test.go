@@ -25,6 +25,8 @@ type testServer struct {
 	addr    string
 	tlsAddr string
 	key     *tsigkey.Key
+	// keys are the zone's keys as zone.Init made them.
+	keys *zone.InitResult
 }
 
 func startServer(t testing.TB, policies map[string]zone.Policy) *testServer {
@@ -40,8 +42,16 @@ func startServerWith(t testing.TB, adjust func(*Config)) *testServer {
 
 func startServerTLS(t testing.TB, adjust func(*Config), tlsCfg *tls.Config) *testServer {
 	t.Helper()
+	return startServerKeys(t, zone.InitOptions{}, adjust, tlsCfg)
+}
+
+// startServerKeys serves a zone made with opt (its Origin is set here):
+// the default keys, a KSK and a ZSK, or one CSK with opt.CSK.
+func startServerKeys(t testing.TB, opt zone.InitOptions, adjust func(*Config), tlsCfg *tls.Config) *testServer {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "zone")
-	res, err := zone.Init(dir, zone.InitOptions{Origin: origin})
+	opt.Origin = origin
+	res, err := zone.Init(dir, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +88,7 @@ func startServerTLS(t testing.TB, adjust func(*Config), tlsCfg *tls.Config) *tes
 		}
 		z.Close()
 	})
-	return &testServer{dir: dir, zone: z, srv: srv, addr: ls.Addr(), tlsAddr: tlsAddr, key: res.TSIG}
+	return &testServer{dir: dir, zone: z, srv: srv, addr: ls.Addr(), tlsAddr: tlsAddr, key: res.TSIG, keys: res}
 }
 
 func (ts *testServer) exchange(t testing.TB, m *dns.Msg, network string) *dns.Msg {

@@ -88,13 +88,118 @@ func countType(rrs []dns.RR, t uint16) int {
 	return n
 }
 
+// keyKinds are the two kinds of zone the tools validate: the default, a
+// KSK and a ZSK, and one combined signing key.
+var keyKinds = []struct {
+	name string
+	opt  zone.InitOptions
+}{
+	{"ksk+zsk", zone.InitOptions{}},
+	{"csk", zone.InitOptions{CSK: true}},
+}
+
+// zoneAnchors reads DIR/anchors and checks that it names the zone's KSK
+// (or CSK) and nothing else: its DS and its DNSKEY, never the ZSK.
+func zoneAnchors(t testing.TB, ts *testServer) (*dns.DS, *dns.DNSKEY) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(ts.dir, zone.AnchorsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []*dns.DS
+	var dnskeys []*dns.DNSKEY
+	zp := dns.NewZoneParser(strings.NewReader(string(b)), "", zone.AnchorsFile)
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		switch x := rr.(type) {
+		case *dns.DS:
+			ds = append(ds, x)
+		case *dns.DNSKEY:
+			dnskeys = append(dnskeys, x)
+		default:
+			t.Fatalf("anchors: unexpected record %v", rr)
+		}
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatalf("anchors: %v", err)
+	}
+	ksk := ts.keys.Key
+	if len(ds) != 1 || len(dnskeys) != 1 || dnskeys[0].PublicKey != ksk.DNSKEY.PublicKey || dnskeys[0].Flags != ksk.DNSKEY.Flags ||
+		ds[0].KeyTag != ksk.Tag() || !strings.EqualFold(ds[0].Digest, ksk.DNSKEY.ToDS(dns.SHA256).Digest) {
+		t.Fatalf("anchors name other keys than the KSK %d:\n%s", ksk.Tag(), b)
+	}
+	return ds[0], dnskeys[0]
+}
+
+// checkSigners checks that every RRSIG in rrs is by the key whose role
+// signs the type it covers (RFC 6781 §3.1): the KSK for the DNSKEY, CDS
+// and CDNSKEY RRsets, the ZSK for every other; the CSK for all in a zone
+// without a ZSK. It returns the number of RRSIGs.
+func checkSigners(t testing.TB, ts *testServer, rrs []dns.RR) int {
+	t.Helper()
+	ksk := ts.keys.Key.Tag()
+	zsk := ksk
+	if ts.keys.ZSK != nil {
+		zsk = ts.keys.ZSK.Tag()
+	}
+	n := 0
+	for _, r := range rrs {
+		sig, ok := r.(*dns.RRSIG)
+		if !ok {
+			continue
+		}
+		n++
+		want := zsk
+		switch sig.TypeCovered {
+		case dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY:
+			want = ksk
+		}
+		if sig.KeyTag != want {
+			t.Errorf("RRSIG over %s %s by key %d, want %d", sig.Hdr.Name, dns.TypeToString[sig.TypeCovered], sig.KeyTag, want)
+		}
+	}
+	return n
+}
+
+// TestUnboundValidates: Unbound, given the KSK's DS from DIR/anchors,
+// validates TLSA answers (AD) and secure negative answers, in a zone with a
+// KSK and a ZSK (validation enters through the DNSKEY RRset the KSK signs
+// and trusts the ZSK's signatures through it) and in a zone with a CSK.
 func TestUnboundValidates(t *testing.T) {
-	ts := startServer(t, nil)
+	for _, kind := range keyKinds {
+		t.Run(kind.name, func(t *testing.T) { testUnboundValidates(t, kind.opt) })
+	}
+}
+
+func testUnboundValidates(t *testing.T, opt zone.InitOptions) {
+	ts := startServerKeys(t, opt, nil, nil)
+	if (ts.keys.ZSK == nil) != opt.CSK {
+		t.Fatalf("zone keys: ksk %v zsk %v", ts.keys.Key, ts.keys.ZSK)
+	}
 	addRR(t, ts.zone,
 		"s1._device.devices.test. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		"s2._device.devices.test. 300 IN TLSA 3 1 1 abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
 	)
-	ub := startUnbound(t, filepath.Join(ts.dir, zone.AnchorsFile), origin, ts.addr)
+	// The server's own answers carry the signatures of the right keys.
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{"s1._device.devices.test.", dns.TypeTLSA},
+		{origin, dns.TypeDNSKEY},
+		{origin, dns.TypeCDS},
+		{"nobody._device.devices.test.", dns.TypeTLSA},
+	} {
+		r := query(t, ts.addr, q.name, q.qtype)
+		if n := checkSigners(t, ts, append(r.Answer, r.Ns...)); n == 0 {
+			t.Errorf("%s %s: no signatures", q.name, dns.TypeToString[q.qtype])
+		}
+	}
+	ds, _ := zoneAnchors(t, ts)
+	dsFile := filepath.Join(t.TempDir(), "ds.anchor")
+	if err := os.WriteFile(dsFile, []byte(ds.String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ub := startUnbound(t, dsFile, origin, ts.addr)
 
 	r := query(t, ub, "s1._device.devices.test.", dns.TypeTLSA)
 	if r.Rcode != dns.RcodeSuccess || !r.AuthenticatedData || countType(r.Answer, dns.TypeTLSA) != 1 {
@@ -133,7 +238,9 @@ func TestUnboundValidates(t *testing.T) {
 }
 
 // TestUnboundRejectsWrongAnchor shows the AD bit above is earned: with the
-// anchor of another key, the same answers are bogus (SERVFAIL).
+// anchors of another zone's key, or with the DS of the zone's ZSK (which
+// signs no DNSKEY RRset, so validation cannot enter the zone through it),
+// the same answers are bogus (SERVFAIL).
 func TestUnboundRejectsWrongAnchor(t *testing.T) {
 	ts := startServer(t, nil)
 	addRR(t, ts.zone, "s1._device.devices.test. 300 IN TLSA 3 1 1 abcdef")
@@ -141,10 +248,21 @@ func TestUnboundRejectsWrongAnchor(t *testing.T) {
 	if _, err := zone.Init(other, zone.InitOptions{Origin: origin}); err != nil {
 		t.Fatal(err)
 	}
-	ub := startUnbound(t, filepath.Join(other, zone.AnchorsFile), origin, ts.addr)
-	r := query(t, ub, "s1._device.devices.test.", dns.TypeTLSA)
-	if r.Rcode != dns.RcodeServerFailure || len(r.Answer) != 0 {
-		t.Fatalf("wrong anchor: rcode %s, answers %d", dns.RcodeToString[r.Rcode], len(r.Answer))
+	zskDS := filepath.Join(t.TempDir(), "zsk.anchor")
+	if err := os.WriteFile(zskDS, []byte(ts.keys.ZSK.DNSKEY.ToDS(dns.SHA256).String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, anchors string }{
+		{"another zone's anchors", filepath.Join(other, zone.AnchorsFile)},
+		{"the ZSK's DS", zskDS},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ub := startUnbound(t, tt.anchors, origin, ts.addr)
+			r := query(t, ub, "s1._device.devices.test.", dns.TypeTLSA)
+			if r.Rcode != dns.RcodeServerFailure || len(r.Answer) != 0 {
+				t.Fatalf("wrong anchor: rcode %s, answers %d", dns.RcodeToString[r.Rcode], len(r.Answer))
+			}
+		})
 	}
 }
 
@@ -212,30 +330,57 @@ func TestNsupdate(t *testing.T) {
 	}
 }
 
+// TestDelvAndKdig: delv validates positive and negative answers from the
+// anchors of DIR/anchors (the KSK, as a key and as a DS) and not from the
+// ZSK's key; kdig gets the TLSA RRset signed by the ZSK over TCP.
 func TestDelvAndKdig(t *testing.T) {
 	ts := startServer(t, nil)
 	addRR(t, ts.zone, "s1._device.devices.test. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
-	dnskey := ts.zone.Get(origin, dns.TypeDNSKEY)[0].(*dns.DNSKEY)
-	conf := filepath.Join(t.TempDir(), "anchors.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("trust-anchors { %s static-key %d %d %d %q; };\n",
-		origin, dnskey.Flags, dnskey.Protocol, dnskey.Algorithm, dnskey.PublicKey)), 0o644)
+	ds, ksk := zoneAnchors(t, ts)
+	zsk := ts.keys.ZSK.DNSKEY
+	staticKey := func(k *dns.DNSKEY) string {
+		return fmt.Sprintf("static-key %d %d %d %q", k.Flags, k.Protocol, k.Algorithm, k.PublicKey)
+	}
 	host, port, _ := net.SplitHostPort(ts.addr)
-	delv := func(name string) string {
-		out, err := runTool(t, "", "delv", "-a", conf, "@"+host, "-p", port, "+root="+strings.TrimSuffix(origin, "."), name, "TLSA")
-		if err != nil {
-			t.Fatalf("delv %s: %v\n%s", name, err, out)
-		}
-		return out
+	for _, tt := range []struct {
+		name, anchor string
+		valid        bool
+	}{
+		{"the KSK's DNSKEY", staticKey(ksk), true},
+		{"the KSK's DS", fmt.Sprintf("static-ds %d %d %d %q", ds.KeyTag, ds.Algorithm, ds.DigestType, ds.Digest), true},
+		{"the ZSK's DNSKEY", staticKey(zsk), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := filepath.Join(t.TempDir(), "anchors.conf")
+			if err := os.WriteFile(conf, []byte(fmt.Sprintf("trust-anchors { %s %s; };\n", origin, tt.anchor)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			delv := func(name string) string {
+				out, err := runTool(t, "", "delv", "-a", conf, "@"+host, "-p", port, "+root="+strings.TrimSuffix(origin, "."), name, "TLSA")
+				if err != nil && tt.valid {
+					t.Fatalf("delv %s: %v\n%s", name, err, out)
+				}
+				return out
+			}
+			pos, neg := delv("s1._device.devices.test"), delv("s9._device.devices.test")
+			if !tt.valid {
+				if strings.Contains(pos, "fully validated") || strings.Contains(neg, "fully validated") || !strings.Contains(pos, "broken trust chain") || !strings.Contains(neg, "broken trust chain") {
+					t.Fatalf("delv validated with the ZSK as anchor:\n%s\n%s", pos, neg)
+				}
+				return
+			}
+			if !strings.Contains(pos, "; fully validated") || !strings.Contains(pos, "TLSA\t3 1 1") {
+				t.Fatalf("delv positive:\n%s", pos)
+			}
+			if !strings.Contains(neg, "; negative response, fully validated") {
+				t.Fatalf("delv negative:\n%s", neg)
+			}
+		})
 	}
-	if out := delv("s1._device.devices.test"); !strings.Contains(out, "; fully validated") || !strings.Contains(out, "TLSA\t3 1 1") {
-		t.Fatalf("delv positive:\n%s", out)
-	}
-	if out := delv("s9._device.devices.test"); !strings.Contains(out, "; negative response, fully validated") {
-		t.Fatalf("delv negative:\n%s", out)
-	}
-	// kdig over TCP with DO: the answer carries the signature.
+	// kdig over TCP with DO: the answer carries the ZSK's signature.
 	out, err := runTool(t, "", "kdig", "@"+host, "-p", port, "+tcp", "+dnssec", "s1._device.devices.test", "TLSA")
-	if err != nil || !strings.Contains(out, "status: NOERROR") || !strings.Contains(out, "RRSIG\tTLSA 13") || !strings.Contains(out, "qr aa") {
-		t.Fatalf("kdig: %v\n%s", err, out)
+	if err != nil || !strings.Contains(out, "status: NOERROR") || !strings.Contains(out, "RRSIG\tTLSA 13") || !strings.Contains(out, "qr aa") ||
+		!strings.Contains(out, fmt.Sprintf(" %d %s ", ts.keys.ZSK.Tag(), origin)) {
+		t.Fatalf("kdig (ZSK tag %d): %v\n%s", ts.keys.ZSK.Tag(), err, out)
 	}
 }

@@ -195,6 +195,19 @@ func TestKnotSecondary(t *testing.T) {
 	addRR(t, ts.zone, "s1._device.devices.test. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 	knotAddr := startKnot(t, ts.addr, xk, knotPort)
 	waitSerial(t, knotAddr, ts.zone.Serial())
+	// The zone has the default keys, and Knot serves them and the
+	// signatures as they came: the KSK's over the DNSKEY RRset, the
+	// ZSK's over the rest.
+	if ts.keys.ZSK == nil {
+		t.Fatal("the zone has no ZSK")
+	}
+	if r := query(t, knotAddr, origin, dns.TypeDNSKEY); countType(r.Answer, dns.TypeDNSKEY) != 2 || checkSigners(t, ts, r.Answer) != 1 {
+		t.Fatalf("DNSKEY from Knot: %v", r)
+	}
+	if r := query(t, knotAddr, "s1._device.devices.test.", dns.TypeTLSA); checkSigners(t, ts, r.Answer) != 1 {
+		t.Fatalf("TLSA from Knot: %v", r)
+	}
+	zoneAnchors(t, ts)
 	ub := startUnbound(t, filepath.Join(ts.dir, zone.AnchorsFile), origin, knotAddr)
 	if r := query(t, ub, "s1._device.devices.test.", dns.TypeTLSA); !r.AuthenticatedData || countType(r.Answer, dns.TypeTLSA) != 1 {
 		t.Fatalf("TLSA via Knot: %v", r)
@@ -230,7 +243,8 @@ func TestKnotSecondary(t *testing.T) {
 }
 
 // verifySecondary transfers the zone from a secondary and checks it with
-// kzonecheck and ldns-verify-zone.
+// kzonecheck, ldns-verify-zone and dnssec-verify (without -z: the zone has
+// a KSK, which signs the DNSKEY RRset, and a ZSK, which signs the rest).
 func verifySecondary(t *testing.T, addr string) {
 	t.Helper()
 	rrs, err := axfr(t, addr, dns.TypeAXFR, 0, nil)
@@ -249,6 +263,7 @@ func verifySecondary(t *testing.T, addr string) {
 	for _, args := range [][]string{
 		{"kzonecheck", "-o", origin, "-d", "on", file},
 		{"ldns-verify-zone", file},
+		{"dnssec-verify", "-o", origin, file},
 	} {
 		if out, err := runTool(t, "", args[0], args[1:]...); err != nil {
 			t.Errorf("%s on the secondary's zone: %v\n%s", args[0], err, out)
