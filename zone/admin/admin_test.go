@@ -296,6 +296,14 @@ func TestRolloverAPI(t *testing.T) {
 				t.Errorf("%s: key %+v", st.name, k)
 			}
 		}
+		if st.name == "zsk prepublish" {
+			// Another key's rollover waits for this one: 409.
+			var se *StatusError
+			before := z.Serial()
+			if _, _, err := c.Rollover(zone.RoleKSK, zone.Prepublish); !errors.As(err, &se) || se.Code != http.StatusConflict || !strings.Contains(se.Message, "zsk rollover is") || z.Serial() != before {
+				t.Fatalf("ksk prepublish during a zsk rollover: %v", err)
+			}
+		}
 		if st.name == "zsk retire" {
 			if newZSK := tagOf(ks, zone.RoleZSK, "active"); newZSK == oldZSK || newZSK == 0 || tagOf(ks, zone.RoleKSK, "active") != oldKSK {
 				t.Fatalf("after the ZSK rollover: %+v (ksk %d, zsk %d before)", ks, oldKSK, oldZSK)
@@ -323,8 +331,10 @@ func TestRolloverAPICSK(t *testing.T) {
 		t.Fatalf("keys %+v %v", ks, err)
 	}
 	var se *StatusError
-	if _, _, err := c.Rollover(zone.RoleZSK, zone.Prepublish); !errors.As(err, &se) || se.Code != http.StatusConflict {
-		t.Fatalf("zsk in a csk zone: %v", err)
+	for _, role := range []zone.KeyRole{zone.RoleZSK, zone.RoleKSK} {
+		if _, _, err := c.Rollover(role, zone.Prepublish); !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(se.Message, "roll the csk") {
+			t.Fatalf("%s in a csk zone: %v", role, err)
+		}
 	}
 	for _, st := range []struct {
 		role  zone.KeyRole
@@ -365,8 +375,9 @@ func post(t *testing.T, c *Client, url string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-// TestRolloverAPIErrors: 400 for what is not a step or a role, 409 for a
-// step the zone's state does not allow, 500 for a failure of the server,
+// TestRolloverAPIErrors: 400 for what is not a step or a role or for a
+// role the zone has no key of, 409 for a step out of order, 500 for a
+// failure of the server,
 // whatever form the request names the key in; none changes the zone.
 func TestRolloverAPIErrors(t *testing.T) {
 	var logs strings.Builder
@@ -387,8 +398,8 @@ func TestRolloverAPIErrors(t *testing.T) {
 		{"retire first", "step=retire", http.StatusConflict, "out of order"},
 		{"activate first", "key=ksk&step=activate", http.StatusConflict, "no pre-published ksk"},
 		{"activate first, role in step", "step=zsk:activate", http.StatusConflict, "no pre-published zsk"},
-		{"csk in a split zone", "key=csk&step=prepublish", http.StatusConflict, "no CSK"},
-		{"csk in a split zone, role in step", "step=csk:prepublish", http.StatusConflict, "no CSK"},
+		{"csk in a split zone", "key=csk&step=prepublish", http.StatusBadRequest, "no CSK"},
+		{"csk in a split zone, role in step", "step=csk:activate", http.StatusBadRequest, "no CSK"},
 	}
 	before, _ := c.Keys()
 	check := func(name, query string, code int, want string) {

@@ -22,7 +22,7 @@
 //	GET    /v1/keys                    the signing keys (Key: role, state, DS)
 //	POST   /v1/keys/rollover?step=prepublish|activate|retire[&key=ksk|zsk|csk]
 //	                                   one rollover step (400 bad step or
-//	                                   key, 409 not allowed now, 500 ours)
+//	                                   key, 409 out of order, 500 ours)
 //	GET    /metrics                    Prometheus metrics
 //
 // Where to start: Handler with a Config (Zone, Token, Auth); Client is the

@@ -513,10 +513,11 @@ func (a *api) keys(w http.ResponseWriter, r *http.Request) {
 // the rollover under way, else the ZSK or the CSK: zone.RolloverKey). The
 // older form step=ROLE:STEP is accepted too.
 //
-// Statuses: 400 for a step or role that is not one, 409 for a step the
-// zone's state does not allow (out of order, another rollover under way, a
-// role the zone has no key of: zone.ErrRollover), 500 for a failure of the
-// server (logged; the client learns nothing more).
+// Statuses: 400 for a step or role that is not one, or a role the zone has
+// no key of (a KSK or ZSK in a zone with a CSK, a CSK in a zone with a KSK
+// and a ZSK: no rollover makes one); 409 for a step out of order (nothing
+// to activate or retire, another rollover under way); 500 for a failure of
+// the server (logged; the client learns nothing more).
 func (a *api) rollover(w http.ResponseWriter, r *http.Request) {
 	role, step, err := rolloverParams(r.URL.Query())
 	if err != nil {
@@ -525,6 +526,9 @@ func (a *api) rollover(w http.ResponseWriter, r *http.Request) {
 	}
 	serial, err := a.cfg.Zone.RolloverKey(role, step)
 	switch {
+	case errors.Is(err, zone.ErrRollover) && role != "" && !a.hasRole(role):
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
 	case errors.Is(err, zone.ErrRollover):
 		writeJSON(w, http.StatusConflict, apiError{err.Error()})
 		return
@@ -535,6 +539,17 @@ func (a *api) rollover(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("key rollover step", "key", role, "step", step, "serial", serial, "by", by(r))
 	writeJSON(w, http.StatusOK, map[string]any{"serial": serial, "keys": a.keyList()})
+}
+
+// hasRole reports whether the zone has an active key of the role. A zone
+// keeps its kind of keys (KSK and ZSK, or CSK) through every rollover.
+func (a *api) hasRole(role zone.KeyRole) bool {
+	for _, k := range a.cfg.Zone.Keys() {
+		if k.Role == role && k.State == "active" {
+			return true
+		}
+	}
+	return false
 }
 
 // rolloverParams reads the key and step parameters of a rollover request.
