@@ -122,11 +122,11 @@ func TestJournalReplaysTheZone(t *testing.T) {
 func BenchmarkTransferAndRecord10k(b *testing.B) {
 	z := benchZone(b, 10000)
 	j := journal.New(0, 0)
-	axfr, err := z.Transfer()
+	axfr, err := z.TransferImage()
 	if err != nil {
 		b.Fatal(err)
 	}
-	j.Record(axfr)
+	j.RecordImage(axfr)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -135,11 +135,11 @@ func BenchmarkTransferAndRecord10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		axfr, err := z.Transfer()
+		axfr, err := z.TransferImage()
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := j.Record(axfr); err != nil {
+		if _, err := j.RecordImage(axfr); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -150,11 +150,11 @@ func BenchmarkTransferAndRecord10k(b *testing.B) {
 func BenchmarkRecord10k(b *testing.B) {
 	z := benchZone(b, 10000)
 	j := journal.New(0, 0)
-	axfr, err := z.Transfer()
+	axfr, err := z.TransferImage()
 	if err != nil {
 		b.Fatal(err)
 	}
-	j.Record(axfr)
+	j.RecordImage(axfr)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -162,12 +162,12 @@ func BenchmarkRecord10k(b *testing.B) {
 		if _, err := z.Apply([]Change{{Op: OpAdd, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}}); err != nil {
 			b.Fatal(err)
 		}
-		axfr, err := z.Transfer()
+		axfr, err := z.TransferImage()
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if _, err := j.Record(axfr); err != nil {
+		if _, err := j.RecordImage(axfr); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/zone/image"
 	"github.com/dnsbound/dance/zone/signer"
 )
 
@@ -216,19 +217,6 @@ func (z *Zone) nsec3Of(h, next string, n *node, ttl uint32) *dns.NSEC3 {
 	}
 }
 
-// signedNSEC3 returns the signatures of rr, the NSEC3 record of entry e,
-// reusing the cached ones while the record and they are still good.
-func (z *Zone) signedNSEC3(sg *signer.Signer, rr *dns.NSEC3, e *chainEntry) ([]dns.RR, error) {
-	rec, err := packRRs([]dns.RR{rr})
-	if err != nil {
-		return nil, err
-	}
-	if w := e.cachedSigs(sg, rec); w != nil {
-		return unpackRRs(rr.Hdr.Name, w)
-	}
-	return e.sign(sg, rr, rec)
-}
-
 // cachedSigs returns the cached packed signatures of the entry when they
 // were made by sg over the record rec (packed) and are fresh.
 func (e *chainEntry) cachedSigs(sg *signer.Signer, rec []byte) []byte {
@@ -245,16 +233,23 @@ func (e *chainEntry) cachedSigs(sg *signer.Signer, rec []byte) []byte {
 
 // sign signs rr (packed: rec) with sg and caches record and signatures.
 func (e *chainEntry) sign(sg *signer.Signer, rr dns.RR, rec []byte) ([]dns.RR, error) {
+	sigs, _, err := e.signPacked(sg, rr, rec)
+	return sigs, err
+}
+
+// signPacked is sign returning the signatures in both forms.
+func (e *chainEntry) signPacked(sg *signer.Signer, rr dns.RR, rec []byte) ([]dns.RR, []byte, error) {
 	sigs, err := sg.Sign([]dns.RR{rr})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	w, err := appendPacked(append(make([]byte, 0, len(rec)+128*len(sigs)), rec...), sigs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	e.signed.Store(&nsec3State{by: sg, wire: slices.Clip(w), split: len(rec)})
-	return sigs, nil
+	w = slices.Clip(w)
+	e.signed.Store(&nsec3State{by: sg, wire: w, split: len(rec)})
+	return sigs, w[len(rec):], nil
 }
 
 // transferSnap is what a transfer reads from the zone, taken under the
@@ -314,37 +309,69 @@ func (z *Zone) snapshot() *transferSnap {
 	}
 }
 
-// Transfer returns the whole signed zone as an AXFR carries it (RFC 5936
-// §2.2): the SOA, every RRset with its signatures, the NSEC3 chain with
-// its signatures, and the SOA again. It is a consistent snapshot of the
-// zone; the zone's lock is held only while the snapshot is taken.
+// Transfer is TransferImage decoded.
 func (z *Zone) Transfer() ([]dns.RR, error) {
+	im, err := z.TransferImage()
+	if err != nil {
+		return nil, err
+	}
+	return im.Unpack()
+}
+
+// TransferImage returns the whole signed zone as an AXFR carries it (RFC
+// 5936 §2.2), packed: the SOA, every RRset with its signatures, the NSEC3
+// chain with its signatures, and the SOA again. It is a consistent
+// snapshot of the zone; the zone's lock is held only while the snapshot is
+// taken. Records and cached signatures go into the image as they are kept,
+// without being decoded; only missing or stale signatures are made.
+func (z *Zone) TransferImage() (*image.Image, error) {
 	snap := z.snapshot()
 	origin := z.settings.Origin
-	out := make([]dns.RR, 0, 2*len(snap.nodes)+2*len(snap.links)+8)
-	out = append(out, snap.soa)
+	var b image.Builder
+	b.Grow(320 * (len(snap.nodes) + len(snap.links) + 2))
+	b.Add(snap.soa)
+	var ob [256]byte
+	owner := func(name string) ([]byte, error) {
+		n, err := dns.PackDomainName(name, ob[:], 0, nil, false)
+		return ob[:n], err
+	}
 	for _, n := range snap.nodes {
+		ow, err := owner(n.name)
+		if err != nil {
+			return nil, err
+		}
 		for _, t := range n.types() {
 			if !(n.name == origin && t == dns.TypeSOA) {
-				out = append(out, n.rrs(t)...)
+				s, e := span(n.wire, t)
+				b.AddPacked(ow, n.wire[s:e])
 			}
-			sigs, err := z.signedBy(snap.sg, n, t)
+			sigs, err := z.packedSigsBy(snap.sg, n, t)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, sigs...)
+			b.AddPacked(ow, sigs)
 		}
 	}
 	for i, l := range snap.links {
 		next := snap.links[(i+1)%len(snap.links)].h
 		rr := z.nsec3Of(l.h.String(), next.String(), l.n, snap.negTTL)
-		sigs, err := z.signedNSEC3(snap.sg, rr, l.e)
+		rec, err := packRRs([]dns.RR{rr})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rr)
-		out = append(out, sigs...)
+		sigs := l.e.cachedSigs(snap.sg, rec)
+		if sigs == nil {
+			if _, sigs, err = l.e.signPacked(snap.sg, rr, rec); err != nil {
+				return nil, err
+			}
+		}
+		ow, err := owner(rr.Hdr.Name)
+		if err != nil {
+			return nil, err
+		}
+		b.AddPacked(ow, rec)
+		b.AddPacked(ow, sigs)
 	}
-	out = append(out, snap.soa)
-	return out, nil
+	b.Add(snap.soa)
+	return b.Image()
 }

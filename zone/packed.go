@@ -348,17 +348,32 @@ func (z *Zone) signedBy(sg *signer.Signer, n *node, t uint16) ([]dns.RR, error) 
 	return z.signNode(sg, n, t, n.rrs(t))
 }
 
+// packedSigsBy is signedBy in packed form.
+func (z *Zone) packedSigsBy(sg *signer.Signer, n *node, t uint16) ([]byte, error) {
+	if w := n.cachedSigs(sg, t); w != nil {
+		return w, nil
+	}
+	_, packed, err := z.signPacked(sg, n, t, n.rrs(t))
+	return packed, err
+}
+
 // signNode signs rrs (the RRset of type t at n) with sg and caches the
 // signatures at n.
 func (z *Zone) signNode(sg *signer.Signer, n *node, t uint16, rrs []dns.RR) ([]dns.RR, error) {
+	sigs, _, err := z.signPacked(sg, n, t, rrs)
+	return sigs, err
+}
+
+// signPacked is signNode returning the signatures in both forms.
+func (z *Zone) signPacked(sg *signer.Signer, n *node, t uint16, rrs []dns.RR) ([]dns.RR, []byte, error) {
 	sigs, err := sg.Sign(rrs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	packed, err := packRRs(sigs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n.storeSigs(sg, t, packed)
-	return sigs, nil
+	return sigs, packed, nil
 }

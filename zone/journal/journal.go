@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/image"
 )
 
 // Default bounds of a Journal.
@@ -33,9 +35,9 @@ type Journal struct {
 	mu          sync.Mutex
 	maxVersions int
 	maxRRs      int
-	// last is the newest recorded zone (AXFR form), packed; lastSOA its
-	// SOA.
-	last     *image
+	// last is the newest recorded zone (AXFR form), packed: it costs the
+	// garbage collector nothing to keep; lastSOA is its SOA.
+	last     *image.Image
 	lastSOA  *dns.SOA
 	versions []Version
 	rrs      int
@@ -66,19 +68,51 @@ func soaOf(axfr []dns.RR) (*dns.SOA, error) {
 	return first, nil
 }
 
-// Record makes axfr, the complete zone in AXFR form, the newest version,
-// and returns the zone to send: axfr, or the zone recorded earlier under the
-// same serial. Signatures made afresh (ECDSA signatures differ each time)
-// may give another content under the same serial, and a secondary that
-// transferred that serial holds the first: every client of one serial must
-// get the same records, or later differences would not apply to its copy.
-// A serial that went backwards (RFC 1982) empties the journal.
+// Record is RecordImage for a zone given as RRs.
 func (j *Journal) Record(axfr []dns.RR) ([]dns.RR, error) {
-	soa, err := soaOf(axfr)
+	im, err := image.Pack(axfr)
 	if err != nil {
 		return nil, err
 	}
-	im, err := packImage(axfr)
+	rec, err := j.RecordImage(im)
+	if err != nil {
+		return nil, err
+	}
+	if rec == im {
+		return axfr, nil
+	}
+	return rec.Unpack()
+}
+
+// imageSOA returns the SOA that opens and closes an image in AXFR form.
+func imageSOA(im *image.Image) (*dns.SOA, error) {
+	if im.Len() < 2 || im.Type(0) != dns.TypeSOA || im.Type(im.Len()-1) != dns.TypeSOA {
+		return nil, ErrNotAXFR
+	}
+	first, err := im.Decode(0)
+	if err != nil {
+		return nil, err
+	}
+	last, err := im.Decode(im.Len() - 1)
+	if err != nil {
+		return nil, err
+	}
+	if first.(*dns.SOA).Serial != last.(*dns.SOA).Serial {
+		return nil, ErrNotAXFR
+	}
+	return first.(*dns.SOA), nil
+}
+
+// RecordImage makes im, the complete zone in AXFR form, the newest
+// version, and returns the zone to send: im, or the zone recorded earlier
+// under the same serial. Signatures made afresh (ECDSA signatures differ
+// each time) may give another content under the same serial, and a
+// secondary that transferred that serial holds the first: every client of
+// one serial must get the same records, or later differences would not
+// apply to its copy. A serial that went backwards (RFC 1982) empties the
+// journal.
+func (j *Journal) RecordImage(im *image.Image) (*image.Image, error) {
+	soa, err := imageSOA(im)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +121,7 @@ func (j *Journal) Record(axfr []dns.RR) ([]dns.RR, error) {
 	switch {
 	case j.lastSOA == nil:
 	case soa.Serial == j.lastSOA.Serial:
-		return j.last.unpack()
+		return j.last, nil
 	case int32(soa.Serial-j.lastSOA.Serial) < 0:
 		j.versions, j.rrs = nil, 0
 	default:
@@ -105,7 +139,7 @@ func (j *Journal) Record(axfr []dns.RR) ([]dns.RR, error) {
 		}
 	}
 	j.last, j.lastSOA = im, soa
-	return axfr, nil
+	return im, nil
 }
 
 // Serial returns the serial of the newest recorded version, and false when
@@ -119,21 +153,23 @@ func (j *Journal) Serial() (uint32, bool) {
 	return j.lastSOA.Serial, true
 }
 
-// Newest returns the newest recorded zone in AXFR form, and false when
-// nothing was recorded yet. The zone is kept packed and decoded anew for
-// each call: check Serial first.
+// Newest returns the newest recorded zone in AXFR form, decoded, and
+// false when nothing was recorded yet.
 func (j *Journal) Newest() ([]dns.RR, bool) {
+	im, ok := j.NewestImage()
+	if !ok {
+		return nil, false
+	}
+	rrs, err := im.Unpack()
+	return rrs, err == nil
+}
+
+// NewestImage returns the newest recorded zone in AXFR form, and false
+// when nothing was recorded yet.
+func (j *Journal) NewestImage() (*image.Image, bool) {
 	j.mu.Lock()
-	last := j.last
-	j.mu.Unlock()
-	if last == nil {
-		return nil, false
-	}
-	rrs, err := last.unpack()
-	if err != nil {
-		return nil, false
-	}
-	return rrs, true
+	defer j.mu.Unlock()
+	return j.last, j.last != nil
 }
 
 // Len returns the number of versions kept and the records in them.
@@ -174,11 +210,11 @@ func key(rr dns.RR) string { return rr.String() }
 // version markers). Order follows the inputs. RRs are compared in wire
 // form, owner included: an RR that cannot be packed is an error.
 func Diff(old, new []dns.RR) (deleted, added []dns.RR, err error) {
-	a, err := packImage(old)
+	a, err := image.Pack(old)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := packImage(new)
+	b, err := image.Pack(new)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/zone/image"
 	"github.com/dnsbound/dance/zone/journal"
 )
 
@@ -128,15 +129,22 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 		first = false
 		return true
 	}
+	// RRs are decoded a message at a time: a whole zone is never held as
+	// dns.RR values.
 	var part []dns.RR
 	size := 0
-	for _, rr := range rrs {
-		l := dns.Len(rr)
+	for i := 0; i < rrs.Len(); i++ {
+		l := len(rrs.RR(i))
 		if len(part) > 0 && (len(part) >= xfrMaxRRs || size+l > xfrMaxBytes) {
 			if !send(part) {
 				return
 			}
 			part, size = nil, 0
+		}
+		rr, err := rrs.Decode(i)
+		if err != nil {
+			s.log.Error("transfer aborted: stored zone does not decode", "peer", peer, "err", err)
+			return
 		}
 		part = append(part, rr)
 		size += l
@@ -146,7 +154,7 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	s.metrics.count("xfr_done")
 	s.metrics.count(kind)
-	s.log.Info("zone transferred", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "form", kind, "records", len(rrs))
+	s.log.Info("zone transferred", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "form", kind, "records", rrs.Len())
 }
 
 // Kinds of transfer answers, counted in the metrics and logged.
@@ -159,7 +167,7 @@ const (
 // transferRecords returns the records that answer the transfer query r and
 // the kind of answer. Every full zone computed here is recorded in the
 // journal, so that later IXFR queries from that serial get differences.
-func (s *Server) transferRecords(r *dns.Msg) ([]dns.RR, string, error) {
+func (s *Server) transferRecords(r *dns.Msg) (*image.Image, string, error) {
 	q := r.Question[0]
 	var client *dns.SOA
 	if q.Qtype == dns.TypeIXFR && len(r.Ns) == 1 {
@@ -168,7 +176,8 @@ func (s *Server) transferRecords(r *dns.Msg) ([]dns.RR, string, error) {
 	if client != nil {
 		soa := s.cfg.Zone.Get(s.cfg.Zone.Origin(), dns.TypeSOA)
 		if int32(soa[0].(*dns.SOA).Serial-client.Serial) <= 0 {
-			return soa, xfrCurrent, nil // up to date (RFC 1995 §2)
+			im, err := image.Pack(soa)
+			return im, xfrCurrent, err // up to date (RFC 1995 §2)
 		}
 	}
 	full, err := s.currentZone()
@@ -178,41 +187,46 @@ func (s *Server) transferRecords(r *dns.Msg) ([]dns.RR, string, error) {
 	if client == nil {
 		return full, xfrFull, nil
 	}
-	newest := full[0].(*dns.SOA)
+	first, err := full.Decode(0)
+	if err != nil {
+		return nil, "", err
+	}
+	newest := first.(*dns.SOA)
 	vs, ok := s.journal.Since(client.Serial)
 	if !ok || len(vs) == 0 || vs[len(vs)-1].To.Serial != newest.Serial {
 		return full, xfrFull, nil // serial unknown or dropped (RFC 1995 §4)
 	}
 	rrs := journal.Response(newest, vs)
-	if len(rrs) >= len(full) {
+	if len(rrs) >= full.Len() {
 		return full, xfrFull, nil // the differences are no smaller
 	}
-	return rrs, xfrIncr, nil
+	im, err := image.Pack(rrs)
+	return im, xfrIncr, err
 }
 
 // currentZone returns the zone in AXFR form at the current serial, as
 // recorded in the journal. Transfers take turns here: the journal sees
 // serials in order, and a serial already recorded is sent as recorded
 // without computing the zone again.
-func (s *Server) currentZone() ([]dns.RR, error) {
+func (s *Server) currentZone() (*image.Image, error) {
 	s.xfrMu.Lock()
 	defer s.xfrMu.Unlock()
 	if serial, ok := s.journal.Serial(); ok && serial == s.cfg.Zone.Serial() {
-		if last, ok := s.journal.Newest(); ok && last[0].(*dns.SOA).Serial == serial {
+		if last, ok := s.journal.NewestImage(); ok {
 			return last, nil
 		}
 	}
 	// Sign what is missing without holding the zone's lock, so that
-	// updates go on; Transfer then signs only what changed since.
+	// updates go on; the transfer then signs only what changed since.
 	if _, err := s.cfg.Zone.Presign(context.Background()); err != nil {
 		s.log.Error("presigning for a transfer failed", "err", err)
 	}
-	full, err := s.cfg.Zone.Transfer()
+	full, err := s.cfg.Zone.TransferImage()
 	if err != nil {
 		return nil, err
 	}
 	// The journal keeps one content per serial: the one it returns.
-	return s.journal.Record(full)
+	return s.journal.RecordImage(full)
 }
 
 // udpIXFR answers an IXFR over UDP from the journal alone (RFC 1995 §2):

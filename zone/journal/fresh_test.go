@@ -7,39 +7,6 @@ import (
 	"github.com/miekg/dns"
 )
 
-// A packed image decodes to the zone it was made from, and reads each
-// RR's type without decoding it.
-func TestImageRoundTrip(t *testing.T) {
-	var recs []string
-	for i := 0; i < 50; i++ {
-		recs = append(recs, tlsa(fmt.Sprintf("d%d", i), 300, i))
-	}
-	z := zoneOf(t, 7, recs)
-	im, err := packImage(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if im.len() != len(z) {
-		t.Fatalf("%d RRs packed, want %d", im.len(), len(z))
-	}
-	back, err := im.unpack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contents(back) != contents(z) {
-		t.Fatalf("unpacked:\n%s\nwant:\n%s", contents(back), contents(z))
-	}
-	for i, rr := range z {
-		if got := rrType(im.rr(i)); got != rr.Header().Rrtype {
-			t.Errorf("RR %d: type %d, want %d", i, got, rr.Header().Rrtype)
-		}
-	}
-	// Truncated data is an error, not a panic or a wrong record.
-	if _, err := decode(im.rr(1)[:len(im.rr(1))-1]); err == nil {
-		t.Error("truncated RR decoded")
-	}
-}
-
 // A journal records versions of a zone whose RRs are new objects each
 // time (the zone decodes them afresh for every transfer): the differences
 // are still only what changed.

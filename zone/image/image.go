@@ -1,0 +1,211 @@
+// Package image holds a zone in AXFR form packed: every RR in uncompressed
+// wire form (RFC 1035 §4.1.3, owner included), one after another in one
+// byte slice, with their offsets.
+//
+// A transfer of a million identities is four million RRs. As dns.RR values
+// they would be tens of millions of objects, built only to be packed again
+// for the wire and, in the IXFR journal, kept alive for the garbage collector
+// to walk on every cycle. As an image they are two slices it does not look
+// into: the zone builds the image from its own packed records without
+// decoding them, the journal keeps the last one and compares versions byte
+// by byte, and the server decodes RRs a message at a time as it sends them.
+//
+// Start with Builder (or Pack) and Image.RR.
+package image
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/miekg/dns"
+)
+
+// Image is a zone, or any list of RRs, in packed form. It is immutable
+// once built and safe for concurrent reading.
+type Image struct {
+	wire []byte
+	// offs[i] is where RR i begins; it ends where RR i+1 begins.
+	offs []uint32
+}
+
+// ErrCorrupt reports packed data that does not decode.
+var ErrCorrupt = errors.New("image: packed RR is corrupt")
+
+// ErrTooLarge reports an image past what its offsets can address.
+var ErrTooLarge = errors.New("image: more than 4 GB of records")
+
+// Len is the number of RRs.
+func (im *Image) Len() int { return len(im.offs) }
+
+// Bytes is the size of the packed RRs in octets.
+func (im *Image) Bytes() int { return len(im.wire) }
+
+// RR returns RR i in wire form. The caller must not modify it.
+func (im *Image) RR(i int) []byte {
+	end := len(im.wire)
+	if i+1 < len(im.offs) {
+		end = int(im.offs[i+1])
+	}
+	return im.wire[im.offs[i]:end]
+}
+
+// Type is the type of RR i, read without decoding it.
+func (im *Image) Type(i int) uint16 { return rrType(im.RR(i)) }
+
+// Decode decodes RR i.
+func (im *Image) Decode(i int) (dns.RR, error) { return decode(im.RR(i)) }
+
+// Unpack decodes every RR.
+func (im *Image) Unpack() ([]dns.RR, error) {
+	out := make([]dns.RR, 0, im.Len())
+	for i := 0; i < im.Len(); i++ {
+		rr, err := im.Decode(i)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rr)
+	}
+	return out, nil
+}
+
+// rrType reads the type of a packed RR: it follows the owner name.
+func rrType(b []byte) uint16 {
+	off := 0
+	for off < len(b) && b[off] != 0 {
+		off += int(b[off]) + 1
+	}
+	off++
+	if off+2 > len(b) {
+		return 0
+	}
+	return binary.BigEndian.Uint16(b[off:])
+}
+
+// minRR is the smallest RR: the root name and the fixed fields.
+const minRR = 1 + 10
+
+func decode(b []byte) (dns.RR, error) {
+	if len(b) < minRR {
+		return nil, ErrCorrupt
+	}
+	rr, off, err := dns.UnpackRR(b, 0)
+	if err != nil || rr == nil || off != len(b) {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return rr, nil
+}
+
+// Builder builds an Image. The zero value is ready to use.
+type Builder struct {
+	im  Image
+	err error
+}
+
+// Grow makes room for about n more octets.
+func (b *Builder) Grow(n int) {
+	if cap(b.im.wire)-len(b.im.wire) < n {
+		w := make([]byte, len(b.im.wire), len(b.im.wire)+n)
+		copy(w, b.im.wire)
+		b.im.wire = w
+	}
+}
+
+func (b *Builder) mark() bool {
+	if b.err != nil {
+		return false
+	}
+	if len(b.im.wire) > math.MaxUint32 {
+		b.err = ErrTooLarge
+		return false
+	}
+	b.im.offs = append(b.im.offs, uint32(len(b.im.wire)))
+	return true
+}
+
+// Add appends rr, packed. Packing writes rr's header (its RDLENGTH), so
+// rr must not be shared with concurrent readers.
+func (b *Builder) Add(rr dns.RR) {
+	need := dns.Len(rr) + 16
+	if cap(b.im.wire)-len(b.im.wire) < need {
+		b.Grow(need + len(b.im.wire)/2)
+	}
+	start := len(b.im.wire)
+	end, err := dns.PackRR(rr, b.im.wire[:cap(b.im.wire)], start, nil, false)
+	if err != nil {
+		if b.err == nil {
+			b.err = fmt.Errorf("image: %s %s: %w", rr.Header().Name, dns.TypeToString[rr.Header().Rrtype], err)
+		}
+		return
+	}
+	if !b.mark() {
+		return
+	}
+	b.im.wire = b.im.wire[:end]
+}
+
+// AddPacked appends the RRs owned by owner (its wire form) whose rest
+// (TYPE, CLASS, TTL, RDLENGTH, RDATA) lies in records one after another.
+func (b *Builder) AddPacked(owner []byte, records []byte) {
+	for off := 0; off < len(records); {
+		if off+10 > len(records) {
+			b.fail()
+			return
+		}
+		end := off + 10 + int(binary.BigEndian.Uint16(records[off+8:]))
+		if end > len(records) {
+			b.fail()
+			return
+		}
+		if !b.mark() {
+			return
+		}
+		b.im.wire = append(b.im.wire, owner...)
+		b.im.wire = append(b.im.wire, records[off:end]...)
+		off = end
+	}
+}
+
+// AddWire appends one RR already in wire form.
+func (b *Builder) AddWire(rr []byte) {
+	if b.mark() {
+		b.im.wire = append(b.im.wire, rr...)
+	}
+}
+
+func (b *Builder) fail() {
+	if b.err == nil {
+		b.err = ErrCorrupt
+	}
+}
+
+// Image returns the image built, or the first error met.
+func (b *Builder) Image() (*Image, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	im := b.im
+	return &im, nil
+}
+
+// Pack packs rrs into an image.
+func Pack(rrs []dns.RR) (*Image, error) {
+	var b Builder
+	b.Grow(64 * len(rrs))
+	b.im.offs = make([]uint32, 0, len(rrs))
+	for _, rr := range rrs {
+		b.Add(rr)
+	}
+	return b.Image()
+}
+
+// OwnerWire returns name in uncompressed wire form.
+func OwnerWire(name string) ([]byte, error) {
+	var buf [256]byte
+	n, err := dns.PackDomainName(dns.Fqdn(name), buf[:], 0, nil, false)
+	if err != nil {
+		return nil, fmt.Errorf("image: owner %q: %w", name, err)
+	}
+	return append([]byte(nil), buf[:n]...), nil
+}
