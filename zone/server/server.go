@@ -552,6 +552,10 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		})
 	}
 	errc := make(chan error, len(servers)+2)
+	startedc := make(chan struct{}, len(servers))
+	for _, srv := range servers {
+		srv.NotifyStartedFunc = func() { startedc <- struct{}{} }
+	}
 	var wg sync.WaitGroup
 	nctx, stopNotify := context.WithCancel(ctx)
 	defer stopNotify()
@@ -616,10 +620,27 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 			}
 		}()
 	}
+	// Wait for the TCP (and TLS) servers to run before waiting for the
+	// end: a dns.Server told to shut down before it has started refuses
+	// ("server not started") and then serves on.
 	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
+	running := 0
+wait:
+	for running < len(servers) {
+		select {
+		case <-startedc:
+			running++
+		case err = <-errc:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	if err == nil {
+		select {
+		case <-ctx.Done():
+		case err = <-errc:
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -627,11 +648,13 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	for _, srv := range servers {
 		srv.ShutdownContext(sctx)
 	}
-	ls.UDP.Close() // ends the UDP readers
-	wg.Wait()
+	// Closing the sockets ends whatever still reads them, a server that
+	// never started included (closing twice is harmless).
+	ls.UDP.Close()
 	ls.TCP.Close()
 	if ls.TLS != nil {
 		ls.TLS.Close()
 	}
+	wg.Wait()
 	return err
 }
