@@ -80,8 +80,11 @@ func TestWildcardReplayBelowExistingName(t *testing.T) {
 		w.WriteMsg(resp)
 	}
 	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(forger)}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
+	started, done := make(chan struct{}), make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go func() { srv.ActivateAndServe(); close(done) }()
+	<-started
+	t.Cleanup(func() { srv.Shutdown(); <-done })
 
 	anchors, err := resolver.ParseAnchorsString(h.Anchors())
 	if err != nil {
