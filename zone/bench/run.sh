@@ -11,6 +11,7 @@ cd "$(dirname "$0")/../.."
 N=${1:-1000000}
 DUR=${DUR:-15}
 WARM=${WARM:-40} # seconds of warm-up, enough to ask every name of the query set once
+QN=${QN:-200000} # random names in the query set (more than the response cache holds: QN=1000000)
 W=$(mktemp -d /tmp/dance-zone-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
@@ -54,7 +55,7 @@ rss2=$(rss_kb $SPID)
 echo "presigned_seconds_after_import $(echo "$t2 - $t1" | bc) rss_kb_signed $rss2 bytes_per_signed_identity $(( (rss2 - rss0) * 1024 / N ))"
 
 echo "== queries"
-awk -v n="$N" 'BEGIN { srand(1); for (i = 0; i < 200000; i++) printf "d%d._device.devices.test TLSA\n", int(rand() * n) }' >"$W/q.txt"
+awk -v n="$N" -v q="$QN" 'BEGIN { srand(1); for (i = 0; i < q; i++) printf "d%d._device.devices.test TLSA\n", int(rand() * n) }' >"$W/q.txt"
 perf() { dnsperf -s 127.0.0.1 -p "$1" -d "$W/q.txt" -D -l "${2:-$DUR}" -c 8 -T 2 -q 200 2>&1 | awk '/Queries per second|Queries lost|Average Latency/'; }
 perf $P "$WARM" >/dev/null # warm the response cache
 echo "-- dance zone serve"; perf $P
