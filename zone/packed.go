@@ -377,3 +377,83 @@ func (z *Zone) signPacked(sg *signer.Signer, n *node, t uint16, rrs []dns.RR) ([
 	n.storeSigs(sg, t, packed)
 	return sigs, packed, nil
 }
+
+// AppendAnswer appends to dst the answer section of a positive answer to
+// qname/qtype as records in wire form, each owned by qname uncompressed,
+// followed (with dnssec) by the RRset's signatures: what Query answers,
+// without decoding anything. qname is the question name in wire form and
+// must be in lower case. It reports false, appending nothing, whenever the
+// answer needs more than that — a name or type that is absent (negative
+// answers are signed per name), ANY and NSEC questions, names that need
+// escaping in presentation form, signatures not yet made or due for
+// refresh — and the caller then takes the general path (Query).
+func (z *Zone) AppendAnswer(dst, qname []byte, qtype uint16, dnssec bool) (out []byte, count int, ok bool) {
+	if qtype == dns.TypeANY || qtype == dns.TypeNSEC {
+		return dst, 0, false
+	}
+	var kb [256]byte
+	key, ok := presentationKey(kb[:0], qname)
+	if !ok {
+		return dst, 0, false
+	}
+	sg := z.signer.Load()
+	z.mu.RLock()
+	n := z.names[string(key)]
+	z.mu.RUnlock()
+	if n == nil {
+		return dst, 0, false
+	}
+	// The node is immutable; its records and cached signatures can be
+	// read without the lock.
+	s, e := span(n.wire, qtype)
+	if s == e {
+		return dst, 0, false
+	}
+	var sigs []byte
+	if dnssec {
+		if sigs = n.cachedSigs(sg, qtype); sigs == nil {
+			return dst, 0, false
+		}
+	}
+	out = dst
+	for _, w := range [][]byte{n.wire[s:e], sigs} {
+		for off := 0; off < len(w); {
+			_, next, ok := nextRR(w, off)
+			if !ok {
+				return dst, 0, false
+			}
+			out = append(out, qname...)
+			out = append(out, w[off:next]...)
+			count++
+			off = next
+		}
+	}
+	return out, count, true
+}
+
+// presentationKey writes the presentation form of a lower-case wire name
+// made of letters, digits, hyphens and underscores (the names identities
+// use) into buf: the zone's key for it. Other names report false.
+func presentationKey(buf, wire []byte) ([]byte, bool) {
+	for off := 0; off < len(wire); {
+		l := int(wire[off])
+		if l == 0 {
+			if len(buf) == 0 {
+				return nil, false // the root is never in a zone
+			}
+			return buf, off+1 == len(wire)
+		}
+		if l > 63 || off+1+l > len(wire) {
+			return nil, false
+		}
+		for _, c := range wire[off+1 : off+1+l] {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '*') {
+				return nil, false
+			}
+		}
+		buf = append(buf, wire[off+1:off+1+l]...)
+		buf = append(buf, '.')
+		off += 1 + l
+	}
+	return nil, false
+}

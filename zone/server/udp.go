@@ -68,11 +68,15 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 		for i := 0; i < n; i++ {
 			pkt := in[i].Buffers[0][:in[i].N]
 			var resp []byte
-			if k, id, ok := s.fastKey(pkt, keyBuf[:0]); ok {
-				resp = s.cache.getBytes(k, id, s.cfg.Zone.Serial(), s.cfg.Zone.Now(), bufs[i])
+			if q, ok := s.parsePlain(pkt); ok {
+				k := appendKey(keyBuf[:0], q.name, q.qtype, q.flags, uint16(q.size))
+				resp = s.cache.getBytes(k, q.id, s.cfg.Zone.Serial(), s.cfg.Zone.Now(), bufs[i])
 				if resp != nil {
 					bufs[i] = resp
 					s.metrics.count("cache_hit")
+				} else if resp = s.directUDP(q, bufs[i]); resp != nil {
+					bufs[i] = resp
+					s.metrics.count("direct")
 				}
 			}
 			if resp == nil {
@@ -96,89 +100,165 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 	}
 }
 
-// fastKey parses a plain query straight from the packet: one question,
+// plainQuery is a query parsed straight from the packet by parsePlain.
+type plainQuery struct {
+	id, bits uint16
+	// name is the question name in wire form, as sent.
+	name  []byte
+	qtype uint16
+	// flags are the request bits that change the answer (cache key bits).
+	flags uint16
+	// size is the UDP size the answer must fit.
+	size int
+}
+
+// Header bits (RFC 1035 §4.1.1, RFC 4035 §3.2).
+const (
+	hdrQR         = 1 << 15
+	hdrOpcodeMask = 0xF << 11
+	hdrAA         = 1 << 10
+	hdrTC         = 1 << 9
+	hdrRD         = 1 << 8
+	hdrZ          = 1 << 6
+	hdrCD         = 1 << 4
+)
+
+// parsePlain parses a plain query straight from the packet: one question,
 // class IN, no answer or authority records, at most a bare OPT (version
-// 0, no options). It returns the cache key and the query ID, or false for
-// anything else.
-func (s *Server) fastKey(pkt, buf []byte) ([]byte, uint16, bool) {
+// 0, no options). Anything else reports false.
+func (s *Server) parsePlain(pkt []byte) (plainQuery, bool) {
+	var q plainQuery
 	if len(pkt) < 12+5 {
-		return nil, 0, false
+		return q, false
 	}
-	id := binary.BigEndian.Uint16(pkt)
-	bits := binary.BigEndian.Uint16(pkt[2:])
-	const qr, opcodeMask, tc, rd, cd, zBit = 1 << 15, 0xF << 11, 1 << 9, 1 << 8, 1 << 4, 1 << 6
-	if bits&(qr|opcodeMask|tc|zBit) != 0 || binary.BigEndian.Uint16(pkt[4:]) != 1 ||
+	q.id = binary.BigEndian.Uint16(pkt)
+	q.bits = binary.BigEndian.Uint16(pkt[2:])
+	if q.bits&(hdrQR|hdrOpcodeMask|hdrTC|hdrZ) != 0 || binary.BigEndian.Uint16(pkt[4:]) != 1 ||
 		binary.BigEndian.Uint16(pkt[6:]) != 0 || binary.BigEndian.Uint16(pkt[8:]) != 0 {
-		return nil, 0, false
+		return q, false
 	}
 	ar := binary.BigEndian.Uint16(pkt[10:])
 	if ar > 1 {
-		return nil, 0, false
+		return q, false
 	}
 	// The question name: labels without compression, at most 255 octets.
 	off := 12
 	for {
 		if off >= len(pkt) {
-			return nil, 0, false
+			return q, false
 		}
 		l := int(pkt[off])
 		if l&0xC0 != 0 {
-			return nil, 0, false
+			return q, false
 		}
 		off += 1 + l
 		if off-12 > 255 {
-			return nil, 0, false
+			return q, false
 		}
 		if l == 0 {
 			break
 		}
 	}
-	name := pkt[12:off]
+	q.name = pkt[12:off]
 	if off+4 > len(pkt) {
-		return nil, 0, false
+		return q, false
 	}
-	qtype := binary.BigEndian.Uint16(pkt[off:])
+	q.qtype = binary.BigEndian.Uint16(pkt[off:])
 	if binary.BigEndian.Uint16(pkt[off+2:]) != dns.ClassINET {
-		return nil, 0, false
+		return q, false
 	}
-	switch qtype {
+	switch q.qtype {
 	case dns.TypeAXFR, dns.TypeIXFR, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeNXNAME:
-		return nil, 0, false
+		return q, false
 	}
 	off += 4
-	var flags uint16
-	if bits&rd != 0 {
-		flags |= keyRD
+	if q.bits&hdrRD != 0 {
+		q.flags |= keyRD
 	}
-	if bits&cd != 0 {
-		flags |= keyCD
+	if q.bits&hdrCD != 0 {
+		q.flags |= keyCD
 	}
-	size := minUDPSize
+	q.size = minUDPSize
 	if ar == 1 {
 		// A bare OPT: root name, type OPT, class = UDP size, TTL =
 		// extended RCODE, version, flags; no RDATA.
 		if off+11 != len(pkt) || pkt[off] != 0 || binary.BigEndian.Uint16(pkt[off+1:]) != dns.TypeOPT ||
 			pkt[off+5] != 0 || pkt[off+6] != 0 || binary.BigEndian.Uint16(pkt[off+9:]) != 0 {
-			return nil, 0, false
+			return q, false
 		}
-		flags |= keyEDNS
+		q.flags |= keyEDNS
 		ef := binary.BigEndian.Uint16(pkt[off+7:])
 		if ef&0x8000 != 0 {
-			flags |= keyDO
+			q.flags |= keyDO
 		}
 		if ef&ednsFlagCO != 0 {
-			flags |= keyCO
+			q.flags |= keyCO
 		}
-		if u := int(binary.BigEndian.Uint16(pkt[off+3:])); u > size {
-			size = u
+		if u := int(binary.BigEndian.Uint16(pkt[off+3:])); u > q.size {
+			q.size = u
 		}
-		if size > s.maxUDP {
-			size = s.maxUDP
+		if q.size > s.maxUDP {
+			q.size = s.maxUDP
 		}
 	} else if off != len(pkt) {
+		return q, false
+	}
+	return q, true
+}
+
+// fastKey returns the cache key and the query ID of a plain query
+// (parsePlain), or false for anything else.
+func (s *Server) fastKey(pkt, buf []byte) ([]byte, uint16, bool) {
+	q, ok := s.parsePlain(pkt)
+	if !ok {
 		return nil, 0, false
 	}
-	return appendKey(buf, name, qtype, flags, uint16(size)), id, true
+	return appendKey(buf, q.name, q.qtype, q.flags, uint16(q.size)), q.id, true
+}
+
+// directUDP answers a plain query for an RRset the zone holds, with its
+// cached signatures when DO is set, straight from the zone's packed
+// records: the same octets the general path would send (header, question,
+// answer, OPT; uncompressed, as that path packs them), without unpacking
+// the query or packing a message. It returns nil whenever the general path
+// is needed: a name in other than lower case, a negative answer, missing
+// signatures, an answer larger than the client takes.
+func (s *Server) directUDP(q plainQuery, dst []byte) []byte {
+	for _, c := range q.name {
+		if 'A' <= c && c <= 'Z' {
+			return nil
+		}
+	}
+	out := append(dst[:0], 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0)
+	binary.BigEndian.PutUint16(out, q.id)
+	binary.BigEndian.PutUint16(out[2:], hdrQR|hdrAA|q.bits&(hdrRD|hdrCD))
+	out = append(out, q.name...)
+	out = binary.BigEndian.AppendUint16(out, q.qtype)
+	out = binary.BigEndian.AppendUint16(out, dns.ClassINET)
+	out, n, ok := s.cfg.Zone.AppendAnswer(out, q.name, q.qtype, q.flags&keyDO != 0)
+	if !ok || n > 0xFFFF {
+		return nil
+	}
+	binary.BigEndian.PutUint16(out[6:], uint16(n))
+	if q.flags&keyEDNS != 0 {
+		// OPT (RFC 6891 §6.1.2): root owner, our UDP size, extended RCODE
+		// and version 0, the DO bit echoed (RFC 3225 §3), no options.
+		var do uint16
+		if q.flags&keyDO != 0 {
+			do = 0x8000
+		}
+		out = append(out, 0)
+		out = binary.BigEndian.AppendUint16(out, dns.TypeOPT)
+		out = binary.BigEndian.AppendUint16(out, uint16(s.maxUDP))
+		out = append(out, 0, 0)
+		out = binary.BigEndian.AppendUint16(out, do)
+		out = binary.BigEndian.AppendUint16(out, 0)
+		binary.BigEndian.PutUint16(out[10:], 1)
+	}
+	if len(out) > q.size {
+		return nil // the general path truncates
+	}
+	return out
 }
 
 // slowUDP handles one packet the way the dns library's server would:
