@@ -68,6 +68,10 @@ type Zone struct {
 	lastChange atomic.Int64
 	// rrsetCount is the number of RRsets, for metrics.
 	rrsetCount atomic.Int64
+	// sigCacheLoaded and sigCacheErr are what Open got from the
+	// signature cache file.
+	sigCacheLoaded int
+	sigCacheErr    error
 }
 
 // Open opens the zone in dir, loading its data into memory.
@@ -85,8 +89,15 @@ func Open(dir string, opt Options) (*Zone, error) {
 		return nil, err
 	}
 	z.lastChange.Store(z.now().Unix())
+	// A damaged or outdated cache file only means signing again.
+	z.sigCacheLoaded, z.sigCacheErr = z.loadSignatures()
 	return z, nil
 }
+
+// SignaturesLoaded reports how many RRsets and NSEC3 records Open took
+// signatures for from the signature cache file (SigCacheFile), and why
+// the file could not be used, if it could not.
+func (z *Zone) SignaturesLoaded() (int, error) { return z.sigCacheLoaded, z.sigCacheErr }
 
 func (z *Zone) load(opt Options) error {
 	return z.st.View(func(tx *store.Tx) error {

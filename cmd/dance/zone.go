@@ -278,6 +278,11 @@ func zoneServeCommand() *cli.Command {
 				return cli.Usagef("--journal-versions and --journal-records must be at least 1")
 			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
+			if n, err := z.SignaturesLoaded(); err != nil {
+				log.Warn("signature cache not used; signing again", "file", filepath.Join(dir, zone.SigCacheFile), "err", err)
+			} else if n > 0 {
+				log.Info("signatures loaded", "records", n)
+			}
 			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, Policies: policies, MaxUDPSize: maxUDP, Logger: log,
 				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly,
 				JournalVersions: journalVersions, JournalRecords: journalRecords})
@@ -435,8 +440,15 @@ func zoneServeCommand() *cli.Command {
 				}
 				fmt.Fprintf(env.Stdout, "admin API on %s://%s (%s)\n", scheme, adminLn.Addr(), strings.Join(creds, sep))
 			}
-			if err := srv.Serve(env.Context(), ls); err != nil {
-				return cli.Fail(err)
+			serveErr := srv.Serve(env.Context(), ls)
+			// Keep the signatures for the next start (zone.SigCacheFile).
+			if n, err := z.SaveSignatures(); err != nil {
+				log.Warn("signatures not saved; the next start signs again", "err", err)
+			} else {
+				log.Info("signatures saved", "records", n, "file", filepath.Join(dir, zone.SigCacheFile))
+			}
+			if serveErr != nil {
+				return cli.Fail(serveErr)
 			}
 			log.Info("stopped", "zone", z.Origin())
 			return nil

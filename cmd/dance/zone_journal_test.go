@@ -17,26 +17,40 @@ import (
 // admin API addresses. The server stops when the test ends.
 func startServe(t *testing.T, dir string, extra ...string) (addr, api string) {
 	t.Helper()
+	addr, api, stop := startServeStop(t, dir, extra...)
+	t.Cleanup(func() { stop() })
+	return addr, api
+}
+
+// startServeStop is startServe returning a function that stops the server
+// and returns what it logged.
+func startServeStop(t *testing.T, dir string, extra ...string) (addr, api string, stop func() string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	args := append([]string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, extra...)
 	go func() { done <- run(ctx, args, nil, &out, &errb) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
+	stopped := false
+	stop = func() string {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Error("serve did not stop")
+			}
 		}
-	})
+		return errb.String()
+	}
 	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
 	reAPI := regexp.MustCompile(`admin API on (http://127\.0\.0\.1:\d+)`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		m, m2 := re.FindStringSubmatch(out.String()), reAPI.FindStringSubmatch(out.String())
 		if m != nil && m2 != nil {
-			return m[1], m2[1]
+			return m[1], m2[1], stop
 		}
 		select {
 		case code := <-done:
@@ -117,3 +131,40 @@ func TestZoneServeJournalFlags(t *testing.T) {
 }
 
 func head(rrs []dns.RR) []dns.RR { return rrs[:min(3, len(rrs))] }
+
+// Signatures made while serving are saved at the stop and used at the next
+// start (zone.SigCacheFile): the second start logs them loaded and answers
+// with the very signature the first run made.
+func TestZoneServeKeepsSignatures(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "z")
+	if code := run(context.Background(), []string{"zone", "init", "--zone", "devices.test", "--dir", dir}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatal("init failed")
+	}
+	sig := func(addr string) string {
+		m := new(dns.Msg)
+		m.SetQuestion("k1._device.devices.test.", dns.TypeTLSA)
+		m.SetEdns0(1232, true)
+		r, err := dns.Exchange(m, addr)
+		if err != nil || len(r.Answer) != 2 {
+			t.Fatalf("TLSA query: %v %v", err, r)
+		}
+		return r.Answer[1].(*dns.RRSIG).Signature
+	}
+	addr, api, stop := startServeStop(t, dir)
+	var o, e bytes.Buffer
+	if code := run(context.Background(), []string{"zone", "add", "--api", api, "--dir", dir, "k1._device.devices.test", "TLSA", "3 1 1 0102"}, nil, &o, &e); code != 0 {
+		t.Fatalf("zone add: %s", e.String())
+	}
+	first := sig(addr)
+	if log := stop(); !strings.Contains(log, "signatures saved") {
+		t.Fatalf("no save logged at stop:\n%s", log)
+	}
+	addr, _, stop = startServeStop(t, dir)
+	defer stop()
+	if again := sig(addr); again != first {
+		t.Errorf("signature after restart differs: made again instead of loaded")
+	}
+	if log := stop(); !strings.Contains(log, "signatures loaded") {
+		t.Errorf("no load logged at start:\n%s", log)
+	}
+}

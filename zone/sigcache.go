@@ -1,0 +1,223 @@
+package zone
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/signer"
+)
+
+// SigCacheFile keeps the zone's signatures across a restart. Signatures are
+// made online and cached in memory only; without this file a restarted
+// server signs everything again (two million signatures, minutes of CPU,
+// for a million identities). It is written when the server stops
+// (SaveSignatures) and read by Open, and it is only a cache: it is used
+// only when it was written at the zone's current serial by the zone's
+// current keys, and deleting it loses nothing.
+const SigCacheFile = "signatures.cache"
+
+// sigCacheMagic opens the file; the version is in it.
+const sigCacheMagic = "dance signature cache 1\n"
+
+// Record kinds in the file.
+const (
+	sigRecNode  = 1 // name, packed RRSIGs of the node's RRsets
+	sigRecChain = 2 // name, packed NSEC3 record and its RRSIGs
+)
+
+// maxSigRecord bounds one record of the file when reading it.
+const maxSigRecord = 1 << 20
+
+var errSigCache = errors.New("zone: signature cache file is malformed")
+
+// SaveSignatures writes the signatures the zone holds in memory to
+// DIR/signatures.cache (atomically: a new file renamed over the old one)
+// and returns how many RRsets and NSEC3 records they cover. It makes no
+// new signature.
+func (z *Zone) SaveSignatures() (int, error) {
+	snap := z.snapshot()
+	path := filepath.Join(z.dir, SigCacheFile)
+	tmp, err := os.CreateTemp(z.dir, SigCacheFile+".*")
+	if err != nil {
+		return 0, fmt.Errorf("zone: save signatures: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename: nothing left to remove
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	w.WriteString(sigCacheMagic)
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], snap.soa.Serial)
+	w.Write(hdr[:])
+	writeKeys(w, snap.sg)
+	n := 0
+	rec := func(kind byte, name string, split uint32, data []byte) {
+		var h [1 + 1 + 4 + 4]byte
+		h[0] = kind
+		h[1] = byte(len(name))
+		binary.BigEndian.PutUint32(h[2:], split)
+		binary.BigEndian.PutUint32(h[6:], uint32(len(data)))
+		w.Write(h[:2])
+		w.WriteString(name)
+		w.Write(h[2:])
+		w.Write(data)
+		n++
+	}
+	for _, nd := range snap.nodes {
+		if st := nd.sigs.Load(); st != nil && st.by == snap.sg && len(st.wire) > 0 && len(nd.name) <= 255 {
+			rec(sigRecNode, nd.name, 0, st.wire)
+		}
+	}
+	for _, l := range snap.links {
+		if st := l.e.signed.Load(); st != nil && st.by == snap.sg && len(l.e.name) <= 255 {
+			rec(sigRecChain, l.e.name, uint32(st.split), st.wire)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("zone: save signatures: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("zone: save signatures: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, fmt.Errorf("zone: save signatures: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return 0, fmt.Errorf("zone: save signatures: %w", err)
+	}
+	return n, nil
+}
+
+// writeKeys writes the signing keys' identities: count, then algorithm,
+// flags and key tag of each, in the signer's order.
+func writeKeys(w io.Writer, sg *signer.Signer) {
+	var b []byte
+	b = append(b, byte(len(sg.Keys)))
+	for _, k := range sg.Keys {
+		b = append(b, k.DNSKEY.Algorithm)
+		b = binary.BigEndian.AppendUint16(b, k.DNSKEY.Flags)
+		b = binary.BigEndian.AppendUint16(b, k.Tag())
+	}
+	w.Write(b)
+}
+
+// loadSignatures reads DIR/signatures.cache, if there is one, into the
+// zone's signature caches, when it was written at the current serial by
+// the current keys; otherwise it leaves the caches empty. It returns how
+// many records it took. Callers are loading (no concurrent use).
+func (z *Zone) loadSignatures() (int, error) {
+	f, err := os.Open(filepath.Join(z.dir, SigCacheFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("zone: signature cache: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	magic := make([]byte, len(sigCacheMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != sigCacheMagic {
+		return 0, errSigCache
+	}
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, errSigCache
+	}
+	sg := z.signer.Load()
+	var want bytes.Buffer
+	writeKeys(&want, sg)
+	keys := make([]byte, want.Len())
+	if _, err := io.ReadFull(r, keys); err != nil {
+		return 0, errSigCache
+	}
+	if binary.BigEndian.Uint32(hdr[:]) != z.soa().Serial || !bytes.Equal(keys, want.Bytes()) {
+		// Another version of the zone, or other keys: of no use.
+		return 0, nil
+	}
+	// Read everything first, so that a damaged file changes nothing.
+	type item struct {
+		kind  byte
+		name  string
+		split uint32
+		data  []byte
+	}
+	var items []item
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(r, h[:]); err == io.EOF {
+			break
+		} else if err != nil {
+			return 0, errSigCache
+		}
+		name := make([]byte, h[1])
+		var rest [8]byte
+		if _, err := io.ReadFull(r, name); err != nil {
+			return 0, errSigCache
+		}
+		if _, err := io.ReadFull(r, rest[:]); err != nil {
+			return 0, errSigCache
+		}
+		split := binary.BigEndian.Uint32(rest[:])
+		size := binary.BigEndian.Uint32(rest[4:])
+		if size > maxSigRecord || split > size {
+			return 0, errSigCache
+		}
+		data := make([]byte, size)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return 0, errSigCache
+		}
+		if h[0] != sigRecNode && h[0] != sigRecChain || !wellFormed(data[split:]) {
+			return 0, errSigCache
+		}
+		items = append(items, item{h[0], string(name), split, data})
+	}
+	n := 0
+	for _, it := range items {
+		switch it.kind {
+		case sigRecNode:
+			if nd := z.names[it.name]; nd != nil && coversOnly(it.data, nd) {
+				nd.sigs.Store(&sigState{by: sg, wire: it.data})
+				n++
+			}
+		case sigRecChain:
+			if e := z.chain.entries[hashKeyOf(it.name)]; e != nil && e.name == it.name {
+				// The record is compared with the current one before use.
+				e.signed.Store(&nsec3State{by: sg, wire: it.data, split: int(it.split)})
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// wellFormed reports whether w is a sequence of packed RRSIG records.
+func wellFormed(w []byte) bool {
+	for off := 0; off < len(w); {
+		r, next, ok := nextRR(w, off)
+		if !ok || r.t != dns.TypeRRSIG || len(r.rdata) < rrsigMinRdata {
+			return false
+		}
+		off = next
+	}
+	return true
+}
+
+// coversOnly reports whether every signature in w covers an RRset n has.
+func coversOnly(w []byte, n *node) bool {
+	for off := 0; off < len(w); {
+		r, next, _ := nextRR(w, off)
+		if !n.has(covered(r.rdata)) {
+			return false
+		}
+		off = next
+	}
+	return true
+}
