@@ -24,6 +24,11 @@ import (
 // current keys, and deleting it loses nothing.
 const SigCacheFile = "signatures.cache"
 
+// JournalFile keeps the IXFR journal across restarts (zone/journal: the
+// last transferred zone and the differences before it). dance zone serve
+// writes it when it stops.
+const JournalFile = "ixfr.journal"
+
 // sigCacheMagic opens the file; the version is in it.
 const sigCacheMagic = "dance signature cache 1\n"
 

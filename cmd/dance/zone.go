@@ -285,7 +285,7 @@ func zoneServeCommand() *cli.Command {
 			}
 			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, Policies: policies, MaxUDPSize: maxUDP, Logger: log,
 				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly,
-				JournalVersions: journalVersions, JournalRecords: journalRecords})
+				JournalVersions: journalVersions, JournalRecords: journalRecords, JournalFile: filepath.Join(dir, zone.JournalFile)})
 			if err != nil {
 				return cli.Input(err)
 			}

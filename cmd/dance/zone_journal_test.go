@@ -168,3 +168,52 @@ func TestZoneServeKeepsSignatures(t *testing.T) {
 		t.Errorf("no load logged at start:\n%s", log)
 	}
 }
+
+// The IXFR journal survives a restart (zone.JournalFile): a secondary that
+// transferred before the stop gets only the difference of a change made
+// after the restart, not the whole zone.
+func TestZoneServeJournalAcrossRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "z")
+	if code := run(context.Background(), []string{"zone", "init", "--zone", "devices.test", "--dir", dir}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatal("init failed")
+	}
+	xfr := func(addr string, from uint32) []dns.RR {
+		m := new(dns.Msg)
+		m.SetIxfr("devices.test.", from, "ns1.devices.test.", "hostmaster.devices.test.")
+		env, err := (&dns.Transfer{}).In(m, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rrs []dns.RR
+		for e := range env {
+			if e.Error != nil {
+				t.Fatal(e.Error)
+			}
+			rrs = append(rrs, e.RR...)
+		}
+		return rrs
+	}
+	addr, api, stop := startServeStop(t, dir, "--allow-transfer", "127.0.0.1")
+	var o, e bytes.Buffer
+	if code := run(context.Background(), []string{"zone", "add", "--api", api, "--dir", dir, "r1._device.devices.test", "TLSA", "3 1 1 0102"}, nil, &o, &e); code != 0 {
+		t.Fatalf("zone add: %s", e.String())
+	}
+	held := xfr(addr, 0) // what a secondary holds
+	s1 := held[0].(*dns.SOA).Serial
+	stop()
+	addr, api, stop = startServeStop(t, dir, "--allow-transfer", "127.0.0.1")
+	defer stop()
+	if code := run(context.Background(), []string{"zone", "add", "--api", api, "--dir", dir, "r2._device.devices.test", "TLSA", "3 1 1 0304"}, nil, &o, &e); code != 0 {
+		t.Fatalf("zone add: %s", e.String())
+	}
+	incr := xfr(addr, s1)
+	if len(incr) < 3 || incr[1].Header().Rrtype != dns.TypeSOA || incr[1].(*dns.SOA).Serial != s1 {
+		t.Fatalf("IXFR from %d after a restart is not incremental: %v", s1, head(incr))
+	}
+	if len(incr) >= len(held) {
+		t.Fatalf("IXFR after the restart has %d RRs, the zone %d", len(incr), len(held))
+	}
+	if log := stop(); !strings.Contains(log, "journal loaded") {
+		t.Errorf("no journal load logged:\n%s", log)
+	}
+}

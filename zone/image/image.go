@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/miekg/dns"
@@ -208,4 +209,74 @@ func OwnerWire(name string) ([]byte, error) {
 		return nil, fmt.Errorf("image: owner %q: %w", name, err)
 	}
 	return append([]byte(nil), buf[:n]...), nil
+}
+
+// WriteTo writes the image in a self-delimiting binary form that
+// ReadImage reads back: the number of RRs and of octets, the offsets, the
+// octets.
+func (im *Image) WriteTo(w io.Writer) (int64, error) {
+	hdr := binary.BigEndian.AppendUint32(nil, uint32(len(im.offs)))
+	hdr = binary.BigEndian.AppendUint64(hdr, uint64(len(im.wire)))
+	n, err := w.Write(hdr)
+	total := int64(n)
+	if err != nil {
+		return total, err
+	}
+	buf := make([]byte, 0, 4*min(len(im.offs), 1<<16))
+	for i := 0; i < len(im.offs); i += 1 << 16 {
+		buf = buf[:0]
+		for _, o := range im.offs[i:min(i+1<<16, len(im.offs))] {
+			buf = binary.BigEndian.AppendUint32(buf, o)
+		}
+		n, err = w.Write(buf)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	n, err = w.Write(im.wire)
+	return total + int64(n), err
+}
+
+// ReadImage reads an image written by WriteTo, refusing one of more than
+// maxRRs RRs or maxBytes octets and one whose offsets do not delimit RRs
+// of at least the minimal size in order. The RRs themselves are checked
+// when decoded.
+func ReadImage(r io.Reader, maxRRs int, maxBytes int64) (*Image, error) {
+	var hdr [12]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	count := int(binary.BigEndian.Uint32(hdr[:]))
+	size := int64(binary.BigEndian.Uint64(hdr[4:]))
+	if count > maxRRs || size > maxBytes || size > math.MaxUint32 || int64(count)*minRR > size {
+		return nil, fmt.Errorf("%w: %d RRs in %d octets", ErrCorrupt, count, size)
+	}
+	im := &Image{offs: make([]uint32, count), wire: make([]byte, size)}
+	buf := make([]byte, 4*min(count, 1<<16))
+	for i := 0; i < count; i += 1 << 16 {
+		b := buf[:4*(min(i+1<<16, count)-i)]
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		for j := range len(b) / 4 {
+			im.offs[i+j] = binary.BigEndian.Uint32(b[4*j:])
+		}
+	}
+	if _, err := io.ReadFull(r, im.wire); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	for i, o := range im.offs {
+		end := uint32(size)
+		if i+1 < count {
+			end = im.offs[i+1]
+		}
+		if (i == 0 && o != 0) || end < o || end-o < minRR {
+			return nil, fmt.Errorf("%w: RR %d at %d..%d", ErrCorrupt, i, o, end)
+		}
+	}
+	if count == 0 && size != 0 {
+		return nil, ErrCorrupt
+	}
+	return im, nil
 }

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -108,6 +109,49 @@ func TestBuilderGrows(t *testing.T) {
 		rr, err := im.Decode(i)
 		if err != nil || rr.Header().Name != fmt.Sprintf("d%d.z.test.", i) {
 			t.Fatalf("RR %d: %v %v", i, rr, err)
+		}
+	}
+}
+
+// WriteTo and ReadImage round-trip; bounds and inconsistent offsets are
+// refused.
+func TestReadImage(t *testing.T) {
+	var b Builder
+	for i := 0; i < 100; i++ {
+		b.Add(rrs(t, fmt.Sprintf("d%d.z.test. 300 IN TLSA 3 1 1 %064x", i, i))[0])
+	}
+	im, err := b.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := im.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	back, err := ReadImage(bytes.NewReader(data), 1000, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Len() != im.Len() || !bytes.Equal(back.wire, im.wire) {
+		t.Fatal("image read back differs")
+	}
+	if _, err := ReadImage(bytes.NewReader(data), 99, 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("more RRs than allowed: %v", err)
+	}
+	if _, err := ReadImage(bytes.NewReader(data), 1000, int64(im.Bytes()-1)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("more octets than allowed: %v", err)
+	}
+	bad := append([]byte(nil), data...)
+	bad[12+4*5+3]++ // offset of RR 5 moves: RR 4 and 5 no longer delimit records
+	if r, err := ReadImage(bytes.NewReader(bad), 1000, 1<<20); err == nil {
+		if _, err := r.Unpack(); err == nil {
+			t.Error("shifted offset read and decoded without error")
+		}
+	}
+	for _, cut := range []int{0, 5, 12, 40, len(data) - 1} {
+		if _, err := ReadImage(bytes.NewReader(data[:cut]), 1000, 1<<20); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("cut to %d octets: %v", cut, err)
 		}
 	}
 }

@@ -81,6 +81,10 @@ type Config struct {
 	// journal.DefaultMaxVersions, journal.DefaultMaxRecords); the oldest
 	// versions are dropped first and their serials get the whole zone.
 	JournalVersions, JournalRecords int
+	// JournalFile, when set, keeps the journal across restarts: Serve
+	// writes it when it stops and New reads it when it was written at the
+	// zone's current serial, so secondaries keep getting differences.
+	JournalFile string
 	// MaxUDPSize caps UDP responses; zero means DefaultMaxUDPSize.
 	MaxUDPSize int
 	// Logger receives one line per refused or failed request and per
@@ -118,6 +122,18 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, provider: tsigkey.NewProvider(all...), log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: newMetrics(),
 		updateKeys: map[string]bool{}, xfrKeys: map[string]bool{}, changedc: make(chan struct{}, 1), cache: newRespCache(),
 		journal: journal.New(cfg.JournalVersions, cfg.JournalRecords)}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.JournalFile != "" {
+		switch ok, err := s.journal.Load(cfg.JournalFile, cfg.Zone.Serial()); {
+		case err != nil:
+			s.log.Warn("journal file not used; secondaries get one full transfer", "file", cfg.JournalFile, "err", err)
+		case ok:
+			v, n := s.journal.Len()
+			s.log.Info("journal loaded", "file", cfg.JournalFile, "versions", v, "records", n)
+		}
+	}
 	for _, k := range cfg.UpdateKeys {
 		s.updateKeys[dns.CanonicalName(k.Name)] = true
 	}
@@ -127,9 +143,6 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: key %s is both an update and a transfer key", n)
 		}
 		s.xfrKeys[n] = true
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if s.maxUDP <= 0 {
 		s.maxUDP = DefaultMaxUDPSize
@@ -656,5 +669,10 @@ wait:
 		ls.TLS.Close()
 	}
 	wg.Wait()
+	if s.cfg.JournalFile != "" {
+		if jerr := s.journal.Save(s.cfg.JournalFile); jerr != nil {
+			s.log.Warn("journal not saved; secondaries get one full transfer after the restart", "err", jerr)
+		}
+	}
 	return err
 }
