@@ -185,7 +185,9 @@ func zoneServeCommand() *cli.Command {
 			"existence (RFC 9824), and applies RFC 2136 updates signed with a key from\n" +
 			"DIR/tsig.key (identity records only; DIR/update-policy, if present, limits keys:\n" +
 			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). Prints the bound address once\n" +
-			"ready; stops cleanly on SIGINT or SIGTERM.\n\n" + adminAuthHelp,
+			"ready; stops cleanly on SIGINT or SIGTERM, writing DIR/signatures.cache and\n" +
+			"DIR/ixfr.journal so that the next start neither signs the zone again nor sends\n" +
+			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" + adminAuthHelp,
 		Examples: []string{
 			"dance zone serve --dir ./zone --listen 127.0.0.1:5353",
 			"dance zone serve --dir ./zone --listen [::]:53 --allow-transfer 192.0.2.0/24 --transfer-key xfr.key --notify 192.0.2.7:53",
