@@ -23,7 +23,8 @@ func startServe(t *testing.T, dir string, extra ...string) (addr, api string) {
 }
 
 // startServeStop is startServe returning a function that stops the server
-// and returns what it logged.
+// (as SIGINT/SIGTERM do), checks that it exited 0 and returns what it
+// logged.
 func startServeStop(t *testing.T, dir string, extra ...string) (addr, api string, stop func() string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -37,7 +38,10 @@ func startServeStop(t *testing.T, dir string, extra ...string) (addr, api string
 			stopped = true
 			cancel()
 			select {
-			case <-done:
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("serve exit %d after shutdown: %s", code, errb.String())
+				}
 			case <-time.After(30 * time.Second):
 				t.Error("serve did not stop")
 			}

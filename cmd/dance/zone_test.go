@@ -181,32 +181,7 @@ func TestZoneServe(t *testing.T) {
 	if code := run(context.Background(), []string{"zone", "init", "--zone", "devices.test", "--dir", dir}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
 		t.Fatal("init failed")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, nil, &out, &errb)
-	}()
-	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
-	reAPI := regexp.MustCompile(`admin API on (http://127\.0\.0\.1:\d+)`)
-	var addr, api string
-	deadline := time.Now().Add(30 * time.Second)
-	for addr == "" {
-		m, m2 := re.FindStringSubmatch(out.String()), reAPI.FindStringSubmatch(out.String())
-		if m != nil && m2 != nil {
-			addr, api = m[1], m2[1]
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d: %s", code, errb.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("serve did not report its address")
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+	addr, api, stop := startServeStop(t, dir)
 	m := new(dns.Msg)
 	m.SetQuestion("devices.test.", dns.TypeSOA)
 	r, err := dns.Exchange(m, addr)
@@ -267,17 +242,10 @@ func TestZoneServe(t *testing.T) {
 	if r, err := dns.Exchange(m, addr); err != nil || r.Rcode != dns.RcodeNameError {
 		t.Fatalf("removed identity still served: %v %v", err, r)
 	}
-	cancel() // what SIGINT/SIGTERM do in main
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exit %d after shutdown: %s", code, errb.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
-	if !strings.Contains(errb.String(), "msg=stopped") {
-		t.Errorf("no stop line in log: %q", errb.String())
+	// stop cancels the context, as SIGINT/SIGTERM do in main, and checks
+	// the exit status.
+	if log := stop(); !strings.Contains(log, "msg=stopped") {
+		t.Errorf("no stop line in log: %q", log)
 	}
 	// A plain-HTTP admin API on a public address needs an explicit flag.
 	var e3 bytes.Buffer
