@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/keys"
 	"github.com/dnsbound/dance/zone/signer"
 	"github.com/dnsbound/dance/zone/store"
 )
@@ -158,21 +158,7 @@ func (z *Zone) changed(serial uint32) {
 // newSigner loads the keys named in set; all of them sign: the active
 // key and, during a rollover, the incoming or outgoing one.
 func (z *Zone) newSigner(set *Settings) (*signer.Signer, error) {
-	load := func(files []string) ([]*keys.Key, error) {
-		var ks []*keys.Key
-		for _, f := range files {
-			if filepath.Base(f) != f {
-				return nil, fmt.Errorf("zone: settings: bad key file name %q", f)
-			}
-			k, err := keys.Load(filepath.Join(z.dir, KeysDir, f))
-			if err != nil {
-				return nil, err
-			}
-			ks = append(ks, k)
-		}
-		return ks, nil
-	}
-	ks, err := load(append(append(append([]string{}, set.KeyFiles...), set.IncomingKeyFiles...), set.OutgoingKeyFiles...))
+	ks, err := z.loadKeys(slices.Concat(set.KeyFiles, set.IncomingKeyFiles, set.OutgoingKeyFiles))
 	if err != nil {
 		return nil, err
 	}
