@@ -163,7 +163,8 @@ func (z *Zone) loadKeys(files []string) ([]*keys.Key, error) {
 	return ks, nil
 }
 
-// publishedFiles are the key files of every key in the DNSKEY RRset.
+// publishedFiles are the key files of every key in the DNSKEY RRset, the
+// active ones (s.KeyFiles) first.
 func publishedFiles(s *Settings) []string {
 	return slices.Concat(s.KeyFiles, s.IncomingKeyFiles, s.PublishedKeyFiles, s.OutgoingKeyFiles, s.RetiredKeyFiles)
 }
@@ -315,10 +316,8 @@ func (z *Zone) installKeys(next *Settings) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	active, err := z.loadKeys(next.KeyFiles)
-	if err != nil {
-		return 0, err
-	}
+	// publishedFiles starts with the active keys.
+	active := published[:len(next.KeyFiles)]
 	origin := next.Origin
 	var dnskeys, cds, cdnskey []dns.RR
 	for _, k := range published {
