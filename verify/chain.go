@@ -18,12 +18,7 @@ var _ CertificateVerifier = (*Core)(nil)
 // VerifyCertificate authenticates a chain with standard TLS, where the
 // claimed name comes from the leaf (ClaimedName), then runs Verify.
 func (c *Core) VerifyCertificate(ctx context.Context, chain []*x509.Certificate) (*Identity, error) {
-	if len(chain) == 0 {
-		err := &Error{Reason: ReasonNoCredential}
-		c.record("", nil, err, false)
-		return nil, err
-	}
-	name, err := ClaimedName(chain[0])
+	name, err := chainName(chain)
 	if err != nil {
 		c.record(name, nil, err, false)
 		return nil, err
@@ -38,12 +33,18 @@ func VerifyChain(ctx context.Context, v Verifier, chain []*x509.Certificate) (*I
 	if cv, ok := v.(CertificateVerifier); ok {
 		return cv.VerifyCertificate(ctx, chain)
 	}
-	if len(chain) == 0 {
-		return nil, &Error{Reason: ReasonNoCredential}
-	}
-	name, err := ClaimedName(chain[0])
+	name, err := chainName(chain)
 	if err != nil {
 		return nil, err
 	}
 	return v.Verify(ctx, name, Presented{Chain: chain})
+}
+
+// chainName returns the name a chain's leaf claims (ClaimedName), and
+// ReasonNoCredential for an empty chain.
+func chainName(chain []*x509.Certificate) (string, error) {
+	if len(chain) == 0 {
+		return "", &Error{Reason: ReasonNoCredential}
+	}
+	return ClaimedName(chain[0])
 }
