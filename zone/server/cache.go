@@ -2,7 +2,6 @@ package server
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -49,20 +48,18 @@ type cacheEntry struct {
 }
 
 type respCache struct {
-	mu      sync.RWMutex
-	m       map[string]cacheEntry
-	serial  uint32
-	hits    atomic.Uint64
-	enabled bool
+	mu     sync.RWMutex
+	m      map[string]cacheEntry
+	serial uint32
 }
 
-func newRespCache() *respCache { return &respCache{m: map[string]cacheEntry{}, enabled: true} }
+func newRespCache() *respCache { return &respCache{m: map[string]cacheEntry{}} }
 
 // key returns the cache key for r, and false for requests the cache never
 // serves (TSIG, opcodes other than QUERY, transfers, options other than
 // the bare OPT, more than one question).
 func (c *respCache) key(r *dns.Msg, udp bool, size int) (cacheKey, bool) {
-	if !c.enabled || r.Opcode != dns.OpcodeQuery || len(r.Question) != 1 || len(r.Answer) != 0 || len(r.Ns) != 0 || r.IsTsig() != nil {
+	if r.Opcode != dns.OpcodeQuery || len(r.Question) != 1 || len(r.Answer) != 0 || len(r.Ns) != 0 || r.IsTsig() != nil {
 		return "", false
 	}
 	q := r.Question[0]
@@ -118,7 +115,6 @@ func (c *respCache) getBytes(k []byte, id uint16, serial uint32, now time.Time, 
 	if !ok || stale || now.Sub(e.created) > cacheTTL {
 		return nil
 	}
-	c.hits.Add(1)
 	out := append(dst[:0], e.wire...)
 	out[0], out[1] = byte(id>>8), byte(id)
 	return out
