@@ -119,10 +119,11 @@ func FuzzFastKey(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		k, id, ok := s.fastKey(pkt, nil)
+		q, ok := s.parsePlain(pkt)
 		if !ok {
 			return
 		}
+		k, id := q.appendKey(nil), q.id
 		m := new(dns.Msg)
 		if err := m.Unpack(pkt); err != nil {
 			t.Fatalf("fast path accepted a packet the library rejects: %v", err)

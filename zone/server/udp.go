@@ -69,7 +69,7 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 			pkt := in[i].Buffers[0][:in[i].N]
 			var resp []byte
 			if q, ok := s.parsePlain(pkt); ok {
-				k := appendKey(keyBuf[:0], q.name, q.qtype, q.flags, uint16(q.size))
+				k := q.appendKey(keyBuf[:0])
 				resp = s.cache.getBytes(k, q.id, s.cfg.Zone.Serial(), s.cfg.Zone.Now(), bufs[i])
 				if resp != nil {
 					bufs[i] = resp
@@ -110,6 +110,12 @@ type plainQuery struct {
 	flags uint16
 	// size is the UDP size the answer must fit.
 	size int
+}
+
+// appendKey appends q's response cache key to buf: the key the general
+// path computes for the same query (respCache.key).
+func (q *plainQuery) appendKey(buf []byte) []byte {
+	return appendKey(buf, q.name, q.qtype, q.flags, uint16(q.size))
 }
 
 // Header bits (RFC 1035 §4.1.1, RFC 4035 §3.2).
@@ -204,16 +210,6 @@ func (s *Server) parsePlain(pkt []byte) (plainQuery, bool) {
 		return q, false
 	}
 	return q, true
-}
-
-// fastKey returns the cache key and the query ID of a plain query
-// (parsePlain), or false for anything else.
-func (s *Server) fastKey(pkt, buf []byte) ([]byte, uint16, bool) {
-	q, ok := s.parsePlain(pkt)
-	if !ok {
-		return nil, 0, false
-	}
-	return appendKey(buf, q.name, q.qtype, q.flags, uint16(q.size)), q.id, true
 }
 
 // directUDP answers a plain query for an RRset the zone holds, with its
