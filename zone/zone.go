@@ -84,7 +84,7 @@ func Open(dir string, opt Options) (*Zone, error) {
 	if z.now == nil {
 		z.now = time.Now
 	}
-	if err := z.load(opt); err != nil {
+	if err := z.load(); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func Open(dir string, opt Options) (*Zone, error) {
 // the file could not be used, if it could not.
 func (z *Zone) SignaturesLoaded() (int, error) { return z.sigCacheLoaded, z.sigCacheErr }
 
-func (z *Zone) load(opt Options) error {
+func (z *Zone) load() error {
 	return z.st.View(func(tx *store.Tx) error {
 		set, err := unmarshalSettings(tx.Meta(metaSettings))
 		if err != nil {
