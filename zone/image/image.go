@@ -168,13 +168,6 @@ func (b *Builder) AddPacked(owner []byte, records []byte) {
 	}
 }
 
-// AddWire appends one RR already in wire form.
-func (b *Builder) AddWire(rr []byte) {
-	if b.mark() {
-		b.im.wire = append(b.im.wire, rr...)
-	}
-}
-
 func (b *Builder) fail() {
 	if b.err == nil {
 		b.err = ErrCorrupt
