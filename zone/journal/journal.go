@@ -153,17 +153,6 @@ func (j *Journal) Serial() (uint32, bool) {
 	return j.lastSOA.Serial, true
 }
 
-// Newest returns the newest recorded zone in AXFR form, decoded, and
-// false when nothing was recorded yet.
-func (j *Journal) Newest() ([]dns.RR, bool) {
-	im, ok := j.NewestImage()
-	if !ok {
-		return nil, false
-	}
-	rrs, err := im.Unpack()
-	return rrs, err == nil
-}
-
 // NewestImage returns the newest recorded zone in AXFR form, and false
 // when nothing was recorded yet.
 func (j *Journal) NewestImage() (*image.Image, bool) {
