@@ -64,15 +64,18 @@ func publicKeysEqual(a, b any) bool {
 // verified against the system roots) that presents cert when the server
 // asks for a client certificate. TLS 1.2 is the minimum version.
 func ClientConfig(base *tls.Config, cert tls.Certificate) *tls.Config {
-	var cfg *tls.Config
-	if base != nil {
-		cfg = base.Clone()
-	} else {
-		cfg = &tls.Config{}
-	}
+	cfg := cloneConfig(base)
 	if cfg.MinVersion < tls.VersionTLS12 {
 		cfg.MinVersion = tls.VersionTLS12
 	}
 	cfg.Certificates = []tls.Certificate{cert}
 	return cfg
+}
+
+// cloneConfig returns a copy of base, or an empty configuration for nil.
+func cloneConfig(base *tls.Config) *tls.Config {
+	if base == nil {
+		return &tls.Config{}
+	}
+	return base.Clone()
 }

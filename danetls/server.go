@@ -20,12 +20,7 @@ import (
 // first and can refuse too. Configurations that base's GetConfigForClient
 // returns get the same treatment, so that no handshake escapes the check.
 func ServerConfig(base *tls.Config, v verify.Verifier) *tls.Config {
-	var cfg *tls.Config
-	if base != nil {
-		cfg = base.Clone()
-	} else {
-		cfg = &tls.Config{}
-	}
+	cfg := cloneConfig(base)
 	requireDANE(cfg, v)
 	if get := cfg.GetConfigForClient; get != nil {
 		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
