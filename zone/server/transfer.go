@@ -192,8 +192,8 @@ func (s *Server) transferRecords(r *dns.Msg) (*image.Image, string, error) {
 		return nil, "", err
 	}
 	newest := first.(*dns.SOA)
-	vs, ok := s.journal.Since(client.Serial)
-	if !ok || len(vs) == 0 || vs[len(vs)-1].To.Serial != newest.Serial {
+	vs, ok := s.journalFromTo(client.Serial, newest.Serial)
+	if !ok {
 		return full, xfrFull, nil // serial unknown or dropped (RFC 1995 §4)
 	}
 	rrs := journal.Response(newest, vs)
@@ -229,6 +229,17 @@ func (s *Server) currentZone() (*image.Image, error) {
 	return s.journal.RecordImage(full)
 }
 
+// journalFromTo returns the journal's versions that lead from serial from
+// to serial to, and false when the journal holds no such path (from
+// unknown, dropped or already current, or the journal not yet at to).
+func (s *Server) journalFromTo(from, to uint32) ([]journal.Version, bool) {
+	vs, ok := s.journal.Since(from)
+	if !ok || len(vs) == 0 || vs[len(vs)-1].To.Serial != to {
+		return nil, false
+	}
+	return vs, true
+}
+
 // udpIXFR answers an IXFR over UDP from the journal alone (RFC 1995 §2):
 // the differences when the journal holds them up to the current serial and
 // they fit in size octets, otherwise nil (the caller sends the SOA alone,
@@ -243,8 +254,8 @@ func (s *Server) udpIXFR(r *dns.Msg, size int) []dns.RR {
 		return nil
 	}
 	cur := s.cfg.Zone.Get(s.cfg.Zone.Origin(), dns.TypeSOA)[0].(*dns.SOA)
-	vs, ok := s.journal.Since(client.Serial)
-	if !ok || len(vs) == 0 || vs[len(vs)-1].To.Serial != cur.Serial {
+	vs, ok := s.journalFromTo(client.Serial, cur.Serial)
+	if !ok {
 		return nil
 	}
 	rrs := journal.Response(vs[len(vs)-1].To, vs)
