@@ -107,10 +107,8 @@ func (z *Zone) wildcardQuery(name string, qtype uint16, o QueryOptions) (a *Answ
 			return &Answer{Outcome: Success, Rcode: dns.RcodeSuccess, Answer: append([]dns.RR{nsec}, sigs...)}, true, nil
 		}
 	default:
-		for _, t := range w.types() {
-			if t == qtype {
-				types = []uint16{t}
-			}
+		if w.has(qtype) {
+			types = []uint16{qtype}
 		}
 	}
 	if len(types) == 0 {
@@ -127,11 +125,12 @@ func (z *Zone) wildcardQuery(name string, qtype uint16, o QueryOptions) (a *Answ
 		}
 		// RFC 4592 §3.3.1: the owner of synthesised records is the name
 		// asked for; RFC 4035 §3.1.3.3: so is that of their signatures,
-		// whose labels field still counts the wildcard's parent.
+		// whose labels field still counts the wildcard's parent. Both
+		// are decoded afresh for this answer (node.rrs, Zone.signed), so
+		// they are renamed in place.
 		for _, rr := range append(rrs, sigs...) {
-			c := dns.Copy(rr)
-			c.Header().Name = name
-			a.Answer = append(a.Answer, c)
+			rr.Header().Name = name
+			a.Answer = append(a.Answer, rr)
 		}
 	}
 	if !o.DNSSEC {
