@@ -346,24 +346,16 @@ func zoneServeCommand() *cli.Command {
 			}
 			if tlsCfg != nil {
 				if ls.TLS, err = server.ListenTLS(tlsListen, tlsCfg); err != nil {
-					ls.UDP.Close()
-					ls.TCP.Close()
+					ls.Close()
 					return cli.Fail(err)
 				}
 			}
 			var adminSrv *http.Server
 			if adminListen != "off" {
-				closeDNS := func() {
-					ls.UDP.Close()
-					ls.TCP.Close()
-					if ls.TLS != nil {
-						ls.TLS.Close()
-					}
-				}
 				var tok string
 				if authMode.NeedsToken() {
 					if tok, err = admin.LoadOrCreateToken(filepath.Join(dir, admin.TokenFile)); err != nil {
-						closeDNS()
+						ls.Close()
 						return cli.Input(err)
 					}
 				}
@@ -372,7 +364,7 @@ func zoneServeCommand() *cli.Command {
 				if adminCert != "" {
 					pair, err := tls.LoadX509KeyPair(adminCert, adminKey)
 					if err != nil {
-						closeDNS()
+						ls.Close()
 						return cli.Input(fmt.Errorf("--admin-tls-cert/--admin-tls-key: %w", err))
 					}
 					adminTLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
@@ -380,13 +372,13 @@ func zoneServeCommand() *cli.Command {
 				if authMode.NeedsDANE() {
 					adminTLS, err = adminDANEConfig(env, adminTLS, authMode, adminAllowList, &rf, dir, ls.Addr(), log, reg)
 					if err != nil {
-						closeDNS()
+						ls.Close()
 						return err
 					}
 				}
 				adminLn, err = net.Listen("tcp", adminListen)
 				if err != nil {
-					closeDNS()
+					ls.Close()
 					return cli.Fail(err)
 				}
 				adminSrv = &http.Server{

@@ -539,6 +539,16 @@ func Listen(addr string) (*Listeners, error) {
 // Addr is the bound address (the same port for UDP and TCP).
 func (l *Listeners) Addr() string { return l.TCP.Addr().String() }
 
+// Close closes every socket of l. Serve closes them when it stops; Close is
+// for a caller that gives up before serving (closing twice is harmless).
+func (l *Listeners) Close() {
+	l.UDP.Close()
+	l.TCP.Close()
+	if l.TLS != nil {
+		l.TLS.Close()
+	}
+}
+
 // Serve answers on ls until ctx is done, then shuts down: it stops reading,
 // lets in-flight requests finish, and closes the sockets.
 func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
@@ -663,11 +673,7 @@ wait:
 	}
 	// Closing the sockets ends whatever still reads them, a server that
 	// never started included (closing twice is harmless).
-	ls.UDP.Close()
-	ls.TCP.Close()
-	if ls.TLS != nil {
-		ls.TLS.Close()
-	}
+	ls.Close()
 	wg.Wait()
 	if s.cfg.JournalFile != "" {
 		if jerr := s.journal.Save(s.cfg.JournalFile); jerr != nil {
