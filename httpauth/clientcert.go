@@ -50,14 +50,30 @@ func SetClientCert(h http.Header, chain []*x509.Certificate) {
 	if len(chain) == 0 {
 		return
 	}
-	h.Set(ClientCertHeader, EncodeByteSequence(chain[0].Raw))
+	cert, rest := ClientCertValues(chain)
+	h.Set(ClientCertHeader, cert)
+	if rest != "" {
+		h.Set(ClientCertChainHeader, rest)
+	}
+}
+
+// ClientCertValues returns the values of the Client-Cert and
+// Client-Cert-Chain fields for chain (leaf first, as sent in TLS; RFC 9440
+// §2.2, §2.3): the leaf's byte sequence, and the others' as a list, empty
+// for a lone certificate. Both are empty for an empty chain.
+func ClientCertValues(chain []*x509.Certificate) (cert, rest string) {
+	if len(chain) == 0 {
+		return "", ""
+	}
+	cert = EncodeByteSequence(chain[0].Raw)
 	if len(chain) > 1 {
 		parts := make([]string, len(chain)-1)
 		for i, c := range chain[1:] {
 			parts[i] = EncodeByteSequence(c.Raw)
 		}
-		h.Set(ClientCertChainHeader, strings.Join(parts, ", "))
+		rest = strings.Join(parts, ", ")
 	}
+	return cert, rest
 }
 
 // DelClientCert removes every copy of the Client-Cert and Client-Cert-Chain

@@ -55,6 +55,50 @@ func TestSetAndParseClientCert(t *testing.T) {
 	}
 }
 
+func TestClientCertValues(t *testing.T) {
+	chain := loadChain(t)
+	for _, tc := range []struct {
+		name  string
+		chain []*x509.Certificate
+	}{
+		{"empty", nil},
+		{"leaf", chain[:1]},
+		{"leaf and CA", chain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cert, rest := ClientCertValues(tc.chain)
+			if len(tc.chain) == 0 {
+				if cert != "" || rest != "" {
+					t.Fatalf("ClientCertValues(nil) = %q, %q", cert, rest)
+				}
+				return
+			}
+			if want := EncodeByteSequence(tc.chain[0].Raw); cert != want {
+				t.Fatalf("Client-Cert %q, want %q", cert, want)
+			}
+			if (rest == "") != (len(tc.chain) == 1) {
+				t.Fatalf("Client-Cert-Chain %q for %d certificates", rest, len(tc.chain))
+			}
+			h := http.Header{ClientCertHeader: {cert}}
+			if rest != "" {
+				h.Set(ClientCertChainHeader, rest)
+			}
+			got, err := ParseClientCert(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.chain) {
+				t.Fatalf("%d certificates back, want %d", len(got), len(tc.chain))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i].Raw, tc.chain[i].Raw) {
+					t.Fatalf("certificate %d differs after the round trip", i)
+				}
+			}
+		})
+	}
+}
+
 func TestParseClientCert(t *testing.T) {
 	chain := loadChain(t)
 	leaf := EncodeByteSequence(chain[0].Raw)

@@ -53,14 +53,7 @@ func (c *httpConn) setup(s *Server, r *http.Request) {
 	}
 	c.ready = true
 	chain := r.TLS.PeerCertificates
-	c.clientCert = httpauth.EncodeByteSequence(chain[0].Raw)
-	if len(chain) > 1 {
-		parts := make([]string, len(chain)-1)
-		for i, cert := range chain[1:] {
-			parts[i] = httpauth.EncodeByteSequence(cert.Raw)
-		}
-		c.clientCertChain = strings.Join(parts, ", ")
-	}
+	c.clientCert, c.clientCertChain = httpauth.ClientCertValues(chain)
 	if s.cfg.Mode != ModeHTTP {
 		return
 	}
