@@ -194,9 +194,6 @@ func (n *node) types() []uint16 {
 	return ts
 }
 
-// setCount is the number of RRsets at n.
-func (n *node) setCount() int { return len(n.types()) }
-
 // with returns a node like n (which may be nil) whose RRset of type t is
 // set (packed records, all of type t; empty removes it), or nil when
 // nothing is left. Signatures of the other RRsets carry over.

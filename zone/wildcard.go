@@ -2,7 +2,6 @@ package zone
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/miekg/dns"
 )
@@ -27,11 +26,6 @@ import (
 
 // wildcardLabel is the label that makes a name a wildcard (RFC 4592 §2.1.1).
 const wildcardLabel = "*"
-
-// isWildcard reports whether name (canonical) is a wildcard owner name.
-func isWildcard(name string) bool {
-	return strings.HasPrefix(name, wildcardLabel+".")
-}
 
 // checkWildcardOwner enforces the rules for asterisk labels in owner names
 // the zone accepts: an asterisk label only as the leftmost label (RFC 4592
