@@ -71,9 +71,6 @@ type nsec3State struct {
 
 func newChain() *chain { return &chain{entries: map[hashKey]*chainEntry{}} }
 
-// hashOf is the NSEC3 hash of name in base32hex (upper case).
-func hashOf(name string) string { return hashKeyOf(name).String() }
-
 // hashKeyOf is the NSEC3 hash of name with the zone's parameters (no
 // salt, no extra iterations): SHA-1 over the name in canonical wire form
 // (RFC 5155 §5, RFC 4034 §6.2: upper-case letters made lower case).

@@ -204,3 +204,7 @@ func TestHashKey(t *testing.T) {
 		t.Fatalf("walked %d of %d entries (%v)", count, c.n, err)
 	}
 }
+
+// hashOf is the NSEC3 hash of name in base32hex (upper case), as
+// dns.HashName gives it and the tests compare with.
+func hashOf(name string) string { return hashKeyOf(name).String() }
