@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -76,13 +75,8 @@ The server's certificate is verified against the system roots, or against
 			}
 			base := &tls.Config{ServerName: serverName, InsecureSkipVerify: insecure}
 			if caFile != "" {
-				data, err := cli.ReadInput(env, caFile)
-				if err != nil {
-					return cli.Input(err)
-				}
-				base.RootCAs = x509.NewCertPool()
-				if !base.RootCAs.AppendCertsFromPEM(data) {
-					return cli.Input(fmt.Errorf("%s: no PEM CERTIFICATE found", caFile))
+				if base.RootCAs, err = readCertPool(env, caFile); err != nil {
+					return err
 				}
 			}
 			if insecure {

@@ -105,17 +105,27 @@ func (f *resolverFlags) newResolver(env *cli.Env) (*resolver.Resolver, error) {
 func (f *resolverFlags) tlsConfig(env *cli.Env) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: strings.TrimSuffix(f.tlsName, ".")}
 	if f.tlsCA != "" {
-		data, err := cli.ReadInput(env, f.tlsCA)
+		pool, err := readCertPool(env, f.tlsCA)
 		if err != nil {
-			return nil, cli.Input(err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(data) {
-			return nil, cli.Input(fmt.Errorf("%s: no PEM CERTIFICATE found", f.tlsCA))
+			return nil, err
 		}
 		tc.RootCAs = pool
 	}
 	return tc, nil
+}
+
+// readCertPool reads the PEM certificates of file ("-": stdin) into a new
+// pool; every failure is an input error (exit 2).
+func readCertPool(env *cli.Env, file string) (*x509.CertPool, error) {
+	data, err := cli.ReadInput(env, file)
+	if err != nil {
+		return nil, cli.Input(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, cli.Input(fmt.Errorf("%s: no PEM CERTIFICATE found", file))
+	}
+	return pool, nil
 }
 
 // systemResolvers returns the nameservers of /etc/resolv.conf, or 127.0.0.1.

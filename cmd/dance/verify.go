@@ -99,13 +99,8 @@ certificate. --allow defaults to just that name; give patterns
 			}
 			cfg := verify.Config{Allow: al, CacheEntries: -1}
 			if rootsFile != "" {
-				data, err := cli.ReadInput(env, rootsFile)
-				if err != nil {
-					return cli.Input(err)
-				}
-				cfg.Roots = x509.NewCertPool()
-				if !cfg.Roots.AppendCertsFromPEM(data) {
-					return cli.Input(fmt.Errorf("%s: no PEM CERTIFICATE found", rootsFile))
+				if cfg.Roots, err = readCertPool(env, rootsFile); err != nil {
+					return err
 				}
 			}
 			r, err := rf.newResolver(env)
