@@ -441,7 +441,7 @@ func (v *validator) wildcardProof(msg *dns.Msg, name string, sigLabels uint8, st
 				"NSEC3 iterations %d above %d: wildcard answer treated as insecure", set.iter, v.nsec3Insecure)
 		default:
 			// RFC 5155 §8.8: the next closer name must be covered.
-			if set.cover(ancestorWithLabels(name, int(sigLabels)+1)) != nil {
+			if set.cover(nc) != nil {
 				return Secure, nil
 			}
 		}
