@@ -398,7 +398,7 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) *Resul
 		res.Records = nil
 	}
 	if !expires.IsZero() {
-		res.TTL = max(hardLimit(r.v.clamp(expires, now), hard).Sub(now), 0)
+		res.TTL = max(minTime(r.v.clamp(expires, now), hard).Sub(now), 0)
 	} else if res.Status == Bogus {
 		res.TTL = r.cfg.MinTTL
 	}

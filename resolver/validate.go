@@ -95,7 +95,7 @@ func (v *validator) cacheZone(name string, st *zoneState) {
 		// cost a full walk per lookup, and recovers soon.
 		exp = now
 	}
-	v.zones.put(name, st, hardLimit(v.clamp(exp, now), st.hard))
+	v.zones.put(name, st, minTime(v.clamp(exp, now), st.hard))
 }
 
 // walk returns the state of the deepest zone at or above target, walking DS
@@ -433,15 +433,6 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 		ns.hard = minTime(st.hard, d.hard)
 		return &ns
 	}
-}
-
-// hardLimit caps the cache expiry exp at the signature expiration hard
-// (zero: none).
-func hardLimit(exp, hard time.Time) time.Time {
-	if !hard.IsZero() && hard.Before(exp) {
-		return hard
-	}
-	return exp
 }
 
 func minTime(a, b time.Time) time.Time {
