@@ -34,7 +34,7 @@ func TestProjectResolverValidates(t *testing.T) {
 	}
 	ctx := context.Background()
 	res, err := r.Lookup(ctx, "s1._device.devices.test.", dns.TypeTLSA)
-	if err != nil || res.Err() != nil || len(res.Records) != 1 {
+	if err != nil || res.Err() != nil || len(res.Records) != 1 || res.Status != resolver.Secure {
 		t.Fatalf("positive: %v %+v", err, res)
 	}
 	for _, name := range []string{"nobody._device.devices.test.", "_device.devices.test."} {
@@ -48,7 +48,7 @@ func TestProjectResolverValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err = r.Lookup(ctx, "s1._device.devices.test.", dns.TypeTLSA)
-	if err != nil || res.Err() != nil || len(res.Records) != 0 || res.Kind == resolver.KindAnswer {
+	if err != nil || res.Err() != nil || len(res.Records) != 0 || res.Kind == resolver.KindAnswer || res.Status != resolver.Secure {
 		t.Fatalf("removed identity: %v %+v", err, res)
 	}
 }
