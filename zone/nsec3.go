@@ -182,7 +182,7 @@ func (z *Zone) nsec3param() *dns.NSEC3PARAM {
 		Flags:      nsec3Flags,
 		Iterations: nsec3Iterations,
 		SaltLength: 0,
-		Salt:       "",
+		Salt:       nsec3Salt,
 	}
 }
 
@@ -207,7 +207,7 @@ func (z *Zone) nsec3Of(h, next string, n *node, ttl uint32) *dns.NSEC3 {
 		Flags:      nsec3Flags,
 		Iterations: nsec3Iterations,
 		SaltLength: 0,
-		Salt:       "",
+		Salt:       nsec3Salt,
 		HashLength: 20,
 		NextDomain: next,
 		TypeBitMap: types,
