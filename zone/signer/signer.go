@@ -86,10 +86,11 @@ func (s *Signer) refresh() time.Duration {
 	return s.validity() / 2
 }
 
-// keySetTypes are the RRsets a KSK signs when the zone also has a ZSK: the
-// DNSKEY RRset, whose signature by a key the parent's DS names is where
-// validation enters the zone (RFC 4035 §5.2), and the CDS and CDNSKEY
-// RRsets, which RFC 7344 §4.1 wants signed by a key the current DS names.
+// keySetType reports whether t is one of the RRsets a KSK signs when the
+// zone also has a ZSK: the DNSKEY RRset, whose signature by a key the
+// parent's DS names is where validation enters the zone (RFC 4035 §5.2),
+// and the CDS and CDNSKEY RRsets, which RFC 7344 §4.1 wants signed by a
+// key the current DS names.
 func keySetType(t uint16) bool {
 	return t == dns.TypeDNSKEY || t == dns.TypeCDS || t == dns.TypeCDNSKEY
 }
