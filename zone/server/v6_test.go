@@ -27,7 +27,10 @@ func TestIPv6(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer z.Close()
-			srv, _ := New(Config{Zone: z})
+			srv, err := New(Config{Zone: z})
+			if err != nil {
+				t.Fatal(err)
+			}
 			ls, err := Listen(listen)
 			if err != nil {
 				t.Fatal(err)
@@ -48,6 +51,10 @@ func TestIPv6(t *testing.T) {
 						t.Fatalf("%s %s: %v %v", network, addr, err, r)
 					}
 				}
+			}
+			// The second UDP query came from the response cache.
+			if _, counts := srv.Metrics().Snapshot(); counts["cache_hit"] != 1 {
+				t.Fatalf("counters %v: want one cache hit", counts)
 			}
 		})
 	}
