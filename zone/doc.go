@@ -11,19 +11,24 @@
 //
 // Layout of a zone directory:
 //
-//	zone.db    the store (bbolt): RRsets and settings
-//	keys/      the signing key pair in BIND format (private key 0600)
-//	anchors    DS and DNSKEY lines for validators (trust-anchor-file)
-//	tsig.key   the update key (BIND key syntax, hmac-sha256)
+//	zone.db           the store (bbolt): RRsets and settings
+//	keys/             the signing key pairs (a KSK and a ZSK, or one CSK)
+//	                  in BIND format (private keys 0600)
+//	anchors           DS and DNSKEY lines for validators (trust-anchor-file)
+//	tsig.key          the update key (BIND key syntax, hmac-sha256)
+//	update-policy     optional limits of update keys (PolicyFile)
+//	signatures.cache  signatures kept across a restart (SigCacheFile)
+//	ixfr.journal      the IXFR journal kept across a restart (JournalFile)
 //
 // The subpackages each have one job: keys (DNSSEC keys), tsigkey (TSIG key
 // files), store (durable storage), signer (RRSIG generation), server
 // (the DNS listener), journal (differences between transferred versions,
-// for IXFR).
+// for IXFR), image (the zone in AXFR form, packed), admin (the HTTP
+// provisioning API) and publish (RFC 2136 updates to any server).
 //
 // # Security considerations
 //
-// The signing key is online: whoever reads DIR/keys can sign for the zone.
+// The signing keys are online: whoever reads DIR/keys can sign for the zone.
 // Only identity record types can be added, by TSIG-authenticated updates
 // limited by a Policy. Negative answers reveal nothing about other names.
 package zone
