@@ -17,12 +17,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/daemon"
 	"github.com/dnsbound/dance/internal/dnstest"
 	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/proxy"
@@ -263,52 +263,21 @@ func (w *world) sClient(t *testing.T, c *client, addr, request string) (string, 
 		"-cert", c.certFile, "-key", c.keyFile, "-quiet", "-ign_eof")
 }
 
-// freePort picks a loopback port for a daemon that cannot bind port 0.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitListening polls addr until it accepts a connection.
-func waitListening(t *testing.T, addr string, exited <-chan struct{}) bool {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on %s after 20s", addr)
-	return false
-}
-
-// nginx runs nginx in the foreground with the http-block body conf (%PORT%
-// stands for the port picked) and returns its address. A port found taken
-// is retried with another.
+// startNginx runs nginx in the foreground with the http-block body conf
+// (%PORT% stands for the port picked) and returns its address; another port
+// is tried if nginx fails on the one picked (internal/daemon).
 func startNginx(t *testing.T, conf string) string {
 	t.Helper()
-	for attempt := 0; attempt < 5; attempt++ {
-		dir := t.TempDir()
-		port := freePort(t)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		full := fmt.Sprintf(`daemon off;
+	nginx := daemon.Tool(t, "nginx")
+	return daemon.Start(t, daemon.Spec{
+		Name: "nginx",
+		Command: func(port int) *exec.Cmd {
+			dir := t.TempDir()
+			full := fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
-error_log %[1]s/error.log info;
+error_log stderr info;
 events { worker_connections 256; }
 http {
   access_log off;
@@ -320,30 +289,24 @@ http {
   %[2]s
 }
 `, dir, strings.ReplaceAll(conf, "%PORT%", fmt.Sprint(port)))
-		cf := filepath.Join(dir, "nginx.conf")
-		if err := os.WriteFile(cf, []byte(full), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command("nginx", "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", cf)
-		var errb strings.Builder
-		cmd.Stderr = &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("nginx: %v", err)
-		}
-		exited := make(chan struct{})
-		var once sync.Once
-		go func() { cmd.Wait(); once.Do(func() { close(exited) }) }()
-		if waitListening(t, addr, exited) {
-			t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-			return addr
-		}
-		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		if !strings.Contains(string(log), "Address already in use") {
-			t.Fatalf("nginx did not start: %s\n%s", errb.String(), log)
-		}
+			cf := filepath.Join(dir, "nginx.conf")
+			if err := os.WriteFile(cf, []byte(full), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return exec.Command(nginx, "-e", "stderr", "-p", dir, "-c", cf)
+		},
+		Ready: acceptsTCP,
+	})
+}
+
+// acceptsTCP reports whether something accepts TCP connections at addr.
+func acceptsTCP(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
 	}
-	t.Fatal("nginx: no free port after 5 attempts")
-	return ""
+	c.Close()
+	return true
 }
 
 func mustAddrPort(t *testing.T, s string) netip.AddrPort {
