@@ -14,10 +14,6 @@ import (
 // rest of the pattern.
 const subtreePrefix = "*."
 
-// maxNameLength is the longest name in presentation form without the
-// trailing dot (RFC 1035 §2.3.4: 255 octets in wire form).
-const maxNameLength = 253
-
 // AllowList is the set of names a server accepts to look up: exact names
 // and subtrees. The zero value and nil allow nothing (default deny). An
 // AllowList is immutable; to reload one, parse a new list and swap it in
@@ -107,12 +103,12 @@ func checkBase(base string) error {
 	if base == "" {
 		return fmt.Errorf("a subtree needs a name after %q", subtreePrefix)
 	}
-	if len(base) > maxNameLength {
-		return fmt.Errorf("name longer than %d octets", maxNameLength)
+	if len(base) > identity.MaxNameLength {
+		return fmt.Errorf("name longer than %d octets", identity.MaxNameLength)
 	}
 	for l := range strings.SplitSeq(base, ".") {
-		if l == "" || l == "_" || len(l) > 63 {
-			return fmt.Errorf("label %q is empty, bare or longer than 63 octets", l)
+		if l == "" || l == "_" || len(l) > identity.MaxLabelLength {
+			return fmt.Errorf("label %q is empty, bare or longer than %d octets", l, identity.MaxLabelLength)
 		}
 		for i := 0; i < len(l); i++ {
 			c := l[i]
