@@ -783,12 +783,13 @@ func zoneRolloverCommand() *cli.Command {
 			if len(args) == 0 {
 				ks, err = c.Keys()
 			} else {
-				switch args[0] {
-				case "prepublish", "activate", "retire":
+				step := zone.RolloverStep(args[0])
+				switch step {
+				case zone.Prepublish, zone.Activate, zone.Retire:
 				default:
 					return cli.Usagef("unknown step %q (want prepublish, activate or retire)", args[0])
 				}
-				ks, _, err = c.Rollover(role, zone.RolloverStep(args[0]))
+				ks, _, err = c.Rollover(role, step)
 			}
 			if err != nil {
 				return apiErr(err)
