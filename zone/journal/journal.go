@@ -214,23 +214,31 @@ func Diff(old, new []dns.RR) (deleted, added []dns.RR, err error) {
 // then for each version the old SOA, its deletions, the new SOA and its
 // additions, and the newest SOA again. With no versions it is the newest
 // SOA alone (RFC 1995 §2: the client is up to date).
+//
+// The RRs are copies, the caller's to pack: packing an RR writes its
+// header (RDLENGTH), and the versions are shared by every transfer
+// running at the same time.
 func Response(newest *dns.SOA, versions []Version) []dns.RR {
 	n := 2
 	for i := range versions {
 		n += versions[i].size()
 	}
 	out := make([]dns.RR, 0, n)
-	out = append(out, newest)
+	out = append(out, dns.Copy(newest))
 	if len(versions) == 0 {
 		return out
 	}
 	for _, v := range versions {
-		out = append(out, v.From)
-		out = append(out, v.Deleted...)
-		out = append(out, v.To)
-		out = append(out, v.Added...)
+		out = append(out, dns.Copy(v.From))
+		for _, rr := range v.Deleted {
+			out = append(out, dns.Copy(rr))
+		}
+		out = append(out, dns.Copy(v.To))
+		for _, rr := range v.Added {
+			out = append(out, dns.Copy(rr))
+		}
 	}
-	return append(out, newest)
+	return append(out, dns.Copy(newest))
 }
 
 // Apply applies versions to axfr, a zone in AXFR form, as a secondary
