@@ -163,9 +163,6 @@ func TestIXFRFromJournal(t *testing.T) {
 	if len(kd) != len(full) || len(ixfrVersions(t, kd)) != 2 {
 		t.Fatalf("kdig IXFR: %d records, want %d\n%s", len(kd), len(full), out)
 	}
-	if !strings.Contains(out, ";; Received") && !strings.Contains(out, "Incremental") && !strings.Contains(out, "IXFR") {
-		t.Logf("kdig output:\n%s", out)
-	}
 
 	// Over UDP the differences fit: the same versions in one message.
 	m := new(dns.Msg)
