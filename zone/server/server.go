@@ -87,6 +87,14 @@ type Config struct {
 	JournalFile string
 	// MaxUDPSize caps UDP responses; zero means DefaultMaxUDPSize.
 	MaxUDPSize int
+	// RateLimit limits, per client prefix, the UDP answers that need a
+	// signature made for them alone (limit.go); on unless RateLimit.Off.
+	RateLimit RateLimit
+	// SigningLimit is the ceiling on such signatures per second for the
+	// whole server; on unless SigningLimit.Off.
+	SigningLimit SigningLimit
+	// Clock is the limits' clock; nil means time.Now.
+	Clock func() time.Time
 	// Logger receives one line per refused or failed request and per
 	// applied update; nil discards.
 	Logger *slog.Logger
@@ -105,6 +113,7 @@ type Server struct {
 	maxUDP   int
 	metrics  *Metrics
 	cache    *respCache
+	limits   *limits
 	// journal holds the differences between transferred versions (IXFR).
 	journal *journal.Journal
 	// xfrMu makes transfers compute and record the zone one at a time.
@@ -125,6 +134,11 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	now := cfg.Clock
+	if now == nil {
+		now = time.Now
+	}
+	s.limits = &limits{rrl: newRRL(cfg.RateLimit, now), ceiling: newCeiling(cfg.SigningLimit, now), now: now}
 	if cfg.JournalFile != "" {
 		switch ok, err := s.journal.Load(cfg.JournalFile, cfg.Zone.Serial()); {
 		case err != nil:
@@ -199,6 +213,14 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			w.Write(wire)
 			return
 		}
+	}
+	if m, dropped := s.admit(r, udp, w.RemoteAddr()); dropped {
+		return
+	} else if m != nil {
+		if err := w.WriteMsg(m); err != nil {
+			s.log.Warn("write response", "peer", w.RemoteAddr(), "err", err)
+		}
+		return
 	}
 	serial := s.cfg.Zone.Serial()
 	resp, raw := s.Handle(r, w.TsigStatus(), udp, w.RemoteAddr())

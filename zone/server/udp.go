@@ -301,6 +301,17 @@ func (s *Server) slowUDP(pkt []byte, peer net.Addr) []byte {
 		status = dns.TsigVerifyWithProvider(pkt, s.provider, "", false)
 		reqMAC = t.MAC
 	}
+	if m, dropped := s.admit(r, true, peer); dropped {
+		return nil
+	} else if m != nil {
+		// At most a header, the question and an OPT: it fits in 512
+		// octets.
+		b, err := m.Pack()
+		if err != nil {
+			return nil
+		}
+		return b
+	}
 	key, cacheable := s.cache.key(r, true, s.udpSize(r))
 	serial := s.cfg.Zone.Serial()
 	resp, raw := s.Handle(r, status, true, peer)
