@@ -176,6 +176,7 @@ func zoneServeCommand() *cli.Command {
 		xfrTLSOnly            bool
 		journalVersions       int
 		journalRecords        int
+		limitFlags            zoneLimitFlags
 	)
 	return &cli.Command{
 		Name:    "serve",
@@ -187,12 +188,13 @@ func zoneServeCommand() *cli.Command {
 			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). Prints the bound address once\n" +
 			"ready; stops cleanly on SIGINT or SIGTERM, writing DIR/signatures.cache and\n" +
 			"DIR/ixfr.journal so that the next start neither signs the zone again nor sends\n" +
-			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" + adminAuthHelp,
+			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" + zoneLimitsHelp + "\n\n" + adminAuthHelp,
 		Examples: []string{
 			"dance zone serve --dir ./zone --listen 127.0.0.1:5353",
 			"dance zone serve --dir ./zone --listen [::]:53 --allow-transfer 192.0.2.0/24 --transfer-key xfr.key --notify 192.0.2.7:53",
 			"kdig @127.0.0.1 -p 5353 +dnssec sensor1._device.devices.test TLSA",
 			"nsupdate -k ./zone/tsig.key   # server 127.0.0.1 5353; update add ... TLSA ...",
+			"dance zone serve --dir ./zone --rrl-rate 50 --rrl-ipv6-prefix 64 --signing-rate 5000",
 			"dance zone serve --dir ./zone --admin-tls-cert admin.crt --admin-tls-key admin.key --admin-allow '*._device.ops.devices.test'",
 		},
 		ExitCodes: []string{"0  stopped by a signal", "1  runtime failure", "2  bad usage or unreadable zone directory"},
@@ -210,6 +212,7 @@ func zoneServeCommand() *cli.Command {
 			fs.BoolVar(&xfrTLSOnly, "transfer-tls-only", false, "refuse zone transfers that do not come over TLS 1.3")
 			fs.IntVar(&journalVersions, "journal-versions", journal.DefaultMaxVersions, "IXFR journal: keep at most `N` versions of the zone (RFC 1995; older serials get a full transfer)")
 			fs.IntVar(&journalRecords, "journal-records", journal.DefaultMaxRecords, "IXFR journal: keep at most `N` changed records in all versions")
+			limitFlags.register(fs)
 			fs.StringVar(&adminListen, "admin-listen", "127.0.0.1:8053", "`ADDR`ess of the admin HTTP API (\"off\" disables it)")
 			fs.StringVar(&adminCert, "admin-tls-cert", "", "certificate `FILE` for HTTPS on the admin API")
 			fs.StringVar(&adminKey, "admin-tls-key", "", "private key `FILE` for HTTPS on the admin API")
@@ -279,7 +282,12 @@ func zoneServeCommand() *cli.Command {
 			if journalVersions < 1 || journalRecords < 1 {
 				return cli.Usagef("--journal-versions and --journal-records must be at least 1")
 			}
+			rateLimit, signingLimit, err := limitFlags.config()
+			if err != nil {
+				return err
+			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
+			logLimits(log, rateLimit, signingLimit)
 			if n, err := z.SignaturesLoaded(); err != nil {
 				log.Warn("signature cache not used; signing again", "file", filepath.Join(dir, zone.SigCacheFile), "err", err)
 			} else if n > 0 {
@@ -287,7 +295,8 @@ func zoneServeCommand() *cli.Command {
 			}
 			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, Policies: policies, MaxUDPSize: maxUDP, Logger: log,
 				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly,
-				JournalVersions: journalVersions, JournalRecords: journalRecords, JournalFile: filepath.Join(dir, zone.JournalFile)})
+				JournalVersions: journalVersions, JournalRecords: journalRecords, JournalFile: filepath.Join(dir, zone.JournalFile),
+				RateLimit: rateLimit, SigningLimit: signingLimit})
 			if err != nil {
 				return cli.Input(err)
 			}
@@ -360,6 +369,7 @@ func zoneServeCommand() *cli.Command {
 					}
 				}
 				reg := prometheus.NewRegistry()
+				reg.MustRegister(srv.LimitCollector())
 				var adminTLS *tls.Config
 				if adminCert != "" {
 					pair, err := tls.LoadX509KeyPair(adminCert, adminKey)
