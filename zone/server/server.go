@@ -89,6 +89,8 @@ type Config struct {
 	MaxUDPSize int
 	// RateLimit limits, per client prefix, the UDP answers that need a
 	// signature made for them alone (limit.go); on unless RateLimit.Off.
+	// Both limits apply to what Serve and ServeDNS answer; Handle, which
+	// computes one answer, does not apply them.
 	RateLimit RateLimit
 	// SigningLimit is the ceiling on such signatures per second for the
 	// whole server; on unless SigningLimit.Off.
