@@ -463,3 +463,111 @@ func limitMetric(t *testing.T, s *Server, name, kind string) float64 {
 	t.Fatalf("no metric %s{kind=%q}", name, kind)
 	return 0
 }
+
+// TestLimitsCannotBeBypassed tries to get answers that need their own
+// signature past the limits with every variation of the question that
+// still costs a signature: case, CD and RD bits, an EDNS option (which
+// takes the UDP path that parses the whole message), wildcard expansions,
+// NODATA and NSEC questions at existing names, the CO bit, and a TSIG
+// record with an unknown key. Over TCP only the ceiling's budget is
+// signed; over UDP from one prefix only the RRL burst.
+func TestLimitsCannotBeBypassed(t *testing.T) {
+	const budget = 3
+	variants := func(i int) []*dns.Msg {
+		q := func(name string, qtype uint16, edit func(*dns.Msg)) *dns.Msg {
+			m := new(dns.Msg)
+			m.SetQuestion(name, qtype)
+			m.SetEdns0(1232, true)
+			if edit != nil {
+				edit(m)
+			}
+			return m
+		}
+		n := fmt.Sprintf("v%d-%d", i, time.Now().UnixNano())
+		return []*dns.Msg{
+			q(n+"._device.devices.test.", dns.TypeTLSA, nil),
+			q(strings.ToUpper(n)+"._DEVICE.devices.test.", dns.TypeTLSA, nil),
+			q(n+".a._device.devices.test.", dns.TypeTLSA, func(m *dns.Msg) { m.CheckingDisabled, m.RecursionDesired = true, false }),
+			q(n+".b._device.devices.test.", dns.TypeTLSA, func(m *dns.Msg) {
+				o := m.IsEdns0()
+				o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+			}),
+			q(n+".c._device.devices.test.", dns.TypeTLSA, func(m *dns.Msg) { m.IsEdns0().Hdr.Ttl |= ednsFlagCO }),
+			q(n+".wild.devices.test.", dns.TypeTLSA, nil),                        // expanded from *.wild
+			q(n+".wild.devices.test.", dns.TypeSSHFP, nil),                       // wildcard NODATA
+			q(fmt.Sprintf("s%d.wild.devices.test.", i), dns.TypeNSEC, nil),       // NSEC question, existing name
+			q(fmt.Sprintf("s%d.wild.devices.test.", i), dns.TypeOPENPGPKEY, nil), // NODATA at an existing name
+		}
+	}
+	// Each name is asked once: a repeated question is answered from the
+	// response cache, which makes no signature.
+	records := []string{"*.wild.devices.test. 300 IN TLSA " + legitTLSA}
+	for i := 0; i < 3; i++ {
+		records = append(records, fmt.Sprintf("s%d.wild.devices.test. 300 IN TLSA %s", i, legitTLSA))
+	}
+
+	t.Run("tcp, ceiling", func(t *testing.T) {
+		clock := newTestClock()
+		ts := startServerWith(t, func(c *Config) {
+			c.RateLimit.Off = true
+			c.SigningLimit = SigningLimit{Rate: 1, Burst: budget}
+			c.Clock = clock.Now
+		})
+		addRR(t, ts.zone, records...)
+		signatures := 0
+		for i := 0; i < 3; i++ {
+			for _, m := range variants(i) {
+				r := exchangeFrom(t, ts.addr, "127.0.0.1", "tcp", m)
+				signatures += signedNSEC(r)
+				if signedNSEC(r) == 0 && r.Rcode != dns.RcodeRefused {
+					t.Errorf("neither signed nor REFUSED: %v", r)
+				}
+			}
+		}
+		if signatures != budget {
+			t.Errorf("%d signatures made, budget %d", signatures, budget)
+		}
+		// An unknown TSIG key gets NOTAUTH and nothing signed.
+		m := randomQuery(99)
+		m.SetTsig("nobody.", dns.HmacSHA256, 300, time.Now().Unix())
+		c := &dns.Client{Net: "tcp", Timeout: 10 * time.Second, TsigSecret: map[string]string{"nobody.": "AAAA"}}
+		r, _, err := c.Exchange(m, ts.addr)
+		if r == nil || r.Rcode != dns.RcodeNotAuth || signedNSEC(r) != 0 {
+			t.Errorf("unknown TSIG key: %v %v", r, err)
+		}
+	})
+
+	t.Run("udp, rrl", func(t *testing.T) {
+		clock := newTestClock()
+		ts := startServerWith(t, func(c *Config) {
+			c.RateLimit = RateLimit{Rate: 1, Burst: budget, Slip: 1}
+			c.SigningLimit.Off = true
+			c.Clock = clock.Now
+		})
+		addRR(t, ts.zone, records...)
+		// Slip 1: every limited answer comes back truncated, so each
+		// query gets a reply and nothing waits for a timeout.
+		signatures := map[string]int{}
+		for i := 0; i < 3; i++ {
+			for _, m := range variants(i) {
+				r := exchangeFrom(t, ts.addr, "127.0.0.1", "udp", m)
+				if signedNSEC(r) == 0 && !r.Truncated {
+					t.Errorf("neither signed nor truncated: %v", r)
+				}
+				if signedNSEC(r) > 0 {
+					signatures[zoneKind(ts, m)]++
+				}
+			}
+		}
+		// One bucket per kind, each with the burst.
+		for _, k := range []string{"nxdomain", "nodata", "wildcard"} {
+			if signatures[k] != budget {
+				t.Errorf("%s: %d signed answers, burst %d", k, signatures[k], budget)
+			}
+		}
+	})
+}
+
+func zoneKind(ts *testServer, m *dns.Msg) string {
+	return ts.zone.OnlineSigningOf(m.Question[0].Name, m.Question[0].Qtype).String()
+}
