@@ -211,7 +211,10 @@ func (l *rrl) keyOf(addr netip.Addr, class zone.OnlineSigning) rrlKey {
 // take spends one token of addr's bucket for class.
 func (l *rrl) take(addr netip.Addr, class zone.OnlineSigning) verdict {
 	k := l.keyOf(addr, class)
-	set := &l.sets[maphash.Comparable(l.seed, k)%uint64(len(l.sets))]
+	var kb [18]byte
+	copy(kb[:], k.addr[:])
+	kb[16], kb[17] = k.bits, byte(k.class)
+	set := &l.sets[maphash.Bytes(l.seed, kb[:])%uint64(len(l.sets))]
 	now := l.now().UnixNano()
 	seq := l.seq.Add(1)
 	set.mu.Lock()

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -278,10 +280,12 @@ func TestRRLFlood(t *testing.T) {
 		flood = 45
 	)
 	clock := newTestClock()
+	var logs lockedBuffer
 	ts := startServerWith(t, func(c *Config) {
 		c.RateLimit = RateLimit{Rate: rate, Slip: 2}
 		c.SigningLimit.Off = true
 		c.Clock = clock.Now
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	addRR(t, ts.zone, "real._device.devices.test. 300 IN TLSA "+legitTLSA)
 	checkLegit(t, ts, "127.0.0.1") // signs the RRset once, ahead of the flood
@@ -334,6 +338,11 @@ func TestRRLFlood(t *testing.T) {
 		t.Errorf("counters: dropped %d slipped %d limited %d, want %d %d %d", d, s, l, wantDrops, wantSlips, flood-rate)
 	}
 
+	// One line tells the operator (the clock stands still: one line per
+	// interval, whatever the flood).
+	if l := logs.String(); strings.Count(l, "response rate limiting") != 1 || !strings.Contains(l, "prefix=127.0.0.0/24 kind=nxdomain") {
+		t.Errorf("log: %s", l)
+	}
 	// The flooding prefix still gets presigned identities.
 	checkLegit(t, ts, "127.0.0.1")
 	// Another /24 gets signed negative answers.
@@ -434,6 +443,25 @@ func TestSigningCeiling(t *testing.T) {
 	if got := limitMetric(t, ts.srv, "dance_zone_signing_refused_total", ""); got != 2*burst+2 {
 		t.Errorf("dance_zone_signing_refused_total = %v", got)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer the server's goroutines may write to
+// while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // limitMetric gathers the server's limit metrics as Prometheus would and
@@ -570,4 +598,25 @@ func TestLimitsCannotBeBypassed(t *testing.T) {
 
 func zoneKind(ts *testServer, m *dns.Msg) string {
 	return ts.zone.OnlineSigningOf(m.Question[0].Name, m.Question[0].Qtype).String()
+}
+
+// BenchmarkLimitTake is the rate limiter's and the ceiling's cost for one
+// answer that needs its own signature, from many prefixes (the table
+// churns) and from one.
+func BenchmarkLimitTake(b *testing.B) {
+	l := newRRL(RateLimit{}, time.Now)
+	g := newCeiling(SigningLimit{}, time.Now)
+	b.Run("many prefixes", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			l.take(netip.AddrFrom4([4]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), 1}), zone.SignedNameError)
+			g.take()
+		}
+	})
+	b.Run("one prefix", func(b *testing.B) {
+		a := netip.MustParseAddr("192.0.2.1")
+		for i := 0; i < b.N; i++ {
+			l.take(a, zone.SignedNameError)
+			g.take()
+		}
+	})
 }
