@@ -227,7 +227,37 @@ func zoneServeCommand() *cli.Command {
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return cli.Usagef("--log-level: %v", err)
 			}
-			z, err := zone.Open(dir, zone.Options{})
+			if (adminCert == "") != (adminKey == "") {
+				return cli.Usagef("--admin-tls-cert and --admin-tls-key go together")
+			}
+			authMode, adminAllowList, err := adminAuthSettings(adminAuth, adminAllow, adminCert != "")
+			if err != nil {
+				return err
+			}
+			if !authMode.NeedsDANE() {
+				var set []string
+				fs.Visit(func(f *flag.Flag) {
+					switch f.Name {
+					case "resolver", "tls", "tls-ca", "tls-name", "anchors", "trust-ad":
+						set = append(set, "--"+f.Name)
+					}
+				})
+				if len(set) > 0 {
+					return cli.Usagef("%s: the resolver flags are for the admin identities of --admin-allow", strings.Join(set, ", "))
+				}
+			}
+			if rf.tls && len(rf.upstreams) == 0 {
+				// The default resolver of the admin identities is this
+				// server's own listener, which speaks plain DNS.
+				return cli.Usagef("--tls needs --resolver: the default resolver of the admin identities is this server's own plain DNS listener")
+			}
+			// The zone refuses updates at the admin identities' names, and
+			// server.New refuses update keys that could write there.
+			var zopt zone.Options
+			if adminListen != "off" {
+				zopt.AdminNames = adminAllowList.Patterns()
+			}
+			z, err := zone.Open(dir, zopt)
 			if err != nil {
 				return cli.WithHint(cli.Input(err), "create the zone first with 'dance zone init'")
 			}
@@ -289,7 +319,7 @@ func zoneServeCommand() *cli.Command {
 				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly,
 				JournalVersions: journalVersions, JournalRecords: journalRecords, JournalFile: filepath.Join(dir, zone.JournalFile)})
 			if err != nil {
-				return cli.Input(err)
+				return adminOverlapHint(cli.Input(err), dir)
 			}
 			if (tlsListen == "") != (tlsCert == "") || (tlsCert == "") != (tlsKey == "") {
 				return cli.Usagef("--tls-listen, --tls-cert and --tls-key go together")
@@ -304,30 +334,6 @@ func zoneServeCommand() *cli.Command {
 					return cli.Input(fmt.Errorf("--tls-cert/--tls-key: %w", err))
 				}
 				tlsCfg = &tls.Config{Certificates: []tls.Certificate{pair}}
-			}
-			if (adminCert == "") != (adminKey == "") {
-				return cli.Usagef("--admin-tls-cert and --admin-tls-key go together")
-			}
-			authMode, adminAllowList, err := adminAuthSettings(adminAuth, adminAllow, adminCert != "")
-			if err != nil {
-				return err
-			}
-			if !authMode.NeedsDANE() {
-				var set []string
-				fs.Visit(func(f *flag.Flag) {
-					switch f.Name {
-					case "resolver", "tls", "tls-ca", "tls-name", "anchors", "trust-ad":
-						set = append(set, "--"+f.Name)
-					}
-				})
-				if len(set) > 0 {
-					return cli.Usagef("%s: the resolver flags are for the admin identities of --admin-allow", strings.Join(set, ", "))
-				}
-			}
-			if rf.tls && len(rf.upstreams) == 0 {
-				// The default resolver of the admin identities is this
-				// server's own listener, which speaks plain DNS.
-				return cli.Usagef("--tls needs --resolver: the default resolver of the admin identities is this server's own plain DNS listener")
 			}
 			var adminLn net.Listener
 			if adminListen != "off" {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -28,6 +29,15 @@ the administrator within its TTL. --admin-auth says what a request needs:
 token (the default without --admin-allow), dane, either (the default with
 --admin-allow: a DANE identity or the token), or both. Each change is logged
 with who made it.
+
+Administrators' names must be out of reach of the update keys: an update key
+that could write at a name on --admin-allow could publish a TLSA record there
+and log in as an administrator. When --admin-allow names lie in the served
+zone, every key of DIR/tsig.key needs a line in DIR/update-policy whose
+subtree holds no such name (a key without one may write the whole zone), or
+the server refuses to start; and updates at those names, or at a wildcard
+that would answer for them, are refused (REFUSED) whatever the policy. Only
+the admin API itself writes administrators' records.
 
 The admin identities are looked up with the resolver flags below, which
 default to this server's own DNS listener and to the zone's DIR/anchors (added
@@ -67,6 +77,17 @@ func adminAuthSettings(mode string, allow []string, https bool) (admin.AuthMode,
 		return 0, nil, cli.Usagef("--admin-allow: %v", err)
 	}
 	return m, a, nil
+}
+
+// adminOverlapHint adds a hint to err when it is an update key that could
+// write at an admin name (zone.AdminOverlapError).
+func adminOverlapHint(err error, dir string) error {
+	var oe *zone.AdminOverlapError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	return cli.WithHint(err, fmt.Sprintf("limit key %s in %s to a subtree without administrators (\"%s SUBTREE [TYPE ...]\"), or name the administrators outside this zone",
+		oe.Key, filepath.Join(dir, zone.PolicyFile), oe.Key))
 }
 
 // adminDANEConfig makes the admin API's TLS configuration authenticate
