@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/internal/cli"
+	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/verify"
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,7 +70,7 @@ SIGHUP reloads --allow-file (with the --allow patterns); SIGINT and SIGTERM stop
 accepting and let connections finish for --drain-timeout. Prints the bound
 address once ready.
 
-` + resolverFlagsHelp,
+The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 		Examples: []string{
 			"dance proxy --listen :8443 --backend http://127.0.0.1:8080 --cert srv.pem --key srv.key --allow '*._device.example.com'",
 			"dance proxy --mode tcp --listen :636 --backend 127.0.0.1:389 --cert srv.pem --key srv.key --allow-file allowed.txt --tlv 0xE1",
@@ -205,8 +206,9 @@ address once ready.
 				}
 				mux := http.NewServeMux()
 				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-				go metricsSrv.Serve(mln)
+				metricsSrv = httpLimits.Server(mux)
+				metricsSrv.ErrorLog = httplimit.ErrorLog(log, "metrics")
+				go metricsSrv.Serve(httpLimits.Listener(mln, log.With("component", "metrics")))
 				defer metricsSrv.Close()
 				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", mln.Addr())
 			}

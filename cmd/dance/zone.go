@@ -19,6 +19,7 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/cli"
+	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
 	"github.com/dnsbound/dance/zone/journal"
@@ -187,7 +188,9 @@ func zoneServeCommand() *cli.Command {
 			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). Prints the bound address once\n" +
 			"ready; stops cleanly on SIGINT or SIGTERM, writing DIR/signatures.cache and\n" +
 			"DIR/ixfr.journal so that the next start neither signs the zone again nor sends\n" +
-			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" + adminAuthHelp,
+			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" +
+			"The admin API (and its /metrics) " + httpLimitsHelp + " An import or export runs\n" +
+			"longer while it makes progress, and an import's body is not limited.\n\n" + adminAuthHelp,
 		Examples: []string{
 			"dance zone serve --dir ./zone --listen 127.0.0.1:5353",
 			"dance zone serve --dir ./zone --listen [::]:53 --allow-transfer 192.0.2.0/24 --transfer-key xfr.key --notify 192.0.2.7:53",
@@ -387,22 +390,23 @@ func zoneServeCommand() *cli.Command {
 					ls.Close()
 					return cli.Fail(err)
 				}
-				adminSrv = &http.Server{
-					Handler: admin.Handler(admin.Config{Zone: z, Token: tok, Auth: authMode, Registry: reg, Logger: log, DNSCounters: func() map[string]uint64 {
-						_, m := srv.Metrics().Snapshot()
-						return m
-					}}),
-					TLSConfig:         adminTLS,
-					ErrorLog:          slog.NewLogLogger(log.With("component", "admin-api").Handler(), slog.LevelInfo),
-					ConnContext:       danetls.ConnContext,
-					ReadHeaderTimeout: 10 * time.Second,
-				}
+				// Timeouts, body and connection limits (httpLimits):
+				// a client that holds a connection without using it
+				// is cut.
+				adminSrv = httpLimits.Server(admin.Handler(admin.Config{Zone: z, Token: tok, Auth: authMode, Registry: reg, Logger: log, DNSCounters: func() map[string]uint64 {
+					_, m := srv.Metrics().Snapshot()
+					return m
+				}}))
+				adminSrv.TLSConfig = adminTLS
+				adminSrv.ErrorLog = httplimit.ErrorLog(log, "admin-api")
+				adminSrv.ConnContext = danetls.ConnContext
+				capped := httpLimits.Listener(adminLn, log.With("component", "admin-api"))
 				go func() {
 					var err error
 					if adminTLS != nil {
-						err = adminSrv.ServeTLS(adminLn, "", "")
+						err = adminSrv.ServeTLS(capped, "", "")
 					} else {
-						err = adminSrv.Serve(adminLn)
+						err = adminSrv.Serve(capped)
 					}
 					if err != nil && !errors.Is(err, http.ErrServerClosed) {
 						log.Error("admin API stopped", "err", err)

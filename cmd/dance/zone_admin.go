@@ -13,6 +13,7 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/cli"
+	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
@@ -46,6 +47,21 @@ For names elsewhere, give --resolver (and --anchors when they are not under
 the root's chain of trust).
 
 ` + resolverFlagsHelp
+
+// httpLimits bound every HTTP server the commands run (the zone's admin
+// API and metrics, the proxy's metrics): read, write and idle timeouts, a
+// request body limit and a connection cap (internal/httplimit, whose
+// defaults httpLimitsHelp states). Tests shorten them.
+var httpLimits = httplimit.Defaults()
+
+// httpLimitsHelp states httpLimits for --help.
+var httpLimitsHelp = fmt.Sprintf("bounds what a client can hold: it cuts one that takes\n"+
+	"more than %s to send a request header, %s for a whole request or %s to take\n"+
+	"a response, or leaves a keep-alive connection idle for %s; request bodies are\n"+
+	"limited to %d KiB, and at most %d connections are open at once (more are\n"+
+	"closed at once, and logged).",
+	httpLimits.HeaderTimeout, httpLimits.ReadTimeout, httpLimits.WriteTimeout, httpLimits.IdleTimeout,
+	httpLimits.MaxBodyBytes>>10, httpLimits.MaxConns)
 
 // adminAuthSettings checks --admin-auth and --admin-allow: DANE needs HTTPS
 // and a non-empty allow-list, and an allow-list without DANE is a mistake.
