@@ -40,6 +40,8 @@ func proxyCommand() *cli.Command {
 		sslTLV                                bool
 		handshakeTO, headerTO, idleTO, dialTO time.Duration
 		drainTO, backendTO                    time.Duration
+		bodyTO, sendTO                        time.Duration
+		maxBody                               int64
 		maxConns                              int
 		metricsAddr, logLevel                 string
 		backendCA                             string
@@ -98,6 +100,9 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			fs.DurationVar(&backendTO, "backend-timeout", proxy.DefaultBackendTimeout, "`DURATION` allowed for the backend's response header (http, passthrough)")
 			fs.DurationVar(&drainTO, "drain-timeout", proxyShutdownTimeout, "`DURATION` connections may take to finish after SIGINT or SIGTERM")
 			fs.IntVar(&maxConns, "max-conns", proxy.DefaultMaxConns, "most client connections open at once (`N`)")
+			fs.DurationVar(&bodyTO, "body-timeout", proxy.DefaultBodyTimeout, "longest wait for each part of a request body, `DURATION` (http, passthrough)")
+			fs.DurationVar(&sendTO, "send-timeout", proxy.DefaultSendTimeout, "longest wait for the client to take each part of a response, `DURATION` (http, passthrough)")
+			fs.Int64Var(&maxBody, "max-body-size", 0, "largest request body in `OCTETS` (http, passthrough; 0: no limit, bodies stream to the backend)")
 			fs.StringVar(&backendCA, "backend-ca", "", "CA certificates `FILE` (PEM) for an https --backend (default: the system's roots)")
 			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics")
 			fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
@@ -146,8 +151,8 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				Mode: m, Backend: backend, BackendTLS: backendTLS, TLS: &tls.Config{Certificates: []tls.Certificate{pair}},
 				NameHeader: nameHeader, KindHeader: kindHeader, TLVType: byte(tlvType), SSLTLV: sslTLV,
 				HandshakeTimeout: handshakeTO, HeaderTimeout: headerTO, IdleTimeout: idleTO, DialTimeout: dialTO,
-				BackendTimeout: backendTO,
-				MaxConns:       maxConns, Logger: log, Registerer: reg,
+				BackendTimeout: backendTO, BodyTimeout: bodyTO, SendTimeout: sendTO, MaxBodyBytes: maxBody,
+				MaxConns: maxConns, Logger: log, Registerer: reg,
 			}
 			var core *verify.Core
 			loadAllow := func() (*verify.AllowList, error) {

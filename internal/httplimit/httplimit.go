@@ -14,7 +14,9 @@
 // A handler that legitimately streams for longer than the totals allow (a
 // bulk import, an export) calls Stream for that request: the totals and
 // the body limit give way to progress deadlines, each read or write of the
-// stream having ReadTimeout or WriteTimeout to complete.
+// stream having ReadTimeout or WriteTimeout to complete. A server whose
+// every request may stream (the proxy) uses ProgressHandler instead of
+// the totals.
 //
 // # Security considerations
 //
@@ -31,11 +33,13 @@ package httplimit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,6 +151,11 @@ func (l Limits) Server(h http.Handler) *http.Server {
 	}
 }
 
+// ErrBodyStalled is the error of a read of a request body that got no
+// data within its progress deadline (Stream, ProgressHandler); it wraps
+// the connection's timeout.
+var ErrBodyStalled = errors.New("httplimit: request body stalled")
+
 // ErrNotLimited is Stream's error for a request not served by a Limits'
 // Server.
 var ErrNotLimited = errors.New("httplimit: request not served by Limits.Server")
@@ -198,6 +207,9 @@ func (p *progressReader) Read(b []byte) (int, error) {
 		return 0, err
 	}
 	n, err := p.r.Read(b)
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return n, fmt.Errorf("%w: %w", ErrBodyStalled, err)
+	}
 	if err == io.EOF {
 		// The body is done; net/http's own read for the next request (or
 		// for the client's going away) must not meet this deadline.
@@ -207,29 +219,88 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// progressWriter renews the connection's write deadline before each write
-// and flush.
+// progressBody is a progressReader that is also the request's Body.
+type progressBody struct {
+	progressReader
+	c io.Closer
+}
+
+func (p *progressBody) Close() error { return p.c.Close() }
+
+// progressWriter renews the connection's write deadline before each write,
+// header and flush.
 type progressWriter struct {
 	http.ResponseWriter
 	rc *http.ResponseController
 	d  time.Duration
 }
 
+func (p *progressWriter) renew() error { return p.rc.SetWriteDeadline(time.Now().Add(p.d)) }
+
+func (p *progressWriter) WriteHeader(code int) {
+	p.renew()
+	p.ResponseWriter.WriteHeader(code)
+}
+
 func (p *progressWriter) Write(b []byte) (int, error) {
-	if err := p.rc.SetWriteDeadline(time.Now().Add(p.d)); err != nil {
+	if err := p.renew(); err != nil {
 		return 0, err
 	}
 	return p.ResponseWriter.Write(b)
 }
 
 func (p *progressWriter) Flush() {
-	if p.rc.SetWriteDeadline(time.Now().Add(p.d)) == nil {
+	if p.renew() == nil {
 		p.rc.Flush()
 	}
 }
 
 // Unwrap lets http.ResponseController reach the connection.
 func (p *progressWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }
+
+// ProgressHandler serves h with deadlines that follow each request's
+// progress instead of totals, for servers whose requests and responses
+// legitimately stream for long (a reverse proxy): each read of a request
+// body must complete within read of the previous one, each write of the
+// response within write. The final flush, after h returns, gets write too.
+// A request that asks to switch protocols (Connection: Upgrade) gets no
+// deadline from here and has those of earlier requests on its connection
+// cleared: once switched, the connection belongs to whoever hijacks it.
+// Use it with an http.Server whose ReadTimeout and WriteTimeout are zero.
+func ProgressHandler(h http.Handler, read, write time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if isUpgrade(r) {
+			rc.SetWriteDeadline(time.Time{})
+			h.ServeHTTP(w, r)
+			return
+		}
+		pw := &progressWriter{ResponseWriter: w, rc: rc, d: write}
+		pw.renew()
+		r2 := r
+		if r.Body != nil && r.Body != http.NoBody {
+			r2 = r.WithContext(r.Context()) // a shallow copy, for its Body
+			r2.Body = &progressBody{progressReader: progressReader{r: r.Body, rc: rc, d: read}, c: r.Body}
+		}
+		h.ServeHTTP(pw, r2)
+		pw.renew()
+	})
+}
+
+// isUpgrade reports whether r asks to switch protocols (RFC 9110 §7.8).
+func isUpgrade(r *http.Request) bool {
+	if r.Header.Get("Upgrade") == "" {
+		return false
+	}
+	for _, v := range r.Header.Values("Connection") {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // Listener caps the connections ln hands out at l.MaxConns open at once: a
 // connection over the cap is closed as soon as it is accepted, counted,

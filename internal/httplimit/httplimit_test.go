@@ -336,3 +336,120 @@ func TestStreamResponse(t *testing.T) {
 		t.Fatalf("stream: %v, ends %q", err, b[max(0, len(b)-20):])
 	}
 }
+
+// serveProgress runs h under ProgressHandler(read, write) on a server with
+// no totals, as a reverse proxy would.
+func serveProgress(t *testing.T, h http.Handler, read, write time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: ProgressHandler(h, read, write), ReadHeaderTimeout: generous, IdleTimeout: generous}
+	done := make(chan struct{})
+	go func() { srv.Serve(ln); close(done) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	return ln.Addr().String()
+}
+
+func TestProgressHandler(t *testing.T) {
+	const d = 500 * time.Millisecond
+	events := make(chan error, 4)
+	addr := serveProgress(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/read":
+			_, err := io.Copy(io.Discard, r.Body)
+			events <- err
+			fmt.Fprint(w, "read")
+		case "/write":
+			chunk := make([]byte, 64<<10)
+			for {
+				if _, err := w.Write(chunk); err != nil {
+					events <- err
+					return
+				}
+			}
+		case "/upgrade":
+			c, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				events <- err
+				return
+			}
+			defer c.Close()
+			brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+			brw.Flush()
+			for {
+				line, err := brw.ReadString('\n')
+				if err != nil {
+					return
+				}
+				brw.WriteString("echo " + line)
+				brw.Flush()
+			}
+		default:
+			fmt.Fprint(w, "ok")
+		}
+	}), d, d)
+
+	t.Run("body stalls", func(t *testing.T) {
+		c := dial(t, addr)
+		fmt.Fprintf(c, "POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+		waitClosed(t, c)
+		if err := <-events; err == nil {
+			t.Fatal("a stalled body was read to its end")
+		}
+	})
+	t.Run("response not taken", func(t *testing.T) {
+		c := dial(t, addr)
+		fmt.Fprintf(c, "GET /write HTTP/1.1\r\nHost: x\r\n\r\n")
+		select {
+		case err := <-events:
+			if err == nil {
+				t.Fatal("nil write error")
+			}
+		case <-time.After(generous):
+			t.Fatal("still writing to a client that reads nothing")
+		}
+	})
+	t.Run("keep-alive after a pause", func(t *testing.T) {
+		// Deadlines of one request do not hurt the next, however late it
+		// comes: the second request, after three times the deadlines, is
+		// read and answered.
+		c := dial(t, addr)
+		br := bufio.NewReader(c)
+		c.SetReadDeadline(time.Now().Add(generous))
+		for i := 0; i < 2; i++ {
+			fmt.Fprintf(c, "POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if string(b) != "read" || <-events != nil {
+				t.Fatalf("request %d: %q", i, b)
+			}
+			time.Sleep(3 * d)
+		}
+	})
+	t.Run("upgraded connection outlives the deadlines", func(t *testing.T) {
+		c := dial(t, addr)
+		br := bufio.NewReader(c)
+		c.SetReadDeadline(time.Now().Add(generous))
+		// A request first, so that its deadlines are on the connection.
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, err := http.ReadResponse(br, nil); err != nil {
+			t.Fatal(err)
+		} else {
+			io.Copy(io.Discard, resp.Body)
+		}
+		fmt.Fprintf(c, "GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+			t.Fatalf("upgrade: %v %v", resp, err)
+		}
+		time.Sleep(3 * d)
+		fmt.Fprintf(c, "hi\n")
+		if line, err := br.ReadString('\n'); err != nil || line != "echo hi\n" {
+			t.Fatalf("after the pause: %q %v", line, err)
+		}
+	})
+}
