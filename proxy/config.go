@@ -70,6 +70,8 @@ const (
 	DefaultIdleTimeout      = 2 * time.Minute
 	DefaultDialTimeout      = 5 * time.Second
 	DefaultBackendTimeout   = 60 * time.Second
+	DefaultBodyTimeout      = 60 * time.Second
+	DefaultSendTimeout      = 60 * time.Second
 	DefaultMaxConns         = 1024
 	DefaultMaxHeaderBytes   = 64 << 10
 )
@@ -118,6 +120,21 @@ type Config struct {
 	// 0 means DefaultBackendTimeout. A backend that does not answer in
 	// time gets the client a 504.
 	BackendTimeout time.Duration
+	// BodyTimeout bounds the wait for each part of a request's body, and
+	// SendTimeout the wait for the client to take each part of a response
+	// (HTTP modes): a client that stops sending or reading for longer is
+	// cut, however long its stream has run (as nginx's
+	// client_body_timeout and send_timeout). A body that never comes, or
+	// a response never read, would otherwise hold the connection and a
+	// backend connection forever. 0 means DefaultBodyTimeout and
+	// DefaultSendTimeout.
+	BodyTimeout, SendTimeout time.Duration
+	// MaxBodyBytes caps a request's body (HTTP modes): a larger one is
+	// cut there, the client gets 413 if nothing was forwarded yet, and
+	// the connection closes. 0 means no limit: bodies stream to the
+	// backend without being buffered, BodyTimeout bounds a slow one, and
+	// the backend knows what sizes it accepts.
+	MaxBodyBytes int64
 	// MaxConns caps client connections open at once, handshakes included;
 	// beyond it new connections wait in the kernel's accept queue. 0
 	// means DefaultMaxConns.

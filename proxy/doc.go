@@ -32,8 +32,10 @@
 // closes its keep-alive, upgraded (WebSocket) and TCP connections too.
 //
 // Every phase has a deadline (Config.HandshakeTimeout, HeaderTimeout,
-// IdleTimeout, DialTimeout, BackendTimeout) and MaxConns caps open client
-// connections, handshakes included. Shutdown drains HTTP requests, TCP
+// IdleTimeout, DialTimeout, BackendTimeout; BodyTimeout and SendTimeout for
+// each part of a request body or a response, so that streams run as long as
+// they move) and MaxConns caps open client connections, handshakes
+// included; MaxBodyBytes optionally caps request bodies. Shutdown drains HTTP requests, TCP
 // connections and upgraded (WebSocket) connections until its deadline. Handshakes run in their own goroutines, so a slow
 // client or a slow lookup never blocks the accept loop.
 //

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/httpauth"
+	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -92,8 +93,18 @@ func (s *Server) newHTTPServer() *http.Server {
 		ErrorHandler: s.backendError,
 		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	// Deadlines that follow each request's progress: streams may run as
+	// long as they move (uploads, downloads, long polls), a client that
+	// stops sending or reading is cut.
+	bodyTO, sendTO := s.cfg.BodyTimeout, s.cfg.SendTimeout
+	if bodyTO == 0 {
+		bodyTO = DefaultBodyTimeout
+	}
+	if sendTO == 0 {
+		sendTO = DefaultSendTimeout
+	}
 	return &http.Server{
-		Handler:           s.gate(rp),
+		Handler:           httplimit.ProgressHandler(s.limitBody(s.gate(rp)), bodyTO, sendTO),
 		ReadHeaderTimeout: s.cfg.HeaderTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
@@ -106,6 +117,20 @@ func (s *Server) newHTTPServer() *http.Server {
 			return ctx
 		},
 	}
+}
+
+// limitBody caps request bodies at Config.MaxBodyBytes (0: no cap).
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	if s.cfg.MaxBodyBytes == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r = r.WithContext(r.Context()) // a shallow copy, for its Body
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // gate refuses requests that reach the HTTP server without what their mode
@@ -167,6 +192,19 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 }
 
 func (s *Server) backendError(w http.ResponseWriter, r *http.Request, err error) {
+	// The client's fault, not the backend's: a body over MaxBodyBytes, or
+	// one that stopped coming for BodyTimeout.
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		s.log.Info("proxy: request body over the limit; refused", "remote", r.RemoteAddr, "limit", s.cfg.MaxBodyBytes)
+		http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
+		return
+	}
+	if errors.Is(err, httplimit.ErrBodyStalled) {
+		s.log.Info("proxy: request body stalled; connection cut", "remote", r.RemoteAddr, "err", err)
+		w.Header().Set("Connection", "close")
+		http.Error(w, http.StatusText(http.StatusRequestTimeout), http.StatusRequestTimeout)
+		return
+	}
 	s.metrics.backendErrors.Inc()
 	status := http.StatusBadGateway
 	var ne net.Error

@@ -82,7 +82,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.TLVType < proxyproto.TypeMinCustom || cfg.TLVType > proxyproto.TypeMaxCustom {
 		return nil, fmt.Errorf("proxy: TLV type 0x%02X is outside the custom range 0xE0-0xEF", cfg.TLVType)
 	}
-	if cfg.HandshakeTimeout < 0 || cfg.HeaderTimeout < 0 || cfg.IdleTimeout < 0 || cfg.DialTimeout < 0 || cfg.BackendTimeout < 0 || cfg.MaxConns < 0 {
+	if cfg.HandshakeTimeout < 0 || cfg.HeaderTimeout < 0 || cfg.IdleTimeout < 0 || cfg.DialTimeout < 0 || cfg.BackendTimeout < 0 || cfg.MaxConns < 0 ||
+		cfg.BodyTimeout < 0 || cfg.SendTimeout < 0 || cfg.MaxBodyBytes < 0 {
 		return nil, errors.New("proxy: negative limit in Config")
 	}
 	if cfg.HandshakeTimeout == 0 {

@@ -30,5 +30,6 @@
 //
 // The signing keys are online: whoever reads DIR/keys can sign for the zone.
 // Only identity record types can be added, by TSIG-authenticated updates
-// limited by a Policy. Negative answers reveal nothing about other names.
+// limited by a Policy, and never at the names of administrators
+// (Options.AdminNames; CheckPolicy refuses keys that could reach them). Negative answers reveal nothing about other names.
 package zone

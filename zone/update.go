@@ -393,11 +393,15 @@ func dedupe(rrs []dns.RR) []dns.RR {
 }
 
 // prescan implements RFC 2136 §3.4.1 plus the zone's policy: only identity
-// types, only below the key's subtree, wildcards only as *.NAME.
+// types, only below the key's subtree, wildcards only as *.NAME, never at an
+// admin name (Options.AdminNames), whatever the policy.
 func (z *Zone) prescan(rr dns.RR, p Policy) error {
 	h := rr.Header()
 	name := dns.CanonicalName(h.Name)
 	if err := z.checkOwner(name); err != nil {
+		return err
+	}
+	if err := z.checkAdminName(name); err != nil {
 		return err
 	}
 	switch h.Class {

@@ -25,6 +25,14 @@ type Options struct {
 	// SignatureValidity and SignatureRefresh override the signer defaults
 	// (14 days, refreshed with 7 days left) when non-zero.
 	SignatureValidity, SignatureRefresh time.Duration
+	// AdminNames are the names whose identities authenticate the
+	// administrators of the admin API (zone/admin), in the allow-list
+	// syntax of the verification core: NAME, or *.NAME for every name
+	// strictly below NAME. Update refuses to write at them (or at a
+	// wildcard that could answer for them) and CheckPolicy refuses update
+	// keys that could; patterns that match no name of the zone are
+	// ignored. Nil means no admin names in the zone.
+	AdminNames []string
 }
 
 // Zone is an open identity zone: its data in memory, backed by the store in
@@ -72,6 +80,8 @@ type Zone struct {
 	// signature cache file.
 	sigCacheLoaded int
 	sigCacheErr    error
+	// admin holds the parsed Options.AdminNames inside the zone.
+	admin []adminPattern
 }
 
 // Open opens the zone in dir, loading its data into memory.
@@ -85,6 +95,10 @@ func Open(dir string, opt Options) (*Zone, error) {
 		z.now = time.Now
 	}
 	if err := z.load(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if z.admin, err = parseAdminPatterns(z.settings.Origin, opt.AdminNames); err != nil {
 		st.Close()
 		return nil, err
 	}

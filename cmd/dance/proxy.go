@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/internal/cli"
+	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/verify"
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,8 @@ func proxyCommand() *cli.Command {
 		sslTLV                                bool
 		handshakeTO, headerTO, idleTO, dialTO time.Duration
 		drainTO, backendTO                    time.Duration
+		bodyTO, sendTO                        time.Duration
+		maxBody                               int64
 		maxConns                              int
 		metricsAddr, logLevel                 string
 		backendCA                             string
@@ -69,7 +72,7 @@ SIGHUP reloads --allow-file (with the --allow patterns); SIGINT and SIGTERM stop
 accepting and let connections finish for --drain-timeout. Prints the bound
 address once ready.
 
-` + resolverFlagsHelp,
+The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 		Examples: []string{
 			"dance proxy --listen :8443 --backend http://127.0.0.1:8080 --cert srv.pem --key srv.key --allow '*._device.example.com'",
 			"dance proxy --mode tcp --listen :636 --backend 127.0.0.1:389 --cert srv.pem --key srv.key --allow-file allowed.txt --tlv 0xE1",
@@ -97,6 +100,9 @@ address once ready.
 			fs.DurationVar(&backendTO, "backend-timeout", proxy.DefaultBackendTimeout, "`DURATION` allowed for the backend's response header (http, passthrough)")
 			fs.DurationVar(&drainTO, "drain-timeout", proxyShutdownTimeout, "`DURATION` connections may take to finish after SIGINT or SIGTERM")
 			fs.IntVar(&maxConns, "max-conns", proxy.DefaultMaxConns, "most client connections open at once (`N`)")
+			fs.DurationVar(&bodyTO, "body-timeout", proxy.DefaultBodyTimeout, "longest wait for each part of a request body, `DURATION` (http, passthrough)")
+			fs.DurationVar(&sendTO, "send-timeout", proxy.DefaultSendTimeout, "longest wait for the client to take each part of a response, `DURATION` (http, passthrough)")
+			fs.Int64Var(&maxBody, "max-body-size", 0, "largest request body in `OCTETS` (http, passthrough; 0: no limit, bodies stream to the backend)")
 			fs.StringVar(&backendCA, "backend-ca", "", "CA certificates `FILE` (PEM) for an https --backend (default: the system's roots)")
 			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics")
 			fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
@@ -145,8 +151,8 @@ address once ready.
 				Mode: m, Backend: backend, BackendTLS: backendTLS, TLS: &tls.Config{Certificates: []tls.Certificate{pair}},
 				NameHeader: nameHeader, KindHeader: kindHeader, TLVType: byte(tlvType), SSLTLV: sslTLV,
 				HandshakeTimeout: handshakeTO, HeaderTimeout: headerTO, IdleTimeout: idleTO, DialTimeout: dialTO,
-				BackendTimeout: backendTO,
-				MaxConns:       maxConns, Logger: log, Registerer: reg,
+				BackendTimeout: backendTO, BodyTimeout: bodyTO, SendTimeout: sendTO, MaxBodyBytes: maxBody,
+				MaxConns: maxConns, Logger: log, Registerer: reg,
 			}
 			var core *verify.Core
 			loadAllow := func() (*verify.AllowList, error) {
@@ -205,8 +211,9 @@ address once ready.
 				}
 				mux := http.NewServeMux()
 				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-				go metricsSrv.Serve(mln)
+				metricsSrv = httpLimits.Server(mux)
+				metricsSrv.ErrorLog = httplimit.ErrorLog(log, "metrics")
+				go metricsSrv.Serve(httpLimits.Listener(mln, log.With("component", "metrics")))
 				defer metricsSrv.Close()
 				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", mln.Addr())
 			}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/cli"
+	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
 	"github.com/dnsbound/dance/zone/journal"
@@ -188,7 +189,9 @@ func zoneServeCommand() *cli.Command {
 			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). Prints the bound address once\n" +
 			"ready; stops cleanly on SIGINT or SIGTERM, writing DIR/signatures.cache and\n" +
 			"DIR/ixfr.journal so that the next start neither signs the zone again nor sends\n" +
-			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" + zoneLimitsHelp + "\n\n" + adminAuthHelp,
+			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" + zoneLimitsHelp + "\n\n" +
+			"The admin API (and its /metrics) " + httpLimitsHelp + " An import or export runs\n" +
+			"longer while it makes progress, and an import's body is not limited.\n\n" + adminAuthHelp,
 		Examples: []string{
 			"dance zone serve --dir ./zone --listen 127.0.0.1:5353",
 			"dance zone serve --dir ./zone --listen [::]:53 --allow-transfer 192.0.2.0/24 --transfer-key xfr.key --notify 192.0.2.7:53",
@@ -230,7 +233,37 @@ func zoneServeCommand() *cli.Command {
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return cli.Usagef("--log-level: %v", err)
 			}
-			z, err := zone.Open(dir, zone.Options{})
+			if (adminCert == "") != (adminKey == "") {
+				return cli.Usagef("--admin-tls-cert and --admin-tls-key go together")
+			}
+			authMode, adminAllowList, err := adminAuthSettings(adminAuth, adminAllow, adminCert != "")
+			if err != nil {
+				return err
+			}
+			if !authMode.NeedsDANE() {
+				var set []string
+				fs.Visit(func(f *flag.Flag) {
+					switch f.Name {
+					case "resolver", "tls", "tls-ca", "tls-name", "anchors", "trust-ad":
+						set = append(set, "--"+f.Name)
+					}
+				})
+				if len(set) > 0 {
+					return cli.Usagef("%s: the resolver flags are for the admin identities of --admin-allow", strings.Join(set, ", "))
+				}
+			}
+			if rf.tls && len(rf.upstreams) == 0 {
+				// The default resolver of the admin identities is this
+				// server's own listener, which speaks plain DNS.
+				return cli.Usagef("--tls needs --resolver: the default resolver of the admin identities is this server's own plain DNS listener")
+			}
+			// The zone refuses updates at the admin identities' names, and
+			// server.New refuses update keys that could write there.
+			var zopt zone.Options
+			if adminListen != "off" {
+				zopt.AdminNames = adminAllowList.Patterns()
+			}
+			z, err := zone.Open(dir, zopt)
 			if err != nil {
 				return cli.WithHint(cli.Input(err), "create the zone first with 'dance zone init'")
 			}
@@ -298,7 +331,7 @@ func zoneServeCommand() *cli.Command {
 				JournalVersions: journalVersions, JournalRecords: journalRecords, JournalFile: filepath.Join(dir, zone.JournalFile),
 				RateLimit: rateLimit, SigningLimit: signingLimit})
 			if err != nil {
-				return cli.Input(err)
+				return adminOverlapHint(cli.Input(err), dir)
 			}
 			if (tlsListen == "") != (tlsCert == "") || (tlsCert == "") != (tlsKey == "") {
 				return cli.Usagef("--tls-listen, --tls-cert and --tls-key go together")
@@ -313,30 +346,6 @@ func zoneServeCommand() *cli.Command {
 					return cli.Input(fmt.Errorf("--tls-cert/--tls-key: %w", err))
 				}
 				tlsCfg = &tls.Config{Certificates: []tls.Certificate{pair}}
-			}
-			if (adminCert == "") != (adminKey == "") {
-				return cli.Usagef("--admin-tls-cert and --admin-tls-key go together")
-			}
-			authMode, adminAllowList, err := adminAuthSettings(adminAuth, adminAllow, adminCert != "")
-			if err != nil {
-				return err
-			}
-			if !authMode.NeedsDANE() {
-				var set []string
-				fs.Visit(func(f *flag.Flag) {
-					switch f.Name {
-					case "resolver", "tls", "tls-ca", "tls-name", "anchors", "trust-ad":
-						set = append(set, "--"+f.Name)
-					}
-				})
-				if len(set) > 0 {
-					return cli.Usagef("%s: the resolver flags are for the admin identities of --admin-allow", strings.Join(set, ", "))
-				}
-			}
-			if rf.tls && len(rf.upstreams) == 0 {
-				// The default resolver of the admin identities is this
-				// server's own listener, which speaks plain DNS.
-				return cli.Usagef("--tls needs --resolver: the default resolver of the admin identities is this server's own plain DNS listener")
 			}
 			var adminLn net.Listener
 			if adminListen != "off" {
@@ -391,22 +400,23 @@ func zoneServeCommand() *cli.Command {
 					ls.Close()
 					return cli.Fail(err)
 				}
-				adminSrv = &http.Server{
-					Handler: admin.Handler(admin.Config{Zone: z, Token: tok, Auth: authMode, Registry: reg, Logger: log, DNSCounters: func() map[string]uint64 {
-						_, m := srv.Metrics().Snapshot()
-						return m
-					}}),
-					TLSConfig:         adminTLS,
-					ErrorLog:          slog.NewLogLogger(log.With("component", "admin-api").Handler(), slog.LevelInfo),
-					ConnContext:       danetls.ConnContext,
-					ReadHeaderTimeout: 10 * time.Second,
-				}
+				// Timeouts, body and connection limits (httpLimits):
+				// a client that holds a connection without using it
+				// is cut.
+				adminSrv = httpLimits.Server(admin.Handler(admin.Config{Zone: z, Token: tok, Auth: authMode, Registry: reg, Logger: log, DNSCounters: func() map[string]uint64 {
+					_, m := srv.Metrics().Snapshot()
+					return m
+				}}))
+				adminSrv.TLSConfig = adminTLS
+				adminSrv.ErrorLog = httplimit.ErrorLog(log, "admin-api")
+				adminSrv.ConnContext = danetls.ConnContext
+				capped := httpLimits.Listener(adminLn, log.With("component", "admin-api"))
 				go func() {
 					var err error
 					if adminTLS != nil {
-						err = adminSrv.ServeTLS(adminLn, "", "")
+						err = adminSrv.ServeTLS(capped, "", "")
 					} else {
-						err = adminSrv.Serve(adminLn)
+						err = adminSrv.Serve(capped)
 					}
 					if err != nil && !errors.Is(err, http.ErrServerClosed) {
 						log.Error("admin API stopped", "err", err)

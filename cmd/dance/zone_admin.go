@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/cli"
+	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
@@ -29,6 +31,15 @@ token (the default without --admin-allow), dane, either (the default with
 --admin-allow: a DANE identity or the token), or both. Each change is logged
 with who made it.
 
+Administrators' names must be out of reach of the update keys: an update key
+that could write at a name on --admin-allow could publish a TLSA record there
+and log in as an administrator. When --admin-allow names lie in the served
+zone, every key of DIR/tsig.key needs a line in DIR/update-policy whose
+subtree holds no such name (a key without one may write the whole zone), or
+the server refuses to start; and updates at those names, or at a wildcard
+that would answer for them, are refused (REFUSED) whatever the policy. Only
+the admin API itself writes administrators' records.
+
 The admin identities are looked up with the resolver flags below, which
 default to this server's own DNS listener and to the zone's DIR/anchors (added
 to the root keys): right when the administrators' names are in this zone.
@@ -36,6 +47,21 @@ For names elsewhere, give --resolver (and --anchors when they are not under
 the root's chain of trust).
 
 ` + resolverFlagsHelp
+
+// httpLimits bound every HTTP server the commands run (the zone's admin
+// API and metrics, the proxy's metrics): read, write and idle timeouts, a
+// request body limit and a connection cap (internal/httplimit, whose
+// defaults httpLimitsHelp states). Tests shorten them.
+var httpLimits = httplimit.Defaults()
+
+// httpLimitsHelp states httpLimits for --help.
+var httpLimitsHelp = fmt.Sprintf("bounds what a client can hold: it cuts one that takes\n"+
+	"more than %s to send a request header, %s for a whole request or %s to take\n"+
+	"a response, or leaves a keep-alive connection idle for %s; request bodies are\n"+
+	"limited to %d KiB, and at most %d connections are open at once (more are\n"+
+	"closed at once, and logged).",
+	httpLimits.HeaderTimeout, httpLimits.ReadTimeout, httpLimits.WriteTimeout, httpLimits.IdleTimeout,
+	httpLimits.MaxBodyBytes>>10, httpLimits.MaxConns)
 
 // adminAuthSettings checks --admin-auth and --admin-allow: DANE needs HTTPS
 // and a non-empty allow-list, and an allow-list without DANE is a mistake.
@@ -67,6 +93,17 @@ func adminAuthSettings(mode string, allow []string, https bool) (admin.AuthMode,
 		return 0, nil, cli.Usagef("--admin-allow: %v", err)
 	}
 	return m, a, nil
+}
+
+// adminOverlapHint adds a hint to err when it is an update key that could
+// write at an admin name (zone.AdminOverlapError).
+func adminOverlapHint(err error, dir string) error {
+	var oe *zone.AdminOverlapError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	return cli.WithHint(err, fmt.Sprintf("limit key %s in %s to a subtree without administrators (\"%s SUBTREE [TYPE ...]\"), or name the administrators outside this zone",
+		oe.Key, filepath.Join(dir, zone.PolicyFile), oe.Key))
 }
 
 // adminDANEConfig makes the admin API's TLS configuration authenticate

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnsbound/dance/zone"
 )
 
 // adminServe starts 'dance zone serve' in process with extra arguments and
@@ -194,6 +197,10 @@ func TestZoneAdminDANE(t *testing.T) {
 		"-keyout", srvKey, "-out", srvCert, "-days", "1", "-subj", "/CN=zone admin", "-addext", "subjectAltName=IP:127.0.0.1").CombinedOutput(); err != nil {
 		t.Fatalf("openssl: %v\n%s", err, out)
 	}
+	// The update key may not reach the administrators' names.
+	if err := os.WriteFile(filepath.Join(dir, zone.PolicyFile), []byte("update.devices.test. _device.devices.test.\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	admin1, admin1TLSA := adminIdentity(t, base, "laptop._device.ops.devices.test")
 	admin2, admin2TLSA := adminIdentity(t, base, "old._device.ops.devices.test")
 	outsider, outsiderTLSA := adminIdentity(t, base, "sensor9._device.devices.test")
@@ -356,5 +363,119 @@ func TestZoneServeAdminFlags(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tt.stderr)
 			}
 		})
+	}
+}
+
+// TestZoneAdminEscalationByUpdateKey: an update key restricted to a subtree
+// tries to make itself an administrator, by publishing a TLSA record for its
+// own identity at a name on --admin-allow (through the wildcard its policy
+// grants, or directly) and then logging into the admin API. A policy that
+// reaches an admin name is refused when the server starts; with a policy
+// that does not, the updates are refused; either way the login fails.
+func TestZoneAdminEscalationByUpdateKey(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "z")
+	if code := run(context.Background(), []string{"zone", "init", "--zone", "devices.test", "--dir", dir, "--ttl", "1", "--negative-ttl", "1"}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatal("init failed")
+	}
+	srvCert, srvKey := filepath.Join(base, "admin.crt"), filepath.Join(base, "admin.key")
+	if out, err := exec.Command("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+		"-keyout", srvKey, "-out", srvCert, "-days", "1", "-subj", "/CN=zone admin", "-addext", "subjectAltName=IP:127.0.0.1").CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	// The attacker holds the update key and an identity of its own under
+	// the administrators' subtree.
+	evil, evilTLSA := adminIdentity(t, base, "evil._device.ops.devices.test")
+	key := filepath.Join(dir, zone.TSIGFile)
+	policy := filepath.Join(dir, zone.PolicyFile)
+	serveArgs := []string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+		"--admin-tls-cert", srvCert, "--admin-tls-key", srvKey, "--admin-allow", "*._Device.Ops.Devices.Test.", "--admin-auth", "dane"}
+
+	// attack publishes the attacker's record through the update key at
+	// each owner, then tries to log in; it reports whether any update was
+	// applied and whether the login got an HTTP answer.
+	attack := func(dnsAddr, api string, owners ...string) (published []string, loggedIn bool) {
+		for _, o := range owners {
+			if code, _, _ := runPublish([]string{"--server", dnsAddr, "--tsig", key, o, "TLSA", evilTLSA}, ""); code == 0 {
+				published = append(published, o)
+			}
+		}
+		// The record's TTL is one second; poll a while in case a published
+		// record takes effect only after cached denials expire.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r := adminCurlRun(t, append(curlTLS12, "--cacert", srvCert, "--cert", filepath.Join(evil, "cert.pem"), "--key", filepath.Join(evil, "key.pem"), api+"/v1/zone")...)
+			if r.code == 200 {
+				return published, true
+			}
+			if len(published) == 0 || time.Now().After(deadline) {
+				checkHandshakeRefused(t, r, alertBadCertificate)
+				return published, false
+			}
+			time.Sleep(100 * time.Millisecond) // polling interval
+		}
+	}
+
+	// Refused at configuration time: policies whose subtree reaches an
+	// admin name, and a key without a policy (the whole zone).
+	for _, p := range []string{
+		"update.devices.test. *._device.ops.devices.test. TLSA\n",
+		"Update.Devices.Test _DEVICE.ops.devices.test\n",
+		"update.devices.test. devices.test. TLSA\n",
+		"", // no line for the key
+	} {
+		if err := os.WriteFile(policy, []byte(p), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errb syncBuffer
+		done := make(chan int, 1)
+		go func() { done <- run(ctx, serveArgs, nil, &out, &errb) }()
+		// Wait until it exits, or reports that it serves.
+		re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
+		reAPI := regexp.MustCompile(`admin API on (https://127\.0\.0\.1:\d+)`)
+		code, started := -1, false
+		for deadline := time.Now().Add(30 * time.Second); code < 0 && !started; {
+			select {
+			case code = <-done:
+				continue
+			default:
+			}
+			started = reAPI.MatchString(out.String())
+			if !started && time.Now().After(deadline) {
+				t.Fatalf("policy %q: the server neither started nor refused: %s", p, errb.String())
+			}
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+		if started {
+			// The escalation must fail all the same.
+			m, m2 := re.FindStringSubmatch(out.String()), reAPI.FindStringSubmatch(out.String())
+			published, in := attack(m[1], m2[1], "*._device.ops.devices.test", "evil._device.ops.devices.test")
+			t.Errorf("policy %q: server started; updates applied at %q; attacker logged in: %v", p, published, in)
+			cancel()
+			<-done
+			continue
+		}
+		cancel()
+		if code != 2 || !strings.Contains(errb.String(), "update key update.devices.test. may write") ||
+			!strings.Contains(errb.String(), "*._device.ops.devices.test.") || !strings.Contains(errb.String(), "hint: limit key update.devices.test.") {
+			t.Errorf("policy %q: exit %d, stderr %q; want 2 and the overlap named", p, code, errb.String())
+		}
+	}
+
+	// A policy kept out of the admin names: the server starts, and the
+	// key's attempts at the admin names are refused.
+	if err := os.WriteFile(policy, []byte("update.devices.test. _device.devices.test. TLSA\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dnsAddr, api, logs, stop := adminServe(t, dir, serveArgs[8:]...)
+	if code, _, e := runPublish([]string{"--server", dnsAddr, "--tsig", key, "s1._device.devices.test", "TLSA", evilTLSA}, ""); code != 0 {
+		t.Fatalf("the key inside its subtree: exit %d %s", code, e)
+	}
+	if published, in := attack(dnsAddr, api, "*._device.ops.devices.test", "evil._device.ops.devices.test", "*.devices.test"); len(published) > 0 || in {
+		t.Errorf("updates applied at %q; attacker logged in: %v", published, in)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exit %d: %s", code, logs.String())
 	}
 }

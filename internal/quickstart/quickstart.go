@@ -18,6 +18,7 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/zone"
@@ -371,10 +372,7 @@ func (q *qs) startZone(ctx context.Context, _ int) error {
 	}
 	q.res.Admin = aln.Addr().String()
 	q.adminURL = "http://" + q.res.Admin
-	hs := &http.Server{
-		Handler:           admin.Handler(admin.Config{Zone: z, Token: token, Logger: q.log.With("component", "admin")}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	hs := httplimit.Defaults().Server(admin.Handler(admin.Config{Zone: z, Token: token, Logger: q.log.With("component", "admin")}))
 	q.serveHTTP("admin API", hs, aln)
 	q.apiTr = &http.Transport{Proxy: nil}
 	q.api = &admin.Client{BaseURL: q.adminURL, Token: token, HTTP: &http.Client{Transport: q.apiTr, Timeout: 30 * time.Second}}
@@ -391,10 +389,13 @@ func (q *qs) startZone(ctx context.Context, _ int) error {
 	return nil
 }
 
-// serveHTTP serves hs on ln until shutdown.
+// serveHTTP serves hs (made by httplimit.Limits.Server) on ln, under the
+// default connection cap, until shutdown.
 func (q *qs) serveHTTP(what string, hs *http.Server, ln net.Listener) {
+	hs.ErrorLog = httplimit.ErrorLog(q.log, what)
+	capped := httplimit.Defaults().Listener(ln, q.log.With("component", what))
 	done := make(chan error, 1)
-	go func() { done <- hs.Serve(ln) }()
+	go func() { done <- hs.Serve(capped) }()
 	q.onStop(what, func(ctx context.Context) error {
 		err := hs.Shutdown(ctx)
 		if err != nil {

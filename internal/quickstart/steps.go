@@ -16,6 +16,7 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
@@ -73,7 +74,7 @@ func (q *qs) startProxy(_ context.Context, _ int) error {
 		return err
 	}
 	q.res.Backend = bln.Addr().String()
-	q.serveHTTP("backend", &http.Server{Handler: http.HandlerFunc(echoIdentity), ReadHeaderTimeout: 10 * time.Second}, bln)
+	q.serveHTTP("backend", httplimit.Defaults().Server(http.HandlerFunc(echoIdentity)), bln)
 
 	userCA, err := identity.UserCAName(q.cfg.Zone)
 	if err != nil {

@@ -30,4 +30,12 @@
 // side of the listener is set up by the caller (cmd/dance zone serve):
 // danetls.ServerConfig around a verify.Core, http.Server.ConnContext set to
 // danetls.ConnContext.
+//
+// # Security considerations
+//
+// An administrator named in the zone it administers must not be
+// publishable by anyone less than an administrator: open the zone with
+// zone.Options.AdminNames set to the allow-list's patterns, so that RFC 2136
+// updates never write at those names and zone/server.New refuses update
+// keys whose policy could.
 package admin

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/keys"
 )
@@ -273,7 +274,11 @@ func (a *api) put(op zone.Op) http.HandlerFunc {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&body); err != nil {
-			writeJSON(w, http.StatusBadRequest, apiError{"body: " + err.Error()})
+			code := http.StatusBadRequest
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				code = http.StatusRequestEntityTooLarge
+			}
+			writeJSON(w, code, apiError{"body: " + err.Error()})
 			return
 		}
 		if op == zone.OpAdd && len(body.Records) == 0 {
@@ -335,10 +340,17 @@ func (a *api) importRecords(w http.ResponseWriter, r *http.Request) {
 	if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
 		a.log.Debug("full duplex not available", "err", err)
 	}
+	// An import lasts as long as its input: under a server's limits
+	// (internal/httplimit), it is bounded by its progress, not by the
+	// request totals and body size.
+	var body io.Reader = r.Body
+	if b, sw, err := httplimit.Stream(w, r); err == nil {
+		body, w = b, sw
+	}
 	isCSV := strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv")
-	next := jsonLines(r.Body)
+	next := jsonLines(body)
 	if isCSV {
-		next = csvLines(r.Body)
+		next = csvLines(body)
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -466,6 +478,10 @@ func csvLines(r io.Reader) func() (ImportRecord, error) {
 }
 
 func (a *api) export(w http.ResponseWriter, r *http.Request) {
+	// As long as the zone is large: bounded by progress (see import).
+	if _, sw, err := httplimit.Stream(w, r); err == nil {
+		w = sw
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
 	after := ""

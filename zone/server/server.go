@@ -62,7 +62,9 @@ type Config struct {
 	// update is refused.
 	UpdateKeys []*tsigkey.Key
 	// Policies limit what each key (by name) may change; a key without an
-	// entry may change identity records anywhere in the zone.
+	// entry may change identity records anywhere in the zone. New refuses
+	// a key that could write at one of the zone's admin names
+	// (zone.Options.AdminNames, zone.Zone.CheckPolicy).
 	Policies map[string]zone.Policy
 	// TransferFrom lists the client addresses allowed to transfer the
 	// zone (AXFR, IXFR). Empty means no transfers.
@@ -128,6 +130,14 @@ var _ dns.Handler = (*Server)(nil)
 func New(cfg Config) (*Server, error) {
 	if cfg.Zone == nil {
 		return nil, errors.New("server: no zone")
+	}
+	// Administrators authenticated by DANE must not be publishable by an
+	// update key (zone.Options.AdminNames): refuse a key that could.
+	for _, k := range cfg.UpdateKeys {
+		n := dns.CanonicalName(k.Name)
+		if err := cfg.Zone.CheckPolicy(n, cfg.Policies[n]); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
 	}
 	all := append(append([]*tsigkey.Key{}, cfg.UpdateKeys...), cfg.TransferKeys...)
 	s := &Server{cfg: cfg, provider: tsigkey.NewProvider(all...), log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: newMetrics(),
