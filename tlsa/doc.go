@@ -48,6 +48,15 @@
 //     then DANE-TA nearest the leaf, then PKIX-EE, then PKIX-TA. When none
 //     does, the failure that got furthest is reported (name-mismatch over
 //     untrusted over no-match), with Result.Err telling the operator why.
+//   - The leaf is never its own trust anchor. Repeated certificates in a
+//     presented chain are ignored: each counts once, at its first position,
+//     so a chain is judged exactly as the chain without its repeats (a
+//     leaf sent twice is not its own issuer). A self-signed leaf is matched
+//     by DANE-EE only: no DANE-TA or PKIX-TA record anchors it, even one
+//     naming another certificate with the leaf's name and key, as in
+//     OpenSSL. A leaf whose issuer has another name but the leaf's own key
+//     is anchored like any other (OpenSSL agrees); for a DANE-TA or PKIX-TA
+//     match Result.Depth is at least 1.
 //   - Result.Depth is the position, in the validated path, of the
 //     certificate or key the record matched: 0 the leaf, 1 its issuer, and
 //     so on; a trust anchor carried only in a record is one above the top

@@ -231,6 +231,14 @@ const MaxChainLength = 16
 //
 // When several records match, the result reports the most specific:
 // DANE-EE, then DANE-TA nearest the leaf, then PKIX-EE, then PKIX-TA.
+//
+// The leaf is never its own trust anchor. A certificate presented more
+// than once counts once, at its first position (a repeated leaf is not an
+// issuer of itself), so a chain is judged exactly as the chain without
+// its repeats; Result.Depth and Result.Path refer to that chain. A
+// self-signed leaf has no issuer other than itself: no DANE-TA or PKIX-TA
+// record anchors it, whichever certificate or key the record names (its
+// key belongs in a DANE-EE record), as OpenSSL also holds.
 func Match(chain []*x509.Certificate, records []Record, opts Options) Result {
 	recs := usable(records, func(r Record) bool {
 		if r.Usage == PKIXTA || r.Usage == PKIXEE {
@@ -254,8 +262,8 @@ func Match(chain []*x509.Certificate, records []Record, opts Options) Result {
 		// a peer does not get to choose how much.
 		return Result{Reason: Untrusted, Depth: -1, Err: fmt.Errorf("chain of %d certificates is longer than %d", len(chain), MaxChainLength)}
 	}
-	m := &matcher{chain: chain, opts: opts}
-	best := Result{Reason: NoMatch, Depth: -1, Err: errors.New("no TLSA record matches the presented certificates")}
+	m := &matcher{chain: distinct(chain), opts: opts}
+	best := Result{Reason: NoMatch, Depth: -1, Err: errNoMatch}
 	haveMatch := false
 	// Most specific usage first, so that a match ends the work for every
 	// less specific usage (no path validation after a DANE-EE match).
@@ -271,12 +279,17 @@ func Match(chain []*x509.Certificate, records []Record, opts Options) Result {
 			}
 			continue
 		}
-		if !haveMatch && failureRank(res.Reason) > failureRank(best.Reason) {
+		if !haveMatch && (failureRank(res.Reason) > failureRank(best.Reason) ||
+			res.Reason == best.Reason && best.Err == errNoMatch && res.Err != nil) {
+			// The failure that got furthest, or the first no-match with
+			// a reason of its own (a self-signed leaf, say).
 			best = res
 		}
 	}
 	return best
 }
+
+var errNoMatch = errors.New("no TLSA record matches the presented certificates")
 
 // better reports whether a is a more specific match than b.
 func better(a, b Result) bool {
@@ -324,8 +337,52 @@ func (m *matcher) one(r Record) Result {
 	return Result{Reason: NoMatch, Depth: -1}
 }
 
+// distinct returns chain without the later copies of a certificate it
+// already holds (byte-equal DER), in order; chain itself when it has none.
+// MaxChainLength bounds the quadratic scan.
+func distinct(chain []*x509.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for i, c := range chain {
+		repeat := false
+		for _, prev := range chain[:i] {
+			if prev.Equal(c) {
+				repeat = true
+				break
+			}
+		}
+		switch {
+		case repeat && out == nil:
+			out = append(make([]*x509.Certificate, 0, len(chain)-1), chain[:i]...)
+		case !repeat && out != nil:
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return chain
+	}
+	return out
+}
+
+// selfSigned reports whether c is its own issuer: issuer and subject names
+// equal and its signature verifying under its own key (RFC 5280 §6.1 calls
+// such a certificate self-signed). A path from it ends at it.
+func selfSigned(c *x509.Certificate) bool {
+	// CheckSignature, not CheckSignatureFrom: a leaf is no CA, and what
+	// counts here is whose key signed it.
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+}
+
+// errSelfSignedLeaf explains why no TA usage anchors a self-signed leaf.
+var errSelfSignedLeaf = errors.New("the leaf is self-signed: no trust anchor above it; publish its key in a DANE-EE(3) record")
+
 // daneTA tries every trust anchor r can stand for, nearest the leaf first.
 func (m *matcher) daneTA(r Record) Result {
+	if selfSigned(m.chain[0]) {
+		// The path of a self-signed leaf ends at the leaf itself; a
+		// certificate or key above it would be the leaf's own in
+		// another wrapping (same name, same key).
+		return Result{Reason: NoMatch, Depth: -1, Err: errSelfSignedLeaf}
+	}
 	var fail *Result
 	note := func(res Result) {
 		if fail == nil || failureRank(res.Reason) > failureRank(fail.Reason) {
@@ -462,6 +519,11 @@ func (m *matcher) verifyTo(r Record, ta *x509.Certificate, intermediates []*x509
 		return Result{Reason: Untrusted, Record: r, Depth: -1, Err: fmt.Errorf("path to DANE-TA anchor %q: %w", ta.Subject.String(), err)}
 	}
 	path := shortest(chains)
+	if len(path) < 2 {
+		// crypto/x509 ends a path at a root that is the leaf itself; the
+		// leaf is never its own trust anchor.
+		return Result{Reason: NoMatch, Depth: -1, Err: errors.New("the DANE-TA anchor is the leaf itself")}
+	}
 	if err := m.checkName(); err != nil {
 		return Result{Reason: NameMismatch, Record: r, Depth: -1, Err: err}
 	}
@@ -474,6 +536,11 @@ func (m *matcher) verifyTo(r Record, ta *x509.Certificate, intermediates []*x509
 func (m *matcher) pkix(r Record) Result {
 	if r.Usage == PKIXEE && !r.matches(m.chain[0]) {
 		return Result{Reason: NoMatch, Depth: -1}
+	}
+	if r.Usage == PKIXTA && selfSigned(m.chain[0]) {
+		// As for DANE-TA: a certificate above a self-signed leaf in a
+		// path is the leaf's twin; only the leaf itself could anchor it.
+		return Result{Reason: NoMatch, Depth: -1, Err: errSelfSignedLeaf}
 	}
 	inter := x509.NewCertPool()
 	for _, c := range m.chain[1:] {

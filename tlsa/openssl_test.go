@@ -157,6 +157,9 @@ func TestMatchAgainstOpenSSL(t *testing.T) {
 	selfSigned := issue(t, certSpec{cn: "self", dns: []string{leafName}, eku: srv}, nil)
 	wildDevice := issue(t, certSpec{cn: "wild", dns: []string{"*._device.example.com"}, eku: srv}, inter)
 	other := issue(t, certSpec{cn: "other", dns: []string{leafName}, eku: srv}, nil)
+	twin := issue(t, certSpec{cn: "self", ca: true, key: selfSigned.key}, nil) // the self-signed leaf's name and key
+	ownCA := issue(t, certSpec{cn: "Own CA", ca: true, key: selfSigned.key}, nil)
+	underOwn := issue(t, certSpec{cn: "own", dns: []string{leafName}, eku: srv, key: selfSigned.key}, ownCA)
 	rootsFile := writePEM(t, t.TempDir(), "roots.pem", root.cert)
 	roots := x509.NewCertPool()
 	roots.AddCert(root.cert)
@@ -195,6 +198,16 @@ func TestMatchAgainstOpenSSL(t *testing.T) {
 		{"2 0 1 self-signed leaf", []*testCert{selfSigned}, []Record{rec(selfSigned, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 1 1 self-signed leaf", []*testCert{selfSigned}, []Record{rec(selfSigned, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
 		{"2 0 1 naming the issued leaf", []*testCert{leaf, inter}, []Record{rec(leaf, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
+		{"2 0 1 leaf sent twice", []*testCert{leaf, leaf}, []Record{rec(leaf, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
+		{"2 1 1 leaf sent twice before its issuer", []*testCert{leaf, leaf, inter}, []Record{rec(leaf, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
+		{"2 0 0 leaf sent twice", []*testCert{leaf, leaf}, []Record{rec(leaf, DANETA, SelectorCert, MatchFull)}, false, testNow},
+		{"2 1 1 self-signed leaf sent twice", []*testCert{selfSigned, selfSigned}, []Record{rec(selfSigned, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
+		{"2 1 1 twin of a self-signed leaf", []*testCert{selfSigned, twin}, []Record{rec(twin, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
+		{"2 0 0 twin of a self-signed leaf in the record", []*testCert{selfSigned}, []Record{rec(twin, DANETA, SelectorCert, MatchFull)}, false, testNow},
+		{"2 0 1 issuer after a repeated leaf", []*testCert{leaf, leaf, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
+		{"2 0 1 issuer sent twice", []*testCert{leaf, inter, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
+		{"2 1 1 own key under another name", []*testCert{underOwn, ownCA}, []Record{rec(ownCA, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
+		{"2 1 0 own key under another name, not presented", []*testCert{underOwn}, []Record{rec(ownCA, DANETA, SelectorSPKI, MatchFull)}, false, testNow},
 		{"2 x x wildcard over an underscore label", []*testCert{wildDevice, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 x x anonymous leaf", []*testCert{anon, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 x x client-only EKU", []*testCert{client, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
@@ -209,6 +222,8 @@ func TestMatchAgainstOpenSSL(t *testing.T) {
 		{"0 0 1 root from the store", []*testCert{leaf, inter}, []Record{rec(root, PKIXTA, SelectorCert, MatchSHA256)}, true, testNow},
 		{"0 1 1 intermediate", []*testCert{leaf, inter}, []Record{rec(inter, PKIXTA, SelectorSPKI, MatchSHA256)}, true, testNow},
 		{"1 1 1 expired", []*testCert{expired, inter}, []Record{rec(expired, PKIXEE, SelectorSPKI, MatchSHA256)}, true, testNow},
+		{"0 0 1 leaf sent twice", []*testCert{leaf, leaf, inter}, []Record{rec(leaf, PKIXTA, SelectorCert, MatchSHA256)}, true, testNow},
+		{"1 1 1 leaf sent twice", []*testCert{leaf, leaf, inter}, []Record{rec(leaf, PKIXEE, SelectorSPKI, MatchSHA256)}, true, testNow},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
