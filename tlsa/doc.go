@@ -34,6 +34,14 @@
 //   - PKIX-TA(0) and PKIX-EE(1) validate the chain against Options.Roots and
 //     then look for the record in the validated path (a CA certificate) or
 //     at the leaf. Without Roots they are unusable (RFC 7671 §4.1).
+//   - Certificates carried whole by usable PKIX-TA and DANE-TA Cert(0)
+//     Full(0) records ("0 0 0", "2 0 0") are issuers the peer may leave out
+//     of its chain: path building for usages 0, 1 and 2 uses them beside
+//     the presented ones, as OpenSSL does (RFC 7671 §5.2.2 lets a server
+//     omit an anchor it publishes in a 2 0 0 record). They are untrusted:
+//     a path through one still ends at an anchor a record or Roots vouches
+//     for, and Result.Path and Result.Depth count them where they sit.
+//     DANE-EE and PKIX-EE records name leaves and supply no issuer.
 //   - For usages 0, 1 and 2 the claimed name must be a SAN dNSName of the
 //     leaf: exact, case-insensitive, trailing dot ignored. The subject
 //     common name is never consulted. Wildcard SANs do not match: RFC 7671

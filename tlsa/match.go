@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -228,6 +229,9 @@ const MaxChainLength = 16
 //   - PKIX-TA(0) and PKIX-EE(1) need a path valid up to opts.Roots, the
 //     record matching a CA certificate of that path or the leaf, and the
 //     same name check (RFC 6698 §2.1.1).
+//   - Paths may go through certificates that usable PKIX-TA and DANE-TA
+//     Cert(0) Full(0) records carry, when the peer left them out
+//     (recordCerts).
 //
 // When several records match, the result reports the most specific:
 // DANE-EE, then DANE-TA nearest the leaf, then PKIX-EE, then PKIX-TA.
@@ -263,6 +267,7 @@ func Match(chain []*x509.Certificate, records []Record, opts Options) Result {
 		return Result{Reason: Untrusted, Depth: -1, Err: fmt.Errorf("chain of %d certificates is longer than %d", len(chain), MaxChainLength)}
 	}
 	m := &matcher{chain: distinct(chain), opts: opts}
+	m.fromDNS = recordCerts(recs, m.chain)
 	best := Result{Reason: NoMatch, Depth: -1, Err: errNoMatch}
 	haveMatch := false
 	// Most specific usage first, so that a match ends the work for every
@@ -318,8 +323,48 @@ func MatchRawPublicKey(spki []byte, records []Record) Result {
 }
 
 type matcher struct {
-	chain []*x509.Certificate
-	opts  Options
+	chain []*x509.Certificate // as presented, repeats removed
+	// fromDNS are the certificates that usable TA-usage Cert(0) Full(0)
+	// records carry and the chain does not: untrusted issuers that path
+	// building may use as the peer's own intermediates (recordCerts).
+	fromDNS []*x509.Certificate
+	opts    Options
+}
+
+// recordCerts returns the certificates carried whole by the usable
+// PKIX-TA(0) and DANE-TA(2) Cert(0) Full(0) records, minus those the chain
+// holds already. A peer may leave out an issuer
+// that such a record carries: RFC 7671 §5.2.2 lets a server omit a trust
+// anchor published in a 2 0 0 record, and OpenSSL adds the certificates of
+// "0 0 0" and "2 0 0" records to the untrusted ones it builds paths from,
+// so a "0 0 0" record can supply the issuer of a "1 x x"-matched leaf.
+// They are untrusted like the chain's own: a path through one still ends
+// at a trust anchor a record or Options.Roots vouches for. DANE-EE and
+// PKIX-EE records name leaves, never issuers, and are not used. The size
+// of the RRset bounds the work: each certificate is parsed once, and
+// crypto/x509 caps the signature checks of each path search.
+func recordCerts(recs []Record, chain []*x509.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, r := range recs {
+		if r.Usage != PKIXTA && r.Usage != DANETA || r.Selector != SelectorCert || r.MatchingType != MatchFull {
+			continue
+		}
+		c, err := x509.ParseCertificate(r.Data)
+		if err != nil || slices.ContainsFunc(chain, c.Equal) || slices.ContainsFunc(out, c.Equal) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// issuers returns every certificate that may serve as an issuer in a
+// path from the leaf: the chain above the leaf, then fromDNS.
+func (m *matcher) issuers() []*x509.Certificate {
+	if len(m.fromDNS) == 0 {
+		return m.chain[1:]
+	}
+	return slices.Concat(m.chain[1:], m.fromDNS)
 }
 
 func (m *matcher) one(r Record) Result {
@@ -390,49 +435,35 @@ func (m *matcher) daneTA(r Record) Result {
 		}
 	}
 	// The anchor is an issuer: a record naming the leaf itself is no
-	// trust anchor for it, even when the leaf is self-signed (as OpenSSL
-	// also holds); such a key belongs in a DANE-EE record.
-	for i, c := range m.chain {
-		if i == 0 || !r.matches(c) {
+	// trust anchor for it (as OpenSSL also holds); such a key belongs in a
+	// DANE-EE record. Issuers are the presented ones, nearest the leaf
+	// first, then those Full(0) records carry (RFC 7671 §5.2.2: a 2 0 0
+	// anchor need not be sent; the record itself is one of them).
+	issuers := m.issuers()
+	for i, c := range issuers {
+		if !r.matches(c) {
 			continue
 		}
-		var inter []*x509.Certificate
-		if i > 1 {
-			inter = m.chain[1:i]
+		res := m.verifyTo(r, c, without(issuers, i))
+		if i >= len(m.chain)-1 && res.Reason == Untrusted && unknownAuthority(res.Err) {
+			// An anchor from DNS that signs nothing presented: the
+			// record does not match this chain at all.
+			res = Result{Reason: NoMatch, Depth: -1}
 		}
-		res := m.verifyTo(r, c, inter)
 		if res.Reason == Matched {
 			return res
 		}
 		note(res)
 	}
-	// A trust anchor carried only in the record (RFC 7671 §5.2.1 and
-	// §5.2.2): the whole certificate, or the whole public key.
-	if r.MatchingType == MatchFull {
-		var anchors []*x509.Certificate
-		switch r.Selector {
-		case SelectorCert:
-			if ta, err := x509.ParseCertificate(r.Data); err == nil {
-				anchors = append(anchors, ta)
-			}
-		case SelectorSPKI:
-			anchors = m.keyAnchors(r.Data)
-		}
-		for _, ta := range anchors {
-			if ta.Equal(m.chain[0]) {
-				continue
-			}
-			res := m.verifyTo(r, ta, m.chain[1:])
-			var unknown x509.UnknownAuthorityError
-			if res.Reason == Untrusted && errors.As(res.Err, &unknown) {
-				// The anchor does not sign anything presented: the
-				// record does not match this chain at all.
+	// A trust anchor key carried only in the record (RFC 7671 §5.2.2).
+	if r.MatchingType == MatchFull && r.Selector == SelectorSPKI {
+		for _, ta := range m.keyAnchors(r.Data) {
+			res := m.verifyTo(r, ta, issuers)
+			if res.Reason == Untrusted && unknownAuthority(res.Err) {
 				res = Result{Reason: NoMatch, Depth: -1}
 			}
 			if res.Reason == Matched {
-				// The anchor sits above the last presented certificate
-				// of the path.
-				res.Depth = len(res.Path) - 1
+				// The anchor sits above the last certificate of the path.
 				return res
 			}
 			note(res)
@@ -460,12 +491,13 @@ func (m *matcher) keyAnchors(spki []byte) []*x509.Certificate {
 	if err != nil {
 		return nil
 	}
+	certs := slices.Concat(m.chain, m.fromDNS)
 	seen := map[string]bool{}
-	for _, c := range m.chain {
+	for _, c := range certs {
 		seen[string(c.RawSubject)] = true
 	}
 	var out []*x509.Certificate
-	for _, c := range m.chain {
+	for _, c := range certs {
 		if seen[string(c.RawIssuer)] {
 			continue
 		}
@@ -499,6 +531,24 @@ var standInKey = sync.OnceValues(func() (ed25519.PrivateKey, error) {
 	_, k, err := ed25519.GenerateKey(rand.Reader)
 	return k, err
 })
+
+// unknownAuthority reports whether err says no path leads to the anchor.
+func unknownAuthority(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	return errors.As(err, &unknown)
+}
+
+// without returns cs less its element i, sharing cs's array when i is at
+// either end; the caller must not modify the result.
+func without(cs []*x509.Certificate, i int) []*x509.Certificate {
+	switch i {
+	case 0:
+		return cs[1:]
+	case len(cs) - 1:
+		return cs[:i:i]
+	}
+	return slices.Concat(cs[:i], cs[i+1:])
+}
 
 // verifyTo validates the path from the leaf to anchor ta, with the given
 // intermediates, then checks the name.
@@ -543,7 +593,7 @@ func (m *matcher) pkix(r Record) Result {
 		return Result{Reason: NoMatch, Depth: -1, Err: errSelfSignedLeaf}
 	}
 	inter := x509.NewCertPool()
-	for _, c := range m.chain[1:] {
+	for _, c := range m.issuers() {
 		inter.AddCert(c)
 	}
 	chains, err := m.chain[0].Verify(x509.VerifyOptions{
@@ -580,10 +630,10 @@ func (m *matcher) pkix(r Record) Result {
 	return Result{Reason: Matched, Record: r, Depth: depth, Path: path}
 }
 
-// anyMatch reports whether r matches some presented CA certificate, so a
-// failed validation concerns it.
+// anyMatch reports whether r matches some issuer certificate (presented
+// or from a Full(0) record), so a failed validation concerns it.
 func (m *matcher) anyMatch(r Record) bool {
-	for _, c := range m.chain[1:] {
+	for _, c := range m.issuers() {
 		if r.matches(c) {
 			return true
 		}

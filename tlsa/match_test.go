@@ -363,3 +363,83 @@ func TestMatchLeafNeverItsOwnAnchor(t *testing.T) {
 		})
 	}
 }
+
+// TestMatchRecordCertificatesCompletePaths: the certificates of usable
+// PKIX-TA and DANE-TA Cert(0) Full(0) records are issuers a peer may leave
+// out of its chain, as OpenSSL uses them (RFC 7671 §5.2.2 for 2 0 0); they
+// are untrusted, so a path through one still needs an anchor a record or
+// the roots vouch for, and DANE-EE/PKIX-EE records supply nothing.
+func TestMatchRecordCertificatesCompletePaths(t *testing.T) {
+	p := newPKI(t)
+	other := newPKI(t)
+	sameName := issue(t, certSpec{cn: "Example Devices CA", ca: true}, other.root) // p.inter's name, another key
+	oldCA := issue(t, certSpec{cn: "Old CA", ca: true, notBefore: testNow.Add(-48 * time.Hour), notAfter: testNow.Add(-time.Hour)}, p.root)
+	underOld := issue(t, certSpec{cn: "dev7", dns: []string{leafName}}, oldCA)
+	rec := func(c *testCert, u Usage, s Selector, m MatchingType) Record { return mustRecord(t, c.cert, u, s, m) }
+	chain := func(cs ...*testCert) []*x509.Certificate {
+		var out []*x509.Certificate
+		for _, c := range cs {
+			out = append(out, c.cert)
+		}
+		return out
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(p.root.cert)
+	pkixEE := rec(p.leaf, PKIXEE, SelectorSPKI, MatchSHA256)
+	inter000 := rec(p.inter, PKIXTA, SelectorCert, MatchFull)
+	inter200 := rec(p.inter, DANETA, SelectorCert, MatchFull)
+	tests := []struct {
+		name    string
+		chain   []*x509.Certificate
+		records []Record
+		roots   *x509.CertPool
+		want    Reason
+		depth   int
+		record  Record
+		path    []*x509.Certificate
+	}{
+		{"1 1 1 leaf, issuer in a 0 0 0 record", chain(p.leaf), []Record{pkixEE, inter000}, roots, Matched, 0, pkixEE, chain(p.leaf, p.inter, p.root)},
+		{"0 0 0 issuer not presented", chain(p.leaf), []Record{inter000}, roots, Matched, 1, inter000, chain(p.leaf, p.inter, p.root)},
+		{"0 0 1 root, issuer in a 0 0 0 record", chain(p.leaf), []Record{rec(p.root, PKIXTA, SelectorCert, MatchSHA256), inter000}, roots, Matched, 1, inter000, chain(p.leaf, p.inter, p.root)},
+		{"1 1 1 leaf, issuer in a 2 0 0 record", chain(p.leaf), []Record{pkixEE, inter200}, roots, Matched, 1, inter200, chain(p.leaf, p.inter)},
+		{"2 0 1 issuer, issuer in a 0 0 0 record", chain(p.leaf), []Record{rec(p.inter, DANETA, SelectorCert, MatchSHA256), inter000}, roots, Matched, 1, rec(p.inter, DANETA, SelectorCert, MatchSHA256), chain(p.leaf, p.inter)},
+		{"2 1 0 root key, issuer in a 0 0 0 record", chain(p.leaf), []Record{rec(p.root, DANETA, SelectorSPKI, MatchFull), inter000}, roots, Matched, 2, rec(p.root, DANETA, SelectorSPKI, MatchFull), nil},
+		{"2 0 1 root sent, issuer in a 0 0 0 record", chain(p.leaf, p.root), []Record{rec(p.root, DANETA, SelectorCert, MatchSHA256), inter000}, roots, Matched, 2, rec(p.root, DANETA, SelectorCert, MatchSHA256), chain(p.leaf, p.inter, p.root)},
+		{"2 0 1 root sent, issuer in a 2 0 0 record", chain(p.leaf, p.root), []Record{rec(p.root, DANETA, SelectorCert, MatchSHA256), inter200}, nil, Matched, 1, inter200, chain(p.leaf, p.inter)},
+
+		{"1 1 1 leaf, 0 0 0 of an unrelated CA", chain(p.leaf), []Record{pkixEE, rec(other.inter, PKIXTA, SelectorCert, MatchFull)}, roots, Untrusted, -1, pkixEE, nil},
+		{"1 1 1 leaf, 0 0 0 of a CA with the issuer's name and another key", chain(p.leaf), []Record{pkixEE, rec(sameName, PKIXTA, SelectorCert, MatchFull)}, roots, Untrusted, -1, pkixEE, nil},
+		{"1 1 1 leaf, 0 0 0 of an expired issuer", chain(underOld), []Record{rec(underOld, PKIXEE, SelectorSPKI, MatchSHA256), rec(oldCA, PKIXTA, SelectorCert, MatchFull)}, roots, Untrusted, -1, rec(underOld, PKIXEE, SelectorSPKI, MatchSHA256), nil},
+		{"1 1 1 leaf, issuer only in a 3 0 0 record", chain(p.leaf), []Record{pkixEE, rec(p.inter, DANEEE, SelectorCert, MatchFull)}, roots, Untrusted, -1, pkixEE, nil},
+		{"1 1 1 leaf, issuer only in a 1 0 0 record", chain(p.leaf), []Record{pkixEE, rec(p.inter, PKIXEE, SelectorCert, MatchFull)}, roots, Untrusted, -1, pkixEE, nil},
+		{"0 0 0 of the leaf", chain(p.leaf, p.inter), []Record{rec(p.leaf, PKIXTA, SelectorCert, MatchFull)}, roots, NoMatch, -1, Record{}, nil},
+		// Without roots PKIX-TA records are unusable (RFC 7671 §4.1), their
+		// certificates included; OpenSSL still uses them (see
+		// TestMatchDivergesFromOpenSSL).
+		{"0 0 0 issuer without roots", chain(p.leaf), []Record{inter000}, nil, NoUsableRecords, -1, Record{}, nil},
+		{"2 0 1 root sent, issuer in a 0 0 0 record, no roots", chain(p.leaf, p.root), []Record{rec(p.root, DANETA, SelectorCert, MatchSHA256), inter000}, nil, Untrusted, -1, rec(p.root, DANETA, SelectorCert, MatchSHA256), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Match(tc.chain, tc.records, Options{Name: leafName, Time: testNow, Roots: tc.roots})
+			if got.Reason != tc.want || got.Depth != tc.depth {
+				t.Fatalf("%v at depth %d (%v), want %v at depth %d", got.Reason, got.Depth, got.Err, tc.want, tc.depth)
+			}
+			if !got.Record.Equal(tc.record) {
+				t.Errorf("record %s, want %s", got.Record, tc.record)
+			}
+			if tc.path == nil {
+				return
+			}
+			if len(got.Path) != len(tc.path) {
+				t.Fatalf("path of %d certificates, want %d", len(got.Path), len(tc.path))
+			}
+			for i := range tc.path {
+				if !got.Path[i].Equal(tc.path[i]) {
+					t.Errorf("path[%d] is %q, want %q", i, got.Path[i].Subject, tc.path[i].Subject)
+				}
+			}
+		})
+	}
+}
