@@ -670,6 +670,15 @@ func (m *matcher) checkName() error {
 	return fmt.Errorf("claimed name %q is not among the leaf's SAN dNSNames %q", want, leaf.DNSNames)
 }
 
+// normName lower-cases ASCII letters only (DNS names compare that way,
+// RFC 4343): strings.ToLower would make a claimed name with the Kelvin
+// sign equal to a SAN with "k".
 func normName(s string) string {
-	return strings.ToLower(strings.TrimSuffix(s, "."))
+	b := []byte(strings.TrimSuffix(s, "."))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }

@@ -443,3 +443,27 @@ func TestMatchRecordCertificatesCompletePaths(t *testing.T) {
 		})
 	}
 }
+
+// TestMatchNameComparesASCIICaseOnly: the claimed name and the SAN
+// dNSNames compare in ASCII case only; a claimed name spelled with the
+// Kelvin sign or a dotted capital I is not the SAN with "k" or "i".
+func TestMatchNameComparesASCIICaseOnly(t *testing.T) {
+	p := newPKI(t)
+	leaf := issue(t, certSpec{cn: "k1", dns: []string{"k1._device.example.com", "dev-i._device.example.com"}}, p.inter)
+	chain := []*x509.Certificate{leaf.cert, p.inter.cert}
+	r := mustRecord(t, p.inter.cert, DANETA, SelectorCert, MatchSHA256)
+	tests := []struct {
+		name string
+		want Reason
+	}{
+		{"k1._device.example.com", Matched},
+		{"K1._DEVICE.Example.com.", Matched},
+		{"\u212a1._device.example.com", NameMismatch},
+		{"dev-\u0130._device.example.com", NameMismatch},
+	}
+	for _, tc := range tests {
+		if got := Match(chain, []Record{r}, Options{Name: tc.name, Time: testNow}); got.Reason != tc.want {
+			t.Errorf("Name %+q: %v (%v), want %v", tc.name, got.Reason, got.Err, tc.want)
+		}
+	}
+}
