@@ -329,8 +329,26 @@ func distinctFields(name, kind string) error {
 				return fmt.Errorf("proxy: header names %q and %q name the same field (case and \"_\" for \"-\" do not count)", a, b)
 			}
 		}
+		if i >= 2 {
+			continue
+		}
+		for _, r := range reservedFields {
+			if httpauth.SameFieldName(a, r) {
+				return fmt.Errorf("proxy: header name %q is %s, which the proxy or HTTP itself sets", a, r)
+			}
+		}
 	}
 	return nil
+}
+
+// reservedFields are fields an identity field must not be: those the
+// proxy sets for the backend (httputil.ProxyRequest.SetXForwarded, the
+// Host it keeps), and those HTTP gives a meaning of its own (RFC 9110
+// §7.6.1 connection options and hop-by-hop fields, message framing).
+var reservedFields = []string{
+	"Host", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+	"TE", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length",
 }
 
 func validFieldName(s string) bool {
