@@ -83,19 +83,49 @@ func DelClientCert(h http.Header) {
 	DelFields(h, ClientCertHeader, ClientCertChainHeader)
 }
 
-// DelFields removes from h every field whose name equals one of names,
-// ignoring case and counting "_" as "-": a client must not be able to
-// smuggle "Client_Cert" to a backend that folds both to CLIENT_CERT.
+// DelFields removes from h every field whose name is the same field
+// (SameFieldName) as one of names: a client must not be able to smuggle
+// "Client_Cert" to a backend that folds both to CLIENT_CERT, nor
+// "X-Client-Name" past a proxy configured with "X_Client_Name". Both sides
+// are folded alike, so the spelling of names does not matter either.
 func DelFields(h http.Header, names ...string) {
 	for k := range h {
-		nk := strings.ReplaceAll(k, "_", "-")
 		for _, n := range names {
-			if strings.EqualFold(nk, n) {
+			if SameFieldName(k, n) {
 				delete(h, k)
 				break
 			}
 		}
 	}
+}
+
+// SameFieldName reports whether a and b name the same field for some
+// receiver: equal once ASCII letters are folded to one case (field names
+// are case-insensitive, RFC 9110 §5.1) and "_" is taken for "-", since CGI
+// and the gateways modelled on it (RFC 3875 §4.1.18: HTTP_ meta-variables
+// replace "-" with "_") cannot tell the two apart. Bytes outside ASCII are
+// compared as they are: they are not valid in a field name (RFC 9110
+// §5.6.2 token), and no fold may make one equal to a valid name.
+func SameFieldName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if foldFieldByte(a[i]) != foldFieldByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func foldFieldByte(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c + ('a' - 'A')
+	case c == '_':
+		return '-'
+	}
+	return c
 }
 
 // ParseClientCert reads the Client-Cert and Client-Cert-Chain fields of h

@@ -167,6 +167,61 @@ func TestDelFields(t *testing.T) {
 	}
 }
 
+// TestDelFieldsFoldsNames: the names to delete are folded like the fields'
+// names, so a name configured with "_" removes its "-" spellings too.
+func TestDelFieldsFoldsNames(t *testing.T) {
+	tests := []struct {
+		name   string
+		fields []string
+		del    string
+		kept   []string
+	}{
+		{"configured with _", []string{"X-Client-Name", "x-client-name", "X_CLIENT-NAME", "X_Client_Name", "X-Client-Names", "X-Client"}, "X_Client_Name", []string{"X-Client-Names", "X-Client"}},
+		{"configured in lower case", []string{"Client-Cert", "CLIENT_CERT", "Client-Cert-Chain"}, "client-cert", []string{"Client-Cert-Chain"}},
+		{"non-ASCII is not folded", []string{"X-\u212aey", "X-key", "X-KEY"}, "x-key", []string{"X-\u212aey"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, f := range tt.fields {
+				h[f] = []string{"v"}
+			}
+			DelFields(h, tt.del)
+			if len(h) != len(tt.kept) {
+				t.Errorf("after DelFields(%q): %v, want only %q", tt.del, h, tt.kept)
+			}
+			for _, k := range tt.kept {
+				if _, ok := h[k]; !ok {
+					t.Errorf("DelFields(%q) removed %q", tt.del, k)
+				}
+			}
+		})
+	}
+}
+
+func TestSameFieldName(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"Client-Cert", "client_cert", true},
+		{"X_A_B", "x-a-b", true},
+		{"X-A-B", "X-A-B", true},
+		{"X-A-B", "X-A-BC", false},
+		{"X-A", "X.A", false},
+		{"X-\u212a", "X-k", false},       // Kelvin sign: Unicode folding would say yes
+		{"Cl\u0131ent", "Client", false}, // dotless i
+	}
+	for _, tt := range tests {
+		if got := SameFieldName(tt.a, tt.b); got != tt.want {
+			t.Errorf("SameFieldName(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+		if got := SameFieldName(tt.b, tt.a); got != tt.want {
+			t.Errorf("SameFieldName(%q, %q) = %v, want %v", tt.b, tt.a, got, tt.want)
+		}
+	}
+}
+
 func FuzzParseClientCert(f *testing.F) {
 	chain := loadChain(f)
 	f.Add(EncodeByteSequence(chain[0].Raw), EncodeByteSequence(chain[1].Raw))

@@ -104,8 +104,10 @@ const (
 // Handler returns next wrapped: requests reach it only with an
 // authenticated identity, available with FromContext. Without any client
 // certificate the answer is 401; a refused one, a Client-Cert field from
-// an address not in TrustedProxies, or a malformed field get 403. The
-// body says nothing more; the reason goes to the Logger.
+// an address not in TrustedProxies, a malformed field, or a field that is
+// another spelling of Client-Cert or Client-Cert-Chain ("Client_Cert",
+// which CGI-style code reads as the same field; SameFieldName) get 403.
+// The body says nothing more; the reason goes to the Logger.
 //
 // The certificate is taken from the request's own TLS connection when
 // there is one with a client certificate (the application terminates TLS
@@ -128,8 +130,9 @@ func (m *Middleware) authenticate(r *http.Request) (*verify.Identity, int) {
 	remote := remoteAddr(r)
 	_, hasHeader := r.Header[ClientCertHeader]
 	_, hasChain := r.Header[ClientCertChainHeader]
+	other := otherSpelling(r.Header)
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		if hasHeader || hasChain {
+		if hasHeader || hasChain || other != "" {
 			// A direct TLS client has no business sending these fields; it
 			// is trying its luck. Refuse rather than pick one.
 			m.refuse(r, remote, "client-cert-from-tls-client", errors.New("Client-Cert field on a connection with its own client certificate"))
@@ -143,12 +146,19 @@ func (m *Middleware) authenticate(r *http.Request) (*verify.Identity, int) {
 		// core verifies now (its verdict cache makes repeats cheap).
 		return m.verify(r, remote, r.TLS.PeerCertificates, SourceTLS)
 	}
-	if !hasHeader && !hasChain {
+	if !hasHeader && !hasChain && other == "" {
 		m.refuse(r, remote, "no-credential", errors.New("no client certificate and no Client-Cert field"))
 		return nil, http.StatusUnauthorized
 	}
 	if !m.isTrusted(remote) {
 		m.refuse(r, remote, "untrusted-proxy", fmt.Errorf("Client-Cert field from %v, not a trusted proxy", remote))
+		return nil, http.StatusForbidden
+	}
+	if other != "" {
+		// A field that CGI-style code reads as Client-Cert, beside or
+		// instead of the one the proxy set: the proxy did not strip what
+		// its client sent (RFC 9440 §2), and nothing says which is whose.
+		m.refuse(r, remote, "bad-header", fmt.Errorf("field %q is another spelling of %s or %s", other, ClientCertHeader, ClientCertChainHeader))
 		return nil, http.StatusForbidden
 	}
 	chain, err := ParseClientCert(r.Header)
@@ -157,6 +167,21 @@ func (m *Middleware) authenticate(r *http.Request) (*verify.Identity, int) {
 		return nil, http.StatusForbidden
 	}
 	return m.verify(r, remote, chain, SourceHeader)
+}
+
+// otherSpelling returns the name of a field of h that is the same field as
+// Client-Cert or Client-Cert-Chain for some receiver (SameFieldName) but
+// not spelled as net/http spells those: "Client_Cert", say. "" if none.
+func otherSpelling(h http.Header) string {
+	for k := range h {
+		if k == ClientCertHeader || k == ClientCertChainHeader {
+			continue
+		}
+		if SameFieldName(k, ClientCertHeader) || SameFieldName(k, ClientCertChainHeader) {
+			return k
+		}
+	}
+	return ""
 }
 
 func (m *Middleware) verify(r *http.Request, remote netip.Addr, chain []*x509.Certificate, src Source) (*verify.Identity, int) {

@@ -79,6 +79,15 @@ func TestMiddleware(t *testing.T) {
 		httpauth.SetClientCert(hd, []*x509.Certificate{c})
 		return hd
 	}
+	// spelled and also put a certificate in a field named as given, as a
+	// client or a careless proxy would.
+	spelled := func(name string, c *x509.Certificate) http.Header {
+		return http.Header{name: {httpauth.EncodeByteSequence(c.Raw)}}
+	}
+	also := func(hd http.Header, name string, c *x509.Certificate) http.Header {
+		hd[name] = []string{httpauth.EncodeByteSequence(c.Raw)}
+		return hd
+	}
 	tests := []struct {
 		name   string
 		remote string
@@ -99,6 +108,11 @@ func TestMiddleware(t *testing.T) {
 		{"direct TLS client", "198.51.100.7:5000", http.Header{}, []*x509.Certificate{good}, 200, "good._device.example.test device", ""},
 		{"direct TLS client, revoked", "198.51.100.7:5000", http.Header{}, []*x509.Certificate{revoked}, 403, "Forbidden", "no-record"},
 		{"direct TLS client adding a Client-Cert", "192.0.2.7:5000", withCert(good), []*x509.Certificate{revoked}, 403, "Forbidden", "client-cert-from-tls-client"},
+		{"direct TLS client adding a Client_Cert", "192.0.2.7:5000", spelled("Client_cert", good), []*x509.Certificate{good}, 403, "Forbidden", "client-cert-from-tls-client"},
+		{"trusted proxy, Client_Cert beside Client-Cert", "192.0.2.7:5000", also(withCert(good), "Client_cert", revoked), nil, 403, "Forbidden", "bad-header"},
+		{"trusted proxy, Client_Cert_Chain beside Client-Cert", "192.0.2.7:5000", also(withCert(good), "Client_cert_chain", revoked), nil, 403, "Forbidden", "bad-header"},
+		{"trusted proxy, only Client_Cert", "192.0.2.7:5000", spelled("Client_cert", good), nil, 403, "Forbidden", "bad-header"},
+		{"untrusted address, only Client_Cert", "198.51.100.7:5000", spelled("Client_cert", good), nil, 403, "Forbidden", "untrusted-proxy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,7 +10,8 @@
 //   - CertificateIdentities reads the subjectAltName of a certificate,
 //     including the otherName uid and SmtpUTF8Mailbox entries crypto/x509
 //     leaves undecoded; Identities.User computes the user identity
-//     lowercase(uid)@domain of a user certificate.
+//     uid@domain of a user certificate, the uid in the form
+//     CanonicalUserName gives it (PRECIS UsernameCaseMapped, RFC 8265).
 //   - GenerateKey, SelfSigned, NewCA, IssueDevice, IssueUser and NewCSR
 //     issue identities; WriteFile writes them to disk atomically without
 //     replacing existing files.
@@ -43,6 +44,19 @@
 // issuing end entities (pathLenConstraint 0) and carry a critical name
 // constraint for their domain. Serial numbers are 128 random bits and
 // NotBefore is set ClockSkew in the past.
+//
+// # User names
+//
+// A uid (or, without one, the local part of a mailbox at the domain) is
+// compared, hashed into "<hash>._user.domain" and reported in the form the
+// PRECIS UsernameCaseMapped profile (RFC 8265 §3.3) enforces, which is
+// lower case for ASCII names: "Alice" and "alice" are one user. Case is the
+// only difference accepted. A name the profile refuses (spaces, symbols,
+// ligatures, unassigned code points, mixed directions) or would change in
+// another way (fullwidth letters, a decomposed accent, the Kelvin sign for
+// "K") names nobody, and IssueUser will not write it: mapped silently, it
+// would be one more spelling of the user it looks like. "ß" is not "ss".
+// Domains compare as DNS names: ASCII case only.
 //
 // # Security considerations
 //

@@ -153,7 +153,9 @@ func leafTemplate(name Name, o Options) (*x509.Certificate, error) {
 // User names the user a user certificate is for.
 type User struct {
 	// UID is the user name, written as an otherName uid (RFC 4519 §2.39).
-	// The identity is lowercase(UID)@domain (architecture §4.1.3).
+	// The identity is CanonicalUserName(UID)@domain (architecture §4.1.3):
+	// a UID that CanonicalUserName refuses is refused here too, so that no
+	// certificate is issued for a name no verifier accepts.
 	UID string
 	// Mailbox, if set, is the user's email address. An ASCII mailbox is
 	// written as an rfc822Name, one with a non-ASCII local part as an
@@ -188,12 +190,14 @@ func IssueUser(u User, pub crypto.PublicKey, ca Issuer, o Options) (*x509.Certif
 	}
 	e := sanEntries{DNSNames: []string{u.Domain.String()}}
 	var id string
+	udomain := strings.ToLower(u.Domain.ToUnicode())
 	if u.UID != "" {
-		if err := checkUID(u.UID); err != nil {
+		uid, err := checkUID(u.UID)
+		if err != nil {
 			return nil, err
 		}
 		e.UIDs = []string{u.UID}
-		id = strings.ToLower(u.UID) + "@" + strings.ToLower(u.Domain.ToUnicode())
+		id = uid + "@" + udomain
 	}
 	if u.Mailbox != "" {
 		local, dom, ok := splitMailbox(u.Mailbox)
@@ -203,7 +207,7 @@ func IssueUser(u User, pub crypto.PublicKey, ca Issuer, o Options) (*x509.Certif
 		// Only names under the domain that publishes the CA are reliable
 		// (architecture §4.1.7), so the mailbox must be at that domain,
 		// given with A-labels or U-labels.
-		if d, err := ParseName(dom); (err != nil || d != u.Domain) && !strings.EqualFold(dom, u.Domain.ToUnicode()) {
+		if d, err := ParseName(dom); (err != nil || d != u.Domain) && !sameUnicodeDomain(dom, udomain) {
 			return nil, &UserCertError{Reason: fmt.Sprintf("mailbox %q is not at the domain %s", u.Mailbox, u.Domain)}
 		}
 		if isASCII(local) {
@@ -214,7 +218,12 @@ func IssueUser(u User, pub crypto.PublicKey, ca Issuer, o Options) (*x509.Certif
 			e.Mailboxes = []string{u.Mailbox}
 		}
 		if id == "" {
-			id = strings.ToLower(local) + "@" + strings.ToLower(u.Domain.ToUnicode())
+			// The mailbox names the user (Identities.User).
+			user, err := CanonicalUserName(local)
+			if err != nil {
+				return nil, &UserCertError{Reason: fmt.Sprintf("mailbox %q: %v", u.Mailbox, err)}
+			}
+			id = user + "@" + udomain
 		}
 	}
 	san, err := sanExtension(e, utf8.RuneCountInString(id) > maxCNLength)
@@ -261,14 +270,17 @@ func underDomain(name, domain string) bool {
 	return domain == "" || name == domain || strings.HasSuffix(name, "."+domain)
 }
 
-func checkUID(uid string) error {
+// checkUID returns the canonical form of uid (CanonicalUserName), or why
+// it cannot be written.
+func checkUID(uid string) (string, error) {
 	if err := checkedOK(uid); err != nil {
-		return &UserCertError{Reason: fmt.Sprintf("uid %q: %v", uid, err)}
+		return "", &UserCertError{Reason: fmt.Sprintf("uid %q: %v", uid, err)}
 	}
-	if strings.ContainsAny(uid, "@ ") {
-		return &UserCertError{Reason: fmt.Sprintf("uid %q contains '@' or a space", uid)}
+	c, err := CanonicalUserName(uid)
+	if err != nil {
+		return "", &UserCertError{Reason: err.Error()}
 	}
-	return nil
+	return c, nil
 }
 
 func checkedOK(s string) error {

@@ -292,14 +292,20 @@ func UserCAName(domain string) (Name, error) {
 
 // HashedUserName returns "<hash>._user.domain" for one user, with the local
 // part hashed as RFC 7929 §3 does (see HashLocalPart) so that user names
-// cannot be read from the zone. The local part is lower-cased first, because
-// a DANCE user identity is lowercase(uid)@lowercase(domain) (architecture
-// §4.1.3): every spelling of one user maps to one owner name.
+// cannot be read from the zone. The local part is put in its canonical form
+// first (CanonicalUserName: PRECIS UsernameCaseMapped), because a DANCE user
+// identity is CanonicalUserName(uid)@lowercase(domain) (architecture
+// §4.1.3): every spelling of one user maps to one owner name. A local part
+// CanonicalUserName refuses is refused with its *UserNameError.
 func HashedUserName(localPart, domain string) (Name, error) {
 	if localPart == "" {
 		return Name{}, &NameError{Name: localPart, Reason: ReasonEmpty}
 	}
-	return parseKind(HashLocalPart(strings.ToLower(localPart))+"."+UserLabel+"."+strings.TrimSuffix(domain, "."), KindUser)
+	user, err := CanonicalUserName(localPart)
+	if err != nil {
+		return Name{}, err
+	}
+	return parseKind(HashLocalPart(user)+"."+UserLabel+"."+strings.TrimSuffix(domain, "."), KindUser)
 }
 
 // HashedLocalPartLength is the number of octets of the SHA2-256 digest kept
@@ -311,7 +317,8 @@ const HashedLocalPartLength = 28
 // truncated to 28 octets, in hexadecimal (56 characters, lower case). The
 // local part is hashed exactly as given: RFC 7929 does no case folding
 // (local parts may be case-sensitive, RFC 5321 §2.4); callers that want a
-// case-insensitive identity lower-case it first, as HashedUserName does.
+// DANCE user identity put it in canonical form first (CanonicalUserName),
+// as HashedUserName does.
 func HashLocalPart(localPart string) string {
 	sum := sha256.Sum256([]byte(localPart))
 	return hex.EncodeToString(sum[:HashedLocalPartLength])

@@ -100,7 +100,11 @@ type Config struct {
 	// (Identity.Subject: "uid@domain" for a user, the DNS name otherwise)
 	// and the kind ("device", "service", "user", "host"). Defaults
 	// DefaultNameHeader and DefaultKindHeader. Copies sent by clients are
-	// removed in every HTTP mode.
+	// removed in every HTTP mode, in any spelling that folds to the same
+	// field (httpauth.SameFieldName: case, "_" for "-"); New refuses names
+	// that fold to the same field as each other, as Client-Cert or
+	// Client-Cert-Chain, or as a field the proxy or HTTP itself sets (Host,
+	// Forwarded, X-Forwarded-*, hop-by-hop and framing fields).
 	NameHeader, KindHeader string
 	// TLVType is the PROXY v2 TLV type that carries the subject in
 	// ModeTCP, within proxyproto.TypeMinCustom..TypeMaxCustom; 0 means

@@ -3,11 +3,13 @@ package proxy_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dnsbound/dance/httpauth"
 	"github.com/dnsbound/dance/proxy"
@@ -191,3 +193,66 @@ func TestHTTPModeRealClients(t *testing.T) {
 		})
 	}
 }
+
+// TestConfiguredUnderscoreFieldsNotForgeable: with identity fields
+// configured under names spelled with "_", a client's copies spelled with
+// "-", in any case, or with "_" themselves, never reach the backend: the
+// backend sees one field for each, which folds to the configured name and
+// holds the proxy's value. Over HTTP/1.1 and HTTP/2.
+func TestConfiguredUnderscoreFieldsNotForgeable(t *testing.T) {
+	w := newWorld(t)
+	backend, _ := echoBackend(t)
+	const nameField, kindField = "X_Client_Name", "X_client_KIND"
+	addr, _ := startProxy(t, w, proxy.Config{Mode: proxy.ModeHTTP, Backend: backend.URL,
+		NameHeader: nameField, KindHeader: kindField})
+	c := w.clients[ecdsaClient]
+	forgedFields := map[string]string{
+		"X-Client-Name": "boss._device.example.test",
+		"x-client-name": "boss2._device.example.test",
+		"X_CLIENT-NAME": "boss3._device.example.test",
+		"X_Client_Name": "boss4._device.example.test",
+		"X-Client-Kind": "user",
+		"x_client_kind": "service",
+	}
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http1.1", true: "h2"}[h2], func(t *testing.T) {
+			tr := &http.Transport{TLSClientConfig: w.clientTLS(c), ForceAttemptHTTP2: h2}
+			t.Cleanup(tr.CloseIdleConnections)
+			cl := &http.Client{Timeout: 30 * time.Second, Transport: tr}
+			req, err := http.NewRequest("GET", "https://"+addr+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range forgedFields {
+				req.Header[k] = []string{v} // as spelled, not canonicalised
+			}
+			resp, err := cl.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("status %d, %v: %s", resp.StatusCode, err, body)
+			}
+			h := http.Header(decodeSeen(t, string(body)).Header)
+			for _, want := range []struct{ field, value string }{{nameField, c.name}, {kindField, "device"}} {
+				var got []string
+				for k, vs := range h {
+					if foldField(k) == foldField(want.field) {
+						for _, v := range vs {
+							got = append(got, k+": "+v)
+						}
+					}
+				}
+				if len(got) != 1 || !strings.HasSuffix(got[0], ": "+want.value) {
+					t.Errorf("backend saw %q for %s, want only the proxy's %q", got, want.field, want.value)
+				}
+			}
+		})
+	}
+}
+
+// foldField is how CGI-style backends see a field name: one case, "_" and
+// "-" alike.
+func foldField(k string) string { return strings.ReplaceAll(strings.ToLower(k), "_", "-") }

@@ -249,6 +249,13 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"http backend without scheme", proxy.Config{Mode: proxy.ModeHTTP, Backend: "a:80", TLS: tc, Verifier: w.core}, "URL"},
 		{"TLV outside the custom range", proxy.Config{Mode: proxy.ModeTCP, Backend: "a:1", TLS: tc, Verifier: w.core, TLVType: 0x20}, "custom range"},
 		{"header name with a space", proxy.Config{Mode: proxy.ModeHTTP, Backend: "http://a", TLS: tc, Verifier: w.core, NameHeader: "X Name"}, "field names"},
+		{"name and kind fold to one field", proxy.Config{Mode: proxy.ModeHTTP, Backend: "http://a", TLS: tc, Verifier: w.core, NameHeader: "X_Who", KindHeader: "x-WHO"}, "same field"},
+		{"name folds to Client-Cert", proxy.Config{Mode: proxy.ModePassthrough, Backend: "http://a", TLS: tc, NameHeader: "client_cert"}, "same field"},
+		{"kind folds to Client-Cert-Chain", proxy.Config{Mode: proxy.ModeHTTP, Backend: "http://a", TLS: tc, Verifier: w.core, KindHeader: "Client_Cert-CHAIN"}, "same field"},
+		{"name folds to X-Forwarded-For", proxy.Config{Mode: proxy.ModeHTTP, Backend: "http://a", TLS: tc, Verifier: w.core, NameHeader: "x_forwarded_for"}, "the proxy or HTTP itself sets"},
+		{"kind is Connection", proxy.Config{Mode: proxy.ModeHTTP, Backend: "http://a", TLS: tc, Verifier: w.core, KindHeader: "CONNECTION"}, "the proxy or HTTP itself sets"},
+		{"name is Host", proxy.Config{Mode: proxy.ModePassthrough, Backend: "http://a", TLS: tc, NameHeader: "host"}, "the proxy or HTTP itself sets"},
+		{"kind is the default name", proxy.Config{Mode: proxy.ModeHTTP, Backend: "http://a", TLS: tc, Verifier: w.core, KindHeader: "dance_client_name"}, "same field"},
 		{"negative timeout", proxy.Config{Mode: proxy.ModeHTTP, Backend: "http://a", TLS: tc, Verifier: w.core, IdleTimeout: -1}, "negative"},
 	}
 	for _, tt := range tests {

@@ -76,6 +76,9 @@ func New(cfg Config) (*Server, error) {
 	if !validFieldName(cfg.NameHeader) || !validFieldName(cfg.KindHeader) {
 		return nil, fmt.Errorf("proxy: header names %q and %q must be HTTP field names", cfg.NameHeader, cfg.KindHeader)
 	}
+	if err := distinctFields(cfg.NameHeader, cfg.KindHeader); err != nil {
+		return nil, err
+	}
 	if cfg.TLVType == 0 {
 		cfg.TLVType = DefaultTLVType
 	}
@@ -315,6 +318,40 @@ func (s *Server) closeConns() {
 
 // validFieldName reports whether s is an HTTP field name (RFC 9110 §5.1:
 // a token).
+// distinctFields refuses identity field names that a receiver could take
+// for one another or for Client-Cert/Client-Cert-Chain: once folded
+// (httpauth.SameFieldName: case, "_" for "-"), the proxy would strip its
+// own field or set two values a backend reads as one.
+func distinctFields(name, kind string) error {
+	fields := []string{name, kind, httpauth.ClientCertHeader, httpauth.ClientCertChainHeader}
+	for i, a := range fields {
+		for _, b := range fields[i+1:] {
+			if httpauth.SameFieldName(a, b) {
+				return fmt.Errorf("proxy: header names %q and %q name the same field (case and \"_\" for \"-\" do not count)", a, b)
+			}
+		}
+		if i >= 2 {
+			continue
+		}
+		for _, r := range reservedFields {
+			if httpauth.SameFieldName(a, r) {
+				return fmt.Errorf("proxy: header name %q is %s, which the proxy or HTTP itself sets", a, r)
+			}
+		}
+	}
+	return nil
+}
+
+// reservedFields are fields an identity field must not be: those the
+// proxy sets for the backend (httputil.ProxyRequest.SetXForwarded, the
+// Host it keeps), and those HTTP gives a meaning of its own (RFC 9110
+// §7.6.1 connection options and hop-by-hop fields, message framing).
+var reservedFields = []string{
+	"Host", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+	"TE", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length",
+}
+
 func validFieldName(s string) bool {
 	if s == "" {
 		return false

@@ -34,6 +34,14 @@
 //   - PKIX-TA(0) and PKIX-EE(1) validate the chain against Options.Roots and
 //     then look for the record in the validated path (a CA certificate) or
 //     at the leaf. Without Roots they are unusable (RFC 7671 §4.1).
+//   - Certificates carried whole by usable PKIX-TA and DANE-TA Cert(0)
+//     Full(0) records ("0 0 0", "2 0 0") are issuers the peer may leave out
+//     of its chain: path building for usages 0, 1 and 2 uses them beside
+//     the presented ones, as OpenSSL does (RFC 7671 §5.2.2 lets a server
+//     omit an anchor it publishes in a 2 0 0 record). They are untrusted:
+//     a path through one still ends at an anchor a record or Roots vouches
+//     for, and Result.Path and Result.Depth count them where they sit.
+//     DANE-EE and PKIX-EE records name leaves and supply no issuer.
 //   - For usages 0, 1 and 2 the claimed name must be a SAN dNSName of the
 //     leaf: exact, case-insensitive, trailing dot ignored. The subject
 //     common name is never consulted. Wildcard SANs do not match: RFC 7671
@@ -48,6 +56,15 @@
 //     then DANE-TA nearest the leaf, then PKIX-EE, then PKIX-TA. When none
 //     does, the failure that got furthest is reported (name-mismatch over
 //     untrusted over no-match), with Result.Err telling the operator why.
+//   - The leaf is never its own trust anchor. Repeated certificates in a
+//     presented chain are ignored: each counts once, at its first position,
+//     so a chain is judged exactly as the chain without its repeats (a
+//     leaf sent twice is not its own issuer). A self-signed leaf is matched
+//     by DANE-EE only: no DANE-TA or PKIX-TA record anchors it, even one
+//     naming another certificate with the leaf's name and key, as in
+//     OpenSSL. A leaf whose issuer has another name but the leaf's own key
+//     is anchored like any other (OpenSSL agrees); for a DANE-TA or PKIX-TA
+//     match Result.Depth is at least 1.
 //   - Result.Depth is the position, in the validated path, of the
 //     certificate or key the record matched: 0 the leaf, 1 its issuer, and
 //     so on; a trust anchor carried only in a record is one above the top

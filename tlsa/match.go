@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -228,9 +229,20 @@ const MaxChainLength = 16
 //   - PKIX-TA(0) and PKIX-EE(1) need a path valid up to opts.Roots, the
 //     record matching a CA certificate of that path or the leaf, and the
 //     same name check (RFC 6698 §2.1.1).
+//   - Paths may go through certificates that usable PKIX-TA and DANE-TA
+//     Cert(0) Full(0) records carry, when the peer left them out
+//     (recordCerts).
 //
 // When several records match, the result reports the most specific:
 // DANE-EE, then DANE-TA nearest the leaf, then PKIX-EE, then PKIX-TA.
+//
+// The leaf is never its own trust anchor. A certificate presented more
+// than once counts once, at its first position (a repeated leaf is not an
+// issuer of itself), so a chain is judged exactly as the chain without
+// its repeats; Result.Depth and Result.Path refer to that chain. A
+// self-signed leaf has no issuer other than itself: no DANE-TA or PKIX-TA
+// record anchors it, whichever certificate or key the record names (its
+// key belongs in a DANE-EE record), as OpenSSL also holds.
 func Match(chain []*x509.Certificate, records []Record, opts Options) Result {
 	recs := usable(records, func(r Record) bool {
 		if r.Usage == PKIXTA || r.Usage == PKIXEE {
@@ -254,8 +266,9 @@ func Match(chain []*x509.Certificate, records []Record, opts Options) Result {
 		// a peer does not get to choose how much.
 		return Result{Reason: Untrusted, Depth: -1, Err: fmt.Errorf("chain of %d certificates is longer than %d", len(chain), MaxChainLength)}
 	}
-	m := &matcher{chain: chain, opts: opts}
-	best := Result{Reason: NoMatch, Depth: -1, Err: errors.New("no TLSA record matches the presented certificates")}
+	m := &matcher{chain: distinct(chain), opts: opts}
+	m.fromDNS = recordCerts(recs, m.chain)
+	best := Result{Reason: NoMatch, Depth: -1, Err: errNoMatch}
 	haveMatch := false
 	// Most specific usage first, so that a match ends the work for every
 	// less specific usage (no path validation after a DANE-EE match).
@@ -271,12 +284,17 @@ func Match(chain []*x509.Certificate, records []Record, opts Options) Result {
 			}
 			continue
 		}
-		if !haveMatch && failureRank(res.Reason) > failureRank(best.Reason) {
+		if !haveMatch && (failureRank(res.Reason) > failureRank(best.Reason) ||
+			res.Reason == best.Reason && best.Err == errNoMatch && res.Err != nil) {
+			// The failure that got furthest, or the first no-match with
+			// a reason of its own (a self-signed leaf, say).
 			best = res
 		}
 	}
 	return best
 }
+
+var errNoMatch = errors.New("no TLSA record matches the presented certificates")
 
 // better reports whether a is a more specific match than b.
 func better(a, b Result) bool {
@@ -305,8 +323,48 @@ func MatchRawPublicKey(spki []byte, records []Record) Result {
 }
 
 type matcher struct {
-	chain []*x509.Certificate
-	opts  Options
+	chain []*x509.Certificate // as presented, repeats removed
+	// fromDNS are the certificates that usable TA-usage Cert(0) Full(0)
+	// records carry and the chain does not: untrusted issuers that path
+	// building may use as the peer's own intermediates (recordCerts).
+	fromDNS []*x509.Certificate
+	opts    Options
+}
+
+// recordCerts returns the certificates carried whole by the usable
+// PKIX-TA(0) and DANE-TA(2) Cert(0) Full(0) records, minus those the chain
+// holds already. A peer may leave out an issuer
+// that such a record carries: RFC 7671 §5.2.2 lets a server omit a trust
+// anchor published in a 2 0 0 record, and OpenSSL adds the certificates of
+// "0 0 0" and "2 0 0" records to the untrusted ones it builds paths from,
+// so a "0 0 0" record can supply the issuer of a "1 x x"-matched leaf.
+// They are untrusted like the chain's own: a path through one still ends
+// at a trust anchor a record or Options.Roots vouches for. DANE-EE and
+// PKIX-EE records name leaves, never issuers, and are not used. The size
+// of the RRset bounds the work: each certificate is parsed once, and
+// crypto/x509 caps the signature checks of each path search.
+func recordCerts(recs []Record, chain []*x509.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, r := range recs {
+		if r.Usage != PKIXTA && r.Usage != DANETA || r.Selector != SelectorCert || r.MatchingType != MatchFull {
+			continue
+		}
+		c, err := x509.ParseCertificate(r.Data)
+		if err != nil || slices.ContainsFunc(chain, c.Equal) || slices.ContainsFunc(out, c.Equal) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// issuers returns every certificate that may serve as an issuer in a
+// path from the leaf: the chain above the leaf, then fromDNS.
+func (m *matcher) issuers() []*x509.Certificate {
+	if len(m.fromDNS) == 0 {
+		return m.chain[1:]
+	}
+	return slices.Concat(m.chain[1:], m.fromDNS)
 }
 
 func (m *matcher) one(r Record) Result {
@@ -324,8 +382,52 @@ func (m *matcher) one(r Record) Result {
 	return Result{Reason: NoMatch, Depth: -1}
 }
 
+// distinct returns chain without the later copies of a certificate it
+// already holds (byte-equal DER), in order; chain itself when it has none.
+// MaxChainLength bounds the quadratic scan.
+func distinct(chain []*x509.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for i, c := range chain {
+		repeat := false
+		for _, prev := range chain[:i] {
+			if prev.Equal(c) {
+				repeat = true
+				break
+			}
+		}
+		switch {
+		case repeat && out == nil:
+			out = append(make([]*x509.Certificate, 0, len(chain)-1), chain[:i]...)
+		case !repeat && out != nil:
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return chain
+	}
+	return out
+}
+
+// selfSigned reports whether c is its own issuer: issuer and subject names
+// equal and its signature verifying under its own key (RFC 5280 §6.1 calls
+// such a certificate self-signed). A path from it ends at it.
+func selfSigned(c *x509.Certificate) bool {
+	// CheckSignature, not CheckSignatureFrom: a leaf is no CA, and what
+	// counts here is whose key signed it.
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+}
+
+// errSelfSignedLeaf explains why no TA usage anchors a self-signed leaf.
+var errSelfSignedLeaf = errors.New("the leaf is self-signed: no trust anchor above it; publish its key in a DANE-EE(3) record")
+
 // daneTA tries every trust anchor r can stand for, nearest the leaf first.
 func (m *matcher) daneTA(r Record) Result {
+	if selfSigned(m.chain[0]) {
+		// The path of a self-signed leaf ends at the leaf itself; a
+		// certificate or key above it would be the leaf's own in
+		// another wrapping (same name, same key).
+		return Result{Reason: NoMatch, Depth: -1, Err: errSelfSignedLeaf}
+	}
 	var fail *Result
 	note := func(res Result) {
 		if fail == nil || failureRank(res.Reason) > failureRank(fail.Reason) {
@@ -333,49 +435,35 @@ func (m *matcher) daneTA(r Record) Result {
 		}
 	}
 	// The anchor is an issuer: a record naming the leaf itself is no
-	// trust anchor for it, even when the leaf is self-signed (as OpenSSL
-	// also holds); such a key belongs in a DANE-EE record.
-	for i, c := range m.chain {
-		if i == 0 || !r.matches(c) {
+	// trust anchor for it (as OpenSSL also holds); such a key belongs in a
+	// DANE-EE record. Issuers are the presented ones, nearest the leaf
+	// first, then those Full(0) records carry (RFC 7671 §5.2.2: a 2 0 0
+	// anchor need not be sent; the record itself is one of them).
+	issuers := m.issuers()
+	for i, c := range issuers {
+		if !r.matches(c) {
 			continue
 		}
-		var inter []*x509.Certificate
-		if i > 1 {
-			inter = m.chain[1:i]
+		res := m.verifyTo(r, c, without(issuers, i))
+		if i >= len(m.chain)-1 && res.Reason == Untrusted && unknownAuthority(res.Err) {
+			// An anchor from DNS that signs nothing presented: the
+			// record does not match this chain at all.
+			res = Result{Reason: NoMatch, Depth: -1}
 		}
-		res := m.verifyTo(r, c, inter)
 		if res.Reason == Matched {
 			return res
 		}
 		note(res)
 	}
-	// A trust anchor carried only in the record (RFC 7671 §5.2.1 and
-	// §5.2.2): the whole certificate, or the whole public key.
-	if r.MatchingType == MatchFull {
-		var anchors []*x509.Certificate
-		switch r.Selector {
-		case SelectorCert:
-			if ta, err := x509.ParseCertificate(r.Data); err == nil {
-				anchors = append(anchors, ta)
-			}
-		case SelectorSPKI:
-			anchors = m.keyAnchors(r.Data)
-		}
-		for _, ta := range anchors {
-			if ta.Equal(m.chain[0]) {
-				continue
-			}
-			res := m.verifyTo(r, ta, m.chain[1:])
-			var unknown x509.UnknownAuthorityError
-			if res.Reason == Untrusted && errors.As(res.Err, &unknown) {
-				// The anchor does not sign anything presented: the
-				// record does not match this chain at all.
+	// A trust anchor key carried only in the record (RFC 7671 §5.2.2).
+	if r.MatchingType == MatchFull && r.Selector == SelectorSPKI {
+		for _, ta := range m.keyAnchors(r.Data) {
+			res := m.verifyTo(r, ta, issuers)
+			if res.Reason == Untrusted && unknownAuthority(res.Err) {
 				res = Result{Reason: NoMatch, Depth: -1}
 			}
 			if res.Reason == Matched {
-				// The anchor sits above the last presented certificate
-				// of the path.
-				res.Depth = len(res.Path) - 1
+				// The anchor sits above the last certificate of the path.
 				return res
 			}
 			note(res)
@@ -403,12 +491,13 @@ func (m *matcher) keyAnchors(spki []byte) []*x509.Certificate {
 	if err != nil {
 		return nil
 	}
+	certs := slices.Concat(m.chain, m.fromDNS)
 	seen := map[string]bool{}
-	for _, c := range m.chain {
+	for _, c := range certs {
 		seen[string(c.RawSubject)] = true
 	}
 	var out []*x509.Certificate
-	for _, c := range m.chain {
+	for _, c := range certs {
 		if seen[string(c.RawIssuer)] {
 			continue
 		}
@@ -443,6 +532,24 @@ var standInKey = sync.OnceValues(func() (ed25519.PrivateKey, error) {
 	return k, err
 })
 
+// unknownAuthority reports whether err says no path leads to the anchor.
+func unknownAuthority(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	return errors.As(err, &unknown)
+}
+
+// without returns cs less its element i, sharing cs's array when i is at
+// either end; the caller must not modify the result.
+func without(cs []*x509.Certificate, i int) []*x509.Certificate {
+	switch i {
+	case 0:
+		return cs[1:]
+	case len(cs) - 1:
+		return cs[:i:i]
+	}
+	return slices.Concat(cs[:i], cs[i+1:])
+}
+
 // verifyTo validates the path from the leaf to anchor ta, with the given
 // intermediates, then checks the name.
 func (m *matcher) verifyTo(r Record, ta *x509.Certificate, intermediates []*x509.Certificate) Result {
@@ -462,6 +569,11 @@ func (m *matcher) verifyTo(r Record, ta *x509.Certificate, intermediates []*x509
 		return Result{Reason: Untrusted, Record: r, Depth: -1, Err: fmt.Errorf("path to DANE-TA anchor %q: %w", ta.Subject.String(), err)}
 	}
 	path := shortest(chains)
+	if len(path) < 2 {
+		// crypto/x509 ends a path at a root that is the leaf itself; the
+		// leaf is never its own trust anchor.
+		return Result{Reason: NoMatch, Depth: -1, Err: errors.New("the DANE-TA anchor is the leaf itself")}
+	}
 	if err := m.checkName(); err != nil {
 		return Result{Reason: NameMismatch, Record: r, Depth: -1, Err: err}
 	}
@@ -475,8 +587,13 @@ func (m *matcher) pkix(r Record) Result {
 	if r.Usage == PKIXEE && !r.matches(m.chain[0]) {
 		return Result{Reason: NoMatch, Depth: -1}
 	}
+	if r.Usage == PKIXTA && selfSigned(m.chain[0]) {
+		// As for DANE-TA: a certificate above a self-signed leaf in a
+		// path is the leaf's twin; only the leaf itself could anchor it.
+		return Result{Reason: NoMatch, Depth: -1, Err: errSelfSignedLeaf}
+	}
 	inter := x509.NewCertPool()
-	for _, c := range m.chain[1:] {
+	for _, c := range m.issuers() {
 		inter.AddCert(c)
 	}
 	chains, err := m.chain[0].Verify(x509.VerifyOptions{
@@ -513,10 +630,10 @@ func (m *matcher) pkix(r Record) Result {
 	return Result{Reason: Matched, Record: r, Depth: depth, Path: path}
 }
 
-// anyMatch reports whether r matches some presented CA certificate, so a
-// failed validation concerns it.
+// anyMatch reports whether r matches some issuer certificate (presented
+// or from a Full(0) record), so a failed validation concerns it.
 func (m *matcher) anyMatch(r Record) bool {
-	for _, c := range m.chain[1:] {
+	for _, c := range m.issuers() {
 		if r.matches(c) {
 			return true
 		}
@@ -553,6 +670,15 @@ func (m *matcher) checkName() error {
 	return fmt.Errorf("claimed name %q is not among the leaf's SAN dNSNames %q", want, leaf.DNSNames)
 }
 
+// normName lower-cases ASCII letters only (DNS names compare that way,
+// RFC 4343): strings.ToLower would make a claimed name with the Kelvin
+// sign equal to a SAN with "k".
 func normName(s string) string {
-	return strings.ToLower(strings.TrimSuffix(s, "."))
+	b := []byte(strings.TrimSuffix(s, "."))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }

@@ -277,3 +277,193 @@ func TestReasonStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchLeafNeverItsOwnAnchor: however the chain repeats the leaf, and
+// whatever twin of a self-signed leaf (same name and key) is presented,
+// carried in a record or put among the roots, no TA record anchors the leaf
+// with itself; repeated certificates count once, so a chain with repeats
+// is judged as the chain without them.
+func TestMatchLeafNeverItsOwnAnchor(t *testing.T) {
+	p := newPKI(t)
+	k := newKey(t, "p256")
+	self := issue(t, certSpec{cn: "self", dns: []string{leafName}, key: k}, nil)
+	twin := issue(t, certSpec{cn: "self", ca: true, key: k}, nil) // the same name and key, as a CA
+	ownCA := issue(t, certSpec{cn: "Own CA", ca: true, key: k}, nil)
+	underOwn := issue(t, certSpec{cn: "own", dns: []string{leafName}, key: k}, ownCA) // signed by its own key, under another name
+	rec := func(c *testCert, u Usage, s Selector, m MatchingType) Record { return mustRecord(t, c.cert, u, s, m) }
+	chain := func(cs ...*testCert) []*x509.Certificate {
+		var out []*x509.Certificate
+		for _, c := range cs {
+			out = append(out, c.cert)
+		}
+		return out
+	}
+	pool := func(cs ...*testCert) *x509.CertPool {
+		r := x509.NewCertPool()
+		for _, c := range cs {
+			r.AddCert(c.cert)
+		}
+		return r
+	}
+	tests := []struct {
+		name    string
+		chain   []*x509.Certificate
+		records []Record
+		roots   *x509.CertPool
+		want    Reason
+		depth   int
+		path    []*x509.Certificate // on a match
+	}{
+		{"2 0 1 leaf sent twice", chain(p.leaf, p.leaf), []Record{rec(p.leaf, DANETA, SelectorCert, MatchSHA256)}, nil, NoMatch, -1, nil},
+		{"2 1 1 leaf sent twice", chain(p.leaf, p.leaf), []Record{rec(p.leaf, DANETA, SelectorSPKI, MatchSHA256)}, nil, NoMatch, -1, nil},
+		{"2 0 1 leaf sent twice before its issuer", chain(p.leaf, p.leaf, p.inter), []Record{rec(p.leaf, DANETA, SelectorCert, MatchSHA256)}, nil, NoMatch, -1, nil},
+		{"2 0 1 leaf sent three times", chain(p.leaf, p.inter, p.leaf, p.leaf), []Record{rec(p.leaf, DANETA, SelectorCert, MatchSHA512)}, nil, NoMatch, -1, nil},
+		{"2 0 0 leaf sent twice", chain(p.leaf, p.leaf), []Record{rec(p.leaf, DANETA, SelectorCert, MatchFull)}, nil, NoMatch, -1, nil},
+		{"2 1 0 leaf sent twice", chain(p.leaf, p.leaf), []Record{rec(p.leaf, DANETA, SelectorSPKI, MatchFull)}, nil, NoMatch, -1, nil},
+		{"2 1 1 self-signed leaf sent twice", chain(self, self), []Record{rec(self, DANETA, SelectorSPKI, MatchSHA256)}, nil, NoMatch, -1, nil},
+		{"2 1 1 twin of a self-signed leaf", chain(self, twin), []Record{rec(twin, DANETA, SelectorSPKI, MatchSHA256)}, nil, NoMatch, -1, nil},
+		{"2 0 1 twin of a self-signed leaf", chain(self, twin), []Record{rec(twin, DANETA, SelectorCert, MatchSHA256)}, nil, NoMatch, -1, nil},
+		{"2 0 0 twin of a self-signed leaf in the record", chain(self), []Record{rec(twin, DANETA, SelectorCert, MatchFull)}, nil, NoMatch, -1, nil},
+		{"2 1 0 key of a self-signed leaf", chain(self), []Record{rec(self, DANETA, SelectorSPKI, MatchFull)}, nil, NoMatch, -1, nil},
+		{"0 0 1 twin of a self-signed leaf among the roots", chain(self), []Record{rec(twin, PKIXTA, SelectorCert, MatchSHA256)}, pool(twin), NoMatch, -1, nil},
+		{"0 1 1 twin of a self-signed leaf sent and among the roots", chain(self, twin), []Record{rec(twin, PKIXTA, SelectorSPKI, MatchSHA256)}, pool(twin), NoMatch, -1, nil},
+		{"0 0 1 leaf sent twice", chain(p.leaf, p.leaf, p.inter), []Record{rec(p.leaf, PKIXTA, SelectorCert, MatchSHA256)}, pool(p.root), NoMatch, -1, nil},
+
+		// Repeats of other certificates change nothing.
+		{"2 0 1 issuer after a repeated leaf", chain(p.leaf, p.leaf, p.inter), []Record{rec(p.inter, DANETA, SelectorCert, MatchSHA256)}, nil, Matched, 1, chain(p.leaf, p.inter)},
+		{"2 0 1 issuer sent twice", chain(p.leaf, p.inter, p.inter, p.root), []Record{rec(p.root, DANETA, SelectorCert, MatchSHA256)}, nil, Matched, 2, chain(p.leaf, p.inter, p.root)},
+		{"3 1 1 leaf sent twice", chain(p.leaf, p.leaf), []Record{rec(p.leaf, DANEEE, SelectorSPKI, MatchSHA256)}, nil, Matched, 0, chain(p.leaf)},
+		{"3 1 1 self-signed leaf", chain(self, self), []Record{rec(self, DANEEE, SelectorSPKI, MatchSHA256)}, nil, Matched, 0, chain(self)},
+		{"1 1 1 leaf sent twice", chain(p.leaf, p.leaf, p.inter), []Record{rec(p.leaf, PKIXEE, SelectorSPKI, MatchSHA256)}, pool(p.root), Matched, 0, chain(p.leaf, p.inter, p.root)},
+		// A leaf signed with its own key under another name has an issuer
+		// that is not the leaf (OpenSSL accepts it too).
+		{"2 1 1 own key under another name", chain(underOwn, ownCA), []Record{rec(ownCA, DANETA, SelectorSPKI, MatchSHA256)}, nil, Matched, 1, chain(underOwn, ownCA)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Match(tc.chain, tc.records, Options{Name: leafName, Time: testNow, Roots: tc.roots})
+			if got.Reason != tc.want || got.Depth != tc.depth {
+				t.Fatalf("%v at depth %d (%v), want %v at depth %d", got.Reason, got.Depth, got.Err, tc.want, tc.depth)
+			}
+			if tc.want != Matched {
+				return
+			}
+			if len(got.Path) != len(tc.path) {
+				t.Fatalf("path of %d certificates, want %d", len(got.Path), len(tc.path))
+			}
+			for i := range tc.path {
+				if !got.Path[i].Equal(tc.path[i]) {
+					t.Errorf("path[%d] is %q, want %q", i, got.Path[i].Subject, tc.path[i].Subject)
+				}
+			}
+			if (got.Record.Usage == DANETA || got.Record.Usage == PKIXTA) && got.Depth < 1 {
+				t.Errorf("a %v record matched at depth %d", got.Record.Usage, got.Depth)
+			}
+		})
+	}
+}
+
+// TestMatchRecordCertificatesCompletePaths: the certificates of usable
+// PKIX-TA and DANE-TA Cert(0) Full(0) records are issuers a peer may leave
+// out of its chain, as OpenSSL uses them (RFC 7671 §5.2.2 for 2 0 0); they
+// are untrusted, so a path through one still needs an anchor a record or
+// the roots vouch for, and DANE-EE/PKIX-EE records supply nothing.
+func TestMatchRecordCertificatesCompletePaths(t *testing.T) {
+	p := newPKI(t)
+	other := newPKI(t)
+	sameName := issue(t, certSpec{cn: "Example Devices CA", ca: true}, other.root) // p.inter's name, another key
+	oldCA := issue(t, certSpec{cn: "Old CA", ca: true, notBefore: testNow.Add(-48 * time.Hour), notAfter: testNow.Add(-time.Hour)}, p.root)
+	underOld := issue(t, certSpec{cn: "dev7", dns: []string{leafName}}, oldCA)
+	rec := func(c *testCert, u Usage, s Selector, m MatchingType) Record { return mustRecord(t, c.cert, u, s, m) }
+	chain := func(cs ...*testCert) []*x509.Certificate {
+		var out []*x509.Certificate
+		for _, c := range cs {
+			out = append(out, c.cert)
+		}
+		return out
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(p.root.cert)
+	pkixEE := rec(p.leaf, PKIXEE, SelectorSPKI, MatchSHA256)
+	inter000 := rec(p.inter, PKIXTA, SelectorCert, MatchFull)
+	inter200 := rec(p.inter, DANETA, SelectorCert, MatchFull)
+	tests := []struct {
+		name    string
+		chain   []*x509.Certificate
+		records []Record
+		roots   *x509.CertPool
+		want    Reason
+		depth   int
+		record  Record
+		path    []*x509.Certificate
+	}{
+		{"1 1 1 leaf, issuer in a 0 0 0 record", chain(p.leaf), []Record{pkixEE, inter000}, roots, Matched, 0, pkixEE, chain(p.leaf, p.inter, p.root)},
+		{"0 0 0 issuer not presented", chain(p.leaf), []Record{inter000}, roots, Matched, 1, inter000, chain(p.leaf, p.inter, p.root)},
+		{"0 0 1 root, issuer in a 0 0 0 record", chain(p.leaf), []Record{rec(p.root, PKIXTA, SelectorCert, MatchSHA256), inter000}, roots, Matched, 1, inter000, chain(p.leaf, p.inter, p.root)},
+		{"1 1 1 leaf, issuer in a 2 0 0 record", chain(p.leaf), []Record{pkixEE, inter200}, roots, Matched, 1, inter200, chain(p.leaf, p.inter)},
+		{"2 0 1 issuer, issuer in a 0 0 0 record", chain(p.leaf), []Record{rec(p.inter, DANETA, SelectorCert, MatchSHA256), inter000}, roots, Matched, 1, rec(p.inter, DANETA, SelectorCert, MatchSHA256), chain(p.leaf, p.inter)},
+		{"2 1 0 root key, issuer in a 0 0 0 record", chain(p.leaf), []Record{rec(p.root, DANETA, SelectorSPKI, MatchFull), inter000}, roots, Matched, 2, rec(p.root, DANETA, SelectorSPKI, MatchFull), nil},
+		{"2 0 1 root sent, issuer in a 0 0 0 record", chain(p.leaf, p.root), []Record{rec(p.root, DANETA, SelectorCert, MatchSHA256), inter000}, roots, Matched, 2, rec(p.root, DANETA, SelectorCert, MatchSHA256), chain(p.leaf, p.inter, p.root)},
+		{"2 0 1 root sent, issuer in a 2 0 0 record", chain(p.leaf, p.root), []Record{rec(p.root, DANETA, SelectorCert, MatchSHA256), inter200}, nil, Matched, 1, inter200, chain(p.leaf, p.inter)},
+
+		{"1 1 1 leaf, 0 0 0 of an unrelated CA", chain(p.leaf), []Record{pkixEE, rec(other.inter, PKIXTA, SelectorCert, MatchFull)}, roots, Untrusted, -1, pkixEE, nil},
+		{"1 1 1 leaf, 0 0 0 of a CA with the issuer's name and another key", chain(p.leaf), []Record{pkixEE, rec(sameName, PKIXTA, SelectorCert, MatchFull)}, roots, Untrusted, -1, pkixEE, nil},
+		{"1 1 1 leaf, 0 0 0 of an expired issuer", chain(underOld), []Record{rec(underOld, PKIXEE, SelectorSPKI, MatchSHA256), rec(oldCA, PKIXTA, SelectorCert, MatchFull)}, roots, Untrusted, -1, rec(underOld, PKIXEE, SelectorSPKI, MatchSHA256), nil},
+		{"1 1 1 leaf, issuer only in a 3 0 0 record", chain(p.leaf), []Record{pkixEE, rec(p.inter, DANEEE, SelectorCert, MatchFull)}, roots, Untrusted, -1, pkixEE, nil},
+		{"1 1 1 leaf, issuer only in a 1 0 0 record", chain(p.leaf), []Record{pkixEE, rec(p.inter, PKIXEE, SelectorCert, MatchFull)}, roots, Untrusted, -1, pkixEE, nil},
+		{"0 0 0 of the leaf", chain(p.leaf, p.inter), []Record{rec(p.leaf, PKIXTA, SelectorCert, MatchFull)}, roots, NoMatch, -1, Record{}, nil},
+		// Without roots PKIX-TA records are unusable (RFC 7671 §4.1), their
+		// certificates included; OpenSSL still uses them (see
+		// TestMatchDivergesFromOpenSSL).
+		{"0 0 0 issuer without roots", chain(p.leaf), []Record{inter000}, nil, NoUsableRecords, -1, Record{}, nil},
+		{"2 0 1 root sent, issuer in a 0 0 0 record, no roots", chain(p.leaf, p.root), []Record{rec(p.root, DANETA, SelectorCert, MatchSHA256), inter000}, nil, Untrusted, -1, rec(p.root, DANETA, SelectorCert, MatchSHA256), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Match(tc.chain, tc.records, Options{Name: leafName, Time: testNow, Roots: tc.roots})
+			if got.Reason != tc.want || got.Depth != tc.depth {
+				t.Fatalf("%v at depth %d (%v), want %v at depth %d", got.Reason, got.Depth, got.Err, tc.want, tc.depth)
+			}
+			if !got.Record.Equal(tc.record) {
+				t.Errorf("record %s, want %s", got.Record, tc.record)
+			}
+			if tc.path == nil {
+				return
+			}
+			if len(got.Path) != len(tc.path) {
+				t.Fatalf("path of %d certificates, want %d", len(got.Path), len(tc.path))
+			}
+			for i := range tc.path {
+				if !got.Path[i].Equal(tc.path[i]) {
+					t.Errorf("path[%d] is %q, want %q", i, got.Path[i].Subject, tc.path[i].Subject)
+				}
+			}
+		})
+	}
+}
+
+// TestMatchNameComparesASCIICaseOnly: the claimed name and the SAN
+// dNSNames compare in ASCII case only; a claimed name spelled with the
+// Kelvin sign or a dotted capital I is not the SAN with "k" or "i".
+func TestMatchNameComparesASCIICaseOnly(t *testing.T) {
+	p := newPKI(t)
+	leaf := issue(t, certSpec{cn: "k1", dns: []string{"k1._device.example.com", "dev-i._device.example.com"}}, p.inter)
+	chain := []*x509.Certificate{leaf.cert, p.inter.cert}
+	r := mustRecord(t, p.inter.cert, DANETA, SelectorCert, MatchSHA256)
+	tests := []struct {
+		name string
+		want Reason
+	}{
+		{"k1._device.example.com", Matched},
+		{"K1._DEVICE.Example.com.", Matched},
+		{"\u212a1._device.example.com", NameMismatch},
+		{"dev-\u0130._device.example.com", NameMismatch},
+	}
+	for _, tc := range tests {
+		if got := Match(chain, []Record{r}, Options{Name: tc.name, Time: testNow}); got.Reason != tc.want {
+			t.Errorf("Name %+q: %v (%v), want %v", tc.name, got.Reason, got.Err, tc.want)
+		}
+	}
+}

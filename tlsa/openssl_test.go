@@ -96,7 +96,9 @@ func opensslVerdict(t *testing.T, addr, name string, records []Record, rootsFile
 //   - a wildcard SAN does not stand for the claimed name (an identity is
 //     one name);
 //   - the subject common name is never consulted (OpenSSL falls back to it
-//     when the leaf has no SAN dNSName).
+//     when the leaf has no SAN dNSName);
+//   - without roots, PKIX-TA records and the certificates they carry are
+//     unusable, also as untrusted issuers for a DANE-TA path.
 func TestMatchDivergesFromOpenSSL(t *testing.T) {
 	srv := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	root := issue(t, certSpec{cn: "Example Root", ca: true}, nil)
@@ -106,6 +108,7 @@ func TestMatchDivergesFromOpenSSL(t *testing.T) {
 	wild := issue(t, certSpec{cn: "wild", dns: []string{"*.devices.example.com"}, eku: srv}, inter)
 	cnOnly := issue(t, certSpec{cn: leafName, eku: srv}, inter)
 	taInter := mustRecord(t, inter.cert, DANETA, SelectorCert, MatchSHA256)
+	srvLeaf := issue(t, certSpec{cn: "srv", dns: []string{leafName}, eku: srv}, inter)
 	tests := []struct {
 		name    string
 		claimed string
@@ -117,6 +120,10 @@ func TestMatchDivergesFromOpenSSL(t *testing.T) {
 		{"expired anchor from the chain", leafName, []*testCert{underOld, oldCA}, []Record{mustRecord(t, oldCA.cert, DANETA, SelectorCert, MatchSHA256)}, Untrusted, "expired"},
 		{"wildcard SAN", "dev1.devices.example.com", []*testCert{wild, inter}, []Record{taInter}, NameMismatch, "*.devices.example.com"},
 		{"name only in the common name", leafName, []*testCert{cnOnly, inter}, []Record{taInter}, NameMismatch, "no SAN dNSName"},
+		// Without roots a PKIX-TA record is unusable (RFC 7671 §4.1), and
+		// so is the certificate it carries; OpenSSL still builds paths
+		// with it.
+		{"issuer from a 0 0 0 record without roots", leafName, []*testCert{srvLeaf, root}, []Record{mustRecord(t, root.cert, DANETA, SelectorCert, MatchSHA256), mustRecord(t, inter.cert, PKIXTA, SelectorCert, MatchFull)}, Untrusted, "unknown authority"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,6 +164,10 @@ func TestMatchAgainstOpenSSL(t *testing.T) {
 	selfSigned := issue(t, certSpec{cn: "self", dns: []string{leafName}, eku: srv}, nil)
 	wildDevice := issue(t, certSpec{cn: "wild", dns: []string{"*._device.example.com"}, eku: srv}, inter)
 	other := issue(t, certSpec{cn: "other", dns: []string{leafName}, eku: srv}, nil)
+	sameName := issue(t, certSpec{cn: "Example Servers CA", ca: true}, other)  // inter's name, another key and root
+	twin := issue(t, certSpec{cn: "self", ca: true, key: selfSigned.key}, nil) // the self-signed leaf's name and key
+	ownCA := issue(t, certSpec{cn: "Own CA", ca: true, key: selfSigned.key}, nil)
+	underOwn := issue(t, certSpec{cn: "own", dns: []string{leafName}, eku: srv, key: selfSigned.key}, ownCA)
 	rootsFile := writePEM(t, t.TempDir(), "roots.pem", root.cert)
 	roots := x509.NewCertPool()
 	roots.AddCert(root.cert)
@@ -195,6 +206,16 @@ func TestMatchAgainstOpenSSL(t *testing.T) {
 		{"2 0 1 self-signed leaf", []*testCert{selfSigned}, []Record{rec(selfSigned, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 1 1 self-signed leaf", []*testCert{selfSigned}, []Record{rec(selfSigned, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
 		{"2 0 1 naming the issued leaf", []*testCert{leaf, inter}, []Record{rec(leaf, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
+		{"2 0 1 leaf sent twice", []*testCert{leaf, leaf}, []Record{rec(leaf, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
+		{"2 1 1 leaf sent twice before its issuer", []*testCert{leaf, leaf, inter}, []Record{rec(leaf, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
+		{"2 0 0 leaf sent twice", []*testCert{leaf, leaf}, []Record{rec(leaf, DANETA, SelectorCert, MatchFull)}, false, testNow},
+		{"2 1 1 self-signed leaf sent twice", []*testCert{selfSigned, selfSigned}, []Record{rec(selfSigned, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
+		{"2 1 1 twin of a self-signed leaf", []*testCert{selfSigned, twin}, []Record{rec(twin, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
+		{"2 0 0 twin of a self-signed leaf in the record", []*testCert{selfSigned}, []Record{rec(twin, DANETA, SelectorCert, MatchFull)}, false, testNow},
+		{"2 0 1 issuer after a repeated leaf", []*testCert{leaf, leaf, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
+		{"2 0 1 issuer sent twice", []*testCert{leaf, inter, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
+		{"2 1 1 own key under another name", []*testCert{underOwn, ownCA}, []Record{rec(ownCA, DANETA, SelectorSPKI, MatchSHA256)}, false, testNow},
+		{"2 1 0 own key under another name, not presented", []*testCert{underOwn}, []Record{rec(ownCA, DANETA, SelectorSPKI, MatchFull)}, false, testNow},
 		{"2 x x wildcard over an underscore label", []*testCert{wildDevice, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 x x anonymous leaf", []*testCert{anon, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
 		{"2 x x client-only EKU", []*testCert{client, inter}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256)}, false, testNow},
@@ -209,6 +230,21 @@ func TestMatchAgainstOpenSSL(t *testing.T) {
 		{"0 0 1 root from the store", []*testCert{leaf, inter}, []Record{rec(root, PKIXTA, SelectorCert, MatchSHA256)}, true, testNow},
 		{"0 1 1 intermediate", []*testCert{leaf, inter}, []Record{rec(inter, PKIXTA, SelectorSPKI, MatchSHA256)}, true, testNow},
 		{"1 1 1 expired", []*testCert{expired, inter}, []Record{rec(expired, PKIXEE, SelectorSPKI, MatchSHA256)}, true, testNow},
+		// Issuers carried by TA-usage Full(0) records complete the chain.
+		{"1 1 1 leaf, issuer in a 0 0 0 record", []*testCert{leaf}, []Record{rec(leaf, PKIXEE, SelectorSPKI, MatchSHA256), rec(inter, PKIXTA, SelectorCert, MatchFull)}, true, testNow},
+		{"1 1 1 leaf, issuer in a 2 0 0 record", []*testCert{leaf}, []Record{rec(leaf, PKIXEE, SelectorSPKI, MatchSHA256), rec(inter, DANETA, SelectorCert, MatchFull)}, true, testNow},
+		{"0 0 0 issuer not presented", []*testCert{leaf}, []Record{rec(inter, PKIXTA, SelectorCert, MatchFull)}, true, testNow},
+		{"0 0 1 root, issuer in a 0 0 0 record", []*testCert{leaf}, []Record{rec(root, PKIXTA, SelectorCert, MatchSHA256), rec(inter, PKIXTA, SelectorCert, MatchFull)}, true, testNow},
+		{"0 0 1 root, issuer in a 2 0 0 record", []*testCert{leaf}, []Record{rec(root, PKIXTA, SelectorCert, MatchSHA256), rec(inter, DANETA, SelectorCert, MatchFull)}, true, testNow},
+		{"2 0 1 issuer, issuer in a 0 0 0 record", []*testCert{leaf}, []Record{rec(inter, DANETA, SelectorCert, MatchSHA256), rec(inter, PKIXTA, SelectorCert, MatchFull)}, true, testNow},
+		{"2 0 1 root sent, issuer in a 2 0 0 record", []*testCert{leaf, root}, []Record{rec(root, DANETA, SelectorCert, MatchSHA256), rec(inter, DANETA, SelectorCert, MatchFull)}, false, testNow},
+		{"1 1 1 leaf, 0 0 0 of an unrelated CA", []*testCert{leaf}, []Record{rec(leaf, PKIXEE, SelectorSPKI, MatchSHA256), rec(other, PKIXTA, SelectorCert, MatchFull)}, true, testNow},
+		{"1 1 1 leaf, 0 0 0 with the issuer's name and another key", []*testCert{leaf}, []Record{rec(leaf, PKIXEE, SelectorSPKI, MatchSHA256), rec(sameName, PKIXTA, SelectorCert, MatchFull)}, true, testNow},
+		{"1 1 1 leaf, 0 0 0 of an expired issuer", []*testCert{underOld}, []Record{rec(underOld, PKIXEE, SelectorSPKI, MatchSHA256), rec(oldCA, PKIXTA, SelectorCert, MatchFull)}, true, testNow},
+		{"1 1 1 leaf, issuer only in a 3 0 0 record", []*testCert{leaf}, []Record{rec(leaf, PKIXEE, SelectorSPKI, MatchSHA256), rec(inter, DANEEE, SelectorCert, MatchFull)}, true, testNow},
+		{"1 1 1 leaf, issuer only in a 1 0 0 record", []*testCert{leaf}, []Record{rec(leaf, PKIXEE, SelectorSPKI, MatchSHA256), rec(inter, PKIXEE, SelectorCert, MatchFull)}, true, testNow},
+		{"0 0 1 leaf sent twice", []*testCert{leaf, leaf, inter}, []Record{rec(leaf, PKIXTA, SelectorCert, MatchSHA256)}, true, testNow},
+		{"1 1 1 leaf sent twice", []*testCert{leaf, leaf, inter}, []Record{rec(leaf, PKIXEE, SelectorSPKI, MatchSHA256)}, true, testNow},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -73,7 +73,10 @@ func newAllowList() *AllowList {
 
 func (a *AllowList) add(p string) error {
 	orig := p
-	p = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(p), "."))
+	// ASCII case only: strings.ToLower would turn the Kelvin sign into
+	// "k" and a dotted capital I into "i", so that a pattern naming no
+	// DNS name (labels are ASCII, RFC 5890 §2.3.1) would allow one.
+	p = asciiLower(strings.TrimSuffix(strings.TrimSpace(p), "."))
 	if base, ok := strings.CutPrefix(p, subtreePrefix); ok {
 		if err := checkBase(base); err != nil {
 			return fmt.Errorf("allow-list: pattern %q: %w", orig, err)
@@ -93,6 +96,17 @@ func (a *AllowList) add(p string) error {
 		a.patterns = append(a.patterns, n.String())
 	}
 	return nil
+}
+
+// asciiLower maps A-Z to a-z and leaves every other byte as it is.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 // checkBase checks the name below which a subtree pattern allows names. It

@@ -43,7 +43,10 @@ func TestAllowList(t *testing.T) {
 
 func TestParseAllowListErrors(t *testing.T) {
 	t.Parallel()
-	for _, p := range []string{"*", "*.", "**.example.com", "*.*.example.com", "*.exa mple.com", "a..b", "*.a..b", "bad\\046name", "*._", "*.x_y.example", strings.Repeat("a.", 130) + "com"} {
+	for _, p := range []string{"*", "*.", "**.example.com", "*.*.example.com", "*.exa mple.com", "a..b", "*.a..b", "bad\\046name", "*._", "*.x_y.example", strings.Repeat("a.", 130) + "com",
+		// Unicode lower-casing would turn these into ASCII names: the
+		// Kelvin sign into "k", a dotted capital I into "i" and a dot.
+		"\u212a._device.example.com", "*._device.\u212aample.com", "*.\u0130nfra.example.com", "d1._device.\u0130.example.com"} {
 		if _, err := ParseAllowList([]string{p}); err == nil {
 			t.Errorf("ParseAllowList(%q) accepted", p)
 		}

@@ -85,10 +85,12 @@ DIR/key.pem, record 3 1 1. --csr writes DIR/csr.pem, a request for an outside CA
 printed 3 1 1 record matches whatever certificate that CA issues for the key.
 
 --user makes a user certificate: the domain as dNSName, the user as otherName uid (and
---mailbox as rfc822Name or SmtpUTF8Mailbox). The identity is lowercase(uid)@domain. The
+--mailbox as rfc822Name or SmtpUTF8Mailbox). The identity is uid@domain, the uid in its
+PRECIS UsernameCaseMapped form (RFC 8265: lower case; a uid that differs from that form other
+than by case, such as fullwidth letters or a decomposed accent, is refused). The
 record printed is the user CA's 2 0 1 at _user.DOMAIN, which authenticates all the
 domain's users. With --hashed it is the user's own 3 1 1 at <hash>._user.DOMAIN, where
-<hash> is lowercase(UID) hashed as RFC 7929 §3 hashes a local part (SHA2-256, first 28
+<hash> is that form of the uid hashed as RFC 7929 §3 hashes a local part (SHA2-256, first 28
 octets, hex): a per-user record that does not reveal user names in the zone.
 
 Existing files are never replaced unless --force is given.`,
@@ -167,6 +169,9 @@ Existing files are never replaced unless --force is given.`,
 					owner, err = identity.HashedUserName(user, d.String())
 				} else {
 					owner, err = identity.UserCAName(d.String())
+				}
+				if ue := (*identity.UserNameError)(nil); errors.As(err, &ue) {
+					return cli.Input(fmt.Errorf("--user: %w", err))
 				}
 				if err != nil {
 					return cli.Input(fmt.Errorf("--domain: %w", err))
@@ -383,8 +388,8 @@ func idShowCommand() *cli.Command {
 		Usage:   "dance id show [--json] CERT",
 		Description: `Reads the first certificate in CERT (PEM or DER; - for stdin) and prints the names in its
 subjectAltName: dNSNames with their DANCE shape, otherName uid, SmtpUTF8Mailbox and
-rfc822Name, and the user identities (lowercase(uid)@domain) it proves when its issuer is
-the user CA published at _user.domain. Also prints the TLSA record for the certificate:
+rfc822Name, and the user identities (uid@domain, the uid in PRECIS UsernameCaseMapped form)
+it proves when its issuer is the user CA published at _user.domain. Also prints the TLSA record for the certificate:
 3 1 1 for an end entity, 2 0 1 for a CA.`,
 		Examples: []string{
 			"dance id show sensor1/cert.pem",

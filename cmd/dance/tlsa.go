@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -402,13 +403,19 @@ func tlsaParsePublicKey(data []byte) (crypto.PublicKey, error) {
 
 // tlsaCheckOrder requires a chain in TLS order: leaf first, each
 // certificate followed by its issuer (RFC 8446 §4.4.2 asks senders for
-// this order, and a tool that checks chains should insist on it).
+// this order, and a tool that checks chains should insist on it). A
+// repeat of an earlier certificate is skipped, as tlsa.Match ignores it.
 func tlsaCheckOrder(chain []*x509.Certificate) error {
-	for i := 0; i+1 < len(chain); i++ {
-		if !bytes.Equal(chain[i].RawIssuer, chain[i+1].RawSubject) {
-			return fmt.Errorf("chain is not in order, leaf first: certificate %d (%s) is not the issuer of certificate %d (%s)",
-				i+2, chain[i+1].Subject, i+1, chain[i].Subject)
+	prev := 0
+	for i := 1; i < len(chain); i++ {
+		if slices.ContainsFunc(chain[:i], chain[i].Equal) {
+			continue
 		}
+		if !bytes.Equal(chain[prev].RawIssuer, chain[i].RawSubject) {
+			return fmt.Errorf("chain is not in order, leaf first: certificate %d (%s) is not the issuer of certificate %d (%s)",
+				i+1, chain[i].Subject, prev+1, chain[prev].Subject)
+		}
+		prev = i
 	}
 	return nil
 }

@@ -81,6 +81,8 @@ vec ta-211-depth2 match 2 "$NAME" "$AT" "leaf.pem inter.pem root.pem" "2 1 1 $(r
 vec ta-200-record match 2 "$NAME" "$AT" "leaf.pem inter.pem" "2 0 0 $(rec root.pem cert full)"
 vec ta-210-record match 2 "$NAME" "$AT" "leaf.pem inter.pem" "2 1 0 $(rec root.pem spki full)"
 vec ta-210-issuer match 1 "$NAME" "$AT" "rsa.pem" "2 1 0 $(rec inter.pem spki full)"
+vec ta-leaf-twice no-match -1 "$NAME" "$AT" "leaf.pem leaf.pem" "2 0 1 $(rec leaf.pem cert sha256)"
+vec ta-issuer-after-repeated-leaf match 1 "$NAME" "$AT" "leaf.pem leaf.pem inter.pem" "2 0 1 $(rec inter.pem cert sha256)"
 vec ta-not-presented no-match -1 "$NAME" "$AT" "leaf.pem inter.pem" "2 0 1 $(rec root.pem cert sha256)"
 vec ta-expired-leaf untrusted -1 "$NAME" "$AT" "short.pem inter.pem" "2 0 1 $(rec inter.pem cert sha256)"
 vec ta-anonymous name-mismatch -1 "$NAME" "$AT" "anon.pem inter.pem" "2 0 1 $(rec inter.pem cert sha256)"
