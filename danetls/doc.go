@@ -16,7 +16,9 @@
 // # How the server authenticates
 //
 // The server asks for a client certificate and accepts any chain at the
-// TLS layer (tls.RequireAnyClientCert): the chain is authenticated by DANE,
+// TLS layer (tls.RequireAnyClientCert, or tls.RequestClientCert with the
+// VerifyClientCertIfGiven option, for servers that also take another
+// credential such as a bearer token): the chain is authenticated by DANE,
 // not by a PKIX CA pool. The verification runs in tls.Config.VerifyConnection,
 // which crypto/tls calls on full handshakes and on resumed sessions alike
 // (VerifyPeerCertificate is never used: it does not run on resumption), so a

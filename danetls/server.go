@@ -19,9 +19,14 @@ import (
 // TLS 1.2 is the minimum version. A VerifyConnection already in base runs
 // first and can refuse too. Configurations that base's GetConfigForClient
 // returns get the same treatment, so that no handshake escapes the check.
-func ServerConfig(base *tls.Config, v verify.Verifier) *tls.Config {
+// Options change what is asked of clients (VerifyClientCertIfGiven).
+func ServerConfig(base *tls.Config, v verify.Verifier, opts ...ServerOption) *tls.Config {
+	var o serverOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg := cloneConfig(base)
-	requireDANE(cfg, v)
+	requireDANE(cfg, v, o)
 	if get := cfg.GetConfigForClient; get != nil {
 		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			c, err := get(hello)
@@ -30,23 +35,47 @@ func ServerConfig(base *tls.Config, v verify.Verifier) *tls.Config {
 			}
 			c = c.Clone()
 			c.GetConfigForClient = nil
-			requireDANE(c, v)
+			requireDANE(c, v, o)
 			return c, nil
 		}
 	}
 	return cfg
 }
 
-// requireDANE makes cfg require a client certificate and authenticate it
-// with v.
-func requireDANE(cfg *tls.Config, v verify.Verifier) {
+// A ServerOption changes what a configuration from ServerConfig asks of
+// its clients.
+type ServerOption func(*serverOptions)
+
+type serverOptions struct {
+	certOptional bool
+}
+
+// VerifyClientCertIfGiven makes the client certificate optional, as
+// tls.VerifyClientCertIfGiven does for a CA pool: a client that presents
+// none completes the handshake with no identity (IdentityFromConn and the
+// others report false), for servers that accept another credential too,
+// such as a bearer token checked by the handler. A certificate that is
+// presented is authenticated as always, on resumed sessions too, and the
+// handshake fails when the verifier refuses it: a refused identity cannot
+// fall back on having none. Without this option a certificate is required.
+func VerifyClientCertIfGiven() ServerOption {
+	return func(o *serverOptions) { o.certOptional = true }
+}
+
+// requireDANE makes cfg ask for a client certificate (require one, unless
+// o makes it optional) and authenticate it with v.
+func requireDANE(cfg *tls.Config, v verify.Verifier, o serverOptions) {
 	if cfg.MinVersion < tls.VersionTLS12 {
 		cfg.MinVersion = tls.VersionTLS12
 	}
 	// The chain is authenticated by DANE in VerifyConnection, so crypto/tls
 	// must not check it against a CA pool, but it must insist on one
-	// (RequireAnyClientCert still checks that the client holds the key).
+	// (RequireAnyClientCert still checks that the client holds the key, as
+	// RequestClientCert does for a certificate that is presented).
 	cfg.ClientAuth = tls.RequireAnyClientCert
+	if o.certOptional {
+		cfg.ClientAuth = tls.RequestClientCert
+	}
 	cfg.ClientCAs = nil
 	prev := cfg.VerifyConnection
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
@@ -54,6 +83,9 @@ func requireDANE(cfg *tls.Config, v verify.Verifier) {
 			if err := prev(cs); err != nil {
 				return err
 			}
+		}
+		if len(cs.PeerCertificates) == 0 && o.certOptional {
+			return nil
 		}
 		// VerifyConnection gets no context; the verifier bounds its own
 		// lookups with its deadline.
