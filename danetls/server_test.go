@@ -267,9 +267,9 @@ func TestIdentitiesForgotten(t *testing.T) {
 }
 
 func storedIdentities() int {
-	identities.Lock()
-	defer identities.Unlock()
-	return len(identities.m)
+	conns.Lock()
+	defer conns.Unlock()
+	return len(conns.m)
 }
 
 // TestGetConfigForClient: a configuration chosen per client by the base's
@@ -280,12 +280,8 @@ func TestGetConfigForClient(t *testing.T) {
 	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
 	stranger := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
 	e := newEnv(t, []string{testident.EELine(t, dev.name, dev.key.Public())}, dev.name)
+	cert, _ := testident.ServerCert(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(whoami))
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS() // makes the server certificate
-	srv.Close()
-	cert := srv.TLS.Certificates[0]
-	srv = httptest.NewUnstartedServer(http.HandlerFunc(whoami))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.Config.ConnContext = ConnContext
 	lax := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.NoClientCert}
