@@ -27,6 +27,12 @@
 // the single SAN dNSName of a device, service or host certificate, or
 // "_user.<domain>" for a user certificate.
 //
+// The verifier's lookups run under the handshake's context (the one given
+// to tls.Conn.HandshakeContext; for an http.Server, the connection's,
+// derived from its BaseContext): a handshake whose deadline passes or
+// whose context is cancelled, say by a server shutting down, stops its DNS
+// work at once instead of at the verifier's own lookup deadline.
+//
 // # Identities belong to connections
 //
 // Each handshake runs with a configuration of its own (made by the

@@ -94,6 +94,13 @@ func (s *server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error
 		return nil, errNoServerCertificate
 	}
 	st := track(hello.Conn, cfg)
+	// VerifyConnection gets no context; the handshake's is the one
+	// crypto/tls gives GetConfigForClient (HandshakeContext's, or for an
+	// http.Server the connection's), and crypto/tls cancels it when the
+	// handshake ends. The verifier's lookups run under it, so a handshake
+	// given up by its caller or by a server shutting down stops its DNS
+	// work; the verifier still bounds each lookup with its own deadline.
+	ctx := hello.Context()
 	s.requireCertificate(cfg)
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		if prev != nil {
@@ -104,9 +111,7 @@ func (s *server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error
 		if len(cs.PeerCertificates) == 0 && s.opts.certOptional {
 			return nil
 		}
-		// VerifyConnection gets no context; the verifier bounds its own
-		// lookups with its deadline.
-		id, err := verify.VerifyChain(context.Background(), s.v, cs.PeerCertificates)
+		id, err := verify.VerifyChain(ctx, s.v, cs.PeerCertificates)
 		if err != nil {
 			return err
 		}
