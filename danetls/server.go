@@ -44,7 +44,9 @@ import (
 func ServerConfig(base *tls.Config, v verify.Verifier, opts ...ServerOption) *tls.Config {
 	s := &server{v: v}
 	for _, opt := range opts {
-		opt(&s.opts)
+		if opt.apply != nil {
+			opt.apply(&s.opts)
+		}
 	}
 	cfg := cloneConfig(base)
 	s.self, s.prev, s.get = cfg, cfg.VerifyConnection, cfg.GetConfigForClient
@@ -123,7 +125,9 @@ func (s *server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error
 
 // A ServerOption changes what a configuration from ServerConfig asks of
 // its clients.
-type ServerOption func(*serverOptions)
+type ServerOption struct {
+	apply func(*serverOptions)
+}
 
 type serverOptions struct {
 	certOptional bool
@@ -138,7 +142,7 @@ type serverOptions struct {
 // handshake fails when the verifier refuses it: a refused identity cannot
 // fall back on having none. Without this option a certificate is required.
 func VerifyClientCertIfGiven() ServerOption {
-	return func(o *serverOptions) { o.certOptional = true }
+	return ServerOption{apply: func(o *serverOptions) { o.certOptional = true }}
 }
 
 // requireCertificate makes cfg ask for a client certificate, which
