@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/testident"
@@ -177,5 +179,54 @@ func TestIdentityFromRequestWithoutConnContext(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if string(body) != "false 1" {
 		t.Errorf("IdentityFromRequest without ConnContext, certificate count: %q, want %q", body, "false 1")
+	}
+}
+
+// TestServeTLSNegotiatesHTTP2: http.Server.ServeTLS adds "h2" to the
+// configuration it was given, which is the one the per-handshake copies
+// are made from, so HTTP/2 is negotiated without NextProtos in base, and
+// the identity reaches the handler over it.
+func TestServeTLSNegotiatesHTTP2(t *testing.T) {
+	t.Parallel()
+	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	e := newEnv(t, []string{testident.EELine(t, dev.name, dev.key.Public())}, dev.name)
+	sc, pool := testident.ServerCert(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{
+		TLSConfig:   ServerConfig(&tls.Config{Certificates: []tls.Certificate{sc}}, e.core),
+		ConnContext: ConnContext,
+		ErrorLog:    log.New(io.Discard, "", 0),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id, ok := IdentityFromRequest(r)
+			if !ok {
+				http.Error(w, "no identity", http.StatusForbidden)
+				return
+			}
+			fmt.Fprintf(w, "%s %s", r.Proto, id.Name)
+		}),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.ServeTLS(ln, "", "")
+	}()
+	t.Cleanup(func() { srv.Close(); <-done })
+	cert, err := LoadIdentity(dev.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{TLSClientConfig: ClientConfig(&tls.Config{RootCAs: pool}, cert), ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Get("https://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if want := "HTTP/2.0 " + dev.name; string(body) != want {
+		t.Errorf("%s: %q, want %q", resp.Status, body, want)
 	}
 }
