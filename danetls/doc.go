@@ -4,11 +4,11 @@
 //
 // Where to start:
 //
-//   - Server: wrap the server's *tls.Config with ServerConfig and a
-//     verify.Verifier (a *verify.Core). Handlers read the authenticated
-//     peer with IdentityFromRequest, or IdentityFromContext when the
-//     http.Server's ConnContext is set to ConnContext; raw TLS servers use
-//     IdentityFromConn.
+//   - Server: wrap the server's *tls.Config, with its certificates, with
+//     ServerConfig and a verify.Verifier (a *verify.Core). With the
+//     http.Server's ConnContext set to ConnContext, handlers read the
+//     authenticated peer with IdentityFromRequest or IdentityFromContext;
+//     raw TLS servers use IdentityFromConn.
 //   - Client: LoadIdentity reads DIR/cert.pem and DIR/key.pem as
 //     "dance id new" writes them; ClientConfig puts the identity in a
 //     *tls.Config.
@@ -16,7 +16,9 @@
 // # How the server authenticates
 //
 // The server asks for a client certificate and accepts any chain at the
-// TLS layer (tls.RequireAnyClientCert): the chain is authenticated by DANE,
+// TLS layer (tls.RequireAnyClientCert, or tls.RequestClientCert with the
+// VerifyClientCertIfGiven option, for servers that also take another
+// credential such as a bearer token): the chain is authenticated by DANE,
 // not by a PKIX CA pool. The verification runs in tls.Config.VerifyConnection,
 // which crypto/tls calls on full handshakes and on resumed sessions alike
 // (VerifyPeerCertificate is never used: it does not run on resumption), so a
@@ -24,6 +26,23 @@
 // has expired. The claimed name is the certificate's own (verify.ClaimedName):
 // the single SAN dNSName of a device, service or host certificate, or
 // "_user.<domain>" for a user certificate.
+//
+// The verifier's lookups run under the handshake's context (the one given
+// to tls.Conn.HandshakeContext; for an http.Server, the connection's,
+// derived from its BaseContext): a handshake whose deadline passes or
+// whose context is cancelled, say by a server shutting down, stops its DNS
+// work at once instead of at the verifier's own lookup deadline.
+//
+// # Identities belong to connections
+//
+// Each handshake runs with a configuration of its own (made by the
+// GetConfigForClient of ServerConfig's configuration), and the identity it
+// authenticates is kept for that connection alone, until the connection is
+// garbage. It is never looked up by certificate: crypto/tls gives resumed
+// sessions their certificates from a process-wide cache, so connections to
+// different servers of one process, with different verifiers or none, can
+// hold the same *x509.Certificate, and a verdict kept by certificate would
+// be read through all of them.
 //
 // # Security considerations
 //

@@ -1,10 +1,12 @@
 package danetls_test
 
 import (
+	"crypto/subtle"
 	"crypto/tls"
 	"fmt"
 	"log"
 	"net/http"
+	"os"
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/resolver"
@@ -59,4 +61,39 @@ func ExampleClientConfig() {
 	}
 	defer resp.Body.Close()
 	fmt.Println(resp.Status)
+}
+
+// A server that takes a DANE identity or, from clients without a
+// certificate, a bearer token. A client that presents a certificate the
+// verifier refuses does not complete the handshake: it cannot fall back on
+// the token. It is not run: it needs a verifier (see ExampleServerConfig).
+func ExampleVerifyClientCertIfGiven() {
+	var core verify.Verifier // a *verify.Core
+	cert, err := tls.LoadX509KeyPair("server.pem", "server-key.pem")
+	if err != nil {
+		log.Fatal(err)
+	}
+	secret := os.Getenv("API_TOKEN")
+	if secret == "" {
+		log.Fatal("API_TOKEN is not set")
+	}
+	token := []byte("Bearer " + secret)
+	srv := &http.Server{
+		Addr: ":8443",
+		TLSConfig: danetls.ServerConfig(&tls.Config{Certificates: []tls.Certificate{cert}}, core,
+			danetls.VerifyClientCertIfGiven()),
+		ConnContext: danetls.ConnContext,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if id, ok := danetls.IdentityFromRequest(r); ok {
+				fmt.Fprintf(w, "hello %s\n", id.Subject())
+				return
+			}
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), token) != 1 {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprintln(w, "hello token holder")
+		}),
+	}
+	log.Fatal(srv.ListenAndServeTLS("", ""))
 }

@@ -103,14 +103,17 @@ func whoami(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(id)
 }
 
-// startHTTPS starts an HTTPS server built with ServerConfig.
+// startHTTPS starts an HTTPS server built with ServerConfig. The server
+// certificate and protocols are in the configuration given to
+// ServerConfig: httptest sets its own only on its copy.
 func startHTTPS(t testing.TB, v verify.Verifier) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(whoami))
 	srv.EnableHTTP2 = true
 	srv.Config.ConnContext = ConnContext
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.TLS = ServerConfig(&tls.Config{}, v)
+	cert, _ := testident.ServerCert(t)
+	srv.TLS = ServerConfig(&tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}, v)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv

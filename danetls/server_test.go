@@ -227,13 +227,14 @@ func mustAllow(t testing.TB, p ...string) *verify.AllowList {
 }
 
 // TestIdentitiesForgotten: the identity of a live connection stays in the
-// store, those of finished connections leave it once their certificates
-// are garbage.
+// store, those of finished connections leave it once the connections are
+// garbage.
 func TestIdentitiesForgotten(t *testing.T) {
 	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
 	e := newEnv(t, []string{testident.EELine(t, dev.name, dev.key.Public())}, dev.name)
 	srv := startHTTPS(t, e.core)
-	before := storedIdentities()
+	addr := srv.Listener.Addr().String()
+	stored := func() int { return storedIdentities(addr) }
 	live := client(t, srv, &dev, nil)
 	live.Transport.(*http.Transport).DisableKeepAlives = false
 	if _, err := get(live, srv.URL); err != nil {
@@ -246,14 +247,14 @@ func TestIdentitiesForgotten(t *testing.T) {
 	}
 	settle := func(want int) int {
 		deadline := time.Now().Add(20 * time.Second)
-		for storedIdentities() > want && time.Now().Before(deadline) {
+		for stored() > want && time.Now().Before(deadline) {
 			runtime.GC()
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond) // polling interval
 		}
-		return storedIdentities()
+		return stored()
 	}
-	if n := settle(before + 1); n != before+1 {
-		t.Errorf("%d identities stored with one live connection, want %d", n, before+1)
+	if n := settle(1); n != 1 {
+		t.Errorf("%d identities stored with one live connection, want 1", n)
 	}
 	// The live connection still has its identity.
 	if id, err := get(live, srv.URL); err != nil || id.Name != dev.name {
@@ -261,15 +262,23 @@ func TestIdentitiesForgotten(t *testing.T) {
 	}
 	live.Transport.(*http.Transport).CloseIdleConnections()
 	srv.CloseClientConnections()
-	if n := settle(before); n != before {
-		t.Errorf("%d identities stored after every connection ended, want %d", n, before)
+	if n := settle(0); n != 0 {
+		t.Errorf("%d identities stored after every connection ended, want 0", n)
 	}
 }
 
-func storedIdentities() int {
-	identities.Lock()
-	defer identities.Unlock()
-	return len(identities.m)
+// storedIdentities counts the entries of the identity store for
+// connections accepted on the listener at addr.
+func storedIdentities(addr string) int {
+	conns.Lock()
+	defer conns.Unlock()
+	n := 0
+	for c := range conns.m {
+		if c.LocalAddr().String() == addr {
+			n++
+		}
+	}
+	return n
 }
 
 // TestGetConfigForClient: a configuration chosen per client by the base's
@@ -280,12 +289,8 @@ func TestGetConfigForClient(t *testing.T) {
 	dev := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
 	stranger := selfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
 	e := newEnv(t, []string{testident.EELine(t, dev.name, dev.key.Public())}, dev.name)
+	cert, _ := testident.ServerCert(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(whoami))
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS() // makes the server certificate
-	srv.Close()
-	cert := srv.TLS.Certificates[0]
-	srv = httptest.NewUnstartedServer(http.HandlerFunc(whoami))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.Config.ConnContext = ConnContext
 	lax := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.NoClientCert}

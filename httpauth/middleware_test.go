@@ -165,7 +165,8 @@ func TestDirectTLS(t *testing.T) {
 	srv := httptest.NewUnstartedServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello %s", httpauth.FromContext(r.Context()).Name)
 	})))
-	srv.TLS = danetls.ServerConfig(&tls.Config{}, core)
+	cert, _ := testident.ServerCert(t)
+	srv.TLS = danetls.ServerConfig(&tls.Config{Certificates: []tls.Certificate{cert}}, core)
 	srv.Config.ConnContext = danetls.ConnContext
 	srv.StartTLS()
 	defer srv.Close()

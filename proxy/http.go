@@ -58,7 +58,7 @@ func (c *httpConn) setup(s *Server, r *http.Request) {
 	if s.cfg.Mode != ModeHTTP {
 		return
 	}
-	id, ok := danetls.IdentityFromRequest(r)
+	id, ok := danetls.IdentityFromConn(c.tc)
 	if !ok {
 		return
 	}

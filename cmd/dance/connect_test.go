@@ -13,6 +13,7 @@ import (
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/verify"
@@ -61,7 +62,9 @@ func TestConnectCommand(t *testing.T) {
 		fmt.Fprintf(w, "hello %s\n", id.Name)
 	}))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.TLS = danetls.ServerConfig(&tls.Config{}, core)
+	srv.Config.ConnContext = danetls.ConnContext
+	cert, _ := testident.ServerCert(t)
+	srv.TLS = danetls.ServerConfig(&tls.Config{Certificates: []tls.Certificate{cert}}, core)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()

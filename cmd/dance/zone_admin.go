@@ -127,21 +127,14 @@ func adminDANEConfig(env *cli.Env, base *tls.Config, mode admin.AuthMode, allow 
 	if err != nil {
 		return nil, cli.Fail(err)
 	}
-	cfg := danetls.ServerConfig(base, core)
+	var opts []danetls.ServerOption
 	if mode == admin.AuthEither {
 		// The certificate is optional at the TLS layer; the handler then
 		// insists on the token. A presented certificate is verified all the
 		// same, so a refused identity cannot fall back on nothing.
-		cfg.ClientAuth = tls.RequestClientCert
-		check := cfg.VerifyConnection
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return nil
-			}
-			return check(cs)
-		}
+		opts = append(opts, danetls.VerifyClientCertIfGiven())
 	}
-	return cfg, nil
+	return danetls.ServerConfig(base, core, opts...), nil
 }
 
 // adminTLSConfig is the client side: the admin server verified against the
