@@ -147,11 +147,13 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 	}
 	var ks []*keys.Key
 	var dnskeys []dns.RR
+	var tags []uint16
 	for _, f := range flags {
-		k, err := keys.Generate(origin, alg, f)
+		k, err := keys.Generate(origin, alg, f, tags...)
 		if err != nil {
 			return nil, err
 		}
+		tags = append(tags, k.Tag())
 		k.DNSKEY.Hdr.Ttl = set.KeyTTL
 		keyFile, err := keys.Write(filepath.Join(dir, KeysDir), k)
 		if err != nil {

@@ -248,7 +248,15 @@ func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
 		case RoleZSK:
 			flags = keys.FlagsZSK
 		}
-		k, err := keys.Generate(cur.Origin, active[i].DNSKEY.Algorithm, flags)
+		all, err := z.loadKeys(publishedFiles(&cur))
+		if err != nil {
+			return 0, err
+		}
+		var tags []uint16
+		for _, pk := range all {
+			tags = append(tags, pk.Tag())
+		}
+		k, err := keys.Generate(cur.Origin, active[i].DNSKEY.Algorithm, flags, tags...)
 		if err != nil {
 			return 0, err
 		}

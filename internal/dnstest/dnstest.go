@@ -377,9 +377,14 @@ func newKey(name string, alg uint8) (*dns.DNSKEY, crypto.Signer, error) {
 	case dns.RSASHA1, dns.RSASHA1NSEC3SHA1, dns.RSASHA256, dns.RSASHA512:
 		bits = 2048
 	}
-	priv, err := k.Generate(bits)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: key for algorithm %d: %w", name, alg, err)
+	// A key tag of 0 is legal (RFC 4034 Appendix B) but the DNS library
+	// refuses to sign with it: draw again (one key in 65,536).
+	var priv crypto.PrivateKey
+	for priv == nil || k.KeyTag() == 0 {
+		var err error
+		if priv, err = k.Generate(bits); err != nil {
+			return nil, nil, fmt.Errorf("%s: key for algorithm %d: %w", name, alg, err)
+		}
 	}
 	signer, ok := priv.(crypto.Signer)
 	if !ok {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -81,8 +82,42 @@ type Key struct {
 	Signer crypto.Signer
 }
 
+// maxTagTries bounds the draws Generate makes for a usable key tag; with
+// one bad tag in 65,536 plus a few in use, 64 draws never all fail in
+// practice.
+const maxTagTries = 64
+
 // Generate creates a new key for zone with the given algorithm and flags.
-func Generate(zone string, alg uint8, flags uint16) (*Key, error) {
+//
+// The key's tag is never 0 and never one of avoid (the tags of the zone's
+// other keys): RFC 4034 Appendix B allows any tag, but a tag shared by two
+// keys of a zone makes validators try each key in turn (RFC 6781 §3.1.3,
+// and KeyTrap's cost, CVE-2023-50387), and the DNS library this package
+// signs with refuses to sign with a key whose tag is 0, so such a key would
+// leave the zone unsigned. A key is drawn again until its tag is usable.
+func Generate(zone string, alg uint8, flags uint16, avoid ...uint16) (*Key, error) {
+	for range maxTagTries {
+		k, err := drawKey(zone, alg, flags)
+		if err != nil {
+			return nil, err
+		}
+		if UsableTag(k.Tag(), avoid) {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("keys: no key with a usable tag in %d draws", maxTagTries)
+}
+
+// UsableTag reports whether a new key may have tag: not 0 and not the tag
+// of another key of the zone (see Generate).
+func UsableTag(tag uint16, inUse []uint16) bool {
+	return tag != 0 && !slices.Contains(inUse, tag)
+}
+
+// drawKey makes one key; tests replace it to draw unusable tags.
+var drawKey = generate
+
+func generate(zone string, alg uint8, flags uint16) (*Key, error) {
 	bits := 0
 	switch alg {
 	case ECDSAP256SHA256:
