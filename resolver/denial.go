@@ -275,10 +275,12 @@ func (s *nsec3Set) cover(name string) *dns.NSEC3 {
 // NSEC3 flags (RFC 5155 §3.1.2).
 const nsec3OptOut = 0x01
 
-// nsec3Denial checks an NSEC3 proof (RFC 5155 §8), after the iteration
-// limits of RFC 9276 §3.2.
-func (v *validator) nsec3Denial(rcode int, name string, qtype uint16, recs []*dns.NSEC3, zone string) denialResult {
-	typeName := dns.TypeToString[qtype]
+// nsec3Chain keeps the NSEC3 records of zone that this validator can use
+// and checks their parameters. It returns nil and the verdict when the
+// records cannot prove anything: none usable (Insecure), two parameter sets
+// (Bogus) or too many iterations (RFC 9276 §3.2: Insecure or Bogus). Every
+// NSEC3 proof, denial or wildcard, goes through it.
+func (v *validator) nsec3Chain(recs []*dns.NSEC3, zone string) (*nsec3Set, denialResult) {
 	set := &nsec3Set{zone: zone, hashes: map[string]string{}}
 	for _, n := range recs {
 		// RFC 5155 §8.1/§8.2: ignore unknown hash algorithms and flags,
@@ -288,22 +290,33 @@ func (v *validator) nsec3Denial(rcode int, name string, qtype uint16, recs []*dn
 		}
 		if len(set.records) > 0 && (n.Iterations != set.iter || !strings.EqualFold(n.Salt, set.salt)) {
 			// RFC 5155 §7.2: one parameter set per zone.
-			return bogusDenial(EDEDNSSECBogus, zone, "NSEC3 records with different parameters")
+			return nil, bogusDenial(EDEDNSSECBogus, zone, "NSEC3 records with different parameters")
 		}
 		set.iter, set.salt = n.Iterations, n.Salt
 		set.records = append(set.records, n)
 	}
 	if len(set.records) == 0 {
-		return denialResult{status: Insecure,
-			reason: reasonf(EDEDNSSECIndeterminate, zone, "no NSEC3 record with a supported hash algorithm")}
+		return nil, denialResult{status: Insecure,
+			reason: reasonf(EDEDNSSECIndeterminate, zone, "no NSEC3 record with a supported hash algorithm and flags")}
 	}
 	// RFC 9276 §3.2: check the cost before hashing anything.
 	if set.iter > v.nsec3Bogus {
-		return bogusDenial(EDEUnsupportedNSEC3Iterations, zone, "NSEC3 iterations %d above the limit %d", set.iter, v.nsec3Bogus)
+		return nil, bogusDenial(EDEUnsupportedNSEC3Iterations, zone, "NSEC3 iterations %d above the limit %d", set.iter, v.nsec3Bogus)
 	}
 	if set.iter > v.nsec3Insecure {
-		return denialResult{status: Insecure, reason: reasonf(EDEUnsupportedNSEC3Iterations, zone,
+		return nil, denialResult{status: Insecure, reason: reasonf(EDEUnsupportedNSEC3Iterations, zone,
 			"NSEC3 iterations %d above %d: treated as insecure", set.iter, v.nsec3Insecure)}
+	}
+	return set, denialResult{}
+}
+
+// nsec3Denial checks an NSEC3 proof (RFC 5155 §8), after the iteration
+// limits of RFC 9276 §3.2.
+func (v *validator) nsec3Denial(rcode int, name string, qtype uint16, recs []*dns.NSEC3, zone string) denialResult {
+	typeName := dns.TypeToString[qtype]
+	set, d := v.nsec3Chain(recs, zone)
+	if set == nil {
+		return d
 	}
 	if m := set.match(name); m != nil {
 		// RFC 5155 §8.5 and §8.6: NODATA.
@@ -424,26 +437,23 @@ func (v *validator) wildcardProof(msg *dns.Msg, name string, sigLabels uint8, st
 		}
 	}
 	if len(nsec3s) > 0 {
-		set := &nsec3Set{zone: st.zone, hashes: map[string]string{}}
-		for _, n := range nsec3s {
-			if n.Hash == dns.SHA1 && parentName(dns.CanonicalName(n.Hdr.Name)) == st.zone {
-				set.records = append(set.records, n)
-				set.iter, set.salt = n.Iterations, n.Salt
+		set, d := v.nsec3Chain(nsec3s, st.zone)
+		if set == nil {
+			if d.status == Insecure && d.reason.Code != EDEUnsupportedNSEC3Iterations {
+				// No usable NSEC3: no proof at all.
+				return Bogus, reasonf(EDENSECMissing, st.zone, "wildcard answer for %s without a usable NSEC3 proof", name)
 			}
+			return d.status, d.reason
 		}
-		switch {
-		case len(set.records) == 0:
-		case set.iter > v.nsec3Bogus:
-			return Bogus, reasonf(EDEUnsupportedNSEC3Iterations, st.zone, "NSEC3 iterations %d above the limit %d", set.iter, v.nsec3Bogus)
-		case set.iter > v.nsec3Insecure:
-			// RFC 9276 §3.2, as for denials.
-			return Insecure, reasonf(EDEUnsupportedNSEC3Iterations, st.zone,
-				"NSEC3 iterations %d above %d: wildcard answer treated as insecure", set.iter, v.nsec3Insecure)
-		default:
-			// RFC 5155 §8.8: the next closer name must be covered.
-			if set.cover(nc) != nil {
-				return Secure, nil
+		// RFC 5155 §8.8: the next closer name must be covered.
+		if c := set.cover(nc); c != nil {
+			if c.Flags&nsec3OptOut != 0 {
+				// RFC 5155 §6 and §9.2: an opt-out span may hold unsigned
+				// delegations, so no closer match is ruled out: the name
+				// may lie in an unsigned child zone.
+				return Insecure, reasonf(EDEOther, st.zone, "wildcard answer for %s proven only by an opt-out NSEC3 span", name)
 			}
+			return Secure, nil
 		}
 	}
 	return Bogus, reasonf(EDENSECMissing, st.zone, "wildcard answer for %s without proof that the name does not exist", name)

@@ -230,6 +230,23 @@ func (h *Hierarchy) DNSKEY(zoneName string) string {
 	return z.key.String()
 }
 
+// Sign signs rrs, one RRset, with the key of a signed zone and the zone's
+// validity window: for tests that forge records the zone's key would sign
+// (odd NSEC3 flags or parameters, records the zone does not hold).
+func (h *Hierarchy) Sign(zoneName string, rrs []dns.RR) (*dns.RRSIG, error) {
+	z := h.zones[dns.CanonicalName(zoneName)]
+	if z == nil || z.key == nil || len(rrs) == 0 {
+		return nil, fmt.Errorf("dnstest: %s is not a signed zone of the hierarchy", zoneName)
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	sig, err := z.sign(rrs)
+	if err != nil {
+		return nil, err
+	}
+	return sig.(*dns.RRSIG), nil
+}
+
 type zone struct {
 	name    string
 	opts    ZoneOptions
