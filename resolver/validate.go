@@ -84,15 +84,19 @@ func (v *validator) clamp(exp time.Time, now time.Time) time.Time {
 	return now.Add(d)
 }
 
+// cacheZone keeps a chain state for later walks. Only states proven by
+// validated data are kept, Secure and Insecure ones: a Bogus or
+// Indeterminate state may come from one forged or lost packet, and kept here
+// it would spoil every name below the zone cut, not the one lookup that met
+// it. Failures are cached per question instead, briefly, in the result
+// cache (RFC 9520 §3), which bounds what a broken zone costs.
 func (v *validator) cacheZone(name string, st *zoneState) {
-	if v.zones == nil || st.status == Indeterminate {
+	if v.zones == nil || (st.status != Secure && st.status != Insecure) {
 		return
 	}
 	now := v.now()
 	exp := st.expires
-	if st.status == Bogus || exp.IsZero() {
-		// RFC 4035 §4.7: cache failures briefly, so a broken zone does not
-		// cost a full walk per lookup, and recovers soon.
+	if exp.IsZero() {
 		exp = now
 	}
 	v.zones.put(name, st, minTime(v.clamp(exp, now), st.hard))
@@ -405,10 +409,35 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 		}
 		return ks
 	}
-	if cn, _ := rrsetWithSigs(msg.Answer, n, dns.TypeCNAME); len(cn) > 0 {
-		// An alias owns no zone cut (RFC 1034 §3.6.2); data below it, if
-		// any, stays in st's zone and fails there if an attacker lies.
-		return st
+	for owner := parentName(n); isStrictlyBelow(st.zone, owner); owner = parentName(owner) {
+		// RFC 6672 §2.3: below a DNAME nothing exists in this zone, so n is
+		// no zone cut; the CNAME synthesized beside it is unsigned (RFC 6672
+		// §5.3.1) and only the signed DNAME counts.
+		if dn, dnSigs := rrsetWithSigs(msg.Answer, owner, dns.TypeDNAME); len(dn) > 0 {
+			sig, exp, r := v.verifyRRset(dn, dnSigs, st)
+			if r != nil {
+				r.Text = "DNAME in answer to the DS query: " + r.Text
+				return bogusState(st.zone, r)
+			}
+			ns := *st
+			ns.expires = minTime(st.expires, v.lifetime(dn, sig, exp))
+			ns.hard = minTime(st.hard, exp)
+			return &ns
+		}
+	}
+	if cn, cnSigs := rrsetWithSigs(msg.Answer, n, dns.TypeCNAME); len(cn) > 0 {
+		// An alias owns no zone cut (RFC 1034 §3.6.2), but only a CNAME
+		// that st's zone signed says so: an unsigned or forged one would
+		// hide the cut, and every name below it would fail to validate.
+		sig, exp, r := v.verifyRRset(cn, cnSigs, st)
+		if r != nil {
+			r.Text = "CNAME in answer to the DS query: " + r.Text
+			return bogusState(st.zone, r)
+		}
+		ns := *st
+		ns.expires = minTime(st.expires, v.lifetime(cn, sig, exp))
+		ns.hard = minTime(st.hard, exp)
+		return &ns
 	}
 	d := v.denial(msg, n, dns.TypeDS, st)
 	switch {
