@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -181,13 +182,28 @@ func (v *validator) anchorState(ctx context.Context, an *anchor) *zoneState {
 	return v.keyState(an.zone, keys, sigs, trusted)
 }
 
+// usableKey reports whether k may validate anything: a zone key (RFC 4034
+// §2.1.1) for DNSSEC (§2.1.2) with a supported algorithm and without the
+// REVOKE flag (RFC 5011 §2.1: a revoked key MUST NOT be used to validate
+// any RRset, its own DNSKEY RRset included).
+func usableKey(k *dns.DNSKEY) bool {
+	return k.Flags&dns.ZONE != 0 && k.Flags&dns.REVOKE == 0 && k.Protocol == 3 && supportedAlgorithms[k.Algorithm]
+}
+
+// matchesAnchor reports whether k is one of an's keys: a DNSKEY anchor with
+// the same flags, algorithm and key bytes (base64 text is compared decoded:
+// the same key may be written with other padding or spacing, and text that
+// only looks alike is another key), or a key named by a DS anchor.
 func matchesAnchor(k *dns.DNSKEY, an *anchor) bool {
-	if k.Flags&dns.ZONE == 0 || k.Protocol != 3 || !supportedAlgorithms[k.Algorithm] {
+	if !usableKey(k) {
 		return false
 	}
-	for _, a := range an.dnskeys {
-		if a.Algorithm == k.Algorithm && a.Flags == k.Flags &&
-			strings.EqualFold(a.PublicKey, k.PublicKey) {
+	key, err := decodeKey(k.PublicKey)
+	if err != nil {
+		return false
+	}
+	for i, a := range an.dnskeys {
+		if a.Algorithm == k.Algorithm && a.Flags == k.Flags && bytes.Equal(an.keys[i], key) {
 			return true
 		}
 	}
@@ -197,7 +213,7 @@ func matchesAnchor(k *dns.DNSKEY, an *anchor) bool {
 // matchesDS reports whether key k is named by one of the supported DS
 // records (RFC 4034 §5.2).
 func matchesDS(k *dns.DNSKEY, dss []*dns.DS) bool {
-	if k.Flags&dns.ZONE == 0 || k.Protocol != 3 {
+	if !usableKey(k) {
 		return false
 	}
 	tag := k.KeyTag()
@@ -253,7 +269,7 @@ func (v *validator) keyState(zone string, keys []dns.RR, sigs []*dns.RRSIG, trus
 	st := &zoneState{zone: zone, status: Secure, expires: v.lifetime(keys, sig, exp), hard: exp}
 	for _, rr := range keys {
 		k, ok := rr.(*dns.DNSKEY)
-		if ok && k.Flags&dns.ZONE != 0 && k.Protocol == 3 && supportedAlgorithms[k.Algorithm] {
+		if ok && usableKey(k) {
 			st.keys = append(st.keys, k)
 			st.tags = append(st.tags, k.KeyTag())
 		}

@@ -61,6 +61,10 @@ const (
 	// BrokenDenial: the server drops NSEC/NSEC3 records from the zone's
 	// negative answers and wildcard answers.
 	BrokenDenial
+	// RevokedSigner: data is signed with a second key that the zone
+	// publishes with the REVOKE flag (RFC 5011 §2.1); the DNSKEY RRset is
+	// signed with the zone's good key.
+	RevokedSigner
 )
 
 // ZoneOptions configure one signed zone. The zero value is an ECDSA P-256
@@ -75,6 +79,10 @@ type ZoneOptions struct {
 	NSEC3Iterations uint16
 	NSEC3OptOut     bool
 	Fault           Fault
+	// Revoked sets the REVOKE flag (RFC 5011 §2.1) on the zone's key, which
+	// still signs everything and which the parent's DS (or the anchor)
+	// names.
+	Revoked bool
 }
 
 // Config configures a Hierarchy. The zero value serves the default zones,
@@ -417,10 +425,17 @@ func (z *zone) genKeys(now time.Time) error {
 	if z.key, z.priv, err = newKey(z.name, alg); err != nil {
 		return err
 	}
-	if z.opts.Fault == WrongKey {
+	if z.opts.Revoked {
+		z.key.Flags |= dns.REVOKE
+	}
+	if z.opts.Fault == WrongKey || z.opts.Fault == RevokedSigner {
 		if z.badKey, z.badPriv, err = newKey(z.name, alg); err != nil {
 			return err
 		}
+	}
+	if z.opts.Fault == RevokedSigner {
+		z.badKey.Flags = dns.ZONE | dns.REVOKE
+		z.put(z.badKey)
 	}
 	inc, exp := now.Add(-time.Hour), now.Add(24*time.Hour)
 	switch z.opts.Fault {
