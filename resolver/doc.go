@@ -23,7 +23,10 @@
 // included) are treated as unsigned, as RFC 4035 §5.2 says. Negative answers
 // need NSEC (RFC 4035 §5.4), NSEC3 (RFC 5155 §8, with the iteration limits
 // of RFC 9276 §3.2) or compact denial (RFC 9824) proofs; wildcard answers
-// need the proof that the name itself does not exist; CNAME chains are
+// need the proof that the name itself does not exist. One set of rules
+// judges every such proof, NSEC or NSEC3 alike; a proof whose next closer
+// name lies in an NSEC3 opt-out span is Insecure at best (RFC 5155 §9.2),
+// as the span may hide unsigned delegations. CNAME chains are
 // followed, each link validated, with a length limit and loop detection.
 //
 // # Security considerations

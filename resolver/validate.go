@@ -467,9 +467,10 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 		ns.expires = minTime(st.expires, d.expires)
 		ns.hard = minTime(st.hard, d.hard)
 		return &ns
-	case d.delegation || d.optOut:
+	case d.delegation:
 		// RFC 4035 §5.2: a proven delegation without DS is an insecure
-		// delegation; RFC 5155 §8.6: so is an opt-out span.
+		// delegation (an opt-out span, RFC 5155 §8.6, comes as Insecure
+		// above).
 		return &zoneState{zone: n, status: Insecure, expires: d.expires, hard: minTime(st.hard, d.hard),
 			reason: reasonf(EDEOther, n, "insecure delegation: the parent zone %s proves there is no DS", st.zone)}
 	default:

@@ -113,7 +113,9 @@ func TestWildcardReplayBelowExistingName(t *testing.T) {
 func forge(h *dnstest.Hierarchy, replace func(q *dns.Msg) *dns.Msg) func(context.Context, *dns.Msg) (*dns.Msg, error) {
 	return func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		if m := replace(q); m != nil {
+			rcode := m.Rcode
 			m.SetReply(q)
+			m.Rcode = rcode
 			return m, nil
 		}
 		return h.Exchange(ctx, q)
