@@ -2,7 +2,10 @@ package dnstest
 
 import (
 	"crypto"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"sort"
@@ -107,6 +110,11 @@ type Config struct {
 	// TLSConfig, when not nil, also serves DNS over TLS (RFC 7858) on
 	// TLSAddr with this configuration (it must hold a certificate).
 	TLSConfig *tls.Config
+	// KeySeed, when not empty, derives the key of every Ed25519 zone from
+	// it and the zone's name (other algorithms keep random keys). Ed25519
+	// signatures are deterministic (RFC 8032 §5.1.6), so with Now fixed too
+	// every answer is the same bytes in every run: for fuzz corpora.
+	KeySeed string
 }
 
 // nsName is the name server of every zone, outside all of them.
@@ -185,6 +193,12 @@ func Start(tb testing.TB, cfg Config) *Hierarchy {
 		tb.Cleanup(func() { _ = s.Shutdown() })
 	}
 	return h
+}
+
+// Build builds and signs the hierarchy without serving it: for callers that
+// only use Exchange (fuzz targets, benchmarks), nothing needs stopping.
+func Build(cfg Config) (*Hierarchy, error) {
+	return build(cfg)
 }
 
 // listenPair binds UDP and TCP on the same loopback port, picking another
@@ -273,6 +287,7 @@ type zone struct {
 	nsec3   []*dns.NSEC3 // sorted by hash
 	n3sigs  map[string][]dns.RR
 	salt    string
+	seed    string // Config.KeySeed
 	mu      sync.Mutex
 }
 
@@ -283,7 +298,7 @@ func build(cfg Config) (*Hierarchy, error) {
 	}
 	h := &Hierarchy{zones: map[string]*zone{}, cfg: cfg, now: now}
 	for _, n := range []string{Root, TLD, Zone, Device, Unsigned} {
-		z := &zone{name: n, opts: cfg.Zones[n], signed: n != Unsigned,
+		z := &zone{name: n, opts: cfg.Zones[n], signed: n != Unsigned, seed: cfg.KeySeed,
 			data: map[string]map[uint16][]dns.RR{}, sigs: map[string]map[uint16][]dns.RR{}}
 		h.zones[n] = z
 	}
@@ -413,6 +428,16 @@ func newKey(name string, alg uint8) (*dns.DNSKEY, crypto.Signer, error) {
 	return k, signer, nil
 }
 
+// seededKey derives an Ed25519 zone key from seed and the zone's name.
+func seededKey(name, seed string) (*dns.DNSKEY, crypto.Signer) {
+	sum := sha256.Sum256([]byte(seed + "\x00" + name))
+	priv := ed25519.NewKeyFromSeed(sum[:])
+	k := &dns.DNSKEY{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 300},
+		Flags: dns.ZONE | dns.SEP, Protocol: 3, Algorithm: dns.ED25519,
+		PublicKey: base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey))}
+	return k, priv
+}
+
 func (z *zone) genKeys(now time.Time) error {
 	if !z.signed {
 		return nil
@@ -424,6 +449,9 @@ func (z *zone) genKeys(now time.Time) error {
 	var err error
 	if z.key, z.priv, err = newKey(z.name, alg); err != nil {
 		return err
+	}
+	if z.seed != "" && alg == dns.ED25519 {
+		z.key, z.priv = seededKey(z.name, z.seed)
 	}
 	if z.opts.Revoked {
 		z.key.Flags |= dns.REVOKE
