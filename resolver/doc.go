@@ -14,7 +14,10 @@
 //
 // Trust anchors are the IANA root keys (RootAnchors) unless Config.Anchors
 // says otherwise; ParseAnchors reads DS or DNSKEY lines, each anchor valid
-// for its own subtree, the closest anchor winning.
+// for its own subtree, the closest anchor winning. DNSKEY anchors are
+// compared with the zone's keys as decoded bytes, not as base64 text. A key
+// with the REVOKE flag (RFC 5011 §2.1) validates nothing: it is refused as
+// an anchor and ignored in every DNSKEY RRset.
 //
 // # What is validated
 //
@@ -35,6 +38,10 @@
 // answers must not authenticate anyone; Result.Err makes that one check.
 // Config.TrustAD replaces local validation by belief in the upstream's AD
 // bit and is refused unless the channel is DNS over TLS or loopback.
+// Only chain states proven by validated data (Secure, Insecure) are cached
+// for later lookups: a forged or broken DS or DNSKEY answer spoils the
+// lookup that met it, and that one question for MinTTL (RFC 9520), never
+// the names of a whole zone.
 // Lookups in flight are capped and each has a deadline, so a slow
 // authoritative server cannot tie up the caller; refusals are counted in
 // Stats.
