@@ -20,6 +20,9 @@ import (
 // next lookup of another name in the zone, at once, and of the same name
 // after the RFC 9520 failure cache of that one result, must be Secure.
 func TestForgedChainAnswerSpoilsOneLookup(t *testing.T) {
+	// The wildcard CNAME signs an expansion that a forger can replay at any
+	// name of the zone, the zone cut _device.example.test included.
+	h := dnstest.Start(t, dnstest.Config{Records: []string{"*.example.test. 300 IN CNAME www.example.test."}})
 	tests := []struct {
 		desc  string
 		qname string
@@ -43,6 +46,15 @@ func TestForgedChainAnswerSpoilsOneLookup(t *testing.T) {
 					s.TypeCovered = dns.TypeCNAME
 					m.Answer = append(m.Answer, s)
 				}
+			}
+			return m
+		}},
+		{"signed CNAME expanded from a wildcard for the DS", dnstest.Device, dns.TypeDS, func(*dns.Msg) *dns.Msg {
+			m := new(dns.Msg)
+			for _, rr := range ask(t, h, "other.example.test.", dns.TypeDS).Answer {
+				c := dns.Copy(rr)
+				c.Header().Name = dnstest.Device
+				m.Answer = append(m.Answer, c)
 			}
 			return m
 		}},
@@ -83,7 +95,6 @@ func TestForgedChainAnswerSpoilsOneLookup(t *testing.T) {
 			return m
 		}},
 	}
-	h := dnstest.Start(t, dnstest.Config{})
 	anchors, err := resolver.ParseAnchorsString(h.Anchors())
 	if err != nil {
 		t.Fatal(err)
@@ -139,12 +150,15 @@ func TestForgedChainAnswerSpoilsOneLookup(t *testing.T) {
 }
 
 // TestChainWalkThroughAliases: the chain walk meets genuine signed CNAME
-// and DNAME records where it asks for DS records (RFC 1034 §3.6.2, RFC 6672
+// and DNAME records, literal or expanded from a wildcard, where it asks for
+// DS records (RFC 1034 §3.6.2, RFC 6672
 // §2.3): they are no zone cut, and an unsigned answer below them in the
 // secure zone is bogus, not insecure.
 func TestChainWalkThroughAliases(t *testing.T) {
-	h := dnstest.Start(t, dnstest.Config{})
-	for _, name := range []string{"x.alias.example.test.", "x.dev9.olddevices.example.test."} {
+	h := dnstest.Start(t, dnstest.Config{Records: []string{"*.example.test. 300 IN CNAME www.example.test."}})
+	// x.foo.example.test.: the DS queries for foo and x.foo are answered
+	// with expansions of the wildcard CNAME, and the proof that they are.
+	for _, name := range []string{"x.alias.example.test.", "x.dev9.olddevices.example.test.", "x.foo.example.test."} {
 		t.Run(name, func(t *testing.T) {
 			unsigned := func(q *dns.Msg) *dns.Msg {
 				if dns.CanonicalName(q.Question[0].Name) != name || q.Question[0].Qtype != dns.TypeA {

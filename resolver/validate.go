@@ -376,7 +376,7 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 	}
 	ds, dsSigs := rrsetWithSigs(msg.Answer, n, dns.TypeDS)
 	if len(ds) > 0 {
-		sig, exp, r := v.verifyRRset(ds, dsSigs, st)
+		sig, exp, r := v.verifyAt(msg, n, ds, dsSigs, st)
 		if r != nil {
 			r.Text = "DS RRset: " + r.Text
 			return bogusState(st.zone, r)
@@ -430,7 +430,7 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 		// no zone cut; the CNAME synthesized beside it is unsigned (RFC 6672
 		// §5.3.1) and only the signed DNAME counts.
 		if dn, dnSigs := rrsetWithSigs(msg.Answer, owner, dns.TypeDNAME); len(dn) > 0 {
-			sig, exp, r := v.verifyRRset(dn, dnSigs, st)
+			sig, exp, r := v.verifyAt(msg, owner, dn, dnSigs, st)
 			if r != nil {
 				r.Text = "DNAME in answer to the DS query: " + r.Text
 				return bogusState(st.zone, r)
@@ -445,7 +445,7 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 		// An alias owns no zone cut (RFC 1034 §3.6.2), but only a CNAME
 		// that st's zone signed says so: an unsigned or forged one would
 		// hide the cut, and every name below it would fail to validate.
-		sig, exp, r := v.verifyRRset(cn, cnSigs, st)
+		sig, exp, r := v.verifyAt(msg, n, cn, cnSigs, st)
 		if r != nil {
 			r.Text = "CNAME in answer to the DS query: " + r.Text
 			return bogusState(st.zone, r)
@@ -479,6 +479,29 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 		ns.hard = minTime(st.hard, d.hard)
 		return &ns
 	}
+}
+
+// verifyAt verifies an RRset owned by name in msg's answer section for the
+// chain walk, like verifyRRset. An RRset expanded from a wildcard (RFC 4034
+// §3.1.3: fewer RRSIG labels than the owner has) counts only with the proof
+// that no closer match exists (RFC 4035 §5.3.4): a signed expansion can
+// otherwise be replayed at any name of the zone, a zone cut included.
+func (v *validator) verifyAt(msg *dns.Msg, name string, rrs []dns.RR, sigs []*dns.RRSIG, st *zoneState) (*dns.RRSIG, time.Time, *Reason) {
+	sig, exp, r := v.verifyRRset(rrs, sigs, st)
+	if r != nil {
+		return nil, time.Time{}, r
+	}
+	name = dns.CanonicalName(name)
+	literal := strings.HasPrefix(name, "*.") && int(sig.Labels) == dns.CountLabel(name)-1
+	if int(sig.Labels) < dns.CountLabel(name) && !literal {
+		if status, r := v.wildcardProof(msg, name, sig.Labels, st); status != Secure {
+			// Even an opt-out span (Insecure) cannot tell that name is
+			// no zone cut: it may hide an unsigned delegation.
+			return nil, time.Time{}, reasonf(EDEDNSSECBogus, st.zone, "%s %s expanded from a wildcard without a secure proof: %s",
+				name, typeString(rrs[0].Header().Rrtype), r.Text)
+		}
+	}
+	return sig, exp, nil
 }
 
 func minTime(a, b time.Time) time.Time {
