@@ -112,3 +112,103 @@ func TestNSEC3UnknownHashOnly(t *testing.T) {
 		t.Fatalf("%s: %s (%s), want bogus, NSEC missing", name, res.Status, res.Reason)
 	}
 }
+
+// TestWildcardNSECRenamed: the NSEC record of a wildcard, renamed to an
+// existing name below the wildcard's parent, still verifies (its RRSIG's
+// Labels field rebuilds the wildcard owner), but NSEC and NSEC3 records are
+// never expanded from wildcards (RFC 4592 §4.1): it must not deny the
+// existing name's data.
+func TestWildcardNSECRenamed(t *testing.T) {
+	h := dnstest.Start(t, dnstest.Config{Records: []string{"foo.wild.example.test. 300 IN A 192.0.2.44"}})
+	const name = "foo.wild.example.test."
+	nodata := ask(t, h, "www.example.test.", dns.TypeTLSA) // a signed SOA
+	wildNSEC := ask(t, h, "*.wild.example.test.", dns.TypeNSEC)
+	forged := new(dns.Msg)
+	for _, rr := range nodata.Ns {
+		if sig, ok := rr.(*dns.RRSIG); rr.Header().Rrtype == dns.TypeSOA || ok && sig.TypeCovered == dns.TypeSOA {
+			forged.Ns = append(forged.Ns, rr)
+		}
+	}
+	for _, rr := range wildNSEC.Answer {
+		c := dns.Copy(rr)
+		c.Header().Name = name
+		forged.Ns = append(forged.Ns, c)
+	}
+	if len(forged.Ns) != 4 {
+		t.Fatalf("hierarchy answers unexpected: %v / %v", nodata, wildNSEC)
+	}
+	replace := func(q *dns.Msg) *dns.Msg {
+		if dns.CanonicalName(q.Question[0].Name) == name && q.Question[0].Qtype == dns.TypeA {
+			return forged.Copy()
+		}
+		return nil
+	}
+	anchors, err := resolver.ParseAnchorsString(h.Anchors())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := resolver.New(resolver.Config{Exchange: forge(h, replace), Anchors: anchors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Lookup(context.Background(), name, dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != resolver.Bogus {
+		t.Fatalf("renamed wildcard NSEC denies %s A: %s %s", name, res.Status, res.Kind)
+	}
+}
+
+// TestDNSKEYSignedAsWildcard: a DNSKEY RRset whose only RRSIG, made with
+// the zone's key, has a Labels field below the apex's label count (a
+// signature over a wildcard owner) does not validate the zone's keys: the
+// apex RRset is never a wildcard expansion.
+func TestDNSKEYSignedAsWildcard(t *testing.T) {
+	h := dnstest.Start(t, dnstest.Config{})
+	genuine := ask(t, h, dnstest.Zone, dns.TypeDNSKEY)
+	var keys []dns.RR
+	for _, rr := range genuine.Answer {
+		if rr.Header().Rrtype == dns.TypeDNSKEY {
+			c := dns.Copy(rr)
+			c.Header().Name = "*.test."
+			keys = append(keys, c)
+		}
+	}
+	sig, err := h.Sign(dnstest.Zone, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sig.Labels != 1 {
+		t.Fatalf("signature over *.test. has %d labels", sig.Labels)
+	}
+	sig.Hdr.Name = dnstest.Zone
+	forged := new(dns.Msg)
+	for _, rr := range keys {
+		c := dns.Copy(rr)
+		c.Header().Name = dnstest.Zone
+		forged.Answer = append(forged.Answer, c)
+	}
+	forged.Answer = append(forged.Answer, sig)
+	replace := func(q *dns.Msg) *dns.Msg {
+		if dns.CanonicalName(q.Question[0].Name) == dnstest.Zone && q.Question[0].Qtype == dns.TypeDNSKEY {
+			return forged.Copy()
+		}
+		return nil
+	}
+	anchors, err := resolver.ParseAnchorsString(h.Anchors())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := resolver.New(resolver.Config{Exchange: forge(h, replace), Anchors: anchors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Lookup(context.Background(), "_443._tcp.www.example.test.", dns.TypeTLSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != resolver.Bogus {
+		t.Fatalf("DNSKEY RRset signed as a wildcard expansion: %s", res.Status)
+	}
+}

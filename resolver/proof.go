@@ -251,6 +251,15 @@ func (v *validator) proofRecords(msg *dns.Msg, st *zoneState) (denialChain, deni
 			continue
 		}
 		sig, exp, r := v.verifyRRset(set.rrs, set.sigs, st)
+		if r == nil && expanded(sig, h.Name) {
+			// A proof is never expanded from a wildcard (RFC 4592 §4.7:
+			// a wildcard's NSEC is returned only for the wildcard name
+			// itself; an NSEC3 owner is a hash; an SOA is at the apex).
+			// A wildcard's own NSEC, renamed, still verifies: it would
+			// deny the types of any name below the wildcard's parent.
+			r = reasonf(EDEDNSSECBogus, st.zone, "%s %s is signed as a wildcard expansion",
+				dns.CanonicalName(h.Name), typeString(h.Rrtype))
+		}
 		if r != nil {
 			r.Text = "denial of existence: " + r.Text
 			return nil, denialResult{status: Bogus, reason: r}

@@ -262,6 +262,9 @@ func (v *validator) keyState(zone string, keys []dns.RR, sigs []*dns.RRSIG, trus
 		probe.tags = append(probe.tags, k.KeyTag())
 	}
 	sig, exp, r := v.verifyRRset(keys, sigs, probe)
+	if r == nil && expanded(sig, zone) {
+		r = reasonf(EDEDNSSECBogus, zone, "the signature is for a wildcard, not for the zone apex")
+	}
 	if r != nil {
 		r.Text = "DNSKEY RRset: " + r.Text
 		return bogusState(zone, r)
@@ -491,17 +494,28 @@ func (v *validator) verifyAt(msg *dns.Msg, name string, rrs []dns.RR, sigs []*dn
 	if r != nil {
 		return nil, time.Time{}, r
 	}
-	name = dns.CanonicalName(name)
-	literal := strings.HasPrefix(name, "*.") && int(sig.Labels) == dns.CountLabel(name)-1
-	if int(sig.Labels) < dns.CountLabel(name) && !literal {
+	if expanded(sig, name) {
 		if status, r := v.wildcardProof(msg, name, sig.Labels, st); status != Secure {
 			// Even an opt-out span (Insecure) cannot tell that name is
 			// no zone cut: it may hide an unsigned delegation.
 			return nil, time.Time{}, reasonf(EDEDNSSECBogus, st.zone, "%s %s expanded from a wildcard without a secure proof: %s",
-				name, typeString(rrs[0].Header().Rrtype), r.Text)
+				dns.CanonicalName(name), typeString(rrs[0].Header().Rrtype), r.Text)
 		}
 	}
 	return sig, exp, nil
+}
+
+// expanded reports whether sig shows that the RRset it covers at owner was
+// expanded from a wildcard (RFC 4034 §3.1.3: a Labels field below the
+// owner's label count), unless owner is the wildcard itself, whose "*"
+// label is not counted.
+func expanded(sig *dns.RRSIG, owner string) bool {
+	owner = dns.CanonicalName(owner)
+	n := dns.CountLabel(owner)
+	if strings.HasPrefix(owner, "*.") && int(sig.Labels) == n-1 {
+		return false
+	}
+	return int(sig.Labels) < n
 }
 
 func minTime(a, b time.Time) time.Time {
