@@ -15,7 +15,7 @@ import (
 // checks it; a proof by a matching NSEC3 stays secure.
 func TestOptOutProofs(t *testing.T) {
 	h := dnstest.Start(t, dnstest.Config{Zones: map[string]dnstest.ZoneOptions{dnstest.Zone: {Denial: dnstest.NSEC3, NSEC3OptOut: true}}})
-	runCases(t, newResolver(t, h, nil), []lookupCase{
+	cases := []lookupCase{
 		{name: "insecure.example.test.", qtype: dns.TypeDS, status: resolver.Insecure, kind: resolver.KindNoData},
 		{name: "x.wild.example.test.", qtype: dns.TypeA, status: resolver.Insecure, kind: resolver.KindNoData},
 		{name: "x.wild.example.test.", qtype: dns.TypeTLSA, status: resolver.Insecure, kind: resolver.KindAnswer},
@@ -24,7 +24,24 @@ func TestOptOutProofs(t *testing.T) {
 		{name: "_device.example.test.", qtype: dns.TypeDS, status: resolver.Secure, kind: resolver.KindAnswer},
 		{name: "dev1._device.example.test.", qtype: dns.TypeTLSA, status: resolver.Secure, kind: resolver.KindAnswer},
 		{name: "www.insecure.example.test.", qtype: dns.TypeA, status: resolver.Insecure, kind: resolver.KindAnswer},
-	})
+	}
+	runCases(t, newResolver(t, h, nil), cases)
+	// BIND's delv agrees on the wildcard answer, and calls the other
+	// closest encloser proofs with an opt-out next closer name secure,
+	// which RFC 5155 §9.2 forbids.
+	delvDiffers := map[string]string{
+		"insecure.example.test./DS": "secure", "x.wild.example.test./A": "secure", "nope.example.test./TLSA": "secure",
+	}
+	for _, c := range cases {
+		key := c.name + "/" + dns.TypeToString[c.qtype]
+		want := c.status.String()
+		if d, ok := delvDiffers[key]; ok {
+			want = d
+		}
+		if got := h.Delv(t, c.name, c.qtype); got != want {
+			t.Errorf("%s: delv says %s, want %s", key, got, want)
+		}
+	}
 }
 
 // TestNXDomainForEmptyNonTerminal: c.example.test. and b.c.example.test.
