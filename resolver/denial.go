@@ -49,8 +49,6 @@ type denialResult struct {
 	// delegation: the proof shows the name is a delegation point (NS without
 	// SOA in the matching NSEC/NSEC3 bitmap).
 	delegation bool
-	// optOut: the proof relies on an opt-out NSEC3 span (RFC 5155 §6).
-	optOut bool
 }
 
 func bogusDenial(code EDE, zone, format string, a ...any) denialResult {

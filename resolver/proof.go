@@ -369,7 +369,7 @@ func proveDenial(c denialChain, rcode int, name string, qtype uint16, zone strin
 	if qtype == dns.TypeDS && rcode == dns.RcodeSuccess && optOut {
 		// RFC 5155 §8.6: the DS of an unsigned delegation in an opt-out
 		// span is not proven absent, the delegation is insecure (§9.2).
-		return denialResult{kind: KindNoData, status: Insecure, optOut: true,
+		return denialResult{kind: KindNoData, status: Insecure,
 			reason: reasonf(EDEOther, zone, "no DS for %s: proven only by an opt-out NSEC3 span", name)}
 	}
 	wildcard := wildcardOf(ce)
@@ -383,7 +383,7 @@ func proveDenial(c denialChain, rcode int, name string, qtype uint16, zone strin
 		if optOut {
 			// RFC 5155 §9.2: the name may be an unsigned delegation inside
 			// the opt-out span; its absence is not proven.
-			return denialResult{kind: KindNXDomain, status: Insecure, optOut: true,
+			return denialResult{kind: KindNXDomain, status: Insecure,
 				reason: reasonf(EDEOther, zone, "NXDOMAIN proven only by an opt-out NSEC3 span")}
 		}
 		return denialResult{kind: KindNXDomain, status: Secure}
@@ -396,7 +396,7 @@ func proveDenial(c denialChain, rcode int, name string, qtype uint16, zone strin
 	d := proveNoData(types, wildcard, qtype, zone, what)
 	if d.status == Secure && optOut {
 		// RFC 5155 §9.2, as for a wildcard answer.
-		return denialResult{kind: KindNoData, status: Insecure, optOut: true,
+		return denialResult{kind: KindNoData, status: Insecure,
 			reason: reasonf(EDEOther, zone, "wildcard NODATA for %s proven only by an opt-out NSEC3 span", name)}
 	}
 	d.delegation = false
