@@ -57,7 +57,12 @@ var mutateScenarios = []mutateScenario{
 	{"dev1._device.example.test.", dns.TypeTLSA, dnstest.Device, dns.TypeDNSKEY},
 	{"_443._tcp.www.example.test.", dns.TypeTLSA, dnstest.Zone, dns.TypeDNSKEY},
 	{"www.insecure.example.test.", dns.TypeA, dnstest.Unsigned, dns.TypeDS},
+	{"foo.wild.example.test.", dns.TypeA, "", 0},
 }
+
+// mutateRecords are added to the default records: a name beside a
+// wildcard, whose data the wildcard's records must not deny.
+var mutateRecords = []string{"foo.wild.example.test. 300 IN A 192.0.2.44"}
 
 type mutateHierarchy struct {
 	h       *dnstest.Hierarchy
@@ -83,7 +88,7 @@ func mutateHierarchies(t testing.TB) []*mutateHierarchy {
 			for _, z := range []string{dnstest.Root, dnstest.TLD, dnstest.Zone, dnstest.Device} {
 				zones[z] = dnstest.ZoneOptions{Algorithm: dns.ED25519, Denial: s.denial}
 			}
-			h, err := dnstest.Build(dnstest.Config{Zones: zones, Now: mutateNow, KeySeed: "resolver fuzz"})
+			h, err := dnstest.Build(dnstest.Config{Zones: zones, Now: mutateNow, KeySeed: "resolver fuzz", Records: mutateRecords})
 			if err != nil {
 				mutateErr = fmt.Errorf("%s: %w", s.desc, err)
 				return
@@ -242,16 +247,30 @@ func recordSet(rrs []dns.RR) []string {
 }
 
 // FuzzMutatedSignedResponse mutates real signed answers of the test
-// hierarchy (input: set-up byte, scenario byte, then the answer in wire
-// form) and validates them in a lookup. Nothing may panic, and a result may
-// be Secure only when the answer's signed parts (the RRsets covered by
-// RRSIGs and the RRSIGs' fields, in canonical form) are the original's,
-// and then it must say what the original says.
+// hierarchy and validates them in a lookup. The input is a set-up byte, a
+// scenario byte, then either (scenario byte below 0x80) the answer in wire
+// form, mutated as bytes, or (0x80 and above) a list of record-level
+// operations on the genuine answer, 3 bytes each (see replayOps): dropping,
+// renaming, moving records, replaying signed records taken from the other
+// genuine answers of the hierarchy, changing the RCODE.
+//
+// Nothing may panic. A wire-mutated answer may come out Secure only when
+// its signed parts (the RRsets covered by RRSIGs and the RRSIGs' fields, in
+// canonical form) are the original's, and must then say what the original
+// says. A replayed answer is made only of genuine signed records, so it may
+// come out Secure, but then it must say what the original says: a Secure
+// result is true.
 func FuzzMutatedSignedResponse(f *testing.F) {
 	hs := mutateHierarchies(f)
 	for i := range hs {
 		for j := range mutateScenarios {
 			f.Add(append([]byte{byte(i), byte(j)}, hs[i].wire[j]...))
+			// Structured seeds: rename the first record to the question,
+			// replay a record of another answer, flip the RCODE.
+			f.Add([]byte{byte(i), 0x80 | byte(j), opRenameToQuestion, 0, 0, opInsert, byte(j * 3), 1, opRcode, 3, 0})
+		}
+		if seed := hs[i].renamedWildcardNSEC(i); seed != nil {
+			f.Add(seed)
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -259,11 +278,17 @@ func FuzzMutatedSignedResponse(f *testing.F) {
 			return
 		}
 		mh := hs[int(data[0])%len(hs)]
-		i := int(data[1]) % len(mutateScenarios)
+		i := int(data[1]&0x7f) % len(mutateScenarios)
 		sc := mutateScenarios[i]
-		msg := new(dns.Msg)
-		if err := msg.Unpack(data[2:]); err != nil {
-			return
+		replay := data[1]&0x80 != 0
+		var msg *dns.Msg
+		if replay {
+			msg = mh.replayOps(mh.msgs[i], data[2:])
+		} else {
+			msg = new(dns.Msg)
+			if err := msg.Unpack(data[2:]); err != nil {
+				return
+			}
 		}
 		res := mh.validate(sc, msg)
 		if res == nil {
@@ -276,17 +301,149 @@ func FuzzMutatedSignedResponse(f *testing.F) {
 			return
 		}
 		orig := mh.results[i]
-		if orig.status != Secure {
-			t.Fatalf("%s %s: mutated answer is secure, the original is %s", sc.name, typeString(sc.qtype), orig.status)
+		switch {
+		case orig.status == Bogus && replay:
+			// The genuine answer lacks a proof the hierarchy does not
+			// send (compact-denial wildcards); nothing to compare with.
+			return
+		case orig.status != Secure:
+			t.Fatalf("%s %s: mutated answer is secure, the original is %s\n%v", sc.name, typeString(sc.qtype), orig.status, msg)
 		}
-		if ok, why := sameSignedParts(msg, mh.msgs[i]); !ok {
-			t.Fatalf("%s %s: secure with altered signed parts: %s\n%v", sc.name, typeString(sc.qtype), why, msg)
+		if !replay {
+			if ok, why := sameSignedParts(msg, mh.msgs[i]); !ok {
+				t.Fatalf("%s %s: secure with altered signed parts: %s\n%v", sc.name, typeString(sc.qtype), why, msg)
+			}
 		}
 		if res.kind != orig.kind || res.target != orig.target || !slices.Equal(recordSet(res.records), recordSet(orig.records)) {
-			t.Fatalf("%s %s: secure %s %v -> %q, the original says %s %v -> %q", sc.name, typeString(sc.qtype),
-				res.kind, res.records, res.target, orig.kind, orig.records, orig.target)
+			t.Fatalf("%s %s: secure %s %v -> %q, the original says %s %v -> %q\n%v", sc.name, typeString(sc.qtype),
+				res.kind, res.records, res.target, orig.kind, orig.records, orig.target, msg)
 		}
 	})
+}
+
+// Record-level operations of FuzzMutatedSignedResponse: opcode, a, b.
+const (
+	opDrop             = iota // drop record a
+	opRename                  // give record a the owner of record b
+	opInsert                  // insert record a of the pool into section b
+	opRcode                   // set the RCODE to a (mod 4)
+	opPrefix                  // prepend label "x" (b odd) or strip the first label (b even) of record a's owner
+	opRenameToQuestion        // give record a the question's name
+	opMove                    // move record a to the other section
+	opCount
+)
+
+// renamedWildcardNSEC returns the input that replaces the answer to
+// foo.wild.example.test. A by a NODATA proven with the wildcard's own NSEC,
+// renamed (TestWildcardNSECRenamed as a seed), or nil when set-up i has no
+// NSEC at the wildcard.
+func (mh *mutateHierarchy) renamedWildcardNSEC(i int) []byte {
+	pool := mh.pool()
+	find := func(t uint16, owner string) int {
+		for k, rr := range pool {
+			rt := rr.Header().Rrtype
+			if s, ok := rr.(*dns.RRSIG); ok {
+				rt = s.TypeCovered + 0x8000 // RRSIGs: the covered type, flagged
+			}
+			if rt == t && dns.CanonicalName(rr.Header().Name) == owner {
+				return k
+			}
+		}
+		return -1
+	}
+	idx := []int{find(dns.TypeSOA, dnstest.Zone), find(dns.TypeSOA+0x8000, dnstest.Zone),
+		find(dns.TypeNSEC, "*.wild.example.test."), find(dns.TypeNSEC+0x8000, "*.wild.example.test.")}
+	sc := slices.IndexFunc(mutateScenarios, func(s mutateScenario) bool { return s.name == "foo.wild.example.test." })
+	if slices.Contains(idx, -1) || sc < 0 || len(pool) > 256 {
+		return nil
+	}
+	return []byte{byte(i), 0x80 | byte(sc),
+		opDrop, 0, 0, opDrop, 0, 0, // the A record and its RRSIG
+		opInsert, byte(idx[0]), 1, opInsert, byte(idx[1]), 1, opInsert, byte(idx[2]), 1, opInsert, byte(idx[3]), 1,
+		opRenameToQuestion, 2, 0, opRenameToQuestion, 3, 0}
+}
+
+// pool is every record of every genuine answer of the hierarchy.
+func (mh *mutateHierarchy) pool() []dns.RR {
+	var pool []dns.RR
+	for _, g := range mh.msgs {
+		pool = append(pool, g.Answer...)
+		pool = append(pool, g.Ns...)
+	}
+	return pool
+}
+
+// maxReplayOps bounds the operations of one input.
+const maxReplayOps = 8
+
+// replayOps applies ops to a copy of genuine. Records are counted over the
+// answer then the authority section; the pool is every record of every
+// genuine answer of the hierarchy, as an attacker could collect them.
+func (mh *mutateHierarchy) replayOps(genuine *dns.Msg, ops []byte) *dns.Msg {
+	m := genuine.Copy()
+	pool := mh.pool()
+	at := func(i int) (*[]dns.RR, int, bool) {
+		n := len(m.Answer) + len(m.Ns)
+		if n == 0 {
+			return nil, 0, false
+		}
+		i %= n
+		if i < len(m.Answer) {
+			return &m.Answer, i, true
+		}
+		return &m.Ns, i - len(m.Answer), true
+	}
+	for k := 0; k+3 <= len(ops) && k < 3*maxReplayOps; k += 3 {
+		op, a, b := ops[k]%opCount, int(ops[k+1]), int(ops[k+2])
+		switch op {
+		case opDrop:
+			if sec, i, ok := at(a); ok {
+				*sec = slices.Delete(*sec, i, i+1)
+			}
+		case opRename:
+			sa, i, ok := at(a)
+			sb, j, _ := at(b)
+			if ok {
+				(*sa)[i] = dns.Copy((*sa)[i])
+				(*sa)[i].Header().Name = (*sb)[j].Header().Name
+			}
+		case opInsert:
+			rr := dns.Copy(pool[a%len(pool)])
+			if b%2 == 0 {
+				m.Answer = append(m.Answer, rr)
+			} else {
+				m.Ns = append(m.Ns, rr)
+			}
+		case opRcode:
+			m.Rcode = []int{dns.RcodeSuccess, dns.RcodeNameError, dns.RcodeSuccess, dns.RcodeNameError}[a%4]
+		case opPrefix:
+			if sec, i, ok := at(a); ok {
+				rr := dns.Copy((*sec)[i])
+				if b%2 == 1 {
+					rr.Header().Name = "x." + rr.Header().Name
+				} else {
+					rr.Header().Name = parentName(rr.Header().Name)
+				}
+				(*sec)[i] = rr
+			}
+		case opRenameToQuestion:
+			if sec, i, ok := at(a); ok && len(m.Question) == 1 {
+				(*sec)[i] = dns.Copy((*sec)[i])
+				(*sec)[i].Header().Name = m.Question[0].Name
+			}
+		case opMove:
+			if sec, i, ok := at(a); ok {
+				rr := (*sec)[i]
+				*sec = slices.Delete(*sec, i, i+1)
+				if sec == &m.Answer {
+					m.Ns = append(m.Ns, rr)
+				} else {
+					m.Answer = append(m.Answer, rr)
+				}
+			}
+		}
+	}
+	return m
 }
 
 var updateFuzzSeeds = flag.Bool("update-fuzz-seeds", false, "rewrite testdata/fuzz/FuzzMutatedSignedResponse from the test hierarchy")
@@ -322,7 +479,7 @@ func TestMutatedSignedResponseSeeds(t *testing.T) {
 			switch {
 			case sc.name == "www.insecure.example.test.":
 				want = Insecure
-			case s.denial == dnstest.Compact && strings.HasSuffix(sc.name, ".wild.example.test."):
+			case s.denial == dnstest.Compact && strings.HasPrefix(sc.name, "x.wild."):
 				// The in-process compact-denial server sends no proof
 				// with wildcard answers.
 				want = Bogus
