@@ -11,7 +11,7 @@ import (
 // types (NXDOMAIN, NODATA, wildcard answers, wildcard NODATA, the absence of
 // a DS at a zone cut) is proven here, by the same few rules, whether the
 // zone uses NSEC (RFC 4035 §5.4) or NSEC3 (RFC 5155 §8). The two kinds of
-// chain differ only in how they answer three questions (see denialChain);
+// chain differ only in how they answer a few questions (see denialChain);
 // closest encloser, next closer name, covering and opt-out are decided once,
 // in proveDenial and proveWildcardAnswer.
 
