@@ -3,6 +3,7 @@ package resolver
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,19 @@ type anchor struct {
 	zone    string
 	ds      []*dns.DS
 	dnskeys []*dns.DNSKEY
+	// keys holds the decoded public key of each of dnskeys, same index:
+	// keys are compared as bytes, never as base64 text.
+	keys [][]byte
+}
+
+// decodeKey returns the bytes of a DNSKEY's base64 public key field (RFC
+// 4034 §2.2), with or without padding, ignoring whitespace.
+func decodeKey(b64 string) ([]byte, error) {
+	b64 = strings.Join(strings.Fields(b64), "")
+	if k, err := base64.StdEncoding.DecodeString(b64); err == nil {
+		return k, nil
+	}
+	return base64.RawStdEncoding.DecodeString(b64)
 }
 
 // The IANA root zone key-signing keys (https://data.iana.org/root-anchors/):
@@ -98,7 +112,16 @@ func (a *Anchors) add(rr dns.RR) error {
 		if r.Flags&dns.ZONE == 0 || r.Protocol != 3 {
 			return fmt.Errorf("anchors: %s DNSKEY %d is not a zone key", name, r.KeyTag())
 		}
+		if r.Flags&dns.REVOKE != 0 {
+			// RFC 5011 §2.1: a revoked key MUST NOT be used as an anchor.
+			return fmt.Errorf("anchors: %s DNSKEY %d has the REVOKE flag", name, r.KeyTag())
+		}
+		key, err := decodeKey(r.PublicKey)
+		if err != nil || len(key) == 0 {
+			return fmt.Errorf("anchors: %s DNSKEY %d: public key is not base64", name, r.KeyTag())
+		}
 		an.dnskeys = append(an.dnskeys, r)
+		an.keys = append(an.keys, key)
 	default:
 		return fmt.Errorf("anchors: %s: record type %s is not a trust anchor (want DS or DNSKEY)",
 			name, dns.TypeToString[rr.Header().Rrtype])
@@ -123,6 +146,7 @@ func (a *Anchors) Merge(b *Anchors) *Anchors {
 			}
 			cp.ds = append(cp.ds, an.ds...)
 			cp.dnskeys = append(cp.dnskeys, an.dnskeys...)
+			cp.keys = append(cp.keys, an.keys...)
 		}
 	}
 	return out

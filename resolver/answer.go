@@ -101,11 +101,9 @@ func (v *validator) positive(ctx context.Context, name string, rrs []dns.RR, sig
 		res.status, res.reason = Bogus, r
 		return res
 	}
-	// RFC 4034 §3.1.3: a Labels field below the owner's label count means
-	// the answer was expanded from a wildcard, unless the name asked is the
-	// wildcard itself (whose "*" label is not counted).
-	literal := strings.HasPrefix(name, "*.") && int(sig.Labels) == dns.CountLabel(name)-1
-	if int(sig.Labels) < dns.CountLabel(name) && !literal {
+	// An answer expanded from a wildcard needs the proof that no closer
+	// match exists.
+	if expanded(sig, name) {
 		if status, r := v.wildcardProof(msg, name, sig.Labels, st); status != Secure {
 			res.status, res.reason = status, r
 			if status == Insecure {

@@ -14,7 +14,10 @@
 //
 // Trust anchors are the IANA root keys (RootAnchors) unless Config.Anchors
 // says otherwise; ParseAnchors reads DS or DNSKEY lines, each anchor valid
-// for its own subtree, the closest anchor winning.
+// for its own subtree, the closest anchor winning. DNSKEY anchors are
+// compared with the zone's keys as decoded bytes, not as base64 text. A key
+// with the REVOKE flag (RFC 5011 §2.1) validates nothing: it is refused as
+// an anchor and ignored in every DNSKEY RRset.
 //
 // # What is validated
 //
@@ -23,7 +26,10 @@
 // included) are treated as unsigned, as RFC 4035 §5.2 says. Negative answers
 // need NSEC (RFC 4035 §5.4), NSEC3 (RFC 5155 §8, with the iteration limits
 // of RFC 9276 §3.2) or compact denial (RFC 9824) proofs; wildcard answers
-// need the proof that the name itself does not exist; CNAME chains are
+// need the proof that the name itself does not exist. One set of rules
+// judges every such proof, NSEC or NSEC3 alike; a proof whose next closer
+// name lies in an NSEC3 opt-out span is Insecure at best (RFC 5155 §9.2),
+// as the span may hide unsigned delegations. CNAME chains are
 // followed, each link validated, with a length limit and loop detection.
 //
 // # Security considerations
@@ -32,6 +38,10 @@
 // answers must not authenticate anyone; Result.Err makes that one check.
 // Config.TrustAD replaces local validation by belief in the upstream's AD
 // bit and is refused unless the channel is DNS over TLS or loopback.
+// Only chain states proven by validated data (Secure, Insecure) are cached
+// for later lookups: a forged or broken DS or DNSKEY answer spoils the
+// lookup that met it, and that one question for MinTTL (RFC 9520), never
+// the names of a whole zone.
 // Lookups in flight are capped and each has a deadline, so a slow
 // authoritative server cannot tie up the caller; refusals are counted in
 // Stats.

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -84,15 +85,19 @@ func (v *validator) clamp(exp time.Time, now time.Time) time.Time {
 	return now.Add(d)
 }
 
+// cacheZone keeps a chain state for later walks. Only states proven by
+// validated data are kept, Secure and Insecure ones: a Bogus or
+// Indeterminate state may come from one forged or lost packet, and kept here
+// it would spoil every name below the zone cut, not the one lookup that met
+// it. Failures are cached per question instead, briefly, in the result
+// cache (RFC 9520 §3), which bounds what a broken zone costs.
 func (v *validator) cacheZone(name string, st *zoneState) {
-	if v.zones == nil || st.status == Indeterminate {
+	if v.zones == nil || (st.status != Secure && st.status != Insecure) {
 		return
 	}
 	now := v.now()
 	exp := st.expires
-	if st.status == Bogus || exp.IsZero() {
-		// RFC 4035 §4.7: cache failures briefly, so a broken zone does not
-		// cost a full walk per lookup, and recovers soon.
+	if exp.IsZero() {
 		exp = now
 	}
 	v.zones.put(name, st, minTime(v.clamp(exp, now), st.hard))
@@ -177,13 +182,28 @@ func (v *validator) anchorState(ctx context.Context, an *anchor) *zoneState {
 	return v.keyState(an.zone, keys, sigs, trusted)
 }
 
+// usableKey reports whether k may validate anything: a zone key (RFC 4034
+// §2.1.1) for DNSSEC (§2.1.2) with a supported algorithm and without the
+// REVOKE flag (RFC 5011 §2.1: a revoked key MUST NOT be used to validate
+// any RRset, its own DNSKEY RRset included).
+func usableKey(k *dns.DNSKEY) bool {
+	return k.Flags&dns.ZONE != 0 && k.Flags&dns.REVOKE == 0 && k.Protocol == 3 && supportedAlgorithms[k.Algorithm]
+}
+
+// matchesAnchor reports whether k is one of an's keys: a DNSKEY anchor with
+// the same flags, algorithm and key bytes (base64 text is compared decoded:
+// the same key may be written with other padding or spacing, and text that
+// only looks alike is another key), or a key named by a DS anchor.
 func matchesAnchor(k *dns.DNSKEY, an *anchor) bool {
-	if k.Flags&dns.ZONE == 0 || k.Protocol != 3 || !supportedAlgorithms[k.Algorithm] {
+	if !usableKey(k) {
 		return false
 	}
-	for _, a := range an.dnskeys {
-		if a.Algorithm == k.Algorithm && a.Flags == k.Flags &&
-			strings.EqualFold(a.PublicKey, k.PublicKey) {
+	key, err := decodeKey(k.PublicKey)
+	if err != nil {
+		return false
+	}
+	for i, a := range an.dnskeys {
+		if a.Algorithm == k.Algorithm && a.Flags == k.Flags && bytes.Equal(an.keys[i], key) {
 			return true
 		}
 	}
@@ -193,7 +213,7 @@ func matchesAnchor(k *dns.DNSKEY, an *anchor) bool {
 // matchesDS reports whether key k is named by one of the supported DS
 // records (RFC 4034 §5.2).
 func matchesDS(k *dns.DNSKEY, dss []*dns.DS) bool {
-	if k.Flags&dns.ZONE == 0 || k.Protocol != 3 {
+	if !usableKey(k) {
 		return false
 	}
 	tag := k.KeyTag()
@@ -242,6 +262,9 @@ func (v *validator) keyState(zone string, keys []dns.RR, sigs []*dns.RRSIG, trus
 		probe.tags = append(probe.tags, k.KeyTag())
 	}
 	sig, exp, r := v.verifyRRset(keys, sigs, probe)
+	if r == nil && expanded(sig, zone) {
+		r = reasonf(EDEDNSSECBogus, zone, "the signature is for a wildcard, not for the zone apex")
+	}
 	if r != nil {
 		r.Text = "DNSKEY RRset: " + r.Text
 		return bogusState(zone, r)
@@ -249,7 +272,7 @@ func (v *validator) keyState(zone string, keys []dns.RR, sigs []*dns.RRSIG, trus
 	st := &zoneState{zone: zone, status: Secure, expires: v.lifetime(keys, sig, exp), hard: exp}
 	for _, rr := range keys {
 		k, ok := rr.(*dns.DNSKEY)
-		if ok && k.Flags&dns.ZONE != 0 && k.Protocol == 3 && supportedAlgorithms[k.Algorithm] {
+		if ok && usableKey(k) {
 			st.keys = append(st.keys, k)
 			st.tags = append(st.tags, k.KeyTag())
 		}
@@ -356,7 +379,7 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 	}
 	ds, dsSigs := rrsetWithSigs(msg.Answer, n, dns.TypeDS)
 	if len(ds) > 0 {
-		sig, exp, r := v.verifyRRset(ds, dsSigs, st)
+		sig, exp, r := v.verifyAt(msg, n, ds, dsSigs, st)
 		if r != nil {
 			r.Text = "DS RRset: " + r.Text
 			return bogusState(st.zone, r)
@@ -405,10 +428,35 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 		}
 		return ks
 	}
-	if cn, _ := rrsetWithSigs(msg.Answer, n, dns.TypeCNAME); len(cn) > 0 {
-		// An alias owns no zone cut (RFC 1034 §3.6.2); data below it, if
-		// any, stays in st's zone and fails there if an attacker lies.
-		return st
+	for owner := parentName(n); isStrictlyBelow(st.zone, owner); owner = parentName(owner) {
+		// RFC 6672 §2.3: below a DNAME nothing exists in this zone, so n is
+		// no zone cut; the CNAME synthesized beside it is unsigned (RFC 6672
+		// §5.3.1) and only the signed DNAME counts.
+		if dn, dnSigs := rrsetWithSigs(msg.Answer, owner, dns.TypeDNAME); len(dn) > 0 {
+			sig, exp, r := v.verifyAt(msg, owner, dn, dnSigs, st)
+			if r != nil {
+				r.Text = "DNAME in answer to the DS query: " + r.Text
+				return bogusState(st.zone, r)
+			}
+			ns := *st
+			ns.expires = minTime(st.expires, v.lifetime(dn, sig, exp))
+			ns.hard = minTime(st.hard, exp)
+			return &ns
+		}
+	}
+	if cn, cnSigs := rrsetWithSigs(msg.Answer, n, dns.TypeCNAME); len(cn) > 0 {
+		// An alias owns no zone cut (RFC 1034 §3.6.2), but only a CNAME
+		// that st's zone signed says so: an unsigned or forged one would
+		// hide the cut, and every name below it would fail to validate.
+		sig, exp, r := v.verifyAt(msg, n, cn, cnSigs, st)
+		if r != nil {
+			r.Text = "CNAME in answer to the DS query: " + r.Text
+			return bogusState(st.zone, r)
+		}
+		ns := *st
+		ns.expires = minTime(st.expires, v.lifetime(cn, sig, exp))
+		ns.hard = minTime(st.hard, exp)
+		return &ns
 	}
 	d := v.denial(msg, n, dns.TypeDS, st)
 	switch {
@@ -422,9 +470,10 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 		ns.expires = minTime(st.expires, d.expires)
 		ns.hard = minTime(st.hard, d.hard)
 		return &ns
-	case d.delegation || d.optOut:
+	case d.delegation:
 		// RFC 4035 §5.2: a proven delegation without DS is an insecure
-		// delegation; RFC 5155 §8.6: so is an opt-out span.
+		// delegation (an opt-out span, RFC 5155 §8.6, comes as Insecure
+		// above).
 		return &zoneState{zone: n, status: Insecure, expires: d.expires, hard: minTime(st.hard, d.hard),
 			reason: reasonf(EDEOther, n, "insecure delegation: the parent zone %s proves there is no DS", st.zone)}
 	default:
@@ -433,6 +482,40 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 		ns.hard = minTime(st.hard, d.hard)
 		return &ns
 	}
+}
+
+// verifyAt verifies an RRset owned by name in msg's answer section for the
+// chain walk, like verifyRRset. An RRset expanded from a wildcard (RFC 4034
+// §3.1.3: fewer RRSIG labels than the owner has) counts only with the proof
+// that no closer match exists (RFC 4035 §5.3.4): a signed expansion can
+// otherwise be replayed at any name of the zone, a zone cut included.
+func (v *validator) verifyAt(msg *dns.Msg, name string, rrs []dns.RR, sigs []*dns.RRSIG, st *zoneState) (*dns.RRSIG, time.Time, *Reason) {
+	sig, exp, r := v.verifyRRset(rrs, sigs, st)
+	if r != nil {
+		return nil, time.Time{}, r
+	}
+	if expanded(sig, name) {
+		if status, r := v.wildcardProof(msg, name, sig.Labels, st); status != Secure {
+			// Even an opt-out span (Insecure) cannot tell that name is
+			// no zone cut: it may hide an unsigned delegation.
+			return nil, time.Time{}, reasonf(EDEDNSSECBogus, st.zone, "%s %s expanded from a wildcard without a secure proof: %s",
+				dns.CanonicalName(name), typeString(rrs[0].Header().Rrtype), r.Text)
+		}
+	}
+	return sig, exp, nil
+}
+
+// expanded reports whether sig shows that the RRset it covers at owner was
+// expanded from a wildcard (RFC 4034 §3.1.3: a Labels field below the
+// owner's label count), unless owner is the wildcard itself, whose "*"
+// label is not counted.
+func expanded(sig *dns.RRSIG, owner string) bool {
+	owner = dns.CanonicalName(owner)
+	n := dns.CountLabel(owner)
+	if strings.HasPrefix(owner, "*.") && int(sig.Labels) == n-1 {
+		return false
+	}
+	return int(sig.Labels) < n
 }
 
 func minTime(a, b time.Time) time.Time {

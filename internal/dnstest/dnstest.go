@@ -2,7 +2,10 @@ package dnstest
 
 import (
 	"crypto"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"sort"
@@ -61,6 +64,10 @@ const (
 	// BrokenDenial: the server drops NSEC/NSEC3 records from the zone's
 	// negative answers and wildcard answers.
 	BrokenDenial
+	// RevokedSigner: data is signed with a second key that the zone
+	// publishes with the REVOKE flag (RFC 5011 §2.1); the DNSKEY RRset is
+	// signed with the zone's good key.
+	RevokedSigner
 )
 
 // ZoneOptions configure one signed zone. The zero value is an ECDSA P-256
@@ -75,6 +82,10 @@ type ZoneOptions struct {
 	NSEC3Iterations uint16
 	NSEC3OptOut     bool
 	Fault           Fault
+	// Revoked sets the REVOKE flag (RFC 5011 §2.1) on the zone's key, which
+	// still signs everything and which the parent's DS (or the anchor)
+	// names.
+	Revoked bool
 }
 
 // Config configures a Hierarchy. The zero value serves the default zones,
@@ -99,6 +110,11 @@ type Config struct {
 	// TLSConfig, when not nil, also serves DNS over TLS (RFC 7858) on
 	// TLSAddr with this configuration (it must hold a certificate).
 	TLSConfig *tls.Config
+	// KeySeed, when not empty, derives the key of every Ed25519 zone from
+	// it and the zone's name (other algorithms keep random keys). Ed25519
+	// signatures are deterministic (RFC 8032 §5.1.6), so with Now fixed too
+	// every answer is the same bytes in every run: for fuzz corpora.
+	KeySeed string
 }
 
 // nsName is the name server of every zone, outside all of them.
@@ -179,6 +195,12 @@ func Start(tb testing.TB, cfg Config) *Hierarchy {
 	return h
 }
 
+// Build builds and signs the hierarchy without serving it: for callers that
+// only use Exchange (fuzz targets, benchmarks), nothing needs stopping.
+func Build(cfg Config) (*Hierarchy, error) {
+	return build(cfg)
+}
+
 // listenPair binds UDP and TCP on the same loopback port, picking another
 // port when the kernel's choice for UDP is taken for TCP.
 func listenPair() (net.PacketConn, net.Listener, error) {
@@ -230,6 +252,23 @@ func (h *Hierarchy) DNSKEY(zoneName string) string {
 	return z.key.String()
 }
 
+// Sign signs rrs, one RRset, with the key of a signed zone and the zone's
+// validity window: for tests that forge records the zone's key would sign
+// (odd NSEC3 flags or parameters, records the zone does not hold).
+func (h *Hierarchy) Sign(zoneName string, rrs []dns.RR) (*dns.RRSIG, error) {
+	z := h.zones[dns.CanonicalName(zoneName)]
+	if z == nil || z.key == nil || len(rrs) == 0 {
+		return nil, fmt.Errorf("dnstest: %s is not a signed zone of the hierarchy", zoneName)
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	sig, err := z.sign(rrs)
+	if err != nil {
+		return nil, err
+	}
+	return sig.(*dns.RRSIG), nil
+}
+
 type zone struct {
 	name    string
 	opts    ZoneOptions
@@ -248,6 +287,7 @@ type zone struct {
 	nsec3   []*dns.NSEC3 // sorted by hash
 	n3sigs  map[string][]dns.RR
 	salt    string
+	seed    string // Config.KeySeed
 	mu      sync.Mutex
 }
 
@@ -258,7 +298,7 @@ func build(cfg Config) (*Hierarchy, error) {
 	}
 	h := &Hierarchy{zones: map[string]*zone{}, cfg: cfg, now: now}
 	for _, n := range []string{Root, TLD, Zone, Device, Unsigned} {
-		z := &zone{name: n, opts: cfg.Zones[n], signed: n != Unsigned,
+		z := &zone{name: n, opts: cfg.Zones[n], signed: n != Unsigned, seed: cfg.KeySeed,
 			data: map[string]map[uint16][]dns.RR{}, sigs: map[string]map[uint16][]dns.RR{}}
 		h.zones[n] = z
 	}
@@ -393,6 +433,16 @@ func newKey(name string, alg uint8) (*dns.DNSKEY, crypto.Signer, error) {
 	return k, signer, nil
 }
 
+// seededKey derives an Ed25519 zone key from seed and the zone's name.
+func seededKey(name, seed string) (*dns.DNSKEY, crypto.Signer) {
+	sum := sha256.Sum256([]byte(seed + "\x00" + name))
+	priv := ed25519.NewKeyFromSeed(sum[:])
+	k := &dns.DNSKEY{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 300},
+		Flags: dns.ZONE | dns.SEP, Protocol: 3, Algorithm: dns.ED25519,
+		PublicKey: base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey))}
+	return k, priv
+}
+
 func (z *zone) genKeys(now time.Time) error {
 	if !z.signed {
 		return nil
@@ -405,10 +455,20 @@ func (z *zone) genKeys(now time.Time) error {
 	if z.key, z.priv, err = newKey(z.name, alg); err != nil {
 		return err
 	}
-	if z.opts.Fault == WrongKey {
+	if z.seed != "" && alg == dns.ED25519 {
+		z.key, z.priv = seededKey(z.name, z.seed)
+	}
+	if z.opts.Revoked {
+		z.key.Flags |= dns.REVOKE
+	}
+	if z.opts.Fault == WrongKey || z.opts.Fault == RevokedSigner {
 		if z.badKey, z.badPriv, err = newKey(z.name, alg); err != nil {
 			return err
 		}
+	}
+	if z.opts.Fault == RevokedSigner {
+		z.badKey.Flags = dns.ZONE | dns.REVOKE
+		z.put(z.badKey)
 	}
 	inc, exp := now.Add(-time.Hour), now.Add(24*time.Hour)
 	switch z.opts.Fault {

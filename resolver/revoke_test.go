@@ -1,0 +1,121 @@
+package resolver_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/resolver"
+)
+
+// keyLine rewrites the base64 public key of the DNSKEY line s with f.
+func keyLine(t *testing.T, s string, f func(b64 string) string) string {
+	t.Helper()
+	rr, err := dns.NewRR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := rr.(*dns.DNSKEY)
+	i := strings.LastIndex(s, k.PublicKey)
+	if i < 0 {
+		t.Fatalf("no key in %q", s)
+	}
+	return s[:i] + f(k.PublicKey)
+}
+
+// TestDNSKEYAnchorComparesKeyBytes: a DNSKEY trust anchor names a key by
+// its bytes (RFC 4034 §2.1.4: the key field is base64 text of binary data),
+// whatever the base64 text looks like, and never by text that merely looks
+// alike.
+func TestDNSKEYAnchorComparesKeyBytes(t *testing.T) {
+	h := dnstest.Start(t, dnstest.Config{})
+	tests := []struct {
+		desc   string
+		key    func(b64 string) string
+		status resolver.Status
+	}{
+		{"as published", func(b string) string { return b }, resolver.Secure},
+		{"without padding", func(b string) string { return strings.TrimRight(b, "=") }, resolver.Secure},
+		{"split by whitespace", func(b string) string { return b[:10] + " " + b[10:40] + "\t" + b[40:] }, resolver.Secure},
+		{"one letter in the other case", func(b string) string {
+			r := []rune(b)
+			for i, c := range r {
+				if unicode.IsLetter(c) {
+					r[i] = unicode.SimpleFold(c)
+					break
+				}
+			}
+			return string(r)
+		}, resolver.Bogus},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			line := keyLine(t, h.DNSKEY(dnstest.Root), tc.key)
+			anchors, err := resolver.ParseAnchorsString(line)
+			if err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			r, err := resolver.New(resolver.Config{Exchange: h.Exchange, Anchors: anchors})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != tc.status {
+				t.Fatalf("anchor %q: %s (%s), want %s", line, res.Status, res.Reason, tc.status)
+			}
+		})
+	}
+}
+
+// TestRevokedKeys: a key with the REVOKE flag (RFC 5011 §2.1, §7: "the key
+// MUST NOT be used to validate") validates nothing: not as a trust anchor,
+// not named by a DS, not as the signer of data beside a good key.
+func TestRevokedKeys(t *testing.T) {
+	tests := []struct {
+		desc  string
+		zones map[string]dnstest.ZoneOptions
+		// anchor picks the trust anchor line; nil means the root's DS.
+		anchor func(h *dnstest.Hierarchy) string
+		cases  []lookupCase
+	}{
+		{desc: "revoked root key named by the DS anchor", zones: map[string]dnstest.ZoneOptions{dnstest.Root: {Revoked: true}},
+			cases: []lookupCase{{name: tlsaName, qtype: dns.TypeTLSA, status: resolver.Bogus, ede: resolver.EDEDNSKEYMissing}}},
+		{desc: "revoked child key named by the parent's DS", zones: map[string]dnstest.ZoneOptions{dnstest.Device: {Revoked: true}},
+			cases: []lookupCase{
+				{name: "dev1._device.example.test.", qtype: dns.TypeTLSA, status: resolver.Bogus, ede: resolver.EDEDNSKEYMissing},
+				{name: tlsaName, qtype: dns.TypeTLSA, status: resolver.Secure, kind: resolver.KindAnswer},
+			}},
+		{desc: "data signed by a published revoked key", zones: map[string]dnstest.ZoneOptions{dnstest.Zone: {Fault: dnstest.RevokedSigner}},
+			cases: []lookupCase{
+				{name: tlsaName, qtype: dns.TypeTLSA, status: resolver.Bogus, ede: resolver.EDEDNSKEYMissing},
+				{name: "nope.example.test.", qtype: dns.TypeTLSA, status: resolver.Bogus},
+				{name: "dev1._device.example.test.", qtype: dns.TypeTLSA, status: resolver.Bogus},
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			h := dnstest.Start(t, dnstest.Config{Zones: tc.zones})
+			anchors, err := resolver.ParseAnchorsString(h.Anchors())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := resolver.New(resolver.Config{Exchange: h.Exchange, Anchors: anchors})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runCases(t, r, tc.cases)
+		})
+	}
+	// A DNSKEY anchor with the REVOKE flag is refused when read.
+	h := dnstest.Start(t, dnstest.Config{Zones: map[string]dnstest.ZoneOptions{dnstest.Root: {Revoked: true}}})
+	if _, err := resolver.ParseAnchorsString(h.DNSKEY(dnstest.Root)); err == nil {
+		t.Errorf("revoked DNSKEY anchor %q accepted", h.DNSKEY(dnstest.Root))
+	}
+}
