@@ -176,6 +176,7 @@ func zoneServeCommand() *cli.Command {
 		xfrTLSOnly            bool
 		journalVersions       int
 		journalRecords        int
+		tsigWindow            time.Duration
 	)
 	return &cli.Command{
 		Name:    "serve",
@@ -184,7 +185,10 @@ func zoneServeCommand() *cli.Command {
 		Description: "Answers queries for the zone in DIR, signing online with compact denial of\n" +
 			"existence (RFC 9824), and applies RFC 2136 updates signed with a key from\n" +
 			"DIR/tsig.key (identity records only; DIR/update-policy, if present, limits keys:\n" +
-			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). Prints the bound address once\n" +
+			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). A signed request is accepted only\n" +
+			"within --tsig-window (300 s) of the server's clock, whatever fudge it carries, and an\n" +
+			"update only once: a captured update sent again is refused with BADTIME, so it cannot\n" +
+			"undo a revocation. Prints the bound address once\n" +
 			"ready; stops cleanly on SIGINT or SIGTERM, writing DIR/signatures.cache and\n" +
 			"DIR/ixfr.journal so that the next start neither signs the zone again nor sends\n" +
 			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" + adminAuthHelp,
@@ -210,6 +214,7 @@ func zoneServeCommand() *cli.Command {
 			fs.BoolVar(&xfrTLSOnly, "transfer-tls-only", false, "refuse zone transfers that do not come over TLS 1.3")
 			fs.IntVar(&journalVersions, "journal-versions", journal.DefaultMaxVersions, "IXFR journal: keep at most `N` versions of the zone (RFC 1995; older serials get a full transfer)")
 			fs.IntVar(&journalRecords, "journal-records", journal.DefaultMaxRecords, "IXFR journal: keep at most `N` changed records in all versions")
+			fs.DurationVar(&tsigWindow, "tsig-window", server.DefaultTSIGWindow, "accept TSIG-signed requests only within this `DURATION` of the server's clock, whatever fudge they carry (RFC 8945 §5.2.3); updates seen within it are refused as replays")
 			fs.StringVar(&adminListen, "admin-listen", "127.0.0.1:8053", "`ADDR`ess of the admin HTTP API (\"off\" disables it)")
 			fs.StringVar(&adminCert, "admin-tls-cert", "", "certificate `FILE` for HTTPS on the admin API")
 			fs.StringVar(&adminKey, "admin-tls-key", "", "private key `FILE` for HTTPS on the admin API")
@@ -276,6 +281,9 @@ func zoneServeCommand() *cli.Command {
 					return cli.Usagef("--notify %q: want HOST:PORT", n)
 				}
 			}
+			if tsigWindow < time.Second || tsigWindow > maxTSIGWindow {
+				return cli.Usagef("--tsig-window must be between 1s and %v (the largest TSIG fudge)", maxTSIGWindow)
+			}
 			if journalVersions < 1 || journalRecords < 1 {
 				return cli.Usagef("--journal-versions and --journal-records must be at least 1")
 			}
@@ -287,7 +295,8 @@ func zoneServeCommand() *cli.Command {
 			}
 			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, Policies: policies, MaxUDPSize: maxUDP, Logger: log,
 				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly,
-				JournalVersions: journalVersions, JournalRecords: journalRecords, JournalFile: filepath.Join(dir, zone.JournalFile)})
+				JournalVersions: journalVersions, JournalRecords: journalRecords, JournalFile: filepath.Join(dir, zone.JournalFile),
+				TSIGWindow: tsigWindow})
 			if err != nil {
 				return cli.Input(err)
 			}
@@ -449,6 +458,10 @@ func zoneServeCommand() *cli.Command {
 		},
 	}
 }
+
+// maxTSIGWindow is the largest Fudge a TSIG record can carry (a 16-bit
+// count of seconds, RFC 8945 §4.2): a wider window accepts nothing more.
+const maxTSIGWindow = 65535 * time.Second
 
 // apiFlags are the flags shared by the admin API clients.
 type apiFlags struct {
