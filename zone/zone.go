@@ -171,6 +171,18 @@ func (z *Zone) newSigner(set *Settings) (*signer.Signer, error) {
 	}, nil
 }
 
+// Generation identifies the state of the zone's store (store.Generation):
+// it changes with every change written, by this process or any other.
+// Files derived from the zone (the IXFR journal) record it to tell
+// whether they still belong to the stored zone.
+func (z *Zone) Generation() ([]byte, error) { return z.st.Generation() }
+
+// BumpSerial moves the SOA serial forward without changing any other
+// record, and returns the new serial.
+func (z *Zone) BumpSerial() (uint32, error) {
+	return z.changeSerial(func(*view) error { return nil }, true)
+}
+
 // Close releases the store.
 func (z *Zone) Close() error { return z.st.Close() }
 

@@ -279,3 +279,26 @@ func drain(c <-chan []dns.RR) [][]dns.RR {
 	}
 	return out
 }
+
+// TestFirstTransferMovesSerial: a server that does not hold what an
+// earlier run sent for the zone's serial (no journal file, or a crash)
+// moves the serial on before its first transfer, so that no secondary can
+// hold that serial with other signatures; later transfers keep it.
+func TestFirstTransferMovesSerial(t *testing.T) {
+	ts := startServerWith(t, func(c *Config) { c.TransferFrom = loopback })
+	s0 := ts.zone.Serial()
+	rrs, err := axfr(t, ts.addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1 := rrs[0].(*dns.SOA).Serial
+	if s1 == s0 || s1 != ts.zone.Serial() {
+		t.Fatalf("first transfer at serial %d, the zone was at %d and is at %d", s1, s0, ts.zone.Serial())
+	}
+	rrs, err = axfr(t, ts.addr, dns.TypeIXFR, s1, nil)
+	if err != nil || len(rrs) != 1 || rrs[0].(*dns.SOA).Serial != s1 {
+		t.Fatalf("second transfer: %v %v, want the SOA at %d alone", err, head(rrs), s1)
+	}
+}
+
+func head(rrs []dns.RR) []dns.RR { return rrs[:min(3, len(rrs))] }

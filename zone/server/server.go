@@ -121,6 +121,14 @@ type Server struct {
 	journal *journal.Journal
 	// xfrMu makes transfers compute and record the zone one at a time.
 	xfrMu sync.Mutex
+	// serialSent is whether the journal holds what every secondary got for
+	// the serials this run may record: at the start, whether it was loaded
+	// from a file written at the store's current generation whose newest
+	// zone is at the zone's serial. Otherwise a previous run may have sent
+	// the zone's serial with signatures this run cannot know (made afresh
+	// each run; a crash writes no journal), so the first transfer moves
+	// the serial on first (see currentZone). Guarded by xfrMu.
+	serialSent bool
 	// tsigWindow is Config.TSIGWindow or its default; replay remembers
 	// the updates accepted within it.
 	tsigWindow time.Duration
@@ -155,12 +163,19 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.replay = newReplayCache(s.tsigWindow, 0, start)
 	if cfg.JournalFile != "" {
-		switch ok, err := s.journal.Load(cfg.JournalFile, cfg.Zone.Serial()); {
+		gen, err := cfg.Zone.Generation()
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		serial := cfg.Zone.Serial()
+		switch ok, err := s.journal.Load(cfg.JournalFile, gen, serial); {
 		case err != nil:
 			s.log.Warn("journal file not used; secondaries get one full transfer", "file", cfg.JournalFile, "err", err)
 		case ok:
 			v, n := s.journal.Len()
 			s.log.Info("journal loaded", "file", cfg.JournalFile, "versions", v, "records", n)
+			last, _ := s.journal.Serial()
+			s.serialSent = last == serial
 		}
 	}
 	for _, k := range cfg.UpdateKeys {
@@ -768,7 +783,15 @@ wait:
 	ls.Close()
 	wg.Wait()
 	if s.cfg.JournalFile != "" {
-		if jerr := s.journal.Save(s.cfg.JournalFile); jerr != nil {
+		// No transfer runs any more: the journal is complete for the
+		// store's current generation. A change made after this (the admin
+		// API still running) gives the store another generation, and the
+		// next start does not use the file.
+		gen, jerr := s.cfg.Zone.Generation()
+		if jerr == nil {
+			jerr = s.journal.Save(s.cfg.JournalFile, gen)
+		}
+		if jerr != nil {
 			s.log.Warn("journal not saved; secondaries get one full transfer after the restart", "err", jerr)
 		}
 	}

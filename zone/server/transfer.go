@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -215,6 +216,20 @@ func (s *Server) currentZone() (*image.Image, error) {
 		if last, ok := s.journal.NewestImage(); ok {
 			return last, nil
 		}
+	}
+	if !s.serialSent {
+		// One content per serial across runs too: a previous run may have
+		// sent this serial with signatures this one cannot know (they are
+		// made afresh, and a crash writes no journal); a secondary holding
+		// them would be told it is current, and the next differences would
+		// not apply to its copy. A serial no run has sent cannot be held
+		// by anyone.
+		serial, err := s.cfg.Zone.BumpSerial()
+		if err != nil {
+			return nil, fmt.Errorf("server: moving the serial past the one of the previous run: %w", err)
+		}
+		s.log.Info("serial moved on before the first transfer of this run", "serial", serial)
+		s.serialSent = true
 	}
 	// Sign what is missing without holding the zone's lock, so that
 	// updates go on; the transfer then signs only what changed since.
