@@ -85,8 +85,9 @@ type Config struct {
 	// versions are dropped first and their serials get the whole zone.
 	JournalVersions, JournalRecords int
 	// JournalFile, when set, keeps the journal across restarts: Serve
-	// writes it when it stops and New reads it when it was written at the
-	// zone's current serial, so secondaries keep getting differences.
+	// writes it when it stops and New reads it when the zone's store is
+	// still at the generation it was written at (nothing changed the zone
+	// since), so secondaries keep getting differences.
 	JournalFile string
 	// MaxUDPSize caps UDP responses; zero means DefaultMaxUDPSize.
 	MaxUDPSize int
