@@ -2,21 +2,32 @@ package zone
 
 import "time"
 
-// DefaultResignAge is how long the serial may stay unchanged before
+// DefaultResignAge is the longest the serial may stay unchanged before
 // KeepFresh bumps it. Secondaries only fetch the zone when the serial
 // changes, and they keep the signatures they fetched: every signature in a
-// transfer has more than the refresh margin (7 days by default) left, so a
-// new serial every 3 days makes them fetch fresh signatures long before
-// the old ones expire. The SOA expire (6 days) stops a secondary that can
-// no longer reach the primary before that.
+// transfer has more than its refresh margin left (7 days for the zone's
+// RRsets, half the identity signature validity for identity RRsets), so a
+// new serial every 3 days, or every quarter of the identity signature
+// validity when that is sooner (ResignAge), makes them fetch fresh
+// signatures long before the old ones expire.
 const DefaultResignAge = 3 * 24 * time.Hour
 
+// ResignAge is how long the serial may stay unchanged before KeepFresh
+// bumps it: DefaultResignAge, or a quarter of the identity signature
+// validity when that is shorter. A secondary holds identity signatures
+// with more than half their validity left when it transfers; the next
+// serial comes a quarter of the validity later, and a secondary polling
+// every hour (the SOA refresh) fetches it long before they expire.
+func (z *Zone) ResignAge() time.Duration {
+	return min(DefaultResignAge, z.IdentitySigValidity()/4)
+}
+
 // KeepFresh bumps the SOA serial when it has not changed for maxAge (zero:
-// DefaultResignAge), so that secondaries transfer the zone again and get
-// the signatures refreshed since. It reports whether it bumped the serial.
+// ResignAge), so that secondaries transfer the zone again and get the
+// signatures refreshed since. It reports whether it bumped the serial.
 func (z *Zone) KeepFresh(maxAge time.Duration) (bool, error) {
 	if maxAge <= 0 {
-		maxAge = DefaultResignAge
+		maxAge = z.ResignAge()
 	}
 	last := time.Unix(z.lastChange.Load(), 0)
 	if z.now().Sub(last) < maxAge {

@@ -34,10 +34,18 @@ func zoneCommand() *cli.Command {
 		Summary: "run a DNSSEC-signed identity zone (init, serve)",
 		Description: "An authoritative DNS server for identity zones: it serves only the record types\n" +
 			"identities need (TLSA, SMIMEA, OPENPGPKEY, SSHFP), signs online, denies existence\n" +
-			"without letting anyone walk the zone, and takes RFC 2136 updates signed with TSIG.",
+			"without letting anyone walk the zone, and takes RFC 2136 updates signed with TSIG.\n\n" +
+			revocationHelp,
 		Sub: []*cli.Command{zoneInitCommand(), zoneServeCommand(), zoneAddCommand(), zoneRemoveCommand(), zoneListCommand(), zoneImportCommand(), zoneRolloverCommand()},
 	}
 }
+
+// revocationHelp states what removing an identity's record guarantees.
+var revocationHelp = "Revocation: removing an identity's record revokes it for resolvers once the record's\n" +
+	"TTL has passed (300 s by default). An attacker on the path to a resolver who kept an\n" +
+	"answer from before the removal can replay it, and it validates until its signature\n" +
+	"expires: at most the identity signature validity after the removal (2 days by\n" +
+	"default, --identity-sig-validity; identity records are re-signed at half of it)."
 
 func zoneInitCommand() *cli.Command {
 	var (
@@ -45,6 +53,7 @@ func zoneInitCommand() *cli.Command {
 		ns             cli.StringList
 		asJSON, csk    bool
 		ttl, negTTL    uint
+		sigValidity    time.Duration
 	)
 	return &cli.Command{
 		Name:    "init",
@@ -72,6 +81,7 @@ func zoneInitCommand() *cli.Command {
 			fs.Var(&ns, "ns", "name server `NAME[=ADDR,...]` of the zone (repeatable; a name inside the zone needs its addresses; default ns1.ZONE=127.0.0.1)")
 			fs.UintVar(&ttl, "ttl", zone.DefaultTTL, "default TTL of identity records, in `SECONDS`")
 			fs.UintVar(&negTTL, "negative-ttl", zone.DefaultNegativeTTL, "TTL of negative answers (SOA minimum), in `SECONDS`")
+			fs.DurationVar(&sigValidity, "identity-sig-validity", zone.DefaultIdentitySigValidity, identitySigValidityUsage)
 			fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 		},
 		NoArgs: true,
@@ -86,11 +96,15 @@ func zoneInitCommand() *cli.Command {
 			if ttl == 0 || ttl > 86400 || negTTL == 0 || negTTL > 86400 {
 				return cli.Usagef("--ttl and --negative-ttl must be between 1 and 86400 seconds")
 			}
+			if err := zone.CheckIdentitySigValidity(sigValidity); err != nil {
+				return cli.Usagef("--identity-sig-validity: %v", err)
+			}
 			nsNames, nsAddrs, err := parseNS(ns)
 			if err != nil {
 				return cli.Input(err)
 			}
-			res, err := zone.Init(dir, zone.InitOptions{Origin: name, Algorithm: a, CSK: csk, NS: nsNames, NSAddrs: nsAddrs, TTL: uint32(ttl), NegativeTTL: uint32(negTTL)})
+			res, err := zone.Init(dir, zone.InitOptions{Origin: name, Algorithm: a, CSK: csk, NS: nsNames, NSAddrs: nsAddrs, TTL: uint32(ttl), NegativeTTL: uint32(negTTL),
+				IdentitySigValidity: sigValidity})
 			if errors.Is(err, zone.ErrExists) {
 				return cli.WithHint(cli.Input(err), "choose an empty directory; an existing zone is never overwritten")
 			}
@@ -177,6 +191,7 @@ func zoneServeCommand() *cli.Command {
 		journalVersions       int
 		journalRecords        int
 		tsigWindow            time.Duration
+		sigValidity           time.Duration
 	)
 	return &cli.Command{
 		Name:    "serve",
@@ -185,13 +200,15 @@ func zoneServeCommand() *cli.Command {
 		Description: "Answers queries for the zone in DIR, signing online with compact denial of\n" +
 			"existence (RFC 9824), and applies RFC 2136 updates signed with a key from\n" +
 			"DIR/tsig.key (identity records only; DIR/update-policy, if present, limits keys:\n" +
-			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). A signed request is accepted only\n" +
-			"within --tsig-window (300 s) of the server's clock, whatever fudge it carries, and an\n" +
-			"update only once: a captured update sent again is refused with BADTIME, so it cannot\n" +
-			"undo a revocation. Prints the bound address once\n" +
+			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). Prints the bound address once\n" +
 			"ready; stops cleanly on SIGINT or SIGTERM, writing DIR/signatures.cache and\n" +
 			"DIR/ixfr.journal so that the next start neither signs the zone again nor sends\n" +
-			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" + adminAuthHelp,
+			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" +
+			"A signed request is accepted only within --tsig-window (300 s) of the server's\n" +
+			"clock, whatever fudge it carries, and an update only once: a captured update sent\n" +
+			"again is refused with BADTIME, so it cannot undo a revocation.\n\n" +
+			revocationHelp + "\n" +
+			"Here --identity-sig-validity overrides the zone's setting while the server runs.\n\n" + adminAuthHelp,
 		Examples: []string{
 			"dance zone serve --dir ./zone --listen 127.0.0.1:5353",
 			"dance zone serve --dir ./zone --listen [::]:53 --allow-transfer 192.0.2.0/24 --transfer-key xfr.key --notify 192.0.2.7:53",
@@ -214,6 +231,7 @@ func zoneServeCommand() *cli.Command {
 			fs.BoolVar(&xfrTLSOnly, "transfer-tls-only", false, "refuse zone transfers that do not come over TLS 1.3")
 			fs.IntVar(&journalVersions, "journal-versions", journal.DefaultMaxVersions, "IXFR journal: keep at most `N` versions of the zone (RFC 1995; older serials get a full transfer)")
 			fs.IntVar(&journalRecords, "journal-records", journal.DefaultMaxRecords, "IXFR journal: keep at most `N` changed records in all versions")
+			fs.DurationVar(&sigValidity, "identity-sig-validity", 0, "sign identity records for `DURATION` instead of the zone's setting (default: the setting, 48h unless dance zone init said otherwise)")
 			fs.DurationVar(&tsigWindow, "tsig-window", server.DefaultTSIGWindow, "accept TSIG-signed requests only within this `DURATION` of the server's clock, whatever fudge they carry (RFC 8945 §5.2.3); updates seen within it are refused as replays")
 			fs.StringVar(&adminListen, "admin-listen", "127.0.0.1:8053", "`ADDR`ess of the admin HTTP API (\"off\" disables it)")
 			fs.StringVar(&adminCert, "admin-tls-cert", "", "certificate `FILE` for HTTPS on the admin API")
@@ -232,7 +250,12 @@ func zoneServeCommand() *cli.Command {
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return cli.Usagef("--log-level: %v", err)
 			}
-			z, err := zone.Open(dir, zone.Options{})
+			if sigValidity != 0 {
+				if err := zone.CheckIdentitySigValidity(sigValidity); err != nil {
+					return cli.Usagef("--identity-sig-validity: %v", err)
+				}
+			}
+			z, err := zone.Open(dir, zone.Options{IdentitySigValidity: sigValidity})
 			if err != nil {
 				return cli.WithHint(cli.Input(err), "create the zone first with 'dance zone init'")
 			}
@@ -458,6 +481,10 @@ func zoneServeCommand() *cli.Command {
 		},
 	}
 }
+
+// identitySigValidityUsage describes --identity-sig-validity of zone init.
+const identitySigValidityUsage = "sign identity records for `DURATION` (12h to 336h), re-signing at half of it: a removed " +
+	"record replayed by an on-path attacker stops validating after at most this long"
 
 // maxTSIGWindow is the largest Fudge a TSIG record can carry (a 16-bit
 // count of seconds, RFC 8945 §4.2): a wider window accepts nothing more.

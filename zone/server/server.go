@@ -571,7 +571,9 @@ func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
 const keepFreshInterval = time.Hour
 
 func (s *Server) keepFresh(ctx context.Context) {
-	t := time.NewTicker(keepFreshInterval)
+	// Often enough for the zone's re-sign age (a quarter of the identity
+	// signature validity), which the check rounds up by one interval.
+	t := time.NewTicker(min(keepFreshInterval, s.cfg.Zone.ResignAge()/4))
 	defer t.Stop()
 	for {
 		select {
