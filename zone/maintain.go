@@ -1,6 +1,12 @@
 package zone
 
-import "time"
+import (
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/image"
+)
 
 // DefaultResignAge is the longest the serial may stay unchanged before
 // KeepFresh bumps it. Secondaries only fetch the zone when the serial
@@ -35,4 +41,29 @@ func (z *Zone) KeepFresh(maxAge time.Duration) (bool, error) {
 	}
 	_, err := z.changeSerial(func(*view) error { return nil }, true)
 	return err == nil, err
+}
+
+// ImageFresh reports whether every RRSIG in im, a zone in transfer form
+// (TransferImage), is still good by the zone's current signer: begun, more
+// than its refresh margin left, and reaching no further than its type's
+// validity. A zone kept across a restart (the IXFR journal's newest) is
+// checked before it is sent again: the server may have been stopped for
+// longer than the identity signatures have left.
+func (z *Zone) ImageFresh(im *image.Image) (bool, error) {
+	sg := z.signer.Load()
+	var one [1]dns.RR
+	for i := 0; i < im.Len(); i++ {
+		if im.Type(i) != dns.TypeRRSIG {
+			continue
+		}
+		rr, err := im.Decode(i)
+		if err != nil {
+			return false, err
+		}
+		one[0] = rr
+		if !sg.Fresh(one[:]) {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -302,3 +305,90 @@ func TestFirstTransferMovesSerial(t *testing.T) {
 }
 
 func head(rrs []dns.RR) []dns.RR { return rrs[:min(3, len(rrs))] }
+
+// TestJournalAgedAcrossRestart: the zone a journal file keeps for the
+// current serial is sent again after a restart only while its signatures
+// are fresh; after a stop longer than half the identity signature
+// validity, the serial moves on and the transfer carries new signatures.
+// Before, the kept zone was sent with identity signatures close to (or
+// past) expiry.
+func TestJournalAgedAcrossRestart(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now().Truncate(time.Second)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	dir := filepath.Join(t.TempDir(), "zone")
+	res, err := zone.Init(dir, zone.InitOptions{Origin: origin, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jf := filepath.Join(dir, zone.JournalFile)
+	// serve runs a server on the zone until the returned function stops
+	// it (writing the journal file), and returns its address.
+	serve := func() (*zone.Zone, string, func()) {
+		z, err := zone.Open(dir, zone.Options{Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := New(Config{Zone: z, UpdateKeys: []*tsigkey.Key{res.TSIG}, TransferFrom: loopback, JournalFile: jf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, err := Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx, ls) }()
+		return z, ls.Addr(), func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			z.Close()
+		}
+	}
+	z, addr, stop := serve()
+	addRR(t, z, "s1._device.devices.test. 300 IN TLSA 3 1 1 0102")
+	first, err := axfr(t, addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	// Restarted at once: the kept zone is sent as it was.
+	z, addr, stop = serve()
+	again, err := axfr(t, addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sortedStrings(again)) != fmt.Sprint(sortedStrings(first)) {
+		t.Fatal("the zone kept across an immediate restart was not sent as it was")
+	}
+	stop()
+	// Restarted after a day and an hour (past half of the 2-day identity
+	// validity): new serial, fresh signatures.
+	mu.Lock()
+	now = now.Add(zone.DefaultIdentitySigValidity/2 + time.Hour)
+	mu.Unlock()
+	z, addr, stop = serve()
+	defer stop()
+	later, err := axfr(t, addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later[0].(*dns.SOA).Serial == first[0].(*dns.SOA).Serial {
+		t.Error("the serial did not move on")
+	}
+	n := 0
+	for _, rr := range later {
+		if sig, ok := rr.(*dns.RRSIG); ok && sig.TypeCovered == dns.TypeTLSA {
+			n++
+			if l := time.Unix(int64(sig.Expiration), 0).Sub(clock()); l <= z.IdentitySigValidity()/2 {
+				t.Errorf("TLSA signature sent with %v left", l)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no TLSA signature in the transfer")
+	}
+}

@@ -177,6 +177,14 @@ func New(cfg Config) (*Server, error) {
 			s.log.Info("journal loaded", "file", cfg.JournalFile, "versions", v, "records", n)
 			last, _ := s.journal.Serial()
 			s.serialSent = last == serial
+			if im, ok := s.journal.NewestImage(); ok && s.serialSent {
+				// Sent again as recorded (one content per serial) unless
+				// its signatures aged while the server was stopped.
+				if fresh, err := cfg.Zone.ImageFresh(im); err != nil || !fresh {
+					s.serialSent = false
+					s.log.Info("journal's newest zone has signatures due for refresh; the serial moves on at the first transfer", "serial", serial, "err", err)
+				}
+			}
 		}
 	}
 	for _, k := range cfg.UpdateKeys {
