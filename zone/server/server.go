@@ -424,10 +424,11 @@ func (s *Server) inWindow(t *dns.TSIG, now time.Time) bool {
 //
 // A replayed update gets BADTIME as well: its MAC is valid, so BADSIG or
 // BADKEY would be false and would go unsigned (RFC 8945 §5.3.2), letting
-// anyone forge them; BADTIME is the error RFC 8945 §5.2.3 gives for a
-// message the server refuses because it has seen a later one of the key,
-// which is what a replay is. nsupdate prints "clocks are unsynchronized"
-// and "NOTAUTH(BADTIME)"; the server's log says "replay".
+// anyone forge them. BADTIME is what RFC 8945 §5.2.3 answers to its own
+// replay check (a Time Signed earlier than the latest seen from the key),
+// and a copy is never newer than the message it copies, which the server
+// has seen. nsupdate prints "clocks are unsynchronized" and
+// "NOTAUTH(BADTIME)"; the server's log says "replay".
 func (s *Server) badTime(r *dns.Msg, t *dns.TSIG, now time.Time) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetRcode(r, dns.RcodeNotAuth)
