@@ -31,5 +31,12 @@
 // The signing keys are online: whoever reads DIR/keys can sign for the zone.
 // Only identity record types can be added, by TSIG-authenticated updates
 // limited by a Policy, and never at the names of administrators
-// (Options.AdminNames; CheckPolicy refuses keys that could reach them). Negative answers reveal nothing about other names.
+// (Options.AdminNames; CheckPolicy refuses keys that could reach them).
+// Negative answers reveal nothing about other names.
+//
+// Removing an identity's records revokes it for resolvers once their TTL
+// has passed, and against an on-path attacker replaying an answer captured
+// before the removal once its signature expires: identity RRsets are signed
+// for IdentitySigValidity (DefaultIdentitySigValidity, 2 days) and re-signed
+// at half of it.
 package zone

@@ -47,6 +47,9 @@ type InitOptions struct {
 	NSAddrs map[string][]netip.Addr
 	// TTL, NegativeTTL and KeyTTL override the defaults when non-zero.
 	TTL, NegativeTTL, KeyTTL uint32
+	// IdentitySigValidity, when non-zero, is stored as the zone's
+	// Settings.IdentitySigValidity; it must pass CheckIdentitySigValidity.
+	IdentitySigValidity time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -89,6 +92,11 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 	if origin == "." {
 		return nil, errors.New("zone: refusing to create the root zone")
 	}
+	if opt.IdentitySigValidity != 0 {
+		if err := CheckIdentitySigValidity(opt.IdentitySigValidity); err != nil {
+			return nil, err
+		}
+	}
 	alg := opt.Algorithm
 	if alg == 0 {
 		alg = keys.ECDSAP256SHA256
@@ -104,6 +112,7 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 		KeyTTL:      orDefault(opt.KeyTTL, DefaultKeyTTL),
 		Created:     now().UTC().Truncate(time.Second),
 	}
+	set.IdentitySigValidity = uint32(opt.IdentitySigValidity / time.Second)
 	nsNames := slices.Clone(opt.NS)
 	addrs := map[string][]netip.Addr{}
 	for n, a := range opt.NSAddrs {

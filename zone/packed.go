@@ -291,6 +291,7 @@ func freshPacked(sg *signer.Signer, w []byte) bool {
 		if !ok || len(r.rdata) < rrsigMinRdata {
 			return false
 		}
+		sig.TypeCovered = covered(r.rdata)
 		sig.Expiration = binary.BigEndian.Uint32(r.rdata[rrsigExpirationOff:])
 		sig.Inception = binary.BigEndian.Uint32(r.rdata[rrsigInceptionOff:])
 		if !sg.Fresh(one[:]) {

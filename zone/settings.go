@@ -14,8 +14,12 @@ const (
 	DefaultNegativeTTL = 60   // SOA minimum: negative caching (RFC 2308 §5)
 	DefaultKeyTTL      = 3600 // DNSKEY, CDS, CDNSKEY, NS, SOA
 	// SOA timers for secondaries (RFC 1035 §3.3.13). Expire is below the
-	// signature refresh margin so that a secondary cut off from the primary
-	// stops answering before the signatures it holds expire.
+	// refresh margin of the zone's other signatures (7 days) so that a
+	// secondary cut off from the primary stops answering before they
+	// expire. Identity records are signed for less (IdentitySigValidity):
+	// a secondary cut off for longer than half of that serves them with
+	// expired signatures, which validators refuse; a revoked identity's
+	// old record then stops validating there too.
 	soaRefresh = 3600
 	soaRetry   = 600
 	soaExpire  = 6 * 24 * 3600
@@ -51,8 +55,50 @@ type Settings struct {
 	NegativeTTL uint32 `json:"negative_ttl"`
 	// KeyTTL is the TTL of the apex records, in seconds.
 	KeyTTL uint32 `json:"key_ttl"`
+	// IdentitySigValidity is how long signatures over identity RRsets
+	// (IsIdentityType) are valid, in seconds; zero (zones made before
+	// the setting) means DefaultIdentitySigValidity. It bounds how long a
+	// removed identity record can still be made to validate by someone
+	// replaying an old answer (see DefaultIdentitySigValidity).
+	IdentitySigValidity uint32 `json:"identity_sig_validity,omitempty"`
 	// Created is when the zone was initialised.
 	Created time.Time `json:"created"`
+}
+
+// Signature validity of identity RRsets.
+//
+// A DNSSEC signature proves an RRset for as long as it is valid, whatever
+// the TTL: after an identity's record is removed, resolvers forget it
+// within its TTL, but an attacker on the path to a resolver who kept an
+// earlier answer can replay it, and the resolver accepts it until its
+// signature expires (RFC 4035 §5.3.1 checks only the validity period).
+// So removal revokes an identity against resolvers within the TTL, and
+// against an on-path attacker within the signature validity. Online
+// signing makes a short validity cheap: identity RRsets are signed for
+// DefaultIdentitySigValidity and re-signed when half of it has passed; the
+// rest of the zone keeps the signer's default (14 days).
+const (
+	DefaultIdentitySigValidity = 2 * 24 * time.Hour
+	// MinIdentitySigValidity leaves secondaries room to fetch: they hold
+	// signatures with at least half the validity left, the serial moves
+	// at least every quarter of it (ResignAge), and they poll every hour
+	// (soaRefresh).
+	MinIdentitySigValidity = 12 * time.Hour
+	// MaxIdentitySigValidity is the validity of the other RRsets:
+	// identity records are never signed for longer.
+	MaxIdentitySigValidity = 14 * 24 * time.Hour
+)
+
+// CheckIdentitySigValidity reports whether d is an acceptable identity
+// signature validity.
+func CheckIdentitySigValidity(d time.Duration) error {
+	if d < MinIdentitySigValidity || d > MaxIdentitySigValidity {
+		return fmt.Errorf("zone: identity signature validity %v is outside %v to %v", d, MinIdentitySigValidity, MaxIdentitySigValidity)
+	}
+	if d%time.Second != 0 {
+		return fmt.Errorf("zone: identity signature validity %v is not a whole number of seconds", d)
+	}
+	return nil
 }
 
 const metaSettings = "settings"

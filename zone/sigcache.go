@@ -29,8 +29,9 @@ const SigCacheFile = "signatures.cache"
 // writes it when it stops.
 const JournalFile = "ixfr.journal"
 
-// sigCacheMagic opens the file; the version is in it.
-const sigCacheMagic = "dance signature cache 1\n"
+// sigCacheMagic opens the file; the version is in it. Version 2 added the
+// store's generation (store.Generation) after it.
+const sigCacheMagic = "dance signature cache 2\n"
 
 // Record kinds in the file.
 const (
@@ -55,8 +56,15 @@ func (z *Zone) SaveSignatures() (int, error) {
 		return 0, fmt.Errorf("zone: save signatures: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename: nothing left to remove
+	gen, err := z.Generation()
+	if err != nil || len(gen) == 0 || len(gen) > 255 {
+		tmp.Close()
+		return 0, fmt.Errorf("zone: save signatures: store generation %x: %v", gen, err)
+	}
 	w := bufio.NewWriterSize(tmp, 1<<20)
 	w.WriteString(sigCacheMagic)
+	w.WriteByte(byte(len(gen)))
+	w.Write(gen)
 	var hdr [4]byte
 	binary.BigEndian.PutUint32(hdr[:], snap.soa.Serial)
 	w.Write(hdr[:])
@@ -131,6 +139,24 @@ func (z *Zone) loadSignatures() (int, error) {
 	magic := make([]byte, len(sigCacheMagic))
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != sigCacheMagic {
 		return 0, errSigCache
+	}
+	gl, err := r.ReadByte()
+	if err != nil {
+		return 0, errSigCache
+	}
+	fileGen := make([]byte, gl)
+	if _, err := io.ReadFull(r, fileGen); err != nil {
+		return 0, errSigCache
+	}
+	gen, err := z.st.Generation()
+	if err != nil {
+		return 0, fmt.Errorf("zone: signature cache: %w", err)
+	}
+	if !bytes.Equal(fileGen, gen) {
+		// The store changed since the file was written (its serial alone
+		// does not tell: a database restored or edited at the same serial
+		// holds other records, and signatures over those would be bogus).
+		return 0, nil
 	}
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/store"
 )
 
 // sigZone is a presigned zone of n identities and its directory.
@@ -163,4 +165,68 @@ func FuzzSignatureCache(f *testing.F) {
 			t.Fatalf("rejected cache (%v) loaded %d records", err, n)
 		}
 	})
+}
+
+// TestSignatureCacheStoreChanged: a signature cache written before the
+// store changed at the same serial (a database edited or restored
+// underneath) is not used: its signatures would cover records the zone no
+// longer holds. Before, the serial and the keys were all that was checked,
+// and the zone served a TLSA RRset with a signature over the old one.
+func TestSignatureCacheStoreChanged(t *testing.T) {
+	clock := newClock()
+	z, dir := sigZone(t, clock, 3)
+	const name = "d1.g1._device.devices.test."
+	if _, err := z.SaveSignatures(); err != nil {
+		t.Fatal(err)
+	}
+	serial := z.Serial()
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Another TLSA record at the same serial, written to the store as an
+	// edit or a restore would.
+	st, err := store.Open(filepath.Join(dir, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(func(tx *store.Tx) error {
+		return tx.Put(name, dns.TypeTLSA, []dns.RR{rr(t, name+" 300 IN TLSA 3 1 1 ffff")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	z, err = Open(dir, Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	if z.Serial() != serial {
+		t.Fatal("serial changed")
+	}
+	if n, err := z.SignaturesLoaded(); n != 0 || err != nil {
+		t.Errorf("signature cache of another store state used: %d records (%v)", n, err)
+	}
+	a, err := z.Query(name, dns.TypeTLSA, QueryOptions{DNSSEC: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set []dns.RR
+	var sigs []*dns.RRSIG
+	for _, x := range a.Answer {
+		switch x := x.(type) {
+		case *dns.TLSA:
+			set = append(set, x)
+		case *dns.RRSIG:
+			sigs = append(sigs, x)
+		}
+	}
+	zsk := z.signer.Load().KeysFor(dns.TypeTLSA)
+	if len(set) != 1 || len(sigs) == 0 || len(zsk) == 0 {
+		t.Fatalf("answer %v", a.Answer)
+	}
+	for _, sig := range sigs {
+		if err := sig.Verify(zsk[0].DNSKEY, set); err != nil {
+			t.Fatalf("served signature does not cover the stored RRset: %v", err)
+		}
+	}
 }

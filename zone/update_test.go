@@ -374,7 +374,7 @@ func TestKeepFresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	s0 := z.Serial()
-	clock.Advance(DefaultResignAge - time.Hour)
+	clock.Advance(z.ResignAge() - time.Minute)
 	if bumped, err := z.KeepFresh(0); bumped || err != nil || z.Serial() != s0 {
 		t.Fatalf("bumped early: %v %v", bumped, err)
 	}

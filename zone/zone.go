@@ -33,6 +33,11 @@ type Options struct {
 	// keys that could; patterns that match no name of the zone are
 	// ignored. Nil means no admin names in the zone.
 	AdminNames []string
+	// IdentitySigValidity, when non-zero, overrides the zone's setting
+	// (Settings.IdentitySigValidity) for this opening: how long
+	// signatures over identity RRsets are valid; they are refreshed at
+	// half of it. It must pass CheckIdentitySigValidity.
+	IdentitySigValidity time.Duration
 }
 
 // Zone is an open identity zone: its data in memory, backed by the store in
@@ -93,6 +98,12 @@ func Open(dir string, opt Options) (*Zone, error) {
 	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), now: opt.Now, opt: opt}
 	if z.now == nil {
 		z.now = time.Now
+	}
+	if opt.IdentitySigValidity != 0 {
+		if err := CheckIdentitySigValidity(opt.IdentitySigValidity); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
 	if err := z.load(); err != nil {
 		st.Close()
@@ -176,13 +187,47 @@ func (z *Zone) newSigner(set *Settings) (*signer.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
+	idv := z.IdentitySigValidity()
 	return &signer.Signer{
 		Zone:     set.Origin,
 		Keys:     ks,
 		Validity: z.opt.SignatureValidity,
 		Refresh:  z.opt.SignatureRefresh,
-		Now:      z.now,
+		TypeValidity: func(t uint16) time.Duration {
+			if IsIdentityType(t) {
+				return idv
+			}
+			return 0
+		},
+		Now: z.now,
 	}, nil
+}
+
+// IdentitySigValidity is how long signatures over identity RRsets are
+// valid: Options.IdentitySigValidity, else the zone's setting, else
+// DefaultIdentitySigValidity. A removed identity record cannot be made to
+// validate for longer than this after its removal, even by replaying an
+// answer captured before.
+func (z *Zone) IdentitySigValidity() time.Duration {
+	switch {
+	case z.opt.IdentitySigValidity > 0:
+		return z.opt.IdentitySigValidity
+	case z.settings != nil && z.settings.IdentitySigValidity > 0:
+		return time.Duration(z.settings.IdentitySigValidity) * time.Second
+	}
+	return DefaultIdentitySigValidity
+}
+
+// Generation identifies the state of the zone's store (store.Generation):
+// it changes with every change written, by this process or any other.
+// Files derived from the zone (the IXFR journal) record it to tell
+// whether they still belong to the stored zone.
+func (z *Zone) Generation() ([]byte, error) { return z.st.Generation() }
+
+// BumpSerial moves the SOA serial forward without changing any other
+// record, and returns the new serial.
+func (z *Zone) BumpSerial() (uint32, error) {
+	return z.changeSerial(func(*view) error { return nil }, true)
 }
 
 // Close releases the store.

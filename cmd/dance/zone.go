@@ -35,10 +35,18 @@ func zoneCommand() *cli.Command {
 		Summary: "run a DNSSEC-signed identity zone (init, serve)",
 		Description: "An authoritative DNS server for identity zones: it serves only the record types\n" +
 			"identities need (TLSA, SMIMEA, OPENPGPKEY, SSHFP), signs online, denies existence\n" +
-			"without letting anyone walk the zone, and takes RFC 2136 updates signed with TSIG.",
+			"without letting anyone walk the zone, and takes RFC 2136 updates signed with TSIG.\n\n" +
+			revocationHelp,
 		Sub: []*cli.Command{zoneInitCommand(), zoneServeCommand(), zoneAddCommand(), zoneRemoveCommand(), zoneListCommand(), zoneImportCommand(), zoneRolloverCommand()},
 	}
 }
+
+// revocationHelp states what removing an identity's record guarantees.
+var revocationHelp = "Revocation: removing an identity's record revokes it for resolvers once the record's\n" +
+	"TTL has passed (300 s by default). An attacker on the path to a resolver who kept an\n" +
+	"answer from before the removal can replay it, and it validates until its signature\n" +
+	"expires: at most the identity signature validity after the removal (2 days by\n" +
+	"default, --identity-sig-validity; identity records are re-signed at half of it)."
 
 func zoneInitCommand() *cli.Command {
 	var (
@@ -46,6 +54,7 @@ func zoneInitCommand() *cli.Command {
 		ns             cli.StringList
 		asJSON, csk    bool
 		ttl, negTTL    uint
+		sigValidity    time.Duration
 	)
 	return &cli.Command{
 		Name:    "init",
@@ -73,6 +82,7 @@ func zoneInitCommand() *cli.Command {
 			fs.Var(&ns, "ns", "name server `NAME[=ADDR,...]` of the zone (repeatable; a name inside the zone needs its addresses; default ns1.ZONE=127.0.0.1)")
 			fs.UintVar(&ttl, "ttl", zone.DefaultTTL, "default TTL of identity records, in `SECONDS`")
 			fs.UintVar(&negTTL, "negative-ttl", zone.DefaultNegativeTTL, "TTL of negative answers (SOA minimum), in `SECONDS`")
+			fs.DurationVar(&sigValidity, "identity-sig-validity", zone.DefaultIdentitySigValidity, identitySigValidityUsage)
 			fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 		},
 		NoArgs: true,
@@ -87,11 +97,15 @@ func zoneInitCommand() *cli.Command {
 			if ttl == 0 || ttl > 86400 || negTTL == 0 || negTTL > 86400 {
 				return cli.Usagef("--ttl and --negative-ttl must be between 1 and 86400 seconds")
 			}
+			if err := zone.CheckIdentitySigValidity(sigValidity); err != nil {
+				return cli.Usagef("--identity-sig-validity: %v", err)
+			}
 			nsNames, nsAddrs, err := parseNS(ns)
 			if err != nil {
 				return cli.Input(err)
 			}
-			res, err := zone.Init(dir, zone.InitOptions{Origin: name, Algorithm: a, CSK: csk, NS: nsNames, NSAddrs: nsAddrs, TTL: uint32(ttl), NegativeTTL: uint32(negTTL)})
+			res, err := zone.Init(dir, zone.InitOptions{Origin: name, Algorithm: a, CSK: csk, NS: nsNames, NSAddrs: nsAddrs, TTL: uint32(ttl), NegativeTTL: uint32(negTTL),
+				IdentitySigValidity: sigValidity})
 			if errors.Is(err, zone.ErrExists) {
 				return cli.WithHint(cli.Input(err), "choose an empty directory; an existing zone is never overwritten")
 			}
@@ -178,6 +192,8 @@ func zoneServeCommand() *cli.Command {
 		journalVersions       int
 		journalRecords        int
 		limitFlags            zoneLimitFlags
+		tsigWindow            time.Duration
+		sigValidity           time.Duration
 	)
 	return &cli.Command{
 		Name:    "serve",
@@ -189,7 +205,13 @@ func zoneServeCommand() *cli.Command {
 			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). Prints the bound address once\n" +
 			"ready; stops cleanly on SIGINT or SIGTERM, writing DIR/signatures.cache and\n" +
 			"DIR/ixfr.journal so that the next start neither signs the zone again nor sends\n" +
-			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" + zoneLimitsHelp + "\n\n" +
+			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" +
+			"A signed request is accepted only within --tsig-window (300 s) of the server's\n" +
+			"clock, whatever fudge it carries, and an update only once: a captured update sent\n" +
+			"again is refused with BADTIME, so it cannot undo a revocation.\n\n" +
+			revocationHelp + "\n" +
+			"Here --identity-sig-validity overrides the zone's setting while the server runs.\n\n" +
+			zoneLimitsHelp + "\n\n" +
 			"The admin API (and its /metrics) " + httpLimitsHelp + " An import or export runs\n" +
 			"longer while it makes progress, and an import's body is not limited.\n\n" + adminAuthHelp,
 		Examples: []string{
@@ -216,6 +238,8 @@ func zoneServeCommand() *cli.Command {
 			fs.IntVar(&journalVersions, "journal-versions", journal.DefaultMaxVersions, "IXFR journal: keep at most `N` versions of the zone (RFC 1995; older serials get a full transfer)")
 			fs.IntVar(&journalRecords, "journal-records", journal.DefaultMaxRecords, "IXFR journal: keep at most `N` changed records in all versions")
 			limitFlags.register(fs)
+			fs.DurationVar(&sigValidity, "identity-sig-validity", 0, "sign identity records for `DURATION` instead of the zone's setting (default: the setting, 48h unless dance zone init said otherwise)")
+			fs.DurationVar(&tsigWindow, "tsig-window", server.DefaultTSIGWindow, "accept TSIG-signed requests only within this `DURATION` of the server's clock, whatever fudge they carry (RFC 8945 §5.2.3); updates seen within it are refused as replays")
 			fs.StringVar(&adminListen, "admin-listen", "127.0.0.1:8053", "`ADDR`ess of the admin HTTP API (\"off\" disables it)")
 			fs.StringVar(&adminCert, "admin-tls-cert", "", "certificate `FILE` for HTTPS on the admin API")
 			fs.StringVar(&adminKey, "admin-tls-key", "", "private key `FILE` for HTTPS on the admin API")
@@ -232,6 +256,11 @@ func zoneServeCommand() *cli.Command {
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return cli.Usagef("--log-level: %v", err)
+			}
+			if sigValidity != 0 {
+				if err := zone.CheckIdentitySigValidity(sigValidity); err != nil {
+					return cli.Usagef("--identity-sig-validity: %v", err)
+				}
 			}
 			if (adminCert == "") != (adminKey == "") {
 				return cli.Usagef("--admin-tls-cert and --admin-tls-key go together")
@@ -259,7 +288,7 @@ func zoneServeCommand() *cli.Command {
 			}
 			// The zone refuses updates at the admin identities' names, and
 			// server.New refuses update keys that could write there.
-			var zopt zone.Options
+			zopt := zone.Options{IdentitySigValidity: sigValidity}
 			if adminListen != "off" {
 				zopt.AdminNames = adminAllowList.Patterns()
 			}
@@ -312,6 +341,9 @@ func zoneServeCommand() *cli.Command {
 					return cli.Usagef("--notify %q: want HOST:PORT", n)
 				}
 			}
+			if tsigWindow < time.Second || tsigWindow > maxTSIGWindow {
+				return cli.Usagef("--tsig-window must be between 1s and %v (the largest TSIG fudge)", maxTSIGWindow)
+			}
 			if journalVersions < 1 || journalRecords < 1 {
 				return cli.Usagef("--journal-versions and --journal-records must be at least 1")
 			}
@@ -329,7 +361,7 @@ func zoneServeCommand() *cli.Command {
 			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, Policies: policies, MaxUDPSize: maxUDP, Logger: log,
 				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly,
 				JournalVersions: journalVersions, JournalRecords: journalRecords, JournalFile: filepath.Join(dir, zone.JournalFile),
-				RateLimit: rateLimit, SigningLimit: signingLimit})
+				RateLimit: rateLimit, SigningLimit: signingLimit, TSIGWindow: tsigWindow})
 			if err != nil {
 				return adminOverlapHint(cli.Input(err), dir)
 			}
@@ -469,6 +501,14 @@ func zoneServeCommand() *cli.Command {
 		},
 	}
 }
+
+// identitySigValidityUsage describes --identity-sig-validity of zone init.
+const identitySigValidityUsage = "sign identity records for `DURATION` (12h to 336h), re-signing at half of it: a removed " +
+	"record replayed by an on-path attacker stops validating after at most this long"
+
+// maxTSIGWindow is the largest Fudge a TSIG record can carry (a 16-bit
+// count of seconds, RFC 8945 §4.2): a wider window accepts nothing more.
+const maxTSIGWindow = 65535 * time.Second
 
 // apiFlags are the flags shared by the admin API clients.
 type apiFlags struct {

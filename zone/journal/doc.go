@@ -11,8 +11,10 @@
 // secondary does with them; the tests use it to check that the old zone
 // plus the differences is the new zone.
 //
-// The journal lives in memory and starts empty: a serial it does not know
-// (older than the oldest kept version, or from before the server started)
-// is answered with the whole zone, as RFC 1995 §4 allows. It is bounded in
-// versions and in records; the oldest versions are dropped first.
+// The journal lives in memory and starts empty, or with the file a server
+// wrote when it stopped (Save, Load) if the zone's store is still at the
+// generation written in it: a serial it does not know (older than the
+// oldest kept version, or from before the server started) is answered with
+// the whole zone, as RFC 1995 §4 allows. It is bounded in versions and in
+// records; the oldest versions are dropped first.
 package journal

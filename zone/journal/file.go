@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,16 +19,34 @@ import (
 // The journal on disk. The server writes it when it stops (Save) and reads
 // it when it starts (Load), so that secondaries keep getting differences
 // across a restart: the file holds the last transferred zone exactly as
-// secondaries received it and the versions before it. Written to a new
-// file renamed over the old one; a missing, damaged or outdated file only
-// means the next transfer to each secondary is a full one, as before.
-const fileMagic = "dance ixfr journal 1\n"
+// secondaries received it and the versions before it, and the generation
+// of the zone's store (store.Generation) it was written at. Written to a
+// new file renamed over the old one; a missing, damaged or outdated file
+// only means the next transfer to each secondary is a full one.
+//
+// Version 2 added the generation; a version 1 file is not used.
+const fileMagic = "dance ixfr journal 2\n"
+
+// maxGeneration bounds the generation read from a file.
+const maxGeneration = 255
 
 // ErrFile reports a journal file that cannot be read.
 var ErrFile = errors.New("journal: file is malformed")
 
-// Save writes the journal to path. An empty journal removes the file.
-func (j *Journal) Save(path string) error {
+// ErrStale reports a journal file written at another state of the zone's
+// store than the current one: the zone changed after the file was written
+// (by a server that then crashed, so it could not write its own journal,
+// or by a command run while the server was stopped), or the store was
+// replaced. What that file says secondaries hold may not be what they hold.
+var ErrStale = errors.New("journal: file was written at another state of the zone (a crash, or a change while the server was stopped)")
+
+// Save writes the journal to path, with gen, the generation of the zone's
+// store the journal belongs to (store.Generation, read once no transfer
+// can run any more). An empty journal removes the file.
+func (j *Journal) Save(path string, gen []byte) error {
+	if len(gen) == 0 || len(gen) > maxGeneration {
+		return fmt.Errorf("journal: save: generation of %d octets", len(gen))
+	}
 	j.mu.Lock()
 	last, versions := j.last, append([]Version(nil), j.versions...)
 	j.mu.Unlock()
@@ -44,6 +63,8 @@ func (j *Journal) Save(path string) error {
 	defer os.Remove(tmp.Name()) // after a successful rename: nothing left
 	w := bufio.NewWriterSize(tmp, 1<<20)
 	w.WriteString(fileMagic)
+	w.WriteByte(byte(len(gen)))
+	w.Write(gen)
 	if _, err := last.WriteTo(w); err != nil {
 		tmp.Close()
 		return fmt.Errorf("journal: save: %w", err)
@@ -90,13 +111,15 @@ func copyRRs(rrs []dns.RR) []dns.RR {
 	return out
 }
 
-// Load reads the journal file at path into j, which must be empty, when
-// the newest zone it holds is at serial or before it (RFC 1982): what a
-// secondary received is what it holds, however the zone changed since.
-// Otherwise (no file, a zone older than the journal) it leaves j empty
-// and reports false. A damaged file is an error
-// and leaves j empty. The bounds of j apply to what is loaded.
-func (j *Journal) Load(path string, serial uint32) (bool, error) {
+// Load reads the journal file at path into j, which must be empty, when it
+// was written at gen, the current generation of the zone's store, and the
+// newest zone it holds is at serial or before it (RFC 1982). Otherwise it
+// leaves j empty: with false and no error when there is no file or the
+// zone is older than the journal, with ErrStale when the file was written
+// at another generation (the server that wrote it, or a later one, may
+// have sent secondaries versions the file does not know), with ErrFile
+// when the file is damaged. The bounds of j apply to what is loaded.
+func (j *Journal) Load(path string, gen []byte, serial uint32) (bool, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -113,6 +136,17 @@ func (j *Journal) Load(path string, serial uint32) (bool, error) {
 	magic := make([]byte, len(fileMagic))
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != fileMagic {
 		return false, ErrFile
+	}
+	gl, err := r.ReadByte()
+	if err != nil {
+		return false, ErrFile
+	}
+	fileGen := make([]byte, gl)
+	if _, err := io.ReadFull(r, fileGen); err != nil {
+		return false, ErrFile
+	}
+	if len(gen) == 0 || !bytes.Equal(fileGen, gen) {
+		return false, ErrStale
 	}
 	last, err := image.ReadImage(r, math.MaxInt32, st.Size())
 	if err != nil {

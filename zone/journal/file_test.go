@@ -44,12 +44,12 @@ func recorded(t testing.TB) *Journal {
 func TestJournalFileRoundTrip(t *testing.T) {
 	j := recorded(t)
 	path := filepath.Join(t.TempDir(), "ixfr.journal")
-	if err := j.Save(path); err != nil {
+	if err := j.Save(path, testGen); err != nil {
 		t.Fatal(err)
 	}
 	for _, zoneSerial := range []uint32{4, 5, 9} { // the zone at the journal's serial or ahead of it
 		k := New(0, 0)
-		ok, err := k.Load(path, zoneSerial)
+		ok, err := k.Load(path, testGen, zoneSerial)
 		if err != nil || !ok {
 			t.Fatalf("zone at %d: load %v %v", zoneSerial, ok, err)
 		}
@@ -74,7 +74,7 @@ func TestJournalFileRoundTrip(t *testing.T) {
 	// A zone older than the journal (restored from a backup) does not
 	// take it.
 	k := New(0, 0)
-	if ok, err := k.Load(path, 3); ok || err != nil {
+	if ok, err := k.Load(path, testGen, 3); ok || err != nil {
 		t.Fatalf("zone at 3, journal at 4: loaded %v (%v)", ok, err)
 	}
 	if _, ok := k.NewestImage(); ok {
@@ -82,14 +82,14 @@ func TestJournalFileRoundTrip(t *testing.T) {
 	}
 	// Smaller bounds apply to what is loaded.
 	k = New(1, 0)
-	if ok, err := k.Load(path, 4); !ok || err != nil {
+	if ok, err := k.Load(path, testGen, 4); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	if v, _ := k.Len(); v != 1 {
 		t.Fatalf("%d versions kept with a bound of 1", v)
 	}
 	// An empty journal saves as no file.
-	if err := New(0, 0).Save(path); err != nil {
+	if err := New(0, 0).Save(path, testGen); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
@@ -101,7 +101,7 @@ func TestJournalFileRoundTrip(t *testing.T) {
 func TestJournalFileDamaged(t *testing.T) {
 	j := recorded(t)
 	path := filepath.Join(t.TempDir(), "ixfr.journal")
-	if err := j.Save(path); err != nil {
+	if err := j.Save(path, testGen); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(path)
@@ -111,7 +111,7 @@ func TestJournalFileDamaged(t *testing.T) {
 	for _, cut := range []int{1, len(fileMagic) + 3, len(data) / 2, len(data) - 1} {
 		os.WriteFile(path, data[:cut], 0o600)
 		k := New(0, 0)
-		if ok, err := k.Load(path, 4); ok || !errors.Is(err, ErrFile) {
+		if ok, err := k.Load(path, testGen, 4); ok || !errors.Is(err, ErrFile) {
 			t.Errorf("cut to %d octets: loaded %v (%v)", cut, ok, err)
 		}
 		if _, ok := k.NewestImage(); ok {
@@ -119,7 +119,7 @@ func TestJournalFileDamaged(t *testing.T) {
 		}
 	}
 	os.WriteFile(path, append(data, 0), 0o600)
-	if ok, err := New(0, 0).Load(path, 4); ok || !errors.Is(err, ErrFile) {
+	if ok, err := New(0, 0).Load(path, testGen, 4); ok || !errors.Is(err, ErrFile) {
 		t.Errorf("trailing octet: loaded %v (%v)", ok, err)
 	}
 }
@@ -129,7 +129,7 @@ func TestJournalFileDamaged(t *testing.T) {
 func FuzzJournalFile(f *testing.F) {
 	dir := f.TempDir()
 	path := filepath.Join(dir, "seed")
-	if err := recorded(f).Save(path); err != nil {
+	if err := recorded(f).Save(path, testGen); err != nil {
 		f.Fatal(err)
 	}
 	seed, err := os.ReadFile(path)
@@ -144,7 +144,7 @@ func FuzzJournalFile(f *testing.F) {
 			t.Fatal(err)
 		}
 		j := New(0, 0)
-		ok, err := j.Load(p, 4)
+		ok, err := j.Load(p, testGen, 4)
 		if (err != nil || !ok) && j.lastSOA != nil {
 			t.Fatal("failed load left data behind")
 		}
@@ -159,4 +159,48 @@ func FuzzJournalFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// testGen stands for the generation of a zone's store (store.Generation).
+var testGen = []byte("generation-one..")
+
+// A file written at another generation of the store is not loaded,
+// whatever its serials say: the zone changed after it was written (a
+// server that crashed cannot write what it sent since), or the store was
+// replaced by another one at the same serial. Version 1 files, which
+// carry no generation, are not loaded either.
+func TestJournalFileStale(t *testing.T) {
+	j := recorded(t)
+	path := filepath.Join(t.TempDir(), "ixfr.journal")
+	if err := j.Save(path, testGen); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		gen  []byte
+	}{
+		{"another generation", []byte("generation-two..")},
+		{"a prefix of it", testGen[:8]},
+		{"none", nil},
+	} {
+		k := New(0, 0)
+		if ok, err := k.Load(path, tt.gen, 4); ok || !errors.Is(err, ErrStale) {
+			t.Errorf("%s: loaded %v (%v), want ErrStale", tt.name, ok, err)
+		}
+		if _, ok := k.NewestImage(); ok {
+			t.Errorf("%s: data left behind", tt.name)
+		}
+	}
+	if err := j.Save(path, nil); err == nil {
+		t.Error("saved without a generation")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := append([]byte("dance ixfr journal 1\n"), data[len(fileMagic)+1+len(testGen):]...)
+	os.WriteFile(path, v1, 0o600)
+	if ok, err := New(0, 0).Load(path, testGen, 4); ok || err == nil {
+		t.Errorf("version 1 file: loaded %v (%v)", ok, err)
+	}
 }

@@ -60,6 +60,11 @@ type Result struct {
 	Zone string
 }
 
+// ErrUnsignedResponse is returned when the answer to a signed update
+// carries no TSIG: it is discarded (RFC 8945 §5.3), and whether the update
+// was applied is unknown.
+var ErrUnsignedResponse = errors.New("answer to a signed update is not signed (discarded, RFC 8945 §5.3); the update may or may not have been applied")
+
 // RcodeError is a refusal by the server, with its response code.
 type RcodeError struct {
 	Rcode int
@@ -190,6 +195,13 @@ func exchange(ctx context.Context, req Request, m *dns.Msg) (*dns.Msg, error) {
 	}
 	if r.Id != m.Id {
 		return nil, fmt.Errorf("publish: %s: response ID mismatch", req.Server)
+	}
+	if req.Key != nil && r.IsTsig() == nil {
+		// RFC 8945 §5.3: an unsigned answer to a signed request is
+		// discarded. The dns library verifies a TSIG that is present and
+		// accepts an answer without one, which anyone on the path could
+		// forge: a dropped revocation would be reported as done.
+		return nil, fmt.Errorf("publish: %s: %w", req.Server, ErrUnsignedResponse)
 	}
 	return r, nil
 }

@@ -201,3 +201,44 @@ func TestPublishToZoneServer(t *testing.T) {
 		t.Fatal("not removed")
 	}
 }
+
+// TestPublishRefusesUnsignedAnswer: an answer without TSIG to a signed
+// update (forged by anyone on the path) is not taken for success. Before,
+// the dns library verified only a TSIG that was present, and a dropped
+// revocation could be reported as done.
+func TestPublishRefusesUnsignedAnswer(t *testing.T) {
+	key, err := tsigkey.Generate("upd.pub.test.", tsigkey.HMACSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := server.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	got := make(chan *dns.Msg, 1)
+	srv := &dns.Server{Listener: ls.TCP, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		select {
+		case got <- r:
+		default:
+		}
+		m := new(dns.Msg)
+		m.SetReply(r) // NOERROR, no TSIG
+		w.WriteMsg(m)
+	}), MsgAcceptFunc: func(dns.Header) dns.MsgAcceptAction { return dns.MsgAccept }}
+	go srv.ActivateAndServe()
+	defer srv.Shutdown()
+	rr, _ := dns.NewRR("s1._device.pub.test. 300 IN TLSA 3 1 1 0102")
+	_, err = Publish(context.Background(), Request{Server: ls.Addr(), Key: key, Zone: pubZone, Name: "s1._device.pub.test.", Mode: Remove, Records: []dns.RR{rr}})
+	if !errors.Is(err, ErrUnsignedResponse) {
+		t.Fatalf("unsigned NOERROR answer: %v, want ErrUnsignedResponse", err)
+	}
+	select {
+	case r := <-got:
+		if r.Opcode != dns.OpcodeUpdate || r.IsTsig() == nil {
+			t.Fatalf("the server got %v, want the signed update", r)
+		}
+	default:
+		t.Fatal("the update did not reach the server")
+	}
+}

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,6 +132,11 @@ func TestIXFRFromJournal(t *testing.T) {
 			}
 		}
 		t.Fatalf("base + IXFR is not the current zone: %d vs %d records", len(a), len(b))
+	}
+	// The server counts a transfer after its last message, which the
+	// client may have read first.
+	for deadline := time.Now().Add(10 * time.Second); ts.srv.Metrics().Get(xfrIncr) == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 	if ts.srv.Metrics().Get(xfrIncr) == 0 {
 		t.Error("incremental transfer not counted")
@@ -278,4 +286,114 @@ func drain(c <-chan []dns.RR) [][]dns.RR {
 		out = append(out, rrs)
 	}
 	return out
+}
+
+// TestFirstTransferMovesSerial: a server that does not hold what an
+// earlier run sent for the zone's serial (no journal file, or a crash)
+// moves the serial on before its first transfer, so that no secondary can
+// hold that serial with other signatures; later transfers keep it.
+func TestFirstTransferMovesSerial(t *testing.T) {
+	ts := startServerWith(t, func(c *Config) { c.TransferFrom = loopback })
+	s0 := ts.zone.Serial()
+	rrs, err := axfr(t, ts.addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1 := rrs[0].(*dns.SOA).Serial
+	if s1 == s0 || s1 != ts.zone.Serial() {
+		t.Fatalf("first transfer at serial %d, the zone was at %d and is at %d", s1, s0, ts.zone.Serial())
+	}
+	rrs, err = axfr(t, ts.addr, dns.TypeIXFR, s1, nil)
+	if err != nil || len(rrs) != 1 || rrs[0].(*dns.SOA).Serial != s1 {
+		t.Fatalf("second transfer: %v %v, want the SOA at %d alone", err, head(rrs), s1)
+	}
+}
+
+func head(rrs []dns.RR) []dns.RR { return rrs[:min(3, len(rrs))] }
+
+// TestJournalAgedAcrossRestart: the zone a journal file keeps for the
+// current serial is sent again after a restart only while its signatures
+// are fresh; after a stop longer than half the identity signature
+// validity, the serial moves on and the transfer carries new signatures.
+// Before, the kept zone was sent with identity signatures close to (or
+// past) expiry.
+func TestJournalAgedAcrossRestart(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now().Truncate(time.Second)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	dir := filepath.Join(t.TempDir(), "zone")
+	res, err := zone.Init(dir, zone.InitOptions{Origin: origin, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jf := filepath.Join(dir, zone.JournalFile)
+	// serve runs a server on the zone until the returned function stops
+	// it (writing the journal file), and returns its address.
+	serve := func() (*zone.Zone, string, func()) {
+		z, err := zone.Open(dir, zone.Options{Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := New(Config{Zone: z, UpdateKeys: []*tsigkey.Key{res.TSIG}, TransferFrom: loopback, JournalFile: jf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, err := Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx, ls) }()
+		return z, ls.Addr(), func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			z.Close()
+		}
+	}
+	z, addr, stop := serve()
+	addRR(t, z, "s1._device.devices.test. 300 IN TLSA 3 1 1 0102")
+	first, err := axfr(t, addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	// Restarted at once: the kept zone is sent as it was.
+	z, addr, stop = serve()
+	again, err := axfr(t, addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sortedStrings(again)) != fmt.Sprint(sortedStrings(first)) {
+		t.Fatal("the zone kept across an immediate restart was not sent as it was")
+	}
+	stop()
+	// Restarted after a day and an hour (past half of the 2-day identity
+	// validity): new serial, fresh signatures.
+	mu.Lock()
+	now = now.Add(zone.DefaultIdentitySigValidity/2 + time.Hour)
+	mu.Unlock()
+	z, addr, stop = serve()
+	defer stop()
+	later, err := axfr(t, addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later[0].(*dns.SOA).Serial == first[0].(*dns.SOA).Serial {
+		t.Error("the serial did not move on")
+	}
+	n := 0
+	for _, rr := range later {
+		if sig, ok := rr.(*dns.RRSIG); ok && sig.TypeCovered == dns.TypeTLSA {
+			n++
+			if l := time.Unix(int64(sig.Expiration), 0).Sub(clock()); l <= z.IdentitySigValidity()/2 {
+				t.Errorf("TLSA signature sent with %v left", l)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no TLSA signature in the transfer")
+	}
 }

@@ -7,7 +7,9 @@ import (
 )
 
 // Metrics counts requests by outcome: success, nodata, nxdomain, refused,
-// formerr, servfail, tsig_failure, update_applied, update_refused,
+// formerr, servfail, tsig_failure (BADKEY, BADSIG), tsig_badtime (outside
+// the time window), tsig_replay (an update seen before), update_applied,
+// update_refused,
 // xfr_done, xfr_refused, notify_sent, notify_failed. Counting is a lock-free
 // atomic add on the query path.
 type Metrics struct {

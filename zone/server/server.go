@@ -9,12 +9,14 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,7 +43,8 @@ const (
 	// maxTCPQueries per connection, so one client cannot hold a
 	// connection forever.
 	maxTCPQueries = 10000
-	// tsigFudge is the TSIG time window, in seconds (RFC 8945 §10).
+	// tsigFudge is the Fudge of the server's own signed responses, in
+	// seconds (RFC 8945 §10 recommends 300).
 	tsigFudge = 300
 )
 
@@ -84,8 +87,9 @@ type Config struct {
 	// versions are dropped first and their serials get the whole zone.
 	JournalVersions, JournalRecords int
 	// JournalFile, when set, keeps the journal across restarts: Serve
-	// writes it when it stops and New reads it when it was written at the
-	// zone's current serial, so secondaries keep getting differences.
+	// writes it when it stops and New reads it when the zone's store is
+	// still at the generation it was written at (nothing changed the zone
+	// since), so secondaries keep getting differences.
 	JournalFile string
 	// MaxUDPSize caps UDP responses; zero means DefaultMaxUDPSize.
 	MaxUDPSize int
@@ -99,9 +103,18 @@ type Config struct {
 	SigningLimit SigningLimit
 	// Clock is the limits' clock; nil means time.Now.
 	Clock func() time.Time
+	// TSIGWindow is the largest difference between a signed request's
+	// Time Signed and the server's clock that is accepted, whatever Fudge
+	// the request carries (a request is accepted only within both); zero
+	// means DefaultTSIGWindow. Signed updates are also remembered for the
+	// window and refused when sent again (see replayCache).
+	TSIGWindow time.Duration
 	// Logger receives one line per refused or failed request and per
 	// applied update; nil discards.
 	Logger *slog.Logger
+	// replayStart, when set, replaces the start time of the replay cache
+	// (updates signed before it are refused): tests set it in the past.
+	replayStart time.Time
 }
 
 // Server answers for one zone.
@@ -122,6 +135,18 @@ type Server struct {
 	journal *journal.Journal
 	// xfrMu makes transfers compute and record the zone one at a time.
 	xfrMu sync.Mutex
+	// serialSent is whether the journal holds what every secondary got for
+	// the serials this run may record: at the start, whether it was loaded
+	// from a file written at the store's current generation whose newest
+	// zone is at the zone's serial. Otherwise a previous run may have sent
+	// the zone's serial with signatures this run cannot know (made afresh
+	// each run; a crash writes no journal), so the first transfer moves
+	// the serial on first (see currentZone). Guarded by xfrMu.
+	serialSent bool
+	// tsigWindow is Config.TSIGWindow or its default; replay remembers
+	// the updates accepted within it.
+	tsigWindow time.Duration
+	replay     *replayCache
 }
 
 var _ dns.Handler = (*Server)(nil)
@@ -151,13 +176,41 @@ func New(cfg Config) (*Server, error) {
 		now = time.Now
 	}
 	s.limits = &limits{rrl: newRRL(cfg.RateLimit, now), ceiling: newCeiling(cfg.SigningLimit, now), now: now}
+	if cfg.TSIGWindow != 0 && cfg.TSIGWindow < time.Second {
+		// Time Signed counts seconds (RFC 8945 §4.2).
+		return nil, fmt.Errorf("server: TSIG window %v is below one second", cfg.TSIGWindow)
+	}
+	s.tsigWindow = cfg.TSIGWindow
+	if s.tsigWindow == 0 {
+		s.tsigWindow = DefaultTSIGWindow
+	}
+	start := cfg.replayStart
+	if start.IsZero() {
+		start = time.Now()
+	}
+	s.replay = newReplayCache(s.tsigWindow, 0, start)
 	if cfg.JournalFile != "" {
-		switch ok, err := s.journal.Load(cfg.JournalFile, cfg.Zone.Serial()); {
+		gen, err := cfg.Zone.Generation()
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		serial := cfg.Zone.Serial()
+		switch ok, err := s.journal.Load(cfg.JournalFile, gen, serial); {
 		case err != nil:
 			s.log.Warn("journal file not used; secondaries get one full transfer", "file", cfg.JournalFile, "err", err)
 		case ok:
 			v, n := s.journal.Len()
 			s.log.Info("journal loaded", "file", cfg.JournalFile, "versions", v, "records", n)
+			last, _ := s.journal.Serial()
+			s.serialSent = last == serial
+			if im, ok := s.journal.NewestImage(); ok && s.serialSent {
+				// Sent again as recorded (one content per serial) unless
+				// its signatures aged while the server was stopped.
+				if fresh, err := cfg.Zone.ImageFresh(im); err != nil || !fresh {
+					s.serialSent = false
+					s.log.Info("journal's newest zone has signatures due for refresh; the serial moves on at the first transfer", "serial", serial, "err", err)
+				}
+			}
 		}
 	}
 	for _, k := range cfg.UpdateKeys {
@@ -209,7 +262,7 @@ func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
 
 // ServeDNS implements dns.Handler.
 func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
-	if !isUDP(w) && isTransfer(r) && w.TsigStatus() == nil && (r.IsTsig() == nil || s.provider.Key(r.IsTsig().Hdr.Name) != nil) {
+	if !isUDP(w) && isTransfer(r) && w.TsigStatus() == nil && (r.IsTsig() == nil || s.provider.Key(r.IsTsig().Hdr.Name) != nil && s.inWindow(r.IsTsig(), time.Now())) {
 		s.transfer(w, r)
 		return
 	}
@@ -286,10 +339,28 @@ func (s *Server) Handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (
 		return nil, nil
 	}
 	if t := r.IsTsig(); t != nil {
-		if tsigStatus != nil || s.provider.Key(t.Hdr.Name) == nil {
+		switch now := time.Now(); {
+		case s.provider.Key(t.Hdr.Name) != nil && errors.Is(tsigStatus, dns.ErrTime):
+			// The MAC is good, the time outside the request's own Fudge.
+			s.metrics.count("tsig_badtime")
+			s.log.Warn("tsig time outside the request's fudge", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "fudge", t.Fudge, "now", now.Unix())
+			return s.badTime(r, t, now), nil
+		case tsigStatus != nil || s.provider.Key(t.Hdr.Name) == nil:
 			s.metrics.count("tsig_failure")
 			s.log.Warn("tsig verification failed", "peer", peer, "key", t.Hdr.Name, "err", tsigStatus)
 			return nil, s.tsigError(r, t, tsigStatus)
+		case !s.inWindow(t, now):
+			// RFC 8945 §5.2.3, with the server's window: the client's
+			// Fudge (up to 18 hours) does not widen it.
+			s.metrics.count("tsig_badtime")
+			s.log.Warn("tsig time outside the server's window", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "fudge", t.Fudge, "now", now.Unix(), "window", s.tsigWindow)
+			return s.badTime(r, t, now), nil
+		case r.Opcode == dns.OpcodeUpdate:
+			if v := s.replay.check(dns.CanonicalName(t.Hdr.Name), strings.ToLower(t.MAC), t.TimeSigned, now); v != replayFresh {
+				s.metrics.count("tsig_replay")
+				s.log.Warn("signed update refused: replay", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "reason", v.String())
+				return s.badTime(r, t, now), nil
+			}
 		}
 	}
 	m := new(dns.Msg)
@@ -367,8 +438,56 @@ func (s *Server) finishSize(r, m *dns.Msg, udp bool, size int) *dns.Msg {
 	return m
 }
 
+// inWindow reports whether t was signed within the server's window of now
+// (RFC 8945 §5.2.3 with the server's own bound; the dns library checks the
+// request's Fudge).
+func (s *Server) inWindow(t *dns.TSIG, now time.Time) bool {
+	d := int64(t.TimeSigned) - now.Unix()
+	if d < 0 {
+		d = -d
+	}
+	return d <= int64(s.tsigWindow/time.Second)
+}
+
+// badTime builds the response to a request with a valid MAC that is
+// refused for its time: NOTAUTH and TSIG error BADTIME, signed with the
+// request's key (the caller's writer signs it, covering the request's
+// MAC), echoing the request's Time Signed and Fudge, with the server's
+// time in Other Data (RFC 8945 §5.2.3), so that the client can verify the
+// refusal and see the two clocks.
+//
+// A replayed update gets BADTIME as well: its MAC is valid, so BADSIG or
+// BADKEY would be false and would go unsigned (RFC 8945 §5.3.2), letting
+// anyone forge them. BADTIME is what RFC 8945 §5.2.3 answers to its own
+// replay check (a Time Signed earlier than the latest seen from the key),
+// and a copy is never newer than the message it copies, which the server
+// has seen. nsupdate prints "clocks are unsynchronized" and
+// "NOTAUTH(BADTIME)"; the server's log says "replay".
+func (s *Server) badTime(r *dns.Msg, t *dns.TSIG, now time.Time) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeNotAuth)
+	m.Answer, m.Ns, m.Extra = nil, nil, nil
+	var other [6]byte // a 48-bit time, as Time Signed
+	u := uint64(now.Unix())
+	for i := 5; i >= 0; i-- {
+		other[i] = byte(u)
+		u >>= 8
+	}
+	m.Extra = append(m.Extra, &dns.TSIG{
+		Hdr:        dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+		Algorithm:  t.Algorithm,
+		TimeSigned: t.TimeSigned,
+		Fudge:      t.Fudge,
+		OrigId:     r.Id,
+		Error:      dns.RcodeBadTime,
+		OtherLen:   uint16(len(other)),
+		OtherData:  hex.EncodeToString(other[:]),
+	})
+	return m
+}
+
 // tsigError builds the unsigned error response of RFC 8945 §5.2: NOTAUTH
-// and a TSIG record carrying BADKEY or BADSIG (or BADTIME) with no MAC.
+// and a TSIG record carrying BADKEY or BADSIG with no MAC (§5.3.2).
 func (s *Server) tsigError(r *dns.Msg, t *dns.TSIG, status error) []byte {
 	m := new(dns.Msg)
 	m.SetRcode(r, dns.RcodeNotAuth)
@@ -377,8 +496,6 @@ func (s *Server) tsigError(r *dns.Msg, t *dns.TSIG, status error) []byte {
 	switch {
 	case s.provider.Key(t.Hdr.Name) == nil, errors.Is(status, dns.ErrSecret), errors.Is(status, dns.ErrKeyAlg):
 		code = dns.RcodeBadKey
-	case errors.Is(status, dns.ErrTime):
-		code = dns.RcodeBadTime
 	}
 	m.Extra = append(m.Extra, &dns.TSIG{
 		Hdr:        dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
@@ -497,7 +614,9 @@ func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
 const keepFreshInterval = time.Hour
 
 func (s *Server) keepFresh(ctx context.Context) {
-	t := time.NewTicker(keepFreshInterval)
+	// Often enough for the zone's re-sign age (a quarter of the identity
+	// signature validity), which the check rounds up by one interval.
+	t := time.NewTicker(min(keepFreshInterval, s.cfg.Zone.ResignAge()/4))
 	defer t.Stop()
 	for {
 		select {
@@ -710,7 +829,15 @@ wait:
 	ls.Close()
 	wg.Wait()
 	if s.cfg.JournalFile != "" {
-		if jerr := s.journal.Save(s.cfg.JournalFile); jerr != nil {
+		// No transfer runs any more: the journal is complete for the
+		// store's current generation. A change made after this (the admin
+		// API still running) gives the store another generation, and the
+		// next start does not use the file.
+		gen, jerr := s.cfg.Zone.Generation()
+		if jerr == nil {
+			jerr = s.journal.Save(s.cfg.JournalFile, gen)
+		}
+		if jerr != nil {
 			s.log.Warn("journal not saved; secondaries get one full transfer after the restart", "err", jerr)
 		}
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -211,6 +212,22 @@ func (s *Server) transferRecords(r *dns.Msg) (*image.Image, string, error) {
 func (s *Server) currentZone() (*image.Image, error) {
 	s.xfrMu.Lock()
 	defer s.xfrMu.Unlock()
+	if !s.serialSent {
+		// One content per serial across runs too: a previous run may have
+		// sent this serial with signatures this one cannot know (they are
+		// made afresh, and a crash writes no journal); a secondary holding
+		// them would be told it is current, and the next differences would
+		// not apply to its copy. A serial no run has sent cannot be held
+		// by anyone. (Also when the zone recorded for this serial by the
+		// previous run has signatures that aged while the server was
+		// stopped: it is not sent again.)
+		serial, err := s.cfg.Zone.BumpSerial()
+		if err != nil {
+			return nil, fmt.Errorf("server: moving the serial past the one of the previous run: %w", err)
+		}
+		s.log.Info("serial moved on before the first transfer of this run", "serial", serial)
+		s.serialSent = true
+	}
 	if serial, ok := s.journal.Serial(); ok && serial == s.cfg.Zone.Serial() {
 		if last, ok := s.journal.NewestImage(); ok {
 			return last, nil

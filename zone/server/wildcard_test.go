@@ -185,7 +185,7 @@ func TestWildcardKnotSecondary(t *testing.T) {
 	})
 	addWildcardZone(t, ts.zone)
 	knotAddr := startKnot(t, ts.addr, xk, knotPort)
-	waitSerial(t, knotAddr, ts.zone.Serial())
+	waitSerial(t, knotAddr, ts.zone)
 	verifySecondary(t, knotAddr)
 	r := query(t, knotAddr, "dev42._device.devices.test.", dns.TypeTLSA)
 	if got := tlsaData(r.Answer); len(got) != 1 || got[0] != wildTA || countType(r.Ns, dns.TypeNSEC3) == 0 {

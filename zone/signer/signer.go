@@ -7,6 +7,14 @@
 // remaining validity falls below Refresh is replaced the next time it is
 // served. With the defaults (14 days, refreshed with 7 days left) a cached
 // or transferred signature never comes near expiry while the server runs.
+// TypeValidity gives some types a validity of their own, refreshed at half
+// of it: an identity zone signs its identity records for a short time, so
+// that an RRset removed from the zone stops validating soon even for
+// someone who kept a copy of it and its signature.
+//
+// A signature is not fresh either when it has more validity left than its
+// type is signed for now: made before the validity was shortened, it is
+// replaced instead of served on.
 //
 // Which key signs which RRset follows from the keys' flags alone, per
 // algorithm (RFC 4035 §2.2 wants each RRset signed with every algorithm of
@@ -58,8 +66,29 @@ type Signer struct {
 	// Refresh is the remaining validity below which a signature is
 	// replaced; zero means DefaultRefresh. It must be below Validity.
 	Refresh time.Duration
+	// TypeValidity, when set, returns how long signatures over RRsets of
+	// type t are valid, overriding Validity and Refresh for that type when
+	// it returns more than zero: such a signature is replaced once half of
+	// that validity has passed.
+	TypeValidity func(t uint16) time.Duration
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
+}
+
+// freshnessSlack is how much further than its type's validity a signature
+// may reach and still count as made with that validity: clock steps, and
+// the rounding of times to seconds.
+const freshnessSlack = time.Minute
+
+// validityFor is how long a new signature over an RRset of type t is
+// valid, and the remaining validity below which it is replaced.
+func (s *Signer) validityFor(t uint16) (validity, refresh time.Duration) {
+	if s.TypeValidity != nil {
+		if v := s.TypeValidity(t); v > 0 {
+			return v, v / 2
+		}
+	}
+	return s.validity(), s.refresh()
 }
 
 func (s *Signer) now() time.Time {
@@ -142,8 +171,9 @@ func (s *Signer) Sign(rrs []dns.RR) ([]dns.RR, error) {
 		return nil, fmt.Errorf("%w for %s RRsets (a zone with a ZSK needs a KSK of the same algorithm)", ErrNoKey, dns.TypeToString[t])
 	}
 	now := s.now()
+	validity, _ := s.validityFor(t)
 	incep := uint32(now.Add(-inceptionSkew).Unix())
-	exp := uint32(now.Add(s.validity()).Unix())
+	exp := uint32(now.Add(validity).Unix())
 	out := make([]dns.RR, 0, len(ks))
 	for _, k := range ks {
 		sig := &dns.RRSIG{
@@ -162,22 +192,24 @@ func (s *Signer) Sign(rrs []dns.RR) ([]dns.RR, error) {
 	return out, nil
 }
 
-// Fresh reports whether every signature in sigs has more than Refresh of
-// validity left and has already begun.
+// Fresh reports whether every signature in sigs has already begun, has
+// more than the refresh margin of its type left (Refresh, or half of its
+// TypeValidity), and reaches no further than a signature of its type made
+// now would.
 func (s *Signer) Fresh(sigs []dns.RR) bool {
 	if len(sigs) == 0 {
 		return false
 	}
 	now := s.now()
-	limit := now.Add(s.refresh())
 	for _, rr := range sigs {
 		sig, ok := rr.(*dns.RRSIG)
 		if !ok {
 			return false
 		}
+		validity, refresh := s.validityFor(sig.TypeCovered)
 		exp := time.Unix(int64(sig.Expiration), 0)
 		inc := time.Unix(int64(sig.Inception), 0)
-		if !exp.After(limit) || inc.After(now) {
+		if !exp.After(now.Add(refresh)) || inc.After(now) || exp.After(now.Add(validity+freshnessSlack)) {
 			return false
 		}
 	}

@@ -173,3 +173,68 @@ func TestKeysFor(t *testing.T) {
 		}
 	}
 }
+
+// TestTypeValidity: a type with a validity of its own is signed for it and
+// refreshed at half of it; other types keep Validity and Refresh; and a
+// signature reaching further than its type's validity (made before the
+// validity was shortened) is not fresh.
+func TestTypeValidity(t *testing.T) {
+	k, err := keys.Generate("example.test.", keys.ED25519, keys.FlagsCSK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	const short = 48 * time.Hour
+	s := &Signer{Zone: "example.test.", Keys: []*keys.Key{k}, Now: func() time.Time { return now },
+		TypeValidity: func(t uint16) time.Duration {
+			if t == dns.TypeTLSA {
+				return short
+			}
+			return 0
+		}}
+	tlsa, _ := dns.NewRR("a.example.test. 300 IN TLSA 3 1 1 abcd")
+	txt, _ := dns.NewRR("example.test. 300 IN NS ns.example.test.")
+	tsig, err := s.Sign([]dns.RR{tlsa})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsig, err := s.Sign([]dns.RR{txt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Unix(int64(tsig[0].(*dns.RRSIG).Expiration), 0); !got.Equal(now.Add(short)) {
+		t.Errorf("TLSA expiration %v, want %v", got, now.Add(short))
+	}
+	if got := time.Unix(int64(nsig[0].(*dns.RRSIG).Expiration), 0); !got.Equal(now.Add(DefaultValidity)) {
+		t.Errorf("NS expiration %v, want %v", got, now.Add(DefaultValidity))
+	}
+	for _, tt := range []struct {
+		sigs  []dns.RR
+		at    time.Duration
+		fresh bool
+	}{
+		{tsig, 0, true},
+		{tsig, short/2 - time.Minute, true},
+		{tsig, short / 2, false},
+		{nsig, short, true},
+		{nsig, DefaultValidity - DefaultRefresh, false},
+	} {
+		s.Now = func() time.Time { return now.Add(tt.at) }
+		if got := s.Fresh(tt.sigs); got != tt.fresh {
+			t.Errorf("Fresh(%s) at +%v = %v, want %v", dns.TypeToString[tt.sigs[0].(*dns.RRSIG).TypeCovered], tt.at, got, tt.fresh)
+		}
+	}
+	// A TLSA signature made for 14 days is not fresh for a 48-hour type.
+	s.Now = func() time.Time { return now }
+	long := &Signer{Zone: "example.test.", Keys: []*keys.Key{k}, Now: s.Now}
+	lsig, err := long.Sign([]dns.RR{tlsa})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Fresh(lsig) {
+		t.Error("a 14-day TLSA signature counted as fresh with a 48-hour validity")
+	}
+	if !long.Fresh(lsig) {
+		t.Error("a 14-day signature not fresh for the signer that made it")
+	}
+}

@@ -9,6 +9,7 @@
 package store
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -62,10 +63,40 @@ func (s *Store) View(fn func(*Tx) error) error {
 }
 
 // Update runs fn in a read-write transaction. If fn returns an error nothing
-// is written; otherwise the transaction is committed and synced to disk
-// before Update returns.
+// is written; otherwise the transaction, with a new Generation, is
+// committed and synced to disk before Update returns.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := fn(&Tx{tx: tx}); err != nil {
+			return err
+		}
+		gen := make([]byte, generationLen)
+		if _, err := rand.Read(gen); err != nil {
+			return fmt.Errorf("store: generation: %w", err)
+		}
+		return tx.Bucket(bucketMeta).Put(metaGeneration, gen)
+	})
+}
+
+// metaGeneration is the meta key of the generation; generationLen its
+// size, random octets.
+var metaGeneration = []byte("generation")
+
+const generationLen = 16
+
+// Generation identifies the state of the store: a random value that every
+// committed Update replaces, in the same transaction. Two reads return the
+// same generation only if nothing was written in between, whatever
+// process wrote and however it ended, and two stores (another database
+// created in its place, one restored from a backup and changed) never
+// share one. It is nil for a store never updated.
+func (s *Store) Generation() ([]byte, error) {
+	var gen []byte
+	err := s.View(func(tx *Tx) error {
+		gen = tx.Meta(string(metaGeneration))
+		return nil
+	})
+	return gen, err
 }
 
 // Tx is a transaction on the store.

@@ -177,3 +177,68 @@ func TestKill9(t *testing.T) {
 		return nil
 	})
 }
+
+// Every committed Update gives the store a new generation; reading,
+// reopening and a failed Update do not; another store never shares one.
+func TestGeneration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "z.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := func(s *Store) []byte {
+		t.Helper()
+		g, err := s.Generation()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	if g := gen(s); g != nil {
+		t.Fatalf("new store has generation %x", g)
+	}
+	put := func(s *Store, data string) error {
+		return s.Update(func(tx *Tx) error {
+			return tx.Put("a.example.test.", dns.TypeTLSA, []dns.RR{mustRR(t, "a.example.test. 300 IN TLSA 3 1 1 "+data)})
+		})
+	}
+	if err := put(s, "01"); err != nil {
+		t.Fatal(err)
+	}
+	g1 := gen(s)
+	if len(g1) != generationLen {
+		t.Fatalf("generation %x", g1)
+	}
+	s.View(func(tx *Tx) error { return nil })
+	if err := s.Update(func(tx *Tx) error { return errors.New("refused") }); err == nil {
+		t.Fatal("failed update reported success")
+	}
+	if g := gen(s); string(g) != string(g1) {
+		t.Fatal("generation changed without a committed update")
+	}
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	if g := gen(s); string(g) != string(g1) {
+		t.Fatal("reopening changed the generation")
+	}
+	if err := put(s, "01"); err != nil { // the same data again is still a write
+		t.Fatal(err)
+	}
+	if g := gen(s); string(g) == string(g1) {
+		t.Fatal("committed update kept the generation")
+	}
+	s.Close()
+	other, err := Open(filepath.Join(t.TempDir(), "z.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := put(other, "01"); err != nil {
+		t.Fatal(err)
+	}
+	if g := gen(other); string(g) == string(g1) {
+		t.Fatal("two stores share a generation")
+	}
+}
