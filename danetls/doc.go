@@ -8,7 +8,12 @@
 //     ServerConfig and a verify.Verifier (a *verify.Core). With the
 //     http.Server's ConnContext set to ConnContext, handlers read the
 //     authenticated peer with IdentityFromRequest or IdentityFromContext;
-//     raw TLS servers use IdentityFromConn.
+//     raw TLS servers use IdentityFromConn. Give the http.Server its
+//     ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout and
+//     MaxHeaderBytes (ExampleServerConfig): without them a slow client
+//     holds its connection forever. The handshake, DNS lookups included,
+//     must complete within the shortest of the first three, which net/http
+//     makes its deadline: keep the verifier's LookupTimeout below it.
 //   - Client: LoadIdentity reads DIR/cert.pem and DIR/key.pem as
 //     "dance id new" writes them; ClientConfig puts the identity in a
 //     *tls.Config.

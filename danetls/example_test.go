@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/resolver"
@@ -44,6 +45,14 @@ func ExampleServerConfig() {
 			id, _ := danetls.IdentityFromContext(r.Context())
 			fmt.Fprintf(w, "hello %s (%s)\n", id.Name, id.Kind)
 		}),
+		// Without these a slow or silent client holds its connection
+		// forever; the handshake, DNS lookups included, must fit in the
+		// shortest of the first three.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 	}
 	log.Fatal(srv.ListenAndServeTLS("", ""))
 }
@@ -94,6 +103,12 @@ func ExampleVerifyClientCertIfGiven() {
 			}
 			fmt.Fprintln(w, "hello token holder")
 		}),
+		// Limits against slow clients, as in ExampleServerConfig.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 	}
 	log.Fatal(srv.ListenAndServeTLS("", ""))
 }

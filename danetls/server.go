@@ -284,7 +284,17 @@ const (
 // ConnContext is an http.Server ConnContext hook that makes the connection
 // available to IdentityFromContext:
 //
-//	srv := &http.Server{TLSConfig: danetls.ServerConfig(base, core), ConnContext: danetls.ConnContext}
+//	srv := &http.Server{
+//		TLSConfig:   danetls.ServerConfig(base, core),
+//		ConnContext: danetls.ConnContext,
+//		Handler:     h,
+//		// Slow or silent clients must not hold connections forever.
+//		ReadHeaderTimeout: 10 * time.Second,
+//		ReadTimeout:       30 * time.Second,
+//		WriteTimeout:      30 * time.Second,
+//		IdleTimeout:       60 * time.Second,
+//		MaxHeaderBytes:    64 << 10,
+//	}
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connKey, c)
 }

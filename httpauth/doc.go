@@ -4,8 +4,15 @@
 // For most uses, wrap the application's handler:
 //
 //	m, err := httpauth.New(httpauth.Config{Verifier: core, TrustedProxies: proxies})
-//	http.Handle("/", m.Handler(app))
-//	// in app: id := httpauth.FromContext(r.Context())
+//	srv := &http.Server{
+//		Handler: m.Handler(app), // in app: id := httpauth.FromContext(r.Context())
+//		// Slow or silent clients must not hold connections forever.
+//		ReadHeaderTimeout: 10 * time.Second,
+//		ReadTimeout:       30 * time.Second,
+//		WriteTimeout:      30 * time.Second,
+//		IdleTimeout:       60 * time.Second,
+//		MaxHeaderBytes:    64 << 10,
+//	}
 //
 // The client certificate comes from one of two places:
 //

@@ -37,7 +37,9 @@
 // they move) and MaxConns caps open client connections, handshakes
 // included; MaxBodyBytes optionally caps request bodies. Shutdown drains HTTP requests, TCP
 // connections and upgraded (WebSocket) connections until its deadline. Handshakes run in their own goroutines, so a slow
-// client or a slow lookup never blocks the accept loop.
+// client or a slow lookup never blocks the accept loop. The lookups that renew the
+// identity of an established connection run under that connection's context: they end
+// when it is closed, at Close, or when Shutdown cuts the connections left.
 //
 // # Security considerations
 //

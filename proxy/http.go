@@ -111,10 +111,18 @@ func (s *Server) newHTTPServer() *http.Server {
 		ErrorLog:          log.New(&slogWriter{s.log}, "", 0),
 		ConnState:         s.trackHijacked,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if tc, ok := c.(*tls.Conn); ok {
-				return context.WithValue(ctx, connKey{}, &httpConn{tc: tc})
+			tc, ok := c.(*tls.Conn)
+			if !ok {
+				return ctx
 			}
-			return ctx
+			// The requests' contexts end with the connection and the
+			// server too: net/http does not watch a connection while a
+			// request's body is pending, and a renewal in gate, or the
+			// backend's request, would outlive it.
+			ctx, cancel := context.WithCancelCause(ctx)
+			lctx := s.connContext(tc)
+			context.AfterFunc(lctx, func() { cancel(context.Cause(lctx)) })
+			return context.WithValue(ctx, connKey{}, &httpConn{tc: tc})
 		},
 	}
 }
@@ -149,7 +157,7 @@ func (s *Server) gate(next http.Handler) http.Handler {
 				id, err := hc.rn.current(r.Context())
 				if err != nil {
 					// A keep-alive connection outlived its identity.
-					s.log.Info("proxy: identity no longer valid; connection closed", "remote", r.RemoteAddr, "err", err)
+					s.renewalFailed(r.Context(), "proxy: identity no longer valid; connection closed", r.RemoteAddr, err)
 					w.Header().Set("Connection", "close")
 					http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
 					return

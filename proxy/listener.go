@@ -76,6 +76,7 @@ func (l *handshakeListener) acceptLoop() {
 		l.s.metrics.accepted.Inc()
 		l.s.metrics.active.Inc()
 		lc := &limitedConn{Conn: c, done: make(chan struct{})}
+		lc.ctx, lc.cancel = context.WithCancelCause(l.s.ctx)
 		lc.release = func() { <-l.sem; l.s.metrics.active.Dec(); l.s.forgetHijacked(lc); l.s.renewals.Delete(lc) }
 		l.wg.Add(1)
 		go l.handshake(lc)
@@ -161,9 +162,14 @@ func (l *handshakeListener) Addr() net.Addr { return l.inner.Addr() }
 // limitedConn gives its slot back when closed, once.
 type limitedConn struct {
 	net.Conn
-	once    sync.Once
-	closed  atomic.Bool
-	done    chan struct{} // closed by Close
+	once   sync.Once
+	closed atomic.Bool
+	done   chan struct{} // closed by Close
+	// ctx is the connection's context: the work done for it (renewing
+	// its identity, dialing its backend) ends when it is closed (cause
+	// net.ErrClosed) or the server stops (Server.ctx).
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
 	release func()
 }
 
@@ -171,10 +177,23 @@ func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.closed.Store(true)
 	c.once.Do(func() {
+		c.cancel(net.ErrClosed)
 		close(c.done)
 		c.release()
 	})
 	return err
+}
+
+// connContext returns the context of c, a connection this server
+// accepted (a *tls.Conn over a *limitedConn), or the server's.
+func (s *Server) connContext(c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if lc, ok := c.(*limitedConn); ok {
+		return lc.ctx
+	}
+	return s.ctx
 }
 
 // CloseWrite half-closes a TCP connection (used after the TLS close_notify

@@ -52,6 +52,13 @@ type Server struct {
 	hijacked map[*limitedConn]struct{}
 	hijackWG sync.WaitGroup
 	renewals sync.Map // *limitedConn -> *renewal, ModeHTTP connections
+
+	// ctx is the parent of every connection's context (limitedConn.ctx),
+	// under which the identity of a long-lived connection is renewed: it
+	// ends, with ErrServerClosed as its cause, at Close and when Shutdown
+	// cuts the connections left, so that no DNS work outlives the server.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
 }
 
 // New checks cfg, fills in defaults and returns a Server.
@@ -109,6 +116,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxConns),
 		listeners: map[*handshakeListener]struct{}{}, conns: map[net.Conn]struct{}{}, hijacked: map[*limitedConn]struct{}{}}
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -180,13 +188,16 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Shutdown stops accepting connections, aborts handshakes in progress and
 // waits for established connections to finish (idle HTTP connections are
-// closed at once) until ctx ends; then it closes the rest and returns
-// ctx's error.
+// closed at once) until ctx ends; then it closes the rest, ends the
+// lookups renewing their identities, and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closed.Store(true)
+	// Nothing is left running under s.ctx once Shutdown returns.
+	defer s.cancel(ErrServerClosed)
 	s.closeListeners()
 	if s.httpSrv != nil {
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
+			s.cancel(ErrServerClosed)
 			s.httpSrv.Close()
 			s.closeHijacked()
 			return err
@@ -204,6 +215,9 @@ func (s *Server) drain(ctx context.Context, wg *sync.WaitGroup, cut func()) erro
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		// Renewals in progress end too: the connections they would
+		// let through are cut.
+		s.cancel(ErrServerClosed)
 		cut()
 		<-done
 		return ctx.Err()
@@ -258,8 +272,10 @@ func (s *Server) watchUpgraded(lc *limitedConn, rn *renewal) {
 			return
 		case <-t.C:
 		}
-		if _, err := rn.current(context.Background()); err != nil {
-			s.log.Info("proxy: identity no longer valid; upgraded connection closed", "remote", lc.RemoteAddr().String(), "err", err)
+		// Under the connection's context: a connection closed, or a
+		// server closed, while the lookup waits on DNS stops it.
+		if _, err := rn.current(lc.ctx); err != nil {
+			s.renewalFailed(lc.ctx, "proxy: identity no longer valid; upgraded connection closed", lc.RemoteAddr().String(), err)
 			lc.Close()
 			return
 		}
@@ -290,6 +306,7 @@ func (s *Server) closeHijacked() {
 // Close stops the server at once, closing every connection.
 func (s *Server) Close() error {
 	s.closed.Store(true)
+	s.cancel(ErrServerClosed)
 	s.closeListeners()
 	if s.httpSrv != nil {
 		err := s.httpSrv.Close()
@@ -398,4 +415,16 @@ func (r *renewal) current(ctx context.Context) (*verify.Identity, error) {
 	}
 	r.id = id
 	return id, nil
+}
+
+// renewalFailed logs why a renewal let no more traffic through: the
+// verifier refused the identity (msg, at Info), or the connection or the
+// server ended first, ctx with it (at Debug: nothing was learnt about the
+// identity).
+func (s *Server) renewalFailed(ctx context.Context, msg, remote string, err error) {
+	if ctx.Err() != nil {
+		s.log.Debug("proxy: identity renewal abandoned; connection or server closed", "remote", remote, "cause", context.Cause(ctx))
+		return
+	}
+	s.log.Info(msg, "remote", remote, "err", err)
 }

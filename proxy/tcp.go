@@ -98,7 +98,8 @@ func (s *Server) forwardTCP(tc *tls.Conn) {
 		s.log.Error("proxy: PROXY header", "remote", remote, "err", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
+	connCtx := s.connContext(tc)
+	ctx, cancel := context.WithTimeout(connCtx, s.cfg.DialTimeout)
 	d := net.Dialer{}
 	bc, err := d.DialContext(ctx, "tcp", s.cfg.Backend)
 	cancel()
@@ -122,7 +123,7 @@ func (s *Server) forwardTCP(tc *tls.Conn) {
 	_ = bc.SetWriteDeadline(time.Time{})
 	s.metrics.forwardedMode.Inc()
 	s.log.Debug("proxy: forwarding", "remote", remote, "subject", id.Subject(), "kind", id.Kind.String())
-	s.pipe(tc, bc, &renewal{s: s, id: id, chain: st.PeerCertificates})
+	s.pipe(connCtx, tc, bc, &renewal{s: s, id: id, chain: st.PeerCertificates})
 }
 
 // pipe copies both ways until both directions have ended, passing on
@@ -130,8 +131,10 @@ func (s *Server) forwardTCP(tc *tls.Conn) {
 // has moved a byte for IdleTimeout.
 //
 // Before bytes pass in either direction after the identity's verdict has
-// expired, the identity is verified again; a refusal closes both sides.
-func (s *Server) pipe(client *tls.Conn, backend net.Conn, rn *renewal) {
+// expired, the identity is verified again under ctx, the client
+// connection's, which ends when it is closed or the server stops; a
+// refusal closes both sides.
+func (s *Server) pipe(ctx context.Context, client *tls.Conn, backend net.Conn, rn *renewal) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	idle := s.cfg.IdleTimeout
@@ -144,8 +147,8 @@ func (s *Server) pipe(client *tls.Conn, backend net.Conn, rn *renewal) {
 			_ = src.SetReadDeadline(time.Now().Add(idle))
 			n, err := src.Read(buf)
 			if n > 0 {
-				if _, rerr := rn.current(context.Background()); rerr != nil {
-					s.log.Info("proxy: identity no longer valid; connection closed", "remote", client.RemoteAddr().String(), "err", rerr)
+				if _, rerr := rn.current(ctx); rerr != nil {
+					s.renewalFailed(ctx, "proxy: identity no longer valid; connection closed", client.RemoteAddr().String(), rerr)
 					client.Close()
 					backend.Close()
 					return
