@@ -101,6 +101,12 @@ type Config struct {
 	// SigningLimit is the ceiling on such signatures per second for the
 	// whole server; on unless SigningLimit.Off.
 	SigningLimit SigningLimit
+	// MaxTCPConns caps the connections open at once on each of the TCP
+	// and TLS listeners; zero means DefaultMaxTCPConns. A connection over
+	// the cap is closed as soon as it is accepted and counted
+	// (dance_zone_tcp_refused_total); the log reports them at most once
+	// per 10 s.
+	MaxTCPConns int
 	// Clock is the limits' clock; nil means time.Now.
 	Clock func() time.Time
 	// TSIGWindow is the largest difference between a signed request's
@@ -706,7 +712,7 @@ func (l *Listeners) Close() {
 // lets in-flight requests finish, and closes the sockets.
 func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	tcp := &dns.Server{
-		Listener:      ls.TCP,
+		Listener:      s.capListener(ls.TCP, "tcp"),
 		Handler:       s,
 		MsgAcceptFunc: acceptMsg,
 		TsigProvider:  s.provider,
@@ -717,7 +723,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	servers := []*dns.Server{tcp}
 	if ls.TLS != nil {
 		servers = append(servers, &dns.Server{
-			Listener:      ls.TLS,
+			Listener:      s.capListener(ls.TLS, "tls"),
 			Net:           "tcp-tls",
 			Handler:       s,
 			MsgAcceptFunc: acceptMsg,
