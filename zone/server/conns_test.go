@@ -80,7 +80,9 @@ func TestTCPConnectionCap(t *testing.T) {
 		held = append(held, c)
 	}
 	waitFor(t, "the held connections to be accepted", func() bool {
-		return limitMetric(t, ts.srv, "dance_zone_tcp_connections", "tcp") == maxConns
+		// Serve caps the listener when it starts, in its goroutine.
+		return ts.srv.limits.tcpLn.Load() != nil &&
+			limitMetric(t, ts.srv, "dance_zone_tcp_connections", "tcp") == maxConns
 	})
 	// Over the cap: closed at once, no answer, however often tried.
 	const over = 5
