@@ -101,9 +101,6 @@ func (l *Listener) Refused() uint64 { return l.refused.Load() }
 // Open returns how many connections are open under the cap.
 func (l *Listener) Open() int { return len(l.sem) }
 
-// Cap returns the cap.
-func (l *Listener) Cap() int { return cap(l.sem) }
-
 // conn gives its slot back once, when it is closed.
 type conn struct {
 	net.Conn
