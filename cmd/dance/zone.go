@@ -361,7 +361,8 @@ func zoneServeCommand() *cli.Command {
 			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, Policies: policies, MaxUDPSize: maxUDP, Logger: log,
 				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly,
 				JournalVersions: journalVersions, JournalRecords: journalRecords, JournalFile: filepath.Join(dir, zone.JournalFile),
-				RateLimit: rateLimit, SigningLimit: signingLimit, TSIGWindow: tsigWindow})
+				RateLimit: rateLimit, SigningLimit: signingLimit, TSIGWindow: tsigWindow,
+				MaxTCPConns: limitFlags.maxTCPConns})
 			if err != nil {
 				return adminOverlapHint(cli.Input(err), dir)
 			}

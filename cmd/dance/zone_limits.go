@@ -21,7 +21,13 @@ the others are dropped. --signing-rate caps those signatures for the whole
 server; above it such answers are REFUSED at once. Positive answers, cached
 answers and queries without DO are never limited. Both limits are on by
 default; "off" turns one off. Metrics: dance_zone_rrl_*_total,
-dance_zone_signing_*_total.`
+dance_zone_signing_*_total.
+
+Each of the TCP and TLS listeners serves at most --max-tcp-conns connections
+at once (256); one over the cap is closed as soon as it is accepted, counted
+in dance_zone_tcp_refused_total and logged at most once per 10 s. A client
+that sends no whole first query within 5 s, or no next one within 10 s, is
+cut, so slow clients cannot hold the slots for long.`
 
 // rateFlag is a rate that may be turned off: a positive number or "off".
 type rateFlag struct {
@@ -56,6 +62,7 @@ type zoneLimitFlags struct {
 	rrlSlip             int
 	rrlV4, rrlV6        int
 	rrlTable            int
+	maxTCPConns         int
 }
 
 func (f *zoneLimitFlags) register(fs *flag.FlagSet) {
@@ -68,6 +75,7 @@ func (f *zoneLimitFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.rrlTable, "rrl-table-size", server.DefaultRRLTableSize, "response rate limit: `N` (prefix, kind) buckets, a fixed table")
 	fs.Var(&f.signRate, "signing-rate", "ceiling on signatures made for single answers, `N` a second for the whole server (above it: REFUSED), or off")
 	fs.IntVar(&f.signBurst, "signing-burst", 0, "`N` such signatures at once after a quiet time (default: --signing-rate)")
+	fs.IntVar(&f.maxTCPConns, "max-tcp-conns", server.DefaultMaxTCPConns, "`N` connections open at once on each of the TCP and TLS listeners; more are closed at accept")
 }
 
 // config checks the flags and turns them into the server's settings.
@@ -88,6 +96,8 @@ func (f *zoneLimitFlags) config() (server.RateLimit, server.SigningLimit, error)
 		return rl, sl, cli.Usagef("--rrl-table-size must be at least 1")
 	case f.signBurst < 0:
 		return rl, sl, cli.Usagef("--signing-burst must not be negative")
+	case f.maxTCPConns < 1:
+		return rl, sl, cli.Usagef("--max-tcp-conns must be at least 1")
 	}
 	if f.rrlSlip == 0 {
 		rl.Slip = server.SlipNever

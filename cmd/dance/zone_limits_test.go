@@ -32,6 +32,7 @@ func TestZoneServeLimitFlags(t *testing.T) {
 		{[]string{"--rrl-slip", "-1"}, "--rrl-slip"},
 		{[]string{"--rrl-table-size", "0"}, "--rrl-table-size"},
 		{[]string{"--signing-burst", "-1"}, "--signing-burst"},
+		{[]string{"--max-tcp-conns", "0"}, "--max-tcp-conns"},
 	}
 	for _, b := range bad {
 		var e bytes.Buffer
@@ -42,7 +43,8 @@ func TestZoneServeLimitFlags(t *testing.T) {
 	}
 	var o bytes.Buffer
 	if code := run(context.Background(), []string{"zone", "serve", "--help"}, nil, &o, &o); code != 0 ||
-		!strings.Contains(o.String(), "--rrl-rate") || !strings.Contains(o.String(), "--signing-rate") || !strings.Contains(o.String(), "REFUSED") {
+		!strings.Contains(o.String(), "--rrl-rate") || !strings.Contains(o.String(), "--signing-rate") || !strings.Contains(o.String(), "REFUSED") ||
+		!strings.Contains(o.String(), "--max-tcp-conns") || !strings.Contains(o.String(), "dance_zone_tcp_refused_total") {
 		t.Errorf("help: exit %d\n%s", code, o.String())
 	}
 }
@@ -101,5 +103,55 @@ func TestZoneServeSigningCeiling(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
+	}
+}
+
+// TestZoneServeTCPCap runs zone serve with --max-tcp-conns 1: while one
+// client holds the only slot, the next connection is closed without an
+// answer, /metrics counts it and the log says so once.
+func TestZoneServeTCPCap(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "z")
+	if code := run(context.Background(), []string{"zone", "init", "--zone", "devices.test", "--dir", dir}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatal("init failed")
+	}
+	addr, api, stop := startServeStop(t, dir, "--max-tcp-conns", "1")
+	holder, err := dns.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	q := new(dns.Msg)
+	q.SetQuestion("devices.test.", dns.TypeSOA)
+	holder.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := holder.WriteMsg(q); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.ReadMsg(); err != nil {
+		t.Fatalf("the first connection: %v", err)
+	}
+	c := &dns.Client{Net: "tcp", Timeout: 10 * time.Second}
+	if r, _, err := c.Exchange(q, addr); err == nil {
+		t.Fatalf("a second connection over --max-tcp-conns 1 answered: %v", r)
+	}
+	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", api+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`dance_zone_tcp_refused_total{transport="tcp"} 1` + "\n", `dance_zone_tcp_connections{transport="tcp"} 1` + "\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	holder.Close()
+	if log := stop(); strings.Count(log, "connection cap reached") != 1 {
+		t.Errorf("log: want one line about the connection cap:\n%s", log)
 	}
 }

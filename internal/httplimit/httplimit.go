@@ -40,9 +40,9 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/dnsbound/dance/internal/connlimit"
 )
 
 // Defaults: generous for an operator's API client or a metrics scraper on
@@ -304,61 +304,16 @@ func isUpgrade(r *http.Request) bool {
 
 // Listener caps the connections ln hands out at l.MaxConns open at once: a
 // connection over the cap is closed as soon as it is accepted, counted,
-// and logged (once each time the cap is reached) on log, which may be nil.
+// and logged on log, which may be nil, at most once per
+// connlimit.LogInterval.
 func (l Limits) Listener(ln net.Listener, log *slog.Logger) *Listener {
 	l = l.withDefaults()
-	return &Listener{Listener: ln, sem: make(chan struct{}, l.MaxConns), log: log}
+	return connlimit.New(ln, l.MaxConns, log)
 }
 
 // Listener is a net.Listener with a cap on open connections (see
-// Limits.Listener).
-type Listener struct {
-	net.Listener
-	sem     chan struct{}
-	log     *slog.Logger
-	refused atomic.Uint64
-	full    atomic.Bool
-}
-
-// Accept returns the next connection under the cap, closing those over it.
-func (l *Listener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case l.sem <- struct{}{}:
-			l.full.Store(false)
-			return &capConn{Conn: c, release: func() { <-l.sem }}, nil
-		default:
-			c.Close()
-			l.refused.Add(1)
-			if !l.full.Swap(true) && l.log != nil {
-				l.log.Warn("connection cap reached; refusing connections until some close", "cap", cap(l.sem), "addr", l.Addr().String())
-			}
-		}
-	}
-}
-
-// Refused returns how many connections were closed over the cap.
-func (l *Listener) Refused() uint64 { return l.refused.Load() }
-
-// Open returns how many connections are open under the cap.
-func (l *Listener) Open() int { return len(l.sem) }
-
-// capConn gives its slot back once, when it is closed.
-type capConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *capConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
-}
+// Limits.Listener and internal/connlimit).
+type Listener = connlimit.Listener
 
 // ErrorLog returns a log.Logger for http.Server.ErrorLog that writes to
 // l at level Info with component set: net/http reports there the

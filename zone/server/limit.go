@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dnsbound/dance/internal/connlimit"
 	"github.com/dnsbound/dance/zone"
 )
 
@@ -349,6 +350,9 @@ type limits struct {
 	now     func() time.Time
 	rrlLog  logGate
 	signLog logGate
+	// tcp and tls are the capped stream listeners, set when Serve
+	// starts (conns.go).
+	tcpLn, tlsLn atomic.Pointer[connlimit.Listener]
 }
 
 // admit decides, before any work, whether to answer r normally. It
@@ -448,7 +452,9 @@ func (s *Server) shortReply(r *dns.Msg, opt *dns.OPT, rcode int, tc bool) *dns.M
 // LimitCollector exports the limits' counters to Prometheus:
 // dance_zone_rrl_limited_total, dance_zone_rrl_slipped_total and
 // dance_zone_rrl_dropped_total by kind of answer, dance_zone_rrl_table_entries,
-// dance_zone_signing_admitted_total and dance_zone_signing_refused_total.
+// dance_zone_signing_admitted_total and dance_zone_signing_refused_total;
+// and the stream listeners' dance_zone_tcp_refused_total and
+// dance_zone_tcp_connections by transport (conns.go).
 func (s *Server) LimitCollector() prometheus.Collector { return limitCollector{s.limits} }
 
 var (
@@ -469,7 +475,7 @@ var (
 type limitCollector struct{ l *limits }
 
 func (c limitCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRRLLimited, descRRLSlipped, descRRLDropped, descRRLEntries, descSignAdmitted, descSignRefused} {
+	for _, d := range []*prometheus.Desc{descRRLLimited, descRRLSlipped, descRRLDropped, descRRLEntries, descSignAdmitted, descSignRefused, descTCPRefused, descTCPOpen} {
 		ch <- d
 	}
 }
@@ -487,4 +493,5 @@ func (c limitCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descSignAdmitted, prometheus.CounterValue, float64(g.admitted.Load()))
 		ch <- prometheus.MustNewConstMetric(descSignRefused, prometheus.CounterValue, float64(g.refused.Load()))
 	}
+	c.collectConns(ch)
 }

@@ -101,6 +101,12 @@ type Config struct {
 	// SigningLimit is the ceiling on such signatures per second for the
 	// whole server; on unless SigningLimit.Off.
 	SigningLimit SigningLimit
+	// MaxTCPConns caps the connections open at once on each of the TCP
+	// and TLS listeners; zero means DefaultMaxTCPConns. A connection over
+	// the cap is closed as soon as it is accepted and counted
+	// (dance_zone_tcp_refused_total); the log reports them at most once
+	// per 10 s.
+	MaxTCPConns int
 	// Clock is the limits' clock; nil means time.Now.
 	Clock func() time.Time
 	// TSIGWindow is the largest difference between a signed request's
@@ -109,8 +115,11 @@ type Config struct {
 	// means DefaultTSIGWindow. Signed updates are also remembered for the
 	// window and refused when sent again (see replayCache).
 	TSIGWindow time.Duration
-	// Logger receives one line per refused or failed request and per
-	// applied update; nil discards.
+	// Logger receives one line per applied or rejected update and per
+	// failure of the server; lines about requests refused before their
+	// sender is known (bad TSIG, unsigned updates, transfers not allowed,
+	// replays) come at most once per 10 s for each kind, with the number
+	// held back. nil discards.
 	Logger *slog.Logger
 	// replayStart, when set, replaces the start time of the replay cache
 	// (updates signed before it are refused): tests set it in the past.
@@ -147,6 +156,8 @@ type Server struct {
 	// the updates accepted within it.
 	tsigWindow time.Duration
 	replay     *replayCache
+	// reqLogs space the log lines about refused requests (reqlog.go).
+	reqLogs [numReqLogKinds]logGate
 }
 
 var _ dns.Handler = (*Server)(nil)
@@ -283,7 +294,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	} else if m != nil {
 		if err := w.WriteMsg(m); err != nil {
-			s.log.Warn("write response", "peer", w.RemoteAddr(), "err", err)
+			s.logRefused(logWriteFailed, "write response", "peer", w.RemoteAddr(), "err", err)
 		}
 		return
 	}
@@ -307,7 +318,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	if err := w.WriteMsg(resp); err != nil {
-		s.log.Warn("write response", "peer", w.RemoteAddr(), "err", err)
+		s.logRefused(logWriteFailed, "write response", "peer", w.RemoteAddr(), "err", err)
 	}
 }
 
@@ -343,22 +354,22 @@ func (s *Server) Handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (
 		case s.provider.Key(t.Hdr.Name) != nil && errors.Is(tsigStatus, dns.ErrTime):
 			// The MAC is good, the time outside the request's own Fudge.
 			s.metrics.count("tsig_badtime")
-			s.log.Warn("tsig time outside the request's fudge", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "fudge", t.Fudge, "now", now.Unix())
+			s.logRefused(logTSIGFudge, "tsig time outside the request's fudge", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "fudge", t.Fudge, "now", now.Unix())
 			return s.badTime(r, t, now), nil
 		case tsigStatus != nil || s.provider.Key(t.Hdr.Name) == nil:
 			s.metrics.count("tsig_failure")
-			s.log.Warn("tsig verification failed", "peer", peer, "key", t.Hdr.Name, "err", tsigStatus)
+			s.logRefused(logTSIGFailed, "tsig verification failed", "peer", peer, "key", t.Hdr.Name, "err", tsigStatus)
 			return nil, s.tsigError(r, t, tsigStatus)
 		case !s.inWindow(t, now):
 			// RFC 8945 §5.2.3, with the server's window: the client's
 			// Fudge (up to 18 hours) does not widen it.
 			s.metrics.count("tsig_badtime")
-			s.log.Warn("tsig time outside the server's window", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "fudge", t.Fudge, "now", now.Unix(), "window", s.tsigWindow)
+			s.logRefused(logTSIGWindow, "tsig time outside the server's window", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "fudge", t.Fudge, "now", now.Unix(), "window", s.tsigWindow)
 			return s.badTime(r, t, now), nil
 		case r.Opcode == dns.OpcodeUpdate:
 			if v := s.replay.check(dns.CanonicalName(t.Hdr.Name), strings.ToLower(t.MAC), t.TimeSigned, now); v != replayFresh {
 				s.metrics.count("tsig_replay")
-				s.log.Warn("signed update refused: replay", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "reason", v.String())
+				s.logRefused(logTSIGReplay, "signed update refused: replay", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "reason", v.String())
 				return s.badTime(r, t, now), nil
 			}
 		}
@@ -572,7 +583,7 @@ func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
 	m.Answer, m.Ns = nil, nil
 	t := r.IsTsig()
 	if t == nil {
-		s.log.Warn("unsigned update refused", "peer", peer)
+		s.logRefused(logUnsignedUpdate, "unsigned update refused", "peer", peer)
 		m.SetRcode(r, dns.RcodeRefused)
 		s.metrics.count("update_refused")
 		return
@@ -591,7 +602,7 @@ func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
 	}
 	keyName := dns.CanonicalName(t.Hdr.Name)
 	if !s.updateKeys[keyName] {
-		s.log.Warn("update with a key not allowed to update", "peer", peer, "key", keyName)
+		s.logRefused(logUpdateKey, "update with a key not allowed to update", "peer", peer, "key", keyName)
 		m.SetRcode(r, dns.RcodeRefused)
 		s.metrics.count("update_refused")
 		return
@@ -706,7 +717,7 @@ func (l *Listeners) Close() {
 // lets in-flight requests finish, and closes the sockets.
 func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	tcp := &dns.Server{
-		Listener:      ls.TCP,
+		Listener:      s.capListener(ls.TCP, "tcp"),
 		Handler:       s,
 		MsgAcceptFunc: acceptMsg,
 		TsigProvider:  s.provider,
@@ -717,7 +728,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	servers := []*dns.Server{tcp}
 	if ls.TLS != nil {
 		servers = append(servers, &dns.Server{
-			Listener:      ls.TLS,
+			Listener:      s.capListener(ls.TLS, "tls"),
 			Net:           "tcp-tls",
 			Handler:       s,
 			MsgAcceptFunc: acceptMsg,

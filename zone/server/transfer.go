@@ -69,7 +69,7 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 	peer := w.RemoteAddr()
 	q := r.Question[0]
 	refuse := func(rcode int, why string) {
-		s.log.Warn("transfer refused", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "reason", why)
+		s.logRefused(logXfrRefused, "transfer refused", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "reason", why)
 		s.metrics.count("xfr_refused")
 		m := new(dns.Msg)
 		m.SetRcode(r, rcode)

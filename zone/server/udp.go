@@ -92,7 +92,9 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 				if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 					return nil
 				}
-				s.log.Warn("udp write", "err", err)
+				// A forged source (port 0: EINVAL) fails
+				// each write: one line per interval.
+				s.logRefused(logUDPWrite, "udp write", "peer", out[0].Addr, "err", err)
 				w = 1 // skip the message that failed
 			}
 			out = out[w:]
