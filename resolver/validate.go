@@ -433,30 +433,14 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 		// no zone cut; the CNAME synthesized beside it is unsigned (RFC 6672
 		// §5.3.1) and only the signed DNAME counts.
 		if dn, dnSigs := rrsetWithSigs(msg.Answer, owner, dns.TypeDNAME); len(dn) > 0 {
-			sig, exp, r := v.verifyAt(msg, owner, dn, dnSigs, st)
-			if r != nil {
-				r.Text = "DNAME in answer to the DS query: " + r.Text
-				return bogusState(st.zone, r)
-			}
-			ns := *st
-			ns.expires = minTime(st.expires, v.lifetime(dn, sig, exp))
-			ns.hard = minTime(st.hard, exp)
-			return &ns
+			return v.aliasState(msg, owner, dn, dnSigs, st)
 		}
 	}
 	if cn, cnSigs := rrsetWithSigs(msg.Answer, n, dns.TypeCNAME); len(cn) > 0 {
 		// An alias owns no zone cut (RFC 1034 §3.6.2), but only a CNAME
 		// that st's zone signed says so: an unsigned or forged one would
 		// hide the cut, and every name below it would fail to validate.
-		sig, exp, r := v.verifyAt(msg, n, cn, cnSigs, st)
-		if r != nil {
-			r.Text = "CNAME in answer to the DS query: " + r.Text
-			return bogusState(st.zone, r)
-		}
-		ns := *st
-		ns.expires = minTime(st.expires, v.lifetime(cn, sig, exp))
-		ns.hard = minTime(st.hard, exp)
-		return &ns
+		return v.aliasState(msg, n, cn, cnSigs, st)
 	}
 	d := v.denial(msg, n, dns.TypeDS, st)
 	switch {
@@ -482,6 +466,21 @@ func (v *validator) step(ctx context.Context, st *zoneState, n string) *zoneStat
 		ns.hard = minTime(st.hard, d.hard)
 		return &ns
 	}
+}
+
+// aliasState is st, still in force below owner, when the signed alias
+// (a CNAME or DNAME) at owner answered a DS query: st's zone must have
+// signed it, and st then lasts no longer than the alias's signature.
+func (v *validator) aliasState(msg *dns.Msg, owner string, alias []dns.RR, sigs []*dns.RRSIG, st *zoneState) *zoneState {
+	sig, exp, r := v.verifyAt(msg, owner, alias, sigs, st)
+	if r != nil {
+		r.Text = dns.TypeToString[alias[0].Header().Rrtype] + " in answer to the DS query: " + r.Text
+		return bogusState(st.zone, r)
+	}
+	ns := *st
+	ns.expires = minTime(st.expires, v.lifetime(alias, sig, exp))
+	ns.hard = minTime(st.hard, exp)
+	return &ns
 }
 
 // verifyAt verifies an RRset owned by name in msg's answer section for the
