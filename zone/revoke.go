@@ -97,7 +97,8 @@ func (z *Zone) CoveringWildcard(name string) string {
 // returns the serial after the change and the wildcard that would answer
 // for the name without the marker (CoveringWildcard), "" if none. A name
 // without records can be revoked: a device known only through its CA's
-// wildcard is revoked the same way.
+// wildcard is revoked the same way. Like Apply, it is the admin API's
+// path: administrators' names (Options.AdminNames) can be revoked too.
 func (z *Zone) Revoke(name string) (serial uint32, wildcard string, err error) {
 	name = dns.CanonicalName(dns.Fqdn(name))
 	if err := z.checkOwner(name); err != nil {
@@ -105,9 +106,6 @@ func (z *Zone) Revoke(name string) (serial uint32, wildcard string, err error) {
 	}
 	if name == z.settings.Origin {
 		return 0, "", updateErr(dns.RcodeRefused, "%s: the apex is not an identity", name)
-	}
-	if err := z.checkAdminName(name); err != nil {
-		return 0, "", err
 	}
 	marker, err := dns.NewRR(fmt.Sprintf("%s %d IN TLSA %s", name, z.settings.TTL, tlsa.RevocationMarker))
 	if err != nil {

@@ -204,3 +204,21 @@ func TestCoveringWildcard(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeAdminName: an administrator's identity is revoked through the
+// admin API's path like any other (a lost laptop must be revocable), while
+// update keys still cannot write at admin names, the marker included.
+func TestRevokeAdminName(t *testing.T) {
+	z := adminZone(t, "*._device.ops.devices.test")
+	const laptop = "laptop._device.ops.devices.test."
+	if _, _, err := z.Revoke(laptop); err != nil {
+		t.Fatalf("Revoke of an administrator: %v", err)
+	}
+	if !z.Revoked(laptop) {
+		t.Fatal("the administrator is not revoked")
+	}
+	_, err := z.Update(nil, []dns.RR{rr(t, "desk._device.ops.devices.test. 300 IN TLSA "+tlsa.RevocationMarker)}, Policy{})
+	if RcodeOf(err) != dns.RcodeRefused {
+		t.Errorf("update key writing the marker at an admin name: %v", err)
+	}
+}
