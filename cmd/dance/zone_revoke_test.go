@@ -48,6 +48,9 @@ func testZoneRevoke(t *testing.T, wildcard bool) {
 	}
 	verify := []string{"verify", "--chain", dev, "--resolver", addr, "--anchors", filepath.Join(zdir, "anchors")}
 	verifyJSON := append(append([]string{}, verify...), "--json")
+	publish := func(args ...string) []string {
+		return append([]string{"id", "publish", "--server", addr, "--tsig", filepath.Join(zdir, "tsig.key")}, args...)
+	}
 	quoted := strings.ReplaceAll(name, ".", `\.`)
 	authenticated := `^authenticated: ` + quoted + ` \(device\)\n`
 
@@ -86,6 +89,10 @@ func testZoneRevoke(t *testing.T, wildcard bool) {
 		{"after revoke", verify, 1, `^not authenticated: revoked\n`, ""},
 		{"after revoke, json", verifyJSON, 1, `"reason": "revoked"`, ""},
 		{"add over a revocation", withAPI("add", name, "TLSA", own2), 2, `^$`, "--replace"},
+		// RFC 2136 update keys cannot lift a revocation, in any form.
+		{"update key adds", publish("--add", name, "TLSA", own2), 1, `^$`, "REFUSED"},
+		{"update key replaces", publish(name, "TLSA", own2), 1, `^$`, "REFUSED"},
+		{"update key removes", publish("--remove", name), 1, `^$`, "REFUSED"},
 		{"still revoked", verify, 1, `^not authenticated: revoked\n`, ""},
 		{"revoke a name without records", withAPI("revoke", "sensor9._device.devices.test"), 0, `^sensor9\._device\.devices\.test: revoked`, ""},
 		{"replace lifts the revocation", withAPI("add", "--replace", name, "TLSA", own), 0, `(?s)1 record\(s\) published, serial \d+.*revocation lifted`, ""},
