@@ -611,7 +611,7 @@ func zoneAddCommand() *cli.Command {
 				recs = append(recs, admin.Record{Type: args[i], Data: args[i+1], TTL: uint32(ttl)})
 			}
 			res, err := c.Publish(args[0], recs, replace)
-			if se, ok := errors.AsType[*admin.StatusError](err); ok && se.Code == http.StatusConflict {
+			if se, ok := errors.AsType[*admin.StatusError](err); ok && se.Code == http.StatusConflict && !replace {
 				return cli.WithHint(cli.Input(err), "the name is revoked (dance zone revoke): --replace publishes these records instead of the revocation marker, lifting the revocation")
 			}
 			if err != nil {
