@@ -99,4 +99,26 @@ func testZoneRevoke(t *testing.T, wildcard bool) {
 		{"accepted again", verify, 0, authenticated + `record: 3 1 1 `, ""},
 		{"help", []string{"zone", "--help"}, 0, `(?s)revoke.*marker`, ""},
 	})
+
+	// The same through RFC 2136, as with any primary: id publish --remove
+	// asks the server afterwards and warns; --revoke publishes the marker.
+	out.Reset()
+	errb.Reset()
+	if code := run(context.Background(), publish("--remove", name), nil, &out, &errb); code != 0 {
+		t.Fatalf("id publish --remove: exit %d\nstdout %s\nstderr %s", code, out.String(), errb.String())
+	}
+	warned = strings.Contains(errb.String(), "dance: warning: "+name+". still answers with 1 TLSA record(s) (2 0 1 ") && strings.Contains(errb.String(), "--revoke")
+	if wildcard != warned || (!wildcard && errb.Len() != 0) {
+		t.Errorf("id publish --remove with wildcard=%v: stderr %q", wildcard, errb.String())
+	}
+	after := cliCase{"after id publish --remove", verify, 1, `^not authenticated: no-record\n`, ""}
+	if wildcard {
+		after = cliCase{"after id publish --remove: still accepted through the wildcard", verify, 0, authenticated + `record: 2 0 1 `, ""}
+	}
+	runCases(t, []cliCase{
+		after,
+		{"id publish --revoke", publish("--revoke", name), 0, `^` + quoted + `\.: revoked: 1 record\(s\)`, ""},
+		{"after id publish --revoke", verify, 1, `^not authenticated: revoked\n`, ""},
+		{"id publish --revoke with records", publish("--revoke", name, "TLSA", own), 2, `^$`, "--revoke takes one NAME"},
+	})
 }
