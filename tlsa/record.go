@@ -206,3 +206,34 @@ func digest(content []byte, m MatchingType) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("tlsa: matching type %d: %w", m, ErrUnsupported)
 }
+
+// RevocationMarker is the RDATA of the TLSA record published at a revoked
+// name (dance zone revoke): DANE-EE, SPKI, SHA2-256 of 32 zero octets.
+//
+// The record must stop wildcard synthesis at the name (RFC 4592 §2.2.2:
+// a name that owns records is never answered from a wildcard, so an
+// organisation CA's record at *._device.DOMAIN no longer covers it), it
+// must never authenticate anyone, and verifiers must be able to tell it
+// from an ordinary key. So it is a record every DANE implementation can
+// use, not an unusable one: an RRset of only unusable records counts as
+// no TLSA records at all (RFC 7671 §4.1, §9; RFC 7672 §2.2 then falls back
+// to unauthenticated TLS), whereas a usable DANE-EE record that matches
+// nothing makes every verifier refuse, without PKIX, names or dates to
+// rescue the peer (RFC 7671 §5.1). Matching it would need a public key
+// whose SHA2-256 digest is all zero octets, a preimage of SHA2-256. The
+// same record is recognised here (Record.IsRevocationMarker) so that the
+// verification core reports "revoked" rather than "no-match".
+const RevocationMarker = "3 1 1 0000000000000000000000000000000000000000000000000000000000000000"
+
+// IsRevocationMarker reports whether r is the RevocationMarker record.
+func (r Record) IsRevocationMarker() bool {
+	if r.Usage != DANEEE || r.Selector != SelectorSPKI || r.MatchingType != MatchSHA256 || len(r.Data) != sha256.Size {
+		return false
+	}
+	for _, b := range r.Data {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -341,6 +341,15 @@ func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now tim
 	if len(records) == 0 {
 		return nil, &Error{Reason: ReasonNoUsableRecords, Name: name, Err: fmt.Errorf("%d TLSA records, none readable", rrset.bad)}
 	}
+	// The marker matches nothing anyway; recognising it tells the
+	// operator "revoked" rather than "no-match". It revokes the name
+	// whatever stands beside it: a zone that lets records stand next to
+	// it was changed by something other than a revocation.
+	for _, r := range records {
+		if r.IsRevocationMarker() {
+			return nil, &Error{Reason: ReasonRevoked, Name: name, Err: fmt.Errorf("the TLSA records hold the revocation marker (%s)", tlsa.RevocationMarker)}
+		}
+	}
 	user := n.Kind() == identity.KindUser
 	var domain string
 	if user {

@@ -28,6 +28,8 @@ func TestVerify(t *testing.T) {
 	org := testident.NewCA(t, identity.OrgCA, "example.test", identity.Options{})
 	issued := testident.IssueDevice(t, "sensor4._device.example.test", org, identity.Options{})
 	wrongName := testident.IssueDevice(t, "sensor6._device.example.test", org, identity.Options{})
+	revoked := testident.IssueDevice(t, "sensor11._device.example.test", org, identity.Options{})
+	revokedBeside := testident.IssueDevice(t, "sensor12._device.example.test", org, identity.Options{})
 	shortLived := testident.IssueDevice(t, "sensor10._device.example.test", org, identity.Options{Validity: 2 * time.Minute})
 	expired := testident.IssueDevice(t, "sensor5._device.example.test", org, identity.Options{Now: past, Validity: time.Hour})
 	users := testident.NewCA(t, identity.UserCA, "example.test", identity.Options{})
@@ -62,6 +64,11 @@ func TestVerify(t *testing.T) {
 		testident.EELine(t, "sensor1._device.insecure.example.test", insecure.Key.Public()),
 		// Matching type 3 is unassigned: unusable (RFC 6698 §4.1).
 		"sensor8._device.example.test. 300 IN TLSA 3 1 3 0102030405",
+		// Revoked names (dance zone revoke): the marker alone, and the
+		// marker beside a record that would match.
+		"sensor11._device.example.test. 300 IN TLSA " + tlsa.RevocationMarker,
+		"sensor12._device.example.test. 300 IN TLSA " + tlsa.RevocationMarker,
+		testident.TALine(t, "sensor12._device.example.test", org.Cert),
 	}})
 	r := testident.Resolver(t, h, resolver.Config{})
 	core := newCore(t, Config{Resolver: r, Allow: mustAllow(t,
@@ -111,6 +118,9 @@ func TestVerify(t *testing.T) {
 		{name: "device cert as user", claim: "_user.example.test", p: withCA(issued, org), reason: ReasonNoMatch},
 		{name: "unusable records", claim: "sensor8._device.example.test", p: chain(ecdsa), reason: ReasonNoUsableRecords},
 		{name: "no record", claim: "sensor9._device.example.test", p: chain(ecdsa), reason: ReasonNoRecord},
+		{name: "revoked", claim: "sensor11._device.example.test", p: withCA(revoked, org), reason: ReasonRevoked},
+		{name: "revoked raw key", claim: "sensor11._device.example.test", p: Presented{RawPublicKey: revoked.SPKI()}, reason: ReasonRevoked},
+		{name: "revoked beside a matching record", claim: "sensor12._device.example.test", p: withCA(revokedBeside, org), reason: ReasonRevoked},
 		{name: "insecure zone", claim: "sensor1._device.insecure.example.test", p: chain(insecure), reason: ReasonDNSInsecure},
 		{name: "not allowed", claim: "sensor1._device.other.test", p: chain(ecdsa), reason: ReasonNotAllowed, noQueries: true},
 		{name: "subtree base not allowed", claim: "_device.example.test", p: chain(ecdsa), reason: ReasonNameSyntax, noQueries: true},

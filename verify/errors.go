@@ -61,6 +61,10 @@ const (
 	// user identity matched by an end-entity record instead of its
 	// domain's CA, or a raw public key for a user.
 	ReasonPolicy
+	// ReasonRevoked: the name's TLSA records hold tlsa.RevocationMarker,
+	// which dance zone revoke publishes so that no wildcard answers for a
+	// revoked name; nothing at the name authenticates anyone.
+	ReasonRevoked
 )
 
 var reasonNames = map[Reason]string{
@@ -82,12 +86,13 @@ var reasonNames = map[Reason]string{
 	ReasonNoCredential:     "no-credential",
 	ReasonNoUser:           "no-user",
 	ReasonPolicy:           "policy",
+	ReasonRevoked:          "revoked",
 }
 
 // Reasons lists every reason, for metrics that pre-create their labels.
 func Reasons() []Reason {
 	out := make([]Reason, 0, len(reasonNames))
-	for r := ReasonNameSyntax; r <= ReasonPolicy; r++ {
+	for r := ReasonNameSyntax; r <= ReasonRevoked; r++ {
 		out = append(out, r)
 	}
 	return out
@@ -158,6 +163,7 @@ var (
 	ErrNoCredential     = &Error{Reason: ReasonNoCredential}
 	ErrNoUser           = &Error{Reason: ReasonNoUser}
 	ErrPolicy           = &Error{Reason: ReasonPolicy}
+	ErrRevoked          = &Error{Reason: ReasonRevoked}
 )
 
 // ReasonOf returns the Reason of the *Error in err's chain, or 0.

@@ -12,12 +12,15 @@ type Op int
 
 // Operations of a Change.
 const (
-	// OpAdd adds the records to the RRsets at the name.
+	// OpAdd adds the records to the RRsets at the name; refused at a
+	// revoked name (ErrRevoked).
 	OpAdd Op = iota
 	// OpReplace replaces every identity record at the name with the
-	// records given (none: remove the identity).
+	// records given (none: remove the identity); at a revoked name it
+	// lifts the revocation.
 	OpReplace
-	// OpRemove removes every identity record at the name.
+	// OpRemove removes every identity record at the name (a revocation
+	// marker included: see Zone.Revoke).
 	OpRemove
 )
 
@@ -84,6 +87,10 @@ func (z *Zone) Apply(changes []Change) (uint32, error) {
 			if c.Op == OpRemove {
 				continue
 			}
+			if c.Op == OpAdd && holdsMarker(v.get(name, dns.TypeTLSA)) {
+				return &UpdateError{Rcode: dns.RcodeRefused, Err: ErrRevoked,
+					Reason: fmt.Sprintf("change %d: %s is revoked; replacing its records lifts the revocation", i+1, name)}
+			}
 			for _, rr := range c.Records {
 				h := rr.Header()
 				if dns.CanonicalName(h.Name) != name {
@@ -97,7 +104,7 @@ func (z *Zone) Apply(changes []Change) (uint32, error) {
 				}
 			}
 		}
-		return nil
+		return v.checkMarkers()
 	})
 }
 

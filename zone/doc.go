@@ -34,6 +34,12 @@
 // (Options.AdminNames; CheckPolicy refuses keys that could reach them).
 // Negative answers reveal nothing about other names.
 //
+// Removing an identity's records does not revoke it when a wildcard covers
+// its name: the wildcard then answers for it (RFC 4592). Revoke publishes
+// tlsa.RevocationMarker alone at the name, which shadows any wildcard and
+// matches no key; a revoked name keeps it until the admin API replaces or
+// removes it (ErrRevoked otherwise).
+//
 // Removing an identity's records revokes it for resolvers once their TTL
 // has passed, and against an on-path attacker replaying an answer captured
 // before the removal once its signature expires: identity RRsets are signed

@@ -50,7 +50,13 @@ func (p Policy) covers(origin, name string) bool {
 type UpdateError struct {
 	Rcode  int
 	Reason string
+	// Err, when set, is the sentinel the failure is an instance of
+	// (ErrRevoked), for errors.Is.
+	Err error
 }
+
+// Unwrap returns Err.
+func (e *UpdateError) Unwrap() error { return e.Err }
 
 func (e *UpdateError) Error() string {
 	return fmt.Sprintf("update %s: %s", dns.RcodeToString[e.Rcode], e.Reason)
@@ -313,7 +319,10 @@ func (z *Zone) Update(prereq, updates []dns.RR, p Policy) (uint32, error) {
 				return err
 			}
 		}
-		return nil
+		if err := v.frozenRevoked(); err != nil {
+			return err
+		}
+		return v.checkMarkers()
 	})
 }
 

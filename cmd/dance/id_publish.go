@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/internal/cli"
+	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/zone/publish"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
@@ -19,7 +20,7 @@ import (
 func idPublishCommand() *cli.Command {
 	var (
 		server, tsigFile, keyName, zoneName, from string
-		add, remove                               bool
+		add, remove, revoke                       bool
 		ttl                                       uint
 		timeout                                   time.Duration
 	)
@@ -27,18 +28,26 @@ func idPublishCommand() *cli.Command {
 		Name:    "publish",
 		Summary: "publish (or revoke) an identity's records on any DNS primary by RFC 2136 UPDATE",
 		Usage: "dance id publish --server HOST[:PORT] --tsig FILE NAME [TYPE DATA ...] [--from FILE|-] [--add | --remove]\n" +
+			"  dance id publish --server HOST[:PORT] --tsig FILE --revoke NAME\n" +
 			"  dance id new --name NAME --out DIR | dance id publish --server HOST --tsig FILE --from -",
 		Description: "Sends a TSIG-signed DNS UPDATE to the primary server of NAME's zone: this project's\n" +
 			"zone server, Knot, BIND or PowerDNS. Records come as TYPE DATA pairs after NAME, or as\n" +
 			"zone-file lines from --from (for example the output of 'dance id new'); NAME may then be\n" +
 			"omitted. By default the records replace the RRsets of their types at NAME in one update\n" +
 			"(a key rollover); --add keeps what is there; --remove deletes the given records, or all\n" +
-			"TLSA records at NAME when none are given (revocation). The zone is found with an SOA\n" +
-			"query unless --zone is given.",
+			"TLSA records at NAME when none are given. The zone is found with an SOA query unless\n" +
+			"--zone is given.\n\n" +
+			"Removing is no revocation where a wildcard covers NAME (an organisation CA at\n" +
+			"*._device.ZONE): the name is then answered from the wildcard, which still\n" +
+			"authenticates the devices its CA issued; --remove asks the server afterwards and warns.\n" +
+			"--revoke replaces the TLSA records at NAME with the revocation marker (TLSA " + tlsa.RevocationMarker[:5] + " with a\n" +
+			"digest of 32 zero octets), which matches no key and keeps any wildcard from answering\n" +
+			"for NAME, as 'dance zone revoke' does.",
 		Examples: []string{
 			`dance id publish --server 127.0.0.1:5353 --tsig ./zone/tsig.key sensor1._device.devices.test TLSA "3 1 1 8f1c...e2"`,
 			"dance id new --name sensor1._device.devices.test --out ./s1 | dance id publish --server ns1.example.com --tsig upd.key --from -",
 			"dance id publish --server ns1.example.com --tsig upd.key --remove sensor1._device.devices.test",
+			"dance id publish --server ns1.example.com --tsig upd.key --revoke sensor1._device.devices.test",
 		},
 		ExitCodes: []string{"0  the server applied the update", "1  the server refused it or could not be reached", "2  bad usage or bad input"},
 		Flags: func(fs *flag.FlagSet) {
@@ -49,6 +58,7 @@ func idPublishCommand() *cli.Command {
 			fs.StringVar(&from, "from", "", "read records as zone-file lines from `FILE` (- for stdin)")
 			fs.BoolVar(&add, "add", false, "add the records, keeping existing ones")
 			fs.BoolVar(&remove, "remove", false, "remove the given records, or all TLSA records at NAME")
+			fs.BoolVar(&revoke, "revoke", false, "replace the TLSA records at NAME with the revocation marker, which no wildcard answers over")
 			fs.UintVar(&ttl, "ttl", 300, "TTL in `SECONDS` for records given as TYPE DATA")
 			fs.DurationVar(&timeout, "timeout", publish.DefaultTimeout, "time limit per exchange with the server")
 		},
@@ -58,6 +68,9 @@ func idPublishCommand() *cli.Command {
 			}
 			if add && remove {
 				return cli.Usagef("--add and --remove exclude each other")
+			}
+			if revoke && (add || remove || from != "" || len(args) != 1) {
+				return cli.Usagef("--revoke takes one NAME and nothing else: no records, --from, --add or --remove")
 			}
 			if _, _, err := net.SplitHostPort(server); err != nil {
 				server = net.JoinHostPort(strings.Trim(server, "[]"), "53")
@@ -117,6 +130,11 @@ func idPublishCommand() *cli.Command {
 			if name == "" {
 				return cli.Usagef("want NAME, or records with --from")
 			}
+			if revoke {
+				if recs, err = publish.Revoke(name, uint32(ttl)); err != nil {
+					return cli.Input(err)
+				}
+			}
 			mode := publish.Replace
 			switch {
 			case add:
@@ -142,8 +160,23 @@ func idPublishCommand() *cli.Command {
 				return cli.Fail(err)
 			}
 			verb := map[publish.Mode]string{publish.Replace: "published", publish.Add: "added", publish.Remove: "removed"}[mode]
+			if revoke {
+				verb = "revoked:"
+			}
 			fmt.Fprintf(env.Stdout, "%s: %s %d record(s) in zone %s at %s\n", dns.Fqdn(name), verb, len(recs), res.Zone, server)
+			if res.CheckErr != nil {
+				fmt.Fprintf(env.Stderr, "dance: warning: could not check whether a wildcard still answers for %s: %v\n", dns.Fqdn(name), res.CheckErr)
+			}
+			if len(res.StillAnswered) > 0 {
+				fmt.Fprintf(env.Stderr, "dance: warning: %s still answers with %d TLSA record(s) (%s): a wildcard covers it, and whoever those records match (the devices its CA issued) is still authenticated; --revoke revokes the name\n",
+					dns.Fqdn(name), len(res.StillAnswered), rdataOf(res.StillAnswered[0]))
+			}
 			return nil
 		},
 	}
+}
+
+// rdataOf is the presentation form of rr's data.
+func rdataOf(rr dns.RR) string {
+	return strings.TrimSpace(strings.TrimPrefix(rr.String(), rr.Header().String()))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/internal/httplimit"
+	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
 	"github.com/dnsbound/dance/zone/journal"
@@ -37,12 +38,17 @@ func zoneCommand() *cli.Command {
 			"identities need (TLSA, SMIMEA, OPENPGPKEY, SSHFP), signs online, denies existence\n" +
 			"without letting anyone walk the zone, and takes RFC 2136 updates signed with TSIG.\n\n" +
 			revocationHelp,
-		Sub: []*cli.Command{zoneInitCommand(), zoneServeCommand(), zoneAddCommand(), zoneRemoveCommand(), zoneListCommand(), zoneImportCommand(), zoneRolloverCommand()},
+		Sub: []*cli.Command{zoneInitCommand(), zoneServeCommand(), zoneAddCommand(), zoneRemoveCommand(), zoneRevokeCommand(), zoneListCommand(), zoneImportCommand(), zoneRolloverCommand()},
 	}
 }
 
 // revocationHelp states what removing an identity's record guarantees.
-var revocationHelp = "Revocation: removing an identity's record revokes it for resolvers once the record's\n" +
+var revocationHelp = "Revocation: 'dance zone revoke NAME' removes an identity's records and publishes at\n" +
+	"NAME the revocation marker (TLSA 3 1 1 with a digest of 32 zero octets), which matches\n" +
+	"no key and keeps any wildcard from answering for NAME; verifiers then say \"revoked\".\n" +
+	"'zone remove' alone leaves a name that a wildcard covers (an organisation CA at\n" +
+	"*._device.ZONE) to that wildcard, which still authenticates the devices its CA issued.\n" +
+	"Where no wildcard stands in the way, either revokes it for resolvers once the record's\n" +
 	"TTL has passed (300 s by default). An attacker on the path to a resolver who kept an\n" +
 	"answer from before the removal can replay it, and it validates until its signature\n" +
 	"expires: at most the identity signature validity after the removal (2 days by\n" +
@@ -581,7 +587,8 @@ func zoneAddCommand() *cli.Command {
 		Usage:   "dance zone add NAME TYPE DATA [TYPE DATA ...] [--replace] [--ttl SECONDS] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
 		Description: "Adds records at NAME (TYPE: TLSA, SMIMEA, OPENPGPKEY, SSHFP; DATA in zone-file\n" +
 			"syntax, quoted as one argument). With --replace the records replace every identity\n" +
-			"record at NAME (a key rollover in one step).",
+			"record at NAME (a key rollover in one step). At a revoked name (dance zone revoke)\n" +
+			"records are added only with --replace, which lifts the revocation.",
 		Examples: []string{
 			`dance zone add --dir ./zone sensor1._device.devices.test TLSA "3 1 1 8f1c...e2"`,
 			`dance zone add --dir ./zone --replace sensor1._device.devices.test TLSA "3 1 1 aa..." TLSA "3 1 1 bb..."`,
@@ -604,11 +611,17 @@ func zoneAddCommand() *cli.Command {
 			for i := 1; i < len(args); i += 2 {
 				recs = append(recs, admin.Record{Type: args[i], Data: args[i+1], TTL: uint32(ttl)})
 			}
-			serial, err := c.Put(args[0], recs, replace)
+			res, err := c.Publish(args[0], recs, replace)
+			if se, ok := errors.AsType[*admin.StatusError](err); ok && se.Code == http.StatusConflict && !replace {
+				return cli.WithHint(cli.Input(err), "the name is revoked (dance zone revoke): --replace publishes these records instead of the revocation marker, lifting the revocation")
+			}
 			if err != nil {
 				return apiErr(err)
 			}
-			fmt.Fprintf(env.Stdout, "%s: %d record(s) published, serial %d\n", args[0], len(recs), serial)
+			fmt.Fprintf(env.Stdout, "%s: %d record(s) published, serial %d\n", args[0], len(recs), res.Serial)
+			if res.RevocationLifted {
+				fmt.Fprintf(env.Stdout, "%s: revocation lifted: the new records replace the revocation marker\n", args[0])
+			}
 			return nil
 		},
 	}
@@ -617,13 +630,16 @@ func zoneAddCommand() *cli.Command {
 func zoneRemoveCommand() *cli.Command {
 	var af apiFlags
 	return &cli.Command{
-		Name:        "remove",
-		Summary:     "remove an identity (revocation) through the admin API",
-		Usage:       "dance zone remove NAME [NAME ...] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
-		Description: "Removes every identity record at each NAME. Caches drop it within the record TTL.",
-		Examples:    []string{"dance zone remove --dir ./zone sensor1._device.devices.test"},
-		ExitCodes:   apiExitCodes,
-		Flags:       af.register,
+		Name:    "remove",
+		Summary: "remove an identity's records through the admin API (see revoke)",
+		Usage:   "dance zone remove NAME [NAME ...] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
+		Description: "Removes every identity record at each NAME (a revocation marker too). Caches drop it\n" +
+			"within the record TTL. When a wildcard covers NAME it then answers for NAME and still\n" +
+			"authenticates whoever it matches (the devices of a CA published at *._device.ZONE):\n" +
+			"remove warns, and 'dance zone revoke' is the revocation that holds.",
+		Examples:  []string{"dance zone remove --dir ./zone sensor1._device.devices.test"},
+		ExitCodes: apiExitCodes,
+		Flags:     af.register,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
 			if len(args) == 0 {
 				return cli.Usagef("want at least one NAME")
@@ -633,11 +649,64 @@ func zoneRemoveCommand() *cli.Command {
 				return err
 			}
 			for _, n := range args {
-				serial, err := c.Remove(n)
+				res, err := c.Delete(n)
 				if err != nil {
 					return apiErr(err)
 				}
-				fmt.Fprintf(env.Stdout, "%s: removed, serial %d\n", n, serial)
+				fmt.Fprintf(env.Stdout, "%s: removed, serial %d\n", n, res.Serial)
+				if res.RevocationLifted {
+					fmt.Fprintf(env.Stderr, "dance: warning: %s was revoked; removing the revocation marker lifted the revocation\n", n)
+				}
+				if res.Wildcard != "" {
+					fmt.Fprintf(env.Stderr, "dance: warning: the wildcard %s still covers %s and answers for it: whoever its records match (the devices its CA issued) is still authenticated; 'dance zone revoke %s' revokes the name\n",
+						strings.TrimSuffix(res.Wildcard, "."), n, n)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func zoneRevokeCommand() *cli.Command {
+	var af apiFlags
+	return &cli.Command{
+		Name:    "revoke",
+		Summary: "revoke an identity, whatever wildcard covers it, through the admin API",
+		Usage:   "dance zone revoke NAME [NAME ...] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
+		Description: "Removes every identity record at each NAME and publishes there one TLSA record,\n" +
+			"the revocation marker (TLSA " + tlsa.RevocationMarker[:5] + " with a digest of 32 zero octets, which no\n" +
+			"key has). A name that owns records is never answered from a wildcard (RFC 4592), so\n" +
+			"a device issued by a CA published at *._device.ZONE is refused too, which 'zone\n" +
+			"remove' alone does not do; and the marker matches nothing, so every DANE verifier\n" +
+			"refuses the name. dance verify and the verification core's logs say \"revoked\".\n" +
+			"NAME need not have records: a device known only through its CA's wildcard is revoked\n" +
+			"the same way. The marker is published with or without a wildcard, so one added later\n" +
+			"does not bring the identity back.\n\n" +
+			"A revoked name keeps the marker: 'zone add' refuses to add beside it, RFC 2136 update\n" +
+			"keys cannot change the name, and only 'zone add --replace' (new records instead of the\n" +
+			"marker) or 'zone remove' lifts the revocation. Resolvers see it once the record TTL\n" +
+			"has passed (300 s by default).",
+		Examples:  []string{"dance zone revoke --dir ./zone sensor1._device.devices.test"},
+		ExitCodes: apiExitCodes,
+		Flags:     af.register,
+		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
+			if len(args) == 0 {
+				return cli.Usagef("want at least one NAME")
+			}
+			c, err := af.client(env)
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				res, err := c.Revoke(n)
+				if err != nil {
+					return apiErr(err)
+				}
+				if res.Wildcard != "" {
+					fmt.Fprintf(env.Stdout, "%s: revoked, serial %d; it shadows the wildcard %s\n", n, res.Serial, strings.TrimSuffix(res.Wildcard, "."))
+				} else {
+					fmt.Fprintf(env.Stdout, "%s: revoked, serial %d, no wildcard covers it\n", n, res.Serial)
+				}
 			}
 			return nil
 		},

@@ -127,28 +127,65 @@ func (c *Client) Get(name string) (*Identity, error) {
 	return &id, c.call("GET", "/v1/identities/"+url.PathEscape(name), nil, &id)
 }
 
-type changeResult struct {
+// ChangeResult is the answer to a change at one name.
+type ChangeResult struct {
 	Name   string `json:"name"`
 	Serial uint32 `json:"serial"`
+	// Revoked is set by a revocation: the name holds the revocation
+	// marker (tlsa.RevocationMarker) alone.
+	Revoked bool `json:"revoked,omitempty"`
+	// RevocationLifted is set when the change took the marker away from
+	// a revoked name (a replace or a remove).
+	RevocationLifted bool `json:"revocation_lifted,omitempty"`
+	// Wildcard, after a remove (or a replace with no records), is the
+	// wildcard that now answers for the name: its records still
+	// authenticate whoever they match there. After a revocation it is the
+	// wildcard the marker shadows.
+	Wildcard string `json:"wildcard,omitempty"`
 }
 
 // Put adds records to name, or replaces its identity when replace is set.
 // It returns the zone serial after the change.
 func (c *Client) Put(name string, recs []Record, replace bool) (uint32, error) {
+	res, err := c.Publish(name, recs, replace)
+	return res.Serial, err
+}
+
+// Publish is Put with the whole result. Adding at a revoked name fails
+// with a *StatusError of Code 409; replacing lifts the revocation and says
+// so (ChangeResult.RevocationLifted).
+func (c *Client) Publish(name string, recs []Record, replace bool) (ChangeResult, error) {
 	method := "POST"
 	if replace {
 		method = "PUT"
 	}
-	var res changeResult
+	var res ChangeResult
 	err := c.call(method, "/v1/identities/"+url.PathEscape(name), map[string]any{"records": recs}, &res)
-	return res.Serial, err
+	return res, err
 }
 
 // Remove removes the identity at name.
 func (c *Client) Remove(name string) (uint32, error) {
-	var res changeResult
-	err := c.call("DELETE", "/v1/identities/"+url.PathEscape(name), nil, &res)
+	res, err := c.Delete(name)
 	return res.Serial, err
+}
+
+// Delete is Remove with the whole result: ChangeResult.Wildcard names a
+// wildcard that still covers the name, in which case removing did not
+// revoke what it authenticates there (use Revoke).
+func (c *Client) Delete(name string) (ChangeResult, error) {
+	var res ChangeResult
+	err := c.call("DELETE", "/v1/identities/"+url.PathEscape(name), nil, &res)
+	return res, err
+}
+
+// Revoke revokes the identity at name: its records are removed and the
+// revocation marker published there alone, so no wildcard answers for the
+// name. It works on names without records too.
+func (c *Client) Revoke(name string) (ChangeResult, error) {
+	var res ChangeResult
+	err := c.call("POST", "/v1/identities/"+url.PathEscape(name)+"/revoke", nil, &res)
+	return res, err
 }
 
 // Import streams records (JSON lines, or CSV when csv is set) and calls

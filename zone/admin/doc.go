@@ -13,9 +13,15 @@
 //	GET    /v1/zone                    origin, serial, counts, DS records
 //	GET    /v1/identities?under=&after=&limit=   list identities (paged)
 //	GET    /v1/identities/NAME         one identity's records
-//	PUT    /v1/identities/NAME         replace its records
-//	POST   /v1/identities/NAME         add records
-//	DELETE /v1/identities/NAME         remove the identity
+//	PUT    /v1/identities/NAME         replace its records (lifts a
+//	                                   revocation: "revocation_lifted")
+//	POST   /v1/identities/NAME         add records (409 at a revoked name)
+//	DELETE /v1/identities/NAME         remove the identity; "wildcard" names
+//	                                   a wildcard that still covers NAME
+//	POST   /v1/identities/NAME/revoke  remove the identity and publish the
+//	                                   revocation marker (tlsa.RevocationMarker)
+//	                                   alone at NAME, so no wildcard answers
+//	                                   for it; "wildcard" names the one shadowed
 //	POST   /v1/import?mode=add|replace bulk import (JSON lines or CSV),
 //	                                   streaming JSON-lines progress
 //	GET    /v1/export                  every identity record, JSON lines

@@ -130,6 +130,7 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("PUT /v1/identities/{name}", a.put(zone.OpReplace))
 	mux.HandleFunc("POST /v1/identities/{name}", a.put(zone.OpAdd))
 	mux.HandleFunc("DELETE /v1/identities/{name}", a.remove)
+	mux.HandleFunc("POST /v1/identities/{name}/revoke", a.revoke)
 	mux.HandleFunc("POST /v1/import", a.importRecords)
 	mux.HandleFunc("GET /v1/export", a.export)
 	mux.HandleFunc("GET /v1/keys", a.keys)
@@ -185,13 +186,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // fail maps zone errors to HTTP statuses: refused and malformed input are
-// the client's fault (400/403), anything else is ours (500).
+// the client's fault (400/403; 409 for a change a revocation stands in the
+// way of), anything else is ours (500).
 func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusInternalServerError
-	switch zone.RcodeOf(err) {
-	case dns.RcodeFormatError, dns.RcodeNotZone:
+	switch rc := zone.RcodeOf(err); {
+	case errors.Is(err, zone.ErrRevoked):
+		// A revoked name: the client must say that it lifts the
+		// revocation (replace), not add beside it.
+		code = http.StatusConflict
+	case rc == dns.RcodeFormatError, rc == dns.RcodeNotZone:
 		code = http.StatusBadRequest
-	case dns.RcodeRefused:
+	case rc == dns.RcodeRefused:
 		code = http.StatusForbidden
 	}
 	if code == http.StatusInternalServerError {
@@ -294,13 +300,22 @@ func (a *api) put(op zone.Op) http.HandlerFunc {
 			}
 			c.Records = append(c.Records, rr)
 		}
+		revoked := op == zone.OpReplace && a.cfg.Zone.Revoked(name)
 		serial, err := a.cfg.Zone.Apply([]zone.Change{c})
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		a.log.Info("identity changed", "name", name, "records", len(c.Records), "serial", serial, "by", by(r))
-		writeJSON(w, http.StatusOK, map[string]any{"name": name, "serial": serial})
+		res := ChangeResult{Name: name, Serial: serial, RevocationLifted: revoked && !a.cfg.Zone.Revoked(name)}
+		if res.RevocationLifted {
+			a.log.Warn("revocation lifted", "name", name, "records", len(c.Records), "serial", serial, "by", by(r))
+		} else {
+			a.log.Info("identity changed", "name", name, "records", len(c.Records), "serial", serial, "by", by(r))
+		}
+		if len(c.Records) == 0 {
+			res.Wildcard = a.cfg.Zone.CoveringWildcard(name)
+		}
+		writeJSON(w, http.StatusOK, res)
 	}
 }
 
@@ -311,13 +326,36 @@ func (a *api) remove(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{"no identity at " + name})
 		return
 	}
+	revoked := a.cfg.Zone.Revoked(name)
 	serial, err := a.cfg.Zone.Apply([]zone.Change{{Op: zone.OpRemove, Name: name}})
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("identity removed", "name", name, "serial", serial, "by", by(r))
-	writeJSON(w, http.StatusOK, map[string]any{"name": name, "serial": serial})
+	// A wildcard that covers the name now answers for it: removing did not
+	// revoke whatever that wildcard authenticates (zone.Zone.Revoke).
+	res := ChangeResult{Name: name, Serial: serial, Wildcard: a.cfg.Zone.CoveringWildcard(name), RevocationLifted: revoked}
+	if res.Wildcard != "" || revoked {
+		a.log.Warn("identity removed", "name", name, "serial", serial, "wildcard", res.Wildcard, "revocation_lifted", revoked, "by", by(r))
+	} else {
+		a.log.Info("identity removed", "name", name, "serial", serial, "by", by(r))
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// revoke removes the identity at name and publishes the revocation marker
+// there (zone.Zone.Revoke), whether or not the name had records: a device
+// known only through its CA's wildcard is revoked the same way. The
+// response names the wildcard the marker shadows, if any.
+func (a *api) revoke(w http.ResponseWriter, r *http.Request) {
+	name := a.name(r)
+	serial, wildcard, err := a.cfg.Zone.Revoke(name)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.Info("identity revoked", "name", name, "serial", serial, "wildcard", wildcard, "by", by(r))
+	writeJSON(w, http.StatusOK, ChangeResult{Name: name, Serial: serial, Revoked: true, Wildcard: wildcard})
 }
 
 // importRecords reads records as JSON lines (ImportRecord) or, with

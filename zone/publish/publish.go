@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
@@ -58,6 +60,14 @@ type Request struct {
 // Result says what the server did.
 type Result struct {
 	Zone string
+	// StillAnswered, after a Remove of every TLSA record at the name, are
+	// the TLSA records the server answers for the name all the same: a
+	// wildcard's (RFC 4592), which still authenticate whoever they match
+	// there. Publishing tlsa.RevocationMarker at the name (Revoke) shadows
+	// the wildcard.
+	StillAnswered []dns.RR
+	// CheckErr is why StillAnswered could not be found out, if so.
+	CheckErr error
 }
 
 // ErrUnsignedResponse is returned when the answer to a signed update
@@ -153,7 +163,45 @@ func Publish(ctx context.Context, req Request) (*Result, error) {
 	if r.Rcode != dns.RcodeSuccess {
 		return nil, rcodeError(r)
 	}
-	return &Result{Zone: zone}, nil
+	res := &Result{Zone: zone}
+	if req.Mode == Remove && len(req.Records) == 0 && (len(req.Types) == 0 || slices.Contains(req.Types, dns.TypeTLSA)) {
+		res.StillAnswered, res.CheckErr = answered(ctx, req, name)
+	}
+	return res, nil
+}
+
+// Revoke returns the records of a revocation of name: tlsa.RevocationMarker
+// alone, which a Replace publishes instead of the name's TLSA records.
+// Unlike a Remove it holds when a wildcard covers the name (RFC 4592
+// §2.2.2: a name that owns records is not answered from a wildcard).
+func Revoke(name string, ttl uint32) ([]dns.RR, error) {
+	rr, err := dns.NewRR(fmt.Sprintf("%s %d IN TLSA %s", dns.Fqdn(name), ttl, tlsa.RevocationMarker))
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	return []dns.RR{rr}, nil
+}
+
+// answered asks the server for the TLSA records of name, without
+// recursion, and returns those the answer holds for name.
+func answered(ctx context.Context, req Request, name string) ([]dns.RR, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeTLSA)
+	m.RecursionDesired = false
+	c := &dns.Client{Net: "tcp", Timeout: req.timeout()}
+	ctx, cancel := context.WithTimeout(ctx, req.timeout())
+	defer cancel()
+	r, _, err := c.ExchangeContext(ctx, m, req.Server)
+	if err != nil {
+		return nil, fmt.Errorf("publish: asking for %s TLSA after the removal: %w", name, err)
+	}
+	var out []dns.RR
+	for _, rr := range r.Answer {
+		if rr.Header().Rrtype == dns.TypeTLSA && dns.CanonicalName(rr.Header().Name) == name {
+			out = append(out, rr)
+		}
+	}
+	return out, nil
 }
 
 func rcodeError(r *dns.Msg) error {

@@ -242,3 +242,66 @@ func TestPublishRefusesUnsignedAnswer(t *testing.T) {
 		t.Fatal("the update did not reach the server")
 	}
 }
+
+// TestRemoveUnderWildcardKnot: with Knot as the primary and a CA's
+// record at *._device.ZONE, a Remove of a device's own record leaves Knot
+// answering for the device from the wildcard, which the Result reports;
+// a Replace with Revoke's records (the revocation marker) makes Knot
+// answer with the marker alone, the wildcard shadowed.
+func TestRemoveUnderWildcardKnot(t *testing.T) {
+	key, _ := tsigkey.Generate("upd.pub.test.", tsigkey.HMACSHA256)
+	addr := startKnotPrimary(t, key)
+	ctx := context.Background()
+	const (
+		wild   = "*._device.pub.test."
+		name   = "sensor1._device.pub.test."
+		caData = "2 0 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		own    = "3 1 1 abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+	)
+	rec := func(owner, data string) dns.RR {
+		r, err := dns.NewRR(owner + " 300 IN TLSA " + data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// Without the wildcard, nothing answers after a removal.
+	if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Records: []dns.RR{rec(name, own)}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Mode: Remove})
+	if err != nil || res.CheckErr != nil || len(res.StillAnswered) != 0 {
+		t.Fatalf("remove without a wildcard: %+v, %v", res, err)
+	}
+	for _, r := range [][]dns.RR{{rec(wild, caData)}, {rec(name, own)}} {
+		if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: r[0].Header().Name, Records: r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err = Publish(ctx, Request{Server: addr, Key: key, Name: name, Mode: Remove})
+	if err != nil || res.CheckErr != nil {
+		t.Fatalf("remove under the wildcard: %+v, %v", res, err)
+	}
+	if len(res.StillAnswered) != 1 || res.StillAnswered[0].(*dns.TLSA).Usage != 2 {
+		t.Fatalf("remove under the wildcard: still answered %v, want the CA's record", res.StillAnswered)
+	}
+	marker, err := Revoke(name, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Records: marker, Mode: Replace}); err != nil {
+		t.Fatal(err)
+	}
+	r := tlsaQuery(t, addr, name)
+	if count(r.Answer, dns.TypeTLSA) != 1 || !dns.IsDuplicate(r.Answer[0], marker[0]) || count(r.Answer, dns.TypeRRSIG) == 0 {
+		t.Fatalf("after revoke: %v", r.Answer)
+	}
+	for _, rr := range r.Answer {
+		if sig, ok := rr.(*dns.RRSIG); ok && int(sig.Labels) != dns.CountLabel(name) {
+			t.Errorf("the marker's signature has %d labels, want %d: a wildcard expansion", sig.Labels, dns.CountLabel(name))
+		}
+	}
+	if r := tlsaQuery(t, addr, "sensor2._device.pub.test."); count(r.Answer, dns.TypeTLSA) != 1 || r.Answer[0].(*dns.TLSA).Usage != 2 {
+		t.Errorf("another device under the wildcard: %v", r.Answer)
+	}
+}
