@@ -29,7 +29,7 @@ func TestImportUnderServerLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer z.Close()
-	l := httplimit.Limits{ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, MaxBodyBytes: 4 << 10}
+	l := httplimit.Limits{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, MaxBodyBytes: 4 << 10}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -40,9 +40,10 @@ func TestImportUnderServerLimits(t *testing.T) {
 	defer func() { srv.Close(); <-done }()
 	c := &Client{BaseURL: "http://" + ln.Addr().String(), Token: "tok"}
 
-	// Four parts a second apart: longer than ReadTimeout in all, each
-	// part well within it, and 100 times the body limit.
-	const parts, perPart = 4, 1000
+	// Seven parts a second apart: longer than ReadTimeout in all, each
+	// part well within it (five times over, for a loaded machine), and
+	// over 100 times the body limit.
+	const parts, perPart = 7, 1000
 	pr, pw := io.Pipe()
 	go func() {
 		for p := 0; p < parts; p++ {
