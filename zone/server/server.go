@@ -112,6 +112,11 @@ type Config struct {
 	// Logger receives one line per refused or failed request and per
 	// applied update; nil discards.
 	Logger *slog.Logger
+	// notifyTimeout and notifyAfter, when set, replace the wait for a
+	// NOTIFY response and the timer between attempts (notify.go): tests
+	// record the back-off schedule instead of sleeping through it.
+	notifyTimeout time.Duration
+	notifyAfter   func(time.Duration) <-chan time.Time
 	// replayStart, when set, replaces the start time of the replay cache
 	// (updates signed before it are refused): tests set it in the past.
 	replayStart time.Time
