@@ -173,15 +173,24 @@ func publishedFiles(s *Settings) []string {
 // The step may name the role ("zsk:prepublish", see RolloverStep.Of);
 // without one it rolls the key of the rollover under way or, if none is,
 // the zone's CSK or, in a zone with a KSK and a ZSK, its ZSK.
+//
+// The step is refused (*RolloverWaitError, *ParentDSError) until the TTLs
+// it depends on have passed; RolloverWith can force it.
 func (z *Zone) Rollover(step RolloverStep) (uint32, error) {
+	res, err := z.RolloverWith(step, RolloverOptions{})
+	return res.Serial, err
+}
+
+// RolloverWith is Rollover with safety options.
+func (z *Zone) RolloverWith(step RolloverStep, opt RolloverOptions) (RolloverResult, error) {
 	if r, s, ok := strings.Cut(string(step), ":"); ok {
 		role, err := ParseKeyRole(r)
 		if err != nil {
-			return 0, fmt.Errorf("%w: %w", ErrRollover, err)
+			return RolloverResult{}, fmt.Errorf("%w: %w", ErrRollover, err)
 		}
-		return z.RolloverKey(role, RolloverStep(s))
+		return z.RolloverKeyWith(role, RolloverStep(s), opt)
 	}
-	return z.RolloverKey("", step)
+	return z.RolloverKeyWith("", step, opt)
 }
 
 // rolloverMu serialises rollover steps, so that two taken at once (two
@@ -191,10 +200,32 @@ var rolloverMu sync.Mutex
 
 // RolloverKey takes one step of a rollover of the key with the given role
 // ("" as in Rollover) and returns the new serial.
+// The step is refused until the TTLs it depends on have passed (see
+// RolloverKeyWith).
 func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
+	res, err := z.RolloverKeyWith(role, step, RolloverOptions{})
+	return res.Serial, err
+}
+
+// RolloverKeyWith takes one step of a rollover of the key with the given
+// role, as RolloverKey, and says what to do next. Unless opt.Force, a step
+// taken before the TTLs it depends on have passed since the step before
+// (recorded in Settings.Rollover) is refused with a *RolloverWaitError,
+// and a KSK or CSK retire before the parent's DS names the new key with a
+// *ParentDSError (see checkRolloverTiming). A retire that first sees the
+// new DS at the parent records when, and is refused until the DS TTL has
+// passed since then.
+func (z *Zone) RolloverKeyWith(role KeyRole, step RolloverStep, opt RolloverOptions) (RolloverResult, error) {
 	if step != Prepublish && step != Activate && step != Retire {
-		return 0, fmt.Errorf("zone: unknown rollover step %q (want prepublish, activate or retire)", step)
+		return RolloverResult{}, fmt.Errorf("zone: unknown rollover step %q (want prepublish, activate or retire)", step)
 	}
+	serial, res, err := z.rolloverKey(role, step, opt)
+	res.Serial = serial
+	return res, err
+}
+
+func (z *Zone) rolloverKey(role KeyRole, step RolloverStep, opt RolloverOptions) (uint32, RolloverResult, error) {
+	var res RolloverResult
 	rolloverMu.Lock()
 	defer rolloverMu.Unlock()
 	z.wmu.Lock()
@@ -202,7 +233,7 @@ func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
 	z.wmu.Unlock()
 	active, err := z.loadKeys(cur.KeyFiles)
 	if err != nil {
-		return 0, err
+		return 0, res, err
 	}
 	split := hasZSK(active)
 	// The role of the rollover under way, if any.
@@ -210,7 +241,7 @@ func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
 	if pending := slices.Concat(cur.IncomingKeyFiles, cur.PublishedKeyFiles, cur.OutgoingKeyFiles, cur.RetiredKeyFiles); len(pending) > 0 {
 		ks, err := z.loadKeys(pending[:1])
 		if err != nil {
-			return 0, err
+			return 0, res, err
 		}
 		underWay = roleOf(ks[0], split)
 	}
@@ -222,12 +253,12 @@ func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
 	case role == "":
 		role = RoleCSK
 	case split && role == RoleCSK:
-		return 0, fmt.Errorf("%w: the zone has a KSK and a ZSK, no CSK (roll the ksk or the zsk)", ErrRollover)
+		return 0, res, fmt.Errorf("%w: the zone has a KSK and a ZSK, no CSK (roll the ksk or the zsk)", ErrRollover)
 	case !split && role != RoleCSK:
-		return 0, fmt.Errorf("%w: the zone has one combined signing key (roll the csk)", ErrRollover)
+		return 0, res, fmt.Errorf("%w: the zone has one combined signing key (roll the csk)", ErrRollover)
 	}
 	if underWay != "" && underWay != role {
-		return 0, fmt.Errorf("%w: a %s rollover is under way (activate or retire it first)", ErrRollover, underWay)
+		return 0, res, fmt.Errorf("%w: a %s rollover is under way (activate or retire it first)", ErrRollover, underWay)
 	}
 
 	next := cur
@@ -235,11 +266,11 @@ func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
 	switch step {
 	case Prepublish:
 		if underWay != "" {
-			return 0, fmt.Errorf("%w: a %s rollover is already under way (activate or retire first)", ErrRollover, underWay)
+			return 0, res, fmt.Errorf("%w: a %s rollover is already under way (activate or retire first)", ErrRollover, underWay)
 		}
 		i := slices.IndexFunc(active, func(k *keys.Key) bool { return roleOf(k, split) == role })
 		if i < 0 {
-			return 0, fmt.Errorf("%w: the zone has no active %s", ErrRollover, role)
+			return 0, res, fmt.Errorf("%w: the zone has no active %s", ErrRollover, role)
 		}
 		flags := keys.FlagsCSK
 		switch role {
@@ -250,7 +281,7 @@ func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
 		}
 		all, err := z.loadKeys(publishedFiles(&cur))
 		if err != nil {
-			return 0, err
+			return 0, res, err
 		}
 		var tags []uint16
 		for _, pk := range all {
@@ -258,12 +289,12 @@ func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
 		}
 		k, err := keys.Generate(cur.Origin, active[i].DNSKEY.Algorithm, flags, tags...)
 		if err != nil {
-			return 0, err
+			return 0, res, err
 		}
 		k.DNSKEY.Hdr.Ttl = cur.KeyTTL
 		f, err := keys.Write(filepath.Join(z.dir, KeysDir), k)
 		if err != nil {
-			return 0, err
+			return 0, res, err
 		}
 		if role == RoleZSK {
 			// Published only: signatures by it would not validate
@@ -278,7 +309,7 @@ func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
 			incoming = cur.PublishedKeyFiles
 		}
 		if len(incoming) == 0 {
-			return 0, fmt.Errorf("%w: no pre-published %s to activate", ErrRollover, role)
+			return 0, res, fmt.Errorf("%w: no pre-published %s to activate", ErrRollover, role)
 		}
 		var kept, old []string
 		for i, f := range cur.KeyFiles {
@@ -297,17 +328,77 @@ func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
 	case Retire:
 		if role == RoleZSK {
 			if len(cur.RetiredKeyFiles) == 0 {
-				return 0, fmt.Errorf("%w: no outgoing zsk to retire", ErrRollover)
+				return 0, res, fmt.Errorf("%w: no outgoing zsk to retire", ErrRollover)
 			}
 			next.RetiredKeyFiles = nil
 		} else {
 			if len(cur.OutgoingKeyFiles) == 0 {
-				return 0, fmt.Errorf("%w: no outgoing %s to retire", ErrRollover, role)
+				return 0, res, fmt.Errorf("%w: no outgoing %s to retire", ErrRollover, role)
 			}
 			next.OutgoingKeyFiles = nil
 		}
 	}
-	return z.installKeys(&next)
+	// The key the step makes active (activate) or left active (retire).
+	var newKey *keys.Key
+	if step != Prepublish {
+		files := next.KeyFiles
+		ks, err := z.loadKeys(files)
+		if err != nil {
+			return 0, res, err
+		}
+		for _, k := range ks {
+			if roleOf(k, split) == role {
+				newKey = k
+			}
+		}
+		if newKey == nil {
+			return 0, res, fmt.Errorf("%w: no active %s after %s", ErrRollover, role, step)
+		}
+	}
+	record, terr := z.checkRolloverTiming(role, step, &cur, &next, newKey, opt)
+	switch {
+	case terr != nil && opt.Force:
+		res.Forced = true
+	case terr != nil && record:
+		// Refused, but when the parent's DS was first seen is kept.
+		rec := cur
+		rec.Rollover = next.Rollover
+		if _, err := z.installKeys(&rec); err != nil {
+			return 0, res, err
+		}
+		return 0, res, terr
+	case terr != nil:
+		return 0, res, terr
+	}
+	now := z.now()
+	times := RolloverTimes{Role: role}
+	if cur.Rollover != nil && cur.Rollover.Role == role {
+		times = *cur.Rollover
+	}
+	switch step {
+	case Prepublish:
+		times = RolloverTimes{Role: role, Prepublished: now}
+		next.Rollover = &times
+	case Activate:
+		times.Activated = now
+		next.Rollover = &times
+	case Retire:
+		next.Rollover = nil
+	}
+	serial, err := z.installKeys(&next)
+	if err != nil {
+		return serial, res, err
+	}
+	if newKey == nil {
+		ks, err := z.loadKeys(slices.Concat(next.IncomingKeyFiles, next.PublishedKeyFiles))
+		if err == nil && len(ks) > 0 {
+			newKey = ks[0]
+		}
+	}
+	if newKey != nil {
+		res.Next, res.NextAllowed = z.rolloverNext(role, step, &next, newKey)
+	}
+	return serial, res, nil
 }
 
 // installKeys publishes the keys of next (DNSKEY, and CDS/CDNSKEY of its
@@ -365,6 +456,7 @@ func (z *Zone) installKeys(next *Settings) (uint32, error) {
 			z.settings.OutgoingKeyFiles = next.OutgoingKeyFiles
 			z.settings.PublishedKeyFiles = next.PublishedKeyFiles
 			z.settings.RetiredKeyFiles = next.RetiredKeyFiles
+			z.settings.Rollover = next.Rollover
 			z.signer.Store(sg)
 		}
 		return nil

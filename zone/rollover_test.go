@@ -105,8 +105,9 @@ func TestRollover(t *testing.T) {
 	if _, err := z.Rollover(Prepublish); !errors.Is(err, ErrRollover) {
 		t.Fatalf("second prepublish: %v", err)
 	}
-	// Activate: CDS points at the new key; both keys still sign.
-	if _, err := z.Rollover(Activate); err != nil {
+	// Activate: CDS points at the new key; both keys still sign. (The
+	// waits are TestRolloverTiming's; here the states are checked.)
+	if _, err := z.RolloverWith(Activate, RolloverOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := sigTags(query(origin, dns.TypeDNSKEY), dns.TypeDNSKEY); len(got) != 2 {
@@ -126,7 +127,7 @@ func TestRollover(t *testing.T) {
 	newDS.Hdr.Rrtype = dns.TypeDS
 	secure("activate, new DS", validator(t, current, clock, newDS.String()))
 	// Retire: one DNSKEY; the new key alone signs.
-	if _, err := z.Rollover(Retire); err != nil {
+	if _, err := z.RolloverWith(Retire, RolloverOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	dk := z.Get(origin, dns.TypeDNSKEY)
@@ -290,16 +291,19 @@ func TestRolloverSplit(t *testing.T) {
 	}{
 		{RoleZSK, []state{
 			{Prepublish, 0, 3, "old", "ksk", "old", true},
-			// the DNSKEY TTL: caches must hold the new ZSK first
-			{Activate, time.Hour, 3, "new", "ksk", "old", true},
-			// the largest TTL: signatures by the old ZSK expire
-			{Retire, time.Hour, 2, "new", "ksk", "old", true},
+			// the DNSKEY TTL plus the propagation delay: caches
+			// must hold the new ZSK first
+			{Activate, time.Hour + PropagationDelay, 3, "new", "ksk", "old", true},
+			// the largest TTL plus the propagation delay:
+			// signatures by the old ZSK expire
+			{Retire, time.Hour + PropagationDelay, 2, "new", "ksk", "old", true},
 		}},
 		{RoleKSK, []state{
 			{Prepublish, 0, 3, "zsk", "both", "old", true},
-			{Activate, time.Hour, 3, "zsk", "both", "new", true},
-			// the parent's DS change plus the DS TTL
-			{Retire, 2 * time.Hour, 2, "zsk", "new", "new", false},
+			{Activate, time.Hour + PropagationDelay, 3, "zsk", "both", "new", true},
+			// CDS propagated; then the parent's DS is seen, and
+			// retire waits the DS TTL plus the parent's delay
+			{Retire, time.Hour + PropagationDelay, 2, "zsk", "new", "new", false},
 		}},
 	}
 	for _, tt := range tests {
@@ -307,7 +311,7 @@ func TestRolloverSplit(t *testing.T) {
 			// Start in the past, so that after the waits the
 			// signatures' inception is still behind the real clock
 			// the external verifiers use.
-			clock := &fakeClock{t: time.Now().Add(-4 * time.Hour).Truncate(time.Second)}
+			clock := &fakeClock{t: time.Now().Add(-8 * time.Hour).Truncate(time.Second)}
 			z, dir := newZone(t, clock)
 			current := func() *Zone { return z } // z is reopened below
 			if _, err := z.Update(nil, []dns.RR{rr(t, "s1._device.devices.test. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")}, Policy{}); err != nil {
@@ -334,7 +338,20 @@ func TestRolloverSplit(t *testing.T) {
 			var newTag uint16
 			for i, st := range tt.steps {
 				clock.Advance(st.wait)
-				if _, err := z.Rollover(st.step.Of(tt.role)); err != nil {
+				// The parent serves the new KSK's DS with a TTL of
+				// an hour.
+				opt := RolloverOptions{CheckParentDS: fakeParent(true, time.Hour, nil)}
+				_, err := z.RolloverWith(st.step.Of(tt.role), opt)
+				if tt.role == RoleKSK && st.step == Retire {
+					// First seen now: wait for the DS TTL.
+					var we *RolloverWaitError
+					if !errors.As(err, &we) {
+						t.Fatalf("%s, the parent's DS first seen: %v", st.step, err)
+					}
+					clock.Advance(time.Hour + ParentPropagationDelay)
+					_, err = z.RolloverWith(st.step.Of(tt.role), opt)
+				}
+				if err != nil {
 					t.Fatalf("%s: %v", st.step, err)
 				}
 				if i == 0 {
@@ -480,10 +497,14 @@ func TestRolloverRoles(t *testing.T) {
 		{"activate first", split, Activate.Of(RoleKSK), false},
 		{"retire first", split, Retire, false},
 		{"default role of a split zone", split, Prepublish, true},
+		{"zsk activate too early", split, Activate.Of(RoleZSK), false},
 		{"zsk under way", split, Activate.Of(RoleZSK), true},
 		{"default role of a csk zone", csk, Prepublish, true},
 	}
 	for _, tt := range tests {
+		if tt.name == "zsk under way" {
+			clock.Advance(time.Hour + PropagationDelay)
+		}
 		_, err := tt.z.Rollover(tt.step)
 		if (err == nil) != tt.ok {
 			t.Errorf("%s: %v", tt.name, err)

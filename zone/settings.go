@@ -49,6 +49,10 @@ type Settings struct {
 	// more: the old ZSK after a pre-publication rollover's activation,
 	// kept until the signatures it made have left every cache.
 	RetiredKeyFiles []string `json:"retired_key_files,omitempty"`
+	// Rollover records when the steps of the rollover under way were
+	// taken; nil when none is under way (or it was started by a version
+	// that did not record it: its next step then needs force).
+	Rollover *RolloverTimes `json:"rollover,omitempty"`
 	// TTL is the default TTL of identity records, in seconds.
 	TTL uint32 `json:"ttl"`
 	// NegativeTTL is the SOA minimum, in seconds.

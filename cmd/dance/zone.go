@@ -192,6 +192,7 @@ func zoneServeCommand() *cli.Command {
 		adminAllow            cli.StringList
 		adminAuth             string
 		rf                    resolverFlags
+		parentDS              parentDSFlags
 		tlsListen             string
 		tlsCert, tlsKey       string
 		xfrTLSOnly            bool
@@ -219,7 +220,8 @@ func zoneServeCommand() *cli.Command {
 			"Here --identity-sig-validity overrides the zone's setting while the server runs.\n\n" +
 			zoneLimitsHelp + "\n\n" +
 			"The admin API (and its /metrics) " + httpLimitsHelp + " An import or export runs\n" +
-			"longer while it makes progress, and an import's body is not limited.\n\n" + adminAuthHelp,
+			"longer while it makes progress, and an import's body is not limited.\n\n" + adminAuthHelp +
+			"\n\n" + parentDSHelp,
 		Examples: []string{
 			"dance zone serve --dir ./zone --listen 127.0.0.1:5353",
 			"dance zone serve --dir ./zone --listen [::]:53 --allow-transfer 192.0.2.0/24 --transfer-key xfr.key --notify 192.0.2.7:53",
@@ -253,6 +255,7 @@ func zoneServeCommand() *cli.Command {
 			fs.Var(&adminAllow, "admin-allow", "DANE client identity `PATTERN` allowed to administer: a name, or *.NAME for every name below (repeatable; needs --admin-tls-cert)")
 			fs.StringVar(&adminAuth, "admin-auth", "", "admin credentials `MODE`: token, dane, either or both (default: either with --admin-allow, token without)")
 			rf.register(fs)
+			parentDS.register(fs)
 		},
 		NoArgs: true,
 		Run: func(env *cli.Env, fs *flag.FlagSet, args []string) error {
@@ -442,7 +445,12 @@ func zoneServeCommand() *cli.Command {
 				// Timeouts, body and connection limits (httpLimits):
 				// a client that holds a connection without using it
 				// is cut.
-				adminSrv = httpLimits.Server(admin.Handler(admin.Config{Zone: z, Token: tok, Auth: authMode, Registry: reg, Logger: log, DNSCounters: func() map[string]uint64 {
+				checkDS, err := parentDS.checker(env)
+				if err != nil {
+					ls.Close()
+					return err
+				}
+				adminSrv = httpLimits.Server(admin.Handler(admin.Config{Zone: z, Token: tok, Auth: authMode, Registry: reg, Logger: log, CheckParentDS: checkDS, DNSCounters: func() map[string]uint64 {
 					_, m := srv.Metrics().Snapshot()
 					return m
 				}}))
@@ -849,32 +857,47 @@ func zoneRolloverCommand() *cli.Command {
 		af     apiFlags
 		asJSON bool
 		key    string
+		force  bool
 	)
 	return &cli.Command{
 		Name:    "rollover",
 		Summary: "roll the zone's signing key, one step at a time, through the admin API",
-		Usage:   "dance zone rollover [prepublish|activate|retire] [--key ksk|zsk|csk] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL] [--json]",
+		Usage:   "dance zone rollover [prepublish|activate|retire] [--key ksk|zsk|csk] [--force] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL] [--json]",
 		Description: "Without a step, lists the keys. A rollover is three steps, taken one at a time, with\n" +
 			"a wait between them (RFC 7583); one rollover runs at a time. --key says which key to\n" +
 			"roll; without it, the key of the rollover under way, else the ZSK (or the CSK of a zone\n" +
 			"made with --csk).\n\n" +
 			"ZSK (pre-publication, RFC 7583 §3.2.1; the parent is not involved):\n" +
 			"  prepublish  publishes a new ZSK, which signs nothing yet\n" +
-			"              wait the DNSKEY TTL (1 hour by default), so caches hold the new key\n" +
+			"              wait the DNSKEY TTL plus the propagation delay (1 + 1 hours by default),\n" +
+			"              so caches hold the new key\n" +
 			"  activate    signs with the new ZSK; the old one stays published\n" +
-			"              wait the largest TTL in the zone (1 hour by default: the apex records),\n" +
-			"              so signatures by the old key leave caches\n" +
+			"              wait the largest TTL in the zone (1 hour by default: the apex records)\n" +
+			"              plus the propagation delay, so signatures by the old key leave caches\n" +
 			"  retire      removes the old ZSK\n\n" +
 			"KSK (double-KSK, RFC 7583 §3.3.1) and CSK (double signature):\n" +
 			"  prepublish  publishes a new key that signs next to the old one (the KSKs sign the\n" +
 			"              DNSKEY, CDS and CDNSKEY RRsets; the CSKs sign everything)\n" +
-			"              wait the DNSKEY TTL\n" +
+			"              wait the DNSKEY TTL plus the propagation delay; reload validators that\n" +
+			"              use a static copy of DIR/anchors (it lists both keys)\n" +
 			"  activate    moves CDS/CDNSKEY to the new key: replace the DS at the parent\n" +
-			"              wait until the parent serves the new DS, plus the TTL of the old DS\n" +
-			"  retire      removes the old key\n\n" +
+			"              wait until the parent serves the new DS, plus the DS TTL and 1 hour\n" +
+			"  retire      removes the old key: reload validators that use a static copy of\n" +
+			"              DIR/anchors now\n\n" +
 			"Each wait also covers the propagation delay (Dprp in RFC 7583): the time secondaries take\n" +
 			"to transfer the change (at once with NOTIFY; the SOA refresh, 1 hour, if it is lost).\n" +
-			"DIR/anchors follows the published KSKs or CSKs.",
+			"DIR/anchors follows the published KSKs or CSKs.\n\n" +
+			"The server records when each step was taken and refuses the next one until its wait\n" +
+			"has passed, saying when it becomes allowed. Before a KSK or CSK retire it checks through\n" +
+			"a validating resolver that the parent's DS names the new key (zone serve\n" +
+			"--parent-resolver); the first retire that sees it there records the time and is\n" +
+			"refused until the DS TTL (plus 1 hour for the parent's servers) has passed. Each step\n" +
+			"prints what to do next: publish the DS at the parent, reload validators that use a\n" +
+			"static copy of DIR/anchors (validators with RFC 5011 automatic anchors accept a new KSK\n" +
+			"only after it has been published for their hold-down time, 30 days).\n\n" +
+			"--force is DANGEROUS: it takes a step before its wait or without the parent's DS,\n" +
+			"and validators that still cache the state it undoes fail (SERVFAIL) for every name in\n" +
+			"the zone until their caches expire.",
 		Examples: []string{
 			"dance zone rollover --dir ./zone prepublish             # the ZSK",
 			"dance zone rollover --dir ./zone activate               # after the DNSKEY TTL",
@@ -887,8 +910,9 @@ func zoneRolloverCommand() *cli.Command {
 		ExitCodes: apiExitCodes,
 		Flags: func(fs *flag.FlagSet) {
 			af.register(fs)
-			fs.BoolVar(&asJSON, "json", false, "print the keys as JSON")
+			fs.BoolVar(&asJSON, "json", false, "print the keys as JSON (with a step: the keys, the serial and what to do next)")
 			fs.StringVar(&key, "key", "", "the `ROLE` of the key to roll: ksk, zsk or csk (default: the rollover under way, else the zsk or csk)")
+			fs.BoolVar(&force, "force", false, "DANGEROUS: take the step before the TTLs it depends on have passed, or retire a KSK or CSK without the parent's DS; validators still caching the old state fail (SERVFAIL) until their caches expire")
 		},
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
 			if len(args) > 1 {
@@ -909,7 +933,13 @@ func zoneRolloverCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var ks []admin.Key
+			if force && len(args) == 0 {
+				return cli.Usagef("--force needs a step (prepublish, activate or retire)")
+			}
+			var (
+				ks  []admin.Key
+				res admin.RolloverResponse
+			)
 			if len(args) == 0 {
 				ks, err = c.Keys()
 			} else {
@@ -919,16 +949,30 @@ func zoneRolloverCommand() *cli.Command {
 				default:
 					return cli.Usagef("unknown step %q (want prepublish, activate or retire)", args[0])
 				}
-				ks, _, err = c.Rollover(role, step)
+				res, err = c.RolloverWith(role, step, force)
+				ks = res.Keys
 			}
 			if err != nil {
+				var se *admin.StatusError
+				if errors.As(err, &se) && se.Code == http.StatusConflict && !force {
+					return cli.WithHint(apiErr(err), "wait, or take the step with --force (dangerous: validators still caching the old state fail)")
+				}
 				return apiErr(err)
 			}
 			if asJSON {
-				return json.NewEncoder(env.Stdout).Encode(ks)
+				if len(args) == 0 {
+					return json.NewEncoder(env.Stdout).Encode(ks)
+				}
+				return json.NewEncoder(env.Stdout).Encode(res)
 			}
 			for _, k := range ks {
 				fmt.Fprintf(env.Stdout, "%-8s %s tag %-5d algorithm %d  %s\n", k.State, k.Role, k.Tag, k.Algorithm, k.DS)
+			}
+			if res.Forced {
+				fmt.Fprintln(env.Stderr, "dance: WARNING: step forced before its checks allowed it; validators still caching the old state may fail until their caches expire")
+			}
+			if res.Next != "" {
+				fmt.Fprintf(env.Stdout, "next: %s\n", res.Next)
 			}
 			return nil
 		},

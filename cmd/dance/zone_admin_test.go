@@ -353,6 +353,7 @@ func TestZoneServeAdminFlags(t *testing.T) {
 		{"unknown mode", []string{"--admin-auth", "maybe"}, "unknown authentication mode"},
 		{"resolver tls without resolver", []string{"--admin-allow", "*._device.devices.test", "--admin-tls-cert", "CERT", "--admin-tls-key", "KEY", "--tls"}, "--tls needs --resolver"},
 		{"resolver flags without DANE", []string{"--resolver", "127.0.0.1", "--anchors", "x"}, "--anchors, --resolver: the resolver flags are for"},
+		{"unreadable parent anchors", []string{"--parent-anchors", "/nonexistent/anchors"}, "/nonexistent/anchors"},
 		{"allow everything", []string{"--admin-allow", "*", "--admin-tls-cert", "c", "--admin-tls-key", "k"}, "--admin-allow"},
 	}
 	for _, tt := range tests {

@@ -221,10 +221,18 @@ func TestZoneServe(t *testing.T) {
 		{"role without step", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "ksk"}, 2, "", "--key needs a step"},
 		{"csk in a split zone", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "csk", "activate"}, 2, "", "no CSK"},
 		{"ksk during a zsk rollover", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "ksk", "activate"}, 2, "", "zsk rollover is under way"},
-		{"zsk activate", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "zsk", "activate"}, 0, "outgoing zsk tag", ""},
-		{"zsk retire", []string{"zone", "rollover", "--api", api, "--dir", dir, "retire"}, 0, "active   ksk tag", ""},
-		{"ksk prepublish", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "ksk", "prepublish"}, 0, "incoming ksk tag", ""},
+		// The DNSKEY TTL has not passed since prepublish.
+		{"zsk activate too early", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "zsk", "activate"}, 2, "", "refused until"},
+		{"zsk activate too early hint", []string{"zone", "rollover", "--api", api, "--dir", dir, "activate"}, 2, "", "--force (dangerous"},
+		{"force without step", []string{"zone", "rollover", "--api", api, "--dir", dir, "--force"}, 2, "", "--force needs a step"},
+		{"zsk activate forced", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "zsk", "activate", "--force"}, 0, "outgoing zsk tag", "WARNING: step forced"},
+		{"zsk retire too early", []string{"zone", "rollover", "--api", api, "--dir", dir, "retire"}, 2, "", "largest TTL"},
+		{"zsk retire forced", []string{"zone", "rollover", "--api", api, "--dir", dir, "retire", "--force"}, 0, "active   ksk tag", ""},
+		{"ksk prepublish", []string{"zone", "rollover", "--api", api, "--dir", dir, "--key", "ksk", "prepublish"}, 0, "next: reload validators that use a static copy of " + filepath.Join(dir, "anchors"), ""},
+		{"ksk activate forced", []string{"zone", "rollover", "--api", api, "--dir", dir, "activate", "--force"}, 0, "next: publish this DS at the parent now", ""},
+		{"ksk retire too early", []string{"zone", "rollover", "--api", api, "--dir", dir, "retire"}, 2, "", "refused until"},
 		{"rollover help", []string{"zone", "rollover", "--help"}, 0, "wait the DNSKEY TTL", ""},
+		{"rollover help force", []string{"zone", "rollover", "--help"}, 0, "--force is DANGEROUS", ""},
 	}
 	for _, st := range steps {
 		var o, e bytes.Buffer

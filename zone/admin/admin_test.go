@@ -263,11 +263,11 @@ func TestRolloverAPI(t *testing.T) {
 		// No key: the ZSK of a split zone.
 		{"zsk prepublish", "", zone.Prepublish, "", []string{"ksk/active", "zsk/active", "zsk/incoming"}},
 		{"zsk activate", zone.RoleZSK, zone.Activate, "", []string{"ksk/active", "zsk/active", "zsk/outgoing"}},
-		{"zsk retire", "", "", "step=zsk:retire", []string{"ksk/active", "zsk/active"}},
+		{"zsk retire", "", "", "step=zsk:retire&force=true", []string{"ksk/active", "zsk/active"}},
 		{"ksk prepublish", zone.RoleKSK, zone.Prepublish, "", []string{"ksk/active", "zsk/active", "ksk/incoming"}},
 		// No key: the KSK whose rollover is under way.
 		{"ksk activate", "", zone.Activate, "", []string{"zsk/active", "ksk/active", "ksk/outgoing"}},
-		{"ksk retire", "", "", "key=KSK&step=ksk:retire", []string{"zsk/active", "ksk/active"}},
+		{"ksk retire", "", "", "key=KSK&step=ksk:retire&force=1", []string{"zsk/active", "ksk/active"}},
 	}
 	for _, st := range steps {
 		var ks []Key
@@ -283,10 +283,13 @@ func TestRolloverAPI(t *testing.T) {
 			}
 			ks, serial = res.Keys, res.Serial
 		} else {
-			ks, serial, err = c.Rollover(st.role, st.step)
+			// The waits are TestRolloverAPITiming's.
+			var res RolloverResponse
+			res, err = c.RolloverWith(st.role, st.step, true)
 			if err != nil {
 				t.Fatalf("%s: %v", st.name, err)
 			}
+			ks, serial = res.Keys, res.Serial
 		}
 		if serial != z.Serial() || !slices.Equal(keyRoles(ks), st.roles) {
 			t.Fatalf("%s: serial %d (zone %d), keys %v, want %v", st.name, serial, z.Serial(), keyRoles(ks), st.roles)
@@ -345,7 +348,8 @@ func TestRolloverAPICSK(t *testing.T) {
 		{zone.RoleCSK, zone.Activate, []string{"csk/active", "csk/outgoing"}},
 		{"", zone.Retire, []string{"csk/active"}},
 	} {
-		got, serial, err := c.Rollover(st.role, st.step)
+		res, err := c.RolloverWith(st.role, st.step, true)
+		got, serial := res.Keys, res.Serial
 		if err != nil || serial != z.Serial() || !slices.Equal(keyRoles(got), st.roles) {
 			t.Fatalf("%s %s: %v, serial %d, keys %v, want %v", st.role, st.step, err, serial, keyRoles(got), st.roles)
 		}

@@ -235,16 +235,27 @@ func (c *Client) Keys() ([]Key, error) {
 // Rollover takes one step of a rollover of the key with the given role
 // ("" for the key of the rollover under way, else the ZSK or the CSK) and
 // returns the keys and the zone serial afterwards. A *StatusError with
-// Code 409 means the zone's state does not allow the step.
+// Code 409 means the zone's state does not allow the step: out of order,
+// too early (the TTLs it depends on have not passed), or a KSK or CSK
+// retire before the parent's DS names the new key.
 func (c *Client) Rollover(role zone.KeyRole, step zone.RolloverStep) ([]Key, uint32, error) {
+	res, err := c.RolloverWith(role, step, false)
+	return res.Keys, res.Serial, err
+}
+
+// RolloverWith is Rollover that says what to do next, and with force takes
+// the step whatever the zone's timing checks and the parent's DS say.
+// Force is dangerous: validators that still cache the state the step
+// undoes fail to validate the zone until their caches expire.
+func (c *Client) RolloverWith(role zone.KeyRole, step zone.RolloverStep, force bool) (RolloverResponse, error) {
 	q := url.Values{"step": {string(step)}}
 	if role != "" {
 		q.Set("key", string(role))
 	}
-	var res struct {
-		Serial uint32 `json:"serial"`
-		Keys   []Key  `json:"keys"`
+	if force {
+		q.Set("force", "true")
 	}
+	var res RolloverResponse
 	err := c.call("POST", "/v1/keys/rollover?"+q.Encode(), nil, &res)
-	return res.Keys, res.Serial, err
+	return res, err
 }

@@ -26,9 +26,12 @@
 //	                                   streaming JSON-lines progress
 //	GET    /v1/export                  every identity record, JSON lines
 //	GET    /v1/keys                    the signing keys (Key: role, state, DS)
-//	POST   /v1/keys/rollover?step=prepublish|activate|retire[&key=ksk|zsk|csk]
-//	                                   one rollover step (400 bad step or
-//	                                   key, 409 out of order, 500 ours)
+//	POST   /v1/keys/rollover?step=prepublish|activate|retire[&key=ksk|zsk|csk][&force=true]
+//	                                   one rollover step and what to do
+//	                                   next (400 bad step or key, 409 out
+//	                                   of order, too early or the parent's
+//	                                   DS not there; force=true overrides
+//	                                   the last two, dangerously; 500 ours)
 //	GET    /metrics                    Prometheus metrics
 //
 // Where to start: Handler with a Config (Zone, Token, Auth); Client is the

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,7 +97,11 @@ type Config struct {
 	// DNSCounters, when set, returns the DNS server's counters for
 	// /metrics.
 	DNSCounters func() map[string]uint64
-	Logger      *slog.Logger
+	// CheckParentDS checks the parent's DS before a KSK or CSK retire
+	// (zone.RolloverOptions.CheckParentDS); nil refuses such a retire
+	// unless the request says force=true.
+	CheckParentDS zone.ParentDSChecker
+	Logger        *slog.Logger
 }
 
 // Handler returns the API's HTTP handler.
@@ -561,27 +566,74 @@ func (a *api) keys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.keyList())
 }
 
+// RolloverResponse is the answer to a rollover step.
+type RolloverResponse struct {
+	Serial uint32 `json:"serial"`
+	Keys   []Key  `json:"keys"`
+	// Next says what the operator must do now and next
+	// (zone.RolloverResult.Next); NextAllowed is when the next step
+	// becomes allowed, if known.
+	Next        string     `json:"next"`
+	NextAllowed *time.Time `json:"next_allowed,omitempty"`
+	// Forced is set when force=true took the step before its checks
+	// allowed it.
+	Forced bool `json:"forced,omitempty"`
+}
+
+// rolloverRefusal is the body of a 409 for a step taken too early.
+type rolloverRefusal struct {
+	Error string `json:"error"`
+	// Allowed is when the step becomes allowed, if known.
+	Allowed *time.Time `json:"allowed,omitempty"`
+}
+
 // rollover takes one step of a key rollover and returns the keys
 // afterwards: ?step=prepublish|activate|retire and, optionally,
 // &key=ksk|zsk|csk, the role of the key to roll (without it, the key of
 // the rollover under way, else the ZSK or the CSK: zone.RolloverKey). The
-// older form step=ROLE:STEP is accepted too.
+// older form step=ROLE:STEP is accepted too. force=true takes a step the
+// zone's timing checks or the parent's DS would refuse (dangerous:
+// zone.RolloverOptions.Force).
 //
 // Statuses: 400 for a step or role that is not one, or a role the zone has
 // no key of (a KSK or ZSK in a zone with a CSK, a CSK in a zone with a KSK
 // and a ZSK: no rollover makes one); 409 for a step out of order (nothing
-// to activate or retire, another rollover under way); 500 for a failure of
-// the server (logged; the client learns nothing more).
+// to activate or retire, another rollover under way), taken too early
+// (with "allowed", when known) or a KSK or CSK retire the parent's DS does
+// not allow; 500 for a failure of the server (logged; the client learns
+// nothing more).
 func (a *api) rollover(w http.ResponseWriter, r *http.Request) {
 	role, step, err := rolloverParams(r.URL.Query())
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
-	serial, err := a.cfg.Zone.RolloverKey(role, step)
+	var force bool
+	if f := r.URL.Query().Get("force"); f != "" {
+		if force, err = strconv.ParseBool(f); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{"force must be true or false"})
+			return
+		}
+	}
+	res, err := a.cfg.Zone.RolloverKeyWith(role, step, zone.RolloverOptions{Force: force, CheckParentDS: a.cfg.CheckParentDS, Context: r.Context()})
+	var we *zone.RolloverWaitError
 	switch {
 	case errors.Is(err, zone.ErrRollover) && role != "" && !a.hasRole(role):
 		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	case errors.As(err, &we):
+		a.log.Info("key rollover step refused: too early", "key", role, "step", step, "allowed", we.Allowed, "by", by(r))
+		body := rolloverRefusal{Error: err.Error()}
+		if !we.Allowed.IsZero() {
+			t := we.Allowed.UTC()
+			body.Allowed = &t
+			w.Header().Set("Retry-After", strconv.Itoa(int(we.Allowed.Sub(we.Now).Seconds())+1))
+		}
+		writeJSON(w, http.StatusConflict, body)
+		return
+	case errors.Is(err, zone.ErrParentDS):
+		a.log.Warn("key rollover step refused: the parent's DS", "key", role, "step", step, "err", err, "by", by(r))
+		writeJSON(w, http.StatusConflict, apiError{err.Error()})
 		return
 	case errors.Is(err, zone.ErrRollover):
 		writeJSON(w, http.StatusConflict, apiError{err.Error()})
@@ -591,8 +643,17 @@ func (a *api) rollover(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, apiError{"internal error"})
 		return
 	}
-	a.log.Info("key rollover step", "key", role, "step", step, "serial", serial, "by", by(r))
-	writeJSON(w, http.StatusOK, map[string]any{"serial": serial, "keys": a.keyList()})
+	if res.Forced {
+		a.log.Warn("key rollover step forced before its checks allowed it", "key", role, "step", step, "serial", res.Serial, "by", by(r))
+	} else {
+		a.log.Info("key rollover step", "key", role, "step", step, "serial", res.Serial, "by", by(r))
+	}
+	out := RolloverResponse{Serial: res.Serial, Keys: a.keyList(), Next: res.Next, Forced: res.Forced}
+	if !res.NextAllowed.IsZero() {
+		t := res.NextAllowed.UTC()
+		out.NextAllowed = &t
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // hasRole reports whether the zone has an active key of the role. A zone

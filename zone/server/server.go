@@ -121,6 +121,11 @@ type Config struct {
 	// replays) come at most once per 10 s for each kind, with the number
 	// held back. nil discards.
 	Logger *slog.Logger
+	// notifyTimeout and notifyAfter, when set, replace the wait for a
+	// NOTIFY response and the timer between attempts (notify.go): tests
+	// record the back-off schedule instead of sleeping through it.
+	notifyTimeout time.Duration
+	notifyAfter   func(time.Duration) <-chan time.Time
 	// replayStart, when set, replaces the start time of the replay cache
 	// (updates signed before it are refused): tests set it in the past.
 	replayStart time.Time

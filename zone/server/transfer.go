@@ -21,12 +21,6 @@ const (
 	xfrMaxBytes = 16000
 )
 
-// Notify timing (RFC 1996 §3.6: retry until answered, with a back-off).
-const (
-	notifyTimeout  = 2 * time.Second
-	notifyAttempts = 5
-)
-
 func isTransfer(r *dns.Msg) bool {
 	if r.Opcode != dns.OpcodeQuery || len(r.Question) != 1 || r.Response {
 		return false
@@ -283,48 +277,4 @@ func (s *Server) udpIXFR(r *dns.Msg, size int) []dns.RR {
 		}
 	}
 	return rrs
-}
-
-// changed wakes the notifier after a change of the zone, by any writer.
-func (s *Server) changed() {
-	select {
-	case s.changedc <- struct{}{}:
-	default: // a notification is already pending; it will carry this change
-	}
-}
-
-// notifier sends NOTIFY to every configured secondary after each change,
-// retrying each a few times until it answers (RFC 1996 §3.6).
-func (s *Server) notifier(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.changedc:
-		}
-		for _, target := range s.cfg.Notify {
-			s.notifyOne(ctx, target)
-		}
-	}
-}
-
-func (s *Server) notifyOne(ctx context.Context, target string) {
-	c := &dns.Client{Net: "udp", Timeout: notifyTimeout}
-	for attempt := 0; attempt < notifyAttempts; attempt++ {
-		if ctx.Err() != nil {
-			return
-		}
-		m := new(dns.Msg)
-		m.SetNotify(s.cfg.Zone.Origin())
-		m.Authoritative = true
-		m.Answer = s.cfg.Zone.Get(s.cfg.Zone.Origin(), dns.TypeSOA)
-		r, _, err := c.ExchangeContext(ctx, m, target)
-		if err == nil && r.Rcode == dns.RcodeSuccess {
-			s.metrics.count("notify_sent")
-			s.log.Debug("notify acknowledged", "secondary", target)
-			return
-		}
-		s.log.Warn("notify not acknowledged", "secondary", target, "attempt", attempt+1, "err", err)
-	}
-	s.metrics.count("notify_failed")
 }
