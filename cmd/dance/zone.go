@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -499,6 +500,7 @@ func zoneServeCommand() *cli.Command {
 				if authMode == admin.AuthBoth {
 					sep = " and "
 				}
+				admin.RecordEndpoint(dir, adminLn.Addr(), adminCert, log)
 				fmt.Fprintf(env.Stdout, "admin API on %s://%s (%s)\n", scheme, adminLn.Addr(), strings.Join(creds, sep))
 			}
 			serveErr := srv.Serve(env.Context(), ls)
@@ -532,9 +534,9 @@ type apiFlags struct {
 }
 
 func (a *apiFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.api, "api", "http://127.0.0.1:8053", "`URL` of the zone's admin API")
+	fs.StringVar(&a.api, "api", "", "`URL` of the zone's admin API (default: the one 'dance zone serve' recorded in DIR/"+admin.EndpointFile+" with --dir, else "+defaultAdminURL+")")
 	fs.StringVar(&a.tokenFile, "token-file", "", "bearer token `FILE` (default DIR/admin.token with --dir)")
-	fs.StringVar(&a.dir, "dir", "", "zone `DIR`ectory, to find the token file")
+	fs.StringVar(&a.dir, "dir", "", "zone `DIR`ectory: its token file, and the admin API's address and certificate that 'dance zone serve' records there")
 	fs.StringVar(&a.identity, "identity", "", "identity `DIR` (cert.pem, key.pem as 'dance id new' writes them) to present as a DANE client certificate")
 	fs.StringVar(&a.ca, "ca", "", "PEM `FILE` of the CA (or self-signed certificate) of an https --api (default: the system roots)")
 }
@@ -554,14 +556,47 @@ func (a *apiFlags) client(env *cli.Env) (*admin.Client, error) {
 			return nil, cli.Input(err)
 		}
 	}
-	if a.identity != "" && !strings.HasPrefix(strings.ToLower(a.api), "https://") {
+	api, pin, err := a.endpoint()
+	if err != nil {
+		return nil, err
+	}
+	if a.identity != "" && !strings.HasPrefix(strings.ToLower(api), "https://") {
 		return nil, cli.Usagef("--identity needs an https --api")
 	}
 	tc, err := adminTLSConfig(a.ca, a.identity)
 	if err != nil {
 		return nil, err
 	}
-	return &admin.Client{BaseURL: a.api, Token: tok, HTTP: adminHTTPClient(tc, 60*time.Second), Ctx: env.Context()}, nil
+	if a.ca == "" && pin != nil {
+		tc.RootCAs = pin
+	}
+	return &admin.Client{BaseURL: api, Token: tok, HTTP: adminHTTPClient(tc, 60*time.Second), Ctx: env.Context()}, nil
+}
+
+// defaultAdminURL is the admin API's address when nothing says otherwise:
+// the default of 'dance zone serve --admin-listen'.
+const defaultAdminURL = "http://127.0.0.1:8053"
+
+// endpoint is the admin API's URL: --api, else the one recorded in the
+// zone directory (admin.EndpointFile), else defaultAdminURL. With the
+// recorded URL comes the server's certificate, to trust when --ca is not
+// given (pin is nil for http or another URL).
+func (a *apiFlags) endpoint() (url string, pin *x509.CertPool, err error) {
+	url = a.api
+	if a.dir != "" {
+		ep, pool, err := admin.ReadEndpoint(a.dir)
+		switch {
+		case errors.Is(err, admin.ErrNoEndpoint):
+		case err != nil:
+			return "", nil, cli.Input(err)
+		case url == "" || strings.TrimSuffix(url, "/") == ep.URL:
+			url, pin = ep.URL, pool
+		}
+	}
+	if url == "" {
+		url = defaultAdminURL
+	}
+	return url, pin, nil
 }
 
 func apiErr(err error) error {
@@ -595,11 +630,16 @@ func zoneAddCommand() *cli.Command {
 		Usage:   "dance zone add NAME TYPE DATA [TYPE DATA ...] [--replace] [--ttl SECONDS] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
 		Description: "Adds records at NAME (TYPE: TLSA, SMIMEA, OPENPGPKEY, SSHFP; DATA in zone-file\n" +
 			"syntax, quoted as one argument). With --replace the records replace every identity\n" +
-			"record at NAME (a key rollover in one step). At a revoked name (dance zone revoke)\n" +
-			"records are added only with --replace, which lifts the revocation.",
+			"record at NAME at once. At a revoked name (dance zone revoke) records are added only\n" +
+			"with --replace, which lifts the revocation.\n\n" +
+			"--replace is no way to change a key: verifiers that cached the old record set refuse\n" +
+			"the new key, and accept the old one, until its TTL has passed. Change a key with\n" +
+			"'dance id rotate', which publishes the new key beside the old, waits out the TTL,\n" +
+			"then retires the old record: no verifier refuses the identity at any point.",
 		Examples: []string{
 			`dance zone add --dir ./zone sensor1._device.devices.test TLSA "3 1 1 8f1c...e2"`,
 			`dance zone add --dir ./zone --replace sensor1._device.devices.test TLSA "3 1 1 aa..." TLSA "3 1 1 bb..."`,
+			"dance id rotate --out ./sensor1 --zone-dir ./zone   # a new key for sensor1, without refusals",
 		},
 		ExitCodes: apiExitCodes,
 		Flags: func(fs *flag.FlagSet) {

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/verify"
+)
+
+// rotateClock is a clock the test moves by hand.
+type rotateClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *rotateClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *rotateClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// rotateVerifier is a verifier with a cache, as a TLS server running the
+// verification core has: a validating resolver and a core on a clock of
+// their own, asking the zone server at addr.
+type rotateVerifier struct {
+	t     *testing.T
+	clock *rotateClock
+	core  *verify.Core
+}
+
+func newRotateVerifier(t *testing.T, addr, zdir string) *rotateVerifier {
+	t.Helper()
+	f, err := os.Open(filepath.Join(zdir, "anchors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	anchors, err := resolver.ParseAnchors(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &rotateClock{t: time.Now()}
+	r, err := resolver.New(resolver.Config{Upstreams: []string{addr}, Anchors: anchors, Time: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow, err := verify.ParseAllowList([]string{"*._device.devices.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, err := verify.New(verify.Config{Allow: allow, Resolver: r, Time: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rotateVerifier{t: t, clock: clock, core: core}
+}
+
+// accepts says whether the verifier authenticates the certificate chain of
+// file.
+func (v *rotateVerifier) accepts(file string) bool {
+	v.t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	chain, err := identity.ParseCertificates(b)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	_, err = v.core.VerifyCertificate(context.Background(), chain)
+	return err == nil
+}
+
+// copyCert keeps a copy of a certificate file that a rotation replaces.
+func copyCert(t *testing.T, from, to string) string {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+// TestIDRotate rotates a device's key through the zone's admin API, found
+// from the zone directory alone. The first run is interrupted while it
+// waits: the new record is then published beside the old, a verifier that
+// had cached the old record set accepts the new key only once that TTL has
+// passed (why a one-step replace fails), and every verifier accepts both
+// keys. The second run continues from the state in the identity's
+// directory, waits only what is left, moves the new key into the directory
+// and retires the old record: a verifier with a cache accepts the old key
+// until the TTL has passed, then only the new one.
+func TestIDRotate(t *testing.T) {
+	dir := t.TempDir()
+	zdir := filepath.Join(dir, "zone")
+	idMust(t, "zone", "init", "--zone", "devices.test", "--dir", zdir)
+	addr, _, _, _ := adminServe(t, zdir)
+	const name = "sensor1._device.devices.test"
+	iddir := filepath.Join(dir, "sensor1")
+	_, params, data := idParseLine(t, idMust(t, "id", "new", "--name", name, "--out", iddir))
+	const ttl = 60 * time.Second
+	runCases(t, []cliCase{{"publish the old key, --dir alone", []string{"zone", "add", "--dir", zdir, "--ttl", "60", name, "TLSA", params + " " + data}, 0, `^` + name + `: 1 record\(s\) published, serial \d+\n$`, ""}})
+	oldCert := copyCert(t, filepath.Join(iddir, "cert.pem"), filepath.Join(dir, "old.pem"))
+
+	cached := newRotateVerifier(t, addr, zdir)
+	if !cached.accepts(oldCert) {
+		t.Fatal("before the rotation: the old key is refused")
+	}
+
+	clock := &rotateClock{t: time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)}
+	saved := []any{rotateNow, rotateSleep}
+	t.Cleanup(func() {
+		rotateNow, rotateSleep = saved[0].(func() time.Time), saved[1].(func(context.Context, time.Duration) error)
+	})
+	rotateNow = clock.Now
+	rotate := []string{"id", "rotate", "--out", iddir, "--zone-dir", zdir}
+
+	// The first run: interrupted while it waits.
+	slept := make(chan time.Duration, 1)
+	rotateSleep = func(ctx context.Context, d time.Duration) error {
+		slept <- d
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out1, err1 bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, rotate, nil, &out1, &err1) }()
+	select {
+	case d := <-slept:
+		if d != ttl {
+			t.Errorf("first run waits %v, want the record set's TTL %v", d, ttl)
+		}
+	case code := <-done:
+		t.Fatalf("rotate exited %d before waiting\nstdout %s\nstderr %s", code, out1.String(), err1.String())
+	case <-time.After(60 * time.Second):
+		t.Fatal("rotate did not start waiting")
+	}
+	newCert := filepath.Join(iddir, "next", "cert.pem")
+	list := []string{"zone", "list", "--dir", zdir}
+	runCases(t, []cliCase{{"during: both records published", list, 0, `(?s)^` + name + `\.\t60\tIN\tTLSA\t3 1 1 [0-9a-f]{64}\n` + name + `\.\t60\tIN\tTLSA\t3 1 1 [0-9a-f]{64}\n$`, ""}})
+	if !cached.accepts(oldCert) {
+		t.Error("during: a verifier with the old record set cached refuses the old key")
+	}
+	if cached.accepts(newCert) {
+		t.Error("during: a verifier with the old record set cached accepts the new key before the TTL has passed (the test shows nothing)")
+	}
+	cached.clock.Advance(ttl + time.Second)
+	if !cached.accepts(oldCert) || !cached.accepts(newCert) {
+		t.Errorf("during, once the TTL has passed: old accepted %v, new accepted %v; want both", cached.accepts(oldCert), cached.accepts(newCert))
+	}
+	fresh := newRotateVerifier(t, addr, zdir)
+	if !fresh.accepts(oldCert) || !fresh.accepts(newCert) {
+		t.Errorf("during, a new verifier: old accepted %v, new accepted %v; want both", fresh.accepts(oldCert), fresh.accepts(newCert))
+	}
+	cancel()
+	if code := <-done; code != 1 {
+		t.Errorf("interrupted rotate exited %d, want 1", code)
+	}
+	wantOut := `^` + name + `: new ecdsa-p256 key made in .*next\n` +
+		name + `: new key published beside the old, serial \d+ \(record set TTL 60 s\)\n` +
+		name + `: old key accepted until 2026-12-03T06:02:00Z \(if retired on time\), new key usable from 2026-12-03T06:01:00Z\n` +
+		name + `: waiting 1m0s, until 2026-12-03T06:01:00Z, .*\n$`
+	if !regexp.MustCompile(wantOut).MatchString(out1.String()) {
+		t.Errorf("first run printed\n%s\nwant to match\n%s", out1.String(), wantOut)
+	}
+	if !strings.Contains(err1.String(), "interrupted") || !strings.Contains(err1.String(), "run the same command again") {
+		t.Errorf("first run's stderr %q does not say to run it again", err1.String())
+	}
+	if !bytes.Equal(mustRead(t, filepath.Join(iddir, "cert.pem")), mustRead(t, oldCert)) {
+		t.Error("after the interruption, the directory no longer holds the old certificate")
+	}
+
+	// The second run, 20 s later: continues, waits the 40 s left.
+	clock.Advance(20 * time.Second)
+	var resumed time.Duration
+	rotateSleep = func(_ context.Context, d time.Duration) error {
+		resumed = d
+		clock.Advance(d)
+		return nil
+	}
+	var out2, err2 bytes.Buffer
+	if code := run(context.Background(), rotate, nil, &out2, &err2); code != 0 {
+		t.Fatalf("resumed rotate exited %d\nstdout %s\nstderr %s", code, out2.String(), err2.String())
+	}
+	if resumed != 40*time.Second {
+		t.Errorf("resumed run waits %v, want the 40s left", resumed)
+	}
+	wantOut = `^` + name + `: continuing the rotation \(published\)\n` +
+		name + `: waiting 40s, until 2026-12-03T06:01:00Z, .*\n` +
+		name + `: .*sensor1 now holds the new key: reload whatever presents it\n` +
+		name + `: old key retired, serial \d+\n` +
+		name + `: old key accepted until 2026-12-03T06:02:00Z, new key usable from 2026-12-03T06:01:00Z\n$`
+	if !regexp.MustCompile(wantOut).MatchString(out2.String()) {
+		t.Errorf("second run printed\n%s\nwant to match\n%s", out2.String(), wantOut)
+	}
+	for _, gone := range []string{"rotate.json", "next"} {
+		if _, err := os.Stat(filepath.Join(iddir, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s left in the identity's directory after the rotation (%v)", gone, err)
+		}
+	}
+	// The directory holds the new key and a certificate for it.
+	checkPair(t, iddir)
+	curCert := filepath.Join(iddir, "cert.pem")
+	if bytes.Equal(mustRead(t, curCert), mustRead(t, oldCert)) {
+		t.Fatal("cert.pem is still the old certificate")
+	}
+	runCases(t, []cliCase{{"after: only the new record", list, 0, `^` + name + `\.\t60\tIN\tTLSA\t3 1 1 [0-9a-f]{64}\n$`, ""}})
+
+	// A verifier with a cache: the old key until the TTL has passed, then
+	// only the new one.
+	if !cached.accepts(oldCert) || !cached.accepts(curCert) {
+		t.Errorf("after, cached: old accepted %v, new accepted %v; want both until the TTL has passed", cached.accepts(oldCert), cached.accepts(curCert))
+	}
+	cached.clock.Advance(ttl + time.Second)
+	if cached.accepts(oldCert) || !cached.accepts(curCert) {
+		t.Errorf("after the TTL, cached: old accepted %v, new accepted %v; want only the new", cached.accepts(oldCert), cached.accepts(curCert))
+	}
+	fresh = newRotateVerifier(t, addr, zdir)
+	if fresh.accepts(oldCert) || !fresh.accepts(curCert) {
+		t.Errorf("after, a new verifier: old accepted %v, new accepted %v; want only the new", fresh.accepts(oldCert), fresh.accepts(curCert))
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkPair checks that dir's key.pem and cert.pem belong together.
+func checkPair(t *testing.T, dir string) {
+	t.Helper()
+	key, err := identity.ParsePrivateKey(mustRead(t, filepath.Join(dir, "key.pem")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := identity.ParseCertificate(mustRead(t, filepath.Join(dir, "cert.pem")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !idSamePublicKey(cert.PublicKey, key.Public()) {
+		t.Errorf("%s: cert.pem is not for key.pem", dir)
+	}
+}
