@@ -769,9 +769,12 @@ func zoneListCommand() *cli.Command {
 		asJSON bool
 	)
 	return &cli.Command{
-		Name:      "list",
-		Summary:   "list identities through the admin API",
-		Usage:     "dance zone list [--under NAME] [--limit N] [--json] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
+		Name:    "list",
+		Summary: "list identities through the admin API",
+		Usage:   "dance zone list [--under NAME] [--limit N] [--json] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
+		Description: "Prints each identity's records as zone-file lines, or with --json one object per\n" +
+			"identity. A revoked name's record, the revocation marker, is printed as \"revoked\"\n" +
+			"instead of its data (--json: \"revoked\": true beside the records).",
 		Examples:  []string{"dance zone list --dir ./zone --under _device.devices.test", "dance zone list --dir ./zone --json"},
 		ExitCodes: apiExitCodes,
 		Flags: func(fs *flag.FlagSet) {
@@ -800,11 +803,22 @@ func zoneListCommand() *cli.Command {
 					return apiErr(err)
 				}
 				for _, id := range ids {
+					revoked := false
+					for _, r := range id.Records {
+						revoked = revoked || isRevocationMarker(r.Type, r.Data)
+					}
 					if asJSON {
-						enc.Encode(id)
+						enc.Encode(struct {
+							admin.Identity
+							Revoked bool `json:"revoked,omitempty"`
+						}{id, revoked})
 					} else {
 						for _, r := range id.Records {
-							fmt.Fprintf(w, "%s\t%d\tIN\t%s\t%s\n", id.Name, r.TTL, r.Type, r.Data)
+							data := r.Data
+							if isRevocationMarker(r.Type, r.Data) {
+								data = revokedLabel
+							}
+							fmt.Fprintf(w, "%s\t%d\tIN\t%s\t%s\n", id.Name, r.TTL, r.Type, data)
 						}
 					}
 					after = id.Name
