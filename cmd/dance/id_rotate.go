@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,8 +83,8 @@ var (
 // rotationHelp states the pattern 'dance id rotate' follows.
 const rotationHelp = `A key is replaced in three steps, because verifiers cache the TLSA record
 set for its TTL: (1) publish the new key's record beside the old one; (2) once
-the TTL has passed, every cache holds both, and the identity presents the new
-key; (3) retire the old record, which caches forget within the TTL. At no point
+the TTL has passed, every cache that holds the set holds both, and the identity
+presents the new key; (3) retire the old record, which caches forget within the TTL. At no point
 is the key the identity presents missing from a verifier's cache. Replacing the
 record in one step ('dance zone add --replace') makes the new key refused, and
 the old accepted, until caches expire.`
@@ -152,6 +153,8 @@ is retired only while NAME still holds the new one and is not revoked.`,
 				return cli.Usagef("--ttl is too large")
 			case wait < 0:
 				return cli.Usagef("--wait must not be negative")
+			case af.dir == "" && af.tokenFile == "" && af.identity == "":
+				return cli.Usagef("--zone-dir, --token-file or --api-identity is required: the admin API's credentials")
 			}
 			c, err := af.client(env)
 			if err != nil {
@@ -284,11 +287,11 @@ func (r *rotation) start(name, caCert, caKey, keyType string, days uint, ttl uin
 	if err != nil {
 		return nil, cli.Fail(err)
 	}
-	id, err := r.c.Get(owner.String())
+	id, err := r.get(owner.String())
 	if err != nil {
-		return nil, r.apiErr(owner.String(), err)
+		return nil, err
 	}
-	if err := idRotateCheck(id, oldRec, false); err != nil {
+	if err := idRotateCheck(id, oldRec); err != nil {
 		return nil, err
 	}
 	if ttl == 0 {
@@ -360,20 +363,20 @@ func (r *rotation) finish(st *rotateState) error {
 		return cli.Input(fmt.Errorf("%s: %w", filepath.Join(r.dir, rotateStateFile), err))
 	}
 	if st.Phase == rotateMade {
-		id, err := r.c.Get(st.Name)
+		id, err := r.get(st.Name)
 		if err != nil {
-			return r.apiErr(st.Name, err)
+			return err
 		}
-		if err := idRotateCheck(id, oldRec, true); err != nil {
+		if err := idRotateCheck(id, oldRec); err != nil {
 			return err
 		}
 		res, err := r.c.Publish(st.Name, []admin.Record{{Type: "TLSA", Data: st.New, TTL: st.TTL}}, false)
 		if err != nil {
-			return r.apiErr(st.Name, err)
+			return apiErr(err)
 		}
 		now := rotateNow()
 		if id, err = r.c.Get(st.Name); err != nil {
-			return r.apiErr(st.Name, err)
+			return apiErr(err)
 		}
 		ttl := idRotateTTL(id)
 		wait := max(time.Duration(ttl)*time.Second, r.wait)
@@ -410,9 +413,9 @@ func (r *rotation) finish(st *rotateState) error {
 		fmt.Fprintf(r.env.Stdout, "%s: %s now holds the new key: reload whatever presents it\n", st.Name, r.dir)
 	}
 	// rotateSwitched: retire the old record.
-	id, err := r.c.Get(st.Name)
+	id, err := r.get(st.Name)
 	if err != nil {
-		return r.apiErr(st.Name, err)
+		return err
 	}
 	var keep []admin.Record
 	hasNew, hasOld, ttl := false, false, idRotateTTL(id)
@@ -439,7 +442,7 @@ func (r *rotation) finish(st *rotateState) error {
 	if hasOld {
 		res, err := r.c.Publish(st.Name, keep, true)
 		if err != nil {
-			return r.apiErr(st.Name, err)
+			return apiErr(err)
 		}
 		fmt.Fprintf(r.env.Stdout, "%s: old key retired, serial %d\n", st.Name, res.Serial)
 	}
@@ -451,16 +454,22 @@ func (r *rotation) finish(st *rotateState) error {
 	return nil
 }
 
-func (r *rotation) apiErr(name string, err error) error {
-	if se, ok := errors.AsType[*admin.StatusError](err); ok && se.Code == 404 {
-		return cli.Input(fmt.Errorf("%s: no identity records in the zone: %w", name, err))
+// get returns the identity records at name; none is an identity without
+// records, not an error.
+func (r *rotation) get(name string) (*admin.Identity, error) {
+	id, err := r.c.Get(name)
+	if se, ok := errors.AsType[*admin.StatusError](err); ok && se.Code == http.StatusNotFound {
+		return &admin.Identity{Name: name}, nil
 	}
-	return apiErr(err)
+	if err != nil {
+		return nil, apiErr(err)
+	}
+	return id, nil
 }
 
-// idRotateCheck makes sure the name holds the old key's record (or, when
-// resuming, may already hold the new one) and is not revoked.
-func idRotateCheck(id *admin.Identity, old tlsa.Record, resuming bool) error {
+// idRotateCheck makes sure the name holds the old key's record and is not
+// revoked, before the new record is published beside it.
+func idRotateCheck(id *admin.Identity, old tlsa.Record) error {
 	found := false
 	for _, rec := range id.Records {
 		if rec.Type != "TLSA" {

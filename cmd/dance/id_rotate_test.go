@@ -264,3 +264,119 @@ func checkPair(t *testing.T, dir string) {
 		t.Errorf("%s: cert.pem is not for key.pem", dir)
 	}
 }
+
+// TestIDRotateCAAndRefusals: a CA-issued device rotates with its CA (the
+// new certificate chain issued by it); what cannot be rotated safely is
+// refused before anything is made or published; and a name revoked during
+// a rotation keeps its revocation: the old record is not retired by a
+// replace that would lift it.
+func TestIDRotateCAAndRefusals(t *testing.T) {
+	dir := t.TempDir()
+	zdir := filepath.Join(dir, "zone")
+	idMust(t, "zone", "init", "--zone", "devices.test", "--dir", zdir)
+	adminServe(t, zdir)
+	saved := []any{rotateNow, rotateSleep}
+	t.Cleanup(func() {
+		rotateNow, rotateSleep = saved[0].(func() time.Time), saved[1].(func(context.Context, time.Duration) error)
+	})
+	clock := &rotateClock{t: time.Now()}
+	rotateNow = clock.Now
+	rotateSleep = func(_ context.Context, d time.Duration) error { clock.Advance(d); return nil }
+
+	ca, other := filepath.Join(dir, "ca"), filepath.Join(dir, "other")
+	idMust(t, "ca", "new", "--name", "devices.test", "--out", ca)
+	idMust(t, "ca", "new", "--name", "devices.test", "--out", other)
+	// newID makes an identity (issued by ca when issued is set) and
+	// publishes its record when publish is set.
+	newID := func(name string, issued, publish bool) string {
+		out := filepath.Join(dir, name)
+		args := []string{"id", "new", "--name", name + "._device.devices.test", "--out", out}
+		if issued {
+			args = append(args, "--ca", filepath.Join(ca, "cert.pem"), "--ca-key", filepath.Join(ca, "key.pem"))
+		}
+		line := idMust(t, args...)
+		if publish {
+			if _, errs, code := idRun(t, line, "zone", "add", "--dir", zdir, "--from", "-"); code != 0 {
+				t.Fatalf("zone add: %s", errs)
+			}
+		}
+		return out
+	}
+	withCA := func(c string) []string {
+		return []string{"--ca", filepath.Join(c, "cert.pem"), "--ca-key", filepath.Join(c, "key.pem")}
+	}
+	rotate := func(out string, extra ...string) []string {
+		return append([]string{"id", "rotate", "--out", out, "--zone-dir", zdir}, extra...)
+	}
+
+	dev := newID("ca1", true, true)
+	selfSigned := newID("self1", false, true)
+	unpublished := newID("self2", false, false)
+	revoked := newID("self3", false, true)
+	idMust(t, "zone", "revoke", "--dir", zdir, "self3._device.devices.test")
+	list := []string{"zone", "list", "--dir", zdir}
+	before := idMust(t, list...)
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"no --out", []string{"id", "rotate", "--zone-dir", zdir}, "--out DIR is required"},
+		{"CA-issued without its CA", rotate(dev), "needs its CA"},
+		{"another CA", rotate(dev, withCA(other)...), "did not issue"},
+		{"self-signed with a CA", rotate(selfSigned, withCA(ca)...), "is self-signed"},
+		{"not published", rotate(unpublished), "holds no record of the key"},
+		{"revoked", rotate(revoked), "is revoked"},
+		{"no API credentials", []string{"id", "rotate", "--out", selfSigned}, "--zone-dir, --token-file or --api-identity is required"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs, code := idRun(t, "", tt.args...)
+			if code != 2 || !strings.Contains(errs, tt.stderr) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errs, tt.stderr)
+			}
+			if after := idMust(t, list...); after != before {
+				t.Errorf("the zone changed:\n%s\nwas\n%s", after, before)
+			}
+			for _, d := range []string{dev, selfSigned, unpublished, revoked} {
+				for _, f := range []string{"rotate.json", "next"} {
+					if _, err := os.Stat(filepath.Join(d, f)); err == nil {
+						t.Errorf("%s left in %s", f, d)
+					}
+				}
+			}
+		})
+	}
+
+	// The CA-issued device, with its CA.
+	oldChain := mustRead(t, filepath.Join(dev, "cert.pem"))
+	out := idMust(t, rotate(dev, withCA(ca)...)...)
+	if !strings.Contains(out, "ca1._device.devices.test: old key retired") {
+		t.Errorf("rotate printed %q", out)
+	}
+	checkPair(t, dev)
+	chain, err := identity.ParseCertificates(mustRead(t, filepath.Join(dev, "cert.pem")))
+	if err != nil || len(chain) != 2 || bytes.Equal(mustRead(t, filepath.Join(dev, "cert.pem")), oldChain) {
+		t.Fatalf("after rotation, cert.pem: %d certificates (%v), changed %v; want a new chain of 2", len(chain), err, !bytes.Equal(mustRead(t, filepath.Join(dev, "cert.pem")), oldChain))
+	}
+	caCert, err := identity.ParseCertificate(mustRead(t, filepath.Join(ca, "cert.pem")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chain[0].CheckSignatureFrom(caCert); err != nil || !chain[1].Equal(caCert) {
+		t.Errorf("the new certificate is not issued by the CA (%v) or not followed by it", err)
+	}
+	runCases(t, []cliCase{{"one record at the rotated name", append(list, "--under", "ca1._device.devices.test"), 0, `^ca1\._device\.devices\.test\.\t300\tIN\tTLSA\t3 1 1 [0-9a-f]{64}\n$`, ""}})
+
+	// Revoked while the rotation waits: the revocation stands.
+	rotateSleep = func(ctx context.Context, d time.Duration) error { return context.Canceled }
+	if _, _, code := idRun(t, "", rotate(selfSigned)...); code != 1 {
+		t.Fatalf("interrupted rotation exited %d, want 1", code)
+	}
+	idMust(t, "zone", "revoke", "--dir", zdir, "self1._device.devices.test")
+	rotateSleep = func(_ context.Context, d time.Duration) error { clock.Advance(d); return nil }
+	_, errs, code := idRun(t, "", rotate(selfSigned)...)
+	if code != 2 || !strings.Contains(errs, "revoked during the rotation") {
+		t.Errorf("rotation of a name revoked meanwhile: exit %d, stderr %q", code, errs)
+	}
+	runCases(t, []cliCase{{"the revocation stands", append(list, "--under", "self1._device.devices.test"), 0, `^self1\._device\.devices\.test\.\t300\tIN\tTLSA\trevoked `, ""}})
+}
