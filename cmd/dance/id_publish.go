@@ -81,23 +81,9 @@ func idPublishCommand() *cli.Command {
 			if _, _, err := net.SplitHostPort(server); err != nil {
 				server = net.JoinHostPort(strings.Trim(server, "[]"), "53")
 			}
-			ks, err := tsigkey.ReadFile(tsigFile)
+			key, err := idLoadTSIG(tsigFile, keyName)
 			if err != nil {
-				return cli.Input(err)
-			}
-			key := ks[0]
-			if keyName != "" {
-				key = nil
-				for _, k := range ks {
-					if k.Name == dns.CanonicalName(keyName) {
-						key = k
-					}
-				}
-				if key == nil {
-					return cli.Input(fmt.Errorf("%s has no key %s", tsigFile, keyName))
-				}
-			} else if len(ks) > 1 {
-				return cli.Usagef("%s holds %d keys; choose one with --key-name", tsigFile, len(ks))
+				return err
 			}
 			var name string
 			var recs []dns.RR
@@ -151,19 +137,8 @@ func idPublishCommand() *cli.Command {
 			res, err := publish.Publish(env.Context(), publish.Request{
 				Server: server, Key: key, Zone: zoneName, Name: name, Records: recs, Mode: mode, Timeout: timeout,
 			})
-			var re *publish.RcodeError
-			if errors.As(err, &re) {
-				hint := "the server refused the update; its log says why"
-				if re.Rcode == dns.RcodeNotAuth {
-					hint = "the server does not accept this TSIG key (name, algorithm or secret)"
-				}
-				return cli.WithHint(cli.Fail(err), hint)
-			}
 			if err != nil {
-				if strings.Contains(err.Error(), "publish: invalid") || strings.Contains(err.Error(), "is not at") || strings.Contains(err.Error(), "no records") {
-					return cli.Input(err)
-				}
-				return cli.Fail(err)
+				return idPublishErr(err)
 			}
 			verb := map[publish.Mode]string{publish.Replace: "published", publish.Add: "added", publish.Remove: "removed"}[mode]
 			if revoke {
@@ -212,4 +187,42 @@ func idZoneSerial(ctx context.Context, server, zone string, timeout time.Duratio
 		}
 	}
 	return 0, fmt.Errorf("no SOA for %s in the answer (%s)", zone, dns.RcodeToString[r.Rcode])
+}
+
+// idLoadTSIG reads the TSIG key file and picks the key named keyName, or
+// the only one.
+func idLoadTSIG(file, keyName string) (*tsigkey.Key, error) {
+	ks, err := tsigkey.ReadFile(file)
+	if err != nil {
+		return nil, cli.Input(err)
+	}
+	if keyName == "" {
+		if len(ks) > 1 {
+			return nil, cli.Usagef("%s holds %d keys; choose one with --key-name", file, len(ks))
+		}
+		return ks[0], nil
+	}
+	for _, k := range ks {
+		if k.Name == dns.CanonicalName(keyName) {
+			return k, nil
+		}
+	}
+	return nil, cli.Input(fmt.Errorf("%s has no key %s", file, keyName))
+}
+
+// idPublishErr turns an error of publish.Publish into the command's error:
+// a refusal by the server with a hint, bad input as such.
+func idPublishErr(err error) error {
+	var re *publish.RcodeError
+	if errors.As(err, &re) {
+		hint := "the server refused the update; its log says why"
+		if re.Rcode == dns.RcodeNotAuth {
+			hint = "the server does not accept this TSIG key (name, algorithm or secret)"
+		}
+		return cli.WithHint(cli.Fail(err), hint)
+	}
+	if strings.Contains(err.Error(), "publish: invalid") || strings.Contains(err.Error(), "is not at") || strings.Contains(err.Error(), "no records") {
+		return cli.Input(err)
+	}
+	return cli.Fail(err)
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +24,9 @@ import (
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/zone/admin"
+	"github.com/dnsbound/dance/zone/publish"
+	"github.com/dnsbound/dance/zone/tsigkey"
+	"github.com/miekg/dns"
 )
 
 // A key rotation keeps its state in the identity's directory, so that a run
@@ -91,22 +95,27 @@ the old accepted, until caches expire.`
 
 func idRotateCommand() *cli.Command {
 	var (
-		af            apiFlags
-		name, out     string
-		caCert, caKey string
-		keyType       string
-		days, ttl     uint
-		wait          time.Duration
+		af                apiFlags
+		server, tsigFile  string
+		keyName, zoneName string
+		timeout           time.Duration
+		name, out         string
+		caCert, caKey     string
+		keyType           string
+		days, ttl         uint
+		wait              time.Duration
 	)
 	return &cli.Command{
 		Name:    "rotate",
 		Summary: "replace an identity's key without a moment where it is refused",
-		Usage:   "dance id rotate --out DIR [--name NAME] [--ca CERT --ca-key KEY] [--key TYPE] [--ttl SECONDS] [--wait DURATION] (--zone-dir ZDIR | --token-file FILE) [--api URL] [--api-ca FILE]",
+		Usage: "dance id rotate --out DIR [--name NAME] [--ca CERT --ca-key KEY] [--key TYPE] [--ttl SECONDS] [--wait DURATION] (--zone-dir ZDIR | --token-file FILE) [--api URL] [--api-ca FILE]\n" +
+			"  dance id rotate --out DIR [...] --server HOST[:PORT] --tsig FILE [--zone ZONE]",
 		Description: rotationHelp + `
 
 'dance id rotate' takes these steps for the identity in DIR (as 'dance id new
 --out DIR' made it: key.pem with cert.pem or pubkey.pem) through the zone's
-admin API. It makes a new key of the same type (and a certificate like the old
+admin API, or with --server and --tsig by RFC 2136 UPDATE on any primary (this
+project's zone server, Knot, BIND, PowerDNS). It makes a new key of the same type (and a certificate like the old
 one: self-signed, or issued by --ca/--ca-key when the old one was) in DIR/next/,
 adds its DANE-EE 3 1 1 record at NAME beside the record of DIR's key, waits
 out the TTL of NAME's record set (at least --wait), moves the new key and
@@ -123,6 +132,7 @@ is retired only while NAME still holds the new one and is not revoked.`,
 			"dance id rotate --out ./sensor1 --zone-dir ./zone",
 			"dance id rotate --out ./sensor2 --ca ca/cert.pem --ca-key ca/key.pem --zone-dir ./zone",
 			"dance id rotate --out ./sensor1 --token-file admin.token --api https://zone.example.com:8053 --api-ca zone-ca.pem",
+			"dance id rotate --out ./sensor1 --server ns1.example.com --tsig upd.key",
 		},
 		ExitCodes: []string{"0  the old key is retired", "1  the API is unreachable or failed, or the run was interrupted (run it again to continue)", "2  bad usage or bad input (DIR, CA, a record that is not there)"},
 		Flags: func(fs *flag.FlagSet) {
@@ -139,6 +149,11 @@ is retired only while NAME still holds the new one and is not revoked.`,
 			fs.StringVar(&af.tokenFile, "token-file", "", "bearer token `FILE` (default ZDIR/admin.token with --zone-dir)")
 			fs.StringVar(&af.ca, "api-ca", "", "PEM `FILE` of the CA (or self-signed certificate) of an https --api")
 			fs.StringVar(&af.identity, "api-identity", "", "identity `DIR` to present to the admin API as a DANE client certificate")
+			fs.StringVar(&server, "server", "", "publish by RFC 2136 UPDATE to the primary `HOST[:PORT]` instead of the admin API (with --tsig)")
+			fs.StringVar(&tsigFile, "tsig", "", "with --server: TSIG key `FILE` in BIND syntax")
+			fs.StringVar(&keyName, "key-name", "", "with --server: key `NAME` to use when the key file holds several")
+			fs.StringVar(&zoneName, "zone", "", "with --server: `ZONE` to update (default: found with an SOA query)")
+			fs.DurationVar(&timeout, "timeout", publish.DefaultTimeout, "with --server: time limit per exchange with the server")
 		},
 		NoArgs: true,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
@@ -153,14 +168,32 @@ is retired only while NAME still holds the new one and is not revoked.`,
 				return cli.Usagef("--ttl is too large")
 			case wait < 0:
 				return cli.Usagef("--wait must not be negative")
-			case af.dir == "" && af.tokenFile == "" && af.identity == "":
-				return cli.Usagef("--zone-dir, --token-file or --api-identity is required: the admin API's credentials")
+			case server != "" && (af.dir != "" || af.tokenFile != "" || af.identity != "" || af.api != "" || af.ca != ""):
+				return cli.Usagef("--server publishes by RFC 2136; the admin API flags do not go with it")
+			case (server == "") != (tsigFile == ""):
+				return cli.Usagef("--server and --tsig go together")
+			case server == "" && (keyName != "" || zoneName != ""):
+				return cli.Usagef("--key-name and --zone go with --server")
+			case server == "" && af.dir == "" && af.tokenFile == "" && af.identity == "":
+				return cli.Usagef("--zone-dir, --token-file or --api-identity is required (the admin API's credentials), or --server and --tsig")
 			}
-			c, err := af.client(env)
-			if err != nil {
-				return err
+			r := &rotation{env: env, dir: out, wait: wait}
+			if server != "" {
+				if _, _, err := net.SplitHostPort(server); err != nil {
+					server = net.JoinHostPort(strings.Trim(server, "[]"), "53")
+				}
+				key, err := idLoadTSIG(tsigFile, keyName)
+				if err != nil {
+					return err
+				}
+				r.z = updateRotateZone{server: server, zone: zoneName, key: key, timeout: timeout}
+			} else {
+				c, err := af.client(env)
+				if err != nil {
+					return err
+				}
+				r.z = adminRotateZone{c}
 			}
-			r := &rotation{env: env, c: c, dir: out, wait: wait}
 			st, err := loadRotateState(out)
 			if err != nil {
 				return err
@@ -184,9 +217,21 @@ is retired only while NAME still holds the new one and is not revoked.`,
 // rotation is one run of 'dance id rotate'.
 type rotation struct {
 	env  *cli.Env
-	c    *admin.Client
+	z    rotateZone
 	dir  string
 	wait time.Duration
+}
+
+// rotateZone is where a rotation publishes: the zone's admin API
+// (adminRotateZone) or any primary by RFC 2136 (updateRotateZone). Serials
+// are 0 when unknown.
+type rotateZone interface {
+	// records returns the TLSA records at name and the TTL of their set.
+	records(ctx context.Context, name string) ([]tlsa.Record, uint32, error)
+	// add publishes rec beside the records at name.
+	add(ctx context.Context, name string, rec tlsa.Record, ttl uint32) (serial uint32, err error)
+	// retire removes rec from name and keeps every other record there.
+	retire(ctx context.Context, name string, rec tlsa.Record) (serial uint32, err error)
 }
 
 func loadRotateState(dir string) (*rotateState, error) {
@@ -287,17 +332,17 @@ func (r *rotation) start(name, caCert, caKey, keyType string, days uint, ttl uin
 	if err != nil {
 		return nil, cli.Fail(err)
 	}
-	id, err := r.get(owner.String())
+	recs, setTTL, err := r.z.records(r.env.Context(), owner.String())
 	if err != nil {
 		return nil, err
 	}
-	if err := idRotateCheck(id, oldRec); err != nil {
+	if err := idRotateCheck(owner.String(), recs, oldRec); err != nil {
 		return nil, err
 	}
 	if ttl == 0 {
 		// The record set has one TTL (RFC 2181 §5.2): the new record
 		// takes the old one's, so that the wait does not grow.
-		ttl = idRotateTTL(id)
+		ttl = setTTL
 	}
 
 	key, err := identity.GenerateKey(kt, nil)
@@ -362,29 +407,36 @@ func (r *rotation) finish(st *rotateState) error {
 	if err := errors.Join(err1, err2); err != nil {
 		return cli.Input(fmt.Errorf("%s: %w", filepath.Join(r.dir, rotateStateFile), err))
 	}
+	ctx := r.env.Context()
 	if st.Phase == rotateMade {
-		id, err := r.get(st.Name)
+		recs, _, err := r.z.records(ctx, st.Name)
 		if err != nil {
 			return err
 		}
-		if err := idRotateCheck(id, oldRec); err != nil {
+		if err := idRotateCheck(st.Name, recs, oldRec); err != nil {
 			return err
 		}
-		res, err := r.c.Publish(st.Name, []admin.Record{{Type: "TLSA", Data: st.New, TTL: st.TTL}}, false)
+		serial, err := r.z.add(ctx, st.Name, newRec, st.TTL)
 		if err != nil {
-			return apiErr(err)
+			return err
 		}
 		now := rotateNow()
-		if id, err = r.c.Get(st.Name); err != nil {
-			return apiErr(err)
+		_, ttl, err := r.z.records(ctx, st.Name)
+		if err != nil {
+			return err
 		}
-		ttl := idRotateTTL(id)
 		wait := max(time.Duration(ttl)*time.Second, r.wait)
-		st.Phase, st.PublishedAt, st.WaitSeconds = rotatePublished, now.UTC().Truncate(time.Second), int64((wait+time.Second-1)/time.Second)
+		// Whole seconds, rounded up: the wait is never shorter than
+		// the TTL.
+		published := now.UTC().Truncate(time.Second)
+		if published.Before(now) {
+			published = published.Add(time.Second)
+		}
+		st.Phase, st.PublishedAt, st.WaitSeconds = rotatePublished, published, int64((wait+time.Second-1)/time.Second)
 		if err := r.save(st); err != nil {
 			return err
 		}
-		fmt.Fprintf(r.env.Stdout, "%s: new key published beside the old, serial %d (record set TTL %d s)\n", st.Name, res.Serial, ttl)
+		fmt.Fprintf(r.env.Stdout, "%s: new key published beside the old%s (record set TTL %d s)\n", st.Name, idSerialText(serial), ttl)
 		fmt.Fprintf(r.env.Stdout, "%s: old key accepted until %s, new key usable from %s\n", st.Name,
 			idRotateTime(st.usableFrom().Add(time.Duration(ttl)*time.Second))+" (if retired on time)", idRotateTime(st.usableFrom()))
 	}
@@ -413,38 +465,31 @@ func (r *rotation) finish(st *rotateState) error {
 		fmt.Fprintf(r.env.Stdout, "%s: %s now holds the new key: reload whatever presents it\n", st.Name, r.dir)
 	}
 	// rotateSwitched: retire the old record.
-	id, err := r.get(st.Name)
+	recs, ttl, err := r.z.records(ctx, st.Name)
 	if err != nil {
 		return err
 	}
-	var keep []admin.Record
-	hasNew, hasOld, ttl := false, false, idRotateTTL(id)
-	for _, rec := range id.Records {
-		if rec.Type == "TLSA" {
-			if p, err := idParseTLSA(rec.Data); err == nil {
-				switch {
-				case p.IsRevocationMarker():
-					return cli.Input(fmt.Errorf("%s was revoked during the rotation: the old record is not retired, and the revocation stands", st.Name))
-				case p.Equal(oldRec):
-					hasOld = true
-					continue
-				case p.Equal(newRec):
-					hasNew = true
-				}
-			}
+	hasNew, hasOld := false, false
+	for _, p := range recs {
+		switch {
+		case p.IsRevocationMarker():
+			return cli.Input(fmt.Errorf("%s was revoked during the rotation: the old record is not retired, and the revocation stands", st.Name))
+		case p.Equal(oldRec):
+			hasOld = true
+		case p.Equal(newRec):
+			hasNew = true
 		}
-		keep = append(keep, rec)
 	}
 	if !hasNew {
 		return cli.WithHint(cli.Input(fmt.Errorf("%s no longer holds the new key's record (TLSA %s): the old one is not retired", st.Name, st.New)),
 			"publish it again ('dance zone add'), then run this command again")
 	}
 	if hasOld {
-		res, err := r.c.Publish(st.Name, keep, true)
+		serial, err := r.z.retire(ctx, st.Name, oldRec)
 		if err != nil {
-			return apiErr(err)
+			return err
 		}
-		fmt.Fprintf(r.env.Stdout, "%s: old key retired, serial %d\n", st.Name, res.Serial)
+		fmt.Fprintf(r.env.Stdout, "%s: old key retired%s\n", st.Name, idSerialText(serial))
 	}
 	until := rotateNow().Add(time.Duration(ttl) * time.Second)
 	fmt.Fprintf(r.env.Stdout, "%s: old key accepted until %s, new key usable from %s\n", st.Name, idRotateTime(until), idRotateTime(st.usableFrom()))
@@ -454,53 +499,142 @@ func (r *rotation) finish(st *rotateState) error {
 	return nil
 }
 
-// get returns the identity records at name; none is an identity without
-// records, not an error.
-func (r *rotation) get(name string) (*admin.Identity, error) {
-	id, err := r.c.Get(name)
-	if se, ok := errors.AsType[*admin.StatusError](err); ok && se.Code == http.StatusNotFound {
-		return &admin.Identity{Name: name}, nil
-	}
-	if err != nil {
-		return nil, apiErr(err)
-	}
-	return id, nil
-}
-
-// idRotateCheck makes sure the name holds the old key's record and is not
+// idRotateCheck makes sure name holds the old key's record and is not
 // revoked, before the new record is published beside it.
-func idRotateCheck(id *admin.Identity, old tlsa.Record) error {
+func idRotateCheck(name string, recs []tlsa.Record, old tlsa.Record) error {
 	found := false
-	for _, rec := range id.Records {
-		if rec.Type != "TLSA" {
-			continue
-		}
-		p, err := idParseTLSA(rec.Data)
-		if err != nil {
-			continue
-		}
+	for _, p := range recs {
 		if p.IsRevocationMarker() {
-			return cli.Input(fmt.Errorf("%s is revoked (dance zone revoke): there is no key to rotate", id.Name))
+			return cli.Input(fmt.Errorf("%s is revoked (dance zone revoke): there is no key to rotate", name))
 		}
 		found = found || p.Equal(old)
 	}
 	if !found {
-		return cli.WithHint(cli.Input(fmt.Errorf("%s holds no record of the key in the identity's directory (TLSA %s)", id.Name, old)),
+		return cli.WithHint(cli.Input(fmt.Errorf("%s holds no record of the key in the identity's directory (TLSA %s)", name, old)),
 			"rotate publishes the new key beside the old one; an identity known only by its CA's record needs no DNS change: issue a new certificate with 'dance id new --ca'")
 	}
 	return nil
 }
 
-// idRotateTTL is the TTL of the TLSA record set at the identity: the
-// longest, should the records disagree.
-func idRotateTTL(id *admin.Identity) uint32 {
+// idSerialText is ", serial N", or nothing when the serial is unknown.
+func idSerialText(serial uint32) string {
+	if serial == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", serial %d", serial)
+}
+
+// adminRotateZone rotates through the zone's admin API.
+type adminRotateZone struct{ c *admin.Client }
+
+func (z adminRotateZone) get(name string) ([]admin.Record, error) {
+	id, err := z.c.Get(name)
+	if se, ok := errors.AsType[*admin.StatusError](err); ok && se.Code == http.StatusNotFound {
+		return nil, nil // no identity records: nothing to rotate
+	}
+	if err != nil {
+		return nil, apiErr(err)
+	}
+	return id.Records, nil
+}
+
+func (z adminRotateZone) records(_ context.Context, name string) ([]tlsa.Record, uint32, error) {
+	all, err := z.get(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []tlsa.Record
 	var ttl uint32
-	for _, rec := range id.Records {
-		if rec.Type == "TLSA" {
-			ttl = max(ttl, rec.TTL)
+	for _, rec := range all {
+		if rec.Type != "TLSA" {
+			continue
+		}
+		ttl = max(ttl, rec.TTL)
+		if p, err := idParseTLSA(rec.Data); err == nil {
+			out = append(out, p)
 		}
 	}
-	return ttl
+	return out, ttl, nil
+}
+
+func (z adminRotateZone) add(_ context.Context, name string, rec tlsa.Record, ttl uint32) (uint32, error) {
+	res, err := z.c.Publish(name, []admin.Record{{Type: "TLSA", Data: rec.String(), TTL: ttl}}, false)
+	if err != nil {
+		return 0, apiErr(err)
+	}
+	return res.Serial, nil
+}
+
+// retire replaces the identity by its records less rec: the admin API has
+// no removal of one record.
+func (z adminRotateZone) retire(_ context.Context, name string, rec tlsa.Record) (uint32, error) {
+	all, err := z.get(name)
+	if err != nil {
+		return 0, err
+	}
+	var keep []admin.Record
+	for _, r := range all {
+		if p, err := idParseTLSA(r.Data); err == nil && r.Type == "TLSA" && p.Equal(rec) {
+			continue
+		}
+		keep = append(keep, r)
+	}
+	res, err := z.c.Publish(name, keep, true)
+	if err != nil {
+		return 0, apiErr(err)
+	}
+	return res.Serial, nil
+}
+
+// updateRotateZone rotates by RFC 2136 updates on any primary.
+type updateRotateZone struct {
+	server, zone string
+	key          *tsigkey.Key
+	timeout      time.Duration
+}
+
+// records asks the primary (an authoritative answer, not validated: it is
+// the source of the zone).
+func (z updateRotateZone) records(ctx context.Context, name string) ([]tlsa.Record, uint32, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), dns.TypeTLSA)
+	c := &dns.Client{Net: "tcp", Timeout: z.timeout}
+	r, _, err := c.ExchangeContext(ctx, m, z.server)
+	if err != nil {
+		return nil, 0, cli.Fail(fmt.Errorf("TLSA query to %s: %w", z.server, err))
+	}
+	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
+		return nil, 0, cli.Fail(fmt.Errorf("TLSA query to %s: %s", z.server, dns.RcodeToString[r.Rcode]))
+	}
+	var out []tlsa.Record
+	var ttl uint32
+	for _, rr := range r.Answer {
+		if t, ok := rr.(*dns.TLSA); ok && dns.CanonicalName(t.Hdr.Name) == dns.CanonicalName(name) {
+			ttl = max(ttl, t.Hdr.Ttl)
+			if p, err := tlsa.FromDNS(t); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, ttl, nil
+}
+
+func (z updateRotateZone) update(ctx context.Context, name string, rec tlsa.Record, ttl uint32, mode publish.Mode) (uint32, error) {
+	res, err := publish.Publish(ctx, publish.Request{Server: z.server, Key: z.key, Zone: z.zone, Name: name,
+		Records: []dns.RR{rec.ToDNS(dns.Fqdn(name), ttl)}, Mode: mode, Timeout: z.timeout})
+	if err != nil {
+		return 0, idPublishErr(err)
+	}
+	serial, _ := idZoneSerial(ctx, z.server, res.Zone, z.timeout)
+	return serial, nil
+}
+
+func (z updateRotateZone) add(ctx context.Context, name string, rec tlsa.Record, ttl uint32) (uint32, error) {
+	return z.update(ctx, name, rec, ttl, publish.Add)
+}
+
+func (z updateRotateZone) retire(ctx context.Context, name string, rec tlsa.Record) (uint32, error) {
+	return z.update(ctx, name, rec, 0, publish.Remove)
 }
 
 func idRotateTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

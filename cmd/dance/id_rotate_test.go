@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -328,6 +330,8 @@ func TestIDRotateCAAndRefusals(t *testing.T) {
 		{"not published", rotate(unpublished), "holds no record of the key"},
 		{"revoked", rotate(revoked), "is revoked"},
 		{"no API credentials", []string{"id", "rotate", "--out", selfSigned}, "--zone-dir, --token-file or --api-identity is required"},
+		{"RFC 2136 and the admin API", rotate(selfSigned, "--server", "127.0.0.1:1", "--tsig", filepath.Join(zdir, "tsig.key")), "do not go with it"},
+		{"--server without --tsig", []string{"id", "rotate", "--out", selfSigned, "--server", "127.0.0.1:1"}, "--server and --tsig go together"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, errs, code := idRun(t, "", tt.args...)
@@ -379,4 +383,64 @@ func TestIDRotateCAAndRefusals(t *testing.T) {
 		t.Errorf("rotation of a name revoked meanwhile: exit %d, stderr %q", code, errs)
 	}
 	runCases(t, []cliCase{{"the revocation stands", append(list, "--under", "self1._device.devices.test"), 0, `^self1\._device\.devices\.test\.\t300\tIN\tTLSA\trevoked `, ""}})
+}
+
+// TestIDRotateUpdate rotates a raw public key by RFC 2136 updates, as on
+// any primary: while the rotation waits, the name holds both records;
+// after, only the new one, which matches DIR's new key.
+func TestIDRotateUpdate(t *testing.T) {
+	dir := t.TempDir()
+	zdir := filepath.Join(dir, "zone")
+	idMust(t, "zone", "init", "--zone", "devices.test", "--dir", zdir)
+	addr, _, _, _ := adminServe(t, zdir)
+	const name = "_mqtt-client.gw1.devices.test"
+	iddir := filepath.Join(dir, "gw1")
+	_, params, data := idParseLine(t, idMust(t, "id", "new", "--name", name, "--rpk", "--key", "ed25519", "--out", iddir))
+	tsig := filepath.Join(zdir, "tsig.key")
+	idMust(t, "id", "publish", "--server", addr, "--tsig", tsig, "--ttl", "30", name, "TLSA", params+" "+data)
+	oldPub := mustRead(t, filepath.Join(iddir, "pubkey.pem"))
+
+	saved := []any{rotateNow, rotateSleep}
+	t.Cleanup(func() {
+		rotateNow, rotateSleep = saved[0].(func() time.Time), saved[1].(func(context.Context, time.Duration) error)
+	})
+	clock := &rotateClock{t: time.Now().Truncate(time.Second)}
+	rotateNow = clock.Now
+	list := []string{"zone", "list", "--dir", zdir, "--under", name}
+	var during string
+	var waited time.Duration
+	rotateSleep = func(_ context.Context, d time.Duration) error {
+		during, waited = idMust(t, list...), d
+		clock.Advance(d)
+		return nil
+	}
+	out := idMust(t, "id", "rotate", "--out", iddir, "--name", name, "--server", addr, "--tsig", tsig)
+	if waited != 30*time.Second {
+		t.Errorf("waited %v, want the TTL of 30s", waited)
+	}
+	if n := strings.Count(during, "\tTLSA\t3 1 1 "); n != 2 || !strings.Contains(during, data) {
+		t.Errorf("while waiting the zone held\n%s\nwant the old record and a new one", during)
+	}
+	if !regexp.MustCompile(`new ed25519 key made[^\n]*\n.*new key published beside the old, serial \d+ \(record set TTL 30 s\)\n(?s:.*)old key retired, serial \d+\n`).MatchString(out) {
+		t.Errorf("rotate printed\n%s", out)
+	}
+	key, err := identity.ParsePrivateKey(mustRead(t, filepath.Join(iddir, "key.pem")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newPub := mustRead(t, filepath.Join(iddir, "pubkey.pem"))
+	if bytes.Equal(newPub, oldPub) {
+		t.Fatal("pubkey.pem not replaced")
+	}
+	rec, err := tlsaForKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, []cliCase{{"after: only the new record", list, 0, `^` + regexp.QuoteMeta(name) + `\.\t30\tIN\tTLSA\t` + rec + `\n$`, ""}})
+}
+
+// tlsaForKey is the 3 1 1 record (RDATA) of a private key's public key.
+func tlsaForKey(key crypto.Signer) (string, error) {
+	r, err := tlsa.ForPublicKey(key.Public(), tlsa.DANEEE, tlsa.MatchSHA256)
+	return r.String(), err
 }
