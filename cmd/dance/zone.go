@@ -538,7 +538,7 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.tokenFile, "token-file", "", "bearer token `FILE` (default DIR/admin.token with --dir)")
 	fs.StringVar(&a.dir, "dir", "", "zone `DIR`ectory: its token file, and the admin API's address and certificate that 'dance zone serve' records there")
 	fs.StringVar(&a.identity, "identity", "", "identity `DIR` (cert.pem, key.pem as 'dance id new' writes them) to present as a DANE client certificate")
-	fs.StringVar(&a.ca, "ca", "", "PEM `FILE` of the CA (or self-signed certificate) of an https --api (default: the system roots)")
+	fs.StringVar(&a.ca, "ca", "", "PEM `FILE` of the CA (or self-signed certificate) of an https --api (default: the certificate recorded in DIR with --dir, else the system roots)")
 }
 
 func (a *apiFlags) client(env *cli.Env) (*admin.Client, error) {
