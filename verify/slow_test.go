@@ -15,6 +15,7 @@ import (
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
 	"github.com/dnsbound/dance/internal/testident"
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/miekg/dns"
 )
@@ -119,10 +120,7 @@ func testSlowAuthority(t *testing.T, perParentCfg int, perParent int64) {
 	}
 	// The cached client is served while the flood is in progress; the
 	// flood's lookups cannot finish before the 30 s hold.
-	deadline := time.Now().Add(10 * time.Second)
-	for slow.held.Load() < perParent && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(10*time.Second, func() bool { return slow.held.Load() >= perParent })
 	if n := slow.held.Load(); n != perParent {
 		t.Fatalf("the slow authority holds %d queries, want the cap per parent %d", n, perParent)
 	}
@@ -163,10 +161,7 @@ func testSlowAuthority(t *testing.T, perParentCfg int, perParent int64) {
 	// back near where it was (generous slack for runtime and DNS client
 	// goroutines winding down).
 	const slack = 20
-	deadline = time.Now().Add(15 * time.Second)
-	for runtime.NumGoroutine() > before+slack && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(15*time.Second, func() bool { return runtime.NumGoroutine() <= before+slack })
 	if n := runtime.NumGoroutine(); n > before+slack {
 		t.Errorf("%d goroutines after the flood, %d before", n, before)
 	}
