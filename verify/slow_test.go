@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -43,6 +44,12 @@ func startSlowServer(t testing.TB, h *dnstest.Hierarchy) *slowServer {
 			select {
 			case <-time.After(slowDelay):
 			case <-release:
+				// The test is over: fail the query at once, so that the
+				// resolver's lookup, which outlives the core's deadline
+				// by design, ends now instead of at its query timeout.
+				fail := new(dns.Msg)
+				fail.SetRcode(q, dns.RcodeServerFailure)
+				w.WriteMsg(fail)
 				return
 			}
 		}
@@ -62,11 +69,30 @@ func startSlowServer(t testing.TB, h *dnstest.Hierarchy) *slowServer {
 	go srv.ActivateAndServe()
 	<-started
 	t.Cleanup(func() {
+		// Held queries now fail at once, and so do the resolver's retries
+		// while the server still answers; shut it down only when no
+		// lookup is left, or a retry sent meanwhile would wait out its
+		// query timeout after the test (goleak in TestMain reports it).
 		close(release)
+		testwait.Until(30*time.Second, func() bool { return !lookupRunning() })
 		srv.Shutdown()
 	})
 	ss.addr = pc.LocalAddr().String()
 	return ss
+}
+
+// lookupRunning reports whether any goroutine is inside a resolver lookup.
+// The resolver's shared lookups outlive their callers by design (they end
+// at the resolver's own deadline), so a test cannot wait on its callers.
+func lookupRunning() bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return bytes.Contains(buf[:n], []byte("resolver.(*Resolver).lookup("))
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // TestSlowAuthority: while an authority holds its answers for 30 seconds,
