@@ -13,6 +13,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/testident"
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
 )
@@ -151,21 +152,9 @@ func TestLookupUnderHandshakeContext(t *testing.T) {
 				t.Fatal("lookup still running 30 s after the handshake was given up")
 			}
 			// The core's slot is free again.
-			if !pollUntil(30*time.Second, func() bool { return core.InFlight() == 0 }) {
+			if !testwait.Until(30*time.Second, func() bool { return core.InFlight() == 0 }) {
 				t.Errorf("%d lookups still in flight", core.InFlight())
 			}
 		})
 	}
-}
-
-// pollUntil polls cond until it holds or timeout passes.
-func pollUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
-	return true
 }

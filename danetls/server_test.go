@@ -18,6 +18,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/testident"
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -246,11 +247,10 @@ func TestIdentitiesForgotten(t *testing.T) {
 		}
 	}
 	settle := func(want int) int {
-		deadline := time.Now().Add(20 * time.Second)
-		for stored() > want && time.Now().Before(deadline) {
+		testwait.Until(20*time.Second, func() bool {
 			runtime.GC()
-			time.Sleep(10 * time.Millisecond) // polling interval
-		}
+			return stored() <= want
+		})
 		return stored()
 	}
 	if n := settle(1); n != 1 {

@@ -74,7 +74,7 @@ const (
 	ReasonNonASCII                           // a U-label or other non-ASCII octet; use the A-label
 	ReasonBadCharacter                       // an octet outside letters, digits, '-' and a leading '_'
 	ReasonHyphen                             // a label that starts or ends with '-'
-	ReasonBadALabel                          // an "xn--" label that is not valid Punycode
+	ReasonBadALabel                          // an "xn--" label that is not a valid A-label (RFC 5891 §5.4)
 	ReasonShape                              // underscore labels in a place no DANCE shape allows
 )
 
@@ -195,8 +195,8 @@ func checkLabel(l string) NameReason {
 	if body[0] == '-' || body[len(body)-1] == '-' {
 		return ReasonHyphen
 	}
-	if l[0] != '_' && len(l) >= 4 && strings.EqualFold(l[:4], "xn--") {
-		if _, err := punycodeDecode(strings.ToLower(l[4:])); err != nil {
+	if l[0] != '_' && len(l) >= len(aLabelPrefix) && strings.EqualFold(l[:len(aLabelPrefix)], aLabelPrefix) {
+		if _, err := decodeALabel(strings.ToLower(l)); err != nil {
 			return ReasonBadALabel
 		}
 	}

@@ -64,6 +64,15 @@ func TestParseName(t *testing.T) {
 		{in: "xn--abc-0.example", reason: ReasonBadALabel},
 		{in: "xn--99999999999a.example", reason: ReasonBadALabel},
 		{in: "xn--a.example", reason: ReasonBadALabel}, // decodes to U+0080, a C1 control
+		// Well-formed Punycode whose U-label IDNA2008 refuses (RFC 5892, RFC 5893).
+		{in: "xn--a-ecp.example", reason: ReasonBadALabel},     // "a⒈": U+2488 is DISALLOWED
+		{in: "xn--bcher-2pa.example", reason: ReasonBadALabel}, // "bÜcher": upper case is mapped, not PVALID
+		{in: "xn--ecole-6ed.example", reason: ReasonBadALabel}, // "e" + U+0301: not in NFC
+		{in: "xn--a-wbb.example", reason: ReasonBadALabel},     // starts with a combining mark
+		{in: "xn--ab-m1t.example", reason: ReasonBadALabel},    // ZERO WIDTH JOINER without its context
+		{in: "xn--1-0hc.example", reason: ReasonBadALabel},     // "1א": fails the bidi rule
+		{in: "xn--ab--c-ova.example", reason: ReasonBadALabel}, // U-label with "--" in positions 3 and 4
+		{in: "xn--xn--bcher-kva.example", reason: ReasonBadALabel},
 		{in: "_device.example.com", reason: ReasonShape},
 		{in: "_user", reason: ReasonShape},
 		{in: "_smtp", reason: ReasonShape},
@@ -179,7 +188,7 @@ func TestNameToUnicode(t *testing.T) {
 
 func FuzzParseName(f *testing.F) {
 	for _, s := range []string{"mta1.example.com", "sensor1._device.example.com.", "_smtp-client.mta1.example.com",
-		"_user.example.com", "xn--bcher-kva.example", `a\065.b`, "a..b", "xn--abc-", "bücher.example"} {
+		"_user.example.com", "xn--bcher-kva.example", `a\065.b`, "a..b", "xn--abc-", "bücher.example", "xn--a-ecp.example"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
@@ -180,21 +181,9 @@ func TestRenewalUnderConnectionContext(t *testing.T) {
 					t.Fatal("the proxy did not stop within 30 s")
 				}
 			}
-			if !pollUntil(30*time.Second, func() bool { return core.InFlight() == 0 }) {
+			if !testwait.Until(30*time.Second, func() bool { return core.InFlight() == 0 }) {
 				t.Errorf("%d lookups still in flight", core.InFlight())
 			}
 		})
 	}
-}
-
-// pollUntil polls cond until it holds or timeout passes.
-func pollUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
-	return true
 }

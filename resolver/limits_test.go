@@ -16,23 +16,12 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/miekg/dns"
 )
 
 const tlsaName = "_443._tcp.www.example.test."
-
-// waitFor polls cond with a generous deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 func TestCache(t *testing.T) {
 	h := dnstest.Start(t, dnstest.Config{})
@@ -119,7 +108,7 @@ func TestSingleflight(t *testing.T) {
 			results <- res
 		}()
 	}
-	waitFor(t, "lookups to start", func() bool { return r.Stats().Lookups == n && h.Queries() >= 1 })
+	testwait.For(t, "lookups to start", func() bool { return r.Stats().Lookups == n && h.Queries() >= 1 })
 	release()
 	wg.Wait()
 	close(results)
@@ -148,7 +137,7 @@ func TestInFlightCap(t *testing.T) {
 		_, err := r.Lookup(context.Background(), tlsaName, dns.TypeTLSA)
 		done <- err
 	}()
-	waitFor(t, "the first lookup to reach the server", func() bool { return h.Queries() >= 1 })
+	testwait.For(t, "the first lookup to reach the server", func() bool { return h.Queries() >= 1 })
 	_, err := r.Lookup(context.Background(), "www.example.test.", dns.TypeA)
 	if !errors.Is(err, resolver.ErrOverloaded) {
 		t.Fatalf("second lookup: %v, want ErrOverloaded", err)

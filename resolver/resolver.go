@@ -11,6 +11,8 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/dnsbound/dance/internal/ttlcache"
 )
 
 // Defaults for the zero values of Config.
@@ -158,7 +160,7 @@ type Resolver struct {
 	cfg      Config
 	client   *client
 	v        *validator
-	results  *lru[*Result]
+	results  *ttlcache.Cache[string, *Result]
 	group    singleflight.Group
 	inflight chan struct{}
 	counters counters
@@ -231,10 +233,11 @@ func New(cfg Config) (*Resolver, error) {
 		maxCNAMEs: cfg.MaxCNAMEs, minTTL: cfg.MinTTL, maxTTL: cfg.MaxTTL,
 	}
 	r.v.query = r.query
-	if cfg.CacheEntries > 0 {
-		r.results = newLRU[*Result](cfg.CacheEntries)
-		r.v.zones = newLRU[*zoneState](cfg.CacheEntries)
-	}
+	// Memory is bounded by the entry count: every value held is one
+	// validated DNS message's worth of data at most (64 KiB on the wire).
+	// Zero or negative CacheEntries makes nil caches, which hold nothing.
+	r.results = ttlcache.New[string, *Result](cfg.CacheEntries)
+	r.v.zones = ttlcache.New[string, *zoneState](cfg.CacheEntries)
 	return r, nil
 }
 
@@ -273,14 +276,12 @@ func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) (*Resu
 	}
 	name = dns.CanonicalName(name)
 	key := name + "/" + dns.TypeToString[qtype]
-	if res, ok := r.results.get(key, r.cfg.Time()); ok {
+	now := r.cfg.Time()
+	if res, exp, ok := r.results.GetWithExpiry(key, now); ok {
 		r.counters.cacheHits.Add(1)
 		cp := *res
 		cp.Cached = true
-		cp.TTL = 0
-		if e, ok := r.resultExpiry(key); ok {
-			cp.TTL = e.Sub(r.cfg.Time())
-		}
+		cp.TTL = exp.Sub(now)
 		return &cp, nil
 	}
 	ch := r.group.DoChan(key, func() (any, error) {
@@ -304,7 +305,8 @@ func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) (*Resu
 			res.Reason = reasonf(EDENoReachableAuthority, "", "lookup deadline of %v exceeded", r.cfg.LookupTimeout)
 		}
 		if res.Status != Indeterminate && res.TTL > 0 {
-			r.results.put(key, res, r.cfg.Time().Add(res.TTL))
+			now := r.cfg.Time()
+			r.results.Put(key, res, now.Add(res.TTL), now)
 		}
 		return res, nil
 	})
@@ -321,16 +323,6 @@ func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) (*Resu
 		res := *out.Val.(*Result)
 		return &res, nil
 	}
-}
-
-func (r *Resolver) resultExpiry(key string) (time.Time, bool) {
-	r.results.mu.Lock()
-	defer r.results.mu.Unlock()
-	el, ok := r.results.items[key]
-	if !ok {
-		return time.Time{}, false
-	}
-	return el.Value.(*lruEntry[*Result]).expires, true
 }
 
 // worse orders statuses for a chain: one bogus link makes the chain bogus,

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/internal/ttlcache"
 )
 
 // Algorithms this validator verifies (RFC 8624 §3.1 MUST/RECOMMENDED for
@@ -71,7 +73,7 @@ type validator struct {
 	minTTL        time.Duration
 	maxTTL        time.Duration
 	// zones caches the walk state per name; nil disables caching.
-	zones *lru[*zoneState]
+	zones *ttlcache.Cache[string, *zoneState]
 }
 
 func (v *validator) clamp(exp time.Time, now time.Time) time.Time {
@@ -100,7 +102,7 @@ func (v *validator) cacheZone(name string, st *zoneState) {
 	if exp.IsZero() {
 		exp = now
 	}
-	v.zones.put(name, st, minTime(v.clamp(exp, now), st.hard))
+	v.zones.Put(name, st, minTime(v.clamp(exp, now), st.hard), now)
 }
 
 // walk returns the state of the deepest zone at or above target, walking DS
@@ -135,7 +137,7 @@ func (v *validator) cachedZone(key string) (*zoneState, bool) {
 	if v.zones == nil {
 		return nil, false
 	}
-	return v.zones.get(key, v.now())
+	return v.zones.Get(key, v.now())
 }
 
 func bogusState(zone string, r *Reason) *zoneState {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/ttlcache"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/miekg/dns"
@@ -102,14 +103,21 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
+// verdict is a cached outcome: an identity or a refusal decided by a secure
+// answer.
+type verdict struct {
+	id  *Identity
+	err error
+}
+
 // Core is the verification core. It is safe for concurrent use.
 type Core struct {
 	cfg     Config
 	allow   atomic.Pointer[AllowList]
 	sem     chan struct{}
 	parents parentSlots
-	cache   *ttlCache[[sha256.Size]byte, verdict]
-	parsed  *ttlCache[string, *parsedRRset] // by TLSA owner name
+	cache   *ttlcache.Cache[[sha256.Size]byte, verdict]
+	parsed  *ttlcache.Cache[string, *parsedRRset] // by TLSA owner name
 	metrics *metrics
 	log     *slog.Logger
 	now     func() time.Time
@@ -144,8 +152,8 @@ func New(cfg Config) (*Core, error) {
 		cfg:     cfg,
 		sem:     make(chan struct{}, cfg.MaxInFlight),
 		parents: parentSlots{max: cfg.MaxInFlightPerParent, n: make(map[string]int)},
-		cache:   newTTLCache[[sha256.Size]byte, verdict](cfg.CacheEntries),
-		parsed:  newTTLCache[string, *parsedRRset](cmp.Or(max(cfg.CacheEntries, 0), DefaultCacheEntries)),
+		cache:   ttlcache.New[[sha256.Size]byte, verdict](cfg.CacheEntries),
+		parsed:  ttlcache.New[string, *parsedRRset](cmp.Or(max(cfg.CacheEntries, 0), DefaultCacheEntries)),
 		log:     cfg.Logger,
 		now:     cfg.Time,
 	}
@@ -209,7 +217,7 @@ func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identi
 	}
 	now := c.now()
 	key := cacheKey(name, p)
-	if v, ok := c.cache.get(key, now); ok {
+	if v, ok := c.cache.Get(key, now); ok {
 		if v.err != nil {
 			return nil, true, v.err
 		}
@@ -231,7 +239,7 @@ func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identi
 		exp = id.Expires
 	}
 	if ttl > 0 {
-		c.cache.put(key, verdict{id: id, err: err}, exp, now)
+		c.cache.Put(key, verdict{id: id, err: err}, exp, now)
 	}
 	return id, false, err
 }
@@ -492,7 +500,7 @@ func isTLSA(rr resolver.Record) bool { return strings.EqualFold(rr.Type, "TLSA")
 // while the resolver answers with the same record texts, so a changed
 // RRset (a revocation, a rollover) is parsed afresh at once.
 func (c *Core) tlsaRecords(name string, res *resolver.Result, now time.Time, ttl time.Duration) *parsedRRset {
-	if p, ok := c.parsed.get(name, now); ok && p.same(res.Records) {
+	if p, ok := c.parsed.Get(name, now); ok && p.same(res.Records) {
 		return p
 	}
 	p := &parsedRRset{}
@@ -509,7 +517,7 @@ func (c *Core) tlsaRecords(name string, res *resolver.Result, now time.Time, ttl
 		p.records = append(p.records, r.Record)
 	}
 	if ttl > 0 {
-		c.parsed.put(name, p, now.Add(ttl), now)
+		c.parsed.Put(name, p, now.Add(ttl), now)
 	}
 	return p
 }

@@ -60,7 +60,7 @@ func newMetrics(reg prometheus.Registerer, r Resolver, c *Core) (*metrics, error
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "cache_entries",
 			Help: "Verdicts in the verdict cache.",
-		}, func() float64 { return float64(c.cache.len()) }),
+		}, func() float64 { return float64(c.cache.Len()) }),
 	}
 	if s, ok := r.(statser); ok {
 		counter := func(name, help string, f func(resolver.Stats) uint64) prometheus.Collector {

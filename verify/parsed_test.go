@@ -89,7 +89,7 @@ func TestParsedRecordsFollowTheAnswer(t *testing.T) {
 			}
 		}
 	}
-	if n := core.parsed.len(); n != 1 {
+	if n := core.parsed.Len(); n != 1 {
 		t.Errorf("%d parsed RRsets kept for one name, want 1", n)
 	}
 }

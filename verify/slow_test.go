@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
 	"github.com/dnsbound/dance/internal/testident"
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/miekg/dns"
 )
@@ -42,6 +44,12 @@ func startSlowServer(t testing.TB, h *dnstest.Hierarchy) *slowServer {
 			select {
 			case <-time.After(slowDelay):
 			case <-release:
+				// The test is over: fail the query at once, so that the
+				// resolver's lookup, which outlives the core's deadline
+				// by design, ends now instead of at its query timeout.
+				fail := new(dns.Msg)
+				fail.SetRcode(q, dns.RcodeServerFailure)
+				w.WriteMsg(fail)
 				return
 			}
 		}
@@ -61,11 +69,30 @@ func startSlowServer(t testing.TB, h *dnstest.Hierarchy) *slowServer {
 	go srv.ActivateAndServe()
 	<-started
 	t.Cleanup(func() {
+		// Held queries now fail at once, and so do the resolver's retries
+		// while the server still answers; shut it down only when no
+		// lookup is left, or a retry sent meanwhile would wait out its
+		// query timeout after the test (goleak in TestMain reports it).
 		close(release)
+		testwait.Until(30*time.Second, func() bool { return !lookupRunning() })
 		srv.Shutdown()
 	})
 	ss.addr = pc.LocalAddr().String()
 	return ss
+}
+
+// lookupRunning reports whether any goroutine is inside a resolver lookup.
+// The resolver's shared lookups outlive their callers by design (they end
+// at the resolver's own deadline), so a test cannot wait on its callers.
+func lookupRunning() bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return bytes.Contains(buf[:n], []byte("resolver.(*Resolver).lookup("))
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // TestSlowAuthority: while an authority holds its answers for 30 seconds,
@@ -119,10 +146,7 @@ func testSlowAuthority(t *testing.T, perParentCfg int, perParent int64) {
 	}
 	// The cached client is served while the flood is in progress; the
 	// flood's lookups cannot finish before the 30 s hold.
-	deadline := time.Now().Add(10 * time.Second)
-	for slow.held.Load() < perParent && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(10*time.Second, func() bool { return slow.held.Load() >= perParent })
 	if n := slow.held.Load(); n != perParent {
 		t.Fatalf("the slow authority holds %d queries, want the cap per parent %d", n, perParent)
 	}
@@ -163,10 +187,7 @@ func testSlowAuthority(t *testing.T, perParentCfg int, perParent int64) {
 	// back near where it was (generous slack for runtime and DNS client
 	// goroutines winding down).
 	const slack = 20
-	deadline = time.Now().Add(15 * time.Second)
-	for runtime.NumGoroutine() > before+slack && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(15*time.Second, func() bool { return runtime.NumGoroutine() <= before+slack })
 	if n := runtime.NumGoroutine(); n > before+slack {
 		t.Errorf("%d goroutines after the flood, %d before", n, before)
 	}

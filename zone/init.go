@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/internal/atomicfile"
 	"github.com/dnsbound/dance/zone/keys"
 	"github.com/dnsbound/dance/zone/store"
 	"github.com/dnsbound/dance/zone/tsigkey"
@@ -23,6 +24,10 @@ const (
 	AnchorsFile = "anchors"
 	TSIGFile    = "tsig.key"
 )
+
+// anchorsFileMode is the mode of AnchorsFile: public keys, readable by the
+// validators that load them.
+const anchorsFileMode = 0o644
 
 // ErrExists is returned by Init when the directory already holds a zone.
 var ErrExists = errors.New("zone: directory already holds a zone")
@@ -186,7 +191,7 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 		return nil, err
 	}
 	anchors := keys.Anchors(ks)
-	if err := os.WriteFile(filepath.Join(dir, AnchorsFile), []byte(anchors), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, AnchorsFile), []byte(anchors), anchorsFileMode); err != nil {
 		return nil, fmt.Errorf("zone: %w", err)
 	}
 

@@ -3,7 +3,6 @@ package zone
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/internal/atomicfile"
 	"github.com/dnsbound/dance/zone/keys"
 )
 
@@ -465,11 +465,8 @@ func (z *Zone) installKeys(next *Settings) (uint32, error) {
 		return 0, err
 	}
 	// Trust anchors follow the published KSKs or CSKs.
-	tmp := filepath.Join(z.dir, AnchorsFile+".new")
-	if err := os.WriteFile(tmp, []byte(keys.Anchors(published)), 0o644); err != nil {
-		return serial, fmt.Errorf("zone: anchors: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(z.dir, AnchorsFile)); err != nil {
+	// Written atomically: validators may read the file at any moment.
+	if err := atomicfile.WriteFile(filepath.Join(z.dir, AnchorsFile), []byte(keys.Anchors(published)), anchorsFileMode); err != nil {
 		return serial, fmt.Errorf("zone: anchors: %w", err)
 	}
 	return serial, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/internal/atomicfile"
 	"github.com/dnsbound/dance/zone/signer"
 )
 
@@ -23,6 +24,9 @@ import (
 // only when it was written at the zone's current serial by the zone's
 // current keys, and deleting it loses nothing.
 const SigCacheFile = "signatures.cache"
+
+// sigCacheFileMode is the mode of SigCacheFile: only the server reads it.
+const sigCacheFileMode = 0o600
 
 // JournalFile keeps the IXFR journal across restarts (zone/journal: the
 // last transferred zone and the differences before it). dance zone serve
@@ -50,60 +54,46 @@ var errSigCache = errors.New("zone: signature cache file is malformed")
 // new signature.
 func (z *Zone) SaveSignatures() (int, error) {
 	snap := z.snapshot()
-	path := filepath.Join(z.dir, SigCacheFile)
-	tmp, err := os.CreateTemp(z.dir, SigCacheFile+".*")
-	if err != nil {
-		return 0, fmt.Errorf("zone: save signatures: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename: nothing left to remove
 	gen, err := z.Generation()
 	if err != nil || len(gen) == 0 || len(gen) > 255 {
-		tmp.Close()
 		return 0, fmt.Errorf("zone: save signatures: store generation %x: %v", gen, err)
 	}
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	w.WriteString(sigCacheMagic)
-	w.WriteByte(byte(len(gen)))
-	w.Write(gen)
-	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], snap.soa.Serial)
-	w.Write(hdr[:])
-	writeKeys(w, snap.sg)
 	n := 0
-	rec := func(kind byte, name string, split uint32, data []byte) {
-		var h [1 + 1 + 4 + 4]byte
-		h[0] = kind
-		h[1] = byte(len(name))
-		binary.BigEndian.PutUint32(h[2:], split)
-		binary.BigEndian.PutUint32(h[6:], uint32(len(data)))
-		w.Write(h[:2])
-		w.WriteString(name)
-		w.Write(h[2:])
-		w.Write(data)
-		n++
-	}
-	for _, nd := range snap.nodes {
-		if st := nd.sigs.Load(); st != nil && st.by == snap.sg && len(st.wire) > 0 && len(nd.name) <= 255 {
-			rec(sigRecNode, nd.name, 0, st.wire)
+	err = atomicfile.Write(filepath.Join(z.dir, SigCacheFile), sigCacheFileMode, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		w.WriteString(sigCacheMagic)
+		w.WriteByte(byte(len(gen)))
+		w.Write(gen)
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], snap.soa.Serial)
+		w.Write(hdr[:])
+		writeKeys(w, snap.sg)
+		rec := func(kind byte, name string, split uint32, data []byte) {
+			var h [1 + 1 + 4 + 4]byte
+			h[0] = kind
+			h[1] = byte(len(name))
+			binary.BigEndian.PutUint32(h[2:], split)
+			binary.BigEndian.PutUint32(h[6:], uint32(len(data)))
+			w.Write(h[:2])
+			w.WriteString(name)
+			w.Write(h[2:])
+			w.Write(data)
+			n++
 		}
-	}
-	for _, l := range snap.links {
-		if st := l.e.signed.Load(); st != nil && st.by == snap.sg && len(l.e.name) <= 255 {
-			rec(sigRecChain, l.e.name, uint32(st.split), st.wire)
+		for _, nd := range snap.nodes {
+			if st := nd.sigs.Load(); st != nil && st.by == snap.sg && len(st.wire) > 0 && len(nd.name) <= 255 {
+				rec(sigRecNode, nd.name, 0, st.wire)
+			}
 		}
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return 0, fmt.Errorf("zone: save signatures: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return 0, fmt.Errorf("zone: save signatures: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return 0, fmt.Errorf("zone: save signatures: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+		for _, l := range snap.links {
+			if st := l.e.signed.Load(); st != nil && st.by == snap.sg && len(l.e.name) <= 255 {
+				rec(sigRecChain, l.e.name, uint32(st.split), st.wire)
+			}
+		}
+		// A bufio.Writer keeps its first error; Flush returns it.
+		return w.Flush()
+	})
+	if err != nil {
 		return 0, fmt.Errorf("zone: save signatures: %w", err)
 	}
 	return n, nil

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/internal/httplimit"
+	"github.com/dnsbound/dance/internal/testwait"
 )
 
 // holdGenerous is how long these tests wait for a server to cut a client:
@@ -148,14 +149,13 @@ func TestProxyMetricsHolds(t *testing.T) {
 		}()
 		t.Cleanup(func() { cancel(); <-done })
 		re := regexp.MustCompile(`metrics on http://(127\.0\.0\.1:\d+)/metrics`)
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			if m := re.FindStringSubmatch(out.String()); m != nil {
-				return m[1]
+		var m []string
+		testwait.Eventually(t, 30*time.Second, func() error {
+			if m = re.FindStringSubmatch(out.String()); m == nil {
+				return fmt.Errorf("no metrics address reported: %s %s", out.String(), errb.String())
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no metrics address reported: %s %s", out.String(), errb.String())
-			}
-			time.Sleep(10 * time.Millisecond) // polling interval
-		}
+			return nil
+		})
+		return m[1]
 	})
 }

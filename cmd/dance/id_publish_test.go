@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/server"
 	"github.com/dnsbound/dance/zone/tsigkey"
@@ -96,16 +98,14 @@ func TestZoneServePolicyFile(t *testing.T) {
 	}()
 	defer func() { cancel(); <-done }()
 	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); addr == ""; {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("serve did not start: %s", errb.String())
-		} else {
-			time.Sleep(10 * time.Millisecond) // polling interval
+	var m []string
+	testwait.Eventually(t, 30*time.Second, func() error {
+		if m = re.FindStringSubmatch(out.String()); m == nil {
+			return fmt.Errorf("serve did not start: %s", errb.String())
 		}
-	}
+		return nil
+	})
+	addr := m[1]
 	key := filepath.Join(dir, zone.TSIGFile)
 	if code, _, e := runPublish([]string{"--server", addr, "--tsig", key, "s1._device.devices.test", "TLSA", "3 1 1 abcd"}, ""); code != 0 {
 		t.Fatalf("inside the subtree: exit %d %s", code, e)

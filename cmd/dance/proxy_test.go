@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/proxy/proxyproto"
 	"github.com/dnsbound/dance/tlsa"
 )
@@ -102,21 +104,19 @@ func startProxyCmd(t *testing.T, args []string) (string, *syncBuffer, func() int
 	}
 	t.Cleanup(func() { cancel() })
 	re := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1], &errb, stop
+	var m []string
+	testwait.Eventually(t, 30*time.Second, func() error {
+		if m = re.FindStringSubmatch(out.String()); m != nil {
+			return nil
 		}
 		select {
 		case code := <-done:
 			t.Fatalf("dance proxy exited %d: %s", code, errb.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("dance proxy did not report its address")
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return errors.New("dance proxy did not report its address")
+	})
+	return m[1], &errb, stop
 }
 
 func TestProxyCommand(t *testing.T) {
@@ -156,13 +156,12 @@ func TestProxyCommand(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(errb.String(), "allow-list reloaded") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload logged: %s", errb.String())
+	testwait.Eventually(t, 30*time.Second, func() error {
+		if !strings.Contains(errb.String(), "allow-list reloaded") {
+			return fmt.Errorf("no reload logged: %s", errb.String())
 		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return nil
+	})
 	cl.CloseIdleConnections()
 	if body, err := get(); err == nil {
 		t.Fatalf("after the reload the device still gets through: %q", body)
@@ -192,12 +191,12 @@ func TestProxyCommandMetrics(t *testing.T) {
 	}()
 	re := regexp.MustCompile(`(?s)metrics on (http://127\.0\.0\.1:\d+/metrics).*listening on (127\.0\.0\.1:\d+)`)
 	var m []string
-	for deadline := time.Now().Add(30 * time.Second); m == nil; m = re.FindStringSubmatch(out.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no addresses reported: %s %s", out.String(), errb.String())
+	testwait.Eventually(t, 30*time.Second, func() error {
+		if m = re.FindStringSubmatch(out.String()); m == nil {
+			return fmt.Errorf("no addresses reported: %s %s", out.String(), errb.String())
 		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return nil
+	})
 	resp, err := f.client().Get("https://" + m[2] + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -342,12 +341,9 @@ func TestProxySignals(t *testing.T) {
 		go func() { done <- cmd.Wait() }()
 		re := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
 		var m []string
-		for deadline := time.Now().Add(30 * time.Second); m == nil; m = re.FindStringSubmatch(out.String()) {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatalf("proxy did not start: %s", errb.String())
-			}
-			time.Sleep(10 * time.Millisecond) // polling interval
+		if !testwait.Until(30*time.Second, func() bool { m = re.FindStringSubmatch(out.String()); return m != nil }) {
+			cmd.Process.Kill()
+			t.Fatalf("proxy did not start: %s", errb.String())
 		}
 		dial := func() (string, error) {
 			c, err := tls.Dial("tcp", m[1], &tls.Config{RootCAs: f.pool, ServerName: "proxy.example.test", Certificates: []tls.Certificate{f.dev}})
@@ -363,12 +359,12 @@ func TestProxySignals(t *testing.T) {
 		}
 		waitLog := func(s string, n int) {
 			t.Helper()
-			for deadline := time.Now().Add(30 * time.Second); strings.Count(errb.String(), s) < n; {
-				if time.Now().After(deadline) {
-					t.Fatalf("%q not logged: %s", s, errb.String())
+			testwait.Eventually(t, 30*time.Second, func() error {
+				if strings.Count(errb.String(), s) < n {
+					return fmt.Errorf("%q not logged: %s", s, errb.String())
 				}
-				time.Sleep(10 * time.Millisecond) // polling interval
-			}
+				return nil
+			})
 		}
 		// A broken file is refused and the old list stays.
 		os.WriteFile(allowFile, []byte("*\n"), 0o644)

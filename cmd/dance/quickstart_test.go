@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dnsbound/dance/internal/testwait"
 )
 
 // quickstartChecks are the lines a successful run must print, each in the
@@ -95,14 +97,13 @@ func TestQuickstart(t *testing.T) {
 			t.Errorf("output does not name %s", p)
 		}
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for runtime.NumGoroutine() > base+2 {
-		if time.Now().After(deadline) {
+	testwait.Eventually(t, 15*time.Second, func() error {
+		if n := runtime.NumGoroutine(); n > base+2 {
 			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines left, started with %d:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+			return fmt.Errorf("%d goroutines left, started with %d:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // interruptWriter cancels the run when the output shows a marker, as
@@ -243,13 +244,12 @@ func quickstartByHand(ctx context.Context, t *testing.T, bin string) {
 			c.Process.Signal(os.Interrupt)
 			c.Wait()
 		})
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(o.String(), ready) {
-			if time.Now().After(deadline) {
-				t.Fatalf("$ %s\nnot ready after 30s:\n%s", line, o.String())
+		testwait.Eventually(t, 30*time.Second, func() error {
+			if !strings.Contains(o.String(), ready) {
+				return fmt.Errorf("$ %s\nnot ready:\n%s", line, o.String())
 			}
-			time.Sleep(20 * time.Millisecond) // polling interval
-		}
+			return nil
+		})
 	}
 	find := func(prefix string) []string {
 		var found []string
@@ -312,15 +312,11 @@ func quickstartByHand(ctx context.Context, t *testing.T, bin string) {
 	runLine(strings.ReplaceAll(find("dance zone revoke ")[0], "sensor2", "sensor1"), "sensor1._device.quickstart.dance.test: revoked")
 	// Refused once the by-hand proxy's caches drop the record (dance
 	// proxy keeps answers at least 5s, whatever their TTL).
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testwait.Eventually(t, 60*time.Second, func() error {
 		b, err := shell(find("dance connect ")[0]).CombinedOutput()
 		if err != nil && strings.Contains(string(b), "bad certificate") {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sensor1 still accepted 60s after its removal:\n%s", b)
-		}
-		time.Sleep(250 * time.Millisecond) // polling interval
-	}
+		return fmt.Errorf("sensor1 still accepted after its removal:\n%s", b)
+	})
 }

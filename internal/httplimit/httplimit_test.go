@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnsbound/dance/internal/testwait"
 )
 
 // Short limits so that tests see clients cut; every wait below is for
@@ -210,13 +212,12 @@ func TestConnectionCap(t *testing.T) {
 	// Two connections fill the cap; the server must have accepted both
 	// before the third comes.
 	held := []net.Conn{dial(t, addr), dial(t, addr)}
-	deadline := time.Now().Add(generous)
-	for cl.Open() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections accepted, want 2", cl.Open())
+	testwait.Eventually(t, generous, func() error {
+		if n := cl.Open(); n < 2 {
+			return fmt.Errorf("%d connections accepted, want 2", n)
 		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return nil
+	})
 	extra := dial(t, addr)
 	if got := waitClosed(t, extra); got != "" {
 		t.Fatalf("connection over the cap got %q", got)
@@ -226,17 +227,11 @@ func TestConnectionCap(t *testing.T) {
 	}
 	// One held connection goes: a new client is served again.
 	held[0].Close()
-	for {
+	testwait.For(t, "a slot freed after a connection closed", func() bool {
 		c := dial(t, addr)
 		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-		if got := waitClosed(t, c); strings.HasPrefix(got, "HTTP/1.1 401") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no slot freed after a connection closed")
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return strings.HasPrefix(waitClosed(t, c), "HTTP/1.1 401")
+	})
 	held[1].Close()
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/miekg/dns"
 )
 
@@ -23,19 +25,14 @@ import (
 // returns, so the count is polled with a generous deadline.
 func goroutinesSettle(t *testing.T, base, slack int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= base+slack {
-			return
-		}
-		if time.Now().After(deadline) {
+	testwait.Eventually(t, 15*time.Second, func() error {
+		if n := runtime.NumGoroutine(); n > base+slack {
 			buf := make([]byte, 1<<20)
 			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines left, started with %d:\n%s", n, base, buf)
+			return fmt.Errorf("%d goroutines left, started with %d:\n%s", n, base, buf)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // assertClosed checks that nothing answers on the run's addresses: TCP

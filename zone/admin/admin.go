@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/dnsbound/dance/internal/atomicfile"
 )
 
 // TokenFile is the name of the token file in a zone directory.
@@ -43,15 +45,10 @@ func LoadOrCreateToken(path string) (string, error) {
 		return "", err
 	}
 	tok := hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := atomicfile.CreateFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("admin: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(tok + "\n"); err != nil {
-		return "", fmt.Errorf("admin: %w", err)
-	}
-	return tok, f.Sync()
+	return tok, nil
 }
 
 // ReadToken reads a token file (client side).

@@ -9,10 +9,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/internal/atomicfile"
 	"github.com/dnsbound/dance/zone/image"
 )
 
@@ -20,12 +20,15 @@ import (
 // it when it starts (Load), so that secondaries keep getting differences
 // across a restart: the file holds the last transferred zone exactly as
 // secondaries received it and the versions before it, and the generation
-// of the zone's store (store.Generation) it was written at. Written to a
-// new file renamed over the old one; a missing, damaged or outdated file
+// of the zone's store (store.Generation) it was written at. Written
+// atomically (internal/atomicfile); a missing, damaged or outdated file
 // only means the next transfer to each secondary is a full one.
 //
 // Version 2 added the generation; a version 1 file is not used.
 const fileMagic = "dance ixfr journal 2\n"
+
+// fileMode is the journal file's mode: only the server reads it.
+const fileMode = 0o600
 
 // maxGeneration bounds the generation read from a file.
 const maxGeneration = 255
@@ -56,49 +59,36 @@ func (j *Journal) Save(path string, gen []byte) error {
 		}
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	err := atomicfile.Write(path, fileMode, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		w.WriteString(fileMagic)
+		w.WriteByte(byte(len(gen)))
+		w.Write(gen)
+		if _, err := last.WriteTo(w); err != nil {
+			return err
+		}
+		w.Write(binary.BigEndian.AppendUint32(nil, uint32(len(versions))))
+		for _, v := range versions {
+			// Each version as one image: From, deletions, To, additions.
+			rrs := make([]dns.RR, 0, len(v.Deleted)+len(v.Added)+2)
+			rrs = append(rrs, v.From)
+			rrs = append(rrs, v.Deleted...)
+			rrs = append(rrs, v.To)
+			rrs = append(rrs, v.Added...)
+			im, err := image.Pack(copyRRs(rrs))
+			if err != nil {
+				return err
+			}
+			if _, err := im.WriteTo(w); err != nil {
+				return err
+			}
+		}
+		return w.Flush()
+	})
 	if err != nil {
 		return fmt.Errorf("journal: save: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename: nothing left
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	w.WriteString(fileMagic)
-	w.WriteByte(byte(len(gen)))
-	w.Write(gen)
-	if _, err := last.WriteTo(w); err != nil {
-		tmp.Close()
-		return fmt.Errorf("journal: save: %w", err)
-	}
-	w.Write(binary.BigEndian.AppendUint32(nil, uint32(len(versions))))
-	for _, v := range versions {
-		// Each version as one image: From, deletions, To, additions.
-		rrs := make([]dns.RR, 0, len(v.Deleted)+len(v.Added)+2)
-		rrs = append(rrs, v.From)
-		rrs = append(rrs, v.Deleted...)
-		rrs = append(rrs, v.To)
-		rrs = append(rrs, v.Added...)
-		im, err := image.Pack(copyRRs(rrs))
-		if err != nil {
-			tmp.Close()
-			return fmt.Errorf("journal: save: %w", err)
-		}
-		if _, err := im.WriteTo(w); err != nil {
-			tmp.Close()
-			return fmt.Errorf("journal: save: %w", err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("journal: save: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("journal: save: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("journal: save: %w", err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // copyRRs copies rrs: packing writes their headers, and versions are

@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/internal/atomicfile"
 )
 
 // Algorithms an identity zone can sign with. Both are "MUST implement" for
@@ -186,22 +188,14 @@ func Write(dir string, k *Key) (string, error) {
 	return pub, nil
 }
 
-// writeNew creates name with perm, failing if it exists, and syncs it so a
-// key reported as written survives a crash.
+// writeNew creates name with perm, failing if it exists. It is written
+// atomically and synced, so a key reported as written survives a crash and
+// a crash never leaves part of one.
 func writeNew(name string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
+	if err := atomicfile.CreateFile(name, data, perm); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("keys: write %s: %w", name, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("keys: sync %s: %w", name, err)
-	}
-	return f.Close()
+	return nil
 }
 
 // Load reads a key pair from its .key file and the .private file beside it.

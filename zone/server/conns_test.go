@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/internal/testwait"
 )
 
 // tcpQuery sends one query for the zone's SOA on c and reads the answer.
@@ -34,18 +36,6 @@ func tcpQuery(c net.Conn) (*dns.Msg, error) {
 	}
 	r := new(dns.Msg)
 	return r, r.Unpack(buf)
-}
-
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestTCPConnectionCap holds every slot of a small cap with clients that
@@ -79,7 +69,7 @@ func TestTCPConnectionCap(t *testing.T) {
 		}
 		held = append(held, c)
 	}
-	waitFor(t, "the held connections to be accepted", func() bool {
+	testwait.For(t, "the held connections to be accepted", func() bool {
 		// Serve caps the listener when it starts, in its goroutine.
 		return ts.srv.limits.tcpLn.Load() != nil &&
 			limitMetric(t, ts.srv, "dance_zone_tcp_connections", "tcp") == maxConns
@@ -103,7 +93,7 @@ func TestTCPConnectionCap(t *testing.T) {
 	// A client that closes frees its slot for the next.
 	held[0].Close()
 	var next net.Conn
-	waitFor(t, "a connection to be served after one closed", func() bool {
+	testwait.For(t, "a connection to be served after one closed", func() bool {
 		c := dial()
 		if _, err := tcpQuery(c); err != nil {
 			c.Close()
@@ -124,7 +114,7 @@ func TestTCPConnectionCap(t *testing.T) {
 			t.Fatalf("slow client %d not cut by the server: %v", i, err)
 		}
 	}
-	waitFor(t, "the slots of the slow clients to be freed", func() bool {
+	testwait.For(t, "the slots of the slow clients to be freed", func() bool {
 		return limitMetric(t, ts.srv, "dance_zone_tcp_connections", "tcp") == 0
 	})
 	var fresh []net.Conn

@@ -14,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/journal"
 	"github.com/dnsbound/dance/zone/tsigkey"
@@ -135,9 +136,7 @@ func TestIXFRFromJournal(t *testing.T) {
 	}
 	// The server counts a transfer after its last message, which the
 	// client may have read first.
-	for deadline := time.Now().Add(10 * time.Second); ts.srv.Metrics().Get(xfrIncr) == 0 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+	testwait.Until(10*time.Second, func() bool { return ts.srv.Metrics().Get(xfrIncr) != 0 })
 	if ts.srv.Metrics().Get(xfrIncr) == 0 {
 		t.Error("incremental transfer not counted")
 	}

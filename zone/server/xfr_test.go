@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/internal/daemon"
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
@@ -163,25 +164,22 @@ zone:
 // transfer (the one the secondary asks for), after the test looked.
 func waitSerial(t testing.TB, addr string, z *zone.Zone) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	var last string
-	var want uint32
-	for time.Now().Before(deadline) {
-		want = z.Serial()
+	testwait.Eventually(t, 60*time.Second, func() error {
+		want := z.Serial()
 		m := new(dns.Msg)
 		m.SetQuestion(origin, dns.TypeSOA)
 		r, _, err := (&dns.Client{Timeout: time.Second}).Exchange(m, addr)
-		if err == nil && len(r.Answer) == 1 {
-			if soa, ok := r.Answer[0].(*dns.SOA); ok && soa.Serial == want {
-				return
-			}
-			last = r.Answer[0].String()
-		} else if err == nil {
-			last = dns.RcodeToString[r.Rcode]
+		switch {
+		case err != nil:
+			return fmt.Errorf("%s did not reach serial %d: %w", addr, want, err)
+		case len(r.Answer) != 1:
+			return fmt.Errorf("%s did not reach serial %d (last: %s)", addr, want, dns.RcodeToString[r.Rcode])
 		}
-		time.Sleep(100 * time.Millisecond) // polling interval
-	}
-	t.Fatalf("%s did not reach serial %d (last: %s)", addr, want, last)
+		if soa, ok := r.Answer[0].(*dns.SOA); !ok || soa.Serial != want {
+			return fmt.Errorf("%s did not reach serial %d (last: %s)", addr, want, r.Answer[0])
+		}
+		return nil
+	})
 }
 
 // TestKnotSecondary: Knot transfers the zone with TSIG (AXFR), follows
@@ -231,9 +229,7 @@ func TestKnotSecondary(t *testing.T) {
 	// IXFR from that serial and got the differences from the journal.
 	// (The server counts a transfer after its last message, which Knot
 	// may have applied first.)
-	for deadline := time.Now().Add(10 * time.Second); ts.srv.Metrics().Get(xfrIncr) == 0 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+	testwait.Until(10*time.Second, func() bool { return ts.srv.Metrics().Get(xfrIncr) != 0 })
 	if m := ts.srv.Metrics(); m.Get(xfrFull) != 1 || m.Get(xfrIncr) == 0 {
 		t.Errorf("transfers: %d full, %d incremental; want Knot to AXFR then IXFR", m.Get(xfrFull), m.Get(xfrIncr))
 	}

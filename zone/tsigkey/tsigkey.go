@@ -29,6 +29,8 @@ import (
 	"unicode"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/internal/atomicfile"
 )
 
 // Algorithm names as written in key files (without the trailing dot).
@@ -124,19 +126,10 @@ func WriteFile(name string, ks ...*Key) error {
 	for _, k := range ks {
 		b.Write(k.Marshal())
 	}
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := atomicfile.CreateFile(name, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("tsigkey: %w", err)
 	}
-	if _, err := f.Write(b.Bytes()); err != nil {
-		f.Close()
-		return fmt.Errorf("tsigkey: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("tsigkey: %w", err)
-	}
-	return f.Close()
+	return nil
 }
 
 // ReadFile parses a key file. It refuses files readable by group or others.
