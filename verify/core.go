@@ -378,7 +378,7 @@ func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now tim
 	// verdicts share: the caller gets its own copy.
 	rec := mr.Record
 	rec.Data = bytes.Clone(rec.Data)
-	id := &Identity{Name: name, Kind: kindOf(n), Record: rec, Depth: mr.Depth, Expires: now.Add(ttl)}
+	id := &Identity{Name: name, Kind: n.Kind(), Record: rec, Depth: mr.Depth, Expires: now.Add(ttl)}
 	if mr.Record.Usage != tlsa.DANEEE {
 		// A validated path stops being valid at its earliest NotAfter.
 		for _, cert := range mr.Path {

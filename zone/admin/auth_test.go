@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnsbound/dance/danetls"
+	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 )
@@ -45,7 +46,7 @@ func TestAuthModes(t *testing.T) {
 	}
 	t.Cleanup(func() { z.Close() })
 	const tok = "0123456789abcdef0123456789abcdef"
-	admin := &verify.Identity{Name: "laptop._device.ops.devices.test", Kind: verify.Device}
+	admin := &verify.Identity{Name: "laptop._device.ops.devices.test", Kind: identity.KindDevice}
 	type creds struct {
 		id    bool
 		token string // "" none, "good", "bad"
