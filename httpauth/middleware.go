@@ -1,7 +1,6 @@
 package httpauth
 
 import (
-	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -77,19 +76,6 @@ func ParsePrefixes(ss []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// NewContext returns a copy of ctx that carries id, the way the Middleware
-// hands identities to handlers (danetls.ContextWithIdentity: handlers can
-// read it with danetls.IdentityFromContext as well).
-func NewContext(ctx context.Context, id *verify.Identity) context.Context {
-	return danetls.ContextWithIdentity(ctx, id)
-}
-
-// FromContext returns the identity the Middleware authenticated, or nil.
-func FromContext(ctx context.Context) *verify.Identity {
-	id, _ := danetls.IdentityFromContext(ctx)
-	return id
-}
-
 // Source says where an authenticated request's certificate came from.
 type Source int
 
@@ -102,7 +88,7 @@ const (
 )
 
 // Handler returns next wrapped: requests reach it only with an
-// authenticated identity, available with FromContext. Without any client
+// authenticated identity, available with danetls.IdentityFromContext. Without any client
 // certificate the answer is 401; a refused one, a Client-Cert field from
 // an address not in TrustedProxies, a malformed field, or a field that is
 // another spelling of Client-Cert or Client-Cert-Chain ("Client_Cert",
@@ -122,7 +108,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			http.Error(w, http.StatusText(status), status)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(danetls.ContextWithIdentity(r.Context(), id)))
 	})
 }
 

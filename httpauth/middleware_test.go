@@ -71,7 +71,7 @@ func TestMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := httpauth.FromContext(r.Context())
+		id, _ := danetls.IdentityFromContext(r.Context())
 		fmt.Fprintf(w, "%s %s", id.Name, id.Kind)
 	}))
 	withCert := func(c *x509.Certificate) http.Header {
@@ -163,7 +163,8 @@ func TestDirectTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "hello %s", httpauth.FromContext(r.Context()).Name)
+		id, _ := danetls.IdentityFromContext(r.Context())
+		fmt.Fprintf(w, "hello %s", id.Name)
 	})))
 	cert, _ := testident.ServerCert(t)
 	srv.TLS = danetls.ServerConfig(&tls.Config{Certificates: []tls.Certificate{cert}}, core)

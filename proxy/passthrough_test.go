@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/httpauth"
 	"github.com/dnsbound/dance/proxy"
 )
@@ -53,7 +54,7 @@ func TestPassthroughMiddleware(t *testing.T) {
 		mu.Lock()
 		hits++
 		mu.Unlock()
-		id := httpauth.FromContext(r.Context())
+		id, _ := danetls.IdentityFromContext(r.Context())
 		fmt.Fprintf(rw, "hello %s (%s); identity fields: %q %q", id.Subject(), id.Kind,
 			r.Header.Get(proxy.DefaultNameHeader), r.Header.Get("Dance_Client_Name"))
 	})))
