@@ -31,7 +31,7 @@ func TestVerify(t *testing.T) {
 	revoked := testident.IssueDevice(t, "sensor11._device.example.test", org, identity.Options{})
 	revokedBeside := testident.IssueDevice(t, "sensor12._device.example.test", org, identity.Options{})
 	shortLived := testident.IssueDevice(t, "sensor10._device.example.test", org, identity.Options{Validity: 2 * time.Minute})
-	expired := testident.IssueDevice(t, "sensor5._device.example.test", org, identity.Options{Now: past, Validity: time.Hour})
+	expired := testident.IssueDevice(t, "sensor5._device.example.test", org, identity.Options{Time: past, Validity: time.Hour})
 	users := testident.NewCA(t, identity.UserCA, "example.test", identity.Options{})
 	alice := testident.IssueUser(t, "Alice", "example.test", users)
 	corpUsers := testident.NewCA(t, identity.UserCA, "corp.example.test", identity.Options{})

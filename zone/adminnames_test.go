@@ -109,10 +109,10 @@ func adminZone(t *testing.T, names ...string) *Zone {
 	t.Helper()
 	clock := newClock()
 	dir := filepath.Join(t.TempDir(), "z")
-	if _, err := Init(dir, InitOptions{Origin: origin, Now: clock.Now}); err != nil {
+	if _, err := Init(dir, InitOptions{Origin: origin, Time: clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	z, err := Open(dir, Options{Now: clock.Now, AdminNames: names})
+	z, err := Open(dir, Options{Time: clock.Now, AdminNames: names})
 	if err != nil {
 		t.Fatal(err)
 	}

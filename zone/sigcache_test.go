@@ -37,7 +37,7 @@ func reopen(t *testing.T, z *Zone, dir string, clock *fakeClock) *Zone {
 	if err := z.Close(); err != nil {
 		t.Fatal(err)
 	}
-	z2, err := Open(dir, Options{Now: clock.Now})
+	z2, err := Open(dir, Options{Time: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func FuzzSignatureCache(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, SigCacheFile), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		z, err := Open(dir, Options{Now: clock.Now})
+		z, err := Open(dir, Options{Time: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +195,7 @@ func TestSignatureCacheStoreChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	z, err = Open(dir, Options{Now: clock.Now})
+	z, err = Open(dir, Options{Time: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

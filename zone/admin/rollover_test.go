@@ -32,10 +32,10 @@ func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 func TestRolloverAPITiming(t *testing.T) {
 	clock := &testClock{t: time.Now().Truncate(time.Second)}
 	dir := filepath.Join(t.TempDir(), "z")
-	if _, err := zone.Init(dir, zone.InitOptions{Origin: origin, Now: clock.Now}); err != nil {
+	if _, err := zone.Init(dir, zone.InitOptions{Origin: origin, Time: clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	z, err := zone.Open(dir, zone.Options{Now: clock.Now})
+	z, err := zone.Open(dir, zone.Options{Time: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
