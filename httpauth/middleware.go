@@ -58,24 +58,6 @@ func New(cfg Config) (*Middleware, error) {
 	return m, nil
 }
 
-// ParsePrefixes parses CIDR prefixes ("10.0.0.0/8") or single addresses
-// ("127.0.0.1", taken as /32 or /128), for Config.TrustedProxies.
-func ParsePrefixes(ss []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range ss {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return nil, fmt.Errorf("httpauth: %q is neither a CIDR prefix nor an address", s)
-			}
-			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
 // Source says where an authenticated request's certificate came from.
 type Source int
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +43,7 @@ func (s *syncBuffer) String() string {
 func TestPassthroughMiddleware(t *testing.T) {
 	w := newWorld(t)
 	var logs syncBuffer
-	trusted, _ := httpauth.ParsePrefixes([]string{"127.0.0.1"})
+	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	m, err := httpauth.New(httpauth.Config{Verifier: w.core, TrustedProxies: trusted,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
