@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/change"
 )
 
 // TestAdminPatternOverlap checks the two questions the admin-name checks
@@ -117,7 +119,7 @@ func adminZone(t *testing.T, names ...string) *Zone {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { z.Close() })
-	if _, err := z.Apply([]Change{{Op: OpAdd, Name: "laptop._device.ops.devices.test.",
+	if _, err := z.Apply([]Change{{Mode: change.Add, Name: "laptop._device.ops.devices.test.",
 		Records: []dns.RR{rr(t, "laptop._device.ops.devices.test. 300 IN TLSA 3 1 1 aaaa")}}}); err != nil {
 		t.Fatalf("the admin path must still write admin names: %v", err)
 	}

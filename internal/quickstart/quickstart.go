@@ -376,7 +376,7 @@ func (q *qs) startZone(ctx context.Context, _ int) error {
 	q.serveHTTP("admin API", hs, aln)
 	q.apiTr = &http.Transport{Proxy: nil}
 	q.api = &admin.Client{BaseURL: q.adminURL, Token: token, HTTP: &http.Client{Transport: q.apiTr, Timeout: 30 * time.Second}}
-	info, err := q.api.Info()
+	info, err := q.api.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("admin API: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
+	"github.com/dnsbound/dance/zone/change"
 	"github.com/miekg/dns"
 )
 
@@ -36,9 +37,11 @@ func (q *qs) publish(ctx context.Context, _ int) error {
 	var serial uint32
 	for _, o := range owners {
 		rec := q.records[o]
-		if serial, err = q.api.Put(o, []admin.Record{{Type: "TLSA", Data: rec.String()}}, false); err != nil {
+		res, err := q.api.Publish(ctx, o, []admin.Record{{Type: "TLSA", Data: rec.String()}}, change.Add)
+		if err != nil {
 			return fmt.Errorf("admin API: %s: %w", o, err)
 		}
+		serial = res.Serial
 	}
 	for _, o := range owners {
 		r, err := q.resolver.Lookup(ctx, dns.Fqdn(o), dns.TypeTLSA)
@@ -283,10 +286,11 @@ func (q *qs) revoke(ctx context.Context, n int) error {
 	accepted, _ := q.clients()
 	c := accepted[1]
 	removed := time.Now()
-	serial, err := q.api.Remove(c.claimed)
+	res, err := q.api.Publish(ctx, c.claimed, nil, change.Remove)
 	if err != nil {
 		return fmt.Errorf("admin API: %w", err)
 	}
+	serial := res.Serial
 	q.p.line("%s removed from the zone (serial %d)", c.claimed, serial)
 	q.p.dance("zone", "remove", "--dir", q.zoneDir, "--api", q.adminURL, c.claimed)
 	a, err := q.connect(ctx, n, c)

@@ -15,6 +15,7 @@ import (
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/change"
 )
 
 func TestParseAuthMode(t *testing.T) {
@@ -96,7 +97,7 @@ func TestAuthModes(t *testing.T) {
 			case "bad":
 				c.Token = strings.Repeat("x", len(tok))
 			}
-			_, err := c.Put("s1._device.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 " + hash}}, true)
+			_, err := c.Publish(t.Context(), "s1._device.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 " + hash}}, change.Replace)
 			if tt.reason == "" {
 				if err != nil {
 					t.Fatalf("refused: %v\n%s", err, logs.String())
