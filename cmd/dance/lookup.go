@@ -211,8 +211,9 @@ func printLookup(env *cli.Env, res *resolver.Result) {
 	for _, c := range res.CNAMEs {
 		fmt.Fprintf(env.Stdout, "; alias for %s\n", c)
 	}
-	for _, rec := range res.Records {
-		fmt.Fprintln(env.Stdout, rec.String())
+	for _, rr := range res.Records {
+		rec := lookupRecordOf(rr)
+		fmt.Fprintf(env.Stdout, "%s\t%d\tIN\t%s\t%s\n", rec.Name, rec.TTL, rec.Type, rec.Data)
 	}
 	line := res.Status.String()
 	if res.Kind != resolver.KindAnswer {
@@ -224,22 +225,41 @@ func printLookup(env *cli.Env, res *resolver.Result) {
 	fmt.Fprintln(env.Stdout, line)
 }
 
+// lookupRecord is how lookup prints a record: owner in lower case, type
+// mnemonic, TTL, and the RDATA in presentation format.
+type lookupRecord struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	TTL  uint32 `json:"ttl"`
+	Data string `json:"data"`
+}
+
+func lookupRecordOf(rr dns.RR) lookupRecord {
+	h := rr.Header()
+	typ, ok := dns.TypeToString[h.Rrtype]
+	if !ok {
+		typ = fmt.Sprintf("TYPE%d", h.Rrtype)
+	}
+	return lookupRecord{Name: dns.CanonicalName(h.Name), Type: typ, TTL: h.Ttl,
+		Data: strings.TrimSpace(strings.TrimPrefix(rr.String(), h.String()))}
+}
+
 type lookupJSON struct {
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Status     string            `json:"status"`
-	Kind       string            `json:"kind"`
-	Reason     *resolver.Reason  `json:"reason,omitempty"`
-	Records    []resolver.Record `json:"records"`
-	CNAMEs     []string          `json:"cnames,omitempty"`
-	TTLSeconds int64             `json:"ttl_seconds"`
+	Name       string           `json:"name"`
+	Type       string           `json:"type"`
+	Status     string           `json:"status"`
+	Kind       string           `json:"kind"`
+	Reason     *resolver.Reason `json:"reason,omitempty"`
+	Records    []lookupRecord   `json:"records"`
+	CNAMEs     []string         `json:"cnames,omitempty"`
+	TTLSeconds int64            `json:"ttl_seconds"`
 }
 
 func printLookupJSON(env *cli.Env, res *resolver.Result) error {
 	out := lookupJSON{Name: res.Name, Type: res.Type, Status: res.Status.String(), Kind: res.Kind.String(),
-		Reason: res.Reason, Records: res.Records, CNAMEs: res.CNAMEs, TTLSeconds: int64(res.TTL.Seconds())}
-	if out.Records == nil {
-		out.Records = []resolver.Record{}
+		Reason: res.Reason, Records: []lookupRecord{}, CNAMEs: res.CNAMEs, TTLSeconds: int64(res.TTL.Seconds())}
+	for _, rr := range res.Records {
+		out.Records = append(out.Records, lookupRecordOf(rr))
 	}
 	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", "  ")

@@ -19,6 +19,7 @@ import (
 	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
@@ -51,7 +52,7 @@ func (q *qs) publish(ctx context.Context, _ int) error {
 		if err := r.Err(); err != nil {
 			return fmt.Errorf("%s TLSA: %w", o, err)
 		}
-		if len(r.Records) != 1 || !strings.EqualFold(strings.Join(strings.Fields(r.Records[0].Data), " "), q.records[o].String()) {
+		if len(r.Records) != 1 || !sameTLSA(r.Records[0], q.records[o]) {
 			return fmt.Errorf("%s TLSA: the resolver returned %v, want %s", o, r.Records, q.records[o])
 		}
 		rec := strings.Fields(q.records[o].String())
@@ -409,4 +410,14 @@ func (q *qs) shutdown() error {
 		q.p.verdict("ok: nothing was running")
 	}
 	return nil
+}
+
+// sameTLSA reports whether rr is the TLSA record want.
+func sameTLSA(rr dns.RR, want tlsa.Record) bool {
+	t, ok := rr.(*dns.TLSA)
+	if !ok {
+		return false
+	}
+	got, err := tlsa.FromDNS(t)
+	return err == nil && got.Equal(want)
 }
