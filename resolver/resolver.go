@@ -49,8 +49,16 @@ type Config struct {
 	// and the upstream's host as the server name. Certificates are always
 	// verified.
 	TLSConfig *tls.Config
-	// Anchors are the trust anchors; nil means the built-in IANA root keys.
+	// Anchors are trust anchors added to the built-in IANA root keys
+	// (RootAnchors), as dance's --anchors flag adds them: each is valid for
+	// its own subtree, the closest anchor winning (a private
+	// _device.example.com anchor is used below it, the root keys
+	// elsewhere). LoadAnchors reads them from a file. nil adds none.
 	Anchors *Anchors
+	// NoRootAnchors leaves the root keys out: Anchors are then the only
+	// trust anchors (a closed DNS tree with a root of its own), and New
+	// refuses a configuration with none unless TrustAD is set.
+	NoRootAnchors bool
 	// TrustAD makes the resolver believe the upstream's AD bit instead of
 	// validating (RFC 6840 §5.7). New refuses it unless Transport is TLS or
 	// every upstream is a loopback address.
@@ -164,8 +172,10 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.Time == nil {
 		cfg.Time = time.Now
 	}
-	if cfg.Anchors == nil {
-		cfg.Anchors = RootAnchors()
+	if !cfg.NoRootAnchors {
+		cfg.Anchors = RootAnchors().Merge(cfg.Anchors)
+	} else if len(cfg.Anchors.Zones()) == 0 && !cfg.TrustAD {
+		return nil, errors.New("resolver: NoRootAnchors without Anchors leaves no trust anchor")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {

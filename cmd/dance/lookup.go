@@ -57,7 +57,7 @@ func (f *resolverFlags) register(fs *flag.FlagSet) {
 // newResolver builds a resolver from the flags. Errors are usage or input
 // errors (exit 2).
 func (f *resolverFlags) newResolver(env *cli.Env) (*resolver.Resolver, error) {
-	cfg := resolver.Config{Upstreams: f.upstreams, Anchors: resolver.RootAnchors(), MinTTL: f.minTTL}
+	cfg := resolver.Config{Upstreams: f.upstreams, MinTTL: f.minTTL}
 	if f.minTTL < time.Second || f.minTTL > resolver.DefaultMaxTTL {
 		// DNS TTLs count seconds; a zero would mean "the default" to the
 		// resolver, so it is refused rather than silently changed.
@@ -82,7 +82,7 @@ func (f *resolverFlags) newResolver(env *cli.Env) (*resolver.Resolver, error) {
 		if err != nil {
 			return nil, cli.Input(fmt.Errorf("%s: %w", f.anchors, err))
 		}
-		cfg.Anchors = cfg.Anchors.Merge(a)
+		cfg.Anchors = a // added to the root keys
 	}
 	if len(cfg.Upstreams) == 0 {
 		cfg.Upstreams = systemResolvers()
