@@ -14,6 +14,7 @@ import (
 
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/tlsa"
 	"github.com/miekg/dns"
 )
 
@@ -152,6 +153,8 @@ func lookupCommand() *cli.Command {
 		Description: `Prints the records, then the verdict: secure, insecure, bogus or
 indeterminate, with the reason (and its RFC 8914 Extended DNS Error code) when
 not secure. A proven non-existence (nxdomain, nodata) is a secure answer too.
+The revocation marker that 'dance zone revoke' publishes (TLSA 3 1 1 with an
+all-zero digest) is printed as "revoked", not as a key (--json: "revoked": true).
 
 ` + resolverFlagsHelp,
 		Examples: []string{
@@ -213,6 +216,9 @@ func printLookup(env *cli.Env, res *resolver.Result) {
 	}
 	for _, rr := range res.Records {
 		rec := lookupRecordOf(rr)
+		if isRevocationMarker(rec.Type, rec.Data) {
+			rec.Data = revokedLabel
+		}
 		fmt.Fprintf(env.Stdout, "%s\t%d\tIN\t%s\t%s\n", rec.Name, rec.TTL, rec.Type, rec.Data)
 	}
 	line := res.Status.String()
@@ -253,13 +259,31 @@ type lookupJSON struct {
 	Records    []lookupRecord   `json:"records"`
 	CNAMEs     []string         `json:"cnames,omitempty"`
 	TTLSeconds int64            `json:"ttl_seconds"`
+	// Revoked is set when the records hold the revocation marker.
+	Revoked bool `json:"revoked,omitempty"`
+}
+
+// revokedLabel stands for the revocation marker (tlsa.RevocationMarker)
+// where records are printed: it is no key.
+const revokedLabel = "revoked (the revocation marker of 'dance zone revoke': TLSA 3 1 1 with an all-zero digest, no key)"
+
+// isRevocationMarker reports whether a record in presentation form is
+// tlsa.RevocationMarker.
+func isRevocationMarker(typ, data string) bool {
+	if !strings.EqualFold(typ, "TLSA") {
+		return false
+	}
+	rr, err := tlsa.Parse(data)
+	return err == nil && rr.IsRevocationMarker()
 }
 
 func printLookupJSON(env *cli.Env, res *resolver.Result) error {
 	out := lookupJSON{Name: res.Name, Type: res.Type, Status: res.Status.String(), Kind: res.Kind.String(),
 		Reason: res.Reason, Records: []lookupRecord{}, CNAMEs: res.CNAMEs, TTLSeconds: int64(res.TTL.Seconds())}
 	for _, rr := range res.Records {
-		out.Records = append(out.Records, lookupRecordOf(rr))
+		rec := lookupRecordOf(rr)
+		out.Records = append(out.Records, rec)
+		out.Revoked = out.Revoked || isRevocationMarker(rec.Type, rec.Data)
 	}
 	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", "  ")
