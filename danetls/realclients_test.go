@@ -64,7 +64,7 @@ func TestRealClients(t *testing.T) {
 					t.Fatalf("%v: %s", err, out)
 				}
 				got := identityIn(t, out)
-				if got.Name != id.name || got.Kind != verify.Device {
+				if got.Name != id.name || got.Kind != identity.KindDevice {
 					t.Errorf("server saw %+v, want %s", got, id.name)
 				}
 			})
@@ -76,7 +76,7 @@ func TestRealClients(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v: %s", err, out)
 			}
-			if got := identityIn(t, out); got.Kind != verify.User || got.User != "bob@example.test" {
+			if got := identityIn(t, out); got.Kind != identity.KindUser || got.User != "bob@example.test" {
 				t.Errorf("server saw %+v, want user bob@example.test", got)
 			}
 		})

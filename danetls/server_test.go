@@ -99,14 +99,14 @@ func TestServer(t *testing.T) {
 	tests := []struct {
 		name   string
 		id     *ident
-		kind   verify.Kind
+		kind   identity.Kind
 		user   string
 		reason verify.Reason // 0: authenticated
 	}{
-		{name: "ecdsa", id: &ec, kind: verify.Device},
-		{name: "ed25519", id: &ed, kind: verify.Device},
-		{name: "rsa", id: &rsa, kind: verify.Device},
-		{name: "user", id: &alice, kind: verify.User, user: "alice@example.test"},
+		{name: "ecdsa", id: &ec, kind: identity.KindDevice},
+		{name: "ed25519", id: &ed, kind: identity.KindDevice},
+		{name: "rsa", id: &rsa, kind: identity.KindDevice},
+		{name: "user", id: &alice, kind: identity.KindUser, user: "alice@example.test"},
 		{name: "wrong key", id: &stranger, reason: verify.ReasonNoMatch},
 		{name: "not allowed", id: &outsider, reason: verify.ReasonNotAllowed},
 		{name: "two dNSNames", id: &two, reason: verify.ReasonAmbiguousName},

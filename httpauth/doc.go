@@ -5,7 +5,7 @@
 //
 //	m, err := httpauth.New(httpauth.Config{Verifier: core, TrustedProxies: proxies})
 //	srv := &http.Server{
-//		Handler: m.Handler(app), // in app: id := httpauth.FromContext(r.Context())
+//		Handler: m.Handler(app), // in app: id, _ := danetls.IdentityFromContext(r.Context())
 //		// Slow or silent clients must not hold connections forever.
 //		ReadHeaderTimeout: 10 * time.Second,
 //		ReadTimeout:       30 * time.Second,

@@ -1,7 +1,6 @@
 package httpauth
 
 import (
-	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -59,37 +58,6 @@ func New(cfg Config) (*Middleware, error) {
 	return m, nil
 }
 
-// ParsePrefixes parses CIDR prefixes ("10.0.0.0/8") or single addresses
-// ("127.0.0.1", taken as /32 or /128), for Config.TrustedProxies.
-func ParsePrefixes(ss []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range ss {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return nil, fmt.Errorf("httpauth: %q is neither a CIDR prefix nor an address", s)
-			}
-			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-// NewContext returns a copy of ctx that carries id, the way the Middleware
-// hands identities to handlers (danetls.ContextWithIdentity: handlers can
-// read it with danetls.IdentityFromContext as well).
-func NewContext(ctx context.Context, id *verify.Identity) context.Context {
-	return danetls.ContextWithIdentity(ctx, id)
-}
-
-// FromContext returns the identity the Middleware authenticated, or nil.
-func FromContext(ctx context.Context) *verify.Identity {
-	id, _ := danetls.IdentityFromContext(ctx)
-	return id
-}
-
 // Source says where an authenticated request's certificate came from.
 type Source int
 
@@ -102,7 +70,7 @@ const (
 )
 
 // Handler returns next wrapped: requests reach it only with an
-// authenticated identity, available with FromContext. Without any client
+// authenticated identity, available with danetls.IdentityFromContext. Without any client
 // certificate the answer is 401; a refused one, a Client-Cert field from
 // an address not in TrustedProxies, a malformed field, or a field that is
 // another spelling of Client-Cert or Client-Cert-Chain ("Client_Cert",
@@ -122,7 +90,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			http.Error(w, http.StatusText(status), status)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(danetls.ContextWithIdentity(r.Context(), id)))
 	})
 }
 

@@ -37,16 +37,16 @@ type Options struct {
 	// Validity is how long the certificate is valid from now. Zero means
 	// DefaultValidity for end entities and DefaultCAValidity for CAs.
 	Validity time.Duration
-	// Now returns the current time; nil means time.Now.
-	Now func() time.Time
+	// Time returns the current time; nil means time.Now.
+	Time func() time.Time
 	// Rand is the source of serial numbers and signature randomness; nil
 	// means crypto/rand.
 	Rand io.Reader
 }
 
 func (o Options) now() time.Time {
-	if o.Now != nil {
-		return o.Now()
+	if o.Time != nil {
+		return o.Time()
 	}
 	return time.Now()
 }

@@ -16,7 +16,7 @@ import (
 
 var fixedNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func fixedOptions() Options { return Options{Now: func() time.Time { return fixedNow }} }
+func fixedOptions() Options { return Options{Time: func() time.Time { return fixedNow }} }
 
 func newKey(t *testing.T, kt KeyType) crypto.Signer {
 	t.Helper()

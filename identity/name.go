@@ -47,6 +47,7 @@ const (
 	KindUser
 )
 
+// String returns "host", "device", "service" or "user".
 func (k Kind) String() string {
 	switch k {
 	case KindHost:
@@ -59,6 +60,21 @@ func (k Kind) String() string {
 		return "user"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// MarshalText implements encoding.TextMarshaler: "host", "device",
+// "service" or "user", as String (JSON output of verify.Identity).
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler: the inverse of String.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for c := KindHost; c <= KindUser; c++ {
+		if c.String() == string(b) {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("identity: unknown name kind %q", b)
 }
 
 // NameReason says why a name was rejected.

@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/httpauth"
 	"github.com/dnsbound/dance/proxy"
 )
@@ -41,7 +43,7 @@ func (s *syncBuffer) String() string {
 func TestPassthroughMiddleware(t *testing.T) {
 	w := newWorld(t)
 	var logs syncBuffer
-	trusted, _ := httpauth.ParsePrefixes([]string{"127.0.0.1"})
+	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	m, err := httpauth.New(httpauth.Config{Verifier: w.core, TrustedProxies: trusted,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
@@ -53,7 +55,7 @@ func TestPassthroughMiddleware(t *testing.T) {
 		mu.Lock()
 		hits++
 		mu.Unlock()
-		id := httpauth.FromContext(r.Context())
+		id, _ := danetls.IdentityFromContext(r.Context())
 		fmt.Fprintf(rw, "hello %s (%s); identity fields: %q %q", id.Subject(), id.Kind,
 			r.Header.Get(proxy.DefaultNameHeader), r.Header.Get("Dance_Client_Name"))
 	})))

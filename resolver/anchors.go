@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -94,6 +95,22 @@ func ParseAnchors(r io.Reader) (*Anchors, error) {
 	return a, nil
 }
 
+// LoadAnchors reads the trust anchors of a file, in ParseAnchors syntax
+// (the DIR/anchors file "dance zone init" writes, for one). Errors name the
+// file.
+func LoadAnchors(path string) (*Anchors, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("anchors: %w", err)
+	}
+	defer f.Close()
+	a, err := ParseAnchors(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
+}
+
 // ParseAnchorsString is ParseAnchors on a string.
 func ParseAnchorsString(s string) (*Anchors, error) {
 	return ParseAnchors(bufio.NewReader(strings.NewReader(s)))
@@ -154,6 +171,9 @@ func (a *Anchors) Merge(b *Anchors) *Anchors {
 
 // Zones lists the zones that have an anchor, sorted.
 func (a *Anchors) Zones() []string {
+	if a == nil {
+		return nil
+	}
 	var z []string
 	for k := range a.zones {
 		z = append(z, k)

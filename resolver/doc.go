@@ -12,9 +12,10 @@
 //	res, err := r.Lookup(ctx, "_443._tcp.www.example.com.", dns.TypeTLSA)
 //	if err == nil && res.Status == resolver.Secure { ... use res.Records ... }
 //
-// Trust anchors are the IANA root keys (RootAnchors) unless Config.Anchors
-// says otherwise; ParseAnchors reads DS or DNSKEY lines, each anchor valid
-// for its own subtree, the closest anchor winning. DNSKEY anchors are
+// Trust anchors are the IANA root keys (RootAnchors) plus Config.Anchors
+// (Config.NoRootAnchors leaves the root keys out); LoadAnchors and
+// ParseAnchors read DS or DNSKEY lines, each anchor valid for its own
+// subtree, the closest anchor winning. DNSKEY anchors are
 // compared with the zone's keys as decoded bytes, not as base64 text. A key
 // with the REVOKE flag (RFC 5011 §2.1) validates nothing: it is refused as
 // an anchor and ignored in every DNSKEY RRset.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -50,8 +51,16 @@ type Config struct {
 	// and the upstream's host as the server name. Certificates are always
 	// verified.
 	TLSConfig *tls.Config
-	// Anchors are the trust anchors; nil means the built-in IANA root keys.
+	// Anchors are trust anchors added to the built-in IANA root keys
+	// (RootAnchors), as dance's --anchors flag adds them: each is valid for
+	// its own subtree, the closest anchor winning (a private
+	// _device.example.com anchor is used below it, the root keys
+	// elsewhere). LoadAnchors reads them from a file. nil adds none.
 	Anchors *Anchors
+	// NoRootAnchors leaves the root keys out: Anchors are then the only
+	// trust anchors (a closed DNS tree with a root of its own), and New
+	// refuses a configuration with none unless TrustAD is set.
+	NoRootAnchors bool
 	// TrustAD makes the resolver believe the upstream's AD bit instead of
 	// validating (RFC 6840 §5.7). New refuses it unless Transport is TLS or
 	// every upstream is a loopback address.
@@ -91,44 +100,35 @@ type Config struct {
 	NSEC3BogusIterations    uint16
 }
 
-// Record is one resource record of a result, in presentation form.
-type Record struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-	TTL  uint32 `json:"ttl"`
-	// Data is the RDATA in presentation format ("3 1 1 abcd..." for TLSA).
-	Data string `json:"data"`
-}
-
-// String returns the record as a zone-file line.
-func (r Record) String() string {
-	return fmt.Sprintf("%s\t%d\tIN\t%s\t%s", r.Name, r.TTL, r.Type, r.Data)
-}
-
-// Result is the outcome of a lookup.
+// Result is the outcome of a lookup. It is not meant for JSON: a program
+// that prints results builds its own view of them.
 type Result struct {
 	// Name and Type are the question, Name fully qualified and lower-case.
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name string
+	Type string
 	// Status is Secure only when every link of the answer (CNAMEs
 	// included) is proven by DNSSEC up to a trust anchor.
-	Status Status `json:"status"`
+	Status Status
 	// Reason says why Status is not Secure; nil when Secure.
-	Reason *Reason `json:"reason,omitempty"`
+	Reason *Reason
 	// Kind is answer, nodata or nxdomain.
-	Kind Kind `json:"kind"`
-	// Records are the records of the final RRset (empty for a denial).
-	Records []Record `json:"records"`
+	Kind Kind
+	// Records are the records of the final RRset (empty for a denial), as
+	// the upstream sent them: *dns.TLSA for a TLSA lookup, and so on (a
+	// CNAME when the chain ends at one asked for by type CNAME). Only
+	// Secure and Insecure results carry records. They are shared with the
+	// cache and other callers and must not be modified.
+	Records []dns.RR
 	// CNAMEs lists the aliases followed, in order.
-	CNAMEs []string `json:"cnames,omitempty"`
+	CNAMEs []string
 	// TTL is how long the result may be cached: min(TTL, original TTL,
 	// RRSIG expiration) over the chain, within the configured bounds.
-	TTL time.Duration `json:"ttl_ns"`
+	TTL time.Duration
 	// Cached is true when the result came from the cache.
-	Cached bool `json:"cached"`
+	Cached bool
 	// Msg is the last response from the upstream, for advanced use; it is
 	// shared and must not be modified.
-	Msg *dns.Msg `json:"-"`
+	Msg *dns.Msg
 }
 
 // Err returns nil for a Secure result and a *NotSecureError otherwise.
@@ -174,8 +174,10 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.Time == nil {
 		cfg.Time = time.Now
 	}
-	if cfg.Anchors == nil {
-		cfg.Anchors = RootAnchors()
+	if !cfg.NoRootAnchors {
+		cfg.Anchors = RootAnchors().Merge(cfg.Anchors)
+	} else if len(cfg.Anchors.Zones()) == 0 && !cfg.TrustAD {
+		return nil, errors.New("resolver: NoRootAnchors without Anchors leaves no trust anchor")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -377,7 +379,7 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) *Resul
 		hard = minTime(hard, step.hard)
 		if step.target == "" {
 			res.Kind = step.kind
-			res.Records = records(step.records)
+			res.Records = slices.Clip(step.records)
 			break
 		}
 		res.CNAMEs = append(res.CNAMEs, step.target)
@@ -443,18 +445,4 @@ func typeString(t uint16) string {
 		return s
 	}
 	return fmt.Sprintf("TYPE%d", t)
-}
-
-func records(rrs []dns.RR) []Record {
-	out := make([]Record, 0, len(rrs))
-	for _, rr := range rrs {
-		h := rr.Header()
-		full := rr.String()
-		hdr := h.String()
-		out = append(out, Record{
-			Name: dns.CanonicalName(h.Name), Type: typeString(h.Rrtype), TTL: h.Ttl,
-			Data: strings.TrimSpace(strings.TrimPrefix(full, hdr)),
-		})
-	}
-	return out
 }

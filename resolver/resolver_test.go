@@ -2,6 +2,7 @@ package resolver_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -62,8 +63,14 @@ func runCases(t *testing.T, r *resolver.Resolver, cases []lookupCase) {
 				}
 			}
 			if c.data != "" {
-				if len(res.Records) == 0 || !strings.Contains(res.Records[0].Data, c.data) {
+				if len(res.Records) == 0 || !strings.Contains(res.Records[0].String(), c.data) {
 					t.Errorf("records %v, want data containing %q", res.Records, c.data)
+				}
+			}
+			// Records are typed: the RRset asked for, each of its type.
+			for _, rr := range res.Records {
+				if rr.Header().Rrtype != c.qtype || reflect.TypeOf(rr) != reflect.TypeOf(dns.TypeToRR[c.qtype]()) {
+					t.Errorf("record %T (%s) in the answer to a %s lookup", rr, rr, dns.TypeToString[c.qtype])
 				}
 			}
 			if c.status == resolver.Secure && res.Err() != nil {

@@ -386,7 +386,7 @@ func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now tim
 	// verdicts share: the caller gets its own copy.
 	rec := mr.Record
 	rec.Data = bytes.Clone(rec.Data)
-	id := &Identity{Name: name, Kind: kindOf(n), Record: rec, Depth: mr.Depth, Expires: now.Add(ttl)}
+	id := &Identity{Name: name, Kind: n.Kind(), Record: rec, Depth: mr.Depth, Expires: now.Add(ttl)}
 	if mr.Record.Usage != tlsa.DANEEE {
 		// A validated path stops being valid at its earliest NotAfter.
 		for _, cert := range mr.Path {
@@ -470,51 +470,61 @@ func cacheKey(name string, p Presented) [sha256.Size]byte {
 	return k
 }
 
-// parsedRRset is a TLSA RRset as the resolver gave it and as parsed.
+// parsedRRset is a TLSA RRset as the resolver gave it and as converted.
 type parsedRRset struct {
-	texts   []string      // the RDATA of each TLSA record, in order
+	rdata   []tlsaRDATA   // the RDATA of each TLSA record, in order
 	records []tlsa.Record // the readable ones; shared, never modified
-	bad     int           // records that did not parse
+	bad     int           // records that did not convert
 }
 
-// same reports whether rrs holds exactly the TLSA records p was parsed
+// tlsaRDATA is the RDATA of a TLSA record as the resolver gave it.
+type tlsaRDATA struct {
+	usage, selector, mtype uint8
+	data                   string // hex, as the DNS library holds it
+}
+
+func rdataOf(rr *dns.TLSA) tlsaRDATA {
+	return tlsaRDATA{rr.Usage, rr.Selector, rr.MatchingType, rr.Certificate}
+}
+
+// same reports whether rrs holds exactly the TLSA records p was converted
 // from.
-func (p *parsedRRset) same(rrs []resolver.Record) bool {
+func (p *parsedRRset) same(rrs []dns.RR) bool {
 	i := 0
 	for _, rr := range rrs {
-		if !isTLSA(rr) {
+		t, ok := rr.(*dns.TLSA)
+		if !ok {
 			continue
 		}
-		if i == len(p.texts) || p.texts[i] != rr.Data {
+		if i == len(p.rdata) || p.rdata[i] != rdataOf(t) {
 			return false
 		}
 		i++
 	}
-	return i == len(p.texts)
+	return i == len(p.rdata)
 }
 
-func isTLSA(rr resolver.Record) bool { return strings.EqualFold(rr.Type, "TLSA") }
-
-// tlsaRecords returns the TLSA records of a Secure answer for name, parsed.
-// The parse of each owner's RRset is kept for at most ttl and used only
-// while the resolver answers with the same record texts, so a changed
-// RRset (a revocation, a rollover) is parsed afresh at once.
+// tlsaRecords returns the TLSA records of a Secure answer for name,
+// converted. The conversion of each owner's RRset is kept for at most ttl
+// and used only while the resolver answers with the same records, so a
+// changed RRset (a revocation, a rollover) is converted afresh at once.
 func (c *Core) tlsaRecords(name string, res *resolver.Result, now time.Time, ttl time.Duration) *parsedRRset {
 	if p, ok := c.parsed.Get(name, now); ok && p.same(res.Records) {
 		return p
 	}
 	p := &parsedRRset{}
 	for _, rr := range res.Records {
-		if !isTLSA(rr) {
-			continue // CNAME links of the chain
+		t, ok := rr.(*dns.TLSA)
+		if !ok {
+			continue
 		}
-		p.texts = append(p.texts, rr.Data)
-		r, err := tlsa.Parse(rr.Data)
+		p.rdata = append(p.rdata, rdataOf(t))
+		r, err := tlsa.FromDNS(t)
 		if err != nil {
 			p.bad++ // RFC 7671 §9: malformed records are unusable, not fatal
 			continue
 		}
-		p.records = append(p.records, r.Record)
+		p.records = append(p.records, r)
 	}
 	if ttl > 0 {
 		c.parsed.Put(name, p, now.Add(ttl), now)

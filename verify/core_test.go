@@ -31,7 +31,7 @@ func TestVerify(t *testing.T) {
 	revoked := testident.IssueDevice(t, "sensor11._device.example.test", org, identity.Options{})
 	revokedBeside := testident.IssueDevice(t, "sensor12._device.example.test", org, identity.Options{})
 	shortLived := testident.IssueDevice(t, "sensor10._device.example.test", org, identity.Options{Validity: 2 * time.Minute})
-	expired := testident.IssueDevice(t, "sensor5._device.example.test", org, identity.Options{Now: past, Validity: time.Hour})
+	expired := testident.IssueDevice(t, "sensor5._device.example.test", org, identity.Options{Time: past, Validity: time.Hour})
 	users := testident.NewCA(t, identity.UserCA, "example.test", identity.Options{})
 	alice := testident.IssueUser(t, "Alice", "example.test", users)
 	corpUsers := testident.NewCA(t, identity.UserCA, "corp.example.test", identity.Options{})
@@ -90,22 +90,22 @@ func TestVerify(t *testing.T) {
 		claim     string
 		p         Presented
 		reason    Reason // 0: authenticated
-		kind      Kind
+		kind      identity.Kind
 		user      string
 		depth     int
 		usage     tlsa.Usage
 		noQueries bool      // the allow-list must stop it before any lookup
 		notAfter  time.Time // when set, the verdict must expire then
 	}{
-		{name: "dane-ee ecdsa", claim: "sensor1._device.example.test", p: chain(ecdsa), kind: Device, usage: tlsa.DANEEE},
-		{name: "dane-ee ed25519", claim: "sensor2._device.example.test", p: chain(ed), kind: Device, usage: tlsa.DANEEE},
-		{name: "dane-ee rsa", claim: "SENSOR3._device.example.test.", p: chain(rsa), kind: Device, usage: tlsa.DANEEE},
-		{name: "raw public key", claim: "sensor1._device.example.test", p: Presented{RawPublicKey: ecdsa.SPKI()}, kind: Device, usage: tlsa.DANEEE},
-		{name: "service", claim: "_smtp-client.mta1.example.test", p: chain(svc), kind: Service, usage: tlsa.DANEEE},
-		{name: "dane-ta device", claim: "sensor4._device.example.test", p: withCA(issued, org), kind: Device, depth: 1, usage: tlsa.DANETA},
-		{name: "dane-ta short-lived leaf", claim: "sensor10._device.example.test", p: withCA(shortLived, org), kind: Device, depth: 1, usage: tlsa.DANETA, notAfter: shortLived.Cert.NotAfter},
-		{name: "user", claim: "_user.example.test", p: withCA(alice, users), kind: User, user: "alice@example.test", depth: 1, usage: tlsa.DANETA},
-		{name: "hashed user", claim: aliceHash.String(), p: chain(alice), kind: User, user: "alice@example.test", usage: tlsa.DANEEE},
+		{name: "dane-ee ecdsa", claim: "sensor1._device.example.test", p: chain(ecdsa), kind: identity.KindDevice, usage: tlsa.DANEEE},
+		{name: "dane-ee ed25519", claim: "sensor2._device.example.test", p: chain(ed), kind: identity.KindDevice, usage: tlsa.DANEEE},
+		{name: "dane-ee rsa", claim: "SENSOR3._device.example.test.", p: chain(rsa), kind: identity.KindDevice, usage: tlsa.DANEEE},
+		{name: "raw public key", claim: "sensor1._device.example.test", p: Presented{RawPublicKey: ecdsa.SPKI()}, kind: identity.KindDevice, usage: tlsa.DANEEE},
+		{name: "service", claim: "_smtp-client.mta1.example.test", p: chain(svc), kind: identity.KindService, usage: tlsa.DANEEE},
+		{name: "dane-ta device", claim: "sensor4._device.example.test", p: withCA(issued, org), kind: identity.KindDevice, depth: 1, usage: tlsa.DANETA},
+		{name: "dane-ta short-lived leaf", claim: "sensor10._device.example.test", p: withCA(shortLived, org), kind: identity.KindDevice, depth: 1, usage: tlsa.DANETA, notAfter: shortLived.Cert.NotAfter},
+		{name: "user", claim: "_user.example.test", p: withCA(alice, users), kind: identity.KindUser, user: "alice@example.test", depth: 1, usage: tlsa.DANETA},
+		{name: "hashed user", claim: aliceHash.String(), p: chain(alice), kind: identity.KindUser, user: "alice@example.test", usage: tlsa.DANEEE},
 		{name: "hashed name of another user", claim: aliceHash.String(), p: chain(carol), reason: ReasonNoUser},
 		{name: "wrong key", claim: "sensor1._device.example.test", p: chain(other), reason: ReasonNoMatch},
 		{name: "wrong raw key", claim: "sensor1._device.example.test", p: Presented{RawPublicKey: other.SPKI()}, reason: ReasonNoMatch},

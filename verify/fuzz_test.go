@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/resolver"
+	"github.com/miekg/dns"
 )
 
 // FuzzAllowList: any pattern text is either refused or gives a list whose
@@ -49,13 +50,17 @@ func FuzzClaimedName(f *testing.F) {
 	})
 }
 
-// fixedResolver answers every lookup with the same secure records.
+// fixedResolver answers every lookup with the same secure records, each
+// given as TLSA RDATA in presentation form ("3 1 1 ab..."); data the DNS
+// library cannot read as TLSA RDATA is left out.
 type fixedResolver struct{ data []string }
 
 func (f fixedResolver) Lookup(_ context.Context, name string, _ uint16) (*resolver.Result, error) {
 	res := &resolver.Result{Name: name, Type: "TLSA", Status: resolver.Secure, TTL: time.Minute}
 	for _, d := range f.data {
-		res.Records = append(res.Records, resolver.Record{Name: name, Type: "TLSA", TTL: 60, Data: d})
+		if rr, err := dns.NewRR(dns.Fqdn(name) + " 60 IN TLSA " + d); err == nil && rr != nil {
+			res.Records = append(res.Records, rr)
+		}
 	}
 	if len(res.Records) == 0 {
 		res.Kind = resolver.KindNXDomain

@@ -11,6 +11,7 @@ import (
 	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
+	"github.com/miekg/dns"
 )
 
 // switchResolver answers every lookup with the secure records set last.
@@ -117,8 +118,10 @@ func TestParsedRecordsKeptOnce(t *testing.T) {
 		t.Error("the same records were parsed again")
 	}
 	changed := *again
-	changed.Records = append([]resolver.Record(nil), again.Records...)
-	changed.Records = append(changed.Records, resolver.Record{Name: name, Type: "TLSA", TTL: 60, Data: "3 1 1 zz"})
+	changed.Records = append([]dns.RR(nil), again.Records...)
+	// A SHA2-256 record whose digest is too short: unusable.
+	changed.Records = append(changed.Records, &dns.TLSA{Hdr: dns.RR_Header{Name: name + ".", Rrtype: dns.TypeTLSA, Class: dns.ClassINET, Ttl: 60},
+		Usage: 3, Selector: 1, MatchingType: 1, Certificate: "abcd"})
 	second := core.tlsaRecords(name, &changed, clock.Now(), res.TTL)
 	if second == first || len(second.records) != 1 || second.bad != 1 {
 		t.Fatalf("changed records: kept parse %v, %d records, %d unreadable; want a new parse, 1, 1", second == first, len(second.records), second.bad)

@@ -27,11 +27,11 @@ type liveZone struct {
 func startZone(t testing.TB, origin string, now func() time.Time) *liveZone {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "zone")
-	res, err := zone.Init(dir, zone.InitOptions{Origin: origin, Now: now})
+	res, err := zone.Init(dir, zone.InitOptions{Origin: origin, Time: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	z, err := zone.Open(dir, zone.Options{Now: now})
+	z, err := zone.Open(dir, zone.Options{Time: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/change"
 )
 
 // TestAdminPatternOverlap checks the two questions the admin-name checks
@@ -109,15 +111,15 @@ func adminZone(t *testing.T, names ...string) *Zone {
 	t.Helper()
 	clock := newClock()
 	dir := filepath.Join(t.TempDir(), "z")
-	if _, err := Init(dir, InitOptions{Origin: origin, Now: clock.Now}); err != nil {
+	if _, err := Init(dir, InitOptions{Origin: origin, Time: clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	z, err := Open(dir, Options{Now: clock.Now, AdminNames: names})
+	z, err := Open(dir, Options{Time: clock.Now, AdminNames: names})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { z.Close() })
-	if _, err := z.Apply([]Change{{Op: OpAdd, Name: "laptop._device.ops.devices.test.",
+	if _, err := z.Apply([]Change{{Mode: change.Add, Name: "laptop._device.ops.devices.test.",
 		Records: []dns.RR{rr(t, "laptop._device.ops.devices.test. 300 IN TLSA 3 1 1 aaaa")}}}); err != nil {
 		t.Fatalf("the admin path must still write admin names: %v", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/change"
 )
 
 // benchZone is a zone with n identities.
@@ -17,7 +19,7 @@ func benchZone(b *testing.B, n int) *Zone {
 	var cs []Change
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("d%d._device.devices.test.", i)
-		cs = append(cs, Change{Op: OpAdd, Name: name, Records: []dns.RR{rr(b, fmt.Sprintf("%s 300 IN TLSA 3 1 1 %064x", name, i))}})
+		cs = append(cs, Change{Mode: change.Add, Name: name, Records: []dns.RR{rr(b, fmt.Sprintf("%s 300 IN TLSA 3 1 1 %064x", name, i))}})
 	}
 	for i := 0; i < len(cs); i += 5000 {
 		if _, err := z.Apply(cs[i:min(i+5000, len(cs))]); err != nil {
@@ -69,7 +71,7 @@ func BenchmarkApplyOne(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		name := fmt.Sprintf("n%d._device.devices.test.", i)
-		if _, err := z.Apply([]Change{{Op: OpAdd, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}}); err != nil {
+		if _, err := z.Apply([]Change{{Mode: change.Add, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -83,7 +85,7 @@ func BenchmarkApplyBatch5000(b *testing.B) {
 		cs := make([]Change, 5000)
 		for j := range cs {
 			name := fmt.Sprintf("b%d-%d._device.devices.test.", i, j)
-			cs[j] = Change{Op: OpAdd, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}
+			cs[j] = Change{Mode: change.Add, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}
 		}
 		if _, err := z.Apply(cs); err != nil {
 			b.Fatal(err)

@@ -5,29 +5,22 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
-)
 
-// Op is what a Change does at its name.
-type Op int
-
-// Operations of a Change.
-const (
-	// OpAdd adds the records to the RRsets at the name; refused at a
-	// revoked name (ErrRevoked).
-	OpAdd Op = iota
-	// OpReplace replaces every identity record at the name with the
-	// records given (none: remove the identity); at a revoked name it
-	// lifts the revocation.
-	OpReplace
-	// OpRemove removes every identity record at the name (a revocation
-	// marker included: see Zone.Revoke).
-	OpRemove
+	"github.com/dnsbound/dance/zone/change"
 )
 
 // Change is one provisioning step at one name, as the admin API and bulk
-// import express them.
+// import express them. Its Mode says what it does at the name:
+//
+//   - change.Add (or zero) adds the records to the RRsets at the name;
+//     refused at a revoked name (ErrRevoked);
+//   - change.Replace replaces every identity record at the name with the
+//     records given (none: remove the identity); at a revoked name it
+//     lifts the revocation;
+//   - change.Remove removes every identity record at the name (a
+//     revocation marker included: see Zone.Revoke).
 type Change struct {
-	Op      Op
+	Mode    change.Mode
 	Name    string
 	Records []dns.RR
 }
@@ -75,7 +68,14 @@ func (z *Zone) Apply(changes []Change) (uint32, error) {
 			if err := z.checkOwner(name); err != nil {
 				return fmt.Errorf("change %d: %w", i+1, err)
 			}
-			if c.Op == OpReplace || c.Op == OpRemove {
+			mode := c.Mode
+			if mode == 0 {
+				mode = change.Add
+			}
+			if mode != change.Add && mode != change.Replace && mode != change.Remove {
+				return updateErr(dns.RcodeRefused, "change %d: unknown mode %s", i+1, mode)
+			}
+			if mode == change.Replace || mode == change.Remove {
 				for _, t := range v.typesAt(name) {
 					if IsIdentityType(t) {
 						if err := v.set(name, t, nil); err != nil {
@@ -84,10 +84,10 @@ func (z *Zone) Apply(changes []Change) (uint32, error) {
 					}
 				}
 			}
-			if c.Op == OpRemove {
+			if mode == change.Remove {
 				continue
 			}
-			if c.Op == OpAdd && holdsMarker(v.get(name, dns.TypeTLSA)) {
+			if mode == change.Add && holdsMarker(v.get(name, dns.TypeTLSA)) {
 				return &UpdateError{Rcode: dns.RcodeRefused, Err: ErrRevoked,
 					Reason: fmt.Sprintf("change %d: %s is revoked; replacing its records lifts the revocation", i+1, name)}
 			}

@@ -55,8 +55,8 @@ type InitOptions struct {
 	// IdentitySigValidity, when non-zero, is stored as the zone's
 	// Settings.IdentitySigValidity; it must pass CheckIdentitySigValidity.
 	IdentitySigValidity time.Duration
-	// Now returns the current time; nil means time.Now.
-	Now func() time.Time
+	// Time returns the current time; nil means time.Now.
+	Time func() time.Time
 }
 
 // InitResult is what Init created.
@@ -107,8 +107,8 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 		alg = keys.ECDSAP256SHA256
 	}
 	now := time.Now
-	if opt.Now != nil {
-		now = opt.Now
+	if opt.Time != nil {
+		now = opt.Time
 	}
 	set := &Settings{
 		Origin:      origin,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/zone/change"
 	"github.com/dnsbound/dance/zone/journal"
 )
 
@@ -131,7 +132,7 @@ func BenchmarkTransferAndRecord10k(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		name := fmt.Sprintf("j%d._device.devices.test.", i)
-		if _, err := z.Apply([]Change{{Op: OpAdd, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}}); err != nil {
+		if _, err := z.Apply([]Change{{Mode: change.Add, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}}); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
@@ -159,7 +160,7 @@ func BenchmarkRecord10k(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		name := fmt.Sprintf("j%d._device.devices.test.", i)
-		if _, err := z.Apply([]Change{{Op: OpAdd, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}}); err != nil {
+		if _, err := z.Apply([]Change{{Mode: change.Add, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}}); err != nil {
 			b.Fatal(err)
 		}
 		axfr, err := z.TransferImage()

@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/tlsa"
+	"github.com/dnsbound/dance/zone/change"
 )
 
 const (
@@ -54,7 +55,7 @@ func TestRevokeUnderWildcard(t *testing.T) {
 				t.Fatalf("CoveringWildcard before = %q, want %q", got, wantCover)
 			}
 			// Removing alone: the wildcard answers (the trap).
-			if _, err := z.Apply([]Change{{Op: OpRemove, Name: name}}); err != nil {
+			if _, err := z.Apply([]Change{{Mode: change.Remove, Name: name}}); err != nil {
 				t.Fatal(err)
 			}
 			wantAfterRemove := map[bool]string{true: "2 0 1 aa11", false: ""}[wildcard]
@@ -113,15 +114,15 @@ func TestRevokedNameHoldsItsMarker(t *testing.T) {
 		do   func() error
 	}{
 		{"api add", func() error {
-			_, err := z.Apply([]Change{{Op: OpAdd, Name: name, Records: []dns.RR{newKey}}})
+			_, err := z.Apply([]Change{{Mode: change.Add, Name: name, Records: []dns.RR{newKey}}})
 			return err
 		}},
 		{"api add other type", func() error {
-			_, err := z.Apply([]Change{{Op: OpAdd, Name: name, Records: []dns.RR{sshfp}}})
+			_, err := z.Apply([]Change{{Mode: change.Add, Name: name, Records: []dns.RR{sshfp}}})
 			return err
 		}},
 		{"api replace with marker and key", func() error {
-			_, err := z.Apply([]Change{{Op: OpReplace, Name: name, Records: []dns.RR{rr(t, markerLine), newKey}}})
+			_, err := z.Apply([]Change{{Mode: change.Replace, Name: name, Records: []dns.RR{rr(t, markerLine), newKey}}})
 			return err
 		}},
 		{"update add", func() error { _, err := z.Update(nil, []dns.RR{newKey}, Policy{}); return err }},
@@ -164,7 +165,7 @@ func TestRevokedNameHoldsItsMarker(t *testing.T) {
 		t.Errorf("update publishing the marker alone: %v", err)
 	}
 	// Replacing lifts the revocation.
-	if _, err := z.Apply([]Change{{Op: OpReplace, Name: name, Records: []dns.RR{newKey}}}); err != nil {
+	if _, err := z.Apply([]Change{{Mode: change.Replace, Name: name, Records: []dns.RR{newKey}}}); err != nil {
 		t.Fatal(err)
 	}
 	if z.Revoked(name) || !strings.HasPrefix(tlsaAnswer(t, z, name), "3 1 1 cc33") {

@@ -151,7 +151,7 @@ func TestRollover(t *testing.T) {
 	}
 	// The state survives a restart.
 	z.Close()
-	z2, err := Open(dir, Options{Now: clock.Now})
+	z2, err := Open(dir, Options{Time: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestRolloverSplit(t *testing.T) {
 					// ZSK still signs nothing.
 					z.Close()
 					var err error
-					if z, err = Open(dir, Options{Now: clock.Now}); err != nil {
+					if z, err = Open(dir, Options{Time: clock.Now}); err != nil {
 						t.Fatal(err)
 					}
 					t.Cleanup(func() { z.Close() })

@@ -118,7 +118,7 @@ func TestRolloverTiming(t *testing.T) {
 			}
 			// A restart keeps the time of prepublish.
 			z.Close()
-			if z, err = Open(dir, Options{Now: clock.Now}); err != nil {
+			if z, err = Open(dir, Options{Time: clock.Now}); err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { z.Close() })
@@ -197,7 +197,7 @@ func TestRolloverTiming(t *testing.T) {
 				t.Fatal("when the parent's DS was seen is not stored")
 			}
 			z.Close()
-			if z, err = Open(dir, Options{Now: clock.Now}); err != nil {
+			if z, err = Open(dir, Options{Time: clock.Now}); err != nil {
 				t.Fatal(err)
 			}
 			clock.Advance(dsWait - time.Second)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/zone/change"
 	"github.com/dnsbound/dance/zone/store"
 )
 
@@ -21,7 +22,7 @@ func sigZone(t testing.TB, clock *fakeClock, n int) (*Zone, string) {
 	var cs []Change
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("d%d.g%d._device.devices.test.", i, i%5)
-		cs = append(cs, Change{Op: OpAdd, Name: name, Records: []dns.RR{rr(t, fmt.Sprintf("%s 300 IN TLSA 3 1 1 %064x", name, i))}})
+		cs = append(cs, Change{Mode: change.Add, Name: name, Records: []dns.RR{rr(t, fmt.Sprintf("%s 300 IN TLSA 3 1 1 %064x", name, i))}})
 	}
 	if _, err := z.Apply(cs); err != nil {
 		t.Fatal(err)
@@ -37,7 +38,7 @@ func reopen(t *testing.T, z *Zone, dir string, clock *fakeClock) *Zone {
 	if err := z.Close(); err != nil {
 		t.Fatal(err)
 	}
-	z2, err := Open(dir, Options{Now: clock.Now})
+	z2, err := Open(dir, Options{Time: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestSignatureCacheRejected(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A change after the save, then a stop without one (a crash).
-		if _, err := z.Apply([]Change{{Op: OpRemove, Name: "d3.g3._device.devices.test."}}); err != nil {
+		if _, err := z.Apply([]Change{{Mode: change.Remove, Name: "d3.g3._device.devices.test."}}); err != nil {
 			t.Fatal(err)
 		}
 		z2 := reopen(t, z, dir, clock)
@@ -156,7 +157,7 @@ func FuzzSignatureCache(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, SigCacheFile), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		z, err := Open(dir, Options{Now: clock.Now})
+		z, err := Open(dir, Options{Time: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +196,7 @@ func TestSignatureCacheStoreChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	z, err = Open(dir, Options{Now: clock.Now})
+	z, err = Open(dir, Options{Time: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

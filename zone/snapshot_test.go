@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/change"
 )
 
 // Transfers taken while updates go on are each a consistent zone: the
@@ -17,7 +19,7 @@ func TestTransferDuringUpdates(t *testing.T) {
 	z, _ := newZone(t, newClock())
 	add := func(i int) {
 		name := fmt.Sprintf("d%d.g%d._device.devices.test.", i, i%7)
-		if _, err := z.Apply([]Change{{Op: OpReplace, Name: name, Records: []dns.RR{rr(t, fmt.Sprintf("%s 300 IN TLSA 3 1 1 %064x", name, i))}}}); err != nil {
+		if _, err := z.Apply([]Change{{Mode: change.Replace, Name: name, Records: []dns.RR{rr(t, fmt.Sprintf("%s 300 IN TLSA 3 1 1 %064x", name, i))}}}); err != nil {
 			t.Error(err)
 		}
 	}
@@ -38,7 +40,7 @@ func TestTransferDuringUpdates(t *testing.T) {
 			add(i)
 			if i%3 == 0 {
 				name := fmt.Sprintf("d%d.g%d._device.devices.test.", i-200, (i-200)%7)
-				if _, err := z.Apply([]Change{{Op: OpRemove, Name: name}}); err != nil {
+				if _, err := z.Apply([]Change{{Mode: change.Remove, Name: name}}); err != nil {
 					t.Error(err)
 				}
 			}

@@ -278,7 +278,7 @@ func TestUpdatePersistsAndSerialIncreases(t *testing.T) {
 		t.Fatalf("no-op update: serial %d (was %d), %v", s, prev, err)
 	}
 	z.Close()
-	z2, err := Open(dir, Options{Now: clock.Now})
+	z2, err := Open(dir, Options{Time: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,10 +61,10 @@ func TestIdentitySignatureValidity(t *testing.T) {
 			}
 			clock := newClock()
 			dir := filepath.Join(t.TempDir(), "z")
-			if _, err := Init(dir, InitOptions{Origin: "devices.test", Now: clock.Now, IdentitySigValidity: tt.init}); err != nil {
+			if _, err := Init(dir, InitOptions{Origin: "devices.test", Time: clock.Now, IdentitySigValidity: tt.init}); err != nil {
 				t.Fatal(err)
 			}
-			z, err := Open(dir, Options{Now: clock.Now, IdentitySigValidity: tt.open})
+			z, err := Open(dir, Options{Time: clock.Now, IdentitySigValidity: tt.open})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,10 +140,10 @@ func TestIdentitySignatureValidityShortened(t *testing.T) {
 	const name = "s1._device.devices.test."
 	clock := newClock()
 	dir := filepath.Join(t.TempDir(), "z")
-	if _, err := Init(dir, InitOptions{Origin: "devices.test", Now: clock.Now}); err != nil {
+	if _, err := Init(dir, InitOptions{Origin: "devices.test", Time: clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	z, err := Open(dir, Options{Now: clock.Now, IdentitySigValidity: 14 * 24 * time.Hour})
+	z, err := Open(dir, Options{Time: clock.Now, IdentitySigValidity: 14 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestIdentitySignatureValidityShortened(t *testing.T) {
 	}
 	z.Close()
 	clock.Advance(time.Hour)
-	z, err = Open(dir, Options{Now: clock.Now})
+	z, err = Open(dir, Options{Time: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

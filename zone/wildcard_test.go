@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/change"
 )
 
 // longName builds a name under origin whose wire form is total octets long
@@ -228,7 +230,7 @@ func TestWildcardOwners(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = z.Apply([]Change{{Op: OpReplace, Name: c.name, Records: []dns.RR{rec}}})
+		_, err = z.Apply([]Change{{Mode: change.Replace, Name: c.name, Records: []dns.RR{rec}}})
 		if (err == nil) != c.ok {
 			t.Errorf("Apply at %s: %v, want ok=%v", c.name, err, c.ok)
 		}

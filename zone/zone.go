@@ -19,9 +19,9 @@ import (
 
 // Options tune an opened zone. The zero value is ready to use.
 type Options struct {
-	// Now returns the current time; nil means time.Now. Tests set it to
+	// Time returns the current time; nil means time.Now. Tests set it to
 	// move signatures towards expiry.
-	Now func() time.Time
+	Time func() time.Time
 	// SignatureValidity and SignatureRefresh override the signer defaults
 	// (14 days, refreshed with 7 days left) when non-zero.
 	SignatureValidity, SignatureRefresh time.Duration
@@ -95,7 +95,7 @@ func Open(dir string, opt Options) (*Zone, error) {
 	if err != nil {
 		return nil, err
 	}
-	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), now: opt.Now, opt: opt}
+	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), now: opt.Time, opt: opt}
 	if z.now == nil {
 		z.now = time.Now
 	}
@@ -239,7 +239,7 @@ func (z *Zone) Origin() string { return z.settings.Origin }
 // Settings returns a copy of the zone's settings.
 func (z *Zone) Settings() Settings { return *z.settings }
 
-// Now is the zone's clock (Options.Now, or the real time): what its
+// Now is the zone's clock (Options.Time, or the real time): what its
 // signatures and caches are dated by.
 func (z *Zone) Now() time.Time { return z.now() }
 

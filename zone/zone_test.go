@@ -30,15 +30,15 @@ func newCSKZone(t testing.TB, clock *fakeClock) (*Zone, string) {
 	return newZoneWith(t, clock, InitOptions{CSK: true})
 }
 
-// newZoneWith is newZone with opt (its Origin and Now are set here).
+// newZoneWith is newZone with opt (its Origin and Time are set here).
 func newZoneWith(t testing.TB, clock *fakeClock, opt InitOptions) (*Zone, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "z")
-	opt.Origin, opt.Now = "Devices.Test", clock.Now
+	opt.Origin, opt.Time = "Devices.Test", clock.Now
 	if _, err := Init(dir, opt); err != nil {
 		t.Fatal(err)
 	}
-	z, err := Open(dir, Options{Now: clock.Now})
+	z, err := Open(dir, Options{Time: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/tlsa"
+	"github.com/dnsbound/dance/zone/change"
 	"github.com/dnsbound/dance/zone/publish"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
@@ -127,12 +128,12 @@ func idPublishCommand() *cli.Command {
 					return cli.Input(err)
 				}
 			}
-			mode := publish.Replace
+			mode := change.Replace
 			switch {
 			case add:
-				mode = publish.Add
+				mode = change.Add
 			case remove:
-				mode = publish.Remove
+				mode = change.Remove
 			}
 			res, err := publish.Publish(env.Context(), publish.Request{
 				Server: server, Key: key, Zone: zoneName, Name: name, Records: recs, Mode: mode, Timeout: timeout,
@@ -140,7 +141,7 @@ func idPublishCommand() *cli.Command {
 			if err != nil {
 				return idPublishErr(err)
 			}
-			verb := map[publish.Mode]string{publish.Replace: "published", publish.Add: "added", publish.Remove: "removed"}[mode]
+			verb := map[change.Mode]string{change.Replace: "published", change.Add: "added", change.Remove: "removed"}[mode]
 			if revoke {
 				verb = "published (revoked: the revocation marker)"
 			}

@@ -24,6 +24,7 @@ import (
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/zone/admin"
+	"github.com/dnsbound/dance/zone/change"
 	"github.com/dnsbound/dance/zone/publish"
 	"github.com/dnsbound/dance/zone/tsigkey"
 	"github.com/miekg/dns"
@@ -527,8 +528,8 @@ func idSerialText(serial uint32) string {
 // adminRotateZone rotates through the zone's admin API.
 type adminRotateZone struct{ c *admin.Client }
 
-func (z adminRotateZone) get(name string) ([]admin.Record, error) {
-	id, err := z.c.Get(name)
+func (z adminRotateZone) get(ctx context.Context, name string) ([]admin.Record, error) {
+	id, err := z.c.Get(ctx, name)
 	if se, ok := errors.AsType[*admin.StatusError](err); ok && se.Code == http.StatusNotFound {
 		return nil, nil // no identity records: nothing to rotate
 	}
@@ -538,8 +539,8 @@ func (z adminRotateZone) get(name string) ([]admin.Record, error) {
 	return id.Records, nil
 }
 
-func (z adminRotateZone) records(_ context.Context, name string) ([]tlsa.Record, uint32, error) {
-	all, err := z.get(name)
+func (z adminRotateZone) records(ctx context.Context, name string) ([]tlsa.Record, uint32, error) {
+	all, err := z.get(ctx, name)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -557,8 +558,8 @@ func (z adminRotateZone) records(_ context.Context, name string) ([]tlsa.Record,
 	return out, ttl, nil
 }
 
-func (z adminRotateZone) add(_ context.Context, name string, rec tlsa.Record, ttl uint32) (uint32, error) {
-	res, err := z.c.Publish(name, []admin.Record{{Type: "TLSA", Data: rec.String(), TTL: ttl}}, false)
+func (z adminRotateZone) add(ctx context.Context, name string, rec tlsa.Record, ttl uint32) (uint32, error) {
+	res, err := z.c.Publish(ctx, name, []admin.Record{{Type: "TLSA", Data: rec.String(), TTL: ttl}}, change.Add)
 	if err != nil {
 		return 0, apiErr(err)
 	}
@@ -567,8 +568,8 @@ func (z adminRotateZone) add(_ context.Context, name string, rec tlsa.Record, tt
 
 // retire replaces the identity by its records less rec: the admin API has
 // no removal of one record.
-func (z adminRotateZone) retire(_ context.Context, name string, rec tlsa.Record) (uint32, error) {
-	all, err := z.get(name)
+func (z adminRotateZone) retire(ctx context.Context, name string, rec tlsa.Record) (uint32, error) {
+	all, err := z.get(ctx, name)
 	if err != nil {
 		return 0, err
 	}
@@ -579,7 +580,7 @@ func (z adminRotateZone) retire(_ context.Context, name string, rec tlsa.Record)
 		}
 		keep = append(keep, r)
 	}
-	res, err := z.c.Publish(name, keep, true)
+	res, err := z.c.Publish(ctx, name, keep, change.Replace)
 	if err != nil {
 		return 0, apiErr(err)
 	}
@@ -619,7 +620,7 @@ func (z updateRotateZone) records(ctx context.Context, name string) ([]tlsa.Reco
 	return out, ttl, nil
 }
 
-func (z updateRotateZone) update(ctx context.Context, name string, rec tlsa.Record, ttl uint32, mode publish.Mode) (uint32, error) {
+func (z updateRotateZone) update(ctx context.Context, name string, rec tlsa.Record, ttl uint32, mode change.Mode) (uint32, error) {
 	res, err := publish.Publish(ctx, publish.Request{Server: z.server, Key: z.key, Zone: z.zone, Name: name,
 		Records: []dns.RR{rec.ToDNS(dns.Fqdn(name), ttl)}, Mode: mode, Timeout: z.timeout})
 	if err != nil {
@@ -630,11 +631,11 @@ func (z updateRotateZone) update(ctx context.Context, name string, rec tlsa.Reco
 }
 
 func (z updateRotateZone) add(ctx context.Context, name string, rec tlsa.Record, ttl uint32) (uint32, error) {
-	return z.update(ctx, name, rec, ttl, publish.Add)
+	return z.update(ctx, name, rec, ttl, change.Add)
 }
 
 func (z updateRotateZone) retire(ctx context.Context, name string, rec tlsa.Record) (uint32, error) {
-	return z.update(ctx, name, rec, 0, publish.Remove)
+	return z.update(ctx, name, rec, 0, change.Remove)
 }
 
 func idRotateTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -58,7 +58,7 @@ func (f *resolverFlags) register(fs *flag.FlagSet) {
 // newResolver builds a resolver from the flags. Errors are usage or input
 // errors (exit 2).
 func (f *resolverFlags) newResolver(env *cli.Env) (*resolver.Resolver, error) {
-	cfg := resolver.Config{Upstreams: f.upstreams, Anchors: resolver.RootAnchors(), MinTTL: f.minTTL}
+	cfg := resolver.Config{Upstreams: f.upstreams, MinTTL: f.minTTL}
 	if f.minTTL < time.Second || f.minTTL > resolver.DefaultMaxTTL {
 		// DNS TTLs count seconds; a zero would mean "the default" to the
 		// resolver, so it is refused rather than silently changed.
@@ -83,7 +83,7 @@ func (f *resolverFlags) newResolver(env *cli.Env) (*resolver.Resolver, error) {
 		if err != nil {
 			return nil, cli.Input(fmt.Errorf("%s: %w", f.anchors, err))
 		}
-		cfg.Anchors = cfg.Anchors.Merge(a)
+		cfg.Anchors = a // added to the root keys
 	}
 	if len(cfg.Upstreams) == 0 {
 		cfg.Upstreams = systemResolvers()
@@ -214,12 +214,12 @@ func printLookup(env *cli.Env, res *resolver.Result) {
 	for _, c := range res.CNAMEs {
 		fmt.Fprintf(env.Stdout, "; alias for %s\n", c)
 	}
-	for _, rec := range res.Records {
+	for _, rr := range res.Records {
+		rec := lookupRecordOf(rr)
 		if isRevocationMarker(rec.Type, rec.Data) {
-			fmt.Fprintf(env.Stdout, "%s\t%d\tIN\t%s\t%s\n", rec.Name, rec.TTL, rec.Type, revokedLabel)
-			continue
+			rec.Data = revokedLabel
 		}
-		fmt.Fprintln(env.Stdout, rec.String())
+		fmt.Fprintf(env.Stdout, "%s\t%d\tIN\t%s\t%s\n", rec.Name, rec.TTL, rec.Type, rec.Data)
 	}
 	line := res.Status.String()
 	if res.Kind != resolver.KindAnswer {
@@ -231,15 +231,34 @@ func printLookup(env *cli.Env, res *resolver.Result) {
 	fmt.Fprintln(env.Stdout, line)
 }
 
+// lookupRecord is how lookup prints a record: owner in lower case, type
+// mnemonic, TTL, and the RDATA in presentation format.
+type lookupRecord struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	TTL  uint32 `json:"ttl"`
+	Data string `json:"data"`
+}
+
+func lookupRecordOf(rr dns.RR) lookupRecord {
+	h := rr.Header()
+	typ, ok := dns.TypeToString[h.Rrtype]
+	if !ok {
+		typ = fmt.Sprintf("TYPE%d", h.Rrtype)
+	}
+	return lookupRecord{Name: dns.CanonicalName(h.Name), Type: typ, TTL: h.Ttl,
+		Data: strings.TrimSpace(strings.TrimPrefix(rr.String(), h.String()))}
+}
+
 type lookupJSON struct {
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Status     string            `json:"status"`
-	Kind       string            `json:"kind"`
-	Reason     *resolver.Reason  `json:"reason,omitempty"`
-	Records    []resolver.Record `json:"records"`
-	CNAMEs     []string          `json:"cnames,omitempty"`
-	TTLSeconds int64             `json:"ttl_seconds"`
+	Name       string           `json:"name"`
+	Type       string           `json:"type"`
+	Status     string           `json:"status"`
+	Kind       string           `json:"kind"`
+	Reason     *resolver.Reason `json:"reason,omitempty"`
+	Records    []lookupRecord   `json:"records"`
+	CNAMEs     []string         `json:"cnames,omitempty"`
+	TTLSeconds int64            `json:"ttl_seconds"`
 	// Revoked is set when the records hold the revocation marker.
 	Revoked bool `json:"revoked,omitempty"`
 }
@@ -260,12 +279,11 @@ func isRevocationMarker(typ, data string) bool {
 
 func printLookupJSON(env *cli.Env, res *resolver.Result) error {
 	out := lookupJSON{Name: res.Name, Type: res.Type, Status: res.Status.String(), Kind: res.Kind.String(),
-		Reason: res.Reason, Records: res.Records, CNAMEs: res.CNAMEs, TTLSeconds: int64(res.TTL.Seconds())}
-	if out.Records == nil {
-		out.Records = []resolver.Record{}
-	}
-	for _, r := range out.Records {
-		out.Revoked = out.Revoked || isRevocationMarker(r.Type, r.Data)
+		Reason: res.Reason, Records: []lookupRecord{}, CNAMEs: res.CNAMEs, TTLSeconds: int64(res.TTL.Seconds())}
+	for _, rr := range res.Records {
+		rec := lookupRecordOf(rr)
+		out.Records = append(out.Records, rec)
+		out.Revoked = out.Revoked || isRevocationMarker(rec.Type, rec.Data)
 	}
 	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", "  ")

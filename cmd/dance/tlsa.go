@@ -364,7 +364,9 @@ func tlsaRawPublicKey(data []byte) ([]byte, bool) {
 }
 
 // tlsaParsePublicKey reads a PEM PUBLIC KEY, or derives the public key of
-// a PEM private key (PKCS #8, SEC 1 or PKCS #1).
+// a PEM private key (PKCS #8, SEC 1 or PKCS #1) read by
+// identity.ParsePrivateKey, which refuses RSA keys below
+// identity.MinRSABits.
 func tlsaParsePublicKey(data []byte) (crypto.PublicKey, error) {
 	b, _ := pem.Decode(data)
 	if b == nil {
@@ -373,32 +375,21 @@ func tlsaParsePublicKey(data []byte) (crypto.PublicKey, error) {
 	if strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED") {
 		return nil, errors.New("encrypted private keys are not supported")
 	}
-	var key any
-	var err error
 	switch b.Type {
 	case "PUBLIC KEY":
 		return x509.ParsePKIXPublicKey(b.Bytes)
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(b.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+	case "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY":
+		key, err := identity.ParsePrivateKey(pem.EncodeToMemory(b))
+		if err != nil {
+			return nil, err
+		}
+		return key.Public(), nil
 	case "ENCRYPTED PRIVATE KEY":
 		return nil, errors.New("encrypted private keys are not supported")
 	case "CERTIFICATE":
 		return nil, errors.New("holds a certificate: use --cert")
-	default:
-		return nil, fmt.Errorf("PEM block %q is not a public or private key", b.Type)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", strings.ToLower(b.Type), err)
-	}
-	s, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("unsupported private key type %T", key)
-	}
-	return s.Public(), nil
+	return nil, fmt.Errorf("PEM block %q is not a public or private key", b.Type)
 }
 
 // tlsaCheckOrder requires a chain in TLS order: leaf first, each

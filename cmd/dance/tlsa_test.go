@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -148,6 +149,15 @@ func TestTLSAGen(t *testing.T) {
 	truncated := tlsaWrite(t, dir, "truncated.der", leaf.cert.Raw[:len(leaf.cert.Raw)/2])
 	combined := tlsaWrite(t, dir, "combined.pem", append(tlsaPEM("PRIVATE KEY", p8), tlsaPEM("CERTIFICATE", leaf.cert.Raw)...))
 	text := tlsaWrite(t, dir, "text.txt", []byte("hello\n"))
+	// An RSA key below identity.MinRSABits, in both private key forms:
+	// the CLI reads keys through the library and inherits its refusal.
+	shortRSA, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shortP8, _ := x509.MarshalPKCS8PrivateKey(shortRSA)
+	shortP8File := tlsaWrite(t, dir, "short-p8.pem", tlsaPEM("PRIVATE KEY", shortP8))
+	shortP1File := tlsaWrite(t, dir, "short-p1.pem", tlsaPEM("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(shortRSA)))
 
 	want := func(c *x509.Certificate, u tlsa.Usage, s tlsa.Selector, m tlsa.MatchingType, owner string, ttl uint32) string {
 		r, err := tlsa.ForCertificate(c, u, s, m)
@@ -214,6 +224,8 @@ func TestTLSAGen(t *testing.T) {
 		{name: "key file as cert", args: []string{"tlsa", "gen", "--cert", p8File}, code: 2, stderr: []string{"key.pem", "no PEM CERTIFICATE block, only PRIVATE KEY"}},
 		{name: "truncated DER", args: []string{"tlsa", "gen", "--cert", truncated}, code: 2, stderr: []string{"truncated.der", "not a DER certificate"}},
 		{name: "key and certificate in one file", args: []string{"tlsa", "gen", "--cert", combined}, check: exact(ee)},
+		{name: "short RSA key, PKCS #8", args: []string{"tlsa", "gen", "--pubkey", shortP8File, "--name", "x.example"}, code: 2, stderr: []string{"short-p8.pem", "1024 bits is too small"}},
+		{name: "short RSA key, PKCS #1", args: []string{"tlsa", "gen", "--pubkey", shortP1File, "--name", "x.example"}, code: 2, stderr: []string{"short-p1.pem", "1024 bits is too small"}},
 		{name: "cert file as key", args: []string{"tlsa", "gen", "--pubkey", leafFile, "--name", "x.example"}, code: 2, stderr: []string{"leaf.pem", "use --cert"}},
 		{name: "name with an escape", args: []string{"tlsa", "gen", "--cert", leafFile, "--name", `a\.b.example`}, code: 2, stderr: []string{"--name"}},
 		{name: "name too long", args: []string{"tlsa", "gen", "--cert", leafFile, "--name", strings.Repeat("a.", 130) + "example"}, code: 2, stderr: []string{"at most 253"}},

@@ -24,6 +24,7 @@ import (
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
+	"github.com/dnsbound/dance/zone/change"
 	"github.com/dnsbound/dance/zone/journal"
 	"github.com/dnsbound/dance/zone/keys"
 	"github.com/dnsbound/dance/zone/server"
@@ -570,7 +571,7 @@ func (a *apiFlags) client(env *cli.Env) (*admin.Client, error) {
 	if a.ca == "" && pin != nil {
 		tc.RootCAs = pin
 	}
-	return &admin.Client{BaseURL: api, Token: tok, HTTP: adminHTTPClient(tc, 60*time.Second), Ctx: env.Context()}, nil
+	return &admin.Client{BaseURL: api, Token: tok, HTTP: adminHTTPClient(tc, 60*time.Second)}, nil
 }
 
 // defaultAdminURL is the admin API's address when nothing says otherwise:
@@ -688,8 +689,12 @@ func zoneAddCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			mode := change.Add
+			if replace {
+				mode = change.Replace
+			}
 			for _, b := range batches {
-				res, err := c.Publish(b.name, b.recs, replace)
+				res, err := c.Publish(env.Context(), b.name, b.recs, mode)
 				if se, ok := errors.AsType[*admin.StatusError](err); ok && se.Code == http.StatusConflict && !replace {
 					return cli.WithHint(cli.Input(fmt.Errorf("%s: %w", b.name, err)), "the name is revoked (dance zone revoke): --replace publishes these records instead of the revocation marker, lifting the revocation")
 				}
@@ -781,7 +786,7 @@ func zoneRemoveCommand() *cli.Command {
 				return err
 			}
 			for _, n := range args {
-				res, err := c.Delete(n)
+				res, err := c.Publish(env.Context(), n, nil, change.Remove)
 				if err != nil {
 					return apiErr(err)
 				}
@@ -830,7 +835,7 @@ func zoneRevokeCommand() *cli.Command {
 				return err
 			}
 			for _, n := range args {
-				res, err := c.Revoke(n)
+				res, err := c.Revoke(env.Context(), n)
 				if err != nil {
 					return apiErr(err)
 				}
@@ -882,7 +887,7 @@ func zoneListCommand() *cli.Command {
 				if limit > 0 && limit-n < page {
 					page = limit - n
 				}
-				ids, err := c.List(under, after, page)
+				ids, err := c.List(env.Context(), under, after, page)
 				if err != nil {
 					return apiErr(err)
 				}
@@ -973,11 +978,18 @@ func zoneImportCommand() *cli.Command {
 				in = f
 			}
 			start := time.Now()
-			last, err := c.Import(in, format == "csv", replace, func(p admin.Progress) {
+			opts := admin.ImportOptions{Mode: change.Add, Progress: func(p admin.Progress) {
 				if !quiet && !p.Done {
 					fmt.Fprintf(env.Stderr, "dance: imported %d records (%d lines, serial %d)\n", p.Applied, p.Lines, p.Serial)
 				}
-			})
+			}}
+			if format == "csv" {
+				opts.Format = admin.CSV
+			}
+			if replace {
+				opts.Mode = change.Replace
+			}
+			last, err := c.Import(env.Context(), in, opts)
 			if err != nil {
 				return apiErr(err)
 			}
@@ -1079,7 +1091,7 @@ func zoneRolloverCommand() *cli.Command {
 				res admin.RolloverResponse
 			)
 			if len(args) == 0 {
-				ks, err = c.Keys()
+				ks, err = c.Keys(env.Context())
 			} else {
 				step := zone.RolloverStep(args[0])
 				switch step {
@@ -1087,7 +1099,7 @@ func zoneRolloverCommand() *cli.Command {
 				default:
 					return cli.Usagef("unknown step %q (want prepublish, activate or retire)", args[0])
 				}
-				res, err = c.RolloverWith(role, step, force)
+				res, err = c.Rollover(env.Context(), role, step, admin.RolloverOptions{Force: force})
 				ks = res.Keys
 			}
 			if err != nil {

@@ -63,16 +63,12 @@ func parentDS(ctx context.Context, r *resolver.Resolver, origin string, key *dns
 		return zone.ParentDS{}, fmt.Errorf("DS lookup for %s: %w", origin, err)
 	}
 	var out zone.ParentDS
-	for _, rec := range res.Records {
-		rr, err := dns.NewRR(rec.String())
-		if err != nil {
-			continue
-		}
+	for _, rr := range res.Records {
 		ds, ok := rr.(*dns.DS)
 		if !ok {
 			continue
 		}
-		out.TTL = max(out.TTL, time.Duration(rec.TTL)*time.Second)
+		out.TTL = max(out.TTL, time.Duration(ds.Hdr.Ttl)*time.Second)
 		if zone.DSNamesKey(ds, key) {
 			out.Names = true
 		}

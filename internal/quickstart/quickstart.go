@@ -376,7 +376,7 @@ func (q *qs) startZone(ctx context.Context, _ int) error {
 	q.serveHTTP("admin API", hs, aln)
 	q.apiTr = &http.Transport{Proxy: nil}
 	q.api = &admin.Client{BaseURL: q.adminURL, Token: token, HTTP: &http.Client{Transport: q.apiTr, Timeout: 30 * time.Second}}
-	info, err := q.api.Info()
+	info, err := q.api.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("admin API: %w", err)
 	}
@@ -411,21 +411,16 @@ func (q *qs) serveHTTP(what string, hs *http.Server, ln net.Listener) {
 // step 2: a resolver whose anchor is the zone's key, asking the zone's
 // server, configured as "dance lookup --anchors" configures it.
 func (q *qs) startResolver(ctx context.Context, _ int) error {
-	f, err := os.Open(q.anchorsFile)
+	a, err := resolver.LoadAnchors(q.anchorsFile)
 	if err != nil {
 		return err
-	}
-	a, err := resolver.ParseAnchors(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", q.anchorsFile, err)
 	}
 	// Caches keep answers at least MinTTL; for a demo TTL below the
 	// default floor, lower the floor so the TTL printed is the truth.
 	minTTL := min(q.cfg.TTL, resolver.DefaultMinTTL)
 	q.resolver, err = resolver.New(resolver.Config{
 		Upstreams: []string{q.res.DNS},
-		Anchors:   resolver.RootAnchors().Merge(a),
+		Anchors:   a, // added to the root keys
 		MinTTL:    minTTL,
 	})
 	if err != nil {

@@ -19,9 +19,11 @@ import (
 	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
+	"github.com/dnsbound/dance/zone/change"
 	"github.com/miekg/dns"
 )
 
@@ -36,9 +38,11 @@ func (q *qs) publish(ctx context.Context, _ int) error {
 	var serial uint32
 	for _, o := range owners {
 		rec := q.records[o]
-		if serial, err = q.api.Put(o, []admin.Record{{Type: "TLSA", Data: rec.String()}}, false); err != nil {
+		res, err := q.api.Publish(ctx, o, []admin.Record{{Type: "TLSA", Data: rec.String()}}, change.Add)
+		if err != nil {
 			return fmt.Errorf("admin API: %s: %w", o, err)
 		}
+		serial = res.Serial
 	}
 	for _, o := range owners {
 		r, err := q.resolver.Lookup(ctx, dns.Fqdn(o), dns.TypeTLSA)
@@ -48,7 +52,7 @@ func (q *qs) publish(ctx context.Context, _ int) error {
 		if err := r.Err(); err != nil {
 			return fmt.Errorf("%s TLSA: %w", o, err)
 		}
-		if len(r.Records) != 1 || !strings.EqualFold(strings.Join(strings.Fields(r.Records[0].Data), " "), q.records[o].String()) {
+		if len(r.Records) != 1 || !sameTLSA(r.Records[0], q.records[o]) {
 			return fmt.Errorf("%s TLSA: the resolver returned %v, want %s", o, r.Records, q.records[o])
 		}
 		rec := strings.Fields(q.records[o].String())
@@ -284,10 +288,11 @@ func (q *qs) revoke(ctx context.Context, n int) error {
 	accepted, _ := q.clients()
 	c := accepted[1]
 	removed := time.Now()
-	serial, err := q.api.Remove(c.claimed)
+	res, err := q.api.Publish(ctx, c.claimed, nil, change.Remove)
 	if err != nil {
 		return fmt.Errorf("admin API: %w", err)
 	}
+	serial := res.Serial
 	q.p.line("%s removed from the zone (serial %d)", c.claimed, serial)
 	q.p.dance("zone", "remove", "--dir", q.zoneDir, "--api", q.adminURL, c.claimed)
 	q.p.line("no wildcard covers it here, so removing revokes it; where one does (an organisation CA")
@@ -409,4 +414,14 @@ func (q *qs) shutdown() error {
 		q.p.verdict("ok: nothing was running")
 	}
 	return nil
+}
+
+// sameTLSA reports whether rr is the TLSA record want.
+func sameTLSA(rr dns.RR, want tlsa.Record) bool {
+	t, ok := rr.(*dns.TLSA)
+	if !ok {
+		return false
+	}
+	got, err := tlsa.FromDNS(t)
+	return err == nil && got.Equal(want)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/change"
 )
 
 const origin = "devices.test."
@@ -59,43 +60,43 @@ const hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 func TestIdentityLifecycle(t *testing.T) {
 	z, c, _ := newAPI(t)
 	s0 := z.Serial()
-	serial, err := c.Put("s1._device.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 " + hash}}, false)
+	res, err := c.Publish(t.Context(), "s1._device.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 " + hash}}, change.Add)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if serial == s0 || len(z.Get("s1._device.devices.test.", dns.TypeTLSA)) != 1 {
-		t.Fatalf("add: serial %d, records %v", serial, z.Get("s1._device.devices.test.", dns.TypeTLSA))
+	if serial := res.Serial; serial == s0 || len(z.Get("s1._device.devices.test.", dns.TypeTLSA)) != 1 {
+		t.Fatalf("add: serial %d, records %v", res.Serial, z.Get("s1._device.devices.test.", dns.TypeTLSA))
 	}
-	if _, err := c.Put("s1._device.devices.test", []Record{{Type: "tlsa", Data: "3 1 1 abcd", TTL: 60}}, false); err != nil {
+	if _, err := c.Publish(t.Context(), "s1._device.devices.test", []Record{{Type: "tlsa", Data: "3 1 1 abcd", TTL: 60}}, change.Add); err != nil {
 		t.Fatal(err)
 	}
-	id, err := c.Get("s1._device.devices.test.")
+	id, err := c.Get(t.Context(), "s1._device.devices.test.")
 	if err != nil || len(id.Records) != 2 || id.Records[0].TTL != 60 {
 		t.Fatalf("get after second add: %+v %v", id, err)
 	}
 	// Replace: one SSHFP instead of both TLSA.
-	if _, err := c.Put("s1._device.devices.test", []Record{{Type: "SSHFP", Data: "4 2 " + hash}}, true); err != nil {
+	if _, err := c.Publish(t.Context(), "s1._device.devices.test", []Record{{Type: "SSHFP", Data: "4 2 " + hash}}, change.Replace); err != nil {
 		t.Fatal(err)
 	}
 	if z.Get("s1._device.devices.test.", dns.TypeTLSA) != nil || len(z.Get("s1._device.devices.test.", dns.TypeSSHFP)) != 1 {
 		t.Fatal("replace did not replace")
 	}
-	info, err := c.Info()
+	info, err := c.Info(t.Context())
 	if err != nil || info.Zone != origin || len(info.DS) != 1 || info.Serial != z.Serial() {
 		t.Fatalf("info %+v %v", info, err)
 	}
-	list, err := c.List("", "", 0)
+	list, err := c.List(t.Context(), "", "", 0)
 	if err != nil || len(list) != 1 || list[0].Name != "s1._device.devices.test." {
 		t.Fatalf("list %+v %v", list, err)
 	}
-	if _, err := c.Remove("s1._device.devices.test"); err != nil {
+	if _, err := c.Publish(t.Context(), "s1._device.devices.test", nil, change.Remove); err != nil {
 		t.Fatal(err)
 	}
 	var se *StatusError
-	if _, err := c.Get("s1._device.devices.test"); !errors.As(err, &se) || se.Code != http.StatusNotFound {
+	if _, err := c.Get(t.Context(), "s1._device.devices.test"); !errors.As(err, &se) || se.Code != http.StatusNotFound {
 		t.Fatalf("get after remove: %v", err)
 	}
-	if _, err := c.Remove("s1._device.devices.test"); !errors.As(err, &se) || se.Code != http.StatusNotFound {
+	if _, err := c.Publish(t.Context(), "s1._device.devices.test", nil, change.Remove); !errors.As(err, &se) || se.Code != http.StatusNotFound {
 		t.Fatalf("second remove: %v", err)
 	}
 }
@@ -108,28 +109,28 @@ func TestRefusals(t *testing.T) {
 		code int
 	}{
 		{"A record", func() error {
-			_, err := c.Put("x.devices.test", []Record{{Type: "A", Data: "192.0.2.1"}}, false)
+			_, err := c.Publish(t.Context(), "x.devices.test", []Record{{Type: "A", Data: "192.0.2.1"}}, change.Add)
 			return err
 		}, http.StatusForbidden},
 		{"outside zone", func() error {
-			_, err := c.Put("x.example.com", []Record{{Type: "TLSA", Data: "3 1 1 ab"}}, false)
+			_, err := c.Publish(t.Context(), "x.example.com", []Record{{Type: "TLSA", Data: "3 1 1 ab"}}, change.Add)
 			return err
 		}, http.StatusBadRequest},
 		{"asterisk not leftmost", func() error {
-			_, err := c.Put("a.*.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 ab"}}, false)
+			_, err := c.Publish(t.Context(), "a.*.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 ab"}}, change.Add)
 			return err
 		}, http.StatusForbidden},
 		{"injection", func() error {
-			_, err := c.Put("x.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 ab\nx.devices.test. 300 IN A 1.2.3.4"}}, false)
+			_, err := c.Publish(t.Context(), "x.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 ab\nx.devices.test. 300 IN A 1.2.3.4"}}, change.Add)
 			return err
 		}, http.StatusBadRequest},
 		{"bad data", func() error {
-			_, err := c.Put("x.devices.test", []Record{{Type: "TLSA", Data: "3 1"}}, false)
+			_, err := c.Publish(t.Context(), "x.devices.test", []Record{{Type: "TLSA", Data: "3 1"}}, change.Add)
 			return err
 		}, http.StatusBadRequest},
-		{"no records", func() error { _, err := c.Put("x.devices.test", nil, false); return err }, http.StatusBadRequest},
-		{"bad token", func() error { _, err := (&Client{BaseURL: srv.URL, Token: "nope"}).Info(); return err }, http.StatusUnauthorized},
-		{"no token", func() error { _, err := (&Client{BaseURL: srv.URL}).Info(); return err }, http.StatusUnauthorized},
+		{"no records", func() error { _, err := c.Publish(t.Context(), "x.devices.test", nil, change.Add); return err }, http.StatusBadRequest},
+		{"bad token", func() error { _, err := (&Client{BaseURL: srv.URL, Token: "nope"}).Info(t.Context()); return err }, http.StatusUnauthorized},
+		{"no token", func() error { _, err := (&Client{BaseURL: srv.URL}).Info(t.Context()); return err }, http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,7 +166,7 @@ func TestImportExport(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	last, err := c.Import(pr, true, false, func(p Progress) { progress = append(progress, p) })
+	last, err := c.Import(t.Context(), pr, ImportOptions{Format: CSV, Progress: func(p Progress) { progress = append(progress, p) }})
 	if err != nil || last.Error != "" || last.Applied != n || last.Lines != n {
 		t.Fatalf("import: %+v %v", last, err)
 	}
@@ -181,7 +182,7 @@ func TestImportExport(t *testing.T) {
 {"name":"j2.devices.test","type":"OPENPGPKEY","data":"AQID"}
 {"name":"j3.devices.test","type":"TXT","data":"nope"}
 `
-	last, err = c.Import(strings.NewReader(jl), false, false, nil)
+	last, err = c.Import(t.Context(), strings.NewReader(jl), ImportOptions{})
 	if err != nil || !strings.Contains(last.Error, "line 3") || last.Applied != 0 {
 		t.Fatalf("bad import: %+v %v", last, err)
 	}
@@ -245,7 +246,7 @@ func tagOf(ks []Key, role zone.KeyRole, state string) uint16 {
 // step=ROLE:STEP, and not at all.
 func TestRolloverAPI(t *testing.T) {
 	z, c, srv := newAPI(t)
-	ks, err := c.Keys()
+	ks, err := c.Keys(t.Context())
 	if err != nil || !slices.Equal(keyRoles(ks), []string{"ksk/active", "zsk/active"}) {
 		t.Fatalf("keys %+v %v", ks, err)
 	}
@@ -285,7 +286,7 @@ func TestRolloverAPI(t *testing.T) {
 		} else {
 			// The waits are TestRolloverAPITiming's.
 			var res RolloverResponse
-			res, err = c.RolloverWith(st.role, st.step, true)
+			res, err = c.Rollover(t.Context(), st.role, st.step, RolloverOptions{Force: true})
 			if err != nil {
 				t.Fatalf("%s: %v", st.name, err)
 			}
@@ -303,7 +304,7 @@ func TestRolloverAPI(t *testing.T) {
 			// Another key's rollover waits for this one: 409.
 			var se *StatusError
 			before := z.Serial()
-			if _, _, err := c.Rollover(zone.RoleKSK, zone.Prepublish); !errors.As(err, &se) || se.Code != http.StatusConflict || !strings.Contains(se.Message, "zsk rollover is") || z.Serial() != before {
+			if _, err := c.Rollover(t.Context(), zone.RoleKSK, zone.Prepublish, RolloverOptions{}); !errors.As(err, &se) || se.Code != http.StatusConflict || !strings.Contains(se.Message, "zsk rollover is") || z.Serial() != before {
 				t.Fatalf("ksk prepublish during a zsk rollover: %v", err)
 			}
 		}
@@ -313,13 +314,13 @@ func TestRolloverAPI(t *testing.T) {
 			}
 		}
 	}
-	after, _ := c.Keys()
+	after, _ := c.Keys(t.Context())
 	newKSK := tagOf(after, zone.RoleKSK, "active")
 	if newKSK == oldKSK || newKSK == 0 {
 		t.Fatalf("after the KSK rollover: %+v (ksk %d before)", after, oldKSK)
 	}
 	// The zone's DS (for the parent) follows the KSK.
-	info, err := c.Info()
+	info, err := c.Info(t.Context())
 	if err != nil || len(info.DS) != 1 || !strings.Contains(info.DS[0], fmt.Sprintf("DS\t%d 13 2 ", newKSK)) {
 		t.Fatalf("info after the KSK rollover: %+v %v", info, err)
 	}
@@ -329,13 +330,13 @@ func TestRolloverAPI(t *testing.T) {
 // key.
 func TestRolloverAPICSK(t *testing.T) {
 	z, c, _, _ := newAPIWith(t, zone.InitOptions{CSK: true}, nil)
-	ks, err := c.Keys()
+	ks, err := c.Keys(t.Context())
 	if err != nil || !slices.Equal(keyRoles(ks), []string{"csk/active"}) || ks[0].DS == "" {
 		t.Fatalf("keys %+v %v", ks, err)
 	}
 	var se *StatusError
 	for _, role := range []zone.KeyRole{zone.RoleZSK, zone.RoleKSK} {
-		if _, _, err := c.Rollover(role, zone.Prepublish); !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(se.Message, "roll the csk") {
+		if _, err := c.Rollover(t.Context(), role, zone.Prepublish, RolloverOptions{}); !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(se.Message, "roll the csk") {
 			t.Fatalf("%s in a csk zone: %v", role, err)
 		}
 	}
@@ -348,13 +349,13 @@ func TestRolloverAPICSK(t *testing.T) {
 		{zone.RoleCSK, zone.Activate, []string{"csk/active", "csk/outgoing"}},
 		{"", zone.Retire, []string{"csk/active"}},
 	} {
-		res, err := c.RolloverWith(st.role, st.step, true)
+		res, err := c.Rollover(t.Context(), st.role, st.step, RolloverOptions{Force: true})
 		got, serial := res.Keys, res.Serial
 		if err != nil || serial != z.Serial() || !slices.Equal(keyRoles(got), st.roles) {
 			t.Fatalf("%s %s: %v, serial %d, keys %v, want %v", st.role, st.step, err, serial, keyRoles(got), st.roles)
 		}
 	}
-	if after, _ := c.Keys(); len(after) != 1 || after[0].Tag == ks[0].Tag {
+	if after, _ := c.Keys(t.Context()); len(after) != 1 || after[0].Tag == ks[0].Tag {
 		t.Fatalf("after the rollover: %+v (before %+v)", after, ks)
 	}
 }
@@ -405,7 +406,7 @@ func TestRolloverAPIErrors(t *testing.T) {
 		{"csk in a split zone", "key=csk&step=prepublish", http.StatusBadRequest, "no CSK"},
 		{"csk in a split zone, role in step", "step=csk:activate", http.StatusBadRequest, "no CSK"},
 	}
-	before, _ := c.Keys()
+	before, _ := c.Keys(t.Context())
 	check := func(name, query string, code int, want string) {
 		t.Helper()
 		serial := z.Serial()
@@ -421,12 +422,12 @@ func TestRolloverAPIErrors(t *testing.T) {
 	for _, tt := range tests {
 		check(tt.name, tt.query, tt.code, tt.want)
 	}
-	if after, _ := c.Keys(); !slices.Equal(keyRoles(after), keyRoles(before)) || after[1].Tag != before[1].Tag {
+	if after, _ := c.Keys(t.Context()); !slices.Equal(keyRoles(after), keyRoles(before)) || after[1].Tag != before[1].Tag {
 		t.Fatalf("keys changed: %+v, before %+v", after, before)
 	}
 	// The client reports 409 as a StatusError.
 	var se *StatusError
-	if _, _, err := c.Rollover(zone.RoleKSK, zone.Retire); !errors.As(err, &se) || se.Code != http.StatusConflict {
+	if _, err := c.Rollover(t.Context(), zone.RoleKSK, zone.Retire, RolloverOptions{}); !errors.As(err, &se) || se.Code != http.StatusConflict {
 		t.Fatalf("client, ksk retire first: %v", err)
 	}
 	// A server failure: the key files are gone. The client learns only

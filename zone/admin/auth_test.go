@@ -12,8 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnsbound/dance/danetls"
+	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/change"
 )
 
 func TestParseAuthMode(t *testing.T) {
@@ -45,7 +47,7 @@ func TestAuthModes(t *testing.T) {
 	}
 	t.Cleanup(func() { z.Close() })
 	const tok = "0123456789abcdef0123456789abcdef"
-	admin := &verify.Identity{Name: "laptop._device.ops.devices.test", Kind: verify.Device}
+	admin := &verify.Identity{Name: "laptop._device.ops.devices.test", Kind: identity.KindDevice}
 	type creds struct {
 		id    bool
 		token string // "" none, "good", "bad"
@@ -95,7 +97,7 @@ func TestAuthModes(t *testing.T) {
 			case "bad":
 				c.Token = strings.Repeat("x", len(tok))
 			}
-			_, err := c.Put("s1._device.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 " + hash}}, true)
+			_, err := c.Publish(t.Context(), "s1._device.devices.test", []Record{{Type: "TLSA", Data: "3 1 1 " + hash}}, change.Replace)
 			if tt.reason == "" {
 				if err != nil {
 					t.Fatalf("refused: %v\n%s", err, logs.String())

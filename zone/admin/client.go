@@ -13,9 +13,11 @@ import (
 	"strings"
 
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/change"
 )
 
-// Client talks to the admin API.
+// Client talks to the admin API. Every method takes the context that
+// cancels its request (an interrupted import, a command's deadline).
 type Client struct {
 	// BaseURL is the API's address, e.g. http://127.0.0.1:8053.
 	BaseURL string
@@ -26,8 +28,6 @@ type Client struct {
 	// transport's TLS configuration carries the client identity
 	// (danetls.ClientConfig) and the server's CA.
 	HTTP *http.Client
-	// Ctx, if set, cancels requests in flight (an interrupted import).
-	Ctx context.Context
 }
 
 // StatusError is an API error response.
@@ -40,11 +40,7 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("admin API: %d %s: %s", e.Code, http.StatusText(e.Code), e.Message)
 }
 
-func (c *Client) do(method, path string, body io.Reader, contentType string) (*http.Response, error) {
-	ctx := c.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, contentType string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("admin API: %w", err)
@@ -75,7 +71,7 @@ func (c *Client) do(method, path string, body io.Reader, contentType string) (*h
 	return resp, nil
 }
 
-func (c *Client) call(method, path string, in, out any) error {
+func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -84,7 +80,7 @@ func (c *Client) call(method, path string, in, out any) error {
 		}
 		body = bytes.NewReader(b)
 	}
-	resp, err := c.do(method, path, body, "application/json")
+	resp, err := c.do(ctx, method, path, body, "application/json")
 	if err != nil {
 		return err
 	}
@@ -99,14 +95,14 @@ func (c *Client) call(method, path string, in, out any) error {
 }
 
 // Info returns the zone's description.
-func (c *Client) Info() (*ZoneInfo, error) {
+func (c *Client) Info(ctx context.Context) (*ZoneInfo, error) {
 	var z ZoneInfo
-	return &z, c.call("GET", "/v1/zone", nil, &z)
+	return &z, c.call(ctx, "GET", "/v1/zone", nil, &z)
 }
 
 // List returns up to limit identities at or below under (""), after the
 // name after ("").
-func (c *Client) List(under, after string, limit int) ([]Identity, error) {
+func (c *Client) List(ctx context.Context, under, after string, limit int) ([]Identity, error) {
 	q := url.Values{}
 	if under != "" {
 		q.Set("under", under)
@@ -118,13 +114,13 @@ func (c *Client) List(under, after string, limit int) ([]Identity, error) {
 		q.Set("limit", strconv.Itoa(limit))
 	}
 	var out []Identity
-	return out, c.call("GET", "/v1/identities?"+q.Encode(), nil, &out)
+	return out, c.call(ctx, "GET", "/v1/identities?"+q.Encode(), nil, &out)
 }
 
 // Get returns one identity.
-func (c *Client) Get(name string) (*Identity, error) {
+func (c *Client) Get(ctx context.Context, name string) (*Identity, error) {
 	var id Identity
-	return &id, c.call("GET", "/v1/identities/"+url.PathEscape(name), nil, &id)
+	return &id, c.call(ctx, "GET", "/v1/identities/"+url.PathEscape(name), nil, &id)
 }
 
 // ChangeResult is the answer to a change at one name.
@@ -144,63 +140,82 @@ type ChangeResult struct {
 	Wildcard string `json:"wildcard,omitempty"`
 }
 
-// Put adds records to name, or replaces its identity when replace is set.
-// It returns the zone serial after the change.
-func (c *Client) Put(name string, recs []Record, replace bool) (uint32, error) {
-	res, err := c.Publish(name, recs, replace)
-	return res.Serial, err
-}
-
-// Publish is Put with the whole result. Adding at a revoked name fails
-// with a *StatusError of Code 409; replacing lifts the revocation and says
-// so (ChangeResult.RevocationLifted).
-func (c *Client) Publish(name string, recs []Record, replace bool) (ChangeResult, error) {
-	method := "POST"
-	if replace {
-		method = "PUT"
+// Publish changes the identity at name: change.Add adds recs beside its
+// records, change.Replace puts recs in their place, change.Remove removes
+// them all (recs must then be empty). ChangeResult.Serial is the zone
+// serial after the change. Adding at a revoked name fails with a
+// *StatusError of Code 409; replacing or removing lifts the revocation and
+// says so (ChangeResult.RevocationLifted). After a remove,
+// ChangeResult.Wildcard names a wildcard that still covers the name, in
+// which case removing did not revoke what it authenticates there (use
+// Revoke).
+func (c *Client) Publish(ctx context.Context, name string, recs []Record, mode change.Mode) (ChangeResult, error) {
+	path := "/v1/identities/" + url.PathEscape(name)
+	var res ChangeResult
+	switch mode {
+	case change.Add:
+		return res, c.call(ctx, "POST", path, map[string]any{"records": recs}, &res)
+	case change.Replace:
+		return res, c.call(ctx, "PUT", path, map[string]any{"records": recs}, &res)
+	case change.Remove:
+		if len(recs) > 0 {
+			return res, fmt.Errorf("admin API: a remove takes no records (it removes every identity record at %s)", name)
+		}
+		return res, c.call(ctx, "DELETE", path, nil, &res)
 	}
-	var res ChangeResult
-	err := c.call(method, "/v1/identities/"+url.PathEscape(name), map[string]any{"records": recs}, &res)
-	return res, err
-}
-
-// Remove removes the identity at name.
-func (c *Client) Remove(name string) (uint32, error) {
-	res, err := c.Delete(name)
-	return res.Serial, err
-}
-
-// Delete is Remove with the whole result: ChangeResult.Wildcard names a
-// wildcard that still covers the name, in which case removing did not
-// revoke what it authenticates there (use Revoke).
-func (c *Client) Delete(name string) (ChangeResult, error) {
-	var res ChangeResult
-	err := c.call("DELETE", "/v1/identities/"+url.PathEscape(name), nil, &res)
-	return res, err
+	return res, fmt.Errorf("admin API: unknown change mode %s", mode)
 }
 
 // Revoke revokes the identity at name: its records are removed and the
 // revocation marker published there alone, so no wildcard answers for the
 // name. It works on names without records too.
-func (c *Client) Revoke(name string) (ChangeResult, error) {
+func (c *Client) Revoke(ctx context.Context, name string) (ChangeResult, error) {
 	var res ChangeResult
-	err := c.call("POST", "/v1/identities/"+url.PathEscape(name)+"/revoke", nil, &res)
+	err := c.call(ctx, "POST", "/v1/identities/"+url.PathEscape(name)+"/revoke", nil, &res)
 	return res, err
 }
 
-// Import streams records (JSON lines, or CSV when csv is set) and calls
-// progress for every progress line; it returns the last one, whose Error
+// ImportFormat is the syntax of an import's input.
+type ImportFormat int
+
+// Import formats.
+const (
+	// JSONLines is one ImportRecord per line (the zero value).
+	JSONLines ImportFormat = iota
+	// CSV is one "name,type,data[,ttl]" row per record.
+	CSV
+)
+
+// ImportOptions tune Import. The zero value imports JSON lines, adding.
+type ImportOptions struct {
+	Format ImportFormat
+	// Mode is change.Add (or zero) to add the records, change.Replace to
+	// let the records of each name replace its identity (the records of
+	// one name should then be on consecutive lines).
+	Mode change.Mode
+	// Progress, if set, is called for every progress line.
+	Progress func(Progress)
+}
+
+// Import streams records and returns the last progress line, whose Error
 // is set when the import stopped early.
-func (c *Client) Import(r io.Reader, csv, replace bool, progress func(Progress)) (*Progress, error) {
+func (c *Client) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*Progress, error) {
 	ct := "application/x-ndjson"
-	if csv {
+	switch opts.Format {
+	case JSONLines:
+	case CSV:
 		ct = "text/csv"
+	default:
+		return nil, fmt.Errorf("admin API: unknown import format %d", opts.Format)
 	}
-	mode := "add"
-	if replace {
-		mode = "replace"
+	mode := opts.Mode
+	if mode == 0 {
+		mode = change.Add
 	}
-	resp, err := c.do("POST", "/v1/import?mode="+mode, r, ct)
+	if mode != change.Add && mode != change.Replace {
+		return nil, fmt.Errorf("admin API: import mode %s (want add or replace)", mode)
+	}
+	resp, err := c.do(ctx, "POST", "/v1/import?mode="+mode.String(), r, ct)
 	if err != nil {
 		return nil, err
 	}
@@ -213,8 +228,8 @@ func (c *Client) Import(r io.Reader, csv, replace bool, progress func(Progress))
 			return last, fmt.Errorf("admin API: bad progress line: %w", err)
 		}
 		last = &p
-		if progress != nil {
-			progress(p)
+		if opts.Progress != nil {
+			opts.Progress(p)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -227,35 +242,36 @@ func (c *Client) Import(r io.Reader, csv, replace bool, progress func(Progress))
 }
 
 // Keys lists the zone's signing keys.
-func (c *Client) Keys() ([]Key, error) {
+func (c *Client) Keys(ctx context.Context) ([]Key, error) {
 	var out []Key
-	return out, c.call("GET", "/v1/keys", nil, &out)
+	return out, c.call(ctx, "GET", "/v1/keys", nil, &out)
+}
+
+// RolloverOptions tune Rollover. The zero value takes the step only when
+// the zone's timing checks and the parent's DS allow it.
+type RolloverOptions struct {
+	// Force takes the step whatever the zone's timing checks and the
+	// parent's DS say. It is dangerous: validators that still cache the
+	// state the step undoes fail to validate the zone until their caches
+	// expire.
+	Force bool
 }
 
 // Rollover takes one step of a rollover of the key with the given role
 // ("" for the key of the rollover under way, else the ZSK or the CSK) and
-// returns the keys and the zone serial afterwards. A *StatusError with
-// Code 409 means the zone's state does not allow the step: out of order,
-// too early (the TTLs it depends on have not passed), or a KSK or CSK
-// retire before the parent's DS names the new key.
-func (c *Client) Rollover(role zone.KeyRole, step zone.RolloverStep) ([]Key, uint32, error) {
-	res, err := c.RolloverWith(role, step, false)
-	return res.Keys, res.Serial, err
-}
-
-// RolloverWith is Rollover that says what to do next, and with force takes
-// the step whatever the zone's timing checks and the parent's DS say.
-// Force is dangerous: validators that still cache the state the step
-// undoes fail to validate the zone until their caches expire.
-func (c *Client) RolloverWith(role zone.KeyRole, step zone.RolloverStep, force bool) (RolloverResponse, error) {
+// returns the keys and the zone serial afterwards, with what to do next.
+// A *StatusError with Code 409 means the zone's state does not allow the
+// step: out of order, too early (the TTLs it depends on have not passed),
+// or a KSK or CSK retire before the parent's DS names the new key.
+func (c *Client) Rollover(ctx context.Context, role zone.KeyRole, step zone.RolloverStep, opts RolloverOptions) (RolloverResponse, error) {
 	q := url.Values{"step": {string(step)}}
 	if role != "" {
 		q.Set("key", string(role))
 	}
-	if force {
+	if opts.Force {
 		q.Set("force", "true")
 	}
 	var res RolloverResponse
-	err := c.call("POST", "/v1/keys/rollover?"+q.Encode(), nil, &res)
+	err := c.call(ctx, "POST", "/v1/keys/rollover?"+q.Encode(), nil, &res)
 	return res, err
 }

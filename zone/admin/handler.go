@@ -21,6 +21,7 @@ import (
 
 	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/change"
 	"github.com/dnsbound/dance/zone/keys"
 )
 
@@ -132,8 +133,8 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("GET /v1/zone", a.zoneInfo)
 	mux.HandleFunc("GET /v1/identities", a.list)
 	mux.HandleFunc("GET /v1/identities/{name}", a.get)
-	mux.HandleFunc("PUT /v1/identities/{name}", a.put(zone.OpReplace))
-	mux.HandleFunc("POST /v1/identities/{name}", a.put(zone.OpAdd))
+	mux.HandleFunc("PUT /v1/identities/{name}", a.put(change.Replace))
+	mux.HandleFunc("POST /v1/identities/{name}", a.put(change.Add))
 	mux.HandleFunc("DELETE /v1/identities/{name}", a.remove)
 	mux.HandleFunc("POST /v1/identities/{name}/revoke", a.revoke)
 	mux.HandleFunc("POST /v1/import", a.importRecords)
@@ -276,7 +277,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toIdentity(ids[0]))
 }
 
-func (a *api) put(op zone.Op) http.HandlerFunc {
+func (a *api) put(mode change.Mode) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := a.name(r)
 		var body struct {
@@ -292,11 +293,11 @@ func (a *api) put(op zone.Op) http.HandlerFunc {
 			writeJSON(w, code, apiError{"body: " + err.Error()})
 			return
 		}
-		if op == zone.OpAdd && len(body.Records) == 0 {
+		if mode == change.Add && len(body.Records) == 0 {
 			writeJSON(w, http.StatusBadRequest, apiError{"no records"})
 			return
 		}
-		c := zone.Change{Op: op, Name: name}
+		c := zone.Change{Mode: mode, Name: name}
 		for _, rec := range body.Records {
 			rr, err := a.cfg.Zone.ParseRecord(name, rec.Type, rec.Data, rec.TTL)
 			if err != nil {
@@ -305,7 +306,7 @@ func (a *api) put(op zone.Op) http.HandlerFunc {
 			}
 			c.Records = append(c.Records, rr)
 		}
-		revoked := op == zone.OpReplace && a.cfg.Zone.Revoked(name)
+		revoked := mode == change.Replace && a.cfg.Zone.Revoked(name)
 		serial, err := a.cfg.Zone.Apply([]zone.Change{c})
 		if err != nil {
 			a.fail(w, r, err)
@@ -332,7 +333,7 @@ func (a *api) remove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	revoked := a.cfg.Zone.Revoked(name)
-	serial, err := a.cfg.Zone.Apply([]zone.Change{{Op: zone.OpRemove, Name: name}})
+	serial, err := a.cfg.Zone.Apply([]zone.Change{{Mode: change.Remove, Name: name}})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -369,11 +370,11 @@ func (a *api) revoke(w http.ResponseWriter, r *http.Request) {
 // With mode=replace the records of a name replace its identity; the
 // records of one name should then be on consecutive lines.
 func (a *api) importRecords(w http.ResponseWriter, r *http.Request) {
-	op := zone.OpAdd
+	mode := change.Add
 	switch r.URL.Query().Get("mode") {
-	case "", "add":
-	case "replace":
-		op = zone.OpReplace
+	case "", change.Add.String():
+	case change.Replace.String():
+		mode = change.Replace
 	default:
 		writeJSON(w, http.StatusBadRequest, apiError{"mode must be add or replace"})
 		return
@@ -452,7 +453,7 @@ func (a *api) importRecords(w http.ResponseWriter, r *http.Request) {
 		if n := len(batch); n > 0 && batch[n-1].Name == name {
 			batch[n-1].Records = append(batch[n-1].Records, rr)
 		} else {
-			batch = append(batch, zone.Change{Op: op, Name: name, Records: []dns.RR{rr}})
+			batch = append(batch, zone.Change{Mode: mode, Name: name, Records: []dns.RR{rr}})
 		}
 		pending++
 		if pending >= ImportBatch {

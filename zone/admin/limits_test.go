@@ -13,6 +13,7 @@ import (
 
 	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/change"
 )
 
 // TestImportUnderServerLimits serves the API as dance zone serve does,
@@ -59,7 +60,7 @@ func TestImportUnderServerLimits(t *testing.T) {
 		pw.Close()
 	}()
 	start := time.Now()
-	last, err := c.Import(pr, true, false, nil)
+	last, err := c.Import(t.Context(), pr, ImportOptions{Format: CSV})
 	if err != nil || last.Error != "" || last.Applied != parts*perPart {
 		t.Fatalf("import: %+v %v", last, err)
 	}
@@ -71,7 +72,7 @@ func TestImportUnderServerLimits(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		recs = append(recs, Record{Type: "TLSA", Data: fmt.Sprintf("3 1 1 %064x", i)})
 	}
-	_, err = c.Put("big._device.devices.test", recs, false)
+	_, err = c.Publish(t.Context(), "big._device.devices.test", recs, change.Add)
 	var se *StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("put over the body limit: %v, want 413", err)

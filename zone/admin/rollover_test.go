@@ -32,10 +32,10 @@ func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 func TestRolloverAPITiming(t *testing.T) {
 	clock := &testClock{t: time.Now().Truncate(time.Second)}
 	dir := filepath.Join(t.TempDir(), "z")
-	if _, err := zone.Init(dir, zone.InitOptions{Origin: origin, Now: clock.Now}); err != nil {
+	if _, err := zone.Init(dir, zone.InitOptions{Origin: origin, Time: clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	z, err := zone.Open(dir, zone.Options{Now: clock.Now})
+	z, err := zone.Open(dir, zone.Options{Time: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestRolloverAPITiming(t *testing.T) {
 			t.Fatalf("%s: the zone changed", what)
 		}
 	}
-	res, err := c.RolloverWith(zone.RoleZSK, zone.Prepublish, false)
+	res, err := c.Rollover(t.Context(), zone.RoleZSK, zone.Prepublish, RolloverOptions{})
 	if err != nil || res.NextAllowed == nil || !strings.Contains(res.Next, "activate it at") {
 		t.Fatalf("zsk prepublish: %v %+v", err, res)
 	}
@@ -75,11 +75,11 @@ func TestRolloverAPITiming(t *testing.T) {
 	}
 	refused("zsk activate at once", zone.RoleZSK, zone.Activate, allowed, "refused until")
 	clock.Add(time.Hour + zone.PropagationDelay)
-	if res, err = c.RolloverWith(zone.RoleZSK, zone.Activate, false); err != nil || res.Forced {
+	if res, err = c.Rollover(t.Context(), zone.RoleZSK, zone.Activate, RolloverOptions{}); err != nil || res.Forced {
 		t.Fatalf("zsk activate in time: %v %+v", err, res)
 	}
 	refused("zsk retire at once", zone.RoleZSK, zone.Retire, clock.Now().Add(time.Hour+zone.PropagationDelay), "largest TTL")
-	if res, err = c.RolloverWith(zone.RoleZSK, zone.Retire, true); err != nil || !res.Forced {
+	if res, err = c.Rollover(t.Context(), zone.RoleZSK, zone.Retire, RolloverOptions{Force: true}); err != nil || !res.Forced {
 		t.Fatalf("zsk retire forced: %v %+v", err, res)
 	}
 	// A bad force value changes nothing.
@@ -87,11 +87,11 @@ func TestRolloverAPITiming(t *testing.T) {
 		t.Fatalf("force=perhaps: %d %s", code, body)
 	}
 	// KSK: the parent's DS decides the retire.
-	if _, err = c.RolloverWith(zone.RoleKSK, zone.Prepublish, false); err != nil {
+	if _, err = c.Rollover(t.Context(), zone.RoleKSK, zone.Prepublish, RolloverOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(time.Hour + zone.PropagationDelay)
-	if res, err = c.RolloverWith(zone.RoleKSK, zone.Activate, false); err != nil || !strings.Contains(res.Next, "publish this DS at the parent now") {
+	if res, err = c.Rollover(t.Context(), zone.RoleKSK, zone.Activate, RolloverOptions{}); err != nil || !strings.Contains(res.Next, "publish this DS at the parent now") {
 		t.Fatalf("ksk activate: %v %+v", err, res)
 	}
 	clock.Add(time.Hour + zone.PropagationDelay)
@@ -101,7 +101,7 @@ func TestRolloverAPITiming(t *testing.T) {
 	parentErr, parentHas = nil, true
 	refused("ksk retire, new DS first seen", zone.RoleKSK, zone.Retire, clock.Now().Add(time.Hour+zone.ParentPropagationDelay), "first seen")
 	clock.Add(time.Hour + zone.ParentPropagationDelay)
-	if res, err = c.RolloverWith(zone.RoleKSK, zone.Retire, false); err != nil || res.Forced || !strings.Contains(res.Next, "reload validators that use a static copy of") {
+	if res, err = c.Rollover(t.Context(), zone.RoleKSK, zone.Retire, RolloverOptions{}); err != nil || res.Forced || !strings.Contains(res.Next, "reload validators that use a static copy of") {
 		t.Fatalf("ksk retire: %v %+v", err, res)
 	}
 }

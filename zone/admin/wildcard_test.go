@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone/change"
 )
 
 // TestWildcardIdentity: the API publishes, reads and removes identity
@@ -21,21 +23,21 @@ func TestWildcardIdentity(t *testing.T) {
 		tlsa   int // TLSA records at the wildcard afterwards
 	}{
 		{"put", func() error {
-			_, err := c.Put(wild, []Record{{Type: "TLSA", Data: "2 0 1 " + hash}}, false)
+			_, err := c.Publish(t.Context(), wild, []Record{{Type: "TLSA", Data: "2 0 1 " + hash}}, change.Add)
 			return err
 		}, 0, 1},
 		{"get", func() error {
-			id, err := c.Get(wild)
+			id, err := c.Get(t.Context(), wild)
 			if err == nil && (id.Name != wild || len(id.Records) != 1) {
 				t.Errorf("Get: %+v", id)
 			}
 			return err
 		}, 0, 1},
 		{"asterisk below", func() error {
-			_, err := c.Put("x.*._device.devices.test", []Record{{Type: "TLSA", Data: "2 0 1 " + hash}}, false)
+			_, err := c.Publish(t.Context(), "x.*._device.devices.test", []Record{{Type: "TLSA", Data: "2 0 1 " + hash}}, change.Add)
 			return err
 		}, http.StatusForbidden, 1},
-		{"remove", func() error { _, err := c.Remove(wild); return err }, 0, 0},
+		{"remove", func() error { _, err := c.Publish(t.Context(), wild, nil, change.Remove); return err }, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,22 +16,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/tlsa"
+	"github.com/dnsbound/dance/zone/change"
 	"github.com/dnsbound/dance/zone/tsigkey"
-)
-
-// Mode says what Publish does with the records at the name.
-type Mode int
-
-// Modes.
-const (
-	// Replace deletes the RRsets of the records' types at the name and adds
-	// the records, in one update (a key rollover or a first publication).
-	Replace Mode = iota
-	// Add adds the records, keeping what is there.
-	Add
-	// Remove deletes the given records or, with no records, the RRsets of
-	// Types at the name (revocation).
-	Remove
 )
 
 // DefaultTimeout bounds each exchange with the server.
@@ -52,7 +38,15 @@ type Request struct {
 	// Types are the types Remove deletes when Records is empty; nil means
 	// TLSA.
 	Types []uint16
-	Mode  Mode
+	// Mode says what Publish does with the records at the name:
+	//   - change.Replace (or zero) deletes the RRsets of the records' types
+	//     at the name and adds the records, in one update (a key rollover
+	//     or a first publication);
+	//   - change.Add adds the records, keeping what is there;
+	//   - change.Remove deletes the given records or, with no records, the
+	//     RRsets of Types at the name (revocation, unless a wildcard covers
+	//     the name: see Revoke).
+	Mode change.Mode
 	// Timeout per exchange; zero means DefaultTimeout.
 	Timeout time.Duration
 }
@@ -111,7 +105,11 @@ func Publish(ctx context.Context, req Request) (*Result, error) {
 			return nil, fmt.Errorf("publish: record %s is not at %s", rr.Header().Name, name)
 		}
 	}
-	if req.Mode != Remove && len(req.Records) == 0 {
+	mode := req.Mode
+	if mode == 0 {
+		mode = change.Replace
+	}
+	if mode != change.Remove && len(req.Records) == 0 {
 		return nil, errors.New("publish: no records")
 	}
 	zone := req.Zone
@@ -128,8 +126,8 @@ func Publish(ctx context.Context, req Request) (*Result, error) {
 	}
 	m := new(dns.Msg)
 	m.SetUpdate(zone)
-	switch req.Mode {
-	case Replace:
+	switch mode {
+	case change.Replace:
 		seen := map[uint16]bool{}
 		for _, rr := range req.Records {
 			t := rr.Header().Rrtype
@@ -139,9 +137,9 @@ func Publish(ctx context.Context, req Request) (*Result, error) {
 			}
 		}
 		m.Insert(req.Records)
-	case Add:
+	case change.Add:
 		m.Insert(req.Records)
-	case Remove:
+	case change.Remove:
 		if len(req.Records) > 0 {
 			m.Remove(req.Records)
 		} else {
@@ -154,7 +152,7 @@ func Publish(ctx context.Context, req Request) (*Result, error) {
 			}
 		}
 	default:
-		return nil, fmt.Errorf("publish: unknown mode %d", req.Mode)
+		return nil, fmt.Errorf("publish: unknown mode %s", req.Mode)
 	}
 	r, err := exchange(ctx, req, m)
 	if err != nil {
@@ -164,7 +162,7 @@ func Publish(ctx context.Context, req Request) (*Result, error) {
 		return nil, rcodeError(r)
 	}
 	res := &Result{Zone: zone}
-	if req.Mode == Remove && len(req.Records) == 0 && (len(req.Types) == 0 || slices.Contains(req.Types, dns.TypeTLSA)) {
+	if mode == change.Remove && len(req.Records) == 0 && (len(req.Types) == 0 || slices.Contains(req.Types, dns.TypeTLSA)) {
 		res.StillAnswered, res.CheckErr = answered(ctx, req, name)
 	}
 	return res, nil

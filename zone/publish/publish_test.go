@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/dnsbound/dance/internal/daemon"
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/change"
 	"github.com/dnsbound/dance/zone/server"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
@@ -107,13 +109,13 @@ func TestPublishToKnot(t *testing.T) {
 		t.Fatalf("after publish: %v", r)
 	}
 	// Replace (rollover) leaves only the new record; Add keeps both.
-	if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Records: []dns.RR{rec(h2)}, Mode: Replace, Zone: pubZone}); err != nil {
+	if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Records: []dns.RR{rec(h2)}, Mode: change.Replace, Zone: pubZone}); err != nil {
 		t.Fatal(err)
 	}
 	if r := tlsaQuery(t, addr, name); count(r.Answer, dns.TypeTLSA) != 1 || r.Answer[0].(*dns.TLSA).Certificate != h2[6:] {
 		t.Fatalf("after replace: %v", r.Answer)
 	}
-	if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Records: []dns.RR{rec(h1)}, Mode: Add}); err != nil {
+	if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Records: []dns.RR{rec(h1)}, Mode: change.Add}); err != nil {
 		t.Fatal(err)
 	}
 	if r := tlsaQuery(t, addr, name); count(r.Answer, dns.TypeTLSA) != 2 {
@@ -121,7 +123,7 @@ func TestPublishToKnot(t *testing.T) {
 	}
 	// A wrong secret is refused and changes nothing.
 	bad, _ := tsigkey.Generate("upd.pub.test.", tsigkey.HMACSHA256)
-	_, err = Publish(ctx, Request{Server: addr, Key: bad, Name: name, Mode: Remove})
+	_, err = Publish(ctx, Request{Server: addr, Key: bad, Name: name, Mode: change.Remove})
 	var re *RcodeError
 	if !errors.As(err, &re) || re.Rcode != dns.RcodeNotAuth || re.TSIGError != dns.RcodeBadSig {
 		t.Fatalf("wrong secret: %v", err)
@@ -130,7 +132,7 @@ func TestPublishToKnot(t *testing.T) {
 		t.Fatalf("after refused removal: %v", r.Answer)
 	}
 	// Remove (revocation): the name is gone, with a signed denial.
-	if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Mode: Remove}); err != nil {
+	if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Mode: change.Remove}); err != nil {
 		t.Fatal(err)
 	}
 	r = tlsaQuery(t, addr, name)
@@ -194,7 +196,7 @@ func TestPublishToZoneServer(t *testing.T) {
 	if _, err := Publish(context.Background(), Request{Server: ls.Addr(), Key: res.TSIG, Name: name, Records: []dns.RR{a}}); !errors.As(err, &re) || re.Rcode != dns.RcodeRefused {
 		t.Fatalf("A record: %v", err)
 	}
-	if _, err := Publish(context.Background(), Request{Server: ls.Addr(), Key: res.TSIG, Name: name, Mode: Remove}); err != nil {
+	if _, err := Publish(context.Background(), Request{Server: ls.Addr(), Key: res.TSIG, Name: name, Mode: change.Remove}); err != nil {
 		t.Fatal(err)
 	}
 	if z.Get(name, dns.TypeTLSA) != nil {
@@ -229,7 +231,7 @@ func TestPublishRefusesUnsignedAnswer(t *testing.T) {
 	go srv.ActivateAndServe()
 	defer srv.Shutdown()
 	rr, _ := dns.NewRR("s1._device.pub.test. 300 IN TLSA 3 1 1 0102")
-	_, err = Publish(context.Background(), Request{Server: ls.Addr(), Key: key, Zone: pubZone, Name: "s1._device.pub.test.", Mode: Remove, Records: []dns.RR{rr}})
+	_, err = Publish(context.Background(), Request{Server: ls.Addr(), Key: key, Zone: pubZone, Name: "s1._device.pub.test.", Mode: change.Remove, Records: []dns.RR{rr}})
 	if !errors.Is(err, ErrUnsignedResponse) {
 		t.Fatalf("unsigned NOERROR answer: %v, want ErrUnsignedResponse", err)
 	}
@@ -269,7 +271,7 @@ func TestRemoveUnderWildcardKnot(t *testing.T) {
 	if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Records: []dns.RR{rec(name, own)}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Mode: Remove})
+	res, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Mode: change.Remove})
 	if err != nil || res.CheckErr != nil || len(res.StillAnswered) != 0 {
 		t.Fatalf("remove without a wildcard: %+v, %v", res, err)
 	}
@@ -278,7 +280,7 @@ func TestRemoveUnderWildcardKnot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, err = Publish(ctx, Request{Server: addr, Key: key, Name: name, Mode: Remove})
+	res, err = Publish(ctx, Request{Server: addr, Key: key, Name: name, Mode: change.Remove})
 	if err != nil || res.CheckErr != nil {
 		t.Fatalf("remove under the wildcard: %+v, %v", res, err)
 	}
@@ -289,7 +291,7 @@ func TestRemoveUnderWildcardKnot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Records: marker, Mode: Replace}); err != nil {
+	if _, err := Publish(ctx, Request{Server: addr, Key: key, Name: name, Records: marker, Mode: change.Replace}); err != nil {
 		t.Fatal(err)
 	}
 	r := tlsaQuery(t, addr, name)
@@ -303,5 +305,21 @@ func TestRemoveUnderWildcardKnot(t *testing.T) {
 	}
 	if r := tlsaQuery(t, addr, "sensor2._device.pub.test."); count(r.Answer, dns.TypeTLSA) != 1 || r.Answer[0].(*dns.TLSA).Usage != 2 {
 		t.Errorf("another device under the wildcard: %v", r.Answer)
+	}
+}
+
+// TestUnknownModeRefused: a mode outside change.Add, Replace and Remove
+// is refused before anything is sent.
+func TestUnknownModeRefused(t *testing.T) {
+	rr, err := dns.NewRR("s1._device.pub.test. 300 IN TLSA 3 1 1 " + strings.Repeat("ab", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Port 1 on loopback: any attempt to send would fail with a network
+	// error instead of the mode error.
+	_, err = Publish(t.Context(), Request{Server: "127.0.0.1:1", Zone: "pub.test.", Name: "s1._device.pub.test.",
+		Records: []dns.RR{rr}, Mode: change.Remove + 1})
+	if err == nil || !strings.Contains(err.Error(), "unknown mode Mode(4)") {
+		t.Fatalf("err = %v, want an unknown mode", err)
 	}
 }

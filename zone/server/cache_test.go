@@ -68,10 +68,10 @@ func TestCacheFollowsZoneClock(t *testing.T) {
 	clock := time.Now()
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	dir := filepath.Join(t.TempDir(), "zone")
-	if _, err := zone.Init(dir, zone.InitOptions{Origin: origin, Now: now}); err != nil {
+	if _, err := zone.Init(dir, zone.InitOptions{Origin: origin, Time: now}); err != nil {
 		t.Fatal(err)
 	}
-	z, err := zone.Open(dir, zone.Options{Now: now})
+	z, err := zone.Open(dir, zone.Options{Time: now})
 	if err != nil {
 		t.Fatal(err)
 	}

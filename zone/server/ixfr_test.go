@@ -321,7 +321,7 @@ func TestJournalAgedAcrossRestart(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	dir := filepath.Join(t.TempDir(), "zone")
-	res, err := zone.Init(dir, zone.InitOptions{Origin: origin, Now: clock})
+	res, err := zone.Init(dir, zone.InitOptions{Origin: origin, Time: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestJournalAgedAcrossRestart(t *testing.T) {
 	// serve runs a server on the zone until the returned function stops
 	// it (writing the journal file), and returns its address.
 	serve := func() (*zone.Zone, string, func()) {
-		z, err := zone.Open(dir, zone.Options{Now: clock})
+		z, err := zone.Open(dir, zone.Options{Time: clock})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -288,7 +288,7 @@ func TestRRLFlood(t *testing.T) {
 	ts := startServerWith(t, func(c *Config) {
 		c.RateLimit = RateLimit{Rate: rate, Slip: 2}
 		c.SigningLimit.Off = true
-		c.Clock = clock.Now
+		c.Time = clock.Now
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	addRR(t, ts.zone, "real._device.devices.test. 300 IN TLSA "+legitTLSA)
@@ -399,7 +399,7 @@ func TestSigningCeiling(t *testing.T) {
 	ts := startServerWith(t, func(c *Config) {
 		c.RateLimit.Off = true
 		c.SigningLimit = SigningLimit{Rate: 20, Burst: burst}
-		c.Clock = clock.Now
+		c.Time = clock.Now
 	})
 	addRR(t, ts.zone, "real._device.devices.test. 300 IN TLSA "+legitTLSA)
 	checkLegit(t, ts, "127.0.0.1")
@@ -543,7 +543,7 @@ func TestLimitsCannotBeBypassed(t *testing.T) {
 		ts := startServerWith(t, func(c *Config) {
 			c.RateLimit.Off = true
 			c.SigningLimit = SigningLimit{Rate: 1, Burst: budget}
-			c.Clock = clock.Now
+			c.Time = clock.Now
 		})
 		addRR(t, ts.zone, records...)
 		signatures := 0
@@ -574,7 +574,7 @@ func TestLimitsCannotBeBypassed(t *testing.T) {
 		ts := startServerWith(t, func(c *Config) {
 			c.RateLimit = RateLimit{Rate: 1, Burst: budget, Slip: 1}
 			c.SigningLimit.Off = true
-			c.Clock = clock.Now
+			c.Time = clock.Now
 		})
 		addRR(t, ts.zone, records...)
 		// Slip 1: every limited answer comes back truncated, so each

@@ -116,7 +116,7 @@ func TestRefusalLogsOncePerInterval(t *testing.T) {
 			clock := newTestClock()
 			ts := startServerWith(t, func(c *Config) {
 				c.Logger = logs.logger()
-				c.Clock = clock.Now
+				c.Time = clock.Now
 			})
 			wire := tt.setup(t, ts)
 			before := ts.srv.Metrics().Get(tt.metric)

@@ -107,8 +107,8 @@ type Config struct {
 	// (dance_zone_tcp_refused_total); the log reports them at most once
 	// per 10 s.
 	MaxTCPConns int
-	// Clock is the limits' clock; nil means time.Now.
-	Clock func() time.Time
+	// Time returns the current time for the limits; nil means time.Now.
+	Time func() time.Time
 	// TSIGWindow is the largest difference between a signed request's
 	// Time Signed and the server's clock that is accepted, whatever Fudge
 	// the request carries (a request is accepted only within both); zero
@@ -187,7 +187,7 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	now := cfg.Clock
+	now := cfg.Time
 	if now == nil {
 		now = time.Now
 	}

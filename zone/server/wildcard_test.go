@@ -92,8 +92,8 @@ func TestWildcardProjectResolver(t *testing.T) {
 			}
 			var got []string
 			for _, rec := range res.Records {
-				if rec.Type == "TLSA" {
-					got = append(got, rec.Data)
+				if x, ok := rec.(*dns.TLSA); ok {
+					got = append(got, fmt.Sprintf("%d %d %d %s", x.Usage, x.Selector, x.MatchingType, x.Certificate))
 				}
 			}
 			if c.want == "" {
@@ -105,7 +105,7 @@ func TestWildcardProjectResolver(t *testing.T) {
 			if len(got) != 1 || got[0] != c.want || res.Kind != resolver.KindAnswer {
 				t.Fatalf("records %v (%v), want %s", got, res.Kind, c.want)
 			}
-			if n := res.Records[0].Name; n != c.qname {
+			if n := res.Records[0].Header().Name; n != c.qname {
 				t.Errorf("owner %s, want %s", n, c.qname)
 			}
 		})
