@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/httpauth"
@@ -24,10 +25,7 @@ import (
 // comes from the request's own connection.)
 func ExampleMiddleware_Handler() {
 	core, cert := exampleCore("sensor1._device.example.test")
-	proxies, err := httpauth.ParsePrefixes([]string{"127.0.0.1"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	proxies := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	m, err := httpauth.New(httpauth.Config{Verifier: core, TrustedProxies: proxies})
 	if err != nil {
 		log.Fatal(err)
