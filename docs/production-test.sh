@@ -351,6 +351,15 @@ while IFS= read -r expr; do
   p=$(expr_problems "$expr")
   [ -z "$p" ] || fail "$dash: $expr: $p"
 done <"$work/exprs"
+# The same for the guide's alerts: every query it writes in backquotes.
+grep -o '`[^`]*dance_[^`]*`' docs/production.md | sed 's/^`//; s/`$//; s/\\|/|/g' | sort -u >"$work/guide-exprs"
+[ "$(wc -l <"$work/guide-exprs")" -ge 10 ] || fail "docs/production.md: fewer than 10 metric expressions"
+missing=$(missing_metrics "$work/metrics.all" $(grep -o 'dance_[a-z0-9_]*' "$work/guide-exprs" | sort -u))
+[ -z "$missing" ] || fail "docs/production.md names metrics the servers do not export: $missing"
+while IFS= read -r expr; do
+  p=$(expr_problems "$expr")
+  [ -z "$p" ] || fail "docs/production.md: $expr: $p"
+done <"$work/guide-exprs"
 # The checks above would catch a wrong label and a wrong label value.
 [ -n "$(expr_problems 'sum by (outcome) (rate(dance_proxy_handshakes_total[5m]))')" ] || fail "expr_problems misses a label the metric lacks"
 [ -n "$(expr_problems 'rate(dance_zone_dns_requests_total{outcome="servfial"}[5m])')" ] || fail "expr_problems misses a misspelt label value"
