@@ -224,6 +224,10 @@ admin zone add "$S1" TLSA "$rec1" >/dev/null
 accepted "$work/sensor1" "published device" "$S1"
 dance id new --name "stranger._device.$ZONE" --out "$work/stranger" >/dev/null
 refused "$work/stranger" "unpublished device"
+# The same verdicts with --trust-ad: Unbound's validation, believed over loopback.
+dance verify --chain "$work/sensor1/cert.pem" --resolver "127.0.0.1:$UPORT" --trust-ad >/dev/null || fail "verify --trust-ad: $S1 not authenticated"
+if out=$(dance verify --chain "$work/stranger/cert.pem" --resolver "127.0.0.1:$UPORT" --trust-ad); then fail "verify --trust-ad authenticated an unpublished device"; fi
+case "$out" in *no-record*) ;; *) fail "verify --trust-ad, unpublished device: $out";; esac
 
 # ---------------------------------------------------------------------------
 say "an organisation CA at *._device.$ZONE; a device it issued"
