@@ -38,11 +38,29 @@ func zoneCommand() *cli.Command {
 		Summary: "run a DNSSEC-signed identity zone (init, serve)",
 		Description: "An authoritative DNS server for identity zones: it serves only the record types\n" +
 			"identities need (TLSA, SMIMEA, OPENPGPKEY, SSHFP), signs online, denies existence\n" +
-			"without letting anyone walk the zone, and takes RFC 2136 updates signed with TSIG.\n\n" +
-			revocationHelp,
+			"without letting anyone walk its answers, and takes RFC 2136 updates signed with TSIG.\n\n" +
+			walkHelp + "\n\n" + revocationHelp,
 		Sub: []*cli.Command{zoneInitCommand(), zoneServeCommand(), zoneAddCommand(), zoneRemoveCommand(), zoneRevokeCommand(), zoneListCommand(), zoneImportCommand(), zoneRolloverCommand()},
 	}
 }
+
+// walkHelp states where the zone's names are protected from enumeration
+// and where not.
+var walkHelp = "Walking: 'zone serve' answers a DNSSEC query for an absent name with compact denial\n" +
+	"(RFC 9824): one NSEC made for the name asked, which says nothing about any other name,\n" +
+	"so no number of queries to this server lists the zone. That holds for this server\n" +
+	"alone. A zone transfer carries every name in clear and an NSEC3 chain, so a secondary\n" +
+	"holds all names, and a secondary serving the chain gives every name's hash to anyone\n" +
+	"who asks enough random names (each denial names the hashes around it); a dictionary\n" +
+	"then recovers the names offline. The two answer an absent name with different codes:\n" +
+	"this server NOERROR and an NSEC whose types are NXNAME (NXDOMAIN only when the query\n" +
+	"sets the CO bit), a secondary NXDOMAIN and NSEC3 records. Queries without DO get\n" +
+	"NXDOMAIN from both. Where names must stay private, answer from this server alone, or\n" +
+	"keep secondaries private: transfers only to the listed addresses (--allow-transfer,\n" +
+	"none by default), signed with a TSIG key (--transfer-key), and over TLS only\n" +
+	"(--tls-listen with --transfer-tls-only: XoT, RFC 9103); and let only your own resolvers\n" +
+	"query the secondaries, by firewall or the secondary's own query ACL ('zone serve' has\n" +
+	"no query ACL: its answers give nothing away)."
 
 // revocationHelp states what removing an identity's record guarantees.
 var revocationHelp = "Revocation: 'dance zone revoke NAME' removes an identity's records and publishes at\n" +
