@@ -11,8 +11,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/zone/internal/store"
 	"github.com/dnsbound/dance/zone/keys"
-	"github.com/dnsbound/dance/zone/store"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 

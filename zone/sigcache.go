@@ -12,7 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/signer"
+	"github.com/dnsbound/dance/zone/internal/signer"
 )
 
 // SigCacheFile keeps the zone's signatures across a restart. Signatures are
@@ -24,7 +24,7 @@ import (
 // current keys, and deleting it loses nothing.
 const SigCacheFile = "signatures.cache"
 
-// JournalFile keeps the IXFR journal across restarts (zone/journal: the
+// JournalFile keeps the IXFR journal across restarts (zone/internal/journal: the
 // last transferred zone and the differences before it). dance zone serve
 // writes it when it stops.
 const JournalFile = "ixfr.journal"

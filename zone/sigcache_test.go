@@ -11,7 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/store"
+	"github.com/dnsbound/dance/zone/internal/store"
 )
 
 // sigZone is a presigned zone of n identities and its directory.
@@ -52,7 +52,7 @@ func reopen(t *testing.T, z *Zone, dir string, clock *fakeClock) *Zone {
 func TestSignaturesSurviveRestart(t *testing.T) {
 	clock := newClock()
 	z, dir := sigZone(t, clock, 200)
-	before, err := z.TransferImage()
+	before, err := z.transferImage()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestSignaturesSurviveRestart(t *testing.T) {
 	if made, err := z2.Presign(context.Background()); err != nil || made != 0 {
 		t.Fatalf("presign after restart made %d signatures (%v), want 0", made, err)
 	}
-	after, err := z2.TransferImage()
+	after, err := z2.transferImage()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package zone
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -13,8 +14,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/signer"
-	"github.com/dnsbound/dance/zone/store"
+	"github.com/dnsbound/dance/zone/internal/signer"
+	"github.com/dnsbound/dance/zone/internal/store"
 )
 
 // Options tune an opened zone. The zero value is ready to use.
@@ -65,9 +66,11 @@ type Zone struct {
 	// with data, how many names with data lie below it: a name with a
 	// positive count is an empty non-terminal and exists (RFC 8020).
 	ents map[string]int
-	// watchers are called after every change, with the new serial.
+	// watchers are called after every change, with the new serial, in
+	// the order they were registered (by watchSeq).
 	watchMu  sync.Mutex
-	watchers []func(serial uint32)
+	watchers map[uint64]func(serial uint32)
+	watchSeq uint64
 	// chain is the NSEC3 chain for zone transfers.
 	chain *chain
 	// nameGen counts name creations and deletions; sorted caches the
@@ -164,16 +167,33 @@ func (z *Zone) load() error {
 }
 
 // Watch registers fn to be called, outside any lock, after every change
-// of the zone with the new serial. The server uses it to send NOTIFY.
-func (z *Zone) Watch(fn func(serial uint32)) {
+// of the zone with the new serial, until the returned stop function is
+// called (calling it again does nothing). A server uses it to send NOTIFY
+// and to sign ahead for transfers, and stops watching when it stops, so a
+// zone that outlives a server does not keep calling into it.
+func (z *Zone) Watch(fn func(serial uint32)) (stop func()) {
 	z.watchMu.Lock()
-	z.watchers = append(z.watchers, fn)
+	if z.watchers == nil {
+		z.watchers = map[uint64]func(uint32){}
+	}
+	z.watchSeq++
+	id := z.watchSeq
+	z.watchers[id] = fn
 	z.watchMu.Unlock()
+	return func() {
+		z.watchMu.Lock()
+		delete(z.watchers, id)
+		z.watchMu.Unlock()
+	}
 }
 
 func (z *Zone) changed(serial uint32) {
 	z.watchMu.Lock()
-	ws := append([]func(uint32){}, z.watchers...)
+	ids := slices.Sorted(maps.Keys(z.watchers))
+	ws := make([]func(uint32), len(ids))
+	for i, id := range ids {
+		ws[i] = z.watchers[id]
+	}
 	z.watchMu.Unlock()
 	for _, w := range ws {
 		w(serial)

@@ -23,7 +23,6 @@ import (
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
-	"github.com/dnsbound/dance/zone/journal"
 	"github.com/dnsbound/dance/zone/keys"
 	"github.com/dnsbound/dance/zone/server"
 	"github.com/dnsbound/dance/zone/tsigkey"
@@ -243,8 +242,8 @@ func zoneServeCommand() *cli.Command {
 			fs.StringVar(&tlsCert, "tls-cert", "", "certificate chain `FILE` (PEM) for --tls-listen")
 			fs.StringVar(&tlsKey, "tls-key", "", "private key `FILE` (PEM) for --tls-listen")
 			fs.BoolVar(&xfrTLSOnly, "transfer-tls-only", false, "refuse zone transfers that do not come over TLS 1.3")
-			fs.IntVar(&journalVersions, "journal-versions", journal.DefaultMaxVersions, "IXFR journal: keep at most `N` versions of the zone (RFC 1995; older serials get a full transfer)")
-			fs.IntVar(&journalRecords, "journal-records", journal.DefaultMaxRecords, "IXFR journal: keep at most `N` changed records in all versions")
+			fs.IntVar(&journalVersions, "journal-versions", server.DefaultJournalVersions, "IXFR journal: keep at most `N` versions of the zone (RFC 1995; older serials get a full transfer)")
+			fs.IntVar(&journalRecords, "journal-records", server.DefaultJournalRecords, "IXFR journal: keep at most `N` changed records in all versions")
 			limitFlags.register(fs)
 			fs.DurationVar(&sigValidity, "identity-sig-validity", 0, "sign identity records for `DURATION` instead of the zone's setting (default: the setting, 48h unless dance zone init said otherwise)")
 			fs.DurationVar(&tsigWindow, "tsig-window", server.DefaultTSIGWindow, "accept TSIG-signed requests only within this `DURATION` of the server's clock, whatever fudge they carry (RFC 8945 §5.2.3); updates seen within it are refused as replays")

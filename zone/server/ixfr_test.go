@@ -15,7 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/zone"
-	"github.com/dnsbound/dance/zone/journal"
+	"github.com/dnsbound/dance/zone/internal/journal"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 

@@ -431,7 +431,7 @@ func addrOf(a net.Addr) (netip.Addr, bool) {
 }
 
 // shortReply is an answer with no records: the question, rcode, TC when
-// tc, and an OPT as Handle would add.
+// tc, and an OPT as handle would add.
 func (s *Server) shortReply(r *dns.Msg, opt *dns.OPT, rcode int, tc bool) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(r)

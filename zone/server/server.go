@@ -23,12 +23,17 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/zone"
-	"github.com/dnsbound/dance/zone/journal"
+	"github.com/dnsbound/dance/zone/internal/journal"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
 // Defaults for Config fields left zero.
 const (
+	// DefaultJournalVersions and DefaultJournalRecords bound the IXFR
+	// journal: versions of the zone kept (RFC 1995; an older serial gets
+	// the whole zone) and changed records in all of them.
+	DefaultJournalVersions = journal.DefaultMaxVersions
+	DefaultJournalRecords  = journal.DefaultMaxRecords
 	// DefaultMaxUDPSize is the largest UDP response: 1232 octets avoids IP
 	// fragmentation on common paths (DNS flag day 2020).
 	DefaultMaxUDPSize = 1232
@@ -83,7 +88,7 @@ type Config struct {
 	// every change of the zone.
 	Notify []string
 	// JournalVersions and JournalRecords bound the IXFR journal (zero:
-	// journal.DefaultMaxVersions, journal.DefaultMaxRecords); the oldest
+	// DefaultJournalVersions, DefaultJournalRecords); the oldest
 	// versions are dropped first and their serials get the whole zone.
 	JournalVersions, JournalRecords int
 	// JournalFile, when set, keeps the journal across restarts: Serve
@@ -95,7 +100,7 @@ type Config struct {
 	MaxUDPSize int
 	// RateLimit limits, per client prefix, the UDP answers that need a
 	// signature made for them alone (limit.go); on unless RateLimit.Off.
-	// Both limits apply to what Serve and ServeDNS answer; Handle, which
+	// Both limits apply to what Serve and ServeDNS answer; handle, which
 	// computes one answer, does not apply them.
 	RateLimit RateLimit
 	// SigningLimit is the ceiling on such signatures per second for the
@@ -304,7 +309,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	serial := s.cfg.Zone.Serial()
-	resp, raw := s.Handle(r, w.TsigStatus(), udp, w.RemoteAddr())
+	resp, raw := s.handle(r, w.TsigStatus(), udp, w.RemoteAddr())
 	if raw != nil {
 		w.Write(raw)
 		return
@@ -345,12 +350,12 @@ func isUDP(w dns.ResponseWriter) bool {
 	return ok
 }
 
-// Handle computes the response to r. tsigStatus is the result of verifying
+// handle computes the response to r. tsigStatus is the result of verifying
 // r's TSIG record (nil when valid or absent). When the response must bypass
 // TSIG signing (an unsigned TSIG error, RFC 8945 §5.2), it is returned
-// packed in raw. Handle never panics on any parsed message; fuzz tests call
+// packed in raw. handle never panics on any parsed message; fuzz tests call
 // it directly.
-func (s *Server) Handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (resp *dns.Msg, raw []byte) {
+func (s *Server) handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (resp *dns.Msg, raw []byte) {
 	if r.Response {
 		return nil, nil
 	}
@@ -761,12 +766,12 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		// start and after every change, so a transfer starts at once.
 		presign := make(chan struct{}, 1)
 		presign <- struct{}{}
-		s.cfg.Zone.Watch(func(uint32) {
+		defer s.cfg.Zone.Watch(func(uint32) {
 			select {
 			case presign <- struct{}{}:
 			default:
 			}
-		})
+		})()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -787,7 +792,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		}()
 	}
 	if len(s.cfg.Notify) > 0 {
-		s.cfg.Zone.Watch(func(uint32) { s.changed() })
+		defer s.cfg.Zone.Watch(func(uint32) { s.changed() })()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

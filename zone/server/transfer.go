@@ -10,8 +10,9 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/image"
-	"github.com/dnsbound/dance/zone/journal"
+	"github.com/dnsbound/dance/zone/internal/image"
+	"github.com/dnsbound/dance/zone/internal/journal"
+	"github.com/dnsbound/dance/zone/internal/zoneaccess"
 )
 
 // Limits of one transfer message: well under the 64 KiB TCP message limit
@@ -232,7 +233,7 @@ func (s *Server) currentZone() (*image.Image, error) {
 	if _, err := s.cfg.Zone.Presign(context.Background()); err != nil {
 		s.log.Error("presigning for a transfer failed", "err", err)
 	}
-	full, err := s.cfg.Zone.TransferImage()
+	full, err := zoneaccess.TransferImage(s.cfg.Zone)
 	if err != nil {
 		return nil, err
 	}
