@@ -34,7 +34,7 @@ func sigZone(t testing.TB, clock *fakeClock, n int) (*Zone, string) {
 
 func reopen(t *testing.T, z *Zone, dir string, clock *fakeClock) *Zone {
 	t.Helper()
-	if err := z.Close(); err != nil {
+	if err := closeWithoutSaving(z); err != nil {
 		t.Fatal(err)
 	}
 	z2, err := Open(dir, Options{Now: clock.Now})
@@ -43,6 +43,37 @@ func reopen(t *testing.T, z *Zone, dir string, clock *fakeClock) *Zone {
 	}
 	t.Cleanup(func() { z2.Close() })
 	return z2
+}
+
+// closeWithoutSaving releases z's store as a crash would, leaving the
+// signature cache as the test last wrote it (Close writes it).
+func closeWithoutSaving(z *Zone) error {
+	z.closeOnce.Do(func() { z.closeErr = z.st.Close() })
+	return z.closeErr
+}
+
+// TestCloseSavesSignatures: Close writes the signature cache, so that an
+// embedder who only closes the zone gets the next start's signatures.
+func TestCloseSavesSignatures(t *testing.T) {
+	clock := newClock()
+	z, dir := sigZone(t, clock, 5)
+	if _, err := z.transferImage(); err != nil { // sign everything
+		t.Fatal(err)
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	z2, err := Open(dir, Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z2.Close()
+	if n, err := z2.SignaturesLoaded(); n == 0 || err != nil {
+		t.Fatalf("after Close, Open loaded %d signatures (%v)", n, err)
+	}
 }
 
 // Signatures saved when the server stops are used after the restart: no

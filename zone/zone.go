@@ -71,6 +71,9 @@ type Zone struct {
 	watchMu  sync.Mutex
 	watchers map[uint64]func(serial uint32)
 	watchSeq uint64
+	// closeOnce makes Close run once; closeErr is what it returned.
+	closeOnce sync.Once
+	closeErr  error
 	// chain is the NSEC3 chain for zone transfers.
 	chain *chain
 	// nameGen counts name creations and deletions; sorted caches the
@@ -95,9 +98,13 @@ type Zone struct {
 // Open opens the zone in dir, loading its data into memory.
 func Open(dir string, opt Options) (*Zone, error) {
 	st, err := store.Open(filepath.Join(dir, DBFile))
+	if errors.Is(err, store.ErrLocked) {
+		return nil, &LockedError{Dir: dir, PID: readPID(filepath.Join(dir, PIDFile))}
+	}
 	if err != nil {
 		return nil, err
 	}
+	writePID(filepath.Join(dir, PIDFile))
 	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), now: opt.Now, opt: opt}
 	if z.now == nil {
 		z.now = time.Now
@@ -250,8 +257,19 @@ func (z *Zone) BumpSerial() (uint32, error) {
 	return z.changeSerial(func(*view) error { return nil }, true)
 }
 
-// Close releases the store.
-func (z *Zone) Close() error { return z.st.Close() }
+// Close writes the signatures the zone holds to DIR/signatures.cache (as
+// SaveSignatures does), so that the next Open need not sign the zone
+// again, and releases the store. Closing again does nothing. A failure to
+// write the cache is returned, but the store is released all the same:
+// the cache only saves work.
+func (z *Zone) Close() error {
+	z.closeOnce.Do(func() {
+		_, saveErr := z.SaveSignatures()
+		removePID(filepath.Join(z.dir, PIDFile))
+		z.closeErr = errors.Join(saveErr, z.st.Close())
+	})
+	return z.closeErr
+}
 
 // Origin is the zone apex, fully qualified and in lower case.
 func (z *Zone) Origin() string { return z.settings.Origin }
