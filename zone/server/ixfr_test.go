@@ -135,10 +135,10 @@ func TestIXFRFromJournal(t *testing.T) {
 	}
 	// The server counts a transfer after its last message, which the
 	// client may have read first.
-	for deadline := time.Now().Add(10 * time.Second); ts.srv.Metrics().Get(xfrIncr) == 0 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); ts.srv.metrics.get(xfrIncr.String()) == 0 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond) // polling interval
 	}
-	if ts.srv.Metrics().Get(xfrIncr) == 0 {
+	if ts.srv.metrics.get(xfrIncr.String()) == 0 {
 		t.Error("incremental transfer not counted")
 	}
 	// From the middle version: one version.

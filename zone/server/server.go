@@ -147,7 +147,7 @@ type Server struct {
 	changedc chan struct{}
 	log      *slog.Logger
 	maxUDP   int
-	metrics  *Metrics
+	metrics  *metrics
 	cache    *respCache
 	limits   *limits
 	// journal holds the differences between transferred versions (IXFR).
@@ -186,7 +186,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	all := append(append([]*tsigkey.Key{}, cfg.UpdateKeys...), cfg.TransferKeys...)
-	s := &Server{cfg: cfg, provider: tsigkey.NewProvider(all...), log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: newMetrics(),
+	s := &Server{cfg: cfg, provider: tsigkey.NewProvider(all...), log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: new(metrics),
 		updateKeys: map[string]bool{}, xfrKeys: map[string]bool{}, changedc: make(chan struct{}, 1), cache: newRespCache(),
 		journal: journal.New(cfg.JournalVersions, cfg.JournalRecords)}
 	if s.log == nil {
@@ -253,9 +253,6 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Metrics returns the server's counters.
-func (s *Server) Metrics() *Metrics { return s.metrics }
-
 // acceptMsg is the first, header-only filter (before the body is parsed):
 // responses are dropped, unknown opcodes get NOTIMP, and section counts that
 // no valid request has get FORMERR, so hostile messages are not parsed.
@@ -295,7 +292,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	key, cacheable := s.cache.key(r, udp, size)
 	if cacheable {
 		if wire := s.cache.get(key, r.Id, s.cfg.Zone.Serial(), s.cfg.Zone.Now()); wire != nil {
-			s.metrics.count("cache_hit")
+			s.metrics.count(outcomeCacheHit)
 			w.Write(wire)
 			return
 		}
@@ -363,22 +360,22 @@ func (s *Server) handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (
 		switch now := time.Now(); {
 		case s.provider.Key(t.Hdr.Name) != nil && errors.Is(tsigStatus, dns.ErrTime):
 			// The MAC is good, the time outside the request's own Fudge.
-			s.metrics.count("tsig_badtime")
+			s.metrics.count(outcomeTSIGBadTime)
 			s.logRefused(logTSIGFudge, "tsig time outside the request's fudge", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "fudge", t.Fudge, "now", now.Unix())
 			return s.badTime(r, t, now), nil
 		case tsigStatus != nil || s.provider.Key(t.Hdr.Name) == nil:
-			s.metrics.count("tsig_failure")
+			s.metrics.count(outcomeTSIGFailure)
 			s.logRefused(logTSIGFailed, "tsig verification failed", "peer", peer, "key", t.Hdr.Name, "err", tsigStatus)
 			return nil, s.tsigError(r, t, tsigStatus)
 		case !s.inWindow(t, now):
 			// RFC 8945 §5.2.3, with the server's window: the client's
 			// Fudge (up to 18 hours) does not widen it.
-			s.metrics.count("tsig_badtime")
+			s.metrics.count(outcomeTSIGBadTime)
 			s.logRefused(logTSIGWindow, "tsig time outside the server's window", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "fudge", t.Fudge, "now", now.Unix(), "window", s.tsigWindow)
 			return s.badTime(r, t, now), nil
 		case r.Opcode == dns.OpcodeUpdate:
 			if v := s.replay.check(dns.CanonicalName(t.Hdr.Name), strings.ToLower(t.MAC), t.TimeSigned, now); v != replayFresh {
-				s.metrics.count("tsig_replay")
+				s.metrics.count(outcomeTSIGReplay)
 				s.logRefused(logTSIGReplay, "signed update refused: replay", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "reason", v.String())
 				return s.badTime(r, t, now), nil
 			}
@@ -405,7 +402,7 @@ func (s *Server) handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (
 		// The header filter checked QDCOUNT; a message that ends before its
 		// question is just as malformed (RFC 9619).
 		m.SetRcode(r, dns.RcodeFormatError)
-		s.metrics.count("formerr")
+		s.metrics.count(outcomeFormErr)
 		return s.finish(r, m, udp), nil
 	}
 	switch r.Opcode {
@@ -537,7 +534,7 @@ func (s *Server) query(r, m *dns.Msg, opt *dns.OPT, peer net.Addr) {
 	q := r.Question[0]
 	if q.Qclass != dns.ClassINET {
 		m.SetRcode(r, dns.RcodeRefused)
-		s.metrics.count("refused")
+		s.metrics.count(outcomeRefused)
 		return
 	}
 	switch q.Qtype {
@@ -545,14 +542,14 @@ func (s *Server) query(r, m *dns.Msg, opt *dns.OPT, peer net.Addr) {
 		// RFC 5936 §4.2: AXFR is a TCP protocol; transfers over TCP do not
 		// get here (see ServeDNS).
 		m.SetRcode(r, dns.RcodeRefused)
-		s.metrics.count("refused")
+		s.metrics.count(outcomeRefused)
 		return
 	case dns.TypeIXFR:
 		// RFC 1995 §2: over UDP, a reply that does not fit carries only
 		// the SOA, telling the client to retry over TCP.
 		if !s.transferAllowed(r, peer) || dns.CanonicalName(q.Name) != s.cfg.Zone.Origin() {
 			m.SetRcode(r, dns.RcodeRefused)
-			s.metrics.count("refused")
+			s.metrics.count(outcomeRefused)
 			return
 		}
 		m.Authoritative = true
@@ -567,7 +564,7 @@ func (s *Server) query(r, m *dns.Msg, opt *dns.OPT, peer net.Addr) {
 	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeNXNAME:
 		// Meta types are not questions (RFC 6895 §3.1).
 		m.SetRcode(r, dns.RcodeFormatError)
-		s.metrics.count("formerr")
+		s.metrics.count(outcomeFormErr)
 		return
 	}
 	o := zone.QueryOptions{}
@@ -579,10 +576,10 @@ func (s *Server) query(r, m *dns.Msg, opt *dns.OPT, peer net.Addr) {
 	if err != nil {
 		s.log.Error("query failed", "qname", q.Name, "qtype", dns.TypeToString[q.Qtype], "err", err)
 		m.SetRcode(r, dns.RcodeServerFailure)
-		s.metrics.count("servfail")
+		s.metrics.count(outcomeServFail)
 		return
 	}
-	s.metrics.count(a.Outcome.String())
+	s.metrics.count(queryOutcome(a.Outcome))
 	m.Rcode = a.Rcode
 	m.Authoritative = a.Outcome != zone.NotInZone
 	m.Answer = a.Answer
@@ -595,26 +592,26 @@ func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
 	if t == nil {
 		s.logRefused(logUnsignedUpdate, "unsigned update refused", "peer", peer)
 		m.SetRcode(r, dns.RcodeRefused)
-		s.metrics.count("update_refused")
+		s.metrics.count(outcomeUpdateRefused)
 		return
 	}
 	zq := r.Question[0]
 	if zq.Qtype != dns.TypeSOA || zq.Qclass != dns.ClassINET {
 		// RFC 2136 §3.1.1: the zone section names one SOA.
 		m.SetRcode(r, dns.RcodeFormatError)
-		s.metrics.count("update_refused")
+		s.metrics.count(outcomeUpdateRefused)
 		return
 	}
 	if dns.CanonicalName(zq.Name) != s.cfg.Zone.Origin() {
 		m.SetRcode(r, dns.RcodeNotAuth)
-		s.metrics.count("update_refused")
+		s.metrics.count(outcomeUpdateRefused)
 		return
 	}
 	keyName := dns.CanonicalName(t.Hdr.Name)
 	if !s.updateKeys[keyName] {
 		s.logRefused(logUpdateKey, "update with a key not allowed to update", "peer", peer, "key", keyName)
 		m.SetRcode(r, dns.RcodeRefused)
-		s.metrics.count("update_refused")
+		s.metrics.count(outcomeUpdateRefused)
 		return
 	}
 	pol := s.cfg.Policies[keyName]
@@ -623,10 +620,10 @@ func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
 		rc := zone.RcodeOf(err)
 		m.SetRcode(r, rc)
 		s.log.Info("update rejected", "peer", peer, "key", keyName, "rcode", dns.RcodeToString[rc], "reason", err)
-		s.metrics.count("update_refused")
+		s.metrics.count(outcomeUpdateRefused)
 		return
 	}
-	s.metrics.count("update_applied")
+	s.metrics.count(outcomeUpdateApplied)
 	s.log.Info("update applied", "peer", peer, "key", keyName, "serial", serial)
 }
 

@@ -65,7 +65,7 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 	q := r.Question[0]
 	refuse := func(rcode int, why string) {
 		s.logRefused(logXfrRefused, "transfer refused", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "reason", why)
-		s.metrics.count("xfr_refused")
+		s.metrics.count(outcomeXfrRefused)
 		m := new(dns.Msg)
 		m.SetRcode(r, rcode)
 		if t := r.IsTsig(); t != nil {
@@ -148,22 +148,22 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 	if len(part) > 0 && !send(part) {
 		return
 	}
-	s.metrics.count("xfr_done")
+	s.metrics.count(outcomeXfrDone)
 	s.metrics.count(kind)
-	s.log.Info("zone transferred", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "form", kind, "records", rrs.Len())
+	s.log.Info("zone transferred", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "form", kind.String(), "records", rrs.Len())
 }
 
 // Kinds of transfer answers, counted in the metrics and logged.
 const (
-	xfrFull    = "xfr_full"    // the whole zone (AXFR, or IXFR fallback)
-	xfrIncr    = "xfr_ixfr"    // differences from the journal (RFC 1995 §4)
-	xfrCurrent = "xfr_current" // the SOA alone: the client is up to date
+	xfrFull    = outcomeXfrFull    // the whole zone (AXFR, or IXFR fallback)
+	xfrIncr    = outcomeXfrIncr    // differences from the journal (RFC 1995 §4)
+	xfrCurrent = outcomeXfrCurrent // the SOA alone: the client is up to date
 )
 
 // transferRecords returns the records that answer the transfer query r and
 // the kind of answer. Every full zone computed here is recorded in the
 // journal, so that later IXFR queries from that serial get differences.
-func (s *Server) transferRecords(r *dns.Msg) (*image.Image, string, error) {
+func (s *Server) transferRecords(r *dns.Msg) (*image.Image, outcome, error) {
 	q := r.Question[0]
 	var client *dns.SOA
 	if q.Qtype == dns.TypeIXFR && len(r.Ns) == 1 {
@@ -178,14 +178,14 @@ func (s *Server) transferRecords(r *dns.Msg) (*image.Image, string, error) {
 	}
 	full, err := s.currentZone()
 	if err != nil {
-		return nil, "", err
+		return nil, 0, err
 	}
 	if client == nil {
 		return full, xfrFull, nil
 	}
 	first, err := full.Decode(0)
 	if err != nil {
-		return nil, "", err
+		return nil, 0, err
 	}
 	newest := first.(*dns.SOA)
 	vs, ok := s.journalFromTo(client.Serial, newest.Serial)

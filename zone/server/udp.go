@@ -75,10 +75,10 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 				resp = s.cache.getBytes(k, q.id, s.cfg.Zone.Serial(), s.cfg.Zone.Now(), bufs[i])
 				if resp != nil {
 					bufs[i] = resp
-					s.metrics.count("cache_hit")
+					s.metrics.count(outcomeCacheHit)
 				} else if resp = s.directUDP(q, bufs[i]); resp != nil {
 					bufs[i] = resp
-					s.metrics.count("direct")
+					s.metrics.count(outcomeDirect)
 				}
 			}
 			if resp == nil {

@@ -224,18 +224,18 @@ func TestKnotSecondary(t *testing.T) {
 	}
 	// The primary's NOTIFY brings Knot to the new serial.
 	waitSerial(t, knotAddr, ts.zone)
-	if ts.srv.Metrics().Get("notify_sent") == 0 {
+	if ts.srv.metrics.get("notify_sent") == 0 {
 		t.Error("no NOTIFY acknowledged")
 	}
 	// Knot's first transfer was the whole zone; after NOTIFY it asked for
 	// IXFR from that serial and got the differences from the journal.
 	// (The server counts a transfer after its last message, which Knot
 	// may have applied first.)
-	for deadline := time.Now().Add(10 * time.Second); ts.srv.Metrics().Get(xfrIncr) == 0 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); ts.srv.metrics.get(xfrIncr.String()) == 0 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond) // polling interval
 	}
-	if m := ts.srv.Metrics(); m.Get(xfrFull) != 1 || m.Get(xfrIncr) == 0 {
-		t.Errorf("transfers: %d full, %d incremental; want Knot to AXFR then IXFR", m.Get(xfrFull), m.Get(xfrIncr))
+	if m := ts.srv.metrics; m.get(xfrFull.String()) != 1 || m.get(xfrIncr.String()) == 0 {
+		t.Errorf("transfers: %d full, %d incremental; want Knot to AXFR then IXFR", m.get(xfrFull.String()), m.get(xfrIncr.String()))
 	}
 	// The zone Knot built from the differences is a valid signed zone.
 	verifySecondary(t, knotAddr)
