@@ -192,7 +192,7 @@ type Server struct {
 // served before Run. Each failure is returned with its reason, and
 // nothing is left open. A zone that another running server holds fails
 // with a *zone.LockedError.
-func New(cfg Config) (_ *Server, err error) {
+func New(cfg Config) (*Server, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("serve: no zone directory")
 	}
@@ -207,9 +207,13 @@ func New(cfg Config) (_ *Server, err error) {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	// Everything opened so far is closed when a later step fails.
-	var closers []func()
+	var (
+		closers []func()
+		ok      bool
+		err     error
+	)
 	defer func() {
-		if err != nil {
+		if !ok {
 			for i := len(closers) - 1; i >= 0; i-- {
 				closers[i]()
 			}
@@ -293,6 +297,7 @@ func New(cfg Config) (_ *Server, err error) {
 		s.metrics = cfg.HTTPLimits.Server(mux)
 		s.metrics.ErrorLog = httplimit.ErrorLog(s.log, "metrics")
 	}
+	ok = true
 	return s, nil
 }
 

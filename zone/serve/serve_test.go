@@ -362,3 +362,50 @@ func TestServeReload(t *testing.T) {
 		t.Errorf("failed reload not logged: %s", log.String())
 	}
 }
+
+// TestServeReloadAnchors: with DANE administrators, Reload reads the
+// anchors file again and puts a new resolver behind the verification
+// core; an anchors file that does not parse keeps the old one.
+func TestServeReloadAnchors(t *testing.T) {
+	dir := newDir(t)
+	files := t.TempDir()
+	cert, key := writeCert(t, files, "admin")
+	anchors := filepath.Join(files, "anchors")
+	zoneAnchors, err := os.ReadFile(filepath.Join(dir, zone.AnchorsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(anchors, zoneAnchors, 0o600)
+	// The update key may not write at the administrators' names.
+	os.WriteFile(filepath.Join(dir, zone.PolicyFile), []byte("update."+origin+". _device."+origin+".\n"), 0o600)
+	var log lockedBuffer
+	s, err := New(Config{Dir: dir, Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(&log, nil)),
+		Admin: &AdminConfig{Listen: "127.0.0.1:0", CertFile: cert, KeyFile: key, Auth: admin.AuthDANE,
+			Allow: []string{"*._admin." + origin}, AnchorsFile: anchors}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running(t, s)
+	before := s.adminResolver.r.Load()
+	done, err := s.Reload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(done, ", "); got != "admin certificate, admin trust anchors" {
+		t.Errorf("Reload reports %q", got)
+	}
+	reloaded := s.adminResolver.r.Load()
+	if reloaded == before {
+		t.Error("the resolver of the admin identities was not replaced")
+	}
+	os.WriteFile(anchors, []byte("this is not an anchor\n"), 0o600)
+	if _, err := s.Reload(); err == nil || !strings.Contains(err.Error(), "anchors") {
+		t.Fatalf("reload with a broken anchors file: %v", err)
+	}
+	if s.adminResolver.r.Load() != reloaded {
+		t.Error("a failed reload replaced the resolver")
+	}
+	if !strings.Contains(log.String(), "reload failed") {
+		t.Errorf("failed reload not logged: %s", log.String())
+	}
+}

@@ -2,8 +2,11 @@
 // answers queries over UDP and TCP from a zone.Zone, signing online, and
 // takes RFC 2136 updates authenticated with TSIG.
 //
-// Start with New and Server.ListenAndServe; ServeDNS is the dns.Handler for
-// callers that run their own listeners.
+// To serve a zone directory with everything around it (update keys and
+// policy, journal and signature files, admin API, metrics listener), use
+// zone/serve. Here, start with New, Listen and Server.Serve; ServeDNS is
+// the dns.Handler for callers that run their own listeners, and Collector
+// the server's Prometheus metrics.
 package server
 
 import (
@@ -18,9 +21,11 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/internal/journal"
@@ -745,19 +750,19 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 			MaxTCPQueries: maxTCPQueries,
 		})
 	}
-	errc := make(chan error, len(servers)+2)
+	// Every goroutine runs in one group: the first to fail ends the
+	// others (gctx), and Serve returns its error. Errors of listeners
+	// closed on purpose (stopping) are not failures.
+	g, gctx := errgroup.WithContext(ctx)
+	var stopping atomic.Bool
 	startedc := make(chan struct{}, len(servers))
 	for _, srv := range servers {
 		srv.NotifyStartedFunc = func() { startedc <- struct{}{} }
 	}
-	var wg sync.WaitGroup
-	nctx, stopNotify := context.WithCancel(ctx)
-	defer stopNotify()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.keepFresh(nctx)
-	}()
+	g.Go(func() error {
+		s.keepFresh(gctx)
+		return nil
+	})
 	if len(s.cfg.TransferFrom) > 0 {
 		// Secondaries need the whole zone signed: sign it ahead, after
 		// start and after every change, so a transfer starts at once.
@@ -769,83 +774,73 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 			default:
 			}
 		})()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			for {
 				select {
-				case <-nctx.Done():
-					return
+				case <-gctx.Done():
+					return nil
 				case <-presign:
 				}
 				start := time.Now()
-				n, err := s.cfg.Zone.Presign(nctx)
-				if err != nil && nctx.Err() == nil {
+				n, err := s.cfg.Zone.Presign(gctx)
+				if err != nil && gctx.Err() == nil {
 					s.log.Error("presigning failed", "err", err)
 				} else if n > 0 {
 					s.log.Info("zone presigned", "signatures", n, "took", time.Since(start).Round(time.Millisecond))
 				}
 			}
-		}()
+		})
 	}
 	if len(s.cfg.Notify) > 0 {
 		defer s.cfg.Zone.Watch(func(uint32) { s.changed() })()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.notifier(nctx)
-		}()
+		g.Go(func() error {
+			s.notifier(gctx)
+			return nil
+		})
 	}
 	for _, srv := range servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errc <- srv.ActivateAndServe()
-		}()
+		g.Go(func() error {
+			if err := srv.ActivateAndServe(); err != nil && !stopping.Load() {
+				return fmt.Errorf("server: %w", err)
+			}
+			return nil
+		})
 	}
 	// Two UDP readers share the socket, so one can answer while the
 	// other waits in a system call.
 	for i := 0; i < 2; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.serveUDP(nctx, ls.UDP); err != nil {
-				errc <- err
+		g.Go(func() error {
+			if err := s.serveUDP(gctx, ls.UDP); err != nil && !stopping.Load() {
+				return err
 			}
-		}()
+			return nil
+		})
 	}
-	// Wait for the TCP (and TLS) servers to run before waiting for the
-	// end: a dns.Server told to shut down before it has started refuses
-	// ("server not started") and then serves on.
-	var err error
-	running := 0
-wait:
-	for running < len(servers) {
-		select {
-		case <-startedc:
-			running++
-		case err = <-errc:
-			break wait
-		case <-ctx.Done():
-			break wait
+	g.Go(func() error {
+		// Wait for the TCP (and TLS) servers to run before waiting for
+		// the end: a dns.Server told to shut down before it has started
+		// refuses ("server not started") and then serves on.
+	wait:
+		for running := 0; running < len(servers); running++ {
+			select {
+			case <-startedc:
+			case <-gctx.Done():
+				break wait
+			}
 		}
-	}
-	if err == nil {
-		select {
-		case <-ctx.Done():
-		case err = <-errc:
+		<-gctx.Done()
+		stopping.Store(true)
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, srv := range servers {
+			srv.ShutdownContext(sctx)
 		}
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	stopNotify()
-	for _, srv := range servers {
-		srv.ShutdownContext(sctx)
-	}
-	// Closing the sockets ends whatever still reads them, a server that
-	// never started included (closing twice is harmless).
-	ls.Close()
-	wg.Wait()
+		// Closing the sockets ends whatever still reads them, a server
+		// that never started included (closing twice is harmless).
+		ls.Close()
+		return nil
+	})
+	err := g.Wait()
 	if s.cfg.JournalFile != "" {
 		// No transfer runs any more: the journal is complete for the
 		// store's current generation. A change made after this (the admin
