@@ -212,10 +212,10 @@ func zoneServeCommand() *cli.Command {
 			"secondaries the whole zone (both are caches: deleting them loses nothing).\n" +
 			"A directory another running server holds is refused (DIR/zone.pid names it).\n\n" +
 			"SIGHUP reloads, without a restart, the certificates of --admin-tls-cert and\n" +
-			"--tls-cert and the trust anchors of the admin identities (--anchors, default\n" +
-			"DIR/anchors); it logs what it reloaded, and a reload that fails keeps what was\n" +
-			"in use and logs why. The update keys, DIR/update-policy and --admin-allow are\n" +
-			"read at start only.\n\n" +
+			"--tls-cert, the trust anchors of the admin identities (--anchors, default\n" +
+			"DIR/anchors), the update keys and policy (DIR/tsig.key, DIR/update-policy)\n" +
+			"and --transfer-key; it logs what it reloaded, and a reload that fails keeps\n" +
+			"all that was in use and logs why. --admin-allow is read at start only.\n\n" +
 			"The DNS metrics (dance_zone_dns_requests_total{outcome}, the limits' counters)\n" +
 			"are served on the admin API's /metrics, behind its credentials, and with\n" +
 			"--metrics-listen on a listener of their own without credentials (default off).\n\n" +
@@ -359,6 +359,9 @@ func zoneServeCommand() *cli.Command {
 					cfg.Admin.Allow = adminAllowList.Patterns()
 					if cfg.Admin.Resolver, err = rf.config(env); err != nil {
 						return err
+					}
+					if rf.anchors == "-" {
+						return cli.Usagef("--anchors -: zone serve reads the anchors again on SIGHUP; give a file")
 					}
 					cfg.Admin.AnchorsFile = rf.anchors
 				}

@@ -182,7 +182,9 @@ func TestZoneServeSIGHUP(t *testing.T) {
 
 	opensslCert(t, cert, key, "second")
 	cmd.Process.Signal(syscall.SIGHUP)
-	poll("reload", func() bool { return strings.Contains(errb.String(), `msg=reloaded what="admin certificate"`) })
+	poll("reload", func() bool {
+		return strings.Contains(errb.String(), `msg=reloaded what="admin certificate, update keys and policy"`)
+	})
 	if cn := presentedCN(api); cn != "second" {
 		t.Errorf("admin API presents %q after SIGHUP, want second", cn)
 	}

@@ -170,6 +170,8 @@ type Server struct {
 	ls   *server.Listeners
 	reg  *prometheus.Registry
 
+	// updateKeys are the names of the update keys in force.
+	keysMu     sync.Mutex
 	updateKeys []string
 
 	adminLn, metricsLn net.Listener
@@ -485,16 +487,17 @@ func loadCert(what, certFile, keyFile string) (*tls.Certificate, error) {
 }
 
 // Reload reads again what can change without a restart: the certificates
-// of the admin API and of DNS over TLS, and the trust anchors the admin
-// API's DANE clients are validated with (AdminConfig.AnchorsFile). It
-// takes all of them or none: when one fails to load, the server keeps
+// of the admin API and of DNS over TLS, the trust anchors the admin API's
+// DANE clients are validated with (AdminConfig.AnchorsFile), the update
+// keys and policy (DIR/tsig.key, DIR/update-policy, with the checks New
+// makes) and the transfer keys (TransferKeyFile). It takes all of them or
+// none: when one fails to load or to pass its checks, the server keeps
 // what it had and Reload says why. What it took is logged, and returned
-// as a list of words ("admin certificate", ...). Connections already
-// open keep what they started with.
+// as a list of words ("admin certificate", ...). Connections already open
+// keep their certificates.
 //
-// The update keys, the update policy and the admin allow-list are read
-// at start only: the zone checks every update key against the
-// administrators' names when it opens.
+// The admin allow-list is read at start only: the zone protects the
+// administrators' names from the time it opens.
 func (s *Server) Reload() ([]string, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
@@ -522,6 +525,31 @@ func (s *Server) Reload() ([]string, error) {
 			return nil, s.reloadFailed(err)
 		}
 		done = append(done, "admin trust anchors")
+	}
+	tk, policies, err := readUpdateKeys(s.cfg.Dir, s.zone.Origin())
+	if err != nil {
+		return nil, s.reloadFailed(err)
+	}
+	var xk []*tsigkey.Key
+	if s.cfg.TransferKeyFile != "" {
+		if xk, err = tsigkey.ReadFile(s.cfg.TransferKeyFile); err != nil {
+			return nil, s.reloadFailed(fmt.Errorf("serve: transfer keys: %w", err))
+		}
+	}
+	// Last, as it takes the keys at once when they pass its checks.
+	if err := s.dns.SetKeys(tk, policies, xk); err != nil {
+		return nil, s.reloadFailed(err)
+	}
+	names := make([]string, len(tk))
+	for i, k := range tk {
+		names[i] = k.Name
+	}
+	s.keysMu.Lock()
+	s.updateKeys = names
+	s.keysMu.Unlock()
+	done = append(done, "update keys and policy")
+	if s.cfg.TransferKeyFile != "" {
+		done = append(done, "transfer keys")
 	}
 	if dotCert != nil {
 		s.dotCert.Store(dotCert)
@@ -620,7 +648,11 @@ func (s *Server) MetricsAddr() string {
 }
 
 // UpdateKeys are the names of the keys accepted for updates.
-func (s *Server) UpdateKeys() []string { return append([]string(nil), s.updateKeys...) }
+func (s *Server) UpdateKeys() []string {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	return append([]string(nil), s.updateKeys...)
+}
 
 // Registry holds every metric of the server: the DNS server's, the admin
 // API's and its verification core's. It is what /metrics serves; an

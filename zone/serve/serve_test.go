@@ -27,6 +27,7 @@ import (
 
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
+	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
 const origin = "devices.test"
@@ -337,7 +338,7 @@ func TestServeReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(done, ", "); got != "DNS-over-TLS certificate, admin certificate" {
+	if got := strings.Join(done, ", "); got != "DNS-over-TLS certificate, admin certificate, update keys and policy" {
 		t.Errorf("Reload reports %q", got)
 	}
 	if cn := servedCN(t, admin); cn != "second" {
@@ -346,7 +347,7 @@ func TestServeReload(t *testing.T) {
 	if cn := servedCN(t, s.TLSAddr()); cn != "second" {
 		t.Errorf("DNS over TLS presents %q after the reload, want second", cn)
 	}
-	if !strings.Contains(log.String(), `msg=reloaded what="DNS-over-TLS certificate, admin certificate"`) {
+	if !strings.Contains(log.String(), `msg=reloaded what="DNS-over-TLS certificate, admin certificate, update keys and policy"`) {
 		t.Errorf("reload not logged: %s", log.String())
 	}
 	// A key that does not go with the certificate: nothing changes.
@@ -391,7 +392,7 @@ func TestServeReloadAnchors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(done, ", "); got != "admin certificate, admin trust anchors" {
+	if got := strings.Join(done, ", "); got != "admin certificate, admin trust anchors, update keys and policy" {
 		t.Errorf("Reload reports %q", got)
 	}
 	reloaded := s.adminResolver.r.Load()
@@ -407,5 +408,83 @@ func TestServeReloadAnchors(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "reload failed") {
 		t.Errorf("failed reload not logged: %s", log.String())
+	}
+}
+
+// update sends an update adding a TLSA record at name, signed with k, and
+// returns the response code.
+func update(t *testing.T, addr string, k *tsigkey.Key, name string) int {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetUpdate(origin + ".")
+	rr, err := dns.NewRR(name + " 300 IN TLSA 3 1 1 " + strings.Repeat("ab", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Insert([]dns.RR{rr})
+	m.SetTsig(k.Name, k.WireAlgorithm(), 300, time.Now().Unix())
+	c := &dns.Client{Net: "tcp", TsigSecret: map[string]string{k.Name: k.Base64()}}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil && r == nil {
+		t.Fatalf("update with %s: %v", k.Name, err)
+	}
+	return r.Rcode
+}
+
+// TestServeReloadUpdateKeys: a key added to DIR/tsig.key is accepted
+// after Reload and not before; an update policy naming a key the file
+// lacks makes the reload fail and keeps the keys in force.
+func TestServeReloadUpdateKeys(t *testing.T) {
+	dir := newDir(t)
+	keyFile := filepath.Join(dir, zone.TSIGFile)
+	first, err := tsigkey.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := tsigkey.Generate("second."+origin, tsigkey.HMACSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Dir: dir, Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running(t, s)
+	if rc := update(t, s.Addr(), second, "a._device."+origin); rc != dns.RcodeNotAuth {
+		t.Fatalf("update with a key not yet in tsig.key: %s, want NOTAUTH", dns.RcodeToString[rc])
+	}
+	os.Remove(keyFile)
+	if err := tsigkey.WriteFile(keyFile, append(first, second)...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if rc := update(t, s.Addr(), second, "b._device."+origin); rc != dns.RcodeSuccess {
+		t.Fatalf("update with the reloaded key: %s", dns.RcodeToString[rc])
+	}
+	if got := strings.Join(s.UpdateKeys(), " "); !strings.Contains(got, second.Name) {
+		t.Errorf("UpdateKeys() = %q after the reload", got)
+	}
+	// A policy for a key tsig.key does not hold: nothing changes.
+	os.WriteFile(filepath.Join(dir, zone.PolicyFile), []byte("nobody."+origin+". _device."+origin+".\n"), 0o600)
+	var pe *PolicyKeyError
+	if _, err := s.Reload(); !errors.As(err, &pe) {
+		t.Fatalf("reload with a policy naming an unknown key: %v", err)
+	}
+	if rc := update(t, s.Addr(), second, "c._device."+origin); rc != dns.RcodeSuccess {
+		t.Fatalf("update after a failed reload: %s", dns.RcodeToString[rc])
+	}
+	// Keys removed from the file are refused after the next reload.
+	os.Remove(filepath.Join(dir, zone.PolicyFile))
+	os.Remove(keyFile)
+	if err := tsigkey.WriteFile(keyFile, first...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if rc := update(t, s.Addr(), second, "d._device."+origin); rc != dns.RcodeNotAuth {
+		t.Fatalf("update with a key removed from tsig.key: %s, want NOTAUTH", dns.RcodeToString[rc])
 	}
 }

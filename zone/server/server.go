@@ -143,11 +143,11 @@ type Config struct {
 
 // Server answers for one zone.
 type Server struct {
-	cfg      Config
-	provider *tsigkey.Provider
-	// updateKeys and xfrKeys are the key names allowed for each purpose.
-	updateKeys map[string]bool
-	xfrKeys    map[string]bool
+	cfg Config
+	// keys are the TSIG keys and update policies in force (SetKeys
+	// replaces them); provider verifies and signs with them.
+	keys     atomic.Pointer[keySet]
+	provider keyProvider
 	// changed wakes the notifier; it holds at most one pending signal.
 	changedc chan struct{}
 	log      *slog.Logger
@@ -177,23 +177,78 @@ type Server struct {
 
 var _ dns.Handler = (*Server)(nil)
 
+// keySet is one generation of the server's TSIG keys.
+type keySet struct {
+	provider *tsigkey.Provider
+	// update and xfr are the key names allowed for each purpose.
+	update, xfr map[string]bool
+	policies    map[string]zone.Policy
+}
+
+// newKeySet checks and indexes update and transfer keys.
+func newKeySet(z *zone.Zone, update []*tsigkey.Key, policies map[string]zone.Policy, transfer []*tsigkey.Key) (*keySet, error) {
+	ks := &keySet{update: map[string]bool{}, xfr: map[string]bool{}, policies: policies}
+	// Administrators authenticated by DANE must not be publishable by an
+	// update key (zone.Options.AdminNames): refuse a key that could.
+	for _, k := range update {
+		n := dns.CanonicalName(k.Name)
+		if err := z.CheckPolicy(n, policies[n]); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		ks.update[n] = true
+	}
+	for _, k := range transfer {
+		n := dns.CanonicalName(k.Name)
+		if ks.update[n] {
+			return nil, fmt.Errorf("server: key %s is both an update and a transfer key", n)
+		}
+		ks.xfr[n] = true
+	}
+	ks.provider = tsigkey.NewProvider(append(append([]*tsigkey.Key{}, update...), transfer...)...)
+	return ks, nil
+}
+
+// keyProvider is the dns.TsigProvider of a server: the keys in force.
+type keyProvider struct{ s *Server }
+
+func (p keyProvider) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
+	return p.s.keys.Load().provider.Generate(msg, t)
+}
+
+func (p keyProvider) Verify(msg []byte, t *dns.TSIG) error {
+	return p.s.keys.Load().provider.Verify(msg, t)
+}
+
+// Key returns the key in force with the given name, or nil.
+func (p keyProvider) Key(name string) *tsigkey.Key { return p.s.keys.Load().provider.Key(name) }
+
+// SetKeys replaces the update keys, their policies and the transfer keys
+// (Config.UpdateKeys, Policies, TransferKeys) while the server runs, after
+// the checks New makes; on error nothing changes. A request already
+// verified is answered under the keys it was verified with.
+func (s *Server) SetKeys(update []*tsigkey.Key, policies map[string]zone.Policy, transfer []*tsigkey.Key) error {
+	ks, err := newKeySet(s.cfg.Zone, update, policies, transfer)
+	if err != nil {
+		return err
+	}
+	s.keys.Store(ks)
+	return nil
+}
+
 // New returns a server for cfg.
 func New(cfg Config) (*Server, error) {
 	if cfg.Zone == nil {
 		return nil, errors.New("server: no zone")
 	}
-	// Administrators authenticated by DANE must not be publishable by an
-	// update key (zone.Options.AdminNames): refuse a key that could.
-	for _, k := range cfg.UpdateKeys {
-		n := dns.CanonicalName(k.Name)
-		if err := cfg.Zone.CheckPolicy(n, cfg.Policies[n]); err != nil {
-			return nil, fmt.Errorf("server: %w", err)
-		}
+	ks, err := newKeySet(cfg.Zone, cfg.UpdateKeys, cfg.Policies, cfg.TransferKeys)
+	if err != nil {
+		return nil, err
 	}
-	all := append(append([]*tsigkey.Key{}, cfg.UpdateKeys...), cfg.TransferKeys...)
-	s := &Server{cfg: cfg, provider: tsigkey.NewProvider(all...), log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: new(metrics),
-		updateKeys: map[string]bool{}, xfrKeys: map[string]bool{}, changedc: make(chan struct{}, 1), cache: newRespCache(),
+	s := &Server{cfg: cfg, log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: new(metrics),
+		changedc: make(chan struct{}, 1), cache: newRespCache(),
 		journal: journal.New(cfg.JournalVersions, cfg.JournalRecords)}
+	s.provider = keyProvider{s}
+	s.keys.Store(ks)
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -238,16 +293,6 @@ func New(cfg Config) (*Server, error) {
 				}
 			}
 		}
-	}
-	for _, k := range cfg.UpdateKeys {
-		s.updateKeys[dns.CanonicalName(k.Name)] = true
-	}
-	for _, k := range cfg.TransferKeys {
-		n := dns.CanonicalName(k.Name)
-		if s.updateKeys[n] {
-			return nil, fmt.Errorf("server: key %s is both an update and a transfer key", n)
-		}
-		s.xfrKeys[n] = true
 	}
 	if s.maxUDP <= 0 {
 		s.maxUDP = DefaultMaxUDPSize
@@ -613,13 +658,14 @@ func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
 		return
 	}
 	keyName := dns.CanonicalName(t.Hdr.Name)
-	if !s.updateKeys[keyName] {
+	ks := s.keys.Load()
+	if !ks.update[keyName] {
 		s.logRefused(logUpdateKey, "update with a key not allowed to update", "peer", peer, "key", keyName)
 		m.SetRcode(r, dns.RcodeRefused)
 		s.metrics.count(outcomeUpdateRefused)
 		return
 	}
-	pol := s.cfg.Policies[keyName]
+	pol := ks.policies[keyName]
 	serial, err := s.cfg.Zone.Update(r.Answer, r.Ns, pol)
 	if err != nil {
 		rc := zone.RcodeOf(err)

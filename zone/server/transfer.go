@@ -49,11 +49,12 @@ func (s *Server) transferAllowed(r *dns.Msg, peer net.Addr) bool {
 	if !ok {
 		return false
 	}
-	if len(s.xfrKeys) == 0 {
+	xfr := s.keys.Load().xfr
+	if len(xfr) == 0 {
 		return true
 	}
 	t := r.IsTsig()
-	return t != nil && s.xfrKeys[dns.CanonicalName(t.Hdr.Name)]
+	return t != nil && xfr[dns.CanonicalName(t.Hdr.Name)]
 }
 
 // transfer answers AXFR (RFC 5936) and IXFR (RFC 1995) over TCP and TLS.
