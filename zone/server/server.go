@@ -10,6 +10,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/hex"
@@ -37,8 +38,8 @@ const (
 	// DefaultJournalVersions and DefaultJournalRecords bound the IXFR
 	// journal: versions of the zone kept (RFC 1995; an older serial gets
 	// the whole zone) and changed records in all of them.
-	DefaultJournalVersions = journal.DefaultMaxVersions
-	DefaultJournalRecords  = journal.DefaultMaxRecords
+	DefaultJournalVersions = 64
+	DefaultJournalRecords  = 200000
 	// DefaultMaxUDPSize is the largest UDP response: 1232 octets avoids IP
 	// fragmentation on common paths (DNS flag day 2020).
 	DefaultMaxUDPSize = 1232
@@ -105,8 +106,7 @@ type Config struct {
 	MaxUDPSize int
 	// RateLimit limits, per client prefix, the UDP answers that need a
 	// signature made for them alone (limit.go); on unless RateLimit.Off.
-	// Both limits apply to what Serve and ServeDNS answer; handle, which
-	// computes one answer, does not apply them.
+	// Both limits apply to what Serve and ServeDNS answer.
 	RateLimit RateLimit
 	// SigningLimit is the ceiling on such signatures per second for the
 	// whole server; on unless SigningLimit.Off.
@@ -246,7 +246,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: new(metrics),
 		changedc: make(chan struct{}, 1), cache: newRespCache(),
-		journal: journal.New(cfg.JournalVersions, cfg.JournalRecords)}
+		journal: journal.New(cmp.Or(cfg.JournalVersions, DefaultJournalVersions), cmp.Or(cfg.JournalRecords, DefaultJournalRecords))}
 	s.provider = keyProvider{s}
 	s.keys.Store(ks)
 	if s.log == nil {
