@@ -107,6 +107,11 @@ func TestZoneServeMetricsListen(t *testing.T) {
 	if code := run(context.Background(), []string{"zone", "serve", "--dir", dir, "--metrics-listen", "nowhere"}, nil, &bytes.Buffer{}, &e); code != 2 || !strings.Contains(e.String(), "--metrics-listen") {
 		t.Errorf("bad --metrics-listen: exit %d, %q", code, e.String())
 	}
+	var a bytes.Buffer
+	if code := run(context.Background(), []string{"zone", "serve", "--dir", dir, "--admin-tls-cert", "c", "--admin-tls-key", "k",
+		"--admin-allow", "*._device.devices.test", "--anchors", "-"}, nil, &bytes.Buffer{}, &a); code != 2 || !strings.Contains(a.String(), "reads the anchors again on SIGHUP") {
+		t.Errorf("--anchors -: exit %d, %q", code, a.String())
+	}
 	var h bytes.Buffer
 	if code := run(context.Background(), []string{"zone", "serve", "--help"}, nil, &h, &h); code != 0 || !strings.Contains(h.String(), "--metrics-listen") || !strings.Contains(h.String(), "SIGHUP") {
 		t.Errorf("help lacks --metrics-listen or SIGHUP: %s", h.String())

@@ -674,11 +674,11 @@ func (s *Server) Run(ctx context.Context) error {
 		defer close(dnsDone)
 		return s.dns.Serve(gctx, s.ls)
 	})
-	serveHTTP := func(what string, hs *http.Server, ln net.Listener, tls bool) {
+	serveHTTP := func(what string, hs *http.Server, ln net.Listener, useTLS bool) {
 		capped := s.cfg.HTTPLimits.Listener(ln, s.log.With("component", what))
 		g.Go(func() error {
 			var err error
-			if tls {
+			if useTLS {
 				err = hs.ServeTLS(capped, "", "")
 			} else {
 				err = hs.Serve(capped)
