@@ -95,12 +95,12 @@ func BenchmarkApplyBatch5000(b *testing.B) {
 
 func BenchmarkTransfer10k(b *testing.B) {
 	z := benchZone(b, 10000)
-	if _, err := z.TransferImage(); err != nil { // first signing
+	if _, err := z.transferImage(); err != nil { // first signing
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := z.TransferImage(); err != nil {
+		if _, err := z.transferImage(); err != nil {
 			b.Fatal(err)
 		}
 	}

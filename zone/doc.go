@@ -3,8 +3,10 @@
 // at the identities' names; SOA, NS, DNSKEY, CDS and CDNSKEY at the apex),
 // signed online as it changes.
 //
-// For most uses: create a zone directory once with Init, Open it, and hand
-// the Zone to the DNS server in zone/server. Query answers a question
+// For most uses: create a zone directory once with Init and serve it with
+// zone/serve, which opens it and runs the DNS server (zone/server), the
+// admin API and everything else `dance zone serve` runs. Close writes the
+// signature cache. Query answers a question
 // (with compact denial of existence, RFC 9824, for negative answers); Update
 // applies an RFC 2136 update whole or not at all, durably, bumping the SOA
 // serial.
@@ -18,13 +20,16 @@
 //	tsig.key          the update key (BIND key syntax, hmac-sha256)
 //	update-policy     optional limits of update keys (PolicyFile)
 //	signatures.cache  signatures kept across a restart (SigCacheFile)
+//	zone.pid          the process that has the zone open (PIDFile)
 //	ixfr.journal      the IXFR journal kept across a restart (JournalFile)
 //
 // The subpackages each have one job: keys (DNSSEC keys), tsigkey (TSIG key
-// files), store (durable storage), signer (RRSIG generation), server
-// (the DNS listener), journal (differences between transferred versions,
-// for IXFR), image (the zone in AXFR form, packed), admin (the HTTP
-// provisioning API) and publish (RFC 2136 updates to any server).
+// files), server (the DNS listener), admin (the HTTP provisioning API),
+// serve (a zone directory served with all its parts) and publish (RFC 2136
+// updates to any server). Their plumbing is internal: store (durable
+// storage), signer (RRSIG generation), journal (differences between
+// transferred versions, for IXFR) and image (the zone in AXFR form,
+// packed).
 //
 // # Security considerations
 //

@@ -12,8 +12,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/internal/atomicfile"
+	"github.com/dnsbound/dance/zone/internal/store"
 	"github.com/dnsbound/dance/zone/keys"
-	"github.com/dnsbound/dance/zone/store"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 

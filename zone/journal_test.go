@@ -9,7 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/zone/change"
-	"github.com/dnsbound/dance/zone/journal"
+	"github.com/dnsbound/dance/zone/internal/journal"
 )
 
 // rrSet returns the RRs of an AXFR as sorted strings, one per RR (the
@@ -123,7 +123,7 @@ func TestJournalReplaysTheZone(t *testing.T) {
 func BenchmarkTransferAndRecord10k(b *testing.B) {
 	z := benchZone(b, 10000)
 	j := journal.New(0, 0)
-	axfr, err := z.TransferImage()
+	axfr, err := z.transferImage()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func BenchmarkTransferAndRecord10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		axfr, err := z.TransferImage()
+		axfr, err := z.transferImage()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func BenchmarkTransferAndRecord10k(b *testing.B) {
 func BenchmarkRecord10k(b *testing.B) {
 	z := benchZone(b, 10000)
 	j := journal.New(0, 0)
-	axfr, err := z.TransferImage()
+	axfr, err := z.transferImage()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func BenchmarkRecord10k(b *testing.B) {
 		if _, err := z.Apply([]Change{{Mode: change.Add, Name: name, Records: []dns.RR{rr(b, name+" 300 IN TLSA 3 1 1 abcd")}}}); err != nil {
 			b.Fatal(err)
 		}
-		axfr, err := z.TransferImage()
+		axfr, err := z.transferImage()
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/image"
+	"github.com/dnsbound/dance/zone/internal/image"
 )
 
 // DefaultResignAge is the longest the serial may stay unchanged before
@@ -44,7 +44,7 @@ func (z *Zone) KeepFresh(maxAge time.Duration) (bool, error) {
 }
 
 // ImageFresh reports whether every RRSIG in im, a zone in transfer form
-// (TransferImage), is still good by the zone's current signer: begun, more
+// (transferImage), is still good by the zone's current signer: begun, more
 // than its refresh margin left, and reaching no further than its type's
 // validity. A zone kept across a restart (the IXFR journal's newest) is
 // checked before it is sent again: the server may have been stopped for

@@ -12,8 +12,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/image"
-	"github.com/dnsbound/dance/zone/signer"
+	"github.com/dnsbound/dance/zone/internal/image"
+	"github.com/dnsbound/dance/zone/internal/signer"
 )
 
 // NSEC3 parameters for the chain secondaries receive, as RFC 9276 §3.1
@@ -306,22 +306,24 @@ func (z *Zone) snapshot() *transferSnap {
 	}
 }
 
-// Transfer is TransferImage decoded.
+// Transfer returns the whole signed zone as an AXFR carries it (RFC 5936
+// §2.2): the SOA, every RRset with its signatures, the NSEC3 chain with its
+// signatures, and the SOA again, as one consistent snapshot.
 func (z *Zone) Transfer() ([]dns.RR, error) {
-	im, err := z.TransferImage()
+	im, err := z.transferImage()
 	if err != nil {
 		return nil, err
 	}
 	return im.Unpack()
 }
 
-// TransferImage returns the whole signed zone as an AXFR carries it (RFC
+// transferImage returns the whole signed zone as an AXFR carries it (RFC
 // 5936 §2.2), packed: the SOA, every RRset with its signatures, the NSEC3
 // chain with its signatures, and the SOA again. It is a consistent
 // snapshot of the zone; the zone's lock is held only while the snapshot is
 // taken. Records and cached signatures go into the image as they are kept,
 // without being decoded; only missing or stale signatures are made.
-func (z *Zone) TransferImage() (*image.Image, error) {
+func (z *Zone) transferImage() (*image.Image, error) {
 	snap := z.snapshot()
 	origin := z.settings.Origin
 	var b image.Builder

@@ -8,7 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/signer"
+	"github.com/dnsbound/dance/zone/internal/signer"
 )
 
 // The zone keeps its records packed. A million identities held as
@@ -376,7 +376,7 @@ func (z *Zone) signPacked(sg *signer.Signer, n *node, t uint16, rrs []dns.RR) ([
 	return sigs, packed, nil
 }
 
-// AppendAnswer appends to dst the answer section of a positive answer to
+// appendAnswer appends to dst the answer section of a positive answer to
 // qname/qtype as records in wire form, each owned by qname uncompressed,
 // followed (with dnssec) by the RRset's signatures: what Query answers,
 // without decoding anything. qname is the question name in wire form and
@@ -385,7 +385,7 @@ func (z *Zone) signPacked(sg *signer.Signer, n *node, t uint16, rrs []dns.RR) ([
 // answers are signed per name), ANY and NSEC questions, names that need
 // escaping in presentation form, signatures not yet made or due for
 // refresh — and the caller then takes the general path (Query).
-func (z *Zone) AppendAnswer(dst, qname []byte, qtype uint16, dnssec bool) (out []byte, count int, ok bool) {
+func (z *Zone) appendAnswer(dst, qname []byte, qtype uint16, dnssec bool) (out []byte, count int, ok bool) {
 	if qtype == dns.TypeANY || qtype == dns.TypeNSEC {
 		return dst, 0, false
 	}

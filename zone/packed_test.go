@@ -9,7 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/signer"
+	"github.com/dnsbound/dance/zone/internal/signer"
 )
 
 // Every type a zone holds survives packing and unpacking unchanged,

@@ -5,7 +5,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/signer"
+	"github.com/dnsbound/dance/zone/internal/signer"
 )
 
 // presignBatch is how many RRsets Presign collects under the read lock

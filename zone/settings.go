@@ -31,7 +31,7 @@ type Settings struct {
 	Origin string `json:"origin"`
 	// KeyFiles are the .key files of the active signing keys, relative to
 	// DIR/keys: one CSK, or a KSK and a ZSK. Which of them signs what
-	// follows from their flags (zone/signer).
+	// follows from their flags (zone/internal/signer).
 	KeyFiles []string `json:"key_files"`
 	// OutgoingKeyFiles are keys still published and signing after a
 	// rollover's activation, until they are retired: the old CSK of a

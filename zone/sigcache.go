@@ -13,7 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/internal/atomicfile"
-	"github.com/dnsbound/dance/zone/signer"
+	"github.com/dnsbound/dance/zone/internal/signer"
 )
 
 // SigCacheFile keeps the zone's signatures across a restart. Signatures are
@@ -28,7 +28,7 @@ const SigCacheFile = "signatures.cache"
 // sigCacheFileMode is the mode of SigCacheFile: only the server reads it.
 const sigCacheFileMode = 0o600
 
-// JournalFile keeps the IXFR journal across restarts (zone/journal: the
+// JournalFile keeps the IXFR journal across restarts (zone/internal/journal: the
 // last transferred zone and the differences before it). dance zone serve
 // writes it when it stops.
 const JournalFile = "ixfr.journal"

@@ -12,7 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/zone/change"
-	"github.com/dnsbound/dance/zone/store"
+	"github.com/dnsbound/dance/zone/internal/store"
 )
 
 // sigZone is a presigned zone of n identities and its directory.
@@ -35,7 +35,7 @@ func sigZone(t testing.TB, clock *fakeClock, n int) (*Zone, string) {
 
 func reopen(t *testing.T, z *Zone, dir string, clock *fakeClock) *Zone {
 	t.Helper()
-	if err := z.Close(); err != nil {
+	if err := closeWithoutSaving(z); err != nil {
 		t.Fatal(err)
 	}
 	z2, err := Open(dir, Options{Time: clock.Now})
@@ -46,6 +46,37 @@ func reopen(t *testing.T, z *Zone, dir string, clock *fakeClock) *Zone {
 	return z2
 }
 
+// closeWithoutSaving releases z's store as a crash would, leaving the
+// signature cache as the test last wrote it (Close writes it).
+func closeWithoutSaving(z *Zone) error {
+	z.closeOnce.Do(func() { z.closeErr = z.st.Close() })
+	return z.closeErr
+}
+
+// TestCloseSavesSignatures: Close writes the signature cache, so that an
+// embedder who only closes the zone gets the next start's signatures.
+func TestCloseSavesSignatures(t *testing.T) {
+	clock := newClock()
+	z, dir := sigZone(t, clock, 5)
+	if _, err := z.transferImage(); err != nil { // sign everything
+		t.Fatal(err)
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	z2, err := Open(dir, Options{Time: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z2.Close()
+	if n, err := z2.SignaturesLoaded(); n == 0 || err != nil {
+		t.Fatalf("after Close, Open loaded %d signatures (%v)", n, err)
+	}
+}
+
 // Signatures saved when the server stops are used after the restart: no
 // signature is made again, the transferred zone is the same octets (so a
 // secondary's copy and the next differences still agree), and the real
@@ -53,7 +84,7 @@ func reopen(t *testing.T, z *Zone, dir string, clock *fakeClock) *Zone {
 func TestSignaturesSurviveRestart(t *testing.T) {
 	clock := newClock()
 	z, dir := sigZone(t, clock, 200)
-	before, err := z.TransferImage()
+	before, err := z.transferImage()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +104,7 @@ func TestSignaturesSurviveRestart(t *testing.T) {
 	if made, err := z2.Presign(context.Background()); err != nil || made != 0 {
 		t.Fatalf("presign after restart made %d signatures (%v), want 0", made, err)
 	}
-	after, err := z2.TransferImage()
+	after, err := z2.transferImage()
 	if err != nil {
 		t.Fatal(err)
 	}

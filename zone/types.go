@@ -6,10 +6,10 @@ import (
 	"github.com/miekg/dns"
 )
 
-// IdentityTypes are the record types an identity can publish: the only
+// identityTypes are the record types an identity can publish: the only
 // types UPDATE and the admin API accept (architecture §6.2: an identity
 // zone serves what identities need and nothing else).
-var IdentityTypes = []uint16{
+var identityTypes = []uint16{
 	dns.TypeTLSA,       // RFC 6698
 	dns.TypeSMIMEA,     // RFC 8162
 	dns.TypeOPENPGPKEY, // RFC 7929
@@ -21,8 +21,13 @@ var IdentityTypes = []uint16{
 // addresses of in-zone name servers (which the parent needs as glue). These
 // are set by Init and never by updates.
 
+// IdentityTypes returns the record types an identity can publish (TLSA,
+// SMIMEA, OPENPGPKEY, SSHFP): the only types UPDATE and the admin API
+// accept. The slice is a copy; changing it changes nothing in the zone.
+func IdentityTypes() []uint16 { return slices.Clone(identityTypes) }
+
 // IsIdentityType reports whether t is one of IdentityTypes.
-func IsIdentityType(t uint16) bool { return slices.Contains(IdentityTypes, t) }
+func IsIdentityType(t uint16) bool { return slices.Contains(identityTypes, t) }
 
 // Limits that keep one update from growing memory without bound.
 const (

@@ -7,7 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/store"
+	"github.com/dnsbound/dance/zone/internal/store"
 )
 
 // Policy limits what one update key may change: names at or below Subtree,

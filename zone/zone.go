@@ -3,6 +3,7 @@ package zone
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -13,8 +14,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/signer"
-	"github.com/dnsbound/dance/zone/store"
+	"github.com/dnsbound/dance/zone/internal/signer"
+	"github.com/dnsbound/dance/zone/internal/store"
 )
 
 // Options tune an opened zone. The zero value is ready to use.
@@ -65,9 +66,14 @@ type Zone struct {
 	// with data, how many names with data lie below it: a name with a
 	// positive count is an empty non-terminal and exists (RFC 8020).
 	ents map[string]int
-	// watchers are called after every change, with the new serial.
+	// watchers are called after every change, with the new serial, in
+	// the order they were registered (by watchSeq).
 	watchMu  sync.Mutex
-	watchers []func(serial uint32)
+	watchers map[uint64]func(serial uint32)
+	watchSeq uint64
+	// closeOnce makes Close run once; closeErr is what it returned.
+	closeOnce sync.Once
+	closeErr  error
 	// chain is the NSEC3 chain for zone transfers.
 	chain *chain
 	// nameGen counts name creations and deletions; sorted caches the
@@ -92,9 +98,13 @@ type Zone struct {
 // Open opens the zone in dir, loading its data into memory.
 func Open(dir string, opt Options) (*Zone, error) {
 	st, err := store.Open(filepath.Join(dir, DBFile))
+	if errors.Is(err, store.ErrLocked) {
+		return nil, &LockedError{Dir: dir, PID: readPID(filepath.Join(dir, PIDFile))}
+	}
 	if err != nil {
 		return nil, err
 	}
+	writePID(filepath.Join(dir, PIDFile))
 	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), now: opt.Time, opt: opt}
 	if z.now == nil {
 		z.now = time.Now
@@ -164,16 +174,33 @@ func (z *Zone) load() error {
 }
 
 // Watch registers fn to be called, outside any lock, after every change
-// of the zone with the new serial. The server uses it to send NOTIFY.
-func (z *Zone) Watch(fn func(serial uint32)) {
+// of the zone with the new serial, until the returned stop function is
+// called (calling it again does nothing). A server uses it to send NOTIFY
+// and to sign ahead for transfers, and stops watching when it stops, so a
+// zone that outlives a server does not keep calling into it.
+func (z *Zone) Watch(fn func(serial uint32)) (stop func()) {
 	z.watchMu.Lock()
-	z.watchers = append(z.watchers, fn)
+	if z.watchers == nil {
+		z.watchers = map[uint64]func(uint32){}
+	}
+	z.watchSeq++
+	id := z.watchSeq
+	z.watchers[id] = fn
 	z.watchMu.Unlock()
+	return func() {
+		z.watchMu.Lock()
+		delete(z.watchers, id)
+		z.watchMu.Unlock()
+	}
 }
 
 func (z *Zone) changed(serial uint32) {
 	z.watchMu.Lock()
-	ws := append([]func(uint32){}, z.watchers...)
+	ids := slices.Sorted(maps.Keys(z.watchers))
+	ws := make([]func(uint32), len(ids))
+	for i, id := range ids {
+		ws[i] = z.watchers[id]
+	}
 	z.watchMu.Unlock()
 	for _, w := range ws {
 		w(serial)
@@ -230,8 +257,19 @@ func (z *Zone) BumpSerial() (uint32, error) {
 	return z.changeSerial(func(*view) error { return nil }, true)
 }
 
-// Close releases the store.
-func (z *Zone) Close() error { return z.st.Close() }
+// Close writes the signatures the zone holds to DIR/signatures.cache (as
+// SaveSignatures does), so that the next Open need not sign the zone
+// again, and releases the store. Closing again does nothing. A failure to
+// write the cache is returned, but the store is released all the same:
+// the cache only saves work.
+func (z *Zone) Close() error {
+	z.closeOnce.Do(func() {
+		_, saveErr := z.SaveSignatures()
+		removePID(filepath.Join(z.dir, PIDFile))
+		z.closeErr = errors.Join(saveErr, z.st.Close())
+	})
+	return z.closeErr
+}
 
 // Origin is the zone apex, fully qualified and in lower case.
 func (z *Zone) Origin() string { return z.settings.Origin }

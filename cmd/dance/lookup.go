@@ -58,21 +58,9 @@ func (f *resolverFlags) register(fs *flag.FlagSet) {
 // newResolver builds a resolver from the flags. Errors are usage or input
 // errors (exit 2).
 func (f *resolverFlags) newResolver(env *cli.Env) (*resolver.Resolver, error) {
-	cfg := resolver.Config{Upstreams: f.upstreams, MinTTL: f.minTTL}
-	if f.minTTL < time.Second || f.minTTL > resolver.DefaultMaxTTL {
-		// DNS TTLs count seconds; a zero would mean "the default" to the
-		// resolver, so it is refused rather than silently changed.
-		return nil, cli.Usagef("--min-cache-ttl %v is outside 1s to %v", f.minTTL, resolver.DefaultMaxTTL)
-	}
-	if f.tls {
-		cfg.Transport = resolver.TLS
-		tc, err := f.tlsConfig(env)
-		if err != nil {
-			return nil, err
-		}
-		cfg.TLSConfig = tc
-	} else if f.tlsCA != "" || f.tlsName != "" {
-		return nil, cli.Usagef("--tls-ca and --tls-name need --tls")
+	cfg, err := f.config(env)
+	if err != nil {
+		return nil, err
 	}
 	if f.anchors != "" {
 		data, err := cli.ReadInput(env, f.anchors)
@@ -88,7 +76,6 @@ func (f *resolverFlags) newResolver(env *cli.Env) (*resolver.Resolver, error) {
 	if len(cfg.Upstreams) == 0 {
 		cfg.Upstreams = systemResolvers()
 	}
-	cfg.TrustAD = f.trustAD
 	r, err := resolver.New(cfg)
 	if errors.Is(err, resolver.ErrTrustADRefused) {
 		return nil, cli.WithHint(cli.Input(err), "add --tls, or use a resolver on 127.0.0.1 or ::1")
@@ -97,6 +84,30 @@ func (f *resolverFlags) newResolver(env *cli.Env) (*resolver.Resolver, error) {
 		return nil, cli.Input(err)
 	}
 	return r, nil
+}
+
+// config is the resolver configuration of the flags but for --anchors
+// (the root keys only: Config.Anchors adds to them) and the default
+// upstreams (none), for a caller
+// that reads the anchors file and picks the upstreams itself.
+func (f *resolverFlags) config(env *cli.Env) (resolver.Config, error) {
+	cfg := resolver.Config{Upstreams: f.upstreams, MinTTL: f.minTTL, TrustAD: f.trustAD}
+	if f.minTTL < time.Second || f.minTTL > resolver.DefaultMaxTTL {
+		// DNS TTLs count seconds; a zero would mean "the default" to the
+		// resolver, so it is refused rather than silently changed.
+		return cfg, cli.Usagef("--min-cache-ttl %v is outside 1s to %v", f.minTTL, resolver.DefaultMaxTTL)
+	}
+	if f.tls {
+		cfg.Transport = resolver.TLS
+		tc, err := f.tlsConfig(env)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.TLSConfig = tc
+	} else if f.tlsCA != "" || f.tlsName != "" {
+		return cfg, cli.Usagef("--tls-ca and --tls-name need --tls")
+	}
+	return cfg, nil
 }
 
 // tlsConfig is the client configuration for DNS over TLS: the system roots

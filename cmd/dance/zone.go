@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -14,22 +12,21 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
-	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/cli"
-	"github.com/dnsbound/dance/internal/httplimit"
+	"github.com/dnsbound/dance/internal/netprefix"
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
 	"github.com/dnsbound/dance/zone/change"
-	"github.com/dnsbound/dance/zone/journal"
 	"github.com/dnsbound/dance/zone/keys"
+	"github.com/dnsbound/dance/zone/serve"
 	"github.com/dnsbound/dance/zone/server"
-	"github.com/dnsbound/dance/zone/tsigkey"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func zoneCommand() *cli.Command {
@@ -221,6 +218,7 @@ func zoneServeCommand() *cli.Command {
 		limitFlags            zoneLimitFlags
 		tsigWindow            time.Duration
 		sigValidity           time.Duration
+		metricsListen         string
 	)
 	return &cli.Command{
 		Name:    "serve",
@@ -232,7 +230,16 @@ func zoneServeCommand() *cli.Command {
 			"one line \"KEY-NAME SUBTREE [TYPE ...]\" per key). Prints the bound address once\n" +
 			"ready; stops cleanly on SIGINT or SIGTERM, writing DIR/signatures.cache and\n" +
 			"DIR/ixfr.journal so that the next start neither signs the zone again nor sends\n" +
-			"secondaries the whole zone (both are caches: deleting them loses nothing).\n\n" +
+			"secondaries the whole zone (both are caches: deleting them loses nothing).\n" +
+			"A directory another running server holds is refused (DIR/zone.pid names it).\n\n" +
+			"SIGHUP reloads, without a restart, the certificates of --admin-tls-cert and\n" +
+			"--tls-cert, the trust anchors of the admin identities (--anchors, default\n" +
+			"DIR/anchors), the update keys and policy (DIR/tsig.key, DIR/update-policy)\n" +
+			"and --transfer-key; it logs what it reloaded, and a reload that fails keeps\n" +
+			"all that was in use and logs why. --admin-allow is read at start only.\n\n" +
+			"The DNS metrics (dance_zone_dns_requests_total{outcome}, the limits' counters)\n" +
+			"are served on the admin API's /metrics, behind its credentials, and with\n" +
+			"--metrics-listen on a listener of their own without credentials (default off).\n\n" +
 			"A signed request is accepted only within --tsig-window (300 s) of the server's\n" +
 			"clock, whatever fudge it carries, and an update only once: a captured update sent\n" +
 			"again is refused with BADTIME, so it cannot undo a revocation.\n\n" +
@@ -249,6 +256,8 @@ func zoneServeCommand() *cli.Command {
 			"nsupdate -k ./zone/tsig.key   # server 127.0.0.1 5353; update add ... TLSA ...",
 			"dance zone serve --dir ./zone --rrl-rate 50 --rrl-ipv6-prefix 64 --signing-rate 5000",
 			"dance zone serve --dir ./zone --admin-tls-cert admin.crt --admin-tls-key admin.key --admin-allow '*._device.ops.devices.test'",
+			"dance zone serve --dir ./zone --metrics-listen 127.0.0.1:9153",
+			"kill -HUP $(cat ./zone/zone.pid)   # reload certificates and anchors",
 		},
 		ExitCodes: []string{"0  stopped by a signal", "1  runtime failure", "2  bad usage or unreadable zone directory"},
 		Flags: func(fs *flag.FlagSet) {
@@ -263,12 +272,13 @@ func zoneServeCommand() *cli.Command {
 			fs.StringVar(&tlsCert, "tls-cert", "", "certificate chain `FILE` (PEM) for --tls-listen")
 			fs.StringVar(&tlsKey, "tls-key", "", "private key `FILE` (PEM) for --tls-listen")
 			fs.BoolVar(&xfrTLSOnly, "transfer-tls-only", false, "refuse zone transfers that do not come over TLS 1.3")
-			fs.IntVar(&journalVersions, "journal-versions", journal.DefaultMaxVersions, "IXFR journal: keep at most `N` versions of the zone (RFC 1995; older serials get a full transfer)")
-			fs.IntVar(&journalRecords, "journal-records", journal.DefaultMaxRecords, "IXFR journal: keep at most `N` changed records in all versions")
+			fs.IntVar(&journalVersions, "journal-versions", server.DefaultJournalVersions, "IXFR journal: keep at most `N` versions of the zone (RFC 1995; older serials get a full transfer)")
+			fs.IntVar(&journalRecords, "journal-records", server.DefaultJournalRecords, "IXFR journal: keep at most `N` changed records in all versions")
 			limitFlags.register(fs)
 			fs.DurationVar(&sigValidity, "identity-sig-validity", 0, "sign identity records for `DURATION` instead of the zone's setting (default: the setting, 48h unless dance zone init said otherwise)")
 			fs.DurationVar(&tsigWindow, "tsig-window", server.DefaultTSIGWindow, "accept TSIG-signed requests only within this `DURATION` of the server's clock, whatever fudge they carry (RFC 8945 §5.2.3); updates seen within it are refused as replays")
 			fs.StringVar(&adminListen, "admin-listen", "127.0.0.1:8053", "`ADDR`ess of the admin HTTP API (\"off\" disables it)")
+			fs.StringVar(&metricsListen, "metrics-listen", "off", "`ADDR`ess serving the Prometheus metrics at /metrics without credentials (\"off\": none; they stay on the admin API)")
 			fs.StringVar(&adminCert, "admin-tls-cert", "", "certificate `FILE` for HTTPS on the admin API")
 			fs.StringVar(&adminKey, "admin-tls-key", "", "private key `FILE` for HTTPS on the admin API")
 			fs.BoolVar(&adminInsecure, "admin-insecure", false, "allow the admin API over plain HTTP on a non-loopback address")
@@ -315,55 +325,16 @@ func zoneServeCommand() *cli.Command {
 				// server's own listener, which speaks plain DNS.
 				return cli.Usagef("--tls needs --resolver: the default resolver of the admin identities is this server's own plain DNS listener")
 			}
-			// The zone refuses updates at the admin identities' names, and
-			// server.New refuses update keys that could write there.
-			zopt := zone.Options{IdentitySigValidity: sigValidity}
-			if adminListen != "off" {
-				zopt.AdminNames = adminAllowList.Patterns()
-			}
-			z, err := zone.Open(dir, zopt)
-			if err != nil {
-				return cli.WithHint(cli.Input(err), "create the zone first with 'dance zone init'")
-			}
-			defer z.Close()
-			tk, err := tsigkey.ReadFile(filepath.Join(dir, zone.TSIGFile))
-			if err != nil {
-				return cli.Input(err)
-			}
-			var policies map[string]zone.Policy
-			if f, err := os.Open(filepath.Join(dir, zone.PolicyFile)); err == nil {
-				policies, err = zone.ParsePolicies(f, z.Origin())
-				f.Close()
-				if err != nil {
-					return cli.Input(err)
-				}
-				for k := range policies {
-					found := false
-					for _, key := range tk {
-						found = found || key.Name == k
-					}
-					if !found {
-						return cli.Input(fmt.Errorf("%s names key %s, which is not in %s", zone.PolicyFile, k, zone.TSIGFile))
-					}
-				}
-			}
-			var prefixes []netip.Prefix
+			cfg := serve.Config{Dir: dir, Listen: listen, TLSListen: tlsListen, TLSCertFile: tlsCert, TLSKeyFile: tlsKey,
+				TransferKeyFile: xfrKeyFile, TransferTLSOnly: xfrTLSOnly, Notify: notify, MaxUDPSize: maxUDP,
+				JournalVersions: journalVersions, JournalRecords: journalRecords, TSIGWindow: tsigWindow,
+				IdentitySigValidity: sigValidity, MaxTCPConns: limitFlags.maxTCPConns, HTTPLimits: httpLimits}
 			for _, a := range allowXfr {
-				p, err := netip.ParsePrefix(a)
+				p, err := netprefix.Parse(a)
 				if err != nil {
-					ip, err2 := netip.ParseAddr(a)
-					if err2 != nil {
-						return cli.Usagef("--allow-transfer %q: not an address or prefix", a)
-					}
-					p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+					return cli.Usagef("--allow-transfer %q: not an address or prefix", a)
 				}
-				prefixes = append(prefixes, p)
-			}
-			var xk []*tsigkey.Key
-			if xfrKeyFile != "" {
-				if xk, err = tsigkey.ReadFile(xfrKeyFile); err != nil {
-					return cli.Input(err)
-				}
+				cfg.TransferFrom = append(cfg.TransferFrom, p)
 			}
 			for _, n := range notify {
 				if _, _, err := net.SplitHostPort(n); err != nil {
@@ -376,24 +347,8 @@ func zoneServeCommand() *cli.Command {
 			if journalVersions < 1 || journalRecords < 1 {
 				return cli.Usagef("--journal-versions and --journal-records must be at least 1")
 			}
-			rateLimit, signingLimit, err := limitFlags.config()
-			if err != nil {
+			if cfg.RateLimit, cfg.SigningLimit, err = limitFlags.config(); err != nil {
 				return err
-			}
-			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
-			logLimits(log, rateLimit, signingLimit)
-			if n, err := z.SignaturesLoaded(); err != nil {
-				log.Warn("signature cache not used; signing again", "file", filepath.Join(dir, zone.SigCacheFile), "err", err)
-			} else if n > 0 {
-				log.Info("signatures loaded", "records", n)
-			}
-			srv, err := server.New(server.Config{Zone: z, UpdateKeys: tk, Policies: policies, MaxUDPSize: maxUDP, Logger: log,
-				TransferFrom: prefixes, TransferKeys: xk, Notify: notify, TransferTLSOnly: xfrTLSOnly,
-				JournalVersions: journalVersions, JournalRecords: journalRecords, JournalFile: filepath.Join(dir, zone.JournalFile),
-				RateLimit: rateLimit, SigningLimit: signingLimit, TSIGWindow: tsigWindow,
-				MaxTCPConns: limitFlags.maxTCPConns})
-			if err != nil {
-				return adminOverlapHint(cli.Input(err), dir)
 			}
 			if (tlsListen == "") != (tlsCert == "") || (tlsCert == "") != (tlsKey == "") {
 				return cli.Usagef("--tls-listen, --tls-cert and --tls-key go together")
@@ -401,113 +356,46 @@ func zoneServeCommand() *cli.Command {
 			if xfrTLSOnly && tlsListen == "" {
 				return cli.Usagef("--transfer-tls-only needs --tls-listen")
 			}
-			var tlsCfg *tls.Config
-			if tlsCert != "" {
-				pair, err := tls.LoadX509KeyPair(tlsCert, tlsKey)
-				if err != nil {
-					return cli.Input(fmt.Errorf("--tls-cert/--tls-key: %w", err))
+			if metricsListen != "off" {
+				if _, _, err := net.SplitHostPort(metricsListen); err != nil {
+					return cli.Usagef("--metrics-listen %q: %v", metricsListen, err)
 				}
-				tlsCfg = &tls.Config{Certificates: []tls.Certificate{pair}}
+				cfg.MetricsListen = metricsListen
 			}
-			var adminLn net.Listener
 			if adminListen != "off" {
-				host, _, err := net.SplitHostPort(adminListen)
-				if err != nil {
+				if _, _, err := net.SplitHostPort(adminListen); err != nil {
 					return cli.Usagef("--admin-listen %q: %v", adminListen, err)
 				}
-				if ip, err := netip.ParseAddr(host); (err != nil || !ip.IsLoopback()) && adminCert == "" && !adminInsecure {
-					return cli.WithHint(cli.Usagef("refusing a plain-HTTP admin API on non-loopback address %s", adminListen),
-						"give --admin-tls-cert and --admin-tls-key, or --admin-insecure")
-				}
-			}
-			ls, err := server.Listen(listen)
-			if err != nil {
-				return cli.Fail(err)
-			}
-			if tlsCfg != nil {
-				if ls.TLS, err = server.ListenTLS(tlsListen, tlsCfg); err != nil {
-					ls.Close()
-					return cli.Fail(err)
-				}
-			}
-			var adminSrv *http.Server
-			if adminListen != "off" {
-				var tok string
-				if authMode.NeedsToken() {
-					if tok, err = admin.LoadOrCreateToken(filepath.Join(dir, admin.TokenFile)); err != nil {
-						ls.Close()
-						return cli.Input(err)
-					}
-				}
-				reg := prometheus.NewRegistry()
-				reg.MustRegister(srv.LimitCollector())
-				var adminTLS *tls.Config
-				if adminCert != "" {
-					pair, err := tls.LoadX509KeyPair(adminCert, adminKey)
-					if err != nil {
-						ls.Close()
-						return cli.Input(fmt.Errorf("--admin-tls-cert/--admin-tls-key: %w", err))
-					}
-					adminTLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-				}
-				if authMode.NeedsDANE() {
-					adminTLS, err = adminDANEConfig(env, adminTLS, authMode, adminAllowList, &rf, dir, ls.Addr(), log, reg)
-					if err != nil {
-						ls.Close()
-						return err
-					}
-				}
-				adminLn, err = net.Listen("tcp", adminListen)
-				if err != nil {
-					ls.Close()
-					return cli.Fail(err)
-				}
-				// Timeouts, body and connection limits (httpLimits):
-				// a client that holds a connection without using it
-				// is cut.
 				checkDS, err := parentDS.checker(env)
 				if err != nil {
-					ls.Close()
 					return err
 				}
-				adminSrv = httpLimits.Server(admin.Handler(admin.Config{Zone: z, Token: tok, Auth: authMode, Registry: reg, Logger: log, CheckParentDS: checkDS, DNSCounters: func() map[string]uint64 {
-					_, m := srv.Metrics().Snapshot()
-					return m
-				}}))
-				adminSrv.TLSConfig = adminTLS
-				adminSrv.ErrorLog = httplimit.ErrorLog(log, "admin-api")
-				adminSrv.ConnContext = danetls.ConnContext
-				capped := httpLimits.Listener(adminLn, log.With("component", "admin-api"))
-				go func() {
-					var err error
-					if adminTLS != nil {
-						err = adminSrv.ServeTLS(capped, "", "")
-					} else {
-						err = adminSrv.Serve(capped)
+				cfg.Admin = &serve.AdminConfig{Listen: adminListen, CertFile: adminCert, KeyFile: adminKey, Insecure: adminInsecure,
+					Auth: authMode, CheckParentDS: checkDS}
+				if authMode.NeedsDANE() {
+					cfg.Admin.Allow = adminAllowList.Patterns()
+					if cfg.Admin.Resolver, err = rf.config(env); err != nil {
+						return err
 					}
-					if err != nil && !errors.Is(err, http.ErrServerClosed) {
-						log.Error("admin API stopped", "err", err)
+					if rf.anchors == "-" {
+						return cli.Usagef("--anchors -: zone serve reads the anchors again on SIGHUP; give a file")
 					}
-				}()
-				defer func() {
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					defer cancel()
-					adminSrv.Shutdown(ctx)
-				}()
-			}
-			names := make([]string, len(tk))
-			for i, k := range tk {
-				names[i] = k.Name
-			}
-			fmt.Fprintf(env.Stdout, "serving %s on %s (udp, tcp); update keys: %s\n", z.Origin(), ls.Addr(), strings.Join(names, ", "))
-			if ls.TLS != nil {
-				fmt.Fprintf(env.Stdout, "DNS over TLS on %s\n", ls.TLS.Addr())
-			}
-			if adminLn != nil {
-				scheme := "http"
-				if adminCert != "" {
-					scheme = "https"
+					cfg.Admin.AnchorsFile = rf.anchors
 				}
+			}
+			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
+			cfg.Logger = log
+			logLimits(log, cfg.RateLimit, cfg.SigningLimit)
+			srv, err := serve.New(cfg)
+			if err != nil {
+				return zoneServeError(err, dir)
+			}
+			defer srv.Close()
+			fmt.Fprintf(env.Stdout, "serving %s on %s (udp, tcp); update keys: %s\n", srv.Zone().Origin(), srv.Addr(), strings.Join(srv.UpdateKeys(), ", "))
+			if a := srv.TLSAddr(); a != "" {
+				fmt.Fprintf(env.Stdout, "DNS over TLS on %s\n", a)
+			}
+			if u := srv.AdminURL(); u != "" {
 				creds := []string{}
 				if authMode.NeedsDANE() {
 					creds = append(creds, "DANE identities "+strings.Join(adminAllowList.Patterns(), " "))
@@ -519,22 +407,69 @@ func zoneServeCommand() *cli.Command {
 				if authMode == admin.AuthBoth {
 					sep = " and "
 				}
-				admin.RecordEndpoint(dir, adminLn.Addr(), adminCert, log)
-				fmt.Fprintf(env.Stdout, "admin API on %s://%s (%s)\n", scheme, adminLn.Addr(), strings.Join(creds, sep))
+				fmt.Fprintf(env.Stdout, "admin API on %s (%s)\n", u, strings.Join(creds, sep))
 			}
-			serveErr := srv.Serve(env.Context(), ls)
-			// Keep the signatures for the next start (zone.SigCacheFile).
-			if n, err := z.SaveSignatures(); err != nil {
-				log.Warn("signatures not saved; the next start signs again", "err", err)
-			} else {
-				log.Info("signatures saved", "records", n, "file", filepath.Join(dir, zone.SigCacheFile))
+			if a := srv.MetricsAddr(); a != "" {
+				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", a)
 			}
-			if serveErr != nil {
-				return cli.Fail(serveErr)
+			stopReload := reloadOnSignal(srv)
+			defer stopReload()
+			if err := srv.Run(env.Context()); err != nil {
+				return cli.Fail(err)
 			}
-			log.Info("stopped", "zone", z.Origin())
 			return nil
 		},
+	}
+}
+
+// zoneServeError turns a failure of serve.New into the command's error:
+// a usage or input error with a hint where one helps, a runtime failure
+// (exit 1) when a listener could not bind.
+func zoneServeError(err error, dir string) error {
+	var (
+		locked   *zone.LockedError
+		insecure *serve.InsecureAdminError
+		overlap  *zone.AdminOverlapError
+		listen   *serve.ListenError
+	)
+	switch {
+	case errors.As(err, &locked):
+		return cli.WithHint(cli.Input(err), "stop the other server first, or serve a copy of the directory")
+	case errors.As(err, &insecure):
+		return cli.WithHint(cli.Usagef("refusing a plain-HTTP admin API on non-loopback address %s", insecure.Listen),
+			"give --admin-tls-cert and --admin-tls-key, or --admin-insecure")
+	case errors.As(err, &overlap):
+		return adminOverlapHint(cli.Input(err), dir)
+	case errors.As(err, &listen):
+		return cli.Fail(err)
+	case errors.Is(err, serve.ErrOpenZone):
+		return cli.WithHint(cli.Input(err), "create the zone first with 'dance zone init'")
+	}
+	return cli.Input(err)
+}
+
+// reloadOnSignal reloads srv on every SIGHUP until the returned function
+// is called; a reload that fails is logged by srv and changes nothing.
+func reloadOnSignal(srv *serve.Server) (stop func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGHUP)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-c:
+				srv.Reload()
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(c)
+		close(done)
+		<-finished
 	}
 }
 

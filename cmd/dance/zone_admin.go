@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 const adminAuthHelp = `The admin API (--admin-listen) takes the bearer token of DIR/admin.token, or
@@ -104,37 +102,6 @@ func adminOverlapHint(err error, dir string) error {
 	}
 	return cli.WithHint(err, fmt.Sprintf("limit key %s in %s to a subtree without administrators (\"%s SUBTREE [TYPE ...]\"), or name the administrators outside this zone",
 		oe.Key, filepath.Join(dir, zone.PolicyFile), oe.Key))
-}
-
-// adminDANEConfig makes the admin API's TLS configuration authenticate
-// client certificates by DANE: a verification core with the allow-list and
-// a validating resolver (by default this server's DNS listener, with the
-// zone's anchors), wrapped around base by danetls.ServerConfig. In mode
-// either, a client may come without a certificate (it then needs the
-// token); one that presents a certificate must still pass.
-func adminDANEConfig(env *cli.Env, base *tls.Config, mode admin.AuthMode, allow *verify.AllowList, rf *resolverFlags, dir, dnsAddr string, log *slog.Logger, reg prometheus.Registerer) (*tls.Config, error) {
-	if rf.anchors == "" {
-		rf.anchors = filepath.Join(dir, zone.AnchorsFile)
-	}
-	if len(rf.upstreams) == 0 {
-		rf.upstreams = cli.StringList{dnsAddr}
-	}
-	r, err := rf.newResolver(env)
-	if err != nil {
-		return nil, err
-	}
-	core, err := verify.New(verify.Config{Allow: allow, Resolver: r, Logger: log.With("component", "admin-dane"), Registerer: reg})
-	if err != nil {
-		return nil, cli.Fail(err)
-	}
-	var opts []danetls.ServerOption
-	if mode == admin.AuthEither {
-		// The certificate is optional at the TLS layer; the handler then
-		// insists on the token. A presented certificate is verified all the
-		// same, so a refused identity cannot fall back on nothing.
-		opts = append(opts, danetls.VerifyClientCertIfGiven())
-	}
-	return danetls.ServerConfig(base, core, opts...), nil
 }
 
 // adminTLSConfig is the client side: the admin server verified against the

@@ -20,7 +20,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/zone"
-	"github.com/dnsbound/dance/zone/journal"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
@@ -152,37 +151,61 @@ func applyIXFR(c *secondaryCopy, rrs []dns.RR) (bool, error) {
 		c.rrs = rrs // the whole zone
 		return false, nil
 	}
-	var vs []journal.Version
+	// The copy's records, minus SOA, keyed by presentation form; the
+	// differences apply in order, each from the serial the previous one
+	// reached (RFC 1995 §4).
+	serial := c.serial()
+	held := map[string]dns.RR{}
+	var order []string
+	for _, rr := range c.rrs[1 : len(c.rrs)-1] {
+		if k := rr.String(); rr.Header().Rrtype != dns.TypeSOA && held[k] == nil {
+			held[k] = rr
+			order = append(order, k)
+		}
+	}
+	var to *dns.SOA
 	for i := 1; i < len(rrs)-1; {
 		from := rrs[i].(*dns.SOA)
-		i++
-		v := journal.Version{From: from}
-		for ; i < len(rrs); i++ {
-			if to, ok := rrs[i].(*dns.SOA); ok {
-				v.To = to
+		if from.Serial != serial {
+			return true, fmt.Errorf("version from %d, the copy is at %d", from.Serial, serial)
+		}
+		to = nil
+		for i++; i < len(rrs); i++ {
+			if soa, ok := rrs[i].(*dns.SOA); ok {
+				to = soa
 				break
 			}
-			v.Deleted = append(v.Deleted, rrs[i])
+			k := rrs[i].String()
+			if held[k] == nil {
+				return true, fmt.Errorf("serial %d deletes %s, which the copy does not hold", from.Serial, k)
+			}
+			delete(held, k)
 		}
-		if v.To == nil {
+		if to == nil {
 			return false, fmt.Errorf("version from %d without a new SOA", from.Serial)
 		}
 		for i++; i < len(rrs); i++ {
 			if _, ok := rrs[i].(*dns.SOA); ok {
 				break
 			}
-			v.Added = append(v.Added, rrs[i])
+			if k := rrs[i].String(); held[k] == nil {
+				held[k] = rrs[i]
+				order = append(order, k)
+			}
 		}
-		vs = append(vs, v)
+		serial = to.Serial
 	}
-	out, err := journal.Apply(c.rrs, vs)
-	if err != nil {
-		return true, err
+	if to == nil || to.Serial != newest.Serial {
+		return true, fmt.Errorf("differences lead to %d, the answer says %d", serial, newest.Serial)
 	}
-	if out[0].(*dns.SOA).Serial != newest.Serial {
-		return true, fmt.Errorf("differences lead to %d, the answer says %d", out[0].(*dns.SOA).Serial, newest.Serial)
+	out := []dns.RR{to}
+	for _, k := range order {
+		if rr := held[k]; rr != nil {
+			out = append(out, rr)
+			held[k] = nil
+		}
 	}
-	c.rrs = out
+	c.rrs = append(out, to)
 	return true, nil
 }
 
@@ -375,11 +398,7 @@ func TestZoneServeJournalAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer z.Close()
-	im, err := z.TransferImage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored, err := im.Unpack()
+	stored, err := z.Transfer()
 	if err != nil {
 		t.Fatal(err)
 	}

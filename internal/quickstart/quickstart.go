@@ -23,8 +23,7 @@ import (
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/admin"
-	"github.com/dnsbound/dance/zone/server"
-	"github.com/dnsbound/dance/zone/tsigkey"
+	"github.com/dnsbound/dance/zone/serve"
 	"github.com/miekg/dns"
 )
 
@@ -200,7 +199,6 @@ type qs struct {
 	res  *Result
 
 	// step 1
-	zone     *zone.Zone
 	zoneDir  string
 	ds       []*dns.DS // the zone's DS, the resolver's anchor
 	adminURL string
@@ -339,41 +337,24 @@ func (q *qs) startZone(ctx context.Context, _ int) error {
 	if err != nil {
 		return err
 	}
-	z, err := zone.Open(q.zoneDir, zone.Options{})
+	// The zone served as 'dance zone serve' serves it (zone/serve): update
+	// keys and policy, journal, signature cache, admin API.
+	srv, err := serve.New(serve.Config{Dir: q.zoneDir, Listen: "127.0.0.1:0",
+		Admin:  &serve.AdminConfig{Listen: "127.0.0.1:0"},
+		Logger: q.log.With("component", "zone")})
 	if err != nil {
 		return err
 	}
-	q.zone = z
-	q.onStop("zone database", func(context.Context) error { return z.Close() })
-	keys, err := tsigkey.ReadFile(filepath.Join(q.zoneDir, zone.TSIGFile))
-	if err != nil {
-		return err
-	}
-	srv, err := server.New(server.Config{Zone: z, UpdateKeys: keys, Logger: q.log.With("component", "zone")})
-	if err != nil {
-		return err
-	}
-	ls, err := server.Listen("127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	q.res.DNS = ls.Addr()
+	q.res.DNS = srv.Addr()
+	q.adminURL = srv.AdminURL()
+	q.res.Admin = strings.TrimPrefix(q.adminURL, "http://")
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(sctx, ls) }()
-	q.onStop("DNS server", func(context.Context) error {
+	go func() { served <- srv.Run(sctx) }()
+	q.onStop("zone server", func(context.Context) error {
 		stop()
-		return <-served
+		return errors.Join(<-served, srv.Close())
 	})
-
-	aln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	q.res.Admin = aln.Addr().String()
-	q.adminURL = "http://" + q.res.Admin
-	hs := httplimit.Defaults().Server(admin.Handler(admin.Config{Zone: z, Token: token, Logger: q.log.With("component", "admin")}))
-	q.serveHTTP("admin API", hs, aln)
 	q.apiTr = &http.Transport{Proxy: nil}
 	q.api = &admin.Client{BaseURL: q.adminURL, Token: token, HTTP: &http.Client{Transport: q.apiTr, Timeout: 30 * time.Second}}
 	info, err := q.api.Info(ctx)

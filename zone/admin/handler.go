@@ -91,13 +91,11 @@ type Config struct {
 	// AuthToken.
 	Auth AuthMode
 	// Registry, when set, is where the API registers its metrics and what
-	// /metrics serves, so that the metrics of the verification core that
+	// /metrics serves, so that the metrics of the DNS server
+	// (server.Server.Collector) and of the verification core that
 	// authenticates DANE clients appear next to them; nil means a registry
 	// of the API's own.
 	Registry *prometheus.Registry
-	// DNSCounters, when set, returns the DNS server's counters for
-	// /metrics.
-	DNSCounters func() map[string]uint64
 	// CheckParentDS checks the parent's DS before a KSK or CSK retire
 	// (zone.RolloverOptions.CheckParentDS); nil refuses such a retire
 	// unless the request says force=true.
@@ -115,7 +113,6 @@ func Handler(cfg Config) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	reg.MustRegister(&collector{a: a})
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "dance", Subsystem: "zone_admin", Name: "requests_total",
 		Help: "Admin API requests by response status.",
@@ -689,30 +686,4 @@ func rolloverParams(q url.Values) (zone.KeyRole, zone.RolloverStep, error) {
 		return role, st, nil
 	}
 	return "", "", fmt.Errorf("step must be prepublish, activate or retire, not %q", step)
-}
-
-// collector exposes the zone and DNS counters to Prometheus.
-type collector struct{ a *api }
-
-var (
-	descSerial   = prometheus.NewDesc("dance_zone_serial", "SOA serial of the zone.", nil, nil)
-	descRRsets   = prometheus.NewDesc("dance_zone_rrsets", "RRsets in the zone.", nil, nil)
-	descRequests = prometheus.NewDesc("dance_zone_dns_requests_total", "DNS requests by outcome.", []string{"outcome"}, nil)
-)
-
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descSerial
-	ch <- descRRsets
-	ch <- descRequests
-}
-
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	z := c.a.cfg.Zone
-	ch <- prometheus.MustNewConstMetric(descSerial, prometheus.GaugeValue, float64(z.Serial()))
-	ch <- prometheus.MustNewConstMetric(descRRsets, prometheus.GaugeValue, float64(z.RRsetCount()))
-	if c.a.cfg.DNSCounters != nil {
-		for k, v := range c.a.cfg.DNSCounters() {
-			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(v), k)
-		}
-	}
 }

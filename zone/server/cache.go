@@ -15,7 +15,7 @@ const (
 	// eighth of them, picked by map order (random), make room.
 	cacheMax = 250000
 	// cacheTTL bounds an entry's age on the zone's clock, so that
-	// signatures replaced before expiry (zone/signer) are picked up even
+	// signatures replaced before expiry (zone/internal/signer) are picked up even
 	// without a change.
 	cacheTTL = time.Hour
 )

@@ -91,7 +91,7 @@ func TestCacheFollowsZoneClock(t *testing.T) {
 	m.SetQuestion("s1._device.devices.test.", dns.TypeTLSA)
 	m.SetEdns0(1232, true)
 	first := ts.exchange(t, m, "udp").Answer[1].(*dns.RRSIG)
-	if again := ts.exchange(t, m, "udp").Answer[1].(*dns.RRSIG); again.Signature != first.Signature || srv.Metrics().Get("cache_hit") == 0 {
+	if again := ts.exchange(t, m, "udp").Answer[1].(*dns.RRSIG); again.Signature != first.Signature || srv.metrics.get("cache_hit") == 0 {
 		t.Fatal("second answer not from the cache")
 	}
 	mu.Lock()

@@ -61,7 +61,7 @@ func FuzzHandle(f *testing.F) {
 			return
 		}
 		before := z.Serial()
-		resp, raw := srv.Handle(m, nil, true, peer)
+		resp, raw := srv.handle(m, nil, true, peer)
 		if m.IsTsig() != nil {
 			// An unknown key: an unsigned TSIG error or nothing.
 			if resp != nil {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/zone"
-	"github.com/dnsbound/dance/zone/journal"
+	"github.com/dnsbound/dance/zone/internal/journal"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
@@ -136,8 +136,8 @@ func TestIXFRFromJournal(t *testing.T) {
 	}
 	// The server counts a transfer after its last message, which the
 	// client may have read first.
-	testwait.Until(10*time.Second, func() bool { return ts.srv.Metrics().Get(xfrIncr) != 0 })
-	if ts.srv.Metrics().Get(xfrIncr) == 0 {
+	testwait.Until(10*time.Second, func() bool { return ts.srv.metrics.get(xfrIncr.String()) != 0 })
+	if ts.srv.metrics.get(xfrIncr.String()) == 0 {
 		t.Error("incremental transfer not counted")
 	}
 	// From the middle version: one version.

@@ -431,7 +431,7 @@ func addrOf(a net.Addr) (netip.Addr, bool) {
 }
 
 // shortReply is an answer with no records: the question, rcode, TC when
-// tc, and an OPT as Handle would add.
+// tc, and an OPT as handle would add.
 func (s *Server) shortReply(r *dns.Msg, opt *dns.OPT, rcode int, tc bool) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(r)
@@ -449,13 +449,12 @@ func (s *Server) shortReply(r *dns.Msg, opt *dns.OPT, rcode int, tc bool) *dns.M
 	return m
 }
 
-// LimitCollector exports the limits' counters to Prometheus:
+// limitCollector exports the limits' counters (part of Server.Collector):
 // dance_zone_rrl_limited_total, dance_zone_rrl_slipped_total and
 // dance_zone_rrl_dropped_total by kind of answer, dance_zone_rrl_table_entries,
 // dance_zone_signing_admitted_total and dance_zone_signing_refused_total;
 // and the stream listeners' dance_zone_tcp_refused_total and
 // dance_zone_tcp_connections by transport (conns.go).
-func (s *Server) LimitCollector() prometheus.Collector { return limitCollector{s.limits} }
 
 var (
 	descRRLLimited = prometheus.NewDesc("dance_zone_rrl_limited_total",

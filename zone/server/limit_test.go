@@ -473,7 +473,7 @@ func (l *lockedBuffer) String() string {
 func limitMetric(t *testing.T, s *Server, name, kind string) float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(s.LimitCollector())
+	reg.MustRegister(s.Collector())
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -107,7 +107,7 @@ func (s *Server) notifyLoop(ctx context.Context, target string, wake <-chan stru
 				return
 			}
 			if attempt >= notifyAttempts {
-				s.metrics.count("notify_failed")
+				s.metrics.count(outcomeNotifyFailed)
 				s.log.Warn("notify: secondary did not answer; it will see the change at its SOA refresh", "secondary", target, "attempts", attempt)
 				break
 			}
@@ -139,7 +139,7 @@ func (s *Server) notifyOnce(ctx context.Context, target string, attempt int) boo
 	m.Answer = s.cfg.Zone.Get(s.cfg.Zone.Origin(), dns.TypeSOA)
 	r, _, err := c.ExchangeContext(ctx, m, target)
 	if err == nil && r.Rcode == dns.RcodeSuccess {
-		s.metrics.count("notify_sent")
+		s.metrics.count(outcomeNotifySent)
 		s.log.Debug("notify acknowledged", "secondary", target, "attempt", attempt)
 		return true
 	}

@@ -119,7 +119,7 @@ func TestRefusalLogsOncePerInterval(t *testing.T) {
 				c.Time = clock.Now
 			})
 			wire := tt.setup(t, ts)
-			before := ts.srv.Metrics().Get(tt.metric)
+			before := ts.srv.metrics.get(tt.metric)
 			lines := func() []string {
 				var out []string
 				for _, l := range strings.Split(logs.String(), "\n") {
@@ -132,7 +132,7 @@ func TestRefusalLogsOncePerInterval(t *testing.T) {
 			for i := 0; i < flood; i++ {
 				tt.send(t, ts, wire)
 			}
-			if got := ts.srv.Metrics().Get(tt.metric) - before; got != flood {
+			if got := ts.srv.metrics.get(tt.metric) - before; got != flood {
 				t.Errorf("%s counted %d of %d", tt.metric, got, flood)
 			}
 			if l := lines(); len(l) != 1 || strings.Contains(l[0], "suppressed") {
@@ -144,7 +144,7 @@ func TestRefusalLogsOncePerInterval(t *testing.T) {
 			if len(l) != 2 || !strings.Contains(l[1], fmt.Sprintf("suppressed=%d", flood-1)) {
 				t.Fatalf("after the interval: want a second line with suppressed=%d, got:\n%s", flood-1, strings.Join(l, "\n"))
 			}
-			if got := ts.srv.Metrics().Get(tt.metric) - before; got != flood+1 {
+			if got := ts.srv.metrics.get(tt.metric) - before; got != flood+1 {
 				t.Errorf("%s counted %d of %d", tt.metric, got, flood+1)
 			}
 		})

@@ -2,11 +2,15 @@
 // answers queries over UDP and TCP from a zone.Zone, signing online, and
 // takes RFC 2136 updates authenticated with TSIG.
 //
-// Start with New and Server.ListenAndServe; ServeDNS is the dns.Handler for
-// callers that run their own listeners.
+// To serve a zone directory with everything around it (update keys and
+// policy, journal and signature files, admin API, metrics listener), use
+// zone/serve. Here, start with New, Listen and Server.Serve; ServeDNS is
+// the dns.Handler for callers that run their own listeners, and Collector
+// the server's Prometheus metrics.
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/hex"
@@ -18,17 +22,24 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dnsbound/dance/zone"
-	"github.com/dnsbound/dance/zone/journal"
+	"github.com/dnsbound/dance/zone/internal/journal"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
 // Defaults for Config fields left zero.
 const (
+	// DefaultJournalVersions and DefaultJournalRecords bound the IXFR
+	// journal: versions of the zone kept (RFC 1995; an older serial gets
+	// the whole zone) and changed records in all of them.
+	DefaultJournalVersions = 64
+	DefaultJournalRecords  = 200000
 	// DefaultMaxUDPSize is the largest UDP response: 1232 octets avoids IP
 	// fragmentation on common paths (DNS flag day 2020).
 	DefaultMaxUDPSize = 1232
@@ -83,7 +94,7 @@ type Config struct {
 	// every change of the zone.
 	Notify []string
 	// JournalVersions and JournalRecords bound the IXFR journal (zero:
-	// journal.DefaultMaxVersions, journal.DefaultMaxRecords); the oldest
+	// DefaultJournalVersions, DefaultJournalRecords); the oldest
 	// versions are dropped first and their serials get the whole zone.
 	JournalVersions, JournalRecords int
 	// JournalFile, when set, keeps the journal across restarts: Serve
@@ -95,8 +106,7 @@ type Config struct {
 	MaxUDPSize int
 	// RateLimit limits, per client prefix, the UDP answers that need a
 	// signature made for them alone (limit.go); on unless RateLimit.Off.
-	// Both limits apply to what Serve and ServeDNS answer; Handle, which
-	// computes one answer, does not apply them.
+	// Both limits apply to what Serve and ServeDNS answer.
 	RateLimit RateLimit
 	// SigningLimit is the ceiling on such signatures per second for the
 	// whole server; on unless SigningLimit.Off.
@@ -133,16 +143,16 @@ type Config struct {
 
 // Server answers for one zone.
 type Server struct {
-	cfg      Config
-	provider *tsigkey.Provider
-	// updateKeys and xfrKeys are the key names allowed for each purpose.
-	updateKeys map[string]bool
-	xfrKeys    map[string]bool
+	cfg Config
+	// keys are the TSIG keys and update policies in force (SetKeys
+	// replaces them); provider verifies and signs with them.
+	keys     atomic.Pointer[keySet]
+	provider keyProvider
 	// changed wakes the notifier; it holds at most one pending signal.
 	changedc chan struct{}
 	log      *slog.Logger
 	maxUDP   int
-	metrics  *Metrics
+	metrics  *metrics
 	cache    *respCache
 	limits   *limits
 	// journal holds the differences between transferred versions (IXFR).
@@ -167,23 +177,78 @@ type Server struct {
 
 var _ dns.Handler = (*Server)(nil)
 
+// keySet is one generation of the server's TSIG keys.
+type keySet struct {
+	provider *tsigkey.Provider
+	// update and xfr are the key names allowed for each purpose.
+	update, xfr map[string]bool
+	policies    map[string]zone.Policy
+}
+
+// newKeySet checks and indexes update and transfer keys.
+func newKeySet(z *zone.Zone, update []*tsigkey.Key, policies map[string]zone.Policy, transfer []*tsigkey.Key) (*keySet, error) {
+	ks := &keySet{update: map[string]bool{}, xfr: map[string]bool{}, policies: policies}
+	// Administrators authenticated by DANE must not be publishable by an
+	// update key (zone.Options.AdminNames): refuse a key that could.
+	for _, k := range update {
+		n := dns.CanonicalName(k.Name)
+		if err := z.CheckPolicy(n, policies[n]); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		ks.update[n] = true
+	}
+	for _, k := range transfer {
+		n := dns.CanonicalName(k.Name)
+		if ks.update[n] {
+			return nil, fmt.Errorf("server: key %s is both an update and a transfer key", n)
+		}
+		ks.xfr[n] = true
+	}
+	ks.provider = tsigkey.NewProvider(append(append([]*tsigkey.Key{}, update...), transfer...)...)
+	return ks, nil
+}
+
+// keyProvider is the dns.TsigProvider of a server: the keys in force.
+type keyProvider struct{ s *Server }
+
+func (p keyProvider) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
+	return p.s.keys.Load().provider.Generate(msg, t)
+}
+
+func (p keyProvider) Verify(msg []byte, t *dns.TSIG) error {
+	return p.s.keys.Load().provider.Verify(msg, t)
+}
+
+// Key returns the key in force with the given name, or nil.
+func (p keyProvider) Key(name string) *tsigkey.Key { return p.s.keys.Load().provider.Key(name) }
+
+// SetKeys replaces the update keys, their policies and the transfer keys
+// (Config.UpdateKeys, Policies, TransferKeys) while the server runs, after
+// the checks New makes; on error nothing changes. A request already
+// verified is answered under the keys it was verified with.
+func (s *Server) SetKeys(update []*tsigkey.Key, policies map[string]zone.Policy, transfer []*tsigkey.Key) error {
+	ks, err := newKeySet(s.cfg.Zone, update, policies, transfer)
+	if err != nil {
+		return err
+	}
+	s.keys.Store(ks)
+	return nil
+}
+
 // New returns a server for cfg.
 func New(cfg Config) (*Server, error) {
 	if cfg.Zone == nil {
 		return nil, errors.New("server: no zone")
 	}
-	// Administrators authenticated by DANE must not be publishable by an
-	// update key (zone.Options.AdminNames): refuse a key that could.
-	for _, k := range cfg.UpdateKeys {
-		n := dns.CanonicalName(k.Name)
-		if err := cfg.Zone.CheckPolicy(n, cfg.Policies[n]); err != nil {
-			return nil, fmt.Errorf("server: %w", err)
-		}
+	ks, err := newKeySet(cfg.Zone, cfg.UpdateKeys, cfg.Policies, cfg.TransferKeys)
+	if err != nil {
+		return nil, err
 	}
-	all := append(append([]*tsigkey.Key{}, cfg.UpdateKeys...), cfg.TransferKeys...)
-	s := &Server{cfg: cfg, provider: tsigkey.NewProvider(all...), log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: newMetrics(),
-		updateKeys: map[string]bool{}, xfrKeys: map[string]bool{}, changedc: make(chan struct{}, 1), cache: newRespCache(),
-		journal: journal.New(cfg.JournalVersions, cfg.JournalRecords)}
+	s := &Server{cfg: cfg, log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: new(metrics),
+		changedc: make(chan struct{}, 1), cache: newRespCache(),
+		journal: journal.New(cmp.Or(cfg.JournalVersions, DefaultJournalVersions), cmp.Or(cfg.JournalRecords, DefaultJournalRecords))}
+	s.provider = keyProvider{s}
+	s.keys.Store(ks)
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -229,16 +294,6 @@ func New(cfg Config) (*Server, error) {
 			}
 		}
 	}
-	for _, k := range cfg.UpdateKeys {
-		s.updateKeys[dns.CanonicalName(k.Name)] = true
-	}
-	for _, k := range cfg.TransferKeys {
-		n := dns.CanonicalName(k.Name)
-		if s.updateKeys[n] {
-			return nil, fmt.Errorf("server: key %s is both an update and a transfer key", n)
-		}
-		s.xfrKeys[n] = true
-	}
 	if s.maxUDP <= 0 {
 		s.maxUDP = DefaultMaxUDPSize
 	}
@@ -247,9 +302,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
-
-// Metrics returns the server's counters.
-func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // acceptMsg is the first, header-only filter (before the body is parsed):
 // responses are dropped, unknown opcodes get NOTIMP, and section counts that
@@ -290,7 +342,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	key, cacheable := s.cache.key(r, udp, size)
 	if cacheable {
 		if wire := s.cache.get(key, r.Id, s.cfg.Zone.Serial(), s.cfg.Zone.Now()); wire != nil {
-			s.metrics.count("cache_hit")
+			s.metrics.count(outcomeCacheHit)
 			w.Write(wire)
 			return
 		}
@@ -304,7 +356,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	serial := s.cfg.Zone.Serial()
-	resp, raw := s.Handle(r, w.TsigStatus(), udp, w.RemoteAddr())
+	resp, raw := s.handle(r, w.TsigStatus(), udp, w.RemoteAddr())
 	if raw != nil {
 		w.Write(raw)
 		return
@@ -345,12 +397,12 @@ func isUDP(w dns.ResponseWriter) bool {
 	return ok
 }
 
-// Handle computes the response to r. tsigStatus is the result of verifying
+// handle computes the response to r. tsigStatus is the result of verifying
 // r's TSIG record (nil when valid or absent). When the response must bypass
 // TSIG signing (an unsigned TSIG error, RFC 8945 §5.2), it is returned
-// packed in raw. Handle never panics on any parsed message; fuzz tests call
+// packed in raw. handle never panics on any parsed message; fuzz tests call
 // it directly.
-func (s *Server) Handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (resp *dns.Msg, raw []byte) {
+func (s *Server) handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (resp *dns.Msg, raw []byte) {
 	if r.Response {
 		return nil, nil
 	}
@@ -358,22 +410,22 @@ func (s *Server) Handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (
 		switch now := time.Now(); {
 		case s.provider.Key(t.Hdr.Name) != nil && errors.Is(tsigStatus, dns.ErrTime):
 			// The MAC is good, the time outside the request's own Fudge.
-			s.metrics.count("tsig_badtime")
+			s.metrics.count(outcomeTSIGBadTime)
 			s.logRefused(logTSIGFudge, "tsig time outside the request's fudge", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "fudge", t.Fudge, "now", now.Unix())
 			return s.badTime(r, t, now), nil
 		case tsigStatus != nil || s.provider.Key(t.Hdr.Name) == nil:
-			s.metrics.count("tsig_failure")
+			s.metrics.count(outcomeTSIGFailure)
 			s.logRefused(logTSIGFailed, "tsig verification failed", "peer", peer, "key", t.Hdr.Name, "err", tsigStatus)
 			return nil, s.tsigError(r, t, tsigStatus)
 		case !s.inWindow(t, now):
 			// RFC 8945 §5.2.3, with the server's window: the client's
 			// Fudge (up to 18 hours) does not widen it.
-			s.metrics.count("tsig_badtime")
+			s.metrics.count(outcomeTSIGBadTime)
 			s.logRefused(logTSIGWindow, "tsig time outside the server's window", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "fudge", t.Fudge, "now", now.Unix(), "window", s.tsigWindow)
 			return s.badTime(r, t, now), nil
 		case r.Opcode == dns.OpcodeUpdate:
 			if v := s.replay.check(dns.CanonicalName(t.Hdr.Name), strings.ToLower(t.MAC), t.TimeSigned, now); v != replayFresh {
-				s.metrics.count("tsig_replay")
+				s.metrics.count(outcomeTSIGReplay)
 				s.logRefused(logTSIGReplay, "signed update refused: replay", "peer", peer, "key", t.Hdr.Name, "signed", t.TimeSigned, "reason", v.String())
 				return s.badTime(r, t, now), nil
 			}
@@ -400,7 +452,7 @@ func (s *Server) Handle(r *dns.Msg, tsigStatus error, udp bool, peer net.Addr) (
 		// The header filter checked QDCOUNT; a message that ends before its
 		// question is just as malformed (RFC 9619).
 		m.SetRcode(r, dns.RcodeFormatError)
-		s.metrics.count("formerr")
+		s.metrics.count(outcomeFormErr)
 		return s.finish(r, m, udp), nil
 	}
 	switch r.Opcode {
@@ -532,7 +584,7 @@ func (s *Server) query(r, m *dns.Msg, opt *dns.OPT, peer net.Addr) {
 	q := r.Question[0]
 	if q.Qclass != dns.ClassINET {
 		m.SetRcode(r, dns.RcodeRefused)
-		s.metrics.count("refused")
+		s.metrics.count(outcomeRefused)
 		return
 	}
 	switch q.Qtype {
@@ -540,14 +592,14 @@ func (s *Server) query(r, m *dns.Msg, opt *dns.OPT, peer net.Addr) {
 		// RFC 5936 §4.2: AXFR is a TCP protocol; transfers over TCP do not
 		// get here (see ServeDNS).
 		m.SetRcode(r, dns.RcodeRefused)
-		s.metrics.count("refused")
+		s.metrics.count(outcomeRefused)
 		return
 	case dns.TypeIXFR:
 		// RFC 1995 §2: over UDP, a reply that does not fit carries only
 		// the SOA, telling the client to retry over TCP.
 		if !s.transferAllowed(r, peer) || dns.CanonicalName(q.Name) != s.cfg.Zone.Origin() {
 			m.SetRcode(r, dns.RcodeRefused)
-			s.metrics.count("refused")
+			s.metrics.count(outcomeRefused)
 			return
 		}
 		m.Authoritative = true
@@ -562,7 +614,7 @@ func (s *Server) query(r, m *dns.Msg, opt *dns.OPT, peer net.Addr) {
 	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeNXNAME:
 		// Meta types are not questions (RFC 6895 §3.1).
 		m.SetRcode(r, dns.RcodeFormatError)
-		s.metrics.count("formerr")
+		s.metrics.count(outcomeFormErr)
 		return
 	}
 	o := zone.QueryOptions{}
@@ -574,10 +626,10 @@ func (s *Server) query(r, m *dns.Msg, opt *dns.OPT, peer net.Addr) {
 	if err != nil {
 		s.log.Error("query failed", "qname", q.Name, "qtype", dns.TypeToString[q.Qtype], "err", err)
 		m.SetRcode(r, dns.RcodeServerFailure)
-		s.metrics.count("servfail")
+		s.metrics.count(outcomeServFail)
 		return
 	}
-	s.metrics.count(a.Outcome.String())
+	s.metrics.count(queryOutcome(a.Outcome))
 	m.Rcode = a.Rcode
 	m.Authoritative = a.Outcome != zone.NotInZone
 	m.Answer = a.Answer
@@ -590,38 +642,39 @@ func (s *Server) update(r, m *dns.Msg, udp bool, peer net.Addr) {
 	if t == nil {
 		s.logRefused(logUnsignedUpdate, "unsigned update refused", "peer", peer)
 		m.SetRcode(r, dns.RcodeRefused)
-		s.metrics.count("update_refused")
+		s.metrics.count(outcomeUpdateRefused)
 		return
 	}
 	zq := r.Question[0]
 	if zq.Qtype != dns.TypeSOA || zq.Qclass != dns.ClassINET {
 		// RFC 2136 §3.1.1: the zone section names one SOA.
 		m.SetRcode(r, dns.RcodeFormatError)
-		s.metrics.count("update_refused")
+		s.metrics.count(outcomeUpdateRefused)
 		return
 	}
 	if dns.CanonicalName(zq.Name) != s.cfg.Zone.Origin() {
 		m.SetRcode(r, dns.RcodeNotAuth)
-		s.metrics.count("update_refused")
+		s.metrics.count(outcomeUpdateRefused)
 		return
 	}
 	keyName := dns.CanonicalName(t.Hdr.Name)
-	if !s.updateKeys[keyName] {
+	ks := s.keys.Load()
+	if !ks.update[keyName] {
 		s.logRefused(logUpdateKey, "update with a key not allowed to update", "peer", peer, "key", keyName)
 		m.SetRcode(r, dns.RcodeRefused)
-		s.metrics.count("update_refused")
+		s.metrics.count(outcomeUpdateRefused)
 		return
 	}
-	pol := s.cfg.Policies[keyName]
+	pol := ks.policies[keyName]
 	serial, err := s.cfg.Zone.Update(r.Answer, r.Ns, pol)
 	if err != nil {
 		rc := zone.RcodeOf(err)
 		m.SetRcode(r, rc)
 		s.log.Info("update rejected", "peer", peer, "key", keyName, "rcode", dns.RcodeToString[rc], "reason", err)
-		s.metrics.count("update_refused")
+		s.metrics.count(outcomeUpdateRefused)
 		return
 	}
-	s.metrics.count("update_applied")
+	s.metrics.count(outcomeUpdateApplied)
 	s.log.Info("update applied", "peer", peer, "key", keyName, "serial", serial)
 }
 
@@ -743,107 +796,97 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 			MaxTCPQueries: maxTCPQueries,
 		})
 	}
-	errc := make(chan error, len(servers)+2)
+	// Every goroutine runs in one group: the first to fail ends the
+	// others (gctx), and Serve returns its error. Errors of listeners
+	// closed on purpose (stopping) are not failures.
+	g, gctx := errgroup.WithContext(ctx)
+	var stopping atomic.Bool
 	startedc := make(chan struct{}, len(servers))
 	for _, srv := range servers {
 		srv.NotifyStartedFunc = func() { startedc <- struct{}{} }
 	}
-	var wg sync.WaitGroup
-	nctx, stopNotify := context.WithCancel(ctx)
-	defer stopNotify()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.keepFresh(nctx)
-	}()
+	g.Go(func() error {
+		s.keepFresh(gctx)
+		return nil
+	})
 	if len(s.cfg.TransferFrom) > 0 {
 		// Secondaries need the whole zone signed: sign it ahead, after
 		// start and after every change, so a transfer starts at once.
 		presign := make(chan struct{}, 1)
 		presign <- struct{}{}
-		s.cfg.Zone.Watch(func(uint32) {
+		defer s.cfg.Zone.Watch(func(uint32) {
 			select {
 			case presign <- struct{}{}:
 			default:
 			}
-		})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		})()
+		g.Go(func() error {
 			for {
 				select {
-				case <-nctx.Done():
-					return
+				case <-gctx.Done():
+					return nil
 				case <-presign:
 				}
 				start := time.Now()
-				n, err := s.cfg.Zone.Presign(nctx)
-				if err != nil && nctx.Err() == nil {
+				n, err := s.cfg.Zone.Presign(gctx)
+				if err != nil && gctx.Err() == nil {
 					s.log.Error("presigning failed", "err", err)
 				} else if n > 0 {
 					s.log.Info("zone presigned", "signatures", n, "took", time.Since(start).Round(time.Millisecond))
 				}
 			}
-		}()
+		})
 	}
 	if len(s.cfg.Notify) > 0 {
-		s.cfg.Zone.Watch(func(uint32) { s.changed() })
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.notifier(nctx)
-		}()
+		defer s.cfg.Zone.Watch(func(uint32) { s.changed() })()
+		g.Go(func() error {
+			s.notifier(gctx)
+			return nil
+		})
 	}
 	for _, srv := range servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errc <- srv.ActivateAndServe()
-		}()
+		g.Go(func() error {
+			if err := srv.ActivateAndServe(); err != nil && !stopping.Load() {
+				return fmt.Errorf("server: %w", err)
+			}
+			return nil
+		})
 	}
 	// Two UDP readers share the socket, so one can answer while the
 	// other waits in a system call.
 	for i := 0; i < 2; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.serveUDP(nctx, ls.UDP); err != nil {
-				errc <- err
+		g.Go(func() error {
+			if err := s.serveUDP(gctx, ls.UDP); err != nil && !stopping.Load() {
+				return err
 			}
-		}()
+			return nil
+		})
 	}
-	// Wait for the TCP (and TLS) servers to run before waiting for the
-	// end: a dns.Server told to shut down before it has started refuses
-	// ("server not started") and then serves on.
-	var err error
-	running := 0
-wait:
-	for running < len(servers) {
-		select {
-		case <-startedc:
-			running++
-		case err = <-errc:
-			break wait
-		case <-ctx.Done():
-			break wait
+	g.Go(func() error {
+		// Wait for the TCP (and TLS) servers to run before waiting for
+		// the end: a dns.Server told to shut down before it has started
+		// refuses ("server not started") and then serves on.
+	wait:
+		for running := 0; running < len(servers); running++ {
+			select {
+			case <-startedc:
+			case <-gctx.Done():
+				break wait
+			}
 		}
-	}
-	if err == nil {
-		select {
-		case <-ctx.Done():
-		case err = <-errc:
+		<-gctx.Done()
+		stopping.Store(true)
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, srv := range servers {
+			srv.ShutdownContext(sctx)
 		}
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	stopNotify()
-	for _, srv := range servers {
-		srv.ShutdownContext(sctx)
-	}
-	// Closing the sockets ends whatever still reads them, a server that
-	// never started included (closing twice is harmless).
-	ls.Close()
-	wg.Wait()
+		// Closing the sockets ends whatever still reads them, a server
+		// that never started included (closing twice is harmless).
+		ls.Close()
+		return nil
+	})
+	err := g.Wait()
 	if s.cfg.JournalFile != "" {
 		// No transfer runs any more: the journal is complete for the
 		// store's current generation. A change made after this (the admin

@@ -303,7 +303,7 @@ func TestUpdateOverTheWire(t *testing.T) {
 	if r.Rcode != dns.RcodeRefused {
 		t.Fatalf("TXT update: %s", dns.RcodeToString[r.Rcode])
 	}
-	if got := ts.srv.Metrics().Get("update_applied"); got != 1 {
+	if got := ts.srv.metrics.get("update_applied"); got != 1 {
 		t.Fatalf("update_applied = %d", got)
 	}
 }

@@ -10,8 +10,9 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/image"
-	"github.com/dnsbound/dance/zone/journal"
+	"github.com/dnsbound/dance/zone/internal/image"
+	"github.com/dnsbound/dance/zone/internal/journal"
+	"github.com/dnsbound/dance/zone/internal/zoneaccess"
 )
 
 // Limits of one transfer message: well under the 64 KiB TCP message limit
@@ -48,11 +49,12 @@ func (s *Server) transferAllowed(r *dns.Msg, peer net.Addr) bool {
 	if !ok {
 		return false
 	}
-	if len(s.xfrKeys) == 0 {
+	xfr := s.keys.Load().xfr
+	if len(xfr) == 0 {
 		return true
 	}
 	t := r.IsTsig()
-	return t != nil && s.xfrKeys[dns.CanonicalName(t.Hdr.Name)]
+	return t != nil && xfr[dns.CanonicalName(t.Hdr.Name)]
 }
 
 // transfer answers AXFR (RFC 5936) and IXFR (RFC 1995) over TCP and TLS.
@@ -64,7 +66,7 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 	q := r.Question[0]
 	refuse := func(rcode int, why string) {
 		s.logRefused(logXfrRefused, "transfer refused", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "reason", why)
-		s.metrics.count("xfr_refused")
+		s.metrics.count(outcomeXfrRefused)
 		m := new(dns.Msg)
 		m.SetRcode(r, rcode)
 		if t := r.IsTsig(); t != nil {
@@ -147,22 +149,22 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 	if len(part) > 0 && !send(part) {
 		return
 	}
-	s.metrics.count("xfr_done")
+	s.metrics.count(outcomeXfrDone)
 	s.metrics.count(kind)
-	s.log.Info("zone transferred", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "form", kind, "records", rrs.Len())
+	s.log.Info("zone transferred", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "form", kind.String(), "records", rrs.Len())
 }
 
 // Kinds of transfer answers, counted in the metrics and logged.
 const (
-	xfrFull    = "xfr_full"    // the whole zone (AXFR, or IXFR fallback)
-	xfrIncr    = "xfr_ixfr"    // differences from the journal (RFC 1995 §4)
-	xfrCurrent = "xfr_current" // the SOA alone: the client is up to date
+	xfrFull    = outcomeXfrFull    // the whole zone (AXFR, or IXFR fallback)
+	xfrIncr    = outcomeXfrIncr    // differences from the journal (RFC 1995 §4)
+	xfrCurrent = outcomeXfrCurrent // the SOA alone: the client is up to date
 )
 
 // transferRecords returns the records that answer the transfer query r and
 // the kind of answer. Every full zone computed here is recorded in the
 // journal, so that later IXFR queries from that serial get differences.
-func (s *Server) transferRecords(r *dns.Msg) (*image.Image, string, error) {
+func (s *Server) transferRecords(r *dns.Msg) (*image.Image, outcome, error) {
 	q := r.Question[0]
 	var client *dns.SOA
 	if q.Qtype == dns.TypeIXFR && len(r.Ns) == 1 {
@@ -177,14 +179,14 @@ func (s *Server) transferRecords(r *dns.Msg) (*image.Image, string, error) {
 	}
 	full, err := s.currentZone()
 	if err != nil {
-		return nil, "", err
+		return nil, 0, err
 	}
 	if client == nil {
 		return full, xfrFull, nil
 	}
 	first, err := full.Decode(0)
 	if err != nil {
-		return nil, "", err
+		return nil, 0, err
 	}
 	newest := first.(*dns.SOA)
 	vs, ok := s.journalFromTo(client.Serial, newest.Serial)
@@ -232,7 +234,7 @@ func (s *Server) currentZone() (*image.Image, error) {
 	if _, err := s.cfg.Zone.Presign(context.Background()); err != nil {
 		s.log.Error("presigning for a transfer failed", "err", err)
 	}
-	full, err := s.cfg.Zone.TransferImage()
+	full, err := zoneaccess.TransferImage(s.cfg.Zone)
 	if err != nil {
 		return nil, err
 	}

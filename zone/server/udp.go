@@ -9,6 +9,8 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/dnsbound/dance/zone/internal/zoneaccess"
 )
 
 // UDP is served by the server's own loop rather than the dns library's:
@@ -16,7 +18,7 @@ import (
 // answers a plain query whose answer is in the response cache straight
 // from the packet bytes, before any message is parsed. Everything else
 // (cache misses, EDNS options, TSIG, UPDATE, malformed input) takes the
-// same path as TCP: unpack, Handle, pack.
+// same path as TCP: unpack, handle, pack.
 
 const (
 	udpBatch   = 32
@@ -73,10 +75,10 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 				resp = s.cache.getBytes(k, q.id, s.cfg.Zone.Serial(), s.cfg.Zone.Now(), bufs[i])
 				if resp != nil {
 					bufs[i] = resp
-					s.metrics.count("cache_hit")
+					s.metrics.count(outcomeCacheHit)
 				} else if resp = s.directUDP(q, bufs[i]); resp != nil {
 					bufs[i] = resp
-					s.metrics.count("direct")
+					s.metrics.count(outcomeDirect)
 				}
 			}
 			if resp == nil {
@@ -233,7 +235,7 @@ func (s *Server) directUDP(q plainQuery, dst []byte) []byte {
 	out = append(out, q.name...)
 	out = binary.BigEndian.AppendUint16(out, q.qtype)
 	out = binary.BigEndian.AppendUint16(out, dns.ClassINET)
-	out, n, ok := s.cfg.Zone.AppendAnswer(out, q.name, q.qtype, q.flags&keyDO != 0)
+	out, n, ok := zoneaccess.AppendAnswer(s.cfg.Zone, out, q.name, q.qtype, q.flags&keyDO != 0)
 	if !ok || n > 0xFFFF {
 		return nil
 	}
@@ -260,7 +262,7 @@ func (s *Server) directUDP(q plainQuery, dst []byte) []byte {
 }
 
 // slowUDP handles one packet the way the dns library's server would:
-// header filter, unpack, TSIG check, Handle, pack (TSIG-signed when the
+// header filter, unpack, TSIG check, handle, pack (TSIG-signed when the
 // request was). It returns the response bytes or nil for silence.
 func (s *Server) slowUDP(pkt []byte, peer net.Addr) []byte {
 	if len(pkt) < 12 {
@@ -316,7 +318,7 @@ func (s *Server) slowUDP(pkt []byte, peer net.Addr) []byte {
 	}
 	key, cacheable := s.cache.key(r, true, s.udpSize(r))
 	serial := s.cfg.Zone.Serial()
-	resp, raw := s.Handle(r, status, true, peer)
+	resp, raw := s.handle(r, status, true, peer)
 	if raw != nil {
 		return raw
 	}

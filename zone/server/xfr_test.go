@@ -222,16 +222,16 @@ func TestKnotSecondary(t *testing.T) {
 	}
 	// The primary's NOTIFY brings Knot to the new serial.
 	waitSerial(t, knotAddr, ts.zone)
-	if ts.srv.Metrics().Get("notify_sent") == 0 {
+	if ts.srv.metrics.get("notify_sent") == 0 {
 		t.Error("no NOTIFY acknowledged")
 	}
 	// Knot's first transfer was the whole zone; after NOTIFY it asked for
 	// IXFR from that serial and got the differences from the journal.
 	// (The server counts a transfer after its last message, which Knot
 	// may have applied first.)
-	testwait.Until(10*time.Second, func() bool { return ts.srv.Metrics().Get(xfrIncr) != 0 })
-	if m := ts.srv.Metrics(); m.Get(xfrFull) != 1 || m.Get(xfrIncr) == 0 {
-		t.Errorf("transfers: %d full, %d incremental; want Knot to AXFR then IXFR", m.Get(xfrFull), m.Get(xfrIncr))
+	testwait.Until(10*time.Second, func() bool { return ts.srv.metrics.get(xfrIncr.String()) != 0 })
+	if m := ts.srv.metrics; m.get(xfrFull.String()) != 1 || m.get(xfrIncr.String()) == 0 {
+		t.Errorf("transfers: %d full, %d incremental; want Knot to AXFR then IXFR", m.get(xfrFull.String()), m.get(xfrIncr.String()))
 	}
 	// The zone Knot built from the differences is a valid signed zone.
 	verifySecondary(t, knotAddr)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/image"
+	"github.com/dnsbound/dance/zone/internal/image"
 )
 
 // resyncWindow is how far diffImages looks ahead for the versions to line

@@ -24,6 +24,13 @@ var (
 	bucketRR   = []byte("rrsets")
 )
 
+// ErrLocked is returned by Open when the database file is held by another
+// open store: another process, or another Open in this one.
+var ErrLocked = errors.New("store: database is locked")
+
+// lockTimeout is how long Open waits for another holder to let go.
+const lockTimeout = 3 * time.Second
+
 // ErrCorrupt is returned when stored data cannot be decoded.
 var ErrCorrupt = errors.New("store: corrupt record")
 
@@ -35,7 +42,10 @@ type Store struct {
 // Open opens (creating if needed) the database file at path. It fails after
 // a few seconds if another process holds the file.
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("store: open %s: %w", path, ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsbound/dance/zone/image"
+	"github.com/dnsbound/dance/zone/internal/image"
 )
 
 // Default bounds of a Journal.

@@ -13,7 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/internal/atomicfile"
-	"github.com/dnsbound/dance/zone/image"
+	"github.com/dnsbound/dance/zone/internal/image"
 )
 
 // The journal on disk. The server writes it when it stops (Save) and reads

@@ -5,8 +5,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/zone/internal/signer"
 	"github.com/dnsbound/dance/zone/keys"
-	"github.com/dnsbound/dance/zone/signer"
 )
 
 // Which key signs an RRset follows from the keys' flags: with a KSK and a

@@ -1,0 +1,16 @@
+package zone
+
+import (
+	"github.com/dnsbound/dance/zone/internal/image"
+	"github.com/dnsbound/dance/zone/internal/zoneaccess"
+)
+
+// The server's way to the zone's packed forms (zone/internal/zoneaccess).
+func init() {
+	zoneaccess.AppendAnswer = func(z any, dst, qname []byte, qtype uint16, dnssec bool) ([]byte, int, bool) {
+		return z.(*Zone).appendAnswer(dst, qname, qtype, dnssec)
+	}
+	zoneaccess.TransferImage = func(z any) (*image.Image, error) {
+		return z.(*Zone).transferImage()
+	}
+}

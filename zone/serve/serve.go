@@ -1,0 +1,735 @@
+// Package serve runs an identity zone from its directory with all its
+// parts: the DNS server over UDP and TCP (and TLS), RFC 2136 updates under
+// the directory's TSIG keys and update policy, the IXFR journal and the
+// signature cache kept across restarts, NOTIFY and transfers to
+// secondaries, the abuse limits, and, when asked, the admin HTTP API and a
+// Prometheus metrics listener. It is what `dance zone serve` runs.
+//
+// For most uses:
+//
+//	s, err := serve.New(serve.Config{Dir: "/var/lib/dance/ids", Listen: "[::]:53"})
+//	if err != nil { ... }
+//	defer s.Close()          // writes DIR/signatures.cache, releases the store
+//	err = s.Run(ctx)         // serves until ctx is done, then stops cleanly
+//
+// New checks everything it can before anything serves (the update policy
+// names only keys of DIR/tsig.key, no update key can write at an
+// administrator's name, certificates load, addresses bind), so a
+// configuration that cannot work fails at once with the reason. Reload
+// takes new certificates and trust anchors without a restart.
+//
+// # Security considerations
+//
+// The zero values are the safe ones: no transfers, no admin API, no
+// metrics listener, the response rate limit and the online signing
+// ceiling on. The admin API refuses plain HTTP on an address other than
+// loopback unless AdminConfig.Insecure says otherwise; its /metrics needs
+// the admin credentials, while MetricsListen serves the metrics alone, to
+// anyone who can reach it.
+package serve
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dnsbound/dance/danetls"
+	"github.com/dnsbound/dance/internal/httplimit"
+	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/verify"
+	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/admin"
+	"github.com/dnsbound/dance/zone/server"
+	"github.com/dnsbound/dance/zone/tsigkey"
+)
+
+// DefaultListen is the DNS address of a Config that names none: this
+// machine only.
+const DefaultListen = "127.0.0.1:53"
+
+// shutdownTimeout bounds the stop of each HTTP server (requests in flight
+// finish within it, or are cut).
+const shutdownTimeout = 5 * time.Second
+
+// HTTPLimits bound what one client can hold of the admin API and the
+// metrics listener: timeouts, body size, connections at once. The zero
+// value of each field is its default.
+type HTTPLimits = httplimit.Limits
+
+// Config configures a Server. Dir is required; every other zero value has
+// the meaning its comment gives.
+type Config struct {
+	// Dir is the zone directory that zone.Init made.
+	Dir string
+	// Listen is the address of DNS over UDP and TCP (one port for both;
+	// port 0 picks a free one); "" means DefaultListen.
+	Listen string
+	// TLSListen, when set, serves DNS over TLS (RFC 7858) and zone
+	// transfers over TLS (RFC 9103) with the certificate chain and key
+	// of TLSCertFile and TLSKeyFile (PEM), which it needs.
+	TLSListen, TLSCertFile, TLSKeyFile string
+	// TransferFrom are the client addresses allowed to transfer the zone;
+	// none means no transfers.
+	TransferFrom []netip.Prefix
+	// TransferKeyFile, when set, is a TSIG key file (BIND syntax) one of
+	// whose keys must sign every transfer request.
+	TransferKeyFile string
+	// TransferTLSOnly refuses transfers that do not come over TLS 1.3;
+	// it needs TLSListen.
+	TransferTLSOnly bool
+	// Notify are the secondaries (HOST:PORT) sent a NOTIFY after every
+	// change.
+	Notify []string
+	// MaxUDPSize caps UDP responses; zero means server.DefaultMaxUDPSize.
+	MaxUDPSize int
+	// JournalVersions and JournalRecords bound the IXFR journal, kept in
+	// DIR/ixfr.journal across restarts; zero means
+	// server.DefaultJournalVersions and server.DefaultJournalRecords.
+	JournalVersions, JournalRecords int
+	// TSIGWindow is how far a signed request's time may be from the
+	// server's clock; zero means server.DefaultTSIGWindow.
+	TSIGWindow time.Duration
+	// IdentitySigValidity overrides the zone's setting of the validity of
+	// identity records' signatures while the server runs; zero keeps the
+	// setting.
+	IdentitySigValidity time.Duration
+	// RateLimit and SigningLimit limit the answers that need a signature
+	// of their own; both are on unless their Off is set (server.RateLimit,
+	// server.SigningLimit).
+	RateLimit    server.RateLimit
+	SigningLimit server.SigningLimit
+	// MaxTCPConns caps the connections at once on each of the TCP and TLS
+	// listeners; zero means server.DefaultMaxTCPConns.
+	MaxTCPConns int
+	// Admin, when not nil, runs the admin HTTP API.
+	Admin *AdminConfig
+	// MetricsListen, when set, serves the Prometheus metrics at /metrics
+	// on an HTTP listener of their own, without credentials. The DNS
+	// server's metrics exist whether or not it is set (Server.Registry).
+	MetricsListen string
+	// HTTPLimits bound the admin API and the metrics listener.
+	HTTPLimits HTTPLimits
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// AdminConfig configures the admin HTTP API (package zone/admin).
+type AdminConfig struct {
+	// Listen is the API's address (required).
+	Listen string
+	// CertFile and KeyFile, when set, make the API speak HTTPS with this
+	// certificate chain and key (PEM). Reload reads them again.
+	CertFile, KeyFile string
+	// Insecure allows plain HTTP on an address other than loopback.
+	Insecure bool
+	// Auth says which credentials a request needs; the zero value is
+	// admin.AuthToken (the bearer token of DIR/admin.token, made if
+	// missing). The DANE modes need Allow and HTTPS.
+	Auth admin.AuthMode
+	// Allow are the DANE client identities allowed to administer: names,
+	// or *.NAME for every name below. The zone refuses updates at these
+	// names, and New refuses an update key that could write there.
+	Allow []string
+	// Resolver configures the lookups of the administrators' TLSA
+	// records. No Upstreams means this server's own DNS listener. Its
+	// Anchors, and those of AnchorsFile, are added to the IANA root keys
+	// (unless Resolver.NoRootAnchors).
+	Resolver resolver.Config
+	// AnchorsFile holds trust anchors (DS or DNSKEY lines) added to
+	// Resolver.Anchors for the DANE modes; "" means DIR/anchors, the
+	// zone's own. Reload reads it again.
+	AnchorsFile string
+	// CheckParentDS checks the parent's DS before a KSK or CSK retire;
+	// nil refuses such a retire unless the request says force.
+	CheckParentDS zone.ParentDSChecker
+}
+
+// Server is a zone directory being served. Make it with New; Run serves,
+// Close releases. Its methods may be called from any goroutine.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	zone *zone.Zone
+	dns  *server.Server
+	ls   *server.Listeners
+	reg  *prometheus.Registry
+
+	// updateKeys are the names of the update keys in force.
+	keysMu     sync.Mutex
+	updateKeys []string
+
+	adminLn, metricsLn net.Listener
+	adminSrv, metrics  *http.Server
+	adminScheme        string
+	// adminCert and dotCert are the current certificates of the admin
+	// API and of DNS over TLS (Reload).
+	adminCert, dotCert atomic.Pointer[tls.Certificate]
+	// adminResolver is what the DANE verification core looks up with;
+	// Reload replaces the resolver behind it.
+	adminResolver *swapResolver
+
+	// reloadMu makes Reloads run one at a time.
+	reloadMu sync.Mutex
+	// ran is set by Run; a Server runs once.
+	ran atomic.Bool
+}
+
+// New opens the zone of cfg.Dir and binds every listener; nothing is
+// served before Run. Each failure is returned with its reason, and
+// nothing is left open. A zone that another running server holds fails
+// with a *zone.LockedError.
+func New(cfg Config) (*Server, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("serve: no zone directory")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry()}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	// Everything opened so far is closed when a later step fails.
+	var (
+		closers []func()
+		ok      bool
+		err     error
+	)
+	defer func() {
+		if !ok {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i]()
+			}
+		}
+	}()
+	var allow *verify.AllowList
+	zopt := zone.Options{IdentitySigValidity: cfg.IdentitySigValidity}
+	if a := cfg.Admin; a != nil && len(a.Allow) > 0 {
+		if allow, err = verify.ParseAllowList(a.Allow); err != nil {
+			return nil, fmt.Errorf("serve: admin allow-list: %w", err)
+		}
+		// The zone refuses updates at the administrators' names, and
+		// server.New refuses update keys that could write there.
+		zopt.AdminNames = allow.Patterns()
+	}
+	if s.zone, err = zone.Open(cfg.Dir, zopt); err != nil {
+		if errors.Is(err, zone.ErrLocked) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w %s: %w", ErrOpenZone, cfg.Dir, err)
+	}
+	closers = append(closers, func() { s.zone.Close() })
+	tk, policies, err := readUpdateKeys(cfg.Dir, s.zone.Origin())
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range tk {
+		s.updateKeys = append(s.updateKeys, k.Name)
+	}
+	var xk []*tsigkey.Key
+	if cfg.TransferKeyFile != "" {
+		if xk, err = tsigkey.ReadFile(cfg.TransferKeyFile); err != nil {
+			return nil, fmt.Errorf("serve: transfer keys: %w", err)
+		}
+	}
+	if n, err := s.zone.SignaturesLoaded(); err != nil {
+		s.log.Warn("signature cache not used; signing again", "file", filepath.Join(cfg.Dir, zone.SigCacheFile), "err", err)
+	} else if n > 0 {
+		s.log.Info("signatures loaded", "records", n)
+	}
+	s.dns, err = server.New(server.Config{Zone: s.zone, UpdateKeys: tk, Policies: policies, MaxUDPSize: cfg.MaxUDPSize, Logger: s.log,
+		TransferFrom: cfg.TransferFrom, TransferKeys: xk, Notify: cfg.Notify, TransferTLSOnly: cfg.TransferTLSOnly,
+		JournalVersions: cfg.JournalVersions, JournalRecords: cfg.JournalRecords, JournalFile: filepath.Join(cfg.Dir, zone.JournalFile),
+		RateLimit: cfg.RateLimit, SigningLimit: cfg.SigningLimit, TSIGWindow: cfg.TSIGWindow, MaxTCPConns: cfg.MaxTCPConns})
+	if err != nil {
+		return nil, err
+	}
+	s.reg.MustRegister(s.dns.Collector())
+	var dotCfg *tls.Config
+	if cfg.TLSCertFile != "" {
+		pair, err := loadCert("DNS over TLS", cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		s.dotCert.Store(pair)
+		dotCfg = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.dotCert.Load(), nil
+		}}
+	}
+	if s.ls, err = server.Listen(cfg.Listen); err != nil {
+		return nil, &ListenError{What: "DNS", Err: err}
+	}
+	closers = append(closers, s.ls.Close)
+	if dotCfg != nil {
+		if s.ls.TLS, err = server.ListenTLS(cfg.TLSListen, dotCfg); err != nil {
+			return nil, &ListenError{What: "DNS over TLS", Err: err}
+		}
+	}
+	if cfg.Admin != nil {
+		if err := s.startAdmin(allow); err != nil {
+			return nil, err
+		}
+		closers = append(closers, func() { s.adminLn.Close() })
+	}
+	if cfg.MetricsListen != "" {
+		if s.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return nil, &ListenError{What: "metrics", Err: err}
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+		s.metrics = cfg.HTTPLimits.Server(mux)
+		s.metrics.ErrorLog = httplimit.ErrorLog(s.log, "metrics")
+	}
+	ok = true
+	return s, nil
+}
+
+// check refuses settings that cannot work together.
+func (cfg *Config) check() error {
+	if (cfg.TLSListen == "") != (cfg.TLSCertFile == "") || (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return errors.New("serve: TLSListen, TLSCertFile and TLSKeyFile go together")
+	}
+	if cfg.TransferTLSOnly && cfg.TLSListen == "" {
+		return errors.New("serve: TransferTLSOnly needs TLSListen")
+	}
+	for _, n := range cfg.Notify {
+		if _, _, err := net.SplitHostPort(n); err != nil {
+			return fmt.Errorf("serve: notify %q: want HOST:PORT", n)
+		}
+	}
+	if cfg.JournalVersions < 0 || cfg.JournalRecords < 0 {
+		return errors.New("serve: negative journal bound")
+	}
+	if cfg.IdentitySigValidity != 0 {
+		if err := zone.CheckIdentitySigValidity(cfg.IdentitySigValidity); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	a := cfg.Admin
+	if a == nil {
+		return nil
+	}
+	if a.Listen == "" {
+		return errors.New("serve: admin API without an address")
+	}
+	if (a.CertFile == "") != (a.KeyFile == "") {
+		return errors.New("serve: admin CertFile and KeyFile go together")
+	}
+	if a.Auth.NeedsDANE() {
+		if len(a.Allow) == 0 {
+			return fmt.Errorf("serve: admin auth %s needs an allow-list: who may administer", a.Auth)
+		}
+		if a.CertFile == "" {
+			return fmt.Errorf("serve: admin auth %s needs HTTPS on the admin API", a.Auth)
+		}
+		if a.Resolver.Transport == resolver.TLS && len(a.Resolver.Upstreams) == 0 {
+			return errors.New("serve: the admin identities' resolver over TLS needs upstreams: the default is this server's plain DNS listener")
+		}
+	} else if len(a.Allow) > 0 {
+		return errors.New("serve: an admin allow-list needs admin auth dane, either or both")
+	}
+	host, _, err := net.SplitHostPort(a.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: admin address %q: %w", a.Listen, err)
+	}
+	if ip, err := netip.ParseAddr(host); (err != nil || !ip.IsLoopback()) && a.CertFile == "" && !a.Insecure {
+		return &InsecureAdminError{Listen: a.Listen}
+	}
+	return nil
+}
+
+// ErrOpenZone wraps the failure to open the zone of Config.Dir (no zone
+// there, or an unreadable one); a zone held by another server is a
+// *zone.LockedError instead.
+var ErrOpenZone = errors.New("serve: cannot open the zone in")
+
+// ListenError is a listener that could not bind: the address is taken or
+// not this machine's. Nothing is wrong with the configuration itself.
+type ListenError struct {
+	What string // "DNS", "DNS over TLS", "admin API", "metrics"
+	Err  error
+}
+
+func (e *ListenError) Error() string { return "serve: " + e.What + " listener: " + e.Err.Error() }
+func (e *ListenError) Unwrap() error { return e.Err }
+
+// InsecureAdminError refuses a plain-HTTP admin API on an address other
+// than loopback: the token would cross the network in clear.
+type InsecureAdminError struct{ Listen string }
+
+func (e *InsecureAdminError) Error() string {
+	return fmt.Sprintf("serve: refusing a plain-HTTP admin API on non-loopback address %s", e.Listen)
+}
+
+// PolicyKeyError is an update policy (DIR/update-policy) that names a key
+// DIR/tsig.key does not hold: a typo there would leave the real key
+// unlimited.
+type PolicyKeyError struct{ Key string }
+
+func (e *PolicyKeyError) Error() string {
+	return fmt.Sprintf("serve: %s names key %s, which is not in %s", zone.PolicyFile, e.Key, zone.TSIGFile)
+}
+
+// readUpdateKeys reads DIR/tsig.key and, if present, DIR/update-policy,
+// and checks that the policy names only keys of the file.
+func readUpdateKeys(dir, origin string) ([]*tsigkey.Key, map[string]zone.Policy, error) {
+	tk, err := tsigkey.ReadFile(filepath.Join(dir, zone.TSIGFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.Open(filepath.Join(dir, zone.PolicyFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return tk, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	policies, err := zone.ParsePolicies(f, origin)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k := range policies {
+		found := false
+		for _, key := range tk {
+			found = found || key.Name == k
+		}
+		if !found {
+			return nil, nil, &PolicyKeyError{Key: k}
+		}
+	}
+	return tk, policies, nil
+}
+
+// startAdmin makes the admin API's handler, TLS configuration and
+// listener.
+func (s *Server) startAdmin(allow *verify.AllowList) error {
+	a := s.cfg.Admin
+	var tok string
+	if a.Auth.NeedsToken() {
+		var err error
+		if tok, err = admin.LoadOrCreateToken(filepath.Join(s.cfg.Dir, admin.TokenFile)); err != nil {
+			return err
+		}
+	}
+	s.adminScheme = "http"
+	var tlsCfg *tls.Config
+	if a.CertFile != "" {
+		pair, err := loadCert("admin API", a.CertFile, a.KeyFile)
+		if err != nil {
+			return err
+		}
+		s.adminCert.Store(pair)
+		s.adminScheme = "https"
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.adminCert.Load(), nil
+		}}
+	}
+	if a.Auth.NeedsDANE() {
+		r, err := s.adminResolverFor()
+		if err != nil {
+			return err
+		}
+		s.adminResolver = &swapResolver{}
+		s.adminResolver.r.Store(r)
+		core, err := verify.New(verify.Config{Allow: allow, Resolver: s.adminResolver, Logger: s.log.With("component", "admin-dane"), Registerer: s.reg})
+		if err != nil {
+			return fmt.Errorf("serve: admin identities: %w", err)
+		}
+		var opts []danetls.ServerOption
+		if a.Auth == admin.AuthEither {
+			// The certificate is optional at the TLS layer; the handler
+			// then insists on the token. A presented certificate is
+			// verified all the same.
+			opts = append(opts, danetls.VerifyClientCertIfGiven())
+		}
+		tlsCfg = danetls.ServerConfig(tlsCfg, core, opts...)
+	}
+	h := admin.Handler(admin.Config{Zone: s.zone, Token: tok, Auth: a.Auth, Registry: s.reg, Logger: s.log, CheckParentDS: a.CheckParentDS})
+	s.adminSrv = s.cfg.HTTPLimits.Server(h)
+	s.adminSrv.TLSConfig = tlsCfg
+	s.adminSrv.ErrorLog = httplimit.ErrorLog(s.log, "admin-api")
+	s.adminSrv.ConnContext = danetls.ConnContext
+	ln, err := net.Listen("tcp", a.Listen)
+	if err != nil {
+		return &ListenError{What: "admin API", Err: err}
+	}
+	s.adminLn = ln
+	// Clients on this machine find the API with --dir alone.
+	admin.RecordEndpoint(s.cfg.Dir, ln.Addr(), a.CertFile, s.log)
+	return nil
+}
+
+// loadCert reads a certificate chain and its key (PEM files).
+func loadCert(what, certFile, keyFile string) (*tls.Certificate, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %s certificate: %w", what, err)
+	}
+	return &pair, nil
+}
+
+// Reload reads again what can change without a restart: the certificates
+// of the admin API and of DNS over TLS, the trust anchors the admin API's
+// DANE clients are validated with (AdminConfig.AnchorsFile), the update
+// keys and policy (DIR/tsig.key, DIR/update-policy, with the checks New
+// makes) and the transfer keys (TransferKeyFile). It takes all of them or
+// none: when one fails to load or to pass its checks, the server keeps
+// what it had and Reload says why. What it took is logged, and returned
+// as a list of words ("admin certificate", ...). Connections already open
+// keep their certificates.
+//
+// The admin allow-list is read at start only: the zone protects the
+// administrators' names from the time it opens.
+func (s *Server) Reload() ([]string, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	var (
+		done     []string
+		dotCert  *tls.Certificate
+		admCert  *tls.Certificate
+		resolver *resolver.Resolver
+		err      error
+	)
+	if s.cfg.TLSCertFile != "" {
+		if dotCert, err = loadCert("DNS over TLS", s.cfg.TLSCertFile, s.cfg.TLSKeyFile); err != nil {
+			return nil, s.reloadFailed(err)
+		}
+		done = append(done, "DNS-over-TLS certificate")
+	}
+	if a := s.cfg.Admin; a != nil && a.CertFile != "" {
+		if admCert, err = loadCert("admin API", a.CertFile, a.KeyFile); err != nil {
+			return nil, s.reloadFailed(err)
+		}
+		done = append(done, "admin certificate")
+	}
+	if s.adminResolver != nil {
+		if resolver, err = s.adminResolverFor(); err != nil {
+			return nil, s.reloadFailed(err)
+		}
+		done = append(done, "admin trust anchors")
+	}
+	tk, policies, err := readUpdateKeys(s.cfg.Dir, s.zone.Origin())
+	if err != nil {
+		return nil, s.reloadFailed(err)
+	}
+	var xk []*tsigkey.Key
+	if s.cfg.TransferKeyFile != "" {
+		if xk, err = tsigkey.ReadFile(s.cfg.TransferKeyFile); err != nil {
+			return nil, s.reloadFailed(fmt.Errorf("serve: transfer keys: %w", err))
+		}
+	}
+	// Last, as it takes the keys at once when they pass its checks.
+	if err := s.dns.SetKeys(tk, policies, xk); err != nil {
+		return nil, s.reloadFailed(err)
+	}
+	names := make([]string, len(tk))
+	for i, k := range tk {
+		names[i] = k.Name
+	}
+	s.keysMu.Lock()
+	s.updateKeys = names
+	s.keysMu.Unlock()
+	done = append(done, "update keys and policy")
+	if s.cfg.TransferKeyFile != "" {
+		done = append(done, "transfer keys")
+	}
+	if dotCert != nil {
+		s.dotCert.Store(dotCert)
+	}
+	if admCert != nil {
+		s.adminCert.Store(admCert)
+		// The recorded certificate is the clients' pin: it follows.
+		admin.RecordEndpoint(s.cfg.Dir, s.adminLn.Addr(), s.cfg.Admin.CertFile, s.log)
+	}
+	if resolver != nil {
+		s.adminResolver.r.Store(resolver)
+	}
+	s.log.Info("reloaded", "what", strings.Join(done, ", "))
+	return done, nil
+}
+
+func (s *Server) reloadFailed(err error) error {
+	s.log.Error("reload failed; serving on with the configuration of before", "err", err)
+	return err
+}
+
+// adminResolverFor makes the resolver of the admin identities, reading
+// the anchors file.
+func (s *Server) adminResolverFor() (*resolver.Resolver, error) {
+	a := s.cfg.Admin
+	rc := a.Resolver
+	if len(rc.Upstreams) == 0 {
+		rc.Upstreams = []string{s.ls.Addr()}
+	}
+	file := a.AnchorsFile
+	if file == "" {
+		file = filepath.Join(s.cfg.Dir, zone.AnchorsFile)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("serve: admin anchors: %w", err)
+	}
+	anchors, err := resolver.ParseAnchors(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("serve: admin anchors %s: %w", file, err)
+	}
+	rc.Anchors = rc.Anchors.Merge(anchors)
+	r, err := resolver.New(rc)
+	if err != nil {
+		return nil, fmt.Errorf("serve: admin identities' resolver: %w", err)
+	}
+	return r, nil
+}
+
+// swapResolver is the admin verification core's resolver, replaced as a
+// whole by Reload (new anchors) while lookups go on.
+type swapResolver struct {
+	r atomic.Pointer[resolver.Resolver]
+}
+
+func (w *swapResolver) Lookup(ctx context.Context, name string, qtype uint16) (*resolver.Result, error) {
+	return w.r.Load().Lookup(ctx, name, qtype)
+}
+
+// Stats keeps the resolver's statistics among the core's metrics.
+func (w *swapResolver) Stats() resolver.Stats { return w.r.Load().Stats() }
+
+var _ verify.Resolver = (*swapResolver)(nil)
+
+// Zone is the zone served.
+func (s *Server) Zone() *zone.Zone { return s.zone }
+
+// Addr is the DNS address (UDP and TCP).
+func (s *Server) Addr() string { return s.ls.Addr() }
+
+// TLSAddr is the DNS-over-TLS address, or "".
+func (s *Server) TLSAddr() string {
+	if s.ls.TLS == nil {
+		return ""
+	}
+	return s.ls.TLS.Addr().String()
+}
+
+// AdminURL is the admin API's base URL (http://ADDR or https://ADDR), or
+// "" without one.
+func (s *Server) AdminURL() string {
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminScheme + "://" + s.adminLn.Addr().String()
+}
+
+// MetricsAddr is the address of the metrics listener, or "".
+func (s *Server) MetricsAddr() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return s.metricsLn.Addr().String()
+}
+
+// UpdateKeys are the names of the keys accepted for updates.
+func (s *Server) UpdateKeys() []string {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	return append([]string(nil), s.updateKeys...)
+}
+
+// Registry holds every metric of the server: the DNS server's, the admin
+// API's and its verification core's. It is what /metrics serves; an
+// embedder with a metrics endpoint of its own can gather it.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Run serves until ctx is done or a listener fails, then stops: the DNS
+// listeners first (requests in flight finish; the IXFR journal is
+// written), then the admin API and the metrics listener (each within 5
+// s). It returns nil after a stop by ctx, or the first failure. A Server
+// runs once.
+func (s *Server) Run(ctx context.Context) error {
+	if !s.ran.CompareAndSwap(false, true) {
+		return errors.New("serve: Run called twice")
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	dnsDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(dnsDone)
+		return s.dns.Serve(gctx, s.ls)
+	})
+	serveHTTP := func(what string, hs *http.Server, ln net.Listener, useTLS bool) {
+		capped := s.cfg.HTTPLimits.Listener(ln, s.log.With("component", what))
+		g.Go(func() error {
+			var err error
+			if useTLS {
+				err = hs.ServeTLS(capped, "", "")
+			} else {
+				err = hs.Serve(capped)
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("serve: %s: %w", what, err)
+		})
+		g.Go(func() error {
+			// After the DNS server, as before: the admin API may still
+			// take a change while the DNS listeners drain.
+			<-dnsDone
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil {
+				hs.Close()
+			}
+			return nil
+		})
+	}
+	if s.adminSrv != nil {
+		serveHTTP("admin-api", s.adminSrv, s.adminLn, s.adminSrv.TLSConfig != nil)
+	}
+	if s.metrics != nil {
+		serveHTTP("metrics", s.metrics, s.metricsLn, false)
+	}
+	err := g.Wait()
+	if err == nil {
+		s.log.Info("stopped", "zone", s.zone.Origin())
+	}
+	return err
+}
+
+// Close releases everything: listeners left open (when Run did not run),
+// and the zone, which writes DIR/signatures.cache so that the next start
+// does not sign again. Call it after Run returns.
+func (s *Server) Close() error {
+	s.ls.Close()
+	if s.adminLn != nil && !s.ran.Load() {
+		s.adminLn.Close()
+	}
+	if s.metricsLn != nil && !s.ran.Load() {
+		s.metricsLn.Close()
+	}
+	err := s.zone.Close()
+	if err != nil {
+		s.log.Warn("signatures not saved; the next start signs again", "err", err)
+	} else {
+		s.log.Info("signatures saved", "file", filepath.Join(s.cfg.Dir, zone.SigCacheFile))
+	}
+	return err
+}
