@@ -215,14 +215,12 @@ func oneLine(s string) string {
 func resolve(root *Command, args []string) (*Command, []string, []string) {
 	cmd := root
 	path := []string{root.Name}
+	if len(args) > 0 && args[0] == "--version" && root.find("version") != nil {
+		// "prog --version" is "prog version", as most tools accept.
+		args = append([]string{"version"}, args[1:]...)
+	}
 	for len(args) > 0 && cmd.Run == nil {
-		var next *Command
-		for _, s := range cmd.Sub {
-			if s.Name == args[0] {
-				next = s
-				break
-			}
-		}
+		next := cmd.find(args[0])
 		if next == nil {
 			break
 		}
@@ -231,6 +229,16 @@ func resolve(root *Command, args []string) (*Command, []string, []string) {
 		args = args[1:]
 	}
 	return cmd, path, args
+}
+
+// find returns the subcommand called name, or nil.
+func (c *Command) find(name string) *Command {
+	for _, s := range c.Sub {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
 }
 
 // Parse parses flags that may appear before, between or after positional
