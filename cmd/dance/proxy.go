@@ -48,6 +48,7 @@ func proxyCommand() *cli.Command {
 	)
 	return &cli.Command{
 		Name:    "proxy",
+		Config:  true,
 		Summary: "TLS-terminating proxy that authenticates clients by their DNS names",
 		Usage:   "dance proxy --listen ADDR --backend URL|ADDR --cert FILE --key FILE --allow PATTERN ... [--mode http|tcp|passthrough] [flags]",
 		Description: `Terminates TLS on --listen with the proxy's own --cert and --key and
