@@ -40,7 +40,9 @@ func TestZoneServeConfigFile(t *testing.T) {
 	defer cancel()
 	var sout, serr syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"zone", "serve", "--config", conf, "--log-level", "info"}, nil, &sout, &serr) }()
+	go func() {
+		done <- run(ctx, []string{"zone", "serve", "--config", conf, "--log-level", "info"}, nil, &sout, &serr)
+	}()
 	reAPI := regexp.MustCompile(`admin API on (http://127\.0\.0\.1:\d+)`)
 	var m []string
 	for deadline := time.Now().Add(30 * time.Second); m == nil; m = reAPI.FindStringSubmatch(sout.String()) {
