@@ -73,9 +73,22 @@ and must match. Refused clients get a generic TLS alert; the reason is logged.
                authenticates (package httpauth). No allow-list, no lookup.
 
 Incoming copies of all these header fields are removed from client requests.
-SIGHUP reloads --allow-file (with the --allow patterns); SIGINT and SIGTERM stop
-accepting and let connections finish for --drain-timeout. Prints the bound
-address once ready.
+
+Before it listens, the proxy checks that the zones of the allow-list validate
+as Secure with the resolver flags below: settings that cannot validate them
+(no anchor leads to them, the resolver strips signatures or sets no AD bit
+under --trust-ad, the zone is unsigned or bogus) are refused with a hint on
+what to change. A resolver that does not answer is not: the proxy starts, logs
+the outage as an error, checks again in the background, and GET /healthz on
+the --metrics listener answers 503 with the reason until the zones validate
+(200 "ok" then).
+
+SIGHUP reloads --cert/--key, --allow-file (with the --allow patterns) and
+--anchors, checks the zones again, and logs what it reloaded; a reload with any
+bad part keeps the whole old configuration and logs why. Verdicts cached
+before a reload stand until they expire (at most the records' TTL). SIGINT and
+SIGTERM stop accepting and let connections finish for --drain-timeout. Prints
+the bound address once ready.
 
 The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 		Examples: []string{
@@ -93,7 +106,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			fs.StringVar(&cert, "cert", "", "the proxy's certificate chain `FILE` (PEM; required)")
 			fs.StringVar(&key, "key", "", "the proxy's private key `FILE` (PEM; required)")
 			fs.Var(&allow, "allow", "allowed name or subtree `PATTERN` (\"*._device.example.com\"); repeatable")
-			fs.StringVar(&allowFile, "allow-file", "", "`FILE` of allow-list patterns, one a line (\"#\" comments); reloaded on SIGHUP")
+			fs.StringVar(&allowFile, "allow-file", "", "`FILE` of allow-list patterns, one a line (\"#\" comments); reloaded on SIGHUP, as are --cert, --key and --anchors")
 			fs.StringVar(&nameHeader, "name-header", proxy.DefaultNameHeader, "header `FIELD` carrying the authenticated name (http mode)")
 			fs.StringVar(&kindHeader, "kind-header", proxy.DefaultKindHeader, "header `FIELD` carrying the kind of identity (http mode)")
 			fs.StringVar(&tlv, "tlv", "0xE0", "PROXY v2 TLV `TYPE` carrying the name (tcp mode), 0xE0 to 0xEF")
@@ -109,7 +122,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			fs.DurationVar(&sendTO, "send-timeout", proxy.DefaultSendTimeout, "longest wait for the client to take each part of a response, `DURATION` (http, passthrough)")
 			fs.Int64Var(&maxBody, "max-body-size", 0, "largest request body in `OCTETS` (http, passthrough; 0: no limit, bodies stream to the backend)")
 			fs.StringVar(&backendCA, "backend-ca", "", "CA certificates `FILE` (PEM) for an https --backend (default: the system's roots)")
-			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics")
+			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics and the health check on /healthz")
 			fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
 		},
 		NoArgs: true,
