@@ -48,6 +48,7 @@ func proxyCommand() *cli.Command {
 		maxBody                               int64
 		maxConns                              int
 		metricsAddr, logLevel                 string
+		accessLog                             bool
 		backendCA                             string
 	)
 	return &cli.Command{
@@ -82,6 +83,12 @@ what to change. A resolver that does not answer is not: the proxy starts, logs
 the outage as an error, checks again in the background, and GET /healthz on
 the --metrics listener answers 503 with the reason until the zones validate
 (200 "ok" then).
+
+Logs (stderr): each refused client once at info, with its address and the
+reason; refusals served again from the verdict cache at most once a minute per
+name (the next line counts those left out); a broken TLS exchange at info;
+--access-log adds a line per accepted client. Text the client chose is cut to
+a bounded length.
 
 SIGHUP reloads --cert/--key, --allow-file (with the --allow patterns) and
 --anchors, checks the zones again, and logs what it reloaded; a reload with any
@@ -124,6 +131,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			fs.StringVar(&backendCA, "backend-ca", "", "CA certificates `FILE` (PEM) for an https --backend (default: the system's roots)")
 			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics and the health check on /healthz")
 			fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
+			fs.BoolVar(&accessLog, "access-log", false, "log each accepted client at info: address, TLS version, identity")
 		},
 		NoArgs: true,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
@@ -181,7 +189,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				NameHeader: nameHeader, KindHeader: kindHeader, TLVType: byte(tlvType), SSLTLV: sslTLV,
 				HandshakeTimeout: handshakeTO, HeaderTimeout: headerTO, IdleTimeout: idleTO, DialTimeout: dialTO,
 				BackendTimeout: backendTO, BodyTimeout: bodyTO, SendTimeout: sendTO, MaxBodyBytes: maxBody,
-				MaxConns: maxConns, Logger: log, Registerer: reg,
+				MaxConns: maxConns, Logger: log, Registerer: reg, AccessLog: accessLog,
 			}
 			var core *verify.Core
 			res := &swapResolver{}

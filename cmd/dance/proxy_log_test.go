@@ -1,0 +1,95 @@
+package main
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsbound/dance/identity"
+)
+
+// TestProxyLogLines counts what the proxy logs at info: one line per
+// accepted client with --access-log, one line for a refused client (with
+// its address and reason), not one per retry from the verdict cache, and
+// one for a client that breaks the TLS exchange.
+func TestProxyLogLines(t *testing.T) {
+	f := newProxyFixture(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer backend.Close()
+	addr, errb, stop := startProxyCmd(t, []string{"--listen", "127.0.0.1:0", "--backend", backend.URL,
+		"--cert", f.srvCert, "--key", f.srvKey, "--allow", "*._device.example.test",
+		"--resolver", f.resolver, "--anchors", f.anchors, "--access-log"})
+	// A certificate for the device's name with another key: no-match,
+	// a verdict the core caches.
+	key, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := identity.SelfSigned(identity.MustParseName(f.devName), key, identity.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostor := tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: key}
+	dial := func(cert tls.Certificate) error {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: f.pool, ServerName: "proxy.example.test", Certificates: []tls.Certificate{cert}})
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		_, err = conn.Read(make([]byte, 1))
+		return err
+	}
+	if err := dial(f.dev); err != nil {
+		t.Fatalf("the device: %v", err)
+	}
+	for i := range 5 {
+		if err := dial(impostor); err == nil {
+			t.Fatalf("impostor %d got through", i)
+		}
+	}
+	// Not TLS at all.
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	raw.SetReadDeadline(time.Now().Add(30 * time.Second))
+	raw.Read(make([]byte, 64))
+	raw.Close()
+	// Wait for the last line, then count.
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(errb.String(), `msg="proxy: handshake failed"`); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the broken handshake is not logged: %s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var accepted, refused, failed []string
+	for line := range strings.SplitSeq(errb.String(), "\n") {
+		switch {
+		case strings.Contains(line, `msg="proxy: client accepted"`):
+			accepted = append(accepted, line)
+		case strings.Contains(line, `msg="peer refused"`):
+			refused = append(refused, line)
+		case strings.Contains(line, `msg="proxy: handshake failed`):
+			failed = append(failed, line)
+		}
+	}
+	if len(accepted) != 1 || !strings.Contains(accepted[0], "subject="+f.devName) || !strings.Contains(accepted[0], "kind=device") || !strings.Contains(accepted[0], "remote=127.0.0.1:") {
+		t.Errorf("access log: %q, want one line with the device's identity and address", accepted)
+	}
+	if len(refused) != 1 || !strings.Contains(refused[0], "reason=no-match") || !strings.Contains(refused[0], "remote=127.0.0.1:") {
+		t.Errorf("refusals: %q, want one line (the others from the cache) with the reason and address", refused)
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0], "level=INFO") {
+		t.Errorf("handshake failures at info: %q, want the one broken exchange only", failed)
+	}
+}
