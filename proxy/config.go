@@ -150,8 +150,8 @@ type Config struct {
 	Time func() time.Time
 	// Logger receives connection and request failures with their reasons;
 	// nil discards them. A client the verifier refuses is logged once, by
-	// the verifier (verify.Config.Logger, with the client's address); the
-	// proxy adds a Debug line.
+	// the verifier (verify.Config.Logger, with the client's address), not
+	// again here.
 	//
 	// Peer-supplied text in the proxy's lines is cut to a bounded length.
 	Logger *slog.Logger

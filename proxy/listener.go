@@ -213,14 +213,14 @@ func (c *limitedConn) CloseWrite() error {
 	return nil
 }
 
-// handshakeFailed logs a failed handshake: at Info when the TLS exchange
-// broke (the client's error text, bounded), at Debug when the verifier
-// refused the client, since the verification core logged that refusal,
-// with the client's address, already: one line per refused client.
+// handshakeFailed logs a failed handshake at Info when the TLS exchange
+// broke (the client's error text, bounded). A client the verifier refused
+// is not logged here: the verification core logged the refusal, with the
+// client's address (verify.WithPeerAddr), and one line per refused client
+// is enough at every level.
 func (s *Server) handshakeFailed(remote string, err error) {
 	var ve *verify.Error
 	if errors.As(err, &ve) {
-		s.log.Debug("proxy: handshake failed: client refused", "remote", remote, "reason", ve.Reason.String())
 		return
 	}
 	s.log.Info("proxy: handshake failed", "remote", remote, "err", logtext.Bound(err.Error(), logtext.MaxText))

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -73,5 +76,49 @@ func TestZoneServeConfigFile(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exit %d: %s", code, serr.String())
+	}
+}
+
+// TestProxyConfigFile: dance proxy runs from a --config file, repeatable
+// flags on several lines, the command line overriding the file.
+func TestProxyConfigFile(t *testing.T) {
+	f := newProxyFixture(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("Dance-Client-Name"))
+	}))
+	defer backend.Close()
+	conf := filepath.Join(f.dir, "proxy.conf")
+	os.WriteFile(conf, []byte(`# dance proxy
+listen = 127.0.0.1:0
+backend = `+backend.URL+`
+cert = `+f.srvCert+`
+key = `+f.srvKey+`
+allow = nobody._device.example.test
+allow = *._device.example.test
+resolver = `+f.resolver+`
+anchors = `+f.anchors+`
+access-log = true
+log-level = shouting
+`), 0o600)
+	addr, errb, stop := startProxyCmd(t, []string{"--config", conf, "--log-level", "info"})
+	resp, err := f.client().Get("https://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != f.devName {
+		t.Fatalf("backend saw %q", b)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(errb.String(), "client accepted") {
+		t.Errorf("access-log = true in the file did not apply: %s", errb.String())
+	}
+	os.WriteFile(conf, []byte("listen = 127.0.0.1:0\nallow-files = x\n"), 0o600)
+	var out, e bytes.Buffer
+	if code := run(context.Background(), []string{"proxy", "--config", conf}, nil, &out, &e); code != 2 || !strings.Contains(e.String(), conf+":2: allow-files: unknown key") {
+		t.Fatalf("unknown key: exit %d: %s", code, e.String())
 	}
 }

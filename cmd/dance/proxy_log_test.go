@@ -93,3 +93,70 @@ func TestProxyLogLines(t *testing.T) {
 		t.Errorf("handshake failures at info: %q, want the one broken exchange only", failed)
 	}
 }
+
+// TestProxyDebugLinesPerClient: at debug level too, each client is one
+// line: the verdict, with its address (no access log asked for).
+func TestProxyDebugLinesPerClient(t *testing.T) {
+	f := newProxyFixture(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer backend.Close()
+	for _, mode := range []string{"http", "tcp"} {
+		t.Run(mode, func(t *testing.T) {
+			be := backend.URL
+			if mode == "tcp" {
+				be = strings.TrimPrefix(backend.URL, "http://")
+			}
+			addr, errb, stop := startProxyCmd(t, []string{"--mode", mode, "--listen", "127.0.0.1:0", "--backend", be,
+				"--cert", f.srvCert, "--key", f.srvKey, "--allow", "*._device.example.test", "--allow", "other.example.test",
+				"--resolver", f.resolver, "--anchors", f.anchors, "--log-level", "debug"})
+			// dial returns the client's address and whether it got
+			// through.
+			dial := func(cert tls.Certificate) (string, bool) {
+				conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: f.pool, ServerName: "proxy.example.test", Certificates: []tls.Certificate{cert}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				local := conn.LocalAddr().String()
+				conn.SetDeadline(time.Now().Add(30 * time.Second))
+				conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+				_, err = conn.Read(make([]byte, 1))
+				return local, err == nil
+			}
+			ok, passed := dial(f.dev)
+			if !passed {
+				t.Fatal("the device was refused")
+			}
+			// A certificate without a usable name: refused before any lookup.
+			key, _ := identity.GenerateKey(identity.KeyECDSAP256, nil)
+			c, err := identity.SelfSigned(identity.MustParseName("nobody.other.test"), key, identity.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad, passed := dial(tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: key})
+			if passed {
+				t.Fatal("a name off the allow-list got through")
+			}
+			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(errb.String(), "remote="+bad); {
+				if time.Now().After(deadline) {
+					t.Fatalf("the refusal is not logged: %s", errb.String())
+				}
+				time.Sleep(10 * time.Millisecond) // polling interval
+			}
+			if code := stop(); code != 0 {
+				t.Fatalf("exit %d", code)
+			}
+			for _, cl := range []struct{ addr, want string }{{ok, `msg="peer authenticated"`}, {bad, `msg="peer refused"`}} {
+				var lines []string
+				for line := range strings.SplitSeq(errb.String(), "\n") {
+					if strings.Contains(line, "remote="+cl.addr) {
+						lines = append(lines, line)
+					}
+				}
+				if len(lines) != 1 || !strings.Contains(lines[0], cl.want) {
+					t.Errorf("client %s: %d lines %q, want one with %s", cl.addr, len(lines), lines, cl.want)
+				}
+			}
+		})
+	}
+}
