@@ -41,7 +41,7 @@ func TestCAWildcardEndToEnd(t *testing.T) {
 	verify := func(chain string) []string { return append([]string{"verify", "--chain", chain}, resolve...) }
 	runCases(t, []cliCase{
 		{"before publishing", verify(dev7), 1, `^not authenticated: no-record\n`, ""},
-		{"publish with zone add", []string{"zone", "add", "--api", api, "--dir", zdir, owner, "TLSA", params + " " + data}, 0, `^\*\._device\.devices\.test\.: 1 record\(s\) published`, ""},
+		{"publish with zone add", []string{"zone", "add", "--api", api, "--dir", zdir, owner, "TLSA", params + " " + data}, 0, `^\*\._device\.devices\.test: 1 record\(s\) published`, ""},
 		{"device 7", verify(dev7), 0, `(?s)^authenticated: sensor7\._device\.devices\.test \(device\)\nrecord: 2 0 1 ` + data + ` \(DANE-TA, depth 1\)`, ""},
 		{"device 8", verify(dev8), 0, `^authenticated: sensor8\._device\.devices\.test \(device\)`, ""},
 		{"another CA's device", verify(stranger), 1, `^not authenticated: no-match\n`, ""},

@@ -40,7 +40,7 @@ func idCommand() *cli.Command {
 		Summary: "create identities (keys, certificates) and show the identities a certificate carries",
 		Description: "Identities are DNS names: name._device.domain, _service.name or a host name for devices\n" +
 			"and services, uid@domain for users (published under _user.domain).",
-		Sub: []*cli.Command{idNewCommand(), idShowCommand(), idPublishCommand()},
+		Sub: []*cli.Command{idNewCommand(), idShowCommand(), idPublishCommand(), idRotateCommand()},
 	}
 }
 

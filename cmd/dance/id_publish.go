@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,10 +34,15 @@ func idPublishCommand() *cli.Command {
 		Description: "Sends a TSIG-signed DNS UPDATE to the primary server of NAME's zone: this project's\n" +
 			"zone server, Knot, BIND or PowerDNS. Records come as TYPE DATA pairs after NAME, or as\n" +
 			"zone-file lines from --from (for example the output of 'dance id new'); NAME may then be\n" +
-			"omitted. By default the records replace the RRsets of their types at NAME in one update\n" +
-			"(a key rollover); --add keeps what is there; --remove deletes the given records, or all\n" +
-			"TLSA records at NAME when none are given. The zone is found with an SOA query unless\n" +
-			"--zone is given.\n\n" +
+			"omitted. By default the records replace the RRsets of their types at NAME in one update;\n" +
+			"--add keeps what is there; --remove deletes the given records, or all TLSA records at\n" +
+			"NAME when none are given. The zone is found with an SOA query unless --zone is given.\n" +
+			"Prints \"NAME: N record(s) published, serial S, zone ZONE at SERVER\" (added, removed),\n" +
+			"as 'dance zone add' does.\n\n" +
+			"Replacing a key's record is no way to change the key: verifiers that cached the old\n" +
+			"record set refuse the new key until its TTL has passed. Publish the new one with --add,\n" +
+			"wait out the TTL, switch the identity to it, then --remove the old one (the steps\n" +
+			"'dance id rotate' takes through the zone's admin API).\n\n" +
 			"Removing is no revocation where a wildcard covers NAME (an organisation CA at\n" +
 			"*._device.ZONE): the name is then answered from the wildcard, which still\n" +
 			"authenticates the devices its CA issued; --remove asks the server afterwards and warns.\n" +
@@ -75,23 +81,9 @@ func idPublishCommand() *cli.Command {
 			if _, _, err := net.SplitHostPort(server); err != nil {
 				server = net.JoinHostPort(strings.Trim(server, "[]"), "53")
 			}
-			ks, err := tsigkey.ReadFile(tsigFile)
+			key, err := idLoadTSIG(tsigFile, keyName)
 			if err != nil {
-				return cli.Input(err)
-			}
-			key := ks[0]
-			if keyName != "" {
-				key = nil
-				for _, k := range ks {
-					if k.Name == dns.CanonicalName(keyName) {
-						key = k
-					}
-				}
-				if key == nil {
-					return cli.Input(fmt.Errorf("%s has no key %s", tsigFile, keyName))
-				}
-			} else if len(ks) > 1 {
-				return cli.Usagef("%s holds %d keys; choose one with --key-name", tsigFile, len(ks))
+				return err
 			}
 			var name string
 			var recs []dns.RR
@@ -145,25 +137,23 @@ func idPublishCommand() *cli.Command {
 			res, err := publish.Publish(env.Context(), publish.Request{
 				Server: server, Key: key, Zone: zoneName, Name: name, Records: recs, Mode: mode, Timeout: timeout,
 			})
-			var re *publish.RcodeError
-			if errors.As(err, &re) {
-				hint := "the server refused the update; its log says why"
-				if re.Rcode == dns.RcodeNotAuth {
-					hint = "the server does not accept this TSIG key (name, algorithm or secret)"
-				}
-				return cli.WithHint(cli.Fail(err), hint)
-			}
 			if err != nil {
-				if strings.Contains(err.Error(), "publish: invalid") || strings.Contains(err.Error(), "is not at") || strings.Contains(err.Error(), "no records") {
-					return cli.Input(err)
-				}
-				return cli.Fail(err)
+				return idPublishErr(err)
 			}
 			verb := map[publish.Mode]string{publish.Replace: "published", publish.Add: "added", publish.Remove: "removed"}[mode]
 			if revoke {
-				verb = "revoked:"
+				verb = "published (revoked: the revocation marker)"
 			}
-			fmt.Fprintf(env.Stdout, "%s: %s %d record(s) in zone %s at %s\n", dns.Fqdn(name), verb, len(recs), res.Zone, server)
+			// The same shape as 'dance zone add': NAME without the
+			// trailing dot, the record count, the serial after the change.
+			shown := strings.TrimSuffix(dns.Fqdn(name), ".")
+			where := fmt.Sprintf("zone %s at %s", strings.TrimSuffix(res.Zone, "."), server)
+			if serial, err := idZoneSerial(env.Context(), server, res.Zone, timeout); err != nil {
+				fmt.Fprintf(env.Stdout, "%s: %d record(s) %s, %s\n", shown, len(recs), verb, where)
+				fmt.Fprintf(env.Stderr, "dance: warning: the zone's serial after the update is unknown: %v\n", err)
+			} else {
+				fmt.Fprintf(env.Stdout, "%s: %d record(s) %s, serial %d, %s\n", shown, len(recs), verb, serial, where)
+			}
 			if res.CheckErr != nil {
 				fmt.Fprintf(env.Stderr, "dance: warning: could not check whether a wildcard still answers for %s: %v\n", dns.Fqdn(name), res.CheckErr)
 			}
@@ -179,4 +169,60 @@ func idPublishCommand() *cli.Command {
 // rdataOf is the presentation form of rr's data.
 func rdataOf(rr dns.RR) string {
 	return strings.TrimSpace(strings.TrimPrefix(rr.String(), rr.Header().String()))
+}
+
+// idZoneSerial asks server for zone's SOA serial: after an update, the
+// serial of the zone with the change (or a later one).
+func idZoneSerial(ctx context.Context, server, zone string, timeout time.Duration) (uint32, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(zone), dns.TypeSOA)
+	c := &dns.Client{Net: "tcp", Timeout: timeout}
+	r, _, err := c.ExchangeContext(ctx, m, server)
+	if err != nil {
+		return 0, err
+	}
+	for _, rr := range r.Answer {
+		if soa, ok := rr.(*dns.SOA); ok {
+			return soa.Serial, nil
+		}
+	}
+	return 0, fmt.Errorf("no SOA for %s in the answer (%s)", zone, dns.RcodeToString[r.Rcode])
+}
+
+// idLoadTSIG reads the TSIG key file and picks the key named keyName, or
+// the only one.
+func idLoadTSIG(file, keyName string) (*tsigkey.Key, error) {
+	ks, err := tsigkey.ReadFile(file)
+	if err != nil {
+		return nil, cli.Input(err)
+	}
+	if keyName == "" {
+		if len(ks) > 1 {
+			return nil, cli.Usagef("%s holds %d keys; choose one with --key-name", file, len(ks))
+		}
+		return ks[0], nil
+	}
+	for _, k := range ks {
+		if k.Name == dns.CanonicalName(keyName) {
+			return k, nil
+		}
+	}
+	return nil, cli.Input(fmt.Errorf("%s has no key %s", file, keyName))
+}
+
+// idPublishErr turns an error of publish.Publish into the command's error:
+// a refusal by the server with a hint, bad input as such.
+func idPublishErr(err error) error {
+	var re *publish.RcodeError
+	if errors.As(err, &re) {
+		hint := "the server refused the update; its log says why"
+		if re.Rcode == dns.RcodeNotAuth {
+			hint = "the server does not accept this TSIG key (name, algorithm or secret)"
+		}
+		return cli.WithHint(cli.Fail(err), hint)
+	}
+	if strings.Contains(err.Error(), "publish: invalid") || strings.Contains(err.Error(), "is not at") || strings.Contains(err.Error(), "no records") {
+		return cli.Input(err)
+	}
+	return cli.Fail(err)
 }

@@ -490,7 +490,7 @@ func TestIDErrors(t *testing.T) {
 }
 
 func TestIDHelp(t *testing.T) {
-	for _, args := range [][]string{{"id", "new", "--help"}, {"id", "show", "--help"}, {"ca", "new", "--help"}} {
+	for _, args := range [][]string{{"id", "new", "--help"}, {"id", "show", "--help"}, {"id", "rotate", "--help"}, {"ca", "new", "--help"}} {
 		out, errs, code := idRun(t, "", args...)
 		if code != 0 || errs != "" {
 			t.Fatalf("%v: exit %d %q", args, code, errs)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/tlsa"
 	"github.com/miekg/dns"
 )
 
@@ -152,6 +153,8 @@ func lookupCommand() *cli.Command {
 		Description: `Prints the records, then the verdict: secure, insecure, bogus or
 indeterminate, with the reason (and its RFC 8914 Extended DNS Error code) when
 not secure. A proven non-existence (nxdomain, nodata) is a secure answer too.
+The revocation marker that 'dance zone revoke' publishes (TLSA 3 1 1 with an
+all-zero digest) is printed as "revoked", not as a key (--json: "revoked": true).
 
 ` + resolverFlagsHelp,
 		Examples: []string{
@@ -212,6 +215,10 @@ func printLookup(env *cli.Env, res *resolver.Result) {
 		fmt.Fprintf(env.Stdout, "; alias for %s\n", c)
 	}
 	for _, rec := range res.Records {
+		if isRevocationMarker(rec.Type, rec.Data) {
+			fmt.Fprintf(env.Stdout, "%s\t%d\tIN\t%s\t%s\n", rec.Name, rec.TTL, rec.Type, revokedLabel)
+			continue
+		}
 		fmt.Fprintln(env.Stdout, rec.String())
 	}
 	line := res.Status.String()
@@ -233,6 +240,22 @@ type lookupJSON struct {
 	Records    []resolver.Record `json:"records"`
 	CNAMEs     []string          `json:"cnames,omitempty"`
 	TTLSeconds int64             `json:"ttl_seconds"`
+	// Revoked is set when the records hold the revocation marker.
+	Revoked bool `json:"revoked,omitempty"`
+}
+
+// revokedLabel stands for the revocation marker (tlsa.RevocationMarker)
+// where records are printed: it is no key.
+const revokedLabel = "revoked (the revocation marker of 'dance zone revoke': TLSA 3 1 1 with an all-zero digest, no key)"
+
+// isRevocationMarker reports whether a record in presentation form is
+// tlsa.RevocationMarker.
+func isRevocationMarker(typ, data string) bool {
+	if !strings.EqualFold(typ, "TLSA") {
+		return false
+	}
+	rr, err := tlsa.Parse(data)
+	return err == nil && rr.IsRevocationMarker()
 }
 
 func printLookupJSON(env *cli.Env, res *resolver.Result) error {
@@ -240,6 +263,9 @@ func printLookupJSON(env *cli.Env, res *resolver.Result) error {
 		Reason: res.Reason, Records: res.Records, CNAMEs: res.CNAMEs, TTLSeconds: int64(res.TTL.Seconds())}
 	if out.Records == nil {
 		out.Records = []resolver.Record{}
+	}
+	for _, r := range out.Records {
+		out.Revoked = out.Revoked || isRevocationMarker(r.Type, r.Data)
 	}
 	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", "  ")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -500,6 +501,7 @@ func zoneServeCommand() *cli.Command {
 				if authMode == admin.AuthBoth {
 					sep = " and "
 				}
+				admin.RecordEndpoint(dir, adminLn.Addr(), adminCert, log)
 				fmt.Fprintf(env.Stdout, "admin API on %s://%s (%s)\n", scheme, adminLn.Addr(), strings.Join(creds, sep))
 			}
 			serveErr := srv.Serve(env.Context(), ls)
@@ -537,11 +539,11 @@ type apiFlags struct {
 }
 
 func (a *apiFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.api, "api", "http://127.0.0.1:8053", "`URL` of the zone's admin API")
+	fs.StringVar(&a.api, "api", "", "`URL` of the zone's admin API (default: the one 'dance zone serve' recorded in DIR/"+admin.EndpointFile+" with --dir, else "+defaultAdminURL+")")
 	fs.StringVar(&a.tokenFile, "token-file", "", "bearer token `FILE` (default DIR/admin.token with --dir, else $DANCE_ADMIN_TOKEN)")
-	fs.StringVar(&a.dir, "dir", "", "zone `DIR`ectory, to find the token file")
+	fs.StringVar(&a.dir, "dir", "", "zone `DIR`ectory: its token file, and the admin API's address and certificate that 'dance zone serve' records there")
 	fs.StringVar(&a.identity, "identity", "", "identity `DIR` (cert.pem, key.pem as 'dance id new' writes them) to present as a DANE client certificate")
-	fs.StringVar(&a.ca, "ca", "", "PEM `FILE` of the CA (or self-signed certificate) of an https --api (default: the system roots)")
+	fs.StringVar(&a.ca, "ca", "", "PEM `FILE` of the CA (or self-signed certificate) of an https --api (default: the certificate recorded in DIR with --dir, else the system roots)")
 }
 
 func (a *apiFlags) client(env *cli.Env) (*admin.Client, error) {
@@ -561,14 +563,47 @@ func (a *apiFlags) client(env *cli.Env) (*admin.Client, error) {
 			return nil, cli.Input(err)
 		}
 	}
-	if a.identity != "" && !strings.HasPrefix(strings.ToLower(a.api), "https://") {
+	api, pin, err := a.endpoint()
+	if err != nil {
+		return nil, err
+	}
+	if a.identity != "" && !strings.HasPrefix(strings.ToLower(api), "https://") {
 		return nil, cli.Usagef("--identity needs an https --api")
 	}
 	tc, err := adminTLSConfig(a.ca, a.identity)
 	if err != nil {
 		return nil, err
 	}
-	return &admin.Client{BaseURL: a.api, Token: tok, HTTP: adminHTTPClient(tc, 60*time.Second), Ctx: env.Context()}, nil
+	if a.ca == "" && pin != nil {
+		tc.RootCAs = pin
+	}
+	return &admin.Client{BaseURL: api, Token: tok, HTTP: adminHTTPClient(tc, 60*time.Second), Ctx: env.Context()}, nil
+}
+
+// defaultAdminURL is the admin API's address when nothing says otherwise:
+// the default of 'dance zone serve --admin-listen'.
+const defaultAdminURL = "http://127.0.0.1:8053"
+
+// endpoint is the admin API's URL: --api, else the one recorded in the
+// zone directory (admin.EndpointFile), else defaultAdminURL. With the
+// recorded URL comes the server's certificate, to trust when --ca is not
+// given (pin is nil for http or another URL).
+func (a *apiFlags) endpoint() (url string, pin *x509.CertPool, err error) {
+	url = a.api
+	if a.dir != "" {
+		ep, pool, err := admin.ReadEndpoint(a.dir)
+		switch {
+		case errors.Is(err, admin.ErrNoEndpoint):
+		case err != nil:
+			return "", nil, cli.Input(err)
+		case url == "" || strings.TrimSuffix(url, "/") == ep.URL:
+			url, pin = ep.URL, pool
+		}
+	}
+	if url == "" {
+		url = defaultAdminURL
+	}
+	return url, pin, nil
 }
 
 func apiErr(err error) error {
@@ -595,51 +630,140 @@ func zoneAddCommand() *cli.Command {
 		af      apiFlags
 		ttl     uint
 		replace bool
+		from    string
 	)
 	return &cli.Command{
 		Name:    "add",
 		Summary: "publish identity records through the admin API",
-		Usage:   "dance zone add NAME TYPE DATA [TYPE DATA ...] [--replace] [--ttl SECONDS] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
+		Usage: "dance zone add NAME TYPE DATA [TYPE DATA ...] [--replace] [--ttl SECONDS] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]\n" +
+			"  dance zone add [NAME] --from FILE|- [--replace] [--ttl SECONDS] (--dir DIR | ...)\n" +
+			"  dance id new --name NAME --out DIR | dance zone add --dir ZDIR --from -",
 		Description: "Adds records at NAME (TYPE: TLSA, SMIMEA, OPENPGPKEY, SSHFP; DATA in zone-file\n" +
 			"syntax, quoted as one argument). With --replace the records replace every identity\n" +
-			"record at NAME (a key rollover in one step). At a revoked name (dance zone revoke)\n" +
-			"records are added only with --replace, which lifts the revocation.",
+			"record at NAME at once. At a revoked name (dance zone revoke) records are added only\n" +
+			"with --replace, which lifts the revocation.\n\n" +
+			"--from reads TLSA records as zone-file lines instead, as 'dance id new' and 'dance ca\n" +
+			"new' print them (\"OWNER [TTL] [IN] TLSA u s m hex\"; a line that starts with blank\n" +
+			"space has the owner of the line before, bare RDATA \"u s m hex\" has NAME). Records\n" +
+			"may be at several names; each name's are published in one change, in the order of\n" +
+			"the file. A line's TTL wins over --ttl. Every line is checked before anything is\n" +
+			"published. With NAME, every record must be at NAME.\n\n" +
+			"--replace is no way to change a key: verifiers that cached the old record set refuse\n" +
+			"the new key, and accept the old one, until its TTL has passed. Change a key with\n" +
+			"'dance id rotate', which publishes the new key beside the old, waits out the TTL,\n" +
+			"then retires the old record: no verifier refuses the identity at any point.\n\n" +
+			"Prints one line per name: \"NAME: N record(s) published, serial S\".",
 		Examples: []string{
 			`dance zone add --dir ./zone sensor1._device.devices.test TLSA "3 1 1 8f1c...e2"`,
 			`dance zone add --dir ./zone --replace sensor1._device.devices.test TLSA "3 1 1 aa..." TLSA "3 1 1 bb..."`,
+			"dance id new --name sensor1._device.devices.test --out ./sensor1 | dance zone add --dir ./zone --from -",
+			"dance ca new --name devices.test --out ./ca | dance zone add --dir ./zone --from -",
+			"dance id rotate --out ./sensor1 --zone-dir ./zone   # a new key for sensor1, without refusals",
 		},
 		ExitCodes: apiExitCodes,
 		Flags: func(fs *flag.FlagSet) {
 			af.register(fs)
 			fs.UintVar(&ttl, "ttl", 0, "TTL in `SECONDS` (default: the zone's)")
 			fs.BoolVar(&replace, "replace", false, "replace the identity's records instead of adding")
+			fs.StringVar(&from, "from", "", "read TLSA records as zone-file lines from `FILE` (- for stdin)")
 		},
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
-			if len(args) < 3 || len(args)%2 != 1 {
-				return cli.Usagef("want NAME TYPE DATA [TYPE DATA ...]")
+			var batches []zoneAddBatch
+			if from != "" {
+				if len(args) > 1 {
+					return cli.Usagef("--from takes at most NAME, no TYPE DATA arguments")
+				}
+				name := ""
+				if len(args) == 1 {
+					name = args[0]
+				}
+				var err error
+				if batches, err = zoneAddFrom(env, from, name, uint32(ttl)); err != nil {
+					return err
+				}
+			} else {
+				if len(args) < 3 || len(args)%2 != 1 {
+					return cli.Usagef("want NAME TYPE DATA [TYPE DATA ...], or --from FILE")
+				}
+				b := zoneAddBatch{name: strings.TrimSuffix(args[0], ".")}
+				for i := 1; i < len(args); i += 2 {
+					b.recs = append(b.recs, admin.Record{Type: args[i], Data: args[i+1], TTL: uint32(ttl)})
+				}
+				batches = append(batches, b)
 			}
 			c, err := af.client(env)
 			if err != nil {
 				return err
 			}
-			var recs []admin.Record
-			for i := 1; i < len(args); i += 2 {
-				recs = append(recs, admin.Record{Type: args[i], Data: args[i+1], TTL: uint32(ttl)})
-			}
-			res, err := c.Publish(args[0], recs, replace)
-			if se, ok := errors.AsType[*admin.StatusError](err); ok && se.Code == http.StatusConflict && !replace {
-				return cli.WithHint(cli.Input(err), "the name is revoked (dance zone revoke): --replace publishes these records instead of the revocation marker, lifting the revocation")
-			}
-			if err != nil {
-				return apiErr(err)
-			}
-			fmt.Fprintf(env.Stdout, "%s: %d record(s) published, serial %d\n", args[0], len(recs), res.Serial)
-			if res.RevocationLifted {
-				fmt.Fprintf(env.Stdout, "%s: revocation lifted: the new records replace the revocation marker\n", args[0])
+			for _, b := range batches {
+				res, err := c.Publish(b.name, b.recs, replace)
+				if se, ok := errors.AsType[*admin.StatusError](err); ok && se.Code == http.StatusConflict && !replace {
+					return cli.WithHint(cli.Input(fmt.Errorf("%s: %w", b.name, err)), "the name is revoked (dance zone revoke): --replace publishes these records instead of the revocation marker, lifting the revocation")
+				}
+				if err != nil {
+					if len(batches) > 1 {
+						err = fmt.Errorf("%s: %w", b.name, err)
+					}
+					return apiErr(err)
+				}
+				fmt.Fprintf(env.Stdout, "%s: %d record(s) published, serial %d\n", b.name, len(b.recs), res.Serial)
+				if res.RevocationLifted {
+					fmt.Fprintf(env.Stdout, "%s: revocation lifted: the new records replace the revocation marker\n", b.name)
+				}
 			}
 			return nil
 		},
 	}
+}
+
+// zoneAddBatch is the records 'zone add' publishes at one name.
+type zoneAddBatch struct {
+	name string // without the trailing dot
+	recs []admin.Record
+}
+
+// zoneAddFrom reads the TLSA zone-file lines of file ("-": stdin) and
+// groups them by owner name, in the order of the file. Lines without an
+// owner are at name; with name, every line must be at it. A line's TTL
+// wins over ttl.
+func zoneAddFrom(env *cli.Env, file, name string, ttl uint32) ([]zoneAddBatch, error) {
+	data, err := cli.ReadInput(env, file)
+	if err != nil {
+		return nil, cli.Input(err)
+	}
+	rrs, err := tlsa.ParseFile(idDisplayPath(file), strings.NewReader(string(data)))
+	if err != nil {
+		return nil, cli.Input(err)
+	}
+	if len(rrs) == 0 {
+		return nil, cli.Input(fmt.Errorf("%s: no TLSA records", idDisplayPath(file)))
+	}
+	want := strings.ToLower(strings.TrimSuffix(name, "."))
+	var out []zoneAddBatch
+	index := map[string]int{}
+	for _, rr := range rrs {
+		owner := strings.ToLower(strings.TrimSuffix(rr.Owner, "."))
+		switch {
+		case owner == "" && want == "":
+			return nil, cli.Usagef("%s: a record without an owner name (%s): give NAME", idDisplayPath(file), rr.Record)
+		case owner == "":
+			owner = want
+		case want != "" && owner != want:
+			return nil, cli.Input(fmt.Errorf("%s: a record at %s, not at %s", idDisplayPath(file), owner, want))
+		}
+		rec := admin.Record{Type: "TLSA", Data: rr.Record.String(), TTL: ttl}
+		if rr.HasTTL {
+			rec.TTL = rr.TTL
+		}
+		i, ok := index[owner]
+		if !ok {
+			i = len(out)
+			index[owner] = i
+			out = append(out, zoneAddBatch{name: owner})
+		}
+		out[i].recs = append(out[i].recs, rec)
+	}
+	return out, nil
 }
 
 func zoneRemoveCommand() *cli.Command {
@@ -736,9 +860,12 @@ func zoneListCommand() *cli.Command {
 		asJSON bool
 	)
 	return &cli.Command{
-		Name:      "list",
-		Summary:   "list identities through the admin API",
-		Usage:     "dance zone list [--under NAME] [--limit N] [--json] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
+		Name:    "list",
+		Summary: "list identities through the admin API",
+		Usage:   "dance zone list [--under NAME] [--limit N] [--json] (--dir DIR | --token-file FILE | --identity DIR [--ca FILE]) [--api URL]",
+		Description: "Prints each identity's records as zone-file lines, or with --json one object per\n" +
+			"identity. A revoked name's record, the revocation marker, is printed as \"revoked\"\n" +
+			"instead of its data (--json: \"revoked\": true beside the records).",
 		Examples:  []string{"dance zone list --dir ./zone --under _device.devices.test", "dance zone list --dir ./zone --json"},
 		ExitCodes: apiExitCodes,
 		Flags: func(fs *flag.FlagSet) {
@@ -767,11 +894,22 @@ func zoneListCommand() *cli.Command {
 					return apiErr(err)
 				}
 				for _, id := range ids {
+					revoked := false
+					for _, r := range id.Records {
+						revoked = revoked || isRevocationMarker(r.Type, r.Data)
+					}
 					if asJSON {
-						enc.Encode(id)
+						enc.Encode(struct {
+							admin.Identity
+							Revoked bool `json:"revoked,omitempty"`
+						}{id, revoked})
 					} else {
 						for _, r := range id.Records {
-							fmt.Fprintf(w, "%s\t%d\tIN\t%s\t%s\n", id.Name, r.TTL, r.Type, r.Data)
+							data := r.Data
+							if isRevocationMarker(r.Type, r.Data) {
+								data = revokedLabel
+							}
+							fmt.Fprintf(w, "%s\t%d\tIN\t%s\t%s\n", id.Name, r.TTL, r.Type, data)
 						}
 					}
 					after = id.Name

@@ -248,7 +248,8 @@ func TestZoneAdminDANE(t *testing.T) {
 		{"publish admin1 with the token", cat([]string{"zone", "add"}, withToken, tlsaArgs("laptop._device.ops.devices.test", admin1TLSA)), 0, "1 record(s) published", ""},
 		{"publish admin2 with the token", cat([]string{"zone", "add"}, withToken, tlsaArgs("old._device.ops.devices.test", admin2TLSA)), 0, "1 record(s) published", ""},
 		{"publish outsider with the token", cat([]string{"zone", "add"}, withToken, tlsaArgs("sensor9._device.devices.test", outsiderTLSA)), 0, "1 record(s) published", ""},
-		{"https without --ca", cat([]string{"zone", "list", "--api", api, "--dir", dir}), 1, "", "certificate"},
+		{"https without --ca", cat([]string{"zone", "list", "--api", api, "--token-file", filepath.Join(dir, "admin.token")}), 1, "", "certificate"},
+		{"https with the certificate recorded in --dir", cat([]string{"zone", "list", "--api", api, "--dir", dir}), 0, "laptop", ""},
 		{"identity over http", cat([]string{"zone", "list", "--api", "http://127.0.0.1:1", "--identity", admin1}), 2, "", "https"},
 		{"identity dir without a certificate", cat([]string{"zone", "list"}, as(base)), 2, "", "no identity"},
 	})

@@ -117,7 +117,7 @@ func testZoneRevoke(t *testing.T, wildcard bool) {
 	}
 	runCases(t, []cliCase{
 		after,
-		{"id publish --revoke", publish("--revoke", name), 0, `^` + quoted + `\.: revoked: 1 record\(s\)`, ""},
+		{"id publish --revoke", publish("--revoke", name), 0, `^` + quoted + `: 1 record\(s\) published \(revoked: the revocation marker\), serial \d+, zone devices\.test at `, ""},
 		{"after id publish --revoke", verify, 1, `^not authenticated: revoked\n`, ""},
 		{"id publish --revoke with records", publish("--revoke", name, "TLSA", own), 2, `^$`, "--revoke takes one NAME"},
 	})

@@ -16,7 +16,8 @@
 //     echoes the identity fields it receives;
 //  6. clients (package danetls) that connect with each identity, and one
 //     whose identity was never published;
-//  7. a revocation: a record removed, the device still accepted while
+//  7. a revocation: a record removed (and the "dance zone revoke" to use
+//     where a wildcard covers the name), the device still accepted while
 //     caches hold the record (if they do), then refused;
 //  8. a clean shutdown that checks every port it opened is closed.
 //

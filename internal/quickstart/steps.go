@@ -277,8 +277,9 @@ func isRefusal(err error) bool {
 	return strings.Contains(err.Error(), "remote error: tls:")
 }
 
-// step 7: revocation is removing the record. Caches may keep it for up
-// to its TTL; the device is refused once they drop it.
+// step 7: revocation is removing the record (or, where a wildcard covers
+// the name, revoking it: printed as the command to use then). Caches may
+// keep it for up to its TTL; the device is refused once they drop it.
 func (q *qs) revoke(ctx context.Context, n int) error {
 	accepted, _ := q.clients()
 	c := accepted[1]
@@ -289,6 +290,9 @@ func (q *qs) revoke(ctx context.Context, n int) error {
 	}
 	q.p.line("%s removed from the zone (serial %d)", c.claimed, serial)
 	q.p.dance("zone", "remove", "--dir", q.zoneDir, "--api", q.adminURL, c.claimed)
+	q.p.line("no wildcard covers it here, so removing revokes it; where one does (an organisation CA")
+	q.p.line("at *._device.ZONE), revoke it instead: the marker it publishes shadows the wildcard")
+	q.p.dance("zone", "revoke", "--dir", q.zoneDir, "--api", q.adminURL, c.claimed)
 	a, err := q.connect(ctx, n, c)
 	if err != nil {
 		return err

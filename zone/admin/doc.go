@@ -35,7 +35,9 @@
 //	GET    /metrics                    Prometheus metrics
 //
 // Where to start: Handler with a Config (Zone, Token, Auth); Client is the
-// matching Go client; LoadOrCreateToken makes the token file. The DANE
+// matching Go client; LoadOrCreateToken makes the token file;
+// RecordEndpoint writes where the API listens (and its certificate) into
+// the zone directory, and ReadEndpoint reads it back for a client. The DANE
 // side of the listener is set up by the caller (cmd/dance zone serve):
 // danetls.ServerConfig around a verify.Core, http.Server.ConnContext set to
 // danetls.ConnContext.
