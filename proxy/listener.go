@@ -100,15 +100,17 @@ func (l *handshakeListener) handshake(c net.Conn) {
 	err := tc.HandshakeContext(ctx)
 	l.s.metrics.handshakeSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
+		// Logged before it is counted: once the counter moves, the log
+		// has what it will get about this handshake.
+		l.s.handshakeFailed(l.ctx, remote, err)
 		l.s.metrics.handshakeResult(ctx, err).Inc()
-		l.s.handshakeFailed(remote, err)
 		tc.Close()
 		return
 	}
-	l.s.metrics.handshakeOK.Inc()
 	if l.s.cfg.AccessLog {
 		l.s.logAccepted(tc, remote)
 	}
+	l.s.metrics.handshakeOK.Inc()
 	_ = c.SetDeadline(time.Time{})
 	select {
 	case l.out <- tc:
@@ -218,12 +220,18 @@ func (c *limitedConn) CloseWrite() error {
 // is not logged here: the verification core logged the refusal, with the
 // client's address (verify.WithPeerAddr), and one line per refused client
 // is enough at every level.
-func (s *Server) handshakeFailed(remote string, err error) {
+// A handshake cut because the listener is closing (listening, the
+// listener's context, has ended) is logged at Debug: the server is
+// stopping, the client did nothing wrong.
+func (s *Server) handshakeFailed(listening context.Context, remote string, err error) {
 	var ve *verify.Error
-	if errors.As(err, &ve) {
-		return
+	switch {
+	case errors.As(err, &ve):
+	case listening.Err() != nil:
+		s.log.Debug("proxy: handshake cut; server stopping", "remote", remote)
+	default:
+		s.log.Info("proxy: handshake failed", "remote", remote, "err", logtext.Bound(err.Error(), logtext.MaxText))
 	}
-	s.log.Info("proxy: handshake failed", "remote", remote, "err", logtext.Bound(err.Error(), logtext.MaxText))
 }
 
 // logAccepted is the access log (Config.AccessLog): one line per client

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +24,7 @@ func TestProxyLogLines(t *testing.T) {
 	f := newProxyFixture(t)
 	backend := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer backend.Close()
-	addr, errb, stop := startProxyCmd(t, []string{"--listen", "127.0.0.1:0", "--backend", backend.URL,
+	addr, errb, handshakes, stop := startProxyCmdMetrics(t, []string{"--listen", "127.0.0.1:0", "--backend", backend.URL,
 		"--cert", f.srvCert, "--key", f.srvKey, "--allow", "*._device.example.test",
 		"--resolver", f.resolver, "--anchors", f.anchors, "--access-log"})
 	// A certificate for the device's name with another key: no-match,
@@ -62,13 +66,8 @@ func TestProxyLogLines(t *testing.T) {
 	raw.SetReadDeadline(time.Now().Add(30 * time.Second))
 	raw.Read(make([]byte, 64))
 	raw.Close()
-	// Wait for the last line, then count.
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(errb.String(), `msg="proxy: handshake failed"`); {
-		if time.Now().After(deadline) {
-			t.Fatalf("the broken handshake is not logged: %s", errb.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+	// Every handshake has ended, and been logged, once it is counted.
+	handshakes(1, 6)
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -106,7 +105,7 @@ func TestProxyDebugLinesPerClient(t *testing.T) {
 			if mode == "tcp" {
 				be = strings.TrimPrefix(backend.URL, "http://")
 			}
-			addr, errb, stop := startProxyCmd(t, []string{"--mode", mode, "--listen", "127.0.0.1:0", "--backend", be,
+			addr, errb, handshakes, stop := startProxyCmdMetrics(t, []string{"--mode", mode, "--listen", "127.0.0.1:0", "--backend", be,
 				"--cert", f.srvCert, "--key", f.srvKey, "--allow", "*._device.example.test", "--allow", "other.example.test",
 				"--resolver", f.resolver, "--anchors", f.anchors, "--log-level", "debug"})
 			// dial returns the client's address and whether it got
@@ -137,12 +136,7 @@ func TestProxyDebugLinesPerClient(t *testing.T) {
 			if passed {
 				t.Fatal("a name off the allow-list got through")
 			}
-			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(errb.String(), "remote="+bad); {
-				if time.Now().After(deadline) {
-					t.Fatalf("the refusal is not logged: %s", errb.String())
-				}
-				time.Sleep(10 * time.Millisecond) // polling interval
-			}
+			handshakes(1, 1)
 			if code := stop(); code != 0 {
 				t.Fatalf("exit %d", code)
 			}
@@ -159,4 +153,61 @@ func TestProxyDebugLinesPerClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startProxyCmdMetrics is startProxyCmd with --metrics; handshakes(ok,
+// failed) waits until the proxy has counted that many handshakes of each
+// result, which it does once it has logged them.
+func startProxyCmdMetrics(t *testing.T, args []string) (string, *syncBuffer, func(ok, failed int), func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append(append([]string{"proxy"}, args...), "--metrics", "127.0.0.1:0"), nil, &out, &errb)
+	}()
+	stop := func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(30 * time.Second):
+			t.Fatal("dance proxy did not stop within 30s of its context ending")
+			return -1
+		}
+	}
+	t.Cleanup(cancel)
+	re := regexp.MustCompile(`(?s)metrics on (http://127\.0\.0\.1:\d+/metrics).*listening on (127\.0\.0\.1:\d+)`)
+	var m []string
+	for deadline := time.Now().Add(30 * time.Second); m == nil; m = re.FindStringSubmatch(out.String()) {
+		select {
+		case code := <-done:
+			t.Fatalf("dance proxy exited %d: %s", code, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dance proxy did not report its addresses: %s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	handshakes := func(ok, failed int) {
+		t.Helper()
+		want := []string{fmt.Sprintf(`dance_proxy_handshakes_total{result="ok"} %d`, ok), fmt.Sprintf(`dance_proxy_handshakes_total{result="failed"} %d`, failed)}
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			resp, err := http.Get(m[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), want[0]) && strings.Contains(string(b), want[1]) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("handshakes not counted as %q: %s", want, b)
+			}
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+	}
+	return m[2], &errb, handshakes, stop
 }
