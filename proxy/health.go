@@ -71,8 +71,9 @@ func CheckConfig(ctx context.Context, c ZoneChecker, names []string) (unreachabl
 // its log.
 type Health struct {
 	// Retry is the first wait before a check is repeated; 0 means
-	// DefaultHealthRetry. It doubles up to MaxHealthRetry.
-	Retry time.Duration
+	// DefaultHealthRetry. It doubles up to MaxRetry; 0 means
+	// MaxHealthRetry.
+	Retry, MaxRetry time.Duration
 	// Logger receives each check's outcome; nil discards it.
 	Logger *slog.Logger
 
@@ -131,9 +132,12 @@ func (h *Health) Watch(c ZoneChecker, names []string, unreachable []resolver.Zon
 	h.mu.Unlock()
 	go func() {
 		defer close(done)
-		wait := h.Retry
+		wait, most := h.Retry, h.MaxRetry
 		if wait <= 0 {
 			wait = DefaultHealthRetry
+		}
+		if most <= 0 {
+			most = MaxHealthRetry
 		}
 		for {
 			t := time.NewTimer(wait)
@@ -150,7 +154,7 @@ func (h *Health) Watch(c ZoneChecker, names []string, unreachable []resolver.Zon
 			if h.report(u, err) {
 				return
 			}
-			wait = min(2*wait, MaxHealthRetry)
+			wait = max(min(2*wait, most), wait)
 		}
 	}()
 }

@@ -193,7 +193,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			}
 			var core *verify.Core
 			res := &swapResolver{}
-			health := &proxy.Health{Retry: proxyHealthRetry, Logger: log}
+			health := &proxy.Health{Retry: proxyHealthRetry, MaxRetry: proxyHealthMaxRetry, Logger: log}
 			defer health.Stop()
 			loadAllow := func() (*verify.AllowList, error) {
 				patterns := append([]string(nil), allow...)
@@ -355,8 +355,9 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 const proxyCheckTimeout = 30 * time.Second
 
 // proxyHealthRetry is the first wait before zones that did not validate
-// are checked again (tests shorten it).
-var proxyHealthRetry = proxy.DefaultHealthRetry
+// are checked again, doubling up to proxyHealthMaxRetry (tests shorten
+// them).
+var proxyHealthRetry, proxyHealthMaxRetry = proxy.DefaultHealthRetry, proxy.MaxHealthRetry
 
 // swapResolver is the resolver under the verification core: SIGHUP
 // replaces it (new trust anchors) without replacing the core, its cache

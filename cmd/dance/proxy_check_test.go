@@ -130,9 +130,9 @@ func failingForwarder(t *testing.T, h *dnstest.Hierarchy, down *atomic.Bool) str
 // does not stop the proxy; it says so loudly, /healthz reports it, and the
 // zones are checked again until they validate.
 func TestProxyStartsDuringDNSOutage(t *testing.T) {
-	old := proxyHealthRetry
-	proxyHealthRetry = 20 * time.Millisecond
-	t.Cleanup(func() { proxyHealthRetry = old })
+	old, oldMax := proxyHealthRetry, proxyHealthMaxRetry
+	proxyHealthRetry, proxyHealthMaxRetry = 20*time.Millisecond, 100*time.Millisecond
+	t.Cleanup(func() { proxyHealthRetry, proxyHealthMaxRetry = old, oldMax })
 	f := newProxyFixture(t)
 	var down atomic.Bool
 	down.Store(true)
