@@ -149,8 +149,16 @@ type Config struct {
 	// clock as the Verifier.
 	Time func() time.Time
 	// Logger receives connection and request failures with their reasons;
-	// nil discards them.
+	// nil discards them. A client the verifier refuses is logged once, by
+	// the verifier (verify.Config.Logger, with the client's address), not
+	// again here.
+	//
+	// Peer-supplied text in the proxy's lines is cut to a bounded length.
 	Logger *slog.Logger
+	// AccessLog logs each client whose handshake succeeded at Info:
+	// address, TLS version and identity (in ModePassthrough, the
+	// certificate's subject).
+	AccessLog bool
 	// Registerer, when not nil, gets the proxy's metrics (namespace
 	// "dance", subsystem "proxy").
 	Registerer prometheus.Registerer

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dnsbound/dance/internal/logtext"
+	"github.com/dnsbound/dance/verify"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -76,7 +78,9 @@ func (l *handshakeListener) acceptLoop() {
 		l.s.metrics.accepted.Inc()
 		l.s.metrics.active.Inc()
 		lc := &limitedConn{Conn: c, done: make(chan struct{})}
-		lc.ctx, lc.cancel = context.WithCancelCause(l.s.ctx)
+		// Renewals run under lc.ctx: their verdicts are logged with the
+		// client's address too.
+		lc.ctx, lc.cancel = context.WithCancelCause(verify.WithPeerAddr(l.s.ctx, c.RemoteAddr().String()))
 		lc.release = func() { <-l.sem; l.s.metrics.active.Dec(); l.s.forgetHijacked(lc); l.s.renewals.Delete(lc) }
 		l.wg.Add(1)
 		go l.handshake(lc)
@@ -86,19 +90,25 @@ func (l *handshakeListener) acceptLoop() {
 func (l *handshakeListener) handshake(c net.Conn) {
 	defer l.wg.Done()
 	tc := tls.Server(c, l.conf)
+	remote := c.RemoteAddr().String()
 	ctx, cancel := context.WithTimeout(l.ctx, l.timeout)
 	defer cancel()
+	// The verification core logs its verdict with the client's address.
+	ctx = verify.WithPeerAddr(ctx, remote)
 	_ = c.SetDeadline(time.Now().Add(l.timeout))
 	start := time.Now()
 	err := tc.HandshakeContext(ctx)
 	l.s.metrics.handshakeSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
+		// Logged before it is counted: once the counter moves, the log
+		// has what it will get about this handshake.
+		l.s.handshakeFailed(l.ctx, remote, err)
 		l.s.metrics.handshakeResult(ctx, err).Inc()
-		// The verification core has logged its reason already; this says
-		// which connection failed and how.
-		l.s.log.Info("proxy: handshake failed", "remote", c.RemoteAddr().String(), "err", err)
 		tc.Close()
 		return
+	}
+	if l.s.cfg.AccessLog {
+		l.s.logAccepted(tc, remote)
 	}
 	l.s.metrics.handshakeOK.Inc()
 	_ = c.SetDeadline(time.Time{})
@@ -203,4 +213,38 @@ func (c *limitedConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return nil
+}
+
+// handshakeFailed logs a failed handshake at Info when the TLS exchange
+// broke (the client's error text, bounded). A client the verifier refused
+// is not logged here: the verification core logged the refusal, with the
+// client's address (verify.WithPeerAddr), and one line per refused client
+// is enough at every level.
+// A handshake cut because the listener is closing (listening, the
+// listener's context, has ended) is logged at Debug: the server is
+// stopping, the client did nothing wrong.
+func (s *Server) handshakeFailed(listening context.Context, remote string, err error) {
+	var ve *verify.Error
+	switch {
+	case errors.As(err, &ve):
+	case listening.Err() != nil:
+		s.log.Debug("proxy: handshake cut; server stopping", "remote", remote)
+	default:
+		s.log.Info("proxy: handshake failed", "remote", remote, "err", logtext.Bound(err.Error(), logtext.MaxText))
+	}
+}
+
+// logAccepted is the access log (Config.AccessLog): one line per client
+// whose handshake succeeded.
+func (s *Server) logAccepted(tc *tls.Conn, remote string) {
+	st := tc.ConnectionState()
+	attrs := []any{"remote", remote, "tls", tls.VersionName(st.Version)}
+	if id := identityOf(tc); id != nil {
+		attrs = append(attrs, "subject", id.Subject(), "kind", id.Kind.String(), "name", id.Name)
+	} else if len(st.PeerCertificates) > 0 {
+		// Passthrough: the application authenticates; this is only what
+		// the certificate says.
+		attrs = append(attrs, "certificate_subject", logtext.Bound(st.PeerCertificates[0].Subject.String(), logtext.MaxText))
+	}
+	s.log.Info("proxy: client accepted", attrs...)
 }

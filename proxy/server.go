@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/httpauth"
+	"github.com/dnsbound/dance/internal/logtext"
 	"github.com/dnsbound/dance/proxy/proxyproto"
 	"github.com/dnsbound/dance/verify"
 )
@@ -426,5 +427,5 @@ func (s *Server) renewalFailed(ctx context.Context, msg, remote string, err erro
 		s.log.Debug("proxy: identity renewal abandoned; connection or server closed", "remote", remote, "cause", context.Cause(ctx))
 		return
 	}
-	s.log.Info(msg, "remote", remote, "err", err)
+	s.log.Info(msg, "remote", remote, "err", logtext.Bound(err.Error(), logtext.MaxText))
 }

@@ -122,7 +122,6 @@ func (s *Server) forwardTCP(tc *tls.Conn) {
 	}
 	_ = bc.SetWriteDeadline(time.Time{})
 	s.metrics.forwardedMode.Inc()
-	s.log.Debug("proxy: forwarding", "remote", remote, "subject", id.Subject(), "kind", id.Kind.String())
 	s.pipe(connCtx, tc, bc, &renewal{s: s, id: id, chain: st.PeerCertificates})
 }
 

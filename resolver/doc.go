@@ -12,6 +12,11 @@
 //	res, err := r.Lookup(ctx, "_443._tcp.www.example.com.", dns.TypeTLSA)
 //	if err == nil && res.Status == resolver.Secure { ... use res.Records ... }
 //
+// A server that will look names up under given zones can check first that
+// its configuration validates them: CheckZones reports, per zone, Secure or
+// the Problem (no anchor leads there, the upstream strips signatures, the
+// zone is unsigned or bogus, or the upstream is merely unreachable).
+//
 // Trust anchors are the IANA root keys (RootAnchors) plus Config.Anchors
 // (Config.NoRootAnchors leaves the root keys out); LoadAnchors and
 // ParseAnchors read DS or DNSKEY lines, each anchor valid for its own

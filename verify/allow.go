@@ -173,3 +173,34 @@ func (a *AllowList) Len() int {
 	}
 	return len(a.patterns)
 }
+
+// ZoneNames returns names whose zones hold the TLSA records the list
+// allows, for checking that those zones validate (resolver.CheckZones):
+// the name below which each subtree pattern allows names, and the parent
+// of each exact name (a device's zone is its parent's, whatever the
+// number of devices), without duplicates, sorted.
+func (a *AllowList) ZoneNames() []string {
+	if a == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for base := range a.subtrees {
+		add(base)
+	}
+	for n := range a.exact {
+		if p := parentOf(n); strings.Contains(p, ".") {
+			add(p)
+		} else {
+			add(n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -79,5 +80,20 @@ func TestSetAllowList(t *testing.T) {
 	core.SetAllowList(mustAllow(t, "b.example"))
 	if _, err := core.Verify(t.Context(), "a.example", Presented{RawPublicKey: []byte{1}}); ReasonOf(err) != ReasonNotAllowed {
 		t.Errorf("after reload: %v, want %s", err, ReasonNotAllowed)
+	}
+}
+
+func TestAllowListZoneNames(t *testing.T) {
+	a, err := ParseAllowList([]string{"*._device.example.com", "s1._device.example.com", "s2._device.example.com",
+		"_smtp-client.mta1.example.net", "*._user.example.org", "host.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"_device.example.com", "_user.example.org", "example.com", "mta1.example.net"}
+	if got := a.ZoneNames(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("ZoneNames() = %q, want %q", got, want)
+	}
+	if (*AllowList)(nil).ZoneNames() != nil {
+		t.Fatal("nil list has zone names")
 	}
 }

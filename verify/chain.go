@@ -20,7 +20,7 @@ var _ CertificateVerifier = (*Core)(nil)
 func (c *Core) VerifyCertificate(ctx context.Context, chain []*x509.Certificate) (*Identity, error) {
 	name, err := chainName(chain)
 	if err != nil {
-		c.record(name, nil, err, false)
+		c.record(ctx, name, nil, err, false)
 		return nil, err
 	}
 	return c.Verify(ctx, name, Presented{Chain: chain})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/ttlcache"
+	"github.com/dnsbound/dance/internal/logtext"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/miekg/dns"
@@ -94,8 +95,12 @@ type Config struct {
 	// Time returns the current time; nil means time.Now. Verdict expiry and
 	// certification path validity use it.
 	Time func() time.Time
-	// Logger receives one record per verdict (refusals at Info with the
-	// reason and detail, successes at Debug); nil discards them.
+	// Logger receives one record per verdict: refusals at Info with the
+	// reason and detail, successes at Debug, with the peer's address when
+	// the context carries one (WithPeerAddr). Refusals served from the
+	// verdict cache are logged at most once per name each
+	// RefusalLogInterval, the next line counting those left out. nil
+	// discards them.
 	Logger *slog.Logger
 	// Registerer, when not nil, gets the core's Prometheus metrics
 	// (namespace "dance", subsystem "verify") and, when Resolver has a
@@ -121,6 +126,8 @@ type Core struct {
 	metrics *metrics
 	log     *slog.Logger
 	now     func() time.Time
+	// refusals limits the log lines of refusals from the cache.
+	refusals refusalLog
 }
 
 var _ Verifier = (*Core)(nil)
@@ -189,7 +196,7 @@ func (c *Core) InFlight() int { return len(c.sem) }
 // *Error (possibly wrapped) whose Reason says why the peer was refused.
 func (c *Core) Verify(ctx context.Context, claimedName string, p Presented) (*Identity, error) {
 	id, cached, err := c.verify(ctx, claimedName, p)
-	c.record(claimedName, id, err, cached)
+	c.record(ctx, claimedName, id, err, cached)
 	return id, err
 }
 
@@ -532,18 +539,33 @@ func (c *Core) tlsaRecords(name string, res *resolver.Result, now time.Time, ttl
 	return p
 }
 
-// record counts and logs a verdict. The peer learns none of this.
-func (c *Core) record(claimed string, id *Identity, err error, cached bool) {
+// record counts and logs a verdict. The peer learns none of this. Text
+// the peer chose (the claimed name, errors quoting it) is cut to a bounded
+// length; refusals from the verdict cache are logged at most once per name
+// each RefusalLogInterval.
+func (c *Core) record(ctx context.Context, claimed string, id *Identity, err error, cached bool) {
 	if err == nil {
 		c.metrics.verdict(resultOK, cached)
-		if !c.log.Enabled(context.Background(), slog.LevelDebug) {
+		if !c.log.Enabled(ctx, slog.LevelDebug) {
 			return
 		}
-		c.log.Debug("peer authenticated", "name", id.Name, "kind", id.Kind.String(), "user", id.User,
-			"usage", id.Record.Usage.String(), "depth", id.Depth, "expires", id.Expires, "cached", cached)
+		c.log.Debug("peer authenticated", peerAttrs(ctx, "name", id.Name, "kind", id.Kind.String(), "user", id.User,
+			"usage", id.Record.Usage.String(), "depth", id.Depth, "expires", id.Expires, "cached", cached)...)
 		return
 	}
 	r := ReasonOf(err)
 	c.metrics.verdict(r.String(), cached)
-	c.log.Info("peer refused", "name", claimed, "reason", r.String(), "error", err.Error(), "cached", cached)
+	if !c.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	name := logtext.Bound(claimed, logtext.MaxName)
+	log, suppressed := c.refusals.allow(name, cached, c.now())
+	if !log {
+		return
+	}
+	attrs := []any{"name", name, "reason", r.String(), "error", logtext.Bound(err.Error(), logtext.MaxText), "cached", cached}
+	if suppressed > 0 {
+		attrs = append(attrs, "suppressed", suppressed)
+	}
+	c.log.Info("peer refused", peerAttrs(ctx, attrs...)...)
 }

@@ -49,8 +49,10 @@
 // resolver is a *resolver.Resolver, its counters under subsystem
 // "resolver" (lookups_total, cache_hits_total, refused_overloaded_total,
 // deadline_exceeded_total, upstream_queries_total, upstream_errors_total).
-// Each refusal is logged at Info with the name, the reason and the detail;
-// each success at Debug.
+// Each refusal is logged at Info with the name, the reason and the detail
+// (and the peer's address, given with WithPeerAddr); each success at Debug.
+// Refusals served from the verdict cache are logged at most once per name
+// each RefusalLogInterval.
 //
 // # Security considerations
 //

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,12 +16,15 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/proxy"
+	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -44,10 +48,12 @@ func proxyCommand() *cli.Command {
 		maxBody                               int64
 		maxConns                              int
 		metricsAddr, logLevel                 string
+		accessLog                             bool
 		backendCA                             string
 	)
 	return &cli.Command{
 		Name:    "proxy",
+		Config:  true,
 		Summary: "TLS-terminating proxy that authenticates clients by their DNS names",
 		Usage:   "dance proxy --listen ADDR --backend URL|ADDR --cert FILE --key FILE --allow PATTERN ... [--mode http|tcp|passthrough] [flags]",
 		Description: `Terminates TLS on --listen with the proxy's own --cert and --key and
@@ -68,9 +74,28 @@ and must match. Refused clients get a generic TLS alert; the reason is logged.
                authenticates (package httpauth). No allow-list, no lookup.
 
 Incoming copies of all these header fields are removed from client requests.
-SIGHUP reloads --allow-file (with the --allow patterns); SIGINT and SIGTERM stop
-accepting and let connections finish for --drain-timeout. Prints the bound
-address once ready.
+
+Before it listens, the proxy checks that the zones of the allow-list validate
+as Secure with the resolver flags below: settings that cannot validate them
+(no anchor leads to them, the resolver strips signatures or sets no AD bit
+under --trust-ad, the zone is unsigned or bogus) are refused with a hint on
+what to change. A resolver that does not answer is not: the proxy starts, logs
+the outage as an error, checks again in the background, and GET /healthz on
+the --metrics listener answers 503 with the reason until the zones validate
+(200 "ok" then).
+
+Logs (stderr): each refused client once at info, with its address and the
+reason; refusals served again from the verdict cache at most once a minute per
+name (the next line counts those left out); a broken TLS exchange at info;
+--access-log adds a line per accepted client. Text the client chose is cut to
+a bounded length.
+
+SIGHUP reloads --cert/--key, --allow-file (with the --allow patterns) and
+--anchors, checks the zones again, and logs what it reloaded; a reload with any
+bad part keeps the whole old configuration and logs why. Verdicts cached
+before a reload stand until they expire (at most the records' TTL). SIGINT and
+SIGTERM stop accepting and let connections finish for --drain-timeout. Prints
+the bound address once ready.
 
 The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 		Examples: []string{
@@ -88,7 +113,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			fs.StringVar(&cert, "cert", "", "the proxy's certificate chain `FILE` (PEM; required)")
 			fs.StringVar(&key, "key", "", "the proxy's private key `FILE` (PEM; required)")
 			fs.Var(&allow, "allow", "allowed name or subtree `PATTERN` (\"*._device.example.com\"); repeatable")
-			fs.StringVar(&allowFile, "allow-file", "", "`FILE` of allow-list patterns, one a line (\"#\" comments); reloaded on SIGHUP")
+			fs.StringVar(&allowFile, "allow-file", "", "`FILE` of allow-list patterns, one a line (\"#\" comments); reloaded on SIGHUP, as are --cert, --key and --anchors")
 			fs.StringVar(&nameHeader, "name-header", proxy.DefaultNameHeader, "header `FIELD` carrying the authenticated name (http mode)")
 			fs.StringVar(&kindHeader, "kind-header", proxy.DefaultKindHeader, "header `FIELD` carrying the kind of identity (http mode)")
 			fs.StringVar(&tlv, "tlv", "0xE0", "PROXY v2 TLV `TYPE` carrying the name (tcp mode), 0xE0 to 0xEF")
@@ -104,8 +129,9 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			fs.DurationVar(&sendTO, "send-timeout", proxy.DefaultSendTimeout, "longest wait for the client to take each part of a response, `DURATION` (http, passthrough)")
 			fs.Int64Var(&maxBody, "max-body-size", 0, "largest request body in `OCTETS` (http, passthrough; 0: no limit, bodies stream to the backend)")
 			fs.StringVar(&backendCA, "backend-ca", "", "CA certificates `FILE` (PEM) for an https --backend (default: the system's roots)")
-			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics")
+			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics and the health check on /healthz")
 			fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
+			fs.BoolVar(&accessLog, "access-log", false, "log each accepted client at info: address, TLS version, identity")
 		},
 		NoArgs: true,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
@@ -130,10 +156,20 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				return cli.Usagef("--log-level: %v", err)
 			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
-			pair, err := tls.LoadX509KeyPair(cert, key)
-			if err != nil {
-				return cli.Input(fmt.Errorf("--cert/--key: %w", err))
+			loadCert := func() (*tls.Certificate, error) {
+				pair, err := tls.LoadX509KeyPair(cert, key)
+				if err != nil {
+					return nil, fmt.Errorf("--cert/--key: %w", err)
+				}
+				return &pair, nil
 			}
+			pair, err := loadCert()
+			if err != nil {
+				return cli.Input(err)
+			}
+			// The certificate in force, replaced on SIGHUP.
+			var current atomic.Pointer[tls.Certificate]
+			current.Store(pair)
 			var backendTLS *tls.Config
 			if backendCA != "" {
 				data, err := cli.ReadInput(env, backendCA)
@@ -147,14 +183,18 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				backendTLS = &tls.Config{RootCAs: pool}
 			}
 			reg := prometheus.NewRegistry()
+			serverTLS := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return current.Load(), nil }}
 			cfg := proxy.Config{
-				Mode: m, Backend: backend, BackendTLS: backendTLS, TLS: &tls.Config{Certificates: []tls.Certificate{pair}},
+				Mode: m, Backend: backend, BackendTLS: backendTLS, TLS: serverTLS,
 				NameHeader: nameHeader, KindHeader: kindHeader, TLVType: byte(tlvType), SSLTLV: sslTLV,
 				HandshakeTimeout: handshakeTO, HeaderTimeout: headerTO, IdleTimeout: idleTO, DialTimeout: dialTO,
 				BackendTimeout: backendTO, BodyTimeout: bodyTO, SendTimeout: sendTO, MaxBodyBytes: maxBody,
-				MaxConns: maxConns, Logger: log, Registerer: reg,
+				MaxConns: maxConns, Logger: log, Registerer: reg, AccessLog: accessLog,
 			}
 			var core *verify.Core
+			res := &swapResolver{}
+			health := &proxy.Health{Retry: proxyHealthRetry, MaxRetry: proxyHealthMaxRetry, Logger: log}
+			defer health.Stop()
 			loadAllow := func() (*verify.AllowList, error) {
 				patterns := append([]string(nil), allow...)
 				if allowFile != "" {
@@ -168,7 +208,19 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 					}
 					patterns = append(patterns, a.Patterns()...)
 				}
-				return verify.ParseAllowList(patterns)
+				a, err := verify.ParseAllowList(patterns)
+				if err == nil && a.Len() == 0 {
+					err = errors.New("the allow-list is empty: every client would be refused")
+				}
+				return a, err
+			}
+			// checkZones checks that the resolver validates the zones of
+			// the allow-list: a configuration that cannot is an error,
+			// an unreachable resolver is for the background checks.
+			checkZones := func(r *resolver.Resolver, a *verify.AllowList) ([]resolver.ZoneCheck, error) {
+				ctx, cancel := context.WithTimeout(env.Context(), proxyCheckTimeout)
+				defer cancel()
+				return proxy.CheckConfig(ctx, r, a.ZoneNames())
 			}
 			if m == proxy.ModePassthrough {
 				if len(allow) > 0 || allowFile != "" {
@@ -176,19 +228,20 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 						"the application checks the allow-list (package httpauth)")
 				}
 			} else {
+				if len(allow) == 0 && allowFile == "" {
+					return cli.WithHint(cli.Usagef("the allow-list is empty: every client would be refused"),
+						"give --allow PATTERN or --allow-file FILE")
+				}
 				a, err := loadAllow()
 				if err != nil {
 					return cli.Input(err)
-				}
-				if a.Len() == 0 {
-					return cli.WithHint(cli.Usagef("the allow-list is empty: every client would be refused"),
-						"give --allow PATTERN or --allow-file FILE")
 				}
 				r, err := rf.newResolver(env)
 				if err != nil {
 					return err
 				}
-				core, err = verify.New(verify.Config{Allow: a, Resolver: r, Logger: log, Registerer: reg})
+				res.swap(r)
+				core, err = verify.New(verify.Config{Allow: a, Resolver: res, Logger: log, Registerer: reg})
 				if err != nil {
 					return cli.Input(err)
 				}
@@ -197,6 +250,15 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			srv, err := proxy.New(cfg)
 			if err != nil {
 				return cli.Input(err)
+			}
+			if core != nil {
+				// The rest of the configuration is sound: now the DNS.
+				a := core.AllowList()
+				unreachable, err := checkZones(res.cur.Load(), a)
+				if err != nil {
+					return cli.WithHint(cli.Input(err), zoneHint(err))
+				}
+				health.Watch(res, a.ZoneNames(), unreachable, nil)
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -211,17 +273,55 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				}
 				mux := http.NewServeMux()
 				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+				mux.Handle("GET /healthz", health)
 				metricsSrv = httpLimits.Server(mux)
 				metricsSrv.ErrorLog = httplimit.ErrorLog(log, "metrics")
 				go metricsSrv.Serve(httpLimits.Listener(mln, log.With("component", "metrics")))
 				defer metricsSrv.Close()
-				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", mln.Addr())
+				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics, health on http://%s/healthz\n", mln.Addr(), mln.Addr())
+			}
+			// reload is SIGHUP: the certificate, and outside passthrough
+			// the allow-list and the trust anchors, all or nothing.
+			reload := func() {
+				pair, err := loadCert()
+				if err != nil {
+					log.Error("proxy: certificate not reloaded; the old configuration stays in force", "err", err)
+					return
+				}
+				if core != nil {
+					a, err := loadAllow()
+					if err != nil {
+						log.Error("proxy: allow-list not reloaded; the old configuration stays in force", "err", err)
+						return
+					}
+					r, err := rf.newResolver(env)
+					if err != nil {
+						log.Error("proxy: trust anchors not reloaded; the old configuration stays in force", "err", err)
+						return
+					}
+					unreachable, err := checkZones(r, a)
+					if err != nil {
+						log.Error("proxy: configuration not reloaded: the resolver cannot validate the allow-listed names; the old configuration stays in force",
+							"err", err, "hint", zoneHint(err))
+						return
+					}
+					res.swap(r)
+					core.SetAllowList(a)
+					log.Info("proxy: allow-list reloaded", "patterns", a.Len(), "zones", len(a.ZoneNames()))
+					log.Info("proxy: trust anchors reloaded", "file", cmp.Or(rf.anchors, "(root keys only)"), "trust_ad", rf.trustAD)
+					health.Watch(res, a.ZoneNames(), unreachable, nil)
+				}
+				current.Store(pair)
+				leaf := pair.Leaf
+				if leaf != nil {
+					log.Info("proxy: certificate reloaded", "file", cert, "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
+				} else {
+					log.Info("proxy: certificate reloaded", "file", cert)
+				}
 			}
 			hup := make(chan os.Signal, 1)
-			if core != nil {
-				signal.Notify(hup, syscall.SIGHUP)
-				defer signal.Stop(hup)
-			}
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ln) }()
 			fmt.Fprintf(env.Stdout, "proxy (%s mode) listening on %s, forwarding to %s\n", m, ln.Addr(), backend)
@@ -230,13 +330,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				case err := <-served:
 					return cli.Fail(err)
 				case <-hup:
-					a, err := loadAllow()
-					if err != nil {
-						log.Error("proxy: allow-list not reloaded; the old one stays in force", "err", err)
-						continue
-					}
-					core.SetAllowList(a)
-					log.Info("proxy: allow-list reloaded", "patterns", a.Len())
+					reload()
 				case <-env.Context().Done():
 					log.Info("proxy: stopping; draining connections", "deadline", drainTO)
 					ctx, cancel := context.WithTimeout(context.Background(), drainTO)
@@ -254,4 +348,91 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			}
 		},
 	}
+}
+
+// proxyCheckTimeout bounds the check of the allow-listed zones at start and
+// on SIGHUP; zones not checked by then count as unreachable.
+const proxyCheckTimeout = 30 * time.Second
+
+// proxyHealthRetry is the first wait before zones that did not validate
+// are checked again, doubling up to proxyHealthMaxRetry (tests shorten
+// them).
+var proxyHealthRetry, proxyHealthMaxRetry = proxy.DefaultHealthRetry, proxy.MaxHealthRetry
+
+// swapResolver is the resolver under the verification core: SIGHUP
+// replaces it (new trust anchors) without replacing the core, its cache
+// or its metrics.
+type swapResolver struct {
+	mu      sync.Mutex
+	retired resolver.Stats // counters of the resolvers replaced
+	cur     atomic.Pointer[resolver.Resolver]
+}
+
+func (s *swapResolver) swap(r *resolver.Resolver) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.cur.Swap(r); old != nil {
+		o := old.Stats()
+		s.retired.Lookups += o.Lookups
+		s.retired.CacheHits += o.CacheHits
+		s.retired.Shared += o.Shared
+		s.retired.RefusedOverloaded += o.RefusedOverloaded
+		s.retired.DeadlineExceeded += o.DeadlineExceeded
+		s.retired.UpstreamQueries += o.UpstreamQueries
+		s.retired.UpstreamErrors += o.UpstreamErrors
+	}
+}
+
+func (s *swapResolver) Lookup(ctx context.Context, name string, qtype uint16) (*resolver.Result, error) {
+	return s.cur.Load().Lookup(ctx, name, qtype)
+}
+
+func (s *swapResolver) CheckZones(ctx context.Context, names []string) []resolver.ZoneCheck {
+	return s.cur.Load().CheckZones(ctx, names)
+}
+
+// Stats adds up the counters of every resolver used, so that they only
+// grow across reloads.
+func (s *swapResolver) Stats() resolver.Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, c := s.retired, s.cur.Load().Stats()
+	t.Lookups += c.Lookups
+	t.CacheHits += c.CacheHits
+	t.Shared += c.Shared
+	t.RefusedOverloaded += c.RefusedOverloaded
+	t.DeadlineExceeded += c.DeadlineExceeded
+	t.UpstreamQueries += c.UpstreamQueries
+	t.UpstreamErrors += c.UpstreamErrors
+	return t
+}
+
+// zoneHint says which flags to change for the zones of a
+// *proxy.ConfigError.
+func zoneHint(err error) string {
+	var ce *proxy.ConfigError
+	if !errors.As(err, &ce) {
+		return ""
+	}
+	seen := map[resolver.Problem]bool{}
+	var hints []string
+	for _, c := range ce.Checks {
+		if seen[c.Problem] {
+			continue
+		}
+		seen[c.Problem] = true
+		switch c.Problem {
+		case resolver.ProblemNoAnchor:
+			hints = append(hints, "no trust anchor leads to "+strings.TrimSuffix(c.Zone, ".")+" through this resolver: add --anchors FILE with its DS or DNSKEY (a zone directory's DIR/anchors), or --trust-ad with a resolver that validates it")
+		case resolver.ProblemInsecure:
+			hints = append(hints, strings.TrimSuffix(c.Zone, ".")+" is unsigned or its parent has no DS for it: sign it and publish its DS, or give its key with --anchors FILE")
+		case resolver.ProblemNoSignatures:
+			hints = append(hints, "the resolver strips DNSSEC signatures: use one that passes them on, or --trust-ad if it validates the zone itself")
+		case resolver.ProblemNotValidated:
+			hints = append(hints, "the resolver does not validate "+strings.TrimSuffix(c.Zone, ".")+" (no AD bit): give it a trust anchor for the zone, or drop --trust-ad and give --anchors FILE")
+		case resolver.ProblemBogus:
+			hints = append(hints, "answers for "+strings.TrimSuffix(c.Zone, ".")+" are bogus: check its signatures, its DS at the parent, and that --anchors holds its current keys")
+		}
+	}
+	return strings.Join(hints, "; ")
 }

@@ -36,9 +36,17 @@ type proxyFixture struct {
 	dev                                     tls.Certificate
 	devName                                 string
 	pool                                    *x509.CertPool
+	h                                       *dnstest.Hierarchy
 }
 
 func newProxyFixture(t *testing.T) *proxyFixture {
+	t.Helper()
+	return newProxyFixtureDNS(t, dnstest.Config{})
+}
+
+// newProxyFixtureDNS is newProxyFixture with a hierarchy configured by
+// hc (its faults), the device's record added.
+func newProxyFixtureDNS(t *testing.T, hc dnstest.Config) *proxyFixture {
 	t.Helper()
 	f := &proxyFixture{dir: t.TempDir(), devName: "sensor1._device.example.test"}
 	write := func(name string, data []byte) string {
@@ -73,9 +81,10 @@ func newProxyFixture(t *testing.T) *proxyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := dnstest.Start(t, dnstest.Config{Records: []string{rec.ZoneLine(f.devName, 300)}})
-	f.anchors = write("anchors", []byte(h.Anchors()+"\n"))
-	f.resolver = h.Addr()
+	hc.Records = append(hc.Records, rec.ZoneLine(f.devName, 300))
+	f.h = dnstest.Start(t, hc)
+	f.anchors = write("anchors", []byte(f.h.Anchors()+"\n"))
+	f.resolver = f.h.Addr()
 	return f
 }
 

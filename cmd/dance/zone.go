@@ -222,6 +222,7 @@ func zoneServeCommand() *cli.Command {
 	)
 	return &cli.Command{
 		Name:    "serve",
+		Config:  true,
 		Summary: "serve an identity zone over UDP and TCP",
 		Usage:   "dance zone serve --dir DIR [--listen ADDR] [--tls-listen ADDR --tls-cert FILE --tls-key FILE] [flags]",
 		Description: "Answers queries for the zone in DIR, signing online with compact denial of\n" +
@@ -481,6 +482,10 @@ const identitySigValidityUsage = "sign identity records for `DURATION` (12h to 3
 // count of seconds, RFC 8945 §4.2): a wider window accepts nothing more.
 const maxTSIGWindow = 65535 * time.Second
 
+// adminTokenEnv is the environment variable holding the admin API's bearer
+// token for the clients, when neither --token-file nor --dir is given.
+const adminTokenEnv = "DANCE_ADMIN_TOKEN"
+
 // apiFlags are the flags shared by the admin API clients.
 type apiFlags struct {
 	api, tokenFile, dir string
@@ -489,7 +494,7 @@ type apiFlags struct {
 
 func (a *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.api, "api", "", "`URL` of the zone's admin API (default: the one 'dance zone serve' recorded in DIR/"+admin.EndpointFile+" with --dir, else "+defaultAdminURL+")")
-	fs.StringVar(&a.tokenFile, "token-file", "", "bearer token `FILE` (default DIR/admin.token with --dir)")
+	fs.StringVar(&a.tokenFile, "token-file", "", "bearer token `FILE` (default DIR/admin.token with --dir, else $DANCE_ADMIN_TOKEN)")
 	fs.StringVar(&a.dir, "dir", "", "zone `DIR`ectory: its token file, and the admin API's address and certificate that 'dance zone serve' records there")
 	fs.StringVar(&a.identity, "identity", "", "identity `DIR` (cert.pem, key.pem as 'dance id new' writes them) to present as a DANE client certificate")
 	fs.StringVar(&a.ca, "ca", "", "PEM `FILE` of the CA (or self-signed certificate) of an https --api (default: the certificate recorded in DIR with --dir, else the system roots)")
@@ -497,13 +502,15 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 
 func (a *apiFlags) client(env *cli.Env) (*admin.Client, error) {
 	tf := a.tokenFile
+	// The environment's token keeps a secret off the command line (and
+	// out of ps); a token file or directory given explicitly wins.
+	tok := env.Getenv(adminTokenEnv)
 	if tf == "" && a.dir != "" {
 		tf = filepath.Join(a.dir, admin.TokenFile)
 	}
-	if tf == "" && a.identity == "" {
-		return nil, cli.Usagef("--identity, --token-file or --dir is required")
+	if tf == "" && a.identity == "" && tok == "" {
+		return nil, cli.Usagef("--identity, --token-file or --dir (or $%s) is required", adminTokenEnv)
 	}
-	var tok string
 	if tf != "" {
 		var err error
 		if tok, err = admin.ReadToken(tf); err != nil {

@@ -43,6 +43,18 @@ type Env struct {
 	Stderr io.Writer
 	// Program is the name used in messages, "dance" by default.
 	Program string
+	// LookupEnv reads the environment; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Getenv returns the environment variable name, or "".
+func (e *Env) Getenv(name string) string {
+	lookup := e.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	v, _ := lookup(name)
+	return v
 }
 
 func (e *Env) program() string {
@@ -79,6 +91,10 @@ type Command struct {
 	// NoArgs makes a positional argument a usage error, reported before
 	// Run is called.
 	NoArgs bool
+	// Config adds a --config FILE flag: flags read from a file of
+	// "key = value" lines (ConfigHelp), overridden by the command line.
+	// For long-running commands.
+	Config bool
 	// Run executes the command with the positional arguments left after
 	// flag parsing.
 	Run func(env *Env, fs *flag.FlagSet, args []string) error
@@ -163,10 +179,16 @@ func Main(root *Command, args []string, env *Env) int {
 	if cmd.Flags != nil {
 		cmd.Flags(fs)
 	}
+	if cmd.Config {
+		fs.String(ConfigFlag, "", "read flags from `FILE` of \"key = value\" lines (see CONFIGURATION FILE); the command line overrides it")
+	}
 	pos, err := Parse(fs, rest)
 	if errors.Is(err, errHelp) {
 		PrintHelp(env.Stdout, cmd, fs, path)
 		return ExitOK
+	}
+	if err == nil && cmd.Config {
+		err = loadConfig(env, fs)
 	}
 	if err == nil && cmd.NoArgs && len(pos) > 0 {
 		err = Usagef("unexpected argument %q", pos[0])
@@ -215,14 +237,12 @@ func oneLine(s string) string {
 func resolve(root *Command, args []string) (*Command, []string, []string) {
 	cmd := root
 	path := []string{root.Name}
+	if len(args) > 0 && args[0] == "--version" && root.find("version") != nil {
+		// "prog --version" is "prog version", as most tools accept.
+		args = append([]string{"version"}, args[1:]...)
+	}
 	for len(args) > 0 && cmd.Run == nil {
-		var next *Command
-		for _, s := range cmd.Sub {
-			if s.Name == args[0] {
-				next = s
-				break
-			}
-		}
+		next := cmd.find(args[0])
 		if next == nil {
 			break
 		}
@@ -231,6 +251,16 @@ func resolve(root *Command, args []string) (*Command, []string, []string) {
 		args = args[1:]
 	}
 	return cmd, path, args
+}
+
+// find returns the subcommand called name, or nil.
+func (c *Command) find(name string) *Command {
+	for _, s := range c.Sub {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
 }
 
 // Parse parses flags that may appear before, between or after positional
@@ -308,6 +338,12 @@ func PrintHelp(w io.Writer, cmd *Command, fs *flag.FlagSet, path []string) {
 				line += fmt.Sprintf(" (default %s)", f.DefValue)
 			}
 			fmt.Fprintf(w, "      %s\n", line)
+		}
+	}
+	if cmd.Config {
+		fmt.Fprintf(w, "\nCONFIGURATION FILE\n")
+		for _, l := range strings.Split(ConfigHelp, "\n") {
+			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
 	if len(cmd.Examples) > 0 {

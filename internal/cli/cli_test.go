@@ -162,3 +162,22 @@ func TestReadInput(t *testing.T) {
 		t.Fatalf("missing file error %v should name the file and wrap ErrNotExist", err)
 	}
 }
+
+// TestVersionFlag: "--version" at the top runs the "version" command, and
+// is an unknown command in a tree without one.
+func TestVersionFlag(t *testing.T) {
+	ran := 0
+	tree := &Command{Name: "t", Sub: []*Command{{Name: "version", Run: func(env *Env, _ *flag.FlagSet, _ []string) error {
+		ran++
+		return nil
+	}}}}
+	var out, errb bytes.Buffer
+	if code := Main(tree, []string{"--version"}, &Env{Stdout: &out, Stderr: &errb}); code != ExitOK || ran != 1 {
+		t.Fatalf("--version: exit %d, ran %d times: %s", code, ran, errb.String())
+	}
+	tree.Sub[0].Name = "other"
+	errb.Reset()
+	if code := Main(tree, []string{"--version"}, &Env{Stdout: &out, Stderr: &errb}); code != ExitUsage || ran != 1 {
+		t.Fatalf("--version without a version command: exit %d, ran %d: %s", code, ran, errb.String())
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dnsbound/dance/internal/httplimit"
+	"github.com/dnsbound/dance/internal/logtext"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/change"
 	"github.com/dnsbound/dance/zone/keys"
@@ -146,7 +147,10 @@ func Handler(cfg Config) http.Handler {
 			// The peer learns only that it is not authorized; the log
 			// and the refused_total counter say why.
 			a.refused.WithLabelValues(reason).Inc()
-			a.log.Warn("admin request refused", "reason", reason, "peer", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "identity", p.identity)
+			// Method, path and identity are the peer's text: bounded.
+			a.log.Warn("admin request refused", "reason", reason, "peer", r.RemoteAddr,
+				"method", logtext.Bound(r.Method, logtext.MaxName), "path", logtext.Bound(r.URL.Path, logtext.MaxText),
+				"identity", logtext.Bound(p.identity, logtext.MaxName))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dance zone"`)
 			writeJSON(sw, http.StatusUnauthorized, apiError{"unauthorized"})
 		} else {

@@ -1,0 +1,117 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
+	"github.com/dnsbound/dance/resolver"
+)
+
+// logRecords parses JSON log lines.
+func logRecords(t *testing.T, b *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(b.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// TestCachedRefusalsRateLimited: a client refused again and again from
+// the verdict cache costs one log line per name and RefusalLogInterval;
+// the next line counts the ones left out. Other names and fresh refusals
+// are not held back.
+func TestCachedRefusalsRateLimited(t *testing.T) {
+	t.Parallel()
+	dev := testident.SelfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	dev2 := testident.SelfSigned(t, "sensor2._device.example.test", identity.KeyECDSAP256)
+	other := testident.SelfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	other2 := testident.SelfSigned(t, "sensor2._device.example.test", identity.KeyECDSAP256)
+	h := dnstest.Start(t, dnstest.Config{Records: []string{
+		testident.EELine(t, "sensor1._device.example.test", dev.Key.Public()),
+		testident.EELine(t, "sensor2._device.example.test", dev2.Key.Public()),
+	}})
+	clock := &fakeClock{now: time.Now()}
+	var logs bytes.Buffer
+	core := newCore(t, Config{
+		Resolver: testident.Resolver(t, h, resolver.Config{}),
+		Allow:    mustAllow(t, "*._device.example.test"),
+		Time:     clock.Now,
+		Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	ctx := WithPeerAddr(context.Background(), "192.0.2.7:4433")
+	bad := Presented{Chain: []*x509.Certificate{other.Cert}}
+	bad2 := Presented{Chain: []*x509.Certificate{other2.Cert}}
+	for range 50 {
+		if _, err := core.Verify(ctx, "sensor1._device.example.test", bad); ReasonOf(err) != ReasonNoMatch {
+			t.Fatalf("refusal %v, want no-match", err)
+		}
+	}
+	core.Verify(ctx, "sensor2._device.example.test", bad2)
+	core.Verify(ctx, "sensor2._device.example.test", bad2)
+	recs := logRecords(t, &logs)
+	if len(recs) != 2 {
+		t.Fatalf("%d log lines for 50 refusals of one name and 2 of another, want 2 (one per name): %s", len(recs), logs.String())
+	}
+	for _, r := range recs {
+		if r["msg"] != "peer refused" || r["remote"] != "192.0.2.7:4433" || r["cached"] != false || r["suppressed"] != nil {
+			t.Errorf("first refusal of a name logged as %v", r)
+		}
+	}
+
+	// Within the interval, still nothing; past it, one line with the count.
+	clock.Advance(RefusalLogInterval - time.Second)
+	core.Verify(ctx, "sensor1._device.example.test", bad)
+	if n := len(logRecords(t, &logs)); n != 2 {
+		t.Fatalf("%d lines before the interval passed, want 2", n)
+	}
+	clock.Advance(time.Second)
+	core.Verify(ctx, "sensor1._device.example.test", bad)
+	recs = logRecords(t, &logs)
+	if len(recs) != 3 {
+		t.Fatalf("%d lines once the interval passed, want 3: %s", len(recs), logs.String())
+	}
+	if last := recs[2]; last["cached"] != true || last["suppressed"] != float64(50) {
+		t.Errorf("the line after the interval is %v, want cached with suppressed=50", last)
+	}
+}
+
+// TestLogBoundsPeerText: a claimed name the peer made huge does not go
+// into the log whole.
+func TestLogBoundsPeerText(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	core := newCore(t, Config{
+		Resolver: refusingResolver{t},
+		Allow:    mustAllow(t, "*._device.example.test"),
+		Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	huge := strings.Repeat("a", 5000) + "._device.example.test"
+	core.Verify(context.Background(), huge, Presented{})
+	recs := logRecords(t, &logs)
+	if len(recs) != 1 {
+		t.Fatalf("%d lines, want 1", len(recs))
+	}
+	if len(logs.String()) > 2000 {
+		t.Fatalf("one refusal wrote %d bytes of log: %.200s...", len(logs.String()), logs.String())
+	}
+	if name, _ := recs[0]["name"].(string); !strings.Contains(name, "more bytes") {
+		t.Errorf("name %.100q is not marked as cut", name)
+	}
+}
