@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/identity"
-	"github.com/dnsbound/dance/internal/ttlcache"
 	"github.com/dnsbound/dance/internal/logtext"
+	"github.com/dnsbound/dance/internal/ttlcache"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
 	"github.com/miekg/dns"
