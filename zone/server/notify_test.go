@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/zone"
 )
 
@@ -145,6 +146,15 @@ func serveNotifying(t *testing.T, sec *fakeSecondary, clock *notifyClock) (z *zo
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ls) }()
+	// Serve watches the zone before its listeners start: once the TCP
+	// listener answers, a change is sure to be noticed (and NOTIFYed).
+	testwait.For(t, "the server to answer over TCP", func() bool {
+		m := new(dns.Msg)
+		m.SetQuestion(origin, dns.TypeSOA)
+		c := &dns.Client{Net: "tcp", Timeout: time.Second}
+		_, _, err := c.Exchange(m, ls.TCP.Addr().String())
+		return err == nil
+	})
 	var once sync.Once
 	var serr error
 	stop = func() error {
