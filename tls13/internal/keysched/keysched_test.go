@@ -156,11 +156,35 @@ func TestRFC8448Chain(t *testing.T) {
 	check("client handshake iv", iv, get("server", "derive read traffic keys for handshake", "iv expanded"))
 	check("server finished key", FinishedKey(h, shs), get("server", "calculate finished", "expanded"))
 
+	for _, m := range []string{"construct an EncryptedExtensions", "construct a Certificate handshake", "construct a CertificateVerify"} {
+		s, ok := tr.Find("server", m, 0)
+		if !ok {
+			t.Fatalf("no %q", m)
+		}
+		th.Write(s.Values[s.Order[0]])
+	}
+	sfin := FinishedMAC(h, FinishedKey(h, shs), th.Sum(nil))
+	check("server Finished", sfin, get("server", "calculate finished", "finished"))
+	if !VerifyFinished(h, shs, th.Sum(nil), sfin) {
+		t.Error("VerifyFinished refused the server's Finished")
+	}
+	th.Write(get("server", "construct a Finished", "Finished"))
+	afterServerFinished := th.Sum(nil)
+	check("client Finished", FinishedMAC(h, FinishedKey(h, chs), afterServerFinished), get("client", "calculate finished", "finished"))
+	th.Write(get("client", "construct a Finished", "Finished"))
+	afterClientFinished := th.Sum(nil)
+
 	s.Master()
 	check("master secret", s.Secret(), get("server", `extract secret "master"`, "secret"))
 	if s.Stage() != StageMaster {
 		t.Fatalf("stage = %v", s.Stage())
 	}
+	check("client application traffic secret", s.Derive(LabelClientAppTraffic, afterServerFinished), get("server", `derive secret "tls13 c ap traffic"`, "expanded"))
+	check("server application traffic secret", s.Derive(LabelServerAppTraffic, afterServerFinished), get("server", `derive secret "tls13 s ap traffic"`, "expanded"))
+	check("exporter master secret", s.Derive(LabelExporterMaster, afterServerFinished), get("server", `derive secret "tls13 exp master"`, "expanded"))
+	res := s.Derive(LabelResumptionMaster, afterClientFinished)
+	check("resumption master secret", res, get("client", `derive secret "tls13 res master"`, "expanded"))
+	check("resumption PSK", ResumptionPSK(h, res, []byte{0, 0}), get("server", "generate resumption secret", "expanded"))
 }
 
 // TestScheduleOrder: a step out of order is a programming error and panics

@@ -1,0 +1,187 @@
+package record
+
+import (
+	"errors"
+	"io"
+
+	"github.com/dnsbound/dance/tls13/internal/alert"
+)
+
+// Conn reads and writes the records of one connection. Until a Cipher is set
+// for a direction its records are unprotected TLSPlaintext; after, they are
+// TLSCiphertext. It is not safe for concurrent use by several readers or by
+// several writers; one reader and one writer may run at the same time.
+type Conn struct {
+	r io.Reader
+	w io.Writer
+
+	in, out *Cipher
+
+	// inLimit is the largest TLSInnerPlaintext we accept: the
+	// record_size_limit we advertised, or MaxInnerPlaintext.
+	inLimit int
+	// outLimit is the largest TLSInnerPlaintext we send: the peer's
+	// record_size_limit, or MaxInnerPlaintext.
+	outLimit int
+
+	// Padding, if set, returns how many zero bytes to add after a
+	// protected record's content of n octets (RFC 8446 §5.4); the result
+	// is capped so that the record stays within the limit.
+	Padding func(n int) int
+
+	rbuf []byte
+	wbuf []byte
+}
+
+// NewConn returns a Conn reading from r and writing to w, unprotected, with
+// the protocol's own size limits.
+func NewConn(r io.Reader, w io.Writer) *Conn {
+	return &Conn{r: r, w: w, inLimit: MaxInnerPlaintext, outLimit: MaxInnerPlaintext}
+}
+
+// SetReadCipher protects the records read from now on with c.
+func (c *Conn) SetReadCipher(ci *Cipher) { c.in = ci }
+
+// SetWriteCipher protects the records written from now on with ci.
+func (c *Conn) SetWriteCipher(ci *Cipher) { c.out = ci }
+
+// ReadCipher and WriteCipher return the current ciphers, nil when unprotected.
+func (c *Conn) ReadCipher() *Cipher  { return c.in }
+func (c *Conn) WriteCipher() *Cipher { return c.out }
+
+// CheckRecordSizeLimit validates a record_size_limit value received from a
+// peer (RFC 8449 §4) and returns the TLSInnerPlaintext limit it sets for our
+// protected records: a value below 64 is an illegal_parameter; a value above
+// 2^14+1 is allowed in the extension but caps at 2^14+1.
+func CheckRecordSizeLimit(v uint16) (int, error) {
+	if v < MinRecordSizeLimit {
+		return 0, alert.Errorf(alert.IllegalParameter, "record_size_limit %d below %d", v, MinRecordSizeLimit)
+	}
+	return min(int(v), MaxInnerPlaintext), nil
+}
+
+// SetReadLimit sets the largest TLSInnerPlaintext accepted in protected
+// records: the record_size_limit we advertised (RFC 8449). n must be between
+// 64 and MaxInnerPlaintext.
+func (c *Conn) SetReadLimit(n int) {
+	if n < MinRecordSizeLimit || n > MaxInnerPlaintext {
+		panic("record: read limit out of range")
+	}
+	c.inLimit = n
+}
+
+// SetWriteLimit sets the largest TLSInnerPlaintext of the protected records
+// we send: the limit returned by CheckRecordSizeLimit for the peer's value.
+func (c *Conn) SetWriteLimit(n int) {
+	if n < MinRecordSizeLimit || n > MaxInnerPlaintext {
+		panic("record: write limit out of range")
+	}
+	c.outLimit = n
+}
+
+// ReadRecord reads the next record and returns its content type and content,
+// decrypted when a read cipher is set. The content is valid until the next
+// call.
+//
+// With a read cipher set, an unprotected change_cipher_spec record is
+// returned as it is, for the handshake layer to drop or refuse (RFC 8446
+// §5); any other unprotected record is an unexpected_message. Without one, a
+// record of type application_data is returned unopened. Zero-length
+// handshake and alert records are unexpected_message (RFC 8446 §5.1 forbids
+// sending them).
+func (c *Conn) ReadRecord() (ContentType, []byte, error) {
+	if cap(c.rbuf) < HeaderLen+MaxCiphertext {
+		c.rbuf = make([]byte, HeaderLen+MaxCiphertext)
+	}
+	buf := c.rbuf[:HeaderLen]
+	if _, err := io.ReadFull(c.r, buf); err != nil {
+		return 0, nil, err
+	}
+	typ := ContentType(buf[0])
+	n := int(buf[3])<<8 | int(buf[4])
+	switch typ {
+	case TypeChangeCipherSpec, TypeAlert, TypeHandshake, TypeApplicationData:
+	default:
+		return 0, nil, alert.Errorf(alert.UnexpectedMessage, "record of unknown type %d", uint8(typ))
+	}
+	protected := c.in != nil && typ == TypeApplicationData
+	if n > MaxCiphertext || (!protected && n > MaxPlaintext) {
+		return 0, nil, alert.Errorf(alert.RecordOverflow, "record of %d octets", n)
+	}
+	buf = c.rbuf[:HeaderLen+n]
+	if _, err := io.ReadFull(c.r, buf[HeaderLen:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, nil, err
+	}
+	content := buf[HeaderLen:]
+	if protected {
+		var err error
+		typ, content, err = c.in.Open(buf, c.inLimit)
+		if err != nil {
+			return 0, nil, err
+		}
+		switch typ {
+		case TypeAlert, TypeHandshake, TypeApplicationData:
+		default:
+			// change_cipher_spec is never protected (RFC 8446 §5).
+			return 0, nil, alert.Errorf(alert.UnexpectedMessage, "protected record of type %v", typ)
+		}
+	} else if c.in != nil && typ != TypeChangeCipherSpec {
+		return 0, nil, alert.Errorf(alert.UnexpectedMessage, "unprotected %v record after keys changed", typ)
+	}
+	if len(content) == 0 && (typ == TypeHandshake || typ == TypeAlert) {
+		return 0, nil, alert.Errorf(alert.UnexpectedMessage, "zero-length %v record", typ)
+	}
+	return typ, content, nil
+}
+
+// WriteRecord writes data of type typ as one or more records. Handshake and
+// application data are split into records as the limits require; an alert or
+// change_cipher_spec must fit one record. Zero-length data writes one empty
+// record, which only application data may be (RFC 8446 §5.1).
+func (c *Conn) WriteRecord(typ ContentType, data []byte) error {
+	if (typ == TypeAlert || typ == TypeChangeCipherSpec || typ == TypeHandshake) && len(data) == 0 {
+		return alert.Errorf(alert.InternalError, "zero-length %v record", typ)
+	}
+	if c.out != nil && typ == TypeChangeCipherSpec {
+		// The compatibility change_cipher_spec is sent unprotected.
+		return c.writeOne(typ, data, false)
+	}
+	max := MaxPlaintext
+	if c.out != nil {
+		max = min(MaxPlaintext, c.outLimit-1)
+	}
+	if (typ == TypeAlert || typ == TypeChangeCipherSpec) && len(data) > max {
+		return alert.Errorf(alert.InternalError, "%v of %d octets does not fit a record", typ, len(data))
+	}
+	for first := true; first || len(data) > 0; first = false {
+		n := min(len(data), max)
+		if err := c.writeOne(typ, data[:n], c.out != nil); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
+}
+
+func (c *Conn) writeOne(typ ContentType, frag []byte, protect bool) error {
+	c.wbuf = c.wbuf[:0]
+	if !protect {
+		c.wbuf = append(c.wbuf, byte(typ), LegacyVersion>>8, LegacyVersion&0xff, byte(len(frag)>>8), byte(len(frag)))
+		c.wbuf = append(c.wbuf, frag...)
+	} else {
+		pad := 0
+		if c.Padding != nil {
+			pad = max(0, min(c.Padding(len(frag)), c.outLimit-1-len(frag)))
+		}
+		var err error
+		c.wbuf, err = c.out.Seal(c.wbuf, typ, frag, pad, c.outLimit)
+		if err != nil {
+			return err
+		}
+	}
+	_, err := c.w.Write(c.wbuf)
+	return err
+}
