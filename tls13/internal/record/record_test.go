@@ -33,6 +33,7 @@ func TestTraceRecords(t *testing.T) {
 		file    string
 		records int
 	}{
+		{"rfc8448-section3.txt", 1},
 		{"draft-tls13-vectors-simple.txt", 7},
 		{"draft-tls13-vectors-resumed.txt", 7},
 		{"draft-tls13-vectors-hrr.txt", 4},
