@@ -133,6 +133,8 @@ type Cipher struct {
 	iv        [keysched.IVLength]byte
 	seq       uint64
 	exhausted bool // the sequence number would wrap
+	nonceBuf  [keysched.IVLength]byte
+	headerBuf [HeaderLen]byte // Seal's additional data, kept here so it does not escape per record
 }
 
 // NewCipher derives the key and IV of trafficSecret (RFC 8446 §7.3) for the
@@ -169,8 +171,8 @@ func (c *Cipher) NeedsRekey() bool {
 // nonce is the per-record nonce of RFC 8446 §5.3: the 64-bit sequence
 // number, big-endian, left-padded with zeros to iv_length, XORed with the IV.
 func (c *Cipher) nonce() []byte {
-	var n [keysched.IVLength]byte
-	copy(n[:], c.iv[:])
+	n := &c.nonceBuf
+	*n = c.iv
 	for i := 0; i < 8; i++ {
 		n[keysched.IVLength-1-i] ^= byte(c.seq >> (8 * i))
 	}
@@ -208,15 +210,18 @@ func (c *Cipher) Seal(dst []byte, typ ContentType, content []byte, padding, limi
 		return dst, ErrSeqExhausted
 	}
 	n := inner + c.aead.Overhead()
-	header := [HeaderLen]byte{byte(TypeApplicationData), LegacyVersion >> 8, LegacyVersion & 0xff, byte(n >> 8), byte(n)}
-	dst = append(dst, header[:]...)
+	header := c.headerBuf[:]
+	header[0], header[1], header[2], header[3], header[4] = byte(TypeApplicationData), LegacyVersion>>8, LegacyVersion&0xff, byte(n>>8), byte(n)
+	dst = append(dst, header...)
 	plain := len(dst)
 	dst = append(dst, content...)
 	dst = append(dst, byte(typ))
-	dst = append(dst, make([]byte, padding)...)
+	for range padding {
+		dst = append(dst, 0)
+	}
 	// Sealing dst[plain:] onto dst[:plain] reuses the plaintext's storage,
 	// the one overlap cipher.AEAD allows.
-	dst = c.aead.Seal(dst[:plain], c.nonce(), dst[plain:], header[:])
+	dst = c.aead.Seal(dst[:plain], c.nonce(), dst[plain:], header)
 	return dst, c.step()
 }
 

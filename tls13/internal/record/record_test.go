@@ -406,3 +406,50 @@ func TestConnWriteRefusals(t *testing.T) {
 		t.Fatalf("zero-length application data: %v", err)
 	}
 }
+
+// TestConnCompatibilityCCS: with a write cipher set, the compatibility
+// change_cipher_spec still goes out unprotected (RFC 8446 §5, Appendix D.4),
+// and a reader with a read cipher hands it up as it is.
+func TestConnCompatibilityCCS(t *testing.T) {
+	var wire bytes.Buffer
+	c := NewConn(nil, &wire)
+	w, r := testCiphers(t, SuiteByID(TLS_AES_128_GCM_SHA256))
+	c.SetWriteCipher(w)
+	if err := c.WriteRecord(TypeChangeCipherSpec, []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(wire.Bytes(), []byte{20, 3, 3, 0, 1, 1}) {
+		t.Fatalf("change_cipher_spec written as %x", wire.Bytes())
+	}
+	if w.Seq() != 0 {
+		t.Fatal("change_cipher_spec used a sequence number")
+	}
+	rc := NewConn(&wire, nil)
+	rc.SetReadCipher(r)
+	typ, content, err := rc.ReadRecord()
+	if err != nil || typ != TypeChangeCipherSpec || !bytes.Equal(content, []byte{1}) {
+		t.Fatalf("read %v %x, %v", typ, content, err)
+	}
+}
+
+func BenchmarkSealOpen16K(b *testing.B) {
+	for _, s := range Suites() {
+		b.Run(s.Name, func(b *testing.B) {
+			secret := bytes.Repeat([]byte{1}, s.Hash.Size())
+			w, r := NewCipher(s, secret), NewCipher(s, secret)
+			data := make([]byte, MaxPlaintext)
+			buf := make([]byte, 0, HeaderLen+MaxCiphertext)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				rec, err := w.Seal(buf[:0], TypeApplicationData, data, 0, MaxInnerPlaintext)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := r.Open(rec, MaxInnerPlaintext); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
