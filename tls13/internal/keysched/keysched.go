@@ -40,6 +40,7 @@ const (
 	labelFinished   = "finished"    // §4.4.4
 	labelTrafficUpd = "traffic upd" // §7.2
 	labelResumption = "resumption"  // §4.6.1
+	labelExporter   = "exporter"    // §7.5
 	labelPrefix     = "tls13 "      // §7.1 HkdfLabel
 )
 
@@ -254,4 +255,16 @@ func NextTrafficSecret(h Hash, secret []byte) []byte {
 // ticket_nonce, Hash.length) (RFC 8446 §4.6.1).
 func ResumptionPSK(h Hash, resumptionMaster, ticketNonce []byte) []byte {
 	return ExpandLabel(h, resumptionMaster, labelResumption, ticketNonce, h.Size())
+}
+
+// Export is TLS-Exporter(label, context_value, key_length) of RFC 8446 §7.5
+// (RFC 5705 keying material exporters) from the exporter master secret:
+//
+//	HKDF-Expand-Label(Derive-Secret(Secret, label, ""), "exporter", Hash(context_value), key_length)
+func Export(h Hash, exporterMaster []byte, label string, context []byte, length int) []byte {
+	inner := DeriveSecret(h, exporterMaster, label, EmptyHash(h))
+	defer clear(inner)
+	ch := h.New()
+	ch.Write(context)
+	return ExpandLabel(h, inner, labelExporter, ch.Sum(nil), length)
 }

@@ -275,6 +275,8 @@ func TestSHA384(t *testing.T) {
 	check("resumption_master", res)
 	check("client_app_traffic_next", NextTrafficSecret(h, cap))
 	check("resumption_psk", ResumptionPSK(h, res, v["ticket_nonce"]))
+	exp := s.Derive(LabelExporterMaster, v["th_server_finished"])
+	check("exporter_output", Export(h, exp, "EXPORTER-dance-test", v["exporter_context"], 32))
 }
 
 func TestVerifyFinished(t *testing.T) {
