@@ -50,7 +50,7 @@ func newRealFixture(t *testing.T) *realFixture {
 	return f
 }
 
-func realCore(t *testing.T, r verify.Resolver, allow ...string) *verify.Core {
+func realCore(t testing.TB, r verify.Resolver, allow ...string) *verify.Core {
 	t.Helper()
 	al, err := verify.ParseAllowList(allow)
 	if err != nil {
