@@ -263,6 +263,9 @@ func (f *sshFixture) expectLogin(what, key string, ok bool, reason string) {
 	_, off := f.logSince(0)
 	got, out := f.login(key)
 	logged, _ := f.logSince(off)
+	if got != ok && strings.Contains(logged, "account is locked") {
+		f.t.Fatalf("%s: sshd refuses %s: with UsePAM no, a locked password field (! in /etc/shadow) refuses every login; '*' does not\n%s", what, f.user, logged)
+	}
 	if got != ok {
 		f.t.Fatalf("%s: login %v, want %v\nssh: %s\nsshd log:\n%s", what, got, ok, out, logged)
 	}
