@@ -8,17 +8,21 @@
 // For most uses, build a verify.Core whose allow-list holds the names of
 // the file, then call Authorize:
 //
-//	names, _ := sshauth.ReadAuthorizationFile(sshauth.AuthorizationPath(dir, user))
-//	core, _ := verify.New(verify.Config{Resolver: r, Allow: allow})
-//	res := sshauth.Authorize(ctx, core, names.Names, offered, sshauth.DefaultDeadline)
-//	sshauth.WriteAuthorizedKeys(os.Stdout, res)
+//	path, err := sshauth.AuthorizationPath(sshauth.DefaultDir, user)
+//	file, err := sshauth.ReadAuthorizationFile(path)
+//	allow, err := verify.ParseAllowList(file.Names)
+//	core, err := verify.New(verify.Config{Resolver: r, Allow: allow})
+//	res := sshauth.Authorize(ctx, core, file.Names, offered, sshauth.DefaultDeadline)
+//	err = sshauth.WriteAuthorizedKeys(os.Stdout, res)
+//
+// offered is the key sshd passes (%t %k), or nil to list every key.
 //
 // # Records
 //
 // An SSH public key is published as the TLSA record of its
 // SubjectPublicKeyInfo with usage DANE-EE: "3 1 0" carries the key itself,
 // "3 1 1" and "3 1 2" its SHA2-256 or SHA2-512 digest (RFC 6698 §2.1,
-// RFC 7671 §5.1). Records turns a key into those records.
+// RFC 7671 §5.1). Records returns the "3 1 0" record of a key.
 //
 // When sshd passes the offered key (%t %k), every form matches: the key is
 // converted to its SubjectPublicKeyInfo and verified as an RFC 7250 raw

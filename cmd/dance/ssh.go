@@ -113,12 +113,12 @@ sshd_config:
 				return cli.Fail(err)
 			}
 			res := sshauth.Authorize(env.Context(), core, file.Names, offered, deadline)
-			for _, rf := range res.Refused {
-				reason := verify.ReasonOf(rf.Err).String()
-				if errors.Is(rf.Err, sshauth.ErrDeadline) {
+			for _, ref := range res.Refused {
+				reason := verify.ReasonOf(ref.Err).String()
+				if errors.Is(ref.Err, sshauth.ErrDeadline) {
 					reason = "deadline"
 				}
-				fmt.Fprintf(env.Stderr, "dance: %s: refused (%s): %v\n", rf.Name, reason, rf.Err)
+				fmt.Fprintf(env.Stderr, "dance: %s: refused (%s): %v\n", ref.Name, reason, ref.Err)
 			}
 			if err := sshauth.WriteAuthorizedKeys(env.Stdout, res); err != nil {
 				return cli.Fail(err)
