@@ -39,14 +39,14 @@ type sshFixture struct {
 	knownHst string
 }
 
-// secureDir returns a new directory for the dance binary that sshd accepts
+// sshSecureDir returns a new directory for the dance binary that sshd accepts
 // as AuthorizedKeysCommand: sshd refuses a command when the file or any
 // directory above it is writable by group or others or owned by someone
 // other than root or the command's user (auth_secure_path), which rules
 // out /tmp (mode 1777). The test's temporary directory is used when it
 // qualifies, else a directory in the user's cache directory, removed when
 // the test ends.
-func secureDir(t *testing.T) string {
+func sshSecureDir(t *testing.T) string {
 	t.Helper()
 	uid := os.Getuid()
 	secure := func(d string) bool {
@@ -87,23 +87,23 @@ func secureDir(t *testing.T) string {
 	return d
 }
 
-// buildDance builds the dance binary once per test into a directory sshd
+// sshBuildDance builds the dance binary once per test into a directory sshd
 // accepts.
-func buildDance(t *testing.T) string {
+func sshBuildDance(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(secureDir(t), "dance")
+	bin := filepath.Join(sshSecureDir(t), "dance")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin
 }
 
-// privsepDir makes sure the directory sshd chroots its pre-authentication
+// sshPrivsepDir makes sure the directory sshd chroots its pre-authentication
 // child into exists when sshd runs as root (Debian's ssh.service creates
 // it at start, and sshd exits with "Missing privilege separation
 // directory" without it); one made here is removed when the test ends.
 // Run by another user, sshd does no privilege separation and needs none.
-func privsepDir(t *testing.T) {
+func sshPrivsepDir(t *testing.T) {
 	t.Helper()
 	if os.Getuid() != 0 {
 		return
@@ -128,7 +128,7 @@ func startSSHD(t *testing.T, bin string, resolverArgs ...string) *sshFixture {
 	daemon.Tool(t, sshdPath)
 	daemon.Tool(t, "ssh")
 	daemon.Tool(t, "ssh-keygen")
-	privsepDir(t)
+	sshPrivsepDir(t)
 	u, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +280,7 @@ func (f *sshFixture) expectLogin(what, key string, ok bool, reason string) {
 // rotating is one replacement of the record. A digest record (3 1 1)
 // authorizes the key sshd offers.
 func TestSSHLoginZone(t *testing.T) {
-	bin := buildDance(t)
+	bin := sshBuildDance(t)
 	dir := t.TempDir()
 	zdir := filepath.Join(dir, "zone")
 	idMust(t, "zone", "init", "--zone", "people.test", "--dir", zdir)
@@ -350,7 +350,7 @@ func TestSSHLoginZone(t *testing.T) {
 // signatures do not validate never log in, while a key in a signed zone of
 // the same hierarchy does.
 func TestSSHLoginDNSSEC(t *testing.T) {
-	bin := buildDance(t)
+	bin := sshBuildDance(t)
 	dir := t.TempDir()
 	keys := map[string]ssh.PublicKey{}
 	for _, k := range []string{"good", "insecure", "bogus"} {

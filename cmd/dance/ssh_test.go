@@ -17,7 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-func writeFile(t *testing.T, path, data string, mode os.FileMode) string {
+func sshWriteFile(t *testing.T, path, data string, mode os.FileMode) string {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
@@ -37,8 +37,8 @@ func TestSSHPublish(t *testing.T) {
 	sshKeygen(t, filepath.Join(dir, "ecdsa384"), "ecdsa", "-b", "384")
 	edPub := filepath.Join(dir, "ed.pub")
 	two, _ := os.ReadFile(edPub)
-	twoKeys := writeFile(t, filepath.Join(dir, "two.pub"), string(two)+string(two), 0o644)
-	garbage := writeFile(t, filepath.Join(dir, "garbage.pub"), "ssh-ed25519 not-base64\n", 0o644)
+	twoKeys := sshWriteFile(t, filepath.Join(dir, "two.pub"), string(two)+string(two), 0o644)
+	garbage := sshWriteFile(t, filepath.Join(dir, "garbage.pub"), "ssh-ed25519 not-base64\n", 0o644)
 
 	out := idMust(t, "ssh", "publish", "--name", "_ssh-client.Alice.example.com.", edPub)
 	spki, err := sshauth.SPKI(ed)
@@ -77,15 +77,15 @@ func TestSSHAuthorizedKeysCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := dnstest.Start(t, dnstest.Config{Records: []string{recs[0].ZoneLine("_ssh-client.alice.example.test", 300)}})
-	anchors := writeFile(t, filepath.Join(dir, "anchors"), h.Anchors()+"\n", 0o644)
+	anchors := sshWriteFile(t, filepath.Join(dir, "anchors"), h.Anchors()+"\n", 0o644)
 	authz := filepath.Join(dir, "authz")
 	if err := os.Mkdir(authz, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(authz, "alice"), "# alice's names\n_ssh-client.alice.example.test\nnot a name\n", 0o644)
-	writeFile(t, filepath.Join(authz, "nobody"), "_ssh-client.nobody.example.test\n", 0o644)
-	writeFile(t, filepath.Join(authz, "open"), "_ssh-client.alice.example.test\n", 0o666)
-	writeFile(t, filepath.Join(authz, "outside"), "_ssh-client.alice.example.test\n", 0o644)
+	sshWriteFile(t, filepath.Join(authz, "alice"), "# alice's names\n_ssh-client.alice.example.test\nnot a name\n", 0o644)
+	sshWriteFile(t, filepath.Join(authz, "nobody"), "_ssh-client.nobody.example.test\n", 0o644)
+	sshWriteFile(t, filepath.Join(authz, "open"), "_ssh-client.alice.example.test\n", 0o666)
+	sshWriteFile(t, filepath.Join(authz, "outside"), "_ssh-client.alice.example.test\n", 0o644)
 	base := []string{"ssh", "authorized-keys", "--dir", authz, "--resolver", h.Addr(), "--anchors", anchors}
 	with := func(args ...string) []string { return append(append([]string{}, base...), args...) }
 	aliceLine := strings.TrimSuffix(string(ssh.MarshalAuthorizedKey(alice)), "\n") + " dance:_ssh-client.alice.example.test\n"
@@ -115,8 +115,8 @@ func TestSSHAuthorizedKeysCommand(t *testing.T) {
 func TestSSHAuthorizedKeysDeadline(t *testing.T) {
 	dir := t.TempDir()
 	h := dnstest.Start(t, dnstest.Config{})
-	anchors := writeFile(t, filepath.Join(dir, "anchors"), h.Anchors()+"\n", 0o644)
-	writeFile(t, filepath.Join(dir, "alice"), "_ssh-client.alice.example.test\n", 0o644)
+	anchors := sshWriteFile(t, filepath.Join(dir, "anchors"), h.Anchors()+"\n", 0o644)
+	sshWriteFile(t, filepath.Join(dir, "alice"), "_ssh-client.alice.example.test\n", 0o644)
 	// A socket that reads nothing: every query is lost.
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
