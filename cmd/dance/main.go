@@ -34,6 +34,7 @@ func root() *cli.Command {
 			connectCommand(),
 			proxyCommand(),
 			quickstartCommand(),
+			sshCommand(),
 		},
 	}
 }

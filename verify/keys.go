@@ -1,0 +1,107 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/resolver"
+	"github.com/dnsbound/dance/tlsa"
+)
+
+// PublishedKey is a public key a name publishes in full: a DANE-EE record
+// with selector SPKI and matching type Full ("3 1 0", RFC 6698 §2.1), the
+// one form of TLSA record from which the key itself can be read.
+type PublishedKey struct {
+	// SPKI is the DER SubjectPublicKeyInfo of the key.
+	SPKI []byte
+	// Identity is what Verify returns for this key as a raw public key:
+	// the record it matched and how long the verdict holds.
+	Identity *Identity
+}
+
+// PublishedKeys returns the keys that name publishes in full, for a relying
+// party that must list the keys it accepts before it sees one (an SSH
+// server's AuthorizedKeysCommand run without the offered key). It takes the
+// steps of Verify up to the lookup (name syntax, allow-list, one validated
+// TLSA lookup under the same in-flight caps and deadline, only a Secure
+// answer), then keeps each "3 1 0" key only if Verify would authenticate it
+// as a raw public key against the same records: the digest rules of RFC 7671
+// §9 and the revocation marker apply exactly as they do to a presented key.
+//
+// Records that carry a digest (3 1 1, 3 1 2) name a key without giving it,
+// and certificate records (selector 0, usages 0-2) bind certificates, not
+// bare keys: neither yields a PublishedKey. A name with none of "3 1 0" is
+// refused with ReasonNoUsableRecords. A user name is refused with
+// ReasonPolicy, as for any raw public key.
+//
+// Verdicts are not cached here; the resolver caches the answer for its TTL.
+// Each call is counted and logged as a verdict of Verify is.
+func (c *Core) PublishedKeys(ctx context.Context, name string) ([]PublishedKey, error) {
+	keys, err := c.publishedKeys(ctx, name)
+	var id *Identity
+	if len(keys) > 0 {
+		id = keys[0].Identity
+	}
+	c.record(ctx, name, id, err, false)
+	return keys, err
+}
+
+func (c *Core) publishedKeys(ctx context.Context, claimed string) ([]PublishedKey, error) {
+	n, err := identity.ParseName(claimed)
+	if err != nil {
+		return nil, &Error{Reason: ReasonNameSyntax, Name: claimed, Err: err}
+	}
+	name := n.String()
+	if !c.allow.Load().Allows(name) {
+		return nil, &Error{Reason: ReasonNotAllowed, Name: name}
+	}
+	if n.Kind() == identity.KindUser {
+		return nil, &Error{Reason: ReasonPolicy, Name: name, Err: errors.New("a raw public key cannot name a user")}
+	}
+	res, err := c.lookup(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	now := c.now()
+	ttl := min(res.TTL, c.cfg.MaxVerdictTTL)
+	var candidates [][]byte
+	var firstErr error
+	if res.Kind == resolver.KindAnswer {
+		for _, r := range c.tlsaRecords(name, res, now, ttl).records {
+			if r.Usage != tlsa.DANEEE || r.Selector != tlsa.SelectorSPKI || r.MatchingType != tlsa.MatchFull {
+				continue
+			}
+			if _, err := x509.ParsePKIXPublicKey(r.Data); err != nil {
+				continue
+			}
+			candidates = append(candidates, bytes.Clone(r.Data))
+		}
+	}
+	var keys []PublishedKey
+	for _, spki := range candidates {
+		id, err := c.match(n, Presented{RawPublicKey: spki}, res, now, ttl)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		keys = append(keys, PublishedKey{SPKI: spki, Identity: id})
+	}
+	if len(keys) > 0 {
+		return keys, nil
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	// No candidate: let match say why (no record, revoked, unusable),
+	// with a presented key that can match nothing.
+	if _, err := c.match(n, Presented{RawPublicKey: []byte{}}, res, now, ttl); err != nil && ReasonOf(err) != ReasonNoMatch {
+		return nil, err
+	}
+	return nil, &Error{Reason: ReasonNoUsableRecords, Name: name, Err: fmt.Errorf("no DANE-EE SPKI Full (3 1 0) record: a digest names a key but does not give it")}
+}
