@@ -188,7 +188,7 @@ func TestDANEClientConfig(t *testing.T) {
 	misnamed := issueServer(t, ca, []string{"other.example.test"}, now.Add(-time.Hour), 24*time.Hour)
 	expiredSelf := issueServer(t, identity.Issuer{}, []string{"old.example.test"}, now.Add(-48*time.Hour), 24*time.Hour)
 	insecureLeaf := issueServer(t, ca, []string{"www.insecure.example.test"}, now.Add(-time.Hour), 24*time.Hour)
-	pkixLeaf := issueServer(t, ca, []string{"nodane.example.test"}, now.Add(-time.Hour), 24*time.Hour)
+	pkixLeaf := issueServer(t, ca, []string{"nodane.example.test", "unusable.example.test"}, now.Add(-time.Hour), 24*time.Hour)
 
 	sSelf := startTLSServer(t, self.Key, []*x509.Certificate{self.Cert}, nil)
 	sImpostor := startTLSServer(t, impostor.Key, []*x509.Certificate{impostor.Cert}, nil)
@@ -256,6 +256,7 @@ func TestDANEClientConfig(t *testing.T) {
 		{name: "no record, pkix fallback", srv: sPKIX, host: "nodane.example.test", opts: []ClientOption{PKIXFallback(caPool)}, pkix: true, fallback: verify.ReasonNoRecord},
 		{name: "no record, pkix fallback, wrong name", srv: sTA, host: "nodane.example.test", opts: []ClientOption{PKIXFallback(caPool)}, reason: verify.ReasonNoRecord},
 		{name: "unusable records, no fallback", srv: sPKIX, host: "unusable.example.test", reason: verify.ReasonNoUsableRecords},
+		{name: "unusable records, pkix fallback", srv: sPKIX, host: "unusable.example.test", opts: []ClientOption{PKIXFallback(caPool)}, pkix: true, fallback: verify.ReasonNoUsableRecords},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
