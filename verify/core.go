@@ -211,8 +211,15 @@ func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identi
 	if !c.allow.Load().Allows(name) {
 		return nil, false, &Error{Reason: ReasonNotAllowed, Name: name}
 	}
-	return c.authenticate(ctx, query{owner: name, name: n, usage: x509.ExtKeyUsageClientAuth}, p)
+	return c.authenticate(ctx, query{owner: name, name: n, usages: clientUsages}, p)
 }
+
+// The extended key usages a validated path must allow, for clients and
+// for servers. Shared, never modified.
+var (
+	clientUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	serverUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+)
 
 // query says where one verification finds its TLSA records and what a
 // match must show.
@@ -224,8 +231,9 @@ type query struct {
 	// server's host, which the leaf must carry for every usage but
 	// DANE-EE.
 	name identity.Name
-	// usage is the extended key usage a validated path must allow.
-	usage x509.ExtKeyUsage
+	// usages are the extended key usages a validated path must allow
+	// (clientUsages or serverUsages).
+	usages []x509.ExtKeyUsage
 }
 
 // authenticate checks what was presented against the TLSA records of q:
@@ -394,7 +402,7 @@ func (c *Core) match(q query, p Presented, res *resolver.Result, now time.Time, 
 	}
 	var mr tlsa.Result
 	if len(p.Chain) > 0 {
-		opts := tlsa.Options{Name: n.String(), Roots: c.cfg.Roots, Time: now, KeyUsages: []x509.ExtKeyUsage{q.usage}}
+		opts := tlsa.Options{Name: n.String(), Roots: c.cfg.Roots, Time: now, KeyUsages: q.usages}
 		if user {
 			// Architecture §4.1.3: the TLSA owner is _user.domain (or
 			// <hash>._user.domain) while the user certificate names the

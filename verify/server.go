@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -89,7 +88,7 @@ func (c *Core) VerifyServer(ctx context.Context, host string, port uint16, p Pre
 		c.record(ctx, host, nil, err, false)
 		return nil, err
 	}
-	id, cached, err := c.authenticate(ctx, query{owner: owner, name: n, usage: x509.ExtKeyUsageServerAuth}, p)
+	id, cached, err := c.authenticate(ctx, query{owner: owner, name: n, usages: serverUsages}, p)
 	c.record(ctx, owner, id, err, cached)
 	return id, err
 }
