@@ -1,11 +1,13 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"log/slog"
 	"math/big"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/tlsa"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // serverLeaf issues a server certificate for names from ca, with the
@@ -240,5 +243,48 @@ func TestServerOwnerName(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("ServerOwnerName(%q, %d) = %q, %v; want %q", tc.host, tc.port, got, err, tc.want)
 		}
+	}
+}
+
+// TestVerifyServerMetricsAndLogs: server verdicts are counted with the
+// clients', and a refusal is logged with the owner name where the records
+// were looked for.
+func TestVerifyServerMetricsAndLogs(t *testing.T) {
+	t.Parallel()
+	srv := testident.SelfSigned(t, "srv.example.test", identity.KeyECDSAP256)
+	other := testident.SelfSigned(t, "srv.example.test", identity.KeyECDSAP256)
+	h := dnstest.Start(t, dnstest.Config{Records: []string{testident.EELine(t, "_443._tcp.srv.example.test", srv.Key.Public())}})
+	reg := prometheus.NewRegistry()
+	var logs bytes.Buffer
+	core := newCore(t, Config{
+		Resolver:   testident.Resolver(t, h, resolver.Config{}),
+		Registerer: reg,
+		Logger:     slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	ctx := context.Background()
+	if _, err := core.VerifyServer(ctx, "srv.example.test", 443, Presented{Chain: []*x509.Certificate{srv.Cert}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.VerifyServer(ctx, "srv.example.test", 443, Presented{Chain: []*x509.Certificate{other.Cert}}); err == nil {
+		t.Fatal("another key authenticated")
+	}
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "dance_verify_verdicts_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	if got["ok"] != 1 || got["no-match"] != 1 {
+		t.Errorf("verdicts %v, want ok 1 and no-match 1", got)
+	}
+	if !strings.Contains(logs.String(), `"name":"_443._tcp.srv.example.test","reason":"no-match"`) {
+		t.Errorf("refusal not logged with the owner name and reason:\n%s", logs.String())
 	}
 }
