@@ -186,25 +186,31 @@ func TestVerifyServerFaults(t *testing.T) {
 	t.Parallel()
 	srv := testident.SelfSigned(t, "srv.example.test", identity.KeyECDSAP256)
 	for _, tc := range []struct {
-		fault  dnstest.Fault
+		name   string
+		zones  map[string]dnstest.ZoneOptions
 		reason Reason
 	}{
-		{dnstest.StripSignatures, ReasonDNSBogus},
-		{dnstest.WrongKey, ReasonDNSBogus},
-		{dnstest.ExpiredSignatures, ReasonDNSBogus},
-		{dnstest.MismatchedDS, ReasonDNSBogus},
-		{dnstest.MissingDS, ReasonDNSInsecure},
+		{"stripped", map[string]dnstest.ZoneOptions{dnstest.Zone: {Fault: dnstest.StripSignatures}}, ReasonDNSBogus},
+		{"wrong-key", map[string]dnstest.ZoneOptions{dnstest.Zone: {Fault: dnstest.WrongKey}}, ReasonDNSBogus},
+		{"expired-rrsig", map[string]dnstest.ZoneOptions{dnstest.Zone: {Fault: dnstest.ExpiredSignatures}}, ReasonDNSBogus},
+		{"mismatched-ds", map[string]dnstest.ZoneOptions{dnstest.Zone: {Fault: dnstest.MismatchedDS}}, ReasonDNSBogus},
+		// An insecure delegation that the parent proves: DANE does not
+		// apply.
+		{"missing-ds", map[string]dnstest.ZoneOptions{dnstest.Zone: {Fault: dnstest.MissingDS}}, ReasonDNSInsecure},
+		// The DS removed without the parent's proof of its absence: a
+		// downgrade to insecure that cannot be proven is bogus.
+		{"ds removed, no proof", map[string]dnstest.ZoneOptions{dnstest.Zone: {Fault: dnstest.MissingDS}, dnstest.TLD: {Fault: dnstest.BrokenDenial}}, ReasonDNSBogus},
 	} {
-		t.Run(faultName(tc.fault), func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := dnstest.Start(t, dnstest.Config{
-				Zones:   map[string]dnstest.ZoneOptions{dnstest.Zone: {Fault: tc.fault}},
+				Zones:   tc.zones,
 				Records: []string{testident.EELine(t, "_443._tcp.srv.example.test", srv.Key.Public())},
 			})
 			core := newCore(t, Config{Resolver: testident.Resolver(t, h, resolver.Config{})})
 			id, err := core.VerifyServer(context.Background(), "srv.example.test", 443, Presented{Chain: []*x509.Certificate{srv.Cert}})
 			if err == nil {
-				t.Fatalf("authenticated %+v through a zone with fault %s", id, faultName(tc.fault))
+				t.Fatalf("authenticated %+v through a zone with fault %s", id, tc.name)
 			}
 			if got := ReasonOf(err); got != tc.reason {
 				t.Fatalf("reason %s (%v), want %s", got, err, tc.reason)
