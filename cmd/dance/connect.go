@@ -380,6 +380,11 @@ func connectHint(err error) string {
 		return "the server refused this identity: is its TLSA record published, signed and allowed by the server? ('dance verify --chain DIR/cert.pem')"
 	case strings.Contains(msg, "certificate signed by unknown authority"), strings.Contains(msg, "x509:"):
 		return "the server's certificate is not trusted: give its CA with --ca, or --insecure-skip-server-verify for a test server"
+	case strings.Contains(msg, "broken pipe"), strings.Contains(msg, "connection reset"), strings.Contains(msg, "client conn could not be established"):
+		// In TLS 1.3 the server judges the client's certificate after
+		// the client has finished the handshake; its alert can lose the
+		// race with the client's first write (HTTP/2 writes at once).
+		return "the server closed the connection right after the handshake: it may have refused this identity ('dance verify --chain DIR/cert.pem')"
 	}
 	return ""
 }
