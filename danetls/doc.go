@@ -16,7 +16,8 @@
 //     makes its deadline: keep the verifier's LookupTimeout below it.
 //   - Client: LoadIdentity reads DIR/cert.pem and DIR/key.pem as
 //     "dance id new" writes them; ClientConfig puts the identity in a
-//     *tls.Config.
+//     *tls.Config. DANEClientConfig makes a client authenticate its
+//     server by DANE too (see "How the client authenticates its server").
 //
 // # How the server authenticates
 //
@@ -37,6 +38,34 @@
 // derived from its BaseContext): a handshake whose deadline passes or
 // whose context is cancelled, say by a server shutting down, stops its DNS
 // work at once instead of at the verifier's own lookup deadline.
+//
+// # How the client authenticates its server
+//
+// DANEClientConfig(base, core, "host:port") authenticates the server by
+// the TLSA records at "_port._tcp.host" (RFC 6698 §3) through the same
+// verification core (verify.Core.VerifyServer): one validated lookup, one
+// matcher, for clients and servers alike. With ClientConfig for base, both
+// ends are authenticated by DNS alone, and two self-signed peers need no
+// CA at all (docs/mutual-dane.md).
+//
+//   - DANE-EE(3) matches the server's key or certificate and ignores its
+//     names and dates (RFC 7671 §5.1). DANE-TA(2) needs a valid path to
+//     the anchor, serverAuth, and host as a SAN dNSName of the leaf,
+//     compared exactly (no wildcards; RFC 7671 §5.2). PKIX-TA(0) and
+//     PKIX-EE(1) records are usable only when the core has PKIX roots
+//     (verify.Config.Roots), otherwise they are unusable (RFC 7671 §4.1).
+//   - SNI is always host, the name looked up (RFC 7671 §3).
+//   - Records that match nothing, a bogus answer, a failed or
+//     indeterminate lookup: refused, always.
+//   - DANE does not apply (DNSSEC proves there are no records, or that
+//     they are unsigned, or none is usable): refused, unless PKIXFallback
+//     allows a PKIX check instead (RFC 6698 §4.1). Every fallback is
+//     reported (ReportServerAuth). There is no fallback to an
+//     unauthenticated server.
+//
+// crypto/tls's own certificate check is off in the returned
+// configuration (InsecureSkipVerify) and its VerifyConnection does the
+// check instead: keep VerifyConnection when changing the configuration.
 //
 // # Identities belong to connections
 //

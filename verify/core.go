@@ -211,6 +211,36 @@ func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identi
 	if !c.allow.Load().Allows(name) {
 		return nil, false, &Error{Reason: ReasonNotAllowed, Name: name}
 	}
+	return c.authenticate(ctx, query{owner: name, name: n, usages: clientUsages}, p)
+}
+
+// The extended key usages a validated path must allow, for clients and
+// for servers. Shared, never modified.
+var (
+	clientUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	serverUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+)
+
+// query says where one verification finds its TLSA records and what a
+// match must show.
+type query struct {
+	// owner is the TLSA owner name, canonical: the claimed name of a
+	// client, "_port._tcp.host" for a server.
+	owner string
+	// name is the name authenticated: the client's claimed name, or the
+	// server's host, which the leaf must carry for every usage but
+	// DANE-EE.
+	name identity.Name
+	// usages are the extended key usages a validated path must allow
+	// (clientUsages or serverUsages).
+	usages []x509.ExtKeyUsage
+}
+
+// authenticate checks what was presented against the TLSA records of q:
+// from the verdict cache, or by a validated lookup and a match. It reports
+// whether the verdict came from the cache.
+func (c *Core) authenticate(ctx context.Context, q query, p Presented) (*Identity, bool, error) {
+	name := q.owner
 	if len(p.Chain) == 0 && len(p.RawPublicKey) == 0 {
 		return nil, false, &Error{Reason: ReasonNoCredential, Name: name}
 	}
@@ -240,7 +270,7 @@ func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identi
 	// record (revocation) is seen again by then. Failures of the lookup
 	// itself are not cached; the resolver caches them as it sees fit.
 	ttl := min(res.TTL, c.cfg.MaxVerdictTTL)
-	id, err := c.match(n, p, res, now, ttl)
+	id, err := c.match(q, p, res, now, ttl)
 	exp := now.Add(ttl)
 	if id != nil {
 		exp = id.Expires
@@ -346,8 +376,8 @@ func n2fqdn(name string) string { return name + "." }
 
 // match runs tlsa.Match on a Secure result and applies the policy; ttl is
 // how long the verdict may be kept.
-func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now time.Time, ttl time.Duration) (*Identity, error) {
-	name := n.String()
+func (c *Core) match(q query, p Presented, res *resolver.Result, now time.Time, ttl time.Duration) (*Identity, error) {
+	name, n := q.owner, q.name
 	if res.Kind != resolver.KindAnswer {
 		return nil, &Error{Reason: ReasonNoRecord, Name: name, Err: fmt.Errorf("DNSSEC proves %s for the TLSA records", res.Kind)}
 	}
@@ -372,7 +402,7 @@ func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now tim
 	}
 	var mr tlsa.Result
 	if len(p.Chain) > 0 {
-		opts := tlsa.Options{Name: name, Roots: c.cfg.Roots, Time: now}
+		opts := tlsa.Options{Name: n.String(), Roots: c.cfg.Roots, Time: now, KeyUsages: q.usages}
 		if user {
 			// Architecture §4.1.3: the TLSA owner is _user.domain (or
 			// <hash>._user.domain) while the user certificate names the
@@ -393,7 +423,7 @@ func (c *Core) match(n identity.Name, p Presented, res *resolver.Result, now tim
 	// verdicts share: the caller gets its own copy.
 	rec := mr.Record
 	rec.Data = bytes.Clone(rec.Data)
-	id := &Identity{Name: name, Kind: n.Kind(), Record: rec, Depth: mr.Depth, Expires: now.Add(ttl)}
+	id := &Identity{Name: n.String(), Kind: n.Kind(), Record: rec, Depth: mr.Depth, Expires: now.Add(ttl)}
 	if mr.Record.Usage != tlsa.DANEEE {
 		// A validated path stops being valid at its earliest NotAfter.
 		for _, cert := range mr.Path {

@@ -12,6 +12,12 @@
 // With standard TLS the claimed name comes from the certificate itself:
 // ClaimedName returns it (package danetls does this for crypto/tls).
 //
+// A client authenticates its server with VerifyServer: the records are at
+// "_port._tcp.host" (RFC 6698 §3, ServerOwnerName), the lookup and the
+// match are the same, the certificate must allow serverAuth, and the
+// allow-list is not consulted (the client chose the name). Package
+// danetls does this for crypto/tls clients (DANEClientConfig).
+//
 // # Steps
 //
 //  1. Name syntax: the claimed name must be a DANCE owner name

@@ -10,7 +10,9 @@ import (
 // Identity is an authenticated peer.
 type Identity struct {
 	// Name is the claimed name that was authenticated, in canonical form
-	// (lower case, A-labels, no trailing dot): the TLSA owner name.
+	// (lower case, A-labels, no trailing dot): the TLSA owner name. For a
+	// server (VerifyServer) it is the host, whose records are at
+	// "_port._tcp.host".
 	Name string `json:"name"`
 	// Kind is the shape of the name (client-auth §2): identity.KindDevice
 	// for "devicename._device.org-domain", identity.KindService for
