@@ -62,6 +62,7 @@ func (c *Core) publishedKeys(ctx context.Context, claimed string) ([]PublishedKe
 	if n.Kind() == identity.KindUser {
 		return nil, &Error{Reason: ReasonPolicy, Name: name, Err: errors.New("a raw public key cannot name a user")}
 	}
+	q := query{owner: name, name: n, usages: clientUsages}
 	res, err := c.lookup(ctx, name)
 	if err != nil {
 		return nil, err
@@ -83,7 +84,7 @@ func (c *Core) publishedKeys(ctx context.Context, claimed string) ([]PublishedKe
 	}
 	var keys []PublishedKey
 	for _, spki := range candidates {
-		id, err := c.match(n, Presented{RawPublicKey: spki}, res, now, ttl)
+		id, err := c.match(q, Presented{RawPublicKey: spki}, res, now, ttl)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -100,7 +101,7 @@ func (c *Core) publishedKeys(ctx context.Context, claimed string) ([]PublishedKe
 	}
 	// No candidate: let match say why (no record, revoked, unusable),
 	// with a presented key that can match nothing.
-	if _, err := c.match(n, Presented{RawPublicKey: []byte{}}, res, now, ttl); err != nil && ReasonOf(err) != ReasonNoMatch {
+	if _, err := c.match(q, Presented{RawPublicKey: []byte{}}, res, now, ttl); err != nil && ReasonOf(err) != ReasonNoMatch {
 		return nil, err
 	}
 	return nil, &Error{Reason: ReasonNoUsableRecords, Name: name, Err: fmt.Errorf("no DANE-EE SPKI Full (3 1 0) record: a digest names a key but does not give it")}
