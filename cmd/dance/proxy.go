@@ -85,8 +85,9 @@ the --metrics listener answers 503 with the reason until the zones validate
 (200 "ok" then).
 
 Logs (stderr): each refused client once at info, with its address and the
-reason; refusals served again from the verdict cache at most once a minute per
-name (the next line counts those left out); a broken TLS exchange at info;
+reason; refusals served again from the verdict cache, and of names off the
+allow-list, at most once a minute per name (the next line counts those left
+out), names off the list at most 100 a minute in all; a broken TLS exchange at info;
 --access-log adds a line per accepted client. Text the client chose is cut to
 a bounded length.
 
