@@ -415,9 +415,15 @@ func zoneHint(err error) string {
 	if !errors.As(err, &ce) {
 		return ""
 	}
+	return zoneChecksHint(ce.Checks)
+}
+
+// zoneChecksHint says what to change for each problem of checks, in
+// terms of the resolver flags (--resolver, --anchors, --trust-ad).
+func zoneChecksHint(checks []resolver.ZoneCheck) string {
 	seen := map[resolver.Problem]bool{}
 	var hints []string
-	for _, c := range ce.Checks {
+	for _, c := range checks {
 		if seen[c.Problem] {
 			continue
 		}
