@@ -94,7 +94,9 @@ a bounded length.
 SIGHUP reloads --cert/--key, --allow-file (with the --allow patterns) and
 --anchors, checks the zones again, and logs what it reloaded; a reload with any
 bad part keeps the whole old configuration and logs why. Verdicts cached
-before a reload stand until they expire (at most the records' TTL). SIGINT and
+before a reload stand until they expire (at most the records' TTL). SIGHUP
+does not read --config again: keep the allow-list in --allow-file to change it
+without a restart; other settings take one. SIGINT and
 SIGTERM stop accepting and let connections finish for --drain-timeout. Prints
 the bound address once ready.
 
