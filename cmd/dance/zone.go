@@ -251,9 +251,10 @@ func zoneServeCommand() *cli.Command {
 			"the flags name, not --config itself: other settings take a restart.\n" +
 			"--admin-allow is read at start only: the zone refuses updates at the\n" +
 			"administrators' names from the moment it opens, and the update keys and policy\n" +
-			"are checked against those names; changing them while updates run would need\n" +
-			"all three changed at one instant. Restart to change it (the signature cache\n" +
-			"makes a restart quick).\n\n" +
+			"are checked against those names before it serves; a new list would need the\n" +
+			"zone, the keys' check and the verification core changed at one instant while\n" +
+			"updates are applied. Restart to change it (the signature cache makes a restart\n" +
+			"quick), after checking that no update key wrote at the new names.\n\n" +
 			"The DNS metrics (dance_zone_dns_requests_total{outcome}, the limits' counters)\n" +
 			"are served on the admin API's /metrics, behind its credentials, and with\n" +
 			"--metrics-listen on a listener of their own without credentials (default off),\n" +
