@@ -14,9 +14,13 @@
 //
 // New checks everything it can before anything serves (the update policy
 // names only keys of DIR/tsig.key, no update key can write at an
-// administrator's name, certificates load, addresses bind), so a
-// configuration that cannot work fails at once with the reason. Reload
-// takes new certificates and trust anchors without a restart.
+// administrator's name, certificates load, addresses bind, the DANE
+// administrators' zones validate with the admin resolver when that is this
+// server), so a configuration that cannot work fails at once with the
+// reason; with a resolver of their own, Run checks the administrators'
+// zones once the DNS listeners serve, and Health reports a resolver that
+// does not answer. Reload takes new certificates, trust anchors and keys
+// without a restart.
 //
 // # Security considerations
 //
@@ -119,8 +123,9 @@ type Config struct {
 	MaxTCPConns int
 	// Admin, when not nil, runs the admin HTTP API.
 	Admin *AdminConfig
-	// MetricsListen, when set, serves the Prometheus metrics at /metrics
-	// on an HTTP listener of their own, without credentials. The DNS
+	// MetricsListen, when set, serves the Prometheus metrics at /metrics,
+	// and Health at /healthz, on an HTTP listener of their own, without
+	// credentials. The DNS
 	// server's metrics exist whether or not it is set (Server.Registry).
 	MetricsListen string
 	// HTTPLimits bound the admin API and the metrics listener.
@@ -711,8 +716,10 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 // Run serves until ctx is done or a listener fails, then stops: the DNS
 // listeners first (requests in flight finish; the IXFR journal is
 // written), then the admin API and the metrics listener (each within 5
-// s). It returns nil after a stop by ctx, or the first failure. A Server
-// runs once.
+// s). It returns nil after a stop by ctx, or the first failure: an
+// *AdminCheckError when the first check of the DANE administrators' zones
+// through their resolver (AdminConfig.Resolver with upstreams) finds that
+// it cannot validate them. A Server runs once.
 func (s *Server) Run(ctx context.Context) error {
 	if !s.ran.CompareAndSwap(false, true) {
 		return errors.New("serve: Run called twice")
