@@ -793,6 +793,7 @@ func (s *Server) Run(ctx context.Context) error {
 // and the zone, which writes DIR/signatures.cache so that the next start
 // does not sign again. Call it after Run returns.
 func (s *Server) Close() error {
+	s.health.stop()
 	s.ls.Close()
 	if s.adminLn != nil && !s.ran.Load() {
 		s.adminLn.Close()
