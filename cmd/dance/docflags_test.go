@@ -122,3 +122,29 @@ func TestDocFlagsExist(t *testing.T) {
 		t.Errorf("only %d flags checked in the documents: the parser finds no command lines", checked)
 	}
 }
+
+// TestReadmeListsEveryFlag: the README of each long-running command names
+// every one of its flags, which are also the keys of its --config file.
+func TestReadmeListsEveryFlag(t *testing.T) {
+	for _, c := range []struct {
+		words []string
+		file  string
+	}{
+		{[]string{"zone", "serve"}, "../../zone/README.md"},
+		{[]string{"proxy"}, "../../proxy/README.md"},
+	} {
+		cmd, _ := resolveDoc(c.words)
+		if cmd == nil {
+			t.Fatalf("no command dance %s", strings.Join(c.words, " "))
+		}
+		b, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for f := range flagsOf(cmd) {
+			if f != "--help" && !regexp.MustCompile(regexp.QuoteMeta(f)+`(?:[^a-z0-9-]|$)`).Match(b) {
+				t.Errorf("%s does not name %s, a flag of dance %s", filepath.Base(filepath.Dir(c.file))+"/README.md", f, strings.Join(c.words, " "))
+			}
+		}
+	}
+}
