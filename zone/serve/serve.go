@@ -125,8 +125,8 @@ type Config struct {
 	Admin *AdminConfig
 	// MetricsListen, when set, serves the Prometheus metrics at /metrics,
 	// and Health at /healthz, on an HTTP listener of their own, without
-	// credentials. The DNS
-	// server's metrics exist whether or not it is set (Server.Registry).
+	// credentials. The DNS server's metrics exist whether or not it is set
+	// (Server.Registry).
 	MetricsListen string
 	// HTTPLimits bound the admin API and the metrics listener.
 	HTTPLimits HTTPLimits
@@ -539,8 +539,16 @@ func loadCert(what, certFile, keyFile string) (*tls.Certificate, error) {
 // as a list of words ("admin certificate", ...). Connections already open
 // keep their certificates.
 //
+// New anchors are checked against the zones of the admin allow-list as at
+// start: anchors that cannot validate them fail the reload (an
+// *AdminCheckError); a resolver that does not answer does not, and is
+// checked again in the background (Health).
+//
 // The admin allow-list is read at start only: the zone protects the
-// administrators' names from the time it opens.
+// administrators' names from the time it opens, and the update keys are
+// checked against them before it serves; a new list would need the zone,
+// that check and the verification core changed at one instant while
+// updates are applied.
 func (s *Server) Reload() ([]string, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
