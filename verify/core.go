@@ -98,8 +98,9 @@ type Config struct {
 	// Logger receives one record per verdict: refusals at Info with the
 	// reason and detail, successes at Debug, with the peer's address when
 	// the context carries one (WithPeerAddr). Refusals served from the
-	// verdict cache are logged at most once per name each
-	// RefusalLogInterval, the next line counting those left out. nil
+	// verdict cache, and of names off the allow-list, are logged at most
+	// once per name each RefusalLogInterval, the next line counting those
+	// left out; names off the list at most MaxOffListLines an interval. nil
 	// discards them.
 	Logger *slog.Logger
 	// Registerer, when not nil, gets the core's Prometheus metrics
@@ -571,8 +572,9 @@ func (c *Core) tlsaRecords(name string, res *resolver.Result, now time.Time, ttl
 
 // record counts and logs a verdict. The peer learns none of this. Text
 // the peer chose (the claimed name, errors quoting it) is cut to a bounded
-// length; refusals from the verdict cache are logged at most once per name
-// each RefusalLogInterval.
+// length; refusals from the verdict cache, and of names off the allow-list,
+// are logged at most once per name each RefusalLogInterval, those off the
+// list at most MaxOffListLines names each interval.
 func (c *Core) record(ctx context.Context, claimed string, id *Identity, err error, cached bool) {
 	if err == nil {
 		c.metrics.verdict(resultOK, cached)
@@ -589,13 +591,19 @@ func (c *Core) record(ctx context.Context, claimed string, id *Identity, err err
 		return
 	}
 	name := logtext.Bound(claimed, logtext.MaxName)
-	log, suppressed := c.refusals.allow(name, cached, c.now())
+	// Names off the allow-list cost no lookup and are never cached: they
+	// are held back like refusals from the cache, and capped as a whole.
+	offList := r == ReasonNotAllowed || r == ReasonNameSyntax
+	log, suppressed, others := c.refusals.allow(name, cached || offList, offList, c.now())
 	if !log {
 		return
 	}
 	attrs := []any{"name", name, "reason", r.String(), "error", logtext.Bound(err.Error(), logtext.MaxText), "cached", cached}
 	if suppressed > 0 {
 		attrs = append(attrs, "suppressed", suppressed)
+	}
+	if others > 0 {
+		attrs = append(attrs, "suppressed_other_names", others)
 	}
 	c.log.Info("peer refused", peerAttrs(ctx, attrs...)...)
 }

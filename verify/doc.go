@@ -57,8 +57,9 @@
 // deadline_exceeded_total, upstream_queries_total, upstream_errors_total).
 // Each refusal is logged at Info with the name, the reason and the detail
 // (and the peer's address, given with WithPeerAddr); each success at Debug.
-// Refusals served from the verdict cache are logged at most once per name
-// each RefusalLogInterval.
+// Refusals served from the verdict cache, and of names off the allow-list,
+// are logged at most once per name each RefusalLogInterval; names off the
+// list at most MaxOffListLines an interval in all.
 //
 // # Security considerations
 //

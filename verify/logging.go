@@ -32,10 +32,20 @@ func peerAttrs(ctx context.Context, attrs ...any) []any {
 	return attrs
 }
 
+// MaxOffListLines is how many names off the allow-list (or not names at
+// all) are logged, at most, per RefusalLogInterval: such refusals cost no
+// lookup, so a peer can send them as fast as it connects, each with a name
+// of its own. The next line logged counts the ones left out.
+const MaxOffListLines = 100
+
 // refusalLog remembers when each name's refusal was last logged.
 type refusalLog struct {
 	mu    sync.Mutex
 	names map[string]*refusalEntry
+	// offListStart opens the current window of MaxOffListLines; offList
+	// counts the lines logged in it, offListLost the refusals left out.
+	offListStart         time.Time
+	offList, offListLost int
 }
 
 type refusalEntry struct {
@@ -43,25 +53,40 @@ type refusalEntry struct {
 	suppressed int
 }
 
-// allow reports whether a refusal of name is logged now, and how many
-// were left out since the last line. A refusal that is not from the cache
-// is always logged (it cost a lookup, and may be news); one from the cache
-// only when none was logged for the name within RefusalLogInterval.
-func (l *refusalLog) allow(name string, cached bool, now time.Time) (bool, int) {
+// allow reports whether a refusal of name is logged now, how many were
+// left out for name since its last line, and, for an off-list refusal, how
+// many of other names were left out by the window's cap. A refusal that
+// cost a lookup (not cached, not off the list) is always logged: it may be
+// news. One from the cache or off the allow-list (quiet) is logged only
+// when none was logged for the name within RefusalLogInterval, and an
+// off-list one only within MaxOffListLines per interval.
+func (l *refusalLog) allow(name string, quiet, offList bool, now time.Time) (ok bool, suppressed, others int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.names == nil || len(l.names) >= maxRefusalLogNames {
 		l.names = make(map[string]*refusalEntry)
 	}
 	e := l.names[name]
+	if e != nil && quiet && now.Sub(e.last) < RefusalLogInterval {
+		e.suppressed++
+		return false, 0, 0
+	}
+	if offList {
+		if now.Sub(l.offListStart) >= RefusalLogInterval || now.Before(l.offListStart) {
+			l.offListStart, l.offList = now, 0
+		}
+		if l.offList >= MaxOffListLines {
+			l.offListLost++
+			return false, 0, 0
+		}
+		l.offList++
+		others, l.offListLost = l.offListLost, 0
+	}
 	if e == nil {
 		e = &refusalEntry{}
 		l.names[name] = e
-	} else if cached && now.Sub(e.last) < RefusalLogInterval {
-		e.suppressed++
-		return false, 0
 	}
-	n := e.suppressed
+	suppressed = e.suppressed
 	e.last, e.suppressed = now, 0
-	return true, n
+	return true, suppressed, others
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -114,4 +115,76 @@ func TestLogBoundsPeerText(t *testing.T) {
 	if name, _ := recs[0]["name"].(string); !strings.Contains(name, "more bytes") {
 		t.Errorf("name %.100q is not marked as cut", name)
 	}
+}
+
+// TestOffListRefusalsRateLimited: names off the allow-list are refused
+// without a lookup and never cached, so nothing else slows a peer that
+// sends them in a loop. One name sent again and again costs one line per
+// RefusalLogInterval (the next counts the ones left out); many names cost
+// at most MaxOffListLines lines per interval, and a refusal that cost a
+// lookup is logged all the same.
+func TestOffListRefusalsRateLimited(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.Now()}
+	var logs bytes.Buffer
+	core := newCore(t, Config{
+		Resolver: indeterminateResolver{},
+		Allow:    mustAllow(t, "*._device.example.test"),
+		Time:     clock.Now,
+		Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	ctx := WithPeerAddr(context.Background(), "192.0.2.7:4433")
+	dev := testident.SelfSigned(t, "sensor1._device.example.test", identity.KeyECDSAP256)
+	refuse := func(name string, want Reason) {
+		t.Helper()
+		if _, err := core.Verify(ctx, name, Presented{Chain: []*x509.Certificate{dev.Cert}}); ReasonOf(err) != want {
+			t.Fatalf("%s: refusal %v, want %v", name, err, want)
+		}
+	}
+	for range 50 {
+		refuse("intruder.example.org", ReasonNotAllowed)
+	}
+	for range 5 {
+		refuse("bad..name", ReasonNameSyntax)
+	}
+	recs := logRecords(t, &logs)
+	if len(recs) != 2 {
+		t.Fatalf("%d log lines for 50 refusals of one name off the list and 5 of a bad name, want 2: %s", len(recs), logs.String())
+	}
+	clock.Advance(RefusalLogInterval)
+	refuse("intruder.example.org", ReasonNotAllowed)
+	recs = logRecords(t, &logs)
+	if len(recs) != 3 || recs[2]["suppressed"] != float64(49) {
+		t.Fatalf("after the interval: %d lines, last %v; want 3, the last with suppressed=49", len(recs), recs[len(recs)-1])
+	}
+
+	// A flood of names of their own: the cap holds.
+	clock.Advance(RefusalLogInterval)
+	logs.Reset()
+	const flood = 3 * MaxOffListLines
+	for i := range flood {
+		refuse(fmt.Sprintf("x%d.example.org", i), ReasonNotAllowed)
+	}
+	if n := len(logRecords(t, &logs)); n != MaxOffListLines {
+		t.Fatalf("%d lines for %d names off the list within an interval, want %d", n, flood, MaxOffListLines)
+	}
+	// An allowed name refused after a lookup is not held back by the cap.
+	refuse("sensor1._device.example.test", ReasonDNSIndeterminate)
+	recs = logRecords(t, &logs)
+	if last := recs[len(recs)-1]; len(recs) != MaxOffListLines+1 || last["reason"] != ReasonDNSIndeterminate.String() {
+		t.Fatalf("a refusal after a lookup, with the off-list cap reached: %d lines, last %v", len(recs), last)
+	}
+	clock.Advance(RefusalLogInterval)
+	refuse("late.example.org", ReasonNotAllowed)
+	recs = logRecords(t, &logs)
+	if last := recs[len(recs)-1]; last["name"] != "late.example.org" || last["suppressed_other_names"] != float64(flood-MaxOffListLines) {
+		t.Errorf("the first off-list line of the next interval is %v, want suppressed_other_names=%d", last, flood-MaxOffListLines)
+	}
+}
+
+// indeterminateResolver answers every lookup with an Indeterminate result.
+type indeterminateResolver struct{}
+
+func (indeterminateResolver) Lookup(_ context.Context, name string, _ uint16) (*resolver.Result, error) {
+	return &resolver.Result{Name: name, Type: "TLSA", Status: resolver.Indeterminate}, nil
 }

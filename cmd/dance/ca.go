@@ -42,12 +42,13 @@ A client's TLSA records are looked up at the exact name it claims, so the CA's r
 to be found at each device's name: the line printed is for *._device.DOMAIN, a wildcard
 that covers every device of the organisation. Use --owner to print it for another name
 (a single device, or a service name such as _smtp-client.mta1.DOMAIN).
-A wildcard trades per-device revocation for fewer records: removing one device then means
-revoking its certificate some other way. Where revoking a device must be deleting its
-record, publish the CA's record (or the device's own 3 1 1) at each device's name instead.
+Under a wildcard, deleting a device's own record does not revoke it: its name falls back
+to the wildcard. Revoke it with 'dance zone revoke NAME', which leaves a record at the name
+that shadows the wildcard and matches nothing.
 
-The line printed can be published as it is: with 'dance zone add' (owner, TLSA, and the
-record data), or piped to 'dance id publish --from -'. The zone server answers every
+The line printed can be published as it is: piped to 'dance zone add --from -' or
+'dance id publish --from -', or given to 'dance zone add' as owner, TLSA and the record
+data. The zone server answers every
 device name under _device that has no records of its own from the wildcard, with DNSSEC
 proofs (RFC 4592); a device with records of its own is answered with those alone.
 
@@ -57,6 +58,7 @@ _user.DOMAIN, where servers look for the CA of users uid@DOMAIN.
 Existing files are never replaced unless --force is given.`,
 		Examples: []string{
 			"dance ca new --name example.com --out ./ca",
+			"dance ca new --name devices.test --out ./ca | dance zone add --dir ./zone --from -",
 			"dance ca new --name devices.test --out ./ca | dance id publish --server 127.0.0.1:5353 --tsig ./zone/tsig.key --from -",
 			`dance zone add --dir ./zone '*._device.devices.test' TLSA "2 0 1 8f1c...e2"`,
 			"dance ca new --name example.com --user --out ./userca",

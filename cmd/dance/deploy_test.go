@@ -38,7 +38,7 @@ var deployUnits = []struct {
 	file, stateDir string
 	want           []string
 }{
-	{"dance-zone.service", "dance-zone", []string{"User=dance", "StateDirectory=dance-zone", "ProtectSystem=strict",
+	{"dance-zone.service", "dance-zone", []string{"User=dance", "StateDirectory=dance-zone", "ExecReload=/bin/kill -HUP $MAINPID", "ProtectSystem=strict",
 		"NoNewPrivileges=yes", "AmbientCapabilities=CAP_NET_BIND_SERVICE", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"}},
 	{"dance-proxy.service", "", []string{"DynamicUser=yes", "LoadCredential=key.pem:", "--key %d/key.pem", "ProtectSystem=strict",
 		"NoNewPrivileges=yes", "AmbientCapabilities=CAP_NET_BIND_SERVICE", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"}},

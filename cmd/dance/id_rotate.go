@@ -128,14 +128,16 @@ the new key is certain to be accepted everywhere.
 The rotation is resumable: DIR/rotate.json records each step, so a run that
 stopped (interrupted while it waits, a crash, a lost connection) is continued by
 running the same command again, which waits only what is left. The old record
-is retired only while NAME still holds the new one and is not revoked.`,
+is retired only while NAME still holds the new one and is not revoked. One run
+at a time works on DIR: it holds a lock on DIR/rotate.lock, and a second run
+exits at once with an error saying so.`,
 		Examples: []string{
 			"dance id rotate --out ./sensor1 --zone-dir ./zone",
 			"dance id rotate --out ./sensor2 --ca ca/cert.pem --ca-key ca/key.pem --zone-dir ./zone",
 			"dance id rotate --out ./sensor1 --token-file admin.token --api https://zone.example.com:8053 --api-ca zone-ca.pem",
 			"dance id rotate --out ./sensor1 --server ns1.example.com --tsig upd.key",
 		},
-		ExitCodes: []string{"0  the old key is retired", "1  the API is unreachable or failed, or the run was interrupted (run it again to continue)", "2  bad usage or bad input (DIR, CA, a record that is not there)"},
+		ExitCodes: []string{"0  the old key is retired", "1  the API is unreachable or failed, the run was interrupted (run it again to continue), or another run holds DIR", "2  bad usage or bad input (DIR, CA, a record that is not there)"},
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&out, "out", "", "the identity's `DIR`ectory (key.pem and cert.pem or pubkey.pem; required)")
 			fs.StringVar(&name, "name", "", "the identity's DNS `NAME` (default: the one dNSName of DIR/cert.pem)")
@@ -195,6 +197,12 @@ is retired only while NAME still holds the new one and is not revoked.`,
 				}
 				r.z = adminRotateZone{c}
 			}
+			// One run at a time on DIR, held until this one returns.
+			release, err := lockRotation(out)
+			if err != nil {
+				return err
+			}
+			defer release()
 			st, err := loadRotateState(out)
 			if err != nil {
 				return err

@@ -173,6 +173,20 @@ func TestIDRotate(t *testing.T) {
 	if !fresh.accepts(oldCert) || !fresh.accepts(newCert) {
 		t.Errorf("during, a new verifier: old accepted %v, new accepted %v; want both", fresh.accepts(oldCert), fresh.accepts(newCert))
 	}
+	// A second run while the first holds the directory exits at once,
+	// saying so, and changes nothing. Without the lock it would continue
+	// the rotation and wait (until its context ends, here).
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	var out2nd, err2nd bytes.Buffer
+	code2 := run(ctx2, rotate, nil, &out2nd, &err2nd)
+	cancel2()
+	if code2 != 1 || !strings.Contains(err2nd.String(), "another 'dance id rotate' is running") || !strings.Contains(err2nd.String(), "rotate.lock") {
+		t.Errorf("a second rotate at once exited %d\nstdout %s\nstderr %s\nwant exit 1 and an error naming the lock", code2, out2nd.String(), err2nd.String())
+	}
+	if out2nd.Len() != 0 {
+		t.Errorf("the refused second run printed %q", out2nd.String())
+	}
+	runCases(t, []cliCase{{"after a refused second run: still both records", list, 0, `(?s)^` + name + `\.\t60\tIN\tTLSA\t3 1 1 [0-9a-f]{64}\n` + name + `\.\t60\tIN\tTLSA\t3 1 1 [0-9a-f]{64}\n$`, ""}})
 	cancel()
 	if code := <-done; code != 1 {
 		t.Errorf("interrupted rotate exited %d, want 1", code)

@@ -85,15 +85,18 @@ the --metrics listener answers 503 with the reason until the zones validate
 (200 "ok" then).
 
 Logs (stderr): each refused client once at info, with its address and the
-reason; refusals served again from the verdict cache at most once a minute per
-name (the next line counts those left out); a broken TLS exchange at info;
+reason; refusals served again from the verdict cache, and of names off the
+allow-list, at most once a minute per name (the next line counts those left
+out), names off the list at most 100 a minute in all; a broken TLS exchange at info;
 --access-log adds a line per accepted client. Text the client chose is cut to
 a bounded length.
 
 SIGHUP reloads --cert/--key, --allow-file (with the --allow patterns) and
 --anchors, checks the zones again, and logs what it reloaded; a reload with any
 bad part keeps the whole old configuration and logs why. Verdicts cached
-before a reload stand until they expire (at most the records' TTL). SIGINT and
+before a reload stand until they expire (at most the records' TTL). SIGHUP
+does not read --config again: keep the allow-list in --allow-file to change it
+without a restart; other settings take one. SIGINT and
 SIGTERM stop accepting and let connections finish for --drain-timeout. Prints
 the bound address once ready.
 
@@ -414,9 +417,15 @@ func zoneHint(err error) string {
 	if !errors.As(err, &ce) {
 		return ""
 	}
+	return zoneChecksHint(ce.Checks)
+}
+
+// zoneChecksHint says what to change for each problem of checks, in
+// terms of the resolver flags (--resolver, --anchors, --trust-ad).
+func zoneChecksHint(checks []resolver.ZoneCheck) string {
 	seen := map[resolver.Problem]bool{}
 	var hints []string
-	for _, c := range ce.Checks {
+	for _, c := range checks {
 		if seen[c.Problem] {
 			continue
 		}

@@ -137,3 +137,54 @@ func TestProxyReload(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// TestProxyReloadKeepsConfigFile: SIGHUP does not read --config again, as
+// the help says: a pattern changed in the file stays as it was at start
+// (the file's allow-list is the one in force), while the files its keys
+// name are reloaded.
+func TestProxyReloadKeepsConfigFile(t *testing.T) {
+	f := newProxyFixture(t)
+	conf := filepath.Join(f.dir, "proxy.conf")
+	writeConf := func(allow string) {
+		t.Helper()
+		text := "listen = 127.0.0.1:0\ncert = " + f.srvCert + "\nkey = " + f.srvKey + "\nallow = " + allow +
+			"\nresolver = " + f.resolver + "\nanchors = " + f.anchors + "\n"
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConf("*._device.example.test")
+	backend := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer backend.Close()
+	addr, errb, stop := startProxyCmd(t, []string{"--config", conf, "--backend", backend.URL})
+	handshake := func() error {
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: f.pool, ServerName: "proxy.example.test", Certificates: []tls.Certificate{f.dev}})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		_, err = c.Read(make([]byte, 1))
+		return err
+	}
+	if err := handshake(); err != nil {
+		t.Fatalf("before the reload: %v", err)
+	}
+	writeConf("other._device.example.test")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(errb.String(), "allow-list reloaded"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged: %s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	if err := handshake(); err != nil {
+		t.Fatalf("after a SIGHUP the allow-list of the changed --config file is in force: %v", err)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}

@@ -233,14 +233,32 @@ func zoneServeCommand() *cli.Command {
 			"DIR/ixfr.journal so that the next start neither signs the zone again nor sends\n" +
 			"secondaries the whole zone (both are caches: deleting them loses nothing).\n" +
 			"A directory another running server holds is refused (DIR/zone.pid names it).\n\n" +
+			"With --admin-allow, the server checks that the zones of the allow-list\n" +
+			"validate as Secure with the resolver flags. Without --resolver the\n" +
+			"administrators are looked up on this server itself, so --admin-allow must name\n" +
+			"names of the zone and --anchors (default DIR/anchors) must hold its own keys;\n" +
+			"this is checked before anything serves. With --resolver the check runs once the\n" +
+			"DNS listeners serve (the resolver may well ask this server). Settings that\n" +
+			"cannot validate the zones stop the server with a hint on what to change; a\n" +
+			"resolver that does not answer does not: it is logged as an error, checked\n" +
+			"again in the background, and GET /healthz on --metrics-listen answers 503 with\n" +
+			"the reason until the zones validate (200 \"ok\" then).\n\n" +
 			"SIGHUP reloads, without a restart, the certificates of --admin-tls-cert and\n" +
 			"--tls-cert, the trust anchors of the admin identities (--anchors, default\n" +
-			"DIR/anchors), the update keys and policy (DIR/tsig.key, DIR/update-policy)\n" +
-			"and --transfer-key; it logs what it reloaded, and a reload that fails keeps\n" +
-			"all that was in use and logs why. --admin-allow is read at start only.\n\n" +
+			"DIR/anchors, checked as at start), the update keys and policy (DIR/tsig.key,\n" +
+			"DIR/update-policy) and --transfer-key; it logs what it reloaded, and a reload\n" +
+			"that fails keeps all that was in use and logs why. SIGHUP reads the files\n" +
+			"the flags name, not --config itself: other settings take a restart.\n" +
+			"--admin-allow is read at start only: the zone refuses updates at the\n" +
+			"administrators' names from the moment it opens, and the update keys and policy\n" +
+			"are checked against those names before it serves; a new list would need the\n" +
+			"zone, the keys' check and the verification core changed at one instant while\n" +
+			"updates are applied. Restart to change it (the signature cache makes a restart\n" +
+			"quick), after checking that no update key wrote at the new names.\n\n" +
 			"The DNS metrics (dance_zone_dns_requests_total{outcome}, the limits' counters)\n" +
 			"are served on the admin API's /metrics, behind its credentials, and with\n" +
-			"--metrics-listen on a listener of their own without credentials (default off).\n\n" +
+			"--metrics-listen on a listener of their own without credentials (default off),\n" +
+			"with the health check at /healthz.\n\n" +
 			"A signed request is accepted only within --tsig-window (300 s) of the server's\n" +
 			"clock, whatever fudge it carries, and an update only once: a captured update sent\n" +
 			"again is refused with BADTIME, so it cannot undo a revocation.\n\n" +
@@ -258,7 +276,7 @@ func zoneServeCommand() *cli.Command {
 			"dance zone serve --dir ./zone --rrl-rate 50 --rrl-ipv6-prefix 64 --signing-rate 5000",
 			"dance zone serve --dir ./zone --admin-tls-cert admin.crt --admin-tls-key admin.key --admin-allow '*._device.ops.devices.test'",
 			"dance zone serve --dir ./zone --metrics-listen 127.0.0.1:9153",
-			"kill -HUP $(cat ./zone/zone.pid)   # reload certificates and anchors",
+			"kill -HUP $(cat ./zone/zone.pid)   # reload certificates, anchors and update keys",
 		},
 		ExitCodes: []string{"0  stopped by a signal", "1  runtime failure", "2  bad usage or unreadable zone directory"},
 		Flags: func(fs *flag.FlagSet) {
@@ -279,7 +297,7 @@ func zoneServeCommand() *cli.Command {
 			fs.DurationVar(&sigValidity, "identity-sig-validity", 0, "sign identity records for `DURATION` instead of the zone's setting (default: the setting, 48h unless dance zone init said otherwise)")
 			fs.DurationVar(&tsigWindow, "tsig-window", server.DefaultTSIGWindow, "accept TSIG-signed requests only within this `DURATION` of the server's clock, whatever fudge they carry (RFC 8945 §5.2.3); updates seen within it are refused as replays")
 			fs.StringVar(&adminListen, "admin-listen", "127.0.0.1:8053", "`ADDR`ess of the admin HTTP API (\"off\" disables it)")
-			fs.StringVar(&metricsListen, "metrics-listen", "off", "`ADDR`ess serving the Prometheus metrics at /metrics without credentials (\"off\": none; they stay on the admin API)")
+			fs.StringVar(&metricsListen, "metrics-listen", "off", "`ADDR`ess serving the Prometheus metrics at /metrics and the health check at /healthz without credentials (\"off\": none; the metrics stay on the admin API)")
 			fs.StringVar(&adminCert, "admin-tls-cert", "", "certificate `FILE` for HTTPS on the admin API")
 			fs.StringVar(&adminKey, "admin-tls-key", "", "private key `FILE` for HTTPS on the admin API")
 			fs.BoolVar(&adminInsecure, "admin-insecure", false, "allow the admin API over plain HTTP on a non-loopback address")
@@ -411,11 +429,15 @@ func zoneServeCommand() *cli.Command {
 				fmt.Fprintf(env.Stdout, "admin API on %s (%s)\n", u, strings.Join(creds, sep))
 			}
 			if a := srv.MetricsAddr(); a != "" {
-				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", a)
+				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics, health on http://%s/healthz\n", a, a)
 			}
 			stopReload := reloadOnSignal(srv)
 			defer stopReload()
 			if err := srv.Run(env.Context()); err != nil {
+				var ce *serve.AdminCheckError
+				if errors.As(err, &ce) {
+					return cli.WithHint(cli.Input(err), adminCheckHint(ce))
+				}
 				return cli.Fail(err)
 			}
 			return nil
@@ -432,6 +454,8 @@ func zoneServeError(err error, dir string) error {
 		insecure *serve.InsecureAdminError
 		overlap  *zone.AdminOverlapError
 		listen   *serve.ListenError
+		check    *serve.AdminCheckError
+		outside  *serve.AdminOutsideZoneError
 	)
 	switch {
 	case errors.As(err, &locked):
@@ -441,12 +465,25 @@ func zoneServeError(err error, dir string) error {
 			"give --admin-tls-cert and --admin-tls-key, or --admin-insecure")
 	case errors.As(err, &overlap):
 		return adminOverlapHint(cli.Input(err), dir)
+	case errors.As(err, &check):
+		return cli.WithHint(cli.Input(err), adminCheckHint(check))
+	case errors.As(err, &outside):
+		return cli.WithHint(cli.Input(err), "give --resolver ADDR (a resolver that reaches "+strings.Join(outside.Names, ", ")+") with --anchors or --trust-ad, or keep --admin-allow inside the zone")
 	case errors.As(err, &listen):
 		return cli.Fail(err)
 	case errors.Is(err, serve.ErrOpenZone):
 		return cli.WithHint(cli.Input(err), "create the zone first with 'dance zone init'")
 	}
 	return cli.Input(err)
+}
+
+// adminCheckHint says which flags to change when the admin identities'
+// resolver cannot validate the zones of --admin-allow.
+func adminCheckHint(e *serve.AdminCheckError) string {
+	if e.Self {
+		return "without --resolver the admin identities are looked up on this server itself: --anchors must hold this zone's own keys (DIR/anchors, the default, does), or give --resolver with anchors for the zone"
+	}
+	return zoneChecksHint(e.Checks)
 }
 
 // reloadOnSignal reloads srv on every SIGHUP until the returned function

@@ -23,7 +23,9 @@ starting with "#" are ignored. A value may be double-quoted (Go syntax) to keep
 spaces or a "#"; a value ${NAME} is the environment variable NAME, which must
 be set (keep secrets out of the file). Flags on the command line override the
 file: a repeatable flag given there replaces all of the file's values. An
-unknown key, a line without "=" or a bad value is an error naming its line.`
+unknown key, a line without "=" or a bad value is an error naming its line.
+The file is read at start only: SIGHUP reloads the files its keys name, not
+the file itself.`
 
 // envRef is a value that names an environment variable.
 var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)

@@ -14,9 +14,13 @@
 //
 // New checks everything it can before anything serves (the update policy
 // names only keys of DIR/tsig.key, no update key can write at an
-// administrator's name, certificates load, addresses bind), so a
-// configuration that cannot work fails at once with the reason. Reload
-// takes new certificates and trust anchors without a restart.
+// administrator's name, certificates load, addresses bind, the DANE
+// administrators' zones validate with the admin resolver when that is this
+// server), so a configuration that cannot work fails at once with the
+// reason; with a resolver of their own, Run checks the administrators'
+// zones once the DNS listeners serve, and Health reports a resolver that
+// does not answer. Reload takes new certificates, trust anchors and keys
+// without a restart.
 //
 // # Security considerations
 //
@@ -119,9 +123,10 @@ type Config struct {
 	MaxTCPConns int
 	// Admin, when not nil, runs the admin HTTP API.
 	Admin *AdminConfig
-	// MetricsListen, when set, serves the Prometheus metrics at /metrics
-	// on an HTTP listener of their own, without credentials. The DNS
-	// server's metrics exist whether or not it is set (Server.Registry).
+	// MetricsListen, when set, serves the Prometheus metrics at /metrics,
+	// and Health at /healthz, on an HTTP listener of their own, without
+	// credentials. The DNS server's metrics exist whether or not it is set
+	// (Server.Registry).
 	MetricsListen string
 	// HTTPLimits bound the admin API and the metrics listener.
 	HTTPLimits HTTPLimits
@@ -147,9 +152,11 @@ type AdminConfig struct {
 	// names, and New refuses an update key that could write there.
 	Allow []string
 	// Resolver configures the lookups of the administrators' TLSA
-	// records. No Upstreams means this server's own DNS listener. Its
-	// Anchors, and those of AnchorsFile, are added to the IANA root keys
-	// (unless Resolver.NoRootAnchors).
+	// records. No Upstreams (and no Exchange) means this server itself,
+	// asked in process: Allow must then name only names of this zone,
+	// and the anchors must hold the zone's own keys (AnchorsFile's
+	// default does). Its Anchors, and those of AnchorsFile, are added to
+	// the IANA root keys (unless Resolver.NoRootAnchors).
 	Resolver resolver.Config
 	// AnchorsFile holds trust anchors (DS or DNSKEY lines) added to
 	// Resolver.Anchors for the DANE modes; "" means DIR/anchors, the
@@ -158,6 +165,11 @@ type AdminConfig struct {
 	// CheckParentDS checks the parent's DS before a KSK or CSK retire;
 	// nil refuses such a retire unless the request says force.
 	CheckParentDS zone.ParentDSChecker
+	// CheckRetry is the first wait before the zones of Allow are
+	// checked again after a check that did not pass (the resolver did
+	// not answer); 0 means DefaultAdminCheckRetry. It doubles up to
+	// MaxAdminCheckRetry, or CheckRetry when larger.
+	CheckRetry time.Duration
 }
 
 // Server is a zone directory being served. Make it with New; Run serves,
@@ -183,6 +195,14 @@ type Server struct {
 	// adminResolver is what the DANE verification core looks up with;
 	// Reload replaces the resolver behind it.
 	adminResolver *swapResolver
+	// adminNames are the zone names of the admin allow-list (checked
+	// with resolver.CheckZones); adminSelf says the resolver is this
+	// server, in process; adminUnreachable are the zones New could not
+	// check.
+	adminNames       []string
+	adminSelf        bool
+	adminUnreachable []resolver.ZoneCheck
+	health           adminHealth
 
 	// reloadMu makes Reloads run one at a time.
 	reloadMu sync.Mutex
@@ -207,6 +227,11 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s.health.log = s.log
+	s.health.retry, s.health.most = DefaultAdminCheckRetry, MaxAdminCheckRetry
+	if a := cfg.Admin; a != nil && a.CheckRetry > 0 {
+		s.health.retry, s.health.most = a.CheckRetry, max(a.CheckRetry, MaxAdminCheckRetry)
 	}
 	// Everything opened so far is closed when a later step fails.
 	var (
@@ -296,6 +321,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET /healthz", &s.health)
 		s.metrics = cfg.HTTPLimits.Server(mux)
 		s.metrics.ErrorLog = httplimit.ErrorLog(s.log, "metrics")
 	}
@@ -445,9 +471,24 @@ func (s *Server) startAdmin(allow *verify.AllowList) error {
 		}}
 	}
 	if a.Auth.NeedsDANE() {
+		s.adminNames = allow.ZoneNames()
+		s.adminSelf = len(a.Resolver.Upstreams) == 0 && a.Resolver.Exchange == nil
+		if s.adminSelf {
+			if err := s.checkOutside(s.adminNames); err != nil {
+				return err
+			}
+		}
 		r, err := s.adminResolverFor()
 		if err != nil {
 			return err
+		}
+		if s.adminSelf {
+			// All that the check depends on is here: check now.
+			if s.adminUnreachable, err = s.checkAdmin(context.Background(), r); err != nil {
+				return err
+			}
+		} else {
+			s.health.set(errNotChecked)
 		}
 		s.adminResolver = &swapResolver{}
 		s.adminResolver.r.Store(r)
@@ -498,17 +539,25 @@ func loadCert(what, certFile, keyFile string) (*tls.Certificate, error) {
 // as a list of words ("admin certificate", ...). Connections already open
 // keep their certificates.
 //
+// New anchors are checked against the zones of the admin allow-list as at
+// start: anchors that cannot validate them fail the reload (an
+// *AdminCheckError); a resolver that does not answer does not, and is
+// checked again in the background (Health).
+//
 // The admin allow-list is read at start only: the zone protects the
-// administrators' names from the time it opens.
+// administrators' names from the time it opens, and the update keys are
+// checked against them before it serves; a new list would need the zone,
+// that check and the verification core changed at one instant while
+// updates are applied.
 func (s *Server) Reload() ([]string, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	var (
-		done     []string
-		dotCert  *tls.Certificate
-		admCert  *tls.Certificate
-		resolver *resolver.Resolver
-		err      error
+		done    []string
+		dotCert *tls.Certificate
+		admCert *tls.Certificate
+		newRes  *resolver.Resolver
+		err     error
 	)
 	if s.cfg.TLSCertFile != "" {
 		if dotCert, err = loadCert("DNS over TLS", s.cfg.TLSCertFile, s.cfg.TLSKeyFile); err != nil {
@@ -522,8 +571,14 @@ func (s *Server) Reload() ([]string, error) {
 		}
 		done = append(done, "admin certificate")
 	}
+	var unreachable []resolver.ZoneCheck
 	if s.adminResolver != nil {
-		if resolver, err = s.adminResolverFor(); err != nil {
+		if newRes, err = s.adminResolverFor(); err != nil {
+			return nil, s.reloadFailed(err)
+		}
+		// Anchors that cannot validate the administrators' zones are
+		// refused as at start; a resolver that does not answer is not.
+		if unreachable, err = s.checkAdmin(context.Background(), newRes); err != nil {
 			return nil, s.reloadFailed(err)
 		}
 		done = append(done, "admin trust anchors")
@@ -561,8 +616,9 @@ func (s *Server) Reload() ([]string, error) {
 		// The recorded certificate is the clients' pin: it follows.
 		admin.RecordEndpoint(s.cfg.Dir, s.adminLn.Addr(), s.cfg.Admin.CertFile, s.log)
 	}
-	if resolver != nil {
-		s.adminResolver.r.Store(resolver)
+	if newRes != nil {
+		s.adminResolver.r.Store(newRes)
+		s.health.watch(s.recheckAdmin, unreachable, nil)
 	}
 	s.log.Info("reloaded", "what", strings.Join(done, ", "))
 	return done, nil
@@ -578,8 +634,8 @@ func (s *Server) reloadFailed(err error) error {
 func (s *Server) adminResolverFor() (*resolver.Resolver, error) {
 	a := s.cfg.Admin
 	rc := a.Resolver
-	if len(rc.Upstreams) == 0 {
-		rc.Upstreams = []string{s.ls.Addr()}
+	if s.adminSelf {
+		rc.Exchange = s.inProcess
 	}
 	file := a.AnchorsFile
 	if file == "" {
@@ -600,6 +656,11 @@ func (s *Server) adminResolverFor() (*resolver.Resolver, error) {
 		return nil, fmt.Errorf("serve: admin identities' resolver: %w", err)
 	}
 	return r, nil
+}
+
+// recheckAdmin checks the admin zones again with the resolver in force.
+func (s *Server) recheckAdmin(ctx context.Context) ([]resolver.ZoneCheck, error) {
+	return s.checkAdmin(ctx, s.adminResolver.r.Load())
 }
 
 // swapResolver is the admin verification core's resolver, replaced as a
@@ -663,8 +724,10 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 // Run serves until ctx is done or a listener fails, then stops: the DNS
 // listeners first (requests in flight finish; the IXFR journal is
 // written), then the admin API and the metrics listener (each within 5
-// s). It returns nil after a stop by ctx, or the first failure. A Server
-// runs once.
+// s). It returns nil after a stop by ctx, or the first failure: an
+// *AdminCheckError when the first check of the DANE administrators' zones
+// through their resolver (AdminConfig.Resolver with upstreams) finds that
+// it cannot validate them. A Server runs once.
 func (s *Server) Run(ctx context.Context) error {
 	if !s.ran.CompareAndSwap(false, true) {
 		return errors.New("serve: Run called twice")
@@ -707,7 +770,27 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.metrics != nil {
 		serveHTTP("metrics", s.metrics, s.metricsLn, false)
 	}
+	if s.adminResolver != nil {
+		g.Go(func() error {
+			u := s.adminUnreachable
+			if !s.adminSelf {
+				// Now that the DNS listeners serve: the upstream may
+				// well ask this server.
+				var err error
+				if u, err = s.checkAdmin(gctx, s.adminResolver.r.Load()); err != nil {
+					if gctx.Err() != nil {
+						return nil
+					}
+					s.log.Error("admin identities: the resolver cannot validate the allow-listed names; stopping", "err", err)
+					return err
+				}
+			}
+			s.health.watch(s.recheckAdmin, u, nil)
+			return nil
+		})
+	}
 	err := g.Wait()
+	s.health.stop()
 	if err == nil {
 		s.log.Info("stopped", "zone", s.zone.Origin())
 	}
@@ -718,6 +801,7 @@ func (s *Server) Run(ctx context.Context) error {
 // and the zone, which writes DIR/signatures.cache so that the next start
 // does not sign again. Call it after Run returns.
 func (s *Server) Close() error {
+	s.health.stop()
 	s.ls.Close()
 	if s.adminLn != nil && !s.ran.Load() {
 		s.adminLn.Close()
