@@ -144,8 +144,6 @@ type RolloverOptions struct {
 	// CheckParentDS checks the parent's DS before a KSK or CSK retire;
 	// without it such a retire needs Force.
 	CheckParentDS ParentDSChecker
-	// Context bounds CheckParentDS; nil means context.Background.
-	Context context.Context
 }
 
 // RolloverTimes records when the steps of the rollover under way were
@@ -202,7 +200,7 @@ func secs(s uint32) time.Duration { return time.Duration(s) * time.Second }
 // taken. For a KSK or CSK retire it also checks the parent's DS, and
 // records (in next) when it first saw the new key's DS there: record is
 // then set, and the caller stores next even though the step is refused.
-func (z *Zone) checkRolloverTiming(role KeyRole, step RolloverStep, cur *Settings, next *Settings, newKey *keys.Key, opt RolloverOptions) (record bool, err error) {
+func (z *Zone) checkRolloverTiming(ctx context.Context, role KeyRole, step RolloverStep, cur *Settings, next *Settings, newKey *keys.Key, opt RolloverOptions) (record bool, err error) {
 	now := z.now()
 	times := cur.Rollover
 	if times == nil || times.Role != role {
@@ -241,10 +239,6 @@ func (z *Zone) checkRolloverTiming(role KeyRole, step RolloverStep, cur *Setting
 		return false, &ParentDSError{Role: role, DS: ds, Unverified: true, Err: errors.New("not checked (forced)")}
 	case opt.CheckParentDS == nil:
 		return false, &ParentDSError{Role: role, DS: ds, Unverified: true, Err: errors.New("no resolver to check it with")}
-	}
-	ctx := opt.Context
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	found, cerr := opt.CheckParentDS(ctx, cur.Origin, newKey.DNSKEY)
 	if cerr != nil {

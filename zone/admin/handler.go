@@ -592,7 +592,7 @@ type rolloverRefusal struct {
 // rollover takes one step of a key rollover and returns the keys
 // afterwards: ?step=prepublish|activate|retire and, optionally,
 // &key=ksk|zsk|csk, the role of the key to roll (without it, the key of
-// the rollover under way, else the ZSK or the CSK: zone.RolloverKey). The
+// the rollover under way, else the ZSK or the CSK: zone.Zone.Rollover). The
 // older form step=ROLE:STEP is accepted too. force=true takes a step the
 // zone's timing checks or the parent's DS would refuse (dangerous:
 // zone.RolloverOptions.Force).
@@ -617,7 +617,7 @@ func (a *api) rollover(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	res, err := a.cfg.Zone.RolloverKeyWith(role, step, zone.RolloverOptions{Force: force, CheckParentDS: a.cfg.CheckParentDS, Context: r.Context()})
+	res, err := a.cfg.Zone.Rollover(r.Context(), role, step, zone.RolloverOptions{Force: force, CheckParentDS: a.cfg.CheckParentDS})
 	var we *zone.RolloverWaitError
 	switch {
 	case errors.Is(err, zone.ErrRollover) && role != "" && !a.hasRole(role):
