@@ -268,14 +268,22 @@ func (a *api) name(r *http.Request) string {
 	return dns.CanonicalName(n)
 }
 
-func (a *api) get(w http.ResponseWriter, r *http.Request) {
-	name := a.name(r)
+// identity returns the identity at name, or answers 404 and returns false.
+func (a *api) identity(w http.ResponseWriter, name string) (zone.Identity, bool) {
 	ids := a.cfg.Zone.Identities(name, "", 1)
 	if len(ids) == 0 || ids[0].Name != name {
 		writeJSON(w, http.StatusNotFound, apiError{"no identity at " + name})
+		return zone.Identity{}, false
+	}
+	return ids[0], true
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.identity(w, a.name(r))
+	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, toIdentity(ids[0]))
+	writeJSON(w, http.StatusOK, toIdentity(id))
 }
 
 func (a *api) put(mode change.Mode) http.HandlerFunc {
@@ -328,9 +336,7 @@ func (a *api) put(mode change.Mode) http.HandlerFunc {
 
 func (a *api) remove(w http.ResponseWriter, r *http.Request) {
 	name := a.name(r)
-	ids := a.cfg.Zone.Identities(name, "", 1)
-	if len(ids) == 0 || ids[0].Name != name {
-		writeJSON(w, http.StatusNotFound, apiError{"no identity at " + name})
+	if _, ok := a.identity(w, name); !ok {
 		return
 	}
 	revoked := a.cfg.Zone.Revoked(name)

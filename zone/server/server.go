@@ -541,17 +541,26 @@ func (s *Server) badTime(r *dns.Msg, t *dns.TSIG, now time.Time) *dns.Msg {
 		other[i] = byte(u)
 		u >>= 8
 	}
-	m.Extra = append(m.Extra, &dns.TSIG{
+	tsig := tsigErrorRecord(r, t, dns.RcodeBadTime)
+	tsig.OtherLen = uint16(len(other))
+	tsig.OtherData = hex.EncodeToString(other[:])
+	m.Extra = append(m.Extra, tsig)
+	return m
+}
+
+// tsigErrorRecord is the TSIG record of an error response to r, whose
+// TSIG is t: t's key, algorithm, Time Signed and Fudge, r's ID, and the
+// TSIG error code (RFC 8945 §5.2). It has no MAC: the response is signed
+// by the writer (BADTIME) or not at all (BADKEY, BADSIG).
+func tsigErrorRecord(r *dns.Msg, t *dns.TSIG, code uint16) *dns.TSIG {
+	return &dns.TSIG{
 		Hdr:        dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
 		Algorithm:  t.Algorithm,
 		TimeSigned: t.TimeSigned,
 		Fudge:      t.Fudge,
 		OrigId:     r.Id,
-		Error:      dns.RcodeBadTime,
-		OtherLen:   uint16(len(other)),
-		OtherData:  hex.EncodeToString(other[:]),
-	})
-	return m
+		Error:      code,
+	}
 }
 
 // tsigError builds the unsigned error response of RFC 8945 §5.2: NOTAUTH
@@ -565,14 +574,7 @@ func (s *Server) tsigError(r *dns.Msg, t *dns.TSIG, status error) []byte {
 	case s.provider.Key(t.Hdr.Name) == nil, errors.Is(status, dns.ErrSecret), errors.Is(status, dns.ErrKeyAlg):
 		code = dns.RcodeBadKey
 	}
-	m.Extra = append(m.Extra, &dns.TSIG{
-		Hdr:        dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
-		Algorithm:  t.Algorithm,
-		TimeSigned: t.TimeSigned,
-		Fudge:      t.Fudge,
-		OrigId:     r.Id,
-		Error:      code,
-	})
+	m.Extra = append(m.Extra, tsigErrorRecord(r, t, code))
 	b, err := m.Pack()
 	if err != nil {
 		return nil
