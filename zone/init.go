@@ -195,7 +195,7 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 		return nil, fmt.Errorf("zone: %w", err)
 	}
 
-	st, err := store.Open(filepath.Join(dir, DBFile))
+	st, err := store.Create(filepath.Join(dir, DBFile))
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package zone
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -95,33 +96,41 @@ type Zone struct {
 	admin []adminPattern
 }
 
-// Open opens the zone in dir, loading its data into memory.
+// Open opens the zone that Init created in dir, loading its data into
+// memory. It creates nothing: a directory without a zone is an error that
+// matches fs.ErrNotExist. A zone open in another process (or another
+// Open) is a *LockedError. Close it when done.
 func Open(dir string, opt Options) (*Zone, error) {
-	st, err := store.Open(filepath.Join(dir, DBFile))
-	if errors.Is(err, store.ErrLocked) {
-		return nil, &LockedError{Dir: dir, PID: readPID(filepath.Join(dir, PIDFile))}
+	if opt.IdentitySigValidity != 0 {
+		if err := CheckIdentitySigValidity(opt.IdentitySigValidity); err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
+	st, err := store.Open(filepath.Join(dir, DBFile))
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return nil, &LockedError{Dir: dir, PID: readPID(filepath.Join(dir, PIDFile))}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("zone: no zone in %s (no %s; Init creates one): %w", dir, DBFile, fs.ErrNotExist)
+	case err != nil:
 		return nil, err
 	}
-	writePID(filepath.Join(dir, PIDFile))
+	pidFile := filepath.Join(dir, PIDFile)
+	writePID(pidFile)
+	fail := func(err error) (*Zone, error) {
+		st.Close()
+		removePID(pidFile)
+		return nil, err
+	}
 	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), now: opt.Time, opt: opt}
 	if z.now == nil {
 		z.now = time.Now
 	}
-	if opt.IdentitySigValidity != 0 {
-		if err := CheckIdentitySigValidity(opt.IdentitySigValidity); err != nil {
-			st.Close()
-			return nil, err
-		}
-	}
 	if err := z.load(); err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
 	if z.admin, err = parseAdminPatterns(z.settings.Origin, opt.AdminNames); err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
 	z.lastChange.Store(z.now().Unix())
 	// A damaged or outdated cache file only means signing again.
