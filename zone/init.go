@@ -53,7 +53,8 @@ type InitOptions struct {
 	// TTL, NegativeTTL and KeyTTL override the defaults when non-zero.
 	TTL, NegativeTTL, KeyTTL uint32
 	// IdentitySigValidity, when non-zero, is stored as the zone's
-	// Settings.IdentitySigValidity; it must pass CheckIdentitySigValidity.
+	// validity of signatures over identity RRsets (default
+	// DefaultIdentitySigValidity); it must pass CheckIdentitySigValidity.
 	IdentitySigValidity time.Duration
 	// Time returns the current time; nil means time.Now.
 	Time func() time.Time
@@ -110,7 +111,7 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 	if opt.Time != nil {
 		now = opt.Time
 	}
-	set := &Settings{
+	set := &zoneSettings{
 		Origin:      origin,
 		TTL:         orDefault(opt.TTL, DefaultTTL),
 		NegativeTTL: orDefault(opt.NegativeTTL, DefaultNegativeTTL),

@@ -160,7 +160,7 @@ func (z *Zone) loadKeys(files []string) ([]*keys.Key, error) {
 
 // publishedFiles are the key files of every key in the DNSKEY RRset, the
 // active ones (s.KeyFiles) first.
-func publishedFiles(s *Settings) []string {
+func publishedFiles(s *zoneSettings) []string {
 	return slices.Concat(s.KeyFiles, s.IncomingKeyFiles, s.PublishedKeyFiles, s.OutgoingKeyFiles, s.RetiredKeyFiles)
 }
 
@@ -176,7 +176,7 @@ var rolloverMu sync.Mutex
 // key of, is refused with ErrRollover.
 //
 // Unless opt.Force, a step taken before the TTLs it depends on have
-// passed since the step before (recorded in Settings.Rollover) is refused
+// passed since the step before (recorded in the zone's settings) is refused
 // with a *RolloverWaitError, and a KSK or CSK retire before the parent's
 // DS names the new key with a *ParentDSError (see checkRolloverTiming). A
 // retire that first sees the new DS at the parent records when, and is
@@ -343,13 +343,13 @@ func (z *Zone) rolloverKey(ctx context.Context, role KeyRole, step RolloverStep,
 		return 0, res, terr
 	}
 	now := z.now()
-	times := RolloverTimes{Role: role}
+	times := rolloverTimes{Role: role}
 	if cur.Rollover != nil && cur.Rollover.Role == role {
 		times = *cur.Rollover
 	}
 	switch step {
 	case Prepublish:
-		times = RolloverTimes{Role: role, Prepublished: now}
+		times = rolloverTimes{Role: role, Prepublished: now}
 		next.Rollover = &times
 	case Activate:
 		times.Activated = now
@@ -376,7 +376,7 @@ func (z *Zone) rolloverKey(ctx context.Context, role KeyRole, step RolloverStep,
 // installKeys publishes the keys of next (DNSKEY, and CDS/CDNSKEY of its
 // active SEP keys), makes its signing keys sign, stores next and rewrites
 // DIR/anchors.
-func (z *Zone) installKeys(next *Settings) (uint32, error) {
+func (z *Zone) installKeys(next *zoneSettings) (uint32, error) {
 	// The signing keys: active keys, and the incoming or outgoing KSK or
 	// CSK of a rollover; published or retired ZSKs do not sign.
 	sg, err := z.newSigner(next)

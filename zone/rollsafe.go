@@ -146,10 +146,10 @@ type RolloverOptions struct {
 	CheckParentDS ParentDSChecker
 }
 
-// RolloverTimes records when the steps of the rollover under way were
-// taken (Settings.Rollover), so that the next is refused until the TTLs it
+// rolloverTimes records when the steps of the rollover under way were
+// taken (zoneSettings.Rollover), so that the next is refused until the TTLs it
 // depends on have passed, across restarts.
-type RolloverTimes struct {
+type rolloverTimes struct {
 	Role         KeyRole   `json:"role"`
 	Prepublished time.Time `json:"prepublished,omitzero"`
 	Activated    time.Time `json:"activated,omitzero"`
@@ -200,11 +200,11 @@ func secs(s uint32) time.Duration { return time.Duration(s) * time.Second }
 // taken. For a KSK or CSK retire it also checks the parent's DS, and
 // records (in next) when it first saw the new key's DS there: record is
 // then set, and the caller stores next even though the step is refused.
-func (z *Zone) checkRolloverTiming(ctx context.Context, role KeyRole, step RolloverStep, cur *Settings, next *Settings, newKey *keys.Key, opt RolloverOptions) (record bool, err error) {
+func (z *Zone) checkRolloverTiming(ctx context.Context, role KeyRole, step RolloverStep, cur *zoneSettings, next *zoneSettings, newKey *keys.Key, opt RolloverOptions) (record bool, err error) {
 	now := z.now()
 	times := cur.Rollover
 	if times == nil || times.Role != role {
-		times = &RolloverTimes{Role: role}
+		times = &rolloverTimes{Role: role}
 	}
 	wait := func(after string, since time.Time, d time.Duration, what string) error {
 		if !since.IsZero() && !now.Before(since.Add(d)) {
@@ -264,7 +264,7 @@ func (z *Zone) checkRolloverTiming(ctx context.Context, role KeyRole, step Rollo
 }
 
 // rolloverNext says what the operator must do after step, in words.
-func (z *Zone) rolloverNext(role KeyRole, step RolloverStep, s *Settings, newKey *keys.Key) (string, time.Time) {
+func (z *Zone) rolloverNext(role KeyRole, step RolloverStep, s *zoneSettings, newKey *keys.Key) (string, time.Time) {
 	now := z.now()
 	anchors := filepath.Join(z.dir, AnchorsFile)
 	at := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -36,7 +36,7 @@ type Options struct {
 	// ignored. Nil means no admin names in the zone.
 	AdminNames []string
 	// IdentitySigValidity, when non-zero, overrides the zone's setting
-	// (Settings.IdentitySigValidity) for this opening: how long
+	// (InitOptions.IdentitySigValidity) for this opening: how long
 	// signatures over identity RRsets are valid; they are refreshed at
 	// half of it. It must pass CheckIdentitySigValidity.
 	IdentitySigValidity time.Duration
@@ -47,7 +47,7 @@ type Options struct {
 // use: any number of queries run in parallel with one writer.
 type Zone struct {
 	dir      string
-	settings *Settings
+	settings *zoneSettings
 	st       *store.Store
 	// signer is replaced as a whole when the keys change; signature
 	// caches remember the signer that made them.
@@ -218,7 +218,7 @@ func (z *Zone) changed(serial uint32) {
 
 // newSigner loads the keys named in set; all of them sign: the active
 // key and, during a rollover, the incoming or outgoing one.
-func (z *Zone) newSigner(set *Settings) (*signer.Signer, error) {
+func (z *Zone) newSigner(set *zoneSettings) (*signer.Signer, error) {
 	ks, err := z.loadKeys(slices.Concat(set.KeyFiles, set.IncomingKeyFiles, set.OutgoingKeyFiles))
 	if err != nil {
 		return nil, err
@@ -254,12 +254,6 @@ func (z *Zone) IdentitySigValidity() time.Duration {
 	return DefaultIdentitySigValidity
 }
 
-// Generation identifies the state of the zone's store (store.Generation):
-// it changes with every change written, by this process or any other.
-// Files derived from the zone (the IXFR journal) record it to tell
-// whether they still belong to the stored zone.
-func (z *Zone) Generation() ([]byte, error) { return z.st.Generation() }
-
 // BumpSerial moves the SOA serial forward without changing any other
 // record, and returns the new serial.
 func (z *Zone) BumpSerial() (uint32, error) {
@@ -267,13 +261,13 @@ func (z *Zone) BumpSerial() (uint32, error) {
 }
 
 // Close writes the signatures the zone holds to DIR/signatures.cache (as
-// SaveSignatures does), so that the next Open need not sign the zone
+// saveSignatures does), so that the next Open need not sign the zone
 // again, and releases the store. Closing again does nothing. A failure to
 // write the cache is returned, but the store is released all the same:
 // the cache only saves work.
 func (z *Zone) Close() error {
 	z.closeOnce.Do(func() {
-		_, saveErr := z.SaveSignatures()
+		_, saveErr := z.saveSignatures()
 		removePID(filepath.Join(z.dir, PIDFile))
 		z.closeErr = errors.Join(saveErr, z.st.Close())
 	})
@@ -282,9 +276,6 @@ func (z *Zone) Close() error {
 
 // Origin is the zone apex, fully qualified and in lower case.
 func (z *Zone) Origin() string { return z.settings.Origin }
-
-// Settings returns a copy of the zone's settings.
-func (z *Zone) Settings() Settings { return *z.settings }
 
 // Now is the zone's clock (Options.Time, or the real time): what its
 // signatures and caches are dated by.
@@ -405,9 +396,9 @@ func (z *Zone) Get(name string, t uint16) []dns.RR {
 	return z.names[dns.CanonicalName(name)].rrs(t)
 }
 
-// Names returns the names at or below under that own identity records, in
-// canonical order, at most limit of them (0: no limit).
-func (z *Zone) Names(under string, limit int) []string {
+// identityNames returns the names at or below under that own identity
+// records, in canonical order, at most limit of them (0: no limit).
+func (z *Zone) identityNames(under string, limit int) []string {
 	under = dns.CanonicalName(under)
 	all := z.sortedNames()
 	z.mu.RLock()

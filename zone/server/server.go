@@ -30,6 +30,7 @@ import (
 
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/internal/journal"
+	"github.com/dnsbound/dance/zone/internal/zoneaccess"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
@@ -271,7 +272,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.replay = newReplayCache(s.tsigWindow, 0, start)
 	if cfg.JournalFile != "" {
-		gen, err := cfg.Zone.Generation()
+		gen, err := zoneaccess.Generation(cfg.Zone)
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
@@ -287,7 +288,7 @@ func New(cfg Config) (*Server, error) {
 			if im, ok := s.journal.NewestImage(); ok && s.serialSent {
 				// Sent again as recorded (one content per serial) unless
 				// its signatures aged while the server was stopped.
-				if fresh, err := cfg.Zone.ImageFresh(im); err != nil || !fresh {
+				if fresh, err := zoneaccess.ImageFresh(cfg.Zone, im); err != nil || !fresh {
 					s.serialSent = false
 					s.log.Info("journal's newest zone has signatures due for refresh; the serial moves on at the first transfer", "serial", serial, "err", err)
 				}
@@ -894,7 +895,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		// store's current generation. A change made after this (the admin
 		// API still running) gives the store another generation, and the
 		// next start does not use the file.
-		gen, jerr := s.cfg.Zone.Generation()
+		gen, jerr := zoneaccess.Generation(s.cfg.Zone)
 		if jerr == nil {
 			jerr = s.journal.Save(s.cfg.JournalFile, gen)
 		}
