@@ -41,4 +41,3 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s did not appear within %v", args[0], testwait.Timeout)
 	}
 }
-
