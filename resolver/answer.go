@@ -70,30 +70,10 @@ func (v *validator) positive(ctx context.Context, name string, rrs []dns.RR, sig
 			break
 		}
 	}
-	if signer == "" {
-		// Unsigned: acceptable only below a proven insecure delegation.
-		st := v.walk(ctx, name)
-		res.status, res.reason = st.status, st.reason
-		switch st.status {
-		case Secure:
-			res.status = Bogus
-			res.reason = reasonf(EDERRSIGsMissing, st.zone, "answer for %s is not signed", name)
-		case Insecure:
-			res.expires = v.lifetime(rrs, nil, time.Time{})
-		}
-		return res
-	}
-	st := v.walk(ctx, signer)
-	if st.status != Secure {
-		res.status, res.reason = st.status, st.reason
-		if st.status == Insecure {
-			res.expires = v.lifetime(rrs, nil, time.Time{})
-		}
-		return res
-	}
-	if st.zone != signer || st.nxdomain {
-		res.status = Bogus
-		res.reason = reasonf(EDEDNSSECBogus, st.zone, "answer for %s is signed by %s, which is not a secure zone", name, signer)
+	st, ok := v.signerZone(ctx, res, name, signer, "answer", func(zone string) *Reason {
+		return reasonf(EDERRSIGsMissing, zone, "answer for %s is not signed", name)
+	}, func() time.Time { return v.lifetime(rrs, nil, time.Time{}) })
+	if !ok {
 		return res
 	}
 	sig, exp, r := v.verifyRRset(rrs, sigs, st)
@@ -143,29 +123,10 @@ func (v *validator) negative(ctx context.Context, name string, qtype uint16, msg
 		}
 		return v.now()
 	}
-	if signer == "" {
-		st := v.walk(ctx, name)
-		res.status, res.reason = st.status, st.reason
-		switch st.status {
-		case Secure:
-			res.status = Bogus
-			res.reason = reasonf(EDENSECMissing, st.zone, "negative answer for %s %s has no signed proof", name, dns.TypeToString[qtype])
-		case Insecure:
-			res.expires = negTTL()
-		}
-		return res
-	}
-	st := v.walk(ctx, signer)
-	if st.status != Secure {
-		res.status, res.reason = st.status, st.reason
-		if st.status == Insecure {
-			res.expires = negTTL()
-		}
-		return res
-	}
-	if st.zone != signer || st.nxdomain {
-		res.status = Bogus
-		res.reason = reasonf(EDEDNSSECBogus, st.zone, "denial for %s is signed by %s, which is not a secure zone", name, signer)
+	st, ok := v.signerZone(ctx, res, name, signer, "denial", func(zone string) *Reason {
+		return reasonf(EDENSECMissing, zone, "negative answer for %s %s has no signed proof", name, dns.TypeToString[qtype])
+	}, negTTL)
+	if !ok {
 		return res
 	}
 	d := v.denial(msg, name, qtype, st)
@@ -178,6 +139,45 @@ func (v *validator) negative(ctx context.Context, name string, qtype uint16, msg
 		res.hard = minTime(d.hard, st.hard)
 	}
 	return res
+}
+
+// signerZone establishes the zone that signed a response for name, the
+// signer named by its RRSIGs ("" when it has none). It reports true with
+// the signer's secure zone when validation can go on; otherwise it settles
+// res and reports false:
+//   - unsigned: acceptable only below a proven insecure delegation (then
+//     Insecure, valid until insecureExpires); under a secure zone it is
+//     Bogus with the reason unsigned gives for that zone;
+//   - a signer that is not Secure passes its status on (Insecure, valid
+//     until insecureExpires);
+//   - a signer that is not the apex of a secure zone (or does not exist)
+//     makes the response Bogus. what names the response in that reason.
+func (v *validator) signerZone(ctx context.Context, res *stepResult, name, signer, what string, unsigned func(zone string) *Reason, insecureExpires func() time.Time) (*zoneState, bool) {
+	if signer == "" {
+		st := v.walk(ctx, name)
+		res.status, res.reason = st.status, st.reason
+		switch st.status {
+		case Secure:
+			res.status, res.reason = Bogus, unsigned(st.zone)
+		case Insecure:
+			res.expires = insecureExpires()
+		}
+		return nil, false
+	}
+	st := v.walk(ctx, signer)
+	if st.status != Secure {
+		res.status, res.reason = st.status, st.reason
+		if st.status == Insecure {
+			res.expires = insecureExpires()
+		}
+		return nil, false
+	}
+	if st.zone != signer || st.nxdomain {
+		res.status = Bogus
+		res.reason = reasonf(EDEDNSSECBogus, st.zone, "%s for %s is signed by %s, which is not a secure zone", what, name, signer)
+		return nil, false
+	}
+	return st, true
 }
 
 // dname handles a DNAME redirection (RFC 6672): the DNAME RRset, owned by an

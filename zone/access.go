@@ -13,4 +13,10 @@ func init() {
 	zoneaccess.TransferImage = func(z any) (*image.Image, error) {
 		return z.(*Zone).transferImage()
 	}
+	zoneaccess.ImageFresh = func(z any, im *image.Image) (bool, error) {
+		return z.(*Zone).imageFresh(im)
+	}
+	zoneaccess.Generation = func(z any) ([]byte, error) {
+		return z.(*Zone).st.Generation()
+	}
 }

@@ -147,10 +147,10 @@ func (e *AdminOverlapError) Error() string {
 		e.Key, e.Subtree, e.Pattern)
 }
 
-// AdminNames returns the admin name patterns the zone protects from
+// adminNames returns the admin name patterns the zone protects from
 // updates (Options.AdminNames that can match a name in the zone), in
 // canonical form.
-func (z *Zone) AdminNames() []string {
+func (z *Zone) adminNames() []string {
 	out := make([]string, len(z.admin))
 	for i, a := range z.admin {
 		out[i] = a.String()

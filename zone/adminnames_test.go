@@ -130,7 +130,7 @@ func adminZone(t *testing.T, names ...string) *Zone {
 // refused at configuration time, with the key, its reach and the pattern.
 func TestCheckPolicyAdminNames(t *testing.T) {
 	z := adminZone(t, "*._Device.Ops.Devices.Test.", "boss.devices.test", "admin.example.com")
-	if got := z.AdminNames(); !slices.Equal(got, []string{"*._device.ops.devices.test.", "boss.devices.test."}) {
+	if got := z.adminNames(); !slices.Equal(got, []string{"*._device.ops.devices.test.", "boss.devices.test."}) {
 		t.Fatalf("AdminNames %q", got)
 	}
 	tests := []struct {

@@ -118,7 +118,7 @@ type Identity struct {
 // canonical order, starting after the name after (""), at most limit
 // names (0: all).
 func (z *Zone) Identities(under, after string, limit int) []Identity {
-	names := z.Names(under, 0)
+	names := z.identityNames(under, 0)
 	var out []Identity
 	z.mu.RLock()
 	defer z.mu.RUnlock()

@@ -5,11 +5,16 @@
 //
 // For most uses: create a zone directory once with Init and serve it with
 // zone/serve, which opens it and runs the DNS server (zone/server), the
-// admin API and everything else `dance zone serve` runs. Close writes the
-// signature cache. Query answers a question
-// (with compact denial of existence, RFC 9824, for negative answers); Update
-// applies an RFC 2136 update whole or not at all, durably, bumping the SOA
-// serial.
+// admin API and everything else `dance zone serve` runs.
+//
+// A program that holds the zone itself opens it with Open (one process at
+// a time; Close writes the signature cache and releases it). Identities
+// lists the identities; Apply adds, replaces and removes their records
+// (change.Mode) and Revoke revokes a name, as the admin API does; Rollover
+// takes one step of a key rollover. Query answers a question (with compact
+// denial of existence, RFC 9824, for negative answers); Update applies an
+// RFC 2136 update whole or not at all, durably, bumping the SOA serial.
+// Watch reports every change.
 //
 // Layout of a zone directory:
 //

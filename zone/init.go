@@ -53,7 +53,8 @@ type InitOptions struct {
 	// TTL, NegativeTTL and KeyTTL override the defaults when non-zero.
 	TTL, NegativeTTL, KeyTTL uint32
 	// IdentitySigValidity, when non-zero, is stored as the zone's
-	// Settings.IdentitySigValidity; it must pass CheckIdentitySigValidity.
+	// validity of signatures over identity RRsets (default
+	// DefaultIdentitySigValidity); it must pass CheckIdentitySigValidity.
 	IdentitySigValidity time.Duration
 	// Time returns the current time; nil means time.Now.
 	Time func() time.Time
@@ -110,7 +111,7 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 	if opt.Time != nil {
 		now = opt.Time
 	}
-	set := &Settings{
+	set := &zoneSettings{
 		Origin:      origin,
 		TTL:         orDefault(opt.TTL, DefaultTTL),
 		NegativeTTL: orDefault(opt.NegativeTTL, DefaultNegativeTTL),
@@ -195,7 +196,7 @@ func Init(dir string, opt InitOptions) (*InitResult, error) {
 		return nil, fmt.Errorf("zone: %w", err)
 	}
 
-	st, err := store.Open(filepath.Join(dir, DBFile))
+	st, err := store.Create(filepath.Join(dir, DBFile))
 	if err != nil {
 		return nil, err
 	}

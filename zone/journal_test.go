@@ -78,7 +78,7 @@ func TestJournalReplaysTheZone(t *testing.T) {
 	update("remove one record", del(t, fmt.Sprintf("a._device.devices.test. 300 IN TLSA 3 1 1 %064x", 1), dns.ClassNONE))
 	update("remove a name (chain and empty non-terminal change)", del(t, "c.x._device.devices.test. 300 IN TLSA 3 1 1 00", dns.ClassANY))
 	for _, step := range []RolloverStep{Prepublish, Activate, Retire} {
-		if _, err := z.RolloverWith(step, RolloverOptions{Force: true}); err != nil {
+		if _, err := z.Rollover(t.Context(), "", step, RolloverOptions{Force: true}); err != nil {
 			t.Fatalf("rollover %v: %v", step, err)
 		}
 		record(fmt.Sprintf("rollover %v", step))

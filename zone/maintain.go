@@ -43,13 +43,13 @@ func (z *Zone) KeepFresh(maxAge time.Duration) (bool, error) {
 	return err == nil, err
 }
 
-// ImageFresh reports whether every RRSIG in im, a zone in transfer form
+// imageFresh reports whether every RRSIG in im, a zone in transfer form
 // (transferImage), is still good by the zone's current signer: begun, more
 // than its refresh margin left, and reaching no further than its type's
 // validity. A zone kept across a restart (the IXFR journal's newest) is
 // checked before it is sent again: the server may have been stopped for
 // longer than the identity signatures have left.
-func (z *Zone) ImageFresh(im *image.Image) (bool, error) {
+func (z *Zone) imageFresh(im *image.Image) (bool, error) {
 	sg := z.signer.Load()
 	var one [1]dns.RR
 	for i := 0; i < im.Len(); i++ {

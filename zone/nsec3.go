@@ -308,7 +308,8 @@ func (z *Zone) snapshot() *transferSnap {
 
 // Transfer returns the whole signed zone as an AXFR carries it (RFC 5936
 // §2.2): the SOA, every RRset with its signatures, the NSEC3 chain with its
-// signatures, and the SOA again, as one consistent snapshot.
+// signatures, and the SOA again, as one consistent snapshot: the zone as
+// it is stored, to dump or compare (zone/server sends the same records).
 func (z *Zone) Transfer() ([]dns.RR, error) {
 	im, err := z.transferImage()
 	if err != nil {

@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -89,12 +90,6 @@ const (
 	Retire RolloverStep = "retire"
 )
 
-// Of returns the step for a rollover of the given role, "ROLE:STEP", as
-// Rollover and the admin API's step parameter take it.
-func (s RolloverStep) Of(role KeyRole) RolloverStep {
-	return RolloverStep(string(role) + ":" + string(s))
-}
-
 // ErrRollover is returned for a step taken out of order, or for a role the
 // zone has no key of.
 var ErrRollover = errors.New("zone: rollover step out of order")
@@ -165,32 +160,8 @@ func (z *Zone) loadKeys(files []string) ([]*keys.Key, error) {
 
 // publishedFiles are the key files of every key in the DNSKEY RRset, the
 // active ones (s.KeyFiles) first.
-func publishedFiles(s *Settings) []string {
+func publishedFiles(s *zoneSettings) []string {
 	return slices.Concat(s.KeyFiles, s.IncomingKeyFiles, s.PublishedKeyFiles, s.OutgoingKeyFiles, s.RetiredKeyFiles)
-}
-
-// Rollover takes one step of a key rollover and returns the new serial.
-// The step may name the role ("zsk:prepublish", see RolloverStep.Of);
-// without one it rolls the key of the rollover under way or, if none is,
-// the zone's CSK or, in a zone with a KSK and a ZSK, its ZSK.
-//
-// The step is refused (*RolloverWaitError, *ParentDSError) until the TTLs
-// it depends on have passed; RolloverWith can force it.
-func (z *Zone) Rollover(step RolloverStep) (uint32, error) {
-	res, err := z.RolloverWith(step, RolloverOptions{})
-	return res.Serial, err
-}
-
-// RolloverWith is Rollover with safety options.
-func (z *Zone) RolloverWith(step RolloverStep, opt RolloverOptions) (RolloverResult, error) {
-	if r, s, ok := strings.Cut(string(step), ":"); ok {
-		role, err := ParseKeyRole(r)
-		if err != nil {
-			return RolloverResult{}, fmt.Errorf("%w: %w", ErrRollover, err)
-		}
-		return z.RolloverKeyWith(role, RolloverStep(s), opt)
-	}
-	return z.RolloverKeyWith("", step, opt)
 }
 
 // rolloverMu serialises rollover steps, so that two taken at once (two
@@ -198,33 +169,34 @@ func (z *Zone) RolloverWith(step RolloverStep, opt RolloverOptions) (RolloverRes
 // Steps are rare; one lock for every zone of the process is enough.
 var rolloverMu sync.Mutex
 
-// RolloverKey takes one step of a rollover of the key with the given role
-// ("" as in Rollover) and returns the new serial.
-// The step is refused until the TTLs it depends on have passed (see
-// RolloverKeyWith).
-func (z *Zone) RolloverKey(role KeyRole, step RolloverStep) (uint32, error) {
-	res, err := z.RolloverKeyWith(role, step, RolloverOptions{})
-	return res.Serial, err
-}
-
-// RolloverKeyWith takes one step of a rollover of the key with the given
-// role, as RolloverKey, and says what to do next. Unless opt.Force, a step
-// taken before the TTLs it depends on have passed since the step before
-// (recorded in Settings.Rollover) is refused with a *RolloverWaitError,
-// and a KSK or CSK retire before the parent's DS names the new key with a
-// *ParentDSError (see checkRolloverTiming). A retire that first sees the
-// new DS at the parent records when, and is refused until the DS TTL has
-// passed since then.
-func (z *Zone) RolloverKeyWith(role KeyRole, step RolloverStep, opt RolloverOptions) (RolloverResult, error) {
+// Rollover takes one step of a rollover of the key with the given role and
+// says what to do next. Without a role ("") it rolls the key of the
+// rollover under way or, if none is, the zone's CSK or, in a zone with a
+// KSK and a ZSK, its ZSK. A step out of order, or a role the zone has no
+// key of, is refused with ErrRollover.
+//
+// Unless opt.Force, a step taken before the TTLs it depends on have
+// passed since the step before (recorded in the zone's settings) is refused
+// with a *RolloverWaitError, and a KSK or CSK retire before the parent's
+// DS names the new key with a *ParentDSError (see checkRolloverTiming). A
+// retire that first sees the new DS at the parent records when, and is
+// refused until the DS TTL has passed since then. ctx bounds
+// opt.CheckParentDS.
+func (z *Zone) Rollover(ctx context.Context, role KeyRole, step RolloverStep, opt RolloverOptions) (RolloverResult, error) {
 	if step != Prepublish && step != Activate && step != Retire {
 		return RolloverResult{}, fmt.Errorf("zone: unknown rollover step %q (want prepublish, activate or retire)", step)
 	}
-	serial, res, err := z.rolloverKey(role, step, opt)
+	switch role {
+	case "", RoleKSK, RoleZSK, RoleCSK:
+	default:
+		return RolloverResult{}, fmt.Errorf("%w: unknown key role %q (want ksk, zsk or csk; see ParseKeyRole)", ErrRollover, role)
+	}
+	serial, res, err := z.rolloverKey(ctx, role, step, opt)
 	res.Serial = serial
 	return res, err
 }
 
-func (z *Zone) rolloverKey(role KeyRole, step RolloverStep, opt RolloverOptions) (uint32, RolloverResult, error) {
+func (z *Zone) rolloverKey(ctx context.Context, role KeyRole, step RolloverStep, opt RolloverOptions) (uint32, RolloverResult, error) {
 	var res RolloverResult
 	rolloverMu.Lock()
 	defer rolloverMu.Unlock()
@@ -355,7 +327,7 @@ func (z *Zone) rolloverKey(role KeyRole, step RolloverStep, opt RolloverOptions)
 			return 0, res, fmt.Errorf("%w: no active %s after %s", ErrRollover, role, step)
 		}
 	}
-	record, terr := z.checkRolloverTiming(role, step, &cur, &next, newKey, opt)
+	record, terr := z.checkRolloverTiming(ctx, role, step, &cur, &next, newKey, opt)
 	switch {
 	case terr != nil && opt.Force:
 		res.Forced = true
@@ -371,13 +343,13 @@ func (z *Zone) rolloverKey(role KeyRole, step RolloverStep, opt RolloverOptions)
 		return 0, res, terr
 	}
 	now := z.now()
-	times := RolloverTimes{Role: role}
+	times := rolloverTimes{Role: role}
 	if cur.Rollover != nil && cur.Rollover.Role == role {
 		times = *cur.Rollover
 	}
 	switch step {
 	case Prepublish:
-		times = RolloverTimes{Role: role, Prepublished: now}
+		times = rolloverTimes{Role: role, Prepublished: now}
 		next.Rollover = &times
 	case Activate:
 		times.Activated = now
@@ -404,7 +376,7 @@ func (z *Zone) rolloverKey(role KeyRole, step RolloverStep, opt RolloverOptions)
 // installKeys publishes the keys of next (DNSKEY, and CDS/CDNSKEY of its
 // active SEP keys), makes its signing keys sign, stores next and rewrites
 // DIR/anchors.
-func (z *Zone) installKeys(next *Settings) (uint32, error) {
+func (z *Zone) installKeys(next *zoneSettings) (uint32, error) {
 	// The signing keys: active keys, and the incoming or outgoing KSK or
 	// CSK of a rollover; published or retired ZSKs do not sign.
 	sg, err := z.newSigner(next)

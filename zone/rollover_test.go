@@ -58,12 +58,12 @@ func TestRollover(t *testing.T) {
 		}
 		return string(b)
 	}
-	if _, err := z.Rollover(Activate); !errors.Is(err, ErrRollover) {
+	if _, err := z.Rollover(t.Context(), "", Activate, RolloverOptions{}); !errors.Is(err, ErrRollover) {
 		t.Fatalf("activate first: %v", err)
 	}
 	// Pre-publish: two DNSKEYs, everything still signed by the old key.
 	s0 := z.Serial()
-	if _, err := z.Rollover(Prepublish); err != nil {
+	if _, err := z.Rollover(t.Context(), "", Prepublish, RolloverOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ks := z.Keys()
@@ -102,12 +102,12 @@ func TestRollover(t *testing.T) {
 	verifyAllKeys(t, z, rrs)
 	secure("prepublish, old DS", validator(t, current, clock, oldDS))
 	secure("prepublish, cached", cached)
-	if _, err := z.Rollover(Prepublish); !errors.Is(err, ErrRollover) {
+	if _, err := z.Rollover(t.Context(), "", Prepublish, RolloverOptions{}); !errors.Is(err, ErrRollover) {
 		t.Fatalf("second prepublish: %v", err)
 	}
 	// Activate: CDS points at the new key; both keys still sign. (The
 	// waits are TestRolloverTiming's; here the states are checked.)
-	if _, err := z.RolloverWith(Activate, RolloverOptions{Force: true}); err != nil {
+	if _, err := z.Rollover(t.Context(), "", Activate, RolloverOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := sigTags(query(origin, dns.TypeDNSKEY), dns.TypeDNSKEY); len(got) != 2 {
@@ -127,7 +127,7 @@ func TestRollover(t *testing.T) {
 	newDS.Hdr.Rrtype = dns.TypeDS
 	secure("activate, new DS", validator(t, current, clock, newDS.String()))
 	// Retire: one DNSKEY; the new key alone signs.
-	if _, err := z.RolloverWith(Retire, RolloverOptions{Force: true}); err != nil {
+	if _, err := z.Rollover(t.Context(), "", Retire, RolloverOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	dk := z.Get(origin, dns.TypeDNSKEY)
@@ -341,7 +341,7 @@ func TestRolloverSplit(t *testing.T) {
 				// The parent serves the new KSK's DS with a TTL of
 				// an hour.
 				opt := RolloverOptions{CheckParentDS: fakeParent(true, time.Hour, nil)}
-				_, err := z.RolloverWith(st.step.Of(tt.role), opt)
+				_, err := z.Rollover(t.Context(), tt.role, st.step, opt)
 				if tt.role == RoleKSK && st.step == Retire {
 					// First seen now: wait for the DS TTL.
 					var we *RolloverWaitError
@@ -349,7 +349,7 @@ func TestRolloverSplit(t *testing.T) {
 						t.Fatalf("%s, the parent's DS first seen: %v", st.step, err)
 					}
 					clock.Advance(time.Hour + ParentPropagationDelay)
-					_, err = z.RolloverWith(st.step.Of(tt.role), opt)
+					_, err = z.Rollover(t.Context(), tt.role, st.step, opt)
 				}
 				if err != nil {
 					t.Fatalf("%s: %v", st.step, err)
@@ -361,10 +361,10 @@ func TestRolloverSplit(t *testing.T) {
 					if tt.role == RoleKSK {
 						other = RoleZSK
 					}
-					if _, err := z.Rollover(Activate.Of(other)); !errors.Is(err, ErrRollover) {
+					if _, err := z.Rollover(t.Context(), other, Activate, RolloverOptions{}); !errors.Is(err, ErrRollover) {
 						t.Fatalf("%s activate during a %s rollover: %v", other, tt.role, err)
 					}
-					if _, err := z.Rollover(Prepublish); !errors.Is(err, ErrRollover) {
+					if _, err := z.Rollover(t.Context(), "", Prepublish, RolloverOptions{}); !errors.Is(err, ErrRollover) {
 						t.Fatalf("second prepublish: %v", err)
 					}
 					inc := tagsOfRole(z.Keys(), tt.role, "incoming")
@@ -486,26 +486,28 @@ func TestRolloverRoles(t *testing.T) {
 	tests := []struct {
 		name string
 		z    *Zone
+		role KeyRole
 		step RolloverStep
 		ok   bool
 	}{
-		{"ksk in a csk zone", csk, Prepublish.Of(RoleKSK), false},
-		{"zsk in a csk zone", csk, Prepublish.Of(RoleZSK), false},
-		{"csk in a split zone", split, Prepublish.Of(RoleCSK), false},
-		{"unknown role", split, "psk:prepublish", false},
-		{"unknown step", split, "zsk:sideways", false},
-		{"activate first", split, Activate.Of(RoleKSK), false},
-		{"retire first", split, Retire, false},
-		{"default role of a split zone", split, Prepublish, true},
-		{"zsk activate too early", split, Activate.Of(RoleZSK), false},
-		{"zsk under way", split, Activate.Of(RoleZSK), true},
-		{"default role of a csk zone", csk, Prepublish, true},
+		{"ksk in a csk zone", csk, RoleKSK, Prepublish, false},
+		{"zsk in a csk zone", csk, RoleZSK, Prepublish, false},
+		{"csk in a split zone", split, RoleCSK, Prepublish, false},
+		{"unknown role", split, "psk", Prepublish, false},
+		{"upper-case role", split, "ZSK", Prepublish, false},
+		{"unknown step", split, RoleZSK, "sideways", false},
+		{"activate first", split, RoleKSK, Activate, false},
+		{"retire first", split, "", Retire, false},
+		{"default role of a split zone", split, "", Prepublish, true},
+		{"zsk activate too early", split, RoleZSK, Activate, false},
+		{"zsk under way", split, RoleZSK, Activate, true},
+		{"default role of a csk zone", csk, "", Prepublish, true},
 	}
 	for _, tt := range tests {
 		if tt.name == "zsk under way" {
 			clock.Advance(time.Hour + PropagationDelay)
 		}
-		_, err := tt.z.Rollover(tt.step)
+		_, err := tt.z.Rollover(t.Context(), tt.role, tt.step, RolloverOptions{})
 		if (err == nil) != tt.ok {
 			t.Errorf("%s: %v", tt.name, err)
 		}
@@ -547,7 +549,7 @@ func TestRolloverConcurrent(t *testing.T) {
 	errs := make(chan error, n)
 	for range n {
 		go func() {
-			_, err := z.Rollover(Prepublish)
+			_, err := z.Rollover(t.Context(), "", Prepublish, RolloverOptions{})
 			errs <- err
 		}()
 	}

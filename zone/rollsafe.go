@@ -144,14 +144,12 @@ type RolloverOptions struct {
 	// CheckParentDS checks the parent's DS before a KSK or CSK retire;
 	// without it such a retire needs Force.
 	CheckParentDS ParentDSChecker
-	// Context bounds CheckParentDS; nil means context.Background.
-	Context context.Context
 }
 
-// RolloverTimes records when the steps of the rollover under way were
-// taken (Settings.Rollover), so that the next is refused until the TTLs it
+// rolloverTimes records when the steps of the rollover under way were
+// taken (zoneSettings.Rollover), so that the next is refused until the TTLs it
 // depends on have passed, across restarts.
-type RolloverTimes struct {
+type rolloverTimes struct {
 	Role         KeyRole   `json:"role"`
 	Prepublished time.Time `json:"prepublished,omitzero"`
 	Activated    time.Time `json:"activated,omitzero"`
@@ -202,11 +200,11 @@ func secs(s uint32) time.Duration { return time.Duration(s) * time.Second }
 // taken. For a KSK or CSK retire it also checks the parent's DS, and
 // records (in next) when it first saw the new key's DS there: record is
 // then set, and the caller stores next even though the step is refused.
-func (z *Zone) checkRolloverTiming(role KeyRole, step RolloverStep, cur *Settings, next *Settings, newKey *keys.Key, opt RolloverOptions) (record bool, err error) {
+func (z *Zone) checkRolloverTiming(ctx context.Context, role KeyRole, step RolloverStep, cur *zoneSettings, next *zoneSettings, newKey *keys.Key, opt RolloverOptions) (record bool, err error) {
 	now := z.now()
 	times := cur.Rollover
 	if times == nil || times.Role != role {
-		times = &RolloverTimes{Role: role}
+		times = &rolloverTimes{Role: role}
 	}
 	wait := func(after string, since time.Time, d time.Duration, what string) error {
 		if !since.IsZero() && !now.Before(since.Add(d)) {
@@ -242,10 +240,6 @@ func (z *Zone) checkRolloverTiming(role KeyRole, step RolloverStep, cur *Setting
 	case opt.CheckParentDS == nil:
 		return false, &ParentDSError{Role: role, DS: ds, Unverified: true, Err: errors.New("no resolver to check it with")}
 	}
-	ctx := opt.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	found, cerr := opt.CheckParentDS(ctx, cur.Origin, newKey.DNSKEY)
 	if cerr != nil {
 		return false, &ParentDSError{Role: role, DS: ds, Unverified: true, Err: cerr}
@@ -270,7 +264,7 @@ func (z *Zone) checkRolloverTiming(role KeyRole, step RolloverStep, cur *Setting
 }
 
 // rolloverNext says what the operator must do after step, in words.
-func (z *Zone) rolloverNext(role KeyRole, step RolloverStep, s *Settings, newKey *keys.Key) (string, time.Time) {
+func (z *Zone) rolloverNext(role KeyRole, step RolloverStep, s *zoneSettings, newKey *keys.Key) (string, time.Time) {
 	now := z.now()
 	anchors := filepath.Join(z.dir, AnchorsFile)
 	at := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -93,7 +93,7 @@ func TestRolloverTiming(t *testing.T) {
 			}
 			p := &fakeParentZone{ttl: 3 * time.Hour}
 			opt := RolloverOptions{CheckParentDS: p.check}
-			step := func(s RolloverStep) (RolloverResult, error) { return z.RolloverKeyWith(tt.role, s, opt) }
+			step := func(s RolloverStep) (RolloverResult, error) { return z.Rollover(t.Context(), tt.role, s, opt) }
 			// refused checks that s is refused and changes nothing.
 			refused := func(s RolloverStep) error {
 				t.Helper()
@@ -180,7 +180,7 @@ func TestRolloverTiming(t *testing.T) {
 				t.Fatalf("retire with the parent unverifiable: %v", err)
 			}
 			// No resolver at all.
-			if _, err := z.RolloverKeyWith(tt.role, Retire, RolloverOptions{}); !errors.As(err, &pe) || !pe.Unverified {
+			if _, err := z.Rollover(t.Context(), tt.role, Retire, RolloverOptions{}); !errors.As(err, &pe) || !pe.Unverified {
 				t.Fatalf("retire without a checker: %v", err)
 			}
 			// The parent serves the new DS (SHA-384 beside the old
@@ -236,14 +236,14 @@ func TestRolloverForce(t *testing.T) {
 		t.Run(string(role), func(t *testing.T) {
 			z, _ := newZone(t, newClock())
 			force := RolloverOptions{Force: true}
-			if res, err := z.RolloverKeyWith(role, Prepublish, force); err != nil || res.Forced {
+			if res, err := z.Rollover(t.Context(), role, Prepublish, force); err != nil || res.Forced {
 				t.Fatalf("prepublish: %v %+v", err, res)
 			}
 			for _, s := range []RolloverStep{Activate, Retire} {
-				if _, err := z.RolloverKey(role, s); !errors.Is(err, ErrRolloverTooEarly) && !errors.Is(err, ErrParentDS) {
+				if _, err := z.Rollover(t.Context(), role, s, RolloverOptions{}); !errors.Is(err, ErrRolloverTooEarly) && !errors.Is(err, ErrParentDS) {
 					t.Fatalf("%s without force: %v", s, err)
 				}
-				res, err := z.RolloverKeyWith(role, s, force)
+				res, err := z.Rollover(t.Context(), role, s, force)
 				if err != nil || !res.Forced || res.Serial != z.Serial() {
 					t.Fatalf("%s with force: %v %+v", s, err, res)
 				}
@@ -260,19 +260,19 @@ func TestRolloverForce(t *testing.T) {
 func TestRolloverLegacyTimes(t *testing.T) {
 	clock := newClock()
 	z, _ := newZone(t, clock)
-	if _, err := z.Rollover(Prepublish); err != nil {
+	if _, err := z.Rollover(t.Context(), "", Prepublish, RolloverOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	z.wmu.Lock()
 	z.settings.Rollover = nil
 	z.wmu.Unlock()
 	clock.Advance(30 * 24 * time.Hour)
-	_, err := z.Rollover(Activate)
+	_, err := z.Rollover(t.Context(), "", Activate, RolloverOptions{})
 	var we *RolloverWaitError
 	if !errors.As(err, &we) || !we.Since.IsZero() || !strings.Contains(err.Error(), "not recorded") {
 		t.Fatalf("activate without a recorded prepublish: %v", err)
 	}
-	if _, err := z.RolloverWith(Activate, RolloverOptions{Force: true}); err != nil {
+	if _, err := z.Rollover(t.Context(), "", Activate, RolloverOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -282,11 +282,11 @@ func TestRolloverNextSteps(t *testing.T) {
 	z, dir := newZone(t, newClock())
 	anchors := filepath.Join(dir, AnchorsFile)
 	force := RolloverOptions{Force: true}
-	res, err := z.RolloverKeyWith(RoleKSK, Prepublish, force)
+	res, err := z.Rollover(t.Context(), RoleKSK, Prepublish, force)
 	if err != nil || !strings.Contains(res.Next, "reload validators that use a static copy of "+anchors) {
 		t.Fatalf("prepublish: %v %q", err, res.Next)
 	}
-	if res, err = z.RolloverKeyWith(RoleKSK, Activate, force); err != nil {
+	if res, err = z.Rollover(t.Context(), RoleKSK, Activate, force); err != nil {
 		t.Fatal(err)
 	}
 	ds := activeKeyDNSKEY(t, z, RoleKSK).ToDS(dns.SHA256)

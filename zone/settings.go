@@ -25,8 +25,8 @@ const (
 	soaExpire  = 6 * 24 * 3600
 )
 
-// Settings are the zone's durable parameters, stored with its data.
-type Settings struct {
+// zoneSettings are the zone's durable parameters, stored with its data.
+type zoneSettings struct {
 	// Origin is the zone apex, fully qualified, lower case.
 	Origin string `json:"origin"`
 	// KeyFiles are the .key files of the active signing keys, relative to
@@ -52,7 +52,7 @@ type Settings struct {
 	// Rollover records when the steps of the rollover under way were
 	// taken; nil when none is under way (or it was started by a version
 	// that did not record it: its next step then needs force).
-	Rollover *RolloverTimes `json:"rollover,omitempty"`
+	Rollover *rolloverTimes `json:"rollover,omitempty"`
 	// TTL is the default TTL of identity records, in seconds.
 	TTL uint32 `json:"ttl"`
 	// NegativeTTL is the SOA minimum, in seconds.
@@ -107,16 +107,16 @@ func CheckIdentitySigValidity(d time.Duration) error {
 
 const metaSettings = "settings"
 
-func (s *Settings) marshal() []byte {
+func (s *zoneSettings) marshal() []byte {
 	b, _ := json.Marshal(s) // a struct of strings and numbers always encodes
 	return b
 }
 
-func unmarshalSettings(b []byte) (*Settings, error) {
+func unmarshalSettings(b []byte) (*zoneSettings, error) {
 	if b == nil {
 		return nil, fmt.Errorf("zone: database has no settings (not created by dance zone init?)")
 	}
-	var s Settings
+	var s zoneSettings
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("zone: settings: %w", err)
 	}

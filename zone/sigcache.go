@@ -20,7 +20,7 @@ import (
 // made online and cached in memory only; without this file a restarted
 // server signs everything again (two million signatures, minutes of CPU,
 // for a million identities). It is written when the server stops
-// (SaveSignatures) and read by Open, and it is only a cache: it is used
+// (saveSignatures) and read by Open, and it is only a cache: it is used
 // only when it was written at the zone's current serial by the zone's
 // current keys, and deleting it loses nothing.
 const SigCacheFile = "signatures.cache"
@@ -48,13 +48,13 @@ const maxSigRecord = 1 << 20
 
 var errSigCache = errors.New("zone: signature cache file is malformed")
 
-// SaveSignatures writes the signatures the zone holds in memory to
+// saveSignatures writes the signatures the zone holds in memory to
 // DIR/signatures.cache (atomically: a new file renamed over the old one)
 // and returns how many RRsets and NSEC3 records they cover. It makes no
 // new signature.
-func (z *Zone) SaveSignatures() (int, error) {
+func (z *Zone) saveSignatures() (int, error) {
 	snap := z.snapshot()
-	gen, err := z.Generation()
+	gen, err := z.st.Generation()
 	if err != nil || len(gen) == 0 || len(gen) > 255 {
 		return 0, fmt.Errorf("zone: save signatures: store generation %x: %v", gen, err)
 	}

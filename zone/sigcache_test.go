@@ -88,7 +88,7 @@ func TestSignaturesSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved, err := z.SaveSignatures()
+	saved, err := z.saveSignatures()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestSignatureCacheRejected(t *testing.T) {
 	t.Run("changed since", func(t *testing.T) {
 		clock := newClock()
 		z, dir := sigZone(t, clock, 20)
-		if _, err := z.SaveSignatures(); err != nil {
+		if _, err := z.saveSignatures(); err != nil {
 			t.Fatal(err)
 		}
 		// A change after the save, then a stop without one (a crash).
@@ -147,7 +147,7 @@ func TestSignatureCacheRejected(t *testing.T) {
 	t.Run("damaged", func(t *testing.T) {
 		clock := newClock()
 		z, dir := sigZone(t, clock, 20)
-		if _, err := z.SaveSignatures(); err != nil {
+		if _, err := z.saveSignatures(); err != nil {
 			t.Fatal(err)
 		}
 		path := filepath.Join(dir, SigCacheFile)
@@ -174,7 +174,7 @@ func TestSignatureCacheRejected(t *testing.T) {
 func FuzzSignatureCache(f *testing.F) {
 	clock := newClock()
 	z, dir := sigZone(f, clock, 3)
-	if _, err := z.SaveSignatures(); err != nil {
+	if _, err := z.saveSignatures(); err != nil {
 		f.Fatal(err)
 	}
 	valid, err := os.ReadFile(filepath.Join(dir, SigCacheFile))
@@ -208,7 +208,7 @@ func TestSignatureCacheStoreChanged(t *testing.T) {
 	clock := newClock()
 	z, dir := sigZone(t, clock, 3)
 	const name = "d1.g1._device.devices.test."
-	if _, err := z.SaveSignatures(); err != nil {
+	if _, err := z.saveSignatures(); err != nil {
 		t.Fatal(err)
 	}
 	serial := z.Serial()

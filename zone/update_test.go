@@ -286,7 +286,7 @@ func TestUpdatePersistsAndSerialIncreases(t *testing.T) {
 	if z2.Serial() != prev || len(z2.Get("d2.devices.test.", dns.TypeTLSA)) != 1 {
 		t.Fatalf("after reopen: serial %d (want %d), d2 %v", z2.Serial(), prev, z2.Get("d2.devices.test.", dns.TypeTLSA))
 	}
-	if got := z2.Names("devices.test.", 0); len(got) != 3 || got[0] != "d0.devices.test." {
+	if got := z2.identityNames("devices.test.", 0); len(got) != 3 || got[0] != "d0.devices.test." {
 		t.Fatalf("Names = %v", got)
 	}
 }
@@ -352,7 +352,7 @@ func TestConcurrentQueriesAndUpdates(t *testing.T) {
 	for {
 		select {
 		case <-done:
-			if n := len(z.Names(origin, 0)); n != 50 {
+			if n := len(z.identityNames(origin, 0)); n != 50 {
 				t.Fatalf("%d names after 50 updates", n)
 			}
 			return

@@ -156,8 +156,8 @@ func TestIdentitySignatureValidityShortened(t *testing.T) {
 	if tlsa, _ := identitySigs(t, z, name); left(tlsa[0], clock.Now()) != 14*24*time.Hour {
 		t.Fatalf("TLSA signature valid for %v, want 14 days", left(tlsa[0], clock.Now()))
 	}
-	if n, err := z.SaveSignatures(); err != nil || n == 0 {
-		t.Fatalf("SaveSignatures: %d %v", n, err)
+	if n, err := z.saveSignatures(); err != nil || n == 0 {
+		t.Fatalf("saveSignatures: %d %v", n, err)
 	}
 	z.Close()
 	clock.Advance(time.Hour)

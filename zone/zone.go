@@ -3,6 +3,7 @@ package zone
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -35,7 +36,7 @@ type Options struct {
 	// ignored. Nil means no admin names in the zone.
 	AdminNames []string
 	// IdentitySigValidity, when non-zero, overrides the zone's setting
-	// (Settings.IdentitySigValidity) for this opening: how long
+	// (InitOptions.IdentitySigValidity) for this opening: how long
 	// signatures over identity RRsets are valid; they are refreshed at
 	// half of it. It must pass CheckIdentitySigValidity.
 	IdentitySigValidity time.Duration
@@ -46,7 +47,7 @@ type Options struct {
 // use: any number of queries run in parallel with one writer.
 type Zone struct {
 	dir      string
-	settings *Settings
+	settings *zoneSettings
 	st       *store.Store
 	// signer is replaced as a whole when the keys change; signature
 	// caches remember the signer that made them.
@@ -95,33 +96,41 @@ type Zone struct {
 	admin []adminPattern
 }
 
-// Open opens the zone in dir, loading its data into memory.
+// Open opens the zone that Init created in dir, loading its data into
+// memory. It creates nothing: a directory without a zone is an error that
+// matches fs.ErrNotExist. A zone open in another process (or another
+// Open) is a *LockedError. Close it when done.
 func Open(dir string, opt Options) (*Zone, error) {
-	st, err := store.Open(filepath.Join(dir, DBFile))
-	if errors.Is(err, store.ErrLocked) {
-		return nil, &LockedError{Dir: dir, PID: readPID(filepath.Join(dir, PIDFile))}
+	if opt.IdentitySigValidity != 0 {
+		if err := CheckIdentitySigValidity(opt.IdentitySigValidity); err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
+	st, err := store.Open(filepath.Join(dir, DBFile))
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return nil, &LockedError{Dir: dir, PID: readPID(filepath.Join(dir, PIDFile))}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("zone: no zone in %s (no %s; Init creates one): %w", dir, DBFile, fs.ErrNotExist)
+	case err != nil:
 		return nil, err
 	}
-	writePID(filepath.Join(dir, PIDFile))
+	pidFile := filepath.Join(dir, PIDFile)
+	writePID(pidFile)
+	fail := func(err error) (*Zone, error) {
+		st.Close()
+		removePID(pidFile)
+		return nil, err
+	}
 	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), now: opt.Time, opt: opt}
 	if z.now == nil {
 		z.now = time.Now
 	}
-	if opt.IdentitySigValidity != 0 {
-		if err := CheckIdentitySigValidity(opt.IdentitySigValidity); err != nil {
-			st.Close()
-			return nil, err
-		}
-	}
 	if err := z.load(); err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
 	if z.admin, err = parseAdminPatterns(z.settings.Origin, opt.AdminNames); err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
 	z.lastChange.Store(z.now().Unix())
 	// A damaged or outdated cache file only means signing again.
@@ -209,7 +218,7 @@ func (z *Zone) changed(serial uint32) {
 
 // newSigner loads the keys named in set; all of them sign: the active
 // key and, during a rollover, the incoming or outgoing one.
-func (z *Zone) newSigner(set *Settings) (*signer.Signer, error) {
+func (z *Zone) newSigner(set *zoneSettings) (*signer.Signer, error) {
 	ks, err := z.loadKeys(slices.Concat(set.KeyFiles, set.IncomingKeyFiles, set.OutgoingKeyFiles))
 	if err != nil {
 		return nil, err
@@ -245,12 +254,6 @@ func (z *Zone) IdentitySigValidity() time.Duration {
 	return DefaultIdentitySigValidity
 }
 
-// Generation identifies the state of the zone's store (store.Generation):
-// it changes with every change written, by this process or any other.
-// Files derived from the zone (the IXFR journal) record it to tell
-// whether they still belong to the stored zone.
-func (z *Zone) Generation() ([]byte, error) { return z.st.Generation() }
-
 // BumpSerial moves the SOA serial forward without changing any other
 // record, and returns the new serial.
 func (z *Zone) BumpSerial() (uint32, error) {
@@ -258,13 +261,13 @@ func (z *Zone) BumpSerial() (uint32, error) {
 }
 
 // Close writes the signatures the zone holds to DIR/signatures.cache (as
-// SaveSignatures does), so that the next Open need not sign the zone
+// saveSignatures does), so that the next Open need not sign the zone
 // again, and releases the store. Closing again does nothing. A failure to
 // write the cache is returned, but the store is released all the same:
 // the cache only saves work.
 func (z *Zone) Close() error {
 	z.closeOnce.Do(func() {
-		_, saveErr := z.SaveSignatures()
+		_, saveErr := z.saveSignatures()
 		removePID(filepath.Join(z.dir, PIDFile))
 		z.closeErr = errors.Join(saveErr, z.st.Close())
 	})
@@ -273,9 +276,6 @@ func (z *Zone) Close() error {
 
 // Origin is the zone apex, fully qualified and in lower case.
 func (z *Zone) Origin() string { return z.settings.Origin }
-
-// Settings returns a copy of the zone's settings.
-func (z *Zone) Settings() Settings { return *z.settings }
 
 // Now is the zone's clock (Options.Time, or the real time): what its
 // signatures and caches are dated by.
@@ -396,9 +396,9 @@ func (z *Zone) Get(name string, t uint16) []dns.RR {
 	return z.names[dns.CanonicalName(name)].rrs(t)
 }
 
-// Names returns the names at or below under that own identity records, in
-// canonical order, at most limit of them (0: no limit).
-func (z *Zone) Names(under string, limit int) []string {
+// identityNames returns the names at or below under that own identity
+// records, in canonical order, at most limit of them (0: no limit).
+func (z *Zone) identityNames(under string, limit int) []string {
 	under = dns.CanonicalName(under)
 	all := z.sortedNames()
 	z.mu.RLock()

@@ -138,14 +138,7 @@ Existing files are never replaced unless --force is given.`,
 			if err != nil {
 				return cli.Fail(fmt.Errorf("TLSA record: %w", err))
 			}
-			keyPEM, err := identity.MarshalPrivateKey(key)
-			if err != nil {
-				return cli.Fail(err)
-			}
-			if err := idWriteOut(out, idKeyFile, keyPEM, identity.KeyFileMode, force); err != nil {
-				return err
-			}
-			if err := idWriteOut(out, idCertFile, identity.MarshalCertificate(cert), identity.PublicFileMode, force); err != nil {
+			if err := idWriteKeyAnd(out, key, idCertFile, identity.MarshalCertificate(cert), force); err != nil {
 				return err
 			}
 			fmt.Fprintln(env.Stdout, rec.ZoneLine(recOwner, uint32(ttl)))

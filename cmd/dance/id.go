@@ -255,15 +255,7 @@ Existing files are never replaced unless --force is given.`,
 			if err != nil {
 				return cli.Fail(fmt.Errorf("TLSA record: %w", err))
 			}
-			keyPEM, err := identity.MarshalPrivateKey(key)
-			if err != nil {
-				return cli.Fail(err)
-			}
-			// The key first: a certificate on disk always has its key.
-			if err := idWriteOut(out, idKeyFile, keyPEM, identity.KeyFileMode, force); err != nil {
-				return err
-			}
-			if err := idWriteOut(out, files[1], artefact, identity.PublicFileMode, force); err != nil {
+			if err := idWriteKeyAnd(out, key, files[1], artefact, force); err != nil {
 				return err
 			}
 			fmt.Fprintln(env.Stdout, rec.ZoneLine(owner.FQDN(), uint32(ttl)))
@@ -274,14 +266,11 @@ Existing files are never replaced unless --force is given.`,
 
 // idLoadIssuer reads a CA certificate and key; errors name the file.
 func idLoadIssuer(env *cli.Env, certPath, keyPath string) (identity.Issuer, error) {
-	cb, err := cli.ReadInput(env, certPath)
+	certs, err := readCertificates(env, certPath)
 	if err != nil {
-		return identity.Issuer{}, cli.Input(err)
+		return identity.Issuer{}, err
 	}
-	cert, err := identity.ParseCertificate(cb)
-	if err != nil {
-		return identity.Issuer{}, cli.Input(fmt.Errorf("%s: %w", certPath, err))
-	}
+	cert := certs[0]
 	if certPath == "-" && keyPath == "-" {
 		return identity.Issuer{}, cli.Usagef("--ca and --ca-key cannot both be stdin")
 	}
@@ -321,6 +310,20 @@ func idPrepareOut(dir string, files []string, force bool) error {
 		}
 	}
 	return nil
+}
+
+// idWriteKeyAnd writes key to DIR/key.pem, then the public artefact (the
+// certificate or chain, or the public key) to DIR/name. The key first: a
+// certificate on disk always has its key.
+func idWriteKeyAnd(dir string, key crypto.Signer, name string, artefact []byte, force bool) error {
+	keyPEM, err := identity.MarshalPrivateKey(key)
+	if err != nil {
+		return cli.Fail(err)
+	}
+	if err := idWriteOut(dir, idKeyFile, keyPEM, identity.KeyFileMode, force); err != nil {
+		return err
+	}
+	return idWriteOut(dir, name, artefact, identity.PublicFileMode, force)
 }
 
 func idWriteOut(dir, name string, data []byte, mode os.FileMode, force bool) error {
@@ -405,23 +408,20 @@ it proves when its issuer is the user CA published at _user.domain. Also prints 
 				return cli.Usagef("want exactly one certificate file (or - for stdin)")
 			}
 			path := args[0]
-			data, err := cli.ReadInput(env, path)
+			certs, err := readCertificates(env, path)
 			if err != nil {
-				return cli.Input(err)
+				return err
 			}
-			cert, err := identity.ParseCertificate(data)
-			if err != nil {
-				return cli.Input(fmt.Errorf("%s: %w", idDisplayPath(path), err))
-			}
+			cert := certs[0]
 			ids, err := identity.CertificateIdentities(cert)
 			if errors.Is(err, identity.ErrNoSAN) {
 				ids, err = &identity.Identities{}, nil
 			}
 			if err != nil {
-				return cli.Input(fmt.Errorf("%s: %w", idDisplayPath(path), err))
+				return cli.Input(fmt.Errorf("%s: %w", cli.InputName(path), err))
 			}
 			res := idShowResult{
-				File:       idDisplayPath(path),
+				File:       cli.InputName(path),
 				Subject:    cert.Subject.String(),
 				IsCA:       cert.BasicConstraintsValid && cert.IsCA,
 				NotBefore:  cert.NotBefore.UTC().Format(time.RFC3339),
@@ -505,11 +505,4 @@ func idPrintShow(w io.Writer, r idShowResult, pub crypto.PublicKey) {
 	if r.TLSA != "" {
 		fmt.Fprintf(w, "tlsa: %s\n", r.TLSA)
 	}
-}
-
-func idDisplayPath(p string) string {
-	if p == "-" {
-		return "stdin"
-	}
-	return p
 }

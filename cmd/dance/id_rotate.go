@@ -385,20 +385,13 @@ func (r *rotation) start(name, caCert, caKey, keyType string, days uint, ttl uin
 	if err != nil {
 		return nil, cli.Fail(err)
 	}
-	keyPEM, err := identity.MarshalPrivateKey(key)
-	if err != nil {
-		return nil, cli.Fail(err)
-	}
 	next := filepath.Join(r.dir, rotateNextDir)
 	if err := os.MkdirAll(next, identity.DirMode); err != nil {
 		return nil, cli.Fail(err)
 	}
 	// A DIR/next/ without DIR/rotate.json is from a run that stopped
 	// before recording anything: made again, it loses nothing.
-	if err := idWriteOut(next, idKeyFile, keyPEM, identity.KeyFileMode, true); err != nil {
-		return nil, err
-	}
-	if err := idWriteOut(next, files[1], artefact, identity.PublicFileMode, true); err != nil {
+	if err := idWriteKeyAnd(next, key, files[1], artefact, true); err != nil {
 		return nil, err
 	}
 	st := &rotateState{Name: owner.String(), Phase: rotateMade, Old: oldRec.String(), New: newRec.String(), Files: files, TTL: ttl}

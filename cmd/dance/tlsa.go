@@ -101,13 +101,9 @@ func tlsaGenCommand() *cli.Command {
 
 			var recs []tlsa.Record
 			if certFile != "" {
-				data, err := cli.ReadInput(env, certFile)
+				certs, err := readCertificates(env, certFile)
 				if err != nil {
-					return cli.Input(err)
-				}
-				certs, err := identity.ParseCertificates(data)
-				if err != nil {
-					return cli.Input(fmt.Errorf("%s: %w", tlsaFileName(certFile), err))
+					return err
 				}
 				leaf := certs[0]
 				if name == "" {
@@ -122,7 +118,7 @@ func tlsaGenCommand() *cli.Command {
 						for _, m := range ms {
 							r, err := tlsa.ForCertificate(leaf, u, s, m)
 							if err != nil {
-								return cli.Input(fmt.Errorf("%s: %w", tlsaFileName(certFile), err))
+								return cli.Input(fmt.Errorf("%s: %w", cli.InputName(certFile), err))
 							}
 							recs = append(recs, r)
 						}
@@ -144,13 +140,13 @@ func tlsaGenCommand() *cli.Command {
 				}
 				pub, err := tlsaParsePublicKey(data)
 				if err != nil {
-					return cli.Input(fmt.Errorf("%s: %w", tlsaFileName(pubFile), err))
+					return cli.Input(fmt.Errorf("%s: %w", cli.InputName(pubFile), err))
 				}
 				for _, u := range us {
 					for _, m := range ms {
 						r, err := tlsa.ForPublicKey(pub, u, m)
 						if err != nil {
-							return cli.Input(fmt.Errorf("%s: %w", tlsaFileName(pubFile), err))
+							return cli.Input(fmt.Errorf("%s: %w", cli.InputName(pubFile), err))
 						}
 						recs = append(recs, r)
 					}
@@ -241,7 +237,7 @@ func tlsaMatchCommand() *cli.Command {
 			if err != nil {
 				return cli.Input(err)
 			}
-			rrs, err := tlsa.ParseFile(tlsaFileName(tlsaFile), bytes.NewReader(data))
+			rrs, err := tlsa.ParseFile(cli.InputName(tlsaFile), bytes.NewReader(data))
 			if err != nil {
 				return cli.Input(err)
 			}
@@ -260,13 +256,9 @@ func tlsaMatchCommand() *cli.Command {
 				}
 			}
 			if rootsFile != "" {
-				data, err := cli.ReadInput(env, rootsFile)
+				roots, err := readCertificates(env, rootsFile)
 				if err != nil {
-					return cli.Input(err)
-				}
-				roots, err := identity.ParseCertificates(data)
-				if err != nil {
-					return cli.Input(fmt.Errorf("%s: %w", tlsaFileName(rootsFile), err))
+					return err
 				}
 				opts.Roots = x509.NewCertPool()
 				for _, c := range roots {
@@ -280,16 +272,16 @@ func tlsaMatchCommand() *cli.Command {
 			var res tlsa.Result
 			if spki, ok := tlsaRawPublicKey(data); ok {
 				if _, err := x509.ParsePKIXPublicKey(spki); err != nil {
-					return cli.Input(fmt.Errorf("%s: public key: %w", tlsaFileName(chainFile), err))
+					return cli.Input(fmt.Errorf("%s: public key: %w", cli.InputName(chainFile), err))
 				}
 				res = tlsa.MatchRawPublicKey(spki, records)
 			} else {
 				chain, err := identity.ParseCertificates(data)
 				if err != nil {
-					return cli.Input(fmt.Errorf("%s: %w", tlsaFileName(chainFile), err))
+					return cli.Input(fmt.Errorf("%s: %w", cli.InputName(chainFile), err))
 				}
 				if err := tlsaCheckOrder(chain); err != nil {
-					return cli.WithHint(cli.Input(fmt.Errorf("%s: %w", tlsaFileName(chainFile), err)),
+					return cli.WithHint(cli.Input(fmt.Errorf("%s: %w", cli.InputName(chainFile), err)),
 						"put the leaf first, then each certificate's issuer")
 				}
 				res = tlsa.Match(chain, records, opts)
@@ -344,13 +336,6 @@ func tlsaList[T any](s, flagName string, parse func(string) (T, error)) ([]T, er
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-func tlsaFileName(f string) string {
-	if f == "-" {
-		return "stdin"
-	}
-	return f
 }
 
 // tlsaRawPublicKey returns the DER SubjectPublicKeyInfo when data is a

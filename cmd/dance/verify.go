@@ -131,13 +131,9 @@ certificate. --allow defaults to just that name; give patterns
 // readPresented reads --chain or --pubkey.
 func readPresented(env *cli.Env, chainFile, pubkeyFile string) (verify.Presented, error) {
 	if chainFile != "" {
-		data, err := cli.ReadInput(env, chainFile)
+		chain, err := readCertificates(env, chainFile)
 		if err != nil {
-			return verify.Presented{}, cli.Input(err)
-		}
-		chain, err := identity.ParseCertificates(data)
-		if err != nil {
-			return verify.Presented{}, cli.Input(fmt.Errorf("%s: %w", chainFile, err))
+			return verify.Presented{}, err
 		}
 		return verify.Presented{Chain: chain}, nil
 	}

@@ -726,12 +726,12 @@ func zoneAddFrom(env *cli.Env, file, name string, ttl uint32) ([]zoneAddBatch, e
 	if err != nil {
 		return nil, cli.Input(err)
 	}
-	rrs, err := tlsa.ParseFile(idDisplayPath(file), strings.NewReader(string(data)))
+	rrs, err := tlsa.ParseFile(cli.InputName(file), strings.NewReader(string(data)))
 	if err != nil {
 		return nil, cli.Input(err)
 	}
 	if len(rrs) == 0 {
-		return nil, cli.Input(fmt.Errorf("%s: no TLSA records", idDisplayPath(file)))
+		return nil, cli.Input(fmt.Errorf("%s: no TLSA records", cli.InputName(file)))
 	}
 	want := strings.ToLower(strings.TrimSuffix(name, "."))
 	var out []zoneAddBatch
@@ -740,11 +740,11 @@ func zoneAddFrom(env *cli.Env, file, name string, ttl uint32) ([]zoneAddBatch, e
 		owner := strings.ToLower(strings.TrimSuffix(rr.Owner, "."))
 		switch {
 		case owner == "" && want == "":
-			return nil, cli.Usagef("%s: a record without an owner name (%s): give NAME", idDisplayPath(file), rr.Record)
+			return nil, cli.Usagef("%s: a record without an owner name (%s): give NAME", cli.InputName(file), rr.Record)
 		case owner == "":
 			owner = want
 		case want != "" && owner != want:
-			return nil, cli.Input(fmt.Errorf("%s: a record at %s, not at %s", idDisplayPath(file), owner, want))
+			return nil, cli.Input(fmt.Errorf("%s: a record at %s, not at %s", cli.InputName(file), owner, want))
 		}
 		rec := admin.Record{Type: "TLSA", Data: rr.Record.String(), TTL: ttl}
 		if rr.HasTTL {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/zone"
 )
 
@@ -44,23 +45,27 @@ func adminServe(t *testing.T, dir string, extra ...string) (string, string, *syn
 	t.Cleanup(func() { stop() })
 	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
 	reAPI := regexp.MustCompile(`admin API on (https?://127\.0\.0\.1:\d+)`)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		m, m2 := re.FindStringSubmatch(out.String()), reAPI.FindStringSubmatch(out.String())
+	var m, m2 []string
+	exited := -1
+	if !testwait.Until(30*time.Second, func() bool {
+		m, m2 = re.FindStringSubmatch(out.String()), reAPI.FindStringSubmatch(out.String())
 		if m != nil && m2 != nil {
-			return m[1], m2[1], &errb, stop
+			return true
 		}
 		select {
-		case code := <-done:
-			stopped = true
-			t.Fatalf("serve exited %d: %s", code, errb.String())
+		case exited = <-done:
+			return true
 		default:
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not report its addresses: %s", out.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
+	}) {
+		t.Fatalf("serve did not report its addresses: %s", out.String())
 	}
+	if m == nil || m2 == nil {
+		stopped = true
+		t.Fatalf("serve exited %d: %s", exited, errb.String())
+	}
+	return m[1], m2[1], &errb, stop
 }
 
 // adminIdentity makes an identity with 'dance id new' and returns its
@@ -290,21 +295,17 @@ func TestZoneAdminDANE(t *testing.T) {
 	// Revocation: once admin2's record is removed, admin2 is refused
 	// within the record's TTL (one second, plus the verdict cache's).
 	runSteps([]step{{"revoke admin2", cat([]string{"zone", "remove"}, withToken, []string{"old._device.ops.devices.test"}), 0, "removed", ""}})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := adminCurlRun(t, append(curlTLS12, "--cacert", srvCert, "--cert", filepath.Join(admin2, "cert.pem"), "--key", filepath.Join(admin2, "key.pem"), api+"/v1/zone")...)
-		if r.exit != 0 {
-			checkHandshakeRefused(t, r, alertBadCertificate)
-			break
-		}
-		if r.code != 200 {
+	var r curlResult
+	if !testwait.Until(30*time.Second, func() bool {
+		r = adminCurlRun(t, append(curlTLS12, "--cacert", srvCert, "--cert", filepath.Join(admin2, "cert.pem"), "--key", filepath.Join(admin2, "key.pem"), api+"/v1/zone")...)
+		if r.exit == 0 && r.code != 200 {
 			t.Fatalf("admin2 before the refusal: HTTP %d %s", r.code, r.body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("revoked admin2 still accepted (HTTP %d)", r.code)
-		}
-		time.Sleep(100 * time.Millisecond) // polling interval
+		return r.exit != 0
+	}) {
+		t.Fatalf("revoked admin2 still accepted (HTTP %d)", r.code)
 	}
+	checkHandshakeRefused(t, r, alertBadCertificate)
 	// The server that refused admin2 still serves admin1.
 	if code, body := adminCurl(t, "--tls-max", "1.2", "--cacert", srvCert, "--cert", filepath.Join(admin1, "cert.pem"), "--key", filepath.Join(admin1, "key.pem"), api+"/v1/zone"); code != 200 || !strings.Contains(body, `"zone":"devices.test."`) {
 		t.Errorf("curl as admin1 after admin2's refusal: %d %s", code, body)
@@ -404,18 +405,19 @@ func TestZoneAdminEscalationByUpdateKey(t *testing.T) {
 		}
 		// The record's TTL is one second; poll a while in case a published
 		// record takes effect only after cached denials expire.
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			r := adminCurlRun(t, append(curlTLS12, "--cacert", srvCert, "--cert", filepath.Join(evil, "cert.pem"), "--key", filepath.Join(evil, "key.pem"), api+"/v1/zone")...)
-			if r.code == 200 {
-				return published, true
-			}
-			if len(published) == 0 || time.Now().After(deadline) {
-				checkHandshakeRefused(t, r, alertBadCertificate)
-				return published, false
-			}
-			time.Sleep(100 * time.Millisecond) // polling interval
+		var r curlResult
+		login := func() bool {
+			r = adminCurlRun(t, append(curlTLS12, "--cacert", srvCert, "--cert", filepath.Join(evil, "cert.pem"), "--key", filepath.Join(evil, "key.pem"), api+"/v1/zone")...)
+			return r.code == 200
 		}
+		in := login()
+		if !in && len(published) > 0 {
+			in = testwait.Until(5*time.Second, login)
+		}
+		if !in {
+			checkHandshakeRefused(t, r, alertBadCertificate)
+		}
+		return published, in
 	}
 
 	// Refused at configuration time: policies whose subtree reaches an
@@ -437,17 +439,16 @@ func TestZoneAdminEscalationByUpdateKey(t *testing.T) {
 		re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
 		reAPI := regexp.MustCompile(`admin API on (https://127\.0\.0\.1:\d+)`)
 		code, started := -1, false
-		for deadline := time.Now().Add(30 * time.Second); code < 0 && !started; {
+		if !testwait.Until(30*time.Second, func() bool {
 			select {
 			case code = <-done:
-				continue
+				return true
 			default:
 			}
 			started = reAPI.MatchString(out.String())
-			if !started && time.Now().After(deadline) {
-				t.Fatalf("policy %q: the server neither started nor refused: %s", p, errb.String())
-			}
-			time.Sleep(10 * time.Millisecond) // polling interval
+			return started
+		}) {
+			t.Fatalf("policy %q: the server neither started nor refused: %s", p, errb.String())
 		}
 		if started {
 			// The escalation must fail all the same.

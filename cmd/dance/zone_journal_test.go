@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 )
@@ -27,45 +25,14 @@ func startServe(t *testing.T, dir string, extra ...string) (addr, api string) {
 // logged.
 func startServeStop(t *testing.T, dir string, extra ...string) (addr, api string, stop func() string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	args := append([]string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, extra...)
-	go func() { done <- run(ctx, args, nil, &out, &errb) }()
-	stopped := false
+	addr, api, errb, stopCode := adminServe(t, dir, extra...)
 	stop = func() string {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case code := <-done:
-				if code != 0 {
-					t.Errorf("serve exit %d after shutdown: %s", code, errb.String())
-				}
-			case <-time.After(30 * time.Second):
-				t.Error("serve did not stop")
-			}
+		if code := stopCode(); code != 0 {
+			t.Errorf("serve exit %d after shutdown: %s", code, errb.String())
 		}
 		return errb.String()
 	}
-	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
-	reAPI := regexp.MustCompile(`admin API on (http://127\.0\.0\.1:\d+)`)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		m, m2 := re.FindStringSubmatch(out.String()), reAPI.FindStringSubmatch(out.String())
-		if m != nil && m2 != nil {
-			return m[1], m2[1], stop
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d: %s", code, errb.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("serve did not report its address")
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+	return addr, api, stop
 }
 
 // --journal-versions bounds the IXFR journal: with one version kept, a

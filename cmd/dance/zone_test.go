@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/internal/testwait"
 )
 
 func TestZoneInit(t *testing.T) {
@@ -288,13 +290,9 @@ func TestZoneServeSignals(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(out.String(), "serving devices.test.") {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatalf("serve did not start: %s", errb.String())
-			}
-			time.Sleep(10 * time.Millisecond) // polling interval
+		if !testwait.Until(30*time.Second, func() bool { return strings.Contains(out.String(), "serving devices.test.") }) {
+			cmd.Process.Kill()
+			t.Fatalf("serve did not start: %s", errb.String())
 		}
 		cmd.Process.Signal(sig)
 		select {

@@ -391,12 +391,21 @@ func (s *StringList) String() string { return strings.Join(*s, ",") }
 // Set appends v.
 func (s *StringList) Set(v string) error { *s = append(*s, v); return nil }
 
-// ReadInput reads a whole file, or stdin for "-". The error names the file.
+// InputName is how messages name an input file: "stdin" for "-".
+func InputName(name string) string {
+	if name == "-" {
+		return "stdin"
+	}
+	return name
+}
+
+// ReadInput reads a whole file, or stdin for "-". The error names the file
+// (InputName).
 func ReadInput(env *Env, name string) ([]byte, error) {
 	if name == "-" {
 		b, err := io.ReadAll(env.Stdin)
 		if err != nil {
-			return nil, fmt.Errorf("stdin: %w", err)
+			return nil, fmt.Errorf("%s: %w", InputName(name), err)
 		}
 		return b, nil
 	}

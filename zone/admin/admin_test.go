@@ -183,7 +183,7 @@ func TestImportExport(t *testing.T) {
 	if len(progress) != 4 || progress[0].Applied != ImportBatch || progress[1].Applied != 2*ImportBatch {
 		t.Fatalf("progress lines %+v", progress)
 	}
-	if got := len(z.Names(origin, 0)); got != n {
+	if got := len(z.Identities(origin, "", 0)); got != n {
 		t.Fatalf("%d names after import of %d", got, n)
 	}
 	// JSON lines with an error on line 3: lines 1-2 are in the failed

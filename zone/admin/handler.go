@@ -268,14 +268,22 @@ func (a *api) name(r *http.Request) string {
 	return dns.CanonicalName(n)
 }
 
-func (a *api) get(w http.ResponseWriter, r *http.Request) {
-	name := a.name(r)
+// identity returns the identity at name, or answers 404 and returns false.
+func (a *api) identity(w http.ResponseWriter, name string) (zone.Identity, bool) {
 	ids := a.cfg.Zone.Identities(name, "", 1)
 	if len(ids) == 0 || ids[0].Name != name {
 		writeJSON(w, http.StatusNotFound, apiError{"no identity at " + name})
+		return zone.Identity{}, false
+	}
+	return ids[0], true
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.identity(w, a.name(r))
+	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, toIdentity(ids[0]))
+	writeJSON(w, http.StatusOK, toIdentity(id))
 }
 
 func (a *api) put(mode change.Mode) http.HandlerFunc {
@@ -328,9 +336,7 @@ func (a *api) put(mode change.Mode) http.HandlerFunc {
 
 func (a *api) remove(w http.ResponseWriter, r *http.Request) {
 	name := a.name(r)
-	ids := a.cfg.Zone.Identities(name, "", 1)
-	if len(ids) == 0 || ids[0].Name != name {
-		writeJSON(w, http.StatusNotFound, apiError{"no identity at " + name})
+	if _, ok := a.identity(w, name); !ok {
 		return
 	}
 	revoked := a.cfg.Zone.Revoked(name)
@@ -592,7 +598,7 @@ type rolloverRefusal struct {
 // rollover takes one step of a key rollover and returns the keys
 // afterwards: ?step=prepublish|activate|retire and, optionally,
 // &key=ksk|zsk|csk, the role of the key to roll (without it, the key of
-// the rollover under way, else the ZSK or the CSK: zone.RolloverKey). The
+// the rollover under way, else the ZSK or the CSK: zone.Zone.Rollover). The
 // older form step=ROLE:STEP is accepted too. force=true takes a step the
 // zone's timing checks or the parent's DS would refuse (dangerous:
 // zone.RolloverOptions.Force).
@@ -617,7 +623,7 @@ func (a *api) rollover(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	res, err := a.cfg.Zone.RolloverKeyWith(role, step, zone.RolloverOptions{Force: force, CheckParentDS: a.cfg.CheckParentDS, Context: r.Context()})
+	res, err := a.cfg.Zone.Rollover(r.Context(), role, step, zone.RolloverOptions{Force: force, CheckParentDS: a.cfg.CheckParentDS})
 	var we *zone.RolloverWaitError
 	switch {
 	case errors.Is(err, zone.ErrRollover) && role != "" && !a.hasRole(role):

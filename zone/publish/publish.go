@@ -183,13 +183,7 @@ func Revoke(name string, ttl uint32) ([]dns.RR, error) {
 // answered asks the server for the TLSA records of name, without
 // recursion, and returns those the answer holds for name.
 func answered(ctx context.Context, req Request, name string) ([]dns.RR, error) {
-	m := new(dns.Msg)
-	m.SetQuestion(name, dns.TypeTLSA)
-	m.RecursionDesired = false
-	c := &dns.Client{Net: "tcp", Timeout: req.timeout()}
-	ctx, cancel := context.WithTimeout(ctx, req.timeout())
-	defer cancel()
-	r, _, err := c.ExchangeContext(ctx, m, req.Server)
+	r, err := ask(ctx, req, name, dns.TypeTLSA)
 	if err != nil {
 		return nil, fmt.Errorf("publish: asking for %s TLSA after the removal: %w", name, err)
 	}
@@ -200,6 +194,19 @@ func answered(ctx context.Context, req Request, name string) ([]dns.RR, error) {
 		}
 	}
 	return out, nil
+}
+
+// ask sends the server an unsigned query for name and qtype over TCP,
+// without recursion: the server answers from its own zone.
+func ask(ctx context.Context, req Request, name string, qtype uint16) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.RecursionDesired = false
+	c := &dns.Client{Net: "tcp", Timeout: req.timeout()}
+	ctx, cancel := context.WithTimeout(ctx, req.timeout())
+	defer cancel()
+	r, _, err := c.ExchangeContext(ctx, m, req.Server)
+	return r, err
 }
 
 func rcodeError(r *dns.Msg) error {
@@ -255,13 +262,7 @@ func exchange(ctx context.Context, req Request, m *dns.Msg) (*dns.Msg, error) {
 // findZone asks the server for the SOA of name: the owner of the SOA in
 // the answer or authority section is the zone's apex.
 func findZone(ctx context.Context, req Request, name string) (string, error) {
-	m := new(dns.Msg)
-	m.SetQuestion(name, dns.TypeSOA)
-	m.RecursionDesired = false
-	c := &dns.Client{Net: "tcp", Timeout: req.timeout()}
-	ctx, cancel := context.WithTimeout(ctx, req.timeout())
-	defer cancel()
-	r, _, err := c.ExchangeContext(ctx, m, req.Server)
+	r, err := ask(ctx, req, name, dns.TypeSOA)
 	if err != nil {
 		return "", fmt.Errorf("publish: finding the zone of %s: %w", name, err)
 	}

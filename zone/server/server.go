@@ -30,6 +30,7 @@ import (
 
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/internal/journal"
+	"github.com/dnsbound/dance/zone/internal/zoneaccess"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
@@ -271,7 +272,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.replay = newReplayCache(s.tsigWindow, 0, start)
 	if cfg.JournalFile != "" {
-		gen, err := cfg.Zone.Generation()
+		gen, err := zoneaccess.Generation(cfg.Zone)
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
@@ -287,7 +288,7 @@ func New(cfg Config) (*Server, error) {
 			if im, ok := s.journal.NewestImage(); ok && s.serialSent {
 				// Sent again as recorded (one content per serial) unless
 				// its signatures aged while the server was stopped.
-				if fresh, err := cfg.Zone.ImageFresh(im); err != nil || !fresh {
+				if fresh, err := zoneaccess.ImageFresh(cfg.Zone, im); err != nil || !fresh {
 					s.serialSent = false
 					s.log.Info("journal's newest zone has signatures due for refresh; the serial moves on at the first transfer", "serial", serial, "err", err)
 				}
@@ -541,17 +542,26 @@ func (s *Server) badTime(r *dns.Msg, t *dns.TSIG, now time.Time) *dns.Msg {
 		other[i] = byte(u)
 		u >>= 8
 	}
-	m.Extra = append(m.Extra, &dns.TSIG{
+	tsig := tsigErrorRecord(r, t, dns.RcodeBadTime)
+	tsig.OtherLen = uint16(len(other))
+	tsig.OtherData = hex.EncodeToString(other[:])
+	m.Extra = append(m.Extra, tsig)
+	return m
+}
+
+// tsigErrorRecord is the TSIG record of an error response to r, whose
+// TSIG is t: t's key, algorithm, Time Signed and Fudge, r's ID, and the
+// TSIG error code (RFC 8945 §5.2). It has no MAC: the response is signed
+// by the writer (BADTIME) or not at all (BADKEY, BADSIG).
+func tsigErrorRecord(r *dns.Msg, t *dns.TSIG, code uint16) *dns.TSIG {
+	return &dns.TSIG{
 		Hdr:        dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
 		Algorithm:  t.Algorithm,
 		TimeSigned: t.TimeSigned,
 		Fudge:      t.Fudge,
 		OrigId:     r.Id,
-		Error:      dns.RcodeBadTime,
-		OtherLen:   uint16(len(other)),
-		OtherData:  hex.EncodeToString(other[:]),
-	})
-	return m
+		Error:      code,
+	}
 }
 
 // tsigError builds the unsigned error response of RFC 8945 §5.2: NOTAUTH
@@ -565,14 +575,7 @@ func (s *Server) tsigError(r *dns.Msg, t *dns.TSIG, status error) []byte {
 	case s.provider.Key(t.Hdr.Name) == nil, errors.Is(status, dns.ErrSecret), errors.Is(status, dns.ErrKeyAlg):
 		code = dns.RcodeBadKey
 	}
-	m.Extra = append(m.Extra, &dns.TSIG{
-		Hdr:        dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
-		Algorithm:  t.Algorithm,
-		TimeSigned: t.TimeSigned,
-		Fudge:      t.Fudge,
-		OrigId:     r.Id,
-		Error:      code,
-	})
+	m.Extra = append(m.Extra, tsigErrorRecord(r, t, code))
 	b, err := m.Pack()
 	if err != nil {
 		return nil
@@ -892,7 +895,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		// store's current generation. A change made after this (the admin
 		// API still running) gives the store another generation, and the
 		// next start does not use the file.
-		gen, jerr := s.cfg.Zone.Generation()
+		gen, jerr := zoneaccess.Generation(s.cfg.Zone)
 		if jerr == nil {
 			jerr = s.journal.Save(s.cfg.JournalFile, gen)
 		}

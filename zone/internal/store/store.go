@@ -5,7 +5,7 @@
 // returns, so a change the server has acknowledged survives a crash or
 // kill -9, and a change that failed half-way leaves nothing behind.
 //
-// Start with Open, then View and Update.
+// Start with Create (a new zone) or Open, then View and Update.
 package store
 
 import (
@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/miekg/dns"
@@ -39,10 +40,27 @@ type Store struct {
 	db *bolt.DB
 }
 
-// Open opens (creating if needed) the database file at path. It fails after
-// a few seconds if another process holds the file.
+// Open opens the existing database file at path; it creates nothing, and
+// a missing file is an error that matches os.ErrNotExist. It fails after a
+// few seconds if another process holds the file.
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	return open(path, false)
+}
+
+// Create opens the database file at path, creating it if it does not
+// exist, as Open does otherwise.
+func Create(path string) (*Store, error) {
+	return open(path, true)
+}
+
+func open(path string, create bool) (*Store, error) {
+	opts := &bolt.Options{Timeout: lockTimeout}
+	if !create {
+		opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			return os.OpenFile(name, flag&^os.O_CREATE, perm)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, opts)
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w", path, ErrLocked)
 	}

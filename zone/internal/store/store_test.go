@@ -25,7 +25,7 @@ func mustRR(t testing.TB, s string) dns.RR {
 }
 
 func TestPutGetDelete(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "z.db"))
+	s, err := Create(filepath.Join(t.TempDir(), "z.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestCrashHelper(t *testing.T) {
 	if path == "" {
 		return // only meaningful as TestKill9's child process
 	}
-	s, err := Open(path)
+	s, err := Create(path)
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
@@ -182,7 +182,7 @@ func TestKill9(t *testing.T) {
 // reopening and a failed Update do not; another store never shares one.
 func TestGeneration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "z.db")
-	s, err := Open(path)
+	s, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestGeneration(t *testing.T) {
 		t.Fatal("committed update kept the generation")
 	}
 	s.Close()
-	other, err := Open(filepath.Join(t.TempDir(), "z.db"))
+	other, err := Create(filepath.Join(t.TempDir(), "z.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,4 +241,28 @@ func TestGeneration(t *testing.T) {
 	if g := gen(other); string(g) == string(g1) {
 		t.Fatal("two stores share a generation")
 	}
+}
+
+// TestOpenMissing: Open does not create a database that is not there;
+// Create does, and Open then opens it.
+func TestOpenMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "z.db")
+	if s, err := Open(path); !errors.Is(err, os.ErrNotExist) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("Open of a missing file: %v, want os.ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Open created %s (%v)", path, err)
+	}
+	s, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }

@@ -1,9 +1,10 @@
 // Package zoneaccess lets the server of an identity zone (zone/server)
-// reach the two parts of zone.Zone that are not public API: the packed
-// fast path of positive answers and the packed transfer image. Package
+// reach the parts of zone.Zone that are not public API: the packed
+// fast path of positive answers, the packed transfer image, and what the
+// IXFR journal kept across a restart is checked against. Package
 // zone fills the functions in when it is initialised; being internal, this
 // package can be imported by packages under zone/ only, so embedders see
-// neither.
+// none of it.
 package zoneaccess
 
 import "github.com/dnsbound/dance/zone/internal/image"
@@ -18,4 +19,14 @@ var (
 	// TransferImage returns the whole signed zone as an AXFR carries it,
 	// packed.
 	TransferImage func(z any) (*image.Image, error)
+	// ImageFresh reports whether every RRSIG in im, a zone in transfer
+	// form, is still good by the zone's current signer (see the zone's
+	// imageFresh): a zone kept across a restart (the IXFR journal's
+	// newest) is checked before it is sent again.
+	ImageFresh func(z any, im *image.Image) (bool, error)
+	// Generation identifies the state of the zone's store: it changes with
+	// every change written, by this process or any other. Files derived
+	// from the zone (the IXFR journal) record it to tell whether they
+	// still belong to the stored zone.
+	Generation func(z any) ([]byte, error)
 )
