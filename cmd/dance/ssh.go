@@ -184,14 +184,14 @@ DANCE owner name but a user name (_user.DOMAIN): a host-shaped name
 			}
 			key, _, _, rest, err := ssh.ParseAuthorizedKey(data)
 			if err != nil {
-				return cli.Input(fmt.Errorf("%s: %w", idDisplayPath(file), err))
+				return cli.Input(fmt.Errorf("%s: %w", cli.InputName(file), err))
 			}
 			if strings.TrimSpace(string(rest)) != "" {
-				return cli.Input(fmt.Errorf("%s: more than one key; publish one at a time", idDisplayPath(file)))
+				return cli.Input(fmt.Errorf("%s: more than one key; publish one at a time", cli.InputName(file)))
 			}
 			recs, err := sshauth.Records(key)
 			if err != nil {
-				return cli.Input(fmt.Errorf("%s: %w", idDisplayPath(file), err))
+				return cli.Input(fmt.Errorf("%s: %w", cli.InputName(file), err))
 			}
 			for _, r := range recs {
 				fmt.Fprintln(env.Stdout, r.ZoneLine(n.FQDN(), uint32(ttl)))
