@@ -2,6 +2,7 @@ package message
 
 import (
 	"crypto"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -180,7 +181,7 @@ func parseCOSE(msg []byte) (*parsed, error) {
 			if !ok || len(b) == 0 || len(b) > maxID {
 				return nil, fail(ReasonHeader, "cti (7) must be a byte string of 1 to %d bytes", maxID)
 			}
-			p.id = string(b)
+			p.id = hex.EncodeToString(b)
 		}
 	}
 	p.check = func(pub crypto.PublicKey) ([]byte, error) { return checkSign1(m, pub) }

@@ -132,7 +132,7 @@ type Verified struct {
 	// IssuedAt is the message's iat; Expires its exp (zero without one).
 	IssuedAt time.Time `json:"issued_at"`
 	Expires  time.Time `json:"expires,omitzero"`
-	// ID is the message id (jti, or cti as a string).
+	// ID is the message id: jti, or cti in hexadecimal.
 	ID string `json:"id"`
 }
 
@@ -282,4 +282,25 @@ func (v *Verifier) window(p *parsed, now time.Time) (time.Time, error) {
 // isBase64URL reports whether c can start a compact JWS.
 func isBase64URL(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// ClaimedName returns the signer a message names (the DANCE owner name of
+// its dns: URI) after decoding it and applying the header rules, without
+// verifying anything: for choosing an allow-list or routing, never for
+// trusting the message.
+func ClaimedName(msg []byte) (string, error) {
+	if len(msg) == 0 {
+		return "", fail(ReasonMalformed, "empty message")
+	}
+	var p *parsed
+	var err error
+	if msg[0] == '{' || isBase64URL(msg[0]) {
+		p, err = parseJWS(msg)
+	} else {
+		p, err = parseCOSE(msg)
+	}
+	if err != nil {
+		return "", err
+	}
+	return p.name, nil
 }
