@@ -158,6 +158,8 @@ func TestAttacks(t *testing.T) {
 		// nothing is wrong with them.
 		{"control: crafted JWS", []byte(craftJWS(t, w.full.Key, w.hdr(nil), payload)), nil},
 		{"control: crafted JWS JSON", jsonWith(w.hdr(nil), map[string]any{"x-note": "unprotected, harmless"}), nil},
+		{"control: JWS JSON, general serialisation", general(jsonWith(w.hdr(nil), nil)), nil},
+		{"JWS JSON mixing general and flattened", mixed(jsonWith(w.hdr(nil), nil)), ErrMalformed},
 		{"control: crafted COSE", craftCOSE(t, w.full.Key, w.coseHdr(nil), nil, payload), nil},
 		{"forged: signed by another key", []byte(craftJWS(t, attacker.Key, w.hdr(nil), payload)), ErrBadSignature},
 		{"forged: another key carried in a self-made certificate", mustSign(t, w.signer(nFull, attacker, true), payload, JWSCompact), verify.ErrNoMatch},
@@ -226,6 +228,30 @@ func TestAttacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// general rewrites a flattened JWS JSON serialisation in the general one
+// (RFC 7515 §7.2.1), with its one signature in "signatures".
+func general(flat []byte) []byte {
+	var f map[string]any
+	json.Unmarshal(flat, &f)
+	sig := map[string]any{"protected": f["protected"], "signature": f["signature"]}
+	if f["header"] != nil {
+		sig["header"] = f["header"]
+	}
+	b, _ := json.Marshal(map[string]any{"payload": f["payload"], "signatures": []any{sig}})
+	return b
+}
+
+// mixed keeps the flattened signature beside the general one.
+func mixed(flat []byte) []byte {
+	var g map[string]any
+	json.Unmarshal(general(flat), &g)
+	var f map[string]any
+	json.Unmarshal(flat, &f)
+	g["signature"] = f["signature"]
+	b, _ := json.Marshal(g)
+	return b
 }
 
 // nonMinimal re-encodes the payload length of a COSE_Sign1 whose payload

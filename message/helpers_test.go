@@ -86,15 +86,16 @@ type world struct {
 }
 
 const (
-	nFull   = "sensor1._device.example.test"
-	nEd     = "sensor2._device.example.test"
-	nRSA    = "sensor3._device.example.test"
-	nES384  = "sensor4._device.example.test"
-	nDigest = "sensor5._device.example.test"
-	nCert   = "sensor6._device.example.test"
-	nIssued = "sensor7._device.example.test"
-	nGone   = "sensor9._device.example.test"
-	nUsers  = "_user.example.test"
+	nFull    = "sensor1._device.example.test"
+	nEd      = "sensor2._device.example.test"
+	nRSA     = "sensor3._device.example.test"
+	nES384   = "sensor4._device.example.test"
+	nDigest  = "sensor5._device.example.test"
+	nCert    = "sensor6._device.example.test"
+	nIssued  = "sensor7._device.example.test"
+	nGone    = "sensor9._device.example.test"
+	nRevoked = "sensor8._device.example.test"
+	nUsers   = "_user.example.test"
 )
 
 func newWorld(t testing.TB) *world {
@@ -119,6 +120,9 @@ func newWorld(t testing.TB) *world {
 		certLine(t, nCert, w.cert.Cert),
 		testident.TALine(t, nIssued, w.org.Cert),
 		testident.TALine(t, nUsers, w.users.Cert),
+		// A revoked name: the marker stands beside the old key's record.
+		fullLine(t, nRevoked, w.full.Key.Public()),
+		nRevoked + ". 300 IN TLSA " + tlsa.RevocationMarker,
 	}})
 	r := testident.Resolver(t, w.h, resolver.Config{})
 	allow, err := verify.ParseAllowList([]string{"*._device.example.test", nUsers})

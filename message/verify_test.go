@@ -92,6 +92,8 @@ func TestVerifyNoKey(t *testing.T) {
 		core error
 	}{
 		{"3 1 1 without the certificate", w.signer(nDigest, w.digest, false), ErrNoKey, verify.ErrNoUsableRecords},
+		{"revoked", &Signer{Name: nRevoked, Key: w.full.Key, Time: w.clock.Now}, ErrSigner, verify.ErrRevoked},
+		{"revoked, certificate carried", &Signer{Name: nRevoked, Key: w.full.Key, Chain: []*x509.Certificate{w.full.Cert}, Time: w.clock.Now}, ErrSigner, verify.ErrRevoked},
 		{"never published", &Signer{Name: nGone, Key: w.full.Key, Time: w.clock.Now}, ErrSigner, verify.ErrNoRecord},
 		{"not allowed", &Signer{Name: "sensor1._device.other.test", Key: w.full.Key, Time: w.clock.Now}, ErrSigner, verify.ErrNotAllowed},
 		{"carried certificate of another name's key", &Signer{Name: nDigest, Key: w.full.Key, Chain: []*x509.Certificate{w.full.Cert}, Time: w.clock.Now}, ErrSigner, verify.ErrNoMatch},
