@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -18,6 +19,9 @@ import (
 type PublishedKey struct {
 	// SPKI is the DER SubjectPublicKeyInfo of the key.
 	SPKI []byte
+	// Key is SPKI parsed (x509.ParsePKIXPublicKey): *ecdsa.PublicKey,
+	// ed25519.PublicKey or *rsa.PublicKey.
+	Key crypto.PublicKey
 	// Identity is what Verify returns for this key as a raw public key:
 	// the record it matched and how long the verdict holds.
 	Identity *Identity
@@ -69,29 +73,34 @@ func (c *Core) publishedKeys(ctx context.Context, claimed string) ([]PublishedKe
 	}
 	now := c.now()
 	ttl := min(res.TTL, c.cfg.MaxVerdictTTL)
-	var candidates [][]byte
+	type candidate struct {
+		spki []byte
+		key  crypto.PublicKey
+	}
+	var candidates []candidate
 	var firstErr error
 	if res.Kind == resolver.KindAnswer {
 		for _, r := range c.tlsaRecords(name, res, now, ttl).records {
 			if r.Usage != tlsa.DANEEE || r.Selector != tlsa.SelectorSPKI || r.MatchingType != tlsa.MatchFull {
 				continue
 			}
-			if _, err := x509.ParsePKIXPublicKey(r.Data); err != nil {
+			key, err := x509.ParsePKIXPublicKey(r.Data)
+			if err != nil {
 				continue
 			}
-			candidates = append(candidates, bytes.Clone(r.Data))
+			candidates = append(candidates, candidate{bytes.Clone(r.Data), key})
 		}
 	}
 	var keys []PublishedKey
-	for _, spki := range candidates {
-		id, err := c.match(q, Presented{RawPublicKey: spki}, res, now, ttl)
+	for _, cand := range candidates {
+		id, err := c.match(q, Presented{RawPublicKey: cand.spki}, res, now, ttl)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
 			}
 			continue
 		}
-		keys = append(keys, PublishedKey{SPKI: spki, Identity: id})
+		keys = append(keys, PublishedKey{SPKI: cand.spki, Key: cand.key, Identity: id})
 	}
 	if len(keys) > 0 {
 		return keys, nil

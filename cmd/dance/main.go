@@ -31,6 +31,8 @@ func root() *cli.Command {
 			zoneCommand(),
 			lookupCommand(),
 			verifyCommand(),
+			signCommand(),
+			verifyMessageCommand(),
 			connectCommand(),
 			proxyCommand(),
 			quickstartCommand(),
