@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/internal/zonehealth"
 	"github.com/dnsbound/dance/resolver"
 )
 
@@ -55,12 +53,11 @@ type AdminCheckError struct {
 	Self bool
 }
 
+// BadZones returns Checks.
+func (e *AdminCheckError) BadZones() []resolver.ZoneCheck { return e.Checks }
+
 func (e *AdminCheckError) Error() string {
-	var parts []string
-	for _, c := range e.Checks {
-		parts = append(parts, c.Err().Error())
-	}
-	s := "serve: the admin identities' resolver cannot validate the allow-listed names: " + strings.Join(parts, "; ")
+	s := "serve: the admin identities' resolver cannot validate the allow-listed names: " + zonehealth.Reasons(e.Checks)
 	if e.Self {
 		s += "; they are looked up on this server itself, so the admin anchors file must hold this zone's own keys (DIR/anchors does), or give the admin identities a resolver"
 	}
@@ -102,16 +99,7 @@ func (s *Server) checkOutside(names []string) error {
 func (s *Server) checkAdmin(ctx context.Context, r *resolver.Resolver) (unreachable []resolver.ZoneCheck, err error) {
 	ctx, cancel := context.WithTimeout(ctx, adminCheckTimeout)
 	defer cancel()
-	var bad []resolver.ZoneCheck
-	for _, z := range r.CheckZones(ctx, s.adminNames) {
-		switch z.Problem {
-		case resolver.ProblemNone:
-		case resolver.ProblemUnreachable:
-			unreachable = append(unreachable, z)
-		default:
-			bad = append(bad, z)
-		}
-	}
+	unreachable, bad := zonehealth.Sort(r.CheckZones(ctx, s.adminNames))
 	if len(bad) > 0 {
 		return unreachable, &AdminCheckError{Checks: bad, Self: s.adminSelf}
 	}
@@ -127,116 +115,6 @@ var errNotChecked = errors.New("the zones of the admin allow-list are not checke
 // administrators) validated at the last check. The metrics listener
 // serves it as GET /healthz: 200 "ok", or 503 with the reason.
 func (s *Server) Health() error { return s.health.Err() }
-
-// adminHealth holds the outcome of the last check of the admin zones and
-// runs the checks again, waiting longer each time, while they fail.
-type adminHealth struct {
-	retry, most time.Duration
-	log         *slog.Logger
-
-	mu     sync.Mutex
-	err    error
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func (h *adminHealth) Err() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.err
-}
-
-func (h *adminHealth) set(err error) {
-	h.mu.Lock()
-	h.err = err
-	h.mu.Unlock()
-}
-
-// ServeHTTP answers 200 "ok" when healthy, else 503 with the reason.
-func (h *adminHealth) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	if err := h.Err(); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "unhealthy: %v\n", err)
-		return
-	}
-	fmt.Fprintln(w, "ok")
-}
-
-// watch records a check's outcome and, while it does not pass, runs check
-// again in the background until it does or watch or stop is called again.
-func (h *adminHealth) watch(check func(context.Context) ([]resolver.ZoneCheck, error), unreachable []resolver.ZoneCheck, err error) {
-	h.stop()
-	if h.report(unreachable, err) {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	h.mu.Lock()
-	h.cancel, h.done = cancel, done
-	h.mu.Unlock()
-	go func() {
-		defer close(done)
-		wait := h.retry
-		for {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			u, err := check(ctx)
-			if ctx.Err() != nil || h.report(u, err) {
-				return
-			}
-			wait = max(min(2*wait, h.most), wait)
-		}
-	}()
-}
-
-// report records and logs a check's outcome; it returns whether every
-// zone validated.
-func (h *adminHealth) report(unreachable []resolver.ZoneCheck, err error) bool {
-	var parts []string
-	for _, z := range unreachable {
-		parts = append(parts, z.Err().Error())
-		h.log.Error("admin identities: DNS check: the resolver did not answer for a zone of the allow-list; its administrators are refused until it does; checking again later",
-			"zone", strings.TrimSuffix(z.Zone, "."), "reason", z.Reason.String())
-	}
-	var ce *AdminCheckError
-	if errors.As(err, &ce) {
-		for _, z := range ce.Checks {
-			parts = append(parts, z.Err().Error())
-			h.log.Error("admin identities: DNS check: a zone of the allow-list does not validate; its administrators are refused",
-				"zone", strings.TrimSuffix(z.Zone, "."), "problem", z.Problem.String(), "reason", z.Reason.String())
-		}
-	} else if err != nil {
-		parts = append(parts, err.Error())
-	}
-	if len(parts) == 0 {
-		if h.Err() != nil {
-			h.log.Info("admin identities: DNS check: the zones of the allow-list validate")
-		}
-		h.set(nil)
-		return true
-	}
-	h.set(errors.New("admin identities: " + strings.Join(parts, "; ")))
-	return false
-}
-
-// stop ends the background checks, if any, and waits for them.
-func (h *adminHealth) stop() {
-	h.mu.Lock()
-	cancel, done := h.cancel, h.done
-	h.cancel, h.done = nil, nil
-	h.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
-}
 
 // inProcess answers the admin identities' queries with this server's DNS
 // handler, without the network: what the server's listener would answer.

@@ -232,13 +232,13 @@ func TestServeAdminCheckUnreachable(t *testing.T) {
 	if body := get(t, "http://"+s.MetricsAddr()+"/healthz", http.StatusServiceUnavailable); !strings.Contains(body, "unreachable") {
 		t.Errorf("/healthz: %q", body)
 	}
-	if !strings.Contains(log.String(), "the resolver did not answer for a zone of the allow-list") {
+	if !strings.Contains(log.String(), "admin identities: DNS check: the resolver did not answer for a zone") {
 		t.Errorf("the outage is not logged: %s", log.String())
 	}
 	f.on.Store(true)
 	waitFor(t, "healthy once the upstream answers", func() bool { return s.Health() == nil })
 	get(t, "http://"+s.MetricsAddr()+"/healthz", http.StatusOK)
-	if !strings.Contains(log.String(), "the zones of the allow-list validate") {
+	if !strings.Contains(log.String(), "admin identities: DNS check: the zones validate again") {
 		t.Errorf("the recovery is not logged: %s", log.String())
 	}
 }

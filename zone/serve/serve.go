@@ -55,6 +55,7 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/httplimit"
+	"github.com/dnsbound/dance/internal/zonehealth"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
@@ -202,7 +203,7 @@ type Server struct {
 	adminNames       []string
 	adminSelf        bool
 	adminUnreachable []resolver.ZoneCheck
-	health           adminHealth
+	health           zonehealth.Health
 
 	// reloadMu makes Reloads run one at a time.
 	reloadMu sync.Mutex
@@ -228,10 +229,10 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s.health.log = s.log
-	s.health.retry, s.health.most = DefaultAdminCheckRetry, MaxAdminCheckRetry
+	s.health.Logger, s.health.Subject, s.health.Whose = s.log, "admin identities", "administrators"
+	s.health.Retry, s.health.MaxRetry = DefaultAdminCheckRetry, MaxAdminCheckRetry
 	if a := cfg.Admin; a != nil && a.CheckRetry > 0 {
-		s.health.retry, s.health.most = a.CheckRetry, max(a.CheckRetry, MaxAdminCheckRetry)
+		s.health.Retry, s.health.MaxRetry = a.CheckRetry, max(a.CheckRetry, MaxAdminCheckRetry)
 	}
 	// Everything opened so far is closed when a later step fails.
 	var (
@@ -488,7 +489,7 @@ func (s *Server) startAdmin(allow *verify.AllowList) error {
 				return err
 			}
 		} else {
-			s.health.set(errNotChecked)
+			s.health.Set(errNotChecked)
 		}
 		s.adminResolver = &swapResolver{}
 		s.adminResolver.r.Store(r)
@@ -618,7 +619,7 @@ func (s *Server) Reload() ([]string, error) {
 	}
 	if newRes != nil {
 		s.adminResolver.r.Store(newRes)
-		s.health.watch(s.recheckAdmin, unreachable, nil)
+		s.health.Watch(s.recheckAdmin, unreachable, nil)
 	}
 	s.log.Info("reloaded", "what", strings.Join(done, ", "))
 	return done, nil
@@ -785,12 +786,12 @@ func (s *Server) Run(ctx context.Context) error {
 					return err
 				}
 			}
-			s.health.watch(s.recheckAdmin, u, nil)
+			s.health.Watch(s.recheckAdmin, u, nil)
 			return nil
 		})
 	}
 	err := g.Wait()
-	s.health.stop()
+	s.health.Stop()
 	if err == nil {
 		s.log.Info("stopped", "zone", s.zone.Origin())
 	}
@@ -801,7 +802,7 @@ func (s *Server) Run(ctx context.Context) error {
 // and the zone, which writes DIR/signatures.cache so that the next start
 // does not sign again. Call it after Run returns.
 func (s *Server) Close() error {
-	s.health.stop()
+	s.health.Stop()
 	s.ls.Close()
 	if s.adminLn != nil && !s.ran.Load() {
 		s.adminLn.Close()
