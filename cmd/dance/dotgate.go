@@ -106,10 +106,6 @@ the gate. Prints the bound address once ready.
 				return cli.Usagef("--log-level: %v", err)
 			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
-			pair, err := tls.LoadX509KeyPair(cert, key)
-			if err != nil {
-				return cli.Input(fmt.Errorf("--cert/--key: %w", err))
-			}
 			data, err := cli.ReadInput(env, policy)
 			if err != nil {
 				return cli.Input(err)
@@ -121,6 +117,10 @@ the gate. Prints the bound address once ready.
 			al, err := pol.AllowList()
 			if err != nil {
 				return cli.Input(fmt.Errorf("%s: %w", policy, err))
+			}
+			pair, err := tls.LoadX509KeyPair(cert, key)
+			if err != nil {
+				return cli.Input(fmt.Errorf("--cert/--key: %w", err))
 			}
 			r, err := rf.newResolver(env)
 			if err != nil {
