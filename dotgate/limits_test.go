@@ -3,6 +3,7 @@ package dotgate
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/internal/testwait"
 )
 
 // stubUpstream answers every A question with 192.0.2.1, over TCP.
@@ -125,6 +128,7 @@ func TestAbuse(t *testing.T) {
 	e := startGate(t, stubUpstream(t), func(c *Config) {
 		c.IdleTimeout = 300 * time.Millisecond // a slow client is cut; the test waits for the close, not for a time
 		c.MaxQueries = 3
+		c.HandshakeTimeout = 5 * time.Second // a silent client is cut; the test waits for the close
 	})
 	all := e.clients[nameAll]
 	cases := []struct {
@@ -178,23 +182,49 @@ func TestAbuse(t *testing.T) {
 			return c
 		}, ""},
 	}
-	bystander := mustDial(t, e, all)
+	silent := func(t *testing.T) net.Conn {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	t.Run("silent before TLS", func(t *testing.T) {
+		before := e.counter(t, "dance_dotgate_handshakes_total", handshakeTimeout)
+		c := silent(t)
+		mustAnswer(t, mustDial(t, e, all), "y.example.test.")
+		if !closedByGate(c) {
+			t.Fatal("the gate did not close the connection")
+		}
+		testwaitCounter(t, e, "dance_dotgate_handshakes_total", handshakeTimeout, before+1)
+		mustAnswer(t, mustDial(t, e, all), "z.example.test.")
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.counter(t, "dance_dotgate_connections_cut_total", tc.reason)
+			// A client connected before the abuse is answered while it
+			// goes on, and after.
+			bystander := mustDial(t, e, all)
 			c := tc.run(t)
+			mustAnswer(t, bystander, "y.example.test.")
 			if !closedByGate(c) {
 				t.Fatal("the gate did not close the connection")
 			}
-			if tc.reason != "" {
-				if n := e.counter(t, "dance_dotgate_connections_cut_total", tc.reason); n != before+1 {
-					t.Errorf("connections_cut_total{%s} = %v, want %v", tc.reason, n, before+1)
-				}
+			switch tc.reason {
+			case "":
+			case closeIdle:
+				// Bystanders left idle are cut too: at least this one.
+				testwait.Eventually(t, 30*time.Second, func() error {
+					if n := e.counter(t, "dance_dotgate_connections_cut_total", closeIdle); n < before+1 {
+						return fmt.Errorf("connections_cut_total{idle} = %v, want more than %v", n, before)
+					}
+					return nil
+				})
+			default:
+				testwaitCounter(t, e, "dance_dotgate_connections_cut_total", tc.reason, before+1)
 			}
-			// The bystander has a fresh budget each round: reconnect.
-			bystander.Close()
-			bystander = mustDial(t, e, all)
-			mustAnswer(t, bystander, "y.example.test.")
+			mustAnswer(t, mustDial(t, e, all), "z.example.test.")
 		})
 	}
 }
@@ -232,4 +262,16 @@ func TestMaxConns(t *testing.T) {
 	}
 	mustAnswer(t, c1, "a.example.test.")
 	mustAnswer(t, c2, "b.example.test.")
+}
+
+// testwaitCounter waits until a counter reaches want: the gate counts
+// just after it closes.
+func testwaitCounter(t *testing.T, e *gateEnv, name, label string, want float64) {
+	t.Helper()
+	testwait.Eventually(t, 30*time.Second, func() error {
+		if n := e.counter(t, name, label); n != want {
+			return fmt.Errorf("%s{%s} = %v, want %v", name, label, n, want)
+		}
+		return nil
+	})
 }
