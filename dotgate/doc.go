@@ -34,7 +34,9 @@
 // MaxQuerySize, or under a DNS header, or bytes that are not DNS close
 // the connection at once. Queries are answered one at a time per
 // connection: a client gets more parallelism by opening more connections,
-// under the cap.
+// under the cap. A connection is closed before the first query after its
+// identity's verdict expires (verify.Identity.Expires, at most the TLSA
+// answer's TTL): the client authenticates again, and a revoked one fails.
 //
 // The rate limit is a token bucket per identity, shared by all its
 // connections: Rule.Rate queries a second with a burst of as many. Over it

@@ -80,7 +80,7 @@ func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 func startGate(t *testing.T, upstream string, tune func(*Config)) *gateEnv {
 	t.Helper()
-	e := &gateEnv{clients: map[string]client{}, reg: prometheus.NewRegistry(), clock: &fakeClock{t: time.Unix(1e9, 0)}}
+	e := &gateEnv{clients: map[string]client{}, reg: prometheus.NewRegistry(), clock: &fakeClock{t: time.Now()}}
 	var recs []string
 	for _, n := range []string{nameAll, nameNarrow, nameRevoked, nameOff} {
 		c, cred := newClient(t, n)

@@ -275,3 +275,18 @@ func testwaitCounter(t *testing.T, e *gateEnv, name, label string, want float64)
 		return nil
 	})
 }
+
+// TestVerdictExpiry: a connection whose identity's verdict has expired is
+// closed before its next query; before that it is answered.
+func TestVerdictExpiry(t *testing.T) {
+	e := startGate(t, stubUpstream(t), nil)
+	c := mustDial(t, e, e.clients[nameAll])
+	mustAnswer(t, c, "a.example.test.")
+	e.clock.add(time.Second)
+	mustAnswer(t, c, "b.example.test.")
+	e.clock.add(24 * time.Hour) // past the records' 300s TTL
+	if r, err := ask(c, "c.example.test.", dns.TypeA); err == nil {
+		t.Fatalf("answered after the verdict expired: %v", r)
+	}
+	testwaitCounter(t, e, "dance_dotgate_connections_cut_total", closeExpired, 1)
+}

@@ -32,6 +32,7 @@ const (
 	closeOversize   = "oversize"
 	closeMaxQueries = "max_queries"
 	closeIdle       = "idle"
+	closeExpired    = "expired" // the identity's verdict expired
 )
 
 type metrics struct {
@@ -62,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "connections_cut_total",
-			Help: "Authenticated connections closed by the gate, by reason: malformed, oversize, max_queries, idle.",
+			Help: "Authenticated connections closed by the gate, by reason: malformed, oversize, max_queries, idle, expired.",
 		}, []string{"reason"}),
 	}
 	if reg == nil {
