@@ -19,6 +19,7 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/connlimit"
+	"github.com/dnsbound/dance/internal/logtext"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -87,7 +88,7 @@ type Server struct {
 	cfg    Config
 	tls    *tls.Config
 	policy atomic.Pointer[Policy]
-	limit  limiter
+	limit  limiter // its clock is the gate's: for the rate and for verdict expiry
 	m      *metrics
 	log    *slog.Logger
 	client *dns.Client
@@ -262,7 +263,7 @@ func (s *Server) serveConn(c net.Conn) {
 			result = handshakeTimeout
 		}
 		s.m.handshakes.WithLabelValues(result).Inc()
-		s.log.Info("dotgate: client refused", "addr", c.RemoteAddr().String(), "stage", "tls", "reason", result, "err", err)
+		s.log.Info("dotgate: client refused", "addr", c.RemoteAddr().String(), "stage", "tls", "reason", result, "err", logtext.Bound(err.Error(), logtext.MaxText))
 		return
 	}
 	id, ok := danetls.IdentityFromConn(tc)
@@ -274,7 +275,7 @@ func (s *Server) serveConn(c net.Conn) {
 	subject := id.Subject()
 	if s.policy.Load().Rule(subject) == nil {
 		s.m.handshakes.WithLabelValues(handshakeNoRule).Inc()
-		s.log.Info("dotgate: client refused", "addr", c.RemoteAddr().String(), "stage", "policy", "identity", subject, "reason", "not in the policy")
+		s.log.Info("dotgate: client refused", "addr", c.RemoteAddr().String(), "stage", "policy", "identity", logtext.Bound(subject, logtext.MaxName), "reason", "not in the policy")
 		return
 	}
 	s.m.handshakes.WithLabelValues(handshakeOK).Inc()
