@@ -34,7 +34,7 @@
 // MaxQuerySize, or under a DNS header, or bytes that are not DNS close
 // the connection at once. Queries are answered one at a time per
 // connection: a client gets more parallelism by opening more connections,
-// under the cap. A connection is closed before the first query after its
+// under the cap. A connection is closed at the first query after its
 // identity's verdict expires (verify.Identity.Expires, at most the TLSA
 // answer's TTL): the client authenticates again, and a revoked one fails.
 //

@@ -281,13 +281,6 @@ func (s *Server) serveConn(c net.Conn) {
 	s.m.handshakes.WithLabelValues(handshakeOK).Inc()
 	var prefix [2]byte
 	for n := 0; n < s.cfg.MaxQueries; n++ {
-		// The verdict holds until the TLSA answer's TTL (or a certificate
-		// of the path) runs out: a revoked client cannot keep querying on
-		// an old connection past that.
-		if !s.limit.now().Before(id.Expires) {
-			s.m.closed.WithLabelValues(closeExpired).Inc()
-			return
-		}
 		// The whole query, length prefix and message, must arrive within
 		// IdleTimeout: a client that trickles it in is cut like an idle one.
 		_ = c.SetDeadline(time.Now().Add(s.cfg.IdleTimeout))
@@ -307,6 +300,13 @@ func (s *Server) serveConn(c net.Conn) {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				s.m.closed.WithLabelValues(closeIdle).Inc()
 			}
+			return
+		}
+		// The verdict holds until the TLSA answer's TTL (or a certificate
+		// of the path) runs out: a revoked client cannot keep being answered on
+		// an old connection past that.
+		if !s.limit.now().Before(id.Expires) {
+			s.m.closed.WithLabelValues(closeExpired).Inc()
 			return
 		}
 		resp := s.answer(subject, buf)
