@@ -1,0 +1,79 @@
+package dotgate
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// kdig runs kdig over TLS against the gate, with the client's certificate
+// when c is not nil, and returns its output.
+func kdig(t *testing.T, addr string, c *client, name, qtype string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	args := []string{"@" + host, "-p", port, "+tls", "+retry=0", "+time=20", name, qtype}
+	if c != nil {
+		args = append(args, "+tls-certfile="+c.certFile(), "+tls-keyfile="+c.keyFile())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, "kdig", args...).CombinedOutput()
+	return string(out)
+}
+
+// TestKdig: kdig +tls with a client certificate through the gate to a real
+// Unbound. An allowed identity gets answers within its zones and REFUSED
+// outside them; a client without a certificate, with an unpublished key,
+// revoked, or not on the policy is refused at TLS.
+func TestKdig(t *testing.T) {
+	if _, err := exec.LookPath("kdig"); err != nil {
+		t.Skip("kdig not installed")
+	}
+	e := startGate(t, realUnbound(t), nil)
+	all, narrow := e.clients[nameAll], e.clients[nameNarrow]
+	revoked, off := e.clients[nameRevoked], e.clients[nameOff]
+	stranger := e.stranger
+	cases := []struct {
+		name   string
+		client *client
+		qname  string
+		want   []string // substrings of kdig's output
+		refuse bool     // refused at TLS: no answer at all
+	}{
+		{"allowed, any zone", &all, "www.example.test.", []string{"status: NOERROR", "192.0.2.10"}, false},
+		{"allowed, its zone", &narrow, "www.insecure.example.test.", []string{"status: NOERROR", "192.0.2.20"}, false},
+		{"allowed, outside its zones", &narrow, "www.example.test.", []string{"status: REFUSED"}, false},
+		{"no certificate", nil, "www.example.test.", nil, true},
+		{"unpublished key", &stranger, "www.example.test.", nil, true},
+		{"revoked", &revoked, "www.example.test.", nil, true},
+		{"not on the policy", &off, "www.example.test.", nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := kdig(t, e.addr, tc.client, tc.qname, "A")
+			if tc.refuse {
+				if strings.Contains(out, "status:") || strings.Contains(out, "192.0.2.") || !strings.Contains(out, "TLS") {
+					t.Fatalf("refused client got an answer, or failed otherwise than at TLS:\n%s", out)
+				}
+				return
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Fatalf("kdig output lacks %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(out, "REFUSED") && strings.Contains(out, "192.0.2.") {
+				t.Fatalf("refused and answered:\n%s", out)
+			}
+		})
+	}
+	if n := e.counter(t, "dance_dotgate_handshakes_total", handshakeFailed); n < 4 {
+		t.Errorf("handshakes failed = %v, want at least 4", n)
+	}
+	if n := e.counter(t, "dance_dotgate_queries_total", queryRefusedZone); n != 1 {
+		t.Errorf("queries refused for their zone = %v, want 1", n)
+	}
+}
