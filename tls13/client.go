@@ -447,14 +447,16 @@ func (hs *clientHS) readServerCertificate(msg []byte) ([]*x509.Certificate, erro
 		}
 		chain[i] = cert
 	}
-	if err := c.verifyServer(chain); err != nil {
+	if err := c.verifyPeer(chain); err != nil {
 		return nil, err
 	}
 	hs.tr.Add(msg)
 	return chain, nil
 }
 
-func (c *Conn) verifyServer(chain []*x509.Certificate) error {
+// verifyPeer verifies the peer's chain: by Config.VerifyPeer, or for a
+// client against RootCAs and ServerName, for a server against ClientCAs.
+func (c *Conn) verifyPeer(chain []*x509.Certificate) error {
 	if c.cfg.VerifyPeer != nil {
 		if err := c.cfg.VerifyPeer(chain); err != nil {
 			return &alert.Error{Alert: alert.BadCertificate, Reason: "peer refused by VerifyPeer", Err: err}
@@ -468,11 +470,15 @@ func (c *Conn) verifyServer(chain []*x509.Certificate) error {
 		Intermediates: x509.NewCertPool(),
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
+	if !c.isClient {
+		opts.Roots, opts.DNSName = c.cfg.ClientCAs, ""
+		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
 	for _, ic := range chain[1:] {
 		opts.Intermediates.AddCert(ic)
 	}
 	if _, err := chain[0].Verify(opts); err != nil {
-		return &alert.Error{Alert: certAlert(err), Reason: "server certificate", Err: err}
+		return &alert.Error{Alert: certAlert(err), Reason: "peer certificate", Err: err}
 	}
 	return nil
 }

@@ -56,6 +56,21 @@ type Certificate struct {
 	PrivateKey crypto.Signer
 }
 
+// ClientAuthType is a server's policy for client certificates (RFC 8446
+// §4.3.2).
+type ClientAuthType int
+
+const (
+	// NoClientCert: no CertificateRequest is sent.
+	NoClientCert ClientAuthType = iota
+	// RequestClientCert: a certificate is requested; a client may send
+	// none, and one it sends must verify.
+	RequestClientCert
+	// RequireClientCert: a client without a certificate is refused with
+	// certificate_required; the certificate must verify.
+	RequireClientCert
+)
+
 // Config configures a Conn. The zero value is a client that verifies the
 // server against the system roots; it must still be given a ServerName (or
 // a VerifyPeer). A Config must not be changed once passed to Client.
@@ -70,26 +85,41 @@ type Config struct {
 	// nil means the system's.
 	RootCAs *x509.CertPool
 
-	// VerifyPeer, when set, replaces the verification against RootCAs and
-	// ServerName: it receives the peer's certificates (end-entity first,
+	// VerifyPeer, when set, replaces the verification of the peer's chain
+	// (against RootCAs and ServerName for a client, against ClientCAs for
+	// a server): it receives the peer's certificates (end-entity first,
 	// parsed) and accepts them by returning nil. This is where DANE
 	// verification plugs in. An error refuses the peer with a
 	// bad_certificate alert.
 	VerifyPeer func(chain []*x509.Certificate) error
 
-	// Certificates are offered when the server asks for client
+	// Certificates, for a server, are its chains: the first whose key
+	// can sign with a scheme the client offered is sent. A server needs
+	// at least one.
+	//
+	// Certificates, for a client, are offered when the server asks for client
 	// authentication (RFC 8446 §4.3.2): the first whose key can sign with a
 	// scheme the server accepts is sent. None: the client answers with an
 	// empty Certificate, and the server decides.
 	Certificates []Certificate
 
+	// ClientAuth is a server's policy for client certificates; the zero
+	// value asks for none.
+	ClientAuth ClientAuthType
+
+	// ClientCAs are the roots a server verifies client chains against,
+	// unless VerifyPeer is set; nil means the system's.
+	ClientCAs *x509.CertPool
+
 	// NextProtos are the ALPN protocols offered, most preferred first
 	// (RFC 7301). Empty: no ALPN extension.
 	NextProtos []string
 
-	// CurvePreferences are the key exchange groups offered, most preferred
-	// first; the first one's key share goes in the first ClientHello.
-	// Empty means X25519 then P-256.
+	// CurvePreferences are the key exchange groups, most preferred
+	// first. A client sends the first one's key share in its first
+	// ClientHello; a server takes the first it shares with the client,
+	// asking with a HelloRetryRequest for a share it lacks. Empty means
+	// X25519 then P-256.
 	CurvePreferences []CurveID
 
 	// Time returns the current time for certificate validity; nil means

@@ -48,7 +48,9 @@ type ConnectionState struct {
 	CipherSuite       uint16
 	Group             CurveID
 	HelloRetried      bool // the server sent a HelloRetryRequest
-	ServerName        string
+	// ServerName is the client's server_name: what the client asked
+	// for, or what a server received.
+	ServerName string
 	// NegotiatedProtocol is the ALPN protocol; "" when none.
 	NegotiatedProtocol string
 	// PeerCertificates is the peer's chain, end-entity first.
@@ -87,6 +89,12 @@ type Conn struct {
 // Client returns a client-side Conn over conn. cfg must not be nil.
 func Client(conn net.Conn, cfg *Config) *Conn {
 	return &Conn{conn: conn, cfg: cfg, isClient: true, rc: record.NewConn(conn, conn)}
+}
+
+// Server returns a server-side Conn over conn. cfg must not be nil and
+// must hold a certificate.
+func Server(conn net.Conn, cfg *Config) *Conn {
+	return &Conn{conn: conn, cfg: cfg, rc: record.NewConn(conn, conn)}
 }
 
 // LocalAddr returns the underlying connection's local address.
@@ -144,7 +152,7 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.isClient {
 		err = c.clientHandshake()
 	} else {
-		err = errors.New("tls13: server side not implemented")
+		err = c.serverHandshake()
 	}
 	c.outMu.Unlock()
 	c.inMu.Unlock()
