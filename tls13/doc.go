@@ -3,12 +3,12 @@
 // and the dane_clientid extension (draft-ietf-dance-tls-clientid), which Go's
 // crypto/tls cannot.
 //
-// The engine is being built from the bottom up and has no public API yet.
-// Its layers live under internal/: the key schedule (internal/keysched),
-// the record layer (internal/record), the handshake message codecs
-// (internal/wire), the transcript hash (internal/transcript), the
-// CertificateVerify signatures (internal/sigalg) and the alert every refusal
-// carries (internal/alert). The handshake state machines and a Config,
-// Client and Server API shaped like crypto/tls's come next; README.md in this
+// Start at Config, Client and Server: a *Conn wraps a net.Conn the way
+// crypto/tls's does, with HandshakeContext, Read, Write, Close
+// (close_notify) and ConnectionState. The layers live under internal/: the
+// key schedule (internal/keysched), the record layer (internal/record), the
+// handshake message codecs (internal/wire), the transcript hash
+// (internal/transcript), the CertificateVerify signatures (internal/sigalg)
+// and the alert every refusal carries (internal/alert). README.md in this
 // directory says what exists, what is planned and why it is built this way.
 package tls13
