@@ -126,6 +126,10 @@ type Config struct {
 	// time.Now.
 	Time func() time.Time
 
+	// editMessage, set by tests only, rewrites each handshake message a
+	// server sends before it enters the transcript; nil drops it.
+	editMessage func(msg []byte) []byte
+
 	// Rand is the source of randomness for the Random fields and session
 	// IDs; nil means crypto/rand.Reader.
 	Rand io.Reader

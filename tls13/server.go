@@ -303,6 +303,11 @@ func (hs *serverHS) sendHelloWithKey(key *ecdh.PrivateKey, shared []byte) error 
 }
 
 func (hs *serverHS) writeMessage(b []byte) error {
+	if edit := hs.c.cfg.editMessage; edit != nil {
+		if b = edit(b); b == nil {
+			return nil
+		}
+	}
 	hs.tr.Add(b)
 	return hs.c.rc.WriteRecord(record.TypeHandshake, b)
 }
