@@ -26,6 +26,7 @@ import (
 // pki is a test CA with a server certificate and client certificates.
 type pki struct {
 	roots      *x509.CertPool
+	caDER      []byte
 	server     tls.Certificate
 	serverKey  crypto.Signer
 	clients    map[string]Certificate
@@ -75,6 +76,7 @@ func testPKI(t testing.TB) *pki {
 		caDER := issue(t, caTmpl, caTmpl, caKey.Public(), caKey)
 		ca, _ := x509.ParseCertificate(caDER)
 		p.roots.AddCert(ca)
+		p.caDER = caDER
 		p.clientPool.AddCert(ca)
 
 		p.serverKey = mustKey(t, "ecdsa")
