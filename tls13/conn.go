@@ -126,7 +126,8 @@ func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background(
 
 // HandshakeContext runs the handshake if it has not run yet, and returns its
 // result. ctx bounds it: its deadline becomes the connection's for the
-// handshake, and cancelling it interrupts the handshake. A failed handshake
+// handshake (the connection's deadlines are cleared afterwards), and
+// cancelling it interrupts the handshake. A failed handshake
 // has sent the alert its error names (errors.As to *RemoteAlertError tells
 // when the peer refused instead) and the Conn is then unusable.
 func (c *Conn) HandshakeContext(ctx context.Context) error {
@@ -142,9 +143,11 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		c.conn.SetDeadline(dl)
 		defer c.conn.SetDeadline(time.Time{})
 	}
+	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		// Wakes a handshake blocked in a read or write.
 		c.conn.SetDeadline(time.Unix(1, 0))
+		close(fired)
 	})
 	c.inMu.Lock()
 	c.outMu.Lock()
@@ -156,8 +159,15 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	}
 	c.outMu.Unlock()
 	c.inMu.Unlock()
-	if !stop() && err != nil {
-		err = fmt.Errorf("tls13: handshake interrupted: %w (%w)", ctx.Err(), err)
+	if !stop() {
+		// Cancelled while or just after the handshake ran: the past
+		// deadline must not outlive it.
+		<-fired
+		if err != nil {
+			err = fmt.Errorf("tls13: handshake interrupted: %w (%w)", ctx.Err(), err)
+		} else {
+			c.conn.SetDeadline(time.Time{})
+		}
 	}
 	if err != nil {
 		c.fail(err)
