@@ -37,7 +37,9 @@ func defaultRawHello() rawHello {
 	}
 }
 
-func (h rawHello) marshal(t *testing.T) []byte {
+func (h rawHello) marshal(t *testing.T) []byte { return h.marshalFor(t) }
+
+func (h rawHello) marshalFor(t testing.TB) []byte {
 	t.Helper()
 	m := wire.ClientHello{LegacyVersion: record.LegacyVersion, SessionID: h.sessionID, CipherSuites: h.suites, CompressionMethods: h.compression}
 	rand.Read(m.Random[:])
