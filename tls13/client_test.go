@@ -468,3 +468,38 @@ func TestClientContextCancel(t *testing.T) {
 		t.Fatalf("handshake error %v, want context.Canceled", err)
 	}
 }
+
+// TestCloseDuringHandshake: Close from another goroutine ends a handshake
+// waiting for a silent server.
+func TestCloseDuringHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	c := dial(t, ln.Addr().String(), &Config{ServerName: "server.test"})
+	errc := make(chan error, 1)
+	go func() { errc <- c.Handshake() }()
+	srv := <-accepted
+	if srv == nil {
+		t.Fatal("no connection")
+	}
+	defer srv.Close()
+	if _, err := srv.Read(make([]byte, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err == nil {
+		t.Fatal("handshake succeeded after Close")
+	}
+}
