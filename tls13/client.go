@@ -118,6 +118,7 @@ func (hs *clientHS) sendFirstHello() error {
 func (hs *clientHS) writeHello() error {
 	b := hs.hello.Marshal()
 	hs.tr.Add(b)
+	hs.c.helloSeen = true
 	return hs.c.rc.WriteRecord(record.TypeHandshake, b)
 }
 

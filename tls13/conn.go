@@ -71,11 +71,12 @@ type Conn struct {
 	hsErr    error
 	finished atomic.Bool // hsDone, for Close, which must not wait for hsMu
 
-	inMu    sync.Mutex
-	hsBuf   []byte // handshake bytes not yet a whole message
-	appBuf  []byte // application data not yet read
-	readErr error  // sticky
-	inSec   []byte // current read traffic secret
+	inMu      sync.Mutex
+	helloSeen bool   // a ClientHello was sent or received
+	hsBuf     []byte // handshake bytes not yet a whole message
+	appBuf    []byte // application data not yet read
+	readErr   error  // sticky
+	inSec     []byte // current read traffic secret
 
 	outMu    sync.Mutex
 	writeErr error // sticky
@@ -218,9 +219,10 @@ func (c *Conn) readRecord(handshaking bool) (record.ContentType, []byte, error) 
 		switch typ {
 		case record.TypeChangeCipherSpec:
 			// RFC 8446 §5: a change_cipher_spec of the single byte
-			// 0x01 during the handshake is dropped; any other is an
+			// 0x01, received after the first ClientHello and before
+			// the peer's Finished, is dropped; any other is an
 			// unexpected_message.
-			if !handshaking || len(data) != 1 || data[0] != 1 {
+			if !handshaking || !c.helloSeen || len(data) != 1 || data[0] != 1 {
 				return 0, nil, alert.Errorf(alert.UnexpectedMessage, "change_cipher_spec record")
 			}
 			continue
@@ -247,6 +249,7 @@ func (c *Conn) readHandshake() ([]byte, error) {
 			return nil, err
 		}
 		if ok {
+			c.helloSeen = true
 			out := append([]byte(nil), msg...)
 			c.hsBuf = append(c.hsBuf[:0], rest...)
 			return out, nil

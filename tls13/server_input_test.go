@@ -96,20 +96,22 @@ func readAlert(t *testing.T, c net.Conn) (alert.Description, [][]byte) {
 func TestServerRefusesClientHello(t *testing.T) {
 	p := testPKI(t)
 	cases := map[string]struct {
-		edit func(*rawHello)
-		want alert.Description
+		edit   func(*rawHello)
+		want   alert.Description
+		before []byte // records sent before the ClientHello
 	}{
-		"no TLS 1.3":              {func(h *rawHello) { h.versions = []uint16{wire.VersionTLS12} }, alert.ProtocolVersion},
-		"no supported_versions":   {func(h *rawHello) { h.versions = nil }, alert.ProtocolVersion},
-		"compression":             {func(h *rawHello) { h.compression = []byte{1, 0} }, alert.IllegalParameter},
-		"no common suite":         {func(h *rawHello) { h.suites = []uint16{0x1304, 0xc02f} }, alert.HandshakeFailure},
-		"no signature_algorithms": {func(h *rawHello) { h.sigalgs = false }, alert.MissingExtension},
-		"no supported_groups":     {func(h *rawHello) { h.groups = nil }, alert.MissingExtension},
-		"no key_share":            {func(h *rawHello) { h.shares = nil }, alert.MissingExtension},
-		"share outside groups":    {func(h *rawHello) { h.groups = []uint16{wire.GroupSecp256r1} }, alert.IllegalParameter},
-		"no common group":         {func(h *rawHello) { h.groups, h.shares = []uint16{wire.GroupSecp384r1}, []uint16{} }, alert.HandshakeFailure},
-		"ALPN without common":     {func(h *rawHello) { h.extra = []wire.Extension{wire.NewALPNExtension([]string{"h2"})} }, alert.NoApplicationProtocol},
-		"malformed server_name":   {func(h *rawHello) { h.extra = []wire.Extension{{Type: wire.ExtServerName, Data: []byte{0, 1}}} }, alert.DecodeError},
+		"change_cipher_spec first": {want: alert.UnexpectedMessage, before: rawRecord(record.TypeChangeCipherSpec, []byte{1})},
+		"no TLS 1.3":               {edit: func(h *rawHello) { h.versions = []uint16{wire.VersionTLS12} }, want: alert.ProtocolVersion},
+		"no supported_versions":    {edit: func(h *rawHello) { h.versions = nil }, want: alert.ProtocolVersion},
+		"compression":              {edit: func(h *rawHello) { h.compression = []byte{1, 0} }, want: alert.IllegalParameter},
+		"no common suite":          {edit: func(h *rawHello) { h.suites = []uint16{0x1304, 0xc02f} }, want: alert.HandshakeFailure},
+		"no signature_algorithms":  {edit: func(h *rawHello) { h.sigalgs = false }, want: alert.MissingExtension},
+		"no supported_groups":      {edit: func(h *rawHello) { h.groups = nil }, want: alert.MissingExtension},
+		"no key_share":             {edit: func(h *rawHello) { h.shares = nil }, want: alert.MissingExtension},
+		"share outside groups":     {edit: func(h *rawHello) { h.groups = []uint16{wire.GroupSecp256r1} }, want: alert.IllegalParameter},
+		"no common group":          {edit: func(h *rawHello) { h.groups, h.shares = []uint16{wire.GroupSecp384r1}, []uint16{} }, want: alert.HandshakeFailure},
+		"ALPN without common":      {edit: func(h *rawHello) { h.extra = []wire.Extension{wire.NewALPNExtension([]string{"h2"})} }, want: alert.NoApplicationProtocol},
+		"malformed server_name":    {edit: func(h *rawHello) { h.extra = []wire.Extension{{Type: wire.ExtServerName, Data: []byte{0, 1}}} }, want: alert.DecodeError},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -123,8 +125,10 @@ func TestServerRefusesClientHello(t *testing.T) {
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(time.Minute))
 			h := defaultRawHello()
-			tc.edit(&h)
-			if _, err := c.Write(h.marshal(t)); err != nil {
+			if tc.edit != nil {
+				tc.edit(&h)
+			}
+			if _, err := c.Write(append(tc.before, h.marshal(t)...)); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := readAlert(t, c); got != tc.want {
