@@ -379,11 +379,9 @@ func (hs *clientHS) readServerFlight() error {
 		}
 	}
 	mac := keysched.FinishedMAC(c.suite.Hash, keysched.FinishedKey(c.suite.Hash, c.outSec), hs.tr.Sum())
-	finMsg := (&wire.Finished{VerifyData: mac}).Marshal()
-	if err := c.rc.WriteRecord(record.TypeHandshake, finMsg); err != nil {
+	if err := hs.writeMessage((&wire.Finished{VerifyData: mac}).Marshal()); err != nil {
 		return err
 	}
-	hs.tr.Add(finMsg)
 	c.setWriteSecret(cats)
 	return nil
 }
@@ -524,11 +522,9 @@ func (hs *clientHS) sendClientCertificate() error {
 			m.Entries = append(m.Entries, wire.CertificateEntry{Data: der, Extensions: []wire.Extension{}})
 		}
 	}
-	b := m.Marshal()
-	if err := c.rc.WriteRecord(record.TypeHandshake, b); err != nil {
+	if err := hs.writeMessage(m.Marshal()); err != nil {
 		return err
 	}
-	hs.tr.Add(b)
 	if chosen == nil {
 		return nil
 	}
@@ -536,10 +532,17 @@ func (hs *clientHS) sendClientCertificate() error {
 	if err != nil {
 		return &alert.Error{Alert: alert.InternalError, Reason: "signing CertificateVerify", Err: err}
 	}
-	b = (&wire.CertificateVerify{Algorithm: scheme, Signature: sig}).Marshal()
-	if err := c.rc.WriteRecord(record.TypeHandshake, b); err != nil {
-		return err
+	return hs.writeMessage((&wire.CertificateVerify{Algorithm: scheme, Signature: sig}).Marshal())
+}
+
+// writeMessage sends a message of the client's protected flight and adds
+// it to the transcript.
+func (hs *clientHS) writeMessage(b []byte) error {
+	if edit := hs.c.cfg.editMessage; edit != nil {
+		if b = edit(b); b == nil {
+			return nil
+		}
 	}
 	hs.tr.Add(b)
-	return nil
+	return hs.c.rc.WriteRecord(record.TypeHandshake, b)
 }

@@ -107,3 +107,49 @@ func withEntryExt(t *testing.T, msg []byte) []byte {
 	m.Entries[0].Extensions = []wire.Extension{{Type: 0x7777}}
 	return m.Marshal()
 }
+
+// TestServerRefusesClientFlight is the server-side twin: our client
+// changes or drops its Certificate, CertificateVerify or Finished, and our
+// server refuses with the alert RFC 8446 §4.4 names.
+func TestServerRefusesClientFlight(t *testing.T) {
+	p := testPKI(t)
+	cases := map[string]struct {
+		edit func([]byte) []byte
+		want alert.Description
+	}{
+		"CertificateVerify missing":   {onType(wire.TypeCertificateVerify, drop), alert.UnexpectedMessage},
+		"Certificate missing":         {onType(wire.TypeCertificate, drop), alert.UnexpectedMessage},
+		"Certificate with a context":  {onType(wire.TypeCertificate, func(m []byte) []byte { return withContext(t, m) }), alert.IllegalParameter},
+		"certificate entry extension": {onType(wire.TypeCertificate, func(m []byte) []byte { return withEntryExt(t, m) }), alert.UnsupportedExtension},
+		"not a certificate": {onType(wire.TypeCertificate, func([]byte) []byte {
+			return (&wire.Certificate{Context: []byte{}, Entries: []wire.CertificateEntry{{Data: []byte{0x30, 0}, Extensions: []wire.Extension{}}}}).Marshal()
+		}), alert.BadCertificate},
+		"signature altered": {onType(wire.TypeCertificateVerify, func(m []byte) []byte { m[len(m)-5] ^= 1; return m }), alert.DecryptError},
+		"Finished altered":  {onType(wire.TypeFinished, func(m []byte) []byte { m[len(m)-1] ^= 1; return m }), alert.DecryptError},
+		// Without a Finished the server still reads with the
+		// handshake keys; the client's application data does not
+		// authenticate under them.
+		"Finished missing": {onType(wire.TypeFinished, drop), alert.BadRecordMAC},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			scfg := ourServerConfig(p)
+			scfg.ClientAuth, scfg.ClientCAs = RequireClientCert, p.clientPool
+			addr, res := startOurServer(t, scfg)
+			c := dial(t, addr, &Config{ServerName: "server.test", RootCAs: p.roots,
+				Certificates: []Certificate{p.clients["ed25519"]}, editMessage: tc.edit})
+			// The client's flight may or may not be written in full
+			// before the server refuses it; only the server's verdict
+			// is checked.
+			c.HandshakeContext(context.Background())
+			// For the case without Finished: data the server must
+			// not accept in its place. Otherwise the server has
+			// refused already, and the write's outcome is moot.
+			c.Write([]byte("data"))
+			r := <-res
+			if d, ok := alert.Of(r.err); !ok || d != tc.want {
+				t.Fatalf("server error %v, want alert %v", r.err, tc.want)
+			}
+		})
+	}
+}

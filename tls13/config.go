@@ -126,8 +126,10 @@ type Config struct {
 	// time.Now.
 	Time func() time.Time
 
-	// editMessage, set by tests only, rewrites each handshake message a
-	// server sends before it enters the transcript; nil drops it.
+	// editMessage, set by tests only, rewrites each protected handshake
+	// message sent (a server's flight; a client's Certificate,
+	// CertificateVerify and Finished) before it enters the transcript; a
+	// nil result drops it.
 	editMessage func(msg []byte) []byte
 
 	// Rand is the source of randomness for the Random fields and session
