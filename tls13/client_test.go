@@ -503,3 +503,29 @@ func TestCloseDuringHandshake(t *testing.T) {
 		t.Fatal("handshake succeeded after Close")
 	}
 }
+
+// TestCloseWrite: after CloseWrite the crypto/tls echo server reads EOF
+// (our close_notify), closes, and the client still reads all the echo.
+func TestCloseWrite(t *testing.T) {
+	p := testPKI(t)
+	addr, res := startServer(t, serverConfig(p))
+	c := dial(t, addr, &Config{ServerName: "server.test", RootCAs: p.roots})
+	msg := strings.Repeat("half-close ", 3000)
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("more")); !errors.Is(err, ErrWriteClosed) {
+		t.Fatalf("Write after CloseWrite: %v", err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != msg {
+		t.Fatalf("read %d octets, %v; want the %d echoed", len(got), err, len(msg))
+	}
+	if r := <-res; r.err != nil {
+		t.Fatalf("server: %v", r.err)
+	}
+	c.Close()
+}

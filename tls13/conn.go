@@ -30,6 +30,11 @@ const maxHandshakeMessage = 1 << 16
 // ErrClosed is returned by Read and Write after Close.
 var ErrClosed = errors.New("tls13: use of closed connection")
 
+// ErrWriteClosed is returned by Write after CloseWrite.
+var ErrWriteClosed = errors.New("tls13: write side closed")
+
+var _ net.Conn = (*Conn)(nil)
+
 // RemoteAlertError is the error when the peer sent a fatal alert (or an
 // alert other than close_notify and user_canceled, all fatal in TLS 1.3,
 // RFC 8446 §6.2).
@@ -444,8 +449,35 @@ func (c *Conn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Close sends close_notify (RFC 8446 §6.1), if the handshake completed, and
-// closes the underlying connection.
+// CloseWrite sends close_notify (RFC 8446 §6.1: the sender will write no
+// more) and shuts the underlying connection's write side when it can, as a
+// *net.TCPConn can. Read keeps working until the peer closes too.
+func (c *Conn) CloseWrite() error {
+	if !c.finished.Load() {
+		return errors.New("tls13: CloseWrite before the handshake completed")
+	}
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if c.closed {
+		return ErrClosed
+	}
+	err := c.sendAlertLocked(alert.CloseNotify)
+	c.writeErr = ErrWriteClosed
+	if err != nil {
+		return err
+	}
+	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// Close sends close_notify (RFC 8446 §6.1), if the handshake completed and
+// CloseWrite did not send it already, and closes the underlying
+// connection.
 func (c *Conn) Close() error {
 	var alertErr error
 	done := c.finished.Load()
