@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/dnsbound/dance/tls13/internal/alert"
 	"github.com/dnsbound/dance/tls13/internal/record"
@@ -91,5 +93,64 @@ func TestConcurrentBulk(t *testing.T) {
 	c.Close()
 	if r := <-res; r.err != nil {
 		t.Fatal(r.err)
+	}
+}
+
+// TestClientPostHandshakeRefusals: our server, once established, sends the
+// client post-handshake messages it must refuse (RFC 8446 §4.6); the
+// client's Read fails with the alert, which the server then reads.
+func TestClientPostHandshakeRefusals(t *testing.T) {
+	p := testPKI(t)
+	cases := map[string]struct {
+		msg  []byte
+		want alert.Description
+	}{
+		"ticket lifetime over 7 days": {(&wire.NewSessionTicket{Lifetime: wire.MaxTicketLifetime + 1, Ticket: []byte{1}}).Marshal(), alert.IllegalParameter},
+		"KeyUpdate request 2":         {[]byte{byte(wire.TypeKeyUpdate), 0, 0, 1, 2}, alert.IllegalParameter},
+		"post-handshake CertificateRequest": {(&wire.CertificateRequest{Context: []byte{1},
+			Extensions: []wire.Extension{wire.NewSignatureAlgorithmsExtension([]uint16{wire.SigEd25519}, false)}}).Marshal(), alert.UnexpectedMessage},
+		"ServerHello": {(&wire.ServerHello{Extensions: []wire.Extension{}}).Marshal(), alert.UnexpectedMessage},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			srvErr := make(chan error, 1)
+			go func() {
+				raw, err := ln.Accept()
+				if err != nil {
+					srvErr <- err
+					return
+				}
+				raw.SetDeadline(time.Now().Add(time.Minute))
+				s := Server(raw, ourServerConfig(p))
+				defer s.Close()
+				if err := s.Handshake(); err != nil {
+					srvErr <- err
+					return
+				}
+				s.outMu.Lock()
+				err = s.rc.WriteRecord(record.TypeHandshake, tc.msg)
+				s.outMu.Unlock()
+				if err != nil {
+					srvErr <- err
+					return
+				}
+				_, err = s.Read(make([]byte, 1))
+				srvErr <- err
+			}()
+			c := dial(t, ln.Addr().String(), &Config{ServerName: "server.test", RootCAs: p.roots})
+			_, err = c.Read(make([]byte, 1))
+			if d, ok := alert.Of(err); !ok || d != tc.want {
+				t.Fatalf("client read %v, want alert %v", err, tc.want)
+			}
+			var rem *RemoteAlertError
+			if err := <-srvErr; !errors.As(err, &rem) || alert.Description(rem.Alert) != tc.want {
+				t.Fatalf("server read %v, want the client's %v", err, tc.want)
+			}
+		})
 	}
 }
