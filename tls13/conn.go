@@ -186,21 +186,22 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	return nil
 }
 
-// fail sends the alert err names, if it names one and the peer did not
-// send one. Called with no lock of the record layer held.
+// fail ends the connection after a fatal error: it sends the alert err
+// names, if it names one and the peer did not send one, and makes later
+// writes fail. Called with c.outMu not held.
 func (c *Conn) fail(err error) {
 	var remote *RemoteAlertError
-	if errors.As(err, &remote) {
-		return
-	}
 	d, ok := alert.Of(err)
-	if !ok {
+	if !ok && !errors.As(err, &remote) {
 		return
 	}
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
-	if c.writeErr == nil && !c.closed {
+	if ok && c.writeErr == nil && !c.closed {
 		c.sendAlertLocked(d)
+	}
+	if c.writeErr == nil {
+		c.writeErr = err
 	}
 }
 

@@ -151,6 +151,9 @@ func TestClientPostHandshakeRefusals(t *testing.T) {
 			if err := <-srvErr; !errors.As(err, &rem) || alert.Description(rem.Alert) != tc.want {
 				t.Fatalf("server read %v, want the client's %v", err, tc.want)
 			}
+			if _, err := c.Write([]byte("x")); err == nil {
+				t.Fatal("Write after a fatal alert succeeded")
+			}
 		})
 	}
 }
