@@ -1,0 +1,501 @@
+package tls13
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dnsbound/dance/tls13/internal/alert"
+	"github.com/dnsbound/dance/tls13/internal/keysched"
+	"github.com/dnsbound/dance/tls13/internal/record"
+	"github.com/dnsbound/dance/tls13/internal/wire"
+)
+
+// Alert levels (RFC 8446 §6).
+const (
+	alertLevelWarning = 1
+	alertLevelFatal   = 2
+)
+
+// maxHandshakeMessage bounds the handshake messages we buffer: a
+// certificate chain is the largest message a peer sends us.
+const maxHandshakeMessage = 1 << 16
+
+// ErrClosed is returned by Read and Write after Close.
+var ErrClosed = errors.New("tls13: use of closed connection")
+
+// ErrWriteClosed is returned by Write after CloseWrite.
+var ErrWriteClosed = errors.New("tls13: write side closed")
+
+var _ net.Conn = (*Conn)(nil)
+
+// RemoteAlertError is the error when the peer sent a fatal alert (or an
+// alert other than close_notify and user_canceled, all fatal in TLS 1.3,
+// RFC 8446 §6.2).
+type RemoteAlertError struct {
+	Alert uint8
+}
+
+func (e *RemoteAlertError) Error() string {
+	return "tls13: peer sent alert " + alert.Description(e.Alert).String()
+}
+
+// ConnectionState describes a connection after its handshake.
+type ConnectionState struct {
+	Version           uint16 // 0x0304
+	HandshakeComplete bool
+	CipherSuite       uint16
+	Group             CurveID
+	HelloRetried      bool // the server sent a HelloRetryRequest
+	// ServerName is the client's server_name: what the client asked
+	// for, or what a server received.
+	ServerName string
+	// NegotiatedProtocol is the ALPN protocol; "" when none.
+	NegotiatedProtocol string
+	// PeerCertificates is the peer's chain, end-entity first.
+	PeerCertificates []*x509.Certificate
+}
+
+// Conn is a TLS 1.3 connection over a net.Conn. Its handshake runs on the
+// first Read or Write, or explicitly with HandshakeContext. Read and Write
+// may be called concurrently with each other.
+type Conn struct {
+	conn     net.Conn
+	cfg      *Config
+	isClient bool
+	rc       *record.Conn
+
+	hsMu     sync.Mutex
+	hsDone   bool
+	hsErr    error
+	finished atomic.Bool // hsDone, for Close, which must not wait for hsMu
+
+	inMu      sync.Mutex
+	helloSeen bool   // a ClientHello was sent or received
+	hsBuf     []byte // handshake bytes not yet a whole message
+	appBuf    []byte // application data not yet read
+	readErr   error  // sticky
+	inSec     []byte // current read traffic secret
+
+	outMu    sync.Mutex
+	writeErr error // sticky
+	outSec   []byte
+	closed   bool
+
+	suite *record.Suite
+	state ConnectionState
+}
+
+// Client returns a client-side Conn over conn. cfg must not be nil.
+func Client(conn net.Conn, cfg *Config) *Conn {
+	return &Conn{conn: conn, cfg: cfg, isClient: true, rc: record.NewConn(conn, conn)}
+}
+
+// Server returns a server-side Conn over conn. cfg must not be nil and
+// must hold a certificate.
+func Server(conn net.Conn, cfg *Config) *Conn {
+	return &Conn{conn: conn, cfg: cfg, rc: record.NewConn(conn, conn)}
+}
+
+// LocalAddr returns the underlying connection's local address.
+func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+
+// RemoteAddr returns the underlying connection's remote address.
+func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+
+// SetDeadline sets the underlying connection's deadlines.
+func (c *Conn) SetDeadline(t time.Time) error { return c.conn.SetDeadline(t) }
+
+// SetReadDeadline sets the underlying connection's read deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the underlying connection's write deadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
+
+// ConnectionState returns what the handshake negotiated.
+func (c *Conn) ConnectionState() ConnectionState {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	s := c.state
+	s.HandshakeComplete = c.hsDone
+	return s
+}
+
+// Handshake runs the handshake if it has not run; see HandshakeContext.
+func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }
+
+// HandshakeContext runs the handshake if it has not run yet, and returns its
+// result. ctx bounds it: its deadline becomes the connection's for the
+// handshake (the connection's deadlines are cleared afterwards), and
+// cancelling it interrupts the handshake. A failed handshake
+// has sent the alert its error names (errors.As to *RemoteAlertError tells
+// when the peer refused instead) and the Conn is then unusable.
+func (c *Conn) HandshakeContext(ctx context.Context) error {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.hsDone || c.hsErr != nil {
+		return c.hsErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		c.conn.SetDeadline(dl)
+		defer c.conn.SetDeadline(time.Time{})
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		// Wakes a handshake blocked in a read or write.
+		c.conn.SetDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	c.inMu.Lock()
+	c.outMu.Lock()
+	var err error
+	if c.isClient {
+		err = c.clientHandshake()
+	} else {
+		err = c.serverHandshake()
+	}
+	c.outMu.Unlock()
+	c.inMu.Unlock()
+	if !stop() {
+		// Cancelled while or just after the handshake ran: the past
+		// deadline must not outlive it.
+		<-fired
+		if err != nil {
+			err = fmt.Errorf("tls13: handshake interrupted: %w (%w)", ctx.Err(), err)
+		} else {
+			c.conn.SetDeadline(time.Time{})
+		}
+	}
+	if err != nil {
+		c.fail(err)
+		c.hsErr = err
+		c.readErr, c.writeErr = err, err
+		return err
+	}
+	c.hsDone = true
+	c.finished.Store(true)
+	return nil
+}
+
+// fail ends the connection after a fatal error: it sends the alert err
+// names, if it names one and the peer did not send one, and makes later
+// writes fail. Called with c.outMu not held.
+func (c *Conn) fail(err error) {
+	var remote *RemoteAlertError
+	d, ok := alert.Of(err)
+	if !ok && !errors.As(err, &remote) {
+		return
+	}
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if ok && c.writeErr == nil && !c.closed {
+		c.sendAlertLocked(d)
+	}
+	if c.writeErr == nil {
+		c.writeErr = err
+	}
+}
+
+// sendAlertLocked writes one alert record; c.outMu is held.
+func (c *Conn) sendAlertLocked(d alert.Description) error {
+	level := byte(alertLevelFatal)
+	if d == alert.CloseNotify || d == alert.UserCanceled {
+		level = alertLevelWarning
+	}
+	return c.rc.WriteRecord(record.TypeAlert, []byte{level, byte(d)})
+}
+
+// readRecord reads one record, handling alerts and the compatibility
+// change_cipher_spec. c.inMu is held.
+func (c *Conn) readRecord(handshaking bool) (record.ContentType, []byte, error) {
+	for {
+		typ, data, err := c.rc.ReadRecord()
+		if err != nil {
+			return 0, nil, err
+		}
+		switch typ {
+		case record.TypeChangeCipherSpec:
+			// RFC 8446 §5: a change_cipher_spec of the single byte
+			// 0x01, received after the first ClientHello and before
+			// the peer's Finished, is dropped; any other is an
+			// unexpected_message.
+			if !handshaking || !c.helloSeen || len(data) != 1 || data[0] != 1 {
+				return 0, nil, alert.Errorf(alert.UnexpectedMessage, "change_cipher_spec record")
+			}
+			continue
+		case record.TypeAlert:
+			if len(data) != 2 {
+				return 0, nil, alert.Errorf(alert.DecodeError, "alert of %d octets", len(data))
+			}
+			if alert.Description(data[1]) == alert.CloseNotify {
+				return 0, nil, io.EOF
+			}
+			// RFC 8446 §6.2: every other alert is fatal, whatever
+			// its level.
+			return 0, nil, &RemoteAlertError{Alert: data[1]}
+		}
+		return typ, data, nil
+	}
+}
+
+// readHandshake returns the next handshake message. c.inMu is held.
+func (c *Conn) readHandshake() ([]byte, error) {
+	for {
+		msg, rest, ok, err := wire.SplitMessage(c.hsBuf, maxHandshakeMessage)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			c.helloSeen = true
+			out := append([]byte(nil), msg...)
+			c.hsBuf = append(c.hsBuf[:0], rest...)
+			return out, nil
+		}
+		typ, data, err := c.readRecord(!c.hsDone)
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if typ != record.TypeHandshake {
+			return nil, alert.Errorf(alert.UnexpectedMessage, "%v record during the handshake", typ)
+		}
+		c.hsBuf = append(c.hsBuf, data...)
+	}
+}
+
+// setReadSecret switches the read keys. RFC 8446 §5.1: handshake messages
+// must not span a key change, so nothing may be left buffered.
+func (c *Conn) setReadSecret(secret []byte) error {
+	if len(c.hsBuf) != 0 {
+		return alert.Errorf(alert.UnexpectedMessage, "handshake message spans a key change")
+	}
+	c.rc.SetReadCipher(record.NewCipher(c.suite, secret))
+	clear(c.inSec)
+	c.inSec = secret
+	return nil
+}
+
+func (c *Conn) setWriteSecret(secret []byte) {
+	c.rc.SetWriteCipher(record.NewCipher(c.suite, secret))
+	clear(c.outSec)
+	c.outSec = secret
+}
+
+// Read reads application data, running the handshake first if needed.
+func (c *Conn) Read(b []byte) (int, error) {
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	c.inMu.Lock()
+	defer c.inMu.Unlock()
+	for len(c.appBuf) == 0 {
+		if c.readErr != nil {
+			return 0, c.readErr
+		}
+		if err := c.readPostHandshake(); err != nil {
+			c.readErr = err
+			if err != io.EOF {
+				c.fail(err)
+			}
+			return 0, err
+		}
+		if len(b) == 0 {
+			return 0, nil
+		}
+	}
+	n := copy(b, c.appBuf)
+	c.appBuf = c.appBuf[n:]
+	return n, nil
+}
+
+// readPostHandshake reads one record after the handshake: application data
+// is buffered, handshake messages are processed. c.inMu is held.
+func (c *Conn) readPostHandshake() error {
+	typ, data, err := c.readRecord(false)
+	if err != nil {
+		return err
+	}
+	switch typ {
+	case record.TypeApplicationData:
+		if len(c.hsBuf) != 0 {
+			// RFC 8446 §5.1: handshake messages must not be
+			// interleaved with other record types.
+			return alert.Errorf(alert.UnexpectedMessage, "application data inside a handshake message")
+		}
+		c.appBuf = append(c.appBuf[:0], data...)
+		return nil
+	case record.TypeHandshake:
+		c.hsBuf = append(c.hsBuf, data...)
+	default:
+		return alert.Errorf(alert.UnexpectedMessage, "%v record after the handshake", typ)
+	}
+	for {
+		msg, rest, ok, err := wire.SplitMessage(c.hsBuf, maxHandshakeMessage)
+		if err != nil || !ok {
+			return err
+		}
+		c.hsBuf = append(c.hsBuf[:0], rest...)
+		if err := c.handlePostHandshake(msg); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Conn) handlePostHandshake(msg []byte) error {
+	switch wire.HandshakeType(msg[0]) {
+	case wire.TypeNewSessionTicket:
+		if !c.isClient {
+			return alert.Errorf(alert.UnexpectedMessage, "NewSessionTicket from a client")
+		}
+		// Validated, then dropped: resumption is not implemented yet.
+		var m wire.NewSessionTicket
+		return m.Unmarshal(msg)
+	case wire.TypeKeyUpdate:
+		var m wire.KeyUpdate
+		if err := m.Unmarshal(msg); err != nil {
+			return err
+		}
+		// RFC 8446 §4.6.3: the next record is protected with the
+		// sender's next traffic secret.
+		if err := c.setReadSecret(keysched.NextTrafficSecret(c.suite.Hash, c.inSec)); err != nil {
+			return err
+		}
+		if m.RequestUpdate == wire.UpdateRequested {
+			c.outMu.Lock()
+			defer c.outMu.Unlock()
+			if c.writeErr == nil && !c.closed {
+				if err := c.sendKeyUpdateLocked(false); err != nil {
+					c.writeErr = err
+				}
+			}
+		}
+		return nil
+	}
+	// Post-handshake authentication was not offered, and every other
+	// message belongs to the handshake (RFC 8446 §4.6).
+	return alert.Errorf(alert.UnexpectedMessage, "%v after the handshake", wire.HandshakeType(msg[0]))
+}
+
+// sendKeyUpdateLocked sends a KeyUpdate and moves to the next write secret.
+// c.outMu is held.
+func (c *Conn) sendKeyUpdateLocked(request bool) error {
+	m := wire.KeyUpdate{RequestUpdate: wire.UpdateNotRequested}
+	if request {
+		m.RequestUpdate = wire.UpdateRequested
+	}
+	if err := c.rc.WriteRecord(record.TypeHandshake, m.Marshal()); err != nil {
+		return err
+	}
+	c.setWriteSecret(keysched.NextTrafficSecret(c.suite.Hash, c.outSec))
+	return nil
+}
+
+// UpdateKeys sends a KeyUpdate (RFC 8446 §4.6.3) and protects what follows
+// with the next traffic secret; with requestPeer the peer is asked to update
+// its own keys too.
+func (c *Conn) UpdateKeys(requestPeer bool) error {
+	if err := c.Handshake(); err != nil {
+		return err
+	}
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if c.closed {
+		return ErrClosed
+	}
+	if err := c.sendKeyUpdateLocked(requestPeer); err != nil {
+		c.writeErr = err
+		return err
+	}
+	return nil
+}
+
+// Write writes application data, running the handshake first if needed.
+func (c *Conn) Write(b []byte) (int, error) {
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.writeErr != nil {
+		return 0, c.writeErr
+	}
+	if c.closed {
+		return 0, ErrClosed
+	}
+	if c.rc.WriteCipher().NeedsRekey() {
+		// RFC 8446 §5.5: change keys before the AEAD's limit.
+		if err := c.sendKeyUpdateLocked(false); err != nil {
+			c.writeErr = err
+			return 0, err
+		}
+	}
+	if err := c.rc.WriteRecord(record.TypeApplicationData, b); err != nil {
+		c.writeErr = err
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// CloseWrite sends close_notify (RFC 8446 §6.1: the sender will write no
+// more) and shuts the underlying connection's write side when it can, as a
+// *net.TCPConn can. Read keeps working until the peer closes too.
+func (c *Conn) CloseWrite() error {
+	if !c.finished.Load() {
+		return errors.New("tls13: CloseWrite before the handshake completed")
+	}
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if c.closed {
+		return ErrClosed
+	}
+	err := c.sendAlertLocked(alert.CloseNotify)
+	c.writeErr = ErrWriteClosed
+	if err != nil {
+		return err
+	}
+	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// Close sends close_notify (RFC 8446 §6.1), if the handshake completed and
+// CloseWrite did not send it already, and closes the underlying
+// connection.
+func (c *Conn) Close() error {
+	var alertErr error
+	done := c.finished.Load()
+	if !done {
+		// A handshake in progress holds the locks; closing the
+		// connection wakes it.
+		return c.conn.Close()
+	}
+	c.outMu.Lock()
+	if done && !c.closed && c.writeErr == nil {
+		c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		alertErr = c.sendAlertLocked(alert.CloseNotify)
+	}
+	c.closed = true
+	c.outMu.Unlock()
+	if err := c.conn.Close(); err != nil {
+		return err
+	}
+	return alertErr
+}

@@ -1,0 +1,435 @@
+package tls13
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/x509"
+	"errors"
+	"io"
+	"slices"
+
+	"github.com/dnsbound/dance/tls13/internal/alert"
+	"github.com/dnsbound/dance/tls13/internal/keysched"
+	"github.com/dnsbound/dance/tls13/internal/record"
+	"github.com/dnsbound/dance/tls13/internal/sigalg"
+	"github.com/dnsbound/dance/tls13/internal/transcript"
+	"github.com/dnsbound/dance/tls13/internal/wire"
+)
+
+// serverSuites are the cipher suites a server accepts, in its order of
+// preference.
+var serverSuites = []uint16{record.TLS_AES_128_GCM_SHA256, record.TLS_CHACHA20_POLY1305_SHA256, record.TLS_AES_256_GCM_SHA384}
+
+// cookieLen is the length of the random cookie a server puts in its
+// HelloRetryRequest (RFC 8446 §4.2.2) and expects back.
+const cookieLen = 32
+
+// serverHS is the state of one server handshake.
+type serverHS struct {
+	c       *Conn
+	curves  []CurveID
+	hello   *wire.ClientHello
+	tr      *transcript.Transcript
+	group   CurveID
+	share   []byte // the client's key_share for group
+	cert    *Certificate
+	scheme  uint16
+	sched   *keysched.Schedule
+	cookie  []byte
+	sentCCS bool
+
+	clientApp []byte // client application traffic secret, for after its Finished
+}
+
+func (c *Conn) serverHandshake() error {
+	if len(c.cfg.Certificates) == 0 {
+		return errors.New("tls13: server Config without Certificates")
+	}
+	curves, err := c.cfg.curves()
+	if err != nil {
+		return err
+	}
+	hs := &serverHS{c: c, curves: curves, tr: transcript.New()}
+	msg, err := hs.readClientHello()
+	if err != nil {
+		return err
+	}
+	if err := hs.negotiate(); err != nil {
+		return err
+	}
+	if hs.share == nil {
+		if err := hs.retry(msg); err != nil {
+			return err
+		}
+	} else {
+		hs.tr.SetHash(c.suite.Hash)
+		hs.tr.Add(msg)
+	}
+	if err := hs.sendServerHello(); err != nil {
+		return err
+	}
+	if err := hs.sendServerFlight(); err != nil {
+		return err
+	}
+	return hs.readClientFlight()
+}
+
+func (hs *serverHS) readClientHello() ([]byte, error) {
+	msg, err := hs.c.readHandshake()
+	if err != nil {
+		return nil, err
+	}
+	if wire.HandshakeType(msg[0]) != wire.TypeClientHello {
+		return nil, alert.Errorf(alert.UnexpectedMessage, "%v instead of ClientHello", wire.HandshakeType(msg[0]))
+	}
+	ch := new(wire.ClientHello)
+	if err := ch.Unmarshal(msg); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(ch.SupportedVersions, wire.VersionTLS13) {
+		// RFC 8446 §4.2.1: no TLS 1.2 fallback here.
+		return nil, alert.Errorf(alert.ProtocolVersion, "client does not offer TLS 1.3")
+	}
+	// RFC 8446 §4.1.2: exactly one compression method, null.
+	if !bytes.Equal(ch.CompressionMethods, []byte{0}) {
+		return nil, alert.Errorf(alert.IllegalParameter, "legacy_compression_methods other than null")
+	}
+	hs.hello = ch
+	return msg, nil
+}
+
+// negotiate picks suite, group, certificate and ALPN protocol from the
+// ClientHello (RFC 8446 §4.1.1).
+func (hs *serverHS) negotiate() error {
+	c, ch := hs.c, hs.hello
+	for _, s := range serverSuites {
+		if slices.Contains(ch.CipherSuites, s) {
+			c.suite = record.SuiteByID(s)
+			break
+		}
+	}
+	if c.suite == nil {
+		return alert.Errorf(alert.HandshakeFailure, "no cipher suite in common")
+	}
+	// RFC 8446 §9.2: a ClientHello without pre_shared_key must carry
+	// signature_algorithms, supported_groups and key_share.
+	if ch.SignatureAlgorithms == nil || ch.SupportedGroups == nil || !ch.HasKeyShare {
+		return alert.Errorf(alert.MissingExtension, "ClientHello without signature_algorithms, supported_groups or key_share")
+	}
+	for _, ks := range ch.KeyShares {
+		// RFC 8446 §4.2.8: each share must be for a group offered.
+		if !slices.Contains(ch.SupportedGroups, ks.Group) {
+			return alert.Errorf(alert.IllegalParameter, "key share for group %#04x not in supported_groups", ks.Group)
+		}
+	}
+	if err := hs.chooseGroup(); err != nil {
+		return err
+	}
+	if err := hs.chooseCertificate(); err != nil {
+		return err
+	}
+	if len(c.cfg.NextProtos) > 0 && ch.ALPN != nil {
+		for _, p := range c.cfg.NextProtos {
+			if slices.Contains(ch.ALPN, p) {
+				c.state.NegotiatedProtocol = p
+				break
+			}
+		}
+		if c.state.NegotiatedProtocol == "" {
+			// RFC 7301 §3.2.
+			return alert.Errorf(alert.NoApplicationProtocol, "no ALPN protocol in common")
+		}
+	}
+	c.state.ServerName = ch.ServerName
+	return nil
+}
+
+// chooseGroup takes the first of our groups the client has a share for;
+// failing that, the first it supports, to be asked for in a
+// HelloRetryRequest (hs.share stays nil).
+func (hs *serverHS) chooseGroup() error {
+	ch := hs.hello
+	for _, g := range hs.curves {
+		for _, ks := range ch.KeyShares {
+			if ks.Group == uint16(g) {
+				hs.group, hs.share = g, ks.Data
+				return nil
+			}
+		}
+	}
+	for _, g := range hs.curves {
+		if slices.Contains(ch.SupportedGroups, uint16(g)) {
+			hs.group = g
+			return nil
+		}
+	}
+	return alert.Errorf(alert.HandshakeFailure, "no key exchange group in common")
+}
+
+func (hs *serverHS) chooseCertificate() error {
+	for i := range hs.c.cfg.Certificates {
+		cert := &hs.c.cfg.Certificates[i]
+		if cert.PrivateKey == nil || len(cert.Chain) == 0 {
+			continue
+		}
+		for _, s := range hs.hello.SignatureAlgorithms {
+			if sigalg.Fits(s, cert.PrivateKey.Public()) {
+				hs.cert, hs.scheme = cert, s
+				return nil
+			}
+		}
+	}
+	return alert.Errorf(alert.HandshakeFailure, "no certificate for the client's signature algorithms")
+}
+
+// sendCCS sends the compatibility change_cipher_spec once, after the first
+// ServerHello or HelloRetryRequest, when the client sent a session ID (RFC
+// 8446 §D.4).
+func (hs *serverHS) sendCCS() error {
+	if hs.sentCCS || len(hs.hello.SessionID) == 0 {
+		return nil
+	}
+	hs.sentCCS = true
+	return hs.c.rc.WriteRecord(record.TypeChangeCipherSpec, []byte{1})
+}
+
+// retry sends a HelloRetryRequest with a cookie and reads the second
+// ClientHello (RFC 8446 §4.1.4).
+func (hs *serverHS) retry(ch1 []byte) error {
+	c := hs.c
+	hs.tr.Add(ch1)
+	hs.tr.SetHash(c.suite.Hash)
+	hs.tr.ReplaceWithMessageHash()
+	hs.cookie = make([]byte, cookieLen)
+	if _, err := io.ReadFull(c.cfg.rand(), hs.cookie); err != nil {
+		return err
+	}
+	hrr := wire.ServerHello{
+		LegacyVersion: record.LegacyVersion,
+		Random:        wire.HelloRetryRequestRandom,
+		SessionIDEcho: hs.hello.SessionID,
+		CipherSuite:   c.suite.ID,
+		Extensions: []wire.Extension{
+			wire.NewServerSupportedVersionsExtension(wire.VersionTLS13),
+			wire.NewHRRKeyShareExtension(uint16(hs.group)),
+			wire.NewCookieExtension(hs.cookie),
+		},
+	}
+	b := hrr.Marshal()
+	hs.tr.Add(b)
+	if err := c.rc.WriteRecord(record.TypeHandshake, b); err != nil {
+		return err
+	}
+	if err := hs.sendCCS(); err != nil {
+		return err
+	}
+	c.state.HelloRetried = true
+	first := hs.hello
+	msg, err := hs.readClientHello()
+	if err != nil {
+		return err
+	}
+	ch := hs.hello
+	// RFC 8446 §4.1.2: the second ClientHello answers the request: our
+	// cookie back, one share for the group asked for, and otherwise the
+	// same offer.
+	if !bytes.Equal(ch.Cookie, hs.cookie) {
+		return alert.Errorf(alert.IllegalParameter, "second ClientHello without our cookie")
+	}
+	if len(ch.KeyShares) != 1 || ch.KeyShares[0].Group != uint16(hs.group) {
+		return alert.Errorf(alert.IllegalParameter, "second ClientHello without a single %v share", hs.group)
+	}
+	if !bytes.Equal(ch.SessionID, first.SessionID) || !slices.Equal(ch.CipherSuites, first.CipherSuites) ||
+		!slices.Equal(ch.SupportedGroups, first.SupportedGroups) {
+		return alert.Errorf(alert.IllegalParameter, "second ClientHello changes the offer")
+	}
+	if ch.EarlyData {
+		return alert.Errorf(alert.IllegalParameter, "early_data after HelloRetryRequest")
+	}
+	hs.share = ch.KeyShares[0].Data
+	hs.tr.Add(msg)
+	return nil
+}
+
+func (hs *serverHS) sendServerHello() error {
+	c := hs.c
+	peer, err := hs.group.ecdh().NewPublicKey(hs.share)
+	if err != nil {
+		return &alert.Error{Alert: alert.IllegalParameter, Reason: "client key share", Err: err}
+	}
+	key, err := hs.group.ecdh().GenerateKey(c.cfg.rand())
+	if err != nil {
+		return err
+	}
+	shared, err := key.ECDH(peer)
+	if err != nil {
+		return &alert.Error{Alert: alert.IllegalParameter, Reason: "client key share", Err: err}
+	}
+	defer clear(shared)
+	return hs.sendHelloWithKey(key, shared)
+}
+
+func (hs *serverHS) sendHelloWithKey(key *ecdh.PrivateKey, shared []byte) error {
+	c := hs.c
+	sh := wire.ServerHello{
+		LegacyVersion: record.LegacyVersion,
+		SessionIDEcho: hs.hello.SessionID,
+		CipherSuite:   c.suite.ID,
+		Extensions: []wire.Extension{
+			wire.NewServerSupportedVersionsExtension(wire.VersionTLS13),
+			wire.NewServerKeyShareExtension(wire.KeyShare{Group: uint16(hs.group), Data: key.PublicKey().Bytes()}),
+		},
+	}
+	if _, err := io.ReadFull(c.cfg.rand(), sh.Random[:]); err != nil {
+		return err
+	}
+	b := sh.Marshal()
+	hs.tr.Add(b)
+	if err := c.rc.WriteRecord(record.TypeHandshake, b); err != nil {
+		return err
+	}
+	if err := hs.sendCCS(); err != nil {
+		return err
+	}
+	c.state.Version = wire.VersionTLS13
+	c.state.CipherSuite = c.suite.ID
+	c.state.Group = hs.group
+
+	hs.sched = keysched.New(c.suite.Hash, nil)
+	hs.sched.Handshake(shared)
+	th := hs.tr.Sum()
+	c.setWriteSecret(hs.sched.Derive(keysched.LabelServerHandshake, th))
+	return c.setReadSecret(hs.sched.Derive(keysched.LabelClientHandshake, th))
+}
+
+func (hs *serverHS) writeMessage(b []byte) error {
+	if edit := hs.c.cfg.editMessage; edit != nil {
+		if b = edit(b); b == nil {
+			return nil
+		}
+	}
+	hs.tr.Add(b)
+	return hs.c.rc.WriteRecord(record.TypeHandshake, b)
+}
+
+// sendServerFlight sends EncryptedExtensions, CertificateRequest,
+// Certificate, CertificateVerify and Finished (RFC 8446 §4.3, §4.4), then
+// switches the write side to the application keys.
+func (hs *serverHS) sendServerFlight() error {
+	c := hs.c
+	ee := wire.EncryptedExtensions{Extensions: []wire.Extension{}}
+	if p := c.state.NegotiatedProtocol; p != "" {
+		ee.Extensions = append(ee.Extensions, wire.NewALPNExtension([]string{p}))
+	}
+	if err := hs.writeMessage(ee.Marshal()); err != nil {
+		return err
+	}
+	if c.cfg.ClientAuth != NoClientCert {
+		cr := wire.CertificateRequest{Context: []byte{}, Extensions: []wire.Extension{
+			wire.NewSignatureAlgorithmsExtension(sigalg.Schemes(), false),
+		}}
+		if err := hs.writeMessage(cr.Marshal()); err != nil {
+			return err
+		}
+	}
+	cm := wire.Certificate{Context: []byte{}}
+	for _, der := range hs.cert.Chain {
+		cm.Entries = append(cm.Entries, wire.CertificateEntry{Data: der, Extensions: []wire.Extension{}})
+	}
+	if err := hs.writeMessage(cm.Marshal()); err != nil {
+		return err
+	}
+	sig, err := sigalg.Sign(c.cfg.rand(), hs.cert.PrivateKey, hs.scheme, sigalg.ServerContext, hs.tr.Sum())
+	if err != nil {
+		return &alert.Error{Alert: alert.InternalError, Reason: "signing CertificateVerify", Err: err}
+	}
+	if err := hs.writeMessage((&wire.CertificateVerify{Algorithm: hs.scheme, Signature: sig}).Marshal()); err != nil {
+		return err
+	}
+	mac := keysched.FinishedMAC(c.suite.Hash, keysched.FinishedKey(c.suite.Hash, c.outSec), hs.tr.Sum())
+	if err := hs.writeMessage((&wire.Finished{VerifyData: mac}).Marshal()); err != nil {
+		return err
+	}
+	hs.sched.Master()
+	th := hs.tr.Sum()
+	c.setWriteSecret(hs.sched.Derive(keysched.LabelServerAppTraffic, th))
+	hs.clientApp = hs.sched.Derive(keysched.LabelClientAppTraffic, th)
+	return nil
+}
+
+// readClientFlight reads the client's Certificate and CertificateVerify,
+// when asked for, and its Finished (RFC 8446 §4.4).
+func (hs *serverHS) readClientFlight() error {
+	c := hs.c
+	if c.cfg.ClientAuth != NoClientCert {
+		msg, err := hs.next(wire.TypeCertificate)
+		if err != nil {
+			return err
+		}
+		var m wire.Certificate
+		if err := m.Unmarshal(msg); err != nil {
+			return err
+		}
+		if len(m.Context) != 0 {
+			return alert.Errorf(alert.IllegalParameter, "client Certificate context differs from the request's")
+		}
+		hs.tr.Add(msg)
+		if len(m.Entries) == 0 {
+			if c.cfg.ClientAuth == RequireClientCert {
+				// RFC 8446 §4.4.2.4.
+				return alert.Errorf(alert.CertificateRequired, "client sent no certificate")
+			}
+		} else {
+			chain := make([]*x509.Certificate, len(m.Entries))
+			for i, e := range m.Entries {
+				for _, x := range e.Extensions {
+					return alert.Errorf(alert.UnsupportedExtension, "certificate entry extension %d not requested", x.Type)
+				}
+				cert, err := x509.ParseCertificate(e.Data)
+				if err != nil {
+					return &alert.Error{Alert: alert.BadCertificate, Reason: "client certificate", Err: err}
+				}
+				chain[i] = cert
+			}
+			if err := c.verifyPeer(chain); err != nil {
+				return err
+			}
+			if msg, err = hs.next(wire.TypeCertificateVerify); err != nil {
+				return err
+			}
+			var cv wire.CertificateVerify
+			if err := cv.Unmarshal(msg); err != nil {
+				return err
+			}
+			if err := sigalg.Verify(chain[0].PublicKey, cv.Algorithm, sigalg.Schemes(), sigalg.ClientContext, hs.tr.Sum(), cv.Signature); err != nil {
+				return err
+			}
+			hs.tr.Add(msg)
+			c.state.PeerCertificates = chain
+		}
+	}
+	msg, err := hs.next(wire.TypeFinished)
+	if err != nil {
+		return err
+	}
+	var fin wire.Finished
+	if err := fin.Unmarshal(msg, c.suite.Hash.Size()); err != nil {
+		return err
+	}
+	if !keysched.VerifyFinished(c.suite.Hash, c.inSec, hs.tr.Sum(), fin.VerifyData) {
+		return alert.Errorf(alert.DecryptError, "client Finished does not verify")
+	}
+	hs.tr.Add(msg)
+	return c.setReadSecret(hs.clientApp)
+}
+
+func (hs *serverHS) next(want wire.HandshakeType) ([]byte, error) {
+	msg, err := hs.c.readHandshake()
+	if err != nil {
+		return nil, err
+	}
+	if wire.HandshakeType(msg[0]) != want {
+		return nil, alert.Errorf(alert.UnexpectedMessage, "%v where %v was expected", wire.HandshakeType(msg[0]), want)
+	}
+	return msg, nil
+}
