@@ -37,6 +37,7 @@ func root() *cli.Command {
 			proxyCommand(),
 			quickstartCommand(),
 			sshCommand(),
+			smtpCommand(),
 		},
 	}
 }
