@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -41,20 +42,27 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureDNS(t, dnstest.Config{}, 0)
+}
+
+// newFixtureDNS is newFixture with the hierarchy's faults in hc (the
+// client MTAs' records added) and the core's lookup deadline.
+func newFixtureDNS(t *testing.T, hc dnstest.Config, lookupTimeout time.Duration) *fixture {
+	t.Helper()
 	f := &fixture{creds: map[string]testident.Cred{}}
 	for _, n := range []string{published, unpublished, offList} {
 		f.creds[n] = testident.SelfSigned(t, n, identity.KeyECDSAP256)
 	}
-	f.h = dnstest.Start(t, dnstest.Config{Records: []string{
+	hc.Records = append(hc.Records,
 		testident.EELine(t, published, f.creds[published].Key.Public()),
 		// offList is published but not allowed: it must never be looked up.
-		testident.EELine(t, offList, f.creds[offList].Key.Public()),
-	}})
+		testident.EELine(t, offList, f.creds[offList].Key.Public()))
+	f.h = dnstest.Start(t, hc)
 	al, err := verify.ParseAllowList([]string{published, unpublished})
 	if err != nil {
 		t.Fatal(err)
 	}
-	core, err := verify.New(verify.Config{Resolver: testident.Resolver(t, f.h, resolver.Config{}), Allow: al})
+	core, err := verify.New(verify.Config{Resolver: testident.Resolver(t, f.h, resolver.Config{}), Allow: al, LookupTimeout: lookupTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,4 +189,26 @@ func TestServerTLSConfig(t *testing.T) {
 	if base.ClientAuth != tls.RequireAndVerifyClientCert {
 		t.Fatal("base was changed")
 	}
+}
+
+// TestBackendDNSFailures: a bogus answer refuses the sender for good
+// (550 5.7.1); an answer that does not come in time asks it to retry
+// (451 4.7.0), so that no mail is bounced for a slow name server.
+func TestBackendDNSFailures(t *testing.T) {
+	t.Run("bogus", func(t *testing.T) {
+		f := newFixtureDNS(t, dnstest.Config{Zones: map[string]dnstest.ZoneOptions{dnstest.Zone: {Fault: dnstest.ExpiredSignatures}}}, 0)
+		var se *smtp.SMTPError
+		if err := f.mail(t, published, false); !errors.As(err, &se) || se.Code != 550 || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) {
+			t.Fatalf("MAIL: %v, want 550 5.7.1", err)
+		}
+	})
+	t.Run("slow", func(t *testing.T) {
+		hold := make(chan struct{})
+		f := newFixtureDNS(t, dnstest.Config{Hold: hold}, time.Second)
+		t.Cleanup(func() { close(hold) })
+		var se *smtp.SMTPError
+		if err := f.mail(t, published, false); !errors.As(err, &se) || se.Code != 451 || se.EnhancedCode != (smtp.EnhancedCode{4, 7, 0}) {
+			t.Fatalf("MAIL: %v, want 451 4.7.0", err)
+		}
+	})
 }
