@@ -35,19 +35,21 @@ type fixture struct {
 	addr  string
 	pool  *x509.CertPool
 	creds map[string]testident.Cred
+	// serverCert is the server's certificate, for other servers of a test.
+	serverCert []tls.Certificate
 
 	mu   sync.Mutex
 	seen []string // identities of the authenticated sessions
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	return newFixtureDNS(t, dnstest.Config{}, 0)
 }
 
 // newFixtureDNS is newFixture with the hierarchy's faults in hc (the
 // client MTAs' records added) and the core's lookup deadline.
-func newFixtureDNS(t *testing.T, hc dnstest.Config, lookupTimeout time.Duration) *fixture {
+func newFixtureDNS(t testing.TB, hc dnstest.Config, lookupTimeout time.Duration) *fixture {
 	t.Helper()
 	f := &fixture{creds: map[string]testident.Cred{}}
 	for _, n := range []string{published, unpublished, offList} {
@@ -68,6 +70,7 @@ func newFixtureDNS(t *testing.T, hc dnstest.Config, lookupTimeout time.Duration)
 	}
 	cert, pool := testident.ServerCert(t)
 	f.pool = pool
+	f.serverCert = []tls.Certificate{cert}
 	be := &smtpauth.Backend{Verifier: core, Authenticated: func(c *smtp.Conn, id *verify.Identity) (smtp.Session, error) {
 		f.mu.Lock()
 		f.seen = append(f.seen, id.Name)
