@@ -68,6 +68,9 @@ var _ smtp.Backend = (*Backend)(nil)
 // NewSession implements smtp.Backend. go-smtp calls it at each EHLO that
 // starts a session: before STARTTLS, and again after it.
 func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	if b.Verifier == nil || b.Authenticated == nil {
+		return nil, errMisconfigured
+	}
 	state, ok := c.TLSConnectionState()
 	if !ok {
 		return refused{ErrStartTLSRequired}, nil
@@ -113,7 +116,13 @@ func (b *Backend) authenticate(state tls.ConnectionState) (*verify.Identity, err
 	return id, nil
 }
 
-var errNoCertificate = errors.New("smtpauth: no client certificate")
+var (
+	errNoCertificate = errors.New("smtpauth: no client certificate")
+	// errMisconfigured refuses every session of a Backend without its
+	// required fields: 451 4.3.5, "system incorrectly configured" (RFC 3463
+	// §3.4), so that senders retry rather than bounce.
+	errMisconfigured = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 5}, Message: "Relay misconfigured, try again later"}
+)
 
 // replyFor maps a refusal to its SMTP reply.
 func replyFor(err error) *smtp.SMTPError {

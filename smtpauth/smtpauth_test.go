@@ -215,3 +215,25 @@ func TestBackendDNSFailures(t *testing.T) {
 		}
 	})
 }
+
+// TestBackendMisconfigured: a Backend without its Verifier refuses every
+// session instead of panicking or letting anyone send.
+func TestBackendMisconfigured(t *testing.T) {
+	s := smtp.NewServer(&smtpauth.Backend{})
+	s.Domain = "relay.example.test"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	c, err := smtp.Dial(l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var se *smtp.SMTPError
+	if err := c.Hello("mta1.example.test"); !errors.As(err, &se) || se.Code != 451 {
+		t.Fatalf("EHLO: %v, want 451", err)
+	}
+}
