@@ -38,6 +38,7 @@ func root() *cli.Command {
 			quickstartCommand(),
 			sshCommand(),
 			dotGateCommand(),
+			smtpCommand(),
 		},
 	}
 }

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/dnsbound/dance/internal/cli"
+	"github.com/dnsbound/dance/internal/connlimit"
+	"github.com/dnsbound/dance/smtpauth"
+	"github.com/dnsbound/dance/verify"
+)
+
+// Limits of dance smtp relay.
+const (
+	// smtpMaxRecipients: RFC 5321 §4.5.3.1.8 asks a server to accept at
+	// least 100 recipients.
+	smtpMaxRecipients = 100
+	// smtpMaxLineLength: RFC 5321 §4.5.3.1.6 allows 1000 octets a line;
+	// twice that tolerates senders that exceed it a little.
+	smtpMaxLineLength = 2000
+	// smtpMaxMessageBytes is advertised in SIZE (RFC 1870).
+	smtpMaxMessageBytes = 25 << 20
+	// smtpReadTimeout: RFC 5321 §4.5.3.2.7 gives the server 5 minutes
+	// for the next command.
+	smtpReadTimeout  = 5 * time.Minute
+	smtpWriteTimeout = time.Minute
+	// smtpDeliverTimeout bounds one hand-off to the next hop.
+	smtpDeliverTimeout = 2 * time.Minute
+	smtpMaxConns       = 512
+)
+
+func smtpCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "smtp",
+		Summary: "SMTP client MTAs authenticated by DNS-bound identities",
+		Sub:     []*cli.Command{smtpRelayCommand()},
+	}
+}
+
+func smtpRelayCommand() *cli.Command {
+	var rf resolverFlags
+	var listen, cert, key, allowFile, nextHop, dir, domain string
+	var allow cli.StringList
+	var maxRcpt, maxLine, maxConns int
+	var maxBytes int64
+	var readTimeout, writeTimeout, verifyTimeout time.Duration
+	return &cli.Command{
+		Name:    "relay",
+		Summary: "relay mail from client MTAs authenticated by their TLSA records",
+		Usage:   "dance smtp relay --listen ADDR --cert FILE --key FILE --allow PATTERN ... (--next-hop HOST:PORT | --dir DIR) [flags]",
+		Description: `An SMTP relay that accepts mail only from client MTAs authenticated by
+DANE (docs/smtp.md). A sender says STARTTLS and presents a certificate whose
+single SAN dNSName is its identity, "_smtp-client.mta1.example.com"; the
+name must be on the allow-list (--allow, --allow-file), and its TLSA records,
+looked up with DNSSEC validation, must match the certificate. The EHLO name
+plays no part.
+
+Replies to MAIL from a sender that may not relay:
+  530 5.7.0  no STARTTLS yet (RFC 3207), or no client certificate
+  550 5.7.1  the certificate is refused: off the allow-list, unpublished,
+             revoked, not matching, insecure or bogus DNS (RFC 3463)
+  451 4.7.0  no verdict in time (DNS timeout or failure): retry later
+
+Accepted mail gets a Received line naming the identity and is handed to
+--next-hop (plain SMTP, for a local MTA) or written to --dir as one file a
+message (DIR/tmp, then renamed into DIR/new). A failed hand-off is a 451
+4.4.1 reply: the sender keeps the mail and retries.
+
+` + resolverFlagsHelp,
+		Examples: []string{
+			"dance smtp relay --listen :25 --cert relay.pem --key relay.key --allow '_smtp-client.*.example.com' --next-hop 127.0.0.1:10025",
+			"dance smtp relay --listen 127.0.0.1:2525 --cert relay.pem --key relay.key --allow _smtp-client.mta1.example.com --dir ./spool",
+		},
+		ExitCodes: []string{
+			"0  stopped by a signal",
+			"1  the listener failed",
+			"2  bad usage, unreadable certificate, key or allow-list",
+		},
+		Flags: func(fs *flag.FlagSet) {
+			rf.register(fs)
+			fs.StringVar(&listen, "listen", "", "`ADDR` to listen on (host:port)")
+			fs.StringVar(&cert, "cert", "", "the relay's certificate chain, PEM `FILE`")
+			fs.StringVar(&key, "key", "", "the relay's private key, PEM `FILE`")
+			fs.Var(&allow, "allow", "sender identity `PATTERN` (\"_smtp-client.mta1.example.com\", \"*.example.com\"); repeatable")
+			fs.StringVar(&allowFile, "allow-file", "", "`FILE` of sender identity patterns, one a line (\"#\" comments)")
+			fs.StringVar(&nextHop, "next-hop", "", "hand accepted mail to the SMTP server at `HOST:PORT` (plain SMTP)")
+			fs.StringVar(&dir, "dir", "", "write accepted mail to `DIR`/new, one file a message")
+			fs.StringVar(&domain, "domain", "", "the relay's `NAME` in its greeting and Received lines (default: the host name)")
+			fs.IntVar(&maxRcpt, "max-recipients", smtpMaxRecipients, "at most `N` recipients a message")
+			fs.IntVar(&maxLine, "max-line-length", smtpMaxLineLength, "at most `N` octets a line")
+			fs.Int64Var(&maxBytes, "max-message-bytes", smtpMaxMessageBytes, "at most `N` octets a message (advertised in SIZE)")
+			fs.IntVar(&maxConns, "max-connections", smtpMaxConns, "at most `N` connections at once")
+			fs.DurationVar(&readTimeout, "read-timeout", smtpReadTimeout, "drop a client silent for this `DURATION`")
+			fs.DurationVar(&writeTimeout, "write-timeout", smtpWriteTimeout, "drop a client that does not read its replies within this `DURATION`")
+			fs.DurationVar(&verifyTimeout, "verify-timeout", smtpauth.DefaultTimeout, "give up authenticating a sender after this `DURATION` (451 4.7.0)")
+		},
+		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 0 {
+				return cli.Usagef("unexpected arguments %q", args)
+			}
+			if listen == "" || cert == "" || key == "" {
+				return cli.Usagef("--listen, --cert and --key are required")
+			}
+			if (nextHop == "") == (dir == "") {
+				return cli.Usagef("give exactly one of --next-hop and --dir")
+			}
+			if nextHop != "" {
+				if _, _, err := net.SplitHostPort(nextHop); err != nil {
+					return cli.Usagef("--next-hop: %v", err)
+				}
+			}
+			if maxRcpt < 1 || maxLine < 100 || maxBytes < 1 || maxConns < 1 {
+				return cli.Usagef("--max-recipients, --max-message-bytes and --max-connections must be positive, --max-line-length at least 100")
+			}
+			if readTimeout <= 0 || writeTimeout <= 0 || verifyTimeout <= 0 {
+				return cli.Usagef("timeouts must be positive")
+			}
+			patterns := append([]string(nil), allow...)
+			if allowFile != "" {
+				data, err := cli.ReadInput(env, allowFile)
+				if err != nil {
+					return cli.Input(err)
+				}
+				a, err := verify.ReadAllowList(bytes.NewReader(data))
+				if err != nil {
+					return cli.Input(fmt.Errorf("%s: %w", allowFile, err))
+				}
+				patterns = append(patterns, a.Patterns()...)
+			}
+			if len(patterns) == 0 {
+				return cli.WithHint(cli.Usagef("no sender may relay"), "give --allow PATTERN or --allow-file FILE")
+			}
+			al, err := verify.ParseAllowList(patterns)
+			if err != nil {
+				return cli.Input(err)
+			}
+			pair, err := tls.LoadX509KeyPair(cert, key)
+			if err != nil {
+				return cli.Input(err)
+			}
+			if dir != "" {
+				for _, d := range []string{"tmp", "new"} {
+					if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+						return cli.Input(err)
+					}
+				}
+			}
+			if domain == "" {
+				if domain, err = os.Hostname(); err != nil {
+					domain = "localhost"
+				}
+			}
+			r, err := rf.newResolver(env)
+			if err != nil {
+				return err
+			}
+			core, err := verify.New(verify.Config{Resolver: r, Allow: al, LookupTimeout: verifyTimeout})
+			if err != nil {
+				return cli.Fail(err)
+			}
+			log := slog.New(slog.NewTextHandler(env.Stderr, nil))
+			rl := &relay{domain: domain, nextHop: nextHop, dir: dir, log: log}
+			be := &smtpauth.Backend{Verifier: core, Timeout: verifyTimeout, Log: log, Authenticated: rl.session}
+			s := smtp.NewServer(be)
+			s.Domain = domain
+			s.TLSConfig = smtpauth.ServerTLSConfig(&tls.Config{Certificates: []tls.Certificate{pair}})
+			s.MaxRecipients = maxRcpt
+			s.MaxLineLength = maxLine
+			s.MaxMessageBytes = maxBytes
+			s.ReadTimeout = readTimeout
+			s.WriteTimeout = writeTimeout
+			s.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return cli.Fail(err)
+			}
+			to := nextHop
+			if to == "" {
+				to = filepath.Join(dir, "new")
+			}
+			fmt.Fprintf(env.Stdout, "smtp relay listening on %s, handing mail to %s\n", ln.Addr(), to)
+			errc := make(chan error, 1)
+			go func() { errc <- s.Serve(connlimit.New(ln, maxConns, log)) }()
+			select {
+			case err := <-errc:
+				return cli.Fail(err)
+			case <-env.Context().Done():
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := s.Shutdown(ctx); err != nil {
+					s.Close()
+				}
+				return nil
+			}
+		},
+	}
+}
+
+// relay hands accepted mail on.
+type relay struct {
+	domain, nextHop, dir string
+	log                  *slog.Logger
+}
+
+func (rl *relay) session(c *smtp.Conn, id *verify.Identity) (smtp.Session, error) {
+	return &relaySession{rl: rl, id: id, helo: c.Hostname(), remote: c.Conn().RemoteAddr().String()}, nil
+}
+
+// relaySession is one authenticated sender's session.
+type relaySession struct {
+	rl                 *relay
+	id                 *verify.Identity
+	helo, remote, from string
+	to                 []string
+}
+
+func (s *relaySession) Reset()        { s.from, s.to = "", nil }
+func (s *relaySession) Logout() error { return nil }
+
+func (s *relaySession) Mail(from string, _ *smtp.MailOptions) error {
+	s.from, s.to = from, nil
+	return nil
+}
+
+func (s *relaySession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
+
+func (s *relaySession) Data(r io.Reader) error {
+	var msg bytes.Buffer
+	msg.WriteString(s.received())
+	if _, err := io.Copy(&msg, r); err != nil {
+		return err // go-smtp replies 552 for a message over the size limit
+	}
+	var err error
+	if s.rl.nextHop != "" {
+		err = s.forward(msg.Bytes())
+	} else {
+		err = s.store(msg.Bytes())
+	}
+	if err != nil {
+		s.rl.log.Warn("smtp hand-off failed", "identity", s.id.Name, "err", err)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 1}, Message: "Next hop unavailable, try again later"}
+	}
+	s.rl.log.Info("smtp message relayed", "identity", s.id.Name, "from", s.from, "recipients", len(s.to), "bytes", msg.Len())
+	return nil
+}
+
+// received is the trace line of RFC 5321 §4.4, naming the identity that
+// authenticated the sender.
+func (s *relaySession) received() string {
+	host, _, _ := net.SplitHostPort(s.remote)
+	return fmt.Sprintf("Received: from %s ([%s])\r\n\tby %s with ESMTPS (DANE client identity %s);\r\n\t%s\r\n",
+		traceToken(s.helo), host, s.rl.domain, s.id.Name, time.Now().UTC().Format(time.RFC1123Z))
+}
+
+// traceToken keeps what a client-chosen EHLO name may put in a header.
+func traceToken(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_:[]", r) {
+			return r
+		}
+		return -1
+	}, s)
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	if s == "" {
+		s = "unknown"
+	}
+	return s
+}
+
+func (s *relaySession) forward(msg []byte) error {
+	nc, err := net.DialTimeout("tcp", s.rl.nextHop, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	_ = nc.SetDeadline(time.Now().Add(smtpDeliverTimeout))
+	c := smtp.NewClient(nc)
+	defer c.Close()
+	if err := c.Hello(s.rl.domain); err != nil {
+		return err
+	}
+	if err := c.Mail(s.from, nil); err != nil {
+		return err
+	}
+	for _, to := range s.to {
+		if err := c.Rcpt(to, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// store writes the message to DIR/tmp and renames it into DIR/new, so a
+// reader of DIR/new never sees half a message.
+func (s *relaySession) store(msg []byte) error {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	name := fmt.Sprintf("%d.%s.eml", time.Now().UnixNano(), hex.EncodeToString(rnd[:]))
+	var hdr strings.Builder
+	fmt.Fprintf(&hdr, "Return-Path: <%s>\r\n", s.from)
+	for _, to := range s.to {
+		fmt.Fprintf(&hdr, "X-Envelope-To: <%s>\r\n", to)
+	}
+	tmp := filepath.Join(s.rl.dir, "tmp", name)
+	if err := os.WriteFile(tmp, append([]byte(hdr.String()), msg...), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(s.rl.dir, "new", name)); err != nil {
+		return errors.Join(err, os.Remove(tmp))
+	}
+	return nil
+}
