@@ -88,7 +88,11 @@ func mutateHierarchies(t testing.TB) []*mutateHierarchy {
 			for _, z := range []string{dnstest.Root, dnstest.TLD, dnstest.Zone, dnstest.Device} {
 				zones[z] = dnstest.ZoneOptions{Algorithm: dns.ED25519, Denial: s.denial}
 			}
-			h, err := dnstest.Build(dnstest.Config{Zones: zones, Now: mutateNow, KeySeed: "resolver fuzz", Records: mutateRecords})
+			// Keys of their own per set-up: records of one hierarchy
+			// must not validate under another's anchors, where they
+			// would be genuine signed data the invariants cannot tell
+			// from the original's.
+			h, err := dnstest.Build(dnstest.Config{Zones: zones, Now: mutateNow, KeySeed: "resolver fuzz " + s.desc, Records: mutateRecords})
 			if err != nil {
 				mutateErr = fmt.Errorf("%s: %w", s.desc, err)
 				return
