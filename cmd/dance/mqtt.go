@@ -27,9 +27,12 @@ const (
 	mqttConnectTimeout  = 30 * time.Second
 	mqttOperationWait   = 30 * time.Second
 	mqttQoS             = 1 // at least once (MQTT 3.1.1 §4.3.2); replays are refused by the verifiers
-	mqttInboxSize       = 1024
 	mqttMaxReadingBytes = 16 << 10
 )
+
+// mqttInboxSize is how many received messages wait for their turn; a
+// variable so that tests can make it overflow.
+var mqttInboxSize = 1024
 
 func mqttCommand() *cli.Command {
 	return &cli.Command{
@@ -54,7 +57,14 @@ func mqttConnect(ctx context.Context, broker, role string) (mqtt.Client, error) 
 		SetClientID("dance-" + role + "-" + hex.EncodeToString(id[:])).
 		SetCleanSession(true).
 		SetConnectTimeout(mqttConnectTimeout).
-		SetAutoReconnect(false)
+		SetAutoReconnect(false).
+		// Handlers run in their own goroutines, each acknowledging its
+		// message when it returns. In order, a handler waiting for room
+		// in a full inbox would hold up the acknowledgements of our own
+		// publications too, and the gateway, waiting for one, would
+		// never empty the inbox. Unordered, the broker's limit on
+		// unacknowledged messages (max_inflight_messages) bounds them.
+		SetOrderMatters(false)
 	c := mqtt.NewClient(opts)
 	if err := mqttWait(ctx, c.Connect()); err != nil {
 		return nil, cli.Fail(fmt.Errorf("connecting to %s: %w", broker, err))

@@ -94,6 +94,10 @@ func cloudLines(t *testing.T, s string) []mqttCloudJSON {
 // once; a revoked sensor is refused once its records' TTL has run out; a
 // sensor's message that skipped the gateway is refused by the cloud.
 func TestMQTTFlow(t *testing.T) {
+	// A tiny inbox: the burst below overflows it, which once stalled the
+	// gateway for good.
+	defer func(n int) { mqttInboxSize = n }(mqttInboxSize)
+	mqttInboxSize = 2
 	broker := startMosquitto(t)
 	dir := t.TempDir()
 	zdir := filepath.Join(dir, "zone")
@@ -151,6 +155,22 @@ func TestMQTTFlow(t *testing.T) {
 			t.Fatalf("cloud line %+v", o)
 		}
 		waitFor(t, "gateway", gwOut, "forwarded: "+good+" 21.5\n")
+	})
+
+	t.Run("burst from stdin", func(t *testing.T) {
+		const n = 200
+		var in strings.Builder
+		for i := range n {
+			fmt.Fprintf(&in, "burst-%d\n", i)
+		}
+		args := []string{"mqtt", "sensor", "--broker", broker, "--identity", goodDir, "-"}
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), args, strings.NewReader(in.String()), &out, &errb); code != 0 {
+			t.Fatalf("sensor: exit %d: %s", code, errb.String())
+		}
+		for i := range n {
+			waitCloud(fmt.Sprintf("burst-%d", i))
+		}
 	})
 
 	t.Run("forged sensor refused at once", func(t *testing.T) {
