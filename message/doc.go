@@ -17,6 +17,10 @@
 //	m, err := v.Verify(ctx, msg)
 //	// m.Signer.Name is who signed, m.Payload what.
 //
+// A gateway that authenticated a message adds its own signature with
+// Signer.Countersign; the receiver authenticates both signers with
+// Verifier.VerifyCountersigned.
+//
 // # Steps of Verify
 //
 //  1. Decode strictly: size limit, strict base64url, JSON without duplicate

@@ -52,23 +52,29 @@ const (
 	// ReasonReplayFull: the replay memory is full; refused rather than
 	// risk accepting a replay.
 	ReasonReplayFull
+	// ReasonCountersignature: a countersigned message does not have the
+	// shape docs/message-identities.md gives (two signatures, the second
+	// naming the first by its digest), or the second signature names
+	// another.
+	ReasonCountersignature
 )
 
 var reasonNames = map[Reason]string{
-	ReasonMalformed:    "malformed",
-	ReasonTooLarge:     "too-large",
-	ReasonAlgorithm:    "algorithm",
-	ReasonKeyMismatch:  "key-mismatch",
-	ReasonHeader:       "header",
-	ReasonCritical:     "critical",
-	ReasonNoKey:        "no-key",
-	ReasonBadSignature: "bad-signature",
-	ReasonSigner:       "signer",
-	ReasonExpired:      "expired",
-	ReasonNotYetValid:  "not-yet-valid",
-	ReasonMissingClaim: "missing-claim",
-	ReasonReplayed:     "replayed",
-	ReasonReplayFull:   "replay-full",
+	ReasonMalformed:        "malformed",
+	ReasonTooLarge:         "too-large",
+	ReasonAlgorithm:        "algorithm",
+	ReasonKeyMismatch:      "key-mismatch",
+	ReasonHeader:           "header",
+	ReasonCritical:         "critical",
+	ReasonNoKey:            "no-key",
+	ReasonBadSignature:     "bad-signature",
+	ReasonSigner:           "signer",
+	ReasonExpired:          "expired",
+	ReasonNotYetValid:      "not-yet-valid",
+	ReasonMissingClaim:     "missing-claim",
+	ReasonReplayed:         "replayed",
+	ReasonReplayFull:       "replay-full",
+	ReasonCountersignature: "countersignature",
 }
 
 // String returns the stable label: "malformed", "replayed", ...
@@ -107,20 +113,21 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels for errors.Is.
 var (
-	ErrMalformed    = &Error{Reason: ReasonMalformed}
-	ErrTooLarge     = &Error{Reason: ReasonTooLarge}
-	ErrAlgorithm    = &Error{Reason: ReasonAlgorithm}
-	ErrKeyMismatch  = &Error{Reason: ReasonKeyMismatch}
-	ErrHeader       = &Error{Reason: ReasonHeader}
-	ErrCritical     = &Error{Reason: ReasonCritical}
-	ErrNoKey        = &Error{Reason: ReasonNoKey}
-	ErrBadSignature = &Error{Reason: ReasonBadSignature}
-	ErrSigner       = &Error{Reason: ReasonSigner}
-	ErrExpired      = &Error{Reason: ReasonExpired}
-	ErrNotYetValid  = &Error{Reason: ReasonNotYetValid}
-	ErrMissingClaim = &Error{Reason: ReasonMissingClaim}
-	ErrReplayed     = &Error{Reason: ReasonReplayed}
-	ErrReplayFull   = &Error{Reason: ReasonReplayFull}
+	ErrMalformed        = &Error{Reason: ReasonMalformed}
+	ErrTooLarge         = &Error{Reason: ReasonTooLarge}
+	ErrAlgorithm        = &Error{Reason: ReasonAlgorithm}
+	ErrKeyMismatch      = &Error{Reason: ReasonKeyMismatch}
+	ErrHeader           = &Error{Reason: ReasonHeader}
+	ErrCritical         = &Error{Reason: ReasonCritical}
+	ErrNoKey            = &Error{Reason: ReasonNoKey}
+	ErrBadSignature     = &Error{Reason: ReasonBadSignature}
+	ErrSigner           = &Error{Reason: ReasonSigner}
+	ErrExpired          = &Error{Reason: ReasonExpired}
+	ErrNotYetValid      = &Error{Reason: ReasonNotYetValid}
+	ErrMissingClaim     = &Error{Reason: ReasonMissingClaim}
+	ErrReplayed         = &Error{Reason: ReasonReplayed}
+	ErrReplayFull       = &Error{Reason: ReasonReplayFull}
+	ErrCountersignature = &Error{Reason: ReasonCountersignature}
 )
 
 // ReasonOf returns the Reason of the *Error in err's chain, or 0.

@@ -79,15 +79,15 @@ func parseJWSCompact(msg []byte) (*parsed, error) {
 // §7.2).
 type jwsJSON struct {
 	Payload    *string          `json:"payload"`
-	Protected  string           `json:"protected"`
-	Header     json.RawMessage  `json:"header"`
-	Signature  string           `json:"signature"`
-	Signatures []jwsJSONSigPart `json:"signatures"`
+	Protected  string           `json:"protected,omitempty"`
+	Header     json.RawMessage  `json:"header,omitempty"`
+	Signature  string           `json:"signature,omitempty"`
+	Signatures []jwsJSONSigPart `json:"signatures,omitempty"`
 }
 
 type jwsJSONSigPart struct {
 	Protected string          `json:"protected"`
-	Header    json.RawMessage `json:"header"`
+	Header    json.RawMessage `json:"header,omitempty"`
 	Signature string          `json:"signature"`
 }
 

@@ -53,6 +53,9 @@ type header struct {
 	chain    [][]byte
 	iat, exp int64
 	id       []byte
+	// countersigns, when not empty, is the digest of the signature a
+	// countersignature covers (hdrCountersigns).
+	countersigns string
 }
 
 func (s *Signer) header() (*header, error) {
@@ -131,6 +134,9 @@ func (s *Signer) signJWS(payload []byte, f Format, h *header) ([]byte, error) {
 		WithHeader(hdrJti, base64.RawURLEncoding.EncodeToString(h.id))
 	if h.exp != 0 {
 		opts.WithHeader(hdrExp, h.exp)
+	}
+	if h.countersigns != "" {
+		opts.WithHeader(hdrCountersigns, h.countersigns)
 	}
 	if len(h.chain) > 0 {
 		var x5c []string

@@ -154,11 +154,25 @@ type parsed struct {
 // whose Reason says why it was refused (ReasonSigner wraps the core's
 // *verify.Error).
 func (v *Verifier) Verify(ctx context.Context, msg []byte) (*Verified, error) {
+	out, until, err := v.verify(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.replay.add(out.Signer.Name, out.ID, until, v.now()); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// verify is Verify without the replay step: it returns the message and
+// until when it could be accepted.
+func (v *Verifier) verify(ctx context.Context, msg []byte) (*Verified, time.Time, error) {
+	var zero time.Time
 	if len(msg) > v.cfg.MaxSize {
-		return nil, fail(ReasonTooLarge, "%d bytes, at most %d", len(msg), v.cfg.MaxSize)
+		return nil, zero, fail(ReasonTooLarge, "%d bytes, at most %d", len(msg), v.cfg.MaxSize)
 	}
 	if len(msg) == 0 {
-		return nil, fail(ReasonMalformed, "empty message")
+		return nil, zero, fail(ReasonMalformed, "empty message")
 	}
 	var p *parsed
 	var err error
@@ -168,41 +182,41 @@ func (v *Verifier) Verify(ctx context.Context, msg []byte) (*Verified, error) {
 		p, err = parseCOSE(msg)
 	}
 	if err != nil {
-		return nil, err
+		return nil, zero, err
 	}
 	if !v.accepts(p.format) {
-		return nil, fail(ReasonMalformed, "%s messages are not accepted here", p.format)
+		return nil, zero, fail(ReasonMalformed, "%s messages are not accepted here", p.format)
 	}
 	// Claims are checked for presence now (no lookup for a message that
 	// can never be accepted) and for time once they are authenticated.
 	if p.iat.IsZero() {
-		return nil, fail(ReasonMissingClaim, "no iat: the message's age cannot be bounded")
+		return nil, zero, fail(ReasonMissingClaim, "no iat: the message's age cannot be bounded")
 	}
 	if p.id == "" {
-		return nil, fail(ReasonMissingClaim, "no message id (jti, cti): replays cannot be told apart")
+		return nil, zero, fail(ReasonMissingClaim, "no message id (jti, cti): replays cannot be told apart")
 	}
 	out := &Verified{Format: p.format, Algorithm: p.alg, IssuedAt: p.iat, Expires: p.exp, ID: p.id}
 	if len(p.chain) > 0 {
 		// The carried leaf's key is checked before any DNS traffic.
 		leaf := p.chain[0]
 		if err := fits(p.alg, leaf.PublicKey); err != nil {
-			return nil, err
+			return nil, zero, err
 		}
 		if out.Payload, err = p.check(leaf.PublicKey); err != nil {
-			return nil, badSignature(err)
+			return nil, zero, badSignature(err)
 		}
 		id, err := v.cfg.Core.Verify(ctx, p.name, verify.Presented{Chain: p.chain})
 		if err != nil {
-			return nil, &Error{Reason: ReasonSigner, Err: err}
+			return nil, zero, &Error{Reason: ReasonSigner, Err: err}
 		}
 		out.Signer, out.KeyFrom = id, "certificate"
 	} else {
 		keys, err := v.cfg.Core.PublishedKeys(ctx, p.name)
 		if verify.ReasonOf(err) == verify.ReasonNoUsableRecords {
-			return nil, &Error{Reason: ReasonNoKey, Err: err}
+			return nil, zero, &Error{Reason: ReasonNoKey, Err: err}
 		}
 		if err != nil {
-			return nil, &Error{Reason: ReasonSigner, Err: err}
+			return nil, zero, &Error{Reason: ReasonSigner, Err: err}
 		}
 		var spki []byte
 		fitted := false
@@ -218,25 +232,21 @@ func (v *Verifier) Verify(ctx context.Context, msg []byte) (*Verified, error) {
 		}
 		switch {
 		case !fitted:
-			return nil, fail(ReasonKeyMismatch, "alg %s fits none of the %d keys published for %s", p.alg, len(keys), p.name)
+			return nil, zero, fail(ReasonKeyMismatch, "alg %s fits none of the %d keys published for %s", p.alg, len(keys), p.name)
 		case spki == nil:
-			return nil, fail(ReasonBadSignature, "the signature verifies under none of the keys published for %s", p.name)
+			return nil, zero, fail(ReasonBadSignature, "the signature verifies under none of the keys published for %s", p.name)
 		}
 		id, err := v.cfg.Core.Verify(ctx, p.name, verify.Presented{RawPublicKey: spki})
 		if err != nil {
-			return nil, &Error{Reason: ReasonSigner, Err: err}
+			return nil, zero, &Error{Reason: ReasonSigner, Err: err}
 		}
 		out.Signer, out.KeyFrom = id, "record"
 	}
-	now := v.now()
-	until, err := v.window(p, now)
+	until, err := v.window(p, v.now())
 	if err != nil {
-		return nil, err
+		return nil, zero, err
 	}
-	if err := v.replay.add(out.Signer.Name, p.id, until, now); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, until, nil
 }
 
 func badSignature(err error) error {

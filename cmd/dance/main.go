@@ -33,6 +33,7 @@ func root() *cli.Command {
 			verifyCommand(),
 			signCommand(),
 			verifyMessageCommand(),
+			mqttCommand(),
 			connectCommand(),
 			proxyCommand(),
 			quickstartCommand(),
