@@ -216,24 +216,9 @@ that format (jws: compact or JSON; cose: COSE_Sign1); by default either.
 				}
 				allow = cli.StringList{name}
 			}
-			al, err := verify.ParseAllowList(allow)
-			if err != nil {
-				return cli.Input(err)
-			}
-			cfg := verify.Config{Allow: al, CacheEntries: -1}
-			if rootsFile != "" {
-				if cfg.Roots, err = readCertPool(env, rootsFile); err != nil {
-					return err
-				}
-			}
-			r, err := rf.newResolver(env)
+			core, err := oneShotCore(env, allow, rootsFile, &rf)
 			if err != nil {
 				return err
-			}
-			cfg.Resolver = r
-			core, err := verify.New(cfg)
-			if err != nil {
-				return cli.Fail(err)
 			}
 			if skew == 0 {
 				skew = -1 // Config: negative means none

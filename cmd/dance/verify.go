@@ -93,24 +93,9 @@ certificate. --allow defaults to just that name; give patterns
 			if len(allow) == 0 {
 				allow = cli.StringList{n.String()}
 			}
-			al, err := verify.ParseAllowList(allow)
-			if err != nil {
-				return cli.Input(err)
-			}
-			cfg := verify.Config{Allow: al, CacheEntries: -1}
-			if rootsFile != "" {
-				if cfg.Roots, err = readCertPool(env, rootsFile); err != nil {
-					return err
-				}
-			}
-			r, err := rf.newResolver(env)
+			core, err := oneShotCore(env, allow, rootsFile, &rf)
 			if err != nil {
 				return err
-			}
-			cfg.Resolver = r
-			core, err := verify.New(cfg)
-			if err != nil {
-				return cli.Fail(err)
 			}
 			id, verr := core.Verify(env.Context(), name, p)
 			if asJSON {
@@ -191,4 +176,28 @@ func printVerdictJSON(env *cli.Env, name string, id *verify.Identity, err error)
 	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// oneShotCore is the verification core of one command run: the names of
+// allow, PKIX-TA/PKIX-EE roots from rootsFile ("" for none), the resolver
+// of rf, and no verdict cache.
+func oneShotCore(env *cli.Env, allow []string, rootsFile string, rf *resolverFlags) (*verify.Core, error) {
+	al, err := verify.ParseAllowList(allow)
+	if err != nil {
+		return nil, cli.Input(err)
+	}
+	cfg := verify.Config{Allow: al, CacheEntries: -1}
+	if rootsFile != "" {
+		if cfg.Roots, err = readCertPool(env, rootsFile); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Resolver, err = rf.newResolver(env); err != nil {
+		return nil, err
+	}
+	core, err := verify.New(cfg)
+	if err != nil {
+		return nil, cli.Fail(err)
+	}
+	return core, nil
 }
