@@ -30,7 +30,7 @@ func kdig(t *testing.T, addr string, c *client, name, qtype string) string {
 // revoked, or not on the policy is refused at TLS.
 func TestKdig(t *testing.T) {
 	if _, err := exec.LookPath("kdig"); err != nil {
-		t.Skip("kdig not installed")
+		t.Fatal("kdig is not installed (Debian package knot-dnsutils, in scripts/debian-packages)")
 	}
 	e := startGate(t, realUnbound(t), nil)
 	all, narrow := e.clients[nameAll], e.clients[nameNarrow]

@@ -19,7 +19,7 @@ import (
 func TestServerAgainstGnuTLS(t *testing.T) {
 	bin, err := exec.LookPath("gnutls-cli")
 	if err != nil {
-		t.Skip("gnutls-cli not installed")
+		t.Fatal("gnutls-cli is not installed (Debian package gnutls-bin, in scripts/debian-packages)")
 	}
 	p := testPKI(t)
 	dir := opensslFiles(t, p)

@@ -51,7 +51,7 @@ func opensslFiles(t *testing.T, p *pki) (dir string) {
 func needOpenSSL(t *testing.T) string {
 	path, err := exec.LookPath("openssl")
 	if err != nil {
-		t.Skip("openssl not installed")
+		t.Fatal("openssl is not installed (Debian package openssl, in scripts/debian-packages)")
 	}
 	return path
 }
