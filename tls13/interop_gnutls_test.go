@@ -2,7 +2,6 @@ package tls13
 
 import (
 	"context"
-	"io"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -49,30 +48,8 @@ func TestServerAgainstGnuTLS(t *testing.T) {
 			if tc.clientCert != "" {
 				cfg.ClientAuth, cfg.ClientCAs = RequireClientCert, p.clientPool
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			type result struct {
-				data  []byte
-				err   error
-				state ConnectionState
-			}
-			done := make(chan result, 1)
-			go func() {
-				raw, err := ln.Accept()
-				if err != nil {
-					done <- result{err: err}
-					return
-				}
-				raw.SetDeadline(time.Now().Add(time.Minute))
-				s := Server(raw, cfg)
-				defer s.Close()
-				data, err := io.ReadAll(s)
-				done <- result{data, err, s.ConnectionState()}
-			}()
-			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			addr, done := serveOnce(t, cfg)
+			_, port, _ := net.SplitHostPort(addr)
 			args := []string{"--port", port, "--sni-hostname", "server.test", "--verify-hostname", "server.test",
 				"--x509cafile", filepath.Join(dir, "ca.pem"),
 				"--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+" + tc.cipher + ":-GROUP-ALL:" + tc.groups}

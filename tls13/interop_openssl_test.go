@@ -176,30 +176,8 @@ func TestServerAgainstOpenSSL(t *testing.T) {
 			if tc.clientCert != "" {
 				cfg.ClientAuth, cfg.ClientCAs = RequireClientCert, p.clientPool
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			type result struct {
-				data  []byte
-				err   error
-				state ConnectionState
-			}
-			done := make(chan result, 1)
-			go func() {
-				raw, err := ln.Accept()
-				if err != nil {
-					done <- result{err: err}
-					return
-				}
-				raw.SetDeadline(time.Now().Add(time.Minute))
-				s := Server(raw, cfg)
-				defer s.Close()
-				data, err := io.ReadAll(s)
-				done <- result{data, err, s.ConnectionState()}
-			}()
-			args := []string{"s_client", "-connect", ln.Addr().String(), "-tls1_3", "-servername", "server.test",
+			addr, done := serveOnce(t, cfg)
+			args := []string{"s_client", "-connect", addr, "-tls1_3", "-servername", "server.test",
 				"-CAfile", filepath.Join(dir, "ca.pem"), "-verify_return_error", "-verify_hostname", "server.test",
 				"-ciphersuites", opensslSuites[tc.suite], "-groups", tc.groups}
 			if tc.clientCert != "" {
@@ -233,4 +211,36 @@ func TestServerAgainstOpenSSL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ourServerResult is what serveOnce's server read and ended with.
+type ourServerResult struct {
+	data  []byte
+	err   error
+	state ConnectionState
+}
+
+// serveOnce accepts one connection on a 127.0.0.1 port with our server
+// and reads it to the end; the listener closes with the test.
+func serveOnce(t *testing.T, cfg *Config) (addr string, done <-chan ourServerResult) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	c := make(chan ourServerResult, 1)
+	go func() {
+		raw, err := ln.Accept()
+		if err != nil {
+			c <- ourServerResult{err: err}
+			return
+		}
+		raw.SetDeadline(time.Now().Add(time.Minute))
+		s := Server(raw, cfg)
+		defer s.Close()
+		data, err := io.ReadAll(s)
+		c <- ourServerResult{data, err, s.ConnectionState()}
+	}()
+	return ln.Addr().String(), c
 }
