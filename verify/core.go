@@ -202,17 +202,27 @@ func (c *Core) Verify(ctx context.Context, claimedName string, p Presented) (*Id
 }
 
 func (c *Core) verify(ctx context.Context, claimed string, p Presented) (*Identity, bool, error) {
+	q, err := c.clientQuery(claimed)
+	if err != nil {
+		return nil, false, err
+	}
+	return c.authenticate(ctx, q, p)
+}
+
+// clientQuery is the query of a peer that claims a name: its syntax
+// checked, and the name on the allow-list.
+func (c *Core) clientQuery(claimed string) (query, error) {
 	n, err := identity.ParseName(claimed)
 	if err != nil {
-		return nil, false, &Error{Reason: ReasonNameSyntax, Name: claimed, Err: err}
+		return query{}, &Error{Reason: ReasonNameSyntax, Name: claimed, Err: err}
 	}
 	name := n.String()
 	// Architecture §4.1.1: nothing is looked up for a name that is not
 	// allowed, so unknown names cost the server nothing.
 	if !c.allow.Load().Allows(name) {
-		return nil, false, &Error{Reason: ReasonNotAllowed, Name: name}
+		return query{}, &Error{Reason: ReasonNotAllowed, Name: name}
 	}
-	return c.authenticate(ctx, query{owner: name, name: n, usages: clientUsages}, p)
+	return query{owner: name, name: n, usages: clientUsages}, nil
 }
 
 // The extended key usages a validated path must allow, for clients and

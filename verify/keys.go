@@ -55,18 +55,14 @@ func (c *Core) PublishedKeys(ctx context.Context, name string) ([]PublishedKey, 
 }
 
 func (c *Core) publishedKeys(ctx context.Context, claimed string) ([]PublishedKey, error) {
-	n, err := identity.ParseName(claimed)
+	q, err := c.clientQuery(claimed)
 	if err != nil {
-		return nil, &Error{Reason: ReasonNameSyntax, Name: claimed, Err: err}
+		return nil, err
 	}
-	name := n.String()
-	if !c.allow.Load().Allows(name) {
-		return nil, &Error{Reason: ReasonNotAllowed, Name: name}
-	}
-	if n.Kind() == identity.KindUser {
+	name := q.owner
+	if q.name.Kind() == identity.KindUser {
 		return nil, &Error{Reason: ReasonPolicy, Name: name, Err: errors.New("a raw public key cannot name a user")}
 	}
-	q := query{owner: name, name: n, usages: clientUsages}
 	res, err := c.lookup(ctx, name)
 	if err != nil {
 		return nil, err
