@@ -2,7 +2,6 @@ package tls13
 
 import (
 	"bytes"
-	"crypto/ecdh"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -30,8 +29,8 @@ type clientHS struct {
 	c       *Conn
 	curves  []CurveID
 	hello   wire.ClientHello
-	key     *ecdh.PrivateKey
-	group   CurveID
+	keys    []*groupKey // the shares offered in the current ClientHello
+	group   CurveID     // the group of the share the server took
 	tr      *transcript.Transcript
 	sched   *keysched.Schedule
 	sentCCS bool
@@ -66,13 +65,20 @@ func (c *Conn) clientHandshake() error {
 	return hs.readServerFlight()
 }
 
-func (hs *clientHS) newKeyShare(g CurveID) (wire.Extension, error) {
-	k, err := g.ecdh().GenerateKey(hs.c.cfg.rand())
-	if err != nil {
-		return wire.Extension{}, err
+// newKeyShares generates the key shares for groups and returns their
+// key_share extension.
+func (hs *clientHS) newKeyShares(groups ...CurveID) (wire.Extension, error) {
+	hs.keys = hs.keys[:0]
+	shares := make([]wire.KeyShare, 0, len(groups))
+	for _, g := range groups {
+		k, err := newGroupKey(g, hs.c.cfg.rand())
+		if err != nil {
+			return wire.Extension{}, err
+		}
+		hs.keys = append(hs.keys, k)
+		shares = append(shares, wire.KeyShare{Group: uint16(g), Data: k.share()})
 	}
-	hs.key, hs.group = k, g
-	return wire.NewClientKeyShareExtension([]wire.KeyShare{{Group: uint16(g), Data: k.PublicKey().Bytes()}}), nil
+	return wire.NewClientKeyShareExtension(shares), nil
 }
 
 func (hs *clientHS) sendFirstHello() error {
@@ -94,7 +100,7 @@ func (hs *clientHS) sendFirstHello() error {
 	for i, g := range hs.curves {
 		groups[i] = uint16(g)
 	}
-	share, err := hs.newKeyShare(hs.curves[0])
+	share, err := hs.newKeyShares(firstShares(hs.curves)...)
 	if err != nil {
 		return err
 	}
@@ -186,10 +192,12 @@ func (hs *clientHS) retry(hrr *wire.ServerHello) (*wire.ServerHello, error) {
 	var newShare *wire.Extension
 	if hrr.SelectedGroup != 0 {
 		g := CurveID(hrr.SelectedGroup)
-		if !slices.Contains(hs.curves, g) || g == hs.group {
+		// RFC 8446 §4.1.4: a group not offered, or one a share was
+		// sent for, is an illegal_parameter.
+		if !slices.Contains(hs.curves, g) || hs.keyFor(g) != nil {
 			return nil, alert.Errorf(alert.IllegalParameter, "HelloRetryRequest selects group %v", g)
 		}
-		e, err := hs.newKeyShare(g)
+		e, err := hs.newKeyShares(g)
 		if err != nil {
 			return nil, err
 		}
@@ -252,16 +260,14 @@ func (hs *clientHS) handshakeKeys(sh *wire.ServerHello) error {
 		// key exchange (RFC 8446 §4.2.8, §9.2).
 		return alert.Errorf(alert.MissingExtension, "ServerHello without key_share")
 	}
-	if CurveID(sh.KeyShare.Group) != hs.group {
-		return alert.Errorf(alert.IllegalParameter, "server share for group %v, ours is %v", CurveID(sh.KeyShare.Group), hs.group)
+	key := hs.keyFor(CurveID(sh.KeyShare.Group))
+	if key == nil {
+		return alert.Errorf(alert.IllegalParameter, "server share for group %v, for which we sent none", CurveID(sh.KeyShare.Group))
 	}
-	peer, err := hs.group.ecdh().NewPublicKey(sh.KeyShare.Data)
+	hs.group = key.group
+	shared, err := key.sharedSecret(sh.KeyShare.Data)
 	if err != nil {
-		return &alert.Error{Alert: alert.IllegalParameter, Reason: "server key share", Err: err}
-	}
-	shared, err := hs.key.ECDH(peer)
-	if err != nil {
-		return &alert.Error{Alert: alert.IllegalParameter, Reason: "server key share", Err: err}
+		return err
 	}
 	defer clear(shared)
 	if c.suite == nil {

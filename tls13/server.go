@@ -2,7 +2,6 @@ package tls13
 
 import (
 	"bytes"
-	"crypto/ecdh"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -253,31 +252,18 @@ func (hs *serverHS) retry(ch1 []byte) error {
 
 func (hs *serverHS) sendServerHello() error {
 	c := hs.c
-	peer, err := hs.group.ecdh().NewPublicKey(hs.share)
-	if err != nil {
-		return &alert.Error{Alert: alert.IllegalParameter, Reason: "client key share", Err: err}
-	}
-	key, err := hs.group.ecdh().GenerateKey(c.cfg.rand())
+	share, shared, err := serverKeyExchange(hs.group, c.cfg.rand(), hs.share)
 	if err != nil {
 		return err
 	}
-	shared, err := key.ECDH(peer)
-	if err != nil {
-		return &alert.Error{Alert: alert.IllegalParameter, Reason: "client key share", Err: err}
-	}
 	defer clear(shared)
-	return hs.sendHelloWithKey(key, shared)
-}
-
-func (hs *serverHS) sendHelloWithKey(key *ecdh.PrivateKey, shared []byte) error {
-	c := hs.c
 	sh := wire.ServerHello{
 		LegacyVersion: record.LegacyVersion,
 		SessionIDEcho: hs.hello.SessionID,
 		CipherSuite:   c.suite.ID,
 		Extensions: []wire.Extension{
 			wire.NewServerSupportedVersionsExtension(wire.VersionTLS13),
-			wire.NewServerKeyShareExtension(wire.KeyShare{Group: uint16(hs.group), Data: key.PublicKey().Bytes()}),
+			wire.NewServerKeyShareExtension(wire.KeyShare{Group: uint16(hs.group), Data: share}),
 		},
 	}
 	if _, err := io.ReadFull(c.cfg.rand(), sh.Random[:]); err != nil {
