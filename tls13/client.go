@@ -35,6 +35,8 @@ type clientHS struct {
 	sched   *keysched.Schedule
 	sentCCS bool
 	certReq *wire.CertificateRequest
+	session *ClientSessionState // offered in the ClientHello; nil: none
+	psk     []byte              // the session's PSK, once the server accepted it
 }
 
 func (c *Conn) clientHandshake() error {
@@ -118,6 +120,7 @@ func (hs *clientHS) sendFirstHello() error {
 	if len(cfg.NextProtos) > 0 {
 		m.Extensions = append(m.Extensions, wire.NewALPNExtension(cfg.NextProtos))
 	}
+	hs.offerSession() // pre_shared_key comes last
 	return hs.writeHello()
 }
 
@@ -167,12 +170,16 @@ func (hs *clientHS) readServerHello() (*wire.ServerHello, error) {
 	if !slices.Contains(clientSuites, sh.CipherSuite) {
 		return nil, alert.Errorf(alert.IllegalParameter, "cipher suite %#04x we did not offer", sh.CipherSuite)
 	}
-	if sh.SelectedIdentity >= 0 {
+	if sh.SelectedIdentity >= 0 && hs.session == nil {
 		return nil, alert.Errorf(alert.IllegalParameter, "pre_shared_key selected, none offered")
 	}
 	for _, e := range sh.Extensions {
 		switch e.Type {
 		case wire.ExtSupportedVersions, wire.ExtKeyShare, wire.ExtCookie:
+		case wire.ExtPreSharedKey:
+			if hs.session == nil {
+				return nil, alert.Errorf(alert.UnsupportedExtension, "pre_shared_key not offered")
+			}
 		default:
 			// RFC 8446 §4.1.4: an extension not offered in the
 			// ClientHello (cookie excepted) is unsupported_extension.
@@ -214,12 +221,16 @@ func (hs *clientHS) retry(hrr *wire.ServerHello) (*wire.ServerHello, error) {
 		if e.Type == wire.ExtKeyShare && newShare != nil {
 			e = *newShare
 		}
+		if e.Type == wire.ExtPreSharedKey {
+			continue // offered again, last, by retrySession
+		}
 		exts = append(exts, e)
 	}
 	if hrr.Cookie != nil {
 		exts = append(exts, wire.NewCookieExtension(hrr.Cookie))
 	}
 	hs.hello.Extensions = exts
+	hs.retrySession(c.suite)
 	if err := hs.sendCCS(); err != nil {
 		return nil, err
 	}
@@ -274,13 +285,16 @@ func (hs *clientHS) handshakeKeys(sh *wire.ServerHello) error {
 		c.suite = record.SuiteByID(sh.CipherSuite)
 		hs.tr.SetHash(c.suite.Hash)
 	}
+	if err := hs.acceptServerPSK(sh); err != nil {
+		return err
+	}
 	hs.tr.Add(sh.Marshal())
 	c.state.Version = wire.VersionTLS13
 	c.state.CipherSuite = sh.CipherSuite
 	c.state.Group = hs.group
 	c.state.ServerName = c.cfg.ServerName
 
-	hs.sched = keysched.New(c.suite.Hash, nil)
+	hs.sched = keysched.New(c.suite.Hash, hs.psk)
 	hs.sched.Handshake(shared)
 	th := hs.tr.Sum()
 	// From here on our records, alerts included, are protected with the
@@ -318,39 +332,15 @@ func (hs *clientHS) readServerFlight() error {
 	}
 	hs.tr.Add(msg)
 
-	if msg, err = hs.next(wire.TypeCertificateRequest, wire.TypeCertificate); err != nil {
+	var chain []*x509.Certificate
+	if hs.psk != nil {
+		// RFC 8446 §2.2: a PSK handshake authenticates the server by
+		// the PSK; no Certificate, CertificateRequest or
+		// CertificateVerify follows.
+		chain = hs.session.peerCerts
+	} else if chain, err = hs.readServerAuth(); err != nil {
 		return err
 	}
-	if wire.HandshakeType(msg[0]) == wire.TypeCertificateRequest {
-		cr := &wire.CertificateRequest{}
-		if err := cr.Unmarshal(msg); err != nil {
-			return err
-		}
-		// RFC 8446 §4.3.2: zero length in the main handshake.
-		if len(cr.Context) != 0 {
-			return alert.Errorf(alert.IllegalParameter, "CertificateRequest context in the handshake")
-		}
-		hs.certReq = cr
-		hs.tr.Add(msg)
-		if msg, err = hs.next(wire.TypeCertificate); err != nil {
-			return err
-		}
-	}
-	chain, err := hs.readServerCertificate(msg)
-	if err != nil {
-		return err
-	}
-	if msg, err = hs.next(wire.TypeCertificateVerify); err != nil {
-		return err
-	}
-	var cv wire.CertificateVerify
-	if err := cv.Unmarshal(msg); err != nil {
-		return err
-	}
-	if err := sigalg.Verify(chain[0].PublicKey, cv.Algorithm, sigalg.Schemes(), sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
-		return err
-	}
-	hs.tr.Add(msg)
 
 	if msg, err = hs.next(wire.TypeFinished); err != nil {
 		return err
@@ -389,7 +379,53 @@ func (hs *clientHS) readServerFlight() error {
 		return err
 	}
 	c.setWriteSecret(cats)
+	if c.cfg.ClientSessionCache != nil {
+		// RFC 8446 §7.1: the resumption master secret covers the
+		// client's Finished.
+		c.resMaster = hs.sched.Derive(keysched.LabelResumptionMaster, hs.tr.Sum())
+	}
 	return nil
+}
+
+// readServerAuth reads CertificateRequest (optional), Certificate and
+// CertificateVerify (RFC 8446 §4.3.2, §4.4.2, §4.4.3) and returns the
+// verified chain.
+func (hs *clientHS) readServerAuth() ([]*x509.Certificate, error) {
+	msg, err := hs.next(wire.TypeCertificateRequest, wire.TypeCertificate)
+	if err != nil {
+		return nil, err
+	}
+	if wire.HandshakeType(msg[0]) == wire.TypeCertificateRequest {
+		cr := &wire.CertificateRequest{}
+		if err := cr.Unmarshal(msg); err != nil {
+			return nil, err
+		}
+		// RFC 8446 §4.3.2: zero length in the main handshake.
+		if len(cr.Context) != 0 {
+			return nil, alert.Errorf(alert.IllegalParameter, "CertificateRequest context in the handshake")
+		}
+		hs.certReq = cr
+		hs.tr.Add(msg)
+		if msg, err = hs.next(wire.TypeCertificate); err != nil {
+			return nil, err
+		}
+	}
+	chain, err := hs.readServerCertificate(msg)
+	if err != nil {
+		return nil, err
+	}
+	if msg, err = hs.next(wire.TypeCertificateVerify); err != nil {
+		return nil, err
+	}
+	var cv wire.CertificateVerify
+	if err := cv.Unmarshal(msg); err != nil {
+		return nil, err
+	}
+	if err := sigalg.Verify(chain[0].PublicKey, cv.Algorithm, sigalg.Schemes(), sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
+		return nil, err
+	}
+	hs.tr.Add(msg)
+	return chain, nil
 }
 
 // checkEncryptedExtensions accepts only answers to what we offered (RFC

@@ -88,8 +88,20 @@ type Config struct {
 	// X25519MLKEM768, X25519, P-256, P-384.
 	CurvePreferences []CurveID
 
-	// Time returns the current time for certificate validity; nil means
-	// time.Now.
+	// ClientSessionCache, for a client, keeps the sessions (tickets)
+	// servers issue, to resume them in later handshakes (RFC 8446 §2.2).
+	// nil: no tickets are kept, every handshake is a full one. A cache
+	// may be shared by Configs.
+	ClientSessionCache ClientSessionCache
+
+	// SessionTicketsDisabled, for a server, stops it issuing tickets and
+	// resuming sessions. By default a server sends one NewSessionTicket
+	// per connection, sealed with a key it makes, rotates daily and keeps
+	// in memory only, and resumes the tickets it can open.
+	SessionTicketsDisabled bool
+
+	// Time returns the current time for certificate validity and ticket
+	// lifetimes; nil means time.Now.
 	Time func() time.Time
 
 	// editMessage, set by tests only, rewrites each protected handshake
