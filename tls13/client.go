@@ -120,6 +120,11 @@ func (hs *clientHS) sendFirstHello() error {
 	if len(cfg.NextProtos) > 0 {
 		m.Extensions = append(m.Extensions, wire.NewALPNExtension(cfg.NextProtos))
 	}
+	limit, err := cfg.recordSizeLimit()
+	if err != nil {
+		return err
+	}
+	m.Extensions = append(m.Extensions, wire.NewRecordSizeLimitExtension(limit))
 	hs.offerSession() // pre_shared_key comes last
 	return hs.writeHello()
 }
@@ -451,6 +456,10 @@ func (hs *clientHS) checkEncryptedExtensions(ee *wire.EncryptedExtensions) error
 				return alert.Errorf(alert.IllegalParameter, "ALPN protocol %q not offered", ee.ALPN)
 			}
 			c.state.NegotiatedProtocol = ee.ALPN
+		case wire.ExtRecordSizeLimit:
+			if err := c.applyRecordLimits(ee.RecordSizeLimit); err != nil {
+				return err
+			}
 		default:
 			return alert.Errorf(alert.UnsupportedExtension, "EncryptedExtensions extension %d not offered", e.Type)
 		}

@@ -88,6 +88,13 @@ type Config struct {
 	// X25519MLKEM768, X25519, P-256, P-384.
 	CurvePreferences []CurveID
 
+	// RecordSizeLimit is the largest plaintext of a protected record
+	// this side accepts, content type and padding included, advertised
+	// with record_size_limit (RFC 8449) and enforced once the peer has
+	// acknowledged it: 64 to 16385; 0 means 16385, the protocol's own
+	// limit. Constrained devices lower it to bound their buffers.
+	RecordSizeLimit int
+
 	// ClientSessionCache, for a client, keeps the sessions (tickets)
 	// servers issue, to resume them in later handshakes (RFC 8446 §2.2).
 	// nil: no tickets are kept, every handshake is a full one. A cache

@@ -50,6 +50,9 @@ func (c *Conn) serverHandshake() error {
 	if err != nil {
 		return err
 	}
+	if _, err := c.cfg.recordSizeLimit(); err != nil {
+		return err
+	}
 	hs := &serverHS{c: c, curves: curves, tr: transcript.New()}
 	msg, err := hs.readClientHello()
 	if err != nil {
@@ -315,6 +318,15 @@ func (hs *serverHS) sendServerFlight() error {
 	ee := wire.EncryptedExtensions{Extensions: []wire.Extension{}}
 	if p := c.state.NegotiatedProtocol; p != "" {
 		ee.Extensions = append(ee.Extensions, wire.NewALPNExtension([]string{p}))
+	}
+	if v := hs.hello.RecordSizeLimit; v != 0 {
+		// RFC 8449 §4: answered only when offered; the client's limit
+		// binds our records from EncryptedExtensions on.
+		ours, _ := c.cfg.recordSizeLimit()
+		ee.Extensions = append(ee.Extensions, wire.NewRecordSizeLimitExtension(ours))
+		if err := c.applyRecordLimits(v); err != nil {
+			return err
+		}
 	}
 	if err := hs.writeMessage(ee.Marshal()); err != nil {
 		return err
