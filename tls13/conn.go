@@ -84,6 +84,7 @@ type Conn struct {
 	helloSeen bool   // a ClientHello was sent or received
 	hsBuf     []byte // handshake bytes not yet a whole message
 	appBuf    []byte // application data not yet read
+	appStore  []byte // appBuf's storage, reused from record to record
 	readErr   error  // sticky
 	inSec     []byte // current read traffic secret
 
@@ -338,7 +339,8 @@ func (c *Conn) readPostHandshake() error {
 			// interleaved with other record types.
 			return alert.Errorf(alert.UnexpectedMessage, "application data inside a handshake message")
 		}
-		c.appBuf = append(c.appBuf[:0], data...)
+		c.appStore = append(c.appStore[:0], data...)
+		c.appBuf = c.appStore
 		return nil
 	case record.TypeHandshake:
 		c.hsBuf = append(c.hsBuf, data...)

@@ -68,6 +68,9 @@ func newFunc(h Hash) func() hash.Hash {
 // The label and context are ours, never a peer's, so an oversized one is a
 // programming error and panics.
 func ExpandLabel(h Hash, secret []byte, label string, context []byte, length int) []byte {
+	if length <= h.Size() {
+		return expandOneBlock(h, secret, label, context, length)
+	}
 	out, err := hkdf.Expand(newFunc(h), secret, string(HkdfLabel(label, context, length)), length)
 	if err != nil {
 		// Only an output longer than 255*HashLen fails; our lengths are
@@ -75,6 +78,26 @@ func ExpandLabel(h Hash, secret []byte, label string, context []byte, length int
 		panic("keysched: " + err.Error())
 	}
 	return out
+}
+
+// expandOneBlock is HKDF-Expand for an output of at most one hash length,
+// every length the key schedule asks for: RFC 5869 §2.3's T(1) =
+// HMAC-Hash(PRK, info | 0x01), truncated. It saves the allocations of the
+// general path on every secret, key and IV of a handshake.
+func expandOneBlock(h Hash, secret []byte, label string, context []byte, length int) []byte {
+	if len(labelPrefix)+len(label) > 255 || len(context) > 255 {
+		panic("keysched: HkdfLabel field too long")
+	}
+	info := make([]byte, 0, 2+1+len(labelPrefix)+len(label)+1+len(context)+1)
+	info = append(info, byte(length>>8), byte(length), byte(len(labelPrefix)+len(label)))
+	info = append(info, labelPrefix...)
+	info = append(info, label...)
+	info = append(info, byte(len(context)))
+	info = append(info, context...)
+	info = append(info, 1) // the counter octet of T(1)
+	m := hmac.New(newFunc(h), secret)
+	m.Write(info)
+	return m.Sum(make([]byte, 0, h.Size()))[:length]
 }
 
 // HkdfLabel returns the encoded HkdfLabel structure of RFC 8446 §7.1, the
