@@ -83,8 +83,7 @@ type Conn struct {
 	inMu      sync.Mutex
 	helloSeen bool   // a ClientHello was sent or received
 	hsBuf     []byte // handshake bytes not yet a whole message
-	appBuf    []byte // application data not yet read
-	appStore  []byte // appBuf's storage, reused from record to record
+	appBuf    []byte // application data not yet read; points into the record layer's buffer
 	readErr   error  // sticky
 	inSec     []byte // current read traffic secret
 
@@ -339,8 +338,9 @@ func (c *Conn) readPostHandshake() error {
 			// interleaved with other record types.
 			return alert.Errorf(alert.UnexpectedMessage, "application data inside a handshake message")
 		}
-		c.appStore = append(c.appStore[:0], data...)
-		c.appBuf = c.appStore
+		// No copy: the record layer keeps data until the next record
+		// is read, which happens only once appBuf is drained.
+		c.appBuf = data
 		return nil
 	case record.TypeHandshake:
 		c.hsBuf = append(c.hsBuf, data...)

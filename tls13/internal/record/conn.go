@@ -29,8 +29,12 @@ type Conn struct {
 	// is capped so that the record stays within the limit.
 	Padding func(n int) int
 
-	rbuf []byte
-	wbuf []byte
+	// rbuf holds bytes read from r: rbuf[rpos:rend] are not yet
+	// consumed. Reads ask for as much as fits, so a stream of records
+	// costs about one read call per record or less, not two.
+	rbuf       []byte
+	rpos, rend int
+	wbuf       []byte
 }
 
 // NewConn returns a Conn reading from r and writing to w, unprotected, with
@@ -90,13 +94,10 @@ func (c *Conn) SetWriteLimit(n int) {
 // handshake and alert records are unexpected_message (RFC 8446 §5.1 forbids
 // sending them).
 func (c *Conn) ReadRecord() (ContentType, []byte, error) {
-	if cap(c.rbuf) < HeaderLen+MaxCiphertext {
-		c.rbuf = make([]byte, HeaderLen+MaxCiphertext)
-	}
-	buf := c.rbuf[:HeaderLen]
-	if _, err := io.ReadFull(c.r, buf); err != nil {
+	if err := c.fill(HeaderLen); err != nil {
 		return 0, nil, err
 	}
+	buf := c.rbuf[c.rpos : c.rpos+HeaderLen]
 	typ := ContentType(buf[0])
 	n := int(buf[3])<<8 | int(buf[4])
 	switch typ {
@@ -108,13 +109,14 @@ func (c *Conn) ReadRecord() (ContentType, []byte, error) {
 	if n > MaxCiphertext || (!protected && n > MaxPlaintext) {
 		return 0, nil, alert.Errorf(alert.RecordOverflow, "record of %d octets", n)
 	}
-	buf = c.rbuf[:HeaderLen+n]
-	if _, err := io.ReadFull(c.r, buf[HeaderLen:]); err != nil {
+	if err := c.fill(HeaderLen + n); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return 0, nil, err
 	}
+	buf = c.rbuf[c.rpos : c.rpos+HeaderLen+n]
+	c.rpos += HeaderLen + n
 	content := buf[HeaderLen:]
 	if protected {
 		var err error
@@ -135,6 +137,34 @@ func (c *Conn) ReadRecord() (ContentType, []byte, error) {
 		return 0, nil, alert.Errorf(alert.UnexpectedMessage, "zero-length %v record", typ)
 	}
 	return typ, content, nil
+}
+
+// fill makes at least n unconsumed bytes available at c.rbuf[c.rpos:],
+// n <= HeaderLen+MaxCiphertext. At the end of the stream it returns io.EOF
+// if nothing is buffered and io.ErrUnexpectedEOF if a partial record is.
+func (c *Conn) fill(n int) error {
+	if c.rbuf == nil {
+		c.rbuf = make([]byte, HeaderLen+MaxCiphertext)
+	}
+	if c.rpos+n > len(c.rbuf) {
+		// Move the partial record to the front to make room.
+		c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
+		c.rpos = 0
+	}
+	for c.rend-c.rpos < n {
+		m, err := c.r.Read(c.rbuf[c.rend:])
+		c.rend += m
+		if c.rend-c.rpos >= n {
+			return nil
+		}
+		if err != nil {
+			if err == io.EOF && c.rend > c.rpos {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // WriteRecord writes data of type typ as one or more records. Handshake and
