@@ -303,7 +303,13 @@ func (hs *clientHS) handshakeKeys(sh *wire.ServerHello) error {
 	hs.sched.Handshake(shared)
 	th := hs.tr.Sum()
 	// From here on our records, alerts included, are protected with the
-	// handshake keys (RFC 8446 §2: all messages after ServerHello).
+	// handshake keys (RFC 8446 §2: all messages after ServerHello). The
+	// compatibility change_cipher_spec goes first (RFC 8446 §D.4), so a
+	// middlebox, or a peer expecting it, sees it before any protected
+	// record, an alert refusing the server's flight included.
+	if err := hs.sendCCS(); err != nil {
+		return err
+	}
 	c.setWriteSecret(hs.sched.Derive(keysched.LabelClientHandshake, th))
 	return c.setReadSecret(hs.sched.Derive(keysched.LabelServerHandshake, th))
 }
@@ -371,9 +377,6 @@ func (hs *clientHS) readServerFlight() error {
 	}
 	c.state.PeerCertificates = chain
 
-	if err := hs.sendCCS(); err != nil {
-		return err
-	}
 	if hs.certReq != nil {
 		if err := hs.sendClientCertificate(); err != nil {
 			return err
