@@ -216,3 +216,41 @@ func TestServerOpenSSLResumption(t *testing.T) {
 		})
 	}
 }
+
+// TestClientOpenSSLResumption: our client resumes with openssl s_server's
+// tickets, also after a HelloRetryRequest.
+func TestClientOpenSSLResumption(t *testing.T) {
+	p := testPKI(t)
+	dir := opensslFiles(t, p)
+	cases := map[string]struct {
+		groups  string
+		wantHRR bool
+	}{
+		"X25519":       {groups: "X25519"},
+		"HRR to P-384": {groups: "P-384", wantHRR: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			// A later -naccept overrides startSServer's.
+			addr := startSServer(t, "-cert", filepath.Join(dir, "server.pem"), "-key", filepath.Join(dir, "server.key"),
+				"-groups", tc.groups, "-naccept", "2")
+			cfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(1)}
+			for i := range 2 {
+				c := dial(t, addr, cfg)
+				c.SetDeadline(time.Now().Add(time.Minute))
+				if _, err := io.WriteString(c, "dance\n"); err != nil {
+					t.Fatalf("connection %d: %v", i, err)
+				}
+				got, err := bufio.NewReader(c).ReadString('\n')
+				if err != nil || got != "ecnad\n" {
+					t.Fatalf("connection %d: read %q, %v", i, got, err)
+				}
+				st := c.ConnectionState()
+				if st.Resumed != (i == 1) || st.HelloRetried != tc.wantHRR {
+					t.Errorf("connection %d: resumed %v HRR %v", i, st.Resumed, st.HelloRetried)
+				}
+				c.Close()
+			}
+		})
+	}
+}
