@@ -107,10 +107,10 @@ func (hs *clientHS) sendFirstHello() error {
 		return err
 	}
 	m.Extensions = []wire.Extension{
-		wire.NewClientSupportedVersionsExtension([]uint16{wire.VersionTLS13}),
+		staticExts.versions,
 		wire.NewSupportedGroupsExtension(groups),
-		wire.NewSignatureAlgorithmsExtension(sigalg.Schemes(), false),
-		wire.NewSignatureAlgorithmsExtension(certSignatureSchemes, true),
+		staticExts.sigAlgs,
+		staticExts.sigAlgsCert,
 		share,
 	}
 	// RFC 6066 §3: literal IP addresses are not sent as host names.

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/dnsbound/dance/tls13/internal/alert"
+	"github.com/dnsbound/dance/tls13/internal/sigalg"
 	"github.com/dnsbound/dance/tls13/internal/wire"
 )
 
@@ -202,4 +203,14 @@ func (hs *clientHS) keyFor(g CurveID) *groupKey {
 		}
 	}
 	return nil
+}
+
+// staticExts are extensions whose content never changes, encoded
+// once instead of on every handshake; messages only read them.
+var staticExts = struct {
+	versions, sigAlgs, sigAlgsCert wire.Extension
+}{
+	versions:    wire.NewClientSupportedVersionsExtension([]uint16{wire.VersionTLS13}),
+	sigAlgs:     wire.NewSignatureAlgorithmsExtension(sigalg.Schemes(), false),
+	sigAlgsCert: wire.NewSignatureAlgorithmsExtension(certSignatureSchemes, true),
 }

@@ -263,6 +263,7 @@ func (c *Conn) storeTicket(m *wire.NewSessionTicket) {
 type ticketKey struct {
 	name    [ticketKeyNameLen]byte
 	key     [32]byte
+	aead    cipher.AEAD // AES-256-GCM under key; safe for concurrent use
 	created time.Time
 }
 
@@ -303,6 +304,13 @@ func (k *ticketKeys) current(now time.Time, rand io.Reader) (*ticketKey, error) 
 		return nil, err
 	}
 	if _, err := io.ReadFull(rand, nk.key[:]); err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(nk.key[:])
+	if err != nil {
+		return nil, err
+	}
+	if nk.aead, err = cipher.NewGCM(block); err != nil {
 		return nil, err
 	}
 	k.keys = append([]*ticketKey{nk}, k.keys...)
@@ -389,10 +397,7 @@ var errTicket = errors.New("tls13: ticket does not open")
 // name, a random 12-octet nonce, then the ciphertext; the key name is
 // authenticated as additional data.
 func sealTicket(key *ticketKey, plain []byte, rand io.Reader) ([]byte, error) {
-	aead, err := ticketAEAD(key)
-	if err != nil {
-		return nil, err
-	}
+	aead := key.aead
 	out := make([]byte, ticketKeyNameLen+aead.NonceSize(), ticketKeyNameLen+aead.NonceSize()+len(plain)+aead.Overhead())
 	copy(out, key.name[:])
 	if _, err := io.ReadFull(rand, out[ticketKeyNameLen:]); err != nil {
@@ -410,24 +415,13 @@ func openTicket(keys *ticketKeys, ticket []byte, now time.Time) ([]byte, error) 
 	if key == nil {
 		return nil, errTicket
 	}
-	aead, err := ticketAEAD(key)
-	if err != nil {
-		return nil, err
-	}
+	aead := key.aead
 	n := ticketKeyNameLen + aead.NonceSize()
 	plain, err := aead.Open(nil, ticket[ticketKeyNameLen:n], ticket[n:], ticket[:ticketKeyNameLen])
 	if err != nil {
 		return nil, errTicket
 	}
 	return plain, nil
-}
-
-func ticketAEAD(key *ticketKey) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(key.key[:])
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
 }
 
 // issueTicket sends one NewSessionTicket after the client's Finished (RFC

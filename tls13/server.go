@@ -354,7 +354,7 @@ func (hs *serverHS) sendServerAuth() error {
 	c := hs.c
 	if c.cfg.ClientAuth != NoClientCert {
 		cr := wire.CertificateRequest{Context: []byte{}, Extensions: []wire.Extension{
-			wire.NewSignatureAlgorithmsExtension(sigalg.Schemes(), false),
+			staticExts.sigAlgs,
 		}}
 		if err := hs.writeMessage(cr.Marshal()); err != nil {
 			return err
