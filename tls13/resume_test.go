@@ -166,6 +166,7 @@ type pskOffer struct {
 	psks       [][]byte // the PSK each binder is computed with
 	serverName string
 	afterPSK   bool // an extension after pre_shared_key
+	noSigAlgs  bool // no signature_algorithms (RFC 8446 §9.2 allows it with a PSK)
 	flipBinder bool
 }
 
@@ -180,9 +181,11 @@ func (o pskOffer) marshal(t *testing.T) []byte {
 	m.Extensions = []wire.Extension{
 		wire.NewClientSupportedVersionsExtension([]uint16{wire.VersionTLS13}),
 		wire.NewSupportedGroupsExtension([]uint16{wire.GroupX25519}),
-		wire.NewSignatureAlgorithmsExtension(sigalg.Schemes(), false),
 		wire.NewClientKeyShareExtension([]wire.KeyShare{{Group: wire.GroupX25519, Data: k.share()}}),
 		wire.NewServerNameExtension(o.serverName),
+	}
+	if !o.noSigAlgs {
+		m.Extensions = append(m.Extensions, wire.NewSignatureAlgorithmsExtension(sigalg.Schemes(), false))
 	}
 	if o.modes != nil {
 		m.Extensions = append(m.Extensions, wire.NewPSKModesExtension(o.modes))
@@ -261,7 +264,9 @@ func TestServerPSKRefusals(t *testing.T) {
 		"expired":                 {offer: pskOffer{ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}}, skew: ticketLifetime + time.Minute, wantID: full},
 		"client age too high":     {offer: pskOffer{ids: []wire.PSKIdentity{{Identity: s.ticket, ObfuscatedTicketAge: s.ageAdd - 1}}, psks: [][]byte{s.psk}}, wantID: full},
 		"other server name":       {offer: pskOffer{ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}, serverName: "other.test"}, wantID: full},
-		"suite of another hash":   {offer: pskOffer{suites: []uint16{record.TLS_AES_256_GCM_SHA384}, ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}}, wantID: full},
+		"no signature_algorithms": {offer: pskOffer{ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}, noSigAlgs: true}, wantID: 0},
+		"no signature_algorithms, ticket refused": {offer: pskOffer{ids: []wire.PSKIdentity{{Identity: modified, ObfuscatedTicketAge: id.ObfuscatedTicketAge}}, psks: [][]byte{s.psk}, noSigAlgs: true}, wantAlert: alert.MissingExtension},
+		"suite of another hash":                   {offer: pskOffer{suites: []uint16{record.TLS_AES_256_GCM_SHA384}, ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}}, wantID: full},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

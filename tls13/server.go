@@ -72,6 +72,16 @@ func (c *Conn) serverHandshake() error {
 	if err := hs.acceptPSK(); err != nil {
 		return err
 	}
+	if hs.psk == nil {
+		if hs.hello.SignatureAlgorithms == nil {
+			// RFC 8446 §4.2.3: authenticating with a certificate to a
+			// client that sent no signature_algorithms.
+			return alert.Errorf(alert.MissingExtension, "no signature_algorithms, and the PSK was not accepted")
+		}
+		if err := hs.chooseCertificate(); err != nil {
+			return err
+		}
+	}
 	hs.tr.Add(msg)
 	if err := hs.sendServerHello(); err != nil {
 		return err
@@ -120,8 +130,10 @@ func (hs *serverHS) negotiate() error {
 		return alert.Errorf(alert.HandshakeFailure, "no cipher suite in common")
 	}
 	// RFC 8446 §9.2: a ClientHello without pre_shared_key must carry
-	// signature_algorithms, supported_groups and key_share.
-	if ch.SignatureAlgorithms == nil || ch.SupportedGroups == nil || !ch.HasKeyShare {
+	// signature_algorithms, supported_groups and key_share. With one,
+	// signature_algorithms may be absent; the other two we still need,
+	// as we resume only with psk_dhe_ke.
+	if (ch.SignatureAlgorithms == nil && ch.PreSharedKey == nil) || ch.SupportedGroups == nil || !ch.HasKeyShare {
 		return alert.Errorf(alert.MissingExtension, "ClientHello without signature_algorithms, supported_groups or key_share")
 	}
 	for _, ks := range ch.KeyShares {
@@ -131,9 +143,6 @@ func (hs *serverHS) negotiate() error {
 		}
 	}
 	if err := hs.chooseGroup(); err != nil {
-		return err
-	}
-	if err := hs.chooseCertificate(); err != nil {
 		return err
 	}
 	if len(c.cfg.NextProtos) > 0 && ch.ALPN != nil {
