@@ -9,8 +9,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 	"time"
+	"weak"
 
 	"golang.org/x/crypto/cryptobyte"
 
@@ -278,14 +280,20 @@ type ticketKeys struct {
 }
 
 // serverTicketKeys holds each server Config's ticket keys, made on first
-// use; they live, in memory only, as long as the process.
-var serverTicketKeys sync.Map // *Config -> *ticketKeys
+// use and kept in memory only. It is keyed by a weak pointer so that it
+// keeps no Config alive: a Config's keys go when the Config is collected.
+// Nothing is written into the Config itself, which may be shared.
+var serverTicketKeys sync.Map // weak.Pointer[Config] -> *ticketKeys
 
 func (c *Config) ticketKeys() *ticketKeys {
-	if v, ok := serverTicketKeys.Load(c); ok {
+	wp := weak.Make(c)
+	if v, ok := serverTicketKeys.Load(wp); ok {
 		return v.(*ticketKeys)
 	}
-	v, _ := serverTicketKeys.LoadOrStore(c, &ticketKeys{})
+	v, loaded := serverTicketKeys.LoadOrStore(wp, &ticketKeys{})
+	if !loaded {
+		runtime.AddCleanup(c, func(wp weak.Pointer[Config]) { serverTicketKeys.Delete(wp) }, wp)
+	}
 	return v.(*ticketKeys)
 }
 

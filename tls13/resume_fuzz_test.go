@@ -3,6 +3,7 @@ package tls13
 import (
 	"bytes"
 	"crypto/rand"
+	"runtime"
 	"testing"
 	"time"
 
@@ -98,5 +99,36 @@ func TestTicketPlaintextRoundTrip(t *testing.T) {
 		if out.unmarshal(b[:n]) {
 			t.Fatalf("truncated to %d octets, accepted", n)
 		}
+	}
+}
+
+// TestTicketKeysFollowConfig: each server Config has its own ticket keys,
+// and they are dropped once the Config is garbage: the keyring keeps no
+// Config alive.
+func TestTicketKeysFollowConfig(t *testing.T) {
+	count := func() int {
+		n := 0
+		serverTicketKeys.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	before := count()
+	a, b := &Config{}, &Config{}
+	if a.ticketKeys() == b.ticketKeys() || a.ticketKeys() != a.ticketKeys() {
+		t.Fatal("ticket keys not one per Config")
+	}
+	if count() != before+2 {
+		t.Fatalf("%d keyrings, want %d", count(), before+2)
+	}
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	a, b = nil, nil
+	// Cleanups run after a collection, on their own goroutine: poll.
+	deadline := time.Now().Add(time.Minute)
+	for count() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d keyrings left after the Configs were collected, want %d", count(), before)
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }
