@@ -125,6 +125,9 @@ func (hs *clientHS) sendFirstHello() error {
 		return err
 	}
 	m.Extensions = append(m.Extensions, wire.NewRecordSizeLimitExtension(limit))
+	if cfg.editHello != nil {
+		cfg.editHello(m)
+	}
 	hs.offerSession() // pre_shared_key comes last
 	return hs.writeHello()
 }
@@ -228,6 +231,9 @@ func (hs *clientHS) retry(hrr *wire.ServerHello) (*wire.ServerHello, error) {
 		}
 		if e.Type == wire.ExtPreSharedKey {
 			continue // offered again, last, by retrySession
+		}
+		if e.Type == wire.ExtEarlyData {
+			continue // RFC 8446 §4.1.2: removed after a HelloRetryRequest
 		}
 		exts = append(exts, e)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/dnsbound/dance/tls13/internal/wire"
 )
 
 // Certificate is a certificate chain and the key of its first certificate,
@@ -116,6 +118,10 @@ type Config struct {
 	// CertificateVerify and Finished) before it enters the transcript; a
 	// nil result drops it.
 	editMessage func(msg []byte) []byte
+
+	// editHello, set by tests only, changes a client's first ClientHello
+	// before its pre_shared_key (if any) is added.
+	editHello func(m *wire.ClientHello)
 
 	// Rand is the source of randomness for the Random fields and session
 	// IDs; nil means crypto/rand.Reader.

@@ -58,6 +58,11 @@ func (c *Conn) serverHandshake() error {
 	if err != nil {
 		return err
 	}
+	if hs.hello.EarlyData {
+		// We never accept early data; what a client sends anyway is
+		// skipped (RFC 8446 §4.2.10).
+		c.rc.SkipEarlyData(maxSkippedEarlyData)
+	}
 	if err := hs.negotiate(); err != nil {
 		return err
 	}

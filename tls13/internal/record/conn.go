@@ -35,6 +35,8 @@ type Conn struct {
 	rbuf       []byte
 	rpos, rend int
 	wbuf       []byte
+
+	skipBudget int // octets of rejected early data still to drop; see SkipEarlyData
 }
 
 // NewConn returns a Conn reading from r and writing to w, unprotected, with
@@ -94,6 +96,42 @@ func (c *Conn) SetWriteLimit(n int) {
 // handshake and alert records are unexpected_message (RFC 8446 §5.1 forbids
 // sending them).
 func (c *Conn) ReadRecord() (ContentType, []byte, error) {
+	for {
+		typ, content, skipped, err := c.readRecord()
+		if !skipped {
+			if err == nil && typ != TypeChangeCipherSpec {
+				// The first record that is not early data ends the
+				// skipping (RFC 8446 §4.2.10).
+				c.skipBudget = 0
+			}
+			return typ, content, err
+		}
+	}
+}
+
+// SkipEarlyData makes ReadRecord drop the client's rejected early data
+// (RFC 8446 §4.2.10), up to budget octets of record bodies in all: before
+// read keys are set, application_data records (the client sent 0-RTT data
+// before our HelloRetryRequest reached it); with keys set, protected
+// records that fail to decrypt under them (0-RTT data under keys we do not
+// have). Skipping ends at the first other record (change_cipher_spec
+// aside); past the budget, records are refused as usual.
+func (c *Conn) SkipEarlyData(budget int) { c.skipBudget = budget }
+
+func (c *Conn) readRecord() (typ ContentType, content []byte, skipped bool, err error) {
+	typ, content, err = c.readOne()
+	if se, ok := err.(skipErr); ok {
+		return 0, nil, true, se.err
+	}
+	return typ, content, false, err
+}
+
+// skipErr marks a record dropped as early data; err is nil.
+type skipErr struct{ err error }
+
+func (skipErr) Error() string { return "record: early data skipped" }
+
+func (c *Conn) readOne() (ContentType, []byte, error) {
 	if err := c.fill(HeaderLen); err != nil {
 		return 0, nil, err
 	}
@@ -118,10 +156,20 @@ func (c *Conn) ReadRecord() (ContentType, []byte, error) {
 	buf = c.rbuf[c.rpos : c.rpos+HeaderLen+n]
 	c.rpos += HeaderLen + n
 	content := buf[HeaderLen:]
+	skippable := typ == TypeApplicationData && n <= c.skipBudget
+	if skippable && !protected {
+		c.skipBudget -= n
+		return 0, nil, skipErr{}
+	}
 	if protected {
 		var err error
 		typ, content, err = c.in.Open(buf, c.inLimit)
 		if err != nil {
+			var ae *alert.Error
+			if skippable && errors.As(err, &ae) && ae.Alert == alert.BadRecordMAC {
+				c.skipBudget -= n
+				return 0, nil, skipErr{}
+			}
 			return 0, nil, err
 		}
 		switch typ {
