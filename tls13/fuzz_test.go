@@ -10,6 +10,7 @@ import (
 
 	"github.com/dnsbound/dance/tls13/internal/alert"
 	"github.com/dnsbound/dance/tls13/internal/record"
+	"github.com/dnsbound/dance/tls13/internal/wire"
 )
 
 // scriptConn is a net.Conn that reads a fixed byte string and swallows
@@ -68,6 +69,9 @@ func FuzzServerHandshake(f *testing.F) {
 	h.shares = []uint16{}
 	f.Add(h.marshalFor(f))
 	f.Add([]byte{22, 3, 1, 0, 4, 1, 0, 0, 0})
+	// A resumption attempt with a ticket the server cannot open.
+	f.Add(pskOffer{suites: []uint16{record.TLS_AES_128_GCM_SHA256}, modes: []uint8{wire.PSKModeDHEKE}, serverName: "server.test",
+		ids: []wire.PSKIdentity{{Identity: make([]byte, 64), ObfuscatedTicketAge: 1}}, psks: [][]byte{make([]byte, 32)}}.marshal(f))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		conn := &scriptConn{r: bytes.NewReader(in)}
 		cfg := ourServerConfig(p)

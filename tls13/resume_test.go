@@ -170,7 +170,7 @@ type pskOffer struct {
 	flipBinder bool
 }
 
-func (o pskOffer) marshal(t *testing.T) []byte {
+func (o pskOffer) marshal(t testing.TB) []byte {
 	t.Helper()
 	m := wire.ClientHello{LegacyVersion: record.LegacyVersion, SessionID: make([]byte, 32), CipherSuites: o.suites, CompressionMethods: []byte{0}}
 	rand.Read(m.Random[:])
