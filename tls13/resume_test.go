@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -384,6 +385,96 @@ func TestClientRefusesServerPSK(t *testing.T) {
 			err := dial(t, addr, ccfg).HandshakeContext(context.Background())
 			if d, ok := alert.Of(err); !ok || d != alert.IllegalParameter {
 				t.Fatalf("handshake error %v, want illegal_parameter", err)
+			}
+		})
+	}
+}
+
+// recordLog is a net.Conn that keeps what is written through it.
+type recordLog struct {
+	net.Conn
+	mu  sync.Mutex
+	out []byte
+}
+
+func (l *recordLog) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	l.out = append(l.out, b...)
+	l.mu.Unlock()
+	return l.Conn.Write(b)
+}
+
+// clientHellos returns the ClientHellos in a logged record stream.
+func (l *recordLog) clientHellos(t *testing.T) []*wire.ClientHello {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*wire.ClientHello
+	for b := l.out; len(b) >= record.HeaderLen; {
+		n := int(b[3])<<8 | int(b[4])
+		body := b[record.HeaderLen : record.HeaderLen+n]
+		if record.ContentType(b[0]) == record.TypeHandshake && body[0] == byte(wire.TypeClientHello) {
+			ch := new(wire.ClientHello)
+			if err := ch.Unmarshal(body); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, ch)
+		}
+		b = b[record.HeaderLen+n:]
+	}
+	return out
+}
+
+// TestClientPSKAfterHRR: after a HelloRetryRequest the second ClientHello
+// offers the PSK again, with a new binder, when the suite's hash is the
+// PSK's, and drops it when it is not (RFC 8446 §4.1.2).
+func TestClientPSKAfterHRR(t *testing.T) {
+	p := testPKI(t)
+	for _, tc := range []struct {
+		name      string
+		suite     uint16
+		wantOffer bool
+	}{
+		{"same hash", record.TLS_CHACHA20_POLY1305_SHA256, true},
+		{"other hash", record.TLS_AES_256_GCM_SHA384, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			scfg := ourServerConfig(p)
+			ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(1)}
+			addr, res := startOurServer(t, scfg)
+			echo(t, dial(t, addr, ccfg), "ticket")
+			<-res
+			if s, ok := ccfg.ClientSessionCache.Get("server.test"); !ok || s.suite != record.TLS_AES_128_GCM_SHA256 {
+				t.Fatal("no AES-128-GCM session")
+			}
+			saved := serverSuites
+			serverSuites = []uint16{tc.suite}
+			t.Cleanup(func() { serverSuites = saved })
+			scfg.CurvePreferences = []CurveID{CurveP256}
+			addr, res = startOurServer(t, scfg)
+			raw, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { raw.Close() })
+			log := &recordLog{Conn: raw}
+			c := Client(log, ccfg)
+			echo(t, c, "after HRR")
+			r := <-res
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			hellos := log.clientHellos(t)
+			if len(hellos) != 2 || hellos[0].PreSharedKey == nil {
+				t.Fatalf("%d ClientHellos, first offering a PSK: %v", len(hellos), len(hellos) > 0 && hellos[0].PreSharedKey != nil)
+			}
+			if got := hellos[1].PreSharedKey != nil; got != tc.wantOffer {
+				t.Fatalf("second ClientHello offers the PSK: %v, want %v", got, tc.wantOffer)
+			}
+			if tc.wantOffer && bytes.Equal(hellos[0].PreSharedKey.Binders[0], hellos[1].PreSharedKey.Binders[0]) {
+				t.Error("binder not recomputed")
+			}
+			if c.ConnectionState().Resumed != tc.wantOffer || r.state.Resumed != tc.wantOffer || !r.state.HelloRetried {
+				t.Errorf("resumed %v/%v HRR %v; want resumed %v after HRR", c.ConnectionState().Resumed, r.state.Resumed, r.state.HelloRetried, tc.wantOffer)
 			}
 		})
 	}
