@@ -159,7 +159,9 @@ func (hs *clientHS) offerSession() {
 		return
 	}
 	now := c.cfg.now()
-	if !now.Before(s.receivedAt.Add(s.lifetime)) || s.serverName != c.cfg.ServerName {
+	if !now.Before(s.receivedAt.Add(s.lifetime)) || s.serverName != c.cfg.ServerName || expired(s.peerCerts, now) {
+		// A resumed session authenticates the server by the chain of
+		// the first connection: not once its certificate has expired.
 		cache.Put(key, nil)
 		return
 	}
@@ -524,6 +526,11 @@ func (hs *serverHS) acceptPSK() error {
 			}
 			chain[j] = cert
 		}
+		if expired(chain, now) {
+			// The client's certificate has expired since: it must
+			// authenticate afresh.
+			continue
+		}
 		hs.psk, hs.pskIndex = s.psk, i
 		c.state.Resumed = true
 		c.state.PeerCertificates = chain
@@ -562,6 +569,12 @@ func (hs *serverHS) openTicket(id wire.PSKIdentity, now time.Time) (*serverSessi
 		return nil, false
 	}
 	return &s, true
+}
+
+// expired reports whether a chain's end-entity certificate is past its
+// NotAfter.
+func expired(chain []*x509.Certificate, now time.Time) bool {
+	return len(chain) > 0 && now.After(chain[0].NotAfter)
 }
 
 func containsByte(b []byte, v byte) bool {

@@ -479,3 +479,46 @@ func TestClientPSKAfterHRR(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeNotPastCertificate: a session is not resumed once the peer's
+// certificate from its first connection has expired: the client does not
+// offer it, the server does not accept it, and the full handshake that
+// follows refuses the expired certificate.
+func TestResumeNotPastCertificate(t *testing.T) {
+	p := testPKI(t)
+	later := func() time.Time { return time.Now().Add(48 * time.Hour) } // test certificates last 24 hours
+	t.Run("client", func(t *testing.T) {
+		ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(1)}
+		scfg := ourServerConfig(p)
+		addr, res := startOurServer(t, scfg)
+		echo(t, dial(t, addr, ccfg), "ticket")
+		<-res
+		ccfg.Time = later
+		addr, res = startOurServer(t, scfg)
+		err := dial(t, addr, ccfg).HandshakeContext(context.Background())
+		if d, ok := alert.Of(err); !ok || d != alert.CertificateExpired {
+			t.Fatalf("handshake error %v, want certificate_expired from a full handshake", err)
+		}
+		<-res
+	})
+	t.Run("server", func(t *testing.T) {
+		var skew atomic.Int64
+		scfg := ourServerConfig(p)
+		scfg.ClientAuth, scfg.ClientCAs = RequireClientCert, p.clientPool
+		scfg.Time = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+		ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(1),
+			Certificates: []Certificate{p.clients["ecdsa"]}}
+		addr, res := startOurServer(t, scfg)
+		echo(t, dial(t, addr, ccfg), "ticket")
+		<-res
+		skew.Store(int64(48 * time.Hour))
+		addr, res = startOurServer(t, scfg)
+		c := dial(t, addr, ccfg)
+		c.HandshakeContext(context.Background())
+		c.Close()
+		r := <-res
+		if d, ok := alert.Of(r.err); !ok || d != alert.CertificateExpired {
+			t.Fatalf("server error %v, want certificate_expired from a full handshake", r.err)
+		}
+	})
+}
