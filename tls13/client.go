@@ -2,6 +2,7 @@ package tls13
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdh"
 	"crypto/x509"
 	"errors"
@@ -36,12 +37,21 @@ type clientHS struct {
 	sched   *keysched.Schedule
 	sentCCS bool
 	certReq *wire.CertificateRequest
+	// serverCertType and clientCertType are the negotiated certificate
+	// types (RFC 7250), X.509 unless the server selected another.
+	serverCertType, clientCertType uint8
 }
 
 func (c *Conn) clientHandshake() error {
 	cfg := c.cfg
 	if cfg.ServerName == "" && cfg.VerifyPeer == nil {
 		return errors.New("tls13: Config needs a ServerName or a VerifyPeer")
+	}
+	if err := cfg.checkRawKeyConfig(); err != nil {
+		return err
+	}
+	if err := cfg.checkClientNameConfig(); err != nil {
+		return err
 	}
 	curves, err := cfg.curves()
 	if err != nil {
@@ -105,6 +115,7 @@ func (hs *clientHS) sendFirstHello() error {
 		wire.NewSignatureAlgorithmsExtension(certSignatureSchemes, true),
 		share,
 	}
+	m.Extensions = append(m.Extensions, cfg.certTypeExtensions()...)
 	// RFC 6066 §3: literal IP addresses are not sent as host names.
 	if cfg.ServerName != "" && net.ParseIP(cfg.ServerName) == nil {
 		m.Extensions = append(m.Extensions, wire.NewServerNameExtension(cfg.ServerName))
@@ -316,7 +327,7 @@ func (hs *clientHS) readServerFlight() error {
 		return err
 	}
 	if wire.HandshakeType(msg[0]) == wire.TypeCertificateRequest {
-		cr := &wire.CertificateRequest{}
+		cr := &wire.CertificateRequest{DANEClientIDType: c.cfg.clientIDType()}
 		if err := cr.Unmarshal(msg); err != nil {
 			return err
 		}
@@ -330,7 +341,7 @@ func (hs *clientHS) readServerFlight() error {
 			return err
 		}
 	}
-	chain, err := hs.readServerCertificate(msg)
+	pub, err := hs.readServerCertificate(msg)
 	if err != nil {
 		return err
 	}
@@ -341,10 +352,13 @@ func (hs *clientHS) readServerFlight() error {
 	if err := cv.Unmarshal(msg); err != nil {
 		return err
 	}
-	if err := sigalg.Verify(chain[0].PublicKey, cv.Algorithm, sigalg.Schemes(), sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
+	if err := sigalg.Verify(pub, cv.Algorithm, sigalg.Schemes(), sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
 		return err
 	}
 	hs.tr.Add(msg)
+	if err := c.verifyConnection(); err != nil {
+		return err
+	}
 
 	if msg, err = hs.next(wire.TypeFinished); err != nil {
 		return err
@@ -368,7 +382,6 @@ func (hs *clientHS) readServerFlight() error {
 	if err := c.setReadSecret(sats); err != nil {
 		return err
 	}
-	c.state.PeerCertificates = chain
 
 	if err := hs.sendCCS(); err != nil {
 		return err
@@ -409,6 +422,18 @@ func (hs *clientHS) checkEncryptedExtensions(ee *wire.EncryptedExtensions) error
 				return alert.Errorf(alert.IllegalParameter, "ALPN protocol %q not offered", ee.ALPN)
 			}
 			c.state.NegotiatedProtocol = ee.ALPN
+		case wire.ExtServerCertificateType:
+			t, err := hs.checkSelectedCertType(e.Type, ee.ServerCertType)
+			if err != nil {
+				return err
+			}
+			hs.serverCertType = t
+		case wire.ExtClientCertificateType:
+			t, err := hs.checkSelectedCertType(e.Type, ee.ClientCertType)
+			if err != nil {
+				return err
+			}
+			hs.clientCertType = t
 		default:
 			return alert.Errorf(alert.UnsupportedExtension, "EncryptedExtensions extension %d not offered", e.Type)
 		}
@@ -417,10 +442,11 @@ func (hs *clientHS) checkEncryptedExtensions(ee *wire.EncryptedExtensions) error
 }
 
 // readServerCertificate decodes and verifies the server's chain (RFC 8446
-// §4.4.2) and adds the message to the transcript.
-func (hs *clientHS) readServerCertificate(msg []byte) ([]*x509.Certificate, error) {
+// §4.4.2), or reads its raw public key (RFC 7250), adds the message to the
+// transcript and returns the key CertificateVerify must verify with.
+func (hs *clientHS) readServerCertificate(msg []byte) (crypto.PublicKey, error) {
 	c := hs.c
-	var m wire.Certificate
+	m := wire.Certificate{DANEClientIDType: c.cfg.clientIDType()}
 	if err := m.Unmarshal(msg); err != nil {
 		return nil, err
 	}
@@ -438,6 +464,17 @@ func (hs *clientHS) readServerCertificate(msg []byte) ([]*x509.Certificate, erro
 			return nil, alert.Errorf(alert.UnsupportedExtension, "certificate entry extension %d not offered", x.Type)
 		}
 	}
+	if hs.serverCertType == wire.CertTypeRawPublicKey {
+		spki, pub, err := parseRawPublicKey(&m)
+		if err != nil {
+			return nil, err
+		}
+		// Authenticated by VerifyConnection alone (AcceptRawPublicKeys
+		// requires one).
+		c.state.PeerRawPublicKey = spki
+		hs.tr.Add(msg)
+		return pub, nil
+	}
 	chain := make([]*x509.Certificate, len(m.Entries))
 	for i, e := range m.Entries {
 		cert, err := x509.ParseCertificate(e.Data)
@@ -449,8 +486,9 @@ func (hs *clientHS) readServerCertificate(msg []byte) ([]*x509.Certificate, erro
 	if err := c.verifyPeer(chain); err != nil {
 		return nil, err
 	}
+	c.state.PeerCertificates = chain
 	hs.tr.Add(msg)
-	return chain, nil
+	return chain[0].PublicKey, nil
 }
 
 // verifyPeer verifies the peer's chain: by Config.VerifyPeer, or for a
@@ -503,7 +541,9 @@ func (hs *clientHS) sendClientCertificate() error {
 	var scheme uint16
 	for i := range c.cfg.Certificates {
 		cert := &c.cfg.Certificates[i]
-		if cert.PrivateKey == nil || len(cert.Chain) == 0 {
+		// Only a credential of the type the server selected (RFC 7250
+		// §4.2; X.509 when it selected none).
+		if cert.PrivateKey == nil || cert.certType() != hs.clientCertType {
 			continue
 		}
 		for _, s := range hs.certReq.SignatureAlgorithms {
@@ -518,9 +558,14 @@ func (hs *clientHS) sendClientCertificate() error {
 	}
 	m := wire.Certificate{Context: hs.certReq.Context}
 	if chosen != nil {
-		for _, der := range chosen.Chain {
-			m.Entries = append(m.Entries, wire.CertificateEntry{Data: der, Extensions: []wire.Extension{}})
+		entries, err := certificateEntries(chosen)
+		if err != nil {
+			return err
 		}
+		if e, ok := hs.clientNameExtension(); ok {
+			entries[0].Extensions = []wire.Extension{e}
+		}
+		m.Entries = entries
 	}
 	if err := hs.writeMessage(m.Marshal()); err != nil {
 		return err
