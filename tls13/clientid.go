@@ -24,13 +24,26 @@ import (
 //     wire, twice or outside the end-entity entry; VerifyConnection
 //     authenticates the name.
 
+// DefaultDANEClientIDCodepoint is the dane_clientid extension type used
+// when Config.DANEClientIDCodepoint is 0: 0xFFDA, in the private-use range
+// 0xFF00-0xFFFF (RFC 8446 §11), until IANA assigns one.
+const DefaultDANEClientIDCodepoint = uint16(wire.DefaultDANEClientID)
+
+func (c *Config) clientIDType() wire.ExtensionType {
+	if c.DANEClientIDCodepoint == 0 {
+		return wire.DefaultDANEClientID
+	}
+	return wire.ExtensionType(c.DANEClientIDCodepoint)
+}
+
 // checkClientNameConfig refuses a Config.ClientName that could not be sent.
 func (c *Config) checkClientNameConfig() error {
 	if c.ClientName == "" {
 		return nil
 	}
 	if err := wire.CheckClientName(c.ClientName); err != nil {
-		return fmt.Errorf("tls13: Config.ClientName %q: %w", c.ClientName, err)
+		// %v: a configuration error, not an alert for the peer.
+		return fmt.Errorf("tls13: Config.ClientName %q: %v", c.ClientName, err)
 	}
 	return nil
 }

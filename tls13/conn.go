@@ -58,7 +58,8 @@ type ConnectionState struct {
 	ServerName string
 	// NegotiatedProtocol is the ALPN protocol; "" when none.
 	NegotiatedProtocol string
-	// PeerCertificates is the peer's chain, end-entity first.
+	// PeerCertificates is the peer's chain, end-entity first; after a
+	// resumption, the chain of the original connection.
 	PeerCertificates []*x509.Certificate
 	// PeerRawPublicKey is the peer's raw public key (RFC 7250), a DER
 	// SubjectPublicKeyInfo; nil unless that certificate type was
@@ -73,6 +74,9 @@ type ConnectionState struct {
 	// dane_clientid. With ClientName empty the client said only that it
 	// has a TLSA record and names itself in its certificate (-07 §3).
 	DANEClientID bool
+	// Resumed: the handshake resumed a session with a ticket (PSK with
+	// (EC)DHE, RFC 8446 §2.2).
+	Resumed bool
 }
 
 // Conn is a TLS 1.3 connection over a net.Conn. Its handshake runs on the
@@ -101,8 +105,9 @@ type Conn struct {
 	outSec   []byte
 	closed   bool
 
-	suite *record.Suite
-	state ConnectionState
+	suite     *record.Suite
+	state     ConnectionState
+	resMaster []byte // resumption_master_secret, kept by a client with a session cache
 	// hsCtx is the context of the handshake in progress, for
 	// Config.VerifyConnection.
 	hsCtx context.Context
@@ -376,9 +381,12 @@ func (c *Conn) handlePostHandshake(msg []byte) error {
 		if !c.isClient {
 			return alert.Errorf(alert.UnexpectedMessage, "NewSessionTicket from a client")
 		}
-		// Validated, then dropped: resumption is not implemented yet.
 		var m wire.NewSessionTicket
-		return m.Unmarshal(msg)
+		if err := m.Unmarshal(msg); err != nil {
+			return err
+		}
+		c.storeTicket(&m)
+		return nil
 	case wire.TypeKeyUpdate:
 		var m wire.KeyUpdate
 		if err := m.Unmarshal(msg); err != nil {

@@ -141,3 +141,12 @@ func (c *Conn) verifyConnection() error {
 	}
 	return nil
 }
+
+// resumable reports whether a session may be resumed: not when the peer
+// authenticated with a raw public key or a dane_clientid name, which
+// tickets do not carry, so that a resumed connection never reports less
+// than the full handshake authenticated (VerifyConnection would see no
+// credential on it).
+func (s *ConnectionState) resumable() bool {
+	return s.PeerRawPublicKey == nil && !s.DANEClientID
+}
