@@ -385,7 +385,7 @@ func (q *qs) shutdown() error {
 		q.p.line("stopped: %s", strings.Join(stopped, ", "))
 	}
 	var ports []string
-	for _, addr := range []string{q.res.DNS, q.res.Admin, q.res.Backend, q.res.Proxy} {
+	for _, addr := range []string{q.res.DNS, q.res.Admin, q.res.Backend, q.res.Proxy, q.res.DanceProxy} {
 		if addr == "" {
 			continue
 		}
