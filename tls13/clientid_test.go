@@ -467,3 +467,50 @@ func TestServerCertTypeNegotiation(t *testing.T) {
 		})
 	}
 }
+
+// TestNoResumptionWithRawKeyOrName: a ticket would not carry a raw key nor
+// a dane_clientid name, so a session that used either is never resumed:
+// every connection runs VerifyConnection on the full credential. The
+// certificate-only session beside them resumes, as a control.
+func TestNoResumptionWithRawKeyOrName(t *testing.T) {
+	p := testPKI(t)
+	srvRaw := mustKey(t, "ecdsa")
+	cliRaw := mustKey(t, "ed25519")
+	cases := map[string]struct {
+		setup      func(s, c *Config)
+		wantResume bool
+	}{
+		"certificate only": {setup: func(s, c *Config) {}, wantResume: true},
+		"client name":      {setup: func(s, c *Config) { s.RequestClientName, c.ClientName = true, deviceName }},
+		"client raw key": {setup: func(s, c *Config) {
+			s.AcceptRawPublicKeys, c.Certificates = true, []Certificate{{PrivateKey: cliRaw}}
+		}},
+		"server raw key": {setup: func(s, c *Config) {
+			s.Certificates, c.AcceptRawPublicKeys = []Certificate{{PrivateKey: srvRaw}}, true
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var seen ConnectionState
+			scfg := ourServerConfig(p)
+			scfg.ClientAuth, scfg.ClientCAs = RequireClientCert, p.clientPool
+			scfg.VerifyConnection = acceptAll(&seen)
+			ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, Certificates: []Certificate{p.clients["ecdsa"]},
+				ClientSessionCache: NewLRUClientSessionCache(0), VerifyConnection: acceptAll(&ConnectionState{})}
+			tc.setup(scfg, ccfg)
+			for i := range 2 {
+				addr, res := startOurServer(t, scfg)
+				c := dial(t, addr, ccfg)
+				echo(t, c, "again")
+				r := <-res
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				want := i > 0 && tc.wantResume
+				if r.state.Resumed != want || c.ConnectionState().Resumed != want {
+					t.Fatalf("connection %d: resumed %v/%v, want %v", i, r.state.Resumed, c.ConnectionState().Resumed, want)
+				}
+			}
+		})
+	}
+}
