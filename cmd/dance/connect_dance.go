@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -221,8 +222,13 @@ func danceGet(ctx context.Context, env *cli.Env, c *tls13.Conn, target string) e
 	defer resp.Body.Close()
 	cs := c.ConnectionState()
 	fmt.Fprintf(env.Stdout, "%s %s\n; %s\n", resp.Proto, resp.Status, describeDance(&cs))
-	for k, vs := range resp.Header {
-		for _, v := range vs {
+	keys := make([]string, 0, len(resp.Header))
+	for k := range resp.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range resp.Header[k] {
 			fmt.Fprintf(env.Stdout, "%s: %s\n", k, v)
 		}
 	}
