@@ -157,6 +157,12 @@ func TestDanceEngineHTTP(t *testing.T) {
 			if got := s.Header[proxy.DefaultNameHeader]; len(got) != 1 || got[0] != tc.wantName {
 				t.Errorf("backend saw %s %v, want %s", proxy.DefaultNameHeader, got, tc.wantName)
 			}
+			if got := s.Header["X-Forwarded-Proto"]; len(got) != 1 || got[0] != "https" {
+				t.Errorf("X-Forwarded-Proto %v, want https", got)
+			}
+			if got := s.Header["Dance-Client-Name"]; len(got) != 1 {
+				t.Errorf("the client's forged Dance-Client-Name was not replaced: %v", got)
+			}
 			if got := s.Header["Client-Cert"]; (len(got) > 0) != (len(tc.cert.Chain) > 0) {
 				t.Errorf("Client-Cert %v for a credential with %d certificates", got, len(tc.cert.Chain))
 			}

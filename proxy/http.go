@@ -183,6 +183,11 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(s.backend)
 	pr.Out.Host = pr.In.Host
 	pr.SetXForwarded()
+	if pr.In.TLS == nil {
+		// EngineDance: net/http sees no *tls.Conn and would say
+		// "http"; the client's connection was TLS all the same.
+		pr.Out.Header.Set("X-Forwarded-Proto", "https")
+	}
 	httpauth.DelFields(pr.Out.Header, s.stripFields...)
 	httpauth.DelFields(pr.Out.Trailer, s.stripFields...)
 	if s.cfg.Mode == ModeHTTP {
