@@ -250,6 +250,17 @@ func (q *qs) connect(ctx context.Context, step int, c client) (Attempt, error) {
 		return a, nil
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusForbidden {
+		// The handshake was accepted on a cached verdict that expired
+		// before the request: the proxy verified the identity again
+		// and refused it (a revocation seen at the TTL's edge).
+		a.Reason = "(no verdict recorded)"
+		if v, ok := q.obs.lastVerdict(c.claimed); ok && v.id == nil {
+			a.Reason, a.Detail = v.reason.String(), v.detail
+		}
+		q.res.Attempts = append(q.res.Attempts, a)
+		return a, nil
+	}
 	if resp.StatusCode != http.StatusOK {
 		return a, fmt.Errorf("%s: the proxy answered %s", c.dir, resp.Status)
 	}
