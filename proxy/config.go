@@ -95,6 +95,20 @@ type Config struct {
 	TLS *tls.Config
 	// Verifier is the verification core (allow-list, lookup, match).
 	Verifier verify.Verifier
+	// Engine is the TLS implementation; the zero value is
+	// EngineCryptoTLS. EngineDance (ModeHTTP and ModeTCP) also serves
+	// clients that claim their name in dane_clientid and clients with raw
+	// public keys; it takes the proxy's certificate from TLS
+	// (Certificates[0] or GetCertificate) and ignores TLS's other fields.
+	Engine Engine
+	// ClientIDCodepoint is the dane_clientid extension type EngineDance
+	// uses; 0 means tls13.DefaultDANEClientIDCodepoint (0xFFDA).
+	ClientIDCodepoint uint16
+	// RequireClientID makes EngineDance refuse clients that claim no name
+	// in dane_clientid (draft-ietf-dance-client-auth-13 §8.2: a server
+	// that requires DANE client authentication); false also serves clients
+	// whose certificate names them.
+	RequireClientID bool
 	// NameHeader and KindHeader name the fields that carry the
 	// authenticated identity to an HTTP backend (ModeHTTP): the subject
 	// (Identity.Subject: "uid@domain" for a user, the DNS name otherwise)

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/httpauth"
 	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/verify"
@@ -28,7 +26,7 @@ type (
 // so the first request sets it up once for all: the identity the handshake
 // authenticated and the Client-Cert fields, encoded.
 type httpConn struct {
-	tc *tls.Conn
+	c net.Conn // the client connection, of either engine
 	// mu guards ready; setup's writes happen before ready is set, under
 	// mu, so every request that took mu after it reads them as they are.
 	// (A mutex rather than sync.Once: Once.Do's closure would cost an
@@ -38,7 +36,9 @@ type httpConn struct {
 	// authenticated says rn holds the identity the handshake
 	// authenticated (ModeHTTP).
 	authenticated bool
-	rn            renewal
+	rn            *renewal
+	// credential says the client presented a certificate or a raw key.
+	credential bool
 	// clientCert and clientCertChain are the values of the RFC 9440
 	// fields for the client's chain; clientCertChain is empty for a lone
 	// certificate.
@@ -53,19 +53,18 @@ func (c *httpConn) setup(s *Server, r *http.Request) {
 		return
 	}
 	c.ready = true
-	chain := r.TLS.PeerCertificates
-	c.clientCert, c.clientCertChain = httpauth.ClientCertValues(chain)
-	if s.cfg.Mode != ModeHTTP {
-		return
+	in := infoOf(c.c)
+	if len(in.chain) > 0 {
+		c.clientCert, c.clientCertChain = httpauth.ClientCertValues(in.chain)
 	}
-	id, ok := danetls.IdentityFromConn(c.tc)
-	if !ok {
+	c.credential = len(in.chain) > 0 || in.auth != nil && len(in.auth.presented.RawPublicKey) > 0
+	if s.cfg.Mode != ModeHTTP || in.auth == nil {
 		return
 	}
 	c.authenticated = true
-	c.rn = renewal{s: s, id: id, chain: chain}
-	if lc, ok := c.tc.NetConn().(*limitedConn); ok {
-		s.renewals.Store(lc, &c.rn)
+	c.rn = newRenewal(s, in.auth)
+	if lc, ok := transportOf(c.c).(*limitedConn); ok {
+		s.renewals.Store(lc, c.rn)
 		// The connection may have closed before the entry was made;
 		// its Close removes entries only after it marks it closed.
 		if lc.closed.Load() {
@@ -111,8 +110,7 @@ func (s *Server) newHTTPServer() *http.Server {
 		ErrorLog:          log.New(&slogWriter{s.log}, "", 0),
 		ConnState:         s.trackHijacked,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			tc, ok := c.(*tls.Conn)
-			if !ok {
+			if _, ok := transportOf(c).(*limitedConn); !ok {
 				return ctx
 			}
 			// The requests' contexts end with the connection and the
@@ -120,9 +118,9 @@ func (s *Server) newHTTPServer() *http.Server {
 			// request's body is pending, and a renewal in gate, or the
 			// backend's request, would outlive it.
 			ctx, cancel := context.WithCancelCause(ctx)
-			lctx := s.connContext(tc)
+			lctx := s.connContext(c)
 			context.AfterFunc(lctx, func() { cancel(context.Cause(lctx)) })
-			return context.WithValue(ctx, connKey{}, &httpConn{tc: tc})
+			return context.WithValue(ctx, connKey{}, &httpConn{c: c})
 		},
 	}
 }
@@ -147,9 +145,10 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 func (s *Server) gate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hc, _ := r.Context().Value(connKey{}).(*httpConn)
-		ok := hc != nil && r.TLS != nil && len(r.TLS.PeerCertificates) > 0
+		ok := hc != nil
 		if ok {
 			hc.setup(s, r)
+			ok = hc.credential
 		}
 		if s.cfg.Mode == ModeHTTP {
 			ok = ok && hc.authenticated
@@ -184,6 +183,11 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(s.backend)
 	pr.Out.Host = pr.In.Host
 	pr.SetXForwarded()
+	if pr.In.TLS == nil {
+		// EngineDance: net/http sees no *tls.Conn and would say
+		// "http"; the client's connection was TLS all the same.
+		pr.Out.Header.Set("X-Forwarded-Proto", "https")
+	}
 	httpauth.DelFields(pr.Out.Header, s.stripFields...)
 	httpauth.DelFields(pr.Out.Trailer, s.stripFields...)
 	if s.cfg.Mode == ModeHTTP {
@@ -193,7 +197,10 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	}
 	// gate set the connection up before forwarding anything.
 	hc := pr.In.Context().Value(connKey{}).(*httpConn)
-	pr.Out.Header.Set(httpauth.ClientCertHeader, hc.clientCert)
+	if hc.clientCert != "" {
+		// Not for a raw public key: Client-Cert carries certificates.
+		pr.Out.Header.Set(httpauth.ClientCertHeader, hc.clientCert)
+	}
 	if hc.clientCertChain != "" {
 		pr.Out.Header.Set(httpauth.ClientCertChainHeader, hc.clientCertChain)
 	}

@@ -27,7 +27,7 @@ type handshakeListener struct {
 	sem     chan struct{}
 	s       *Server
 
-	out    chan *tls.Conn
+	out    chan net.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the accept loop and handshakes in progress
@@ -40,7 +40,7 @@ func newHandshakeListener(s *Server, inner net.Listener, conf *tls.Config) *hand
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &handshakeListener{
 		inner: inner, conf: conf, timeout: s.cfg.HandshakeTimeout, sem: s.sem, s: s,
-		out: make(chan *tls.Conn), ctx: ctx, cancel: cancel,
+		out: make(chan net.Conn), ctx: ctx, cancel: cancel,
 	}
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -89,7 +89,6 @@ func (l *handshakeListener) acceptLoop() {
 
 func (l *handshakeListener) handshake(c net.Conn) {
 	defer l.wg.Done()
-	tc := tls.Server(c, l.conf)
 	remote := c.RemoteAddr().String()
 	ctx, cancel := context.WithTimeout(l.ctx, l.timeout)
 	defer cancel()
@@ -97,7 +96,7 @@ func (l *handshakeListener) handshake(c net.Conn) {
 	ctx = verify.WithPeerAddr(ctx, remote)
 	_ = c.SetDeadline(time.Now().Add(l.timeout))
 	start := time.Now()
-	err := tc.HandshakeContext(ctx)
+	tc, err := l.s.serverHandshake(ctx, c)
 	l.s.metrics.handshakeSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		// Logged before it is counted: once the counter moves, the log
@@ -195,12 +194,9 @@ func (c *limitedConn) Close() error {
 }
 
 // connContext returns the context of c, a connection this server
-// accepted (a *tls.Conn over a *limitedConn), or the server's.
+// accepted (a client connection over a *limitedConn), or the server's.
 func (s *Server) connContext(c net.Conn) context.Context {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	if lc, ok := c.(*limitedConn); ok {
+	if lc, ok := transportOf(c).(*limitedConn); ok {
 		return lc.ctx
 	}
 	return s.ctx
@@ -236,15 +232,22 @@ func (s *Server) handshakeFailed(listening context.Context, remote string, err e
 
 // logAccepted is the access log (Config.AccessLog): one line per client
 // whose handshake succeeded.
-func (s *Server) logAccepted(tc *tls.Conn, remote string) {
-	st := tc.ConnectionState()
-	attrs := []any{"remote", remote, "tls", tls.VersionName(st.Version)}
-	if id := identityOf(tc); id != nil {
+func (s *Server) logAccepted(c net.Conn, remote string) {
+	in := infoOf(c)
+	attrs := []any{"remote", remote, "tls", tls.VersionName(in.version)}
+	if a := in.auth; a != nil {
+		id := a.id
 		attrs = append(attrs, "subject", id.Subject(), "kind", id.Kind.String(), "name", id.Name)
-	} else if len(st.PeerCertificates) > 0 {
+		if a.claimed != "" {
+			attrs = append(attrs, "claimed", "dane_clientid")
+		}
+		if len(a.presented.Chain) == 0 {
+			attrs = append(attrs, "credential", "raw public key")
+		}
+	} else if len(in.chain) > 0 {
 		// Passthrough: the application authenticates; this is only what
 		// the certificate says.
-		attrs = append(attrs, "certificate_subject", logtext.Bound(st.PeerCertificates[0].Subject.String(), logtext.MaxText))
+		attrs = append(attrs, "certificate_subject", logtext.Bound(in.chain[0].Subject.String(), logtext.MaxText))
 	}
 	s.log.Info("proxy: client accepted", attrs...)
 }

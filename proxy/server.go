@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,6 +70,15 @@ func New(cfg Config) (*Server, error) {
 		// The configuration it returns would replace the proxy's, client
 		// authentication included.
 		return nil, errors.New("proxy: Config.TLS.GetConfigForClient is not supported; use GetCertificate")
+	}
+	if cfg.Engine != EngineCryptoTLS && cfg.Engine != EngineDance {
+		return nil, fmt.Errorf("proxy: unknown engine %v", cfg.Engine)
+	}
+	if cfg.Engine == EngineDance && cfg.Mode == ModePassthrough {
+		return nil, errors.New("proxy: engine dance serves modes http and tcp, not passthrough")
+	}
+	if cfg.RequireClientID && cfg.Engine != EngineDance {
+		return nil, errors.New("proxy: RequireClientID needs engine dance (crypto/tls cannot read dane_clientid)")
 	}
 	if cfg.Verifier == nil && cfg.Mode != ModePassthrough {
 		return nil, fmt.Errorf("proxy: mode %v needs Config.Verifier", cfg.Mode)
@@ -231,11 +239,7 @@ func (s *Server) trackHijacked(c net.Conn, st http.ConnState) {
 	if st != http.StateHijacked {
 		return
 	}
-	tc, ok := c.(*tls.Conn)
-	if !ok {
-		return
-	}
-	lc, ok := tc.NetConn().(*limitedConn)
+	lc, ok := transportOf(c).(*limitedConn)
 	if !ok {
 		return
 	}
@@ -396,10 +400,19 @@ func isTokenPunct(c byte) bool {
 // certificate is verified again before more traffic passes, so a revoked
 // identity loses its established connections too, not only new ones.
 type renewal struct {
-	s     *Server
-	chain []*x509.Certificate
-	mu    sync.Mutex
-	id    *verify.Identity
+	s *Server
+	// claimed and presented are what the identity was authenticated
+	// from: the dane_clientid name ("" for a name from the certificate)
+	// and the chain or raw public key.
+	claimed   string
+	presented verify.Presented
+	mu        sync.Mutex
+	id        *verify.Identity
+}
+
+// newRenewal returns the renewal of an authenticated connection.
+func newRenewal(s *Server, a *peerAuth) *renewal {
+	return &renewal{s: s, id: a.id, claimed: a.claimed, presented: a.presented}
 }
 
 // current returns the identity, renewed if it had expired, or an error if
@@ -410,7 +423,7 @@ func (r *renewal) current(ctx context.Context) (*verify.Identity, error) {
 	if r.id.Expires.IsZero() || !r.s.cfg.Time().After(r.id.Expires) {
 		return r.id, nil
 	}
-	id, err := verify.VerifyChain(ctx, r.s.cfg.Verifier, r.chain)
+	id, err := verify.VerifyClaimed(ctx, r.s.cfg.Verifier, r.claimed, r.presented)
 	if err != nil {
 		return nil, err
 	}

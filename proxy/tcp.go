@@ -29,7 +29,7 @@ func (s *Server) serveTCP(hl *handshakeListener) error {
 		if err != nil {
 			return err
 		}
-		tc := c.(*tls.Conn)
+		tc := c.(clientConn)
 		s.mu.Lock()
 		if s.closed.Load() {
 			s.mu.Unlock()
@@ -52,7 +52,7 @@ func (s *Server) serveTCP(hl *handshakeListener) error {
 // header builds the PROXY v2 header for an authenticated connection: the
 // client's address and the address it reached, the subject in the
 // configured TLV and, if asked, PP2_TYPE_SSL.
-func (s *Server) header(tc *tls.Conn, st *tls.ConnectionState, id *verify.Identity) ([]byte, error) {
+func (s *Server) header(tc net.Conn, st connInfo, id *verify.Identity) ([]byte, error) {
 	h := proxyproto.Header{
 		Source:      addrPort(tc.RemoteAddr()),
 		Destination: addrPort(tc.LocalAddr()),
@@ -60,15 +60,15 @@ func (s *Server) header(tc *tls.Conn, st *tls.ConnectionState, id *verify.Identi
 	}
 	if s.cfg.SSLTLV {
 		var sub []proxyproto.TLV
-		if v, ok := tlsVersionNames[st.Version]; ok {
+		if v, ok := tlsVersionNames[st.version]; ok {
 			sub = append(sub, proxyproto.TLV{Type: proxyproto.SubtypeSSLVersion, Value: []byte(v)})
 		}
-		sub = append(sub, proxyproto.TLV{Type: proxyproto.SubtypeSSLCipher, Value: []byte(tls.CipherSuiteName(st.CipherSuite))})
+		sub = append(sub, proxyproto.TLV{Type: proxyproto.SubtypeSSLCipher, Value: []byte(tls.CipherSuiteName(st.suite))})
 		// A resumed session carries the certificate of the session's
 		// first connection (ClientCertSess); otherwise it was presented on
 		// this one.
 		client := byte(proxyproto.ClientSSL | proxyproto.ClientCertConn)
-		if st.DidResume {
+		if st.resumed {
 			client = proxyproto.ClientSSL | proxyproto.ClientCertSess
 		}
 		h.TLVs = append(h.TLVs, proxyproto.TLV{Type: proxyproto.TypeSSL, Value: proxyproto.SSL(client, true, sub...)})
@@ -84,16 +84,16 @@ func addrPort(a net.Addr) netip.AddrPort {
 	return ap
 }
 
-func (s *Server) forwardTCP(tc *tls.Conn) {
+func (s *Server) forwardTCP(tc clientConn) {
 	defer tc.Close()
 	remote := tc.RemoteAddr().String()
-	id := identityOf(tc)
-	if id == nil {
+	st := infoOf(tc)
+	if st.auth == nil {
 		s.log.Error("proxy: connection without an authenticated client reached the forwarder; closed", "remote", remote)
 		return
 	}
-	st := tc.ConnectionState()
-	hdr, err := s.header(tc, &st, id)
+	id := st.auth.id
+	hdr, err := s.header(tc, st, id)
 	if err != nil {
 		s.log.Error("proxy: PROXY header", "remote", remote, "err", err)
 		return
@@ -122,7 +122,7 @@ func (s *Server) forwardTCP(tc *tls.Conn) {
 	}
 	_ = bc.SetWriteDeadline(time.Time{})
 	s.metrics.forwardedMode.Inc()
-	s.pipe(connCtx, tc, bc, &renewal{s: s, id: id, chain: st.PeerCertificates})
+	s.pipe(connCtx, tc, bc, newRenewal(s, st.auth))
 }
 
 // pipe copies both ways until both directions have ended, passing on
@@ -133,7 +133,7 @@ func (s *Server) forwardTCP(tc *tls.Conn) {
 // expired, the identity is verified again under ctx, the client
 // connection's, which ends when it is closed or the server stops; a
 // refusal closes both sides.
-func (s *Server) pipe(ctx context.Context, client *tls.Conn, backend net.Conn, rn *renewal) {
+func (s *Server) pipe(ctx context.Context, client clientConn, backend net.Conn, rn *renewal) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	idle := s.cfg.IdleTimeout

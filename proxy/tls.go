@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 
 	"github.com/dnsbound/dance/danetls"
-	"github.com/dnsbound/dance/verify"
 )
 
 // serverTLS derives the proxy's server configuration from Config.TLS.
@@ -32,10 +31,4 @@ func (s *Server) serverTLS() (*tls.Config, error) {
 	// (VerifyConnection, on resumed sessions too); a refused client never
 	// reaches the backend.
 	return danetls.ServerConfig(c, s.cfg.Verifier), nil
-}
-
-// identityOf returns the identity authenticated in tc's handshake, or nil.
-func identityOf(tc *tls.Conn) *verify.Identity {
-	id, _ := danetls.IdentityFromConn(tc)
-	return id
 }

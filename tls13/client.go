@@ -2,6 +2,7 @@ package tls13
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -35,14 +36,23 @@ type clientHS struct {
 	sched   *keysched.Schedule
 	sentCCS bool
 	certReq *wire.CertificateRequest
-	session *ClientSessionState // offered in the ClientHello; nil: none
-	psk     []byte              // the session's PSK, once the server accepted it
+	// serverCertType and clientCertType are the negotiated certificate
+	// types (RFC 7250), X.509 unless the server selected another.
+	serverCertType, clientCertType uint8
+	session                        *ClientSessionState // offered in the ClientHello; nil: none
+	psk                            []byte              // the session's PSK, once the server accepted it
 }
 
 func (c *Conn) clientHandshake() error {
 	cfg := c.cfg
 	if cfg.ServerName == "" && cfg.VerifyPeer == nil {
 		return errors.New("tls13: Config needs a ServerName or a VerifyPeer")
+	}
+	if err := cfg.checkRawKeyConfig(); err != nil {
+		return err
+	}
+	if err := cfg.checkClientNameConfig(); err != nil {
+		return err
 	}
 	curves, err := cfg.curves()
 	if err != nil {
@@ -113,6 +123,7 @@ func (hs *clientHS) sendFirstHello() error {
 		staticExts.sigAlgsCert,
 		share,
 	}
+	m.Extensions = append(m.Extensions, cfg.certTypeExtensions()...)
 	// RFC 6066 §3: literal IP addresses are not sent as host names.
 	if cfg.ServerName != "" && net.ParseIP(cfg.ServerName) == nil {
 		m.Extensions = append(m.Extensions, wire.NewServerNameExtension(cfg.ServerName))
@@ -349,13 +360,15 @@ func (hs *clientHS) readServerFlight() error {
 	}
 	hs.tr.Add(msg)
 
-	var chain []*x509.Certificate
 	if hs.psk != nil {
 		// RFC 8446 §2.2: a PSK handshake authenticates the server by
 		// the PSK; no Certificate, CertificateRequest or
 		// CertificateVerify follows.
-		chain = hs.session.peerCerts
-	} else if chain, err = hs.readServerAuth(); err != nil {
+		c.state.PeerCertificates = hs.session.peerCerts
+	} else if err = hs.readServerAuth(); err != nil {
+		return err
+	}
+	if err := c.verifyConnection(); err != nil {
 		return err
 	}
 
@@ -381,7 +394,6 @@ func (hs *clientHS) readServerFlight() error {
 	if err := c.setReadSecret(sats); err != nil {
 		return err
 	}
-	c.state.PeerCertificates = chain
 
 	if hs.certReq != nil {
 		if err := hs.sendClientCertificate(); err != nil {
@@ -402,44 +414,44 @@ func (hs *clientHS) readServerFlight() error {
 }
 
 // readServerAuth reads CertificateRequest (optional), Certificate and
-// CertificateVerify (RFC 8446 §4.3.2, §4.4.2, §4.4.3) and returns the
-// verified chain.
-func (hs *clientHS) readServerAuth() ([]*x509.Certificate, error) {
+// CertificateVerify (RFC 8446 §4.3.2, §4.4.2, §4.4.3); the verified chain or
+// raw key is in the connection's state.
+func (hs *clientHS) readServerAuth() error {
 	msg, err := hs.next(wire.TypeCertificateRequest, wire.TypeCertificate)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if wire.HandshakeType(msg[0]) == wire.TypeCertificateRequest {
-		cr := &wire.CertificateRequest{}
+		cr := &wire.CertificateRequest{DANEClientIDType: hs.c.cfg.clientIDType()}
 		if err := cr.Unmarshal(msg); err != nil {
-			return nil, err
+			return err
 		}
 		// RFC 8446 §4.3.2: zero length in the main handshake.
 		if len(cr.Context) != 0 {
-			return nil, alert.Errorf(alert.IllegalParameter, "CertificateRequest context in the handshake")
+			return alert.Errorf(alert.IllegalParameter, "CertificateRequest context in the handshake")
 		}
 		hs.certReq = cr
 		hs.tr.Add(msg)
 		if msg, err = hs.next(wire.TypeCertificate); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	chain, err := hs.readServerCertificate(msg)
+	pub, err := hs.readServerCertificate(msg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if msg, err = hs.next(wire.TypeCertificateVerify); err != nil {
-		return nil, err
+		return err
 	}
 	var cv wire.CertificateVerify
 	if err := cv.Unmarshal(msg); err != nil {
-		return nil, err
+		return err
 	}
-	if err := sigalg.Verify(chain[0].PublicKey, cv.Algorithm, sigalg.Schemes(), sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
-		return nil, err
+	if err := sigalg.Verify(pub, cv.Algorithm, sigalg.Schemes(), sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
+		return err
 	}
 	hs.tr.Add(msg)
-	return chain, nil
+	return nil
 }
 
 // checkEncryptedExtensions accepts only answers to what we offered (RFC
@@ -465,6 +477,18 @@ func (hs *clientHS) checkEncryptedExtensions(ee *wire.EncryptedExtensions) error
 				return alert.Errorf(alert.IllegalParameter, "ALPN protocol %q not offered", ee.ALPN)
 			}
 			c.state.NegotiatedProtocol = ee.ALPN
+		case wire.ExtServerCertificateType:
+			t, err := hs.checkSelectedCertType(e.Type, ee.ServerCertType)
+			if err != nil {
+				return err
+			}
+			hs.serverCertType = t
+		case wire.ExtClientCertificateType:
+			t, err := hs.checkSelectedCertType(e.Type, ee.ClientCertType)
+			if err != nil {
+				return err
+			}
+			hs.clientCertType = t
 		case wire.ExtRecordSizeLimit:
 			if err := c.applyRecordLimits(ee.RecordSizeLimit); err != nil {
 				return err
@@ -477,10 +501,11 @@ func (hs *clientHS) checkEncryptedExtensions(ee *wire.EncryptedExtensions) error
 }
 
 // readServerCertificate decodes and verifies the server's chain (RFC 8446
-// §4.4.2) and adds the message to the transcript.
-func (hs *clientHS) readServerCertificate(msg []byte) ([]*x509.Certificate, error) {
+// §4.4.2), or reads its raw public key (RFC 7250), adds the message to the
+// transcript and returns the key CertificateVerify must verify with.
+func (hs *clientHS) readServerCertificate(msg []byte) (crypto.PublicKey, error) {
 	c := hs.c
-	var m wire.Certificate
+	m := wire.Certificate{DANEClientIDType: c.cfg.clientIDType()}
 	if err := m.Unmarshal(msg); err != nil {
 		return nil, err
 	}
@@ -498,6 +523,17 @@ func (hs *clientHS) readServerCertificate(msg []byte) ([]*x509.Certificate, erro
 			return nil, alert.Errorf(alert.UnsupportedExtension, "certificate entry extension %d not offered", x.Type)
 		}
 	}
+	if hs.serverCertType == wire.CertTypeRawPublicKey {
+		spki, pub, err := parseRawPublicKey(&m)
+		if err != nil {
+			return nil, err
+		}
+		// Authenticated by VerifyConnection alone (AcceptRawPublicKeys
+		// requires one).
+		c.state.PeerRawPublicKey = spki
+		hs.tr.Add(msg)
+		return pub, nil
+	}
 	chain := make([]*x509.Certificate, len(m.Entries))
 	for i, e := range m.Entries {
 		cert, err := x509.ParseCertificate(e.Data)
@@ -509,8 +545,9 @@ func (hs *clientHS) readServerCertificate(msg []byte) ([]*x509.Certificate, erro
 	if err := c.verifyPeer(chain); err != nil {
 		return nil, err
 	}
+	c.state.PeerCertificates = chain
 	hs.tr.Add(msg)
-	return chain, nil
+	return chain[0].PublicKey, nil
 }
 
 // verifyPeer verifies the peer's chain: by Config.VerifyPeer, or for a
@@ -563,7 +600,9 @@ func (hs *clientHS) sendClientCertificate() error {
 	var scheme uint16
 	for i := range c.cfg.Certificates {
 		cert := &c.cfg.Certificates[i]
-		if cert.PrivateKey == nil || len(cert.Chain) == 0 {
+		// Only a credential of the type the server selected (RFC 7250
+		// §4.2; X.509 when it selected none).
+		if cert.PrivateKey == nil || cert.certType() != hs.clientCertType {
 			continue
 		}
 		for _, s := range hs.certReq.SignatureAlgorithms {
@@ -578,9 +617,14 @@ func (hs *clientHS) sendClientCertificate() error {
 	}
 	m := wire.Certificate{Context: hs.certReq.Context}
 	if chosen != nil {
-		for _, der := range chosen.Chain {
-			m.Entries = append(m.Entries, wire.CertificateEntry{Data: der, Extensions: []wire.Extension{}})
+		entries, err := certificateEntries(chosen)
+		if err != nil {
+			return err
 		}
+		if e, ok := hs.clientNameExtension(); ok {
+			entries[0].Extensions = []wire.Extension{e}
+		}
+		m.Entries = entries
 	}
 	if err := hs.writeMessage(m.Marshal()); err != nil {
 		return err

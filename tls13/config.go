@@ -1,6 +1,7 @@
 package tls13
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -12,9 +13,13 @@ import (
 )
 
 // Certificate is a certificate chain and the key of its first certificate,
-// which the engine uses to sign CertificateVerify (RFC 8446 §4.4.3).
+// which the engine uses to sign CertificateVerify (RFC 8446 §4.4.3), or a
+// raw public key (RFC 7250): a Certificate without Chain stands for its
+// PrivateKey's public key alone, sent as a SubjectPublicKeyInfo, and only
+// to a peer that accepts raw public keys (see Config.AcceptRawPublicKeys).
 type Certificate struct {
-	// Chain is the DER certificates, end-entity first.
+	// Chain is the DER certificates, end-entity first; empty for a raw
+	// public key.
 	Chain [][]byte
 	// PrivateKey signs; an *ecdsa.PrivateKey (P-256 or P-384),
 	// ed25519.PrivateKey, *rsa.PrivateKey (signing with RSA-PSS) or any
@@ -112,6 +117,52 @@ type Config struct {
 	// Time returns the current time for certificate validity and ticket
 	// lifetimes; nil means time.Now.
 	Time func() time.Time
+
+	// ClientName, for a client, is the DANE identity it claims: the owner
+	// name of its TLSA records, without the trailing dot
+	// (draft-ietf-dance-tls-clientid-07 §3). It is sent in the
+	// dane_clientid extension of the end-entity entry of the client's
+	// Certificate, and only when the server's CertificateRequest carried
+	// the extension (a client may not send it unasked). Empty: never sent.
+	// A name that is not a presentation-format DNS name of letters,
+	// digits, hyphens and underscores fails the handshake before anything
+	// is sent.
+	ClientName string
+
+	// RequestClientName, for a server that asks for client certificates
+	// (ClientAuth), puts the empty dane_clientid extension in its
+	// CertificateRequest, which tells clients it authenticates them by
+	// DANE and lets them claim a name (ConnectionState.ClientName). A
+	// client that sends the extension unasked is refused with
+	// unsupported_extension; a malformed name with illegal_parameter.
+	RequestClientName bool
+
+	// DANEClientIDCodepoint is the extension type of dane_clientid, which
+	// IANA has not assigned yet; 0 means DefaultDANEClientIDCodepoint
+	// (0xFFDA, from the range RFC 8446 §11 reserves for private use). Both
+	// peers must use the same value.
+	DANEClientIDCodepoint uint16
+
+	// AcceptRawPublicKeys lets the peer authenticate with a raw public key
+	// (RFC 7250) instead of a certificate chain: a client offers it in
+	// server_certificate_type, a server accepts it in
+	// client_certificate_type. A raw key proves nothing by itself, so
+	// VerifyConnection must be set and is what authenticates it (for
+	// DANE: a DANE-EE SPKI record, usage 3 selector 1). False: only X.509
+	// chains are accepted, and no certificate type extension is sent for
+	// the peer's credential.
+	AcceptRawPublicKeys bool
+
+	// VerifyConnection, when set, runs once the peer has proved it holds
+	// the key it presented (its CertificateVerify verified) and before its
+	// Finished is read; on a server it runs also when the client sent no
+	// certificate. It gets the handshake's context and the state so far:
+	// the peer's chain or raw public key and, on a server, the name the
+	// client claimed in dane_clientid. An error refuses the peer with a
+	// handshake_failure alert (draft-ietf-dance-client-auth-13 §8.2). It
+	// runs after the chain checks (RootCAs, ClientCAs or VerifyPeer), not
+	// instead of them; a raw public key is checked by it alone.
+	VerifyConnection func(ctx context.Context, cs ConnectionState) error
 
 	// editMessage, set by tests only, rewrites each protected handshake
 	// message sent (a server's flight; a client's Certificate,

@@ -61,6 +61,19 @@ type ConnectionState struct {
 	// PeerCertificates is the peer's chain, end-entity first; after a
 	// resumption, the chain of the original connection.
 	PeerCertificates []*x509.Certificate
+	// PeerRawPublicKey is the peer's raw public key (RFC 7250), a DER
+	// SubjectPublicKeyInfo; nil unless that certificate type was
+	// negotiated for the peer and it presented one.
+	PeerRawPublicKey []byte
+	// ClientName is the name of the client's dane_clientid extension
+	// (draft-ietf-dance-tls-clientid-07): for a server, the name the
+	// client claims, checked for syntax only (authenticating it is
+	// VerifyConnection's job); for a client, the name it sent.
+	ClientName string
+	// DANEClientID reports that the client's Certificate carried
+	// dane_clientid. With ClientName empty the client said only that it
+	// has a TLSA record and names itself in its certificate (-07 §3).
+	DANEClientID bool
 	// Resumed: the handshake resumed a session with a ticket (PSK with
 	// (EC)DHE, RFC 8446 §2.2).
 	Resumed bool
@@ -95,6 +108,9 @@ type Conn struct {
 	suite     *record.Suite
 	state     ConnectionState
 	resMaster []byte // resumption_master_secret, kept by a client with a session cache
+	// hsCtx is the context of the handshake in progress, for
+	// Config.VerifyConnection.
+	hsCtx context.Context
 }
 
 // Client returns a client-side Conn over conn. cfg must not be nil.
@@ -162,12 +178,14 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	})
 	c.inMu.Lock()
 	c.outMu.Lock()
+	c.hsCtx = ctx
 	var err error
 	if c.isClient {
 		err = c.clientHandshake()
 	} else {
 		err = c.serverHandshake()
 	}
+	c.hsCtx = nil
 	c.outMu.Unlock()
 	c.inMu.Unlock()
 	if !stop() {

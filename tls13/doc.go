@@ -1,8 +1,10 @@
 // Package tls13 is a TLS 1.3 engine (RFC 8446) written for DNS-bound
-// identities: besides X.509 certificates it is to speak RFC 7250 raw public
-// keys and the dane_clientid extension (draft-ietf-dance-tls-clientid),
-// which Go's crypto/tls cannot. The handshakes with X.509 certificates work
-// today; raw keys and dane_clientid exist in the message codecs only.
+// identities: besides X.509 certificates it speaks RFC 7250 raw public keys
+// and the dane_clientid extension (draft-ietf-dance-tls-clientid-07), which
+// Go's crypto/tls cannot. A client claims its DANE name with
+// Config.ClientName; a server asks for it with Config.RequestClientName and
+// authenticates it, and raw keys (Config.AcceptRawPublicKeys), in
+// Config.VerifyConnection, where package verify plugs in.
 //
 // Start at Config, Client and Server: a *Conn wraps a net.Conn the way
 // crypto/tls's does, with HandshakeContext, Read, Write, Close

@@ -239,7 +239,7 @@ func (hs *clientHS) acceptServerPSK(sh *wire.ServerHello) error {
 // §4.6.1). c.inMu is held.
 func (c *Conn) storeTicket(m *wire.NewSessionTicket) {
 	cache := c.cfg.ClientSessionCache
-	if cache == nil || c.resMaster == nil {
+	if cache == nil || c.resMaster == nil || !c.state.resumable() {
 		return
 	}
 	key := c.sessionKey()
@@ -438,7 +438,7 @@ func openTicket(keys *ticketKeys, ticket []byte, now time.Time) ([]byte, error) 
 // 8446 §4.6.1). c.outMu is held.
 func (hs *serverHS) issueTicket(resMaster []byte) error {
 	c := hs.c
-	if c.cfg.SessionTicketsDisabled || !containsByte(hs.hello.PSKModes, wire.PSKModeDHEKE) {
+	if c.cfg.SessionTicketsDisabled || !containsByte(hs.hello.PSKModes, wire.PSKModeDHEKE) || !c.state.resumable() {
 		// RFC 8446 §4.2.9: a client listing no mode we accept could
 		// not use a ticket.
 		return nil

@@ -2,6 +2,7 @@ package tls13
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -36,6 +37,12 @@ type serverHS struct {
 	sched   *keysched.Schedule
 	cookie  []byte
 	sentCCS bool
+	// serverCertType and clientCertType are the negotiated certificate
+	// types (RFC 7250): X.509 unless the client offered others.
+	serverCertType, clientCertType uint8
+	// certTypeExts are the EncryptedExtensions' answers to the
+	// client's certificate type extensions.
+	certTypeExts []wire.Extension
 
 	clientApp []byte // client application traffic secret, for after its Finished
 	psk       []byte // the resumed session's PSK; nil: a full handshake
@@ -45,6 +52,9 @@ type serverHS struct {
 func (c *Conn) serverHandshake() error {
 	if len(c.cfg.Certificates) == 0 {
 		return errors.New("tls13: server Config without Certificates")
+	}
+	if err := c.cfg.checkRawKeyConfig(); err != nil {
+		return err
 	}
 	curves, err := c.cfg.curves()
 	if err != nil {
@@ -188,20 +198,60 @@ func (hs *serverHS) chooseGroup() error {
 	return alert.Errorf(alert.HandshakeFailure, "no key exchange group in common")
 }
 
+// chooseCertificate takes the first of our credentials of a type the client
+// accepts (RFC 7250 §4.2: server_certificate_type, X.509 without it) whose
+// key signs with a scheme the client offered, and chooses the type of the
+// client's credential.
 func (hs *serverHS) chooseCertificate() error {
+	ch := hs.hello
+	accepts := func(t uint8) bool {
+		if ch.ServerCertTypes == nil {
+			return t == wire.CertTypeX509
+		}
+		return slices.Contains(ch.ServerCertTypes, t)
+	}
+	common := false
 	for i := range hs.c.cfg.Certificates {
 		cert := &hs.c.cfg.Certificates[i]
-		if cert.PrivateKey == nil || len(cert.Chain) == 0 {
+		if cert.PrivateKey == nil || !accepts(cert.certType()) {
 			continue
 		}
-		for _, s := range hs.hello.SignatureAlgorithms {
+		common = true
+		for _, s := range ch.SignatureAlgorithms {
 			if sigalg.Fits(s, cert.PrivateKey.Public()) {
-				hs.cert, hs.scheme = cert, s
+				hs.cert, hs.scheme, hs.serverCertType = cert, s, cert.certType()
+				hs.chooseClientCertType()
 				return nil
 			}
 		}
 	}
+	if !common && ch.ServerCertTypes != nil {
+		// RFC 7250 §4.2: no certificate type in common.
+		return alert.Errorf(alert.UnsupportedCertificate, "no credential of a type in the client's server_certificate_type")
+	}
 	return alert.Errorf(alert.HandshakeFailure, "no certificate for the client's signature algorithms")
+}
+
+// chooseClientCertType answers the client's certificate type extensions
+// (RFC 7250 §4.2): server_certificate_type whenever the client sent it;
+// client_certificate_type when we ask for a certificate and one of the
+// client's types (in its order) is one we accept, else it is left out and
+// the client's credential is X.509.
+func (hs *serverHS) chooseClientCertType() {
+	ch, cfg := hs.hello, hs.c.cfg
+	if ch.ServerCertTypes != nil {
+		hs.certTypeExts = append(hs.certTypeExts, wire.NewSelectedCertTypeExtension(hs.serverCertType, true))
+	}
+	if ch.ClientCertTypes == nil || cfg.ClientAuth == NoClientCert {
+		return
+	}
+	for _, t := range ch.ClientCertTypes {
+		if slices.Contains(cfg.peerCertTypes(), t) {
+			hs.clientCertType = t
+			hs.certTypeExts = append(hs.certTypeExts, wire.NewSelectedCertTypeExtension(t, false))
+			return
+		}
+	}
 }
 
 // sendCCS sends the compatibility change_cipher_spec once, after the first
@@ -333,6 +383,7 @@ func (hs *serverHS) sendServerFlight() error {
 	if p := c.state.NegotiatedProtocol; p != "" {
 		ee.Extensions = append(ee.Extensions, wire.NewALPNExtension([]string{p}))
 	}
+	ee.Extensions = append(ee.Extensions, hs.certTypeExts...)
 	if v := hs.hello.RecordSizeLimit; v != 0 {
 		// RFC 8449 §4: answered only when offered; the client's limit
 		// binds our records from EncryptedExtensions on.
@@ -367,17 +418,18 @@ func (hs *serverHS) sendServerFlight() error {
 func (hs *serverHS) sendServerAuth() error {
 	c := hs.c
 	if c.cfg.ClientAuth != NoClientCert {
-		cr := wire.CertificateRequest{Context: []byte{}, Extensions: []wire.Extension{
+		cr := wire.CertificateRequest{Context: []byte{}, Extensions: append([]wire.Extension{
 			staticExts.sigAlgs,
-		}}
+		}, c.cfg.clientNameRequest()...)}
 		if err := hs.writeMessage(cr.Marshal()); err != nil {
 			return err
 		}
 	}
-	cm := wire.Certificate{Context: []byte{}}
-	for _, der := range hs.cert.Chain {
-		cm.Entries = append(cm.Entries, wire.CertificateEntry{Data: der, Extensions: []wire.Extension{}})
+	entries, err := certificateEntries(hs.cert)
+	if err != nil {
+		return err
 	}
+	cm := wire.Certificate{Context: []byte{}, Entries: entries}
 	if err := hs.writeMessage(cm.Marshal()); err != nil {
 		return err
 	}
@@ -400,7 +452,7 @@ func (hs *serverHS) readClientFlight() error {
 		if err != nil {
 			return err
 		}
-		var m wire.Certificate
+		m := wire.Certificate{DANEClientIDType: c.cfg.clientIDType()}
 		if err := m.Unmarshal(msg); err != nil {
 			return err
 		}
@@ -414,19 +466,32 @@ func (hs *serverHS) readClientFlight() error {
 				return alert.Errorf(alert.CertificateRequired, "client sent no certificate")
 			}
 		} else {
-			chain := make([]*x509.Certificate, len(m.Entries))
-			for i, e := range m.Entries {
-				for _, x := range e.Extensions {
-					return alert.Errorf(alert.UnsupportedExtension, "certificate entry extension %d not requested", x.Type)
-				}
-				cert, err := x509.ParseCertificate(e.Data)
-				if err != nil {
-					return &alert.Error{Alert: alert.BadCertificate, Reason: "client certificate", Err: err}
-				}
-				chain[i] = cert
-			}
-			if err := c.verifyPeer(chain); err != nil {
+			raw := hs.clientCertType == wire.CertTypeRawPublicKey
+			if err := hs.readClientName(&m, raw); err != nil {
 				return err
+			}
+			var pub crypto.PublicKey
+			var chain []*x509.Certificate
+			if raw {
+				spki, key, err := parseRawPublicKey(&m)
+				if err != nil {
+					return err
+				}
+				pub = key
+				c.state.PeerRawPublicKey = spki
+			} else {
+				chain = make([]*x509.Certificate, len(m.Entries))
+				for i, e := range m.Entries {
+					cert, err := x509.ParseCertificate(e.Data)
+					if err != nil {
+						return &alert.Error{Alert: alert.BadCertificate, Reason: "client certificate", Err: err}
+					}
+					chain[i] = cert
+				}
+				if err := c.verifyPeer(chain); err != nil {
+					return err
+				}
+				pub = chain[0].PublicKey
 			}
 			if msg, err = hs.next(wire.TypeCertificateVerify); err != nil {
 				return err
@@ -435,12 +500,15 @@ func (hs *serverHS) readClientFlight() error {
 			if err := cv.Unmarshal(msg); err != nil {
 				return err
 			}
-			if err := sigalg.Verify(chain[0].PublicKey, cv.Algorithm, sigalg.Schemes(), sigalg.ClientContext, hs.tr.Sum(), cv.Signature); err != nil {
+			if err := sigalg.Verify(pub, cv.Algorithm, sigalg.Schemes(), sigalg.ClientContext, hs.tr.Sum(), cv.Signature); err != nil {
 				return err
 			}
 			hs.tr.Add(msg)
 			c.state.PeerCertificates = chain
 		}
+	}
+	if err := c.verifyConnection(); err != nil {
+		return err
 	}
 	msg, err := hs.next(wire.TypeFinished)
 	if err != nil {

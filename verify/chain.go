@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 )
 
 // CertificateVerifier is a Verifier that can also find the claimed name in
@@ -47,4 +48,24 @@ func chainName(chain []*x509.Certificate) (string, error) {
 		return "", &Error{Reason: ReasonNoCredential}
 	}
 	return ClaimedName(chain[0])
+}
+
+// VerifyClaimed authenticates a TLS client by what its handshake carried:
+// the name it claimed in the dane_clientid extension
+// (draft-ietf-dance-tls-clientid-07; "" when it claimed none, or sent the
+// extension empty to say its certificate names it) and its chain or raw
+// public key. With a claimed name, Verify checks it (for usages PKIX-TA,
+// PKIX-EE and DANE-TA the leaf must carry it as a dNSName, for DANE-EE
+// nothing; draft-ietf-dance-client-auth-13 §5). Without one, the name comes
+// from the leaf (VerifyChain). A raw public key needs a claimed name: it
+// names no one (client-auth-13 §9), and only a DANE-EE SPKI record
+// matches it.
+func VerifyClaimed(ctx context.Context, v Verifier, claimed string, p Presented) (*Identity, error) {
+	if claimed != "" {
+		return v.Verify(ctx, claimed, p)
+	}
+	if len(p.Chain) == 0 && len(p.RawPublicKey) > 0 {
+		return nil, &Error{Reason: ReasonNoCredential, Err: errors.New("a raw public key without a claimed name")}
+	}
+	return VerifyChain(ctx, v, p.Chain)
 }

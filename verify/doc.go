@@ -10,7 +10,11 @@
 //	id, err := core.Verify(ctx, "sensor1._device.example.com", verify.Presented{Chain: chain})
 //
 // With standard TLS the claimed name comes from the certificate itself:
-// ClaimedName returns it (package danetls does this for crypto/tls).
+// ClaimedName returns it (package danetls does this for crypto/tls). A
+// client of the tls13 engine may claim it in the dane_clientid extension
+// instead, and present a raw public key: VerifyClaimed takes the name and
+// the chain or key as the handshake carried them (package proxy does this
+// with EngineDance).
 //
 // A client authenticates its server with VerifyServer: the records are at
 // "_port._tcp.host" (RFC 6698 §3, ServerOwnerName), the lookup and the

@@ -30,10 +30,11 @@ func connectCommand() *cli.Command {
 	var insecure, dane, pkixFallback bool
 	var rf resolverFlags
 	var timeout, wait time.Duration
+	var dc danceConnectFlags
 	return &cli.Command{
 		Name:    "connect",
 		Summary: "connect to a TLS server presenting an identity, and print what happened",
-		Usage:   "dance connect --identity DIR [--ca FILE | --insecure-skip-server-verify | --dane [--pkix-fallback] [--resolver ADDR ...] [--anchors FILE]] [--server-name NAME] URL|HOST:PORT",
+		Usage:   "dance connect --identity DIR [--ca FILE | --insecure-skip-server-verify | --dane [--pkix-fallback] [--resolver ADDR ...] [--anchors FILE]] [--server-name NAME] [--engine dance [--raw-key] [--client-name NAME] [--clientid-codepoint N]] URL|HOST:PORT",
 		Description: `Connects with the identity in DIR (cert.pem and key.pem, as 'dance id new' writes
 them) as the TLS client certificate.
 
@@ -60,6 +61,18 @@ PKIX-EE (1) records usable. Records that match nothing, a bogus answer or a
 failed lookup are always refused. With --identity, both ends are then
 authenticated by DNS alone (docs/mutual-dane.md).
 
+--engine dance connects with dance's own TLS 1.3 engine (package tls13), which
+speaks the dane_clientid extension (draft-ietf-dance-tls-clientid-07): when the
+server asks for it, the client claims its name (the certificate's, or
+--client-name) and the server looks up that name's TLSA records. --raw-key
+presents key.pem's public key alone (RFC 7250), as an identity made with
+'dance id new --rpk' has no certificate; the name then travels only in
+dane_clientid, so --client-name is required, and the server needs a DANE-EE
+SPKI (3 1 x) record. Both ends must use the same --clientid-codepoint (0xFFDA
+unless IANA assigns one). With this engine the server is verified by --ca, the
+system roots or not at all (--insecure-skip-server-verify); --dane is not
+available, and URLs are fetched over HTTP/1.1.
+
 ` + resolverFlagsHelp,
 		Examples: []string{
 			"dance connect --identity ./sensor1 https://api.example.com/whoami",
@@ -67,6 +80,7 @@ authenticated by DNS alone (docs/mutual-dane.md).
 			"dance connect --identity ./sensor1 --insecure-skip-server-verify 127.0.0.1:8443",
 			"dance connect --identity ./ns1 --dane --anchors zone/anchors --resolver 127.0.0.1:5353 --server-name js1.lorawan.example.com 127.0.0.1:8443",
 			"dance connect --identity ./ns1 --dane --pkix-fallback https://js1.lorawan.example.com:8443/",
+			"dance connect --engine dance --raw-key --client-name sensor1._device.example.com --identity ./sensor1 --ca proxy-ca.pem https://127.0.0.1:8443/",
 		},
 		ExitCodes: []string{
 			"0  the handshake succeeded (and, for a URL, the status is below 400)",
@@ -83,6 +97,7 @@ authenticated by DNS alone (docs/mutual-dane.md).
 			rf.register(fs)
 			fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after `DURATION`")
 			fs.DurationVar(&wait, "wait", 2*time.Second, "for HOST:PORT, how long to wait for the server's first bytes after the handshake")
+			dc.register(fs)
 		},
 		Run: func(env *cli.Env, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -96,6 +111,24 @@ authenticated by DNS alone (docs/mutual-dane.md).
 			}
 			if err := checkDANEFlags(fs, dane, pkixFallback, insecure, caFile); err != nil {
 				return err
+			}
+			if err := dc.check(fs, dane); err != nil {
+				return err
+			}
+			if dc.engine == engineDance {
+				var roots *x509.CertPool
+				if caFile != "" {
+					var err error
+					if roots, err = readCertPool(env, caFile); err != nil {
+						return err
+					}
+				}
+				if insecure {
+					fmt.Fprintln(env.Stderr, "dance: warning: the server's certificate is not verified")
+				}
+				ctx, cancel := context.WithTimeout(env.Context(), timeout)
+				defer cancel()
+				return connectDance(ctx, env, &dc, idDir, roots, insecure, serverName, args[0], wait)
 			}
 			cert, err := danetls.LoadIdentity(idDir)
 			if err != nil {

@@ -50,12 +50,15 @@ func proxyCommand() *cli.Command {
 		metricsAddr, logLevel                 string
 		accessLog                             bool
 		backendCA                             string
+		engine                                string
+		requireClientID                       bool
+		codepoint                             codepointFlag
 	)
 	return &cli.Command{
 		Name:    "proxy",
 		Config:  true,
 		Summary: "TLS-terminating proxy that authenticates clients by their DNS names",
-		Usage:   "dance proxy --listen ADDR --backend URL|ADDR --cert FILE --key FILE --allow PATTERN ... [--mode http|tcp|passthrough] [flags]",
+		Usage:   "dance proxy --listen ADDR --backend URL|ADDR --cert FILE --key FILE --allow PATTERN ... [--mode http|tcp|passthrough] [--engine crypto/tls|dance [--require-clientid] [--clientid-codepoint N]] [flags]",
 		Description: `Terminates TLS on --listen with the proxy's own --cert and --key and
 requires a client certificate. In mode http (the default) and tcp the client is
 authenticated by its DNS name: the certificate's name must be on the allow-list
@@ -74,6 +77,16 @@ and must match. Refused clients get a generic TLS alert; the reason is logged.
                authenticates (package httpauth). No allow-list, no lookup.
 
 Incoming copies of all these header fields are removed from client requests.
+
+--engine dance terminates TLS with dance's own TLS 1.3 engine instead of Go's
+crypto/tls (modes http and tcp; HTTP/1.1 only). It asks clients for the
+dane_clientid extension (draft-ietf-dance-tls-clientid-07, extension type
+--clientid-codepoint, 0xFFDA unless IANA assigns one) and accepts RFC 7250 raw
+public keys. A client that claims its name there is looked up under that name:
+a certificate must carry it as a dNSName unless the record is DANE-EE (3); a
+raw public key (a device made with 'dance id new --rpk') is authenticated only
+by a DANE-EE SPKI (3 1 x) record. Clients that claim no name are served as with
+crypto/tls, by the name in their certificate, unless --require-clientid.
 
 Before it listens, the proxy checks that the zones of the allow-list validate
 as Secure with the resolver flags below: settings that cannot validate them
@@ -106,6 +119,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			"dance proxy --mode tcp --listen :636 --backend 127.0.0.1:389 --cert srv.pem --key srv.key --allow-file allowed.txt --tlv 0xE1",
 			"dance proxy --mode passthrough --listen :8443 --backend http://10.0.0.7:8080 --cert srv.pem --key srv.key",
 			"curl --cert dev1/cert.pem --key dev1/key.pem https://proxy.example.com:8443/",
+			"dance proxy --engine dance --listen :8443 --backend http://127.0.0.1:8080 --cert srv.pem --key srv.key --allow '*._device.example.com'",
 		},
 		ExitCodes: []string{"0  stopped by a signal", "1  runtime failure (cannot listen)", "2  bad usage or bad input (flags, certificate, allow-list)"},
 		Flags: func(fs *flag.FlagSet) {
@@ -135,6 +149,9 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics and the health check on /healthz")
 			fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
 			fs.BoolVar(&accessLog, "access-log", false, "log each accepted client at info: address, TLS version, identity")
+			fs.StringVar(&engine, "engine", "crypto/tls", "TLS `ENGINE`: crypto/tls, or dance (TLS 1.3 with dane_clientid and raw public keys)")
+			fs.BoolVar(&requireClientID, "require-clientid", false, "with --engine dance, refuse clients that claim no name in dane_clientid")
+			registerClientIDFlag(fs, &codepoint)
 		},
 		NoArgs: true,
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
@@ -149,6 +166,16 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				return cli.Usagef("--backend is required")
 			case cert == "" || key == "":
 				return cli.Usagef("--cert and --key are required")
+			}
+			eng, err := proxy.ParseEngine(engine)
+			if err != nil {
+				return cli.Usagef("--engine: %v", strings.TrimPrefix(err.Error(), "proxy: "))
+			}
+			if eng != proxy.EngineDance && (requireClientID || codepoint.v != 0) {
+				return cli.Usagef("--require-clientid and --clientid-codepoint need --engine dance")
+			}
+			if eng == proxy.EngineDance && m == proxy.ModePassthrough {
+				return cli.Usagef("--engine dance serves modes http and tcp, not passthrough")
 			}
 			tlvType, err := strconv.ParseUint(tlv, 0, 8)
 			if err != nil || tlvType < 0xE0 || tlvType > 0xEF {
@@ -193,6 +220,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				HandshakeTimeout: handshakeTO, HeaderTimeout: headerTO, IdleTimeout: idleTO, DialTimeout: dialTO,
 				BackendTimeout: backendTO, BodyTimeout: bodyTO, SendTimeout: sendTO, MaxBodyBytes: maxBody,
 				MaxConns: maxConns, Logger: log, Registerer: reg, AccessLog: accessLog,
+				Engine: eng, RequireClientID: requireClientID, ClientIDCodepoint: codepoint.v,
 			}
 			var core *verify.Core
 			res := &swapResolver{}

@@ -43,12 +43,13 @@ func checkQuickstartOutput(t *testing.T, out string) {
 		{7, `sensor2\._device\.` + z + ` +refused; the proxy's log says: no-record \(.+\)\n`},
 		{7, `sensor1\._device\.` + z + ` +still accepted\n`},
 		{7, `ok: sensor2\._device\.` + z + ` refused once caches dropped its record`},
+		{8, `meter1\._device\.` + z + ` +accepted by its raw key and dane_clientid; the backend saw Dance-Client-Name: meter1\._device\.` + z + `, Dance-Client-Kind: device\n`},
 	} {
 		if !regexp.MustCompile(c.re).MatchString(step(c.step)) {
 			t.Errorf("step %d does not match %q:\n%s", c.step, c.re, step(c.step))
 		}
 	}
-	if !strings.Contains(out, "\nall 8 steps behaved as expected.\n") {
+	if !strings.Contains(out, "\nall 9 steps behaved as expected.\n") {
 		t.Errorf("no final verdict:\n%s", out)
 	}
 }

@@ -119,6 +119,11 @@ type Result struct {
 	DNS, Admin, Backend, Proxy string
 	// Attempts are the client connections through the proxy, in order.
 	Attempts []Attempt
+	// RawKey is the connection of the raw-key device through the proxy
+	// with the dance engine (step 8), listening on DanceProxy; nil and ""
+	// if the run stopped before.
+	RawKey     *Attempt
+	DanceProxy string
 }
 
 // Attempt is one client connection through the proxy.
@@ -274,6 +279,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		{"Run the proxy (http mode) in front of a backend", q.startProxy},
 		{"Connect through the proxy with each identity", q.connectAll},
 		{"Revoke " + dev2 + ": remove its record", q.revoke},
+		{"Connect a raw-key device (RFC 7250, dane_clientid) through the proxy's own TLS 1.3 engine", q.rawKey},
 	}
 	var failed *StepError
 	for i, s := range steps {

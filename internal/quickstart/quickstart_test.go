@@ -39,7 +39,12 @@ func goroutinesSettle(t *testing.T, base, slack int) {
 // connections are refused and the DNS port answers no query over UDP.
 func assertClosed(t *testing.T, res *Result) {
 	t.Helper()
-	for _, addr := range []string{res.DNS, res.Admin, res.Backend, res.Proxy} {
+	addrs := []string{res.DNS, res.Admin, res.Backend, res.Proxy}
+	if res.DanceProxy != "" {
+		// Only a run that reached the raw-key step started it.
+		addrs = append(addrs, res.DanceProxy)
+	}
+	for _, addr := range addrs {
 		if addr == "" {
 			t.Fatalf("an address is missing from %+v", res)
 		}
@@ -120,8 +125,9 @@ func TestRun(t *testing.T) {
 	}
 	text := out.String()
 	for _, s := range []string{
-		"\n8. Shut everything down\n",
-		"all 8 steps behaved as expected.",
+		"\n9. Shut everything down\n",
+		"all 9 steps behaved as expected.",
+		"$ dance connect --engine dance --raw-key --client-name meter1._device." + z,
 		"$ dance zone serve --dir " + filepath.Join(dir, "zone") + " --listen " + res.DNS + " --admin-listen " + res.Admin,
 		"--resolve proxy." + z + ":" + portOf(res.Proxy) + ":127.0.0.1",
 		"--allow '*._device." + z + "' --allow _user." + z,
@@ -129,6 +135,12 @@ func TestRun(t *testing.T) {
 		if !strings.Contains(text, s) {
 			t.Errorf("output lacks %q:\n%s", s, text)
 		}
+	}
+	if a := res.RawKey; a == nil || !a.Accepted || a.Name != "meter1._device."+z || a.Kind != "device" {
+		t.Errorf("raw-key device: %+v, want meter1 accepted as a device", a)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "meter1", "pubkey.pem")); err != nil {
+		t.Error(err)
 	}
 	assertClosed(t, res)
 	goroutinesSettle(t, base, 2)
@@ -152,8 +164,8 @@ func TestRunTemporaryDir(t *testing.T) {
 	if strings.Contains(text, "$ ") {
 		t.Errorf("quiet output has commands:\n%s", text)
 	}
-	if n := strings.Count(text, "\n   ok: "); n != 8 {
-		t.Errorf("%d verdicts, want 8:\n%s", n, text)
+	if n := strings.Count(text, "\n   ok: "); n != 9 {
+		t.Errorf("%d verdicts, want 9:\n%s", n, text)
 	}
 	if !strings.Contains(text, "sensor2._device.ids.example.test refused once caches dropped its record") {
 		t.Errorf("output lacks the revocation verdict:\n%s", text)

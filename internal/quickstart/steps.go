@@ -250,6 +250,17 @@ func (q *qs) connect(ctx context.Context, step int, c client) (Attempt, error) {
 		return a, nil
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusForbidden {
+		// The handshake was accepted on a cached verdict that expired
+		// before the request: the proxy verified the identity again
+		// and refused it (a revocation seen at the TTL's edge).
+		a.Reason = "(no verdict recorded)"
+		if v, ok := q.obs.lastVerdict(c.claimed); ok && v.id == nil {
+			a.Reason, a.Detail = v.reason.String(), v.detail
+		}
+		q.res.Attempts = append(q.res.Attempts, a)
+		return a, nil
+	}
 	if resp.StatusCode != http.StatusOK {
 		return a, fmt.Errorf("%s: the proxy answered %s", c.dir, resp.Status)
 	}
@@ -385,7 +396,7 @@ func (q *qs) shutdown() error {
 		q.p.line("stopped: %s", strings.Join(stopped, ", "))
 	}
 	var ports []string
-	for _, addr := range []string{q.res.DNS, q.res.Admin, q.res.Backend, q.res.Proxy} {
+	for _, addr := range []string{q.res.DNS, q.res.Admin, q.res.Backend, q.res.Proxy, q.res.DanceProxy} {
 		if addr == "" {
 			continue
 		}

@@ -4,12 +4,17 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// The dane_clientid extension (draft-ietf-dance-tls-clientid-07), as TLS 1.3
-// carries it: the server sends it empty in its CertificateRequest to say it
-// can authenticate clients by DANE; a client that was asked answers with
-// its name in the extensions of its end-entity CertificateEntry:
+// The dane_clientid extension (draft-ietf-dance-tls-clientid-07 §3), as TLS
+// 1.3 carries it: the server sends it empty in its CertificateRequest to say
+// it can authenticate clients by DANE; a client that was asked answers in
+// the extensions of its end-entity CertificateEntry, with its name
 //
 //	opaque ClientName<1..255>;  /* DNS name, presentation format, no trailing dot */
+//
+// or empty, meaning "I have a TLSA record, my name is in my certificate"
+// (-07 §3). draft-ietf-dance-client-auth-13 §7 writes the same extension as
+// opaque ClientName<0..2^8-1> in every message, so that its empty form is one
+// zero octet; both empty forms are read as empty, in either message.
 //
 // The codepoint is not assigned yet, so it is a parameter of the messages
 // that carry it (CertificateRequest.DANEClientIDType,
@@ -44,8 +49,14 @@ func NewDANEClientIDExtension(codepoint ExtensionType, name string) Extension {
 
 // ParseDANEClientID decodes the dane_clientid extension of a CertificateEntry
 // and checks the name: a bad encoding is a decode_error, a name that is not a
-// DNS name in presentation format an illegal_parameter.
+// DNS name in presentation format an illegal_parameter. An empty extension
+// (no data, or a zero-length ClientName) returns "" and no error: the
+// caller decides whether it accepts a client that names itself only in its
+// certificate.
 func ParseDANEClientID(data []byte) (string, error) {
+	if isEmptyClientID(data) {
+		return "", nil
+	}
 	s := cryptobyte.String(data)
 	var name cryptobyte.String
 	if !s.ReadUint8LengthPrefixed(&name) || !s.Empty() || name.Empty() {
@@ -55,6 +66,12 @@ func ParseDANEClientID(data []byte) (string, error) {
 		return "", err
 	}
 	return string(name), nil
+}
+
+// isEmptyClientID reports whether data is an empty dane_clientid: no data
+// (tls-clientid-07 §3) or a zero-length ClientName (client-auth-13 §7).
+func isEmptyClientID(data []byte) bool {
+	return len(data) == 0 || len(data) == 1 && data[0] == 0
 }
 
 // CheckClientName reports whether name is a ClientName we accept: a DNS

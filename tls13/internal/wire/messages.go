@@ -448,7 +448,9 @@ func (m *CertificateRequest) Unmarshal(msg []byte) error {
 		case ExtCertificateAuthorities:
 			m.CertificateAuthorities = e.Data
 		case m.clientIDType():
-			err = requireEmpty(e.Data, "dane_clientid")
+			if !isEmptyClientID(e.Data) {
+				err = decodeErr("dane_clientid in CertificateRequest carries a name")
+			}
 			m.DANEClientID = true
 		}
 		if err != nil {
@@ -482,8 +484,11 @@ type Certificate struct {
 	DANEClientIDType ExtensionType
 
 	// ClientName is the end-entity entry's dane_clientid name, filled by
-	// Unmarshal; "" when absent.
+	// Unmarshal; "" when absent or empty.
 	ClientName string
+	// HasDANEClientID reports that the end-entity entry carried
+	// dane_clientid, with a name or empty; filled by Unmarshal.
+	HasDANEClientID bool
 }
 
 // Marshal encodes the message, header included.
@@ -532,6 +537,7 @@ func (m *Certificate) Unmarshal(msg []byte) error {
 			if m.ClientName, err = ParseDANEClientID(d); err != nil {
 				return err
 			}
+			m.HasDANEClientID = true
 		}
 		m.Entries = append(m.Entries, CertificateEntry{data, exts})
 	}

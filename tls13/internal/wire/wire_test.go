@@ -431,8 +431,8 @@ func TestStrictParsing(t *testing.T) {
 			{Data: []byte{2}, Extensions: []Extension{NewDANEClientIDExtension(0, "dev._device.example")}}}}).Marshal(), alert.IllegalParameter},
 		"dane_clientid bad name": {&Certificate{}, (&Certificate{Entries: []CertificateEntry{{Data: []byte{1},
 			Extensions: []Extension{{DefaultDANEClientID, []byte{4, 'a', '.', '.', 'b'}}}}}}).Marshal(), alert.IllegalParameter},
-		"dane_clientid empty": {&Certificate{}, (&Certificate{Entries: []CertificateEntry{{Data: []byte{1},
-			Extensions: []Extension{{DefaultDANEClientID, nil}}}}}).Marshal(), alert.DecodeError},
+		"dane_clientid zero-length name and more": {&Certificate{}, (&Certificate{Entries: []CertificateEntry{{Data: []byte{1},
+			Extensions: []Extension{{DefaultDANEClientID, []byte{0, 0}}}}}}).Marshal(), alert.DecodeError},
 		"dane_clientid length": {&Certificate{}, (&Certificate{Entries: []CertificateEntry{{Data: []byte{1},
 			Extensions: []Extension{{DefaultDANEClientID, []byte{5, 'a'}}}}}}).Marshal(), alert.DecodeError},
 
@@ -491,6 +491,30 @@ func TestDANEClientID(t *testing.T) {
 	gotCert := Certificate{DANEClientIDType: cp}
 	if err := gotCert.Unmarshal(cert.Marshal()); err != nil || gotCert.ClientName != name {
 		t.Fatalf("ClientName = %q, %v", gotCert.ClientName, err)
+	}
+}
+
+// TestDANEClientIDEmptyForms: tls-clientid-07 §3 sends the empty extension
+// with no data; client-auth-13 §7 as a zero-length ClientName (one zero
+// octet). Both are read as "asked" in a CertificateRequest and as "signalled,
+// no name" in a CertificateEntry.
+func TestDANEClientIDEmptyForms(t *testing.T) {
+	for name, data := range map[string][]byte{"no data": {}, "zero-length ClientName": {0}} {
+		cr := &CertificateRequest{Extensions: []Extension{
+			NewSignatureAlgorithmsExtension([]uint16{SigEd25519}, false), {DefaultDANEClientID, data}}}
+		var got CertificateRequest
+		if err := got.Unmarshal(cr.Marshal()); err != nil || !got.DANEClientID {
+			t.Errorf("%s: CertificateRequest: %v, asked=%v", name, err, got.DANEClientID)
+		}
+		cert := &Certificate{Entries: []CertificateEntry{{Data: []byte{0x30}, Extensions: []Extension{{DefaultDANEClientID, data}}}}}
+		var gotCert Certificate
+		if err := gotCert.Unmarshal(cert.Marshal()); err != nil || !gotCert.HasDANEClientID || gotCert.ClientName != "" {
+			t.Errorf("%s: Certificate: %v, signalled=%v name=%q", name, err, gotCert.HasDANEClientID, gotCert.ClientName)
+		}
+	}
+	var none Certificate
+	if err := none.Unmarshal((&Certificate{Entries: []CertificateEntry{{Data: []byte{0x30}, Extensions: []Extension{}}}}).Marshal()); err != nil || none.HasDANEClientID {
+		t.Errorf("entry without the extension: %v, signalled=%v", err, none.HasDANEClientID)
 	}
 }
 

@@ -1,0 +1,152 @@
+package tls13
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"slices"
+
+	"github.com/dnsbound/dance/tls13/internal/alert"
+	"github.com/dnsbound/dance/tls13/internal/wire"
+)
+
+// Raw public keys (RFC 7250). The two certificate type extensions say, in
+// the ClientHello, which types the client can send (client_certificate_type)
+// and accept (server_certificate_type), and in the EncryptedExtensions which
+// one the server chose for each (RFC 7250 §4.2; RFC 8446 §4.2 moves the
+// answer there). Without the extensions both are X.509. A negotiated raw
+// public key travels as the single CertificateEntry of the Certificate
+// message, a DER SubjectPublicKeyInfo where the certificate would be (RFC
+// 7250 §3, RFC 8446 §4.4.2), and the CertificateVerify is signed with its
+// key as usual.
+
+// isRaw reports whether cert stands for a raw public key: no chain.
+func (cert *Certificate) isRaw() bool { return len(cert.Chain) == 0 }
+
+// certType is the certificate type cert is sent as.
+func (cert *Certificate) certType() uint8 {
+	if cert.isRaw() {
+		return wire.CertTypeRawPublicKey
+	}
+	return wire.CertTypeX509
+}
+
+// checkRawKeyConfig refuses a Config that accepts raw public keys with
+// nothing to authenticate them.
+func (c *Config) checkRawKeyConfig() error {
+	if c.AcceptRawPublicKeys && c.VerifyConnection == nil {
+		return errors.New("tls13: Config.AcceptRawPublicKeys needs a VerifyConnection to authenticate the raw keys")
+	}
+	return nil
+}
+
+// ownCertTypes lists the types of the usable Certificates in their order,
+// once each: what a client can send (client_certificate_type).
+func (c *Config) ownCertTypes() []uint8 {
+	var types []uint8
+	for i := range c.Certificates {
+		cert := &c.Certificates[i]
+		if cert.PrivateKey == nil {
+			continue
+		}
+		if t := cert.certType(); !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	return types
+}
+
+// peerCertTypes is what we accept from the peer, most preferred first.
+func (c *Config) peerCertTypes() []uint8 {
+	if c.AcceptRawPublicKeys {
+		return []uint8{wire.CertTypeRawPublicKey, wire.CertTypeX509}
+	}
+	return []uint8{wire.CertTypeX509}
+}
+
+// certTypeExtensions are a client's certificate type extensions: each is
+// sent only when it lists more than X.509, the default (RFC 7250 §4.1: a
+// client with no type but X.509 to offer omits it).
+func (c *Config) certTypeExtensions() []wire.Extension {
+	var exts []wire.Extension
+	if own := c.ownCertTypes(); slices.Contains(own, wire.CertTypeRawPublicKey) {
+		exts = append(exts, wire.NewCertTypesExtension(own, false))
+	}
+	if peer := c.peerCertTypes(); len(peer) > 1 {
+		exts = append(exts, wire.NewCertTypesExtension(peer, true))
+	}
+	return exts
+}
+
+// checkSelectedCertType checks a certificate type the server selected in its
+// EncryptedExtensions against what we offered in ext (the ClientHello's
+// extension of that type): a selection without an offer is an
+// unsupported_extension (RFC 8446 §4.2), one outside the offer an
+// illegal_parameter.
+func (hs *clientHS) checkSelectedCertType(typ wire.ExtensionType, selected int) (uint8, error) {
+	data, ok := wire.FindExtension(hs.hello.Extensions, typ)
+	if !ok {
+		return 0, alert.Errorf(alert.UnsupportedExtension, "certificate type extension %d answered, not offered", typ)
+	}
+	offered, err := wire.ParseCertTypes(data)
+	if err != nil {
+		return 0, err
+	}
+	if selected < 0 || !slices.Contains(offered, uint8(selected)) {
+		return 0, alert.Errorf(alert.IllegalParameter, "certificate type %d selected, not offered", selected)
+	}
+	return uint8(selected), nil
+}
+
+// parseRawPublicKey reads the single entry of a Certificate message that
+// carries a raw public key (RFC 8446 §4.4.2: no more than one entry).
+func parseRawPublicKey(m *wire.Certificate) ([]byte, crypto.PublicKey, error) {
+	if len(m.Entries) != 1 {
+		return nil, nil, alert.Errorf(alert.IllegalParameter, "raw public key Certificate with %d entries", len(m.Entries))
+	}
+	spki := m.Entries[0].Data
+	pub, err := x509.ParsePKIXPublicKey(spki)
+	if err != nil {
+		return nil, nil, &alert.Error{Alert: alert.BadCertificate, Reason: "raw public key", Err: err}
+	}
+	return spki, pub, nil
+}
+
+// certificateEntries are the entries that present cert: its chain, or its
+// public key as a SubjectPublicKeyInfo.
+func certificateEntries(cert *Certificate) ([]wire.CertificateEntry, error) {
+	if cert.isRaw() {
+		spki, err := x509.MarshalPKIXPublicKey(cert.PrivateKey.Public())
+		if err != nil {
+			return nil, &alert.Error{Alert: alert.InternalError, Reason: "encoding our raw public key", Err: err}
+		}
+		return []wire.CertificateEntry{{Data: spki, Extensions: []wire.Extension{}}}, nil
+	}
+	entries := make([]wire.CertificateEntry, len(cert.Chain))
+	for i, der := range cert.Chain {
+		entries[i] = wire.CertificateEntry{Data: der, Extensions: []wire.Extension{}}
+	}
+	return entries, nil
+}
+
+// verifyConnection runs Config.VerifyConnection, if set, on the state so
+// far; its refusal is a handshake_failure (draft-ietf-dance-client-auth-13
+// §8.2: every DANE refusal is one generic handshake_failure).
+func (c *Conn) verifyConnection() error {
+	if c.cfg.VerifyConnection == nil {
+		return nil
+	}
+	if err := c.cfg.VerifyConnection(c.hsCtx, c.state); err != nil {
+		return &alert.Error{Alert: alert.HandshakeFailure, Reason: "peer refused by VerifyConnection", Err: err}
+	}
+	return nil
+}
+
+// resumable reports whether a session may be resumed: not when the peer
+// authenticated with a raw public key or a dane_clientid name, which
+// tickets do not carry, so that a resumed connection never reports less
+// than the full handshake authenticated (VerifyConnection would see no
+// credential on it).
+func (s *ConnectionState) resumable() bool {
+	return s.PeerRawPublicKey == nil && !s.DANEClientID
+}
