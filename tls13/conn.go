@@ -239,6 +239,12 @@ func (c *Conn) readRecord(handshaking bool) (record.ContentType, []byte, error) 
 			if alert.Description(data[1]) == alert.CloseNotify {
 				return 0, nil, io.EOF
 			}
+			if alert.Description(data[1]) == alert.UserCanceled {
+				// RFC 8446 §6.1: not an error alert; the
+				// close_notify that should follow ends the
+				// connection.
+				continue
+			}
 			// RFC 8446 §6.2: every other alert is fatal, whatever
 			// its level.
 			return 0, nil, &RemoteAlertError{Alert: data[1]}
