@@ -157,6 +157,10 @@ func loadCredential(cr credential) (tls13.Certificate, error) {
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
 	}
 	if err != nil {
+		if strings.Contains(err.Error(), "unknown algorithm") {
+			// ML-DSA and other key types the engine cannot sign with.
+			return tls13.Certificate{}, fmt.Errorf("%w: key type in %s: %v", errUnimplemented, cr.keyFile, err)
+		}
 		return tls13.Certificate{}, fmt.Errorf("%s: %w", cr.keyFile, err)
 	}
 	signer, ok := key.(crypto.Signer)
