@@ -56,6 +56,10 @@ type options struct {
 	implicitHandshake bool
 	extraHandshake    bool
 	readSize          int
+
+	resumeCount       int  // connections after the first, each resuming
+	noTicket          bool // no tickets: a server issues none, a client keeps none
+	expectSessionMiss bool // a resumption connection must not resume
 }
 
 // credential is one certificate chain and key, from PEM files.
@@ -160,6 +164,15 @@ var flags = map[string]flagSpec{
 	"-key-update-before-read": boolFlag(func(o *options) { o.keyUpdateBeforeRd = true }),
 	"-implicit-handshake":     boolFlag(func(o *options) { o.implicitHandshake = true }),
 	"-no-op-extra-handshake":  boolFlag(func(o *options) { o.extraHandshake = true }),
+	"-resume-count": intFlag(func(o *options, v int) error {
+		if v < 0 {
+			return fmt.Errorf("bad resume count %d", v)
+		}
+		o.resumeCount = v
+		return nil
+	}),
+	"-no-ticket":           boolFlag(func(o *options) { o.noTicket = true }),
+	"-expect-session-miss": boolFlag(func(o *options) { o.expectSessionMiss = true }),
 	"-read-size": intFlag(func(o *options, v int) error {
 		if v <= 0 {
 			return fmt.Errorf("bad read size %d", v)
@@ -195,10 +208,9 @@ func parseALPNList(v string) ([]string, error) {
 // engine cannot honour, returns errUnimplemented.
 //
 // The runner prefixes flags with -on-initial- (first connection only),
-// -on-resume- (resumed connections) and -on-retry- (ECH retries). The
-// shim makes one connection: -on-initial- flags apply, -on-resume- flags
-// are parsed and ignored, and -on-retry- (ECH) is not implemented.
-func parseFlags(args []string) (*options, error) {
+// -on-resume- (the connections of -resume-count) and -on-retry- (ECH
+// retries, not implemented). resume selects which of the first two apply.
+func parseFlags(args []string, resume bool) (*options, error) {
 	o := &options{}
 	for i := 0; i < len(args); i++ {
 		name := args[i]
@@ -206,9 +218,10 @@ func parseFlags(args []string) (*options, error) {
 		switch {
 		case strings.HasPrefix(name, "-on-initial-"):
 			name = "-" + strings.TrimPrefix(name, "-on-initial-")
+			apply = !resume
 		case strings.HasPrefix(name, "-on-resume-"):
 			name = "-" + strings.TrimPrefix(name, "-on-resume-")
-			apply = false
+			apply = resume
 		}
 		spec, ok := flags[name]
 		if !ok {

@@ -53,7 +53,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	o, err := parseFlags(args)
+	o, err := parseFlags(args, false)
 	if err != nil {
 		fmt.Fprintln(stderr, "bogoshim:", err)
 		if errors.Is(err, errUnimplemented) {
@@ -66,7 +66,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "No")
 		return exitOK
 	}
-	if err := o.connect(); err != nil {
+	resumed, err := parseFlags(args, true)
+	if err == nil {
+		err = connectAll(o, resumed)
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "bogoshim:", err)
 		if errors.Is(err, errUnimplemented) {
 			return exitUnimplemented
@@ -74,6 +78,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// connectAll makes the first connection with the flags of initial, then
+// -resume-count more with those of resumed, each expected to resume the
+// session of the one before (BoringSSL's shim's -resume-count) unless
+// -expect-session-miss. One Config serves them all, so a server opens the
+// tickets it issued and a client finds the tickets it kept.
+func connectAll(initial, resumed *options) error {
+	cfg, err := initial.config()
+	if err != nil {
+		return err
+	}
+	var cache tls13.ClientSessionCache
+	if !initial.server && initial.resumeCount > 0 {
+		cache = tls13.NewLRUClientSessionCache(4)
+	}
+	o := initial
+	for i := 0; i <= initial.resumeCount; i++ {
+		if i > 0 {
+			o = resumed
+			next, err := o.config()
+			if err != nil {
+				return err
+			}
+			*cfg = *next
+		}
+		if !o.noTicket {
+			cfg.ClientSessionCache = cache
+		}
+		cfg.SessionTicketsDisabled = o.noTicket
+		if err := o.connect(cfg, i > 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // config builds the engine's Config from the flags.
@@ -202,11 +241,7 @@ func readCerts(file string) ([]*x509.Certificate, error) {
 }
 
 // connect dials the runner, sends the shim ID and runs the test.
-func (o *options) connect() error {
-	cfg, err := o.config()
-	if err != nil {
-		return err
-	}
+func (o *options) connect(cfg *tls13.Config, resumption bool) error {
 	host := "127.0.0.1"
 	if o.ipv6 {
 		host = "::1"
@@ -227,7 +262,7 @@ func (o *options) connect() error {
 	} else {
 		conn = tls13.Client(raw, cfg)
 	}
-	if err := o.exchange(conn); err != nil {
+	if err := o.exchange(conn, resumption); err != nil {
 		drain(raw.(*net.TCPConn))
 		return o.classify(err, conn.ConnectionState())
 	}
@@ -273,7 +308,7 @@ func drain(c *net.TCPConn) {
 }
 
 // exchange runs the handshake and the test's traffic.
-func (o *options) exchange(conn *tls13.Conn) error {
+func (o *options) exchange(conn *tls13.Conn, resumption bool) error {
 	if !o.implicitHandshake {
 		if err := conn.Handshake(); err != nil {
 			return err
@@ -283,7 +318,7 @@ func (o *options) exchange(conn *tls13.Conn) error {
 				return err
 			}
 		}
-		if err := o.check(conn.ConnectionState()); err != nil {
+		if err := o.check(conn.ConnectionState(), resumption); err != nil {
 			return err
 		}
 	}
@@ -314,7 +349,7 @@ func (o *options) exchange(conn *tls13.Conn) error {
 		}
 		n, err := conn.Read(buf)
 		if !checked && conn.ConnectionState().HandshakeComplete {
-			if err := o.check(conn.ConnectionState()); err != nil {
+			if err := o.check(conn.ConnectionState(), resumption); err != nil {
 				return err
 			}
 			checked = true
@@ -364,7 +399,16 @@ func (o *options) shutdown(conn *tls13.Conn) error {
 }
 
 // check compares the negotiated parameters with the -expect-* flags.
-func (o *options) check(st tls13.ConnectionState) error {
+func (o *options) check(st tls13.ConnectionState, resumption bool) error {
+	if !resumption && st.Resumed {
+		return errors.New("first connection resumed a session")
+	}
+	if resumption && st.Resumed == o.expectSessionMiss {
+		if o.expectSessionMiss {
+			return errors.New("session resumed, expected a miss")
+		}
+		return errors.New("session not resumed")
+	}
 	if o.expectVersion != 0 && int(st.Version) != o.expectVersion {
 		return fmt.Errorf("version %#04x, expected %#04x", st.Version, o.expectVersion)
 	}

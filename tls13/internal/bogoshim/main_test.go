@@ -17,7 +17,7 @@ func TestRunExitStatus(t *testing.T) {
 	}{
 		{[]string{"-is-handshaker-supported"}, exitOK, "No\n"},
 		{[]string{"-dtls"}, exitUnimplemented, ""},
-		{[]string{"-server", "-resume-count", "1"}, exitUnimplemented, ""},
+		{[]string{"-server", "-expect-no-session"}, exitUnimplemented, ""},
 		{[]string{"-max-version", "771"}, exitUnimplemented, ""},
 		{[]string{"-min-version", "65277"}, exitUnimplemented, ""},
 		{[]string{"-on-resume-no-such-flag"}, exitUnimplemented, ""},
@@ -40,7 +40,7 @@ func TestRunExitStatus(t *testing.T) {
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags([]string{"-port", "443", "-shim-id", "7", "-curves", "29", "-curves", "23",
 		"-advertise-alpn", "\x03foo\x03bar", "-min-version", "772", "-on-initial-expect-alpn", "foo",
-		"-on-resume-expect-alpn", "bar", "-cert-file", "c.pem", "-key-file", "k.pem"})
+		"-on-resume-expect-alpn", "bar", "-resume-count", "2", "-cert-file", "c.pem", "-key-file", "k.pem"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,5 +48,9 @@ func TestParseFlags(t *testing.T) {
 		strings.Join(o.advertiseALPN, ",") != "foo,bar" || o.expectALPN != "foo" ||
 		len(o.certs) != 1 || o.certs[0].certFile != "c.pem" || o.certs[0].keyFile != "k.pem" {
 		t.Fatalf("options %+v", o)
+	}
+	r, err := parseFlags([]string{"-on-initial-expect-alpn", "foo", "-on-resume-expect-alpn", "bar", "-resume-count", "2"}, true)
+	if err != nil || r.expectALPN != "bar" || r.resumeCount != 2 {
+		t.Fatalf("resumption options %+v, %v", r, err)
 	}
 }
