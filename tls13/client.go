@@ -432,6 +432,7 @@ func (hs *clientHS) readServerAuth() ([]*x509.Certificate, error) {
 	if err := sigalg.Verify(chain[0].PublicKey, cv.Algorithm, sigalg.Schemes(), sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
 		return nil, err
 	}
+	hs.c.state.PeerSignatureScheme = cv.Algorithm
 	hs.tr.Add(msg)
 	return chain, nil
 }

@@ -61,6 +61,10 @@ type ConnectionState struct {
 	// PeerCertificates is the peer's chain, end-entity first; after a
 	// resumption, the chain of the original connection.
 	PeerCertificates []*x509.Certificate
+	// PeerSignatureScheme is the scheme of the peer's CertificateVerify
+	// (RFC 8446 §4.4.3); 0 when the peer sent none (a resumption, or a
+	// client without a certificate).
+	PeerSignatureScheme uint16
 	// Resumed: the handshake resumed a session with a ticket (PSK with
 	// (EC)DHE, RFC 8446 §2.2).
 	Resumed bool
