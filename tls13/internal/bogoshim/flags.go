@@ -34,6 +34,10 @@ type options struct {
 	requireClientCert bool
 	verifyPeer        bool
 	verifyFail        bool
+	// expectVerifyResult: the recorded verification outcome must be a
+	// success, or a failure with -verify-fail.
+	expectVerifyResult bool
+	verifyErr          error // outcome of the last chain verification
 
 	expectVersion    int
 	expectServerName string
@@ -43,6 +47,7 @@ type options struct {
 	expectHRR        bool
 	expectNoHRR      bool
 	expectPeerCert   string
+	expectPeerSig    int // -expect-peer-signature-algorithm
 
 	advertiseALPN []string
 	selectALPN    string
@@ -118,6 +123,7 @@ var flags = map[string]flagSpec{
 	"-require-any-client-certificate": boolFlag(func(o *options) { o.requireClientCert = true }),
 	"-verify-peer":                    boolFlag(func(o *options) { o.verifyPeer = true }),
 	"-verify-fail":                    boolFlag(func(o *options) { o.verifyFail = true }),
+	"-expect-verify-result":           boolFlag(func(o *options) { o.expectVerifyResult = true }),
 	// The shim's verification is a callback already.
 	"-use-custom-verify-callback": {},
 
@@ -140,14 +146,15 @@ var flags = map[string]flagSpec{
 	"-no-tls11": {},
 	"-no-tls1":  {},
 
-	"-expect-version":        intFlag(func(o *options, v int) error { o.expectVersion = v; return nil }),
-	"-expect-server-name":    strFlag(func(o *options, v string) { o.expectServerName = v }),
-	"-expect-no-server-name": boolFlag(func(o *options) { o.expectNoSNI = true }),
-	"-expect-alpn":           strFlag(func(o *options, v string) { o.expectALPN = v }),
-	"-expect-curve-id":       intFlag(func(o *options, v int) error { o.expectCurve = v; return nil }),
-	"-expect-hrr":            boolFlag(func(o *options) { o.expectHRR = true }),
-	"-expect-no-hrr":         boolFlag(func(o *options) { o.expectNoHRR = true }),
-	"-expect-peer-cert-file": strFlag(func(o *options, v string) { o.expectPeerCert = v }),
+	"-expect-version":                  intFlag(func(o *options, v int) error { o.expectVersion = v; return nil }),
+	"-expect-server-name":              strFlag(func(o *options, v string) { o.expectServerName = v }),
+	"-expect-no-server-name":           boolFlag(func(o *options) { o.expectNoSNI = true }),
+	"-expect-alpn":                     strFlag(func(o *options, v string) { o.expectALPN = v }),
+	"-expect-curve-id":                 intFlag(func(o *options, v int) error { o.expectCurve = v; return nil }),
+	"-expect-peer-signature-algorithm": intFlag(func(o *options, v int) error { o.expectPeerSig = v; return nil }),
+	"-expect-hrr":                      boolFlag(func(o *options) { o.expectHRR = true }),
+	"-expect-no-hrr":                   boolFlag(func(o *options) { o.expectNoHRR = true }),
+	"-expect-peer-cert-file":           strFlag(func(o *options, v string) { o.expectPeerCert = v }),
 
 	"-advertise-alpn": {param: true, set: func(o *options, v string) error {
 		protos, err := parseALPNList(v)

@@ -97,6 +97,9 @@ func connectAll(initial, resumed *options) error {
 	o := initial
 	for i := 0; i <= initial.resumeCount; i++ {
 		if i > 0 {
+			// A resumed session keeps the verification result of
+			// the connection that made it.
+			resumed.verifyErr = o.verifyErr
 			o = resumed
 			next, err := o.config()
 			if err != nil {
@@ -139,20 +142,26 @@ func (o *options) config() (*tls13.Config, error) {
 			roots.AddCert(c)
 		}
 	}
-	// BoringSSL's shim accepts any peer chain unless -verify-peer asks for
-	// verification against -trust-cert; the name is never checked.
+	// As BoringSSL's shim: the chain is verified against -trust-cert (the
+	// name is never checked), or refused by -verify-fail, and the outcome
+	// is recorded for -expect-verify-result; only with -verify-peer does a
+	// failure end the handshake (otherwise it is a soft failure).
 	cfg.VerifyPeer = func(chain []*x509.Certificate) error {
-		if o.verifyFail {
-			return errors.New("certificate refused by -verify-fail")
+		var err error
+		switch {
+		case o.verifyFail:
+			err = errors.New("certificate refused by -verify-fail")
+		case roots != nil:
+			inter := x509.NewCertPool()
+			for _, c := range chain[1:] {
+				inter.AddCert(c)
+			}
+			_, err = chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 		}
-		if !o.verifyPeer || roots == nil {
+		o.verifyErr = err
+		if !o.verifyPeer {
 			return nil
 		}
-		inter := x509.NewCertPool()
-		for _, c := range chain[1:] {
-			inter.AddCert(c)
-		}
-		_, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 		return err
 	}
 	if o.server {
@@ -435,6 +444,13 @@ func (o *options) check(st tls13.ConnectionState, resumption bool) error {
 	}
 	if o.expectNoHRR && st.HelloRetried {
 		return errors.New("HelloRetryRequest, expected none")
+	}
+	// A resumed handshake has no CertificateVerify to check.
+	if o.expectPeerSig != 0 && !st.Resumed && int(st.PeerSignatureScheme) != o.expectPeerSig {
+		return fmt.Errorf("peer signature scheme %#04x, expected %#04x", st.PeerSignatureScheme, o.expectPeerSig)
+	}
+	if o.expectVerifyResult && (o.verifyErr != nil) != o.verifyFail {
+		return fmt.Errorf("verification result %v, expected it to fail: %v", o.verifyErr, o.verifyFail)
 	}
 	if o.expectPeerCert != "" {
 		want, err := readCerts(o.expectPeerCert)
