@@ -90,8 +90,10 @@ func connectAll(initial, resumed *options) error {
 	if err != nil {
 		return err
 	}
+	// A client keeps tickets, as BoringSSL's does unless -no-ticket, so
+	// it offers psk_key_exchange_modes and the runner sends tickets.
 	var cache tls13.ClientSessionCache
-	if !initial.server && initial.resumeCount > 0 {
+	if !initial.server {
 		cache = tls13.NewLRUClientSessionCache(4)
 	}
 	o := initial
