@@ -50,7 +50,10 @@ func TestPeerKeyUsage(t *testing.T) {
 			scfg.ClientAuth, scfg.VerifyPeer = RequireClientCert, acceptAll
 			addr, res := startOurServer(t, scfg)
 			c := dial(t, addr, &Config{ServerName: "server.test", RootCAs: p.roots, Certificates: []Certificate{selfSigned(t, tc.ku)}})
-			if err := c.HandshakeContext(context.Background()); err != nil {
+			// The client's own result depends on when the refusal
+			// arrives (its flight may meet a closed socket); the
+			// server's decides.
+			if err := c.HandshakeContext(context.Background()); err != nil && tc.ok {
 				t.Fatal(err)
 			}
 			c.Close()
