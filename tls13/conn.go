@@ -95,6 +95,9 @@ type Conn struct {
 	writeErr error // sticky
 	outSec   []byte
 	closed   bool
+	// keyUpdateOwed: the peer requested a KeyUpdate, which goes out
+	// before our next application data.
+	keyUpdateOwed bool
 
 	suite     *record.Suite
 	state     ConnectionState
@@ -390,13 +393,12 @@ func (c *Conn) handlePostHandshake(msg []byte) error {
 			return err
 		}
 		if m.RequestUpdate == wire.UpdateRequested {
+			// RFC 8446 §4.6.3: our own KeyUpdate is due before our
+			// next application data record, so requests that arrive
+			// while we are silent get one answer (Write sends it).
 			c.outMu.Lock()
-			defer c.outMu.Unlock()
-			if c.writeErr == nil && !c.closed {
-				if err := c.sendKeyUpdateLocked(false); err != nil {
-					c.writeErr = err
-				}
-			}
+			c.keyUpdateOwed = true
+			c.outMu.Unlock()
 		}
 		return nil
 	}
@@ -415,6 +417,7 @@ func (c *Conn) sendKeyUpdateLocked(request bool) error {
 	if err := c.rc.WriteRecord(record.TypeHandshake, m.Marshal()); err != nil {
 		return err
 	}
+	c.keyUpdateOwed = false
 	c.setWriteSecret(keysched.NextTrafficSecret(c.suite.Hash, c.outSec))
 	return nil
 }
@@ -454,8 +457,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if c.closed {
 		return 0, ErrClosed
 	}
-	if c.rc.WriteCipher().NeedsRekey() {
-		// RFC 8446 §5.5: change keys before the AEAD's limit.
+	if c.keyUpdateOwed || c.rc.WriteCipher().NeedsRekey() {
+		// The peer asked for a KeyUpdate (RFC 8446 §4.6.3), or the
+		// keys near the AEAD's limit (RFC 8446 §5.5).
 		if err := c.sendKeyUpdateLocked(false); err != nil {
 			c.writeErr = err
 			return 0, err
