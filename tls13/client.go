@@ -450,6 +450,7 @@ func (hs *clientHS) readServerAuth() error {
 	if err := sigalg.Verify(pub, cv.Algorithm, sigalg.Schemes(), sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
 		return err
 	}
+	hs.c.state.PeerSignatureScheme = cv.Algorithm
 	hs.tr.Add(msg)
 	return nil
 }
@@ -553,6 +554,12 @@ func (hs *clientHS) readServerCertificate(msg []byte) (crypto.PublicKey, error) 
 // verifyPeer verifies the peer's chain: by Config.VerifyPeer, or for a
 // client against RootCAs and ServerName, for a server against ClientCAs.
 func (c *Conn) verifyPeer(chain []*x509.Certificate) error {
+	// RFC 8446 §4.4.2.2: the end-entity key signs the CertificateVerify,
+	// so a keyUsage extension must allow digitalSignature, whoever
+	// vouches for the chain.
+	if ku := chain[0].KeyUsage; ku != 0 && ku&x509.KeyUsageDigitalSignature == 0 {
+		return alert.Errorf(alert.BadCertificate, "peer certificate keyUsage without digitalSignature")
+	}
 	if c.cfg.VerifyPeer != nil {
 		if err := c.cfg.VerifyPeer(chain); err != nil {
 			return &alert.Error{Alert: alert.BadCertificate, Reason: "peer refused by VerifyPeer", Err: err}

@@ -74,6 +74,10 @@ type ConnectionState struct {
 	// dane_clientid. With ClientName empty the client said only that it
 	// has a TLSA record and names itself in its certificate (-07 §3).
 	DANEClientID bool
+	// PeerSignatureScheme is the scheme of the peer's CertificateVerify
+	// (RFC 8446 §4.4.3); 0 when the peer sent none (a resumption, or a
+	// client without a certificate).
+	PeerSignatureScheme uint16
 	// Resumed: the handshake resumed a session with a ticket (PSK with
 	// (EC)DHE, RFC 8446 §2.2).
 	Resumed bool
@@ -104,6 +108,9 @@ type Conn struct {
 	writeErr error // sticky
 	outSec   []byte
 	closed   bool
+	// keyUpdateOwed: the peer requested a KeyUpdate, which goes out
+	// before our next application data.
+	keyUpdateOwed bool
 
 	suite     *record.Suite
 	state     ConnectionState
@@ -262,6 +269,12 @@ func (c *Conn) readRecord(handshaking bool) (record.ContentType, []byte, error) 
 			if alert.Description(data[1]) == alert.CloseNotify {
 				return 0, nil, io.EOF
 			}
+			if alert.Description(data[1]) == alert.UserCanceled {
+				// RFC 8446 §6.1: not an error alert; the
+				// close_notify that should follow ends the
+				// connection.
+				continue
+			}
 			// RFC 8446 §6.2: every other alert is fatal, whatever
 			// its level.
 			return 0, nil, &RemoteAlertError{Alert: data[1]}
@@ -400,13 +413,12 @@ func (c *Conn) handlePostHandshake(msg []byte) error {
 			return err
 		}
 		if m.RequestUpdate == wire.UpdateRequested {
+			// RFC 8446 §4.6.3: our own KeyUpdate is due before our
+			// next application data record, so requests that arrive
+			// while we are silent get one answer (Write sends it).
 			c.outMu.Lock()
-			defer c.outMu.Unlock()
-			if c.writeErr == nil && !c.closed {
-				if err := c.sendKeyUpdateLocked(false); err != nil {
-					c.writeErr = err
-				}
-			}
+			c.keyUpdateOwed = true
+			c.outMu.Unlock()
 		}
 		return nil
 	}
@@ -425,6 +437,7 @@ func (c *Conn) sendKeyUpdateLocked(request bool) error {
 	if err := c.rc.WriteRecord(record.TypeHandshake, m.Marshal()); err != nil {
 		return err
 	}
+	c.keyUpdateOwed = false
 	c.setWriteSecret(keysched.NextTrafficSecret(c.suite.Hash, c.outSec))
 	return nil
 }
@@ -464,8 +477,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if c.closed {
 		return 0, ErrClosed
 	}
-	if c.rc.WriteCipher().NeedsRekey() {
-		// RFC 8446 §5.5: change keys before the AEAD's limit.
+	if c.keyUpdateOwed || c.rc.WriteCipher().NeedsRekey() {
+		// The peer asked for a KeyUpdate (RFC 8446 §4.6.3), or the
+		// keys near the AEAD's limit (RFC 8446 §5.5).
 		if err := c.sendKeyUpdateLocked(false); err != nil {
 			c.writeErr = err
 			return 0, err

@@ -503,6 +503,7 @@ func (hs *serverHS) readClientFlight() error {
 			if err := sigalg.Verify(pub, cv.Algorithm, sigalg.Schemes(), sigalg.ClientContext, hs.tr.Sum(), cv.Signature); err != nil {
 				return err
 			}
+			c.state.PeerSignatureScheme = cv.Algorithm
 			hs.tr.Add(msg)
 			c.state.PeerCertificates = chain
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/tls13/internal/alert"
+	"github.com/dnsbound/dance/tls13/internal/wire"
 )
 
 // ourServer runs our server for one connection on 127.0.0.1, echoing
@@ -269,6 +270,14 @@ func TestOurClientOurServer(t *testing.T) {
 	}
 	if len(r.state.PeerCertificates) != 1 || r.state.PeerCertificates[0].Subject.CommonName != "client-rsa" {
 		t.Errorf("server saw %v", r.state.PeerCertificates)
+	}
+	// Each side reports the scheme of the other's CertificateVerify:
+	// the server's key is ECDSA P-256, the client's RSA.
+	if got := c.ConnectionState().PeerSignatureScheme; got != wire.SigECDSASecp256r1SHA256 {
+		t.Errorf("client saw server scheme %#04x, want ecdsa_secp256r1_sha256", got)
+	}
+	if got := r.state.PeerSignatureScheme; got != wire.SigRSAPSSRSAESHA256 {
+		t.Errorf("server saw client scheme %#04x, want rsa_pss_rsae_sha256", got)
 	}
 }
 

@@ -34,6 +34,10 @@ type options struct {
 	requireClientCert bool
 	verifyPeer        bool
 	verifyFail        bool
+	// expectVerifyResult: the recorded verification outcome must be a
+	// success, or a failure with -verify-fail.
+	expectVerifyResult bool
+	verifyErr          error // outcome of the last chain verification
 
 	expectVersion    int
 	expectServerName string
@@ -43,6 +47,7 @@ type options struct {
 	expectHRR        bool
 	expectNoHRR      bool
 	expectPeerCert   string
+	expectPeerSig    int // -expect-peer-signature-algorithm
 
 	advertiseALPN []string
 	selectALPN    string
@@ -56,6 +61,10 @@ type options struct {
 	implicitHandshake bool
 	extraHandshake    bool
 	readSize          int
+
+	resumeCount       int  // connections after the first, each resuming
+	noTicket          bool // no tickets: a server issues none, a client keeps none
+	expectSessionMiss bool // a resumption connection must not resume
 }
 
 // credential is one certificate chain and key, from PEM files.
@@ -114,6 +123,7 @@ var flags = map[string]flagSpec{
 	"-require-any-client-certificate": boolFlag(func(o *options) { o.requireClientCert = true }),
 	"-verify-peer":                    boolFlag(func(o *options) { o.verifyPeer = true }),
 	"-verify-fail":                    boolFlag(func(o *options) { o.verifyFail = true }),
+	"-expect-verify-result":           boolFlag(func(o *options) { o.expectVerifyResult = true }),
 	// The shim's verification is a callback already.
 	"-use-custom-verify-callback": {},
 
@@ -136,14 +146,15 @@ var flags = map[string]flagSpec{
 	"-no-tls11": {},
 	"-no-tls1":  {},
 
-	"-expect-version":        intFlag(func(o *options, v int) error { o.expectVersion = v; return nil }),
-	"-expect-server-name":    strFlag(func(o *options, v string) { o.expectServerName = v }),
-	"-expect-no-server-name": boolFlag(func(o *options) { o.expectNoSNI = true }),
-	"-expect-alpn":           strFlag(func(o *options, v string) { o.expectALPN = v }),
-	"-expect-curve-id":       intFlag(func(o *options, v int) error { o.expectCurve = v; return nil }),
-	"-expect-hrr":            boolFlag(func(o *options) { o.expectHRR = true }),
-	"-expect-no-hrr":         boolFlag(func(o *options) { o.expectNoHRR = true }),
-	"-expect-peer-cert-file": strFlag(func(o *options, v string) { o.expectPeerCert = v }),
+	"-expect-version":                  intFlag(func(o *options, v int) error { o.expectVersion = v; return nil }),
+	"-expect-server-name":              strFlag(func(o *options, v string) { o.expectServerName = v }),
+	"-expect-no-server-name":           boolFlag(func(o *options) { o.expectNoSNI = true }),
+	"-expect-alpn":                     strFlag(func(o *options, v string) { o.expectALPN = v }),
+	"-expect-curve-id":                 intFlag(func(o *options, v int) error { o.expectCurve = v; return nil }),
+	"-expect-peer-signature-algorithm": intFlag(func(o *options, v int) error { o.expectPeerSig = v; return nil }),
+	"-expect-hrr":                      boolFlag(func(o *options) { o.expectHRR = true }),
+	"-expect-no-hrr":                   boolFlag(func(o *options) { o.expectNoHRR = true }),
+	"-expect-peer-cert-file":           strFlag(func(o *options, v string) { o.expectPeerCert = v }),
 
 	"-advertise-alpn": {param: true, set: func(o *options, v string) error {
 		protos, err := parseALPNList(v)
@@ -160,6 +171,15 @@ var flags = map[string]flagSpec{
 	"-key-update-before-read": boolFlag(func(o *options) { o.keyUpdateBeforeRd = true }),
 	"-implicit-handshake":     boolFlag(func(o *options) { o.implicitHandshake = true }),
 	"-no-op-extra-handshake":  boolFlag(func(o *options) { o.extraHandshake = true }),
+	"-resume-count": intFlag(func(o *options, v int) error {
+		if v < 0 {
+			return fmt.Errorf("bad resume count %d", v)
+		}
+		o.resumeCount = v
+		return nil
+	}),
+	"-no-ticket":           boolFlag(func(o *options) { o.noTicket = true }),
+	"-expect-session-miss": boolFlag(func(o *options) { o.expectSessionMiss = true }),
 	"-read-size": intFlag(func(o *options, v int) error {
 		if v <= 0 {
 			return fmt.Errorf("bad read size %d", v)
@@ -195,10 +215,9 @@ func parseALPNList(v string) ([]string, error) {
 // engine cannot honour, returns errUnimplemented.
 //
 // The runner prefixes flags with -on-initial- (first connection only),
-// -on-resume- (resumed connections) and -on-retry- (ECH retries). The
-// shim makes one connection: -on-initial- flags apply, -on-resume- flags
-// are parsed and ignored, and -on-retry- (ECH) is not implemented.
-func parseFlags(args []string) (*options, error) {
+// -on-resume- (the connections of -resume-count) and -on-retry- (ECH
+// retries, not implemented). resume selects which of the first two apply.
+func parseFlags(args []string, resume bool) (*options, error) {
 	o := &options{}
 	for i := 0; i < len(args); i++ {
 		name := args[i]
@@ -206,9 +225,10 @@ func parseFlags(args []string) (*options, error) {
 		switch {
 		case strings.HasPrefix(name, "-on-initial-"):
 			name = "-" + strings.TrimPrefix(name, "-on-initial-")
+			apply = !resume
 		case strings.HasPrefix(name, "-on-resume-"):
 			name = "-" + strings.TrimPrefix(name, "-on-resume-")
-			apply = false
+			apply = resume
 		}
 		spec, ok := flags[name]
 		if !ok {

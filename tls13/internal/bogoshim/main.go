@@ -53,7 +53,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	o, err := parseFlags(args)
+	o, err := parseFlags(args, false)
 	if err != nil {
 		fmt.Fprintln(stderr, "bogoshim:", err)
 		if errors.Is(err, errUnimplemented) {
@@ -66,7 +66,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "No")
 		return exitOK
 	}
-	if err := o.connect(); err != nil {
+	resumed, err := parseFlags(args, true)
+	if err == nil {
+		err = connectAll(o, resumed)
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "bogoshim:", err)
 		if errors.Is(err, errUnimplemented) {
 			return exitUnimplemented
@@ -74,6 +78,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// connectAll makes the first connection with the flags of initial, then
+// -resume-count more with those of resumed, each expected to resume the
+// session of the one before (BoringSSL's shim's -resume-count) unless
+// -expect-session-miss. One Config serves them all, so a server opens the
+// tickets it issued and a client finds the tickets it kept.
+func connectAll(initial, resumed *options) error {
+	cfg, err := initial.config()
+	if err != nil {
+		return err
+	}
+	// A client keeps tickets, as BoringSSL's does unless -no-ticket, so
+	// it offers psk_key_exchange_modes and the runner sends tickets.
+	var cache tls13.ClientSessionCache
+	if !initial.server {
+		cache = tls13.NewLRUClientSessionCache(4)
+	}
+	o := initial
+	for i := 0; i <= initial.resumeCount; i++ {
+		if i > 0 {
+			// A resumed session keeps the verification result of
+			// the connection that made it.
+			resumed.verifyErr = o.verifyErr
+			o = resumed
+			next, err := o.config()
+			if err != nil {
+				return err
+			}
+			*cfg = *next
+		}
+		if !o.noTicket {
+			cfg.ClientSessionCache = cache
+		}
+		cfg.SessionTicketsDisabled = o.noTicket
+		if err := o.connect(cfg, i > 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // config builds the engine's Config from the flags.
@@ -100,20 +144,26 @@ func (o *options) config() (*tls13.Config, error) {
 			roots.AddCert(c)
 		}
 	}
-	// BoringSSL's shim accepts any peer chain unless -verify-peer asks for
-	// verification against -trust-cert; the name is never checked.
+	// As BoringSSL's shim: the chain is verified against -trust-cert (the
+	// name is never checked), or refused by -verify-fail, and the outcome
+	// is recorded for -expect-verify-result; only with -verify-peer does a
+	// failure end the handshake (otherwise it is a soft failure).
 	cfg.VerifyPeer = func(chain []*x509.Certificate) error {
-		if o.verifyFail {
-			return errors.New("certificate refused by -verify-fail")
+		var err error
+		switch {
+		case o.verifyFail:
+			err = errors.New("certificate refused by -verify-fail")
+		case roots != nil:
+			inter := x509.NewCertPool()
+			for _, c := range chain[1:] {
+				inter.AddCert(c)
+			}
+			_, err = chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 		}
-		if !o.verifyPeer || roots == nil {
+		o.verifyErr = err
+		if !o.verifyPeer {
 			return nil
 		}
-		inter := x509.NewCertPool()
-		for _, c := range chain[1:] {
-			inter.AddCert(c)
-		}
-		_, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 		return err
 	}
 	if o.server {
@@ -157,6 +207,10 @@ func loadCredential(cr credential) (tls13.Certificate, error) {
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
 	}
 	if err != nil {
+		if strings.Contains(err.Error(), "unknown algorithm") {
+			// ML-DSA and other key types the engine cannot sign with.
+			return tls13.Certificate{}, fmt.Errorf("%w: key type in %s: %v", errUnimplemented, cr.keyFile, err)
+		}
 		return tls13.Certificate{}, fmt.Errorf("%s: %w", cr.keyFile, err)
 	}
 	signer, ok := key.(crypto.Signer)
@@ -198,11 +252,7 @@ func readCerts(file string) ([]*x509.Certificate, error) {
 }
 
 // connect dials the runner, sends the shim ID and runs the test.
-func (o *options) connect() error {
-	cfg, err := o.config()
-	if err != nil {
-		return err
-	}
+func (o *options) connect(cfg *tls13.Config, resumption bool) error {
 	host := "127.0.0.1"
 	if o.ipv6 {
 		host = "::1"
@@ -223,11 +273,14 @@ func (o *options) connect() error {
 	} else {
 		conn = tls13.Client(raw, cfg)
 	}
-	if err := o.exchange(conn); err != nil {
+	if err := o.exchange(conn, resumption); err != nil {
 		drain(raw.(*net.TCPConn))
 		return o.classify(err, conn.ConnectionState())
 	}
-	return conn.Close()
+	// The exchange decided the test; the runner may already have closed
+	// its end, so an error sending our close_notify is no failure.
+	conn.Close()
+	return nil
 }
 
 // classify turns an engine error into the shim's: a peer that negotiates
@@ -266,7 +319,7 @@ func drain(c *net.TCPConn) {
 }
 
 // exchange runs the handshake and the test's traffic.
-func (o *options) exchange(conn *tls13.Conn) error {
+func (o *options) exchange(conn *tls13.Conn, resumption bool) error {
 	if !o.implicitHandshake {
 		if err := conn.Handshake(); err != nil {
 			return err
@@ -276,7 +329,7 @@ func (o *options) exchange(conn *tls13.Conn) error {
 				return err
 			}
 		}
-		if err := o.check(conn.ConnectionState()); err != nil {
+		if err := o.check(conn.ConnectionState(), resumption); err != nil {
 			return err
 		}
 	}
@@ -307,7 +360,7 @@ func (o *options) exchange(conn *tls13.Conn) error {
 		}
 		n, err := conn.Read(buf)
 		if !checked && conn.ConnectionState().HandshakeComplete {
-			if err := o.check(conn.ConnectionState()); err != nil {
+			if err := o.check(conn.ConnectionState(), resumption); err != nil {
 				return err
 			}
 			checked = true
@@ -333,11 +386,15 @@ func (o *options) exchange(conn *tls13.Conn) error {
 // shutdown sends close_notify and, with -check-close-notify, requires the
 // runner's: application data or an alert instead is an error.
 func (o *options) shutdown(conn *tls13.Conn) error {
-	if err := conn.CloseWrite(); err != nil {
-		return err
-	}
+	err := conn.CloseWrite()
 	if !o.checkCloseNotify {
+		// As BoringSSL's SSL_shutdown without waiting: the runner may
+		// close its end as soon as it has our close_notify, which can
+		// fail the half-close that follows it.
 		return nil
+	}
+	if err != nil {
+		return err
 	}
 	var b [1]byte
 	n, err := conn.Read(b[:])
@@ -353,7 +410,16 @@ func (o *options) shutdown(conn *tls13.Conn) error {
 }
 
 // check compares the negotiated parameters with the -expect-* flags.
-func (o *options) check(st tls13.ConnectionState) error {
+func (o *options) check(st tls13.ConnectionState, resumption bool) error {
+	if !resumption && st.Resumed {
+		return errors.New("first connection resumed a session")
+	}
+	if resumption && st.Resumed == o.expectSessionMiss {
+		if o.expectSessionMiss {
+			return errors.New("session resumed, expected a miss")
+		}
+		return errors.New("session not resumed")
+	}
 	if o.expectVersion != 0 && int(st.Version) != o.expectVersion {
 		return fmt.Errorf("version %#04x, expected %#04x", st.Version, o.expectVersion)
 	}
@@ -380,6 +446,13 @@ func (o *options) check(st tls13.ConnectionState) error {
 	}
 	if o.expectNoHRR && st.HelloRetried {
 		return errors.New("HelloRetryRequest, expected none")
+	}
+	// A resumed handshake has no CertificateVerify to check.
+	if o.expectPeerSig != 0 && !st.Resumed && int(st.PeerSignatureScheme) != o.expectPeerSig {
+		return fmt.Errorf("peer signature scheme %#04x, expected %#04x", st.PeerSignatureScheme, o.expectPeerSig)
+	}
+	if o.expectVerifyResult && (o.verifyErr != nil) != o.verifyFail {
+		return fmt.Errorf("verification result %v, expected it to fail: %v", o.verifyErr, o.verifyFail)
 	}
 	if o.expectPeerCert != "" {
 		want, err := readCerts(o.expectPeerCert)

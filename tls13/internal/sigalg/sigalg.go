@@ -74,7 +74,10 @@ func Schemes() []uint16 {
 }
 
 // Fits reports whether the public key pub can verify signatures of scheme
-// sig: the key type matches and, for ECDSA, the curve is the scheme's.
+// sig: the key type matches; for ECDSA, the curve is the scheme's; for
+// RSA-PSS, the modulus is large enough for the encoding (RFC 8017 §9.1.1:
+// emLen >= hLen + sLen + 2, with the salt as long as the hash, RFC 8446
+// §4.2.3), which rsa_pss_rsae_sha512 with a 1024-bit key is not.
 func Fits(sig uint16, pub crypto.PublicKey) bool {
 	s, ok := schemes[sig]
 	if !ok {
@@ -86,7 +89,8 @@ func Fits(sig uint16, pub crypto.PublicKey) bool {
 	case ed25519.PublicKey:
 		return s.kind == kindEd25519
 	case *rsa.PublicKey:
-		return s.kind == kindRSAPSS
+		emLen := (k.N.BitLen() - 1 + 7) / 8
+		return s.kind == kindRSAPSS && emLen >= 2*s.hash.Size()+2
 	}
 	return false
 }

@@ -172,3 +172,23 @@ func TestSignVerifyEveryScheme(t *testing.T) {
 	wantAlert(t, Verify(p384.Public(), wire.SigECDSASecp256r1SHA256, Schemes(), ClientContext, th, s), alert.IllegalParameter)
 	wantAlert(t, Verify(ed.Public(), wire.SigRSAPSSRSAESHA256, Schemes(), ClientContext, th, s), alert.IllegalParameter)
 }
+
+// TestFitsRSAKeySize: RSA-PSS with a salt as long as the hash needs a
+// modulus of at least 2*hLen+2 octets (RFC 8017 §9.1.1), so a 1024-bit key
+// fits rsa_pss_rsae_sha256 and _sha384 but not _sha512, and is never
+// chosen for it.
+func TestFitsRSAKeySize(t *testing.T) {
+	k, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sig, want := range map[uint16]bool{
+		wire.SigRSAPSSRSAESHA256: true,
+		wire.SigRSAPSSRSAESHA384: true,
+		wire.SigRSAPSSRSAESHA512: false,
+	} {
+		if got := Fits(sig, k.Public()); got != want {
+			t.Errorf("Fits(%#04x, 1024-bit RSA) = %v, want %v", sig, got, want)
+		}
+	}
+}
