@@ -1,0 +1,150 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/tsigkey"
+)
+
+// TestXoTAuthModes: on the XoT listener a transfer gets what its mode
+// asks, and nothing less: a client certificate (which the listener's
+// configuration authenticates; here crypto/tls only checks that the
+// client holds its key), a transfer key, or both. The address list does
+// not admit anyone there, and plain TCP keeps its own rules.
+func TestXoTAuthModes(t *testing.T) {
+	cert, pool := selfSigned(t)
+	clientCert, _ := selfSigned(t)
+	xk, _ := tsigkey.Generate("xfr.devices.test.", tsigkey.HMACSHA256)
+	noCert := &tls.Config{RootCAs: pool, ServerName: "dns.devices.test", NextProtos: []string{ALPN}}
+	withCert := noCert.Clone()
+	withCert.Certificates = []tls.Certificate{clientCert}
+	tls12 := withCert.Clone()
+	tls12.MaxVersion = tls.VersionTLS12
+
+	type attempt struct {
+		name   string
+		client *tls.Config
+		key    *tsigkey.Key // nil: unsigned; the update key: a key that may not transfer
+		ok     bool
+	}
+	for _, mode := range []struct {
+		auth       XoTAuth
+		clientAuth tls.ClientAuthType
+		attempts   []attempt
+	}{
+		{XoTDANE, tls.RequestClientCert, []attempt{
+			{"certificate", withCert, nil, true},
+			{"no certificate", noCert, nil, false},
+			{"no certificate, transfer key", noCert, xk, false},
+		}},
+		{XoTTSIG, tls.NoClientCert, []attempt{
+			{"transfer key", noCert, xk, true},
+			{"unsigned", noCert, nil, false},
+			{"update key", noCert, nil /* set below */, false},
+			{"certificate, unsigned", withCert, nil, false},
+		}},
+		{XoTBoth, tls.RequestClientCert, []attempt{
+			{"certificate and transfer key", withCert, xk, true},
+			{"certificate, unsigned", withCert, nil, false},
+			{"transfer key, no certificate", noCert, xk, false},
+		}},
+	} {
+		t.Run(mode.auth.String(), func(t *testing.T) {
+			var xotAddr string
+			ts := startServerListeners(t, zone.InitOptions{}, func(c *Config) {
+				c.TransferKeys = []*tsigkey.Key{xk}
+				c.XoTAuth = mode.auth
+				// Loopback may transfer over TCP with the key: the XoT
+				// listener does not use this list.
+				c.TransferFrom = loopback
+			}, nil, func(ls *Listeners) {
+				l, err := ListenXoT("127.0.0.1:0", &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{ALPN},
+					Certificates: []tls.Certificate{cert}, ClientAuth: mode.clientAuth})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ls.XoT, xotAddr = l, l.Addr().String()
+			})
+			addRR(t, ts.zone, "s1._device.devices.test. 300 IN TLSA 3 1 1 0102")
+			for _, a := range mode.attempts {
+				t.Run(a.name, func(t *testing.T) {
+					key := a.key
+					if a.name == "update key" {
+						key = ts.key
+					}
+					rrs, err := tlsTransfer(t, xotAddr, a.client, key)
+					if a.ok {
+						if err != nil || countType(rrs, dns.TypeTLSA) != 1 {
+							t.Fatalf("refused: %v, %d records", err, len(rrs))
+						}
+						return
+					}
+					if err == nil || len(rrs) > 0 || !strings.Contains(err.Error(), "rcode") {
+						t.Fatalf("transferred or not refused by an rcode: %v, %d records", err, len(rrs))
+					}
+				})
+			}
+			// TLS 1.2 does not get through the handshake.
+			if rrs, err := tlsTransfer(t, xotAddr, tls12, xk); err == nil || len(rrs) > 0 {
+				t.Fatalf("TLS 1.2: %v, %d records", err, len(rrs))
+			}
+			// Plain TCP keeps its rules: the address and the key.
+			if rrs, err := axfr(t, ts.addr, dns.TypeAXFR, 0, nil); err == nil && len(rrs) > 0 {
+				t.Fatal("unsigned AXFR over TCP transferred")
+			}
+			if rrs, err := axfr(t, ts.addr, dns.TypeAXFR, 0, xk); err != nil || countType(rrs, dns.TypeTLSA) != 1 {
+				t.Fatalf("signed AXFR over TCP: %v", err)
+			}
+			// Queries are answered on the XoT listener (a secondary's SOA
+			// check).
+			c := &dns.Client{Net: "tcp-tls", TLSConfig: withCert}
+			m := new(dns.Msg)
+			m.SetQuestion(origin, dns.TypeSOA)
+			if r, _, err := c.Exchange(m, xotAddr); (err != nil || r.Rcode != dns.RcodeSuccess || countType(r.Answer, dns.TypeSOA) != 1) {
+				t.Fatalf("SOA query over XoT: %v %v", err, r)
+			}
+		})
+	}
+}
+
+// TestXoTSettings: what cannot work is refused before serving.
+func TestXoTSettings(t *testing.T) {
+	if _, err := ListenXoT("127.0.0.1:0", &tls.Config{MinVersion: tls.VersionTLS12}); !errors.Is(err, ErrXoTVersion) {
+		t.Fatalf("TLS 1.2 minimum: %v", err)
+	}
+	dir := t.TempDir() + "/zone"
+	if _, err := zone.Init(dir, zone.InitOptions{Origin: origin}); err != nil {
+		t.Fatal(err)
+	}
+	z, err := zone.Open(dir, zone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	for _, tt := range []struct {
+		auth XoTAuth
+		want string
+	}{
+		{XoTTSIG, "needs transfer keys"},
+		{XoTBoth, "needs transfer keys"},
+		{XoTAuth(9), "unknown XoTAuth(9)"},
+	} {
+		if _, err := New(Config{Zone: z, XoTAuth: tt.auth}); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want %q", tt.auth, err, tt.want)
+		}
+	}
+	for _, s := range []string{"dane", "tsig", "both"} {
+		if a, err := ParseXoTAuth(s); err != nil || a.String() != s {
+			t.Errorf("ParseXoTAuth(%q) = %v, %v", s, a, err)
+		}
+	}
+	if _, err := ParseXoTAuth("either"); err == nil {
+		t.Error("ParseXoTAuth(either) accepted")
+	}
+}
