@@ -106,7 +106,7 @@ func TestXoTAuthModes(t *testing.T) {
 			c := &dns.Client{Net: "tcp-tls", TLSConfig: withCert}
 			m := new(dns.Msg)
 			m.SetQuestion(origin, dns.TypeSOA)
-			if r, _, err := c.Exchange(m, xotAddr); (err != nil || r.Rcode != dns.RcodeSuccess || countType(r.Answer, dns.TypeSOA) != 1) {
+			if r, _, err := c.Exchange(m, xotAddr); err != nil || r.Rcode != dns.RcodeSuccess || countType(r.Answer, dns.TypeSOA) != 1 {
 				t.Fatalf("SOA query over XoT: %v %v", err, r)
 			}
 		})
