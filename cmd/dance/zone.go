@@ -244,9 +244,9 @@ func zoneServeCommand() *cli.Command {
 			"resolver that does not answer does not: it is logged as an error, checked\n" +
 			"again in the background, and GET /healthz on --metrics-listen answers 503 with\n" +
 			"the reason until the zones validate (200 \"ok\" then).\n\n" +
-			"SIGHUP reloads, without a restart, the certificates of --admin-tls-cert and\n" +
-			"--tls-cert, the trust anchors of the admin identities (--anchors, default\n" +
-			"DIR/anchors, checked as at start), the update keys and policy (DIR/tsig.key,\n" +
+			"SIGHUP reloads, without a restart, the certificates of --admin-tls-cert,\n" +
+			"--tls-cert and --xot-cert, the trust anchors of the admin identities and of\n" +
+			"the XoT secondaries (--anchors, default DIR/anchors, checked as at start), the update keys and policy (DIR/tsig.key,\n" +
 			"DIR/update-policy) and --transfer-key; it logs what it reloaded, and a reload\n" +
 			"that fails keeps all that was in use and logs why. SIGHUP reads the files\n" +
 			"the flags name, not --config itself: other settings take a restart.\n" +

@@ -2,7 +2,8 @@
 // parts: the DNS server over UDP and TCP (and TLS), RFC 2136 updates under
 // the directory's TSIG keys and update policy, the IXFR journal and the
 // signature cache kept across restarts, NOTIFY and transfers to
-// secondaries, the abuse limits, and, when asked, the admin HTTP API and a
+// secondaries (over TLS to secondaries authenticated by DANE too:
+// XoTConfig), the abuse limits, and, when asked, the admin HTTP API and a
 // Prometheus metrics listener. It is what `dance zone serve` runs.
 //
 // For most uses:
