@@ -245,9 +245,9 @@ func zoneServeCommand() *cli.Command {
 			"again in the background, and GET /healthz on --metrics-listen answers 503 with\n" +
 			"the reason until the zones validate (200 \"ok\" then).\n\n" +
 			"SIGHUP reloads, without a restart, the certificates of --admin-tls-cert,\n" +
-			"--tls-cert and --xot-cert, the trust anchors of the admin identities and of\n" +
-			"the XoT secondaries (--anchors, default DIR/anchors, checked as at start), the update keys and policy (DIR/tsig.key,\n" +
-			"DIR/update-policy) and --transfer-key; it logs what it reloaded, and a reload\n" +
+			"--tls-cert and --xot-cert, the trust anchors of the admin identities (checked\n" +
+			"as at start) and of the XoT secondaries (--anchors, default DIR/anchors), the\n" +
+			"update keys and policy (DIR/tsig.key, DIR/update-policy) and --transfer-key; it logs what it reloaded, and a reload\n" +
 			"that fails keeps all that was in use and logs why. SIGHUP reads the files\n" +
 			"the flags name, not --config itself: other settings take a restart.\n" +
 			"--admin-allow is read at start only: the zone refuses updates at the\n" +
