@@ -247,9 +247,10 @@ func zoneServeCommand() *cli.Command {
 			"SIGHUP reloads, without a restart, the certificates of --admin-tls-cert,\n" +
 			"--tls-cert and --xot-cert, the trust anchors of the admin identities (checked\n" +
 			"as at start) and of the XoT secondaries (--anchors, default DIR/anchors), the\n" +
-			"update keys and policy (DIR/tsig.key, DIR/update-policy) and --transfer-key; it logs what it reloaded, and a reload\n" +
-			"that fails keeps all that was in use and logs why. SIGHUP reads the files\n" +
-			"the flags name, not --config itself: other settings take a restart.\n" +
+			"update keys and policy (DIR/tsig.key, DIR/update-policy) and --transfer-key;\n" +
+			"it logs what it reloaded, and a reload that fails keeps all that was in use and\n" +
+			"logs why. SIGHUP reads the files the flags name, not --config itself: other\n" +
+			"settings take a restart.\n" +
 			"--admin-allow is read at start only: the zone refuses updates at the\n" +
 			"administrators' names from the moment it opens, and the update keys and policy\n" +
 			"are checked against those names before it serves; a new list would need the\n" +
