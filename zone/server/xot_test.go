@@ -3,11 +3,15 @@ package server
 import (
 	"crypto/tls"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/internal/daemon"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
@@ -146,5 +150,31 @@ func TestXoTSettings(t *testing.T) {
 	}
 	if _, err := ParseXoTAuth("either"); err == nil {
 		t.Error("ParseXoTAuth(either) accepted")
+	}
+}
+
+// TestKnotRemoteHasNoXoT pins why docs/xot.md has no Knot secondary: the
+// installed Knot (3.2) has no setting that makes its transfers from a
+// remote use TLS or QUIC, or present a key. When a Knot that has them is
+// installed, this fails: test it as an XoT secondary then.
+func TestKnotRemoteHasNoXoT(t *testing.T) {
+	knotc := daemon.Tool(t, "knotc")
+	dir := t.TempDir()
+	for _, item := range []string{"tls: on", "quic: on", "cert-key: AAAA"} {
+		conf := filepath.Join(dir, "knot.conf")
+		text := "server:\n    rundir: " + dir + "\nremote:\n  - id: primary\n    address: 127.0.0.1@853\n    " + item + "\n"
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(knotc, "-c", conf, "conf-check").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "invalid item") {
+			t.Errorf("knotc accepts remote %q (%v): %s", item, err, out)
+		}
+	}
+	// The same file without the item is valid: the refusal is the item's.
+	conf := filepath.Join(dir, "knot.conf")
+	os.WriteFile(conf, []byte("server:\n    rundir: "+dir+"\nremote:\n  - id: primary\n    address: 127.0.0.1@853\n"), 0o644)
+	if out, err := exec.Command(knotc, "-c", conf, "conf-check").CombinedOutput(); err != nil {
+		t.Fatalf("knotc refuses a plain remote: %v: %s", err, out)
 	}
 }
