@@ -105,7 +105,8 @@ func TestZoneXoTMutualDANE(t *testing.T) {
 	ns3, ns3Data := adminIdentity(t, base, "ns3.devices.test") // revoked
 	ns4, _ := adminIdentity(t, base, "ns4.devices.test")       // never published
 	evil, evilData := adminIdentity(t, base, "evil.devices.test")
-	imp, _ := adminIdentity(t, filepath.Join(base, "imp"), "ns1.devices.test") // another key for ns1
+	imp, _ := adminIdentity(t, filepath.Join(base, "imp"), "ns1.devices.test")     // another key for ns1
+	thief, _ := adminIdentity(t, filepath.Join(base, "thief"), "ns2.devices.test") // another key for ns2
 
 	dnsAddr, xotAddr, slog := xotServe(t, dir,
 		"--xot-listen", "127.0.0.1:0", "--xot-cert", filepath.Join(ns1, "cert.pem"), "--xot-key", filepath.Join(ns1, "key.pem"),
@@ -169,6 +170,7 @@ func TestZoneXoTMutualDANE(t *testing.T) {
 	}{
 		{"revoked secondary", ns3, primary, xotAddr, "refused this secondary in the TLS handshake", "name=ns3.devices.test reason=revoked"},
 		{"unpublished secondary", ns4, primary, xotAddr, "refused this secondary in the TLS handshake", "name=ns4.devices.test reason=no-record"},
+		{"secondary with another key for an admitted name", thief, primary, xotAddr, "refused this secondary in the TLS handshake", "name=ns2.devices.test reason=no-match"},
 		{"secondary not on the list", evil, primary, xotAddr, "refused this secondary in the TLS handshake", "name=evil.devices.test reason=not-allowed"},
 		{"primary with another key", ns2, "ns1.devices.test:" + strconv.Itoa(int(impPort)), impAddr, "DANE did not authenticate the primary (no-match)", ""},
 		{"primary without a record for the port", ns2, "ns1.devices.test:1", xotAddr, "DANE did not authenticate the primary (no-record)", ""},
