@@ -260,3 +260,30 @@ func TestZoneXoTMutualDANE(t *testing.T) {
 		t.Fatalf("NOTIFY for another zone: %v %v", err, r)
 	}
 }
+
+// TestZoneXoTUsage: XoT settings that cannot work are usage errors, each
+// saying what is missing, before anything serves or connects.
+func TestZoneXoTUsage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "zone")
+	mustDance(t, "zone", "init", "--zone", "devices.test", "--dir", dir)
+	id, _ := adminIdentity(t, t.TempDir(), "ns2.devices.test")
+	serveArgs := func(extra ...string) []string {
+		return append([]string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "off"}, extra...)
+	}
+	xot := []string{"--xot-listen", "127.0.0.1:0", "--xot-cert", filepath.Join(id, "cert.pem"), "--xot-key", filepath.Join(id, "key.pem")}
+	sec := func(extra ...string) []string {
+		return append([]string{"zone", "secondary", "--zone", "devices.test", "--identity", id, "--out", filepath.Join(dir, "copy")}, extra...)
+	}
+	runCases(t, []cliCase{
+		{"xot flags without a listener", serveArgs("--xot-allow", "ns2.devices.test"), 2, `^$`, "need --xot-listen"},
+		{"listener without a certificate", serveArgs("--xot-listen", "127.0.0.1:0", "--xot-allow", "ns2.devices.test"), 2, `^$`, "needs --xot-cert and --xot-key"},
+		{"dane without an allow-list", serveArgs(xot...), 2, `^$`, "needs --xot-allow"},
+		{"tsig without a transfer key", serveArgs(append(xot, "--xot-auth", "tsig")...), 2, `^$`, "needs --transfer-key"},
+		{"allow-list with tsig", serveArgs(append(xot, "--xot-auth", "tsig", "--transfer-key", filepath.Join(dir, "tsig.key"), "--xot-allow", "ns2.devices.test")...), 2, `^$`, "--xot-allow needs --xot-auth dane or both"},
+		{"unknown mode", serveArgs(append(xot, "--xot-auth", "either")...), 2, `^$`, "want dane, tsig or both"},
+		{"secondaries outside the zone, no resolver", serveArgs(append(xot, "--xot-allow", "ns2.example.net")...), 2, `^$`, "give --resolver ADDR"},
+		{"secondary: missing flags", []string{"zone", "secondary", "--zone", "devices.test"}, 2, `^$`, "are required"},
+		{"secondary: primary as an address", sec("--primary", "127.0.0.1:853"), 2, `^$`, "give the primary's name"},
+		{"secondary: notify with once", sec("--primary", "ns1.devices.test", "--once", "--notify-listen", "127.0.0.1:0"), 2, `^$`, "no use with --once"},
+	})
+}
