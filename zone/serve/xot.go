@@ -116,7 +116,7 @@ func (s *Server) startXoT() error {
 		}
 		s.xotSelf = len(x.Resolver.Upstreams) == 0 && x.Resolver.Exchange == nil
 		if s.xotSelf {
-			if err := s.xotOutside(allow.ZoneNames()); err != nil {
+			if err := s.xotOutside(allow.Patterns()); err != nil {
 				return err
 			}
 		}
