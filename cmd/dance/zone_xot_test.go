@@ -16,6 +16,7 @@ import (
 
 	"github.com/dnsbound/dance/internal/daemon"
 	"github.com/dnsbound/dance/internal/testwait"
+	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
 // xotServe starts 'zone serve' on dir with an admin API and extra flags,
@@ -286,4 +287,54 @@ func TestZoneXoTUsage(t *testing.T) {
 		{"secondary: primary as an address", sec("--primary", "127.0.0.1:853"), 2, `^$`, "give the primary's name"},
 		{"secondary: notify with once", sec("--primary", "ns1.devices.test", "--once", "--notify-listen", "127.0.0.1:0"), 2, `^$`, "no use with --once"},
 	})
+}
+
+// TestZoneXoTBoth: with --xot-auth both, an authenticated secondary also
+// needs the transfer key: without --tsig the transfer is REFUSED (the
+// handshake succeeded), with it the zone is transferred.
+func TestZoneXoTBoth(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "zone")
+	mustDance(t, "zone", "init", "--zone", "devices.test", "--dir", dir)
+	ns1, ns1Data := adminIdentity(t, base, "ns1.devices.test")
+	ns2, ns2Data := adminIdentity(t, base, "ns2.devices.test")
+	xk, err := tsigkey.Generate("xfr.devices.test.", tsigkey.HMACSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(base, "xfr.key")
+	if err := tsigkey.WriteFile(keyFile, xk); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := tsigkey.Generate("other.devices.test.", tsigkey.HMACSHA256)
+	otherFile := filepath.Join(base, "other.key")
+	if err := tsigkey.WriteFile(otherFile, other); err != nil {
+		t.Fatal(err)
+	}
+	dnsAddr, xotAddr, slog := xotServe(t, dir, "--transfer-key", keyFile, "--xot-auth", "both",
+		"--xot-listen", "127.0.0.1:0", "--xot-cert", filepath.Join(ns1, "cert.pem"), "--xot-key", filepath.Join(ns1, "key.pem"),
+		"--xot-allow", "ns2.devices.test")
+	_, port, _ := strings.Cut(xotAddr, ":")
+	mustDance(t, "zone", "add", "--dir", dir, "ns2.devices.test", "TLSA", ns2Data)
+	mustDance(t, "zone", "add", "--dir", dir, "_"+port+"._tcp.ns1.devices.test", "TLSA", ns1Data)
+	sec := func(file string, extra ...string) (int, string, string) {
+		return runDance(append([]string{"zone", "secondary", "--zone", "devices.test", "--primary", "ns1.devices.test:" + port, "--connect", xotAddr,
+			"--identity", ns2, "--out", file, "--resolver", dnsAddr, "--anchors", filepath.Join(dir, "anchors"), "--once"}, extra...)...)
+	}
+	file := filepath.Join(base, "copy.zone")
+	if code, out, errb := sec(file); code != 1 || !strings.Contains(errb, "refused the transfer: REFUSED") || !strings.Contains(errb, "--tsig") {
+		t.Fatalf("without the key: exit %d: %s%s", code, out, errb)
+	}
+	if !strings.Contains(slog.String(), `reason="not signed with a transfer key" secondary=ns2.devices.test`) {
+		t.Errorf("refusal not logged with its reason and the secondary: %s", slog.String())
+	}
+	if code, out, errb := sec(file, "--tsig", otherFile); code != 1 {
+		t.Fatalf("with a key the primary does not know: exit %d: %s%s", code, out, errb)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("a refused transfer wrote the file: %v", err)
+	}
+	if code, out, errb := sec(file, "--tsig", keyFile); code != 0 || !strings.Contains(out, "(axfr)") {
+		t.Fatalf("with the key: exit %d: %s%s", code, out, errb)
+	}
 }
