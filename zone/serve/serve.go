@@ -204,6 +204,8 @@ type Server struct {
 	xotCert     atomic.Pointer[tls.Certificate]
 	xotResolver *swapResolver
 	xotSelf     bool
+	xotCore     *verify.Core
+	xotTLS      *tls.Config
 	// adminResolver is what the DANE verification core looks up with;
 	// Reload replaces the resolver behind it.
 	adminResolver *swapResolver
@@ -288,6 +290,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("serve: transfer keys: %w", err)
 		}
 	}
+	if cfg.XoT != nil {
+		if err := s.prepareXoT(); err != nil {
+			return nil, err
+		}
+	}
 	if n, err := s.zone.SignaturesLoaded(); err != nil {
 		s.log.Warn("signature cache not used; signing again", "file", filepath.Join(cfg.Dir, zone.SigCacheFile), "err", err)
 	} else if n > 0 {
@@ -295,7 +302,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.dns, err = server.New(server.Config{Zone: s.zone, UpdateKeys: tk, Policies: policies, MaxUDPSize: cfg.MaxUDPSize, Logger: s.log,
 		TransferFrom: cfg.TransferFrom, TransferKeys: xk, Notify: cfg.Notify, TransferTLSOnly: cfg.TransferTLSOnly,
-		XoTAuth: xotAuth(cfg.XoT), JournalVersions: cfg.JournalVersions, JournalRecords: cfg.JournalRecords, JournalFile: filepath.Join(cfg.Dir, zone.JournalFile),
+		XoTAuth: xotAuth(cfg.XoT), XoTVerifier: s.xotVerifier(), JournalVersions: cfg.JournalVersions, JournalRecords: cfg.JournalRecords, JournalFile: filepath.Join(cfg.Dir, zone.JournalFile),
 		RateLimit: cfg.RateLimit, SigningLimit: cfg.SigningLimit, TSIGWindow: cfg.TSIGWindow, MaxTCPConns: cfg.MaxTCPConns})
 	if err != nil {
 		return nil, err
@@ -322,7 +329,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.XoT != nil {
-		if err := s.startXoT(); err != nil {
+		if err := s.listenXoT(); err != nil {
 			return nil, err
 		}
 	}

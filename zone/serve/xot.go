@@ -92,9 +92,10 @@ func (cfg *Config) checkXoT() error {
 	return nil
 }
 
-// startXoT loads the XoT certificate, makes the verification core of the
-// secondaries and binds the listener.
-func (s *Server) startXoT() error {
+// prepareXoT loads the XoT certificate and makes the verification core of
+// the secondaries and the listener's TLS configuration (s.xotTLS,
+// s.xotCore); listenXoT binds the listener once the DNS listeners are.
+func (s *Server) prepareXoT() error {
 	x := s.cfg.XoT
 	pair, err := loadCert("XoT", x.CertFile, x.KeyFile)
 	if err != nil {
@@ -133,11 +134,27 @@ func (s *Server) startXoT() error {
 			return fmt.Errorf("serve: XoT secondaries: %w", err)
 		}
 		tlsCfg = danetls.ServerConfig(base, core)
+		s.xotCore = core
 	}
-	if s.ls.XoT, err = server.ListenXoT(x.Listen, tlsCfg); err != nil {
+	s.xotTLS = tlsCfg
+	return nil
+}
+
+func (s *Server) listenXoT() error {
+	var err error
+	if s.ls.XoT, err = server.ListenXoT(s.cfg.XoT.Listen, s.xotTLS); err != nil {
 		return &ListenError{What: "XoT", Err: err}
 	}
 	return nil
+}
+
+// xotVerifier is the verifier the DNS server checks secondaries with
+// again before each transfer; nil without DANE.
+func (s *Server) xotVerifier() verify.Verifier {
+	if s.xotCore == nil {
+		return nil
+	}
+	return s.xotCore
 }
 
 // xotOutside returns an *XoTOutsideZoneError when names are asked of this

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -58,6 +59,10 @@ func ParseXoTAuth(s string) (XoTAuth, error) {
 	}
 	return 0, fmt.Errorf("server: XoT auth %q: want dane, tsig or both", s)
 }
+
+// xotVerifyTimeout bounds the check of a secondary's identity before a
+// transfer (a verdict the core has cached costs no lookup).
+const xotVerifyTimeout = 10 * time.Second
 
 // ErrXoTVersion refuses an XoT listener whose configuration allows TLS
 // older than 1.3 (RFC 9103 §5.1).
@@ -117,8 +122,20 @@ func (s *Server) xotAllowed(w dns.ResponseWriter, r *dns.Msg) (who, why string) 
 		if len(state.PeerCertificates) == 0 {
 			return "", "no client certificate"
 		}
-		// The name for the log: the one the handshake authenticated.
 		who, _ = verify.ClaimedName(state.PeerCertificates[0])
+		if v := s.cfg.XoTVerifier; v != nil {
+			// Again for each transfer: a connection outlives the
+			// verdict of its handshake (cached at most for the TTL of
+			// the record), and a revoked secondary must not go on
+			// transferring over a connection it opened before.
+			ctx, cancel := context.WithTimeout(context.Background(), xotVerifyTimeout)
+			id, err := verify.VerifyChain(ctx, v, state.PeerCertificates)
+			cancel()
+			if err != nil {
+				return who, "identity no longer authenticated: " + verify.ReasonOf(err).String()
+			}
+			who = id.Name
+		}
 	}
 	if mode.NeedsTSIG() {
 		xfr := s.keys.Load().xfr

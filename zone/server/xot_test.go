@@ -1,17 +1,22 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/internal/daemon"
+	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
@@ -177,4 +182,78 @@ func TestKnotRemoteHasNoXoT(t *testing.T) {
 	if out, err := exec.Command(knotc, "-c", conf, "conf-check").CombinedOutput(); err != nil {
 		t.Fatalf("knotc refuses a plain remote: %v: %s", err, out)
 	}
+}
+
+// switchVerifier authenticates every chain as name while ok is set, and
+// refuses it as revoked otherwise.
+type switchVerifier struct {
+	ok    atomic.Bool
+	calls atomic.Int32
+}
+
+func (v *switchVerifier) Verify(_ context.Context, name string, _ verify.Presented) (*verify.Identity, error) {
+	v.calls.Add(1)
+	if !v.ok.Load() {
+		return nil, &verify.Error{Reason: verify.ReasonRevoked, Name: name}
+	}
+	return &verify.Identity{Name: name}, nil
+}
+
+// TestXoTVerifierEachTransfer: with XoTVerifier, the secondary's
+// certificate is checked again before each transfer, so a verdict that
+// changed after the handshake refuses the next transfer; the log names
+// the secondary and the reason.
+func TestXoTVerifierEachTransfer(t *testing.T) {
+	cert, pool := selfSigned(t)
+	clientCert, _ := selfSigned(t)
+	v := &switchVerifier{}
+	v.ok.Store(true)
+	var log lockedLog
+	var xotAddr string
+	ts := startServerListeners(t, zone.InitOptions{}, func(c *Config) {
+		c.XoTVerifier = v
+		c.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	}, nil, func(ls *Listeners) {
+		l, err := ListenXoT("127.0.0.1:0", &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{ALPN},
+			Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAnyClientCert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls.XoT, xotAddr = l, l.Addr().String()
+	})
+	addRR(t, ts.zone, "s1._device.devices.test. 300 IN TLSA 3 1 1 0102")
+	client := &tls.Config{RootCAs: pool, ServerName: "dns.devices.test", NextProtos: []string{ALPN}, Certificates: []tls.Certificate{clientCert}}
+	if rrs, err := tlsTransfer(t, xotAddr, client, nil); err != nil || countType(rrs, dns.TypeTLSA) != 1 {
+		t.Fatalf("authenticated: %v", err)
+	}
+	if !strings.Contains(log.String(), "secondary=dns.devices.test") {
+		t.Errorf("transfer not logged with the secondary's name: %s", log.String())
+	}
+	v.ok.Store(false)
+	if rrs, err := tlsTransfer(t, xotAddr, client, nil); err == nil || len(rrs) > 0 || !strings.Contains(err.Error(), "rcode: 5") {
+		t.Fatalf("revoked: %v, %d records; want REFUSED", err, len(rrs))
+	}
+	if v.calls.Load() != 2 {
+		t.Errorf("verifier called %d times, want once per transfer", v.calls.Load())
+	}
+	if !strings.Contains(log.String(), `reason="identity no longer authenticated: revoked"`) {
+		t.Errorf("refusal not logged with its reason: %s", log.String())
+	}
+}
+
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
