@@ -37,7 +37,7 @@ func zoneCommand() *cli.Command {
 			"identities need (TLSA, SMIMEA, OPENPGPKEY, SSHFP), signs online, denies existence\n" +
 			"without letting anyone walk its answers, and takes RFC 2136 updates signed with TSIG.\n\n" +
 			walkHelp + "\n\n" + revocationHelp,
-		Sub: []*cli.Command{zoneInitCommand(), zoneServeCommand(), zoneAddCommand(), zoneRemoveCommand(), zoneRevokeCommand(), zoneListCommand(), zoneImportCommand(), zoneRolloverCommand()},
+		Sub: []*cli.Command{zoneInitCommand(), zoneServeCommand(), zoneSecondaryCommand(), zoneAddCommand(), zoneRemoveCommand(), zoneRevokeCommand(), zoneListCommand(), zoneImportCommand(), zoneRolloverCommand()},
 	}
 }
 
@@ -219,6 +219,7 @@ func zoneServeCommand() *cli.Command {
 		tsigWindow            time.Duration
 		sigValidity           time.Duration
 		metricsListen         string
+		xot                   xotFlags
 	)
 	return &cli.Command{
 		Name:    "serve",
@@ -243,12 +244,13 @@ func zoneServeCommand() *cli.Command {
 			"resolver that does not answer does not: it is logged as an error, checked\n" +
 			"again in the background, and GET /healthz on --metrics-listen answers 503 with\n" +
 			"the reason until the zones validate (200 \"ok\" then).\n\n" +
-			"SIGHUP reloads, without a restart, the certificates of --admin-tls-cert and\n" +
-			"--tls-cert, the trust anchors of the admin identities (--anchors, default\n" +
-			"DIR/anchors, checked as at start), the update keys and policy (DIR/tsig.key,\n" +
-			"DIR/update-policy) and --transfer-key; it logs what it reloaded, and a reload\n" +
-			"that fails keeps all that was in use and logs why. SIGHUP reads the files\n" +
-			"the flags name, not --config itself: other settings take a restart.\n" +
+			"SIGHUP reloads, without a restart, the certificates of --admin-tls-cert,\n" +
+			"--tls-cert and --xot-cert, the trust anchors of the admin identities (checked\n" +
+			"as at start) and of the XoT secondaries (--anchors, default DIR/anchors), the\n" +
+			"update keys and policy (DIR/tsig.key, DIR/update-policy) and --transfer-key;\n" +
+			"it logs what it reloaded, and a reload that fails keeps all that was in use and\n" +
+			"logs why. SIGHUP reads the files the flags name, not --config itself: other\n" +
+			"settings take a restart.\n" +
 			"--admin-allow is read at start only: the zone refuses updates at the\n" +
 			"administrators' names from the moment it opens, and the update keys and policy\n" +
 			"are checked against those names before it serves; a new list would need the\n" +
@@ -267,9 +269,10 @@ func zoneServeCommand() *cli.Command {
 			zoneLimitsHelp + "\n\n" +
 			"The admin API (and its /metrics) " + httpLimitsHelp + " An import or export runs\n" +
 			"longer while it makes progress, and an import's body is not limited.\n\n" + adminAuthHelp +
-			"\n\n" + parentDSHelp,
+			"\n\n" + parentDSHelp + "\n\n" + xotHelp,
 		Examples: []string{
 			"dance zone serve --dir ./zone --listen 127.0.0.1:5353",
+			"dance zone serve --dir ./zone --xot-listen [::]:853 --xot-cert ns1.crt --xot-key ns1.key --xot-allow ns2.ids.example.com",
 			"dance zone serve --dir ./zone --listen [::]:53 --allow-transfer 192.0.2.0/24 --transfer-key xfr.key --notify 192.0.2.7:53",
 			"kdig @127.0.0.1 -p 5353 +dnssec sensor1._device.devices.test TLSA",
 			"nsupdate -k ./zone/tsig.key   # server 127.0.0.1 5353; update add ... TLSA ...",
@@ -303,6 +306,7 @@ func zoneServeCommand() *cli.Command {
 			fs.BoolVar(&adminInsecure, "admin-insecure", false, "allow the admin API over plain HTTP on a non-loopback address")
 			fs.Var(&adminAllow, "admin-allow", "DANE client identity `PATTERN` allowed to administer: a name, or *.NAME for every name below (repeatable; needs --admin-tls-cert)")
 			fs.StringVar(&adminAuth, "admin-auth", "", "admin credentials `MODE`: token, dane, either or both (default: either with --admin-allow, token without)")
+			xot.register(fs)
 			rf.register(fs)
 			parentDS.register(fs)
 		},
@@ -327,7 +331,11 @@ func zoneServeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if !authMode.NeedsDANE() {
+			xotMode, err := xot.mode()
+			if err != nil {
+				return err
+			}
+			if !authMode.NeedsDANE() && !(xot.listen != "" && xotMode.NeedsDANE()) {
 				var set []string
 				fs.Visit(func(f *flag.Flag) {
 					switch f.Name {
@@ -336,7 +344,7 @@ func zoneServeCommand() *cli.Command {
 					}
 				})
 				if len(set) > 0 {
-					return cli.Usagef("%s: the resolver flags are for the admin identities of --admin-allow", strings.Join(set, ", "))
+					return cli.Usagef("%s: the resolver flags are for the DANE identities of --admin-allow and --xot-allow", strings.Join(set, ", "))
 				}
 			}
 			if rf.tls && len(rf.upstreams) == 0 {
@@ -374,6 +382,9 @@ func zoneServeCommand() *cli.Command {
 			}
 			if xfrTLSOnly && tlsListen == "" {
 				return cli.Usagef("--transfer-tls-only needs --tls-listen")
+			}
+			if cfg.XoT, err = xot.config(env, &rf, xotMode, xfrKeyFile); err != nil {
+				return err
 			}
 			if metricsListen != "off" {
 				if _, _, err := net.SplitHostPort(metricsListen); err != nil {
@@ -413,6 +424,9 @@ func zoneServeCommand() *cli.Command {
 			fmt.Fprintf(env.Stdout, "serving %s on %s (udp, tcp); update keys: %s\n", srv.Zone().Origin(), srv.Addr(), strings.Join(srv.UpdateKeys(), ", "))
 			if a := srv.TLSAddr(); a != "" {
 				fmt.Fprintf(env.Stdout, "DNS over TLS on %s\n", a)
+			}
+			if a := srv.XoTAddr(); a != "" {
+				fmt.Fprintf(env.Stdout, "zone transfers over TLS (XoT) on %s (%s)\n", a, xot.describe(xotMode))
 			}
 			if u := srv.AdminURL(); u != "" {
 				creds := []string{}
@@ -456,6 +470,7 @@ func zoneServeError(err error, dir string) error {
 		listen   *serve.ListenError
 		check    *serve.AdminCheckError
 		outside  *serve.AdminOutsideZoneError
+		xotOut   *serve.XoTOutsideZoneError
 	)
 	switch {
 	case errors.As(err, &locked):
@@ -469,6 +484,8 @@ func zoneServeError(err error, dir string) error {
 		return cli.WithHint(cli.Input(err), adminCheckHint(check))
 	case errors.As(err, &outside):
 		return cli.WithHint(cli.Input(err), "give --resolver ADDR (a resolver that reaches "+strings.Join(outside.Names, ", ")+") with --anchors or --trust-ad, or keep --admin-allow inside the zone")
+	case errors.As(err, &xotOut):
+		return cli.WithHint(cli.Input(err), "give --resolver ADDR (a resolver that reaches "+strings.Join(xotOut.Names, ", ")+") with --anchors or --trust-ad, or name the secondaries inside the zone")
 	case errors.As(err, &listen):
 		return cli.Fail(err)
 	case errors.Is(err, serve.ErrOpenZone):

@@ -2,7 +2,8 @@
 // parts: the DNS server over UDP and TCP (and TLS), RFC 2136 updates under
 // the directory's TSIG keys and update policy, the IXFR journal and the
 // signature cache kept across restarts, NOTIFY and transfers to
-// secondaries, the abuse limits, and, when asked, the admin HTTP API and a
+// secondaries (over TLS to secondaries authenticated by DANE too:
+// XoTConfig), the abuse limits, and, when asked, the admin HTTP API and a
 // Prometheus metrics listener. It is what `dance zone serve` runs.
 //
 // For most uses:
@@ -122,6 +123,10 @@ type Config struct {
 	// MaxTCPConns caps the connections at once on each of the TCP and TLS
 	// listeners; zero means server.DefaultMaxTCPConns.
 	MaxTCPConns int
+	// XoT, when not nil, serves zone transfers over TLS 1.3 on a
+	// listener of its own to the secondaries it authenticates (DANE
+	// identities, TSIG keys, or both).
+	XoT *XoTConfig
 	// Admin, when not nil, runs the admin HTTP API.
 	Admin *AdminConfig
 	// MetricsListen, when set, serves the Prometheus metrics at /metrics,
@@ -193,6 +198,14 @@ type Server struct {
 	// adminCert and dotCert are the current certificates of the admin
 	// API and of DNS over TLS (Reload).
 	adminCert, dotCert atomic.Pointer[tls.Certificate]
+	// xotCert is the XoT listener's certificate; xotResolver is what its
+	// verification core looks up with (Reload replaces both); xotSelf
+	// says that resolver is this server, in process.
+	xotCert     atomic.Pointer[tls.Certificate]
+	xotResolver *swapResolver
+	xotSelf     bool
+	xotCore     *verify.Core
+	xotTLS      *tls.Config
 	// adminResolver is what the DANE verification core looks up with;
 	// Reload replaces the resolver behind it.
 	adminResolver *swapResolver
@@ -277,6 +290,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("serve: transfer keys: %w", err)
 		}
 	}
+	if cfg.XoT != nil {
+		if err := s.prepareXoT(); err != nil {
+			return nil, err
+		}
+	}
 	if n, err := s.zone.SignaturesLoaded(); err != nil {
 		s.log.Warn("signature cache not used; signing again", "file", filepath.Join(cfg.Dir, zone.SigCacheFile), "err", err)
 	} else if n > 0 {
@@ -284,7 +302,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.dns, err = server.New(server.Config{Zone: s.zone, UpdateKeys: tk, Policies: policies, MaxUDPSize: cfg.MaxUDPSize, Logger: s.log,
 		TransferFrom: cfg.TransferFrom, TransferKeys: xk, Notify: cfg.Notify, TransferTLSOnly: cfg.TransferTLSOnly,
-		JournalVersions: cfg.JournalVersions, JournalRecords: cfg.JournalRecords, JournalFile: filepath.Join(cfg.Dir, zone.JournalFile),
+		XoTAuth: xotAuth(cfg.XoT), XoTVerifier: s.xotVerifier(), JournalVersions: cfg.JournalVersions, JournalRecords: cfg.JournalRecords, JournalFile: filepath.Join(cfg.Dir, zone.JournalFile),
 		RateLimit: cfg.RateLimit, SigningLimit: cfg.SigningLimit, TSIGWindow: cfg.TSIGWindow, MaxTCPConns: cfg.MaxTCPConns})
 	if err != nil {
 		return nil, err
@@ -310,6 +328,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, &ListenError{What: "DNS over TLS", Err: err}
 		}
 	}
+	if cfg.XoT != nil {
+		if err := s.listenXoT(); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Admin != nil {
 		if err := s.startAdmin(allow); err != nil {
 			return nil, err
@@ -330,6 +353,15 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// xotAuth is the server's XoT mode for x (any, when there is no XoT
+// listener).
+func xotAuth(x *XoTConfig) server.XoTAuth {
+	if x == nil {
+		return server.XoTDANE
+	}
+	return x.Auth
+}
+
 // check refuses settings that cannot work together.
 func (cfg *Config) check() error {
 	if (cfg.TLSListen == "") != (cfg.TLSCertFile == "") || (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
@@ -342,6 +374,9 @@ func (cfg *Config) check() error {
 		if _, _, err := net.SplitHostPort(n); err != nil {
 			return fmt.Errorf("serve: notify %q: want HOST:PORT", n)
 		}
+	}
+	if err := cfg.checkXoT(); err != nil {
+		return err
 	}
 	if cfg.JournalVersions < 0 || cfg.JournalRecords < 0 {
 		return errors.New("serve: negative journal bound")
@@ -531,8 +566,9 @@ func loadCert(what, certFile, keyFile string) (*tls.Certificate, error) {
 }
 
 // Reload reads again what can change without a restart: the certificates
-// of the admin API and of DNS over TLS, the trust anchors the admin API's
-// DANE clients are validated with (AdminConfig.AnchorsFile), the update
+// of the admin API, of DNS over TLS and of XoT, the trust anchors the admin
+// API's DANE clients and the XoT secondaries are validated with
+// (AdminConfig.AnchorsFile, XoTConfig.AnchorsFile), the update
 // keys and policy (DIR/tsig.key, DIR/update-policy, with the checks New
 // makes) and the transfer keys (TransferKeyFile). It takes all of them or
 // none: when one fails to load or to pass its checks, the server keeps
@@ -565,6 +601,20 @@ func (s *Server) Reload() ([]string, error) {
 			return nil, s.reloadFailed(err)
 		}
 		done = append(done, "DNS-over-TLS certificate")
+	}
+	var xotCert *tls.Certificate
+	var xotRes *resolver.Resolver
+	if x := s.cfg.XoT; x != nil {
+		if xotCert, err = loadCert("XoT", x.CertFile, x.KeyFile); err != nil {
+			return nil, s.reloadFailed(err)
+		}
+		done = append(done, "XoT certificate")
+		if s.xotResolver != nil {
+			if xotRes, err = s.xotResolverFor(); err != nil {
+				return nil, s.reloadFailed(err)
+			}
+			done = append(done, "XoT trust anchors")
+		}
 	}
 	if a := s.cfg.Admin; a != nil && a.CertFile != "" {
 		if admCert, err = loadCert("admin API", a.CertFile, a.KeyFile); err != nil {
@@ -611,6 +661,12 @@ func (s *Server) Reload() ([]string, error) {
 	}
 	if dotCert != nil {
 		s.dotCert.Store(dotCert)
+	}
+	if xotCert != nil {
+		s.xotCert.Store(xotCert)
+	}
+	if xotRes != nil {
+		s.xotResolver.r.Store(xotRes)
 	}
 	if admCert != nil {
 		s.adminCert.Store(admCert)

@@ -19,7 +19,7 @@ import (
 const DefaultMaxTCPConns = 256
 
 // capListener caps ln at the server's MaxTCPConns and keeps it for the
-// metrics under transport ("tcp" or "tls").
+// metrics under transport ("tcp", "tls" or "xot").
 func (s *Server) capListener(ln net.Listener, transport string) *connlimit.Listener {
 	n := s.cfg.MaxTCPConns
 	if n <= 0 {
@@ -29,6 +29,8 @@ func (s *Server) capListener(ln net.Listener, transport string) *connlimit.Liste
 	switch transport {
 	case "tls":
 		s.limits.tlsLn.Store(l)
+	case "xot":
+		s.limits.xotLn.Store(l)
 	default:
 		s.limits.tcpLn.Store(l)
 	}
@@ -37,9 +39,9 @@ func (s *Server) capListener(ln net.Listener, transport string) *connlimit.Liste
 
 var (
 	descTCPRefused = prometheus.NewDesc("dance_zone_tcp_refused_total",
-		"Connections closed at accept because the listener's connection cap was reached, by transport (tcp, tls).", []string{"transport"}, nil)
+		"Connections closed at accept because the listener's connection cap was reached, by transport (tcp, tls, xot).", []string{"transport"}, nil)
 	descTCPOpen = prometheus.NewDesc("dance_zone_tcp_connections",
-		"Connections open under the listener's connection cap, by transport (tcp, tls).", []string{"transport"}, nil)
+		"Connections open under the listener's connection cap, by transport (tcp, tls, xot).", []string{"transport"}, nil)
 )
 
 // collectConns adds the stream listeners' counters, once Serve runs.
@@ -47,7 +49,7 @@ func (c limitCollector) collectConns(ch chan<- prometheus.Metric) {
 	for _, x := range []struct {
 		l         *connlimit.Listener
 		transport string
-	}{{c.l.tcpLn.Load(), "tcp"}, {c.l.tlsLn.Load(), "tls"}} {
+	}{{c.l.tcpLn.Load(), "tcp"}, {c.l.tlsLn.Load(), "tls"}, {c.l.xotLn.Load(), "xot"}} {
 		if x.l == nil {
 			continue
 		}

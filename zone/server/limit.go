@@ -352,7 +352,7 @@ type limits struct {
 	signLog logGate
 	// tcp and tls are the capped stream listeners, set when Serve
 	// starts (conns.go).
-	tcpLn, tlsLn atomic.Pointer[connlimit.Listener]
+	tcpLn, tlsLn, xotLn atomic.Pointer[connlimit.Listener]
 }
 
 // admit decides, before any work, whether to answer r normally. It

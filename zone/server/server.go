@@ -28,6 +28,7 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/internal/journal"
 	"github.com/dnsbound/dance/zone/internal/zoneaccess"
@@ -91,6 +92,16 @@ type Config struct {
 	// TransferTLSOnly refuses transfers that do not arrive over TLS
 	// (RFC 9103 XoT), so zone contents never cross the network in clear.
 	TransferTLSOnly bool
+	// XoTAuth says what a transfer over the XoT listener
+	// (Listeners.XoT) needs: a DANE-authenticated client (XoTDANE, the
+	// zero value), a transfer key (XoTTSIG), or both (XoTBoth).
+	XoTAuth XoTAuth
+	// XoTVerifier, when not nil, authenticates the client certificate of
+	// an XoT connection again before each transfer in the DANE modes
+	// (the verifier of the listener's configuration, whose verdicts it
+	// caches): a secondary revoked after its handshake is refused once
+	// the verdict has expired. Nil relies on the handshake alone.
+	XoTVerifier verify.Verifier
 	// Notify lists secondaries (host:port) sent a NOTIFY (RFC 1996) after
 	// every change of the zone.
 	Notify []string
@@ -240,6 +251,12 @@ func (s *Server) SetKeys(update []*tsigkey.Key, policies map[string]zone.Policy,
 func New(cfg Config) (*Server, error) {
 	if cfg.Zone == nil {
 		return nil, errors.New("server: no zone")
+	}
+	if cfg.XoTAuth > XoTBoth {
+		return nil, fmt.Errorf("server: unknown %v", cfg.XoTAuth)
+	}
+	if cfg.XoTAuth.NeedsTSIG() && len(cfg.TransferKeys) == 0 {
+		return nil, fmt.Errorf("server: XoT auth %v needs transfer keys", cfg.XoTAuth)
 	}
 	ks, err := newKeySet(cfg.Zone, cfg.UpdateKeys, cfg.Policies, cfg.TransferKeys)
 	if err != nil {
@@ -712,6 +729,9 @@ type Listeners struct {
 	// TLS, if set, serves DNS over TLS (RFC 7858) and zone transfers
 	// over TLS (RFC 9103).
 	TLS net.Listener
+	// XoT, if set, serves zone transfers over TLS 1.3 (RFC 9103) to the
+	// secondaries that Config.XoTAuth admits (ListenXoT), and queries.
+	XoT net.Listener
 }
 
 // ALPN protocol for DNS over TLS, which XoT also uses (RFC 9103 §7.1).
@@ -772,6 +792,9 @@ func (l *Listeners) Close() {
 	if l.TLS != nil {
 		l.TLS.Close()
 	}
+	if l.XoT != nil {
+		l.XoT.Close()
+	}
 }
 
 // Serve answers on ls until ctx is done, then shuts down: it stops reading,
@@ -799,6 +822,18 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 			MaxTCPQueries: maxTCPQueries,
 		})
 	}
+	if ls.XoT != nil {
+		servers = append(servers, &dns.Server{
+			Listener:      s.capListener(ls.XoT, "xot"),
+			Net:           "tcp-tls",
+			Handler:       xotHandler{s},
+			MsgAcceptFunc: acceptMsg,
+			TsigProvider:  s.provider,
+			IdleTimeout:   func() time.Duration { return tcpIdleTimeout },
+			ReadTimeout:   tcpReadTimeout,
+			MaxTCPQueries: maxTCPQueries,
+		})
+	}
 	// Every goroutine runs in one group: the first to fail ends the
 	// others (gctx), and Serve returns its error. Errors of listeners
 	// closed on purpose (stopping) are not failures.
@@ -812,7 +847,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		s.keepFresh(gctx)
 		return nil
 	})
-	if len(s.cfg.TransferFrom) > 0 {
+	if len(s.cfg.TransferFrom) > 0 || ls.XoT != nil {
 		// Secondaries need the whole zone signed: sign it ahead, after
 		// start and after every change, so a transfer starts at once.
 		presign := make(chan struct{}, 1)

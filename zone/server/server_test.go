@@ -49,6 +49,13 @@ func startServerTLS(t testing.TB, adjust func(*Config), tlsCfg *tls.Config) *tes
 // the default keys, a KSK and a ZSK, or one CSK with opt.CSK.
 func startServerKeys(t testing.TB, opt zone.InitOptions, adjust func(*Config), tlsCfg *tls.Config) *testServer {
 	t.Helper()
+	return startServerListeners(t, opt, adjust, tlsCfg, nil)
+}
+
+// startServerListeners is startServerKeys with more listeners, which
+// listen adds.
+func startServerListeners(t testing.TB, opt zone.InitOptions, adjust func(*Config), tlsCfg *tls.Config, listen func(*Listeners)) *testServer {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "zone")
 	opt.Origin = origin
 	res, err := zone.Init(dir, opt)
@@ -77,6 +84,9 @@ func startServerKeys(t testing.TB, opt zone.InitOptions, adjust func(*Config), t
 			t.Fatal(err)
 		}
 		tlsAddr = ls.TLS.Addr().String()
+	}
+	if listen != nil {
+		listen(ls)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -61,11 +61,17 @@ func (s *Server) transferAllowed(r *dns.Msg, peer net.Addr) bool {
 // IXFR is answered with the SOA alone when the client is up to date, with
 // the differences from the journal when it holds the client's serial, and
 // with the whole zone in AXFR form otherwise (RFC 1995 §4).
-func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
+func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) { s.transferVia(w, r, false) }
+
+// transferVia answers a transfer request; xot says it came over the XoT
+// listener, whose rules (Config.XoTAuth) replace the address list and
+// transfer keys of the other listeners.
+func (s *Server) transferVia(w dns.ResponseWriter, r *dns.Msg, xot bool) {
 	peer := w.RemoteAddr()
+	var who []any // the secondary's authenticated name, for the log
 	q := r.Question[0]
 	refuse := func(rcode int, why string) {
-		s.logRefused(logXfrRefused, "transfer refused", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "reason", why)
+		s.logRefused(logXfrRefused, "transfer refused", append([]any{"peer", peer, "qtype", dns.TypeToString[q.Qtype], "reason", why}, who...)...)
 		s.metrics.count(outcomeXfrRefused)
 		m := new(dns.Msg)
 		m.SetRcode(r, rcode)
@@ -78,7 +84,16 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 		refuse(dns.RcodeNotAuth, "not this zone")
 		return
 	}
-	if !s.transferAllowed(r, peer) {
+	if xot {
+		name, why := s.xotAllowed(w, r)
+		if name != "" {
+			who = []any{"secondary", name}
+		}
+		if why != "" {
+			refuse(dns.RcodeRefused, why)
+			return
+		}
+	} else if !s.transferAllowed(r, peer) {
 		refuse(dns.RcodeRefused, "not allowed by address or key")
 		return
 	}
@@ -151,7 +166,7 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	s.metrics.count(outcomeXfrDone)
 	s.metrics.count(kind)
-	s.log.Info("zone transferred", "peer", peer, "qtype", dns.TypeToString[q.Qtype], "form", kind.String(), "records", rrs.Len())
+	s.log.Info("zone transferred", append([]any{"peer", peer, "qtype", dns.TypeToString[q.Qtype], "form", kind.String(), "records", rrs.Len()}, who...)...)
 }
 
 // Kinds of transfer answers, counted in the metrics and logged.
