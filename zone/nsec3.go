@@ -215,10 +215,11 @@ func (z *Zone) nsec3Of(h, next string, n *node, ttl uint32) *dns.NSEC3 {
 }
 
 // cachedSigs returns the cached packed signatures of the entry when they
-// were made by sg over the record rec (packed) and are fresh.
+// were made over the record rec (packed), are fresh, and sg accepts their
+// signer (as node.cachedSigs).
 func (e *chainEntry) cachedSigs(sg *signer.Signer, rec []byte) []byte {
 	st := e.signed.Load()
-	if st == nil || st.by != sg || !bytes.Equal(st.wire[:st.split], rec) {
+	if st == nil || st.by != sg && !sg.Accepts(st.by, dns.TypeNSEC3) || !bytes.Equal(st.wire[:st.split], rec) {
 		return nil
 	}
 	w := st.wire[st.split:]

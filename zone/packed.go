@@ -303,13 +303,20 @@ func freshPacked(sg *signer.Signer, w []byte) bool {
 }
 
 // storeSigs records packed signatures over type t at n, made by sg,
-// keeping those of the other types when they were made by the same signer.
+// keeping those of the other types when they were made by the same keys
+// (signer.Signer.SameKeys): all of them then count as made by sg.
+// Signatures of other types that sg only accepts (by a retiring key) are
+// dropped, to be made again when asked for: the state records one signer.
 func (n *node) storeSigs(sg *signer.Signer, t uint16, packed []byte) {
 	for {
 		old := n.sigs.Load()
 		var w []byte
-		if old != nil && old.by == sg {
+		switch {
+		case old == nil:
+		case old.by == sg:
 			w = withoutCovered(old.wire, t)
+		default:
+			w = keptSigs(old.wire, t, func(ot uint16) bool { return sg.SameKeys(old.by, ot) })
 		}
 		w = append(w, packed...)
 		if n.sigs.CompareAndSwap(old, &sigState{by: sg, wire: w}) {
@@ -318,11 +325,29 @@ func (n *node) storeSigs(sg *signer.Signer, t uint16, packed []byte) {
 	}
 }
 
+// keptSigs returns the packed RRSIGs in w that cover a type other than t
+// for which keep is true, in a new slice.
+func keptSigs(w []byte, t uint16, keep func(uint16) bool) []byte {
+	var out []byte
+	for off := 0; off < len(w); {
+		r, next, ok := nextRR(w, off)
+		if !ok {
+			break
+		}
+		if c := covered(r.rdata); c != t && keep(c) {
+			out = append(out, w[off:next]...)
+		}
+		off = next
+	}
+	return out
+}
+
 // cachedSigs returns the cached packed signatures over t at n when they
-// were made by sg and are fresh.
+// are fresh and sg accepts their signer (signer.Signer.Accepts): made by
+// sg, by the same keys, or by a retiring ZSK not yet replaced.
 func (n *node) cachedSigs(sg *signer.Signer, t uint16) []byte {
 	st := n.sigs.Load()
-	if st == nil || st.by != sg {
+	if st == nil || st.by != sg && !sg.Accepts(st.by, t) {
 		return nil
 	}
 	w := sigSpan(st.wire, t)
