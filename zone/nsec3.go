@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base32"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -259,6 +260,34 @@ func (e *chainEntry) sign(sg *signer.Signer, rr dns.RR, rec []byte) ([]dns.RR, e
 	return sigs, err
 }
 
+// signWire signs the NSEC3 record rr (packed: rec) with sg from its
+// packed form (signer.Signer.SignWire), caches record and signatures, and
+// returns the signatures packed and their number; keys SignWire does not
+// handle go through signPacked.
+func (e *chainEntry) signWire(sg *signer.Signer, rr dns.RR, rec []byte) ([]byte, int, error) {
+	var ob [256]byte
+	on, err := dns.PackDomainName(dns.CanonicalName(rr.Header().Name), ob[:], 0, nil, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(rec) < wireHeaderLen {
+		return nil, 0, errPacked
+	}
+	ttl := binary.BigEndian.Uint32(rec[4:])
+	sigs, count, err := sg.SignWire(ob[:on], dns.TypeNSEC3, ttl, [][]byte{rec[wireHeaderLen:]})
+	if errors.Is(err, signer.ErrWireUnsupported) {
+		rrs, packed, err := e.signPacked(sg, rr, rec)
+		return packed, len(rrs), err
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	w := make([]byte, 0, len(rec)+len(sigs))
+	w = append(append(w, rec...), sigs...)
+	e.signed.Store(&nsec3State{by: sg, wire: w, split: len(rec)})
+	return w[len(rec):], count, nil
+}
+
 // signPacked is sign returning the signatures in both forms.
 func (e *chainEntry) signPacked(sg *signer.Signer, rr dns.RR, rec []byte) ([]dns.RR, []byte, error) {
 	sigs, err := sg.Sign([]dns.RR{rr})
@@ -386,7 +415,7 @@ func (z *Zone) transferImage() (*image.Image, error) {
 		}
 		sigs := l.e.cachedSigs(snap.sg, rec)
 		if sigs == nil {
-			if _, sigs, err = l.e.signPacked(snap.sg, rr, rec); err != nil {
+			if sigs, _, err = l.e.signWire(snap.sg, rr, rec); err != nil {
 				return nil, err
 			}
 		}

@@ -365,10 +365,14 @@ func (z *Zone) signed(n *node, t uint16) ([]dns.RR, error) {
 
 // signedBy is signed with the signer given.
 func (z *Zone) signedBy(sg *signer.Signer, n *node, t uint16) ([]dns.RR, error) {
-	if w := n.cachedSigs(sg, t); w != nil {
-		return unpackRRs(n.name, w)
+	w := n.cachedSigs(sg, t)
+	if w == nil {
+		var err error
+		if w, _, err = z.signNode(sg, n, t); err != nil {
+			return nil, err
+		}
 	}
-	return z.signNode(sg, n, t, n.rrs(t))
+	return unpackRRs(n.name, w)
 }
 
 // packedSigsBy is signedBy in packed form.
@@ -376,15 +380,51 @@ func (z *Zone) packedSigsBy(sg *signer.Signer, n *node, t uint16) ([]byte, error
 	if w := n.cachedSigs(sg, t); w != nil {
 		return w, nil
 	}
-	_, packed, err := z.signPacked(sg, n, t, n.rrs(t))
+	packed, _, err := z.signNode(sg, n, t)
 	return packed, err
 }
 
-// signNode signs rrs (the RRset of type t at n) with sg and caches the
-// signatures at n.
-func (z *Zone) signNode(sg *signer.Signer, n *node, t uint16, rrs []dns.RR) ([]dns.RR, error) {
-	sigs, _, err := z.signPacked(sg, n, t, rrs)
-	return sigs, err
+// wireSignable reports whether the packed RDATA of type t is already in
+// canonical form (RFC 4034 §6.2): it holds no domain name. Such RRsets
+// are signed straight from the packed records (signer.Signer.SignWire).
+func wireSignable(t uint16) bool { return IsIdentityType(t) || t == dns.TypeNSEC3 }
+
+// signNode signs the RRset of type t at n with sg and caches the
+// signatures at n; it returns them packed, and their number. Identity
+// RRsets are signed from their packed records without decoding them;
+// others, and keys SignWire does not handle, through dns.RR values.
+func (z *Zone) signNode(sg *signer.Signer, n *node, t uint16) ([]byte, int, error) {
+	if wireSignable(t) {
+		s, e := span(n.wire, t)
+		var rdatas [][]byte
+		var ttl uint32
+		for off := s; off < e; {
+			r, next, ok := nextRR(n.wire, off)
+			if !ok {
+				return nil, 0, errPacked
+			}
+			if len(rdatas) == 0 {
+				ttl = r.ttl
+			}
+			rdatas = append(rdatas, r.rdata)
+			off = next
+		}
+		var ob [256]byte
+		on, err := dns.PackDomainName(n.name, ob[:], 0, nil, false)
+		if err != nil {
+			return nil, 0, err
+		}
+		packed, count, err := sg.SignWire(ob[:on], t, ttl, rdatas)
+		if err == nil {
+			n.storeSigs(sg, t, packed)
+			return packed, count, nil
+		}
+		if !errors.Is(err, signer.ErrWireUnsupported) {
+			return nil, 0, err
+		}
+	}
+	sigs, packed, err := z.signPacked(sg, n, t, n.rrs(t))
+	return packed, len(sigs), err
 }
 
 // signPacked is signNode returning the signatures in both forms.

@@ -37,9 +37,8 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 		}
 		end := min(i+presignBatch, len(names))
 		type job struct {
-			n   *node
-			t   uint16
-			rrs []dns.RR
+			n *node
+			t uint16
 		}
 		var work []job
 		z.mu.RLock()
@@ -51,7 +50,7 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 			}
 			for _, t := range n.types() {
 				if n.cachedSigs(sg, t) == nil {
-					work = append(work, job{n, t, n.rrs(t)})
+					work = append(work, job{n, t})
 				}
 			}
 		}
@@ -59,8 +58,8 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 		// A node replaced meanwhile keeps its new signatures: these
 		// land on the old node, which nothing reads any more.
 		n, err := parallel(len(work), func(i int) (int, error) {
-			sigs, err := z.signNode(sg, work[i].n, work[i].t, work[i].rrs)
-			return len(sigs), err
+			_, count, err := z.signNode(sg, work[i].n, work[i].t)
+			return count, err
 		})
 		made += n
 		if err != nil {
@@ -105,8 +104,8 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 		}
 		batch := jobs[i:min(i+presignBatch, len(jobs))]
 		n, err := parallel(len(batch), func(i int) (int, error) {
-			sigs, err := batch[i].e.sign(sg, batch[i].rr, batch[i].rec)
-			return len(sigs), err
+			_, count, err := batch[i].e.signWire(sg, batch[i].rr, batch[i].rec)
+			return count, err
 		})
 		made += n
 		if err != nil {

@@ -221,12 +221,12 @@ func (z *Zone) resignPass(ctx context.Context, pace func(int) error) (int, error
 		// Nodes are immutable: one replaced meanwhile gets these
 		// signatures on the old node, which nothing reads any more.
 		for _, j := range work {
-			sigs, err := z.signNode(sg, j.n, j.t, j.n.rrs(j.t))
+			_, made, err := z.signNode(sg, j.n, j.t)
 			if err != nil {
 				return count, err
 			}
 			count++
-			if err := pace(len(sigs)); err != nil {
+			if err := pace(made); err != nil {
 				return count, err
 			}
 		}
@@ -265,12 +265,12 @@ func (z *Zone) resignPass(ctx context.Context, pace func(int) error) (int, error
 			if err != nil || len(rrs) != 1 {
 				return count, errors.Join(errPacked, err)
 			}
-			sigs, err := e.sign(sg, rrs[0], rec)
+			_, made, err := e.signWire(sg, rrs[0], rec)
 			if err != nil {
 				return count, err
 			}
 			count++
-			if err := pace(len(sigs)); err != nil {
+			if err := pace(made); err != nil {
 				return count, err
 			}
 		}
