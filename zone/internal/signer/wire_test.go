@@ -98,3 +98,45 @@ func TestSignWireMatchesSign(t *testing.T) {
 }
 
 func alg15(a uint8) bool { return a == keys.ED25519 }
+
+// BenchmarkSign and BenchmarkSignWire sign one TLSA RRset with a ZSK
+// (ECDSA P-256) through dns.RR values and from wire form:
+//
+//	go test -run '^$' -bench 'Sign(Wire)?$' -benchmem ./zone/internal/signer/
+func BenchmarkSign(b *testing.B) {
+	s, rrs, _, _ := benchSet(b)
+	for b.Loop() {
+		if _, err := s.Sign(rrs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSignWire(b *testing.B) {
+	s, rrs, owner, rdatas := benchSet(b)
+	for b.Loop() {
+		if _, _, err := s.SignWire(owner, dns.TypeTLSA, rrs[0].Header().Ttl, rdatas); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchSet(b *testing.B) (*Signer, []dns.RR, []byte, [][]byte) {
+	k, err := keys.Generate("example.test.", keys.ECDSAP256SHA256, keys.FlagsZSK)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ksk, err := keys.Generate("example.test.", keys.ECDSAP256SHA256, keys.FlagsKSK)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := dns.NewRR("s1._device.example.test. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	end, _ := dns.PackRR(r, buf, 0, nil, false)
+	owner := make([]byte, 256)
+	n, _ := dns.PackDomainName(r.Header().Name, owner, 0, nil, false)
+	return &Signer{Zone: "example.test.", Keys: []*keys.Key{ksk, k}}, []dns.RR{r}, owner[:n], [][]byte{buf[end-int(r.Header().Rdlength) : end]}
+}
