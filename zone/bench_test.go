@@ -134,3 +134,55 @@ func BenchmarkHeap(b *testing.B) {
 		runtime.KeepAlive(z)
 	}
 }
+
+// BenchmarkImportPresign is a bulk import as the server runs it: 100,000
+// identities applied in batches of 5,000 (the admin API's import batch)
+// while presigning runs after every change, coalesced as the server's
+// loop does, then presigning to the end. With -cpuprofile it shows where
+// import and presigning spend their CPU.
+//
+//	go test -run '^$' -bench ImportPresign -benchtime 1x -cpuprofile cpu.out ./zone/
+func BenchmarkImportPresign(b *testing.B) {
+	const n, batch = 100000, 5000
+	for i := 0; i < b.N; i++ {
+		z := benchZone(b, 0)
+		kick := make(chan struct{}, 1)
+		stop := z.Watch(func(uint32) {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		})
+		done := make(chan struct{})
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-kick:
+				}
+				if _, err := z.Presign(ctx); err != nil && ctx.Err() == nil {
+					b.Error(err)
+				}
+			}
+		}()
+		for j := 0; j < n; j += batch {
+			cs := make([]Change, batch)
+			for k := range cs {
+				name := fmt.Sprintf("d%d._device.devices.test.", j+k)
+				cs[k] = Change{Mode: change.Add, Name: name, Records: []dns.RR{rr(b, fmt.Sprintf("%s 300 IN TLSA 3 1 1 %064x", name, j+k+1))}}
+			}
+			if _, err := z.Apply(cs); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cancel()
+		<-done
+		stop()
+		if _, err := z.Presign(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base32"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -173,6 +175,29 @@ func (c *chain) each(fn func(h, next string, e *chainEntry) error) error {
 	return nil
 }
 
+// eachKey is each with the hashes in binary form.
+func (c *chain) eachKey(fn func(h, next hashKey, e *chainEntry) error) error {
+	if c.n == 0 {
+		return nil
+	}
+	first := c.chunks[0][0]
+	for ci, ch := range c.chunks {
+		for i, h := range ch {
+			next := first
+			switch {
+			case i+1 < len(ch):
+				next = ch[i+1]
+			case ci+1 < len(c.chunks):
+				next = c.chunks[ci+1][0]
+			}
+			if err := fn(h, next, c.entries[h]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // nsec3param is the apex record that tells secondaries the chain's
 // parameters (RFC 5155 §4). Its TTL is 0 as it is only read by servers.
 func (z *Zone) nsec3param() *dns.NSEC3PARAM {
@@ -215,10 +240,11 @@ func (z *Zone) nsec3Of(h, next string, n *node, ttl uint32) *dns.NSEC3 {
 }
 
 // cachedSigs returns the cached packed signatures of the entry when they
-// were made by sg over the record rec (packed) and are fresh.
+// were made over the record rec (packed), are fresh, and sg accepts their
+// signer (as node.cachedSigs).
 func (e *chainEntry) cachedSigs(sg *signer.Signer, rec []byte) []byte {
 	st := e.signed.Load()
-	if st == nil || st.by != sg || !bytes.Equal(st.wire[:st.split], rec) {
+	if st == nil || st.by != sg && !sg.Accepts(st.by, dns.TypeNSEC3) || !bytes.Equal(st.wire[:st.split], rec) {
 		return nil
 	}
 	w := st.wire[st.split:]
@@ -232,6 +258,34 @@ func (e *chainEntry) cachedSigs(sg *signer.Signer, rec []byte) []byte {
 func (e *chainEntry) sign(sg *signer.Signer, rr dns.RR, rec []byte) ([]dns.RR, error) {
 	sigs, _, err := e.signPacked(sg, rr, rec)
 	return sigs, err
+}
+
+// signWire signs the NSEC3 record rr (packed: rec) with sg from its
+// packed form (signer.Signer.SignWire), caches record and signatures, and
+// returns the signatures packed and their number; keys SignWire does not
+// handle go through signPacked.
+func (e *chainEntry) signWire(sg *signer.Signer, rr dns.RR, rec []byte) ([]byte, int, error) {
+	var ob [256]byte
+	on, err := dns.PackDomainName(dns.CanonicalName(rr.Header().Name), ob[:], 0, nil, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(rec) < wireHeaderLen {
+		return nil, 0, errPacked
+	}
+	ttl := binary.BigEndian.Uint32(rec[4:])
+	sigs, count, err := sg.SignWire(ob[:on], dns.TypeNSEC3, ttl, [][]byte{rec[wireHeaderLen:]})
+	if errors.Is(err, signer.ErrWireUnsupported) {
+		rrs, packed, err := e.signPacked(sg, rr, rec)
+		return packed, len(rrs), err
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	w := make([]byte, 0, len(rec)+len(sigs))
+	w = append(append(w, rec...), sigs...)
+	e.signed.Store(&nsec3State{by: sg, wire: w, split: len(rec)})
+	return w[len(rec):], count, nil
 }
 
 // signPacked is sign returning the signatures in both forms.
@@ -361,7 +415,7 @@ func (z *Zone) transferImage() (*image.Image, error) {
 		}
 		sigs := l.e.cachedSigs(snap.sg, rec)
 		if sigs == nil {
-			if _, sigs, err = l.e.signPacked(snap.sg, rr, rec); err != nil {
+			if sigs, _, err = l.e.signWire(snap.sg, rr, rec); err != nil {
 				return nil, err
 			}
 		}
@@ -374,4 +428,46 @@ func (z *Zone) transferImage() (*image.Image, error) {
 	}
 	b.Add(snap.soa)
 	return b.Image()
+}
+
+// appendNSEC3Rec appends the packed form (packRRs) of the NSEC3 record
+// nsec3Of builds for the node n (nil: an empty non-terminal) whose next
+// hashed owner is next, without building a dns.RR: the presigning walk
+// compares it with each entry's cached record, a million times for a
+// million names. TestAppendNSEC3Rec holds it to packRRs octet for octet.
+func appendNSEC3Rec(dst []byte, next hashKey, n *node, ttl uint32) []byte {
+	var types []uint16
+	if n != nil {
+		types = n.types()
+		i, _ := slices.BinarySearch(types, dns.TypeRRSIG)
+		types = slices.Insert(types, i, dns.TypeRRSIG)
+	}
+	start := len(dst)
+	dst = binary.BigEndian.AppendUint16(dst, dns.TypeNSEC3)
+	dst = binary.BigEndian.AppendUint16(dst, dns.ClassINET)
+	dst = binary.BigEndian.AppendUint32(dst, ttl)
+	dst = append(dst, 0, 0) // RDLENGTH, below
+	// RFC 5155 §3.2: hash algorithm, flags, iterations, salt length
+	// (empty salt), hash length, next hashed owner name, type bit maps.
+	dst = append(dst, nsec3Hash, nsec3Flags)
+	dst = binary.BigEndian.AppendUint16(dst, nsec3Iterations)
+	dst = append(dst, 0, byte(len(next)))
+	dst = append(dst, next[:]...)
+	// Type bit maps (RFC 4034 §4.1.2): per window of 256 types in use,
+	// the window, the length of its bitmap and the bitmap up to the last
+	// non-zero octet.
+	for i := 0; i < len(types); {
+		win := types[i] >> 8
+		var bm [32]byte
+		last := 0
+		for ; i < len(types) && types[i]>>8 == win; i++ {
+			lo := types[i] & 0xff
+			bm[lo/8] |= 0x80 >> (lo % 8)
+			last = int(lo / 8)
+		}
+		dst = append(dst, byte(win), byte(last+1))
+		dst = append(dst, bm[:last+1]...)
+	}
+	binary.BigEndian.PutUint16(dst[start+8:], uint16(len(dst)-start-wireHeaderLen))
+	return dst
 }

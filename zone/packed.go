@@ -303,13 +303,20 @@ func freshPacked(sg *signer.Signer, w []byte) bool {
 }
 
 // storeSigs records packed signatures over type t at n, made by sg,
-// keeping those of the other types when they were made by the same signer.
+// keeping those of the other types when they were made by the same keys
+// (signer.Signer.SameKeys): all of them then count as made by sg.
+// Signatures of other types that sg only accepts (by a retiring key) are
+// dropped, to be made again when asked for: the state records one signer.
 func (n *node) storeSigs(sg *signer.Signer, t uint16, packed []byte) {
 	for {
 		old := n.sigs.Load()
 		var w []byte
-		if old != nil && old.by == sg {
+		switch {
+		case old == nil:
+		case old.by == sg:
 			w = withoutCovered(old.wire, t)
+		default:
+			w = keptSigs(old.wire, t, func(ot uint16) bool { return sg.SameKeys(old.by, ot) })
 		}
 		w = append(w, packed...)
 		if n.sigs.CompareAndSwap(old, &sigState{by: sg, wire: w}) {
@@ -318,11 +325,29 @@ func (n *node) storeSigs(sg *signer.Signer, t uint16, packed []byte) {
 	}
 }
 
+// keptSigs returns the packed RRSIGs in w that cover a type other than t
+// for which keep is true, in a new slice.
+func keptSigs(w []byte, t uint16, keep func(uint16) bool) []byte {
+	var out []byte
+	for off := 0; off < len(w); {
+		r, next, ok := nextRR(w, off)
+		if !ok {
+			break
+		}
+		if c := covered(r.rdata); c != t && keep(c) {
+			out = append(out, w[off:next]...)
+		}
+		off = next
+	}
+	return out
+}
+
 // cachedSigs returns the cached packed signatures over t at n when they
-// were made by sg and are fresh.
+// are fresh and sg accepts their signer (signer.Signer.Accepts): made by
+// sg, by the same keys, or by a retiring ZSK not yet replaced.
 func (n *node) cachedSigs(sg *signer.Signer, t uint16) []byte {
 	st := n.sigs.Load()
-	if st == nil || st.by != sg {
+	if st == nil || st.by != sg && !sg.Accepts(st.by, t) {
 		return nil
 	}
 	w := sigSpan(st.wire, t)
@@ -340,10 +365,14 @@ func (z *Zone) signed(n *node, t uint16) ([]dns.RR, error) {
 
 // signedBy is signed with the signer given.
 func (z *Zone) signedBy(sg *signer.Signer, n *node, t uint16) ([]dns.RR, error) {
-	if w := n.cachedSigs(sg, t); w != nil {
-		return unpackRRs(n.name, w)
+	w := n.cachedSigs(sg, t)
+	if w == nil {
+		var err error
+		if w, _, err = z.signNode(sg, n, t); err != nil {
+			return nil, err
+		}
 	}
-	return z.signNode(sg, n, t, n.rrs(t))
+	return unpackRRs(n.name, w)
 }
 
 // packedSigsBy is signedBy in packed form.
@@ -351,15 +380,51 @@ func (z *Zone) packedSigsBy(sg *signer.Signer, n *node, t uint16) ([]byte, error
 	if w := n.cachedSigs(sg, t); w != nil {
 		return w, nil
 	}
-	_, packed, err := z.signPacked(sg, n, t, n.rrs(t))
+	packed, _, err := z.signNode(sg, n, t)
 	return packed, err
 }
 
-// signNode signs rrs (the RRset of type t at n) with sg and caches the
-// signatures at n.
-func (z *Zone) signNode(sg *signer.Signer, n *node, t uint16, rrs []dns.RR) ([]dns.RR, error) {
-	sigs, _, err := z.signPacked(sg, n, t, rrs)
-	return sigs, err
+// wireSignable reports whether the packed RDATA of type t is already in
+// canonical form (RFC 4034 §6.2): it holds no domain name. Such RRsets
+// are signed straight from the packed records (signer.Signer.SignWire).
+func wireSignable(t uint16) bool { return IsIdentityType(t) || t == dns.TypeNSEC3 }
+
+// signNode signs the RRset of type t at n with sg and caches the
+// signatures at n; it returns them packed, and their number. Identity
+// RRsets are signed from their packed records without decoding them;
+// others, and keys SignWire does not handle, through dns.RR values.
+func (z *Zone) signNode(sg *signer.Signer, n *node, t uint16) ([]byte, int, error) {
+	if wireSignable(t) {
+		s, e := span(n.wire, t)
+		var rdatas [][]byte
+		var ttl uint32
+		for off := s; off < e; {
+			r, next, ok := nextRR(n.wire, off)
+			if !ok {
+				return nil, 0, errPacked
+			}
+			if len(rdatas) == 0 {
+				ttl = r.ttl
+			}
+			rdatas = append(rdatas, r.rdata)
+			off = next
+		}
+		var ob [256]byte
+		on, err := dns.PackDomainName(n.name, ob[:], 0, nil, false)
+		if err != nil {
+			return nil, 0, err
+		}
+		packed, count, err := sg.SignWire(ob[:on], t, ttl, rdatas)
+		if err == nil {
+			n.storeSigs(sg, t, packed)
+			return packed, count, nil
+		}
+		if !errors.Is(err, signer.ErrWireUnsupported) {
+			return nil, 0, err
+		}
+	}
+	sigs, packed, err := z.signPacked(sg, n, t, n.rrs(t))
+	return packed, len(sigs), err
 }
 
 // signPacked is signNode returning the signatures in both forms.

@@ -160,8 +160,8 @@ func TestUnpackCorrupt(t *testing.T) {
 func testSigner(t *testing.T) *signer.Signer {
 	t.Helper()
 	z, _ := newZone(t, newClock())
-	sg := *z.signer.Load()
-	return &sg
+	o := z.signer.Load()
+	return &signer.Signer{Zone: o.Zone, Keys: o.Keys, Validity: o.Validity, Refresh: o.Refresh, TypeValidity: o.TypeValidity, Now: o.Now}
 }
 
 func signedForTest(sg *signer.Signer, n *node, typ uint16) ([]dns.RR, error) {
@@ -169,7 +169,11 @@ func signedForTest(sg *signer.Signer, n *node, typ uint16) ([]dns.RR, error) {
 		return unpackRRs(n.name, w)
 	}
 	z := &Zone{}
-	return z.signNode(sg, n, typ, n.rrs(typ))
+	w, _, err := z.signNode(sg, n, typ)
+	if err != nil {
+		return nil, err
+	}
+	return unpackRRs(n.name, w)
 }
 
 // The binary chain hashes are the NSEC3 hashes of RFC 5155 §5 as

@@ -2,6 +2,9 @@ package zone
 
 import (
 	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -13,7 +16,7 @@ import (
 const presignBatch = 2000
 
 // Presign signs every RRset and NSEC3 record whose cached signatures are
-// missing or due for refresh, so that a zone transfer (which needs them
+// missing or due for refresh, on every core (parallel), so that a zone transfer (which needs them
 // all) starts at once instead of signing a million records first. Work
 // is collected in batches under the read lock and signed outside it, so
 // queries and updates go on meanwhile. It returns the number of
@@ -34,9 +37,8 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 		}
 		end := min(i+presignBatch, len(names))
 		type job struct {
-			n   *node
-			t   uint16
-			rrs []dns.RR
+			n *node
+			t uint16
 		}
 		var work []job
 		z.mu.RLock()
@@ -48,19 +50,20 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 			}
 			for _, t := range n.types() {
 				if n.cachedSigs(sg, t) == nil {
-					work = append(work, job{n, t, n.rrs(t)})
+					work = append(work, job{n, t})
 				}
 			}
 		}
 		z.mu.RUnlock()
 		// A node replaced meanwhile keeps its new signatures: these
 		// land on the old node, which nothing reads any more.
-		for _, j := range work {
-			sigs, err := z.signNode(sg, j.n, j.t, j.rrs)
-			if err != nil {
-				return made, err
-			}
-			made += len(sigs)
+		n, err := parallel(len(work), func(i int) (int, error) {
+			_, count, err := z.signNode(sg, work[i].n, work[i].t)
+			return count, err
+		})
+		made += n
+		if err != nil {
+			return made, err
 		}
 	}
 	// The NSEC3 chain: records built under the lock, signed outside it.
@@ -73,32 +76,93 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 	var sg *signer.Signer
 	z.mu.RLock()
 	sg = z.signer.Load()
-	err := z.chain.each(func(h, next string, e *chainEntry) error {
-		rr := z.nsec3For(h, next, e)
+	ttl := z.negativeTTL()
+	var buf []byte
+	err := z.chain.eachKey(func(h, next hashKey, e *chainEntry) error {
+		// The record is packed straight into buf to compare it with
+		// the cached one; only records to sign are built as dns.RRs.
+		n := z.names[e.name]
+		buf = appendNSEC3Rec(buf[:0], next, n, ttl)
+		if e.cachedSigs(sg, buf) != nil {
+			return nil
+		}
+		rr := z.nsec3Of(h.String(), next.String(), n, ttl)
 		rec, err := packRRs([]dns.RR{rr})
 		if err != nil {
 			return err
 		}
-		if e.cachedSigs(sg, rec) == nil {
-			jobs = append(jobs, job{e, rr, rec})
-		}
+		jobs = append(jobs, job{e, rr, rec})
 		return nil
 	})
 	z.mu.RUnlock()
 	if err != nil {
 		return made, err
 	}
-	for i, j := range jobs {
-		if i%presignBatch == 0 {
-			if err := ctx.Err(); err != nil {
-				return made, err
-			}
+	for i := 0; i < len(jobs); i += presignBatch {
+		if err := ctx.Err(); err != nil {
+			return made, err
 		}
-		sigs, err := j.e.sign(sg, j.rr, j.rec)
+		batch := jobs[i:min(i+presignBatch, len(jobs))]
+		n, err := parallel(len(batch), func(i int) (int, error) {
+			_, count, err := batch[i].e.signWire(sg, batch[i].rr, batch[i].rec)
+			return count, err
+		})
+		made += n
 		if err != nil {
 			return made, err
 		}
-		made += len(sigs)
 	}
 	return made, nil
+}
+
+// parallel runs fn for 0 … n-1 on every core (runtime.GOMAXPROCS
+// goroutines taking the next index in turn) and returns the sum of what
+// they returned and the first error; after an error the rest is skipped.
+// Signing is CPU-bound and each signature independent: presigning a
+// million identities takes the machine, not one core.
+func parallel(n int, fn func(i int) (int, error)) (int, error) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		total := 0
+		for i := 0; i < n; i++ {
+			c, err := fn(i)
+			total += c
+			if err != nil {
+				return total, err
+			}
+		}
+		return total, nil
+	}
+	var (
+		next  atomic.Int64
+		total atomic.Int64
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				c, err := fn(i)
+				total.Add(int64(c))
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					next.Store(int64(n)) // skip the rest
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(total.Load()), first
 }

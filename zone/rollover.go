@@ -357,9 +357,17 @@ func (z *Zone) rolloverKey(ctx context.Context, role KeyRole, step RolloverStep,
 	case Retire:
 		next.Rollover = nil
 	}
+	if step != Activate || role != RoleZSK {
+		// Only a ZSK activation starts a re-signing; any other step
+		// ends one under way (a forced retire).
+		z.stopResign()
+	}
 	serial, err := z.installKeys(&next)
 	if err != nil {
 		return serial, res, err
+	}
+	if step == Activate && role == RoleZSK {
+		z.startResign()
 	}
 	if newKey == nil {
 		ks, err := z.loadKeys(slices.Concat(next.IncomingKeyFiles, next.PublishedKeyFiles))

@@ -354,6 +354,20 @@ func TestRolloverSplit(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", st.step, err)
 				}
+				if tt.role == RoleZSK && st.step == Activate {
+					// The old ZSK's signatures are served until the
+					// background re-signing has replaced them.
+					a, err := z.Query("s1._device.devices.test.", dns.TypeTLSA, QueryOptions{DNSSEC: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := sigTags(a.Answer, dns.TypeTLSA); !slices.Equal(got, oldZSK) && !slices.Equal(got, []uint16{newTag}) {
+						t.Errorf("TLSA signed by %v right after activate, want the old %v or the new %d", got, oldZSK, newTag)
+					}
+					if err := z.ResignWait(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+				}
 				if i == 0 {
 					// Steps without a role continue the rollover
 					// under way; the other role must wait.

@@ -22,8 +22,9 @@ import (
 //     DS naming it, appear (RFC 6781 §4.1.1.1, RFC 7583 §3.2.1 "Trdy").
 //   - ZSK retire: the largest TTL of the RRsets the old ZSK signed
 //     (TTLsig) plus Dprp since activate, so no cache holds a signature by
-//     the old ZSK when it leaves the DNSKEY RRset (RFC 7583 §3.2.1 Iret;
-//     signing is online, so the re-signing delay Dsgn is nil).
+//     the old ZSK when it leaves the DNSKEY RRset (RFC 7583 §3.2.1 Iret),
+//     and as much since the background re-signing with the new ZSK
+//     replaced the old one's last signature (Dsgn; resign.go).
 //   - KSK and CSK retire: the parent serves a DS naming the new key
 //     (checked through a validating resolver: RolloverOptions.CheckParentDS),
 //     and it has done so for the DS TTL plus the parent's propagation
@@ -60,9 +61,15 @@ type RolloverWaitError struct {
 	Allowed time.Time
 	// Now is the zone's clock when the step was refused.
 	Now time.Time
+	// Resigning is set when a ZSK retire waits for the background
+	// re-signing with the new ZSK, which has not finished (Since is zero).
+	Resigning bool
 }
 
 func (e *RolloverWaitError) Error() string {
+	if e.Resigning {
+		return fmt.Sprintf("zone: %s %s refused: the zone is still being signed again with the new ZSK in the background; retire the old one once that has finished and %s has passed since", e.Role, e.Step, e.Wait)
+	}
 	if e.Since.IsZero() {
 		return fmt.Sprintf("zone: %s %s refused: when %s happened was not recorded; it needs %s to have passed since then (take the step with force once you know it has)",
 			e.Role, e.Step, e.After, e.Wait)
@@ -153,6 +160,9 @@ type rolloverTimes struct {
 	Role         KeyRole   `json:"role"`
 	Prepublished time.Time `json:"prepublished,omitzero"`
 	Activated    time.Time `json:"activated,omitzero"`
+	// Resigned is when the background re-signing after a ZSK activation
+	// had replaced every signature of the old ZSK (resign.go).
+	Resigned time.Time `json:"resigned,omitzero"`
 	// ParentDSSeen is when a KSK or CSK retire first found the new key's
 	// DS at the parent, and ParentDSTTL (seconds) the DS TTL seen then.
 	ParentDSSeen time.Time `json:"parent_ds_seen,omitzero"`
@@ -224,8 +234,14 @@ func (z *Zone) checkRolloverTiming(ctx context.Context, role KeyRole, step Rollo
 		return false, wait("prepublish", times.Prepublished, secs(cur.KeyTTL)+PropagationDelay, keyWait)
 	case role == RoleZSK: // retire
 		m := z.maxDataTTL()
-		return false, wait("activate", times.Activated, secs(m)+PropagationDelay,
-			fmt.Sprintf("the largest TTL of the RRsets the old ZSK signed (%v) plus the propagation delay to secondaries (%v)", secs(m), PropagationDelay))
+		what := fmt.Sprintf("the largest TTL of the RRsets the old ZSK signed (%v) plus the propagation delay to secondaries (%v)", secs(m), PropagationDelay)
+		if err := wait("activate", times.Activated, secs(m)+PropagationDelay, what); err != nil {
+			return false, err
+		}
+		if times.Resigned.IsZero() {
+			return false, &RolloverWaitError{Role: role, Step: step, After: "the re-signing with the new ZSK finished", Wait: what, Now: now, Resigning: true}
+		}
+		return false, wait("the re-signing with the new ZSK finished", times.Resigned, secs(m)+PropagationDelay, what)
 	}
 	// KSK or CSK retire: CDS/CDNSKEY have named the new key everywhere
 	// for a while, and the parent serves its DS.
@@ -273,8 +289,14 @@ func (z *Zone) rolloverNext(role KeyRole, step RolloverStep, s *zoneSettings, ne
 		t := now.Add(secs(s.KeyTTL) + PropagationDelay)
 		return fmt.Sprintf("the new ZSK is published and signs nothing yet; activate it at %s or later (the DNSKEY TTL plus the propagation delay)", at(t)), t
 	case role == RoleZSK && step == Activate:
-		t := now.Add(secs(z.maxDataTTL()) + PropagationDelay)
-		return fmt.Sprintf("the new ZSK signs; retire the old one at %s or later (the largest TTL in the zone plus the propagation delay)", at(t)), t
+		// The background re-signing replaces a signature per RRset and
+		// NSEC3 record at the re-signing rate.
+		z.mu.RLock()
+		work := z.rrsetCount.Load() + int64(z.chain.n)
+		z.mu.RUnlock()
+		dsgn := time.Duration(work) * time.Second / time.Duration(z.resignRate())
+		t := now.Add(dsgn + secs(z.maxDataTTL()) + PropagationDelay)
+		return fmt.Sprintf("the new ZSK signs what changes; the rest of the zone is signed again with it in the background, at %d signatures/s (about %v), the old ZSK's signatures served until replaced; retire the old one at %s or later (the re-signing, then the largest TTL in the zone plus the propagation delay)", z.resignRate(), dsgn.Round(time.Second), at(t)), t
 	case role == RoleZSK:
 		return "the ZSK rollover is complete; nothing to do at the parent or at validators", time.Time{}
 	case step == Prepublish:

@@ -81,12 +81,15 @@ func (z *Zone) saveSignatures() (int, error) {
 			n++
 		}
 		for _, nd := range snap.nodes {
-			if st := nd.sigs.Load(); st != nil && st.by == snap.sg && len(st.wire) > 0 && len(nd.name) <= 255 {
+			// Only signatures by the current keys: the file does not
+			// say which signer made a record, and those of a retiring
+			// ZSK must not count as the current ones' after a restart.
+			if st := nd.sigs.Load(); st != nil && sameKeysAll(snap.sg, st) && len(st.wire) > 0 && len(nd.name) <= 255 {
 				rec(sigRecNode, nd.name, 0, st.wire)
 			}
 		}
 		for _, l := range snap.links {
-			if st := l.e.signed.Load(); st != nil && st.by == snap.sg && len(l.e.name) <= 255 {
+			if st := l.e.signed.Load(); st != nil && snap.sg.SameKeys(st.by, dns.TypeNSEC3) && len(l.e.name) <= 255 {
 				rec(sigRecChain, l.e.name, uint32(st.split), st.wire)
 			}
 		}
@@ -97,6 +100,22 @@ func (z *Zone) saveSignatures() (int, error) {
 		return 0, fmt.Errorf("zone: save signatures: %w", err)
 	}
 	return n, nil
+}
+
+// sameKeysAll reports whether every signature in st was made by the keys
+// sg signs its type with.
+func sameKeysAll(sg *signer.Signer, st *sigState) bool {
+	if st.by == sg {
+		return true
+	}
+	for off := 0; off < len(st.wire); {
+		r, next, ok := nextRR(st.wire, off)
+		if !ok || !sg.SameKeys(st.by, covered(r.rdata)) {
+			return false
+		}
+		off = next
+	}
+	return true
 }
 
 // writeKeys writes the signing keys' identities: count, then algorithm,

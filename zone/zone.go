@@ -40,6 +40,10 @@ type Options struct {
 	// signatures over identity RRsets are valid; they are refreshed at
 	// half of it. It must pass CheckIdentitySigValidity.
 	IdentitySigValidity time.Duration
+	// ResignRate is how many signatures per second the background
+	// re-signing after a ZSK activation makes (resign.go); zero means
+	// DefaultResignRate.
+	ResignRate int
 }
 
 // Zone is an open identity zone: its data in memory, backed by the store in
@@ -94,6 +98,13 @@ type Zone struct {
 	sigCacheErr    error
 	// admin holds the parsed Options.AdminNames inside the zone.
 	admin []adminPattern
+	// sigsMade counts every signature the zone's signers made.
+	sigsMade atomic.Int64
+	// resign is the background re-signing after a ZSK activation.
+	resign resigner
+	// resignHook, set by tests before a ZSK activation, is called by the
+	// background re-signing with the signatures it has made so far.
+	resignHook func(made int)
 }
 
 // Open opens the zone that Init created in dir, loading its data into
@@ -135,8 +146,17 @@ func Open(dir string, opt Options) (*Zone, error) {
 	z.lastChange.Store(z.now().Unix())
 	// A damaged or outdated cache file only means signing again.
 	z.sigCacheLoaded, z.sigCacheErr = z.loadSignatures()
+	if len(z.settings.RetiredKeyFiles) > 0 && (z.settings.Rollover == nil || z.settings.Rollover.Resigned.IsZero()) {
+		// A ZSK activation whose re-signing had not finished.
+		z.startResign()
+	}
 	return z, nil
 }
+
+// SignaturesMade is the number of signatures the zone has made since it
+// was opened (one per key per RRset or NSEC3 record signed): what answers,
+// transfers, presigning and key changes cost.
+func (z *Zone) SignaturesMade() int64 { return z.sigsMade.Load() }
 
 // SignaturesLoaded reports how many RRsets and NSEC3 records Open took
 // signatures for from the signature cache file (SigCacheFile), and why
@@ -223,10 +243,18 @@ func (z *Zone) newSigner(set *zoneSettings) (*signer.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The old ZSK after activation: its signatures are served until the
+	// background re-signing (resign.go) has replaced them.
+	retiring, err := z.loadKeys(set.RetiredKeyFiles)
+	if err != nil {
+		return nil, err
+	}
 	idv := z.IdentitySigValidity()
 	return &signer.Signer{
 		Zone:     set.Origin,
 		Keys:     ks,
+		Retiring: retiring,
+		Made:     &z.sigsMade,
 		Validity: z.opt.SignatureValidity,
 		Refresh:  z.opt.SignatureRefresh,
 		TypeValidity: func(t uint16) time.Duration {
@@ -267,6 +295,7 @@ func (z *Zone) BumpSerial() (uint32, error) {
 // the cache only saves work.
 func (z *Zone) Close() error {
 	z.closeOnce.Do(func() {
+		z.stopResign()
 		_, saveErr := z.saveSignatures()
 		removePID(filepath.Join(z.dir, PIDFile))
 		z.closeErr = errors.Join(saveErr, z.st.Close())

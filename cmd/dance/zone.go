@@ -218,6 +218,7 @@ func zoneServeCommand() *cli.Command {
 		limitFlags            zoneLimitFlags
 		tsigWindow            time.Duration
 		sigValidity           time.Duration
+		resignRate            int
 		metricsListen         string
 		xot                   xotFlags
 	)
@@ -298,6 +299,7 @@ func zoneServeCommand() *cli.Command {
 			fs.IntVar(&journalRecords, "journal-records", server.DefaultJournalRecords, "IXFR journal: keep at most `N` changed records in all versions")
 			limitFlags.register(fs)
 			fs.DurationVar(&sigValidity, "identity-sig-validity", 0, "sign identity records for `DURATION` instead of the zone's setting (default: the setting, 48h unless dance zone init said otherwise)")
+			fs.IntVar(&resignRate, "resign-rate", zone.DefaultResignRate, "after a ZSK activation, sign the zone again with the new ZSK in the background at `N` signatures per second (the old ZSK's signatures are served until replaced)")
 			fs.DurationVar(&tsigWindow, "tsig-window", server.DefaultTSIGWindow, "accept TSIG-signed requests only within this `DURATION` of the server's clock, whatever fudge they carry (RFC 8945 §5.2.3); updates seen within it are refused as replays")
 			fs.StringVar(&adminListen, "admin-listen", "127.0.0.1:8053", "`ADDR`ess of the admin HTTP API (\"off\" disables it)")
 			fs.StringVar(&metricsListen, "metrics-listen", "off", "`ADDR`ess serving the Prometheus metrics at /metrics and the health check at /healthz without credentials (\"off\": none; the metrics stay on the admin API)")
@@ -323,6 +325,9 @@ func zoneServeCommand() *cli.Command {
 				if err := zone.CheckIdentitySigValidity(sigValidity); err != nil {
 					return cli.Usagef("--identity-sig-validity: %v", err)
 				}
+			}
+			if resignRate <= 0 {
+				return cli.Usagef("--resign-rate: %d is not a positive number of signatures per second", resignRate)
 			}
 			if (adminCert == "") != (adminKey == "") {
 				return cli.Usagef("--admin-tls-cert and --admin-tls-key go together")
@@ -355,7 +360,7 @@ func zoneServeCommand() *cli.Command {
 			cfg := serve.Config{Dir: dir, Listen: listen, TLSListen: tlsListen, TLSCertFile: tlsCert, TLSKeyFile: tlsKey,
 				TransferKeyFile: xfrKeyFile, TransferTLSOnly: xfrTLSOnly, Notify: notify, MaxUDPSize: maxUDP,
 				JournalVersions: journalVersions, JournalRecords: journalRecords, TSIGWindow: tsigWindow,
-				IdentitySigValidity: sigValidity, MaxTCPConns: limitFlags.maxTCPConns, HTTPLimits: httpLimits}
+				IdentitySigValidity: sigValidity, ResignRate: resignRate, MaxTCPConns: limitFlags.maxTCPConns, HTTPLimits: httpLimits}
 			for _, a := range allowXfr {
 				p, err := netprefix.Parse(a)
 				if err != nil {

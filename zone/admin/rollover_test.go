@@ -78,6 +78,11 @@ func TestRolloverAPITiming(t *testing.T) {
 	if res, err = c.Rollover(t.Context(), zone.RoleZSK, zone.Activate, RolloverOptions{}); err != nil || res.Forced {
 		t.Fatalf("zsk activate in time: %v %+v", err, res)
 	}
+	// The zone is signed again with the new ZSK in the background, and
+	// the serial moves when that has finished.
+	if err := z.ResignWait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	refused("zsk retire at once", zone.RoleZSK, zone.Retire, clock.Now().Add(time.Hour+zone.PropagationDelay), "largest TTL")
 	if res, err = c.Rollover(t.Context(), zone.RoleZSK, zone.Retire, RolloverOptions{Force: true}); err != nil || !res.Forced {
 		t.Fatalf("zsk retire forced: %v %+v", err, res)

@@ -115,6 +115,10 @@ type Config struct {
 	// identity records' signatures while the server runs; zero keeps the
 	// setting.
 	IdentitySigValidity time.Duration
+	// ResignRate is how many signatures per second the background
+	// re-signing after a ZSK activation makes; zero means
+	// zone.DefaultResignRate.
+	ResignRate int
 	// RateLimit and SigningLimit limit the answers that need a signature
 	// of their own; both are on unless their Off is set (server.RateLimit,
 	// server.SigningLimit).
@@ -261,7 +265,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}()
 	var allow *verify.AllowList
-	zopt := zone.Options{IdentitySigValidity: cfg.IdentitySigValidity}
+	zopt := zone.Options{IdentitySigValidity: cfg.IdentitySigValidity, ResignRate: cfg.ResignRate}
 	if a := cfg.Admin; a != nil && len(a.Allow) > 0 {
 		if allow, err = verify.ParseAllowList(a.Allow); err != nil {
 			return nil, fmt.Errorf("serve: admin allow-list: %w", err)

@@ -32,6 +32,10 @@ package signer
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -73,6 +77,102 @@ type Signer struct {
 	TypeValidity func(t uint16) time.Duration
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// Retiring are keys still in the DNSKEY RRset that sign nothing any
+	// more: the old ZSK of a pre-publication rollover after its
+	// activation (RFC 7583 §3.2.1). Signatures they made are still good
+	// until they are replaced (Accepts), so the zone need not be signed
+	// again all at once when the new ZSK takes over.
+	Retiring []*keys.Key
+	// Made, when set, counts the signatures Sign makes (one per key per
+	// RRset); signers that replace each other share one counter, so the
+	// count tells what a change of keys cost.
+	Made *atomic.Int64
+
+	// fpOnce computes fp: the identity of the keys KeysFor returns for
+	// zone data (0) and for the DNSKEY, CDS and CDNSKEY RRsets (1).
+	fpOnce sync.Once
+	fp     [2]string
+	ids    [2][]string
+	// retiring is the identities of Retiring's keys.
+	retiring map[string]bool
+}
+
+// keyID identifies a key: its DNSKEY RDATA without the protocol field
+// (flags, algorithm, public key), which no two keys share.
+func keyID(k *keys.Key) string {
+	return fmt.Sprintf("%d/%d/%s", k.DNSKEY.Flags, k.DNSKEY.Algorithm, k.DNSKEY.PublicKey)
+}
+
+// class is the index of t in fp: 1 for the RRsets a KSK signs in a zone
+// with a ZSK, 0 for the others.
+func class(t uint16) int {
+	if keySetType(t) {
+		return 1
+	}
+	return 0
+}
+
+func (s *Signer) fingerprints() *[2]string {
+	s.fpOnce.Do(func() {
+		for c, t := range []uint16{dns.TypeTLSA, dns.TypeDNSKEY} {
+			var ids []string
+			for _, k := range s.KeysFor(t) {
+				ids = append(ids, keyID(k))
+			}
+			slices.Sort(ids)
+			s.ids[c] = ids
+			s.fp[c] = strings.Join(ids, " ")
+		}
+		s.retiring = map[string]bool{}
+		for _, k := range s.Retiring {
+			s.retiring[keyID(k)] = true
+		}
+	})
+	return &s.fp
+}
+
+// SameKeys reports whether the signatures o makes over RRsets of type t
+// are by exactly the keys s signs them with: a signature o made is then
+// as good as one s would make (Fresh still checks its times). A key
+// change that leaves the keys of a type alone (a ZSK pre-published, every
+// step of a KSK rollover for zone data) keeps the signatures of that
+// type.
+func (s *Signer) SameKeys(o *Signer, t uint16) bool {
+	if s == o {
+		return true
+	}
+	if o == nil {
+		return false
+	}
+	c := class(t)
+	return s.fingerprints()[c] == o.fingerprints()[c]
+}
+
+// Accepts reports whether signatures o made over RRsets of type t may be
+// served instead of signatures by s: they are by the same keys
+// (SameKeys), or by keys of s that are Retiring (the old ZSK while the
+// zone is signed again with the new one in the background). Signatures
+// accepted only because their keys are retiring must be replaced before
+// those keys leave the DNSKEY RRset.
+func (s *Signer) Accepts(o *Signer, t uint16) bool {
+	if s.SameKeys(o, t) {
+		return true
+	}
+	if o == nil || len(s.Retiring) == 0 {
+		return false
+	}
+	s.fingerprints()
+	o.fingerprints()
+	own := o.ids[class(t)]
+	if len(own) == 0 {
+		return false
+	}
+	for _, id := range own {
+		if !s.retiring[id] {
+			return false
+		}
+	}
+	return true
 }
 
 // freshnessSlack is how much further than its type's validity a signature
@@ -188,6 +288,9 @@ func (s *Signer) Sign(rrs []dns.RR) ([]dns.RR, error) {
 			return nil, fmt.Errorf("signer: sign %s %s: %w", rrs[0].Header().Name, dns.TypeToString[rrs[0].Header().Rrtype], err)
 		}
 		out = append(out, sig)
+	}
+	if s.Made != nil {
+		s.Made.Add(int64(len(out)))
 	}
 	return out, nil
 }
