@@ -17,14 +17,14 @@ func testLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(
 // the package's encoder and reads responses with its decoder; the real
 // clients (ldap-utils) are in real_test.go.
 type tclient struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	next int64
 }
 
 // dial connects over TLS ("ldaps") presenting u's certificate (none when
 // u is nil).
-func (e *env) dial(t *testing.T, u *user) *tclient {
+func (e *env) dial(t testing.TB, u *user) *tclient {
 	t.Helper()
 	cfg := &tls.Config{RootCAs: e.pool, ServerName: "localhost"}
 	if u != nil {

@@ -70,7 +70,7 @@ type user struct {
 func (u user) certFile() string { return filepath.Join(u.dir, testident.CertFile) }
 func (u user) keyFile() string  { return filepath.Join(u.dir, testident.KeyFile) }
 
-func newUser(t *testing.T, uid, dom string, ca identity.Issuer) user {
+func newUser(t testing.TB, uid, dom string, ca identity.Issuer) user {
 	t.Helper()
 	cred := testident.IssueUser(t, uid, dom, ca)
 	dir := testident.Write(t, cred.Key, cred.Cert, ca.Cert)
@@ -132,7 +132,7 @@ const (
 	uTwoUsers = "twousers" // a certificate naming no single user
 )
 
-func startEnv(t *testing.T, tune func(*Config)) *env {
+func startEnv(t testing.TB, tune func(*Config)) *env {
 	t.Helper()
 	e := &env{users: map[string]user{}, reg: prometheus.NewRegistry(), clock: &fakeClock{t: time.Now()}, logs: &syncBuffer{}}
 	ca := testident.NewCA(t, identity.UserCA, domain, identity.Options{})
@@ -202,7 +202,7 @@ func startEnv(t *testing.T, tune func(*Config)) *env {
 	return e
 }
 
-func (e *env) listen(t *testing.T, serve func(net.Listener) error) string {
+func (e *env) listen(t testing.TB, serve func(net.Listener) error) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
