@@ -14,14 +14,16 @@ import (
 //     steady state: a client that binds again, or many clients of one
 //     certificate); the cost is the server's request handling and the
 //     cache lookup.
+//
 //   - cold: binds on one open connection with the verdict cache off and
 //     a resolver without a cache, so that each bind looks up the TLSA
 //     records at _user.example.test, validates the DNSSEC chain from the
 //     root (in-process hierarchy on loopback) and matches the path.
+//
 //   - warm-new-conn, cold-new-conn: the same, each bind on a new
 //     connection with its own TLS handshake (what ldapwhoami does).
 //
-//	go test -run '^$' -bench BenchmarkBind -benchtime 2s ./ldapauth
+//     go test -run '^$' -bench BenchmarkBind -benchtime 2s ./ldapauth
 func BenchmarkBind(b *testing.B) {
 	warm := startEnv(b, nil)
 	cold := startEnv(b, nil)
