@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnsbound/dance/internal/testwait"
 )
 
 // TestBindExternal: a user certificate from the domain's published user
@@ -400,9 +402,9 @@ func TestGarbageBeforeTLS(t *testing.T) {
 	if len(got) > 0 && got[0] != 0x15 { // a TLS alert record
 		t.Errorf("answer to LDAP in the clear on the LDAPS port: % x", got)
 	}
-	for e.counter(t, "dance_ldap_connections_cut_total", closeHandshake) == 0 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.For(t, "the failed handshake counted", func() bool {
+		return e.counter(t, "dance_ldap_connections_cut_total", closeHandshake) == 1
+	})
 }
 
 // TestIdle: a client that sends nothing, or half a message, is cut after
@@ -419,9 +421,9 @@ func TestIdle(t *testing.T) {
 			t.Fatal("read a message from an idle connection")
 		}
 	}
-	for e.counter(t, "dance_ldap_connections_cut_total", closeIdle) < 2 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.For(t, "two idle connections cut", func() bool {
+		return e.counter(t, "dance_ldap_connections_cut_total", closeIdle) == 2
+	})
 }
 
 // TestMaxConns: connections over the cap are closed at once; a slot freed
@@ -448,20 +450,18 @@ func TestMaxConns(t *testing.T) {
 	}
 	// The slot comes back when the server has closed the first
 	// connection.
-	for {
+	testwait.For(t, "a connection served after the first closed", func() bool {
 		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", e.addr, danetlsClient(e, u))
-		if err == nil {
-			tc := &tclient{t: t, conn: c, next: 1}
-			_ = c.SetDeadline(time.Now().Add(time.Minute))
-			tc.send(tlv(opExtendedRequest, encString(tagExtReqName, OIDWhoAmI)))
-			_, err = tc.read()
-			c.Close()
-			if err == nil {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		defer c.Close()
+		tc := &tclient{t: t, conn: c, next: 1}
+		_ = c.SetDeadline(time.Now().Add(time.Minute))
+		tc.send(tlv(opExtendedRequest, encString(tagExtReqName, OIDWhoAmI)))
+		_, err = tc.read()
+		return err == nil
+	})
 }
 
 func danetlsClient(e *env, u user) *tls.Config {
