@@ -3,12 +3,19 @@ package ldapauth
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/testident"
+	"github.com/dnsbound/dance/internal/testwait"
 )
 
 // slapdConf is a slapd configuration with one mdb database, for slapadd
@@ -98,5 +105,85 @@ func TestSlapcatDirectory(t *testing.T) {
 	out, err = e.ldapTool(t, &alice, "ldapwhoami", "-H", "ldaps://127.0.0.1:"+port(e.addr), "-Y", "EXTERNAL", "-Q")
 	if err != nil || strings.TrimSpace(out) != "dn:uid=alice,ou=people,dc=example,dc=test" {
 		t.Errorf("ldapwhoami: %v\n%s", err, out)
+	}
+}
+
+// slapdFrontConf is the slapd in front of docs/ldap.md, in slapd.conf
+// form: the user CA as a file, the certificate's subject mapped to the
+// user's entry.
+const slapdFrontConf = `include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile DIR/slapd.pid
+TLSCertificateFile SRVCERT
+TLSCertificateKeyFile SRVKEY
+TLSCACertificateFile USERCA
+TLSVerifyClient demand
+authz-regexp "^cn=([^@,]+)@example\.test$" "uid=$1,ou=people,dc=example,dc=test"
+database mdb
+suffix "dc=example,dc=test"
+directory DIR/db
+`
+
+// TestSlapdInFront: the slapd configuration of docs/ldap.md maps a user
+// certificate to its entry (ldapwhoami shows the DN), checking the CA by
+// the file alone.
+func TestSlapdInFront(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ca := testident.NewCA(t, identity.UserCA, domain, identity.Options{})
+	alice := testident.IssueUser(t, "alice", domain, ca)
+	aliceDir := testident.Write(t, alice.Key, alice.Cert, ca.Cert)
+	srv, _ := testident.ServerCert(t)
+	srvDir := testident.Write(t, srv.PrivateKey.(crypto.Signer), srv.Leaf)
+	userCA := filepath.Join(dir, "userca.pem")
+	if err := os.WriteFile(userCA, identity.MarshalCertificate(ca.Cert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer("DIR", dir, "SRVCERT", filepath.Join(srvDir, testident.CertFile),
+		"SRVKEY", filepath.Join(srvDir, testident.KeyFile), "USERCA", userCA).Replace(slapdFrontConf)
+	confFile := filepath.Join(dir, "slapd.conf")
+	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	// -d keeps slapd in the foreground, so that the test owns and ends
+	// the process, and its errors on stderr (256: "stats", a line per
+	// connection and operation).
+	cmd := exec.Command("slapd", "-f", confFile, "-h", "ldaps://"+addr+"/", "-d", "256")
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	caFile := filepath.Join(dir, "server-ca.pem")
+	if err := os.WriteFile(caFile, identity.MarshalCertificate(srv.Leaf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{caFile: caFile}
+	u := user{dir: aliceDir}
+	var out string
+	testwait.Eventually(t, 30*time.Second, func() error {
+		out, err = e.ldapTool(t, &u, "ldapwhoami", "-H", "ldaps://"+addr, "-Y", "EXTERNAL", "-Q")
+		if err != nil {
+			return fmt.Errorf("ldapwhoami: %v\n%s\nslapd: %s", err, out, log.String())
+		}
+		return nil
+	})
+	if strings.TrimSpace(out) != "dn:uid=alice,ou=people,dc=example,dc=test" {
+		t.Errorf("ldapwhoami: %s", out)
 	}
 }
