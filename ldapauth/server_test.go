@@ -24,15 +24,16 @@ func TestBindExternal(t *testing.T) {
 		code   ResultCode
 		whoami string
 		result string // binds_total label
+		reason string // in the log line of a refusal
 	}{
-		{uAlice, ResultSuccess, "dn:uid=alice,dc=example,dc=test", bindOK},
-		{uCarol, ResultSuccess, "dn:uid=carol,dc=example,dc=test", bindOK},
-		{uMallory, ResultInvalidCredentials, "", bindRefused},
-		{uRevoked, ResultInvalidCredentials, "", bindRefused},
-		{uUnpub, ResultInvalidCredentials, "", bindRefused},
-		{uOther, ResultInvalidCredentials, "", bindRefused},
-		{uDevice, ResultInvalidCredentials, "", bindRefused},
-		{"", ResultInappropriateAuthentication, "", bindNoCertificate},
+		{uAlice, ResultSuccess, "dn:uid=alice,dc=example,dc=test", bindOK, ""},
+		{uCarol, ResultSuccess, "dn:uid=carol,dc=example,dc=test", bindOK, ""},
+		{uMallory, ResultInvalidCredentials, "", bindRefused, "no-match"},
+		{uRevoked, ResultInvalidCredentials, "", bindRefused, "revoked"},
+		{uUnpub, ResultInvalidCredentials, "", bindRefused, "no-record"},
+		{uOther, ResultInvalidCredentials, "", bindRefused, "not-allowed"},
+		{uDevice, ResultInvalidCredentials, "", bindRefused, "not-allowed"},
+		{"", ResultInappropriateAuthentication, "", bindNoCertificate, "no-certificate"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.user, func(t *testing.T) {
@@ -52,6 +53,9 @@ func TestBindExternal(t *testing.T) {
 			code, who := c.whoami()
 			if code != ResultSuccess || who != tc.whoami {
 				t.Errorf("whoami: %d %q, want %q", code, who, tc.whoami)
+			}
+			if tc.reason != "" && !strings.Contains(e.logs.String(), "reason="+tc.reason) {
+				t.Errorf("no log line with reason=%s:\n%s", tc.reason, e.logs)
 			}
 		})
 	}
