@@ -25,6 +25,7 @@ var docFiles = []string{
 	"../../docs/ssh.md",
 	"../../docs/mutual-dane.md",
 	"../../docs/message-identities.md",
+	"../../docs/ldap.md",
 	"../../deploy/dance-zone.service",
 	"../../deploy/dance-proxy.service",
 	"../../deploy/Dockerfile",
@@ -137,6 +138,7 @@ func TestReadmeListsEveryFlag(t *testing.T) {
 	}{
 		{[]string{"zone", "serve"}, "../../zone/README.md"},
 		{[]string{"proxy"}, "../../proxy/README.md"},
+		{[]string{"ldap", "serve"}, "../../docs/ldap.md"},
 	} {
 		cmd, _ := resolveDoc(c.words)
 		if cmd == nil {
@@ -148,7 +150,7 @@ func TestReadmeListsEveryFlag(t *testing.T) {
 		}
 		for f := range flagsOf(cmd) {
 			if f != "--help" && !regexp.MustCompile(regexp.QuoteMeta(f)+`(?:[^a-z0-9-]|$)`).Match(b) {
-				t.Errorf("%s does not name %s, a flag of dance %s", filepath.Base(filepath.Dir(c.file))+"/README.md", f, strings.Join(c.words, " "))
+				t.Errorf("%s does not name %s, a flag of dance %s", strings.TrimPrefix(c.file, "../../"), f, strings.Join(c.words, " "))
 			}
 		}
 	}

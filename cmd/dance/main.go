@@ -40,6 +40,7 @@ func root() *cli.Command {
 			sshCommand(),
 			dotGateCommand(),
 			smtpCommand(),
+			ldapCommand(),
 		},
 	}
 }
