@@ -2,6 +2,7 @@ package dotgate
 
 import (
 	"crypto/tls"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ import (
 //
 // go test -run '^$' -bench BenchmarkGate -benchtime 3s ./dotgate
 func BenchmarkGate(b *testing.B) {
-	e := startGate(b, stubUpstream(b), func(c *Config) { c.MaxQueries = 1 << 30 })
+	e := startGate(b, stubUpstream(b), func(c *Config) { c.MaxQueries = 1 << 30; c.Logger = slog.Default() })
 	all := e.clients[nameAll]
 	q := new(dns.Msg)
 	q.SetQuestion("www.example.test.", dns.TypeA)
