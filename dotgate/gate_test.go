@@ -84,3 +84,32 @@ func TestKdig(t *testing.T) {
 		t.Errorf("queries refused for their zone = %v, want 1", n)
 	}
 }
+
+// TestKdigKeepOpen: one kdig call asks several names over one TLS
+// connection (+keepopen) through the gate to a real Unbound: every
+// answer comes, under one handshake, and the refused name in the middle
+// does not end the connection.
+func TestKdigKeepOpen(t *testing.T) {
+	e := startGate(t, realUnbound(t), nil)
+	narrow := e.clients[nameNarrow]
+	host, port, _ := net.SplitHostPort(e.addr)
+	args := []string{"@" + host, "-p", port, "+tls", "+keepopen", "+retry=0", "+time=20",
+		"+tls-certfile=" + narrow.certFile(), "+tls-keyfile=" + narrow.keyFile(),
+		"www.insecure.example.test.", "A", "www.example.test.", "A", "www.insecure.example.test.", "A", "insecure.example.test.", "SOA"}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "kdig", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kdig: %v\n%s", err, out)
+	}
+	s := string(out)
+	if n := strings.Count(s, "status: NOERROR"); n != 3 {
+		t.Errorf("%d NOERROR answers, want 3:\n%s", n, s)
+	}
+	if n := strings.Count(s, "status: REFUSED"); n != 1 {
+		t.Errorf("%d REFUSED answers, want 1:\n%s", n, s)
+	}
+	if n := e.counter(t, "dance_dotgate_handshakes_total", handshakeOK); n != 1 {
+		t.Errorf("%v handshakes for one kdig call with +keepopen, want 1", n)
+	}
+}
