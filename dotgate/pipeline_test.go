@@ -542,3 +542,60 @@ func TestUpstreamTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestNotIdleWhileInFlight: a connection whose query is still with the
+// upstream is not idle (RFC 7766 §6.2.3), however long the upstream
+// takes: an idle bystander is cut meanwhile, the waiting connection gets
+// its answer and is cut only after IdleTimeout with nothing in flight.
+func TestNotIdleWhileInFlight(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	var got atomic.Bool
+	up := startFakeUpstream(t, func(c net.Conn) {
+		for {
+			q, err := readFramed(c)
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(q.Question[0].Name, "slow.") {
+				got.Store(true)
+				<-release
+			}
+			_ = writeFramed(c, reply(q))
+		}
+	})
+	e := startGate(t, up.addr, func(c *Config) {
+		c.IdleTimeout = 200 * time.Millisecond // the test waits for events, not for this
+		c.UpstreamTimeout = time.Hour
+	})
+	t.Cleanup(free) // before the gate and the upstream stop, on failure too
+	waiting := mustDial(t, e, e.clients[nameAll])
+	if err := writeFramed(waiting, query(t, 1, "slow.example.test")); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, "the slow query at the upstream", got.Load)
+	// The bystander's cut shows that IdleTimeout has passed since it
+	// connected, which was after the slow query went out.
+	bystander := mustDial(t, e, e.clients[nameAll])
+	mustAnswer(t, bystander, "b.example.test.")
+	if !closedByGate(bystander) {
+		t.Fatal("the idle bystander was not closed")
+	}
+	// The bystander's cut is counted before it is closed; the waiting
+	// connection, older, would have been cut first.
+	if n := e.counter(t, "dance_dotgate_connections_cut_total", closeIdle); n != 1 {
+		t.Fatalf("connections cut as idle: %v, want 1 (the bystander)", n)
+	}
+	free()
+	r, err := readFramed(waiting)
+	if err != nil {
+		t.Fatalf("the connection with a query in flight was closed as idle: %v", err)
+	}
+	if r.Id != 1 || len(r.Answer) != 1 {
+		t.Fatalf("answer: %v", r)
+	}
+	if !closedByGate(waiting) {
+		t.Fatal("the connection was not closed once idle")
+	}
+}
