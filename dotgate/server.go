@@ -78,12 +78,26 @@ type Config struct {
 	// TLS (RFC 7858) with this configuration (its ServerName, RootCAs).
 	UpstreamTLS *tls.Config
 
-	MaxConns            int
-	HandshakeTimeout    time.Duration
-	IdleTimeout         time.Duration
-	MaxQueries          int
-	MaxQuerySize        int
-	MaxInFlight         int
+	// Limits; zero takes the Default of the same name. MaxConns: client
+	// connections at once. HandshakeTimeout: a handshake and its lookups.
+	// IdleTimeout: a connection with no query in flight and none arriving
+	// for this long is closed (RFC 7766 §6.2.3); also the time a client
+	// has to finish sending a query begun, or to take an answer.
+	// MaxQueries: queries per connection. MaxQuerySize: octets of one
+	// query. MaxInFlight: queries of one connection waiting for the
+	// upstream.
+	MaxConns         int
+	HandshakeTimeout time.Duration
+	IdleTimeout      time.Duration
+	MaxQueries       int
+	MaxQuerySize     int
+	MaxInFlight      int
+
+	// The upstream; zero takes the Default of the same name.
+	// UpstreamTimeout: one query's wait for room and for its answer.
+	// UpstreamConns: persistent connections in the pool.
+	// UpstreamMaxInFlight: queries waiting for the upstream at once, all
+	// clients together (at most 32768).
 	UpstreamTimeout     time.Duration
 	UpstreamConns       int
 	UpstreamMaxInFlight int
