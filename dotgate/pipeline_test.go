@@ -1,8 +1,10 @@
 package dotgate
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/internal/testwait"
+	"github.com/dnsbound/dance/verify"
 )
 
 // fakeUpstream is a TCP DNS server whose conduct a test scripts: serve
@@ -598,4 +601,52 @@ func TestNotIdleWhileInFlight(t *testing.T) {
 	if !closedByGate(waiting) {
 		t.Fatal("the connection was not closed once idle")
 	}
+}
+
+// TestNewLimits: New refuses negative limits and more upstream queries in
+// flight than a connection has message IDs to give.
+func TestNewLimits(t *testing.T) {
+	p, err := ParsePolicy(strings.NewReader("a._device.example.test .\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := testident.ServerCert(t)
+	base := func() Config {
+		return Config{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Verifier: nopVerifier{}, Policy: p, Upstream: "127.0.0.1:53"}
+	}
+	for _, tc := range []struct {
+		name string
+		tune func(*Config)
+		want string
+	}{
+		{"negative in-flight", func(c *Config) { c.MaxInFlight = -1 }, "negative limit"},
+		{"negative upstream conns", func(c *Config) { c.UpstreamConns = -1 }, "negative limit"},
+		{"upstream in-flight over the IDs", func(c *Config) { c.UpstreamMaxInFlight = 1 << 16 }, "UpstreamMaxInFlight 65536 is over 32768"},
+		{"defaults", func(*Config) {}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base()
+			tc.tune(&cfg)
+			s, err := New(cfg)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.cfg.MaxInFlight != DefaultMaxInFlight || len(s.up.pool) != DefaultUpstreamConns || cap(s.up.slots) != DefaultUpstreamMaxInFlight {
+					t.Fatalf("defaults not taken: %+v", s.cfg)
+				}
+				s.Close()
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+type nopVerifier struct{}
+
+func (nopVerifier) Verify(context.Context, string, verify.Presented) (*verify.Identity, error) {
+	return nil, errors.New("nop")
 }
