@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnsbound/dance/internal/testwait"
 )
 
@@ -111,5 +113,28 @@ func TestKdigKeepOpen(t *testing.T) {
 	}
 	if n := e.counter(t, "dance_dotgate_handshakes_total", handshakeOK); n != 1 {
 		t.Errorf("%v handshakes for one kdig call with +keepopen, want 1", n)
+	}
+}
+
+// TestNoLookupOffPolicy: a client whose name is not on the policy,
+// though published, is refused without a DNS query; one on the policy
+// costs queries.
+func TestNoLookupOffPolicy(t *testing.T) {
+	e := startGate(t, stubUpstream(t), nil)
+	before := e.h.Queries()
+	for range 3 {
+		if c, err := e.dial(t, e.clients[nameOff]); err == nil {
+			if _, err := ask(c, "www.example.test.", dns.TypeA); err == nil {
+				t.Fatal("a client off the policy got an answer")
+			}
+			c.Close()
+		}
+	}
+	if n := e.h.Queries(); n != before {
+		t.Fatalf("%d DNS queries for a name off the policy", n-before)
+	}
+	mustAnswer(t, mustDial(t, e, e.clients[nameAll]), "www.example.test.")
+	if e.h.Queries() == before {
+		t.Fatal("no DNS query for a name on the policy: the counter does not count")
 	}
 }

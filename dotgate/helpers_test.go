@@ -68,6 +68,7 @@ type gateEnv struct {
 	clients  map[string]client
 	stranger client // nameAll's name with an unpublished key
 	clock    *fakeClock
+	h        *dnstest.Hierarchy // the client names' DNS
 }
 
 type fakeClock struct {
@@ -93,6 +94,7 @@ func startGate(t testing.TB, upstream string, tune func(*Config)) *gateEnv {
 	}
 	e.stranger, _ = newClient(t, nameAll)
 	h := dnstest.Start(t, dnstest.Config{Records: recs})
+	e.h = h
 	r := testident.Resolver(t, h, resolver.Config{})
 	p, err := ParsePolicy(strings.NewReader(testPolicy))
 	if err != nil {
