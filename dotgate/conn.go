@@ -44,6 +44,7 @@ type clientConn struct {
 	wmu       sync.Mutex
 	inFlight  chan struct{}
 	lastWrite atomic.Int64 // unix nanoseconds of the last answer written
+	cut       atomic.Bool  // closed for a slow reader
 	wg        sync.WaitGroup
 }
 
@@ -201,6 +202,11 @@ func (cc *clientConn) write(r *dns.Msg) bool {
 	defer cc.wmu.Unlock()
 	_ = cc.raw.SetWriteDeadline(time.Now().Add(cc.s.cfg.IdleTimeout))
 	if _, err := cc.tc.Write(msg); err != nil {
+		// The writes waiting behind this one fail the same way: the
+		// connection is counted once.
+		if errors.Is(err, os.ErrDeadlineExceeded) && !cc.cut.Swap(true) {
+			cc.s.m.closed.WithLabelValues(closeSlowReader).Inc()
+		}
 		cc.raw.Close()
 		return false
 	}

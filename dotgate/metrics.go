@@ -32,7 +32,8 @@ const (
 	closeOversize   = "oversize"
 	closeMaxQueries = "max_queries"
 	closeIdle       = "idle"
-	closeExpired    = "expired" // the identity's verdict expired
+	closeExpired    = "expired"     // the identity's verdict expired
+	closeSlowReader = "slow_reader" // an answer not taken within IdleTimeout
 )
 
 // Results of upstream_dials_total.
@@ -84,7 +85,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "connections_cut_total",
-			Help: "Authenticated connections closed by the gate, by reason: malformed, oversize, max_queries, idle, expired.",
+			Help: "Authenticated connections closed by the gate, by reason: malformed, oversize, max_queries, idle, expired, slow_reader.",
 		}, []string{"reason"}),
 	}
 	if reg == nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/verify"
@@ -649,4 +650,57 @@ type nopVerifier struct{}
 
 func (nopVerifier) Verify(context.Context, string, verify.Presented) (*verify.Identity, error) {
 	return nil, errors.New("nop")
+}
+
+// TestSlowReader: a client that pipelines queries and does not read the
+// answers is cut once an answer waits IdleTimeout to go out; the gate
+// keeps answering others meanwhile.
+func TestSlowReader(t *testing.T) {
+	big := strings.Repeat("x", 255)
+	up := startFakeUpstream(t, func(c net.Conn) {
+		for {
+			q, err := readFramed(c)
+			if err != nil {
+				return
+			}
+			r := new(dns.Msg)
+			r.SetReply(q)
+			txt := &dns.TXT{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}}
+			for range 100 { // about 25 kB an answer
+				txt.Txt = append(txt.Txt, big)
+			}
+			r.Answer = append(r.Answer, txt)
+			wire, err := r.Pack()
+			if err != nil {
+				panic(err)
+			}
+			_ = writeFramed(c, wire)
+		}
+	})
+	e := startGate(t, up.addr, func(c *Config) {
+		c.IdleTimeout = 300 * time.Millisecond // the test waits for the cut, not for this
+		c.MaxQueries = 1 << 20
+	})
+	// A small receive buffer: the client's window closes soon.
+	raw, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.(*net.TCPConn).SetReadBuffer(4096)
+	c := tls.Client(raw, danetls.ClientConfig(&tls.Config{InsecureSkipVerify: true}, e.clients[nameAll].cert))
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	if err := c.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	// Queries until the gate stops taking them (or closes): about 10 MB
+	// of answers fill any socket buffers on the way.
+	for i := 0; i < 2000; i++ {
+		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if err := writeFramed(c, query(t, uint16(i), "big.example.test")); err != nil {
+			break
+		}
+	}
+	testwaitCounter(t, e, "dance_dotgate_connections_cut_total", closeSlowReader, 1)
+	mustAnswer(t, mustDial(t, e, e.clients[nameAll]), "b.insecure.example.test.")
 }
