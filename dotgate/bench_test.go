@@ -2,7 +2,6 @@ package dotgate
 
 import (
 	"crypto/tls"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +19,7 @@ import (
 //
 // go test -run '^$' -bench BenchmarkGate -benchtime 3s ./dotgate
 func BenchmarkGate(b *testing.B) {
-	e := startGate(b, stubUpstream(b), func(c *Config) { c.MaxQueries = 1 << 30; c.Logger = slog.Default() })
+	e := startGate(b, stubUpstream(b), func(c *Config) { c.MaxQueries = 1 << 30 })
 	all := e.clients[nameAll]
 	q := new(dns.Msg)
 	q.SetQuestion("www.example.test.", dns.TypeA)
