@@ -2,11 +2,16 @@ package dotgate
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsbound/dance/internal/testwait"
 )
 
 // kdig runs kdig over TLS against the gate, with the client's certificate
@@ -70,10 +75,66 @@ func TestKdig(t *testing.T) {
 			}
 		})
 	}
-	if n := e.counter(t, "dance_dotgate_handshakes_total", handshakeFailed); n < 4 {
-		t.Errorf("handshakes failed = %v, want at least 4", n)
-	}
+	// The gate counts a refused handshake after the client has gone.
+	testwait.Eventually(t, 30*time.Second, func() error {
+		if n := e.counter(t, "dance_dotgate_handshakes_total", handshakeFailed); n < 4 {
+			return fmt.Errorf("handshakes failed = %v, want at least 4", n)
+		}
+		return nil
+	})
 	if n := e.counter(t, "dance_dotgate_queries_total", queryRefusedZone); n != 1 {
 		t.Errorf("queries refused for their zone = %v, want 1", n)
+	}
+}
+
+// TestKdigKeepOpen: one kdig call asks several names over one TLS
+// connection (+keepopen) through the gate to a real Unbound: every
+// answer comes, under one handshake, and the refused name in the middle
+// does not end the connection.
+func TestKdigKeepOpen(t *testing.T) {
+	e := startGate(t, realUnbound(t), nil)
+	narrow := e.clients[nameNarrow]
+	host, port, _ := net.SplitHostPort(e.addr)
+	args := []string{"@" + host, "-p", port, "+tls", "+keepopen", "+retry=0", "+time=20",
+		"+tls-certfile=" + narrow.certFile(), "+tls-keyfile=" + narrow.keyFile(),
+		"www.insecure.example.test.", "A", "www.example.test.", "A", "www.insecure.example.test.", "A", "insecure.example.test.", "SOA"}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "kdig", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kdig: %v\n%s", err, out)
+	}
+	s := string(out)
+	if n := strings.Count(s, "status: NOERROR"); n != 3 {
+		t.Errorf("%d NOERROR answers, want 3:\n%s", n, s)
+	}
+	if n := strings.Count(s, "status: REFUSED"); n != 1 {
+		t.Errorf("%d REFUSED answers, want 1:\n%s", n, s)
+	}
+	if n := e.counter(t, "dance_dotgate_handshakes_total", handshakeOK); n != 1 {
+		t.Errorf("%v handshakes for one kdig call with +keepopen, want 1", n)
+	}
+}
+
+// TestNoLookupOffPolicy: a client whose name is not on the policy,
+// though published, is refused without a DNS query; one on the policy
+// costs queries.
+func TestNoLookupOffPolicy(t *testing.T) {
+	e := startGate(t, stubUpstream(t), nil)
+	before := e.h.Queries()
+	for range 3 {
+		if c, err := e.dial(t, e.clients[nameOff]); err == nil {
+			if _, err := ask(c, "www.example.test.", dns.TypeA); err == nil {
+				t.Fatal("a client off the policy got an answer")
+			}
+			c.Close()
+		}
+	}
+	if n := e.h.Queries(); n != before {
+		t.Fatalf("%d DNS queries for a name off the policy", n-before)
+	}
+	mustAnswer(t, mustDial(t, e, e.clients[nameAll]), "www.example.test.")
+	if e.h.Queries() == before {
+		t.Fatal("no DNS query for a name on the policy: the counter does not count")
 	}
 }

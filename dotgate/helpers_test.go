@@ -48,7 +48,7 @@ type client struct {
 func (c client) certFile() string { return filepath.Join(c.dir, testident.CertFile) }
 func (c client) keyFile() string  { return filepath.Join(c.dir, testident.KeyFile) }
 
-func newClient(t *testing.T, name string) (client, testident.Cred) {
+func newClient(t testing.TB, name string) (client, testident.Cred) {
 	t.Helper()
 	cred := testident.SelfSigned(t, name, identity.KeyECDSAP256)
 	dir := testident.Write(t, cred.Key, cred.Cert)
@@ -68,6 +68,7 @@ type gateEnv struct {
 	clients  map[string]client
 	stranger client // nameAll's name with an unpublished key
 	clock    *fakeClock
+	h        *dnstest.Hierarchy // the client names' DNS
 }
 
 type fakeClock struct {
@@ -78,7 +79,7 @@ type fakeClock struct {
 func (c *fakeClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func startGate(t *testing.T, upstream string, tune func(*Config)) *gateEnv {
+func startGate(t testing.TB, upstream string, tune func(*Config)) *gateEnv {
 	t.Helper()
 	e := &gateEnv{clients: map[string]client{}, reg: prometheus.NewRegistry(), clock: &fakeClock{t: time.Now()}}
 	var recs []string
@@ -93,6 +94,7 @@ func startGate(t *testing.T, upstream string, tune func(*Config)) *gateEnv {
 	}
 	e.stranger, _ = newClient(t, nameAll)
 	h := dnstest.Start(t, dnstest.Config{Records: recs})
+	e.h = h
 	r := testident.Resolver(t, h, resolver.Config{})
 	p, err := ParsePolicy(strings.NewReader(testPolicy))
 	if err != nil {
@@ -134,7 +136,7 @@ func startGate(t *testing.T, upstream string, tune func(*Config)) *gateEnv {
 }
 
 // dial opens an authenticated connection as c.
-func (e *gateEnv) dial(t *testing.T, c client) (*tls.Conn, error) {
+func (e *gateEnv) dial(t testing.TB, c client) (*tls.Conn, error) {
 	t.Helper()
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", e.addr,
 		danetls.ClientConfig(&tls.Config{InsecureSkipVerify: true}, c.cert))

@@ -16,7 +16,7 @@ import (
 )
 
 // stubUpstream answers every A question with 192.0.2.1, over TCP.
-func stubUpstream(t *testing.T) string {
+func stubUpstream(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -32,10 +32,20 @@ const (
 	closeOversize   = "oversize"
 	closeMaxQueries = "max_queries"
 	closeIdle       = "idle"
-	closeExpired    = "expired" // the identity's verdict expired
+	closeExpired    = "expired"     // the identity's verdict expired
+	closeSlowReader = "slow_reader" // an answer not taken within IdleTimeout
+)
+
+// Results of upstream_dials_total.
+const (
+	dialOK     = "ok"
+	dialFailed = "failed"
 )
 
 type metrics struct {
+	upInFlight prometheus.Gauge
+	upDials    *prometheus.CounterVec
+	upRetries  prometheus.Counter
 	accepted   prometheus.Counter
 	active     prometheus.Gauge
 	handshakes *prometheus.CounterVec
@@ -45,6 +55,18 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
+		upInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "upstream_queries_in_flight",
+			Help: "Queries waiting for the upstream's answer, all clients together.",
+		}),
+		upRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "upstream_retries_total",
+			Help: "Queries sent to the upstream again because their connection broke before the answer came.",
+		}),
+		upDials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "upstream_dials_total",
+			Help: "Connections opened to the upstream (the pool's, each carrying many queries), by result: ok, failed.",
+		}, []string{"result"}),
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "connections_total",
 			Help: "Client connections accepted under the connection cap.",
@@ -63,13 +85,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "connections_cut_total",
-			Help: "Authenticated connections closed by the gate, by reason: malformed, oversize, max_queries, idle, expired.",
+			Help: "Authenticated connections closed by the gate, by reason: malformed, oversize, max_queries, idle, expired, slow_reader.",
 		}, []string{"reason"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.accepted, m.active, m.handshakes, m.queries, m.closed} {
+	for _, c := range []prometheus.Collector{m.upInFlight, m.upDials, m.upRetries, m.accepted, m.active, m.handshakes, m.queries, m.closed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

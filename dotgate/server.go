@@ -3,7 +3,6 @@ package dotgate
 import (
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/connlimit"
-	"github.com/dnsbound/dance/internal/logtext"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -47,6 +45,18 @@ const (
 	DefaultMaxQuerySize = 4096
 	// DefaultUpstreamTimeout bounds one exchange with the upstream.
 	DefaultUpstreamTimeout = 5 * time.Second
+	// DefaultMaxInFlight is the most queries of one client connection
+	// waiting for the upstream at once (RFC 7766 §6.2.1.1 pipelining).
+	// Past it the gate reads no more from that connection until an
+	// answer goes out: the client's own writes then wait, not the gate.
+	DefaultMaxInFlight = 32
+	// DefaultUpstreamConns is the size of the pool of persistent
+	// connections to the upstream, each carrying many queries at once.
+	DefaultUpstreamConns = 4
+	// DefaultUpstreamMaxInFlight is the most queries waiting for the
+	// upstream at once, all clients together; a query that finds no room
+	// before its UpstreamTimeout gets SERVFAIL.
+	DefaultUpstreamMaxInFlight = 512
 )
 
 // Config configures a Server. TLS, Verifier, Policy and Upstream are
@@ -64,13 +74,33 @@ type Config struct {
 	Policy *Policy
 	// Upstream is the resolver queries go to, host:port, over TCP.
 	Upstream string
+	// UpstreamTLS, when set, makes the connections to Upstream DNS over
+	// TLS (RFC 7858) with this configuration (its ServerName, RootCAs).
+	UpstreamTLS *tls.Config
 
+	// Limits; zero takes the Default of the same name. MaxConns: client
+	// connections at once. HandshakeTimeout: a handshake and its lookups.
+	// IdleTimeout: a connection with no query in flight and none arriving
+	// for this long is closed (RFC 7766 §6.2.3); also the time a client
+	// has to finish sending a query begun, or to take an answer.
+	// MaxQueries: queries per connection. MaxQuerySize: octets of one
+	// query. MaxInFlight: queries of one connection waiting for the
+	// upstream.
 	MaxConns         int
 	HandshakeTimeout time.Duration
 	IdleTimeout      time.Duration
 	MaxQueries       int
 	MaxQuerySize     int
-	UpstreamTimeout  time.Duration
+	MaxInFlight      int
+
+	// The upstream; zero takes the Default of the same name.
+	// UpstreamTimeout: one query's wait for room and for its answer.
+	// UpstreamConns: persistent connections in the pool.
+	// UpstreamMaxInFlight: queries waiting for the upstream at once, all
+	// clients together (at most 32768).
+	UpstreamTimeout     time.Duration
+	UpstreamConns       int
+	UpstreamMaxInFlight int
 
 	// Logger gets one line per refused client; nil discards.
 	Logger *slog.Logger
@@ -91,7 +121,8 @@ type Server struct {
 	limit  limiter // its clock is the gate's: for the rate and for verdict expiry
 	m      *metrics
 	log    *slog.Logger
-	client *dns.Client
+	up     *upstream
+	names  nameLog // refusals of authenticated names, at most one line a minute each
 	ctx    context.Context
 	cancel context.CancelFunc
 	mu     sync.Mutex
@@ -116,7 +147,8 @@ func New(cfg Config) (*Server, error) {
 	if _, _, err := net.SplitHostPort(cfg.Upstream); err != nil {
 		return nil, fmt.Errorf("dotgate: upstream %q: want host:port", cfg.Upstream)
 	}
-	if cfg.MaxConns < 0 || cfg.HandshakeTimeout < 0 || cfg.IdleTimeout < 0 || cfg.MaxQueries < 0 || cfg.MaxQuerySize < 0 || cfg.UpstreamTimeout < 0 {
+	if cfg.MaxConns < 0 || cfg.HandshakeTimeout < 0 || cfg.IdleTimeout < 0 || cfg.MaxQueries < 0 || cfg.MaxQuerySize < 0 || cfg.UpstreamTimeout < 0 ||
+		cfg.MaxInFlight < 0 || cfg.UpstreamConns < 0 || cfg.UpstreamMaxInFlight < 0 {
 		return nil, errors.New("dotgate: negative limit in Config")
 	}
 	if cfg.MaxQuerySize > dns.MaxMsgSize {
@@ -135,6 +167,12 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.MaxConns, DefaultMaxConns)
 	def(&cfg.MaxQueries, DefaultMaxQueries)
 	def(&cfg.MaxQuerySize, DefaultMaxQuerySize)
+	def(&cfg.MaxInFlight, DefaultMaxInFlight)
+	def(&cfg.UpstreamConns, DefaultUpstreamConns)
+	def(&cfg.UpstreamMaxInFlight, DefaultUpstreamMaxInFlight)
+	if cfg.UpstreamMaxInFlight > maxUpstreamInFlight {
+		return nil, fmt.Errorf("dotgate: UpstreamMaxInFlight %d is over %d", cfg.UpstreamMaxInFlight, maxUpstreamInFlight)
+	}
 	defd(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	defd(&cfg.IdleTimeout, DefaultIdleTimeout)
 	defd(&cfg.UpstreamTimeout, DefaultUpstreamTimeout)
@@ -150,9 +188,9 @@ func New(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, tls: danetls.ServerConfig(base, cfg.Verifier), m: m, log: cfg.Logger,
-		limit:  limiter{now: time.Now, buckets: map[string]*bucket{}},
-		client: &dns.Client{Net: "tcp", Timeout: cfg.UpstreamTimeout},
-		ctx:    ctx, cancel: cancel,
+		limit: limiter{now: time.Now, buckets: map[string]*bucket{}},
+		up:    newUpstream(cfg.Upstream, cfg.UpstreamTLS, cfg.UpstreamConns, cfg.UpstreamMaxInFlight, cfg.UpstreamTimeout, m),
+		ctx:   ctx, cancel: cancel,
 		lns: map[net.Listener]bool{}, conns: map[net.Conn]bool{},
 	}
 	s.policy.Store(cfg.Policy)
@@ -246,150 +284,6 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.up.close()
 	return nil
-}
-
-// serveConn authenticates one client and answers its queries in order.
-func (s *Server) serveConn(c net.Conn) {
-	tc := tls.Server(c, s.tls)
-	defer tc.Close()
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
-	_ = c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	err := tc.HandshakeContext(ctx)
-	cancel()
-	if err != nil {
-		result := handshakeFailed
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
-			result = handshakeTimeout
-		}
-		s.m.handshakes.WithLabelValues(result).Inc()
-		s.log.Info("dotgate: client refused", "addr", c.RemoteAddr().String(), "stage", "tls", "reason", result, "err", logtext.Bound(err.Error(), logtext.MaxText))
-		return
-	}
-	id, ok := danetls.IdentityFromConn(tc)
-	if !ok {
-		s.m.handshakes.WithLabelValues(handshakeFailed).Inc()
-		s.log.Info("dotgate: client refused", "addr", c.RemoteAddr().String(), "stage", "tls", "reason", "no identity")
-		return
-	}
-	subject := id.Subject()
-	if s.policy.Load().Rule(subject) == nil {
-		s.m.handshakes.WithLabelValues(handshakeNoRule).Inc()
-		s.log.Info("dotgate: client refused", "addr", c.RemoteAddr().String(), "stage", "policy", "identity", logtext.Bound(subject, logtext.MaxName), "reason", "not in the policy")
-		return
-	}
-	s.m.handshakes.WithLabelValues(handshakeOK).Inc()
-	var prefix [2]byte
-	for n := 0; n < s.cfg.MaxQueries; n++ {
-		// The whole query, length prefix and message, must arrive within
-		// IdleTimeout: a client that trickles it in is cut like an idle one.
-		_ = c.SetDeadline(time.Now().Add(s.cfg.IdleTimeout))
-		if _, err := io.ReadFull(tc, prefix[:]); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				s.m.closed.WithLabelValues(closeIdle).Inc()
-			}
-			return
-		}
-		size := int(binary.BigEndian.Uint16(prefix[:]))
-		if size < dnsHeaderLen || size > s.cfg.MaxQuerySize {
-			s.m.closed.WithLabelValues(closeOversize).Inc()
-			return
-		}
-		buf := make([]byte, size)
-		if _, err := io.ReadFull(tc, buf); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				s.m.closed.WithLabelValues(closeIdle).Inc()
-			}
-			return
-		}
-		// The verdict holds until the TLSA answer's TTL (or a certificate
-		// of the path) runs out: a revoked client cannot keep being answered on
-		// an old connection past that.
-		if !s.limit.now().Before(id.Expires) {
-			s.m.closed.WithLabelValues(closeExpired).Inc()
-			return
-		}
-		resp := s.answer(subject, buf)
-		if resp == nil {
-			s.m.closed.WithLabelValues(closeMalformed).Inc()
-			return
-		}
-		out, err := resp.Pack()
-		if err != nil || len(out) > dns.MaxMsgSize {
-			return
-		}
-		msg := make([]byte, 2+len(out))
-		binary.BigEndian.PutUint16(msg, uint16(len(out)))
-		copy(msg[2:], out)
-		if _, err := tc.Write(msg); err != nil {
-			return
-		}
-	}
-	s.m.closed.WithLabelValues(closeMaxQueries).Inc()
-}
-
-// dnsHeaderLen is the length of a DNS header (RFC 1035 §4.1.1), the
-// shortest message.
-const dnsHeaderLen = 12
-
-// answer is the reply to one query from the identity subject, or nil
-// when the query cannot be read at all (the connection is closed then).
-func (s *Server) answer(subject string, wire []byte) *dns.Msg {
-	q := new(dns.Msg)
-	if err := q.Unpack(wire); err != nil {
-		// A header that reads as a query gets FORMERR (RFC 1035 §4.1.1);
-		// a response, or anything else, is not a query at all.
-		if wire[2]&0x80 != 0 {
-			return nil
-		}
-		s.m.queries.WithLabelValues(queryFormErr).Inc()
-		r := new(dns.Msg)
-		r.Id = binary.BigEndian.Uint16(wire[0:2])
-		r.Opcode = int(wire[2]>>3) & 0xF
-		r.Response = true
-		r.Rcode = dns.RcodeFormatError
-		return r
-	}
-	if q.Response {
-		return nil
-	}
-	reply := func(rcode int, result string) *dns.Msg {
-		s.m.queries.WithLabelValues(result).Inc()
-		r := new(dns.Msg)
-		r.SetRcode(q, rcode)
-		return r
-	}
-	switch {
-	case q.Opcode != dns.OpcodeQuery:
-		return reply(dns.RcodeNotImplemented, queryNotImpl)
-	case len(q.Question) != 1:
-		return reply(dns.RcodeFormatError, queryFormErr)
-	}
-	qs := q.Question[0]
-	switch {
-	case qs.Qclass != dns.ClassINET, qs.Qtype == dns.TypeAXFR, qs.Qtype == dns.TypeIXFR:
-		return reply(dns.RcodeRefused, queryRefusedOther)
-	}
-	rule := s.policy.Load().Rule(subject)
-	if rule == nil || !rule.Allows(qs.Name) {
-		return reply(dns.RcodeRefused, queryRefusedZone)
-	}
-	// Over the rate the query is REFUSED rather than dropped: dropping
-	// (as response rate limiting does on UDP, against spoofed sources)
-	// buys nothing on an authenticated TLS connection, whose source is
-	// proven, and would leave the client waiting out its timeout while it
-	// holds the connection; REFUSED costs the gate less and tells the
-	// client at once.
-	if !s.limit.allow(rule.Identity, rule.Rate) {
-		return reply(dns.RcodeRefused, queryRefusedRate)
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.UpstreamTimeout)
-	defer cancel()
-	r, _, err := s.client.ExchangeContext(ctx, q, s.cfg.Upstream)
-	if err != nil {
-		s.log.Warn("dotgate: upstream", "upstream", s.cfg.Upstream, "err", err)
-		return reply(dns.RcodeServerFailure, queryUpstreamError)
-	}
-	s.m.queries.WithLabelValues(queryForwarded).Inc()
-	return r
 }

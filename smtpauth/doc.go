@@ -32,6 +32,13 @@
 //   - The verdict could not be had (lookup timeout, overload, no answer):
 //     451 4.7.0, so that the sending MTA queues the mail and retries.
 //
+// # Metrics
+//
+// Backend.Metrics (from NewMetrics) counts sessions by result
+// (dance_smtp_sessions_total: no_tls, authenticated, refused) and
+// refusals by reason (dance_smtp_refusals_total); the verification core
+// counts its verdicts and lookups (dance_verify_*).
+//
 // # Security considerations
 //
 // The TLS layer asks for a certificate but accepts any (tls.RequestClientCert

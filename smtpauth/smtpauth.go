@@ -61,6 +61,8 @@ type Backend struct {
 	Timeout time.Duration
 	// Log receives one line per verdict; nil discards them.
 	Log *slog.Logger
+	// Metrics counts sessions and refusals; nil counts nothing.
+	Metrics *Metrics
 }
 
 var _ smtp.Backend = (*Backend)(nil)
@@ -73,6 +75,7 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	}
 	state, ok := c.TLSConnectionState()
 	if !ok {
+		b.Metrics.session(sessionNoTLS)
 		return refused{ErrStartTLSRequired}, nil
 	}
 	id, err := b.authenticate(state)
@@ -83,10 +86,12 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	remote := c.Conn().RemoteAddr().String()
 	if err != nil {
 		reply := replyFor(err)
+		b.Metrics.refusal(reasonOf(err))
 		log.Info("smtp client refused", "remote", remote, "ehlo", c.Hostname(),
 			"reason", reasonOf(err), "reply", reply.Code, "err", err)
 		return refused{reply}, nil
 	}
+	b.Metrics.session(sessionAuthenticated)
 	log.Info("smtp client authenticated", "remote", remote, "ehlo", c.Hostname(), "identity", id.Name)
 	return b.Authenticated(c, id)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
@@ -37,6 +38,7 @@ type fixture struct {
 	creds map[string]testident.Cred
 	// serverCert is the server's certificate, for other servers of a test.
 	serverCert []tls.Certificate
+	reg        *prometheus.Registry // the Backend's metrics
 
 	mu   sync.Mutex
 	seen []string // identities of the authenticated sessions
@@ -71,7 +73,12 @@ func newFixtureDNS(t testing.TB, hc dnstest.Config, lookupTimeout time.Duration)
 	cert, pool := testident.ServerCert(t)
 	f.pool = pool
 	f.serverCert = []tls.Certificate{cert}
-	be := &smtpauth.Backend{Verifier: core, Authenticated: func(c *smtp.Conn, id *verify.Identity) (smtp.Session, error) {
+	f.reg = prometheus.NewRegistry()
+	m, err := smtpauth.NewMetrics(f.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := &smtpauth.Backend{Verifier: core, Metrics: m, Authenticated: func(c *smtp.Conn, id *verify.Identity) (smtp.Session, error) {
 		f.mu.Lock()
 		f.seen = append(f.seen, id.Name)
 		f.mu.Unlock()
@@ -165,6 +172,41 @@ func TestBackendReplies(t *testing.T) {
 	if strings.Join(f.seen, ",") != published {
 		t.Fatalf("authenticated sessions %q, want only %s", f.seen, published)
 	}
+	// Each client's first EHLO, before STARTTLS, is a no_tls session.
+	want := map[string]float64{
+		`dance_smtp_sessions_total{result="authenticated"}`:  1,
+		`dance_smtp_sessions_total{result="refused"}`:        3,
+		`dance_smtp_sessions_total{result="no_tls"}`:         5,
+		`dance_smtp_refusals_total{reason="no-certificate"}`: 1,
+		`dance_smtp_refusals_total{reason="not-allowed"}`:    1,
+		`dance_smtp_refusals_total{reason="no-record"}`:      1,
+	}
+	got := counters(t, f.reg)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], v, got)
+		}
+	}
+}
+
+// counters gathers reg's counters as name{label="value"} -> value.
+func counters(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			k := mf.GetName()
+			for _, l := range m.GetLabel() {
+				k += "{" + l.GetName() + "=\"" + l.GetValue() + "\"}"
+			}
+			out[k] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 // TestBackendAllowListFirst: a name off the allow-list is refused without

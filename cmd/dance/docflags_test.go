@@ -139,6 +139,8 @@ func TestReadmeListsEveryFlag(t *testing.T) {
 		{[]string{"zone", "serve"}, "../../zone/README.md"},
 		{[]string{"proxy"}, "../../proxy/README.md"},
 		{[]string{"ldap", "serve"}, "../../docs/ldap.md"},
+		{[]string{"dot-gate"}, "../../dotgate/README.md"},
+		{[]string{"smtp", "relay"}, "../../smtpauth/README.md"},
 	} {
 		cmd, _ := resolveDoc(c.words)
 		if cmd == nil {

@@ -125,5 +125,8 @@ func TestDotGateCommandErrors(t *testing.T) {
 		{"bad policy", append(base[:len(base):len(base)], "--policy", bad), 2, "", "line 1: identity a._device.example.test has no zone"},
 		{"upstream without port", []string{"dot-gate", "--listen", ":0", "--cert", "c", "--key", "k", "--upstream", "127.0.0.1", "--policy", good}, 2, "", "want host:port"},
 		{"missing certificate", append(base[:len(base):len(base)], "--policy", good), 2, "", "--cert/--key"},
+		{"no in-flight queries", append(base[:len(base):len(base)], "--policy", good, "--max-in-flight", "0"), 2, "", "--max-in-flight"},
+		{"upstream in-flight over the IDs", append(base[:len(base):len(base)], "--policy", good, "--upstream-max-in-flight", "40000"), 2, "", "--upstream-max-in-flight from 1 to 32768"},
+		{"upstream CA without TLS", append(base[:len(base):len(base)], "--policy", good, "--upstream-ca", "ca.pem"), 2, "", "--upstream-ca needs --upstream-tls-name"},
 	})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -12,15 +13,22 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/internal/connlimit"
+	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/smtpauth"
 	"github.com/dnsbound/dance/verify"
 )
@@ -59,6 +67,7 @@ func smtpRelayCommand() *cli.Command {
 	var maxRcpt, maxLine, maxConns int
 	var maxBytes int64
 	var readTimeout, writeTimeout, verifyTimeout time.Duration
+	var metricsAddr string
 	return &cli.Command{
 		Name:    "relay",
 		Summary: "relay mail from client MTAs authenticated by their TLSA records",
@@ -81,6 +90,19 @@ Accepted mail gets a Received line naming the identity and is handed to
 message (DIR/tmp, then renamed into DIR/new). A failed hand-off is a 451
 4.4.1 reply: the sender keeps the mail and retries.
 
+Metrics on --metrics (http://ADDR/metrics): dance_smtp_sessions_total{result}
+(no_tls, authenticated, refused; a session starts at each EHLO, before
+STARTTLS and after), dance_smtp_refusals_total{reason} (no-certificate or the
+verification core's reason), dance_smtp_messages_total{result} (relayed,
+failed), and the core's dance_verify_*.
+
+SIGHUP reloads --cert/--key, --allow-file (with the --allow patterns) and
+--anchors, all or nothing: a reload with any bad part keeps the whole old
+configuration and logs why. Sessions already authenticated keep their
+verdict; verdicts cached before a reload stand until they expire (at most the
+records' TTL). SIGHUP does not read --config again. SIGINT and SIGTERM stop
+the relay.
+
 ` + resolverFlagsHelp,
 		Examples: []string{
 			"dance smtp relay --listen :25 --cert relay.pem --key relay.key --allow '_smtp-client.*.example.com' --next-hop 127.0.0.1:10025",
@@ -97,7 +119,7 @@ message (DIR/tmp, then renamed into DIR/new). A failed hand-off is a 451
 			fs.StringVar(&cert, "cert", "", "the relay's certificate chain, PEM `FILE`")
 			fs.StringVar(&key, "key", "", "the relay's private key, PEM `FILE`")
 			fs.Var(&allow, "allow", "sender identity `PATTERN` (\"_smtp-client.mta1.example.com\", \"*.example.com\"); repeatable")
-			fs.StringVar(&allowFile, "allow-file", "", "`FILE` of sender identity patterns, one a line (\"#\" comments)")
+			fs.StringVar(&allowFile, "allow-file", "", "`FILE` of sender identity patterns, one a line (\"#\" comments); reloaded on SIGHUP, as are --cert, --key and --anchors")
 			fs.StringVar(&nextHop, "next-hop", "", "hand accepted mail to the SMTP server at `HOST:PORT` (plain SMTP)")
 			fs.StringVar(&dir, "dir", "", "write accepted mail to `DIR`/new, one file a message")
 			fs.StringVar(&domain, "domain", "", "the relay's `NAME` in its greeting and Received lines (default: the host name)")
@@ -108,6 +130,7 @@ message (DIR/tmp, then renamed into DIR/new). A failed hand-off is a 451
 			fs.DurationVar(&readTimeout, "read-timeout", smtpReadTimeout, "drop a client silent for this `DURATION`")
 			fs.DurationVar(&writeTimeout, "write-timeout", smtpWriteTimeout, "drop a client that does not read its replies within this `DURATION`")
 			fs.DurationVar(&verifyTimeout, "verify-timeout", smtpauth.DefaultTimeout, "give up authenticating a sender after this `DURATION` (451 4.7.0)")
+			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics")
 		},
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 0 {
@@ -130,29 +153,45 @@ message (DIR/tmp, then renamed into DIR/new). A failed hand-off is a 451
 			if readTimeout <= 0 || writeTimeout <= 0 || verifyTimeout <= 0 {
 				return cli.Usagef("timeouts must be positive")
 			}
-			patterns := append([]string(nil), allow...)
-			if allowFile != "" {
-				data, err := cli.ReadInput(env, allowFile)
-				if err != nil {
-					return cli.Input(err)
+			loadAllow := func() (*verify.AllowList, error) {
+				patterns := append([]string(nil), allow...)
+				if allowFile != "" {
+					data, err := cli.ReadInput(env, allowFile)
+					if err != nil {
+						return nil, err
+					}
+					a, err := verify.ReadAllowList(bytes.NewReader(data))
+					if err != nil {
+						return nil, fmt.Errorf("%s: %w", allowFile, err)
+					}
+					patterns = append(patterns, a.Patterns()...)
 				}
-				a, err := verify.ReadAllowList(bytes.NewReader(data))
-				if err != nil {
-					return cli.Input(fmt.Errorf("%s: %w", allowFile, err))
+				if len(patterns) == 0 {
+					return nil, errSMTPNoSender
 				}
-				patterns = append(patterns, a.Patterns()...)
+				return verify.ParseAllowList(patterns)
 			}
-			if len(patterns) == 0 {
+			loadCert := func() (*tls.Certificate, error) {
+				pair, err := tls.LoadX509KeyPair(cert, key)
+				if err != nil {
+					return nil, fmt.Errorf("--cert/--key: %w", err)
+				}
+				return &pair, nil
+			}
+			al, err := loadAllow()
+			if errors.Is(err, errSMTPNoSender) {
 				return cli.WithHint(cli.Usagef("no sender may relay"), "give --allow PATTERN or --allow-file FILE")
 			}
-			al, err := verify.ParseAllowList(patterns)
 			if err != nil {
 				return cli.Input(err)
 			}
-			pair, err := tls.LoadX509KeyPair(cert, key)
+			pair, err := loadCert()
 			if err != nil {
 				return cli.Input(err)
 			}
+			// The certificate in force, replaced on SIGHUP.
+			var current atomic.Pointer[tls.Certificate]
+			current.Store(pair)
 			if dir != "" {
 				for _, d := range []string{"tmp", "new"} {
 					if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
@@ -169,16 +208,28 @@ message (DIR/tmp, then renamed into DIR/new). A failed hand-off is a 451
 			if err != nil {
 				return err
 			}
-			core, err := verify.New(verify.Config{Resolver: r, Allow: al, LookupTimeout: verifyTimeout})
+			res := &swapResolver{}
+			res.swap(r)
+			reg := prometheus.NewRegistry()
+			core, err := verify.New(verify.Config{Resolver: res, Allow: al, LookupTimeout: verifyTimeout, Registerer: reg})
 			if err != nil {
 				return cli.Fail(err)
 			}
+			m, err := smtpauth.NewMetrics(reg)
+			if err != nil {
+				return cli.Fail(err)
+			}
+			messages := prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: "dance", Subsystem: "smtp", Name: "messages_total",
+				Help: "Messages from authenticated senders, by result: relayed (handed on), failed (451 4.4.1 to the sender).",
+			}, []string{"result"})
+			reg.MustRegister(messages)
 			log := slog.New(slog.NewTextHandler(env.Stderr, nil))
-			rl := &relay{domain: domain, nextHop: nextHop, dir: dir, log: log}
-			be := &smtpauth.Backend{Verifier: core, Timeout: verifyTimeout, Log: log, Authenticated: rl.session}
+			rl := &relay{domain: domain, nextHop: nextHop, dir: dir, log: log, messages: messages}
+			be := &smtpauth.Backend{Verifier: core, Timeout: verifyTimeout, Log: log, Metrics: m, Authenticated: rl.session}
 			s := smtp.NewServer(be)
 			s.Domain = domain
-			s.TLSConfig = smtpauth.ServerTLSConfig(&tls.Config{Certificates: []tls.Certificate{pair}})
+			s.TLSConfig = smtpauth.ServerTLSConfig(&tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return current.Load(), nil }})
 			s.MaxRecipients = maxRcpt
 			s.MaxLineLength = maxLine
 			s.MaxMessageBytes = maxBytes
@@ -193,28 +244,82 @@ message (DIR/tmp, then renamed into DIR/new). A failed hand-off is a 451
 			if to == "" {
 				to = filepath.Join(dir, "new")
 			}
+			if metricsAddr != "" {
+				mln, err := net.Listen("tcp", metricsAddr)
+				if err != nil {
+					ln.Close()
+					return cli.Fail(fmt.Errorf("--metrics: %w", err))
+				}
+				mux := http.NewServeMux()
+				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+				metricsSrv := httpLimits.Server(mux)
+				metricsSrv.ErrorLog = httplimit.ErrorLog(log, "metrics")
+				go metricsSrv.Serve(httpLimits.Listener(mln, log.With("component", "metrics")))
+				defer metricsSrv.Close()
+				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", mln.Addr())
+			}
+			// reload is SIGHUP: the certificate, the allow-list and the
+			// trust anchors, all or nothing.
+			reload := func() {
+				pair, err := loadCert()
+				if err != nil {
+					log.Error("smtp relay: certificate not reloaded; the old configuration stays in force", "err", err)
+					return
+				}
+				a, err := loadAllow()
+				if err != nil {
+					log.Error("smtp relay: allow-list not reloaded; the old configuration stays in force", "err", err)
+					return
+				}
+				r, err := rf.newResolver(env)
+				if err != nil {
+					log.Error("smtp relay: trust anchors not reloaded; the old configuration stays in force", "err", err)
+					return
+				}
+				res.swap(r)
+				core.SetAllowList(a)
+				current.Store(pair)
+				log.Info("smtp relay: allow-list reloaded", "patterns", a.Len())
+				log.Info("smtp relay: trust anchors reloaded", "file", cmp.Or(rf.anchors, "(root keys only)"), "trust_ad", rf.trustAD)
+				if leaf := pair.Leaf; leaf != nil {
+					log.Info("smtp relay: certificate reloaded", "file", cert, "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
+				} else {
+					log.Info("smtp relay: certificate reloaded", "file", cert)
+				}
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			fmt.Fprintf(env.Stdout, "smtp relay listening on %s, handing mail to %s\n", ln.Addr(), to)
 			errc := make(chan error, 1)
 			go func() { errc <- s.Serve(connlimit.New(ln, maxConns, log)) }()
-			select {
-			case err := <-errc:
-				return cli.Fail(err)
-			case <-env.Context().Done():
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				if err := s.Shutdown(ctx); err != nil {
-					s.Close()
+			for {
+				select {
+				case err := <-errc:
+					return cli.Fail(err)
+				case <-hup:
+					reload()
+				case <-env.Context().Done():
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					if err := s.Shutdown(ctx); err != nil {
+						s.Close()
+					}
+					return nil
 				}
-				return nil
 			}
 		},
 	}
 }
 
+// errSMTPNoSender: the allow-list is empty.
+var errSMTPNoSender = errors.New("no sender may relay: the allow-list is empty")
+
 // relay hands accepted mail on.
 type relay struct {
 	domain, nextHop, dir string
 	log                  *slog.Logger
+	messages             *prometheus.CounterVec // by result: relayed, failed
 }
 
 func (rl *relay) session(c *smtp.Conn, id *verify.Identity) (smtp.Session, error) {
@@ -255,9 +360,11 @@ func (s *relaySession) Data(r io.Reader) error {
 		err = s.store(msg.Bytes())
 	}
 	if err != nil {
+		s.rl.messages.WithLabelValues("failed").Inc()
 		s.rl.log.Warn("smtp hand-off failed", "identity", s.id.Name, "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 1}, Message: "Next hop unavailable, try again later"}
 	}
+	s.rl.messages.WithLabelValues("relayed").Inc()
 	s.rl.log.Info("smtp message relayed", "identity", s.id.Name, "from", s.from, "recipients", len(s.to), "bytes", msg.Len())
 	return nil
 }
