@@ -218,7 +218,10 @@ func (v *Verifier) verify(ctx context.Context, msg []byte) (*Verified, time.Time
 		if err != nil {
 			return nil, zero, &Error{Reason: ReasonSigner, Err: err}
 		}
-		var spki []byte
+		// Each published key comes with the core's verdict for it (its
+		// record matched by the core, allow-list and all), so the key
+		// that verifies the signature has its identity in hand.
+		var id *verify.Identity
 		fitted := false
 		for _, k := range keys {
 			if fits(p.alg, k.Key) != nil {
@@ -226,19 +229,15 @@ func (v *Verifier) verify(ctx context.Context, msg []byte) (*Verified, time.Time
 			}
 			fitted = true
 			if payload, err := p.check(k.Key); err == nil {
-				out.Payload, spki = payload, k.SPKI
+				out.Payload, id = payload, k.Identity
 				break
 			}
 		}
 		switch {
 		case !fitted:
 			return nil, zero, fail(ReasonKeyMismatch, "alg %s fits none of the %d keys published for %s", p.alg, len(keys), p.name)
-		case spki == nil:
+		case id == nil:
 			return nil, zero, fail(ReasonBadSignature, "the signature verifies under none of the keys published for %s", p.name)
-		}
-		id, err := v.cfg.Core.Verify(ctx, p.name, verify.Presented{RawPublicKey: spki})
-		if err != nil {
-			return nil, zero, &Error{Reason: ReasonSigner, Err: err}
 		}
 		out.Signer, out.KeyFrom = id, "record"
 	}
