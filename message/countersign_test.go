@@ -205,7 +205,8 @@ func TestCountersignInput(t *testing.T) {
 		"two parts":         []byte("a.b"),
 		"bad base64":        []byte("eyJ.!!.AA"),
 		"countersigned":     twice,
-		"cose":              mustSign(t, w.signer(nEd, w.ed, false), []byte("1"), COSE),
+		"cose countersigned": mustCountersign(t, gateway, mustSign(t, w.signer(nEd, w.ed, false), []byte("1"), COSE)),
+		"cose not canonical": append([]byte{0xd8, 0x12}, mustSign(t, w.signer(nEd, w.ed, false), []byte("1"), COSE)[1:]...),
 		"duplicate members": []byte(`{"payload":"MQ","payload":"Mg","protected":"e30","signature":"AA"}`),
 	} {
 		if _, err := gateway.Countersign(msg); err == nil {

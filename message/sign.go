@@ -164,6 +164,27 @@ func (s *Signer) signJWS(payload []byte, f Format, h *header) ([]byte, error) {
 }
 
 func (s *Signer) signCOSE(payload []byte, h *header) ([]byte, error) {
+	alg, prot, err := coseProtected(h)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := cose.NewSigner(alg, s.Key)
+	if err != nil {
+		return nil, fmt.Errorf("message: %w", err)
+	}
+	msg := cose.Sign1Message{Headers: cose.Headers{Protected: prot, Unprotected: cose.UnprotectedHeader{}}, Payload: payload}
+	if err := msg.Sign(s.rand(), nil, signer); err != nil {
+		return nil, fmt.Errorf("message: %w", err)
+	}
+	out, err := msg.MarshalCBOR()
+	if err != nil {
+		return nil, fmt.Errorf("message: %w", err)
+	}
+	return out, nil
+}
+
+// coseProtected is the COSE protected header for h, and its algorithm.
+func coseProtected(h *header) (cose.Algorithm, cose.ProtectedHeader, error) {
 	var alg cose.Algorithm
 	for c, a := range coseAlgorithms {
 		if a == h.alg {
@@ -171,11 +192,7 @@ func (s *Signer) signCOSE(payload []byte, h *header) ([]byte, error) {
 		}
 	}
 	if alg == 0 {
-		return nil, fmt.Errorf("message: %s keys cannot sign COSE messages here (ES256 and EdDSA only)", h.alg)
-	}
-	signer, err := cose.NewSigner(alg, s.Key)
-	if err != nil {
-		return nil, fmt.Errorf("message: %w", err)
+		return 0, nil, fmt.Errorf("message: %s keys cannot sign COSE messages here (ES256 and EdDSA only)", h.alg)
 	}
 	claims := map[any]any{claimIat: h.iat, claimCti: h.id}
 	if h.exp != 0 {
@@ -198,13 +215,5 @@ func (s *Signer) signCOSE(payload []byte, h *header) ([]byte, error) {
 		}
 		prot[labelX5Chain] = certs
 	}
-	msg := cose.Sign1Message{Headers: cose.Headers{Protected: prot, Unprotected: cose.UnprotectedHeader{}}, Payload: payload}
-	if err := msg.Sign(s.rand(), nil, signer); err != nil {
-		return nil, fmt.Errorf("message: %w", err)
-	}
-	out, err := msg.MarshalCBOR()
-	if err != nil {
-		return nil, fmt.Errorf("message: %w", err)
-	}
-	return out, nil
+	return alg, prot, nil
 }

@@ -147,6 +147,10 @@ type parsed struct {
 	id            string
 	// check verifies the signature with pub and returns the payload.
 	check func(pub crypto.PublicKey) ([]byte, error)
+	// counter, for a COSE_Sign1 that carries a countersignature, parses
+	// the countersignature (header rules, a check bound to this message);
+	// nil otherwise.
+	counter func() (*parsed, error)
 }
 
 // Verify authenticates a message in any accepted format: decode, header
@@ -174,16 +178,29 @@ func (v *Verifier) verify(ctx context.Context, msg []byte) (*Verified, time.Time
 	if len(msg) == 0 {
 		return nil, zero, fail(ReasonMalformed, "empty message")
 	}
-	var p *parsed
-	var err error
-	if msg[0] == '{' || isBase64URL(msg[0]) {
-		p, err = parseJWS(msg)
-	} else {
-		p, err = parseCOSE(msg)
-	}
+	p, err := parse(msg)
 	if err != nil {
 		return nil, zero, err
 	}
+	return v.authenticate(ctx, p)
+}
+
+// parse decodes a message in any format and applies the header rules.
+func parse(msg []byte) (*parsed, error) {
+	if len(msg) == 0 {
+		return nil, fail(ReasonMalformed, "empty message")
+	}
+	if msg[0] == '{' || isBase64URL(msg[0]) {
+		return parseJWS(msg)
+	}
+	return parseCOSE(msg)
+}
+
+// authenticate takes a parsed message through the steps that follow the
+// header rules: claims present, key, signer, time window.
+func (v *Verifier) authenticate(ctx context.Context, p *parsed) (*Verified, time.Time, error) {
+	var zero time.Time
+	var err error
 	if !v.accepts(p.format) {
 		return nil, zero, fail(ReasonMalformed, "%s messages are not accepted here", p.format)
 	}
@@ -296,20 +313,43 @@ func isBase64URL(c byte) bool {
 // ClaimedName returns the signer a message names (the DANCE owner name of
 // its dns: URI) after decoding it and applying the header rules, without
 // verifying anything: for choosing an allow-list or routing, never for
-// trusting the message.
+// trusting the message. For a countersigned message it is the first
+// signer's name; ClaimedNames gives both.
 func ClaimedName(msg []byte) (string, error) {
-	if len(msg) == 0 {
-		return "", fail(ReasonMalformed, "empty message")
+	signer, _, err := ClaimedNames(msg)
+	return signer, err
+}
+
+// ClaimedNames returns the names a message claims for its signer and, for
+// a countersigned message (what Signer.Countersign makes), its
+// countersigner; countersigner is empty for a message with one
+// signature. Like ClaimedName it verifies nothing: for log lines and
+// routing, never for trusting the message.
+func ClaimedNames(msg []byte) (signer, countersigner string, err error) {
+	if len(msg) > 0 && msg[0] == '{' {
+		if j, err := decodeJWSJSON(msg); err == nil && len(j.Signatures) == 2 {
+			first, second := j.Signatures[0], j.Signatures[1]
+			p, err := jwsParts(first.Protected, *j.Payload, first.Signature, first.Header)
+			if err != nil {
+				return "", "", err
+			}
+			q, err := jwsParts(second.Protected, *j.Payload, second.Signature, second.Header)
+			if err != nil {
+				return p.name, "", fmt.Errorf("countersignature: %w", err)
+			}
+			return p.name, q.name, nil
+		}
 	}
-	var p *parsed
-	var err error
-	if msg[0] == '{' || isBase64URL(msg[0]) {
-		p, err = parseJWS(msg)
-	} else {
-		p, err = parseCOSE(msg)
-	}
+	p, err := parse(msg)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return p.name, nil
+	if p.counter != nil {
+		c, err := p.counter()
+		if err != nil {
+			return p.name, "", fmt.Errorf("countersignature: %w", err)
+		}
+		return p.name, c.name, nil
+	}
+	return p.name, "", nil
 }
