@@ -116,6 +116,9 @@ func coseHeader(hdr cose.Headers) (*parsed, error) {
 			return nil, fail(ReasonHeader, "label %d in the unprotected header: it must be protected", l)
 		}
 	}
+	if _, ok := hdr.Unprotected[hdrSeq]; ok {
+		return nil, fail(ReasonHeader, "label %q in the unprotected header: it must be protected", hdrSeq)
+	}
 	h := hdr.Protected
 	p := &parsed{format: COSE}
 	calg, err := h.Algorithm()
@@ -170,6 +173,17 @@ func coseHeader(hdr cose.Headers) (*parsed, error) {
 		if err := p.setChain(ders); err != nil {
 			return nil, err
 		}
+	}
+	if v, ok := h[hdrSeq]; ok {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fail(ReasonHeader, "seq must be a text string")
+		}
+		seq, err := parseSeq(s)
+		if err != nil {
+			return nil, err
+		}
+		p.seq = seq
 	}
 	if v, ok := h[labelCWTClaims]; ok {
 		claims, ok := v.(map[any]any)

@@ -28,7 +28,7 @@ const (
 
 // unprotectedForbidden are the parameters refused in an unprotected JWS
 // header: whoever forwards the message could change them.
-var unprotectedForbidden = []string{hdrAlg, hdrKid, hdrX5U, hdrX5C, hdrJWK, hdrJKU, hdrCrit, hdrB64, hdrIat, hdrExp, hdrNbf, hdrJti, "x5t", "x5t#S256"}
+var unprotectedForbidden = []string{hdrAlg, hdrKid, hdrX5U, hdrX5C, hdrJWK, hdrJKU, hdrCrit, hdrB64, hdrIat, hdrExp, hdrNbf, hdrJti, hdrSeq, "x5t", "x5t#S256"}
 
 // maxID bounds a message id.
 const maxID = 255
@@ -230,6 +230,17 @@ func jwsHeader(raw []byte) (*parsed, error) {
 	}
 	if err := jsonString(h, hdrJti, &p.id); err != nil {
 		return nil, err
+	}
+	var seq string
+	if err := jsonString(h, hdrSeq, &seq); err != nil {
+		return nil, err
+	}
+	if seq != "" {
+		q, err := parseSeq(seq)
+		if err != nil {
+			return nil, err
+		}
+		p.seq = q
 	}
 	return p, nil
 }

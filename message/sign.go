@@ -41,6 +41,9 @@ type Signer struct {
 	Lifetime time.Duration
 	// Time returns the current time; nil means time.Now.
 	Time func() time.Time
+	// Seq, when not nil, numbers the messages (a "seq" header parameter)
+	// so that receivers can tell lost ones: see Sequence.
+	Seq *Sequence
 	// Rand is the source of message ids (and of signature randomness);
 	// nil means crypto/rand.
 	Rand io.Reader
@@ -53,6 +56,8 @@ type header struct {
 	chain    [][]byte
 	iat, exp int64
 	id       []byte
+	// seq, when not empty, is the hdrSeq value.
+	seq string
 	// countersigns, when not empty, is the digest of the signature a
 	// countersignature covers (hdrCountersigns).
 	countersigns string
@@ -91,6 +96,9 @@ func (s *Signer) header() (*header, error) {
 	h.iat = t.Unix()
 	if s.Lifetime > 0 {
 		h.exp = t.Add(s.Lifetime).Unix()
+	}
+	if s.Seq != nil {
+		h.seq = s.Seq.take()
 	}
 	h.id = make([]byte, idBytes)
 	if _, err := io.ReadFull(s.rand(), h.id); err != nil {
@@ -137,6 +145,9 @@ func (s *Signer) signJWS(payload []byte, f Format, h *header) ([]byte, error) {
 	}
 	if h.countersigns != "" {
 		opts.WithHeader(hdrCountersigns, h.countersigns)
+	}
+	if h.seq != "" {
+		opts.WithHeader(hdrSeq, h.seq)
 	}
 	if len(h.chain) > 0 {
 		var x5c []string
@@ -203,6 +214,9 @@ func coseProtected(h *header) (cose.Algorithm, cose.ProtectedHeader, error) {
 		labelKid:       []byte(h.uri),
 		labelX5U:       h.uri,
 		labelCWTClaims: claims,
+	}
+	if h.seq != "" {
+		prot[hdrSeq] = h.seq
 	}
 	switch len(h.chain) {
 	case 0:

@@ -134,6 +134,10 @@ type Verified struct {
 	Expires  time.Time `json:"expires,omitzero"`
 	// ID is the message id: jti, or cti in hexadecimal.
 	ID string `json:"id"`
+	// Seq is the message's place in its signer's stream, when the signer
+	// numbers its messages (Signer.Seq); nil otherwise. It is
+	// authenticated with the rest of the protected header.
+	Seq *Seq `json:"seq,omitempty"`
 }
 
 // parsed is a decoded message whose header passed the rules, before any
@@ -145,6 +149,7 @@ type parsed struct {
 	chain         []*x509.Certificate
 	iat, exp, nbf time.Time
 	id            string
+	seq           *Seq
 	// check verifies the signature with pub and returns the payload.
 	check func(pub crypto.PublicKey) ([]byte, error)
 	// counter, for a COSE_Sign1 that carries a countersignature, parses
@@ -212,7 +217,7 @@ func (v *Verifier) authenticate(ctx context.Context, p *parsed) (*Verified, time
 	if p.id == "" {
 		return nil, zero, fail(ReasonMissingClaim, "no message id (jti, cti): replays cannot be told apart")
 	}
-	out := &Verified{Format: p.format, Algorithm: p.alg, IssuedAt: p.iat, Expires: p.exp, ID: p.id}
+	out := &Verified{Format: p.format, Algorithm: p.alg, IssuedAt: p.iat, Expires: p.exp, ID: p.id, Seq: p.seq}
 	if len(p.chain) > 0 {
 		// The carried leaf's key is checked before any DNS traffic.
 		leaf := p.chain[0]
