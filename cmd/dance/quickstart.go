@@ -27,7 +27,10 @@ func quickstartCommand() *cli.Command {
 validates against the zone's key; provisions two devices and a user and
 publishes their TLSA records; runs the proxy (http mode) in front of a small
 backend; connects through it with each identity and with one never published;
-revokes a device and waits out the TTL until it is refused. Everything listens
+revokes a device and waits out the TTL until it is refused; runs the sensor →
+gateway → cloud flow of signed readings (JWS and COSE, countersigned by a
+gateway) in-process, with the mosquitto commands that run it between
+processes. Everything listens
 on 127.0.0.1 on ports it picks, needs no root and no configuration, and is
 stopped at the end (also on Ctrl-C).
 

@@ -274,6 +274,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		{"Run the proxy (http mode) in front of a backend", q.startProxy},
 		{"Connect through the proxy with each identity", q.connectAll},
 		{"Revoke " + dev2 + ": remove its record", q.revoke},
+		{"Signed readings: sensor → gateway → cloud", q.messages},
 	}
 	var failed *StepError
 	for i, s := range steps {
