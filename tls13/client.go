@@ -2,7 +2,6 @@ package tls13
 
 import (
 	"bytes"
-	"crypto/ecdh"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -30,12 +29,14 @@ type clientHS struct {
 	c       *Conn
 	curves  []CurveID
 	hello   wire.ClientHello
-	key     *ecdh.PrivateKey
-	group   CurveID
+	keys    []*groupKey // the shares offered in the current ClientHello
+	group   CurveID     // the group of the share the server took
 	tr      *transcript.Transcript
 	sched   *keysched.Schedule
 	sentCCS bool
 	certReq *wire.CertificateRequest
+	session *ClientSessionState // offered in the ClientHello; nil: none
+	psk     []byte              // the session's PSK, once the server accepted it
 }
 
 func (c *Conn) clientHandshake() error {
@@ -66,13 +67,20 @@ func (c *Conn) clientHandshake() error {
 	return hs.readServerFlight()
 }
 
-func (hs *clientHS) newKeyShare(g CurveID) (wire.Extension, error) {
-	k, err := g.ecdh().GenerateKey(hs.c.cfg.rand())
-	if err != nil {
-		return wire.Extension{}, err
+// newKeyShares generates the key shares for groups and returns their
+// key_share extension.
+func (hs *clientHS) newKeyShares(groups ...CurveID) (wire.Extension, error) {
+	hs.keys = hs.keys[:0]
+	shares := make([]wire.KeyShare, 0, len(groups))
+	for _, g := range groups {
+		k, err := newGroupKey(g, hs.c.cfg.rand())
+		if err != nil {
+			return wire.Extension{}, err
+		}
+		hs.keys = append(hs.keys, k)
+		shares = append(shares, wire.KeyShare{Group: uint16(g), Data: k.share()})
 	}
-	hs.key, hs.group = k, g
-	return wire.NewClientKeyShareExtension([]wire.KeyShare{{Group: uint16(g), Data: k.PublicKey().Bytes()}}), nil
+	return wire.NewClientKeyShareExtension(shares), nil
 }
 
 func (hs *clientHS) sendFirstHello() error {
@@ -94,7 +102,7 @@ func (hs *clientHS) sendFirstHello() error {
 	for i, g := range hs.curves {
 		groups[i] = uint16(g)
 	}
-	share, err := hs.newKeyShare(hs.curves[0])
+	share, err := hs.newKeyShares(firstShares(hs.curves)...)
 	if err != nil {
 		return err
 	}
@@ -112,6 +120,12 @@ func (hs *clientHS) sendFirstHello() error {
 	if len(cfg.NextProtos) > 0 {
 		m.Extensions = append(m.Extensions, wire.NewALPNExtension(cfg.NextProtos))
 	}
+	limit, err := cfg.recordSizeLimit()
+	if err != nil {
+		return err
+	}
+	m.Extensions = append(m.Extensions, wire.NewRecordSizeLimitExtension(limit))
+	hs.offerSession() // pre_shared_key comes last
 	return hs.writeHello()
 }
 
@@ -161,12 +175,16 @@ func (hs *clientHS) readServerHello() (*wire.ServerHello, error) {
 	if !slices.Contains(clientSuites, sh.CipherSuite) {
 		return nil, alert.Errorf(alert.IllegalParameter, "cipher suite %#04x we did not offer", sh.CipherSuite)
 	}
-	if sh.SelectedIdentity >= 0 {
+	if sh.SelectedIdentity >= 0 && hs.session == nil {
 		return nil, alert.Errorf(alert.IllegalParameter, "pre_shared_key selected, none offered")
 	}
 	for _, e := range sh.Extensions {
 		switch e.Type {
 		case wire.ExtSupportedVersions, wire.ExtKeyShare, wire.ExtCookie:
+		case wire.ExtPreSharedKey:
+			if hs.session == nil {
+				return nil, alert.Errorf(alert.UnsupportedExtension, "pre_shared_key not offered")
+			}
 		default:
 			// RFC 8446 §4.1.4: an extension not offered in the
 			// ClientHello (cookie excepted) is unsupported_extension.
@@ -186,10 +204,12 @@ func (hs *clientHS) retry(hrr *wire.ServerHello) (*wire.ServerHello, error) {
 	var newShare *wire.Extension
 	if hrr.SelectedGroup != 0 {
 		g := CurveID(hrr.SelectedGroup)
-		if !slices.Contains(hs.curves, g) || g == hs.group {
+		// RFC 8446 §4.1.4: a group not offered, or one a share was
+		// sent for, is an illegal_parameter.
+		if !slices.Contains(hs.curves, g) || hs.keyFor(g) != nil {
 			return nil, alert.Errorf(alert.IllegalParameter, "HelloRetryRequest selects group %v", g)
 		}
-		e, err := hs.newKeyShare(g)
+		e, err := hs.newKeyShares(g)
 		if err != nil {
 			return nil, err
 		}
@@ -206,12 +226,16 @@ func (hs *clientHS) retry(hrr *wire.ServerHello) (*wire.ServerHello, error) {
 		if e.Type == wire.ExtKeyShare && newShare != nil {
 			e = *newShare
 		}
+		if e.Type == wire.ExtPreSharedKey {
+			continue // offered again, last, by retrySession
+		}
 		exts = append(exts, e)
 	}
 	if hrr.Cookie != nil {
 		exts = append(exts, wire.NewCookieExtension(hrr.Cookie))
 	}
 	hs.hello.Extensions = exts
+	hs.retrySession(c.suite)
 	if err := hs.sendCCS(); err != nil {
 		return nil, err
 	}
@@ -252,21 +276,22 @@ func (hs *clientHS) handshakeKeys(sh *wire.ServerHello) error {
 		// key exchange (RFC 8446 §4.2.8, §9.2).
 		return alert.Errorf(alert.MissingExtension, "ServerHello without key_share")
 	}
-	if CurveID(sh.KeyShare.Group) != hs.group {
-		return alert.Errorf(alert.IllegalParameter, "server share for group %v, ours is %v", CurveID(sh.KeyShare.Group), hs.group)
+	key := hs.keyFor(CurveID(sh.KeyShare.Group))
+	if key == nil {
+		return alert.Errorf(alert.IllegalParameter, "server share for group %v, for which we sent none", CurveID(sh.KeyShare.Group))
 	}
-	peer, err := hs.group.ecdh().NewPublicKey(sh.KeyShare.Data)
+	hs.group = key.group
+	shared, err := key.sharedSecret(sh.KeyShare.Data)
 	if err != nil {
-		return &alert.Error{Alert: alert.IllegalParameter, Reason: "server key share", Err: err}
-	}
-	shared, err := hs.key.ECDH(peer)
-	if err != nil {
-		return &alert.Error{Alert: alert.IllegalParameter, Reason: "server key share", Err: err}
+		return err
 	}
 	defer clear(shared)
 	if c.suite == nil {
 		c.suite = record.SuiteByID(sh.CipherSuite)
 		hs.tr.SetHash(c.suite.Hash)
+	}
+	if err := hs.acceptServerPSK(sh); err != nil {
+		return err
 	}
 	hs.tr.Add(sh.Marshal())
 	c.state.Version = wire.VersionTLS13
@@ -274,11 +299,17 @@ func (hs *clientHS) handshakeKeys(sh *wire.ServerHello) error {
 	c.state.Group = hs.group
 	c.state.ServerName = c.cfg.ServerName
 
-	hs.sched = keysched.New(c.suite.Hash, nil)
+	hs.sched = keysched.New(c.suite.Hash, hs.psk)
 	hs.sched.Handshake(shared)
 	th := hs.tr.Sum()
 	// From here on our records, alerts included, are protected with the
-	// handshake keys (RFC 8446 §2: all messages after ServerHello).
+	// handshake keys (RFC 8446 §2: all messages after ServerHello). The
+	// compatibility change_cipher_spec goes first (RFC 8446 §D.4), so a
+	// middlebox, or a peer expecting it, sees it before any protected
+	// record, an alert refusing the server's flight included.
+	if err := hs.sendCCS(); err != nil {
+		return err
+	}
 	c.setWriteSecret(hs.sched.Derive(keysched.LabelClientHandshake, th))
 	return c.setReadSecret(hs.sched.Derive(keysched.LabelServerHandshake, th))
 }
@@ -312,39 +343,15 @@ func (hs *clientHS) readServerFlight() error {
 	}
 	hs.tr.Add(msg)
 
-	if msg, err = hs.next(wire.TypeCertificateRequest, wire.TypeCertificate); err != nil {
+	var chain []*x509.Certificate
+	if hs.psk != nil {
+		// RFC 8446 §2.2: a PSK handshake authenticates the server by
+		// the PSK; no Certificate, CertificateRequest or
+		// CertificateVerify follows.
+		chain = hs.session.peerCerts
+	} else if chain, err = hs.readServerAuth(); err != nil {
 		return err
 	}
-	if wire.HandshakeType(msg[0]) == wire.TypeCertificateRequest {
-		cr := &wire.CertificateRequest{}
-		if err := cr.Unmarshal(msg); err != nil {
-			return err
-		}
-		// RFC 8446 §4.3.2: zero length in the main handshake.
-		if len(cr.Context) != 0 {
-			return alert.Errorf(alert.IllegalParameter, "CertificateRequest context in the handshake")
-		}
-		hs.certReq = cr
-		hs.tr.Add(msg)
-		if msg, err = hs.next(wire.TypeCertificate); err != nil {
-			return err
-		}
-	}
-	chain, err := hs.readServerCertificate(msg)
-	if err != nil {
-		return err
-	}
-	if msg, err = hs.next(wire.TypeCertificateVerify); err != nil {
-		return err
-	}
-	var cv wire.CertificateVerify
-	if err := cv.Unmarshal(msg); err != nil {
-		return err
-	}
-	if err := sigalg.Verify(chain[0].PublicKey, cv.Algorithm, sigalg.Schemes(), sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
-		return err
-	}
-	hs.tr.Add(msg)
 
 	if msg, err = hs.next(wire.TypeFinished); err != nil {
 		return err
@@ -370,9 +377,6 @@ func (hs *clientHS) readServerFlight() error {
 	}
 	c.state.PeerCertificates = chain
 
-	if err := hs.sendCCS(); err != nil {
-		return err
-	}
 	if hs.certReq != nil {
 		if err := hs.sendClientCertificate(); err != nil {
 			return err
@@ -383,7 +387,53 @@ func (hs *clientHS) readServerFlight() error {
 		return err
 	}
 	c.setWriteSecret(cats)
+	if c.cfg.ClientSessionCache != nil {
+		// RFC 8446 §7.1: the resumption master secret covers the
+		// client's Finished.
+		c.resMaster = hs.sched.Derive(keysched.LabelResumptionMaster, hs.tr.Sum())
+	}
 	return nil
+}
+
+// readServerAuth reads CertificateRequest (optional), Certificate and
+// CertificateVerify (RFC 8446 §4.3.2, §4.4.2, §4.4.3) and returns the
+// verified chain.
+func (hs *clientHS) readServerAuth() ([]*x509.Certificate, error) {
+	msg, err := hs.next(wire.TypeCertificateRequest, wire.TypeCertificate)
+	if err != nil {
+		return nil, err
+	}
+	if wire.HandshakeType(msg[0]) == wire.TypeCertificateRequest {
+		cr := &wire.CertificateRequest{}
+		if err := cr.Unmarshal(msg); err != nil {
+			return nil, err
+		}
+		// RFC 8446 §4.3.2: zero length in the main handshake.
+		if len(cr.Context) != 0 {
+			return nil, alert.Errorf(alert.IllegalParameter, "CertificateRequest context in the handshake")
+		}
+		hs.certReq = cr
+		hs.tr.Add(msg)
+		if msg, err = hs.next(wire.TypeCertificate); err != nil {
+			return nil, err
+		}
+	}
+	chain, err := hs.readServerCertificate(msg)
+	if err != nil {
+		return nil, err
+	}
+	if msg, err = hs.next(wire.TypeCertificateVerify); err != nil {
+		return nil, err
+	}
+	var cv wire.CertificateVerify
+	if err := cv.Unmarshal(msg); err != nil {
+		return nil, err
+	}
+	if err := sigalg.Verify(chain[0].PublicKey, cv.Algorithm, sigalg.Schemes(), sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
+		return nil, err
+	}
+	hs.tr.Add(msg)
+	return chain, nil
 }
 
 // checkEncryptedExtensions accepts only answers to what we offered (RFC
@@ -409,6 +459,10 @@ func (hs *clientHS) checkEncryptedExtensions(ee *wire.EncryptedExtensions) error
 				return alert.Errorf(alert.IllegalParameter, "ALPN protocol %q not offered", ee.ALPN)
 			}
 			c.state.NegotiatedProtocol = ee.ALPN
+		case wire.ExtRecordSizeLimit:
+			if err := c.applyRecordLimits(ee.RecordSizeLimit); err != nil {
+				return err
+			}
 		default:
 			return alert.Errorf(alert.UnsupportedExtension, "EncryptedExtensions extension %d not offered", e.Type)
 		}

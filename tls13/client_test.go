@@ -191,20 +191,24 @@ func TestClientAgainstCryptoTLS(t *testing.T) {
 		clientCert string
 	}
 	cases := map[string]tc{
-		"AES-128-GCM X25519":    {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519},
-		"AES-256-GCM X25519":    {suite: tls.TLS_AES_256_GCM_SHA384, wantGroup: X25519},
-		"ChaCha20 X25519":       {suite: tls.TLS_CHACHA20_POLY1305_SHA256, wantGroup: X25519},
+		"AES-128-GCM X25519":    {suite: tls.TLS_AES_128_GCM_SHA256, cliCurves: []CurveID{X25519}, wantGroup: X25519},
+		"AES-256-GCM X25519":    {suite: tls.TLS_AES_256_GCM_SHA384, cliCurves: []CurveID{X25519}, wantGroup: X25519},
+		"ChaCha20 X25519":       {suite: tls.TLS_CHACHA20_POLY1305_SHA256, cliCurves: []CurveID{X25519}, wantGroup: X25519},
 		"AES-128-GCM P-256":     {suite: tls.TLS_AES_128_GCM_SHA256, cliCurves: []CurveID{CurveP256}, wantGroup: CurveP256},
 		"AES-256-GCM P-256":     {suite: tls.TLS_AES_256_GCM_SHA384, cliCurves: []CurveID{CurveP256}, wantGroup: CurveP256},
 		"ChaCha20 P-256":        {suite: tls.TLS_CHACHA20_POLY1305_SHA256, cliCurves: []CurveID{CurveP256}, wantGroup: CurveP256},
 		"HRR to P-256":          {suite: tls.TLS_AES_128_GCM_SHA256, srvCurves: []tls.CurveID{tls.CurveP256}, wantGroup: CurveP256, wantHRR: true},
 		"HRR to X25519 AES-256": {suite: tls.TLS_AES_256_GCM_SHA384, srvCurves: []tls.CurveID{tls.X25519}, cliCurves: []CurveID{CurveP256, X25519}, wantGroup: X25519, wantHRR: true},
-		"ALPN":                  {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519, alpnSrv: []string{"h2", "dance/1"}, alpnCli: []string{"dance/1", "http/1.1"}, wantALPN: "dance/1"},
-		"ALPN server has none":  {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519, alpnCli: []string{"dance/1"}},
-		"client cert ECDSA":     {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519, clientCert: "ecdsa"},
-		"client cert Ed25519":   {suite: tls.TLS_AES_256_GCM_SHA384, wantGroup: X25519, clientCert: "ed25519"},
-		"client cert RSA-PSS":   {suite: tls.TLS_CHACHA20_POLY1305_SHA256, wantGroup: X25519, clientCert: "rsa"},
+		"ALPN":                  {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519MLKEM768, alpnSrv: []string{"h2", "dance/1"}, alpnCli: []string{"dance/1", "http/1.1"}, wantALPN: "dance/1"},
+		"ALPN server has none":  {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519MLKEM768, alpnCli: []string{"dance/1"}},
+		"client cert ECDSA":     {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519MLKEM768, clientCert: "ecdsa"},
+		"client cert Ed25519":   {suite: tls.TLS_AES_256_GCM_SHA384, wantGroup: X25519MLKEM768, clientCert: "ed25519"},
+		"client cert RSA-PSS":   {suite: tls.TLS_CHACHA20_POLY1305_SHA256, wantGroup: X25519MLKEM768, clientCert: "rsa"},
 		"client cert after HRR": {suite: tls.TLS_AES_128_GCM_SHA256, srvCurves: []tls.CurveID{tls.CurveP256}, wantGroup: CurveP256, wantHRR: true, clientCert: "ed25519"},
+		"AES-256-GCM P-384":     {suite: tls.TLS_AES_256_GCM_SHA384, cliCurves: []CurveID{CurveP384}, wantGroup: CurveP384},
+		"HRR to P-384":          {suite: tls.TLS_AES_128_GCM_SHA256, srvCurves: []tls.CurveID{tls.CurveP384}, wantGroup: CurveP384, wantHRR: true},
+		"X25519MLKEM768 only":   {suite: tls.TLS_CHACHA20_POLY1305_SHA256, cliCurves: []CurveID{X25519MLKEM768}, wantGroup: X25519MLKEM768},
+		"HRR to X25519MLKEM768": {suite: tls.TLS_AES_256_GCM_SHA384, srvCurves: []tls.CurveID{tls.X25519MLKEM768}, cliCurves: []CurveID{X25519, X25519MLKEM768}, wantGroup: X25519MLKEM768, wantHRR: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -2,48 +2,12 @@ package tls13
 
 import (
 	"crypto"
-	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"time"
-
-	"github.com/dnsbound/dance/tls13/internal/wire"
 )
-
-// CurveID names a key exchange group (RFC 8446 §4.2.7, NamedGroup).
-type CurveID uint16
-
-// Key exchange groups the engine implements.
-const (
-	X25519    CurveID = CurveID(wire.GroupX25519)    // RFC 7748
-	CurveP256 CurveID = CurveID(wire.GroupSecp256r1) // secp256r1, FIPS 186
-)
-
-// defaultCurves is the order used when Config.CurvePreferences is empty:
-// X25519 first, its share sent in the first ClientHello.
-var defaultCurves = []CurveID{X25519, CurveP256}
-
-func (c CurveID) ecdh() ecdh.Curve {
-	switch c {
-	case X25519:
-		return ecdh.X25519()
-	case CurveP256:
-		return ecdh.P256()
-	}
-	return nil
-}
-
-func (c CurveID) String() string {
-	switch c {
-	case X25519:
-		return "X25519"
-	case CurveP256:
-		return "P-256"
-	}
-	return fmt.Sprintf("group(%#04x)", uint16(c))
-}
 
 // Certificate is a certificate chain and the key of its first certificate,
 // which the engine uses to sign CertificateVerify (RFC 8446 §4.4.3).
@@ -117,13 +81,34 @@ type Config struct {
 
 	// CurvePreferences are the key exchange groups, most preferred
 	// first. A client sends the first one's key share in its first
-	// ClientHello; a server takes the first it shares with the client,
-	// asking with a HelloRetryRequest for a share it lacks. Empty means
-	// X25519 then P-256.
+	// ClientHello (and an X25519 share too when the first is
+	// X25519MLKEM768 and X25519 follows); a server takes the first it
+	// has a client share for, or else the first it shares with the
+	// client, asking for it with a HelloRetryRequest. Empty means
+	// X25519MLKEM768, X25519, P-256, P-384.
 	CurvePreferences []CurveID
 
-	// Time returns the current time for certificate validity; nil means
-	// time.Now.
+	// RecordSizeLimit is the largest plaintext of a protected record
+	// this side accepts, content type and padding included, advertised
+	// with record_size_limit (RFC 8449) and enforced once the peer has
+	// acknowledged it: 64 to 16385; 0 means 16385, the protocol's own
+	// limit. Constrained devices lower it to bound their buffers.
+	RecordSizeLimit int
+
+	// ClientSessionCache, for a client, keeps the sessions (tickets)
+	// servers issue, to resume them in later handshakes (RFC 8446 §2.2).
+	// nil: no tickets are kept, every handshake is a full one. A cache
+	// may be shared by Configs.
+	ClientSessionCache ClientSessionCache
+
+	// SessionTicketsDisabled, for a server, stops it issuing tickets and
+	// resuming sessions. By default a server sends one NewSessionTicket
+	// per connection, sealed with a key it makes, rotates daily and keeps
+	// in memory only, and resumes the tickets it can open.
+	SessionTicketsDisabled bool
+
+	// Time returns the current time for certificate validity and ticket
+	// lifetimes; nil means time.Now.
 	Time func() time.Time
 
 	// editMessage, set by tests only, rewrites each protected handshake
@@ -157,7 +142,7 @@ func (c *Config) curves() ([]CurveID, error) {
 	}
 	seen := map[CurveID]bool{}
 	for _, g := range c.CurvePreferences {
-		if g.ecdh() == nil {
+		if !g.implemented() {
 			return nil, fmt.Errorf("tls13: Config.CurvePreferences: %v is not implemented", g)
 		}
 		if seen[g] {

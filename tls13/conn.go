@@ -58,8 +58,12 @@ type ConnectionState struct {
 	ServerName string
 	// NegotiatedProtocol is the ALPN protocol; "" when none.
 	NegotiatedProtocol string
-	// PeerCertificates is the peer's chain, end-entity first.
+	// PeerCertificates is the peer's chain, end-entity first; after a
+	// resumption, the chain of the original connection.
 	PeerCertificates []*x509.Certificate
+	// Resumed: the handshake resumed a session with a ticket (PSK with
+	// (EC)DHE, RFC 8446 §2.2).
+	Resumed bool
 }
 
 // Conn is a TLS 1.3 connection over a net.Conn. Its handshake runs on the
@@ -88,8 +92,9 @@ type Conn struct {
 	outSec   []byte
 	closed   bool
 
-	suite *record.Suite
-	state ConnectionState
+	suite     *record.Suite
+	state     ConnectionState
+	resMaster []byte // resumption_master_secret, kept by a client with a session cache
 }
 
 // Client returns a client-side Conn over conn. cfg must not be nil.
@@ -358,9 +363,12 @@ func (c *Conn) handlePostHandshake(msg []byte) error {
 		if !c.isClient {
 			return alert.Errorf(alert.UnexpectedMessage, "NewSessionTicket from a client")
 		}
-		// Validated, then dropped: resumption is not implemented yet.
 		var m wire.NewSessionTicket
-		return m.Unmarshal(msg)
+		if err := m.Unmarshal(msg); err != nil {
+			return err
+		}
+		c.storeTicket(&m)
+		return nil
 	case wire.TypeKeyUpdate:
 		var m wire.KeyUpdate
 		if err := m.Unmarshal(msg); err != nil {

@@ -113,6 +113,8 @@ func TestClientAgainstOpenSSL(t *testing.T) {
 		"client cert ECDSA":   {suite: record.TLS_AES_128_GCM_SHA256, groups: "X25519", wantGroup: X25519, clientCert: "ecdsa"},
 		"client cert Ed25519": {suite: record.TLS_AES_256_GCM_SHA384, groups: "X25519", wantGroup: X25519, clientCert: "ed25519"},
 		"client cert RSA-PSS": {suite: record.TLS_CHACHA20_POLY1305_SHA256, groups: "X25519", wantGroup: X25519, clientCert: "rsa"},
+		"AES-256-GCM P-384":   {suite: record.TLS_AES_256_GCM_SHA384, groups: "P-384", cliCurves: []CurveID{CurveP384}, wantGroup: CurveP384},
+		"HRR to P-384":        {suite: record.TLS_AES_128_GCM_SHA256, groups: "P-384", wantGroup: CurveP384, wantHRR: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -168,6 +170,8 @@ func TestServerAgainstOpenSSL(t *testing.T) {
 		"HRR to P-256":        {suite: record.TLS_AES_128_GCM_SHA256, groups: "X25519:P-256", srvCurves: []CurveID{CurveP256}, wantGroup: CurveP256, wantHRR: true},
 		"client cert RSA":     {suite: record.TLS_AES_128_GCM_SHA256, groups: "X25519", wantGroup: X25519, clientCert: "rsa"},
 		"client cert Ed25519": {suite: record.TLS_AES_128_GCM_SHA256, groups: "X25519", wantGroup: X25519, clientCert: "ed25519"},
+		"AES-256-GCM P-384":   {suite: record.TLS_AES_256_GCM_SHA384, groups: "P-384", wantGroup: CurveP384},
+		"HRR to P-384":        {suite: record.TLS_AES_128_GCM_SHA256, groups: "X25519:P-384", srvCurves: []CurveID{CurveP384}, wantGroup: CurveP384, wantHRR: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package tls13
 
 import (
 	"bytes"
-	"crypto/ecdh"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -39,6 +38,8 @@ type serverHS struct {
 	sentCCS bool
 
 	clientApp []byte // client application traffic secret, for after its Finished
+	psk       []byte // the resumed session's PSK; nil: a full handshake
+	pskIndex  int    // the identity it came from
 }
 
 func (c *Conn) serverHandshake() error {
@@ -47,6 +48,9 @@ func (c *Conn) serverHandshake() error {
 	}
 	curves, err := c.cfg.curves()
 	if err != nil {
+		return err
+	}
+	if _, err := c.cfg.recordSizeLimit(); err != nil {
 		return err
 	}
 	hs := &serverHS{c: c, curves: curves, tr: transcript.New()}
@@ -58,13 +62,17 @@ func (c *Conn) serverHandshake() error {
 		return err
 	}
 	if hs.share == nil {
-		if err := hs.retry(msg); err != nil {
+		if msg, err = hs.retry(msg); err != nil {
 			return err
 		}
 	} else {
 		hs.tr.SetHash(c.suite.Hash)
-		hs.tr.Add(msg)
 	}
+	// The PSK binders cover the transcript up to the final ClientHello.
+	if err := hs.acceptPSK(); err != nil {
+		return err
+	}
+	hs.tr.Add(msg)
 	if err := hs.sendServerHello(); err != nil {
 		return err
 	}
@@ -194,15 +202,16 @@ func (hs *serverHS) sendCCS() error {
 }
 
 // retry sends a HelloRetryRequest with a cookie and reads the second
-// ClientHello (RFC 8446 §4.1.4).
-func (hs *serverHS) retry(ch1 []byte) error {
+// ClientHello (RFC 8446 §4.1.4), which it returns, not yet in the
+// transcript.
+func (hs *serverHS) retry(ch1 []byte) ([]byte, error) {
 	c := hs.c
 	hs.tr.Add(ch1)
 	hs.tr.SetHash(c.suite.Hash)
 	hs.tr.ReplaceWithMessageHash()
 	hs.cookie = make([]byte, cookieLen)
 	if _, err := io.ReadFull(c.cfg.rand(), hs.cookie); err != nil {
-		return err
+		return nil, err
 	}
 	hrr := wire.ServerHello{
 		LegacyVersion: record.LegacyVersion,
@@ -218,67 +227,56 @@ func (hs *serverHS) retry(ch1 []byte) error {
 	b := hrr.Marshal()
 	hs.tr.Add(b)
 	if err := c.rc.WriteRecord(record.TypeHandshake, b); err != nil {
-		return err
+		return nil, err
 	}
 	if err := hs.sendCCS(); err != nil {
-		return err
+		return nil, err
 	}
 	c.state.HelloRetried = true
 	first := hs.hello
 	msg, err := hs.readClientHello()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ch := hs.hello
 	// RFC 8446 §4.1.2: the second ClientHello answers the request: our
 	// cookie back, one share for the group asked for, and otherwise the
 	// same offer.
 	if !bytes.Equal(ch.Cookie, hs.cookie) {
-		return alert.Errorf(alert.IllegalParameter, "second ClientHello without our cookie")
+		return nil, alert.Errorf(alert.IllegalParameter, "second ClientHello without our cookie")
 	}
 	if len(ch.KeyShares) != 1 || ch.KeyShares[0].Group != uint16(hs.group) {
-		return alert.Errorf(alert.IllegalParameter, "second ClientHello without a single %v share", hs.group)
+		return nil, alert.Errorf(alert.IllegalParameter, "second ClientHello without a single %v share", hs.group)
 	}
 	if !bytes.Equal(ch.SessionID, first.SessionID) || !slices.Equal(ch.CipherSuites, first.CipherSuites) ||
 		!slices.Equal(ch.SupportedGroups, first.SupportedGroups) {
-		return alert.Errorf(alert.IllegalParameter, "second ClientHello changes the offer")
+		return nil, alert.Errorf(alert.IllegalParameter, "second ClientHello changes the offer")
 	}
 	if ch.EarlyData {
-		return alert.Errorf(alert.IllegalParameter, "early_data after HelloRetryRequest")
+		return nil, alert.Errorf(alert.IllegalParameter, "early_data after HelloRetryRequest")
 	}
 	hs.share = ch.KeyShares[0].Data
-	hs.tr.Add(msg)
-	return nil
+	return msg, nil
 }
 
 func (hs *serverHS) sendServerHello() error {
 	c := hs.c
-	peer, err := hs.group.ecdh().NewPublicKey(hs.share)
-	if err != nil {
-		return &alert.Error{Alert: alert.IllegalParameter, Reason: "client key share", Err: err}
-	}
-	key, err := hs.group.ecdh().GenerateKey(c.cfg.rand())
+	share, shared, err := serverKeyExchange(hs.group, c.cfg.rand(), hs.share)
 	if err != nil {
 		return err
 	}
-	shared, err := key.ECDH(peer)
-	if err != nil {
-		return &alert.Error{Alert: alert.IllegalParameter, Reason: "client key share", Err: err}
-	}
 	defer clear(shared)
-	return hs.sendHelloWithKey(key, shared)
-}
-
-func (hs *serverHS) sendHelloWithKey(key *ecdh.PrivateKey, shared []byte) error {
-	c := hs.c
 	sh := wire.ServerHello{
 		LegacyVersion: record.LegacyVersion,
 		SessionIDEcho: hs.hello.SessionID,
 		CipherSuite:   c.suite.ID,
 		Extensions: []wire.Extension{
 			wire.NewServerSupportedVersionsExtension(wire.VersionTLS13),
-			wire.NewServerKeyShareExtension(wire.KeyShare{Group: uint16(hs.group), Data: key.PublicKey().Bytes()}),
+			wire.NewServerKeyShareExtension(wire.KeyShare{Group: uint16(hs.group), Data: share}),
 		},
+	}
+	if hs.psk != nil {
+		sh.Extensions = append(sh.Extensions, wire.NewServerPreSharedKeyExtension(uint16(hs.pskIndex)))
 	}
 	if _, err := io.ReadFull(c.cfg.rand(), sh.Random[:]); err != nil {
 		return err
@@ -295,7 +293,7 @@ func (hs *serverHS) sendHelloWithKey(key *ecdh.PrivateKey, shared []byte) error 
 	c.state.CipherSuite = c.suite.ID
 	c.state.Group = hs.group
 
-	hs.sched = keysched.New(c.suite.Hash, nil)
+	hs.sched = keysched.New(c.suite.Hash, hs.psk)
 	hs.sched.Handshake(shared)
 	th := hs.tr.Sum()
 	c.setWriteSecret(hs.sched.Derive(keysched.LabelServerHandshake, th))
@@ -321,9 +319,39 @@ func (hs *serverHS) sendServerFlight() error {
 	if p := c.state.NegotiatedProtocol; p != "" {
 		ee.Extensions = append(ee.Extensions, wire.NewALPNExtension([]string{p}))
 	}
+	if v := hs.hello.RecordSizeLimit; v != 0 {
+		// RFC 8449 §4: answered only when offered; the client's limit
+		// binds our records from EncryptedExtensions on.
+		ours, _ := c.cfg.recordSizeLimit()
+		ee.Extensions = append(ee.Extensions, wire.NewRecordSizeLimitExtension(ours))
+		if err := c.applyRecordLimits(v); err != nil {
+			return err
+		}
+	}
 	if err := hs.writeMessage(ee.Marshal()); err != nil {
 		return err
 	}
+	if hs.psk == nil {
+		if err := hs.sendServerAuth(); err != nil {
+			return err
+		}
+	}
+	mac := keysched.FinishedMAC(c.suite.Hash, keysched.FinishedKey(c.suite.Hash, c.outSec), hs.tr.Sum())
+	if err := hs.writeMessage((&wire.Finished{VerifyData: mac}).Marshal()); err != nil {
+		return err
+	}
+	hs.sched.Master()
+	th := hs.tr.Sum()
+	c.setWriteSecret(hs.sched.Derive(keysched.LabelServerAppTraffic, th))
+	hs.clientApp = hs.sched.Derive(keysched.LabelClientAppTraffic, th)
+	return nil
+}
+
+// sendServerAuth sends CertificateRequest (when client certificates are
+// asked for), Certificate and CertificateVerify (RFC 8446 §4.3.2, §4.4.2,
+// §4.4.3); a PSK handshake sends none of them.
+func (hs *serverHS) sendServerAuth() error {
+	c := hs.c
 	if c.cfg.ClientAuth != NoClientCert {
 		cr := wire.CertificateRequest{Context: []byte{}, Extensions: []wire.Extension{
 			wire.NewSignatureAlgorithmsExtension(sigalg.Schemes(), false),
@@ -346,14 +374,6 @@ func (hs *serverHS) sendServerFlight() error {
 	if err := hs.writeMessage((&wire.CertificateVerify{Algorithm: hs.scheme, Signature: sig}).Marshal()); err != nil {
 		return err
 	}
-	mac := keysched.FinishedMAC(c.suite.Hash, keysched.FinishedKey(c.suite.Hash, c.outSec), hs.tr.Sum())
-	if err := hs.writeMessage((&wire.Finished{VerifyData: mac}).Marshal()); err != nil {
-		return err
-	}
-	hs.sched.Master()
-	th := hs.tr.Sum()
-	c.setWriteSecret(hs.sched.Derive(keysched.LabelServerAppTraffic, th))
-	hs.clientApp = hs.sched.Derive(keysched.LabelClientAppTraffic, th)
 	return nil
 }
 
@@ -361,7 +381,7 @@ func (hs *serverHS) sendServerFlight() error {
 // when asked for, and its Finished (RFC 8446 §4.4).
 func (hs *serverHS) readClientFlight() error {
 	c := hs.c
-	if c.cfg.ClientAuth != NoClientCert {
+	if c.cfg.ClientAuth != NoClientCert && hs.psk == nil {
 		msg, err := hs.next(wire.TypeCertificate)
 		if err != nil {
 			return err
@@ -420,7 +440,17 @@ func (hs *serverHS) readClientFlight() error {
 		return alert.Errorf(alert.DecryptError, "client Finished does not verify")
 	}
 	hs.tr.Add(msg)
-	return c.setReadSecret(hs.clientApp)
+	if err := c.setReadSecret(hs.clientApp); err != nil {
+		return err
+	}
+	if c.cfg.SessionTicketsDisabled {
+		return nil
+	}
+	// RFC 8446 §7.1: the resumption master secret covers the client's
+	// Finished; the ticket follows it (§4.6.1).
+	resMaster := hs.sched.Derive(keysched.LabelResumptionMaster, hs.tr.Sum())
+	defer clear(resMaster)
+	return hs.issueTicket(resMaster)
 }
 
 func (hs *serverHS) next(want wire.HandshakeType) ([]byte, error) {

@@ -109,7 +109,7 @@ func TestServerRefusesClientHello(t *testing.T) {
 		"no supported_groups":      {edit: func(h *rawHello) { h.groups = nil }, want: alert.MissingExtension},
 		"no key_share":             {edit: func(h *rawHello) { h.shares = nil }, want: alert.MissingExtension},
 		"share outside groups":     {edit: func(h *rawHello) { h.groups = []uint16{wire.GroupSecp256r1} }, want: alert.IllegalParameter},
-		"no common group":          {edit: func(h *rawHello) { h.groups, h.shares = []uint16{wire.GroupSecp384r1}, []uint16{} }, want: alert.HandshakeFailure},
+		"no common group":          {edit: func(h *rawHello) { h.groups, h.shares = []uint16{0x0019 /* secp521r1 */}, []uint16{} }, want: alert.HandshakeFailure},
 		"ALPN without common":      {edit: func(h *rawHello) { h.extra = []wire.Extension{wire.NewALPNExtension([]string{"h2"})} }, want: alert.NoApplicationProtocol},
 		"malformed server_name":    {edit: func(h *rawHello) { h.extra = []wire.Extension{{Type: wire.ExtServerName, Data: []byte{0, 1}}} }, want: alert.DecodeError},
 	}

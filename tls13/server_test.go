@@ -104,13 +104,16 @@ func TestServerAgainstCryptoTLS(t *testing.T) {
 		"ChaCha20 X25519":       {suite: tls.TLS_CHACHA20_POLY1305_SHA256, cliCurves: []tls.CurveID{tls.X25519}, wantGroup: X25519},
 		"AES-128-GCM P-256":     {suite: tls.TLS_AES_128_GCM_SHA256, cliCurves: []tls.CurveID{tls.CurveP256}, wantGroup: CurveP256},
 		"ChaCha20 P-256":        {suite: tls.TLS_CHACHA20_POLY1305_SHA256, cliCurves: []tls.CurveID{tls.CurveP256}, wantGroup: CurveP256},
-		"default client groups": {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519},
+		"default client groups": {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519MLKEM768},
 		"HRR to P-256":          {suite: tls.TLS_AES_256_GCM_SHA384, srvCurves: []CurveID{CurveP256}, cliCurves: []tls.CurveID{tls.X25519, tls.CurveP256}, wantGroup: CurveP256, wantHRR: true},
-		"ALPN":                  {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519, alpnSrv: []string{"dance/1", "h2"}, alpnCli: []string{"h2", "dance/1"}, wantALPN: "dance/1"},
-		"client cert ECDSA":     {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519, clientCert: "ecdsa"},
-		"client cert Ed25519":   {suite: tls.TLS_CHACHA20_POLY1305_SHA256, wantGroup: X25519, clientCert: "ed25519"},
-		"client cert RSA-PSS":   {suite: tls.TLS_AES_256_GCM_SHA384, wantGroup: X25519, clientCert: "rsa"},
+		"ALPN":                  {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519MLKEM768, alpnSrv: []string{"dance/1", "h2"}, alpnCli: []string{"h2", "dance/1"}, wantALPN: "dance/1"},
+		"client cert ECDSA":     {suite: tls.TLS_AES_128_GCM_SHA256, wantGroup: X25519MLKEM768, clientCert: "ecdsa"},
+		"client cert Ed25519":   {suite: tls.TLS_CHACHA20_POLY1305_SHA256, wantGroup: X25519MLKEM768, clientCert: "ed25519"},
+		"client cert RSA-PSS":   {suite: tls.TLS_AES_256_GCM_SHA384, wantGroup: X25519MLKEM768, clientCert: "rsa"},
 		"client cert after HRR": {suite: tls.TLS_AES_128_GCM_SHA256, srvCurves: []CurveID{CurveP256}, cliCurves: []tls.CurveID{tls.X25519, tls.CurveP256}, wantGroup: CurveP256, wantHRR: true, clientCert: "ecdsa"},
+		"AES-256-GCM P-384":     {suite: tls.TLS_AES_256_GCM_SHA384, cliCurves: []tls.CurveID{tls.CurveP384}, wantGroup: CurveP384},
+		"HRR to P-384":          {suite: tls.TLS_AES_128_GCM_SHA256, srvCurves: []CurveID{CurveP384}, cliCurves: []tls.CurveID{tls.X25519, tls.CurveP384}, wantGroup: CurveP384, wantHRR: true},
+		"X25519MLKEM768 only":   {suite: tls.TLS_CHACHA20_POLY1305_SHA256, cliCurves: []tls.CurveID{tls.X25519MLKEM768}, wantGroup: X25519MLKEM768},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

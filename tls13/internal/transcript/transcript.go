@@ -43,6 +43,9 @@ func (t *Transcript) SetHash(h crypto.Hash) {
 	t.pending = nil
 }
 
+// HasHash reports whether the hash has been chosen.
+func (t *Transcript) HasHash() bool { return t.h != nil }
+
 // Add appends a complete handshake message, header included.
 func (t *Transcript) Add(msg []byte) {
 	if t.h == nil {

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// versionTLS13 is TLS 1.3's protocol version as the runner passes it in
+// -min-version, -max-version and -expect-version (RFC 8446 §4.2.1).
+const versionTLS13 = 0x0304
+
+// errUnimplemented marks a flag or feature the shim does not implement;
+// main exits with exitUnimplemented for it.
+var errUnimplemented = errors.New("unimplemented")
+
+// options are the runner's flags the shim understands (the names and
+// meanings are those of BoringSSL's ssl/test/test_config.cc).
+type options struct {
+	port   int
+	ipv6   bool
+	shimID uint64
+
+	server        bool
+	only13        bool // -min-version 772 or -no-tls12: TLS 1.3 only, as the engine is
+	handshakerAsk bool // -is-handshaker-supported
+
+	certs    []credential // -cert-file/-key-file, one per -new-x509-credential
+	trust    string       // -trust-cert
+	curves   []uint16
+	hostName string
+
+	requireClientCert bool
+	verifyPeer        bool
+	verifyFail        bool
+
+	expectVersion    int
+	expectServerName string
+	expectNoSNI      bool
+	expectALPN       string
+	expectCurve      int
+	expectHRR        bool
+	expectNoHRR      bool
+	expectPeerCert   string
+
+	advertiseALPN []string
+	selectALPN    string
+	declineALPN   bool
+
+	shimWritesFirst   bool
+	shimShutsDown     bool
+	checkCloseNotify  bool
+	keyUpdate         bool
+	keyUpdateBeforeRd bool
+	implicitHandshake bool
+	extraHandshake    bool
+	readSize          int
+}
+
+// credential is one certificate chain and key, from PEM files.
+type credential struct {
+	certFile, keyFile string
+}
+
+// flagSpec says whether a flag takes a value and how it is applied. A nil
+// set means the flag is accepted and has no effect on a TLS 1.3-only
+// engine (each such entry says why).
+type flagSpec struct {
+	param bool
+	set   func(o *options, v string) error
+}
+
+func boolFlag(f func(o *options)) flagSpec {
+	return flagSpec{set: func(o *options, _ string) error { f(o); return nil }}
+}
+
+func strFlag(f func(o *options, v string)) flagSpec {
+	return flagSpec{param: true, set: func(o *options, v string) error { f(o, v); return nil }}
+}
+
+func intFlag(f func(o *options, v int) error) flagSpec {
+	return flagSpec{param: true, set: func(o *options, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("bad integer %q", v)
+		}
+		return f(o, n)
+	}}
+}
+
+// flags are the runner's flags the shim implements. Every other flag makes
+// the shim exit as unimplemented.
+var flags = map[string]flagSpec{
+	"-port":                    intFlag(func(o *options, v int) error { o.port = v; return nil }),
+	"-ipv6":                    boolFlag(func(o *options) { o.ipv6 = true }),
+	"-shim-id":                 {param: true, set: func(o *options, v string) (err error) { o.shimID, err = strconv.ParseUint(v, 10, 64); return err }},
+	"-server":                  boolFlag(func(o *options) { o.server = true }),
+	"-is-handshaker-supported": boolFlag(func(o *options) { o.handshakerAsk = true }),
+
+	"-new-x509-credential": boolFlag(func(o *options) { o.certs = append(o.certs, credential{}) }),
+	"-cert-file":           strFlag(func(o *options, v string) { o.lastCred().certFile = v }),
+	"-key-file":            strFlag(func(o *options, v string) { o.lastCred().keyFile = v }),
+	"-trust-cert":          strFlag(func(o *options, v string) { o.trust = v }),
+	"-curves": intFlag(func(o *options, v int) error {
+		if v < 0 || v > 0xffff {
+			return fmt.Errorf("bad group %d", v)
+		}
+		o.curves = append(o.curves, uint16(v))
+		return nil
+	}),
+	"-host-name": strFlag(func(o *options, v string) { o.hostName = v }),
+
+	"-require-any-client-certificate": boolFlag(func(o *options) { o.requireClientCert = true }),
+	"-verify-peer":                    boolFlag(func(o *options) { o.verifyPeer = true }),
+	"-verify-fail":                    boolFlag(func(o *options) { o.verifyFail = true }),
+	// The shim's verification is a callback already.
+	"-use-custom-verify-callback": {},
+
+	"-min-version": intFlag(func(o *options, v int) error {
+		if v > versionTLS13 {
+			return errUnimplemented
+		}
+		o.only13 = o.only13 || v == versionTLS13
+		return nil
+	}),
+	"-max-version": intFlag(func(o *options, v int) error {
+		if v < versionTLS13 {
+			return errUnimplemented // TLS 1.2 and older
+		}
+		return nil
+	}),
+	// Disabling versions the engine does not speak changes nothing but
+	// makes a peer below TLS 1.3 a refusal, as in BoringSSL.
+	"-no-tls12": boolFlag(func(o *options) { o.only13 = true }),
+	"-no-tls11": {},
+	"-no-tls1":  {},
+
+	"-expect-version":        intFlag(func(o *options, v int) error { o.expectVersion = v; return nil }),
+	"-expect-server-name":    strFlag(func(o *options, v string) { o.expectServerName = v }),
+	"-expect-no-server-name": boolFlag(func(o *options) { o.expectNoSNI = true }),
+	"-expect-alpn":           strFlag(func(o *options, v string) { o.expectALPN = v }),
+	"-expect-curve-id":       intFlag(func(o *options, v int) error { o.expectCurve = v; return nil }),
+	"-expect-hrr":            boolFlag(func(o *options) { o.expectHRR = true }),
+	"-expect-no-hrr":         boolFlag(func(o *options) { o.expectNoHRR = true }),
+	"-expect-peer-cert-file": strFlag(func(o *options, v string) { o.expectPeerCert = v }),
+
+	"-advertise-alpn": {param: true, set: func(o *options, v string) error {
+		protos, err := parseALPNList(v)
+		o.advertiseALPN = protos
+		return err
+	}},
+	"-select-alpn":  strFlag(func(o *options, v string) { o.selectALPN = v }),
+	"-decline-alpn": boolFlag(func(o *options) { o.declineALPN = true }),
+
+	"-shim-writes-first":      boolFlag(func(o *options) { o.shimWritesFirst = true }),
+	"-shim-shuts-down":        boolFlag(func(o *options) { o.shimShutsDown = true }),
+	"-check-close-notify":     boolFlag(func(o *options) { o.checkCloseNotify = true }),
+	"-key-update":             boolFlag(func(o *options) { o.keyUpdate = true }),
+	"-key-update-before-read": boolFlag(func(o *options) { o.keyUpdateBeforeRd = true }),
+	"-implicit-handshake":     boolFlag(func(o *options) { o.implicitHandshake = true }),
+	"-no-op-extra-handshake":  boolFlag(func(o *options) { o.extraHandshake = true }),
+	"-read-size": intFlag(func(o *options, v int) error {
+		if v <= 0 {
+			return fmt.Errorf("bad read size %d", v)
+		}
+		o.readSize = v
+		return nil
+	}),
+}
+
+func (o *options) lastCred() *credential {
+	if len(o.certs) == 0 {
+		o.certs = append(o.certs, credential{})
+	}
+	return &o.certs[len(o.certs)-1]
+}
+
+// parseALPNList decodes the runner's -advertise-alpn value: protocol names,
+// each preceded by its length in one octet (the wire form of RFC 7301 §3.1).
+func parseALPNList(v string) ([]string, error) {
+	var out []string
+	for len(v) > 0 {
+		n := int(v[0])
+		if n == 0 || n+1 > len(v) {
+			return nil, fmt.Errorf("bad ALPN list %q", v)
+		}
+		out = append(out, v[1:1+n])
+		v = v[1+n:]
+	}
+	return out, nil
+}
+
+// parseFlags applies args. A flag missing from flags, or a value the
+// engine cannot honour, returns errUnimplemented.
+//
+// The runner prefixes flags with -on-initial- (first connection only),
+// -on-resume- (resumed connections) and -on-retry- (ECH retries). The
+// shim makes one connection: -on-initial- flags apply, -on-resume- flags
+// are parsed and ignored, and -on-retry- (ECH) is not implemented.
+func parseFlags(args []string) (*options, error) {
+	o := &options{}
+	for i := 0; i < len(args); i++ {
+		name := args[i]
+		apply := true
+		switch {
+		case strings.HasPrefix(name, "-on-initial-"):
+			name = "-" + strings.TrimPrefix(name, "-on-initial-")
+		case strings.HasPrefix(name, "-on-resume-"):
+			name = "-" + strings.TrimPrefix(name, "-on-resume-")
+			apply = false
+		}
+		spec, ok := flags[name]
+		if !ok {
+			return nil, fmt.Errorf("%w: flag %s", errUnimplemented, args[i])
+		}
+		var v string
+		if spec.param {
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("flag %s needs a value", name)
+			}
+			i++
+			v = args[i]
+		}
+		if apply && spec.set != nil {
+			if err := spec.set(o, v); err != nil {
+				if errors.Is(err, errUnimplemented) {
+					return nil, fmt.Errorf("%w: %s %s", errUnimplemented, name, v)
+				}
+				return nil, fmt.Errorf("flag %s: %w", name, err)
+			}
+		}
+	}
+	return o, nil
+}

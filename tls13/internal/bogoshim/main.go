@@ -1,0 +1,394 @@
+// Command bogoshim drives the tls13 engine for BoringSSL's conformance
+// runner (BoGo, ssl/test/runner): the runner starts it once per test with
+// flags from ssl/test/test_config.cc, and the shim connects back to the
+// runner, writes its shim ID, runs one TLS 1.3 handshake as client or
+// server and then the test's traffic.
+//
+// The traffic, as the runner expects it: after the handshake, with
+// -shim-writes-first the shim writes "hello"; with -key-update it sends a
+// KeyUpdate; then it echoes every byte it reads, each XORed with 0xff,
+// until the runner's close_notify. With -shim-shuts-down it sends
+// close_notify instead and, with -check-close-notify, waits for the
+// runner's.
+//
+// Exit status: 0 when the test's exchange succeeded, 1 with the error on
+// standard error when it failed, 89 (exitUnimplemented) when a flag or a
+// feature is not implemented: the runner then counts the test as
+// unimplemented. TLS 1.2 and older are not implemented, so a handshake the
+// runner's peer takes below TLS 1.3 also ends with 89, unless the flags
+// asked for TLS 1.3 only (-min-version 772), where refusing is the test's
+// point.
+//
+// scripts/bogo builds it and runs the runner with tls13/testdata/bogo-config.json.
+package main
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dnsbound/dance/tls13"
+)
+
+// Exit statuses the runner reads (ssl/test/PORTING.md).
+const (
+	exitOK            = 0
+	exitFailed        = 1
+	exitUnimplemented = 89
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintln(stderr, "bogoshim:", err)
+		if errors.Is(err, errUnimplemented) {
+			return exitUnimplemented
+		}
+		return exitFailed
+	}
+	if o.handshakerAsk {
+		// Split handshakes (BoringSSL's handshaker) do not exist here.
+		fmt.Fprintln(stdout, "No")
+		return exitOK
+	}
+	if err := o.connect(); err != nil {
+		fmt.Fprintln(stderr, "bogoshim:", err)
+		if errors.Is(err, errUnimplemented) {
+			return exitUnimplemented
+		}
+		return exitFailed
+	}
+	return exitOK
+}
+
+// config builds the engine's Config from the flags.
+func (o *options) config() (*tls13.Config, error) {
+	cfg := &tls13.Config{ServerName: o.hostName}
+	for _, cr := range o.certs {
+		if cr.certFile == "" || cr.keyFile == "" {
+			return nil, fmt.Errorf("%w: credential without both -cert-file and -key-file", errUnimplemented)
+		}
+		c, err := loadCredential(cr)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = append(cfg.Certificates, c)
+	}
+	var roots *x509.CertPool
+	if o.trust != "" {
+		certs, err := readCerts(o.trust)
+		if err != nil {
+			return nil, err
+		}
+		roots = x509.NewCertPool()
+		for _, c := range certs {
+			roots.AddCert(c)
+		}
+	}
+	// BoringSSL's shim accepts any peer chain unless -verify-peer asks for
+	// verification against -trust-cert; the name is never checked.
+	cfg.VerifyPeer = func(chain []*x509.Certificate) error {
+		if o.verifyFail {
+			return errors.New("certificate refused by -verify-fail")
+		}
+		if !o.verifyPeer || roots == nil {
+			return nil
+		}
+		inter := x509.NewCertPool()
+		for _, c := range chain[1:] {
+			inter.AddCert(c)
+		}
+		_, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+		return err
+	}
+	if o.server {
+		if o.requireClientCert {
+			cfg.ClientAuth = tls13.RequireClientCert
+		} else if o.verifyPeer {
+			cfg.ClientAuth = tls13.RequestClientCert
+		}
+		if o.selectALPN != "" && !o.declineALPN {
+			cfg.NextProtos = []string{o.selectALPN}
+		}
+	} else {
+		cfg.NextProtos = o.advertiseALPN
+	}
+	for _, g := range o.curves {
+		cfg.CurvePreferences = append(cfg.CurvePreferences, tls13.CurveID(g))
+	}
+	return cfg, nil
+}
+
+func loadCredential(cr credential) (tls13.Certificate, error) {
+	certs, err := readCerts(cr.certFile)
+	if err != nil {
+		return tls13.Certificate{}, err
+	}
+	b, err := os.ReadFile(cr.keyFile)
+	if err != nil {
+		return tls13.Certificate{}, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return tls13.Certificate{}, fmt.Errorf("%s: no PEM block", cr.keyFile)
+	}
+	var key any
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(block.Bytes)
+	default:
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	}
+	if err != nil {
+		return tls13.Certificate{}, fmt.Errorf("%s: %w", cr.keyFile, err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return tls13.Certificate{}, fmt.Errorf("%s: not a signing key", cr.keyFile)
+	}
+	c := tls13.Certificate{PrivateKey: signer}
+	for _, x := range certs {
+		c.Chain = append(c.Chain, x.Raw)
+	}
+	return c, nil
+}
+
+func readCerts(file string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no certificate", file)
+	}
+	return out, nil
+}
+
+// connect dials the runner, sends the shim ID and runs the test.
+func (o *options) connect() error {
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	host := "127.0.0.1"
+	if o.ipv6 {
+		host = "::1"
+	}
+	raw, err := net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(o.port)))
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	var id [8]byte
+	binary.LittleEndian.PutUint64(id[:], o.shimID)
+	if _, err := raw.Write(id[:]); err != nil {
+		return err
+	}
+	var conn *tls13.Conn
+	if o.server {
+		conn = tls13.Server(raw, cfg)
+	} else {
+		conn = tls13.Client(raw, cfg)
+	}
+	if err := o.exchange(conn); err != nil {
+		drain(raw.(*net.TCPConn))
+		return o.classify(err, conn.ConnectionState())
+	}
+	return conn.Close()
+}
+
+// classify turns an engine error into the shim's: a peer that negotiates
+// below TLS 1.3, or a group the engine lacks, is a feature not
+// implemented; everything else is a failure, reported with the engine's
+// text (the runner's config maps its error names to those texts).
+func (o *options) classify(err error, st tls13.ConnectionState) error {
+	msg := err.Error()
+	if strings.Contains(msg, "is not implemented") {
+		return fmt.Errorf("%w: %v", errUnimplemented, err)
+	}
+	if o.only13 {
+		return err
+	}
+	if strings.Contains(msg, "did not select TLS 1.3") || strings.Contains(msg, "does not offer TLS 1.3") {
+		return fmt.Errorf("%w: TLS 1.2 or older: %v", errUnimplemented, err)
+	}
+	// A peer that speaks only TLS 1.2 or older answers our ClientHello
+	// with protocol_version (RFC 8446 §4.2.1).
+	var remote *tls13.RemoteAlertError
+	if !o.server && st.Version == 0 && errors.As(err, &remote) && remote.Alert == alertProtocolVersion {
+		return fmt.Errorf("%w: peer speaks TLS 1.2 or older: %v", errUnimplemented, err)
+	}
+	return err
+}
+
+// alertProtocolVersion is the protocol_version alert (RFC 8446 §6.2).
+const alertProtocolVersion = 70
+
+// drain lets the runner read our alert before the connection goes: it
+// half-closes and reads what the runner still sends, for a bounded time.
+func drain(c *net.TCPConn) {
+	c.CloseWrite()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.Copy(io.Discard, c)
+}
+
+// exchange runs the handshake and the test's traffic.
+func (o *options) exchange(conn *tls13.Conn) error {
+	if !o.implicitHandshake {
+		if err := conn.Handshake(); err != nil {
+			return err
+		}
+		if o.extraHandshake {
+			if err := conn.Handshake(); err != nil {
+				return err
+			}
+		}
+		if err := o.check(conn.ConnectionState()); err != nil {
+			return err
+		}
+	}
+	if o.shimWritesFirst {
+		if _, err := conn.Write([]byte("hello")); err != nil {
+			return err
+		}
+	}
+	if o.keyUpdate {
+		if err := conn.UpdateKeys(false); err != nil {
+			return err
+		}
+	}
+	if o.shimShutsDown {
+		return o.shutdown(conn)
+	}
+	size := o.readSize
+	if size == 0 {
+		size = 16384
+	}
+	buf := make([]byte, size)
+	checked := !o.implicitHandshake
+	for {
+		if o.keyUpdateBeforeRd {
+			if err := conn.UpdateKeys(false); err != nil {
+				return err
+			}
+		}
+		n, err := conn.Read(buf)
+		if !checked && conn.ConnectionState().HandshakeComplete {
+			if err := o.check(conn.ConnectionState()); err != nil {
+				return err
+			}
+			checked = true
+		}
+		if err == io.EOF {
+			return nil // close_notify
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) && !o.checkCloseNotify && checked {
+			return nil // the runner closed without close_notify; tolerated
+		}
+		if err != nil {
+			return err
+		}
+		for i := range buf[:n] {
+			buf[i] ^= 0xff
+		}
+		if _, err := conn.Write(buf[:n]); err != nil {
+			return err
+		}
+	}
+}
+
+// shutdown sends close_notify and, with -check-close-notify, requires the
+// runner's: application data or an alert instead is an error.
+func (o *options) shutdown(conn *tls13.Conn) error {
+	if err := conn.CloseWrite(); err != nil {
+		return err
+	}
+	if !o.checkCloseNotify {
+		return nil
+	}
+	var b [1]byte
+	n, err := conn.Read(b[:])
+	switch {
+	case n > 0:
+		return errors.New("APPLICATION_DATA_ON_SHUTDOWN: application data after our close_notify")
+	case err == io.EOF:
+		return nil
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("Unexpected SSL_shutdown result: -1 != 1: %w", err)
+	}
+	return err
+}
+
+// check compares the negotiated parameters with the -expect-* flags.
+func (o *options) check(st tls13.ConnectionState) error {
+	if o.expectVersion != 0 && int(st.Version) != o.expectVersion {
+		return fmt.Errorf("version %#04x, expected %#04x", st.Version, o.expectVersion)
+	}
+	if o.expectServerName != "" && st.ServerName != o.expectServerName {
+		return fmt.Errorf("server name %q, expected %q", st.ServerName, o.expectServerName)
+	}
+	if o.expectNoSNI && st.ServerName != "" {
+		return fmt.Errorf("server name %q, expected none", st.ServerName)
+	}
+	if o.expectALPN != "" && st.NegotiatedProtocol != o.expectALPN {
+		return fmt.Errorf("ALPN protocol %q, expected %q", st.NegotiatedProtocol, o.expectALPN)
+	}
+	if o.server && o.selectALPN != "" && !o.declineALPN && st.NegotiatedProtocol != o.selectALPN {
+		return fmt.Errorf("ALPN protocol %q, selected %q", st.NegotiatedProtocol, o.selectALPN)
+	}
+	if o.declineALPN && st.NegotiatedProtocol != "" {
+		return fmt.Errorf("ALPN protocol %q after declining", st.NegotiatedProtocol)
+	}
+	if o.expectCurve != 0 && int(st.Group) != o.expectCurve {
+		return fmt.Errorf("group %v, expected %d", st.Group, o.expectCurve)
+	}
+	if o.expectHRR && !st.HelloRetried {
+		return errors.New("no HelloRetryRequest, expected one")
+	}
+	if o.expectNoHRR && st.HelloRetried {
+		return errors.New("HelloRetryRequest, expected none")
+	}
+	if o.expectPeerCert != "" {
+		want, err := readCerts(o.expectPeerCert)
+		if err != nil {
+			return err
+		}
+		if !slices.EqualFunc(want, st.PeerCertificates, func(a, b *x509.Certificate) bool { return bytes.Equal(a.Raw, b.Raw) }) {
+			return errors.New("peer chain differs from -expect-peer-cert-file")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,572 @@
+package tls13
+
+import (
+	"container/list"
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/x509"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/dnsbound/dance/tls13/internal/alert"
+	"github.com/dnsbound/dance/tls13/internal/keysched"
+	"github.com/dnsbound/dance/tls13/internal/record"
+	"github.com/dnsbound/dance/tls13/internal/wire"
+)
+
+// PSK resumption with tickets (RFC 8446 §2.2, §4.2.9-4.2.11, §4.6.1):
+// a server seals the session into a ticket under a key only it holds and
+// sends it in a NewSessionTicket; a client keeps it in its
+// ClientSessionCache and offers it in a later ClientHello's pre_shared_key
+// with a binder. Only psk_dhe_ke is offered and accepted, so every resumed
+// handshake still runs a fresh (EC)DHE exchange; early data (0-RTT) is never
+// offered, and never accepted.
+
+// ticketLifetime is the ticket_lifetime a server announces: the seven days
+// RFC 8446 §4.6.1 allows at most.
+const ticketLifetime = wire.MaxTicketLifetime * time.Second
+
+// ticketKeyPeriod is how long one ticket key seals new tickets before the
+// next one replaces it. A key opens tickets until the last it sealed has
+// expired: ticketKeyPeriod + ticketLifetime after it was made.
+const ticketKeyPeriod = 24 * time.Hour
+
+// ClientSessionState is what a client keeps of a session to resume it: the
+// ticket and the resumption PSK (RFC 8446 §4.6.1), with what the
+// ConnectionState of a resumed connection reports.
+type ClientSessionState struct {
+	ticket     []byte
+	ageAdd     uint32
+	lifetime   time.Duration
+	receivedAt time.Time
+	suite      uint16
+	psk        []byte
+	serverName string
+	peerCerts  []*x509.Certificate
+}
+
+// ClientSessionCache keeps sessions for a client to resume, shaped like
+// crypto/tls's. Keys are the Config's ServerName, or the peer's address
+// when there is none. Put with a nil state removes the entry. It must be
+// safe for concurrent use.
+type ClientSessionCache interface {
+	Get(sessionKey string) (session *ClientSessionState, ok bool)
+	Put(sessionKey string, cs *ClientSessionState)
+}
+
+// lruSessionCache is the ClientSessionCache of NewLRUClientSessionCache.
+type lruSessionCache struct {
+	mu       sync.Mutex
+	capacity int
+	m        map[string]*list.Element
+	order    *list.List // of *lruEntry, most recent first
+}
+
+type lruEntry struct {
+	key   string
+	state *ClientSessionState
+}
+
+// NewLRUClientSessionCache returns a ClientSessionCache holding up to
+// capacity sessions (64 when capacity < 1), dropping the least recently
+// used.
+func NewLRUClientSessionCache(capacity int) ClientSessionCache {
+	if capacity < 1 {
+		capacity = 64
+	}
+	return &lruSessionCache{capacity: capacity, m: map[string]*list.Element{}, order: list.New()}
+}
+
+func (c *lruSessionCache) Get(key string) (*ClientSessionState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(e)
+	return e.Value.(*lruEntry).state, true
+}
+
+func (c *lruSessionCache) Put(key string, cs *ClientSessionState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		if cs == nil {
+			c.order.Remove(e)
+			delete(c.m, key)
+			return
+		}
+		e.Value.(*lruEntry).state = cs
+		c.order.MoveToFront(e)
+		return
+	}
+	if cs == nil {
+		return
+	}
+	if c.order.Len() >= c.capacity {
+		old := c.order.Back()
+		c.order.Remove(old)
+		delete(c.m, old.Value.(*lruEntry).key)
+	}
+	c.m[key] = c.order.PushFront(&lruEntry{key: key, state: cs})
+}
+
+// sessionKey is the cache key of a client connection.
+func (c *Conn) sessionKey() string {
+	if c.cfg.ServerName != "" {
+		return c.cfg.ServerName
+	}
+	return c.conn.RemoteAddr().String()
+}
+
+// binderMAC is a PSK binder (RFC 8446 §4.2.11.2): the Finished MAC under
+// the resumption binder key of psk over transcriptHash, the hash of the
+// messages before the ClientHello and of the ClientHello truncated before
+// its binders.
+func binderMAC(h crypto.Hash, psk, transcriptHash []byte) []byte {
+	bk := keysched.New(h, psk).BinderKey(false)
+	defer clear(bk)
+	return keysched.FinishedMAC(h, keysched.FinishedKey(h, bk), transcriptHash)
+}
+
+// ---------------------------------------------------------------------------
+// Client
+
+// offerSession adds, for a client with a session cache,
+// psk_key_exchange_modes and, when the cache holds a live session for this
+// peer, pre_shared_key (last, with its binder) to the first ClientHello.
+func (hs *clientHS) offerSession() {
+	c := hs.c
+	cache := c.cfg.ClientSessionCache
+	if cache == nil {
+		return
+	}
+	// Sent whenever tickets are wanted: servers issue none to a client
+	// that lists no mode it could use them with (RFC 8446 §4.2.9).
+	hs.hello.Extensions = append(hs.hello.Extensions, wire.NewPSKModesExtension([]uint8{wire.PSKModeDHEKE}))
+	key := c.sessionKey()
+	s, ok := cache.Get(key)
+	if !ok || s == nil {
+		return
+	}
+	now := c.cfg.now()
+	if !now.Before(s.receivedAt.Add(s.lifetime)) || s.serverName != c.cfg.ServerName {
+		cache.Put(key, nil)
+		return
+	}
+	if record.SuiteByID(s.suite) == nil {
+		return
+	}
+	hs.session = s
+	hs.appendPSK()
+}
+
+// appendPSK appends the pre_shared_key extension for hs.session with a
+// binder of the right length (RFC 8446 §4.2.11: it must come last) and
+// computes the binder.
+func (hs *clientHS) appendPSK() {
+	s := hs.session
+	h := record.SuiteByID(s.suite).Hash
+	// RFC 8446 §4.2.11.1: the age in milliseconds plus ticket_age_add,
+	// modulo 2^32.
+	age := hs.c.cfg.now().Sub(s.receivedAt).Milliseconds()
+	offered := &wire.OfferedPSKs{
+		Identities: []wire.PSKIdentity{{Identity: s.ticket, ObfuscatedTicketAge: uint32(age) + s.ageAdd}},
+		Binders:    [][]byte{make([]byte, h.Size())},
+	}
+	hs.hello.Extensions = append(hs.hello.Extensions, wire.NewPreSharedKeyExtension(offered))
+	hs.hello.PreSharedKey = offered
+	truncated, _ := hs.hello.TruncatedForBinders()
+	var th []byte
+	if hs.tr.HasHash() {
+		// After a HelloRetryRequest: message_hash(ClientHello1) and
+		// the HelloRetryRequest come first (RFC 8446 §4.2.11.2).
+		th = hs.tr.SumWith(truncated)
+	} else {
+		d := h.New()
+		d.Write(truncated)
+		th = d.Sum(nil)
+	}
+	offered.Binders[0] = binderMAC(h, s.psk, th)
+	hs.hello.Extensions[len(hs.hello.Extensions)-1] = wire.NewPreSharedKeyExtension(offered)
+}
+
+// retrySession updates the offer for the second ClientHello, whose
+// extensions retry rebuilt without pre_shared_key (RFC 8446 §4.1.2): the
+// PSK is dropped when its hash differs from the suite the
+// HelloRetryRequest chose, or else offered again with a new age and binder.
+func (hs *clientHS) retrySession(suite *record.Suite) {
+	if hs.session == nil {
+		return
+	}
+	hs.hello.PreSharedKey = nil // retry left the old extension out
+	if record.SuiteByID(hs.session.suite).Hash != suite.Hash {
+		hs.session = nil
+		return
+	}
+	hs.appendPSK()
+}
+
+// acceptServerPSK checks the ServerHello's pre_shared_key (RFC 8446
+// §4.2.11): the identity must be one offered and its hash the suite's.
+func (hs *clientHS) acceptServerPSK(sh *wire.ServerHello) error {
+	if sh.SelectedIdentity < 0 {
+		return nil
+	}
+	if hs.session == nil || sh.SelectedIdentity != 0 {
+		return alert.Errorf(alert.IllegalParameter, "pre_shared_key selects identity %d, not offered", sh.SelectedIdentity)
+	}
+	if record.SuiteByID(hs.session.suite).Hash != record.SuiteByID(sh.CipherSuite).Hash {
+		return alert.Errorf(alert.IllegalParameter, "PSK accepted with a suite of another hash")
+	}
+	hs.psk = hs.session.psk
+	hs.c.state.Resumed = true
+	return nil
+}
+
+// storeTicket keeps a NewSessionTicket in the session cache (RFC 8446
+// §4.6.1). c.inMu is held.
+func (c *Conn) storeTicket(m *wire.NewSessionTicket) {
+	cache := c.cfg.ClientSessionCache
+	if cache == nil || c.resMaster == nil {
+		return
+	}
+	key := c.sessionKey()
+	if m.Lifetime == 0 {
+		// "The value of zero indicates that the ticket should be
+		// discarded immediately."
+		return
+	}
+	cache.Put(key, &ClientSessionState{
+		ticket:     append([]byte(nil), m.Ticket...),
+		ageAdd:     m.AgeAdd,
+		lifetime:   time.Duration(m.Lifetime) * time.Second,
+		receivedAt: c.cfg.now(),
+		suite:      c.suite.ID,
+		psk:        keysched.ResumptionPSK(c.suite.Hash, c.resMaster, m.Nonce),
+		serverName: c.cfg.ServerName,
+		peerCerts:  c.state.PeerCertificates,
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Server
+
+// ticketKey is one AEAD key that seals tickets.
+type ticketKey struct {
+	name    [ticketKeyNameLen]byte
+	key     [32]byte
+	created time.Time
+}
+
+// ticketKeyNameLen is the length of the key name that starts a ticket and
+// tells which key sealed it.
+const ticketKeyNameLen = 16
+
+// ticketKeys are a server Config's ticket keys, newest first.
+type ticketKeys struct {
+	mu   sync.Mutex
+	keys []*ticketKey
+}
+
+// serverTicketKeys holds each server Config's ticket keys, made on first
+// use; they live, in memory only, as long as the process.
+var serverTicketKeys sync.Map // *Config -> *ticketKeys
+
+func (c *Config) ticketKeys() *ticketKeys {
+	if v, ok := serverTicketKeys.Load(c); ok {
+		return v.(*ticketKeys)
+	}
+	v, _ := serverTicketKeys.LoadOrStore(c, &ticketKeys{})
+	return v.(*ticketKeys)
+}
+
+// current returns the key that seals new tickets, making a new one when the
+// newest is older than ticketKeyPeriod, and drops keys whose tickets have
+// all expired.
+func (k *ticketKeys) current(now time.Time, rand io.Reader) (*ticketKey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.expireLocked(now)
+	if len(k.keys) > 0 && now.Sub(k.keys[0].created) < ticketKeyPeriod && !now.Before(k.keys[0].created) {
+		return k.keys[0], nil
+	}
+	nk := &ticketKey{created: now}
+	if _, err := io.ReadFull(rand, nk.name[:]); err != nil {
+		return nil, err
+	}
+	if _, err := io.ReadFull(rand, nk.key[:]); err != nil {
+		return nil, err
+	}
+	k.keys = append([]*ticketKey{nk}, k.keys...)
+	return nk, nil
+}
+
+func (k *ticketKeys) expireLocked(now time.Time) {
+	for i, key := range k.keys {
+		if now.Sub(key.created) > ticketKeyPeriod+ticketLifetime {
+			clear(key.key[:])
+			k.keys = k.keys[:i]
+			return
+		}
+	}
+}
+
+func (k *ticketKeys) find(name []byte, now time.Time) *ticketKey {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.expireLocked(now)
+	for _, key := range k.keys {
+		if string(key.name[:]) == string(name) {
+			return key
+		}
+	}
+	return nil
+}
+
+// serverSession is what a ticket carries: enough to resume without any
+// state on the server.
+type serverSession struct {
+	created    time.Time
+	ageAdd     uint32
+	suite      uint16
+	psk        []byte
+	serverName string
+	peerChain  [][]byte // the client's certificates, DER, when it sent any
+}
+
+// ticketVersion starts the sealed plaintext, so a later layout is told
+// apart.
+const ticketVersion = 1
+
+func (s *serverSession) marshal() ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddUint8(ticketVersion)
+	b.AddUint64(uint64(s.created.Unix()))
+	b.AddUint32(s.ageAdd)
+	b.AddUint16(s.suite)
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(s.psk) })
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s.serverName)) })
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		for _, der := range s.peerChain {
+			b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(der) })
+		}
+	})
+	return b.Bytes()
+}
+
+func (s *serverSession) unmarshal(p []byte) bool {
+	str := cryptobyte.String(p)
+	var v uint8
+	var created uint64
+	var psk, name, chain cryptobyte.String
+	if !str.ReadUint8(&v) || v != ticketVersion || !str.ReadUint64(&created) || !str.ReadUint32(&s.ageAdd) ||
+		!str.ReadUint16(&s.suite) || !str.ReadUint8LengthPrefixed(&psk) || !str.ReadUint8LengthPrefixed(&name) ||
+		!str.ReadUint24LengthPrefixed(&chain) || !str.Empty() {
+		return false
+	}
+	for !chain.Empty() {
+		var der cryptobyte.String
+		if !chain.ReadUint24LengthPrefixed(&der) {
+			return false
+		}
+		s.peerChain = append(s.peerChain, der)
+	}
+	s.created, s.psk, s.serverName = time.Unix(int64(created), 0), psk, string(name)
+	return true
+}
+
+var errTicket = errors.New("tls13: ticket does not open")
+
+// sealTicket seals a ticket's plaintext with AES-256-GCM under key: the key
+// name, a random 12-octet nonce, then the ciphertext; the key name is
+// authenticated as additional data.
+func sealTicket(key *ticketKey, plain []byte, rand io.Reader) ([]byte, error) {
+	aead, err := ticketAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, ticketKeyNameLen+aead.NonceSize(), ticketKeyNameLen+aead.NonceSize()+len(plain)+aead.Overhead())
+	copy(out, key.name[:])
+	if _, err := io.ReadFull(rand, out[ticketKeyNameLen:]); err != nil {
+		return nil, err
+	}
+	return aead.Seal(out, out[ticketKeyNameLen:], plain, key.name[:]), nil
+}
+
+// openTicket finds the key a ticket names and opens it.
+func openTicket(keys *ticketKeys, ticket []byte, now time.Time) ([]byte, error) {
+	if len(ticket) < ticketKeyNameLen+12+16 {
+		return nil, errTicket
+	}
+	key := keys.find(ticket[:ticketKeyNameLen], now)
+	if key == nil {
+		return nil, errTicket
+	}
+	aead, err := ticketAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	n := ticketKeyNameLen + aead.NonceSize()
+	plain, err := aead.Open(nil, ticket[ticketKeyNameLen:n], ticket[n:], ticket[:ticketKeyNameLen])
+	if err != nil {
+		return nil, errTicket
+	}
+	return plain, nil
+}
+
+func ticketAEAD(key *ticketKey) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key.key[:])
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// issueTicket sends one NewSessionTicket after the client's Finished (RFC
+// 8446 §4.6.1). c.outMu is held.
+func (hs *serverHS) issueTicket(resMaster []byte) error {
+	c := hs.c
+	if c.cfg.SessionTicketsDisabled || !containsByte(hs.hello.PSKModes, wire.PSKModeDHEKE) {
+		// RFC 8446 §4.2.9: a client listing no mode we accept could
+		// not use a ticket.
+		return nil
+	}
+	now := c.cfg.now()
+	key, err := c.cfg.ticketKeys().current(now, c.cfg.rand())
+	if err != nil {
+		return err
+	}
+	var ageAdd [4]byte
+	if _, err := io.ReadFull(c.cfg.rand(), ageAdd[:]); err != nil {
+		return err
+	}
+	nonce := []byte{0} // one ticket per connection
+	s := serverSession{
+		created:    now,
+		ageAdd:     uint32(ageAdd[0])<<24 | uint32(ageAdd[1])<<16 | uint32(ageAdd[2])<<8 | uint32(ageAdd[3]),
+		suite:      c.suite.ID,
+		psk:        keysched.ResumptionPSK(c.suite.Hash, resMaster, nonce),
+		serverName: c.state.ServerName,
+	}
+	defer clear(s.psk)
+	for _, cert := range c.state.PeerCertificates {
+		s.peerChain = append(s.peerChain, cert.Raw)
+	}
+	plain, err := s.marshal()
+	if err != nil {
+		return err
+	}
+	ticket, err := sealTicket(key, plain, c.cfg.rand())
+	clear(plain)
+	if err != nil {
+		return err
+	}
+	if len(ticket) > 0xffff {
+		// A chain too long for ticket<1..2^16-1>: no ticket.
+		return nil
+	}
+	m := wire.NewSessionTicket{
+		Lifetime:   uint32(ticketLifetime / time.Second),
+		AgeAdd:     s.ageAdd,
+		Nonce:      nonce,
+		Ticket:     ticket,
+		Extensions: []wire.Extension{},
+	}
+	return c.rc.WriteRecord(record.TypeHandshake, m.Marshal())
+}
+
+// acceptPSK looks at the final ClientHello's pre_shared_key (RFC 8446
+// §4.2.11) and resumes with the first identity that opens, is alive, fits
+// the suite, server name and client-authentication policy, and whose
+// binder verifies. The transcript holds what precedes the ClientHello.
+// Identities that do not qualify are skipped (a full handshake follows);
+// a qualifying one with a wrong binder aborts with decrypt_error.
+func (hs *serverHS) acceptPSK() error {
+	c, ch := hs.c, hs.hello
+	if ch.PreSharedKey == nil {
+		return nil
+	}
+	// RFC 8446 §4.2.9: a pre_shared_key needs psk_key_exchange_modes
+	// (missing_extension, §9.2).
+	if ch.PSKModes == nil {
+		return alert.Errorf(alert.MissingExtension, "pre_shared_key without psk_key_exchange_modes")
+	}
+	if c.cfg.SessionTicketsDisabled || !containsByte(ch.PSKModes, wire.PSKModeDHEKE) {
+		// psk_ke alone is not accepted: a full handshake.
+		return nil
+	}
+	now := c.cfg.now()
+	for i, id := range ch.PreSharedKey.Identities {
+		s, ok := hs.openTicket(id, now)
+		if !ok {
+			continue
+		}
+		truncated, _ := ch.TruncatedForBinders()
+		want := binderMAC(c.suite.Hash, s.psk, hs.tr.SumWith(truncated))
+		if !hmac.Equal(want, ch.PreSharedKey.Binders[i]) {
+			return alert.Errorf(alert.DecryptError, "PSK binder does not verify")
+		}
+		chain := make([]*x509.Certificate, len(s.peerChain))
+		for j, der := range s.peerChain {
+			cert, err := x509.ParseCertificate(der)
+			if err != nil {
+				return &alert.Error{Alert: alert.InternalError, Reason: "certificate in our own ticket", Err: err}
+			}
+			chain[j] = cert
+		}
+		hs.psk, hs.pskIndex = s.psk, i
+		c.state.Resumed = true
+		c.state.PeerCertificates = chain
+		return nil
+	}
+	return nil
+}
+
+// openTicket opens one offered ticket and checks that it may resume this
+// handshake.
+func (hs *serverHS) openTicket(id wire.PSKIdentity, now time.Time) (*serverSession, bool) {
+	c := hs.c
+	plain, err := openTicket(c.cfg.ticketKeys(), id.Identity, now)
+	if err != nil {
+		return nil, false
+	}
+	var s serverSession
+	if !s.unmarshal(plain) {
+		return nil, false
+	}
+	age := now.Sub(s.created)
+	if age < 0 || age >= ticketLifetime {
+		return nil, false
+	}
+	// The client's view of the age (RFC 8446 §4.2.11.1) must fit the
+	// lifetime too; without 0-RTT nothing finer is needed.
+	if clientAge := time.Duration(id.ObfuscatedTicketAge-s.ageAdd) * time.Millisecond; clientAge >= ticketLifetime {
+		return nil, false
+	}
+	// RFC 8446 §4.2.11: only with a suite of the same hash; §4.6.1: the
+	// PSK is bound to the server name of its original connection.
+	if sc := record.SuiteByID(s.suite); sc == nil || sc.Hash != c.suite.Hash || s.serverName != hs.hello.ServerName {
+		return nil, false
+	}
+	if c.cfg.ClientAuth == RequireClientCert && len(s.peerChain) == 0 {
+		return nil, false
+	}
+	return &s, true
+}
+
+func containsByte(b []byte, v byte) bool {
+	for _, x := range b {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

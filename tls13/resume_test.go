@@ -1,0 +1,385 @@
+package tls13
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dnsbound/dance/tls13/internal/alert"
+	"github.com/dnsbound/dance/tls13/internal/record"
+	"github.com/dnsbound/dance/tls13/internal/sigalg"
+	"github.com/dnsbound/dance/tls13/internal/wire"
+)
+
+// TestResumeOurs: our client resumes with our server; the second handshake
+// is a PSK one on both sides and reports the first's peer chain, through a
+// HelloRetryRequest and with client certificates too.
+func TestResumeOurs(t *testing.T) {
+	p := testPKI(t)
+	cases := map[string]struct {
+		srvCurves  []CurveID
+		clientAuth bool
+		wantHRR    bool
+	}{
+		"plain":           {},
+		"HRR":             {srvCurves: []CurveID{CurveP256}, wantHRR: true},
+		"client cert":     {clientAuth: true},
+		"client cert HRR": {srvCurves: []CurveID{CurveP384}, clientAuth: true, wantHRR: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			scfg := ourServerConfig(p)
+			scfg.CurvePreferences = tc.srvCurves
+			ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(0)}
+			if tc.clientAuth {
+				scfg.ClientAuth, scfg.ClientCAs = RequireClientCert, p.clientPool
+				ccfg.Certificates = []Certificate{p.clients["ecdsa"]}
+			}
+			for i := range 3 {
+				addr, res := startOurServer(t, scfg)
+				c := dial(t, addr, ccfg)
+				echo(t, c, "resume")
+				r := <-res
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				st := c.ConnectionState()
+				want := i > 0
+				if st.Resumed != want || r.state.Resumed != want || st.HelloRetried != tc.wantHRR {
+					t.Fatalf("connection %d: client resumed %v, server resumed %v, HRR %v; want %v, %v", i, st.Resumed, r.state.Resumed, st.HelloRetried, want, tc.wantHRR)
+				}
+				if len(st.PeerCertificates) == 0 || !bytes.Equal(st.PeerCertificates[0].Raw, p.server.Certificate[0]) {
+					t.Errorf("connection %d: client reports server chain %v", i, st.PeerCertificates)
+				}
+				if tc.clientAuth && (len(r.state.PeerCertificates) != 1 || r.state.PeerCertificates[0].Subject.CommonName != "client-ecdsa") {
+					t.Errorf("connection %d: server reports client chain %v", i, r.state.PeerCertificates)
+				}
+			}
+		})
+	}
+}
+
+// TestResumeNoCache: a client without a ClientSessionCache, and a server
+// with SessionTicketsDisabled, never resume.
+func TestResumeNoCache(t *testing.T) {
+	p := testPKI(t)
+	for _, disabled := range []bool{false, true} {
+		scfg := ourServerConfig(p)
+		scfg.SessionTicketsDisabled = disabled
+		ccfg := &Config{ServerName: "server.test", RootCAs: p.roots}
+		if disabled {
+			ccfg.ClientSessionCache = NewLRUClientSessionCache(1)
+		}
+		for range 2 {
+			addr, res := startOurServer(t, scfg)
+			c := dial(t, addr, ccfg)
+			echo(t, c, "no resume")
+			if r := <-res; r.err != nil || r.state.Resumed || c.ConnectionState().Resumed {
+				t.Fatalf("disabled %v: resumed (%v)", disabled, r.err)
+			}
+		}
+		if disabled {
+			if _, ok := ccfg.ClientSessionCache.Get("server.test"); ok {
+				t.Error("client kept a session from a server that issues none")
+			}
+		}
+	}
+}
+
+// TestResumeWithCryptoTLSServer: our client resumes with crypto/tls's
+// server, which must report the resumption too.
+func TestResumeWithCryptoTLSServer(t *testing.T) {
+	p := testPKI(t)
+	scfg := serverConfig(p)
+	cases := map[string][]tls.CurveID{"plain": nil, "HRR": {tls.CurveP256}}
+	for name, curves := range cases {
+		t.Run(name, func(t *testing.T) {
+			scfg := scfg.Clone()
+			scfg.CurvePreferences = curves
+			ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(0)}
+			for i := range 2 {
+				addr, res := startServer(t, scfg)
+				c := dial(t, addr, ccfg)
+				echo(t, c, "resume")
+				r := <-res
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				want := i > 0
+				if c.ConnectionState().Resumed != want || r.state.DidResume != want {
+					t.Fatalf("connection %d: ours resumed %v, crypto/tls %v; want %v", i, c.ConnectionState().Resumed, r.state.DidResume, want)
+				}
+			}
+		})
+	}
+}
+
+// TestResumeWithCryptoTLSClient: crypto/tls's client resumes with our
+// server.
+func TestResumeWithCryptoTLSClient(t *testing.T) {
+	p := testPKI(t)
+	cases := map[string]struct {
+		srvCurves []CurveID
+		cliCurves []tls.CurveID
+		suites    []uint16
+	}{
+		"plain":   {},
+		"HRR":     {srvCurves: []CurveID{CurveP256}, cliCurves: []tls.CurveID{tls.X25519, tls.CurveP256}},
+		"SHA-384": {srvCurves: []CurveID{X25519}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			scfg := ourServerConfig(p)
+			scfg.CurvePreferences = tc.srvCurves
+			ccfg := &tls.Config{ServerName: "server.test", RootCAs: p.roots, MinVersion: tls.VersionTLS13,
+				ClientSessionCache: tls.NewLRUClientSessionCache(0), CurvePreferences: tc.cliCurves}
+			for i := range 2 {
+				addr, res := startOurServer(t, scfg)
+				c := tlsDial(t, addr, ccfg)
+				tlsEcho(t, c, "resume")
+				// The ticket arrives after the handshake; reading
+				// the echo took it in.
+				c.Close()
+				r := <-res
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				want := i > 0
+				if c.ConnectionState().DidResume != want || r.state.Resumed != want {
+					t.Fatalf("connection %d: crypto/tls resumed %v, ours %v; want %v", i, c.ConnectionState().DidResume, r.state.Resumed, want)
+				}
+			}
+		})
+	}
+}
+
+// pskOffer is a ClientHello with a pre_shared_key, built by hand.
+type pskOffer struct {
+	suites     []uint16
+	modes      []uint8 // nil: no psk_key_exchange_modes
+	ids        []wire.PSKIdentity
+	psks       [][]byte // the PSK each binder is computed with
+	serverName string
+	afterPSK   bool // an extension after pre_shared_key
+	flipBinder bool
+}
+
+func (o pskOffer) marshal(t *testing.T) []byte {
+	t.Helper()
+	m := wire.ClientHello{LegacyVersion: record.LegacyVersion, SessionID: make([]byte, 32), CipherSuites: o.suites, CompressionMethods: []byte{0}}
+	rand.Read(m.Random[:])
+	k, err := newGroupKey(X25519, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Extensions = []wire.Extension{
+		wire.NewClientSupportedVersionsExtension([]uint16{wire.VersionTLS13}),
+		wire.NewSupportedGroupsExtension([]uint16{wire.GroupX25519}),
+		wire.NewSignatureAlgorithmsExtension(sigalg.Schemes(), false),
+		wire.NewClientKeyShareExtension([]wire.KeyShare{{Group: wire.GroupX25519, Data: k.share()}}),
+		wire.NewServerNameExtension(o.serverName),
+	}
+	if o.modes != nil {
+		m.Extensions = append(m.Extensions, wire.NewPSKModesExtension(o.modes))
+	}
+	h := record.SuiteByID(o.suites[0]).Hash
+	offered := &wire.OfferedPSKs{Identities: o.ids}
+	for range o.ids {
+		offered.Binders = append(offered.Binders, make([]byte, h.Size()))
+	}
+	m.Extensions = append(m.Extensions, wire.NewPreSharedKeyExtension(offered))
+	m.PreSharedKey = offered
+	truncated, _ := m.TruncatedForBinders()
+	d := h.New()
+	d.Write(truncated)
+	for i, psk := range o.psks {
+		offered.Binders[i] = binderMAC(h, psk, d.Sum(nil))
+	}
+	if o.flipBinder {
+		offered.Binders[0][0] ^= 1
+	}
+	m.Extensions[len(m.Extensions)-1] = wire.NewPreSharedKeyExtension(offered)
+	if o.afterPSK {
+		m.Extensions = append(m.Extensions, wire.NewALPNExtension([]string{"h2"}))
+	}
+	return rawRecord(record.TypeHandshake, m.Marshal())
+}
+
+// TestServerPSKRefusals offers our server tickets it must not accept and
+// reads what it answers: an alert, or a ServerHello whose pre_shared_key
+// tells whether (and which identity) it resumed.
+func TestServerPSKRefusals(t *testing.T) {
+	p := testPKI(t)
+	var skew atomic.Int64 // added to the server's clock
+	scfg := ourServerConfig(p)
+	scfg.Time = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(0)}
+	addr, res := startOurServer(t, scfg)
+	echo(t, dial(t, addr, ccfg), "ticket")
+	if r := <-res; r.err != nil {
+		t.Fatal(r.err)
+	}
+	s, ok := ccfg.ClientSessionCache.Get("server.test")
+	if !ok || s.suite != record.TLS_AES_128_GCM_SHA256 {
+		t.Fatalf("no session, or one of suite %#04x", s.suite)
+	}
+	// A ticket from a server with other keys.
+	other := ourServerConfig(p)
+	ocfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(0)}
+	addr, res = startOurServer(t, other)
+	echo(t, dial(t, addr, ocfg), "ticket")
+	<-res
+	os, _ := ocfg.ClientSessionCache.Get("server.test")
+
+	age := func(s *ClientSessionState) uint32 { return uint32(time.Since(s.receivedAt).Milliseconds()) + s.ageAdd }
+	id := wire.PSKIdentity{Identity: s.ticket, ObfuscatedTicketAge: age(s)}
+	modified := bytes.Clone(s.ticket)
+	modified[len(modified)-1] ^= 1
+	suites := []uint16{record.TLS_AES_128_GCM_SHA256}
+	dhe := []uint8{wire.PSKModeDHEKE}
+	const full = -1
+	cases := map[string]struct {
+		offer     pskOffer
+		skew      time.Duration
+		wantAlert alert.Description
+		wantID    int
+	}{
+		"valid":                   {offer: pskOffer{ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}}, wantID: 0},
+		"second identity":         {offer: pskOffer{ids: []wire.PSKIdentity{{Identity: []byte("no such ticket"), ObfuscatedTicketAge: 1}, id}, psks: [][]byte{s.psk, s.psk}}, wantID: 1},
+		"bad binder":              {offer: pskOffer{ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}, flipBinder: true}, wantAlert: alert.DecryptError},
+		"ticket without its PSK":  {offer: pskOffer{ids: []wire.PSKIdentity{id}, psks: [][]byte{make([]byte, 32)}}, wantAlert: alert.DecryptError},
+		"modified ticket":         {offer: pskOffer{ids: []wire.PSKIdentity{{Identity: modified, ObfuscatedTicketAge: id.ObfuscatedTicketAge}}, psks: [][]byte{s.psk}}, wantID: full},
+		"other server's ticket":   {offer: pskOffer{ids: []wire.PSKIdentity{{Identity: os.ticket, ObfuscatedTicketAge: age(os)}}, psks: [][]byte{os.psk}}, wantID: full},
+		"pre_shared_key not last": {offer: pskOffer{ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}, afterPSK: true}, wantAlert: alert.IllegalParameter},
+		"psk_ke only":             {offer: pskOffer{modes: []uint8{wire.PSKModeKE}, ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}}, wantID: full},
+		"no psk modes":            {offer: pskOffer{modes: []uint8{}, ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}}, wantAlert: alert.MissingExtension},
+		"expired":                 {offer: pskOffer{ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}}, skew: ticketLifetime + time.Minute, wantID: full},
+		"client age too high":     {offer: pskOffer{ids: []wire.PSKIdentity{{Identity: s.ticket, ObfuscatedTicketAge: s.ageAdd - 1}}, psks: [][]byte{s.psk}}, wantID: full},
+		"other server name":       {offer: pskOffer{ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}, serverName: "other.test"}, wantID: full},
+		"suite of another hash":   {offer: pskOffer{suites: []uint16{record.TLS_AES_256_GCM_SHA384}, ids: []wire.PSKIdentity{id}, psks: [][]byte{s.psk}}, wantID: full},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			o := tc.offer
+			if o.suites == nil {
+				o.suites = suites
+			}
+			if o.modes == nil {
+				o.modes = dhe
+			} else if len(o.modes) == 0 {
+				o.modes = nil
+			}
+			if o.serverName == "" {
+				o.serverName = "server.test"
+			}
+			skew.Store(int64(tc.skew))
+			defer skew.Store(0)
+			addr, res := startOurServer(t, scfg)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(time.Minute))
+			if _, err := c.Write(o.marshal(t)); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := readRawRecord(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch record.ContentType(rec[0]) {
+			case record.TypeAlert:
+				if tc.wantAlert == 0 || alert.Description(rec[6]) != tc.wantAlert {
+					t.Fatalf("alert %v; want alert %v / identity %d", alert.Description(rec[6]), tc.wantAlert, tc.wantID)
+				}
+			case record.TypeHandshake:
+				var sh wire.ServerHello
+				if err := sh.Unmarshal(rec[record.HeaderLen:]); err != nil {
+					t.Fatal(err)
+				}
+				if tc.wantAlert != 0 || sh.SelectedIdentity != tc.wantID {
+					t.Fatalf("ServerHello selects identity %d; want alert %v / identity %d", sh.SelectedIdentity, tc.wantAlert, tc.wantID)
+				}
+			default:
+				t.Fatalf("record % x", rec[:5])
+			}
+			c.Close()
+			<-res
+		})
+	}
+}
+
+// TestTicketKeyRotation: a key seals tickets for ticketKeyPeriod, then a
+// new one does; an old key opens its tickets until the last one it sealed
+// has expired, and not after.
+func TestTicketKeyRotation(t *testing.T) {
+	var k ticketKeys
+	t0 := time.Unix(1_800_000_000, 0)
+	k1, err := k.current(t0, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k2, _ := k.current(t0.Add(ticketKeyPeriod-time.Second), rand.Reader); k2 != k1 {
+		t.Fatal("key replaced within its period")
+	}
+	ticket, err := sealTicket(k1, []byte("session"), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(ticketKeyPeriod + time.Second)
+	if k3, _ := k.current(later, rand.Reader); k3 == k1 {
+		t.Fatal("key not rotated after its period")
+	}
+	if plain, err := openTicket(&k, ticket, later); err != nil || string(plain) != "session" {
+		t.Fatalf("old key no longer opens its ticket: %v", err)
+	}
+	if _, err := openTicket(&k, ticket, t0.Add(ticketKeyPeriod+ticketLifetime+time.Second)); err == nil {
+		t.Fatal("a key opens tickets after the last it sealed expired")
+	}
+	var other ticketKeys
+	if _, err := openTicket(&other, ticket, t0); err == nil {
+		t.Fatal("another keyring opens the ticket")
+	}
+}
+
+// TestClientRefusesServerPSK: a relay rewrites crypto/tls's ServerHello to
+// a resumption attempt so that it selects an identity we did not offer, or
+// pairs the PSK with a suite of another hash (RFC 8446 §4.2.11).
+func TestClientRefusesServerPSK(t *testing.T) {
+	p := testPKI(t)
+	cases := map[string]func(sh *wire.ServerHello){
+		"identity not offered": func(sh *wire.ServerHello) { setExt(sh, wire.NewServerPreSharedKeyExtension(1)) },
+		"suite of another hash": func(sh *wire.ServerHello) {
+			sh.CipherSuite = record.TLS_AES_256_GCM_SHA384
+		},
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			scfg := serverConfig(p)
+			scfg.CipherSuites = []uint16{tls.TLS_AES_128_GCM_SHA256}
+			ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(0)}
+			addr, res := startServer(t, scfg)
+			echo(t, dial(t, addr, ccfg), "ticket")
+			<-res
+			if s, ok := ccfg.ClientSessionCache.Get("server.test"); !ok || s.suite != record.TLS_AES_128_GCM_SHA256 {
+				t.Fatal("no SHA-256 session from crypto/tls")
+			}
+			addr = startTamperer(t, scfg, editHello(func(n int, sh *wire.ServerHello) [][]byte {
+				if sh.SelectedIdentity != 0 {
+					panic("crypto/tls did not resume")
+				}
+				edit(sh)
+				return [][]byte{shRecord(sh)}
+			}))
+			err := dial(t, addr, ccfg).HandshakeContext(context.Background())
+			if d, ok := alert.Of(err); !ok || d != alert.IllegalParameter {
+				t.Fatalf("handshake error %v, want illegal_parameter", err)
+			}
+		})
+	}
+}
