@@ -3,6 +3,8 @@ package message
 import (
 	"encoding/base64"
 	"testing"
+
+	"github.com/veraison/go-cose"
 )
 
 // TestSequence checks that numbered messages carry their stream and
@@ -49,5 +51,22 @@ func TestSequence(t *testing.T) {
 		if _, err := parseSeq(c.v); (err == nil) != c.ok {
 			t.Errorf("%q: %v, want ok=%v", c.v, err, c.ok)
 		}
+	}
+}
+
+// TestSequenceUnprotected: a seq that whoever forwards the message could
+// set is refused, in either format.
+func TestSequenceUnprotected(t *testing.T) {
+	w := newWorld(t)
+	v := w.verifier(t, Config{})
+	s := w.signer(nFull, w.full, false)
+	j := decodeGeneral(t, mustSign(t, s, []byte("1"), JWSJSON))
+	j.Header = []byte(`{"seq":"abc.1"}`)
+	if _, err := v.Verify(ctx, j.bytes(t)); ReasonOf(err) != ReasonHeader {
+		t.Errorf("JWS with an unprotected seq: %v", err)
+	}
+	msg := craftCOSE(t, w.full.Key, w.coseHdr(nil), cose.UnprotectedHeader{hdrSeq: "abc.1"}, []byte("1"))
+	if _, err := v.Verify(ctx, msg); ReasonOf(err) != ReasonHeader {
+		t.Errorf("COSE with an unprotected seq: %v", err)
 	}
 }
