@@ -9,10 +9,11 @@
 # after the first message. The time runs from the first reading published
 # to the cloud's last verdict.
 #
-# Usage (from the repository): bench/mqtt.sh [N]
+# Usage (from the repository): bench/mqtt.sh [N] [jws|cose]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5000}
+format=${2:-jws}
 
 work=$(mktemp -d)
 pids=()
@@ -56,7 +57,7 @@ waitfor "$work/gateway.err" "forwarding"
 waitfor "$work/cloud.err" "reading"
 
 start=$(date +%s.%N)
-seq "$n" | "$d" mqtt sensor --broker "$broker" --identity "$work/sensor1" -
+seq "$n" | "$d" mqtt sensor --broker "$broker" --identity "$work/sensor1" --format "$format" -
 wait "$cloud"
 end=$(date +%s.%N)
 ok=$(grep -c '^authenticated: sensor=sensor1._device.bench.test gateway=gw1._device.bench.test reading=' "$work/cloud.out" || true)
@@ -65,4 +66,5 @@ if [ "$ok" != "$n" ]; then
   grep -v '^authenticated' "$work/cloud.out" | head >&2
   exit 1
 fi
-python3 -c "import sys; n,s,e=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]); print(f'{n} readings in {e-s:.2f} s: {n/(e-s):.0f} messages/s end to end')" "$n" "$start" "$end"
+python3 -c "import sys; n,s,e=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]); print(f'{n} {sys.argv[4]} readings in {e-s:.2f} s: {n/(e-s):.0f} messages/s end to end')" "$n" "$start" "$end" "$format"
+grep -h '^dance: \(gateway\|cloud\): [0-9]' "$work/gateway.err" "$work/cloud.err" || true

@@ -77,7 +77,7 @@ func craftCOSE(t *testing.T, key crypto.Signer, prot cose.ProtectedHeader, unpro
 		}
 		pm[k] = v
 	}
-	inner, err := deterministicCBOR.Marshal(pm)
+	inner, err := refDeterministicCBOR.Marshal(pm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,11 +90,11 @@ func craftCOSERaw(t *testing.T, key crypto.Signer, inner []byte, unprot cose.Unp
 	if unprot == nil {
 		unprot = cose.UnprotectedHeader{}
 	}
-	tbs, err := deterministicCBOR.Marshal([]any{"Signature1", inner, []byte{}, payload})
+	tbs, err := refDeterministicCBOR.Marshal([]any{"Signature1", inner, []byte{}, payload})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := deterministicCBOR.Marshal(cbor.Tag{Number: coseSign1Tag, Content: []any{inner, map[any]any(unprot), payload, es256(t, key, tbs)}})
+	out, err := refDeterministicCBOR.Marshal(cbor.Tag{Number: coseSign1Tag, Content: []any{inner, map[any]any(unprot), payload, es256(t, key, tbs)}})
 	if err != nil {
 		t.Fatal(err)
 	}

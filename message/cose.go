@@ -97,12 +97,29 @@ func parseCOSE(msg []byte) (*parsed, error) {
 	if err != nil {
 		return nil, err
 	}
+	p, err := coseHeader(m.Headers)
+	if err != nil {
+		return nil, err
+	}
+	p.check = func(pub crypto.PublicKey) ([]byte, error) { return checkSign1(m, pub) }
+	if _, ok := m.Headers.Unprotected[cose.HeaderLabelCounterSignatureV2]; ok {
+		p.counter = func() (*parsed, error) { return parseCountersignature(m) }
+	}
+	return p, nil
+}
+
+// coseHeader applies the header rules to the headers of a COSE_Sign1 or
+// of a COSE_Countersignature.
+func coseHeader(hdr cose.Headers) (*parsed, error) {
 	for _, l := range coseUnprotectedForbidden {
-		if _, ok := m.Headers.Unprotected[l]; ok {
+		if _, ok := hdr.Unprotected[l]; ok {
 			return nil, fail(ReasonHeader, "label %d in the unprotected header: it must be protected", l)
 		}
 	}
-	h := m.Headers.Protected
+	if _, ok := hdr.Unprotected[hdrSeq]; ok {
+		return nil, fail(ReasonHeader, "label %q in the unprotected header: it must be protected", hdrSeq)
+	}
+	h := hdr.Protected
 	p := &parsed{format: COSE}
 	calg, err := h.Algorithm()
 	if err != nil {
@@ -157,6 +174,17 @@ func parseCOSE(msg []byte) (*parsed, error) {
 			return nil, err
 		}
 	}
+	if v, ok := h[hdrSeq]; ok {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fail(ReasonHeader, "seq must be a text string")
+		}
+		seq, err := parseSeq(s)
+		if err != nil {
+			return nil, err
+		}
+		p.seq = seq
+	}
 	if v, ok := h[labelCWTClaims]; ok {
 		claims, ok := v.(map[any]any)
 		if !ok {
@@ -184,6 +212,5 @@ func parseCOSE(msg []byte) (*parsed, error) {
 			p.id = hex.EncodeToString(b)
 		}
 	}
-	p.check = func(pub crypto.PublicKey) ([]byte, error) { return checkSign1(m, pub) }
 	return p, nil
 }

@@ -34,15 +34,24 @@ type Countersigned struct {
 	Countersigner *Verified `json:"countersigner"`
 }
 
-// Countersign adds s's signature to msg, a JWS with one signature
-// (compact or JSON), and returns the general JWS JSON serialisation with
-// two signatures (RFC 7515 §7.2.1): msg's first, s's second. s's protected
-// header names msg's signature by its digest.
+// Countersign adds s's signature to msg. For a JWS with one signature
+// (compact or JSON) it returns the general JWS JSON serialisation with two
+// signatures (RFC 7515 §7.2.1): msg's first, s's second, whose protected
+// header names msg's signature by its digest. For a COSE_Sign1 it returns
+// the same message with s's RFC 9338 countersignature (version 2, which
+// covers msg's signature) in its unprotected header.
 //
 // Countersign does not verify msg: a gateway authenticates the message it
 // received (Verifier.Verify) before it countersigns it, since its
 // signature says "I authenticated the signer of this".
 func (s *Signer) Countersign(msg []byte) ([]byte, error) {
+	if len(msg) > 0 && msg[0] != '{' && !isBase64URL(msg[0]) {
+		h, err := s.header()
+		if err != nil {
+			return nil, err
+		}
+		return s.countersignCOSE(msg, h)
+	}
 	first, payload, err := splitJWS(bytes.TrimRight(msg, " \t\r\n"))
 	if err != nil {
 		return nil, err
@@ -145,8 +154,14 @@ func (v *Verifier) VerifyCountersigned(ctx context.Context, msg []byte) (*Counte
 	if len(msg) > v.cfg.MaxSize {
 		return nil, fail(ReasonTooLarge, "%d bytes, at most %d", len(msg), v.cfg.MaxSize)
 	}
-	if len(msg) == 0 || msg[0] != '{' {
-		return nil, fail(ReasonCountersignature, "a countersigned message is a JWS in the general JSON serialisation")
+	if len(msg) == 0 {
+		return nil, fail(ReasonMalformed, "empty message")
+	}
+	if msg[0] != '{' && !isBase64URL(msg[0]) {
+		return v.verifyCountersignedCOSE(ctx, msg)
+	}
+	if msg[0] != '{' {
+		return nil, fail(ReasonCountersignature, "a countersigned JWS is in the general JSON serialisation")
 	}
 	j, err := decodeJWSJSON(msg)
 	if err != nil {
@@ -204,6 +219,12 @@ func (v *Verifier) VerifyCountersigned(ctx context.Context, msg []byte) (*Counte
 			out.Countersigner = m
 		}
 	}
+	return v.remember(&out, untils)
+}
+
+// remember adds both message ids of an accepted countersigned message to
+// the replay memory.
+func (v *Verifier) remember(out *Countersigned, untils [2]time.Time) (*Countersigned, error) {
 	now := v.now()
 	if err := v.replay.add(out.Signer.Signer.Name, out.Signer.ID, untils[0], now); err != nil {
 		return nil, err
@@ -211,5 +232,33 @@ func (v *Verifier) VerifyCountersigned(ctx context.Context, msg []byte) (*Counte
 	if err := v.replay.add(out.Countersigner.Signer.Name, out.Countersigner.ID, untils[1], now); err != nil {
 		return nil, fmt.Errorf("countersignature: %w", err)
 	}
-	return &out, nil
+	return out, nil
+}
+
+// verifyCountersignedCOSE authenticates a COSE_Sign1 with one RFC 9338
+// countersignature: the message as Verify does, then the countersignature
+// (bound to the message's signature by what it covers) the same way.
+func (v *Verifier) verifyCountersignedCOSE(ctx context.Context, msg []byte) (*Countersigned, error) {
+	p, err := parseCOSE(msg)
+	if err != nil {
+		return nil, err
+	}
+	if p.counter == nil {
+		return nil, fail(ReasonCountersignature, "one signature, want two (the signer's and a countersignature, label 11)")
+	}
+	// The countersignature's header rules before any DNS traffic.
+	cp, err := p.counter()
+	if err != nil {
+		return nil, fmt.Errorf("countersignature: %w", err)
+	}
+	var out Countersigned
+	var untils [2]time.Time
+	if out.Signer, untils[0], err = v.authenticate(ctx, p); err != nil {
+		return nil, err
+	}
+	out.Payload = out.Signer.Payload
+	if out.Countersigner, untils[1], err = v.authenticate(ctx, cp); err != nil {
+		return nil, fmt.Errorf("countersignature: %w", err)
+	}
+	return v.remember(&out, untils)
 }

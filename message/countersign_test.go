@@ -201,12 +201,13 @@ func TestCountersignInput(t *testing.T) {
 	gateway := w.signer(nDigest, w.digest, true)
 	twice := mustCountersign(t, gateway, mustSign(t, sensor, []byte("1"), JWSCompact))
 	for name, msg := range map[string][]byte{
-		"empty":             nil,
-		"two parts":         []byte("a.b"),
-		"bad base64":        []byte("eyJ.!!.AA"),
-		"countersigned":     twice,
-		"cose":              mustSign(t, w.signer(nEd, w.ed, false), []byte("1"), COSE),
-		"duplicate members": []byte(`{"payload":"MQ","payload":"Mg","protected":"e30","signature":"AA"}`),
+		"empty":              nil,
+		"two parts":          []byte("a.b"),
+		"bad base64":         []byte("eyJ.!!.AA"),
+		"countersigned":      twice,
+		"cose countersigned": mustCountersign(t, gateway, mustSign(t, w.signer(nEd, w.ed, false), []byte("1"), COSE)),
+		"cose not canonical": append([]byte{0xd8, 0x12}, mustSign(t, w.signer(nEd, w.ed, false), []byte("1"), COSE)[1:]...),
+		"duplicate members":  []byte(`{"payload":"MQ","payload":"Mg","protected":"e30","signature":"AA"}`),
 	} {
 		if _, err := gateway.Countersign(msg); err == nil {
 			t.Errorf("%s: countersigned", name)

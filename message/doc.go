@@ -18,13 +18,16 @@
 //	// m.Signer.Name is who signed, m.Payload what.
 //
 // A gateway that authenticated a message adds its own signature with
-// Signer.Countersign; the receiver authenticates both signers with
-// Verifier.VerifyCountersigned.
+// Signer.Countersign (a second JWS signature, or an RFC 9338
+// countersignature of a COSE_Sign1); the receiver authenticates both
+// signers with Verifier.VerifyCountersigned. A signer with a Sequence
+// numbers its messages, so that receivers can tell lost ones (Verified.Seq).
 //
 // # Steps of Verify
 //
-//  1. Decode strictly: size limit, strict base64url, JSON without duplicate
-//     members, deterministic CBOR, bounded nesting.
+//  1. Decode strictly, once: size limit, strict base64url, JSON without
+//     duplicate members, deterministic CBOR, bounded nesting. The JWS
+//     signature is later checked over exactly these octets.
 //  2. Header policy: the identity (x5u, kid), algorithm, times and id from
 //     the protected header only; alg none, unknown critical parameters,
 //     embedded keys and unprotected identity headers refused.

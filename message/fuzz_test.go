@@ -33,7 +33,8 @@ func FuzzParseJWS(f *testing.F) {
 }
 
 // FuzzParseCOSE does the same for the COSE_Sign1 decoder, including its
-// deterministic-encoding and nesting checks.
+// deterministic-encoding and nesting checks and the header rules of a
+// countersignature.
 func FuzzParseCOSE(f *testing.F) {
 	f.Add([]byte{0xd2, 0x84, 0x40, 0xa0, 0x40, 0x40})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -50,6 +51,16 @@ func FuzzParseCOSE(f *testing.F) {
 		checkParsed(t, p)
 		if err := checkCBOR(data); err != nil {
 			t.Fatalf("accepted CBOR the strict check refuses: %v", err)
+		}
+		if p.counter != nil {
+			c, err := p.counter()
+			if err != nil {
+				if ReasonOf(err) == 0 {
+					t.Fatalf("countersignature refused without a reason: %v", err)
+				}
+				return
+			}
+			checkParsed(t, c)
 		}
 	})
 }

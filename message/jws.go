@@ -1,7 +1,6 @@
 package message
 
 import (
-	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -9,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	jose "github.com/go-jose/go-jose/v4"
 )
 
 // JWS header parameter names (RFC 7515 §4.1, RFC 7519 §4.1 and §5.3).
@@ -31,12 +28,10 @@ const (
 
 // unprotectedForbidden are the parameters refused in an unprotected JWS
 // header: whoever forwards the message could change them.
-var unprotectedForbidden = []string{hdrAlg, hdrKid, hdrX5U, hdrX5C, hdrJWK, hdrJKU, hdrCrit, hdrB64, hdrIat, hdrExp, hdrNbf, hdrJti, "x5t", "x5t#S256"}
+var unprotectedForbidden = []string{hdrAlg, hdrKid, hdrX5U, hdrX5C, hdrJWK, hdrJKU, hdrCrit, hdrB64, hdrIat, hdrExp, hdrNbf, hdrJti, hdrSeq, "x5t", "x5t#S256"}
 
 // maxID bounds a message id.
 const maxID = 255
-
-var joseAlgorithms = []jose.SignatureAlgorithm{jose.ES256, jose.ES384, jose.EdDSA, jose.PS256}
 
 // parseJWS decodes a JWS in compact or JSON serialisation and applies the
 // header rules.
@@ -53,26 +48,49 @@ func parseJWSCompact(msg []byte) (*parsed, error) {
 	if len(parts) != 3 {
 		return nil, fail(ReasonMalformed, "compact JWS has %d parts, want 3", len(parts))
 	}
-	prot, err := b64(parts[0], "protected header")
+	p, err := jwsParts(parts[0], parts[1], parts[2], nil)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := b64(parts[1], "payload"); err != nil {
+	p.format = JWSCompact
+	return p, nil
+}
+
+// jwsParts decodes one signature's protected header, the payload and the
+// signature (base64url, as in the message), refuses identity parameters
+// in the unprotected header (JSON serialisation only), applies the header
+// rules, and makes the signature check: the one decoding the message gets.
+func jwsParts(protected, payload, signature string, unprotected json.RawMessage) (*parsed, error) {
+	prot, err := b64(protected, "protected header")
+	if err != nil {
 		return nil, err
 	}
-	if _, err := b64(parts[2], "signature"); err != nil {
+	body, err := b64(payload, "payload")
+	if err != nil {
 		return nil, err
+	}
+	sig, err := b64(signature, "signature")
+	if err != nil {
+		return nil, err
+	}
+	if len(unprotected) > 0 && string(unprotected) != "null" {
+		var u map[string]json.RawMessage
+		if err := json.Unmarshal(unprotected, &u); err != nil {
+			return nil, fail(ReasonMalformed, "unprotected header: %v", err)
+		}
+		for _, name := range unprotectedForbidden {
+			if _, ok := u[name]; ok {
+				return nil, fail(ReasonHeader, "%q in the unprotected header: it must be protected", name)
+			}
+		}
 	}
 	p, err := jwsHeader(prot)
 	if err != nil {
 		return nil, err
 	}
-	obj, err := jose.ParseSignedCompact(s, joseAlgorithms)
-	if err != nil {
-		return nil, &Error{Reason: ReasonMalformed, Err: err}
-	}
-	p.format = JWSCompact
-	return jwsFinish(p, obj)
+	j := &jwsSignature{alg: p.alg, protected: protected, payload: payload, body: body, sig: sig}
+	p.check = j.verify
+	return p, nil
 }
 
 // jwsJSON is the JWS JSON serialisation, general or flattened (RFC 7515
@@ -114,44 +132,11 @@ func parseJWSJSON(msg []byte) (*parsed, error) {
 	if sig.Protected == "" {
 		return nil, fail(ReasonHeader, "no protected header")
 	}
-	prot, err := b64(sig.Protected, "protected header")
+	p, err := jwsParts(sig.Protected, *j.Payload, sig.Signature, sig.Header)
 	if err != nil {
 		return nil, err
-	}
-	if _, err := b64(*j.Payload, "payload"); err != nil {
-		return nil, err
-	}
-	if _, err := b64(sig.Signature, "signature"); err != nil {
-		return nil, err
-	}
-	if len(sig.Header) > 0 && string(sig.Header) != "null" {
-		var u map[string]json.RawMessage
-		if err := json.Unmarshal(sig.Header, &u); err != nil {
-			return nil, fail(ReasonMalformed, "unprotected header: %v", err)
-		}
-		for _, name := range unprotectedForbidden {
-			if _, ok := u[name]; ok {
-				return nil, fail(ReasonHeader, "%q in the unprotected header: it must be protected", name)
-			}
-		}
-	}
-	p, err := jwsHeader(prot)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := jose.ParseSignedJSON(string(msg), joseAlgorithms)
-	if err != nil {
-		return nil, &Error{Reason: ReasonMalformed, Err: err}
 	}
 	p.format = JWSJSON
-	return jwsFinish(p, obj)
-}
-
-func jwsFinish(p *parsed, obj *jose.JSONWebSignature) (*parsed, error) {
-	if len(obj.Signatures) != 1 {
-		return nil, fail(ReasonMalformed, "%d signatures, want one", len(obj.Signatures))
-	}
-	p.check = func(pub crypto.PublicKey) ([]byte, error) { return obj.Verify(pub) }
 	return p, nil
 }
 
@@ -245,6 +230,17 @@ func jwsHeader(raw []byte) (*parsed, error) {
 	}
 	if err := jsonString(h, hdrJti, &p.id); err != nil {
 		return nil, err
+	}
+	var seq string
+	if err := jsonString(h, hdrSeq, &seq); err != nil {
+		return nil, err
+	}
+	if seq != "" {
+		q, err := parseSeq(seq)
+		if err != nil {
+			return nil, err
+		}
+		p.seq = q
 	}
 	return p, nil
 }

@@ -41,6 +41,9 @@ type Signer struct {
 	Lifetime time.Duration
 	// Time returns the current time; nil means time.Now.
 	Time func() time.Time
+	// Seq, when not nil, numbers the messages (a "seq" header parameter)
+	// so that receivers can tell lost ones: see Sequence.
+	Seq *Sequence
 	// Rand is the source of message ids (and of signature randomness);
 	// nil means crypto/rand.
 	Rand io.Reader
@@ -53,6 +56,8 @@ type header struct {
 	chain    [][]byte
 	iat, exp int64
 	id       []byte
+	// seq, when not empty, is the hdrSeq value.
+	seq string
 	// countersigns, when not empty, is the digest of the signature a
 	// countersignature covers (hdrCountersigns).
 	countersigns string
@@ -91,6 +96,9 @@ func (s *Signer) header() (*header, error) {
 	h.iat = t.Unix()
 	if s.Lifetime > 0 {
 		h.exp = t.Add(s.Lifetime).Unix()
+	}
+	if s.Seq != nil {
+		h.seq = s.Seq.take()
 	}
 	h.id = make([]byte, idBytes)
 	if _, err := io.ReadFull(s.rand(), h.id); err != nil {
@@ -138,6 +146,9 @@ func (s *Signer) signJWS(payload []byte, f Format, h *header) ([]byte, error) {
 	if h.countersigns != "" {
 		opts.WithHeader(hdrCountersigns, h.countersigns)
 	}
+	if h.seq != "" {
+		opts.WithHeader(hdrSeq, h.seq)
+	}
 	if len(h.chain) > 0 {
 		var x5c []string
 		for _, der := range h.chain {
@@ -164,6 +175,27 @@ func (s *Signer) signJWS(payload []byte, f Format, h *header) ([]byte, error) {
 }
 
 func (s *Signer) signCOSE(payload []byte, h *header) ([]byte, error) {
+	alg, prot, err := coseProtected(h)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := cose.NewSigner(alg, s.Key)
+	if err != nil {
+		return nil, fmt.Errorf("message: %w", err)
+	}
+	msg := cose.Sign1Message{Headers: cose.Headers{Protected: prot, Unprotected: cose.UnprotectedHeader{}}, Payload: payload}
+	if err := msg.Sign(s.rand(), nil, signer); err != nil {
+		return nil, fmt.Errorf("message: %w", err)
+	}
+	out, err := msg.MarshalCBOR()
+	if err != nil {
+		return nil, fmt.Errorf("message: %w", err)
+	}
+	return out, nil
+}
+
+// coseProtected is the COSE protected header for h, and its algorithm.
+func coseProtected(h *header) (cose.Algorithm, cose.ProtectedHeader, error) {
 	var alg cose.Algorithm
 	for c, a := range coseAlgorithms {
 		if a == h.alg {
@@ -171,11 +203,7 @@ func (s *Signer) signCOSE(payload []byte, h *header) ([]byte, error) {
 		}
 	}
 	if alg == 0 {
-		return nil, fmt.Errorf("message: %s keys cannot sign COSE messages here (ES256 and EdDSA only)", h.alg)
-	}
-	signer, err := cose.NewSigner(alg, s.Key)
-	if err != nil {
-		return nil, fmt.Errorf("message: %w", err)
+		return 0, nil, fmt.Errorf("message: %s keys cannot sign COSE messages here (ES256 and EdDSA only)", h.alg)
 	}
 	claims := map[any]any{claimIat: h.iat, claimCti: h.id}
 	if h.exp != 0 {
@@ -186,6 +214,9 @@ func (s *Signer) signCOSE(payload []byte, h *header) ([]byte, error) {
 		labelKid:       []byte(h.uri),
 		labelX5U:       h.uri,
 		labelCWTClaims: claims,
+	}
+	if h.seq != "" {
+		prot[hdrSeq] = h.seq
 	}
 	switch len(h.chain) {
 	case 0:
@@ -198,13 +229,5 @@ func (s *Signer) signCOSE(payload []byte, h *header) ([]byte, error) {
 		}
 		prot[labelX5Chain] = certs
 	}
-	msg := cose.Sign1Message{Headers: cose.Headers{Protected: prot, Unprotected: cose.UnprotectedHeader{}}, Payload: payload}
-	if err := msg.Sign(s.rand(), nil, signer); err != nil {
-		return nil, fmt.Errorf("message: %w", err)
-	}
-	out, err := msg.MarshalCBOR()
-	if err != nil {
-		return nil, fmt.Errorf("message: %w", err)
-	}
-	return out, nil
+	return alg, prot, nil
 }

@@ -1,13 +1,10 @@
 package message
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"unicode/utf8"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // MaxDepth is how deeply JSON and CBOR may nest in a message: headers need
@@ -71,59 +68,6 @@ func checkJSON(data []byte) error {
 			}
 			i = j
 		}
-	}
-	return nil
-}
-
-var (
-	strictCBOR = mustDecMode(cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		IndefLength:      cbor.IndefLengthForbidden,
-		MaxNestedLevels:  MaxDepth,
-		MaxArrayElements: 1024,
-		MaxMapPairs:      256,
-		UTF8:             cbor.UTF8RejectInvalid,
-	})
-	deterministicCBOR = mustEncMode(cbor.CoreDetEncOptions())
-)
-
-func mustDecMode(o cbor.DecOptions) cbor.DecMode {
-	m, err := o.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
-
-func mustEncMode(o cbor.EncOptions) cbor.EncMode {
-	m, err := o.EncMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
-
-// checkCBOR refuses CBOR that is not exactly one data item in
-// deterministic encoding (RFC 8949 §4.2.1: definite lengths, shortest
-// arguments and floats, map keys sorted and unique), or that nests deeper
-// than MaxDepth. It decodes the item and compares its deterministic
-// re-encoding with the input, so any other encoding of the same value is
-// refused.
-func checkCBOR(data []byte) error {
-	var v any
-	rest, err := strictCBOR.UnmarshalFirst(data, &v)
-	if err != nil {
-		return fmt.Errorf("CBOR: %w", err)
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("CBOR: %d bytes after the data item", len(rest))
-	}
-	out, err := deterministicCBOR.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("CBOR: %w", err)
-	}
-	if !bytes.Equal(out, data) {
-		return errors.New("CBOR is not deterministically encoded (RFC 8949 §4.2.1)")
 	}
 	return nil
 }

@@ -134,6 +134,10 @@ type Verified struct {
 	Expires  time.Time `json:"expires,omitzero"`
 	// ID is the message id: jti, or cti in hexadecimal.
 	ID string `json:"id"`
+	// Seq is the message's place in its signer's stream, when the signer
+	// numbers its messages (Signer.Seq); nil otherwise. It is
+	// authenticated with the rest of the protected header.
+	Seq *Seq `json:"seq,omitempty"`
 }
 
 // parsed is a decoded message whose header passed the rules, before any
@@ -145,8 +149,13 @@ type parsed struct {
 	chain         []*x509.Certificate
 	iat, exp, nbf time.Time
 	id            string
+	seq           *Seq
 	// check verifies the signature with pub and returns the payload.
 	check func(pub crypto.PublicKey) ([]byte, error)
+	// counter, for a COSE_Sign1 that carries a countersignature, parses
+	// the countersignature (header rules, a check bound to this message);
+	// nil otherwise.
+	counter func() (*parsed, error)
 }
 
 // Verify authenticates a message in any accepted format: decode, header
@@ -174,16 +183,29 @@ func (v *Verifier) verify(ctx context.Context, msg []byte) (*Verified, time.Time
 	if len(msg) == 0 {
 		return nil, zero, fail(ReasonMalformed, "empty message")
 	}
-	var p *parsed
-	var err error
-	if msg[0] == '{' || isBase64URL(msg[0]) {
-		p, err = parseJWS(msg)
-	} else {
-		p, err = parseCOSE(msg)
-	}
+	p, err := parse(msg)
 	if err != nil {
 		return nil, zero, err
 	}
+	return v.authenticate(ctx, p)
+}
+
+// parse decodes a message in any format and applies the header rules.
+func parse(msg []byte) (*parsed, error) {
+	if len(msg) == 0 {
+		return nil, fail(ReasonMalformed, "empty message")
+	}
+	if msg[0] == '{' || isBase64URL(msg[0]) {
+		return parseJWS(msg)
+	}
+	return parseCOSE(msg)
+}
+
+// authenticate takes a parsed message through the steps that follow the
+// header rules: claims present, key, signer, time window.
+func (v *Verifier) authenticate(ctx context.Context, p *parsed) (*Verified, time.Time, error) {
+	var zero time.Time
+	var err error
 	if !v.accepts(p.format) {
 		return nil, zero, fail(ReasonMalformed, "%s messages are not accepted here", p.format)
 	}
@@ -195,7 +217,7 @@ func (v *Verifier) verify(ctx context.Context, msg []byte) (*Verified, time.Time
 	if p.id == "" {
 		return nil, zero, fail(ReasonMissingClaim, "no message id (jti, cti): replays cannot be told apart")
 	}
-	out := &Verified{Format: p.format, Algorithm: p.alg, IssuedAt: p.iat, Expires: p.exp, ID: p.id}
+	out := &Verified{Format: p.format, Algorithm: p.alg, IssuedAt: p.iat, Expires: p.exp, ID: p.id, Seq: p.seq}
 	if len(p.chain) > 0 {
 		// The carried leaf's key is checked before any DNS traffic.
 		leaf := p.chain[0]
@@ -218,7 +240,10 @@ func (v *Verifier) verify(ctx context.Context, msg []byte) (*Verified, time.Time
 		if err != nil {
 			return nil, zero, &Error{Reason: ReasonSigner, Err: err}
 		}
-		var spki []byte
+		// Each published key comes with the core's verdict for it (its
+		// record matched by the core, allow-list and all), so the key
+		// that verifies the signature has its identity in hand.
+		var id *verify.Identity
 		fitted := false
 		for _, k := range keys {
 			if fits(p.alg, k.Key) != nil {
@@ -226,19 +251,15 @@ func (v *Verifier) verify(ctx context.Context, msg []byte) (*Verified, time.Time
 			}
 			fitted = true
 			if payload, err := p.check(k.Key); err == nil {
-				out.Payload, spki = payload, k.SPKI
+				out.Payload, id = payload, k.Identity
 				break
 			}
 		}
 		switch {
 		case !fitted:
 			return nil, zero, fail(ReasonKeyMismatch, "alg %s fits none of the %d keys published for %s", p.alg, len(keys), p.name)
-		case spki == nil:
+		case id == nil:
 			return nil, zero, fail(ReasonBadSignature, "the signature verifies under none of the keys published for %s", p.name)
-		}
-		id, err := v.cfg.Core.Verify(ctx, p.name, verify.Presented{RawPublicKey: spki})
-		if err != nil {
-			return nil, zero, &Error{Reason: ReasonSigner, Err: err}
 		}
 		out.Signer, out.KeyFrom = id, "record"
 	}
@@ -297,20 +318,43 @@ func isBase64URL(c byte) bool {
 // ClaimedName returns the signer a message names (the DANCE owner name of
 // its dns: URI) after decoding it and applying the header rules, without
 // verifying anything: for choosing an allow-list or routing, never for
-// trusting the message.
+// trusting the message. For a countersigned message it is the first
+// signer's name; ClaimedNames gives both.
 func ClaimedName(msg []byte) (string, error) {
-	if len(msg) == 0 {
-		return "", fail(ReasonMalformed, "empty message")
+	signer, _, err := ClaimedNames(msg)
+	return signer, err
+}
+
+// ClaimedNames returns the names a message claims for its signer and, for
+// a countersigned message (what Signer.Countersign makes), its
+// countersigner; countersigner is empty for a message with one
+// signature. Like ClaimedName it verifies nothing: for log lines and
+// routing, never for trusting the message.
+func ClaimedNames(msg []byte) (signer, countersigner string, err error) {
+	if len(msg) > 0 && msg[0] == '{' {
+		if j, err := decodeJWSJSON(msg); err == nil && len(j.Signatures) == 2 {
+			first, second := j.Signatures[0], j.Signatures[1]
+			p, err := jwsParts(first.Protected, *j.Payload, first.Signature, first.Header)
+			if err != nil {
+				return "", "", err
+			}
+			q, err := jwsParts(second.Protected, *j.Payload, second.Signature, second.Header)
+			if err != nil {
+				return p.name, "", fmt.Errorf("countersignature: %w", err)
+			}
+			return p.name, q.name, nil
+		}
 	}
-	var p *parsed
-	var err error
-	if msg[0] == '{' || isBase64URL(msg[0]) {
-		p, err = parseJWS(msg)
-	} else {
-		p, err = parseCOSE(msg)
-	}
+	p, err := parse(msg)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return p.name, nil
+	if p.counter != nil {
+		c, err := p.counter()
+		if err != nil {
+			return p.name, "", fmt.Errorf("countersignature: %w", err)
+		}
+		return p.name, c.name, nil
+	}
+	return p.name, "", nil
 }

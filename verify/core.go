@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
@@ -523,6 +524,16 @@ type parsedRRset struct {
 	rdata   []tlsaRDATA   // the RDATA of each TLSA record, in order
 	records []tlsa.Record // the readable ones; shared, never modified
 	bad     int           // records that did not convert
+	// fullKeys are the keys of the DANE-EE SPKI Full (3 1 0) records
+	// that parse, with their records: parsed once per cached RRset, not
+	// once per PublishedKeys call.
+	fullKeys []fullKey
+}
+
+// fullKey is a 3 1 0 record's key, parsed.
+type fullKey struct {
+	spki []byte // the record's data; shared, never modified
+	key  crypto.PublicKey
 }
 
 // tlsaRDATA is the RDATA of a TLSA record as the resolver gave it.
@@ -573,6 +584,11 @@ func (c *Core) tlsaRecords(name string, res *resolver.Result, now time.Time, ttl
 			continue
 		}
 		p.records = append(p.records, r)
+		if r.Usage == tlsa.DANEEE && r.Selector == tlsa.SelectorSPKI && r.MatchingType == tlsa.MatchFull {
+			if key, err := x509.ParsePKIXPublicKey(r.Data); err == nil {
+				p.fullKeys = append(p.fullKeys, fullKey{r.Data, key})
+			}
+		}
 	}
 	if ttl > 0 {
 		c.parsed.Put(name, p, now.Add(ttl), now)

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/x509"
 	"errors"
 	"fmt"
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/resolver"
-	"github.com/dnsbound/dance/tlsa"
 )
 
 // PublishedKey is a public key a name publishes in full: a DANE-EE record
@@ -20,7 +18,9 @@ type PublishedKey struct {
 	// SPKI is the DER SubjectPublicKeyInfo of the key.
 	SPKI []byte
 	// Key is SPKI parsed (x509.ParsePKIXPublicKey): *ecdsa.PublicKey,
-	// ed25519.PublicKey or *rsa.PublicKey.
+	// ed25519.PublicKey or *rsa.PublicKey. It is parsed once while the
+	// records are cached and shared between callers: read it, never
+	// modify it.
 	Key crypto.PublicKey
 	// Identity is what Verify returns for this key as a raw public key:
 	// the record it matched and how long the verdict holds.
@@ -69,23 +69,10 @@ func (c *Core) publishedKeys(ctx context.Context, claimed string) ([]PublishedKe
 	}
 	now := c.now()
 	ttl := min(res.TTL, c.cfg.MaxVerdictTTL)
-	type candidate struct {
-		spki []byte
-		key  crypto.PublicKey
-	}
-	var candidates []candidate
+	var candidates []fullKey
 	var firstErr error
 	if res.Kind == resolver.KindAnswer {
-		for _, r := range c.tlsaRecords(name, res, now, ttl).records {
-			if r.Usage != tlsa.DANEEE || r.Selector != tlsa.SelectorSPKI || r.MatchingType != tlsa.MatchFull {
-				continue
-			}
-			key, err := x509.ParsePKIXPublicKey(r.Data)
-			if err != nil {
-				continue
-			}
-			candidates = append(candidates, candidate{bytes.Clone(r.Data), key})
-		}
+		candidates = c.tlsaRecords(name, res, now, ttl).fullKeys
 	}
 	var keys []PublishedKey
 	for _, cand := range candidates {
@@ -96,7 +83,7 @@ func (c *Core) publishedKeys(ctx context.Context, claimed string) ([]PublishedKe
 			}
 			continue
 		}
-		keys = append(keys, PublishedKey{SPKI: cand.spki, Key: cand.key, Identity: id})
+		keys = append(keys, PublishedKey{SPKI: bytes.Clone(cand.spki), Key: cand.key, Identity: id})
 	}
 	if len(keys) > 0 {
 		return keys, nil

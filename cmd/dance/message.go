@@ -189,15 +189,9 @@ that format (jws: compact or JSON; cose: COSE_Sign1); by default either.
 			if maxAge <= 0 || skew < 0 {
 				return cli.Usagef("--max-age must be positive and --skew not negative")
 			}
-			var formats []message.Format
-			switch format {
-			case "":
-			case "jws":
-				formats = []message.Format{message.JWSCompact, message.JWSJSON}
-			case "cose":
-				formats = []message.Format{message.COSE}
-			default:
-				return cli.Usagef("--format %q: want jws or cose", format)
+			formats, err := acceptedFormats(format)
+			if err != nil {
+				return err
 			}
 			if out == "-" && asJSON {
 				return cli.Usagef("--out - and --json both write to stdout")
@@ -301,4 +295,18 @@ func printMessageVerdict(env *cli.Env, asJSON bool, m *message.Verified, verr er
 		return cli.Negative()
 	}
 	return nil
+}
+
+// acceptedFormats reads a --format flag that restricts what a verifier
+// accepts: "" (either), jws or cose.
+func acceptedFormats(format string) ([]message.Format, error) {
+	switch format {
+	case "":
+		return nil, nil
+	case "jws":
+		return []message.Format{message.JWSCompact, message.JWSJSON}, nil
+	case "cose":
+		return []message.Format{message.COSE}, nil
+	}
+	return nil, cli.Usagef("--format %q: want jws or cose", format)
 }

@@ -42,7 +42,16 @@ func mqttCommand() *cli.Command {
 to the gateway topic; the gateway authenticates the sensor by its TLSA records, adds its own
 signature (a countersignature naming the sensor's) and publishes to the cloud topic; the cloud
 authenticates both, each by its own DNS name, and reports sensor, gateway and reading.
-docs/message-identities.md describes the messages.`,
+docs/message-identities.md describes the messages. --format cose sends COSE_Sign1 readings,
+which the gateway countersigns with an RFC 9338 countersignature.
+
+Lost readings: QoS 1 makes the broker acknowledge what it accepted, not what it delivered. A
+broker drops messages for a subscriber whose queue is full (mosquitto: max_queued_messages,
+1000 by default; set it to 0 for no limit, or above the largest burst) and, with the clean
+sessions these commands use, everything published while a gateway or the cloud is not
+connected. The sensor numbers its readings (a "seq" header: a stream id and a number), and
+the gateway and the cloud print a warning for every gap that stays open, and a count of
+lost readings when they stop.`,
 		Sub: []*cli.Command{mqttSensorCommand(), mqttGatewayCommand(), mqttCloudCommand()},
 	}
 }
@@ -137,19 +146,22 @@ func (f *mqttFlags) register(fs *flag.FlagSet, what string) {
 
 func mqttSensorCommand() *cli.Command {
 	var mf mqttFlags
-	var idDir, name, topic string
+	var idDir, name, topic, format string
 	var noChain bool
 	var lifetime time.Duration
 	return &cli.Command{
 		Name:    "sensor",
 		Summary: "sign readings with an identity and publish them to the gateway topic",
-		Usage:   "dance mqtt sensor --identity DIR [--broker URL] [--topic TOPIC] [--name NAME] [--no-chain] [--lifetime DURATION] READING...|-",
-		Description: `Signs each READING as a compact JWS with the identity in DIR (as 'dance sign' does) and
-publishes it to --topic with QoS 1. "-" reads readings from stdin, one a line, until its end.
-Prints nothing; each reading is published (acknowledged by the broker) before the next.`,
+		Usage:   "dance mqtt sensor --identity DIR [--broker URL] [--topic TOPIC] [--format jws|cose] [--name NAME] [--no-chain] [--lifetime DURATION] READING...|-",
+		Description: `Signs each READING as a compact JWS (or, with --format cose, a COSE_Sign1) with the identity
+in DIR (as 'dance sign' does) and publishes it to --topic with QoS 1. "-" reads readings from
+stdin, one a line, until its end. The readings of one run are numbered 1, 2, ... under a
+random stream id (the "seq" header), so that receivers can tell lost ones. Prints nothing;
+each reading is published (acknowledged by the broker) before the next.`,
 		Examples: []string{
 			"dance mqtt sensor --identity ./sensor1 --broker tcp://127.0.0.1:1883 21.5",
 			"sensor-poll | dance mqtt sensor --identity ./sensor1 --lifetime 1m -",
+			"dance mqtt sensor --identity ./sensor1 --format cose 21.5",
 		},
 		ExitCodes: []string{"0  every reading published", "1  failure (the broker refused or could not be reached)", "2  bad usage or bad input (unreadable identity)"},
 		Flags: func(fs *flag.FlagSet) {
@@ -159,6 +171,7 @@ Prints nothing; each reading is published (acknowledged by the broker) before th
 			fs.BoolVar(&noChain, "no-chain", false, "do not carry the certificate chain: verifiers take the key from a 3 1 0 record")
 			fs.DurationVar(&lifetime, "lifetime", 0, "set exp this `DURATION` after iat (default: no exp)")
 			fs.StringVar(&topic, "topic", mqttReadingsTopic, "publish to `TOPIC`")
+			fs.StringVar(&format, "format", "jws", "sign readings as `FORMAT`: jws (compact) or cose (COSE_Sign1)")
 		},
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
 			if len(args) == 0 {
@@ -170,11 +183,22 @@ Prints nothing; each reading is published (acknowledged by the broker) before th
 			if lifetime < 0 {
 				return cli.Usagef("--lifetime must not be negative")
 			}
+			f := message.JWSCompact
+			switch format {
+			case "jws":
+			case "cose":
+				f = message.COSE
+			default:
+				return cli.Usagef("--format %q: want jws or cose", format)
+			}
 			s, err := loadMessageSigner(idDir, name, noChain)
 			if err != nil {
 				return err
 			}
 			s.Lifetime = lifetime
+			if s.Seq, err = message.NewSequence(); err != nil {
+				return cli.Fail(err)
+			}
 			ctx := env.Context()
 			c, err := mqttConnect(ctx, mf.broker, "sensor")
 			if err != nil {
@@ -182,7 +206,7 @@ Prints nothing; each reading is published (acknowledged by the broker) before th
 			}
 			defer c.Disconnect(250)
 			publish := func(reading string) error {
-				msg, err := s.Sign([]byte(reading), message.JWSCompact)
+				msg, err := s.Sign([]byte(reading), f)
 				if err != nil {
 					return cli.Input(err)
 				}
@@ -219,7 +243,11 @@ Prints nothing; each reading is published (acknowledged by the broker) before th
 
 // mqttVerifier builds the message verifier of a gateway or the cloud:
 // the allow-list of every signer it accepts, the resolver flags.
-func mqttVerifier(env *cli.Env, rf *resolverFlags, patterns []string, maxAge, skew time.Duration) (*message.Verifier, error) {
+func mqttVerifier(env *cli.Env, rf *resolverFlags, patterns []string, format string, maxAge, skew time.Duration) (*message.Verifier, error) {
+	formats, err := acceptedFormats(format)
+	if err != nil {
+		return nil, err
+	}
 	al, err := verify.ParseAllowList(patterns)
 	if err != nil {
 		return nil, cli.Input(err)
@@ -235,40 +263,55 @@ func mqttVerifier(env *cli.Env, rf *resolverFlags, patterns []string, maxAge, sk
 	if skew == 0 {
 		skew = -1 // Config: negative means none
 	}
-	v, err := message.NewVerifier(message.Config{Core: core, MaxAge: maxAge, Skew: skew})
+	v, err := message.NewVerifier(message.Config{Core: core, MaxAge: maxAge, Skew: skew, Formats: formats})
 	if err != nil {
 		return nil, cli.Fail(err)
 	}
 	return v, nil
 }
 
-// refusal is the line a gateway or the cloud prints for a refused message.
+// refusal is the line a gateway or the cloud prints for a refused message:
+// the names the message claims, "SENSOR via GATEWAY" for a countersigned
+// one ("?" for a name that cannot be read).
 func refusal(msg []byte, err error) string {
-	claimed, cerr := message.ClaimedName(msg)
-	if cerr != nil {
-		claimed = "?"
+	return fmt.Sprintf("refused: %s: %s: %v", message.Label(err), claimedNames(msg), err)
+}
+
+func claimedNames(msg []byte) string {
+	signer, countersigner, err := message.ClaimedNames(msg)
+	switch {
+	case signer == "":
+		return "?"
+	case countersigner != "":
+		return signer + " via " + countersigner
+	case err != nil:
+		return signer + " via ?"
 	}
-	return fmt.Sprintf("refused: %s: %s: %v", message.Label(err), claimed, err)
+	return signer
 }
 
 func mqttGatewayCommand() *cli.Command {
 	var mf mqttFlags
 	var rf resolverFlags
-	var idDir, name, in, out string
+	var idDir, name, in, out, format string
 	var noChain bool
 	var allow cli.StringList
 	var maxAge, skew time.Duration
 	return &cli.Command{
 		Name:    "gateway",
 		Summary: "authenticate sensors' readings and forward them, countersigned, to the cloud topic",
-		Usage:   "dance mqtt gateway --identity DIR --allow PATTERN ... [--broker URL] [--in TOPIC] [--out TOPIC] [--resolver ADDR ...] [--anchors FILE] [--count N]",
+		Usage:   "dance mqtt gateway --identity DIR --allow PATTERN ... [--broker URL] [--in TOPIC] [--out TOPIC] [--format jws|cose] [--resolver ADDR ...] [--anchors FILE] [--count N]",
 		Description: `Subscribes to --in; authenticates each message as 'dance verify-message' does (the sensor's
 name on the --allow list, its TLSA records looked up with DNSSEC validation, signature, time
 window, replay); adds its own signature with the identity in DIR, naming the sensor's
-signature by its digest, and publishes the result (a JWS in the general JSON serialisation
-with two signatures) to --out. Prints a line per message: "forwarded: SENSOR READING" or
-"refused: REASON: CLAIMED-NAME: DETAIL". Verdicts are cached for the TTL of the TLSA
-records (at least --min-cache-ttl): a revoked sensor is refused once that has run out.
+signature, and publishes the result to --out: for a JWS, the general JSON serialisation with
+two signatures, the gateway's naming the sensor's by its digest; for a COSE_Sign1, the same
+message with the gateway's RFC 9338 countersignature, which covers the sensor's signature.
+Prints a line per message: "forwarded: SENSOR READING" or "refused: REASON: CLAIMED-NAME:
+DETAIL". Verdicts are cached for the TTL of the TLSA records (at least --min-cache-ttl): a
+revoked sensor is refused once that has run out. Gaps in a sensor's numbered readings are
+warned about on stderr ("never arrived"); on exit, a line counts forwarded, refused and lost
+readings.
 
 ` + resolverFlagsHelp,
 		Examples: []string{
@@ -284,6 +327,7 @@ records (at least --min-cache-ttl): a revoked sensor is refused once that has ru
 			fs.Var(&allow, "allow", "sensors' allow-list `PATTERN`: a name, or *.NAME for every name below; repeat")
 			fs.StringVar(&in, "in", mqttReadingsTopic, "subscribe to sensors' readings on `TOPIC`")
 			fs.StringVar(&out, "out", mqttForwardedTopic, "publish countersigned readings to `TOPIC`")
+			fs.StringVar(&format, "format", "", "accept only `FORMAT` from sensors: jws or cose (default: either)")
 			fs.DurationVar(&maxAge, "max-age", message.DefaultMaxAge, "accept messages issued at most this `DURATION` ago")
 			fs.DurationVar(&skew, "skew", message.DefaultSkew, "allow this clock difference with the sensors, as a `DURATION`")
 		},
@@ -302,7 +346,7 @@ records (at least --min-cache-ttl): a revoked sensor is refused once that has ru
 			if err != nil {
 				return err
 			}
-			v, err := mqttVerifier(env, &rf, allow, maxAge, skew)
+			v, err := mqttVerifier(env, &rf, allow, format, maxAge, skew)
 			if err != nil {
 				return err
 			}
@@ -317,20 +361,32 @@ records (at least --min-cache-ttl): a revoked sensor is refused once that has ru
 				return err
 			}
 			fmt.Fprintf(env.Stderr, "dance: gateway %s: forwarding %s to %s on %s\n", s.Name, in, out, mf.broker)
+			losses := newLossTracker(env.Stderr, "gateway")
+			var forwarded, refused uint64
+			defer func() {
+				losses.flush()
+				fmt.Fprintf(env.Stderr, "dance: gateway: %d forwarded, %d refused, %d lost\n", forwarded, refused, losses.lost)
+			}()
 			return mqttLoop(ctx, c, inbox, mf.count, func(msg []byte) error {
 				m, err := v.Verify(ctx, msg)
 				if err != nil {
+					refused++
 					fmt.Fprintln(env.Stdout, refusal(msg, err))
 					return nil
 				}
+				if m.Seq != nil {
+					losses.seen(m.Signer.Name, m.Seq.Stream, m.Seq.N)
+				}
 				fwd, err := s.Countersign(msg)
 				if err != nil {
+					refused++
 					fmt.Fprintln(env.Stdout, refusal(msg, err))
 					return nil
 				}
 				if err := mqttWait(ctx, c.Publish(out, mqttQoS, false, fwd)); err != nil {
 					return cli.Fail(fmt.Errorf("publishing to %s: %w", out, err))
 				}
+				forwarded++
 				fmt.Fprintf(env.Stdout, "forwarded: %s %s\n", m.Signer.Name, printable(m.Payload))
 				return nil
 			})
@@ -359,6 +415,9 @@ type mqttCloudJSON struct {
 	GatewayRecord string           `json:"gateway_record,omitempty"`
 	IssuedAt      *time.Time       `json:"issued_at,omitempty"`
 	ID            string           `json:"id,omitempty"`
+	Seq           *message.Seq     `json:"seq,omitempty"`
+	Format        string           `json:"format,omitempty"`
+	Claimed       string           `json:"claimed,omitempty"`
 	Reason        string           `json:"reason,omitempty"`
 	Error         string           `json:"error,omitempty"`
 }
@@ -366,20 +425,23 @@ type mqttCloudJSON struct {
 func mqttCloudCommand() *cli.Command {
 	var mf mqttFlags
 	var rf resolverFlags
-	var topic string
+	var topic, format string
 	var allow, gateways cli.StringList
 	var asJSON bool
 	var maxAge, skew time.Duration
 	return &cli.Command{
 		Name:    "cloud",
 		Summary: "authenticate countersigned readings: the sensor and the gateway, each by its own name",
-		Usage:   "dance mqtt cloud --allow PATTERN ... --gateway PATTERN ... [--broker URL] [--topic TOPIC] [--resolver ADDR ...] [--anchors FILE] [--count N] [--json]",
+		Usage:   "dance mqtt cloud --allow PATTERN ... --gateway PATTERN ... [--broker URL] [--topic TOPIC] [--format jws|cose] [--resolver ADDR ...] [--anchors FILE] [--count N] [--json]",
 		Description: `Subscribes to --topic and authenticates each countersigned reading: the sensor's signature
 (its name on the --allow list) and the gateway's (its name on the --gateway list, its
 signature naming the sensor's), each by the TLSA records of its own name, independent of the
 other; time window and replay for both. A sensor's message without a gateway's signature is
 refused. Prints a line per message: "authenticated: sensor=NAME gateway=NAME reading=READING"
-or "refused: REASON: CLAIMED-NAME: DETAIL"; --json prints a JSON object per line instead.
+or "refused: REASON: CLAIMED-NAME: DETAIL" (CLAIMED-NAME is "SENSOR via GATEWAY" for a
+countersigned message); --json prints a JSON object per line instead. Gaps in a sensor's
+numbered readings, wherever they were lost, are warned about on stderr ("never arrived"); on
+exit, a line counts authenticated, refused and lost readings.
 
 ` + resolverFlagsHelp,
 		Examples: []string{
@@ -392,6 +454,7 @@ or "refused: REASON: CLAIMED-NAME: DETAIL"; --json prints a JSON object per line
 			fs.Var(&allow, "allow", "sensors' allow-list `PATTERN`: a name, or *.NAME for every name below; repeat")
 			fs.Var(&gateways, "gateway", "gateways' allow-list `PATTERN`; repeat")
 			fs.StringVar(&topic, "topic", mqttForwardedTopic, "subscribe to countersigned readings on `TOPIC`")
+			fs.StringVar(&format, "format", "", "accept only `FORMAT`: jws or cose (default: either)")
 			fs.DurationVar(&maxAge, "max-age", message.DefaultMaxAge, "accept messages issued at most this `DURATION` ago")
 			fs.DurationVar(&skew, "skew", message.DefaultSkew, "allow this clock difference with signers, as a `DURATION`")
 			fs.BoolVar(&asJSON, "json", false, "print a JSON object per message")
@@ -412,7 +475,7 @@ or "refused: REASON: CLAIMED-NAME: DETAIL"; --json prints a JSON object per line
 			if err != nil {
 				return cli.Input(err)
 			}
-			v, err := mqttVerifier(env, &rf, append(append([]string{}, allow...), gateways...), maxAge, skew)
+			v, err := mqttVerifier(env, &rf, append(append([]string{}, allow...), gateways...), format, maxAge, skew)
 			if err != nil {
 				return err
 			}
@@ -428,6 +491,12 @@ or "refused: REASON: CLAIMED-NAME: DETAIL"; --json prints a JSON object per line
 			}
 			fmt.Fprintf(env.Stderr, "dance: cloud: reading %s on %s\n", topic, mf.broker)
 			enc := json.NewEncoder(env.Stdout)
+			losses := newLossTracker(env.Stderr, "cloud")
+			var authenticated, refused uint64
+			defer func() {
+				losses.flush()
+				fmt.Fprintf(env.Stderr, "dance: cloud: %d authenticated, %d refused, %d lost\n", authenticated, refused, losses.lost)
+			}()
 			return mqttLoop(ctx, c, inbox, mf.count, func(msg []byte) error {
 				m, err := v.VerifyCountersigned(ctx, msg)
 				if err == nil {
@@ -443,15 +512,24 @@ or "refused: REASON: CLAIMED-NAME: DETAIL"; --json prints a JSON object per line
 						err = &verify.Error{Reason: verify.ReasonNotAllowed, Name: m.Signer.Signer.Name, Err: err}
 					}
 				}
+				if err != nil {
+					refused++
+				} else {
+					authenticated++
+					if m.Signer.Seq != nil {
+						losses.seen(m.Signer.Signer.Name, m.Signer.Seq.Stream, m.Signer.Seq.N)
+					}
+				}
 				if asJSON {
 					o := mqttCloudJSON{Authenticated: err == nil}
 					if err != nil {
-						o.Reason, o.Error = message.Label(err), err.Error()
+						o.Reason, o.Error, o.Claimed = message.Label(err), err.Error(), claimedNames(msg)
 					} else {
 						reading := string(m.Payload)
 						iat := m.Signer.IssuedAt.UTC()
 						o.Sensor, o.Gateway, o.Reading, o.IssuedAt, o.ID = m.Signer.Signer, m.Countersigner.Signer, &reading, &iat, m.Signer.ID
 						o.SensorRecord, o.GatewayRecord = m.Signer.Signer.Record.String(), m.Countersigner.Signer.Record.String()
+						o.Seq, o.Format = m.Signer.Seq, m.Signer.Format.String()
 					}
 					if err := enc.Encode(o); err != nil {
 						return cli.Fail(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dnsbound/dance/internal/daemon"
 	"github.com/dnsbound/dance/internal/testwait"
+	"github.com/dnsbound/dance/message"
 )
 
 // startMosquitto starts a mosquitto broker on 127.0.0.1, on a port it
@@ -189,6 +190,39 @@ func TestMQTTFlow(t *testing.T) {
 		if cloudGot("99.9") != nil {
 			t.Fatal("the cloud accepted a reading without a countersignature")
 		}
+		// The refusal names the claimed sensor, not "?".
+		var refused *mqttCloudJSON
+		for _, o := range cloudLines(t, cloudOut.String()) {
+			if o.Reason == "countersignature" {
+				refused = &o
+			}
+		}
+		if refused == nil || refused.Claimed != good {
+			t.Fatalf("refusal %+v, want claimed %s", refused, good)
+		}
+	})
+
+	t.Run("cose", func(t *testing.T) {
+		sensor(goodDir, "--format", "cose", "cose-21.5")
+		o := waitCloud("cose-21.5")
+		if !o.Authenticated || o.Sensor.Name != good || o.Gateway.Name != gw || o.Format != "cose-sign1" || o.Seq == nil || o.Seq.N != 1 {
+			t.Fatalf("cloud line %+v", o)
+		}
+		waitFor(t, "gateway", gwOut, "forwarded: "+good+" cose-21.5\n")
+	})
+
+	t.Run("forged cose sensor refused", func(t *testing.T) {
+		const refusedLine = "refused: no-match: " + good + ": "
+		before := strings.Count(gwOut.String(), refusedLine)
+		sensor(forgedDir, "--format", "cose", "cose-66.6")
+		if !testwait.Until(60*time.Second, func() bool { return strings.Count(gwOut.String(), refusedLine) > before }) {
+			t.Fatalf("the forged COSE reading was not refused:\n%s", gwOut.String())
+		}
+		sensor(goodDir, "--format", "cose", "cose-marker")
+		waitCloud("cose-marker")
+		if cloudGot("cose-66.6") != nil || strings.Contains(gwOut.String(), "cose-66.6") {
+			t.Fatalf("the forged COSE reading got through:\n%s", gwOut.String())
+		}
 	})
 
 	t.Run("revoked sensor refused once the TTL has run out", func(t *testing.T) {
@@ -226,4 +260,76 @@ func TestMQTTFlow(t *testing.T) {
 			t.Fatalf("the revoked sensor's reading reached the cloud:\n%s", cloudOut.String())
 		}
 	})
+}
+
+// TestMQTTLostReadings publishes a numbered sensor's countersigned
+// readings 1, 2 and 4 straight to the cloud topic of a real mosquitto: the
+// cloud authenticates the three, warns that reading 3 never arrived, and
+// counts it lost when it stops. The refusal of a countersigned message
+// with a forged gateway names both claimed signers.
+func TestMQTTLostReadings(t *testing.T) {
+	broker := startMosquitto(t)
+	dir := t.TempDir()
+	zdir := filepath.Join(dir, "zone")
+	idMust(t, "zone", "init", "--zone", "devices.test", "--dir", zdir)
+	addr, _, _, _ := adminServe(t, zdir)
+	const (
+		sensorName = "sensor1._device.devices.test"
+		gwName     = "gw1._device.devices.test"
+	)
+	sensorDir, sensorHash := adminIdentity(t, dir, sensorName)
+	gwDir, gwHash := adminIdentity(t, dir, gwName)
+	forgedGwDir, _ := adminIdentity(t, filepath.Join(dir, "forged"), gwName)
+	idMust(t, "zone", "add", "--dir", zdir, sensorName, "TLSA", sensorHash)
+	idMust(t, "zone", "add", "--dir", zdir, gwName, "TLSA", gwHash)
+
+	cloudOut, cloudErr := background(t, "mqtt", "cloud", "--broker", broker, "--allow", sensorName, "--gateway", gwName, "--count", "4",
+		"--resolver", addr, "--anchors", filepath.Join(zdir, "anchors"))
+	waitFor(t, "cloud start", cloudErr, "reading dance/forwarded")
+
+	sensor, err := loadMessageSigner(sensorDir, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sensor.Seq, err = message.NewSequence(); err != nil {
+		t.Fatal(err)
+	}
+	gateway, err := loadMessageSigner(gwDir, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgedGw, err := loadMessageSigner(forgedGwDir, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := mqttConnect(context.Background(), broker, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(250)
+	publish := func(gw *message.Signer, reading string) {
+		t.Helper()
+		msg, err := sensor.Sign([]byte(reading), message.COSE)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fwd, err := gw.Countersign(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mqttWait(context.Background(), c.Publish(mqttForwardedTopic, mqttQoS, false, fwd)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(gateway, "r1")
+	waitFor(t, "cloud", cloudOut, "reading=r1\n")
+	publish(gateway, "r2")
+	waitFor(t, "cloud", cloudOut, "reading=r2\n")
+	publish(forgedGw, "r3") // authenticated by no one: lost to the cloud
+	waitFor(t, "cloud", cloudOut, "refused: no-match: "+sensorName+" via "+gwName+": ")
+	publish(gateway, "r4")
+	waitFor(t, "cloud summary", cloudErr, "dance: cloud: 3 authenticated, 1 refused, 1 lost\n")
+	if !strings.Contains(cloudErr.String(), "dance: warning: cloud: reading 3 of "+sensorName+" (stream "+sensor.Seq.ID()+") never arrived") {
+		t.Fatalf("no warning for reading 3:\n%s", cloudErr.String())
+	}
 }

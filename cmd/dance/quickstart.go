@@ -27,10 +27,12 @@ func quickstartCommand() *cli.Command {
 validates against the zone's key; provisions two devices and a user and
 publishes their TLSA records; runs the proxy (http mode) in front of a small
 backend; connects through it with each identity and with one never published;
-revokes a device and waits out the TTL until it is refused; then connects a
+revokes a device and waits out the TTL until it is refused; connects a
 raw-key device (RFC 7250: a key, no certificate) that claims its name in the
 dane_clientid extension, through a second proxy running dance's own TLS 1.3
-engine (--engine dance). Everything listens
+engine (--engine dance); runs the sensor → gateway → cloud flow of signed
+readings (JWS and COSE, countersigned by a gateway) in-process, with the
+mosquitto commands that run it between processes. Everything listens
 on 127.0.0.1 on ports it picks, needs no root and no configuration, and is
 stopped at the end (also on Ctrl-C).
 

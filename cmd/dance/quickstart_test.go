@@ -49,7 +49,7 @@ func checkQuickstartOutput(t *testing.T, out string) {
 			t.Errorf("step %d does not match %q:\n%s", c.step, c.re, step(c.step))
 		}
 	}
-	if !strings.Contains(out, "\nall 9 steps behaved as expected.\n") {
+	if !strings.Contains(out, "\nall 10 steps behaved as expected.\n") {
 		t.Errorf("no final verdict:\n%s", out)
 	}
 }

@@ -19,7 +19,11 @@
 //  7. a revocation: a record removed (and the "dance zone revoke" to use
 //     where a wildcard covers the name), the device still accepted while
 //     caches hold the record (if they do), then refused;
-//  8. a clean shutdown that checks every port it opened is closed.
+//  8. signed readings (package message): a sensor signs, a gateway
+//     authenticates it and countersigns, the cloud authenticates both by
+//     their own records, in JWS and COSE; a forged and the revoked sensor
+//     are refused (the by-hand commands run it through mosquitto);
+//  9. a clean shutdown that checks every port it opened is closed.
 //
 // Each step prints what it did and the dance commands (and curl and
 // openssl lines) that do the same by hand with this run's paths and ports.

@@ -280,6 +280,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		{"Connect through the proxy with each identity", q.connectAll},
 		{"Revoke " + dev2 + ": remove its record", q.revoke},
 		{"Connect a raw-key device (RFC 7250, dane_clientid) through the proxy's own TLS 1.3 engine", q.rawKey},
+		{"Signed readings: sensor → gateway → cloud", q.messages},
 	}
 	var failed *StepError
 	for i, s := range steps {

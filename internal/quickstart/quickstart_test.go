@@ -125,12 +125,19 @@ func TestRun(t *testing.T) {
 	}
 	text := out.String()
 	for _, s := range []string{
-		"\n9. Shut everything down\n",
-		"all 9 steps behaved as expected.",
+		"\n9. Signed readings: sensor → gateway → cloud\n",
+		"\n10. Shut everything down\n",
+		"all 10 steps behaved as expected.",
 		"$ dance connect --engine dance --raw-key --client-name meter1._device." + z,
 		"$ dance zone serve --dir " + filepath.Join(dir, "zone") + " --listen " + res.DNS + " --admin-listen " + res.Admin,
 		"--resolve proxy." + z + ":" + portOf(res.Proxy) + ":127.0.0.1",
 		"--allow '*._device." + z + "' --allow _user." + z,
+		"jws-compact: sensor=sensor1._device." + z + " gateway=gw1._device." + z + " reading=21.5 (seq 1)",
+		"cose-sign1: sensor=sensor1._device." + z + " gateway=gw1._device." + z + " reading=21.7 (seq 2)",
+		"forged sensor1 (sensor3's key)           refused by the gateway: no-match",
+		"revoked sensor2                          refused by the gateway: no-record",
+		"$ dance mqtt cloud --allow '*._device." + z + "' --gateway gw1._device." + z + " --json --resolver " + res.DNS,
+		"$ dance mqtt sensor --identity " + filepath.Join(dir, "sensor1") + " --format cose 21.5",
 	} {
 		if !strings.Contains(text, s) {
 			t.Errorf("output lacks %q:\n%s", s, text)

@@ -306,7 +306,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.dns, err = server.New(server.Config{Zone: s.zone, UpdateKeys: tk, Policies: policies, MaxUDPSize: cfg.MaxUDPSize, Logger: s.log,
 		TransferFrom: cfg.TransferFrom, TransferKeys: xk, Notify: cfg.Notify, TransferTLSOnly: cfg.TransferTLSOnly,
-		XoTAuth: xotAuth(cfg.XoT), XoTVerifier: s.xotVerifier(), JournalVersions: cfg.JournalVersions, JournalRecords: cfg.JournalRecords, JournalFile: filepath.Join(cfg.Dir, zone.JournalFile),
+		XoTAuth: xotAuth(cfg.XoT), XoTAuthenticate: s.xotAuthenticator(), JournalVersions: cfg.JournalVersions, JournalRecords: cfg.JournalRecords, JournalFile: filepath.Join(cfg.Dir, zone.JournalFile),
 		RateLimit: cfg.RateLimit, SigningLimit: cfg.SigningLimit, TSIGWindow: cfg.TSIGWindow, MaxTCPConns: cfg.MaxTCPConns})
 	if err != nil {
 		return nil, err

@@ -1,7 +1,9 @@
 package serve
 
 import (
+	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -148,13 +150,20 @@ func (s *Server) listenXoT() error {
 	return nil
 }
 
-// xotVerifier is the verifier the DNS server checks secondaries with
-// again before each transfer; nil without DANE.
-func (s *Server) xotVerifier() verify.Verifier {
-	if s.xotCore == nil {
+// xotAuthenticator is how the DNS server checks secondaries again before
+// each transfer: through the XoT verification core; nil without DANE.
+func (s *Server) xotAuthenticator() server.XoTAuthenticator {
+	core := s.xotCore
+	if core == nil {
 		return nil
 	}
-	return s.xotCore
+	return func(ctx context.Context, chain []*x509.Certificate) (string, error) {
+		id, err := verify.VerifyChain(ctx, core, chain)
+		if err != nil {
+			return "", errors.New(verify.ReasonOf(err).String())
+		}
+		return id.Name, nil
+	}
 }
 
 // xotOutside returns an *XoTOutsideZoneError when names are asked of this

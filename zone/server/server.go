@@ -28,7 +28,6 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/internal/journal"
 	"github.com/dnsbound/dance/zone/internal/zoneaccess"
@@ -96,12 +95,13 @@ type Config struct {
 	// (Listeners.XoT) needs: a DANE-authenticated client (XoTDANE, the
 	// zero value), a transfer key (XoTTSIG), or both (XoTBoth).
 	XoTAuth XoTAuth
-	// XoTVerifier, when not nil, authenticates the client certificate of
-	// an XoT connection again before each transfer in the DANE modes
-	// (the verifier of the listener's configuration, whose verdicts it
-	// caches): a secondary revoked after its handshake is refused once
-	// the verdict has expired. Nil relies on the handshake alone.
-	XoTVerifier verify.Verifier
+	// XoTAuthenticate, when not nil, authenticates the client certificate
+	// of an XoT connection again before each transfer in the DANE modes
+	// (zone/serve passes the verification core of the listener's
+	// configuration, whose verdicts it caches): a secondary revoked after
+	// its handshake is refused once the verdict has expired. Nil relies on
+	// the handshake alone.
+	XoTAuthenticate XoTAuthenticator
 	// Notify lists secondaries (host:port) sent a NOTIFY (RFC 1996) after
 	// every change of the zone.
 	Notify []string

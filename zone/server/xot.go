@@ -3,15 +3,21 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/dnsbound/dance/verify"
 )
+
+// XoTAuthenticator authenticates the certificate chain an XoT client
+// presented (leaf first) and returns the authenticated name; its error's
+// text is the reason logged for the refusal. The zone server does no TLSA
+// lookup or matching of its own: zone/serve builds this from the
+// verification core (package verify).
+type XoTAuthenticator func(ctx context.Context, chain []*x509.Certificate) (string, error)
 
 // XoTAuth says what a zone transfer over the XoT listener
 // (Listeners.XoT) needs besides TLS 1.3. The XoT listener checks no
@@ -122,19 +128,21 @@ func (s *Server) xotAllowed(w dns.ResponseWriter, r *dns.Msg) (who, why string) 
 		if len(state.PeerCertificates) == 0 {
 			return "", "no client certificate"
 		}
-		who, _ = verify.ClaimedName(state.PeerCertificates[0])
-		if v := s.cfg.XoTVerifier; v != nil {
+		if names := state.PeerCertificates[0].DNSNames; len(names) == 1 {
+			who = names[0] // for the log until authenticated below
+		}
+		if auth := s.cfg.XoTAuthenticate; auth != nil {
 			// Again for each transfer: a connection outlives the
 			// verdict of its handshake (cached at most for the TTL of
 			// the record), and a revoked secondary must not go on
 			// transferring over a connection it opened before.
 			ctx, cancel := context.WithTimeout(context.Background(), xotVerifyTimeout)
-			id, err := verify.VerifyChain(ctx, v, state.PeerCertificates)
+			name, err := auth(ctx, state.PeerCertificates)
 			cancel()
 			if err != nil {
-				return who, "identity no longer authenticated: " + verify.ReasonOf(err).String()
+				return who, "identity no longer authenticated: " + err.Error()
 			}
-			who = id.Name
+			who = name
 		}
 	}
 	if mode.NeedsTSIG() {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"os"
@@ -16,7 +17,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/internal/daemon"
-	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
@@ -191,15 +191,15 @@ type switchVerifier struct {
 	calls atomic.Int32
 }
 
-func (v *switchVerifier) Verify(_ context.Context, name string, _ verify.Presented) (*verify.Identity, error) {
+func (v *switchVerifier) authenticate(_ context.Context, chain []*x509.Certificate) (string, error) {
 	v.calls.Add(1)
 	if !v.ok.Load() {
-		return nil, &verify.Error{Reason: verify.ReasonRevoked, Name: name}
+		return "", errors.New("revoked")
 	}
-	return &verify.Identity{Name: name}, nil
+	return chain[0].DNSNames[0], nil
 }
 
-// TestXoTVerifierEachTransfer: with XoTVerifier, the secondary's
+// TestXoTVerifierEachTransfer: with XoTAuthenticate, the secondary's
 // certificate is checked again before each transfer, so a verdict that
 // changed after the handshake refuses the next transfer; the log names
 // the secondary and the reason.
@@ -211,7 +211,7 @@ func TestXoTVerifierEachTransfer(t *testing.T) {
 	var log lockedLog
 	var xotAddr string
 	ts := startServerListeners(t, zone.InitOptions{}, func(c *Config) {
-		c.XoTVerifier = v
+		c.XoTAuthenticate = v.authenticate
 		c.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	}, nil, func(ls *Listeners) {
 		l, err := ListenXoT("127.0.0.1:0", &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{ALPN},
