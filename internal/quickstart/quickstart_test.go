@@ -171,8 +171,8 @@ func TestRunTemporaryDir(t *testing.T) {
 	if strings.Contains(text, "$ ") {
 		t.Errorf("quiet output has commands:\n%s", text)
 	}
-	if n := strings.Count(text, "\n   ok: "); n != 9 {
-		t.Errorf("%d verdicts, want 9:\n%s", n, text)
+	if n := strings.Count(text, "\n   ok: "); n != 10 {
+		t.Errorf("%d verdicts, want 10:\n%s", n, text)
 	}
 	if !strings.Contains(text, "sensor2._device.ids.example.test refused once caches dropped its record") {
 		t.Errorf("output lacks the revocation verdict:\n%s", text)

@@ -302,7 +302,16 @@ func TestRolloverAPI(t *testing.T) {
 			}
 			ks, serial = res.Keys, res.Serial
 		}
-		if serial != z.Serial() || !slices.Equal(keyRoles(ks), st.roles) {
+		// A ZSK activation goes on re-signing in the background, and
+		// that moves the serial past the one the step answered with.
+		if err := z.ResignWait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		serialOK := serial == z.Serial()
+		if st.name == "zsk activate" {
+			serialOK = serial != 0 && int32(z.Serial()-serial) >= 0 // RFC 1982 order
+		}
+		if !serialOK || !slices.Equal(keyRoles(ks), st.roles) {
 			t.Fatalf("%s: serial %d (zone %d), keys %v, want %v", st.name, serial, z.Serial(), keyRoles(ks), st.roles)
 		}
 		for _, k := range ks {
