@@ -156,7 +156,11 @@ func (c *Conn) readOne() (ContentType, []byte, error) {
 	buf = c.rbuf[c.rpos : c.rpos+HeaderLen+n]
 	c.rpos += HeaderLen + n
 	content := buf[HeaderLen:]
-	skippable := typ == TypeApplicationData && n <= c.skipBudget
+	// Only while skipping was asked for, and never an empty record: 0-RTT
+	// records are protected and so at least an AEAD tag long (RFC 8446
+	// §5.2). An empty application_data record before the handshake is
+	// handed up and refused there (unexpected_message).
+	skippable := typ == TypeApplicationData && n > 0 && n <= c.skipBudget
 	if skippable && !protected {
 		c.skipBudget -= n
 		return 0, nil, skipErr{}

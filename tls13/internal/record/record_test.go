@@ -363,11 +363,14 @@ func TestConnPlaintext(t *testing.T) {
 		want      alert.Description // 0: accepted
 		err       error
 	}{
-		"handshake":                      {in: rec(TypeHandshake, 10)},
-		"handshake 2^14":                 {in: rec(TypeHandshake, MaxPlaintext)},
-		"handshake 2^14+1":               {in: rec(TypeHandshake, MaxPlaintext+1), want: alert.RecordOverflow},
-		"zero-length handshake":          {in: rec(TypeHandshake, 0), want: alert.UnexpectedMessage},
-		"zero-length alert":              {in: rec(TypeAlert, 0), want: alert.UnexpectedMessage},
+		"handshake":             {in: rec(TypeHandshake, 10)},
+		"handshake 2^14":        {in: rec(TypeHandshake, MaxPlaintext)},
+		"handshake 2^14+1":      {in: rec(TypeHandshake, MaxPlaintext+1), want: alert.RecordOverflow},
+		"zero-length handshake": {in: rec(TypeHandshake, 0), want: alert.UnexpectedMessage},
+		"zero-length alert":     {in: rec(TypeAlert, 0), want: alert.UnexpectedMessage},
+		// Handed up (the handshake refuses it), never dropped as early
+		// data when no skipping was asked for.
+		"zero-length application data":   {in: rec(TypeApplicationData, 0)},
 		"unknown type":                   {in: rec(ContentType(24), 1), want: alert.UnexpectedMessage},
 		"type invalid":                   {in: rec(TypeInvalid, 1), want: alert.UnexpectedMessage},
 		"ccs after keys":                 {in: rec(TypeChangeCipherSpec, 1), protected: true},
