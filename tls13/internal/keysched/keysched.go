@@ -85,16 +85,7 @@ func ExpandLabel(h Hash, secret []byte, label string, context []byte, length int
 // HMAC-Hash(PRK, info | 0x01), truncated. It saves the allocations of the
 // general path on every secret, key and IV of a handshake.
 func expandOneBlock(h Hash, secret []byte, label string, context []byte, length int) []byte {
-	if len(labelPrefix)+len(label) > 255 || len(context) > 255 {
-		panic("keysched: HkdfLabel field too long")
-	}
-	info := make([]byte, 0, 2+1+len(labelPrefix)+len(label)+1+len(context)+1)
-	info = append(info, byte(length>>8), byte(length), byte(len(labelPrefix)+len(label)))
-	info = append(info, labelPrefix...)
-	info = append(info, label...)
-	info = append(info, byte(len(context)))
-	info = append(info, context...)
-	info = append(info, 1) // the counter octet of T(1)
+	info := append(hkdfLabel(label, context, length, 1), 1) // the counter octet of T(1)
 	m := hmac.New(newFunc(h), secret)
 	m.Write(info)
 	return m.Sum(make([]byte, 0, h.Size()))[:length]
@@ -103,16 +94,21 @@ func expandOneBlock(h Hash, secret []byte, label string, context []byte, length 
 // HkdfLabel returns the encoded HkdfLabel structure of RFC 8446 §7.1, the
 // info argument of HKDF-Expand in ExpandLabel.
 func HkdfLabel(label string, context []byte, length int) []byte {
-	full := labelPrefix + label
-	if len(full) > 255 || len(context) > 255 || length > 0xffff {
+	return hkdfLabel(label, context, length, 0)
+}
+
+// hkdfLabel is HkdfLabel with room for spare more octets after it.
+func hkdfLabel(label string, context []byte, length, spare int) []byte {
+	n := len(labelPrefix) + len(label)
+	if n > 255 || len(context) > 255 || length > 0xffff {
 		panic("keysched: HkdfLabel field too long")
 	}
-	info := make([]byte, 0, 2+1+len(full)+1+len(context))
-	info = append(info, byte(length>>8), byte(length))
-	info = append(info, byte(len(full)))
-	info = append(info, full...)
-	info = append(info, byte(len(context)))
-	return append(info, context...)
+	dst := make([]byte, 0, 2+1+n+1+len(context)+spare)
+	dst = append(dst, byte(length>>8), byte(length), byte(n))
+	dst = append(dst, labelPrefix...)
+	dst = append(dst, label...)
+	dst = append(dst, byte(len(context)))
+	return append(dst, context...)
 }
 
 // Extract is HKDF-Extract(salt, ikm) (RFC 5869). A nil salt or ikm stands
