@@ -295,27 +295,8 @@ func TestClientIDWithOpenSSLClient(t *testing.T) {
 // after the handshake and closes.
 func startClientIDServer(t *testing.T, cfg *Config) (string, <-chan ourResult) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	res := make(chan ourResult, 1)
-	go func() {
-		raw, err := ln.Accept()
-		if err != nil {
-			res <- ourResult{err: err}
-			return
-		}
-		raw.SetDeadline(time.Now().Add(time.Minute))
-		s := Server(raw, cfg)
-		defer s.Close()
-		if err := s.Handshake(); err != nil {
-			res <- ourResult{err: err}
-			return
-		}
-		_, err = s.Write([]byte("ok\n"))
-		res <- ourResult{err: err, state: s.ConnectionState()}
-	}()
-	return ln.Addr().String(), res
+	return serveConns(t, cfg, 1, func(c *Conn) ([]byte, error) {
+		_, err := c.Write([]byte("ok\n"))
+		return nil, err
+	})
 }

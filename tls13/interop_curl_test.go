@@ -16,55 +16,18 @@ import (
 	"github.com/dnsbound/dance/tls13/internal/record"
 )
 
-// served is what one connection of serveConns saw.
-type served struct {
-	err   error
-	state ConnectionState
-}
-
-// serveConns accepts n connections on a 127.0.0.1 port with our server and
-// runs handle on each in turn, then closes it; each connection's result
-// comes on the channel. The listener closes with the test.
-func serveConns(t *testing.T, cfg *Config, n int, handle func(*Conn) error) (addr string, results <-chan served) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	res := make(chan served, n)
-	go func() {
-		for range n {
-			raw, err := ln.Accept()
-			if err != nil {
-				res <- served{err: err}
-				return
-			}
-			raw.SetDeadline(time.Now().Add(time.Minute))
-			c := Server(raw, cfg)
-			err = c.Handshake()
-			if err == nil {
-				err = handle(c)
-			}
-			c.Close()
-			res <- served{err: err, state: c.ConnectionState()}
-		}
-	}()
-	return ln.Addr().String(), res
-}
-
 // httpHandler answers one HTTP/1.1 request with a body naming the path and
 // closes the connection.
-func httpHandler(c *Conn) error {
+func httpHandler(c *Conn) ([]byte, error) {
 	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for {
 		h, err := br.ReadString('\n')
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if h == "\r\n" {
 			break
@@ -72,11 +35,11 @@ func httpHandler(c *Conn) error {
 	}
 	f := strings.Fields(line)
 	if len(f) != 3 || f[0] != "GET" {
-		return fmt.Errorf("request line %q", line)
+		return nil, fmt.Errorf("request line %q", line)
 	}
 	body := "dance " + f[1] + "\n"
 	_, err = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
-	return err
+	return nil, err
 }
 
 // TestServerAgainstCurl runs curl (with OpenSSL) against our server with a
@@ -153,13 +116,13 @@ func TestServerAgainstCurl(t *testing.T) {
 }
 
 // lineEcho reads one line, writes it back and lets the connection close.
-func lineEcho(c *Conn) error {
+func lineEcho(c *Conn) ([]byte, error) {
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {
-		return err
+		return nil, err
 	}
 	_, err = io.WriteString(c, line)
-	return err
+	return nil, err
 }
 
 // TestServerOpenSSLResumption: openssl s_client saves our ticket with

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,34 +216,9 @@ func TestServerAgainstOpenSSL(t *testing.T) {
 	}
 }
 
-// ourServerResult is what serveOnce's server read and ended with.
-type ourServerResult struct {
-	data  []byte
-	err   error
-	state ConnectionState
-}
-
-// serveOnce accepts one connection on a 127.0.0.1 port with our server
-// and reads it to the end; the listener closes with the test.
-func serveOnce(t *testing.T, cfg *Config) (addr string, done <-chan ourServerResult) {
+// serveOnce accepts one connection with our server and reads it to the
+// end; the result's data is what it read.
+func serveOnce(t *testing.T, cfg *Config) (addr string, done <-chan ourResult) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	c := make(chan ourServerResult, 1)
-	go func() {
-		raw, err := ln.Accept()
-		if err != nil {
-			c <- ourServerResult{err: err}
-			return
-		}
-		raw.SetDeadline(time.Now().Add(time.Minute))
-		s := Server(raw, cfg)
-		defer s.Close()
-		data, err := io.ReadAll(s)
-		c <- ourServerResult{data, err, s.ConnectionState()}
-	}()
-	return ln.Addr().String(), c
+	return serveConns(t, cfg, 1, func(c *Conn) ([]byte, error) { return io.ReadAll(c) })
 }

@@ -14,39 +14,54 @@ import (
 	"github.com/dnsbound/dance/tls13/internal/wire"
 )
 
-// ourServer runs our server for one connection on 127.0.0.1, echoing
-// until EOF, and reports its handshake state and error.
+// ourResult is what one connection of our test server saw: the error it
+// ended with, its state, and what its handler kept of the peer's data.
 type ourResult struct {
 	err   error
 	state ConnectionState
+	data  []byte
 }
 
-func startOurServer(t *testing.T, cfg *Config) (string, <-chan ourResult) {
+// serveConns accepts n connections on a 127.0.0.1 port with our server and,
+// after each handshake, runs handle, then closes the connection; each
+// connection's result comes on the channel. The listener closes with the
+// test.
+func serveConns(t *testing.T, cfg *Config, n int, handle func(*Conn) ([]byte, error)) (addr string, results <-chan ourResult) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	res := make(chan ourResult, 1)
+	res := make(chan ourResult, n)
 	go func() {
-		defer ln.Close()
-		raw, err := ln.Accept()
-		if err != nil {
-			res <- ourResult{err: err}
-			return
+		for range n {
+			raw, err := ln.Accept()
+			if err != nil {
+				res <- ourResult{err: err}
+				return
+			}
+			raw.SetDeadline(time.Now().Add(time.Minute))
+			c := Server(raw, cfg)
+			var data []byte
+			err = c.Handshake()
+			if err == nil {
+				data, err = handle(c)
+			}
+			c.Close()
+			res <- ourResult{err: err, state: c.ConnectionState(), data: data}
 		}
-		raw.SetDeadline(time.Now().Add(time.Minute))
-		srv := Server(raw, cfg)
-		defer srv.Close()
-		if err := srv.Handshake(); err != nil {
-			res <- ourResult{err: err}
-			return
-		}
-		_, err = io.Copy(srv, srv)
-		res <- ourResult{err: err, state: srv.ConnectionState()}
 	}()
 	return ln.Addr().String(), res
+}
+
+// startOurServer runs our server for one connection, echoing until EOF.
+func startOurServer(t *testing.T, cfg *Config) (string, <-chan ourResult) {
+	t.Helper()
+	return serveConns(t, cfg, 1, func(c *Conn) ([]byte, error) {
+		_, err := io.Copy(c, c)
+		return nil, err
+	})
 }
 
 func ourServerConfig(p *pki) *Config {
