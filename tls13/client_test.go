@@ -139,11 +139,7 @@ func startServer(t *testing.T, cfg *tls.Config) (string, <-chan serverResult) {
 
 func dial(t *testing.T, addr string, cfg *Config) *Conn {
 	t.Helper()
-	raw, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw := dialRaw(t, addr)
 	return Client(raw, cfg)
 }
 

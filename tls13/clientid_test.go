@@ -450,12 +450,7 @@ func TestServerCertTypeNegotiation(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			addr, _ := startOurServer(t, tc.cfg)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(time.Minute))
+			c := dialRaw(t, addr)
 			h := defaultRawHello()
 			h.extra = tc.extra
 			if _, err := c.Write(h.marshal(t)); err != nil {

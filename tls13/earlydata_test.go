@@ -70,11 +70,7 @@ func TestServerSkipsEarlyData(t *testing.T) {
 			scfg := ourServerConfig(p)
 			scfg.CurvePreferences = tc.srvCurves
 			addr, res := startOurServer(t, scfg)
-			raw, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { raw.Close() })
+			raw := dialRaw(t, addr)
 			ccfg := &Config{ServerName: "server.test", RootCAs: p.roots}
 			if tc.offer {
 				ccfg.editHello = offer

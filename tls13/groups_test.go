@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"crypto/mlkem"
 	"crypto/rand"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/dnsbound/dance/tls13/internal/alert"
 	"github.com/dnsbound/dance/tls13/internal/wire"
@@ -101,12 +99,7 @@ func TestHybridShareRefused(t *testing.T) {
 func TestServerRefusesShortHybridShare(t *testing.T) {
 	p := testPKI(t)
 	addr, res := startOurServer(t, ourServerConfig(p))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Minute))
+	c := dialRaw(t, addr)
 	h := defaultRawHello()
 	h.groups, h.shares = []uint16{wire.GroupX25519MLKEM768}, nil
 	h.extra = []wire.Extension{wire.NewClientKeyShareExtension([]wire.KeyShare{{Group: wire.GroupX25519MLKEM768, Data: make([]byte, 32)}})}

@@ -286,11 +286,7 @@ func TestServerPSKRefusals(t *testing.T) {
 			skew.Store(int64(tc.skew))
 			defer skew.Store(0)
 			addr, res := startOurServer(t, scfg)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.SetDeadline(time.Now().Add(time.Minute))
+			c := dialRaw(t, addr)
 			if _, err := c.Write(o.marshal(t)); err != nil {
 				t.Fatal(err)
 			}
@@ -451,11 +447,7 @@ func TestClientPSKAfterHRR(t *testing.T) {
 			t.Cleanup(func() { serverSuites = saved })
 			scfg.CurvePreferences = []CurveID{CurveP256}
 			addr, res = startOurServer(t, scfg)
-			raw, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { raw.Close() })
+			raw := dialRaw(t, addr)
 			log := &recordLog{Conn: raw}
 			c := Client(log, ccfg)
 			echo(t, c, "after HRR")

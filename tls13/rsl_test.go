@@ -175,12 +175,7 @@ func TestRecordSizeLimitConfig(t *testing.T) {
 		}
 	}
 	addr, res := startOurServer(t, ourServerConfig(p))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Minute))
+	c := dialRaw(t, addr)
 	h := defaultRawHello()
 	h.extra = []wire.Extension{{Type: wire.ExtRecordSizeLimit, Data: []byte{0, 63}}}
 	if _, err := c.Write(h.marshal(t)); err != nil {

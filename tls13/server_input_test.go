@@ -12,6 +12,20 @@ import (
 	"github.com/dnsbound/dance/tls13/internal/wire"
 )
 
+// dialRaw opens a TCP connection to addr for a test to write records by
+// hand or to hand to a client; it has a generous deadline and closes with
+// the test.
+func dialRaw(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(time.Minute))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // rawHello is a ClientHello built field by field, for the server to refuse.
 type rawHello struct {
 	sessionID   []byte
@@ -118,12 +132,7 @@ func TestServerRefusesClientHello(t *testing.T) {
 			cfg := ourServerConfig(p)
 			cfg.NextProtos = []string{"dance/1"}
 			addr, res := startOurServer(t, cfg)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(time.Minute))
+			c := dialRaw(t, addr)
 			h := defaultRawHello()
 			if tc.edit != nil {
 				tc.edit(&h)
@@ -163,12 +172,7 @@ func TestServerRefusesSecondClientHello(t *testing.T) {
 			cfg := ourServerConfig(p)
 			cfg.CurvePreferences = []CurveID{CurveP256}
 			addr, _ := startOurServer(t, cfg)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(time.Minute))
+			c := dialRaw(t, addr)
 			h := defaultRawHello()
 			if _, err := c.Write(h.marshal(t)); err != nil {
 				t.Fatal(err)

@@ -90,12 +90,7 @@ func tlsEcho(t *testing.T, c *tls.Conn, msg string) {
 
 func tlsDial(t *testing.T, addr string, cfg *tls.Config) *tls.Conn {
 	t.Helper()
-	raw, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw.SetDeadline(time.Now().Add(time.Minute))
-	t.Cleanup(func() { raw.Close() })
+	raw := dialRaw(t, addr)
 	return tls.Client(raw, cfg)
 }
 
