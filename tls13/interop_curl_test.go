@@ -2,7 +2,6 @@ package tls13
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -86,9 +85,7 @@ func TestServerAgainstCurl(t *testing.T) {
 				args = append(args, "--cert", filepath.Join(dir, "client-"+tc.clientCert+".pem"), "--key", filepath.Join(dir, "client-"+tc.clientCert+".key"))
 			}
 			args = append(args, base+"/first", base+"/second")
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+			out, err := runPeer("", bin, args...)
 			if err != nil {
 				t.Fatalf("curl: %v\n%s", err, out)
 			}
@@ -152,11 +149,7 @@ func TestServerOpenSSLResumption(t *testing.T) {
 				args := []string{"s_client", "-connect", addr, "-tls1_3", "-servername", "server.test",
 					"-CAfile", filepath.Join(dir, "ca.pem"), "-verify_return_error", "-groups", tc.groups,
 					"-ign_eof", flag, sess}
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				cmd := exec.CommandContext(ctx, bin, args...)
-				cmd.Stdin = strings.NewReader("dance\n")
-				out, err := cmd.CombinedOutput()
-				cancel()
+				out, err := runPeer("dance\n", bin, args...)
 				if err != nil {
 					t.Fatalf("s_client %s: %v\n%s", flag, err, out)
 				}

@@ -1,13 +1,10 @@
 package tls13
 
 import (
-	"context"
 	"net"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/dnsbound/dance/tls13/internal/record"
 )
@@ -58,11 +55,7 @@ func TestServerAgainstGnuTLS(t *testing.T) {
 					"--x509keyfile", filepath.Join(dir, "client-"+tc.clientCert+".key"))
 			}
 			args = append(args, "127.0.0.1")
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, args...)
-			cmd.Stdin = strings.NewReader("dance\n")
-			out, err := cmd.CombinedOutput()
+			out, err := runPeer("dance\n", bin, args...)
 			if err != nil {
 				t.Fatalf("gnutls-cli: %v\n%s", err, out)
 			}

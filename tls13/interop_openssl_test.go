@@ -61,6 +61,16 @@ var opensslSuites = map[uint16]string{
 	record.TLS_CHACHA20_POLY1305_SHA256: "TLS_CHACHA20_POLY1305_SHA256",
 }
 
+// runPeer runs a peer tool to its end with stdin as its input and a
+// one-minute limit, and returns what it printed on stdout and stderr.
+func runPeer(stdin, bin string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	return cmd.CombinedOutput()
+}
+
 // startSServer runs openssl s_server for one connection in -rev mode (it
 // answers each line reversed) and returns its address.
 func startSServer(t *testing.T, args ...string) string {
@@ -186,11 +196,7 @@ func TestServerAgainstOpenSSL(t *testing.T) {
 			if tc.clientCert != "" {
 				args = append(args, "-cert", filepath.Join(dir, "client-"+tc.clientCert+".pem"), "-key", filepath.Join(dir, "client-"+tc.clientCert+".key"))
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, args...)
-			cmd.Stdin = strings.NewReader("dance\n")
-			out, err := cmd.CombinedOutput()
+			out, err := runPeer("dance\n", bin, args...)
 			if err != nil {
 				t.Fatalf("s_client: %v\n%s", err, out)
 			}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // writeKeyPair writes k as PRIVATE KEY and its SubjectPublicKeyInfo as
@@ -88,11 +87,7 @@ func TestRawKeysWithGnuTLS(t *testing.T) {
 				args = append(args, "--x509cafile", filepath.Join(dir, "ca.pem"), "--verify-hostname", "server.test")
 			}
 			args = append(args, "127.0.0.1")
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, args...)
-			cmd.Stdin = strings.NewReader("dance\n")
-			out, err := cmd.CombinedOutput()
+			out, err := runPeer("dance\n", bin, args...)
 			if err != nil {
 				t.Fatalf("gnutls-cli: %v\n%s", err, out)
 			}
@@ -151,12 +146,8 @@ func TestRawKeyRefusedByVerifyConnection(t *testing.T) {
 	addr, done := serveOnce(t, cfg)
 	_, port, _ := net.SplitHostPort(addr)
 	keyFile, pubFile := writeKeyPair(t, t.TempDir(), "client", mustKey(t, "ed25519"))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--port", port, "--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CTYPE-ALL:+CTYPE-CLI-RAWPK:+CTYPE-SRV-X509",
+	out, _ := runPeer("dance\n", bin, "--port", port, "--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CTYPE-ALL:+CTYPE-CLI-RAWPK:+CTYPE-SRV-X509",
 		"--rawpkkeyfile", keyFile, "--rawpkfile", pubFile, "--x509cafile", filepath.Join(dir, "ca.pem"), "--verify-hostname", "server.test", "127.0.0.1")
-	cmd.Stdin = strings.NewReader("dance\n")
-	out, _ := cmd.CombinedOutput()
 	r := <-done
 	if !strings.Contains(strings.ToLower(string(out)), "handshake failed") && !strings.Contains(string(out), "[40]") {
 		t.Errorf("gnutls-cli did not report handshake_failure:\n%s", out)
