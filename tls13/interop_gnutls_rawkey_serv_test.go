@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
@@ -44,26 +42,12 @@ func TestRawKeyClientAgainstGnuTLSServer(t *testing.T) {
 	if out, err := exec.Command(ipTool, "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("ip link set lo up: %v\n%s", err, out)
 	}
-	serv := daemon.Tool(t, "gnutls-serv")
 	dir := t.TempDir()
 	srvKey, cliKey := mustKey(t, "ecdsa"), mustKey(t, "ed25519")
 	keyFile, pubFile := writeKeyPair(t, dir, "server", srvKey)
 	const prio = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CTYPE-ALL:+CTYPE-SRV-RAWPK:+CTYPE-CLI-RAWPK"
-	addr := daemon.Start(t, daemon.Spec{
-		Name: "gnutls-serv",
-		Command: func(port int) *exec.Cmd {
-			return exec.Command(serv, "--port", strconv.Itoa(port), "--echo", "--rawpkkeyfile", keyFile, "--rawpkfile", pubFile,
-				"--priority", prio, "--require-client-cert")
-		},
-		Ready: func(addr string) bool {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err != nil {
-				return false
-			}
-			c.Close()
-			return true
-		},
-	})
+	addr := startGnuTLSServ(t, "--echo", "--rawpkkeyfile", keyFile, "--rawpkfile", pubFile,
+		"--priority", prio, "--require-client-cert")
 	var seen ConnectionState
 	c := dial(t, addr, &Config{ServerName: "server.test", AcceptRawPublicKeys: true,
 		Certificates:     []Certificate{{PrivateKey: cliKey}},

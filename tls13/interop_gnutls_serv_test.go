@@ -1,7 +1,6 @@
 package tls13
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,92 +8,35 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/dnsbound/dance/internal/daemon"
 	"github.com/dnsbound/dance/tls13/internal/record"
 )
 
-// lockedBuffer collects a child process's output for the test log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startGnuTLSServ runs gnutls-serv with args and returns its 127.0.0.1
-// address once it accepts connections. gnutls-serv has no option to bind
-// one address or to report a port it chose, so a free port is picked and
-// the start retried on another when gnutls-serv exits (the port was taken
-// in between). The process is killed when the test ends.
+// startGnuTLSServ runs gnutls-serv with args on a port it picks and returns
+// its 127.0.0.1 address once it accepts connections; gnutls-serv has no
+// option to bind one address or to report a port it chose, so
+// daemon.Start retries on another port if the one picked was taken. The
+// process is killed when the test ends.
 func startGnuTLSServ(t *testing.T, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("gnutls-serv")
-	if err != nil {
-		t.Fatal("gnutls-serv is not installed (Debian package gnutls-bin, in scripts/debian-packages)")
-	}
-	var out *lockedBuffer
-	for attempt := 0; attempt < 5; attempt++ {
-		port := freePort(t)
-		out = &lockedBuffer{}
-		cmd := exec.Command(bin, append([]string{"--port", strconv.Itoa(port)}, args...)...)
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() {
-			cmd.Wait()
-			close(exited)
-		}()
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-exited
-			if t.Failed() {
-				t.Logf("gnutls-serv said:\n%s", out)
+	bin := daemon.Tool(t, "gnutls-serv")
+	return daemon.Start(t, daemon.Spec{
+		Name: "gnutls-serv",
+		Command: func(port int) *exec.Cmd {
+			return exec.Command(bin, append([]string{"--port", strconv.Itoa(port)}, args...)...)
+		},
+		Ready: func(addr string) bool {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				return false
 			}
-		})
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		deadline := time.Now().Add(time.Minute)
-		for time.Now().Before(deadline) {
-			select {
-			case <-exited:
-				deadline = time.Time{} // try another port
-				continue
-			default:
-			}
-			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-				c.Close()
-				return addr
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	t.Fatalf("gnutls-serv did not start:\n%s", out)
-	return ""
+			c.Close()
+			return true
+		},
+	})
 }
 
 // gnutlsPriority is a TLS 1.3-only priority string with one cipher and the
