@@ -143,6 +143,33 @@ func dial(t *testing.T, addr string, cfg *Config) *Conn {
 	return Client(raw, cfg)
 }
 
+// tcpPair returns both ends of a TCP connection on 127.0.0.1, with
+// generous deadlines, closed with the test.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	client = dialRaw(t, ln.Addr().String())
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	server.SetDeadline(time.Now().Add(time.Minute))
+	t.Cleanup(func() { server.Close() })
+	return client, server
+}
+
 func serverConfig(p *pki) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{p.server}}
 }
@@ -437,28 +464,11 @@ func TestClientCloseNotify(t *testing.T) {
 // TestClientContextCancel: a handshake with a server that never answers
 // ends when its context is cancelled.
 func TestClientContextCancel(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-		close(accepted)
-	}()
-	c := dial(t, ln.Addr().String(), &Config{ServerName: "server.test"})
+	raw, srv := tcpPair(t)
+	c := Client(raw, &Config{ServerName: "server.test"})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- c.HandshakeContext(ctx) }()
-	srv := <-accepted
-	if srv == nil {
-		t.Fatal("no connection")
-	}
-	defer srv.Close()
 	// The ClientHello arrives: the handshake is waiting for the server.
 	if _, err := srv.Read(make([]byte, 5)); err != nil {
 		t.Fatal(err)
@@ -472,27 +482,10 @@ func TestClientContextCancel(t *testing.T) {
 // TestCloseDuringHandshake: Close from another goroutine ends a handshake
 // waiting for a silent server.
 func TestCloseDuringHandshake(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-		close(accepted)
-	}()
-	c := dial(t, ln.Addr().String(), &Config{ServerName: "server.test"})
+	raw, srv := tcpPair(t)
+	c := Client(raw, &Config{ServerName: "server.test"})
 	errc := make(chan error, 1)
 	go func() { errc <- c.Handshake() }()
-	srv := <-accepted
-	if srv == nil {
-		t.Fatal("no connection")
-	}
-	defer srv.Close()
 	if _, err := srv.Read(make([]byte, 5)); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/dnsbound/dance/tls13/internal/alert"
 	"github.com/dnsbound/dance/tls13/internal/record"
@@ -55,28 +54,7 @@ const aeadTag = 16
 // writing through a recordWatch.
 func rslPair(t *testing.T, ccfg, scfg *Config) (cli, srv *Conn, cw, sw *recordWatch) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sraw := <-accepted
-	if sraw == nil {
-		t.Fatal("accept failed")
-	}
-	for _, c := range []net.Conn{raw, sraw} {
-		c.SetDeadline(time.Now().Add(time.Minute))
-		t.Cleanup(func() { c.Close() })
-	}
+	raw, sraw := tcpPair(t)
 	cw, sw = &recordWatch{Conn: raw}, &recordWatch{Conn: sraw}
 	return Client(cw, ccfg), Server(sw, scfg), cw, sw
 }
