@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -513,4 +514,65 @@ func TestResumeNotPastCertificate(t *testing.T) {
 			t.Fatalf("server error %v, want certificate_expired from a full handshake", r.err)
 		}
 	})
+}
+
+// TestVerifyConnectionOnResumption: a resumed handshake runs
+// VerifyConnection again, on the original connection's chain, so a peer
+// refused since the ticket was issued (its TLSA record withdrawn, say) is
+// not let back in by the ticket. The first connection is accepted and
+// leaves a ticket; the second offers it, and the side's VerifyConnection,
+// now refusing, ends it with handshake_failure.
+func TestVerifyConnectionOnResumption(t *testing.T) {
+	p := testPKI(t)
+	refuse := errors.New("no longer published")
+	for _, side := range []string{"server", "client"} {
+		t.Run(side, func(t *testing.T) {
+			var refusing atomic.Bool
+			var seen ConnectionState // what the refusing call saw
+			verify := func(_ context.Context, cs ConnectionState) error {
+				if !refusing.Load() {
+					return nil
+				}
+				seen = cs
+				return refuse
+			}
+			scfg := ourServerConfig(p)
+			scfg.ClientAuth, scfg.ClientCAs = RequireClientCert, p.clientPool
+			ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, Certificates: []Certificate{p.clients["ecdsa"]},
+				ClientSessionCache: NewLRUClientSessionCache(0)}
+			if side == "server" {
+				scfg.VerifyConnection = verify
+			} else {
+				ccfg.VerifyConnection = verify
+			}
+			addr, res := startOurServer(t, scfg)
+			echo(t, dial(t, addr, ccfg), "first")
+			if r := <-res; r.err != nil {
+				t.Fatal(r.err)
+			}
+
+			refusing.Store(true)
+			addr, res = startOurServer(t, scfg)
+			c := dial(t, addr, ccfg)
+			cerr := c.HandshakeContext(context.Background())
+			if side == "server" && cerr == nil {
+				// The client's flight is complete before the server
+				// refuses it: the alert comes on the next read.
+				c.Write([]byte("x"))
+				_, cerr = c.Read(make([]byte, 1))
+			}
+			c.Close()
+			r := <-res
+			refuser := r.err
+			if side == "client" {
+				refuser = cerr
+			}
+			if d, ok := alert.Of(refuser); !ok || d != alert.HandshakeFailure || !errors.Is(refuser, refuse) {
+				t.Fatalf("%s error %v, want handshake_failure wrapping the refusal", side, refuser)
+			}
+			if !seen.Resumed || len(seen.PeerCertificates) == 0 {
+				t.Errorf("VerifyConnection saw resumed %v, %d certificates; want the resumed session's chain", seen.Resumed, len(seen.PeerCertificates))
+			}
+		})
+	}
 }
