@@ -327,10 +327,14 @@ func (k *ticketKeys) current(now time.Time, rand io.Reader) (*ticketKey, error) 
 	return nk, nil
 }
 
+// expireLocked drops, and wipes, the keys from the newest expired one on:
+// the keys are newest first, so those after it are older still.
 func (k *ticketKeys) expireLocked(now time.Time) {
 	for i, key := range k.keys {
 		if now.Sub(key.created) > ticketKeyPeriod+ticketLifetime {
-			clear(key.key[:])
+			for _, old := range k.keys[i:] {
+				clear(old.key[:])
+			}
 			k.keys = k.keys[:i]
 			return
 		}

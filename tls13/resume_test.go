@@ -348,6 +348,15 @@ func TestTicketKeyRotation(t *testing.T) {
 	if _, err := openTicket(&other, ticket, t0); err == nil {
 		t.Fatal("another keyring opens the ticket")
 	}
+	// Keys that expire together (no handshake in between) are all
+	// dropped and wiped.
+	var quiet ticketKeys
+	a, _ := quiet.current(t0, rand.Reader)
+	b, _ := quiet.current(later, rand.Reader)
+	quiet.find(a.name[:], later.Add(ticketKeyPeriod+ticketLifetime+time.Second))
+	if len(quiet.keys) != 0 || a.key != [32]byte{} || b.key != [32]byte{} {
+		t.Fatalf("%d keys left; expired key bytes %x, %x", len(quiet.keys), a.key[:4], b.key[:4])
+	}
 }
 
 // TestClientRefusesServerPSK: a relay rewrites crypto/tls's ServerHello to
