@@ -585,3 +585,30 @@ func TestVerifyConnectionOnResumption(t *testing.T) {
 		})
 	}
 }
+
+// TestNoResumptionPastNewClientAuth: a ticket from a connection without a
+// client certificate does not resume once the server requires one; the
+// full handshake that follows asks for the certificate the client lacks.
+func TestNoResumptionPastNewClientAuth(t *testing.T) {
+	p := testPKI(t)
+	scfg := ourServerConfig(p)
+	ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(0)}
+	addr, res := startOurServer(t, scfg)
+	echo(t, dial(t, addr, ccfg), "ticket")
+	if r := <-res; r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, ok := ccfg.ClientSessionCache.Get("server.test"); !ok {
+		t.Fatal("no ticket")
+	}
+	// The same Config, so the same ticket keys.
+	scfg.ClientAuth, scfg.ClientCAs = RequireClientCert, p.clientPool
+	addr, res = startOurServer(t, scfg)
+	c := dial(t, addr, ccfg)
+	c.HandshakeContext(context.Background())
+	c.Close()
+	r := <-res
+	if d, ok := alert.Of(r.err); !ok || d != alert.CertificateRequired || r.state.Resumed {
+		t.Fatalf("server error %v, resumed %v; want certificate_required from a full handshake", r.err, r.state.Resumed)
+	}
+}
