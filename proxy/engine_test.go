@@ -240,23 +240,5 @@ func startEngineProxy(t *testing.T, w *engineWorld, cfg proxy.Config) (string, *
 	cfg.Engine = proxy.EngineDance
 	cfg.TLS = &tls.Config{Certificates: []tls.Certificate{w.srvCert}}
 	cfg.Verifier = w.core
-	s, err := proxy.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		if err := <-done; !errors.Is(err, proxy.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
-	return ln.Addr().String(), s
+	return serveProxy(t, cfg)
 }
