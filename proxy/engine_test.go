@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +40,11 @@ type engineWorld struct {
 	certDev, taDev     testident.Cred
 	caDER              []byte
 	taRawKey, otherKey crypto.Signer
+	offset             atomic.Int64 // the clock of the core and the proxies, ahead of time.Now
 }
+
+// now is the clock of the world's core and proxies.
+func (w *engineWorld) now() time.Time { return time.Now().Add(time.Duration(w.offset.Load())) }
 
 func newEngineWorld(t *testing.T) *engineWorld {
 	t.Helper()
@@ -65,7 +70,7 @@ func newEngineWorld(t *testing.T) *engineWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.core, err = verify.New(verify.Config{Allow: allow, Resolver: r}); err != nil {
+	if w.core, err = verify.New(verify.Config{Allow: allow, Resolver: r, Time: w.now}); err != nil {
 		t.Fatal(err)
 	}
 	w.srvCert, _ = serverCert(t, t.TempDir())
@@ -240,23 +245,6 @@ func startEngineProxy(t *testing.T, w *engineWorld, cfg proxy.Config) (string, *
 	cfg.Engine = proxy.EngineDance
 	cfg.TLS = &tls.Config{Certificates: []tls.Certificate{w.srvCert}}
 	cfg.Verifier = w.core
-	s, err := proxy.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		if err := <-done; !errors.Is(err, proxy.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
-	return ln.Addr().String(), s
+	cfg.Time = w.now
+	return serveProxy(t, cfg)
 }

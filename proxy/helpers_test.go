@@ -208,6 +208,13 @@ func startProxy(t testing.TB, w *world, cfg proxy.Config) (string, *proxy.Server
 	if cfg.Time == nil {
 		cfg.Time = w.now
 	}
+	return serveProxy(t, cfg)
+}
+
+// serveProxy makes a proxy of cfg and serves it on a port of its own
+// until the test ends, when it must stop with ErrServerClosed.
+func serveProxy(t testing.TB, cfg proxy.Config) (string, *proxy.Server) {
+	t.Helper()
 	s, err := proxy.New(cfg)
 	if err != nil {
 		t.Fatal(err)

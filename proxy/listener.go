@@ -22,7 +22,6 @@ import (
 // accept loop nor reaches the HTTP server.
 type handshakeListener struct {
 	inner   net.Listener
-	conf    *tls.Config
 	timeout time.Duration
 	sem     chan struct{}
 	s       *Server
@@ -36,10 +35,10 @@ type handshakeListener struct {
 	once   sync.Once
 }
 
-func newHandshakeListener(s *Server, inner net.Listener, conf *tls.Config) *handshakeListener {
+func newHandshakeListener(s *Server, inner net.Listener) *handshakeListener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &handshakeListener{
-		inner: inner, conf: conf, timeout: s.cfg.HandshakeTimeout, sem: s.sem, s: s,
+		inner: inner, timeout: s.cfg.HandshakeTimeout, sem: s.sem, s: s,
 		out: make(chan net.Conn), ctx: ctx, cancel: cancel,
 	}
 	l.wg.Add(1)

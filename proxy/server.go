@@ -172,7 +172,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 		return ErrServerClosed
 	}
-	hl := newHandshakeListener(s, ln, s.tlsConf)
+	hl := newHandshakeListener(s, ln)
 	s.mu.Lock()
 	s.listeners[hl] = struct{}{}
 	s.mu.Unlock()

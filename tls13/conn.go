@@ -340,6 +340,15 @@ func (c *Conn) Read(b []byte) (int, error) {
 			return 0, c.readErr
 		}
 		if err := c.readPostHandshake(); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// A read deadline: the record layer keeps what it
+				// has of the record, and a KeyUpdate owed is sent
+				// by Write, so nothing is lost and the connection
+				// stays usable (net/http interrupts its background
+				// read between requests this way).
+				return 0, err
+			}
 			c.readErr = err
 			if err != io.EOF {
 				c.fail(err)

@@ -314,6 +314,12 @@ func connectURL(ctx context.Context, env *cli.Env, cfg *tls.Config, target strin
 		fmt.Fprintf(env.Stdout, "; %s\n", describeTLS(resp.TLS))
 	}
 	auth.print(env)
+	return printResponse(env, resp)
+}
+
+// printResponse prints resp's header fields, sorted, and the start of its
+// body, and exits 1 for a status of 400 or more.
+func printResponse(env *cli.Env, resp *http.Response) error {
 	keys := make([]string, 0, len(resp.Header))
 	for k := range resp.Header {
 		keys = append(keys, k)
@@ -359,23 +365,32 @@ func connectAddr(ctx context.Context, env *cli.Env, cfg *tls.Config, addr string
 	defer c.Close()
 	tc := c.(*tls.Conn)
 	cs := tc.ConnectionState()
-	// In TLS 1.3 the client's certificate is judged after the client has
-	// finished its side of the handshake: a refusal arrives as an alert on
-	// the first read.
-	tc.SetReadDeadline(time.Now().Add(wait))
-	buf := make([]byte, 512)
-	n, rerr := tc.Read(buf)
-	var ne net.Error
-	switch {
-	case rerr != nil && !(errors.As(rerr, &ne) && ne.Timeout()) && !errors.Is(rerr, io.EOF):
-		return handshakeFailed(env, rerr)
+	said, err := serverFirstBytes(c, wait)
+	if err != nil {
+		return handshakeFailed(env, err)
 	}
 	fmt.Fprintf(env.Stdout, "handshake ok: %s\n", describeTLS(&cs))
 	auth.print(env)
-	if n > 0 {
-		fmt.Fprintf(env.Stdout, "server said: %q\n", buf[:n])
+	if len(said) > 0 {
+		fmt.Fprintf(env.Stdout, "server said: %q\n", said)
 	}
 	return nil
+}
+
+// serverFirstBytes waits up to wait for the server's first bytes on c, a
+// connection whose handshake completed. In TLS 1.3 the client's credential
+// is judged after the client has finished its side of the handshake: a
+// refusal arrives as an alert on the first read, and is the error. A
+// server that says nothing in time, or closes, is no error.
+func serverFirstBytes(c net.Conn, wait time.Duration) ([]byte, error) {
+	c.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 512)
+	n, err := c.Read(buf)
+	var ne net.Error
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return buf[:n], nil
 }
 
 // handshakeFailed prints the verdict and a hint, and exits 1.
@@ -392,12 +407,19 @@ func describeTLS(cs *tls.ConnectionState) string {
 	if cs.DidResume {
 		s += ", resumed"
 	}
-	if len(cs.PeerCertificates) > 0 {
-		leaf := cs.PeerCertificates[0]
-		s += ", server " + leaf.Subject.String()
-		if len(leaf.DNSNames) > 0 {
-			s += " (" + strings.Join(leaf.DNSNames, ", ") + ")"
-		}
+	return s + describeServer(cs.PeerCertificates)
+}
+
+// describeServer names the server's certificate: its subject and DNS
+// names, or nothing for no chain.
+func describeServer(chain []*x509.Certificate) string {
+	if len(chain) == 0 {
+		return ""
+	}
+	leaf := chain[0]
+	s := ", server " + leaf.Subject.String()
+	if len(leaf.DNSNames) > 0 {
+		s += " (" + strings.Join(leaf.DNSNames, ", ") + ")"
 	}
 	return s
 }

@@ -6,16 +6,13 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -183,18 +180,13 @@ func connectDance(ctx context.Context, env *cli.Env, d *danceConnectFlags, idDir
 		return danceGet(ctx, env, c, target)
 	}
 	cs := c.ConnectionState()
-	// The server judges the client after the client's side of the
-	// handshake: a refusal is an alert on the first read.
-	c.SetReadDeadline(time.Now().Add(wait))
-	buf := make([]byte, 512)
-	n, rerr := c.Read(buf)
-	var ne net.Error
-	if rerr != nil && !(errors.As(rerr, &ne) && ne.Timeout()) && !errors.Is(rerr, io.EOF) {
-		return handshakeFailed(env, rerr)
+	said, err := serverFirstBytes(c, wait)
+	if err != nil {
+		return handshakeFailed(env, err)
 	}
 	fmt.Fprintf(env.Stdout, "handshake ok: %s\n", describeDance(&cs))
-	if n > 0 {
-		fmt.Fprintf(env.Stdout, "server said: %q\n", buf[:n])
+	if len(said) > 0 {
+		fmt.Fprintf(env.Stdout, "server said: %q\n", said)
 	}
 	return nil
 }
@@ -222,40 +214,12 @@ func danceGet(ctx context.Context, env *cli.Env, c *tls13.Conn, target string) e
 	defer resp.Body.Close()
 	cs := c.ConnectionState()
 	fmt.Fprintf(env.Stdout, "%s %s\n; %s\n", resp.Proto, resp.Status, describeDance(&cs))
-	keys := make([]string, 0, len(resp.Header))
-	for k := range resp.Header {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		for _, v := range resp.Header[k] {
-			fmt.Fprintf(env.Stdout, "%s: %s\n", k, v)
-		}
-	}
-	fmt.Fprintln(env.Stdout)
-	body, err := io.ReadAll(io.LimitReader(resp.Body, connectBodyExcerpt))
-	if err != nil {
-		return cli.Fail(err)
-	}
-	env.Stdout.Write(body)
-	if len(body) > 0 && body[len(body)-1] != '\n' {
-		fmt.Fprintln(env.Stdout)
-	}
-	if resp.StatusCode >= 400 {
-		return cli.Negative()
-	}
-	return nil
+	return printResponse(env, resp)
 }
 
 func describeDance(cs *tls13.ConnectionState) string {
 	s := fmt.Sprintf("%s, %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite))
-	if len(cs.PeerCertificates) > 0 {
-		leaf := cs.PeerCertificates[0]
-		s += ", server " + leaf.Subject.String()
-		if len(leaf.DNSNames) > 0 {
-			s += " (" + strings.Join(leaf.DNSNames, ", ") + ")"
-		}
-	}
+	s += describeServer(cs.PeerCertificates)
 	if cs.DANEClientID {
 		s += ", claimed " + cs.ClientName + " in dane_clientid"
 	} else {

@@ -10,7 +10,6 @@ import (
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/message"
-	"github.com/dnsbound/dance/tlsa"
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone/admin"
 	"github.com/dnsbound/dance/zone/change"
@@ -30,18 +29,7 @@ func (q *qs) messages(ctx context.Context, _ int) error {
 	if err != nil {
 		return err
 	}
-	key, err := identity.GenerateKey(identity.DefaultKey, nil)
-	if err != nil {
-		return err
-	}
-	cert, err := identity.SelfSigned(n, key, identity.Options{})
-	if err != nil {
-		return err
-	}
-	if err := q.writeIdentity(gatewayLabel, key, identity.MarshalCertificate(cert)); err != nil {
-		return err
-	}
-	rec, err := tlsa.ForCertificate(cert, tlsa.DANEEE, tlsa.SelectorSPKI, tlsa.MatchSHA256)
+	rec, err := q.selfSigned(gatewayLabel, n)
 	if err != nil {
 		return err
 	}

@@ -439,18 +439,7 @@ func (q *qs) provision(_ context.Context, _ int) error {
 		if err != nil {
 			return err
 		}
-		key, err := identity.GenerateKey(identity.DefaultKey, nil)
-		if err != nil {
-			return err
-		}
-		cert, err := identity.SelfSigned(n, key, identity.Options{})
-		if err != nil {
-			return err
-		}
-		if err := q.writeIdentity(d, key, identity.MarshalCertificate(cert)); err != nil {
-			return err
-		}
-		rec, err := tlsa.ForCertificate(cert, tlsa.DANEEE, tlsa.SelectorSPKI, tlsa.MatchSHA256)
+		rec, err := q.selfSigned(d, n)
 		if err != nil {
 			return err
 		}
@@ -533,6 +522,23 @@ func (q *qs) provision(_ context.Context, _ int) error {
 // writeIdentity writes DIR/name/key.pem and DIR/name/cert.pem with the
 // modes "dance id new" uses, key first: a certificate on disk always has
 // its key.
+// selfSigned writes a new self-signed identity for n in the directory
+// label and returns its DANE-EE SPKI SHA-256 (3 1 1) record, unpublished.
+func (q *qs) selfSigned(label string, n identity.Name) (tlsa.Record, error) {
+	key, err := identity.GenerateKey(identity.DefaultKey, nil)
+	if err != nil {
+		return tlsa.Record{}, err
+	}
+	cert, err := identity.SelfSigned(n, key, identity.Options{})
+	if err != nil {
+		return tlsa.Record{}, err
+	}
+	if err := q.writeIdentity(label, key, identity.MarshalCertificate(cert)); err != nil {
+		return tlsa.Record{}, err
+	}
+	return tlsa.ForCertificate(cert, tlsa.DANEEE, tlsa.SelectorSPKI, tlsa.MatchSHA256)
+}
+
 func (q *qs) writeIdentity(name string, key crypto.Signer, certPEM []byte) error {
 	dir := q.path(name)
 	if err := os.MkdirAll(dir, identity.DirMode); err != nil {

@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"context"
 	"crypto"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -93,39 +91,15 @@ func (q *qs) rawKey(ctx context.Context, n int) error {
 }
 
 // startDanceProxy runs a second proxy, with EngineDance, in front of the
-// same backend and verification core; it is stopped with the others.
+// same backend and verification core.
 func (q *qs) startDanceProxy() (string, error) {
-	pair, err := tls.LoadX509KeyPair(q.path(proxyDir, danetls.CertFile), q.path(proxyDir, danetls.KeyFile))
+	addr, err := q.serveProxy(proxy.EngineDance, q.log.With("component", "proxy", "engine", "dance"))
 	if err != nil {
 		return "", err
 	}
-	srv, err := proxy.New(proxy.Config{
-		Mode:     proxy.ModeHTTP,
-		Engine:   proxy.EngineDance,
-		Backend:  "http://" + q.res.Backend,
-		TLS:      &tls.Config{Certificates: []tls.Certificate{pair}},
-		Verifier: q.obs,
-		Logger:   q.log.With("component", "proxy", "engine", "dance"),
-	})
-	if err != nil {
-		return "", err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	q.onStop("proxy (engine dance)", func(ctx context.Context) error {
-		err := srv.Shutdown(ctx)
-		if serr := <-served; !errors.Is(serr, proxy.ErrServerClosed) {
-			return serr
-		}
-		return err
-	})
-	q.res.DanceProxy = ln.Addr().String()
-	q.p.line("proxy https://%s with --engine dance: dane_clientid and raw public keys", ln.Addr())
-	return ln.Addr().String(), nil
+	q.res.DanceProxy = addr
+	q.p.line("proxy https://%s with --engine dance: dane_clientid and raw public keys", addr)
+	return addr, nil
 }
 
 // rawConnect makes one request through the proxy at addr with key as a raw

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -94,34 +95,9 @@ func (q *qs) startProxy(_ context.Context, _ int) error {
 		return err
 	}
 	q.obs = newObserver(core)
-	pair, err := tls.LoadX509KeyPair(q.path(proxyDir, danetls.CertFile), q.path(proxyDir, danetls.KeyFile))
-	if err != nil {
+	if q.res.Proxy, err = q.serveProxy(proxy.EngineCryptoTLS, q.log.With("component", "proxy")); err != nil {
 		return err
 	}
-	srv, err := proxy.New(proxy.Config{
-		Mode:     proxy.ModeHTTP,
-		Backend:  "http://" + q.res.Backend,
-		TLS:      &tls.Config{Certificates: []tls.Certificate{pair}},
-		Verifier: q.obs,
-		Logger:   q.log.With("component", "proxy"),
-	})
-	if err != nil {
-		return err
-	}
-	pln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	q.res.Proxy = pln.Addr().String()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(pln) }()
-	q.onStop("proxy", func(ctx context.Context) error {
-		err := srv.Shutdown(ctx)
-		if serr := <-served; !errors.Is(serr, proxy.ErrServerClosed) {
-			return serr
-		}
-		return err
-	})
 
 	q.p.line("proxy https://%s (certificate %s/cert.pem for %s)", q.res.Proxy, q.proxyDir, q.proxyName)
 	q.p.line("backend http://%s (part of this run) answers with the identity fields it receives", q.res.Backend)
@@ -435,4 +411,43 @@ func sameTLSA(rr dns.RR, want tlsa.Record) bool {
 	}
 	got, err := tlsa.FromDNS(t)
 	return err == nil && got.Equal(want)
+}
+
+// serveProxy runs a proxy (ModeHTTP, with engine) in front of the backend,
+// with the proxy's certificate and the verification core, on a port of
+// its own; it is stopped with the others. It returns the address.
+func (q *qs) serveProxy(engine proxy.Engine, log *slog.Logger) (string, error) {
+	pair, err := tls.LoadX509KeyPair(q.path(proxyDir, danetls.CertFile), q.path(proxyDir, danetls.KeyFile))
+	if err != nil {
+		return "", err
+	}
+	srv, err := proxy.New(proxy.Config{
+		Mode:     proxy.ModeHTTP,
+		Engine:   engine,
+		Backend:  "http://" + q.res.Backend,
+		TLS:      &tls.Config{Certificates: []tls.Certificate{pair}},
+		Verifier: q.obs,
+		Logger:   log,
+	})
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	what := "proxy"
+	if engine != proxy.EngineCryptoTLS {
+		what += " (engine " + engine.String() + ")"
+	}
+	q.onStop(what, func(ctx context.Context) error {
+		err := srv.Shutdown(ctx)
+		if serr := <-served; !errors.Is(serr, proxy.ErrServerClosed) {
+			return serr
+		}
+		return err
+	})
+	return ln.Addr().String(), nil
 }
