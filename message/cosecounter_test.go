@@ -66,12 +66,7 @@ func TestCountersignCOSE(t *testing.T) {
 		m.Headers.Unprotected[labelCountersignatureV2] = cs
 		return marshalSign1(t, m)
 	}
-	tests := []struct {
-		name string
-		msg  func() []byte
-		want Reason
-		core verify.Reason
-	}{
+	tests := []countersignCase{
 		{"good", good, 0, 0},
 		{"forged sensor signature", func() []byte {
 			return mustCountersign(t, gateway, mustSign(t, w.signer(nFull, impostor, false), reading, COSE))
@@ -132,30 +127,7 @@ func TestCountersignCOSE(t *testing.T) {
 			return mustCountersign(t, gateway, mustSign(t, w.signer(nRevoked, w.full, false), reading, COSE))
 		}, ReasonSigner, 0},
 	}
-	v := w.verifier(t, Config{})
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			m, err := v.VerifyCountersigned(ctx, tc.msg())
-			if tc.want == 0 {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if m.Signer.Signer.Name != nFull || m.Countersigner.Signer.Name != nDigest || string(m.Payload) != string(reading) {
-					t.Fatalf("got signer %s, countersigner %s, payload %q", m.Signer.Signer.Name, m.Countersigner.Signer.Name, m.Payload)
-				}
-				if m.Signer.Format != COSE || m.Signer.KeyFrom != "record" || m.Countersigner.KeyFrom != "certificate" {
-					t.Fatalf("format %v, keys from %s and %s", m.Signer.Format, m.Signer.KeyFrom, m.Countersigner.KeyFrom)
-				}
-				return
-			}
-			if got := ReasonOf(err); got != tc.want {
-				t.Fatalf("reason %v (%v), want %v", got, err, tc.want)
-			}
-			if tc.core != 0 && verify.ReasonOf(err) != tc.core {
-				t.Fatalf("core reason %v (%v), want %v", verify.ReasonOf(err), err, tc.core)
-			}
-		})
-	}
+	runCountersignCases(t, w.verifier(t, Config{}), COSE, reading, tests)
 }
 
 // TestCountersignCOSEReplay: a countersigned COSE message is accepted
