@@ -166,6 +166,12 @@ func (c *cborChecker) item(depth int) error {
 				return err
 			}
 			key := c.data[k:c.pos]
+			// A negative integer below -2^63 is a valid CBOR int, but
+			// no decoder here holds it in 64 bits; as a key it cannot
+			// be decoded at all.
+			if key[0] == cborNint<<5|27 && key[1]&0x80 != 0 {
+				return fmt.Errorf("map key of major type %d below -2^63", cborNint)
+			}
 			// Keys in the bytewise order of their encodings (RFC 8949
 			// §4.2.1); strictly ascending, so no key twice.
 			if i > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -60,18 +61,34 @@ func refCheckCBOR(data []byte) error {
 }
 
 // FuzzCheckCBOR: whatever checkCBOR accepts, decoding and deterministic
-// re-encoding give back the same bytes.
+// re-encoding give back the same bytes; and whatever the reference
+// accepts, checkCBOR accepts too unless it refuses it on purpose
+// (stricterOnPurpose).
 func FuzzCheckCBOR(f *testing.F) {
 	for _, c := range cborCases {
 		f.Add(c.data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if checkCBOR(data) == nil {
-			if err := refCheckCBOR(data); err != nil {
-				t.Fatalf("%x: accepted, but %v", data, err)
-			}
+		err, ref := checkCBOR(data), refCheckCBOR(data)
+		if err == nil && ref != nil {
+			t.Fatalf("%x: accepted, but %v", data, ref)
+		}
+		if err != nil && ref == nil && !stricterOnPurpose(err) {
+			t.Fatalf("%x: deterministic, but refused: %v", data, err)
 		}
 	})
+}
+
+// stricterOnPurpose reports whether err is one of checkCBOR's refusals of
+// deterministic CBOR: map keys other than integers and strings, the tags
+// it does not accept, tags counted in the nesting depth.
+func stricterOnPurpose(err error) bool {
+	for _, s := range []string{"map key of major type", "is not accepted in a message", "nests deeper than"} {
+		if strings.Contains(err.Error(), s) {
+			return true
+		}
+	}
+	return false
 }
 
 // cborCases are encodings at the edges of the deterministic rules; ok
@@ -111,6 +128,9 @@ var cborCases = []struct {
 	{"map keyed by an array", []byte{0xa1, 0x80, 0x00}, false, false},
 	{"map keyed by a bool", []byte{0xa1, 0xf4, 0x00}, false, true},
 	{"map truncated", []byte{0xa1, 0x01}, false, false},
+	{"map key -2^63", []byte{0xa1, 0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00}, true, false},
+	{"map key -2^63-1", []byte{0xa1, 0x3b, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x00}, false, false},
+	{"value -2^64", []byte{0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, true, false},
 	{"tag 18", []byte{0xd2, 0x80}, true, false},
 	{"tag 24 long head", []byte{0xd8, 0x12, 0x80}, false, false},
 	{"tag 0 time", []byte{0xc0, 0x74, '2', '0', '2', '6', '-', '1', '2', '-', '0', '3', 'T', '0', '0', ':', '0', '0', ':', '0', '0', 'Z'}, false, false},
@@ -165,6 +185,9 @@ func TestCheckCBOR(t *testing.T) {
 		ref := refCheckCBOR(c.data)
 		if want := c.ok || c.stricter; (ref == nil) != want {
 			t.Errorf("%s (%x): the reference says %v", c.name, c.data, ref)
+		}
+		if c.stricter && (err == nil || !stricterOnPurpose(err)) {
+			t.Errorf("%s (%x): %v, not a refusal on purpose", c.name, c.data, err)
 		}
 	}
 }

@@ -102,8 +102,11 @@ func parseCOSE(msg []byte) (*parsed, error) {
 		return nil, err
 	}
 	p.check = func(pub crypto.PublicKey) ([]byte, error) { return checkSign1(m, pub) }
-	if _, ok := m.Headers.Unprotected[cose.HeaderLabelCounterSignatureV2]; ok {
-		p.counter = func() (*parsed, error) { return parseCountersignature(m) }
+	for _, l := range coseCountersignLabels {
+		if _, ok := m.Headers.Unprotected[l]; ok {
+			p.counter = func() (*parsed, error) { return parseCountersignature(m) }
+			break
+		}
 	}
 	return p, nil
 }

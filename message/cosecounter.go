@@ -37,13 +37,9 @@ func (s *Signer) countersignCOSE(msg []byte, h *header) ([]byte, error) {
 			return nil, fail(ReasonCountersignature, "the message carries a countersignature already (label %d)", l)
 		}
 	}
-	alg, prot, err := coseProtected(h)
+	signer, prot, err := s.coseSigner(h)
 	if err != nil {
 		return nil, err
-	}
-	signer, err := cose.NewSigner(alg, s.Key)
-	if err != nil {
-		return nil, fmt.Errorf("message: %w", err)
 	}
 	cs := cose.NewCountersignature()
 	cs.Headers.Protected = prot

@@ -66,12 +66,7 @@ func TestCountersignCOSE(t *testing.T) {
 		m.Headers.Unprotected[labelCountersignatureV2] = cs
 		return marshalSign1(t, m)
 	}
-	tests := []struct {
-		name string
-		msg  func() []byte
-		want Reason
-		core verify.Reason
-	}{
+	tests := []countersignCase{
 		{"good", good, 0, 0},
 		{"forged sensor signature", func() []byte {
 			return mustCountersign(t, gateway, mustSign(t, w.signer(nFull, impostor, false), reading, COSE))
@@ -132,30 +127,7 @@ func TestCountersignCOSE(t *testing.T) {
 			return mustCountersign(t, gateway, mustSign(t, w.signer(nRevoked, w.full, false), reading, COSE))
 		}, ReasonSigner, 0},
 	}
-	v := w.verifier(t, Config{})
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			m, err := v.VerifyCountersigned(ctx, tc.msg())
-			if tc.want == 0 {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if m.Signer.Signer.Name != nFull || m.Countersigner.Signer.Name != nDigest || string(m.Payload) != string(reading) {
-					t.Fatalf("got signer %s, countersigner %s, payload %q", m.Signer.Signer.Name, m.Countersigner.Signer.Name, m.Payload)
-				}
-				if m.Signer.Format != COSE || m.Signer.KeyFrom != "record" || m.Countersigner.KeyFrom != "certificate" {
-					t.Fatalf("format %v, keys from %s and %s", m.Signer.Format, m.Signer.KeyFrom, m.Countersigner.KeyFrom)
-				}
-				return
-			}
-			if got := ReasonOf(err); got != tc.want {
-				t.Fatalf("reason %v (%v), want %v", got, err, tc.want)
-			}
-			if tc.core != 0 && verify.ReasonOf(err) != tc.core {
-				t.Fatalf("core reason %v (%v), want %v", verify.ReasonOf(err), err, tc.core)
-			}
-		})
-	}
+	runCountersignCases(t, w.verifier(t, Config{}), COSE, reading, tests)
 }
 
 // TestCountersignCOSEReplay: a countersigned COSE message is accepted
@@ -167,9 +139,6 @@ func TestCountersignCOSEReplay(t *testing.T) {
 	gateway := w.signer(nDigest, w.digest, true)
 	sensorMsg := mustSign(t, sensor, []byte("1"), COSE)
 	msg := mustCountersign(t, gateway, sensorMsg)
-	if _, err := w.verifier(t, Config{}).Verify(ctx, msg); err != nil {
-		t.Fatalf("the countersigned message's own signature: %v", err)
-	}
 	v := w.verifier(t, Config{})
 	if _, err := v.VerifyCountersigned(ctx, msg); err != nil {
 		t.Fatal(err)
@@ -179,6 +148,40 @@ func TestCountersignCOSEReplay(t *testing.T) {
 	}
 	if _, err := v.VerifyCountersigned(ctx, mustCountersign(t, gateway, sensorMsg)); !errors.Is(err, ErrReplayed) {
 		t.Fatalf("sensor's message countersigned again: %v", err)
+	}
+}
+
+// TestVerifyRefusesCountersignedCOSE: Verify checks one signature, so it
+// refuses a COSE_Sign1 that carries a countersignature under any label,
+// as it refuses a JWS with two signatures; and a copy of a sensor's
+// message with a junk countersignature attached, published ahead of the
+// genuine one, does not spend the sensor's message id at a gateway.
+func TestVerifyRefusesCountersignedCOSE(t *testing.T) {
+	w := newWorld(t)
+	sensor := w.signer(nEd, w.ed, true)
+	gateway := w.signer(nDigest, w.digest, true)
+	sensorMsg := mustSign(t, sensor, []byte("1"), COSE)
+	v := w.verifier(t, Config{})
+	if _, err := v.Verify(ctx, mustCountersign(t, gateway, sensorMsg)); ReasonOf(err) != ReasonCountersignature {
+		t.Errorf("countersigned: %v", err)
+	}
+	if _, err := v.Verify(ctx, mustCountersign(t, gateway, mustSign(t, sensor, []byte("1"), JWSJSON))); ReasonOf(err) != ReasonMalformed {
+		t.Errorf("countersigned JWS: %v", err)
+	}
+	cs := countersignatureOf(t, mustCountersign(t, gateway, mustSign(t, sensor, []byte("2"), COSE)))
+	for _, l := range coseCountersignLabels {
+		m := sign1(t, sensorMsg)
+		var junk any = cs // a countersignature of another message
+		if l == cose.HeaderLabelCounterSignature0 || l == cose.HeaderLabelCounterSignature0V2 {
+			junk = []byte{1, 2, 3} // abbreviated: the signature alone
+		}
+		m.Headers.Unprotected[l] = junk
+		if _, err := v.Verify(ctx, marshalSign1(t, m)); ReasonOf(err) != ReasonCountersignature {
+			t.Errorf("junk at label %d: %v", l, err)
+		}
+	}
+	if _, err := v.Verify(ctx, sensorMsg); err != nil {
+		t.Fatalf("the sensor's message after the junk copies: %v", err)
 	}
 }
 

@@ -73,12 +73,7 @@ func TestCountersign(t *testing.T) {
 		j.Signatures[1] = jwsJSONSigPart{Protected: o.Protected, Signature: o.Signature}
 		return j.bytes(t)
 	}
-	tests := []struct {
-		name string
-		msg  func() []byte
-		want Reason
-		core verify.Reason
-	}{
+	tests := []countersignCase{
 		{"good", good, 0, 0},
 		{"good, sensor sent jws-json", func() []byte { return mustCountersign(t, gateway, mustSign(t, sensor, reading, JWSJSON)) }, 0, 0},
 		{"forged sensor signature", func() []byte {
@@ -141,7 +136,25 @@ func TestCountersign(t *testing.T) {
 			return j.bytes(t)
 		}, ReasonCountersignature, 0},
 	}
-	v := w.verifier(t, Config{})
+	runCountersignCases(t, w.verifier(t, Config{}), JWSJSON, reading, tests)
+}
+
+// countersignCase is a message handed to VerifyCountersigned and the
+// reason it must be refused for (0: accepted), with the core's reason
+// when it is ReasonSigner and the case names one.
+type countersignCase struct {
+	name string
+	msg  func() []byte
+	want Reason
+	core verify.Reason
+}
+
+// runCountersignCases runs each case through v: an accepted message must
+// come out with the sensor (nFull, its key from its record) as signer in
+// format f, the gateway (nDigest, its key from its certificate) as
+// countersigner, and reading; a refused one with the reasons wanted.
+func runCountersignCases(t *testing.T, v *Verifier, f Format, reading []byte, tests []countersignCase) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := v.VerifyCountersigned(ctx, tc.msg())
@@ -152,8 +165,8 @@ func TestCountersign(t *testing.T) {
 				if m.Signer.Signer.Name != nFull || m.Countersigner.Signer.Name != nDigest || string(m.Payload) != string(reading) {
 					t.Fatalf("got signer %s, countersigner %s, payload %q", m.Signer.Signer.Name, m.Countersigner.Signer.Name, m.Payload)
 				}
-				if m.Signer.KeyFrom != "record" || m.Countersigner.KeyFrom != "certificate" {
-					t.Fatalf("keys from %s and %s", m.Signer.KeyFrom, m.Countersigner.KeyFrom)
+				if m.Signer.Format != f || m.Signer.KeyFrom != "record" || m.Countersigner.KeyFrom != "certificate" {
+					t.Fatalf("format %v, keys from %s and %s", m.Signer.Format, m.Signer.KeyFrom, m.Countersigner.KeyFrom)
 				}
 				return
 			}

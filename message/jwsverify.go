@@ -39,9 +39,13 @@ func (j *jwsSignature) verify(pub crypto.PublicKey) ([]byte, error) {
 var errJWSSignature = errors.New("the signature does not verify")
 
 // verifyJWSSignature verifies sig over input with alg and pub (RFC 7518
-// §3.4 and §3.5, RFC 8037 §3.1). fits has checked that alg is pub's
-// algorithm; the type switch refuses anything else all the same.
+// §3.4 and §3.5, RFC 8037 §3.1). alg must be pub's algorithm (fits): the
+// key type alone would let ES384 verify with a P-256 key, or PS256 with
+// a short RSA key.
 func verifyJWSSignature(alg Algorithm, pub crypto.PublicKey, input, sig []byte) error {
+	if err := fits(alg, pub); err != nil {
+		return err
+	}
 	switch alg {
 	case ES256, ES384:
 		k, ok := pub.(*ecdsa.PublicKey)

@@ -3,8 +3,12 @@ package message
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/asn1"
 	"encoding/base64"
 	"math/big"
@@ -101,3 +105,63 @@ func TestJWSSignatureAgreesWithGoJose(t *testing.T) {
 }
 
 func enc(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// TestJWSSignatureAlgorithmKeyMismatch: a signature made by the key, in
+// the shape alg asks for, is refused when alg is not the key's algorithm
+// (a P-256 key signing a SHA-384 digest as "ES384", a P-384 key signing
+// as "ES256", a 1024-bit RSA key as "PS256", a key type alg does not
+// name).
+func TestJWSSignatureAlgorithmKeyMismatch(t *testing.T) {
+	t.Parallel()
+	input := []byte("eyJhbGciOiJFUzM4NCJ9.MjEuNQ")
+	ecSign := func(curve elliptic.Curve, digest []byte) (crypto.PublicKey, []byte) {
+		k, err := ecdsa.GenerateKey(curve, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, s, err := ecdsa.Sign(rand.Reader, k, digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := (curve.Params().BitSize + 7) / 8
+		return &k.PublicKey, append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...)
+	}
+	d256, d384 := sha256.Sum256(input), sha512.Sum384(input)
+	p256Pub, p256As384 := ecSign(elliptic.P256(), d384[:])
+	p384Pub, p384As256 := ecSign(elliptic.P384(), d256[:])
+	short, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shortSig, err := rsa.SignPSS(rand.Reader, short, crypto.SHA256, d256[:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edPub, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		alg  Algorithm
+		pub  crypto.PublicKey
+		sig  []byte
+	}{
+		{"ES384 with a P-256 key", ES384, p256Pub, p256As384},
+		{"ES256 with a P-384 key", ES256, p384Pub, p384As256},
+		{"PS256 with a 1024-bit key", PS256, &short.PublicKey, shortSig},
+		{"ES256 with an Ed25519 key", ES256, edPub, ed25519.Sign(edKey, input)},
+		{"EdDSA with a P-256 key", EdDSA, p256Pub, p256As384},
+		{"PS256 with a P-256 key", PS256, p256Pub, p256As384},
+		{"an unknown alg", "ES512", p256Pub, p256As384},
+	} {
+		if err := verifyJWSSignature(c.alg, c.pub, input, c.sig); err == nil {
+			t.Errorf("%s: accepted", c.name)
+		}
+	}
+	// The same signatures verify under the right algorithm, so the
+	// refusals above are the mismatch and nothing else.
+	if err := verifyJWSSignature(EdDSA, edPub, input, ed25519.Sign(edKey, input)); err != nil {
+		t.Errorf("EdDSA with its key: %v", err)
+	}
+}

@@ -175,13 +175,9 @@ func (s *Signer) signJWS(payload []byte, f Format, h *header) ([]byte, error) {
 }
 
 func (s *Signer) signCOSE(payload []byte, h *header) ([]byte, error) {
-	alg, prot, err := coseProtected(h)
+	signer, prot, err := s.coseSigner(h)
 	if err != nil {
 		return nil, err
-	}
-	signer, err := cose.NewSigner(alg, s.Key)
-	if err != nil {
-		return nil, fmt.Errorf("message: %w", err)
 	}
 	msg := cose.Sign1Message{Headers: cose.Headers{Protected: prot, Unprotected: cose.UnprotectedHeader{}}, Payload: payload}
 	if err := msg.Sign(s.rand(), nil, signer); err != nil {
@@ -192,6 +188,20 @@ func (s *Signer) signCOSE(payload []byte, h *header) ([]byte, error) {
 		return nil, fmt.Errorf("message: %w", err)
 	}
 	return out, nil
+}
+
+// coseSigner is s's COSE signer for h's algorithm, and the protected
+// header for h: what a COSE_Sign1 and a countersignature are signed with.
+func (s *Signer) coseSigner(h *header) (cose.Signer, cose.ProtectedHeader, error) {
+	alg, prot, err := coseProtected(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := cose.NewSigner(alg, s.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("message: %w", err)
+	}
+	return signer, prot, nil
 }
 
 // coseProtected is the COSE protected header for h, and its algorithm.

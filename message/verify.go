@@ -159,7 +159,8 @@ type parsed struct {
 }
 
 // Verify authenticates a message in any accepted format: decode, header
-// rules, key, signer, time window, replay. The error holds an *Error
+// rules, key, signer, time window, replay. It refuses a countersigned
+// message (VerifyCountersigned authenticates both signatures). The error holds an *Error
 // whose Reason says why it was refused (ReasonSigner wraps the core's
 // *verify.Error).
 func (v *Verifier) Verify(ctx context.Context, msg []byte) (*Verified, error) {
@@ -186,6 +187,12 @@ func (v *Verifier) verify(ctx context.Context, msg []byte) (*Verified, time.Time
 	p, err := parse(msg)
 	if err != nil {
 		return nil, zero, err
+	}
+	if p.counter != nil {
+		// As for a JWS with two signatures: a signature this step does
+		// not check never rides along on an accepted message, and a
+		// copy with one attached cannot spend the signer's message id.
+		return nil, zero, fail(ReasonCountersignature, "a COSE_Sign1 that carries a countersignature is authenticated whole (VerifyCountersigned) or not at all")
 	}
 	return v.authenticate(ctx, p)
 }

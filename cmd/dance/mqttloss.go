@@ -13,21 +13,25 @@ import (
 // time, so a reading this far behind is not coming.
 const mqttReorder = 256
 
-// mqttMaxMissing bounds the numbers remembered as missing in one stream;
-// a gap wider than that is reported lost at once.
-const mqttMaxMissing = 4096
+// mqttMaxStreams bounds the streams followed at once: each run of a
+// sensor is a stream, under an id the signer chooses. Past it, the stream
+// seen least recently is dropped, its open gaps reported lost.
+const mqttMaxStreams = 1024
 
 // mqttLossHint says where lost readings usually go.
 const mqttLossHint = "the broker drops messages when a subscriber's queue is full (mosquitto: max_queued_messages, 1000 by default) or while no one is subscribed"
 
 // lossTracker follows the numbered streams of signers (message.Seq) and
 // reports readings that never arrived: a gap that stays open once the
-// stream has moved mqttReorder past it. It is used by one goroutine.
+// stream has moved mqttReorder past it. It remembers at most
+// mqttMaxStreams streams of mqttReorder missing numbers each. It is used
+// by one goroutine.
 type lossTracker struct {
 	w       io.Writer // where warnings go
 	role    string
 	streams map[string]*lossStream
 	lost    uint64 // in all
+	tick    uint64 // counts calls to seen, for lossStream.last
 }
 
 type lossStream struct {
@@ -35,6 +39,7 @@ type lossStream struct {
 	id      string
 	highest uint64
 	missing map[uint64]bool
+	last    uint64 // the tick it was last seen at
 }
 
 func newLossTracker(w io.Writer, role string) *lossTracker {
@@ -43,22 +48,29 @@ func newLossTracker(w io.Writer, role string) *lossTracker {
 
 // seen records number n of signer's stream id.
 func (l *lossTracker) seen(signer, id string, n uint64) {
+	l.tick++
 	key := signer + " " + id
 	s, ok := l.streams[key]
 	if !ok {
+		if len(l.streams) >= mqttMaxStreams {
+			l.evict()
+		}
 		// A stream met in the middle (a receiver started after the
 		// sender) has lost nothing we could know of.
-		l.streams[key] = &lossStream{signer: signer, id: id, highest: n, missing: map[uint64]bool{}}
+		l.streams[key] = &lossStream{signer: signer, id: id, highest: n, missing: map[uint64]bool{}, last: l.tick}
 		return
 	}
+	s.last = l.tick
 	switch {
 	case n > s.highest:
-		if gap := n - s.highest - 1; gap > mqttMaxMissing {
-			l.report(s, s.highest+1, n-1)
-		} else {
-			for m := s.highest + 1; m < n; m++ {
-				s.missing[m] = true
-			}
+		from := s.highest + 1
+		if n-from > mqttReorder {
+			// Already out of the reordering window: lost now.
+			l.report(s, from, n-mqttReorder-1)
+			from = n - mqttReorder
+		}
+		for m := from; m < n; m++ {
+			s.missing[m] = true
 		}
 		s.highest = n
 	default:
@@ -71,6 +83,23 @@ func (l *lossTracker) seen(signer, id string, n uint64) {
 		}
 	}
 	l.reportEach(s, overdue)
+}
+
+// evict drops the stream seen least recently, reporting its open gaps.
+func (l *lossTracker) evict() {
+	var oldest string
+	for k, s := range l.streams {
+		if oldest == "" || s.last < l.streams[oldest].last {
+			oldest = k
+		}
+	}
+	s := l.streams[oldest]
+	var all []uint64
+	for m := range s.missing {
+		all = append(all, m)
+	}
+	l.reportEach(s, all)
+	delete(l.streams, oldest)
 }
 
 // flush reports every reading still missing: the receiver is stopping.
