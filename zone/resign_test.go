@@ -234,3 +234,48 @@ func TestResignConcurrent(t *testing.T) {
 		t.Errorf("%d identities after the updates, want 420", len(ids))
 	}
 }
+
+// TestRetireFailureKeepsResigning takes a forced ZSK retire during the
+// background re-signing whose key installation fails (the store refuses
+// the write): the keys stay as they were, so the re-signing it stopped
+// runs again.
+func TestRetireFailureKeepsResigning(t *testing.T) {
+	clock := newClock()
+	z, _ := newZone(t, clock)
+	addIdentities(t, z, 0, 20)
+	if _, err := z.Rollover(t.Context(), RoleZSK, Prepublish, RolloverOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	// One signature a second: the re-signing is under way for the whole
+	// test, waiting in its pacing, which gives way when it is stopped.
+	z.opt.ResignRate = 1
+	started := make(chan struct{}, 2)
+	z.resignHook = func(made int) {
+		if made == 0 {
+			started <- struct{}{}
+		}
+	}
+	if _, err := z.Rollover(t.Context(), RoleZSK, Activate, RolloverOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	// Every write of the zone fails from now on.
+	if err := z.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := z.Rollover(t.Context(), RoleZSK, Retire, RolloverOptions{Force: true}); err == nil {
+		t.Fatal("a retire with the store closed succeeded")
+	}
+	if len(z.signer.Load().Retiring) == 0 {
+		t.Fatal("the failed retire changed the signing keys")
+	}
+	z.resign.mu.Lock()
+	done := z.resign.done
+	z.resign.mu.Unlock()
+	select {
+	case <-done:
+		t.Fatal("the re-signing is not running after the failed retire")
+	case <-started:
+		// Started again: its first call of the hook.
+	}
+}
