@@ -279,3 +279,51 @@ func TestRetireFailureKeepsResigning(t *testing.T) {
 		// Started again: its first call of the hook.
 	}
 }
+
+// TestResignRestart closes a zone while its background re-signing is
+// under way and opens it again: the settings do not record the
+// re-signing as finished, so Open starts it again, it replaces every
+// signature of the old ZSK, and only then may the old ZSK be retired.
+func TestResignRestart(t *testing.T) {
+	clock := newClock()
+	z, dir := newZone(t, clock)
+	addIdentities(t, z, 0, 30)
+	tagsBefore := signedTransfer(t, z)
+	if _, err := z.Rollover(t.Context(), RoleZSK, Prepublish, RolloverOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	// One signature a second: the re-signing is under way when the
+	// zone is closed, which stops it in its pacing.
+	z.opt.ResignRate = 1
+	started := make(chan struct{}, 1)
+	z.resignHook = func(made int) {
+		if made > 0 {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+		}
+	}
+	if _, err := z.Rollover(t.Context(), RoleZSK, Activate, RolloverOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	z, err := Open(dir, Options{Time: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { z.Close() })
+	if err := z.ResignWait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if after := signedTransfer(t, z); len(after) != 1 || slices.Contains(tagsBefore, after[0]) {
+		t.Errorf("signed by %v after the re-signing resumed, want the new ZSK only (old: %v)", after, tagsBefore)
+	}
+	clock.Advance(secs(z.maxDataTTL()) + PropagationDelay)
+	if _, err := z.Rollover(t.Context(), RoleZSK, Retire, RolloverOptions{}); err != nil {
+		t.Fatalf("retire once the resumed re-signing finished and the TTLs passed: %v", err)
+	}
+}
