@@ -151,31 +151,8 @@ func (c *chain) remove(name string) {
 	c.chunks[ci] = ch
 }
 
-// each calls fn for every hash in order (base32hex) with the hash that
-// follows it (the first, after the last: the chain is a ring).
-func (c *chain) each(fn func(h, next string, e *chainEntry) error) error {
-	if c.n == 0 {
-		return nil
-	}
-	first := c.chunks[0][0]
-	for ci, ch := range c.chunks {
-		for i, h := range ch {
-			next := first
-			switch {
-			case i+1 < len(ch):
-				next = ch[i+1]
-			case ci+1 < len(c.chunks):
-				next = c.chunks[ci+1][0]
-			}
-			if err := fn(h.String(), next.String(), c.entries[h]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// eachKey is each with the hashes in binary form.
+// eachKey calls fn for every hash in order with the hash that follows it
+// (the first, after the last: the chain is a ring).
 func (c *chain) eachKey(fn func(h, next hashKey, e *chainEntry) error) error {
 	if c.n == 0 {
 		return nil

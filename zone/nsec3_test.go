@@ -48,3 +48,10 @@ func TestAppendNSEC3Rec(t *testing.T) {
 		t.Fatalf("%d chain entries checked", checked)
 	}
 }
+
+// each is eachKey with the hashes in base32hex, as tests compare them.
+func (c *chain) each(fn func(h, next string, e *chainEntry) error) error {
+	return c.eachKey(func(h, next hashKey, e *chainEntry) error {
+		return fn(h.String(), next.String(), e)
+	})
+}

@@ -88,6 +88,12 @@ func (z *Zone) startResign() {
 	}()
 }
 
+// resignUnfinished reports whether s records a ZSK activation whose
+// background re-signing has not finished.
+func resignUnfinished(s *zoneSettings) bool {
+	return len(s.RetiredKeyFiles) > 0 && (s.Rollover == nil || s.Rollover.Resigned.IsZero())
+}
+
 // stopResign stops the background re-signing and waits for it.
 func (z *Zone) stopResign() {
 	r := &z.resign

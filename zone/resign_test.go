@@ -234,3 +234,96 @@ func TestResignConcurrent(t *testing.T) {
 		t.Errorf("%d identities after the updates, want 420", len(ids))
 	}
 }
+
+// TestRetireFailureKeepsResigning takes a forced ZSK retire during the
+// background re-signing whose key installation fails (the store refuses
+// the write): the keys stay as they were, so the re-signing it stopped
+// runs again.
+func TestRetireFailureKeepsResigning(t *testing.T) {
+	clock := newClock()
+	z, _ := newZone(t, clock)
+	addIdentities(t, z, 0, 20)
+	if _, err := z.Rollover(t.Context(), RoleZSK, Prepublish, RolloverOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	// One signature a second: the re-signing is under way for the whole
+	// test, waiting in its pacing, which gives way when it is stopped.
+	z.opt.ResignRate = 1
+	started := make(chan struct{}, 2)
+	z.resignHook = func(made int) {
+		if made == 0 {
+			started <- struct{}{}
+		}
+	}
+	if _, err := z.Rollover(t.Context(), RoleZSK, Activate, RolloverOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	// Every write of the zone fails from now on.
+	if err := z.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := z.Rollover(t.Context(), RoleZSK, Retire, RolloverOptions{Force: true}); err == nil {
+		t.Fatal("a retire with the store closed succeeded")
+	}
+	if len(z.signer.Load().Retiring) == 0 {
+		t.Fatal("the failed retire changed the signing keys")
+	}
+	z.resign.mu.Lock()
+	done := z.resign.done
+	z.resign.mu.Unlock()
+	select {
+	case <-done:
+		t.Fatal("the re-signing is not running after the failed retire")
+	case <-started:
+		// Started again: its first call of the hook.
+	}
+}
+
+// TestResignRestart closes a zone while its background re-signing is
+// under way and opens it again: the settings do not record the
+// re-signing as finished, so Open starts it again, it replaces every
+// signature of the old ZSK, and only then may the old ZSK be retired.
+func TestResignRestart(t *testing.T) {
+	clock := newClock()
+	z, dir := newZone(t, clock)
+	addIdentities(t, z, 0, 30)
+	tagsBefore := signedTransfer(t, z)
+	if _, err := z.Rollover(t.Context(), RoleZSK, Prepublish, RolloverOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	// One signature a second: the re-signing is under way when the
+	// zone is closed, which stops it in its pacing.
+	z.opt.ResignRate = 1
+	started := make(chan struct{}, 1)
+	z.resignHook = func(made int) {
+		if made > 0 {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+		}
+	}
+	if _, err := z.Rollover(t.Context(), RoleZSK, Activate, RolloverOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	z, err := Open(dir, Options{Time: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { z.Close() })
+	if err := z.ResignWait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if after := signedTransfer(t, z); len(after) != 1 || slices.Contains(tagsBefore, after[0]) {
+		t.Errorf("signed by %v after the re-signing resumed, want the new ZSK only (old: %v)", after, tagsBefore)
+	}
+	clock.Advance(secs(z.maxDataTTL()) + PropagationDelay)
+	if _, err := z.Rollover(t.Context(), RoleZSK, Retire, RolloverOptions{}); err != nil {
+		t.Fatalf("retire once the resumed re-signing finished and the TTLs passed: %v", err)
+	}
+}

@@ -364,6 +364,14 @@ func (z *Zone) rolloverKey(ctx context.Context, role KeyRole, step RolloverStep,
 	}
 	serial, err := z.installKeys(&next)
 	if err != nil {
+		// The keys are as they were: a re-signing stopped above
+		// goes on.
+		z.wmu.Lock()
+		unfinished := resignUnfinished(z.settings)
+		z.wmu.Unlock()
+		if unfinished {
+			z.startResign()
+		}
 		return serial, res, err
 	}
 	if step == Activate && role == RoleZSK {

@@ -146,8 +146,7 @@ func Open(dir string, opt Options) (*Zone, error) {
 	z.lastChange.Store(z.now().Unix())
 	// A damaged or outdated cache file only means signing again.
 	z.sigCacheLoaded, z.sigCacheErr = z.loadSignatures()
-	if len(z.settings.RetiredKeyFiles) > 0 && (z.settings.Rollover == nil || z.settings.Rollover.Resigned.IsZero()) {
-		// A ZSK activation whose re-signing had not finished.
+	if resignUnfinished(z.settings) {
 		z.startResign()
 	}
 	return z, nil

@@ -22,6 +22,20 @@ import (
 // function that stops it and returns its exit code.
 func adminServe(t *testing.T, dir string, extra ...string) (string, string, *syncBuffer, func() int) {
 	t.Helper()
+	m, errb, stop := serveUntil(t, dir, []*regexp.Regexp{
+		regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`),
+		regexp.MustCompile(`admin API on (https?://127\.0\.0\.1:\d+)`),
+	}, extra...)
+	return m[0], m[1], errb, stop
+}
+
+// serveUntil starts 'dance zone serve' in process on dir with the DNS and
+// admin listeners on ports of their own and extra arguments, waits until
+// its output matches every one of res, and returns the first submatch of
+// each, the server's stderr and a function that stops it and returns its
+// exit code (called at the end of the test too).
+func serveUntil(t *testing.T, dir string, res []*regexp.Regexp, extra ...string) ([]string, *syncBuffer, func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
 	done := make(chan int, 1)
@@ -43,13 +57,21 @@ func adminServe(t *testing.T, dir string, extra ...string) (string, string, *syn
 		}
 	}
 	t.Cleanup(func() { stop() })
-	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
-	reAPI := regexp.MustCompile(`admin API on (https?://127\.0\.0\.1:\d+)`)
-	var m, m2 []string
+	found := func() []string {
+		var subs []string
+		for _, re := range res {
+			m := re.FindStringSubmatch(out.String())
+			if m == nil {
+				return nil
+			}
+			subs = append(subs, m[1])
+		}
+		return subs
+	}
+	var subs []string
 	exited := -1
 	if !testwait.Until(30*time.Second, func() bool {
-		m, m2 = re.FindStringSubmatch(out.String()), reAPI.FindStringSubmatch(out.String())
-		if m != nil && m2 != nil {
+		if subs = found(); subs != nil {
 			return true
 		}
 		select {
@@ -61,11 +83,11 @@ func adminServe(t *testing.T, dir string, extra ...string) (string, string, *syn
 	}) {
 		t.Fatalf("serve did not report its addresses: %s", out.String())
 	}
-	if m == nil || m2 == nil {
+	if subs == nil {
 		stopped = true
 		t.Fatalf("serve exited %d: %s", exited, errb.String())
 	}
-	return m[1], m2[1], &errb, stop
+	return subs, &errb, stop
 }
 
 // adminIdentity makes an identity with 'dance id new' and returns its

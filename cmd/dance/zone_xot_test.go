@@ -20,38 +20,21 @@ import (
 )
 
 // xotServe starts 'zone serve' on dir with an admin API and extra flags,
-// and returns its DNS, admin API and XoT addresses and its log.
+// and returns its DNS and XoT addresses and its log; it must
+// exit 0 when stopped at the end of the test.
 func xotServe(t *testing.T, dir string, extra ...string) (dnsAddr, xotAddr string, log *syncBuffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	args := append([]string{"zone", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, extra...)
-	go func() { done <- run(ctx, args, nil, &out, &errb) }()
+	m, errb, stop := serveUntil(t, dir, []*regexp.Regexp{
+		regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`),
+		regexp.MustCompile(`zone transfers over TLS \(XoT\) on (127\.0\.0\.1:\d+)`),
+		regexp.MustCompile(`(admin API on)`),
+	}, extra...)
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exit %d: %s", code, errb.String())
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
+		if code := stop(); code != 0 {
+			t.Errorf("serve exit %d: %s", code, errb.String())
 		}
 	})
-	reDNS := regexp.MustCompile(`on (127\.0\.0\.1:\d+) \(udp, tcp\)`)
-	reXoT := regexp.MustCompile(`zone transfers over TLS \(XoT\) on (127\.0\.0\.1:\d+)`)
-	var m1, m2 []string
-	if !testwait.Until(30*time.Second, func() bool {
-		m1, m2 = reDNS.FindStringSubmatch(out.String()), reXoT.FindStringSubmatch(out.String())
-		if len(done) > 0 {
-			return true
-		}
-		return m1 != nil && m2 != nil && strings.Contains(out.String(), "admin API on")
-	}) || m1 == nil || m2 == nil {
-		t.Fatalf("serve did not report its addresses: %s %s", out.String(), errb.String())
-	}
-	return m1[1], m2[1], &errb
+	return m[0], m[1], errb
 }
 
 // runDance runs the command in-process and returns its exit code, stdout

@@ -322,7 +322,8 @@ func (s *Secondary) transfer(ctx context.Context) ([]dns.RR, error) {
 	} else {
 		m.SetAxfr(s.origin)
 	}
-	tr := &dns.Transfer{Conn: &dns.Conn{Conn: c}, ReadTimeout: s.cfg.Timeout}
+	hc := &headerConn{Conn: c}
+	tr := &dns.Transfer{Conn: &dns.Conn{Conn: hc}, ReadTimeout: s.cfg.Timeout}
 	if k := s.cfg.TSIG; k != nil {
 		tr.TsigSecret = map[string]string{k.Name: k.Base64()}
 		m.SetTsig(k.Name, k.WireAlgorithm(), 300, time.Now().Unix())
@@ -348,13 +349,38 @@ func (s *Secondary) transfer(ctx context.Context) ([]dns.RR, error) {
 		if errors.As(ferr, &op) && op.Op == "remote error" {
 			return nil, &HandshakeError{Primary: s.cfg.Primary, Err: ferr}
 		}
-		var rcode int
-		if _, err := fmt.Sscanf(ferr.Error(), "dns: bad xfr rcode: %d", &rcode); err == nil {
+		if rcode, ok := hc.rcode(); ok && rcode != dns.RcodeSuccess {
 			return nil, &RefusedError{Primary: s.cfg.Primary, Rcode: rcode}
 		}
 		return nil, fmt.Errorf("secondary: transfer from %s: %w", s.cfg.Primary, ferr)
 	}
 	return out, nil
+}
+
+// headerConn keeps the first bytes read from a DNS-over-TCP stream: the
+// two-byte length (RFC 1035 §4.2.2) and the start of the first message's
+// header, whose RCODE says whether the primary refused the transfer.
+type headerConn struct {
+	net.Conn
+	head [6]byte
+	n    int
+}
+
+func (c *headerConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.n < len(c.head) {
+		c.n += copy(c.head[c.n:], p[:n])
+	}
+	return n, err
+}
+
+// rcode is the RCODE in the header of the first message read (RFC 1035
+// §4.1.1: the low four bits of the header's fourth byte), if one was.
+func (c *headerConn) rcode() (int, bool) {
+	if c.n < len(c.head) {
+		return 0, false
+	}
+	return int(c.head[5] & 0x0f), true
 }
 
 // apply takes an answer into the copy: a whole zone (AXFR form), the SOA

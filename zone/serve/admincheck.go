@@ -80,17 +80,22 @@ func (e *AdminOutsideZoneError) Error() string {
 // checkOutside returns an *AdminOutsideZoneError when names are asked of
 // this server and some lie outside its zone.
 func (s *Server) checkOutside(names []string) error {
-	origin := dns.CanonicalName(s.zone.Origin())
-	var out []string
+	if origin, out := s.outsideZone(names); len(out) > 0 {
+		return &AdminOutsideZoneError{Zone: origin, Names: out}
+	}
+	return nil
+}
+
+// outsideZone returns the zone's origin and those of names outside it
+// (without their final dot).
+func (s *Server) outsideZone(names []string) (origin string, out []string) {
+	origin = dns.CanonicalName(s.zone.Origin())
 	for _, n := range names {
 		if !dns.IsSubDomain(origin, dns.CanonicalName(n)) {
 			out = append(out, strings.TrimSuffix(n, "."))
 		}
 	}
-	if len(out) > 0 {
-		return &AdminOutsideZoneError{Zone: origin, Names: out}
-	}
-	return nil
+	return origin, out
 }
 
 // checkAdmin checks the zones of the admin allow-list with r: an

@@ -694,27 +694,33 @@ func (s *Server) reloadFailed(err error) error {
 // the anchors file.
 func (s *Server) adminResolverFor() (*resolver.Resolver, error) {
 	a := s.cfg.Admin
-	rc := a.Resolver
-	if s.adminSelf {
+	return s.identityResolver(a.Resolver, s.adminSelf, a.AnchorsFile, "admin", "admin identities'")
+}
+
+// identityResolver makes the resolver of the identities a listener
+// authenticates: rc, asking this server in process when self, with the
+// anchors of file ("": DIR/anchors) added. what and whose name it in
+// errors.
+func (s *Server) identityResolver(rc resolver.Config, self bool, file, what, whose string) (*resolver.Resolver, error) {
+	if self {
 		rc.Exchange = s.inProcess
 	}
-	file := a.AnchorsFile
 	if file == "" {
 		file = filepath.Join(s.cfg.Dir, zone.AnchorsFile)
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, fmt.Errorf("serve: admin anchors: %w", err)
+		return nil, fmt.Errorf("serve: %s anchors: %w", what, err)
 	}
 	anchors, err := resolver.ParseAnchors(f)
 	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("serve: admin anchors %s: %w", file, err)
+		return nil, fmt.Errorf("serve: %s anchors %s: %w", what, file, err)
 	}
 	rc.Anchors = rc.Anchors.Merge(anchors)
 	r, err := resolver.New(rc)
 	if err != nil {
-		return nil, fmt.Errorf("serve: admin identities' resolver: %w", err)
+		return nil, fmt.Errorf("serve: %s resolver: %w", whose, err)
 	}
 	return r, nil
 }

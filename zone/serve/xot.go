@@ -6,16 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-
-	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
-	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/server"
 )
 
@@ -169,14 +164,7 @@ func (s *Server) xotAuthenticator() server.XoTAuthenticator {
 // xotOutside returns an *XoTOutsideZoneError when names are asked of this
 // server and some lie outside its zone.
 func (s *Server) xotOutside(names []string) error {
-	origin := dns.CanonicalName(s.zone.Origin())
-	var out []string
-	for _, n := range names {
-		if !dns.IsSubDomain(origin, dns.CanonicalName(n)) {
-			out = append(out, strings.TrimSuffix(n, "."))
-		}
-	}
-	if len(out) > 0 {
+	if origin, out := s.outsideZone(names); len(out) > 0 {
 		return &XoTOutsideZoneError{Zone: origin, Names: out}
 	}
 	return nil
@@ -186,29 +174,7 @@ func (s *Server) xotOutside(names []string) error {
 // reading the anchors file.
 func (s *Server) xotResolverFor() (*resolver.Resolver, error) {
 	x := s.cfg.XoT
-	rc := x.Resolver
-	if s.xotSelf {
-		rc.Exchange = s.inProcess
-	}
-	file := x.AnchorsFile
-	if file == "" {
-		file = filepath.Join(s.cfg.Dir, zone.AnchorsFile)
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("serve: XoT anchors: %w", err)
-	}
-	anchors, err := resolver.ParseAnchors(f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("serve: XoT anchors %s: %w", file, err)
-	}
-	rc.Anchors = rc.Anchors.Merge(anchors)
-	r, err := resolver.New(rc)
-	if err != nil {
-		return nil, fmt.Errorf("serve: XoT secondaries' resolver: %w", err)
-	}
-	return r, nil
+	return s.identityResolver(x.Resolver, s.xotSelf, x.AnchorsFile, "XoT", "XoT secondaries'")
 }
 
 // XoTAddr is the XoT listener's address, or "".

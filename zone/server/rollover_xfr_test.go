@@ -2,14 +2,11 @@ package server
 
 import (
 	"fmt"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/zone"
-	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
 // TestKnotSecondaryRollover takes every step of a ZSK and then a KSK
@@ -20,13 +17,7 @@ import (
 // zone's), and Knot's copy passes kzonecheck, ldns-verify-zone and
 // dnssec-verify after each step.
 func TestKnotSecondaryRollover(t *testing.T) {
-	xk, _ := tsigkey.Generate("xfr.devices.test.", tsigkey.HMACSHA256)
-	knotPort := freePort(t)
-	ts := startServerWith(t, func(c *Config) {
-		c.TransferFrom = loopback
-		c.TransferKeys = []*tsigkey.Key{xk}
-		c.Notify = []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(knotPort))}
-	})
+	ts, xk, knotPort := startKnotPrimary(t)
 	for i := 0; i < 50; i++ {
 		addRR(t, ts.zone, fmt.Sprintf("s%d._device.devices.test. 300 IN TLSA 3 1 1 %064x", i, i))
 	}

@@ -2,13 +2,10 @@ package server
 
 import (
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/dnsbound/dance/zone/tsigkey"
 	"github.com/miekg/dns"
 )
 
@@ -37,13 +34,7 @@ func askDO(t *testing.T, addr, name string, co bool) *dns.Msg {
 // absent name with different response codes (NOERROR with an NXNAME NSEC,
 // NXDOMAIN with NSEC3), the primary NXDOMAIN when the CO bit is set.
 func TestWalkPrimaryAndSecondary(t *testing.T) {
-	xk, _ := tsigkey.Generate("xfr.devices.test.", tsigkey.HMACSHA256)
-	knotPort := freePort(t)
-	ts := startServerWith(t, func(c *Config) {
-		c.TransferFrom = loopback
-		c.TransferKeys = []*tsigkey.Key{xk}
-		c.Notify = []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(knotPort))}
-	})
+	ts, xk, knotPort := startKnotPrimary(t)
 	secret := []string{"s1._device.devices.test.", "s7._device.devices.test.", "gateway4._device.devices.test."}
 	for i, n := range secret {
 		addRR(t, ts.zone, fmt.Sprintf("%s 300 IN TLSA 3 1 1 %064x", n, i+1))

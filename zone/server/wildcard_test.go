@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -17,7 +16,6 @@ import (
 
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/zone"
-	"github.com/dnsbound/dance/zone/tsigkey"
 )
 
 const (
@@ -176,13 +174,7 @@ func TestWildcardUnboundAndDelv(t *testing.T) {
 // own proofs, kzonecheck accepts Knot's copy, and Unbound through Knot
 // sets AD.
 func TestWildcardKnotSecondary(t *testing.T) {
-	xk, _ := tsigkey.Generate("xfr.devices.test.", tsigkey.HMACSHA256)
-	knotPort := freePort(t)
-	ts := startServerWith(t, func(c *Config) {
-		c.TransferFrom = loopback
-		c.TransferKeys = []*tsigkey.Key{xk}
-		c.Notify = []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(knotPort))}
-	})
+	ts, xk, knotPort := startKnotPrimary(t)
 	addWildcardZone(t, ts.zone)
 	knotAddr := startKnot(t, ts.addr, xk, knotPort)
 	waitSerial(t, knotAddr, ts.zone)

@@ -159,6 +159,24 @@ zone:
 		})
 }
 
+// startKnotPrimary starts a primary that lets loopback addresses transfer
+// with a new TSIG key and NOTIFYs a Knot secondary on knotPort, chosen
+// first so that the primary can NOTIFY it (startKnot starts Knot there).
+func startKnotPrimary(t testing.TB) (ts *testServer, xk *tsigkey.Key, knotPort int) {
+	t.Helper()
+	xk, err := tsigkey.Generate("xfr.devices.test.", tsigkey.HMACSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	knotPort = freePort(t)
+	ts = startServerWith(t, func(c *Config) {
+		c.TransferFrom = loopback
+		c.TransferKeys = []*tsigkey.Key{xk}
+		c.Notify = []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(knotPort))}
+	})
+	return ts, xk, knotPort
+}
+
 // waitSerial polls addr until its SOA serial for the zone is z's serial,
 // read at each poll: the primary moves its serial on at its first
 // transfer (the one the secondary asks for), after the test looked.
@@ -186,14 +204,7 @@ func waitSerial(t testing.TB, addr string, z *zone.Zone) {
 // changes after NOTIFY (IXFR from the journal), and Unbound validates
 // answers served by Knot.
 func TestKnotSecondary(t *testing.T) {
-	xk, _ := tsigkey.Generate("xfr.devices.test.", tsigkey.HMACSHA256)
-	// Knot's port is chosen first so that the primary can NOTIFY it.
-	knotPort := freePort(t)
-	ts := startServerWith(t, func(c *Config) {
-		c.TransferFrom = loopback
-		c.TransferKeys = []*tsigkey.Key{xk}
-		c.Notify = []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(knotPort))}
-	})
+	ts, xk, knotPort := startKnotPrimary(t)
 	addRR(t, ts.zone, "s1._device.devices.test. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 	knotAddr := startKnot(t, ts.addr, xk, knotPort)
 	waitSerial(t, knotAddr, ts.zone)
