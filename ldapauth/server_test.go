@@ -430,6 +430,57 @@ func TestIdle(t *testing.T) {
 	})
 }
 
+// TestSlowHandshake: a client that starts no TLS handshake, or stops in
+// the middle of one, on the LDAPS port or after StartTLS, is cut after
+// HandshakeTimeout, counted as handshake_timeout.
+func TestSlowHandshake(t *testing.T) {
+	e := startEnv(t, func(c *Config) { c.HandshakeTimeout = 100 * time.Millisecond })
+	halfHello := []byte{0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00, 0xfc, 0x03, 0x03}
+	cases := []struct {
+		name     string
+		startTLS bool
+		send     []byte
+	}{
+		{"ldaps, nothing", false, nil},
+		{"ldaps, half a ClientHello", false, halfHello},
+		{"starttls, nothing", true, nil},
+		{"starttls, half a ClientHello", true, halfHello},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := e.addr
+			if tc.startTLS {
+				addr = e.plain
+			}
+			raw, err := net.DialTimeout("tcp", addr, 30*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			_ = raw.SetDeadline(time.Now().Add(time.Minute))
+			if tc.startTLS {
+				c := &tclient{t: t, conn: raw, next: 1}
+				c.send(tlv(opExtendedRequest, encString(tagExtReqName, OIDStartTLS)))
+				if r := c.mustRead(); r.code != ResultSuccess {
+					t.Fatalf("StartTLS: %d", r.code)
+				}
+			}
+			if _, err := raw.Write(tc.send); err != nil {
+				t.Fatal(err)
+			}
+			// The server closes the connection; a TLS alert may come
+			// first, nothing else.
+			got, _ := io.ReadAll(raw)
+			if len(got) > 0 && got[0] != 0x15 {
+				t.Errorf("answer to a stalled handshake: % x", got)
+			}
+			testwait.For(t, "the stalled handshake counted", func() bool {
+				return e.counter(t, "dance_ldap_connections_cut_total", closeHandshakeTimeout) == float64(i+1)
+			})
+		})
+	}
+}
+
 // TestMaxConns: connections over the cap are closed at once; a slot freed
 // is taken again.
 func TestMaxConns(t *testing.T) {
