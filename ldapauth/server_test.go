@@ -533,9 +533,20 @@ func TestReverify(t *testing.T) {
 	if got := c.bindExternal(nil); got != ResultSuccess {
 		t.Fatal(got)
 	}
+	// Before the verdict expires, requests verify nothing again.
+	verdicts := e.counter(t, "dance_verify_verdicts_total", "ok")
+	if code, _ := c.whoami(); code != ResultSuccess {
+		t.Fatalf("whoami: %d", code)
+	}
+	if got := e.counter(t, "dance_verify_verdicts_total", "ok"); got != verdicts {
+		t.Fatalf("verified again before the verdict expired: %v verdicts, had %v", got, verdicts)
+	}
 	e.clock.add(10 * time.Minute) // past the TTL of the TLSA answer
 	if code, who := c.whoami(); code != ResultSuccess || who != "dn:uid=alice,dc=example,dc=test" {
 		t.Fatalf("whoami after re-verification: %d %q", code, who)
+	}
+	if got := e.counter(t, "dance_verify_verdicts_total", "ok"); got != verdicts+1 {
+		t.Fatalf("%v verdicts after the expiry, want %v: not verified again", got, verdicts+1)
 	}
 	e.clock.add(10 * 365 * 24 * time.Hour) // past the certificate's NotAfter
 	c.send(tlv(opExtendedRequest, encString(tagExtReqName, OIDWhoAmI)))
