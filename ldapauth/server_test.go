@@ -1,6 +1,7 @@
 package ldapauth
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/internal/testwait"
+	"github.com/dnsbound/dance/verify"
 )
 
 // TestBindExternal: a user certificate from the domain's published user
@@ -56,6 +58,48 @@ func TestBindExternal(t *testing.T) {
 			}
 			if tc.reason != "" && !strings.Contains(e.logs.String(), "reason="+tc.reason) {
 				t.Errorf("no log line with reason=%s:\n%s", tc.reason, e.logs)
+			}
+		})
+	}
+}
+
+// failingVerifier refuses every certificate with one reason.
+type failingVerifier struct{ reason verify.Reason }
+
+func (f failingVerifier) Verify(_ context.Context, name string, _ verify.Presented) (*verify.Identity, error) {
+	return nil, &verify.Error{Reason: f.reason, Name: name}
+}
+
+// TestBindVerifierFails: when the verification core cannot decide (too
+// busy, DNS unreachable or indeterminate) the bind is refused with busy or
+// unavailable, which tell the client to retry; a bogus DNSSEC answer is
+// invalidCredentials like any forged identity. None binds.
+func TestBindVerifierFails(t *testing.T) {
+	cases := []struct {
+		reason verify.Reason
+		code   ResultCode
+		result string
+	}{
+		{verify.ReasonOverloaded, ResultBusy, bindUnavailable},
+		{verify.ReasonLookupTimeout, ResultUnavailable, bindUnavailable},
+		{verify.ReasonLookupFailed, ResultUnavailable, bindUnavailable},
+		{verify.ReasonDNSIndeterminate, ResultUnavailable, bindUnavailable},
+		{verify.ReasonDNSBogus, ResultInvalidCredentials, bindRefused},
+		{verify.ReasonDNSInsecure, ResultInvalidCredentials, bindRefused},
+	}
+	for _, tc := range cases {
+		t.Run(tc.reason.String(), func(t *testing.T) {
+			e := startEnv(t, func(c *Config) { c.Verifier = failingVerifier{tc.reason} })
+			u := e.users[uAlice]
+			c := e.dial(t, &u)
+			if got := c.bindExternal(nil); got != tc.code {
+				t.Fatalf("bind: result %d, want %d", got, tc.code)
+			}
+			if got := e.counter(t, "dance_ldap_binds_total", tc.result); got != 1 {
+				t.Errorf("binds_total{result=%q} = %v, want 1", tc.result, got)
+			}
+			if code, who := c.whoami(); code != ResultSuccess || who != "" {
+				t.Errorf("whoami after a refused bind: %d %q", code, who)
 			}
 		})
 	}
