@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnsbound/dance/danetls"
-	"github.com/dnsbound/dance/internal/connlimit"
+	"github.com/dnsbound/dance/internal/connserve"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -125,11 +123,7 @@ type Server struct {
 	names  nameLog // refusals of authenticated names, at most one line a minute each
 	ctx    context.Context
 	cancel context.CancelFunc
-	mu     sync.Mutex
-	lns    map[net.Listener]bool
-	conns  map[net.Conn]bool
-	closed bool
-	wg     sync.WaitGroup
+	conns  *connserve.Group
 }
 
 // New checks cfg and returns a Server.
@@ -190,8 +184,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, tls: danetls.ServerConfig(base, cfg.Verifier), m: m, log: cfg.Logger,
 		limit: limiter{now: time.Now, buckets: map[string]*bucket{}},
 		up:    newUpstream(cfg.Upstream, cfg.UpstreamTLS, cfg.UpstreamConns, cfg.UpstreamMaxInFlight, cfg.UpstreamTimeout, m),
-		ctx:   ctx, cancel: cancel,
-		lns: map[net.Listener]bool{}, conns: map[net.Conn]bool{},
+		ctx:   ctx, cancel: cancel, conns: connserve.New(ErrServerClosed),
 	}
 	s.policy.Store(cfg.Policy)
 	return s, nil
@@ -209,81 +202,20 @@ func (s *Server) SetPolicy(p *Policy) {
 // Serve accepts clients on ln (a TCP listener: the gate does TLS) until
 // Close, and returns ErrServerClosed then.
 func (s *Server) Serve(ln net.Listener) error {
-	capped := connlimit.New(ln, s.cfg.MaxConns, s.log.With("component", "dotgate"))
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
-	}
-	s.lns[capped] = true
-	s.mu.Unlock()
-	var delay time.Duration
-	for {
-		c, err := capped.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		if !s.track(c) {
-			c.Close()
-			return ErrServerClosed
-		}
+	return s.conns.Serve(ln, s.cfg.MaxConns, s.log.With("component", "dotgate"), func(c net.Conn) {
 		s.m.accepted.Inc()
 		s.m.active.Inc()
-		go func() {
-			defer s.wg.Done()
-			defer s.m.active.Dec()
-			defer s.untrack(c)
-			s.serveConn(c)
-		}()
-	}
-}
-
-func (s *Server) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.conns[c] = true
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	c.Close()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+		defer s.m.active.Dec()
+		s.serveConn(c)
+	})
 }
 
 // Close stops the listeners, closes every connection and waits for their
 // goroutines.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	for ln := range s.lns {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
+	s.conns.Close()
 	s.cancel()
-	s.wg.Wait()
+	s.conns.Wait()
 	s.up.close()
 	return nil
 }

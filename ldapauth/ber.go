@@ -117,16 +117,9 @@ func readMessage(r io.Reader, max int) ([]byte, error) {
 		return nil, protoErr("message starts with 0x%02x, not a SEQUENCE", hdr[0])
 	}
 	h := 2
-	if hdr[1] >= 0x80 {
-		k := int(hdr[1] & 0x7F)
-		if k == 0 || k > 4 {
-			// Report the same as parseLength would.
-			_, _, err := parseLength(hdr[1:2])
-			if err == nil {
-				err = protoErr("length of %d octets", k)
-			}
-			return nil, err
-		}
+	// A long-form length of 1 to 4 octets is read whole; any other form
+	// parseLength refuses from its first octet.
+	if k := int(hdr[1] & 0x7F); hdr[1] >= 0x80 && k >= 1 && k <= 4 {
 		if _, err := io.ReadFull(r, hdr[2:2+k]); err != nil {
 			return nil, noEOF(err)
 		}

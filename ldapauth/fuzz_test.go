@@ -189,4 +189,19 @@ func TestBER(t *testing.T) {
 	if _, err := readMessage(r, 1024); !errors.As(err, &tl) || tl.Size != 5+0x100000 {
 		t.Errorf("readMessage: %v", err)
 	}
+	// Message headers: only 1 to 4 length octets are read; other forms
+	// are protocol errors from the first length octet.
+	for _, tc := range []struct {
+		in   []byte
+		want error
+	}{
+		{[]byte{0x30, 0x80, 0x02, 0x01, 0x01}, ErrProtocol},
+		{[]byte{0x30, 0x85, 0, 0, 0, 0, 1, 0x02}, ErrProtocol},
+		{[]byte{0x30, 0xff}, ErrProtocol},
+		{[]byte{0x30, 0x82, 0x00}, io.ErrUnexpectedEOF},
+	} {
+		if _, err := readMessage(bytes.NewReader(tc.in), 1024); !errors.Is(err, tc.want) || errors.As(err, &tl) {
+			t.Errorf("readMessage(% x) = %v, want %v", tc.in, err, tc.want)
+		}
+	}
 }

@@ -10,13 +10,12 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnsbound/dance/identity"
-	"github.com/dnsbound/dance/internal/connlimit"
+	"github.com/dnsbound/dance/internal/connserve"
 	"github.com/dnsbound/dance/internal/logtext"
 	"github.com/dnsbound/dance/verify"
 )
@@ -115,11 +114,7 @@ type Server struct {
 	now     func() time.Time
 	ctx     context.Context
 	cancel  context.CancelFunc
-	mu      sync.Mutex
-	lns     map[net.Listener]bool
-	conns   map[net.Conn]bool
-	closed  bool
-	wg      sync.WaitGroup
+	conns   *connserve.Group
 }
 
 type domainInfo struct {
@@ -222,7 +217,7 @@ func New(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg, tls: base, domains: doms, dir: dir, m: m, log: cfg.Logger, now: time.Now,
-		ctx: ctx, cancel: cancel, lns: map[net.Listener]bool{}, conns: map[net.Conn]bool{},
+		ctx: ctx, cancel: cancel, conns: connserve.New(ErrServerClosed),
 	}, nil
 }
 
@@ -238,85 +233,24 @@ func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, true) }
 func (s *Server) ServeStartTLS(ln net.Listener) error { return s.serve(ln, false) }
 
 func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
-	}
-	capped := connlimit.New(ln, s.cfg.MaxConns, s.log.With("component", "ldap"))
-	s.lns[capped] = true
-	s.mu.Unlock()
-	var delay time.Duration
-	for {
-		c, err := capped.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		if !s.track(c) {
-			c.Close()
-			return ErrServerClosed
-		}
+	return s.conns.Serve(ln, s.cfg.MaxConns, s.log.With("component", "ldap"), func(c net.Conn) {
 		s.m.accepted.Inc()
 		s.m.open.Inc()
-		go func() {
-			defer s.wg.Done()
-			defer s.m.open.Dec()
-			defer s.untrack(c)
-			sess := &session{s: s, raw: c, conn: c, remote: c.RemoteAddr().String()}
-			if implicitTLS && !sess.startTLS() {
-				return
-			}
-			sess.run()
-		}()
-	}
-}
-
-func (s *Server) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.conns[c] = true
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	c.Close()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+		defer s.m.open.Dec()
+		sess := &session{s: s, raw: c, conn: c, remote: c.RemoteAddr().String()}
+		if implicitTLS && !sess.startTLS() {
+			return
+		}
+		sess.run()
+	})
 }
 
 // Close stops the listeners, closes every connection and waits for their
 // goroutines.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	for ln := range s.lns {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
+	s.conns.Close()
 	s.cancel()
-	s.wg.Wait()
+	s.conns.Wait()
 	return nil
 }
 

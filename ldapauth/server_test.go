@@ -1,6 +1,7 @@
 package ldapauth
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/internal/testwait"
+	"github.com/dnsbound/dance/verify"
 )
 
 // TestBindExternal: a user certificate from the domain's published user
@@ -56,6 +58,48 @@ func TestBindExternal(t *testing.T) {
 			}
 			if tc.reason != "" && !strings.Contains(e.logs.String(), "reason="+tc.reason) {
 				t.Errorf("no log line with reason=%s:\n%s", tc.reason, e.logs)
+			}
+		})
+	}
+}
+
+// failingVerifier refuses every certificate with one reason.
+type failingVerifier struct{ reason verify.Reason }
+
+func (f failingVerifier) Verify(_ context.Context, name string, _ verify.Presented) (*verify.Identity, error) {
+	return nil, &verify.Error{Reason: f.reason, Name: name}
+}
+
+// TestBindVerifierFails: when the verification core cannot decide (too
+// busy, DNS unreachable or indeterminate) the bind is refused with busy or
+// unavailable, which tell the client to retry; a bogus DNSSEC answer is
+// invalidCredentials like any forged identity. None binds.
+func TestBindVerifierFails(t *testing.T) {
+	cases := []struct {
+		reason verify.Reason
+		code   ResultCode
+		result string
+	}{
+		{verify.ReasonOverloaded, ResultBusy, bindUnavailable},
+		{verify.ReasonLookupTimeout, ResultUnavailable, bindUnavailable},
+		{verify.ReasonLookupFailed, ResultUnavailable, bindUnavailable},
+		{verify.ReasonDNSIndeterminate, ResultUnavailable, bindUnavailable},
+		{verify.ReasonDNSBogus, ResultInvalidCredentials, bindRefused},
+		{verify.ReasonDNSInsecure, ResultInvalidCredentials, bindRefused},
+	}
+	for _, tc := range cases {
+		t.Run(tc.reason.String(), func(t *testing.T) {
+			e := startEnv(t, func(c *Config) { c.Verifier = failingVerifier{tc.reason} })
+			u := e.users[uAlice]
+			c := e.dial(t, &u)
+			if got := c.bindExternal(nil); got != tc.code {
+				t.Fatalf("bind: result %d, want %d", got, tc.code)
+			}
+			if got := e.counter(t, "dance_ldap_binds_total", tc.result); got != 1 {
+				t.Errorf("binds_total{result=%q} = %v, want 1", tc.result, got)
+			}
+			if code, who := c.whoami(); code != ResultSuccess || who != "" {
+				t.Errorf("whoami after a refused bind: %d %q", code, who)
 			}
 		})
 	}
@@ -430,6 +474,57 @@ func TestIdle(t *testing.T) {
 	})
 }
 
+// TestSlowHandshake: a client that starts no TLS handshake, or stops in
+// the middle of one, on the LDAPS port or after StartTLS, is cut after
+// HandshakeTimeout, counted as handshake_timeout.
+func TestSlowHandshake(t *testing.T) {
+	e := startEnv(t, func(c *Config) { c.HandshakeTimeout = 100 * time.Millisecond })
+	halfHello := []byte{0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00, 0xfc, 0x03, 0x03}
+	cases := []struct {
+		name     string
+		startTLS bool
+		send     []byte
+	}{
+		{"ldaps, nothing", false, nil},
+		{"ldaps, half a ClientHello", false, halfHello},
+		{"starttls, nothing", true, nil},
+		{"starttls, half a ClientHello", true, halfHello},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := e.addr
+			if tc.startTLS {
+				addr = e.plain
+			}
+			raw, err := net.DialTimeout("tcp", addr, 30*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			_ = raw.SetDeadline(time.Now().Add(time.Minute))
+			if tc.startTLS {
+				c := &tclient{t: t, conn: raw, next: 1}
+				c.send(tlv(opExtendedRequest, encString(tagExtReqName, OIDStartTLS)))
+				if r := c.mustRead(); r.code != ResultSuccess {
+					t.Fatalf("StartTLS: %d", r.code)
+				}
+			}
+			if _, err := raw.Write(tc.send); err != nil {
+				t.Fatal(err)
+			}
+			// The server closes the connection; a TLS alert may come
+			// first, nothing else.
+			got, _ := io.ReadAll(raw)
+			if len(got) > 0 && got[0] != 0x15 {
+				t.Errorf("answer to a stalled handshake: % x", got)
+			}
+			testwait.For(t, "the stalled handshake counted", func() bool {
+				return e.counter(t, "dance_ldap_connections_cut_total", closeHandshakeTimeout) == float64(i+1)
+			})
+		})
+	}
+}
+
 // TestMaxConns: connections over the cap are closed at once; a slot freed
 // is taken again.
 func TestMaxConns(t *testing.T) {
@@ -482,9 +577,20 @@ func TestReverify(t *testing.T) {
 	if got := c.bindExternal(nil); got != ResultSuccess {
 		t.Fatal(got)
 	}
+	// Before the verdict expires, requests verify nothing again.
+	verdicts := e.counter(t, "dance_verify_verdicts_total", "ok")
+	if code, _ := c.whoami(); code != ResultSuccess {
+		t.Fatalf("whoami: %d", code)
+	}
+	if got := e.counter(t, "dance_verify_verdicts_total", "ok"); got != verdicts {
+		t.Fatalf("verified again before the verdict expired: %v verdicts, had %v", got, verdicts)
+	}
 	e.clock.add(10 * time.Minute) // past the TTL of the TLSA answer
 	if code, who := c.whoami(); code != ResultSuccess || who != "dn:uid=alice,dc=example,dc=test" {
 		t.Fatalf("whoami after re-verification: %d %q", code, who)
+	}
+	if got := e.counter(t, "dance_verify_verdicts_total", "ok"); got != verdicts+1 {
+		t.Fatalf("%v verdicts after the expiry, want %v: not verified again", got, verdicts+1)
 	}
 	e.clock.add(10 * 365 * 24 * time.Hour) // past the certificate's NotAfter
 	c.send(tlv(opExtendedRequest, encString(tagExtReqName, OIDWhoAmI)))
