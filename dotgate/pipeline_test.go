@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -388,6 +389,78 @@ func TestUpstreamWrongAnswer(t *testing.T) {
 		}
 		if r.Rcode != tc.rcode {
 			t.Errorf("%s: rcode %s, want %s", tc.name, dns.RcodeToString[r.Rcode], dns.RcodeToString[tc.rcode])
+		}
+	}
+}
+
+// TestUpstreamSwappedIDs: an upstream that answers two clients' queries,
+// in flight on one connection, each under the other's ID does not hand
+// either client the other's answer: the question check catches both, and
+// each client gets SERVFAIL.
+func TestUpstreamSwappedIDs(t *testing.T) {
+	var swapped atomic.Bool
+	up := startFakeUpstream(t, func(c net.Conn) {
+		for {
+			q1, err := readFramed(c)
+			if err != nil {
+				return
+			}
+			if swapped.Load() {
+				_ = writeFramed(c, reply(q1))
+				continue
+			}
+			q2, err := readFramed(c)
+			if err != nil {
+				return
+			}
+			a1, a2 := reply(q1), reply(q2)
+			binary.BigEndian.PutUint16(a1, q2.Id)
+			binary.BigEndian.PutUint16(a2, q1.Id)
+			swapped.Store(true)
+			_ = writeFramed(c, a1)
+			_ = writeFramed(c, a2)
+		}
+	})
+	// One upstream connection: both queries are in flight on it together.
+	e := startGate(t, up.addr, func(c *Config) { c.UpstreamConns = 1 })
+	clients := []struct {
+		conn net.Conn
+		name string
+	}{
+		{mustDial(t, e, e.clients[nameAll]), "a.example.test."},
+		{mustDial(t, e, e.clients[nameNarrow]), "b.insecure.example.test."},
+	}
+	for i, c := range clients {
+		if err := writeFramed(c.conn, query(t, uint16(0x100+i), c.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range clients {
+		r, err := readFramed(c.conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Rcode != dns.RcodeServerFailure || len(r.Answer) != 0 {
+			t.Errorf("%s got an answer under another query's ID: %v", c.name, r)
+		}
+		if r.Id != uint16(0x100+i) || len(r.Question) != 1 || r.Question[0].Name != c.name {
+			t.Errorf("%s: SERVFAIL not for its own query: %v", c.name, r)
+		}
+	}
+	if !swapped.Load() {
+		t.Fatal("the upstream did not see both queries on one connection")
+	}
+	if got := e.counter(t, "dance_dotgate_queries_total", queryUpstreamError); got != 2 {
+		t.Errorf("queries_total{upstream_error} = %v, want 2", got)
+	}
+	// The connection goes on serving.
+	for _, c := range clients {
+		r, err := ask(c.conn, c.name, dns.TypeA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].Header().Name != c.name {
+			t.Errorf("%s after the swap: %v", c.name, r)
 		}
 	}
 }
