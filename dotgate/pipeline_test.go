@@ -777,3 +777,47 @@ func TestSlowReader(t *testing.T) {
 	testwaitCounter(t, e, "dance_dotgate_connections_cut_total", closeSlowReader, 1)
 	mustAnswer(t, mustDial(t, e, e.clients[nameAll]), "b.insecure.example.test.")
 }
+
+// TestUpstreamClosesAfterN: an upstream that closes each connection after
+// a few queries of its own choosing (as servers may, RFC 7766 §6.2.3),
+// with pipelined queries of the gate still unanswered on it, costs the
+// client nothing: every query lost that way is sent again and answered.
+func TestUpstreamClosesAfterN(t *testing.T) {
+	const perConn = 20 // far below any count the gate could guess
+	up := startFakeUpstream(t, func(c net.Conn) {
+		for range perConn {
+			q, err := readFramed(c)
+			if err != nil {
+				return
+			}
+			if err := writeFramed(c, reply(q)); err != nil {
+				return
+			}
+		}
+	})
+	e := startGate(t, up.addr, func(c *Config) {
+		c.UpstreamTimeout = time.Minute
+		c.MaxQueries = 1 << 20
+	})
+	c := mustDial(t, e, e.clients[nameAll])
+	const window, rounds = 32, 20
+	for round := range rounds {
+		for i := range window {
+			if err := writeFramed(c, query(t, uint16(round*window+i), fmt.Sprintf("q%d.example.test", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range window {
+			r, err := readFramed(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+				t.Fatalf("round %d: %v", round, r)
+			}
+		}
+	}
+	if n := up.conns.Load(); n < window*rounds/perConn {
+		t.Errorf("%d upstream connections for %d queries at %d a connection", n, window*rounds, perConn)
+	}
+}

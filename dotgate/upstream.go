@@ -81,9 +81,11 @@ func newUpstream(addr string, tlsCfg *tls.Config, conns, inFlight int, dialTO ti
 
 // upstreamConnQueries is how many queries one upstream connection
 // carries; then it takes no more and is closed once its last answer is
-// in. Servers close a connection after some number of queries of their
-// own choosing (a hundred or two is common), and every query in flight
-// on it when they do is lost: the gate moves on first.
+// in. Servers may close a connection after some number of queries of
+// their own choosing (miekg/dns servers after 128 by default), and every
+// query in flight on it when they do must be sent again: the gate moves
+// on first. It saves those retries; it is not what makes a lower limit
+// work (exchange sends a lost query again on a new connection).
 const upstreamConnQueries = 100
 
 // upstreamAttempts is how many connections one query is sent on, at most.
@@ -93,7 +95,7 @@ const upstreamAttempts = 3
 // as the upstream sent it, with the query's own ID. A query whose
 // connection broke before its answer came (the upstream closes idle
 // connections, and connections after so many queries, with queries of
-// ours maybe already on the way) is sent again on another, up to
+// ours maybe already on the way) is sent again on a new one, up to
 // upstreamAttempts times in all: queries are idempotent.
 func (u *upstream) exchange(ctx context.Context, q []byte) ([]byte, error) {
 	select {
@@ -106,8 +108,14 @@ func (u *upstream) exchange(ctx context.Context, q []byte) ([]byte, error) {
 		u.m.upInFlight.Dec()
 		<-u.slots
 	}()
+	// A lost query is sent again in the same place of the pool, on the
+	// connection that took its own's place, not on another of the pool:
+	// an upstream that closes connections after so many queries closes
+	// the others, filled round robin, at about the same time, and a retry
+	// on one of them would be lost as well.
+	s := u.pool[int(u.next.Add(1))%len(u.pool)]
 	for attempt := 1; ; attempt++ {
-		uc, err := u.conn(ctx)
+		uc, err := u.conn(ctx, s)
 		if err != nil {
 			return nil, err
 		}
@@ -119,10 +127,9 @@ func (u *upstream) exchange(ctx context.Context, q []byte) ([]byte, error) {
 	}
 }
 
-// conn returns a live connection of the pool, round robin, dialling one
-// where the slot has none.
-func (u *upstream) conn(ctx context.Context) (*upConn, error) {
-	s := u.pool[int(u.next.Add(1))%len(u.pool)]
+// conn returns the live connection of slot s, dialling one where the
+// slot has none.
+func (u *upstream) conn(ctx context.Context, s *upSlot) (*upConn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.c != nil && s.c.alive() {
