@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -20,13 +19,11 @@ import (
 
 	"github.com/dnsbound/dance/dotgate"
 	"github.com/dnsbound/dance/internal/cli"
-	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/internal/zonehealth"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func dotGateCommand() *cli.Command {
@@ -245,19 +242,12 @@ SIGTERM stop the gate. Prints the bound address once ready.
 				return cli.Fail(err)
 			}
 			if metricsAddr != "" {
-				mln, err := net.Listen("tcp", metricsAddr)
+				metricsSrv, err := serveMetrics(env, metricsAddr, reg, health, log)
 				if err != nil {
 					ln.Close()
-					return cli.Fail(fmt.Errorf("--metrics: %w", err))
+					return cli.Fail(err)
 				}
-				mux := http.NewServeMux()
-				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				mux.Handle("GET /healthz", health)
-				metricsSrv := httpLimits.Server(mux)
-				metricsSrv.ErrorLog = httplimit.ErrorLog(log, "metrics")
-				go metricsSrv.Serve(httpLimits.Listener(mln, log.With("component", "metrics")))
 				defer metricsSrv.Close()
-				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics, health on http://%s/healthz\n", mln.Addr(), mln.Addr())
 			}
 			// reload is SIGHUP: the certificate, the policy and the trust
 			// anchors, all or nothing.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -22,12 +21,10 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/internal/cli"
-	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // proxyShutdownTimeout is how long a stopping proxy lets established
@@ -295,21 +292,13 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			if err != nil {
 				return cli.Fail(err)
 			}
-			var metricsSrv *http.Server
 			if metricsAddr != "" {
-				mln, err := net.Listen("tcp", metricsAddr)
+				metricsSrv, err := serveMetrics(env, metricsAddr, reg, health, log)
 				if err != nil {
 					ln.Close()
-					return cli.Fail(fmt.Errorf("--metrics: %w", err))
+					return cli.Fail(err)
 				}
-				mux := http.NewServeMux()
-				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				mux.Handle("GET /healthz", health)
-				metricsSrv = httpLimits.Server(mux)
-				metricsSrv.ErrorLog = httplimit.ErrorLog(log, "metrics")
-				go metricsSrv.Serve(httpLimits.Listener(mln, log.With("component", "metrics")))
 				defer metricsSrv.Close()
-				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics, health on http://%s/healthz\n", mln.Addr(), mln.Addr())
 			}
 			// reload is SIGHUP: the certificate, and outside passthrough
 			// the allow-list and the trust anchors, all or nothing.

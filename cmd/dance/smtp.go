@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,11 +23,9 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/internal/connlimit"
-	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/smtpauth"
 	"github.com/dnsbound/dance/verify"
 )
@@ -245,18 +242,12 @@ the relay.
 				to = filepath.Join(dir, "new")
 			}
 			if metricsAddr != "" {
-				mln, err := net.Listen("tcp", metricsAddr)
+				metricsSrv, err := serveMetrics(env, metricsAddr, reg, nil, log)
 				if err != nil {
 					ln.Close()
-					return cli.Fail(fmt.Errorf("--metrics: %w", err))
+					return cli.Fail(err)
 				}
-				mux := http.NewServeMux()
-				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				metricsSrv := httpLimits.Server(mux)
-				metricsSrv.ErrorLog = httplimit.ErrorLog(log, "metrics")
-				go metricsSrv.Serve(httpLimits.Listener(mln, log.With("component", "metrics")))
 				defer metricsSrv.Close()
-				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", mln.Addr())
 			}
 			// reload is SIGHUP: the certificate, the allow-list and the
 			// trust anchors, all or nothing.
