@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -166,24 +165,14 @@ SIGTERM stop the gate. Prints the bound address once ready.
 				}
 				return pol, al, nil
 			}
-			loadCert := func() (*tls.Certificate, error) {
-				pair, err := tls.LoadX509KeyPair(cert, key)
-				if err != nil {
-					return nil, fmt.Errorf("--cert/--key: %w", err)
-				}
-				return &pair, nil
-			}
 			pol, al, err := loadPolicy()
 			if err != nil {
 				return cli.Input(err)
 			}
-			pair, err := loadCert()
+			srvCert, err := newServerCert(cert, key)
 			if err != nil {
 				return cli.Input(err)
 			}
-			// The certificate in force, replaced on SIGHUP.
-			var current atomic.Pointer[tls.Certificate]
-			current.Store(pair)
 			var upTLS *tls.Config
 			if upstreamTLSName != "" {
 				upTLS = &tls.Config{ServerName: upstreamTLSName, MinVersion: tls.VersionTLS12}
@@ -211,7 +200,7 @@ SIGTERM stop the gate. Prints the bound address once ready.
 				return cli.Input(err)
 			}
 			srv, err := dotgate.New(dotgate.Config{
-				TLS:      &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return current.Load(), nil }},
+				TLS:      &tls.Config{GetCertificate: srvCert.getCertificate},
 				Verifier: core, Policy: pol, Upstream: upstream, UpstreamTLS: upTLS,
 				MaxConns: maxConns, HandshakeTimeout: handshakeTO, IdleTimeout: idleTO, MaxQueries: maxQueries,
 				MaxQuerySize: maxQuerySize, MaxInFlight: maxInFlight, UpstreamTimeout: upstreamTO,
@@ -252,7 +241,7 @@ SIGTERM stop the gate. Prints the bound address once ready.
 			// reload is SIGHUP: the certificate, the policy and the trust
 			// anchors, all or nothing.
 			reload := func() {
-				pair, err := loadCert()
+				pair, err := srvCert.load()
 				if err != nil {
 					log.Error("dot-gate: certificate not reloaded; the old configuration stays in force", "err", err)
 					return
@@ -278,15 +267,10 @@ SIGTERM stop the gate. Prints the bound address once ready.
 				// finds its rule.
 				srv.SetPolicy(pol)
 				core.SetAllowList(al)
-				current.Store(pair)
 				watch(al, unreachable)
 				log.Info("dot-gate: policy reloaded", "file", policy, "identities", len(pol.Identities()), "zones", len(al.ZoneNames()))
 				log.Info("dot-gate: trust anchors reloaded", "file", cmp.Or(rf.anchors, "(root keys only)"), "trust_ad", rf.trustAD)
-				if leaf := pair.Leaf; leaf != nil {
-					log.Info("dot-gate: certificate reloaded", "file", cert, "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
-				} else {
-					log.Info("dot-gate: certificate reloaded", "file", cert)
-				}
+				srvCert.set(pair, log, "dot-gate")
 			}
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)

@@ -183,20 +183,10 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				return cli.Usagef("--log-level: %v", err)
 			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
-			loadCert := func() (*tls.Certificate, error) {
-				pair, err := tls.LoadX509KeyPair(cert, key)
-				if err != nil {
-					return nil, fmt.Errorf("--cert/--key: %w", err)
-				}
-				return &pair, nil
-			}
-			pair, err := loadCert()
+			srvCert, err := newServerCert(cert, key)
 			if err != nil {
 				return cli.Input(err)
 			}
-			// The certificate in force, replaced on SIGHUP.
-			var current atomic.Pointer[tls.Certificate]
-			current.Store(pair)
 			var backendTLS *tls.Config
 			if backendCA != "" {
 				data, err := cli.ReadInput(env, backendCA)
@@ -210,7 +200,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				backendTLS = &tls.Config{RootCAs: pool}
 			}
 			reg := prometheus.NewRegistry()
-			serverTLS := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return current.Load(), nil }}
+			serverTLS := &tls.Config{GetCertificate: srvCert.getCertificate}
 			cfg := proxy.Config{
 				Mode: m, Backend: backend, BackendTLS: backendTLS, TLS: serverTLS,
 				NameHeader: nameHeader, KindHeader: kindHeader, TLVType: byte(tlvType), SSLTLV: sslTLV,
@@ -303,7 +293,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			// reload is SIGHUP: the certificate, and outside passthrough
 			// the allow-list and the trust anchors, all or nothing.
 			reload := func() {
-				pair, err := loadCert()
+				pair, err := srvCert.load()
 				if err != nil {
 					log.Error("proxy: certificate not reloaded; the old configuration stays in force", "err", err)
 					return
@@ -331,13 +321,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 					log.Info("proxy: trust anchors reloaded", "file", cmp.Or(rf.anchors, "(root keys only)"), "trust_ad", rf.trustAD)
 					health.Watch(res, a.ZoneNames(), unreachable, nil)
 				}
-				current.Store(pair)
-				leaf := pair.Leaf
-				if leaf != nil {
-					log.Info("proxy: certificate reloaded", "file", cert, "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
-				} else {
-					log.Info("proxy: certificate reloaded", "file", cert)
-				}
+				srvCert.set(pair, log, "proxy")
 			}
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)

@@ -17,7 +17,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -168,13 +167,6 @@ the relay.
 				}
 				return verify.ParseAllowList(patterns)
 			}
-			loadCert := func() (*tls.Certificate, error) {
-				pair, err := tls.LoadX509KeyPair(cert, key)
-				if err != nil {
-					return nil, fmt.Errorf("--cert/--key: %w", err)
-				}
-				return &pair, nil
-			}
 			al, err := loadAllow()
 			if errors.Is(err, errSMTPNoSender) {
 				return cli.WithHint(cli.Usagef("no sender may relay"), "give --allow PATTERN or --allow-file FILE")
@@ -182,13 +174,10 @@ the relay.
 			if err != nil {
 				return cli.Input(err)
 			}
-			pair, err := loadCert()
+			srvCert, err := newServerCert(cert, key)
 			if err != nil {
 				return cli.Input(err)
 			}
-			// The certificate in force, replaced on SIGHUP.
-			var current atomic.Pointer[tls.Certificate]
-			current.Store(pair)
 			if dir != "" {
 				for _, d := range []string{"tmp", "new"} {
 					if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
@@ -226,7 +215,7 @@ the relay.
 			be := &smtpauth.Backend{Verifier: core, Timeout: verifyTimeout, Log: log, Metrics: m, Authenticated: rl.session}
 			s := smtp.NewServer(be)
 			s.Domain = domain
-			s.TLSConfig = smtpauth.ServerTLSConfig(&tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return current.Load(), nil }})
+			s.TLSConfig = smtpauth.ServerTLSConfig(&tls.Config{GetCertificate: srvCert.getCertificate})
 			s.MaxRecipients = maxRcpt
 			s.MaxLineLength = maxLine
 			s.MaxMessageBytes = maxBytes
@@ -252,7 +241,7 @@ the relay.
 			// reload is SIGHUP: the certificate, the allow-list and the
 			// trust anchors, all or nothing.
 			reload := func() {
-				pair, err := loadCert()
+				pair, err := srvCert.load()
 				if err != nil {
 					log.Error("smtp relay: certificate not reloaded; the old configuration stays in force", "err", err)
 					return
@@ -269,14 +258,9 @@ the relay.
 				}
 				res.swap(r)
 				core.SetAllowList(a)
-				current.Store(pair)
 				log.Info("smtp relay: allow-list reloaded", "patterns", a.Len())
 				log.Info("smtp relay: trust anchors reloaded", "file", cmp.Or(rf.anchors, "(root keys only)"), "trust_ad", rf.trustAD)
-				if leaf := pair.Leaf; leaf != nil {
-					log.Info("smtp relay: certificate reloaded", "file", cert, "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
-				} else {
-					log.Info("smtp relay: certificate reloaded", "file", cert)
-				}
+				srvCert.set(pair, log, "smtp relay")
 			}
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
