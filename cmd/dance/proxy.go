@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -214,17 +213,9 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			health := &proxy.Health{Retry: proxyHealthRetry, MaxRetry: proxyHealthMaxRetry, Logger: log}
 			defer health.Stop()
 			loadAllow := func() (*verify.AllowList, error) {
-				patterns := append([]string(nil), allow...)
-				if allowFile != "" {
-					data, err := cli.ReadInput(env, allowFile)
-					if err != nil {
-						return nil, err
-					}
-					a, err := verify.ReadAllowList(bytes.NewReader(data))
-					if err != nil {
-						return nil, fmt.Errorf("%s: %w", allowFile, err)
-					}
-					patterns = append(patterns, a.Patterns()...)
+				patterns, err := allowPatterns(env, allow, allowFile)
+				if err != nil {
+					return nil, err
 				}
 				a, err := verify.ParseAllowList(patterns)
 				if err == nil && a.Len() == 0 {

@@ -150,17 +150,9 @@ the relay.
 				return cli.Usagef("timeouts must be positive")
 			}
 			loadAllow := func() (*verify.AllowList, error) {
-				patterns := append([]string(nil), allow...)
-				if allowFile != "" {
-					data, err := cli.ReadInput(env, allowFile)
-					if err != nil {
-						return nil, err
-					}
-					a, err := verify.ReadAllowList(bytes.NewReader(data))
-					if err != nil {
-						return nil, fmt.Errorf("%s: %w", allowFile, err)
-					}
-					patterns = append(patterns, a.Patterns()...)
+				patterns, err := allowPatterns(env, allow, allowFile)
+				if err != nil {
+					return nil, err
 				}
 				if len(patterns) == 0 {
 					return nil, errSMTPNoSender
