@@ -18,6 +18,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/internal/testwait"
 )
 
@@ -71,16 +72,10 @@ func TestDotGateReload(t *testing.T) {
 		}
 		return p
 	}
-	key2, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert2, err := identity.SelfSigned(identity.MustParseName("proxy.example.test"), key2, identity.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := testident.SelfSigned(t, "proxy.example.test", identity.KeyECDSAP256)
+	cert2 := second.Cert
 	f.pool.AddCert(cert2)
-	key2PEM, _ := identity.MarshalPrivateKey(key2)
+	key2PEM, _ := identity.MarshalPrivateKey(second.Key)
 	goodAnchors, _ := os.ReadFile(f.anchors)
 	policy := write("clients.policy", []byte(f.devName+" example.test rate=0\n"))
 	addr, _, errb, stop := startDotGateCmd(t, []string{"--listen", "127.0.0.1:0", "--cert", f.srvCert, "--key", f.srvKey,
@@ -264,20 +259,8 @@ func TestDotGateRefusalLogLimit(t *testing.T) {
 	addr, _, errb, stop := startDotGateCmd(t, []string{"--listen", "127.0.0.1:0", "--cert", f.srvCert, "--key", f.srvKey,
 		"--upstream", dotGateUpstream(t), "--policy", policy, "--resolver", f.resolver, "--anchors", f.anchors})
 	mk := func(name string) tls.Certificate {
-		key, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := identity.SelfSigned(identity.MustParseName(name), key, identity.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		kp, _ := identity.MarshalPrivateKey(key)
-		pair, err := tls.X509KeyPair(identity.MarshalCertificate(c), kp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pair
+		c := testident.SelfSigned(t, name, identity.KeyECDSAP256)
+		return tls.Certificate{Certificate: [][]byte{c.Cert.Raw}, PrivateKey: c.Key, Leaf: c.Cert}
 	}
 	const offName = "intruder._device.example.test"
 	stranger, off := mk(f.devName), mk(offName)
