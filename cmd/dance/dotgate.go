@@ -135,8 +135,8 @@ SIGTERM stop the gate. Prints the bound address once ready.
 				return cli.Usagef("--cert and --key are required")
 			case maxConns < 1 || maxQueries < 1 || maxQuerySize < 12 || maxQuerySize > 65535:
 				return cli.Usagef("--max-conns and --max-queries must be positive, --max-query-size from 12 to 65535")
-			case maxInFlight < 1 || upstreamConns < 1 || upstreamInFlight < 1 || upstreamInFlight > dotGateMaxUpstreamInFlight:
-				return cli.Usagef("--max-in-flight and --upstream-conns must be positive, --upstream-max-in-flight from 1 to %d", dotGateMaxUpstreamInFlight)
+			case maxInFlight < 1 || upstreamConns < 1 || upstreamInFlight < 1 || upstreamInFlight > dotgate.MaxUpstreamInFlight:
+				return cli.Usagef("--max-in-flight and --upstream-conns must be positive, --upstream-max-in-flight from 1 to %d", dotgate.MaxUpstreamInFlight)
 			case handshakeTO <= 0 || idleTO <= 0 || upstreamTO <= 0:
 				return cli.Usagef("timeouts must be positive")
 			case upstreamCA != "" && upstreamTLSName == "":
@@ -296,10 +296,6 @@ SIGTERM stop the gate. Prints the bound address once ready.
 		},
 	}
 }
-
-// dotGateMaxUpstreamInFlight is the largest --upstream-max-in-flight:
-// every upstream connection must keep a free message ID.
-const dotGateMaxUpstreamInFlight = 1 << 15
 
 // dotGateCheckTimeout bounds the check of the policy's zones at start and
 // on SIGHUP; zones not checked by then count as unreachable.
