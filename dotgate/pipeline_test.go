@@ -821,3 +821,62 @@ func TestUpstreamClosesAfterN(t *testing.T) {
 		t.Errorf("%d upstream connections for %d queries at %d a connection", n, window*rounds, perConn)
 	}
 }
+
+// TestUpstreamRetire: against an upstream that never closes, a
+// connection that has carried upstreamConnQueries queries is replaced,
+// and the queries in flight on it when it is still get their answers.
+func TestUpstreamRetire(t *testing.T) {
+	up := startFakeUpstream(t, func(c net.Conn) {
+		for {
+			q, err := readFramed(c)
+			if err != nil {
+				return
+			}
+			if err := writeFramed(c, reply(q)); err != nil {
+				return
+			}
+		}
+	})
+	e := startGate(t, up.addr, func(c *Config) {
+		c.UpstreamConns = 1
+		c.MaxQueries = 1 << 20
+	})
+	c := mustDial(t, e, e.clients[nameAll])
+	const window, rounds = 32, 10
+	for round := range rounds {
+		for i := range window {
+			if err := writeFramed(c, query(t, uint16(round*window+i), fmt.Sprintf("r%d.example.test", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range window {
+			r, err := readFramed(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+				t.Fatalf("round %d: %v", round, r)
+			}
+		}
+	}
+	if n, want := up.conns.Load(), int64(window*rounds/upstreamConnQueries); n < want {
+		t.Errorf("%d upstream connections for %d queries, want at least %d", n, window*rounds, want)
+	}
+	// No query was lost to a retired connection and sent again.
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "dance_dotgate_upstream_retries_total" {
+			found = true
+			if n := mf.GetMetric()[0].GetCounter().GetValue(); n != 0 {
+				t.Errorf("upstream_retries_total = %v, want 0", n)
+			}
+		}
+	}
+	if !found {
+		t.Error("no upstream_retries_total")
+	}
+}

@@ -65,7 +65,8 @@ type upConn struct {
 	nextID   uint16
 	lastRead atomic.Int64 // unix nanoseconds of the last whole answer read
 	used     int          // queries handed this connection; under its slot's mutex
-	retiring bool         // no more queries: closed when the last answer is in; under mu
+	active   int          // queries handed it and not finished; under mu
+	retiring bool         // no more queries: closed when the last active one ends; under mu
 	done     chan struct{}
 	once     sync.Once
 	err      error // why it broke; set before done is closed
@@ -135,6 +136,9 @@ func (u *upstream) conn(ctx context.Context, s *upSlot) (*upConn, error) {
 	if s.c != nil && s.c.alive() {
 		if s.c.used < upstreamConnQueries {
 			s.c.used++
+			s.c.mu.Lock()
+			s.c.active++
+			s.c.mu.Unlock()
 			return s.c, nil
 		}
 		s.c.retire()
@@ -158,7 +162,7 @@ func (u *upstream) conn(ctx context.Context, s *upSlot) (*upConn, error) {
 		defer u.readers.Done()
 		uc.read()
 	}()
-	uc.used = 1
+	uc.used, uc.active = 1, 1
 	s.c = uc
 	return uc, nil
 }
@@ -198,11 +202,12 @@ func (uc *upConn) alive() bool {
 	}
 }
 
-// retire closes the connection once no query is in flight on it.
+// retire closes the connection once no query handed it is active: one
+// handed it but not yet sent still goes out on it.
 func (uc *upConn) retire() {
 	uc.mu.Lock()
 	uc.retiring = true
-	idle := len(uc.pending) == 0
+	idle := uc.active == 0
 	uc.mu.Unlock()
 	if idle {
 		uc.fail(errUpstreamRetired)
@@ -219,8 +224,17 @@ func (uc *upConn) fail(err error) {
 }
 
 // roundTrip sends q under an ID of the connection's and waits for the
-// answer with that ID.
+// answer with that ID. It ends the activity conn counted.
 func (uc *upConn) roundTrip(ctx context.Context, q []byte) ([]byte, error) {
+	defer func() {
+		uc.mu.Lock()
+		uc.active--
+		last := uc.retiring && uc.active == 0
+		uc.mu.Unlock()
+		if last {
+			uc.fail(errUpstreamRetired)
+		}
+	}()
 	ch := make(chan []byte, 1)
 	uc.mu.Lock()
 	if !uc.alive() {
@@ -239,11 +253,7 @@ func (uc *upConn) roundTrip(ctx context.Context, q []byte) ([]byte, error) {
 	defer func() {
 		uc.mu.Lock()
 		delete(uc.pending, id)
-		last := uc.retiring && len(uc.pending) == 0
 		uc.mu.Unlock()
-		if last {
-			uc.fail(errUpstreamRetired)
-		}
 	}()
 	msg := make([]byte, 2+len(q))
 	binary.BigEndian.PutUint16(msg, uint16(len(q)))
