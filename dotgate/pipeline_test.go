@@ -801,22 +801,7 @@ func TestUpstreamClosesAfterN(t *testing.T) {
 	})
 	c := mustDial(t, e, e.clients[nameAll])
 	const window, rounds = 32, 20
-	for round := range rounds {
-		for i := range window {
-			if err := writeFramed(c, query(t, uint16(round*window+i), fmt.Sprintf("q%d.example.test", i))); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for range window {
-			r, err := readFramed(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
-				t.Fatalf("round %d: %v", round, r)
-			}
-		}
-	}
+	askRounds(t, c, window, rounds)
 	if n := up.conns.Load(); n < window*rounds/perConn {
 		t.Errorf("%d upstream connections for %d queries at %d a connection", n, window*rounds, perConn)
 	}
@@ -843,22 +828,7 @@ func TestUpstreamRetire(t *testing.T) {
 	})
 	c := mustDial(t, e, e.clients[nameAll])
 	const window, rounds = 32, 10
-	for round := range rounds {
-		for i := range window {
-			if err := writeFramed(c, query(t, uint16(round*window+i), fmt.Sprintf("r%d.example.test", i))); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for range window {
-			r, err := readFramed(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
-				t.Fatalf("round %d: %v", round, r)
-			}
-		}
-	}
+	askRounds(t, c, window, rounds)
 	if n, want := up.conns.Load(), int64(window*rounds/upstreamConnQueries); n < want {
 		t.Errorf("%d upstream connections for %d queries, want at least %d", n, window*rounds, want)
 	}
@@ -878,5 +848,27 @@ func TestUpstreamRetire(t *testing.T) {
 	}
 	if !found {
 		t.Error("no upstream_retries_total")
+	}
+}
+
+// askRounds sends window queries at once on c, reads their answers, and
+// does so rounds times; every answer must be NOERROR with one record.
+func askRounds(t *testing.T, c net.Conn, window, rounds int) {
+	t.Helper()
+	for round := range rounds {
+		for i := range window {
+			if err := writeFramed(c, query(t, uint16(round*window+i), fmt.Sprintf("q%d.example.test", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range window {
+			r, err := readFramed(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+				t.Fatalf("round %d: %v", round, r)
+			}
+		}
 	}
 }
