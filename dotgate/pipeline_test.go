@@ -779,7 +779,7 @@ func TestSlowReader(t *testing.T) {
 }
 
 // TestUpstreamClosesAfterN: an upstream that closes each connection after
-// a few queries of its own choosing (as servers may, RFC 7766 §6.2.3),
+// a few queries of its own choosing (as servers do: miekg/dns after 128),
 // with pipelined queries of the gate still unanswered on it, costs the
 // client nothing: every query lost that way is sent again and answered.
 func TestUpstreamClosesAfterN(t *testing.T) {
