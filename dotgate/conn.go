@@ -24,9 +24,9 @@ import (
 // shortest message.
 const dnsHeaderLen = 12
 
-// maxUpstreamInFlight bounds Config.UpstreamMaxInFlight so that every
+// MaxUpstreamInFlight bounds Config.UpstreamMaxInFlight so that every
 // upstream connection always has a free message ID for the next query.
-const maxUpstreamInFlight = 1 << 15
+const MaxUpstreamInFlight = 1 << 15
 
 // keepaliveUnit is the unit of the edns-tcp-keepalive TIMEOUT (RFC 7828
 // §3.1): 100 milliseconds.

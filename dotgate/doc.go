@@ -36,10 +36,12 @@
 // carrying many queries at once under message IDs of the gate's; the
 // answer is matched back by ID and question and handed to the client
 // under its own ID. A connection that breaks fails the queries on it,
-// which are sent again on another (three tries in all); one on which a
-// query times out with nothing read since is dropped as stalled; one that
-// has carried 100 queries takes no more and closes when its last answer
-// is in, before the upstream closes it under queries in flight. At most
+// which are sent again on a connection dialled in its place (three tries
+// in all); one on which a query times out with nothing read since is
+// dropped as stalled; one that has carried 100 queries takes no more and
+// closes when its last answer is in, so that an upstream closing
+// connections after its own count rarely does so under queries in
+// flight. At most
 // UpstreamMaxInFlight queries wait for the upstream at once; past it a
 // query waits for room until its UpstreamTimeout, then gets SERVFAIL.
 //

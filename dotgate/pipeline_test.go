@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -392,6 +393,78 @@ func TestUpstreamWrongAnswer(t *testing.T) {
 	}
 }
 
+// TestUpstreamSwappedIDs: an upstream that answers two clients' queries,
+// in flight on one connection, each under the other's ID does not hand
+// either client the other's answer: the question check catches both, and
+// each client gets SERVFAIL.
+func TestUpstreamSwappedIDs(t *testing.T) {
+	var swapped atomic.Bool
+	up := startFakeUpstream(t, func(c net.Conn) {
+		for {
+			q1, err := readFramed(c)
+			if err != nil {
+				return
+			}
+			if swapped.Load() {
+				_ = writeFramed(c, reply(q1))
+				continue
+			}
+			q2, err := readFramed(c)
+			if err != nil {
+				return
+			}
+			a1, a2 := reply(q1), reply(q2)
+			binary.BigEndian.PutUint16(a1, q2.Id)
+			binary.BigEndian.PutUint16(a2, q1.Id)
+			swapped.Store(true)
+			_ = writeFramed(c, a1)
+			_ = writeFramed(c, a2)
+		}
+	})
+	// One upstream connection: both queries are in flight on it together.
+	e := startGate(t, up.addr, func(c *Config) { c.UpstreamConns = 1 })
+	clients := []struct {
+		conn net.Conn
+		name string
+	}{
+		{mustDial(t, e, e.clients[nameAll]), "a.example.test."},
+		{mustDial(t, e, e.clients[nameNarrow]), "b.insecure.example.test."},
+	}
+	for i, c := range clients {
+		if err := writeFramed(c.conn, query(t, uint16(0x100+i), c.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range clients {
+		r, err := readFramed(c.conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Rcode != dns.RcodeServerFailure || len(r.Answer) != 0 {
+			t.Errorf("%s got an answer under another query's ID: %v", c.name, r)
+		}
+		if r.Id != uint16(0x100+i) || len(r.Question) != 1 || r.Question[0].Name != c.name {
+			t.Errorf("%s: SERVFAIL not for its own query: %v", c.name, r)
+		}
+	}
+	if !swapped.Load() {
+		t.Fatal("the upstream did not see both queries on one connection")
+	}
+	if got := e.counter(t, "dance_dotgate_queries_total", queryUpstreamError); got != 2 {
+		t.Errorf("queries_total{upstream_error} = %v, want 2", got)
+	}
+	// The connection goes on serving.
+	for _, c := range clients {
+		r, err := ask(c.conn, c.name, dns.TypeA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].Header().Name != c.name {
+			t.Errorf("%s after the swap: %v", c.name, r)
+		}
+	}
+}
+
 // TestKeepalive: a query with edns-tcp-keepalive gets the gate's idle
 // timeout in 100 ms units (RFC 7828), on forwarded and refused answers;
 // the upstream never sees the client's option, and its own does not
@@ -703,4 +776,99 @@ func TestSlowReader(t *testing.T) {
 	}
 	testwaitCounter(t, e, "dance_dotgate_connections_cut_total", closeSlowReader, 1)
 	mustAnswer(t, mustDial(t, e, e.clients[nameAll]), "b.insecure.example.test.")
+}
+
+// TestUpstreamClosesAfterN: an upstream that closes each connection after
+// a few queries of its own choosing (as servers do: miekg/dns after 128),
+// with pipelined queries of the gate still unanswered on it, costs the
+// client nothing: every query lost that way is sent again and answered.
+func TestUpstreamClosesAfterN(t *testing.T) {
+	const perConn = 20 // far below any count the gate could guess
+	up := startFakeUpstream(t, func(c net.Conn) {
+		for range perConn {
+			q, err := readFramed(c)
+			if err != nil {
+				return
+			}
+			if err := writeFramed(c, reply(q)); err != nil {
+				return
+			}
+		}
+	})
+	e := startGate(t, up.addr, func(c *Config) {
+		c.UpstreamTimeout = time.Minute
+		c.MaxQueries = 1 << 20
+	})
+	c := mustDial(t, e, e.clients[nameAll])
+	const window, rounds = 32, 20
+	askRounds(t, c, window, rounds)
+	if n := up.conns.Load(); n < window*rounds/perConn {
+		t.Errorf("%d upstream connections for %d queries at %d a connection", n, window*rounds, perConn)
+	}
+}
+
+// TestUpstreamRetire: against an upstream that never closes, a
+// connection that has carried upstreamConnQueries queries is replaced,
+// and the queries in flight on it when it is still get their answers.
+func TestUpstreamRetire(t *testing.T) {
+	up := startFakeUpstream(t, func(c net.Conn) {
+		for {
+			q, err := readFramed(c)
+			if err != nil {
+				return
+			}
+			if err := writeFramed(c, reply(q)); err != nil {
+				return
+			}
+		}
+	})
+	e := startGate(t, up.addr, func(c *Config) {
+		c.UpstreamConns = 1
+		c.MaxQueries = 1 << 20
+	})
+	c := mustDial(t, e, e.clients[nameAll])
+	const window, rounds = 32, 10
+	askRounds(t, c, window, rounds)
+	if n, want := up.conns.Load(), int64(window*rounds/upstreamConnQueries); n < want {
+		t.Errorf("%d upstream connections for %d queries, want at least %d", n, window*rounds, want)
+	}
+	// No query was lost to a retired connection and sent again.
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "dance_dotgate_upstream_retries_total" {
+			found = true
+			if n := mf.GetMetric()[0].GetCounter().GetValue(); n != 0 {
+				t.Errorf("upstream_retries_total = %v, want 0", n)
+			}
+		}
+	}
+	if !found {
+		t.Error("no upstream_retries_total")
+	}
+}
+
+// askRounds sends window queries at once on c, reads their answers, and
+// does so rounds times; every answer must be NOERROR with one record.
+func askRounds(t *testing.T, c net.Conn, window, rounds int) {
+	t.Helper()
+	for round := range rounds {
+		for i := range window {
+			if err := writeFramed(c, query(t, uint16(round*window+i), fmt.Sprintf("q%d.example.test", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range window {
+			r, err := readFramed(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+				t.Fatalf("round %d: %v", round, r)
+			}
+		}
+	}
 }

@@ -164,8 +164,8 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.MaxInFlight, DefaultMaxInFlight)
 	def(&cfg.UpstreamConns, DefaultUpstreamConns)
 	def(&cfg.UpstreamMaxInFlight, DefaultUpstreamMaxInFlight)
-	if cfg.UpstreamMaxInFlight > maxUpstreamInFlight {
-		return nil, fmt.Errorf("dotgate: UpstreamMaxInFlight %d is over %d", cfg.UpstreamMaxInFlight, maxUpstreamInFlight)
+	if cfg.UpstreamMaxInFlight > MaxUpstreamInFlight {
+		return nil, fmt.Errorf("dotgate: UpstreamMaxInFlight %d is over %d", cfg.UpstreamMaxInFlight, MaxUpstreamInFlight)
 	}
 	defd(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	defd(&cfg.IdleTimeout, DefaultIdleTimeout)

@@ -65,7 +65,8 @@ type upConn struct {
 	nextID   uint16
 	lastRead atomic.Int64 // unix nanoseconds of the last whole answer read
 	used     int          // queries handed this connection; under its slot's mutex
-	retiring bool         // no more queries: closed when the last answer is in; under mu
+	active   int          // queries handed it and not finished; under mu
+	retiring bool         // no more queries: closed when the last active one ends; under mu
 	done     chan struct{}
 	once     sync.Once
 	err      error // why it broke; set before done is closed
@@ -81,9 +82,11 @@ func newUpstream(addr string, tlsCfg *tls.Config, conns, inFlight int, dialTO ti
 
 // upstreamConnQueries is how many queries one upstream connection
 // carries; then it takes no more and is closed once its last answer is
-// in. Servers close a connection after some number of queries of their
-// own choosing (a hundred or two is common), and every query in flight
-// on it when they do is lost: the gate moves on first.
+// in. Servers may close a connection after some number of queries of
+// their own choosing (miekg/dns servers after 128 by default), and every
+// query in flight on it when they do must be sent again: the gate moves
+// on first. It saves those retries; it is not what makes a lower limit
+// work (exchange sends a lost query again on a new connection).
 const upstreamConnQueries = 100
 
 // upstreamAttempts is how many connections one query is sent on, at most.
@@ -93,7 +96,7 @@ const upstreamAttempts = 3
 // as the upstream sent it, with the query's own ID. A query whose
 // connection broke before its answer came (the upstream closes idle
 // connections, and connections after so many queries, with queries of
-// ours maybe already on the way) is sent again on another, up to
+// ours maybe already on the way) is sent again on a new one, up to
 // upstreamAttempts times in all: queries are idempotent.
 func (u *upstream) exchange(ctx context.Context, q []byte) ([]byte, error) {
 	select {
@@ -106,8 +109,14 @@ func (u *upstream) exchange(ctx context.Context, q []byte) ([]byte, error) {
 		u.m.upInFlight.Dec()
 		<-u.slots
 	}()
+	// A lost query is sent again in the same place of the pool, on the
+	// connection that took its own's place, not on another of the pool:
+	// an upstream that closes connections after so many queries closes
+	// the others, filled round robin, at about the same time, and a retry
+	// on one of them would be lost as well.
+	s := u.pool[int(u.next.Add(1))%len(u.pool)]
 	for attempt := 1; ; attempt++ {
-		uc, err := u.conn(ctx)
+		uc, err := u.conn(ctx, s)
 		if err != nil {
 			return nil, err
 		}
@@ -119,15 +128,17 @@ func (u *upstream) exchange(ctx context.Context, q []byte) ([]byte, error) {
 	}
 }
 
-// conn returns a live connection of the pool, round robin, dialling one
-// where the slot has none.
-func (u *upstream) conn(ctx context.Context) (*upConn, error) {
-	s := u.pool[int(u.next.Add(1))%len(u.pool)]
+// conn returns the live connection of slot s, dialling one where the
+// slot has none.
+func (u *upstream) conn(ctx context.Context, s *upSlot) (*upConn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.c != nil && s.c.alive() {
 		if s.c.used < upstreamConnQueries {
 			s.c.used++
+			s.c.mu.Lock()
+			s.c.active++
+			s.c.mu.Unlock()
 			return s.c, nil
 		}
 		s.c.retire()
@@ -151,7 +162,7 @@ func (u *upstream) conn(ctx context.Context) (*upConn, error) {
 		defer u.readers.Done()
 		uc.read()
 	}()
-	uc.used = 1
+	uc.used, uc.active = 1, 1
 	s.c = uc
 	return uc, nil
 }
@@ -191,11 +202,12 @@ func (uc *upConn) alive() bool {
 	}
 }
 
-// retire closes the connection once no query is in flight on it.
+// retire closes the connection once no query handed it is active: one
+// handed it but not yet sent still goes out on it.
 func (uc *upConn) retire() {
 	uc.mu.Lock()
 	uc.retiring = true
-	idle := len(uc.pending) == 0
+	idle := uc.active == 0
 	uc.mu.Unlock()
 	if idle {
 		uc.fail(errUpstreamRetired)
@@ -212,8 +224,17 @@ func (uc *upConn) fail(err error) {
 }
 
 // roundTrip sends q under an ID of the connection's and waits for the
-// answer with that ID.
+// answer with that ID. It ends the activity conn counted.
 func (uc *upConn) roundTrip(ctx context.Context, q []byte) ([]byte, error) {
+	defer func() {
+		uc.mu.Lock()
+		uc.active--
+		last := uc.retiring && uc.active == 0
+		uc.mu.Unlock()
+		if last {
+			uc.fail(errUpstreamRetired)
+		}
+	}()
 	ch := make(chan []byte, 1)
 	uc.mu.Lock()
 	if !uc.alive() {
@@ -232,11 +253,7 @@ func (uc *upConn) roundTrip(ctx context.Context, q []byte) ([]byte, error) {
 	defer func() {
 		uc.mu.Lock()
 		delete(uc.pending, id)
-		last := uc.retiring && len(uc.pending) == 0
 		uc.mu.Unlock()
-		if last {
-			uc.fail(errUpstreamRetired)
-		}
 	}()
 	msg := make([]byte, 2+len(q))
 	binary.BigEndian.PutUint16(msg, uint16(len(q)))

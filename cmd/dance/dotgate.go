@@ -11,22 +11,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/dnsbound/dance/dotgate"
 	"github.com/dnsbound/dance/internal/cli"
-	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/internal/zonehealth"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func dotGateCommand() *cli.Command {
@@ -139,8 +135,8 @@ SIGTERM stop the gate. Prints the bound address once ready.
 				return cli.Usagef("--cert and --key are required")
 			case maxConns < 1 || maxQueries < 1 || maxQuerySize < 12 || maxQuerySize > 65535:
 				return cli.Usagef("--max-conns and --max-queries must be positive, --max-query-size from 12 to 65535")
-			case maxInFlight < 1 || upstreamConns < 1 || upstreamInFlight < 1 || upstreamInFlight > dotGateMaxUpstreamInFlight:
-				return cli.Usagef("--max-in-flight and --upstream-conns must be positive, --upstream-max-in-flight from 1 to %d", dotGateMaxUpstreamInFlight)
+			case maxInFlight < 1 || upstreamConns < 1 || upstreamInFlight < 1 || upstreamInFlight > dotgate.MaxUpstreamInFlight:
+				return cli.Usagef("--max-in-flight and --upstream-conns must be positive, --upstream-max-in-flight from 1 to %d", dotgate.MaxUpstreamInFlight)
 			case handshakeTO <= 0 || idleTO <= 0 || upstreamTO <= 0:
 				return cli.Usagef("timeouts must be positive")
 			case upstreamCA != "" && upstreamTLSName == "":
@@ -169,24 +165,14 @@ SIGTERM stop the gate. Prints the bound address once ready.
 				}
 				return pol, al, nil
 			}
-			loadCert := func() (*tls.Certificate, error) {
-				pair, err := tls.LoadX509KeyPair(cert, key)
-				if err != nil {
-					return nil, fmt.Errorf("--cert/--key: %w", err)
-				}
-				return &pair, nil
-			}
 			pol, al, err := loadPolicy()
 			if err != nil {
 				return cli.Input(err)
 			}
-			pair, err := loadCert()
+			srvCert, err := newServerCert(cert, key)
 			if err != nil {
 				return cli.Input(err)
 			}
-			// The certificate in force, replaced on SIGHUP.
-			var current atomic.Pointer[tls.Certificate]
-			current.Store(pair)
 			var upTLS *tls.Config
 			if upstreamTLSName != "" {
 				upTLS = &tls.Config{ServerName: upstreamTLSName, MinVersion: tls.VersionTLS12}
@@ -214,7 +200,7 @@ SIGTERM stop the gate. Prints the bound address once ready.
 				return cli.Input(err)
 			}
 			srv, err := dotgate.New(dotgate.Config{
-				TLS:      &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return current.Load(), nil }},
+				TLS:      &tls.Config{GetCertificate: srvCert.getCertificate},
 				Verifier: core, Policy: pol, Upstream: upstream, UpstreamTLS: upTLS,
 				MaxConns: maxConns, HandshakeTimeout: handshakeTO, IdleTimeout: idleTO, MaxQueries: maxQueries,
 				MaxQuerySize: maxQuerySize, MaxInFlight: maxInFlight, UpstreamTimeout: upstreamTO,
@@ -245,24 +231,17 @@ SIGTERM stop the gate. Prints the bound address once ready.
 				return cli.Fail(err)
 			}
 			if metricsAddr != "" {
-				mln, err := net.Listen("tcp", metricsAddr)
+				metricsSrv, err := serveMetrics(env, metricsAddr, reg, health, log)
 				if err != nil {
 					ln.Close()
-					return cli.Fail(fmt.Errorf("--metrics: %w", err))
+					return cli.Fail(err)
 				}
-				mux := http.NewServeMux()
-				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				mux.Handle("GET /healthz", health)
-				metricsSrv := httpLimits.Server(mux)
-				metricsSrv.ErrorLog = httplimit.ErrorLog(log, "metrics")
-				go metricsSrv.Serve(httpLimits.Listener(mln, log.With("component", "metrics")))
 				defer metricsSrv.Close()
-				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics, health on http://%s/healthz\n", mln.Addr(), mln.Addr())
 			}
 			// reload is SIGHUP: the certificate, the policy and the trust
 			// anchors, all or nothing.
 			reload := func() {
-				pair, err := loadCert()
+				pair, err := srvCert.load()
 				if err != nil {
 					log.Error("dot-gate: certificate not reloaded; the old configuration stays in force", "err", err)
 					return
@@ -288,15 +267,10 @@ SIGTERM stop the gate. Prints the bound address once ready.
 				// finds its rule.
 				srv.SetPolicy(pol)
 				core.SetAllowList(al)
-				current.Store(pair)
 				watch(al, unreachable)
 				log.Info("dot-gate: policy reloaded", "file", policy, "identities", len(pol.Identities()), "zones", len(al.ZoneNames()))
 				log.Info("dot-gate: trust anchors reloaded", "file", cmp.Or(rf.anchors, "(root keys only)"), "trust_ad", rf.trustAD)
-				if leaf := pair.Leaf; leaf != nil {
-					log.Info("dot-gate: certificate reloaded", "file", cert, "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
-				} else {
-					log.Info("dot-gate: certificate reloaded", "file", cert)
-				}
+				srvCert.set(pair, log, "dot-gate")
 			}
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
@@ -322,10 +296,6 @@ SIGTERM stop the gate. Prints the bound address once ready.
 		},
 	}
 }
-
-// dotGateMaxUpstreamInFlight is the largest --upstream-max-in-flight:
-// every upstream connection must keep a free message ID.
-const dotGateMaxUpstreamInFlight = 1 << 15
 
 // dotGateCheckTimeout bounds the check of the policy's zones at start and
 // on SIGHUP; zones not checked by then count as unreachable.

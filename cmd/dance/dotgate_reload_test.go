@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/dnstest"
+	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/internal/testwait"
 )
 
@@ -27,37 +27,8 @@ import (
 // health URL, its stderr and a stop function returning the exit code.
 func startDotGateCmd(t *testing.T, args []string) (addr, healthURL string, errb *syncBuffer, stop func() int) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	errb = &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, append(append([]string{"dot-gate"}, args...), "--metrics", "127.0.0.1:0"), nil, &out, errb)
-	}()
-	stop = func() int {
-		cancel()
-		select {
-		case code := <-done:
-			return code
-		case <-time.After(30 * time.Second):
-			t.Fatal("dance dot-gate did not stop within 30s of its context ending")
-			return -1
-		}
-	}
-	t.Cleanup(cancel)
-	re := regexp.MustCompile(`(?s)health on (http://127\.0\.0\.1:\d+/healthz).*listening on (127\.0\.0\.1:\d+)`)
-	var m []string
-	testwait.Eventually(t, 30*time.Second, func() error {
-		select {
-		case code := <-done:
-			t.Fatalf("dance dot-gate exited %d: %s", code, errb.String())
-		default:
-		}
-		if m = re.FindStringSubmatch(out.String()); m == nil {
-			return io.ErrNoProgress
-		}
-		return nil
-	})
+	m, errb, stop := startServeCmd(t, append(append([]string{"dot-gate"}, args...), "--metrics", "127.0.0.1:0"),
+		regexp.MustCompile(`(?s)health on (http://127\.0\.0\.1:\d+/healthz).*listening on (127\.0\.0\.1:\d+)`))
 	return m[2], m[1], errb, stop
 }
 
@@ -101,33 +72,15 @@ func TestDotGateReload(t *testing.T) {
 		}
 		return p
 	}
-	key2, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert2, err := identity.SelfSigned(identity.MustParseName("proxy.example.test"), key2, identity.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := testident.SelfSigned(t, "proxy.example.test", identity.KeyECDSAP256)
+	cert2 := second.Cert
 	f.pool.AddCert(cert2)
-	key2PEM, _ := identity.MarshalPrivateKey(key2)
+	key2PEM, _ := identity.MarshalPrivateKey(second.Key)
 	goodAnchors, _ := os.ReadFile(f.anchors)
 	policy := write("clients.policy", []byte(f.devName+" example.test rate=0\n"))
 	addr, _, errb, stop := startDotGateCmd(t, []string{"--listen", "127.0.0.1:0", "--cert", f.srvCert, "--key", f.srvKey,
 		"--upstream", dotGateUpstream(t), "--policy", policy, "--resolver", f.resolver, "--anchors", f.anchors})
-	hup := func(want string) {
-		t.Helper()
-		n := strings.Count(errb.String(), want)
-		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		testwait.Eventually(t, 30*time.Second, func() error {
-			if strings.Count(errb.String(), want) == n {
-				return io.ErrNoProgress
-			}
-			return nil
-		})
-	}
+	hup := func(want string) { t.Helper(); sighup(t, errb, want) }
 	// A connection open across the reloads.
 	open, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: f.pool, ServerName: "proxy.example.test", Certificates: []tls.Certificate{f.dev}})
 	if err != nil {
@@ -306,20 +259,8 @@ func TestDotGateRefusalLogLimit(t *testing.T) {
 	addr, _, errb, stop := startDotGateCmd(t, []string{"--listen", "127.0.0.1:0", "--cert", f.srvCert, "--key", f.srvKey,
 		"--upstream", dotGateUpstream(t), "--policy", policy, "--resolver", f.resolver, "--anchors", f.anchors})
 	mk := func(name string) tls.Certificate {
-		key, err := identity.GenerateKey(identity.KeyECDSAP256, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := identity.SelfSigned(identity.MustParseName(name), key, identity.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		kp, _ := identity.MarshalPrivateKey(key)
-		pair, err := tls.X509KeyPair(identity.MarshalCertificate(c), kp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pair
+		c := testident.SelfSigned(t, name, identity.KeyECDSAP256)
+		return tls.Certificate{Certificate: [][]byte{c.Cert.Raw}, PrivateKey: c.Key, Leaf: c.Cert}
 	}
 	const offName = "intruder._device.example.test"
 	stranger, off := mk(f.devName), mk(offName)

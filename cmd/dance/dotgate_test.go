@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -51,27 +50,9 @@ func TestDotGateCommand(t *testing.T) {
 	if err := os.WriteFile(policy, []byte("# test\n"+f.devName+" example.test rate=0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"dot-gate", "--listen", "127.0.0.1:0", "--cert", f.srvCert, "--key", f.srvKey,
-			"--upstream", dotGateUpstream(t), "--policy", policy, "--resolver", f.resolver, "--anchors", f.anchors}, nil, &out, &errb)
-	}()
-	re := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
-	var m []string
-	testwait.Eventually(t, 30*time.Second, func() error {
-		if m = re.FindStringSubmatch(out.String()); m != nil {
-			return nil
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("dance dot-gate exited %d: %s", code, errb.String())
-		default:
-		}
-		return errors.New("no address yet")
-	})
+	m, errb, stop := startServeCmd(t, []string{"dot-gate", "--listen", "127.0.0.1:0", "--cert", f.srvCert, "--key", f.srvKey,
+		"--upstream", dotGateUpstream(t), "--policy", policy, "--resolver", f.resolver, "--anchors", f.anchors},
+		regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`))
 	addr := m[1]
 	exchange := func(certs []tls.Certificate, name string) (*dns.Msg, error) {
 		c := &dns.Client{Net: "tcp-tls", Timeout: 30 * time.Second, TLSConfig: &tls.Config{
@@ -98,14 +79,8 @@ func TestDotGateCommand(t *testing.T) {
 		}
 		return nil
 	})
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, errb.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("dance dot-gate did not stop")
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 }
 

@@ -8,15 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dnsbound/dance/internal/cli"
-	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/ldapauth"
 	"github.com/dnsbound/dance/verify"
 )
@@ -205,18 +202,12 @@ Prints the bound addresses once ready.
 				fmt.Fprintf(env.Stdout, "ldap listening on %s, %s\n", ln.Addr(), l.scheme)
 			}
 			if metricsAddr != "" {
-				mln, err := net.Listen("tcp", metricsAddr)
+				metricsSrv, err := serveMetrics(env, metricsAddr, reg, nil, log)
 				if err != nil {
 					srv.Close()
-					return cli.Fail(fmt.Errorf("--metrics: %w", err))
+					return cli.Fail(err)
 				}
-				mux := http.NewServeMux()
-				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				metricsSrv := httpLimits.Server(mux)
-				metricsSrv.ErrorLog = httplimit.ErrorLog(log, "metrics")
-				go metricsSrv.Serve(httpLimits.Listener(mln, log.With("component", "metrics")))
 				defer metricsSrv.Close()
-				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", mln.Addr())
 			}
 			entries := 0
 			if dir != nil {

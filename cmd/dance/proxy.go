@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -11,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -22,12 +20,10 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/internal/cli"
-	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/proxy"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // proxyShutdownTimeout is how long a stopping proxy lets established
@@ -186,20 +182,10 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				return cli.Usagef("--log-level: %v", err)
 			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
-			loadCert := func() (*tls.Certificate, error) {
-				pair, err := tls.LoadX509KeyPair(cert, key)
-				if err != nil {
-					return nil, fmt.Errorf("--cert/--key: %w", err)
-				}
-				return &pair, nil
-			}
-			pair, err := loadCert()
+			srvCert, err := newServerCert(cert, key)
 			if err != nil {
 				return cli.Input(err)
 			}
-			// The certificate in force, replaced on SIGHUP.
-			var current atomic.Pointer[tls.Certificate]
-			current.Store(pair)
 			var backendTLS *tls.Config
 			if backendCA != "" {
 				data, err := cli.ReadInput(env, backendCA)
@@ -213,7 +199,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 				backendTLS = &tls.Config{RootCAs: pool}
 			}
 			reg := prometheus.NewRegistry()
-			serverTLS := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return current.Load(), nil }}
+			serverTLS := &tls.Config{GetCertificate: srvCert.getCertificate}
 			cfg := proxy.Config{
 				Mode: m, Backend: backend, BackendTLS: backendTLS, TLS: serverTLS,
 				NameHeader: nameHeader, KindHeader: kindHeader, TLVType: byte(tlvType), SSLTLV: sslTLV,
@@ -227,17 +213,9 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			health := &proxy.Health{Retry: proxyHealthRetry, MaxRetry: proxyHealthMaxRetry, Logger: log}
 			defer health.Stop()
 			loadAllow := func() (*verify.AllowList, error) {
-				patterns := append([]string(nil), allow...)
-				if allowFile != "" {
-					data, err := cli.ReadInput(env, allowFile)
-					if err != nil {
-						return nil, err
-					}
-					a, err := verify.ReadAllowList(bytes.NewReader(data))
-					if err != nil {
-						return nil, fmt.Errorf("%s: %w", allowFile, err)
-					}
-					patterns = append(patterns, a.Patterns()...)
+				patterns, err := allowPatterns(env, allow, allowFile)
+				if err != nil {
+					return nil, err
 				}
 				a, err := verify.ParseAllowList(patterns)
 				if err == nil && a.Len() == 0 {
@@ -295,26 +273,18 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 			if err != nil {
 				return cli.Fail(err)
 			}
-			var metricsSrv *http.Server
 			if metricsAddr != "" {
-				mln, err := net.Listen("tcp", metricsAddr)
+				metricsSrv, err := serveMetrics(env, metricsAddr, reg, health, log)
 				if err != nil {
 					ln.Close()
-					return cli.Fail(fmt.Errorf("--metrics: %w", err))
+					return cli.Fail(err)
 				}
-				mux := http.NewServeMux()
-				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				mux.Handle("GET /healthz", health)
-				metricsSrv = httpLimits.Server(mux)
-				metricsSrv.ErrorLog = httplimit.ErrorLog(log, "metrics")
-				go metricsSrv.Serve(httpLimits.Listener(mln, log.With("component", "metrics")))
 				defer metricsSrv.Close()
-				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics, health on http://%s/healthz\n", mln.Addr(), mln.Addr())
 			}
 			// reload is SIGHUP: the certificate, and outside passthrough
 			// the allow-list and the trust anchors, all or nothing.
 			reload := func() {
-				pair, err := loadCert()
+				pair, err := srvCert.load()
 				if err != nil {
 					log.Error("proxy: certificate not reloaded; the old configuration stays in force", "err", err)
 					return
@@ -342,13 +312,7 @@ The --metrics server ` + httpLimitsHelp + "\n\n" + resolverFlagsHelp,
 					log.Info("proxy: trust anchors reloaded", "file", cmp.Or(rf.anchors, "(root keys only)"), "trust_ad", rf.trustAD)
 					health.Watch(res, a.ZoneNames(), unreachable, nil)
 				}
-				current.Store(pair)
-				leaf := pair.Leaf
-				if leaf != nil {
-					log.Info("proxy: certificate reloaded", "file", cert, "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
-				} else {
-					log.Info("proxy: certificate reloaded", "file", cert)
-				}
+				srvCert.set(pair, log, "proxy")
 			}
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)

@@ -64,19 +64,7 @@ func TestProxyReload(t *testing.T) {
 		}
 		return c.ConnectionState().PeerCertificates[0].Raw, nil
 	}
-	hup := func(want string) {
-		t.Helper()
-		n := strings.Count(errb.String(), want)
-		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(30 * time.Second); strings.Count(errb.String(), want) == n; {
-			if time.Now().After(deadline) {
-				t.Fatalf("%q not logged: %s", want, errb.String())
-			}
-			time.Sleep(10 * time.Millisecond) // polling interval
-		}
-	}
+	hup := func(want string) { t.Helper(); sighup(t, errb, want) }
 	first, err := handshake()
 	if err != nil {
 		t.Fatalf("before any reload: %v", err)

@@ -13,22 +13,18 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/internal/connlimit"
-	"github.com/dnsbound/dance/internal/httplimit"
 	"github.com/dnsbound/dance/smtpauth"
 	"github.com/dnsbound/dance/verify"
 )
@@ -154,29 +150,14 @@ the relay.
 				return cli.Usagef("timeouts must be positive")
 			}
 			loadAllow := func() (*verify.AllowList, error) {
-				patterns := append([]string(nil), allow...)
-				if allowFile != "" {
-					data, err := cli.ReadInput(env, allowFile)
-					if err != nil {
-						return nil, err
-					}
-					a, err := verify.ReadAllowList(bytes.NewReader(data))
-					if err != nil {
-						return nil, fmt.Errorf("%s: %w", allowFile, err)
-					}
-					patterns = append(patterns, a.Patterns()...)
+				patterns, err := allowPatterns(env, allow, allowFile)
+				if err != nil {
+					return nil, err
 				}
 				if len(patterns) == 0 {
 					return nil, errSMTPNoSender
 				}
 				return verify.ParseAllowList(patterns)
-			}
-			loadCert := func() (*tls.Certificate, error) {
-				pair, err := tls.LoadX509KeyPair(cert, key)
-				if err != nil {
-					return nil, fmt.Errorf("--cert/--key: %w", err)
-				}
-				return &pair, nil
 			}
 			al, err := loadAllow()
 			if errors.Is(err, errSMTPNoSender) {
@@ -185,13 +166,10 @@ the relay.
 			if err != nil {
 				return cli.Input(err)
 			}
-			pair, err := loadCert()
+			srvCert, err := newServerCert(cert, key)
 			if err != nil {
 				return cli.Input(err)
 			}
-			// The certificate in force, replaced on SIGHUP.
-			var current atomic.Pointer[tls.Certificate]
-			current.Store(pair)
 			if dir != "" {
 				for _, d := range []string{"tmp", "new"} {
 					if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
@@ -229,7 +207,7 @@ the relay.
 			be := &smtpauth.Backend{Verifier: core, Timeout: verifyTimeout, Log: log, Metrics: m, Authenticated: rl.session}
 			s := smtp.NewServer(be)
 			s.Domain = domain
-			s.TLSConfig = smtpauth.ServerTLSConfig(&tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return current.Load(), nil }})
+			s.TLSConfig = smtpauth.ServerTLSConfig(&tls.Config{GetCertificate: srvCert.getCertificate})
 			s.MaxRecipients = maxRcpt
 			s.MaxLineLength = maxLine
 			s.MaxMessageBytes = maxBytes
@@ -245,23 +223,17 @@ the relay.
 				to = filepath.Join(dir, "new")
 			}
 			if metricsAddr != "" {
-				mln, err := net.Listen("tcp", metricsAddr)
+				metricsSrv, err := serveMetrics(env, metricsAddr, reg, nil, log)
 				if err != nil {
 					ln.Close()
-					return cli.Fail(fmt.Errorf("--metrics: %w", err))
+					return cli.Fail(err)
 				}
-				mux := http.NewServeMux()
-				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				metricsSrv := httpLimits.Server(mux)
-				metricsSrv.ErrorLog = httplimit.ErrorLog(log, "metrics")
-				go metricsSrv.Serve(httpLimits.Listener(mln, log.With("component", "metrics")))
 				defer metricsSrv.Close()
-				fmt.Fprintf(env.Stdout, "metrics on http://%s/metrics\n", mln.Addr())
 			}
 			// reload is SIGHUP: the certificate, the allow-list and the
 			// trust anchors, all or nothing.
 			reload := func() {
-				pair, err := loadCert()
+				pair, err := srvCert.load()
 				if err != nil {
 					log.Error("smtp relay: certificate not reloaded; the old configuration stays in force", "err", err)
 					return
@@ -278,14 +250,9 @@ the relay.
 				}
 				res.swap(r)
 				core.SetAllowList(a)
-				current.Store(pair)
 				log.Info("smtp relay: allow-list reloaded", "patterns", a.Len())
 				log.Info("smtp relay: trust anchors reloaded", "file", cmp.Or(rf.anchors, "(root keys only)"), "trust_ad", rf.trustAD)
-				if leaf := pair.Leaf; leaf != nil {
-					log.Info("smtp relay: certificate reloaded", "file", cert, "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
-				} else {
-					log.Info("smtp relay: certificate reloaded", "file", cert)
-				}
+				srvCert.set(pair, log, "smtp relay")
 			}
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -11,51 +10,24 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/dnsbound/dance/identity"
 	"github.com/dnsbound/dance/internal/testident"
-	"github.com/dnsbound/dance/internal/testwait"
 )
 
 // startSMTPRelayMetrics is startSMTPRelay with --metrics: it returns the
 // relay's address, the metrics URL and its stderr.
 func startSMTPRelayMetrics(t *testing.T, args []string) (addr, metricsURL string, errb *syncBuffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	errb = &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, append(append([]string{"smtp", "relay"}, args...), "--metrics", "127.0.0.1:0"), nil, &out, errb)
-	}()
+	m, errb, stop := startServeCmd(t, append(append([]string{"smtp", "relay"}, args...), "--metrics", "127.0.0.1:0"),
+		regexp.MustCompile(`(?s)metrics on (http://127\.0\.0\.1:\d+/metrics).*listening on (127\.0\.0\.1:\d+)`))
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("dance smtp relay exited %d: %s", code, errb.String())
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("dance smtp relay did not stop within 30s of its context ending")
+		if code := stop(); code != 0 {
+			t.Errorf("dance smtp relay exited %d: %s", code, errb.String())
 		}
-	})
-	re := regexp.MustCompile(`(?s)metrics on (http://127\.0\.0\.1:\d+/metrics).*listening on (127\.0\.0\.1:\d+)`)
-	var m []string
-	testwait.Eventually(t, 30*time.Second, func() error {
-		select {
-		case code := <-done:
-			t.Fatalf("dance smtp relay exited %d: %s", code, errb.String())
-		default:
-		}
-		if m = re.FindStringSubmatch(out.String()); m == nil {
-			return errors.New("no addresses reported yet")
-		}
-		return nil
 	})
 	return m[2], m[1], errb
 }
@@ -140,19 +112,7 @@ func TestSMTPRelayMetricsAndReload(t *testing.T) {
 	addr, metrics, errb := startSMTPRelayMetrics(t, []string{"--listen", "127.0.0.1:0", "--cert", certFile, "--key", keyFile,
 		"--allow-file", allowFile, "--resolver", f.resolver, "--anchors", f.anchors, "--domain", "relay.example.test",
 		"--next-hop", f.sink.addr})
-	hup := func(want string) {
-		t.Helper()
-		n := strings.Count(errb.String(), want)
-		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		testwait.Eventually(t, 30*time.Second, func() error {
-			if strings.Count(errb.String(), want) == n {
-				return errors.New(want + " not logged yet")
-			}
-			return nil
-		})
-	}
+	hup := func(want string) { t.Helper(); sighup(t, errb, want) }
 	want := func(sample, value string) {
 		t.Helper()
 		if got := metricValue(t, metrics, sample); got != value {
