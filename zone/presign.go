@@ -17,11 +17,14 @@ const presignBatch = 2000
 
 // Presign signs every RRset and NSEC3 record whose cached signatures are
 // missing or due for refresh, on every core (parallel), so that a zone transfer (which needs them
-// all) starts at once instead of signing a million records first. Work
+// all) starts at once instead of signing a million records first. One
+// Presign runs at a time; a concurrent caller waits for it. Work
 // is collected in batches under the read lock and signed outside it, so
 // queries and updates go on meanwhile. It returns the number of
 // signatures made.
 func (z *Zone) Presign(ctx context.Context) (int, error) {
+	z.presignMu.Lock()
+	defer z.presignMu.Unlock()
 	made := 0
 	// RRsets, by name in map order; a name changed meanwhile is either
 	// seen with its new RRsets or signed at first use.

@@ -73,9 +73,13 @@ type Zone struct {
 	ents map[string]int
 	// watchers are called after every change, with the new serial, in
 	// the order they were registered (by watchSeq).
-	watchMu  sync.Mutex
-	watchers map[uint64]func(serial uint32)
-	watchSeq uint64
+	// presignMu lets one Presign run at a time: a second caller (a
+	// transfer while the background presign runs) waits and then finds
+	// the signatures made, instead of signing the same records again.
+	presignMu sync.Mutex
+	watchMu   sync.Mutex
+	watchers  map[uint64]func(serial uint32)
+	watchSeq  uint64
 	// closeOnce makes Close run once; closeErr is what it returned.
 	closeOnce sync.Once
 	closeErr  error
