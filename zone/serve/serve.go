@@ -532,7 +532,8 @@ func (s *Server) startAdmin(allow *verify.AllowList) error {
 		}
 		s.adminResolver = &swapResolver{}
 		s.adminResolver.r.Store(r)
-		core, err := verify.New(verify.Config{Allow: allow, Resolver: s.adminResolver, Logger: s.log.With("component", "admin-dane"), Registerer: s.reg})
+		core, err := verify.New(verify.Config{Allow: allow, Resolver: s.adminResolver, Logger: s.log.With("component", "admin-dane"),
+			Registerer: coreRegisterer(s.reg, coreAdmin)})
 		if err != nil {
 			return fmt.Errorf("serve: admin identities: %w", err)
 		}
@@ -787,6 +788,21 @@ func (s *Server) UpdateKeys() []string {
 // API's and its verification core's. It is what /metrics serves; an
 // embedder with a metrics endpoint of its own can gather it.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// The values of the "core" label of the verification cores' metrics
+// (dance_verify_*, dance_resolver_*): the admin API's DANE administrators
+// and the XoT listener's secondaries each have a core of their own, whose
+// metrics share one registry.
+const (
+	coreAdmin = "admin"
+	coreXoT   = "xot"
+)
+
+// coreRegisterer registers a verification core's metrics in reg with the
+// label core=name.
+func coreRegisterer(reg prometheus.Registerer, name string) prometheus.Registerer {
+	return prometheus.WrapRegistererWith(prometheus.Labels{"core": name}, reg)
+}
 
 // Run serves until ctx is done or a listener fails, then stops: the DNS
 // listeners first (requests in flight finish; the IXFR journal is

@@ -124,9 +124,10 @@ func (s *Server) prepareXoT() error {
 		}
 		s.xotResolver = &swapResolver{}
 		s.xotResolver.r.Store(r)
-		// The verdicts are logged (component=xot-dane); they are not in
-		// the metrics, where the admin API's core has the verify names.
-		core, err := verify.New(verify.Config{Allow: allow, Resolver: s.xotResolver, Logger: s.log.With("component", "xot-dane")})
+		// The verdicts are logged (component=xot-dane) and counted under
+		// core="xot", beside the admin API's core="admin".
+		core, err := verify.New(verify.Config{Allow: allow, Resolver: s.xotResolver, Logger: s.log.With("component", "xot-dane"),
+			Registerer: coreRegisterer(s.reg, coreXoT)})
 		if err != nil {
 			return fmt.Errorf("serve: XoT secondaries: %w", err)
 		}
