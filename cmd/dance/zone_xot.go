@@ -31,7 +31,10 @@ const xotHelp = "XoT with DANE (--xot-listen ADDR --xot-cert F --xot-key F --xot
 	"A secondary presents its identity certificate; the name it claims must be on\n" +
 	"--xot-allow (no DNS lookup otherwise), and its TLSA record, looked up with the\n" +
 	"resolver flags (default: this server itself and DIR/anchors, so --xot-allow\n" +
-	"must then name names of this zone) must validate and match. An unauthenticated\n" +
+	"must then name names of this zone) must validate and match. The zones of\n" +
+	"--xot-allow are checked before anything serves, as those of --admin-allow\n" +
+	"are (and again on SIGHUP): settings that cannot validate them stop the server;\n" +
+	"a resolver that does not answer makes /healthz answer 503. An unauthenticated\n" +
 	"secondary fails the handshake (a TLS alert; the reason is logged with\n" +
 	"component=xot-dane); a transfer the mode does not allow is REFUSED.\n" +
 	"--xot-auth dane (default) needs the identity alone, tsig a key of\n" +

@@ -112,6 +112,7 @@ func (s *Server) prepareXoT() error {
 		if err != nil {
 			return fmt.Errorf("serve: XoT allow-list: %w", err)
 		}
+		s.xotNames = allow.ZoneNames()
 		s.xotSelf = len(x.Resolver.Upstreams) == 0 && x.Resolver.Exchange == nil
 		if s.xotSelf {
 			if err := s.xotOutside(allow.Patterns()); err != nil {
