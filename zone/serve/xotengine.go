@@ -75,18 +75,16 @@ type xotEngineListener struct {
 }
 
 func (l *xotEngineListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		cfg, err := l.e.config()
-		if err != nil {
-			c.Close()
-			return nil, err
-		}
-		return &xotEngineConn{Conn: tls13.Server(c, cfg), remote: c.RemoteAddr().String()}, nil
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
+	cfg, err := l.e.config()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &xotEngineConn{Conn: tls13.Server(c, cfg), remote: c.RemoteAddr().String()}, nil
 }
 
 // xotEngineConn is one XoT connection: its handshake runs at the first
