@@ -62,7 +62,7 @@ func zoneSecondaryCommand() *cli.Command {
 			"authenticated primary). Failures are logged and retried. The zone's DNSSEC\n" +
 			"signatures are not checked: check FILE with kzonecheck or ldns-verify-zone,\n" +
 			"and serve it with any authoritative server (NSD, Knot, BIND).\n\n" +
-			"Expiry (RFC 1035 §3.3.13, RFC 1996): when the SOA expire time passes without a\n" +
+			"Expiry (RFC 1035 §3.3.13, RFC 1034 §4.3.5): when the SOA expire time passes without a\n" +
 			"successful refresh (a transfer, or a check that found the serial current;\n" +
 			"counted from the command's start for a copy already in FILE), the copy is\n" +
 			"expired: an error is logged once, with the last success and the last error,\n" +
@@ -73,8 +73,10 @@ func zoneSecondaryCommand() *cli.Command {
 			"          record still served), but the zone stays up while the primary is\n" +
 			"          away longer than the expire time.\n" +
 			"  remove  FILE is deleted (one unlink: a reader sees the file or no file), so\n" +
-			"          a server that reloads on change stops answering with stale data; the\n" +
-			"          zone then fails (SERVFAIL, or no answer) until the primary is back.\n\n" +
+			"          the server loading it has no stale data to load: the zone stops\n" +
+			"          answering until the primary is back, provided the server drops a\n" +
+			"          zone whose file is gone rather than keeping it in memory (check\n" +
+			"          yours; docs/xot.md).\n\n" +
 			"The next successful refresh clears the state and writes FILE again.\n\n" +
 			"Metrics on --metrics (http://ADDR/metrics, off by default):\n" +
 			"dance_secondary_expired{zone}, dance_secondary_last_success_timestamp_seconds{zone},\n" +

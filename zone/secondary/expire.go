@@ -14,7 +14,7 @@ import (
 // ExpirePolicy is what a Secondary does with its file when the copy
 // expires: when the SOA expire time (RFC 1035 §3.3.13) has passed since
 // the last successful refresh, the data must no longer be treated as
-// authoritative (RFC 1996 §2, RFC 1034 §4.3.5).
+// authoritative (RFC 1034 §4.3.5).
 type ExpirePolicy string
 
 // Expire policies.
@@ -24,8 +24,8 @@ const (
 	// on Health.
 	ExpireKeep ExpirePolicy = "keep"
 	// ExpireRemove deletes the file (one unlink, atomic for a reader), so
-	// a server loading it stops answering with stale data. The copy is
-	// kept in memory, and written again at the next successful refresh.
+	// a server loading it has no stale data to load. The copy is kept in
+	// memory, and written again at the next successful refresh.
 	ExpireRemove ExpirePolicy = "remove"
 )
 

@@ -19,7 +19,7 @@
 // atomically (a new file renamed over the old), so a reader never sees a
 // half-written zone and a failed transfer leaves the copy as it was.
 //
-// Run also keeps the SOA expire timer (RFC 1035 §3.3.13): when EXPIRE
+// Run also keeps the SOA expire timer (RFC 1035 §3.3.13, RFC 1034 §4.3.5): when EXPIRE
 // seconds pass without a successful refresh (a transfer, or a check that
 // found the serial current), the copy is expired: logged once, reported by
 // Status, Health (503) and the dance_secondary_expired gauge, and with
