@@ -3,6 +3,7 @@ package zone
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -27,9 +28,12 @@ import (
 //     table, not by a pointer.
 //
 // Writes to the arena and to slots take chainStore.mu (signers store new
-// records concurrently, outside the zone's lock). Reading a slot's record
-// needs the zone's lock (read or write), because compaction, which runs
-// under the zone's write lock, moves records to new slabs; a transfer's
+// records concurrently, outside the zone's lock). A reader loads a slot's
+// ref first and the arena's view after it: a ref is stored only once the
+// view holding its slab is published. Reading a live slot needs the
+// zone's lock (read or write): compaction copies records to new slabs
+// while readers go on, and drops the old slabs from the view under the
+// write lock, when no reader can be holding a ref into them. A transfer's
 // snapshot copies the refs under the read lock and keeps the arena view
 // they point into, whose slabs stay as they were.
 
@@ -145,19 +149,26 @@ type chainStore struct {
 	pages [][]chainSlot // grown under the zone's write lock
 	nslot int
 	free  []uint32
-	// cur is the slab being filled (number len(view.slabs)-1+base) and
-	// fill how much of it is used; used and dead count arena octets
-	// appended and no longer referred to.
+	// fill is how much of the last slab is used. used and dead count the
+	// octets appended to the slabs from number mark on and those no longer
+	// referred to; mark is the view's base except while a compaction
+	// copies (then the first slab it copies into).
 	fill       int
 	used, dead int
+	mark       int
 	// compactMin is the arena size below which compaction is not worth
-	// it (compactMin, smaller in tests).
-	compactMin int
+	// it, and slab the size of a new slab (compactMin and slabSize,
+	// smaller in tests).
+	compactMin, slab int
+	// compactMu makes compactions one at a time; keep, while one runs,
+	// marks the signers records stored since it began refer to.
+	compactMu sync.Mutex
+	keep      map[uint16]bool
 }
 
 func (s *chainStore) init() {
 	s.view.Store(&arenaView{})
-	s.compactMin = compactMin
+	s.compactMin, s.slab = compactMin, slabSize
 }
 
 // slot returns slot i.
@@ -169,11 +180,12 @@ func (s *chainStore) appendLocked(n int) (ref, []byte) {
 	v := s.view.Load()
 	last := len(v.slabs) - 1
 	if last < 0 || s.fill+n > len(v.slabs[last]) {
-		if last >= 0 {
+		if last >= 0 && v.base+last >= s.mark {
+			// The rest of the slab is never used.
 			s.dead += len(v.slabs[last]) - s.fill
 			s.used += len(v.slabs[last]) - s.fill
 		}
-		nv := &arenaView{base: v.base, slabs: append(v.slabs[:len(v.slabs):len(v.slabs)], make([]byte, max(slabSize, n))), signers: v.signers}
+		nv := &arenaView{base: v.base, slabs: append(v.slabs[:len(v.slabs):len(v.slabs)], make([]byte, max(s.slab, n))), signers: v.signers}
 		s.view.Store(nv)
 		v, last, s.fill = nv, len(nv.slabs)-1, 0
 	}
@@ -184,21 +196,40 @@ func (s *chainStore) appendLocked(n int) (ref, []byte) {
 	return r, b
 }
 
+// deadLocked counts the n octets at r as garbage. Octets in slabs before
+// mark are not counted in used either. Callers hold s.mu.
+func (s *chainStore) deadLocked(r ref, n int) {
+	if slab, _ := r.parts(); slab >= s.mark {
+		s.dead += n
+	}
+}
+
 // signerIndexLocked returns the number of sg in the signer table, adding
 // it when new. Callers hold s.mu.
 func (s *chainStore) signerIndexLocked(sg *signer.Signer) (uint16, error) {
 	v := s.view.Load()
+	free := -1
 	for i, x := range v.signers {
 		if x == sg {
 			return uint16(i), nil
 		}
+		if x == nil && free < 0 {
+			free = i
+		}
 	}
-	if len(v.signers) > 0xffff {
+	// A number freed by a compaction is taken again: no live record
+	// refers to it, and views taken before have their own table.
+	table := slices.Clone(v.signers)
+	if free >= 0 {
+		table[free] = sg
+	} else if len(table) > 0xffff {
 		return 0, errSignerTable
+	} else {
+		free = len(table)
+		table = append(table, sg)
 	}
-	nv := &arenaView{base: v.base, slabs: v.slabs, signers: append(v.signers[:len(v.signers):len(v.signers)], sg)}
-	s.view.Store(nv)
-	return uint16(len(nv.signers) - 1), nil
+	s.view.Store(&arenaView{base: v.base, slabs: v.slabs, signers: table})
+	return uint16(free), nil
 }
 
 // alloc takes a slot for name. Callers hold the zone's write lock.
@@ -226,11 +257,12 @@ func (s *chainStore) release(i uint32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sl := s.slot(i)
-	v := s.view.Load()
 	nr := ref(sl.name.Swap(0))
-	s.dead += 2 + len(v.name(nr))
-	if r := ref(sl.signed.Swap(0)); r != 0 {
-		s.dead += v.recordLen(r)
+	sr := ref(sl.signed.Swap(0))
+	v := s.view.Load()
+	s.deadLocked(nr, 2+len(v.name(nr)))
+	if sr != 0 {
+		s.deadLocked(sr, v.recordLen(sr))
 	}
 	s.free = append(s.free, i)
 }
@@ -251,9 +283,12 @@ func (s *chainStore) store(sl *chainSlot, want ref, sg *signer.Signer, rec, sigs
 	if err != nil {
 		return err
 	}
+	if s.keep != nil {
+		s.keep[idx] = true
+	}
 	r := s.appendRecordLocked(idx, rec, sigs)
 	if old := ref(sl.signed.Swap(uint64(r))); old != 0 {
-		s.dead += s.view.Load().recordLen(old)
+		s.deadLocked(old, s.view.Load().recordLen(old))
 	}
 	return nil
 }
@@ -265,63 +300,96 @@ func (s *chainStore) wastefulLocked() bool {
 	return s.used >= s.compactMin && 2*s.dead > s.used
 }
 
-// compactIfWasteful compacts the arena when wastefulLocked says so.
-// Callers hold the zone's write lock.
-func (s *chainStore) compactIfWasteful() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.wastefulLocked() {
-		s.compactLocked()
-	}
-}
-
 // compactChain compacts the NSEC3 chain's arena when more than half of it
-// is garbage (replaced signatures, removed names), under the zone's write
-// lock: it is called after presigning and re-signing, which replace
-// signatures without that lock, and when names go.
+// is garbage (replaced signatures, removed names). It is called after
+// presigning and re-signing, which replace signatures, and needs no lock:
+// it copies while queries, updates and signers go on, and takes the
+// zone's write lock only to drop the old slabs.
 func (z *Zone) compactChain() {
 	s := &z.chain.store
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	s.mu.Lock()
 	w := s.wastefulLocked()
 	s.mu.Unlock()
 	if w {
+		s.compactCopy()
 		z.mu.Lock()
-		s.compactIfWasteful()
+		s.compactFinish()
 		z.mu.Unlock()
 	}
 }
 
-// compactLocked copies every slot's name and record into new slabs, keeps
-// only the signers still in use, and publishes the new view. Views taken
-// before (a transfer's snapshot) keep the old slabs alive and unchanged.
-// Callers hold the zone's write lock and s.mu.
-func (s *chainStore) compactLocked() {
-	old := s.view.Load()
-	next := old.base + len(old.slabs)
-	s.view.Store(&arenaView{base: next})
-	s.fill, s.used, s.dead = 0, 0, 0
-	signers := map[*signer.Signer]uint16{}
-	var table []*signer.Signer
-	for i := 0; i < s.nslot; i++ {
-		sl := s.slot(uint32(i))
-		nr := ref(sl.name.Load())
-		if nr == 0 {
-			continue
-		}
-		sl.name.Store(uint64(s.appendNameLocked(old.name(nr))))
-		sr := ref(sl.signed.Load())
-		if sr == 0 {
-			continue
-		}
-		rec, sigs, by := old.record(sr)
-		idx, ok := signers[by]
-		if !ok {
-			idx = uint16(len(table))
-			signers[by] = idx
-			table = append(table, by)
-		}
-		sl.signed.Store(uint64(s.appendRecordLocked(idx, rec, sigs)))
-	}
+// compactStep is how many slots compactCopy copies under one hold of
+// chainStore.mu, so that updates and signers wait for no more.
+const compactStep = 4096
+
+// compactCopy is the first half of a compaction: it copies every slot's
+// name and record into new slabs, a step of slots at a time, and makes
+// the slot refer to the copies. Readers meanwhile see a view holding old
+// and new slabs, so either ref is good. Records stored meanwhile go to
+// the new slabs and are not copied again. Callers hold s.compactMu and
+// not the zone's lock.
+func (s *chainStore) compactCopy() {
+	s.mu.Lock()
 	v := s.view.Load()
-	s.view.Store(&arenaView{base: v.base, slabs: v.slabs, signers: table})
+	s.mark = v.base + len(v.slabs)
+	if len(v.slabs) > 0 {
+		s.fill = len(v.slabs[len(v.slabs)-1]) // the next append starts a slab
+	}
+	s.used, s.dead = 0, 0
+	s.keep = map[uint16]bool{}
+	s.mu.Unlock()
+	for i := 0; ; i += compactStep {
+		s.mu.Lock()
+		if i >= s.nslot {
+			s.mu.Unlock()
+			return
+		}
+		v := s.view.Load()
+		for j := i; j < min(i+compactStep, s.nslot); j++ {
+			sl := s.slot(uint32(j))
+			nr := ref(sl.name.Load())
+			if nr == 0 {
+				continue
+			}
+			if slab, _ := nr.parts(); slab < s.mark {
+				sl.name.Store(uint64(s.appendNameLocked(v.name(nr))))
+			}
+			sr := ref(sl.signed.Load())
+			if sr == 0 {
+				continue
+			}
+			if slab, _ := sr.parts(); slab < s.mark {
+				w, split, _ := v.wire(sr)
+				idx := binary.BigEndian.Uint16(v.at(sr))
+				s.keep[idx] = true
+				sl.signed.Store(uint64(s.appendRecordLocked(idx, w[:split], w[split:])))
+			}
+			v = s.view.Load() // appending may have added a slab
+		}
+		s.mu.Unlock()
+	}
+}
+
+// compactFinish is the second half of a compaction: the view drops the
+// slabs before mark, which no slot refers to any more, and the signers
+// no record refers to. Views taken before (a transfer's snapshot) keep
+// the old slabs alive and unchanged. Callers hold s.compactMu and the
+// zone's write lock, so no reader holds a ref it loaded before the copy.
+func (s *chainStore) compactFinish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.view.Load()
+	table := slices.Clone(v.signers)
+	for i := range table {
+		if !s.keep[uint16(i)] {
+			table[i] = nil
+		}
+	}
+	for len(table) > 0 && table[len(table)-1] == nil {
+		table = table[:len(table)-1]
+	}
+	s.view.Store(&arenaView{base: s.mark, slabs: v.slabs[s.mark-v.base:], signers: table})
+	s.keep = nil
 }

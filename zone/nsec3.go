@@ -129,7 +129,6 @@ func (c *chain) remove(name string) {
 		return
 	}
 	c.store.release(i)
-	c.store.compactIfWasteful()
 	delete(c.entries, h)
 	c.n--
 	ci := c.chunkFor(h)
@@ -208,14 +207,16 @@ func (z *Zone) nsec3Of(h, next string, n *node, ttl uint32) *dns.NSEC3 {
 // stay unchanged (z.names[string(...)] looks it up without a copy).
 // Callers hold Zone.mu.
 func (c *chain) nameOf(sl *chainSlot) []byte {
-	return c.store.view.Load().name(ref(sl.name.Load()))
+	r := ref(sl.name.Load()) // before the view: see chainstore.go
+	return c.store.view.Load().name(r)
 }
 
 // cachedSigs returns the cached packed signatures of the entry in slot sl
 // when they were made over the record rec (packed), are fresh, and sg
 // accepts their signer (as node.cachedSigs). Callers hold Zone.mu.
 func (c *chain) cachedSigs(sl *chainSlot, sg *signer.Signer, rec []byte) []byte {
-	return cachedNSEC3(c.store.view.Load(), ref(sl.signed.Load()), sg, rec)
+	r := ref(sl.signed.Load()) // before the view: see chainstore.go
+	return cachedNSEC3(c.store.view.Load(), r, sg, rec)
 }
 
 // cachedNSEC3 is chain.cachedSigs for the signed record at r in view v.
@@ -316,14 +317,16 @@ func (z *Zone) snapshot() *transferSnap {
 			snap.nodes = append(snap.nodes, z.names[name])
 		}
 		snap.links = make([]chainLink, 0, z.chain.n)
-		snap.view = z.chain.store.view.Load()
 		for _, ch := range z.chain.chunks {
 			for _, h := range ch {
 				sl := z.chain.store.slot(z.chain.entries[h])
-				l := chainLink{h: h, slot: sl, name: ref(sl.name.Load()), signed: ref(sl.signed.Load())}
-				l.n = z.names[string(snap.view.name(l.name))]
-				snap.links = append(snap.links, l)
+				snap.links = append(snap.links, chainLink{h: h, slot: sl, name: ref(sl.name.Load()), signed: ref(sl.signed.Load())})
 			}
+		}
+		// The view is loaded after every ref, so it holds their slabs.
+		snap.view = z.chain.store.view.Load()
+		for i := range snap.links {
+			snap.links[i].n = z.names[string(snap.view.name(snap.links[i].name))]
 		}
 		z.mu.RUnlock()
 		return snap

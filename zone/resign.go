@@ -261,7 +261,6 @@ func (z *Zone) resignPass(ctx context.Context, pace func(int) error) (int, error
 		var work []chainJob
 		z.mu.RLock()
 		sg := z.signer.Load()
-		v := z.chain.store.view.Load()
 		for _, h := range hashes[i:min(i+resignBatch, len(hashes))] {
 			si, ok := z.chain.entries[h]
 			if !ok {
@@ -269,9 +268,10 @@ func (z *Zone) resignPass(ctx context.Context, pace func(int) error) (int, error
 			}
 			sl := z.chain.store.slot(si)
 			if r := ref(sl.signed.Load()); r != 0 {
-				// The record is copied: compaction may move it once
-				// the lock is released.
-				if rec, _, by := v.record(r); needsResign(sg, by, dns.TypeNSEC3) {
+				// The view is loaded after the ref (chainstore.go), and
+				// the record copied: compaction may move it once the
+				// lock is released.
+				if rec, _, by := z.chain.store.view.Load().record(r); needsResign(sg, by, dns.TypeNSEC3) {
 					work = append(work, chainJob{sl, ref(sl.name.Load()), h, slices.Clone(rec)})
 				}
 			}
