@@ -21,9 +21,9 @@ import (
 //     a hash to its slot's number: a map whose keys and values hold no
 //     pointers, which the collector does not look into.
 //   - Names and signed records are appended to an arena of large byte
-//     slabs. Bytes once published are never written again, so readers need
-//     no lock: a slot holds the arena address (a ref) of its name and,
-//     atomically, of its signed record.
+//     slabs. Bytes once published are never written again, so readers take
+//     no lock of the arena's: a slot holds the arena address (a ref) of its
+//     name and, atomically, of its signed record.
 //   - A signed record names its signer by a number into the arena's signer
 //     table, not by a pointer.
 //
