@@ -66,8 +66,11 @@ type state struct {
 	expired     bool
 	removed     bool
 	expire      time.Duration // of the copy held; 0 without one
-	serial      uint32
-	hasCopy     bool
+	// warnedExpire is the expire last warned about as too short.
+	warned       bool
+	warnedExpire time.Duration
+	serial       uint32
+	hasCopy      bool
 }
 
 // metrics are the gauges of Config.Registerer.
@@ -135,8 +138,18 @@ func (s *Secondary) setCopy() {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
 	s.st.hasCopy = s.soa != nil
-	if s.soa != nil {
-		s.st.serial, s.st.expire = s.soa.Serial, time.Duration(s.soa.Expire)*time.Second
+	if s.soa == nil {
+		return
+	}
+	s.st.serial, s.st.expire = s.soa.Serial, time.Duration(s.soa.Expire)*time.Second
+	// An expire shorter than a refresh and a retry expires a copy whose
+	// primary answers every refresh (RFC 1912 §2.2 advises weeks).
+	refresh := clampRefresh(time.Duration(s.soa.Refresh) * time.Second)
+	retry := clampRefresh(time.Duration(s.soa.Retry) * time.Second)
+	if s.st.expire < refresh+retry && (!s.st.warned || s.st.warnedExpire != s.st.expire) {
+		s.st.warned, s.st.warnedExpire = true, s.st.expire
+		s.log.Warn("the zone's SOA expire is shorter than its refresh and retry timers: the copy will expire between refreshes",
+			"zone", s.origin, "expire", s.st.expire, "refresh", refresh, "retry", retry)
 	}
 }
 

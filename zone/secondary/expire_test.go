@@ -103,14 +103,16 @@ func TestExpire(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A new Secondary on the file, as after a restart.
+			var logb lockedBuffer
 			s = testSecondary(t, file)
+			s.log = slog.New(slog.NewTextHandler(&logb, nil))
+			s.st.warned = false
+			s.setCopy() // as New does, now with the log
 			reg := prometheus.NewRegistry()
 			if s.metrics, err = newMetrics(reg, s.origin); err != nil {
 				t.Fatal(err)
 			}
 			s.cfg.OnExpire = tt.policy
-			var logb lockedBuffer
-			s.log = slog.New(slog.NewTextHandler(&logb, nil))
 			p := &fakePrimary{down: true, soa: soa}
 			s.xfer = p.transfer
 
@@ -140,6 +142,9 @@ func TestExpire(t *testing.T) {
 				t.Errorf("dance_secondary_expired %v, want 1", g)
 			}
 			log := logb.String()
+			if c := strings.Count(log, "SOA expire is shorter than its refresh and retry"); c != 1 {
+				t.Errorf("the short expire warned %d times, want once: %s", c, log)
+			}
 			for _, want := range []string{`level=ERROR msg="zone expired`, "zone=devices.test.", "primary=ns1.devices.test:853", "last_success=", `last_err="connection refused (test primary down)"`} {
 				if !strings.Contains(log, want) {
 					t.Errorf("log lacks %s: %s", want, log)
@@ -196,6 +201,41 @@ func TestExpireNoCopy(t *testing.T) {
 	s.checkExpiry(time.Now())
 	if st := s.Status(); st.Expired || st.HasCopy {
 		t.Fatalf("status %+v, want not expired without a copy", st)
+	}
+}
+
+// TestExpireWarning: an SOA whose expire is shorter than its refresh and
+// retry timers (clamped) is warned about, once per value; a sound one is
+// not.
+func TestExpireWarning(t *testing.T) {
+	for _, tt := range []struct {
+		soa  string
+		warn bool
+	}{
+		{"3600 600 1209600", false},
+		{"3600 600 4200", false},
+		{"3600 600 4199", true},
+		{"1 1 19", true}, // the timers are clamped to MinRefresh
+		{"1 1 20", false},
+		{"3600 600 0", true},
+	} {
+		s := testSecondary(t, filepath.Join(t.TempDir(), "z"))
+		var logb lockedBuffer
+		s.log = slog.New(slog.NewTextHandler(&logb, nil))
+		r := rr(t, "devices.test. 300 IN SOA ns1.devices.test. hostmaster.devices.test. 1 "+tt.soa+" 300")
+		for range 2 {
+			if _, err := s.apply([]dns.RR{r, rr(t, "devices.test. 300 IN NS ns1.devices.test."), r}); err != nil {
+				t.Fatal(err)
+			}
+			s.setCopy()
+		}
+		want := 0
+		if tt.warn {
+			want = 1
+		}
+		if c := strings.Count(logb.String(), "SOA expire is shorter"); c != want {
+			t.Errorf("SOA timers %s: warned %d times, want %d: %s", tt.soa, c, want, logb.String())
+		}
 	}
 }
 

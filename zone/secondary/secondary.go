@@ -652,6 +652,11 @@ func (s *Secondary) timer(ok bool) time.Duration {
 			d = time.Duration(soa.Retry) * time.Second
 		}
 	}
+	return clampRefresh(d)
+}
+
+// clampRefresh clamps a refresh or retry timer to MinRefresh..MaxRefresh.
+func clampRefresh(d time.Duration) time.Duration {
 	return min(max(d, MinRefresh), MaxRefresh)
 }
 
