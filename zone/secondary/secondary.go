@@ -19,9 +19,10 @@
 // atomically (a new file renamed over the old), so a reader never sees a
 // half-written zone and a failed transfer leaves the copy as it was.
 //
-// Run also keeps the SOA expire timer (RFC 1035 §3.3.13, RFC 1034 §4.3.5): when EXPIRE
-// seconds pass without a successful refresh (a transfer, or a check that
-// found the serial current), the copy is expired: logged once, reported by
+// Run also keeps the SOA expire timer (RFC 1035 §3.3.13, RFC 1034
+// §4.3.5): when EXPIRE seconds pass without a successful refresh (a
+// transfer, or a check that found the serial current), the copy is
+// expired: logged once, reported by
 // Status, Health (503) and the dance_secondary_expired gauge, and with
 // OnExpire ExpireRemove the file is deleted. The next successful refresh
 // clears the state and writes the file again.
@@ -320,6 +321,8 @@ func (s *Secondary) Refresh(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
+// refresh is Refresh's transfer, applied and written; the caller holds
+// s.mu.
 func (s *Secondary) refresh(ctx context.Context) (Result, error) {
 	rrs, err := s.xfer(ctx)
 	if err != nil {
