@@ -235,9 +235,10 @@ func (pp *coseParams) rules() (*parsed, error) {
 		case cborArray:
 			r.head()
 			for i := uint64(0); i < n; i++ {
+				major, _ := r.peek()
 				_, b, ok := r.bytesItem()
 				if !ok {
-					return nil, fail(ReasonHeader, "x5chain (33) holds an item of major type %d, want byte strings", r.data[r.pos-1]>>5)
+					return nil, fail(ReasonHeader, "x5chain (33) holds an item of major type %d, want byte strings", major)
 				}
 				ders = append(ders, b)
 			}
