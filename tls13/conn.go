@@ -47,6 +47,12 @@ const (
 // ErrClosed is returned by Read and Write after Close.
 var ErrClosed = errors.New("tls13: use of closed connection")
 
+// ErrTruncated is returned by Read when the peer's stream ends without
+// close_notify: the data may have been cut short by an attacker or a
+// failure (RFC 8446 §6.1). It wraps io.ErrUnexpectedEOF; a close_notify
+// ends the stream with io.EOF instead.
+var ErrTruncated = fmt.Errorf("tls13: connection closed without close_notify: %w", io.ErrUnexpectedEOF)
+
 // ErrWriteClosed is returned by Write after CloseWrite.
 var ErrWriteClosed = errors.New("tls13: write side closed")
 
@@ -271,6 +277,11 @@ func (c *Conn) sendAlertLocked(d alert.Description) error {
 func (c *Conn) readRecord(handshaking bool) (record.ContentType, []byte, error) {
 	for {
 		typ, data, err := c.rc.ReadRecord()
+		if err == io.EOF {
+			// The stream ended at a record boundary; only
+			// close_notify (below) is a clean end.
+			return 0, nil, ErrTruncated
+		}
 		if err != nil {
 			return 0, nil, err
 		}
@@ -334,6 +345,7 @@ func (c *Conn) readHandshake() ([]byte, error) {
 		typ, data, err := c.readRecord(!c.hsDone)
 		if err != nil {
 			if err == io.EOF {
+				// close_notify in the middle of the handshake.
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, err
