@@ -298,6 +298,7 @@ func (hs *serverHS) retry(ch1 []byte) ([]byte, error) {
 	}
 	c.state.HelloRetried = true
 	first := hs.hello
+	usable := hs.usablePSKs()
 	msg, err := hs.readClientHello()
 	if err != nil {
 		return nil, err
@@ -315,6 +316,12 @@ func (hs *serverHS) retry(ch1 []byte) ([]byte, error) {
 	if !bytes.Equal(ch.SessionID, first.SessionID) || !slices.Equal(ch.CipherSuites, first.CipherSuites) ||
 		!slices.Equal(ch.SupportedGroups, first.SupportedGroups) {
 		return nil, alert.Errorf(alert.IllegalParameter, "second ClientHello changes the offer")
+	}
+	if ch.ServerName != first.ServerName || !bytes.Equal(ch.PSKModes, first.PSKModes) {
+		return nil, alert.Errorf(alert.IllegalParameter, "second ClientHello changes the offer")
+	}
+	if err := checkSecondPSKs(first.PreSharedKey, ch.PreSharedKey, usable); err != nil {
+		return nil, err
 	}
 	if ch.EarlyData {
 		return nil, alert.Errorf(alert.IllegalParameter, "early_data after HelloRetryRequest")
