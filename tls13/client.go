@@ -605,8 +605,11 @@ func (hs *clientHS) sendClientCertificate() error {
 	c := hs.c
 	var chosen *Certificate
 	var scheme uint16
-	for i := range c.cfg.Certificates {
-		cert := &c.cfg.Certificates[i]
+	certs, err := hs.clientCandidates()
+	if err != nil {
+		return err
+	}
+	for _, cert := range certs {
 		// Only a credential of the type the server selected (RFC 7250
 		// §4.2; X.509 when it selected none).
 		if cert.PrivateKey == nil || cert.certType() != hs.clientCertType {

@@ -50,7 +50,7 @@ type serverHS struct {
 }
 
 func (c *Conn) serverHandshake() error {
-	if len(c.cfg.Certificates) == 0 {
+	if len(c.cfg.Certificates) == 0 && c.cfg.GetCertificate == nil {
 		return errors.New("tls13: server Config without Certificates")
 	}
 	if err := c.cfg.checkRawKeyConfig(); err != nil {
@@ -211,8 +211,11 @@ func (hs *serverHS) chooseCertificate() error {
 		return slices.Contains(ch.ServerCertTypes, t)
 	}
 	common := false
-	for i := range hs.c.cfg.Certificates {
-		cert := &hs.c.cfg.Certificates[i]
+	certs, err := hs.serverCandidates()
+	if err != nil {
+		return err
+	}
+	for _, cert := range certs {
 		if cert.PrivateKey == nil || !accepts(cert.certType()) {
 			continue
 		}
