@@ -47,7 +47,8 @@ type options struct {
 	expectHRR        bool
 	expectNoHRR      bool
 	expectPeerCert   string
-	expectPeerSig    int // -expect-peer-signature-algorithm
+	expectPeerSig    int    // -expect-peer-signature-algorithm
+	expectCAList     string // -expect-client-ca-list: hex DER names, comma-separated
 
 	advertiseALPN []string
 	selectALPN    string
@@ -155,6 +156,7 @@ var flags = map[string]flagSpec{
 	"-expect-hrr":                      boolFlag(func(o *options) { o.expectHRR = true }),
 	"-expect-no-hrr":                   boolFlag(func(o *options) { o.expectNoHRR = true }),
 	"-expect-peer-cert-file":           strFlag(func(o *options, v string) { o.expectPeerCert = v }),
+	"-expect-client-ca-list":           strFlag(func(o *options, v string) { o.expectCAList = v }),
 
 	"-advertise-alpn": {param: true, set: func(o *options, v string) error {
 		protos, err := parseALPNList(v)

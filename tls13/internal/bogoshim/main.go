@@ -27,6 +27,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -177,6 +178,25 @@ func (o *options) config() (*tls13.Config, error) {
 		}
 	} else {
 		cfg.NextProtos = o.advertiseALPN
+		if o.expectCAList != "" {
+			// The server's certificate_authorities, as the runner
+			// lists them (hex DER, comma-separated), reach the
+			// callback; the credential is the first, as without it.
+			certs := cfg.Certificates
+			cfg.GetClientCertificate = func(info *tls13.CertificateRequestInfo) (*tls13.Certificate, error) {
+				var got []string
+				for _, n := range info.CertificateAuthorities {
+					got = append(got, hex.EncodeToString(n))
+				}
+				if strings.Join(got, ",") != o.expectCAList {
+					return nil, fmt.Errorf("certificate_authorities %q, want %q", strings.Join(got, ","), o.expectCAList)
+				}
+				if len(certs) == 0 {
+					return nil, nil
+				}
+				return &certs[0], nil
+			}
+		}
 	}
 	for _, g := range o.curves {
 		cfg.CurvePreferences = append(cfg.CurvePreferences, tls13.CurveID(g))
