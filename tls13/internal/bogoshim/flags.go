@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -50,6 +51,19 @@ type options struct {
 	expectPeerSig    int    // -expect-peer-signature-algorithm
 	expectCAList     string // -expect-client-ca-list: hex DER names, comma-separated
 
+	// RFC 7250 certificate types (0 X.509, 2 RawPublicKey).
+	acceptedPeerTypes  []int  // -accepted-peer-cert-types, in order
+	availableTypes     []int  // -available-client-cert-types, in order
+	expectPeerCertType int    // -expect-peer-certificate-type
+	expectPeerRPK      []byte // -expect-peer-rpk-sha256
+
+	// expectSelectedCred is -expect-selected-credential: the index of
+	// the credential we signed with among the -new-*-credential ones, -1
+	// for the legacy one; nil: not checked. selectedCred is the one
+	// signed with in this connection (-1: legacy or none).
+	expectSelectedCred *int
+	selectedCred       int
+
 	advertiseALPN []string
 	selectALPN    string
 	declineALPN   bool
@@ -71,6 +85,8 @@ type options struct {
 // credential is one certificate chain and key, from PEM files.
 type credential struct {
 	certFile, keyFile string
+	rpk               bool // -new-rpk-credential: a raw public key (RFC 7250), key only
+	legacy            bool // set by -cert-file/-key-file before any -new-*-credential
 }
 
 // flagSpec says whether a flag takes a value and how it is applied. A nil
@@ -109,9 +125,24 @@ var flags = map[string]flagSpec{
 	"-is-handshaker-supported": boolFlag(func(o *options) { o.handshakerAsk = true }),
 
 	"-new-x509-credential": boolFlag(func(o *options) { o.certs = append(o.certs, credential{}) }),
-	"-cert-file":           strFlag(func(o *options, v string) { o.lastCred().certFile = v }),
-	"-key-file":            strFlag(func(o *options, v string) { o.lastCred().keyFile = v }),
-	"-trust-cert":          strFlag(func(o *options, v string) { o.trust = v }),
+	"-new-rpk-credential":  boolFlag(func(o *options) { o.certs = append(o.certs, credential{rpk: true}) }),
+	"-accepted-peer-cert-types": intFlag(func(o *options, v int) error {
+		o.acceptedPeerTypes = append(o.acceptedPeerTypes, v)
+		return nil
+	}),
+	"-available-client-cert-types": intFlag(func(o *options, v int) error {
+		o.availableTypes = append(o.availableTypes, v)
+		return nil
+	}),
+	"-expect-selected-credential":   intFlag(func(o *options, v int) error { o.expectSelectedCred = &v; return nil }),
+	"-expect-peer-certificate-type": intFlag(func(o *options, v int) error { o.expectPeerCertType = v; return nil }),
+	"-expect-peer-rpk-sha256": {param: true, set: func(o *options, v string) (err error) {
+		o.expectPeerRPK, err = base64.StdEncoding.DecodeString(v)
+		return err
+	}},
+	"-cert-file":  strFlag(func(o *options, v string) { o.lastCred().certFile = v }),
+	"-key-file":   strFlag(func(o *options, v string) { o.lastCred().keyFile = v }),
+	"-trust-cert": strFlag(func(o *options, v string) { o.trust = v }),
 	"-curves": intFlag(func(o *options, v int) error {
 		if v < 0 || v > 0xffff {
 			return fmt.Errorf("bad group %d", v)
@@ -193,7 +224,7 @@ var flags = map[string]flagSpec{
 
 func (o *options) lastCred() *credential {
 	if len(o.certs) == 0 {
-		o.certs = append(o.certs, credential{})
+		o.certs = append(o.certs, credential{legacy: true})
 	}
 	return &o.certs[len(o.certs)-1]
 }

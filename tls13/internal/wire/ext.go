@@ -549,12 +549,17 @@ func NewCertTypesExtension(types []uint8, server bool) Extension {
 }
 
 // ParseCertTypes decodes a ClientHello's CertificateType
-// client_certificate_types<1..2^8-1> (or server_certificate_types).
+// client_certificate_types<1..2^8-1> (or server_certificate_types). A list
+// of X.509 alone is a decode_error too: RFC 7250 §4.1 says a client with
+// no type but the default to offer MUST omit the extension.
 func ParseCertTypes(data []byte) ([]uint8, error) {
 	s := cryptobyte.String(data)
 	var list cryptobyte.String
 	if !s.ReadUint8LengthPrefixed(&list) || !s.Empty() || list.Empty() {
 		return nil, decodeErr("certificate type list")
+	}
+	if len(list) == 1 && list[0] == CertTypeX509 {
+		return nil, decodeErr("certificate type list of X.509 alone")
 	}
 	return list, nil
 }
