@@ -391,6 +391,7 @@ func (hs *clientHS) readServerFlight() error {
 	th := hs.tr.Sum()
 	cats := hs.sched.Derive(keysched.LabelClientAppTraffic, th)
 	sats := hs.sched.Derive(keysched.LabelServerAppTraffic, th)
+	c.expMaster = hs.sched.Derive(keysched.LabelExporterMaster, th)
 	if err := c.setReadSecret(sats); err != nil {
 		return err
 	}

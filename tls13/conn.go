@@ -143,6 +143,7 @@ type Conn struct {
 	suite     *record.Suite
 	state     ConnectionState
 	resMaster []byte // resumption_master_secret, kept by a client with a session cache
+	expMaster []byte // exporter_master_secret (RFC 8446 §7.1), for ExportKeyingMaterial
 	// hsCtx is the context of the handshake in progress, for
 	// Config.VerifyConnection.
 	hsCtx context.Context

@@ -419,6 +419,7 @@ func (hs *serverHS) sendServerFlight() error {
 	th := hs.tr.Sum()
 	c.setWriteSecret(hs.sched.Derive(keysched.LabelServerAppTraffic, th))
 	hs.clientApp = hs.sched.Derive(keysched.LabelClientAppTraffic, th)
+	c.expMaster = hs.sched.Derive(keysched.LabelExporterMaster, th)
 	return nil
 }
 

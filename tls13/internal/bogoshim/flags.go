@@ -62,7 +62,11 @@ type options struct {
 	// for the legacy one; nil: not checked. selectedCred is the one
 	// signed with in this connection (-1: legacy or none).
 	expectSelectedCred *int
-	selectedCred       int
+
+	exportLength  int    // -export-keying-material: octets to export and write
+	exportLabel   string // -export-label
+	exportContext string // -export-context
+	selectedCred  int
 
 	advertiseALPN []string
 	selectALPN    string
@@ -134,6 +138,11 @@ var flags = map[string]flagSpec{
 		o.availableTypes = append(o.availableTypes, v)
 		return nil
 	}),
+	"-export-keying-material": intFlag(func(o *options, v int) error { o.exportLength = v; return nil }),
+	"-export-label":           strFlag(func(o *options, v string) { o.exportLabel = v }),
+	"-export-context":         strFlag(func(o *options, v string) { o.exportContext = v }),
+	// RFC 8446 §7.5: in TLS 1.3 no context and an empty one are the same.
+	"-use-export-context":           {},
 	"-expect-selected-credential":   intFlag(func(o *options, v int) error { o.expectSelectedCred = &v; return nil }),
 	"-expect-peer-certificate-type": intFlag(func(o *options, v int) error { o.expectPeerCertType = v; return nil }),
 	"-expect-peer-rpk-sha256": {param: true, set: func(o *options, v string) (err error) {

@@ -461,6 +461,16 @@ func (o *options) exchange(conn *tls13.Conn, resumption bool) error {
 			return err
 		}
 	}
+	if o.exportLength > 0 {
+		// Written first, as the runner reads it (RFC 8446 §7.5).
+		km, err := conn.ExportKeyingMaterial(o.exportLabel, []byte(o.exportContext), o.exportLength)
+		if err != nil {
+			return err
+		}
+		if _, err := conn.Write(km); err != nil {
+			return err
+		}
+	}
 	if o.shimWritesFirst {
 		if _, err := conn.Write([]byte("hello")); err != nil {
 			return err
