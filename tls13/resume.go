@@ -537,6 +537,12 @@ func (hs *serverHS) acceptPSK() error {
 			// authenticate afresh.
 			continue
 		}
+		if len(chain) > 0 && c.verifyPeer(chain) != nil {
+			// The chain no longer verifies as a full handshake
+			// would verify it now (ClientCAs or VerifyPeer changed
+			// since the ticket was issued): authenticate afresh.
+			continue
+		}
 		hs.psk, hs.pskIndex = s.psk, i
 		c.state.Resumed = true
 		c.state.PeerCertificates = chain

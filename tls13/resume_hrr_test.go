@@ -2,7 +2,9 @@ package tls13
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"testing"
 	"time"
 
@@ -119,5 +121,36 @@ func TestServerSecondHelloPSK(t *testing.T) {
 			c.Close()
 			<-res
 		})
+	}
+}
+
+// TestNoResumptionPastNewClientCAs: a ticket carries the client chain
+// verified when it was issued; once the server's ClientCAs no longer
+// vouch for it, the ticket does not resume and a full handshake verifies
+// the client afresh (here refusing it with unknown_ca).
+func TestNoResumptionPastNewClientCAs(t *testing.T) {
+	p := testPKI(t)
+	scfg := ourServerConfig(p)
+	scfg.ClientAuth, scfg.ClientCAs = RequireClientCert, p.clientPool
+	ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(0),
+		Certificates: []Certificate{p.clients["ecdsa"]}}
+	for i, want := range []bool{false, true} {
+		addr, res := startOurServer(t, scfg)
+		echo(t, dial(t, addr, ccfg), "ticket")
+		if r := <-res; r.err != nil || r.state.Resumed != want {
+			t.Fatalf("connection %d: %v, resumed %v", i, r.err, r.state.Resumed)
+		}
+	}
+	// The same Config, so the same ticket keys; another pool.
+	scfg.ClientCAs = x509.NewCertPool()
+	addr, res := startOurServer(t, scfg)
+	c := dial(t, addr, ccfg)
+	c.HandshakeContext(context.Background())
+	c.Write([]byte("x")) // echoed if the server resumed
+	c.Read(make([]byte, 1))
+	c.Close()
+	r := <-res
+	if d, ok := alert.Of(r.err); !ok || d != alert.UnknownCA || r.state.Resumed {
+		t.Fatalf("server error %v, resumed %v; want unknown_ca from a full handshake", r.err, r.state.Resumed)
 	}
 }
