@@ -537,10 +537,13 @@ func (hs *serverHS) acceptPSK() error {
 			// authenticate afresh.
 			continue
 		}
-		if len(chain) > 0 && c.verifyPeer(chain) != nil {
-			// The chain no longer verifies as a full handshake
-			// would verify it now (ClientCAs or VerifyPeer changed
-			// since the ticket was issued): authenticate afresh.
+		if len(chain) > 0 && c.cfg.VerifyPeer == nil && c.verifyPeer(chain) != nil {
+			// The chain no longer verifies against ClientCAs as
+			// they are now (the pool changed since the ticket was
+			// issued): authenticate afresh. A VerifyPeer callback
+			// is not called again on resumption (as crypto/tls and
+			// BoringSSL by default); VerifyConnection is, and can
+			// re-check what it needs.
 			continue
 		}
 		hs.psk, hs.pskIndex = s.psk, i
