@@ -93,6 +93,25 @@ type ServerAuth struct {
 // verifier's own deadline (verify.Config.LookupTimeout), not by the
 // handshake's context.
 func DANEClientConfig(base *tls.Config, v verify.ServerVerifier, addr string, opts ...ClientOption) (*tls.Config, error) {
+	cfg := cloneConfig(base)
+	c, err := newDANEClient(v, addr, cfg.ServerName, cfg.Time, opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MinVersion < tls.VersionTLS12 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	cfg.ServerName = c.host
+	cfg.InsecureSkipVerify = true
+	c.prev = cfg.VerifyConnection
+	cfg.VerifyConnection = c.verifyConnection
+	return cfg, nil
+}
+
+// newDANEClient checks what every engine's DANE client configuration
+// needs: a verifier, the service addr, and a server name that is the
+// service's host or empty.
+func newDANEClient(v verify.ServerVerifier, addr, serverName string, now func() time.Time, opts []ClientOption) (*daneClient, error) {
 	if v == nil {
 		return nil, errors.New("danetls: DANEClientConfig needs a verifier")
 	}
@@ -106,22 +125,14 @@ func DANEClientConfig(base *tls.Config, v verify.ServerVerifier, addr string, op
 			opt.apply(&o)
 		}
 	}
-	cfg := cloneConfig(base)
-	if cfg.ServerName != "" && canonicalHost(cfg.ServerName) != host {
-		return nil, fmt.Errorf("danetls: ServerName %q is not %q: the server name sent (SNI) must be the name whose TLSA records are looked up", cfg.ServerName, host)
+	if serverName != "" && canonicalHost(serverName) != host {
+		return nil, fmt.Errorf("danetls: ServerName %q is not %q: the server name sent (SNI) must be the name whose TLSA records are looked up", serverName, host)
 	}
-	if cfg.MinVersion < tls.VersionTLS12 {
-		cfg.MinVersion = tls.VersionTLS12
-	}
-	cfg.ServerName = host
-	cfg.InsecureSkipVerify = true
-	o.time = cfg.Time
+	o.time = now
 	if o.time == nil {
 		o.time = time.Now
 	}
-	c := &daneClient{v: v, host: host, port: port, opts: o, prev: cfg.VerifyConnection}
-	cfg.VerifyConnection = c.verifyConnection
-	return cfg, nil
+	return &daneClient{v: v, host: host, port: port, opts: o}, nil
 }
 
 // splitService checks "host:port" and returns the host in canonical form
@@ -165,13 +176,20 @@ func (c *daneClient) verifyConnection(cs tls.ConnectionState) error {
 			return err
 		}
 	}
-	if cs.ServerName != c.host {
-		return fmt.Errorf("danetls: the handshake sent SNI %q, not %q whose TLSA records authenticate the server", cs.ServerName, c.host)
+	return c.authenticate(context.Background(), cs.ServerName, verify.Presented{Chain: cs.PeerCertificates})
+}
+
+// authenticate is the server authentication every engine shares: sni is
+// the name the handshake sent, p what the server presented (a chain, or
+// with the tls13 engine a raw public key).
+func (c *daneClient) authenticate(ctx context.Context, sni string, p verify.Presented) error {
+	if sni != c.host {
+		return fmt.Errorf("danetls: the handshake sent SNI %q, not %q whose TLSA records authenticate the server", sni, c.host)
 	}
-	if len(cs.PeerCertificates) == 0 {
+	if len(p.Chain) == 0 && p.RawPublicKey == nil {
 		return errors.New("danetls: the server presented no certificate")
 	}
-	id, err := c.v.VerifyServer(context.Background(), c.host, c.port, verify.Presented{Chain: cs.PeerCertificates})
+	id, err := c.v.VerifyServer(ctx, c.host, c.port, p)
 	if err == nil {
 		c.reportAuth(ServerAuth{Host: c.host, Port: c.port, Identity: id})
 		return nil
@@ -183,7 +201,11 @@ func (c *daneClient) verifyConnection(cs tls.ConnectionState) error {
 	if !c.opts.fallback {
 		return fmt.Errorf("danetls: server %s not authenticated: %w: %w", owner, errNoFallback, err)
 	}
-	if perr := c.verifyPKIX(cs.PeerCertificates); perr != nil {
+	if len(p.Chain) == 0 {
+		// A raw public key names no one: PKIX cannot authenticate it.
+		return fmt.Errorf("danetls: server %s not authenticated: no DANE (%w), and a raw public key has no PKIX path", owner, err)
+	}
+	if perr := c.verifyPKIX(p.Chain); perr != nil {
 		return fmt.Errorf("danetls: server %s not authenticated: no DANE (%w), and PKIX: %w", owner, err, perr)
 	}
 	c.reportAuth(ServerAuth{Host: c.host, Port: c.port, PKIX: true, DANEError: err})

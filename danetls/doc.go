@@ -17,7 +17,8 @@
 //   - Client: LoadIdentity reads DIR/cert.pem and DIR/key.pem as
 //     "dance id new" writes them; ClientConfig puts the identity in a
 //     *tls.Config. DANEClientConfig makes a client authenticate its
-//     server by DANE too (see "How the client authenticates its server").
+//     server by DANE too (see "How the client authenticates its server");
+//     DANEClientConfigTLS13 does the same for package tls13's engine.
 //
 // # How the server authenticates
 //

@@ -84,7 +84,7 @@ func (s *Server) serveConn(c net.Conn) {
 		// the policy, can come back as fast as it handshakes: one line a
 		// minute for its name.
 		name := logtext.Bound(subject, logtext.MaxName)
-		if ok, suppressed := s.names.allow(name, s.limit.now()); ok {
+		if ok, suppressed := s.names.Allow(name, s.limit.now()); ok {
 			attrs := []any{"addr", remote, "stage", "policy", "identity", name, "reason", "not in the policy"}
 			if suppressed > 0 {
 				attrs = append(attrs, "suppressed", suppressed)

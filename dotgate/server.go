@@ -16,6 +16,7 @@ import (
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/connserve"
+	"github.com/dnsbound/dance/internal/logthrottle"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -120,7 +121,7 @@ type Server struct {
 	m      *metrics
 	log    *slog.Logger
 	up     *upstream
-	names  nameLog // refusals of authenticated names, at most one line a minute each
+	names  *logthrottle.Throttle[string] // refusals of authenticated names, at most one line a minute each
 	ctx    context.Context
 	cancel context.CancelFunc
 	conns  *connserve.Group
@@ -185,6 +186,7 @@ func New(cfg Config) (*Server, error) {
 		limit: limiter{now: time.Now, buckets: map[string]*bucket{}},
 		up:    newUpstream(cfg.Upstream, cfg.UpstreamTLS, cfg.UpstreamConns, cfg.UpstreamMaxInFlight, cfg.UpstreamTimeout, m),
 		ctx:   ctx, cancel: cancel, conns: connserve.New(ErrServerClosed),
+		names: logthrottle.New[string](verify.RefusalLogInterval, maxLoggedNames),
 	}
 	s.policy.Store(cfg.Policy)
 	return s, nil

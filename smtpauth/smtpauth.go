@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/dnsbound/dance/internal/logtext"
+	"github.com/dnsbound/dance/internal/logthrottle"
 	"github.com/dnsbound/dance/verify"
 )
 
@@ -59,11 +63,23 @@ type Backend struct {
 	Authenticated func(c *smtp.Conn, id *verify.Identity) (smtp.Session, error)
 	// Timeout bounds one verification; zero means DefaultTimeout.
 	Timeout time.Duration
-	// Log receives one line per verdict; nil discards them.
+	// Log receives one line per verdict; nil discards them. The refusals
+	// of one claimed name (of one address, for a sender without a usable
+	// certificate) are logged at most once per verify.RefusalLogInterval,
+	// the next line counting those held back ("suppressed"), so that a
+	// sender retrying in a loop costs a line a minute; the metrics count
+	// every refusal.
 	Log *slog.Logger
 	// Metrics counts sessions and refusals; nil counts nothing.
 	Metrics *Metrics
+
+	logsOnce sync.Once
+	logs     *logthrottle.Throttle[string]
 }
+
+// maxRefusalLogKeys bounds the names and addresses whose last refusal line
+// is remembered.
+const maxRefusalLogKeys = 10000
 
 var _ smtp.Backend = (*Backend)(nil)
 
@@ -78,7 +94,7 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		b.Metrics.session(sessionNoTLS)
 		return refused{ErrStartTLSRequired}, nil
 	}
-	id, err := b.authenticate(state)
+	id, name, err := b.authenticate(state)
 	log := b.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -87,8 +103,7 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if err != nil {
 		reply := replyFor(err)
 		b.Metrics.refusal(reasonOf(err))
-		log.Info("smtp client refused", "remote", remote, "ehlo", c.Hostname(),
-			"reason", reasonOf(err), "reply", reply.Code, "err", err)
+		b.logRefusal(log, remote, c.Hostname(), name, reply, err)
 		return refused{reply}, nil
 	}
 	b.Metrics.session(sessionAuthenticated)
@@ -96,14 +111,43 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	return b.Authenticated(c, id)
 }
 
-// authenticate runs the verification core on the peer's certificate.
-func (b *Backend) authenticate(state tls.ConnectionState) (*verify.Identity, error) {
+// logRefusal logs a refused session unless a refusal of the same name
+// (or, without one, from the same address) was logged within
+// verify.RefusalLogInterval.
+func (b *Backend) logRefusal(log *slog.Logger, remote, ehlo, name string, reply *smtp.SMTPError, err error) {
+	b.logsOnce.Do(func() { b.logs = logthrottle.New[string](verify.RefusalLogInterval, maxRefusalLogKeys) })
+	key := "name " + name
+	if name == "" {
+		host, _, herr := net.SplitHostPort(remote)
+		if herr != nil {
+			host = remote
+		}
+		key = "addr " + host
+	}
+	ok, held := b.logs.Allow(key, time.Now())
+	if !ok {
+		return
+	}
+	attrs := []any{"remote", remote, "ehlo", ehlo}
+	if name != "" {
+		attrs = append(attrs, "name", logtext.Bound(name, logtext.MaxName))
+	}
+	attrs = append(attrs, "reason", reasonOf(err), "reply", reply.Code, "err", err)
+	if held > 0 {
+		attrs = append(attrs, "suppressed", held)
+	}
+	log.Info("smtp client refused", attrs...)
+}
+
+// authenticate runs the verification core on the peer's certificate; it
+// returns the name the certificate claims too ("" when none).
+func (b *Backend) authenticate(state tls.ConnectionState) (*verify.Identity, string, error) {
 	if len(state.PeerCertificates) == 0 {
-		return nil, errNoCertificate
+		return nil, "", errNoCertificate
 	}
 	name, err := verify.ClaimedName(state.PeerCertificates[0])
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	d := b.Timeout
 	if d <= 0 {
@@ -113,12 +157,12 @@ func (b *Backend) authenticate(state tls.ConnectionState) (*verify.Identity, err
 	defer cancel()
 	id, err := b.Verifier.Verify(ctx, name, verify.Presented{Chain: state.PeerCertificates})
 	if err != nil {
-		return nil, err
+		return nil, name, err
 	}
 	if id == nil {
-		return nil, fmt.Errorf("smtpauth: verifier returned no identity for %s", name)
+		return nil, name, fmt.Errorf("smtpauth: verifier returned no identity for %s", name)
 	}
-	return id, nil
+	return id, name, nil
 }
 
 var (

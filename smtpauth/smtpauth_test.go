@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +44,20 @@ type fixture struct {
 
 	mu   sync.Mutex
 	seen []string // identities of the authenticated sessions
+	log  strings.Builder
+}
+
+// Write collects the Backend's log.
+func (f *fixture) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.log.Write(p)
+}
+
+func (f *fixture) logText() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.log.String()
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -78,7 +94,7 @@ func newFixtureDNS(t testing.TB, hc dnstest.Config, lookupTimeout time.Duration)
 	if err != nil {
 		t.Fatal(err)
 	}
-	be := &smtpauth.Backend{Verifier: core, Metrics: m, Authenticated: func(c *smtp.Conn, id *verify.Identity) (smtp.Session, error) {
+	be := &smtpauth.Backend{Verifier: core, Metrics: m, Log: slog.New(slog.NewTextHandler(f, nil)), Authenticated: func(c *smtp.Conn, id *verify.Identity) (smtp.Session, error) {
 		f.mu.Lock()
 		f.seen = append(f.seen, id.Name)
 		f.mu.Unlock()
@@ -277,5 +293,35 @@ func TestBackendMisconfigured(t *testing.T) {
 	var se *smtp.SMTPError
 	if err := c.Hello("mta1.example.test"); !errors.As(err, &se) || se.Code != 451 {
 		t.Fatalf("EHLO: %v, want 451", err)
+	}
+}
+
+// TestBackendRefusalLog: a sender refused again and again costs one log
+// line per name (per address without a certificate) and interval, while
+// the metrics count every refusal; another name gets its own line.
+func TestBackendRefusalLog(t *testing.T) {
+	f := newFixture(t)
+	for range 3 {
+		f.mail(t, unpublished, false)
+		f.mail(t, offList, false)
+		f.mail(t, "", false)
+	}
+	text := f.logText()
+	for _, tc := range []struct {
+		re   string
+		want int
+	}{
+		{`msg="smtp client refused".* name=` + regexp.QuoteMeta(unpublished) + ` reason=no-record`, 1},
+		{`msg="smtp client refused".* name=` + regexp.QuoteMeta(offList) + ` reason=not-allowed`, 1},
+		{`msg="smtp client refused" remote=127\.0\.0\.1:\d+ ehlo=\S+ reason=no-certificate`, 1},
+		{`msg="smtp client refused"`, 3},
+	} {
+		if n := len(regexp.MustCompile(tc.re).FindAllString(text, -1)); n != tc.want {
+			t.Errorf("%d lines match %s, want %d:\n%s", n, tc.re, tc.want, text)
+		}
+	}
+	got := counters(t, f.reg)
+	if got[`dance_smtp_refusals_total{reason="no-record"}`] != 3 || got[`dance_smtp_refusals_total{reason="not-allowed"}`] != 3 || got[`dance_smtp_refusals_total{reason="no-certificate"}`] != 3 {
+		t.Errorf("refusals counted %v, want 3 of each", got)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/dnsbound/dance/internal/logthrottle"
 )
 
 // RefusalLogInterval is how often, at most, a refusal served from the
@@ -40,17 +42,14 @@ const MaxOffListLines = 100
 
 // refusalLog remembers when each name's refusal was last logged.
 type refusalLog struct {
-	mu    sync.Mutex
-	names map[string]*refusalEntry
+	once  sync.Once
+	names *logthrottle.Throttle[string]
+
+	mu sync.Mutex
 	// offListStart opens the current window of MaxOffListLines; offList
 	// counts the lines logged in it, offListLost the refusals left out.
 	offListStart         time.Time
 	offList, offListLost int
-}
-
-type refusalEntry struct {
-	last       time.Time
-	suppressed int
 }
 
 // allow reports whether a refusal of name is logged now, how many were
@@ -61,32 +60,23 @@ type refusalEntry struct {
 // when none was logged for the name within RefusalLogInterval, and an
 // off-list one only within MaxOffListLines per interval.
 func (l *refusalLog) allow(name string, quiet, offList bool, now time.Time) (ok bool, suppressed, others int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.names == nil || len(l.names) >= maxRefusalLogNames {
-		l.names = make(map[string]*refusalEntry)
-	}
-	e := l.names[name]
-	if e != nil && quiet && now.Sub(e.last) < RefusalLogInterval {
-		e.suppressed++
+	l.once.Do(func() { l.names = logthrottle.New[string](RefusalLogInterval, maxRefusalLogNames) })
+	if quiet && !l.names.Due(name, now) {
 		return false, 0, 0
 	}
 	if offList {
+		l.mu.Lock()
 		if now.Sub(l.offListStart) >= RefusalLogInterval || now.Before(l.offListStart) {
 			l.offListStart, l.offList = now, 0
 		}
 		if l.offList >= MaxOffListLines {
 			l.offListLost++
+			l.mu.Unlock()
 			return false, 0, 0
 		}
 		l.offList++
 		others, l.offListLost = l.offListLost, 0
+		l.mu.Unlock()
 	}
-	if e == nil {
-		e = &refusalEntry{}
-		l.names[name] = e
-	}
-	suppressed = e.suppressed
-	e.last, e.suppressed = now, 0
-	return true, suppressed, others
+	return true, l.names.Wrote(name, now), others
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -37,11 +36,13 @@ const (
 // pointers for the garbage collector to follow. The order is kept in
 // sorted chunks of at most chunkMax hashes, so an insertion or removal
 // moves at most a chunk, not the whole chain: a million names stay cheap
-// to change.
+// to change. Each hash's name and signed record are in the chain's store
+// (chainstore.go), which the collector does not scan.
 type chain struct {
 	chunks  [][]hashKey
 	n       int
-	entries map[hashKey]*chainEntry
+	entries map[hashKey]uint32 // slot numbers in store
+	store   chainStore
 }
 
 const chunkMax = 512
@@ -56,22 +57,11 @@ var b32 = base32.HexEncoding.WithPadding(base32.NoPadding)
 // String is h in base32hex, upper case, as dns.HashName gives it.
 func (h hashKey) String() string { return b32.EncodeToString(h[:]) }
 
-type chainEntry struct {
-	name   string
-	signed atomic.Pointer[nsec3State]
+func newChain() *chain {
+	c := &chain{entries: map[hashKey]uint32{}}
+	c.store.init()
+	return c
 }
-
-// nsec3State is an entry's NSEC3 record and its signatures, both packed,
-// cached while the record is unchanged and the signatures good.
-type nsec3State struct {
-	by *signer.Signer
-	// wire is the packed record followed by its packed RRSIGs; split is
-	// where the signatures begin.
-	wire  []byte
-	split int
-}
-
-func newChain() *chain { return &chain{entries: map[hashKey]*chainEntry{}} }
 
 // hashKeyOf is the NSEC3 hash of name with the zone's parameters (no
 // salt, no extra iterations): SHA-1 over the name in canonical wire form
@@ -113,7 +103,7 @@ func (c *chain) add(name string) {
 	if _, ok := c.entries[h]; ok {
 		return
 	}
-	c.entries[h] = &chainEntry{name: name}
+	c.entries[h] = c.store.alloc(name)
 	c.n++
 	if len(c.chunks) == 0 {
 		c.chunks = [][]hashKey{{h}}
@@ -134,9 +124,11 @@ func (c *chain) add(name string) {
 
 func (c *chain) remove(name string) {
 	h := hashKeyOf(name)
-	if _, ok := c.entries[h]; !ok {
+	i, ok := c.entries[h]
+	if !ok {
 		return
 	}
+	c.store.release(i)
 	delete(c.entries, h)
 	c.n--
 	ci := c.chunkFor(h)
@@ -153,7 +145,7 @@ func (c *chain) remove(name string) {
 
 // eachKey calls fn for every hash in order with the hash that follows it
 // (the first, after the last: the chain is a ring).
-func (c *chain) eachKey(fn func(h, next hashKey, e *chainEntry) error) error {
+func (c *chain) eachKey(fn func(h, next hashKey, s *chainSlot) error) error {
 	if c.n == 0 {
 		return nil
 	}
@@ -167,7 +159,7 @@ func (c *chain) eachKey(fn func(h, next hashKey, e *chainEntry) error) error {
 			case ci+1 < len(c.chunks):
 				next = c.chunks[ci+1][0]
 			}
-			if err := fn(h, next, c.entries[h]); err != nil {
+			if err := fn(h, next, c.store.slot(c.entries[h])); err != nil {
 				return err
 			}
 		}
@@ -188,15 +180,10 @@ func (z *Zone) nsec3param() *dns.NSEC3PARAM {
 	}
 }
 
-// nsec3For builds the NSEC3 record for hash h (RFC 5155 §7.1): next hashed
-// owner is the following hash, the bitmap the types at the name plus RRSIG,
-// empty for an empty non-terminal. Callers hold mu.
-func (z *Zone) nsec3For(h, next string, e *chainEntry) *dns.NSEC3 {
-	return z.nsec3Of(h, next, z.names[e.name], z.negativeTTL())
-}
-
-// nsec3Of is nsec3For for the node at the name (nil for an empty
-// non-terminal) and the negative TTL given; it needs no lock.
+// nsec3Of builds the NSEC3 record for hash h (RFC 5155 §7.1): next hashed
+// owner is the following hash, the bitmap the types at the node n plus
+// RRSIG, empty for an empty non-terminal (n nil); the TTL is ttl. It needs
+// no lock.
 func (z *Zone) nsec3Of(h, next string, n *node, ttl uint32) *dns.NSEC3 {
 	var types []uint16
 	if n != nil {
@@ -216,32 +203,40 @@ func (z *Zone) nsec3Of(h, next string, n *node, ttl uint32) *dns.NSEC3 {
 	}
 }
 
-// cachedSigs returns the cached packed signatures of the entry when they
-// were made over the record rec (packed), are fresh, and sg accepts their
-// signer (as node.cachedSigs).
-func (e *chainEntry) cachedSigs(sg *signer.Signer, rec []byte) []byte {
-	st := e.signed.Load()
-	if st == nil || st.by != sg && !sg.Accepts(st.by, dns.TypeNSEC3) || !bytes.Equal(st.wire[:st.split], rec) {
-		return nil
-	}
-	w := st.wire[st.split:]
-	if !freshPacked(sg, w) {
-		return nil
-	}
-	return w
+// nameOf returns the name of the entry in slot sl as stored, octets that
+// stay unchanged (z.names[string(...)] looks it up without a copy).
+// Callers hold Zone.mu.
+func (c *chain) nameOf(sl *chainSlot) []byte {
+	r := ref(sl.name.Load()) // before the view: see chainstore.go
+	return c.store.view.Load().name(r)
 }
 
-// sign signs rr (packed: rec) with sg and caches record and signatures.
-func (e *chainEntry) sign(sg *signer.Signer, rr dns.RR, rec []byte) ([]dns.RR, error) {
-	sigs, _, err := e.signPacked(sg, rr, rec)
-	return sigs, err
+// cachedSigs returns the cached packed signatures of the entry in slot sl
+// when they were made over the record rec (packed), are fresh, and sg
+// accepts their signer (as node.cachedSigs). Callers hold Zone.mu.
+func (c *chain) cachedSigs(sl *chainSlot, sg *signer.Signer, rec []byte) []byte {
+	r := ref(sl.signed.Load()) // before the view: see chainstore.go
+	return cachedNSEC3(c.store.view.Load(), r, sg, rec)
+}
+
+// cachedNSEC3 is chain.cachedSigs for the signed record at r in view v.
+func cachedNSEC3(v *arenaView, r ref, sg *signer.Signer, rec []byte) []byte {
+	if r == 0 {
+		return nil
+	}
+	have, sigs, by := v.record(r)
+	if by != sg && !sg.Accepts(by, dns.TypeNSEC3) || !bytes.Equal(have, rec) || !freshPacked(sg, sigs) {
+		return nil
+	}
+	return sigs
 }
 
 // signWire signs the NSEC3 record rr (packed: rec) with sg from its
-// packed form (signer.Signer.SignWire), caches record and signatures, and
-// returns the signatures packed and their number; keys SignWire does not
-// handle go through signPacked.
-func (e *chainEntry) signWire(sg *signer.Signer, rr dns.RR, rec []byte) ([]byte, int, error) {
+// packed form (signer.Signer.SignWire), caches record and signatures in
+// slot sl if it still holds the name at want, and returns the signatures
+// packed and their number; keys SignWire does not handle go through
+// signer.Signer.Sign. It needs no lock.
+func (c *chain) signWire(sl *chainSlot, want ref, sg *signer.Signer, rr dns.RR, rec []byte) ([]byte, int, error) {
 	var ob [256]byte
 	on, err := dns.PackDomainName(dns.CanonicalName(rr.Header().Name), ob[:], 0, nil, false)
 	if err != nil {
@@ -253,31 +248,21 @@ func (e *chainEntry) signWire(sg *signer.Signer, rr dns.RR, rec []byte) ([]byte,
 	ttl := binary.BigEndian.Uint32(rec[4:])
 	sigs, count, err := sg.SignWire(ob[:on], dns.TypeNSEC3, ttl, [][]byte{rec[wireHeaderLen:]})
 	if errors.Is(err, signer.ErrWireUnsupported) {
-		rrs, packed, err := e.signPacked(sg, rr, rec)
-		return packed, len(rrs), err
-	}
-	if err != nil {
+		rrs, err := sg.Sign([]dns.RR{rr})
+		if err != nil {
+			return nil, 0, err
+		}
+		if sigs, err = appendPacked(nil, rrs); err != nil {
+			return nil, 0, err
+		}
+		count = len(rrs)
+	} else if err != nil {
 		return nil, 0, err
 	}
-	w := make([]byte, 0, len(rec)+len(sigs))
-	w = append(append(w, rec...), sigs...)
-	e.signed.Store(&nsec3State{by: sg, wire: w, split: len(rec)})
-	return w[len(rec):], count, nil
-}
-
-// signPacked is sign returning the signatures in both forms.
-func (e *chainEntry) signPacked(sg *signer.Signer, rr dns.RR, rec []byte) ([]dns.RR, []byte, error) {
-	sigs, err := sg.Sign([]dns.RR{rr})
-	if err != nil {
-		return nil, nil, err
+	if err := c.store.store(sl, want, sg, rec, sigs); err != nil {
+		return nil, 0, err
 	}
-	w, err := appendPacked(append(make([]byte, 0, len(rec)+128*len(sigs)), rec...), sigs)
-	if err != nil {
-		return nil, nil, err
-	}
-	w = slices.Clip(w)
-	e.signed.Store(&nsec3State{by: sg, wire: w, split: len(rec)})
-	return sigs, w[len(rec):], nil
+	return sigs, count, nil
 }
 
 // transferSnap is what a transfer reads from the zone, taken under the
@@ -290,14 +275,20 @@ type transferSnap struct {
 	sg     *signer.Signer
 	// nodes are the names with data, in canonical order.
 	nodes []*node
-	// links are the NSEC3 chain in hash order.
+	// links are the NSEC3 chain in hash order, with the chain store's
+	// view their refs point into (kept as it was whatever the chain does
+	// after).
 	links []chainLink
+	view  *arenaView
 }
 
+// chainLink is an entry of the NSEC3 chain as a snapshot saw it.
 type chainLink struct {
-	h hashKey
-	e *chainEntry
-	n *node // the node at e.name; nil for an empty non-terminal
+	h      hashKey
+	slot   *chainSlot
+	name   ref   // the entry's name, in transferSnap.view
+	signed ref   // its signed record then, in transferSnap.view; 0 if none
+	n      *node // the node at the name; nil for an empty non-terminal
 }
 
 // snapshot takes a transferSnap. The sorted list of names is the one
@@ -328,9 +319,14 @@ func (z *Zone) snapshot() *transferSnap {
 		snap.links = make([]chainLink, 0, z.chain.n)
 		for _, ch := range z.chain.chunks {
 			for _, h := range ch {
-				e := z.chain.entries[h]
-				snap.links = append(snap.links, chainLink{h: h, e: e, n: z.names[e.name]})
+				sl := z.chain.store.slot(z.chain.entries[h])
+				snap.links = append(snap.links, chainLink{h: h, slot: sl, name: ref(sl.name.Load()), signed: ref(sl.signed.Load())})
 			}
+		}
+		// The view is loaded after every ref, so it holds their slabs.
+		snap.view = z.chain.store.view.Load()
+		for i := range snap.links {
+			snap.links[i].n = z.names[string(snap.view.name(snap.links[i].name))]
 		}
 		z.mu.RUnlock()
 		return snap
@@ -390,9 +386,9 @@ func (z *Zone) transferImage() (*image.Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		sigs := l.e.cachedSigs(snap.sg, rec)
+		sigs := cachedNSEC3(snap.view, l.signed, snap.sg, rec)
 		if sigs == nil {
-			if sigs, _, err = l.e.signWire(snap.sg, rr, rec); err != nil {
+			if sigs, _, err = z.chain.signWire(l.slot, l.name, snap.sg, rr, rec); err != nil {
 				return nil, err
 			}
 		}

@@ -25,15 +25,16 @@ func TestAppendNSEC3Rec(t *testing.T) {
 	z.mu.RLock()
 	defer z.mu.RUnlock()
 	checked := 0
-	err := z.chain.eachKey(func(h, next hashKey, e *chainEntry) error {
-		n := z.names[e.name]
+	err := z.chain.eachKey(func(h, next hashKey, sl *chainSlot) error {
+		name := string(z.chain.nameOf(sl))
+		n := z.names[name]
 		for _, ttl := range []uint32{0, 60, 1 << 30} {
 			want, err := packRRs([]dns.RR{z.nsec3Of(h.String(), next.String(), n, ttl)})
 			if err != nil {
 				return err
 			}
 			if got := appendNSEC3Rec([]byte{0xff}, next, n, ttl); !bytes.Equal(got[1:], want) || got[0] != 0xff {
-				return fmt.Errorf("%s (%v):\n got %x\nwant %x", e.name, n.types(), got, want)
+				return fmt.Errorf("%s (%v):\n got %x\nwant %x", name, n.types(), got, want)
 			}
 		}
 		checked++
@@ -49,9 +50,10 @@ func TestAppendNSEC3Rec(t *testing.T) {
 	}
 }
 
-// each is eachKey with the hashes in base32hex, as tests compare them.
-func (c *chain) each(fn func(h, next string, e *chainEntry) error) error {
-	return c.eachKey(func(h, next hashKey, e *chainEntry) error {
-		return fn(h.String(), next.String(), e)
+// each is eachKey with the hashes in base32hex, as tests compare them,
+// and each entry's name.
+func (c *chain) each(fn func(h, next, name string) error) error {
+	return c.eachKey(func(h, next hashKey, sl *chainSlot) error {
+		return fn(h.String(), next.String(), string(c.nameOf(sl)))
 	})
 }

@@ -193,12 +193,12 @@ func TestHashKey(t *testing.T) {
 	}
 	var prev string
 	count := 0
-	err := c.each(func(h, next string, e *chainEntry) error {
+	err := c.each(func(h, next, name string) error {
 		if prev != "" && h <= prev {
 			t.Fatalf("chain out of order: %s after %s", h, prev)
 		}
-		if hashOf(e.name) != h {
-			t.Fatalf("entry %s under hash %s", e.name, h)
+		if hashOf(name) != h {
+			t.Fatalf("entry %s under hash %s", name, h)
 		}
 		prev = h
 		count++

@@ -71,9 +71,10 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 	}
 	// The NSEC3 chain: records built under the lock, signed outside it.
 	type job struct {
-		e   *chainEntry
-		rr  *dns.NSEC3
-		rec []byte
+		slot *chainSlot
+		name ref
+		rr   *dns.NSEC3
+		rec  []byte
 	}
 	var jobs []job
 	var sg *signer.Signer
@@ -81,12 +82,12 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 	sg = z.signer.Load()
 	ttl := z.negativeTTL()
 	var buf []byte
-	err := z.chain.eachKey(func(h, next hashKey, e *chainEntry) error {
+	err := z.chain.eachKey(func(h, next hashKey, sl *chainSlot) error {
 		// The record is packed straight into buf to compare it with
 		// the cached one; only records to sign are built as dns.RRs.
-		n := z.names[e.name]
+		n := z.names[string(z.chain.nameOf(sl))]
 		buf = appendNSEC3Rec(buf[:0], next, n, ttl)
-		if e.cachedSigs(sg, buf) != nil {
+		if z.chain.cachedSigs(sl, sg, buf) != nil {
 			return nil
 		}
 		rr := z.nsec3Of(h.String(), next.String(), n, ttl)
@@ -94,7 +95,7 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		jobs = append(jobs, job{e, rr, rec})
+		jobs = append(jobs, job{sl, ref(sl.name.Load()), rr, rec})
 		return nil
 	})
 	z.mu.RUnlock()
@@ -107,7 +108,8 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 		}
 		batch := jobs[i:min(i+presignBatch, len(jobs))]
 		n, err := parallel(len(batch), func(i int) (int, error) {
-			_, count, err := batch[i].e.signWire(sg, batch[i].rr, batch[i].rec)
+			j := batch[i]
+			_, count, err := z.chain.signWire(j.slot, j.name, sg, j.rr, j.rec)
 			return count, err
 		})
 		made += n
@@ -115,6 +117,7 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 			return made, err
 		}
 	}
+	z.compactChain()
 	return made, nil
 }
 

@@ -3,6 +3,7 @@ package zone
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -247,31 +248,41 @@ func (z *Zone) resignPass(ctx context.Context, pace func(int) error) (int, error
 	}
 	z.mu.RUnlock()
 	origin := z.Origin()
+	type chainJob struct {
+		slot *chainSlot
+		name ref
+		h    hashKey
+		rec  []byte
+	}
 	for i := 0; i < len(hashes); i += resignBatch {
 		if err := ctx.Err(); err != nil {
 			return count, err
 		}
-		var work []*chainEntry
+		var work []chainJob
 		z.mu.RLock()
 		sg := z.signer.Load()
 		for _, h := range hashes[i:min(i+resignBatch, len(hashes))] {
-			e := z.chain.entries[h]
-			if e == nil {
+			si, ok := z.chain.entries[h]
+			if !ok {
 				continue
 			}
-			if st := e.signed.Load(); st != nil && needsResign(sg, st.by, dns.TypeNSEC3) {
-				work = append(work, e)
+			sl := z.chain.store.slot(si)
+			if r := ref(sl.signed.Load()); r != 0 {
+				// The view is loaded after the ref (chainstore.go), and
+				// the record copied: compaction may move it once the
+				// lock is released.
+				if rec, _, by := z.chain.store.view.Load().record(r); needsResign(sg, by, dns.TypeNSEC3) {
+					work = append(work, chainJob{sl, ref(sl.name.Load()), h, slices.Clone(rec)})
+				}
 			}
 		}
 		z.mu.RUnlock()
-		for _, e := range work {
-			st := e.signed.Load()
-			rec := st.wire[:st.split]
-			rrs, err := unpackRRs(strings.ToLower(hashKeyOf(e.name).String())+"."+origin, rec)
+		for _, j := range work {
+			rrs, err := unpackRRs(strings.ToLower(j.h.String())+"."+origin, j.rec)
 			if err != nil || len(rrs) != 1 {
 				return count, errors.Join(errPacked, err)
 			}
-			_, made, err := e.signWire(sg, rrs[0], rec)
+			_, made, err := z.chain.signWire(j.slot, j.name, sg, rrs[0], j.rec)
 			if err != nil {
 				return count, err
 			}
@@ -281,6 +292,7 @@ func (z *Zone) resignPass(ctx context.Context, pace func(int) error) (int, error
 			}
 		}
 	}
+	z.compactChain()
 	return count, nil
 }
 

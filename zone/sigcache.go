@@ -89,8 +89,12 @@ func (z *Zone) saveSignatures() (int, error) {
 			}
 		}
 		for _, l := range snap.links {
-			if st := l.e.signed.Load(); st != nil && snap.sg.SameKeys(st.by, dns.TypeNSEC3) && len(l.e.name) <= 255 {
-				rec(sigRecChain, l.e.name, uint32(st.split), st.wire)
+			if l.signed == 0 {
+				continue
+			}
+			w, split, by := snap.view.wire(l.signed)
+			if name := snap.view.name(l.name); snap.sg.SameKeys(by, dns.TypeNSEC3) && len(name) <= 255 {
+				rec(sigRecChain, string(name), uint32(split), w)
 			}
 		}
 		// A bufio.Writer keeps its first error; Flush returns it.
@@ -228,9 +232,15 @@ func (z *Zone) loadSignatures() (int, error) {
 				n++
 			}
 		case sigRecChain:
-			if e := z.chain.entries[hashKeyOf(it.name)]; e != nil && e.name == it.name {
+			si, ok := z.chain.entries[hashKeyOf(it.name)]
+			if !ok || it.split > maxNSEC3Rec {
+				continue
+			}
+			if sl := z.chain.store.slot(si); string(z.chain.nameOf(sl)) == it.name {
 				// The record is compared with the current one before use.
-				e.signed.Store(&nsec3State{by: sg, wire: it.data, split: int(it.split)})
+				if err := z.chain.store.store(sl, ref(sl.name.Load()), sg, it.data[:it.split], it.data[it.split:]); err != nil {
+					return n, err
+				}
 				n++
 			}
 		}

@@ -189,11 +189,11 @@ func TestChainOrder(t *testing.T) {
 	c.add("n1.devices.test.") // already there: no duplicate
 	var got []string
 	var nexts []string
-	c.each(func(h, next string, e *chainEntry) error {
+	c.each(func(h, next, name string) error {
 		got = append(got, h)
 		nexts = append(nexts, next)
-		if hashOf(e.name) != h {
-			t.Fatalf("entry %s under hash %s", e.name, h)
+		if hashOf(name) != h {
+			t.Fatalf("entry %s under hash %s", name, h)
 		}
 		return nil
 	})

@@ -70,8 +70,10 @@ presents key.pem's public key alone (RFC 7250), as an identity made with
 dane_clientid, so --client-name is required, and the server needs a DANE-EE
 SPKI (3 1 x) record. Both ends must use the same --clientid-codepoint (0xFFDA
 unless IANA assigns one). With this engine the server is verified by --ca, the
-system roots or not at all (--insecure-skip-server-verify); --dane is not
-available, and URLs are fetched over HTTP/1.1.
+system roots, not at all (--insecure-skip-server-verify), or with --dane by
+its TLSA records exactly as above; with --dane the server may also present a
+raw public key, which only a DANE-EE SPKI (3 1 x) record authenticates. URLs
+are fetched over HTTP/1.1.
 
 ` + resolverFlagsHelp,
 		Examples: []string{
@@ -81,6 +83,7 @@ available, and URLs are fetched over HTTP/1.1.
 			"dance connect --identity ./ns1 --dane --anchors zone/anchors --resolver 127.0.0.1:5353 --server-name js1.lorawan.example.com 127.0.0.1:8443",
 			"dance connect --identity ./ns1 --dane --pkix-fallback https://js1.lorawan.example.com:8443/",
 			"dance connect --engine dance --raw-key --client-name sensor1._device.example.com --identity ./sensor1 --ca proxy-ca.pem https://127.0.0.1:8443/",
+			"dance connect --engine dance --raw-key --client-name sensor1._device.example.com --identity ./sensor1 --dane --server-name gw.example.com 127.0.0.1:8443",
 		},
 		ExitCodes: []string{
 			"0  the handshake succeeded (and, for a URL, the status is below 400)",
@@ -112,7 +115,7 @@ available, and URLs are fetched over HTTP/1.1.
 			if err := checkDANEFlags(fs, dane, pkixFallback, insecure, caFile); err != nil {
 				return err
 			}
-			if err := dc.check(fs, dane); err != nil {
+			if err := dc.check(fs); err != nil {
 				return err
 			}
 			if dc.engine == engineDance {
@@ -126,9 +129,16 @@ available, and URLs are fetched over HTTP/1.1.
 				if insecure {
 					fmt.Fprintln(env.Stderr, "dance: warning: the server's certificate is not verified")
 				}
+				var auth *daneServerAuth
+				if dane {
+					var err error
+					if auth, err = newDANEServerAuth(env, &rf, serverName, roots, args[0], pkixFallback); err != nil {
+						return err
+					}
+				}
 				ctx, cancel := context.WithTimeout(env.Context(), timeout)
 				defer cancel()
-				return connectDance(ctx, env, &dc, idDir, roots, insecure, serverName, args[0], wait)
+				return connectDance(ctx, env, &dc, idDir, roots, insecure, serverName, args[0], wait, auth)
 			}
 			cert, err := danetls.LoadIdentity(idDir)
 			if err != nil {
@@ -224,19 +234,43 @@ func (l *serverAuthLog) print(env *cli.Env) {
 
 // daneConfig makes cfg authenticate the server of target by DANE.
 func daneConfig(env *cli.Env, rf *resolverFlags, cfg *tls.Config, target string, pkixFallback bool) (*tls.Config, *serverAuthLog, error) {
-	host, port, err := targetHostPort(target)
+	d, err := newDANEServerAuth(env, rf, cfg.ServerName, cfg.RootCAs, target, pkixFallback)
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.ServerName != "" {
-		host = cfg.ServerName
+	dc, err := danetls.DANEClientConfig(cfg, d.core, d.addr, d.opts...)
+	if err != nil {
+		return nil, nil, cli.Input(err)
+	}
+	return dc, d.log, nil
+}
+
+// daneServerAuth is what both engines need to authenticate a server by
+// DANE: the verification core, the service and the options.
+type daneServerAuth struct {
+	core *verify.Core
+	addr string // host:port, host the name looked up
+	opts []danetls.ClientOption
+	log  *serverAuthLog
+}
+
+// newDANEServerAuth builds the verification core for the server of
+// target, named serverName when set; roots (nil: the system's) are those of
+// --pkix-fallback.
+func newDANEServerAuth(env *cli.Env, rf *resolverFlags, serverName string, roots *x509.CertPool, target string, pkixFallback bool) (*daneServerAuth, error) {
+	host, port, err := targetHostPort(target)
+	if err != nil {
+		return nil, err
+	}
+	if serverName != "" {
+		host = serverName
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
-		return nil, nil, cli.Usagef("--dane looks up the TLSA records of a name, and %s is an address: give the name with --server-name", host)
+		return nil, cli.Usagef("--dane looks up the TLSA records of a name, and %s is an address: give the name with --server-name", host)
 	}
 	r, err := rf.newResolver(env)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	vc := verify.Config{Resolver: r, CacheEntries: -1}
 	log := &serverAuthLog{}
@@ -244,10 +278,9 @@ func daneConfig(env *cli.Env, rf *resolverFlags, cfg *tls.Config, target string,
 	if pkixFallback {
 		// The fallback's roots also make PKIX-TA and PKIX-EE records
 		// usable: the client trusts them either way. nil: system roots.
-		roots := cfg.RootCAs
 		if roots == nil {
 			if roots, err = x509.SystemCertPool(); err != nil {
-				return nil, nil, cli.Fail(fmt.Errorf("system roots: %w", err))
+				return nil, cli.Fail(fmt.Errorf("system roots: %w", err))
 			}
 		}
 		vc.Roots = roots
@@ -255,13 +288,9 @@ func daneConfig(env *cli.Env, rf *resolverFlags, cfg *tls.Config, target string,
 	}
 	core, err := verify.New(vc)
 	if err != nil {
-		return nil, nil, cli.Fail(err)
+		return nil, cli.Fail(err)
 	}
-	dc, err := danetls.DANEClientConfig(cfg, core, net.JoinHostPort(host, port), opts...)
-	if err != nil {
-		return nil, nil, cli.Input(err)
-	}
-	return dc, log, nil
+	return &daneServerAuth{core: core, addr: net.JoinHostPort(host, port), opts: opts, log: log}, nil
 }
 
 // targetHostPort returns the host and port connect connects to.

@@ -83,7 +83,7 @@ func (d *danceConnectFlags) register(fs *flag.FlagSet) {
 
 // check refuses the dance-only flags without --engine dance, and what the
 // engine does not do.
-func (d *danceConnectFlags) check(fs *flag.FlagSet, dane bool) error {
+func (d *danceConnectFlags) check(fs *flag.FlagSet) error {
 	switch d.engine {
 	case engineCryptoTLS:
 		var set []string
@@ -98,9 +98,6 @@ func (d *danceConnectFlags) check(fs *flag.FlagSet, dane bool) error {
 		}
 		return nil
 	case engineDance:
-		if dane {
-			return cli.Usagef("--engine dance does not authenticate servers by DANE yet; use --ca or the system roots")
-		}
 		if d.rawKey && d.clientName == "" {
 			return cli.Usagef("--raw-key needs --client-name: a raw public key names no one, the name travels in dane_clientid")
 		}
@@ -143,7 +140,9 @@ func (d *danceConnectFlags) loadCredential(dir string) (tls13.Certificate, strin
 
 // connectDance is 'dance connect --engine dance': our TLS 1.3 engine,
 // claiming a name in dane_clientid when the server asks.
-func connectDance(ctx context.Context, env *cli.Env, d *danceConnectFlags, idDir string, roots *x509.CertPool, insecure bool, serverName, target string, wait time.Duration) error {
+// With auth, the server is authenticated by DANE (--dane) through the same
+// check as with crypto/tls.
+func connectDance(ctx context.Context, env *cli.Env, d *danceConnectFlags, idDir string, roots *x509.CertPool, insecure bool, serverName, target string, wait time.Duration, auth *daneServerAuth) error {
 	cert, name, err := d.loadCredential(idDir)
 	if err != nil {
 		return err
@@ -162,6 +161,15 @@ func connectDance(ctx context.Context, env *cli.Env, d *danceConnectFlags, idDir
 	if insecure {
 		cfg.VerifyPeer = func([]*x509.Certificate) error { return nil }
 	}
+	var authLog *serverAuthLog
+	if auth != nil {
+		// Only DANE authenticates a server's raw public key (3 1 x).
+		cfg.AcceptRawPublicKeys = true
+		if cfg, err = danetls.DANEClientConfigTLS13(cfg, auth.core, auth.addr, auth.opts...); err != nil {
+			return cli.Input(err)
+		}
+		authLog = auth.log
+	}
 	isURL := strings.Contains(target, "://")
 	if isURL {
 		cfg.NextProtos = []string{"http/1.1"}
@@ -177,7 +185,7 @@ func connectDance(ctx context.Context, env *cli.Env, d *danceConnectFlags, idDir
 		return handshakeFailed(env, err)
 	}
 	if isURL {
-		return danceGet(ctx, env, c, target)
+		return danceGet(ctx, env, c, target, authLog)
 	}
 	cs := c.ConnectionState()
 	said, err := serverFirstBytes(c, wait)
@@ -185,6 +193,7 @@ func connectDance(ctx context.Context, env *cli.Env, d *danceConnectFlags, idDir
 		return handshakeFailed(env, err)
 	}
 	fmt.Fprintf(env.Stdout, "handshake ok: %s\n", describeDance(&cs))
+	authLog.print(env)
 	if len(said) > 0 {
 		fmt.Fprintf(env.Stdout, "server said: %q\n", said)
 	}
@@ -192,7 +201,7 @@ func connectDance(ctx context.Context, env *cli.Env, d *danceConnectFlags, idDir
 }
 
 // danceGet sends one GET over c and prints the answer as connectURL does.
-func danceGet(ctx context.Context, env *cli.Env, c *tls13.Conn, target string) error {
+func danceGet(ctx context.Context, env *cli.Env, c *tls13.Conn, target string, auth *serverAuthLog) error {
 	u, err := url.Parse(target)
 	if err != nil {
 		return cli.Input(err)
@@ -214,6 +223,7 @@ func danceGet(ctx context.Context, env *cli.Env, c *tls13.Conn, target string) e
 	defer resp.Body.Close()
 	cs := c.ConnectionState()
 	fmt.Fprintf(env.Stdout, "%s %s\n; %s\n", resp.Proto, resp.Status, describeDance(&cs))
+	auth.print(env)
 	return printResponse(env, resp)
 }
 

@@ -105,7 +105,8 @@ func TestConnectEngineFlags(t *testing.T) {
 		{"--engine", "openssl"},
 		{"--engine", "dance", "--clientid-codepoint", "70000"},
 		{"--engine", "dance", "--clientid-codepoint", "0x10"},
-		{"--engine", "dance", "--dane"},
+		{"--engine", "dance", "--dane", "--insecure-skip-server-verify"},
+		{"--engine", "dance", "--pkix-fallback"},
 	} {
 		var out, errb strings.Builder
 		code := run(context.Background(), append([]string{"connect", "--identity", t.TempDir()}, append(args, "127.0.0.1:1")...), nil, &out, &errb)

@@ -25,6 +25,9 @@ import (
 
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/internal/connlimit"
+	"github.com/dnsbound/dance/internal/zonehealth"
+	"github.com/dnsbound/dance/proxy"
+	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/smtpauth"
 	"github.com/dnsbound/dance/verify"
 )
@@ -86,6 +89,17 @@ Accepted mail gets a Received line naming the identity and is handed to
 message (DIR/tmp, then renamed into DIR/new). A failed hand-off is a 451
 4.4.1 reply: the sender keeps the mail and retries.
 
+Before it listens, the relay checks that the zones of the allowed senders
+validate as Secure with the resolver flags below: settings that cannot
+validate them are refused with a hint on what to change; a resolver that does
+not answer is not: the relay starts, logs the outage, checks again in the
+background, and GET /healthz on the --metrics listener answers 503 with the
+reason until the zones validate (200 "ok" then).
+
+Logs (stderr): each refused sender at info with its address, claimed name and
+reason; a name (or, without a certificate, an address) refused again within a
+minute is not logged again (the next line counts those left out).
+
 Metrics on --metrics (http://ADDR/metrics): dance_smtp_sessions_total{result}
 (no_tls, authenticated, refused; a session starts at each EHLO, before
 STARTTLS and after), dance_smtp_refusals_total{reason} (no-certificate or the
@@ -93,8 +107,9 @@ verification core's reason), dance_smtp_messages_total{result} (relayed,
 failed), and the core's dance_verify_*.
 
 SIGHUP reloads --cert/--key, --allow-file (with the --allow patterns) and
---anchors, all or nothing: a reload with any bad part keeps the whole old
-configuration and logs why. Sessions already authenticated keep their
+--anchors, and checks the zones again, all or nothing: a reload with any bad
+part, or whose allowed senders' zones the settings cannot validate, keeps the
+whole old configuration and logs why. Sessions already authenticated keep their
 verdict; verdicts cached before a reload stand until they expire (at most the
 records' TTL). SIGHUP does not read --config again. SIGINT and SIGTERM stop
 the relay.
@@ -107,7 +122,7 @@ the relay.
 		ExitCodes: []string{
 			"0  stopped by a signal",
 			"1  the listener failed",
-			"2  bad usage, unreadable certificate, key or allow-list",
+			"2  bad usage, unreadable certificate, key or allow-list, or resolver settings that cannot validate the allowed senders' zones",
 		},
 		Flags: func(fs *flag.FlagSet) {
 			rf.register(fs)
@@ -126,7 +141,7 @@ the relay.
 			fs.DurationVar(&readTimeout, "read-timeout", smtpReadTimeout, "drop a client silent for this `DURATION`")
 			fs.DurationVar(&writeTimeout, "write-timeout", smtpWriteTimeout, "drop a client that does not read its replies within this `DURATION`")
 			fs.DurationVar(&verifyTimeout, "verify-timeout", smtpauth.DefaultTimeout, "give up authenticating a sender after this `DURATION` (451 4.7.0)")
-			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics")
+			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics and the health check on /healthz")
 		},
 		Run: func(env *cli.Env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 0 {
@@ -189,6 +204,23 @@ the relay.
 			res := &swapResolver{}
 			res.swap(r)
 			reg := prometheus.NewRegistry()
+			log := slog.New(slog.NewTextHandler(env.Stderr, nil))
+			// The rest of the configuration is sound: now the DNS. Zones
+			// the settings cannot validate are an error; a resolver that
+			// does not answer is for the background checks and /healthz.
+			health := &zonehealth.Health{Retry: smtpHealthRetry, MaxRetry: smtpHealthMaxRetry, Logger: log,
+				Subject: "smtp relay", Whose: "senders"}
+			defer health.Stop()
+			unreachable, err := checkSMTPZones(env.Context(), r, al)
+			if err != nil {
+				return cli.WithHint(cli.Input(err), zoneChecksHint(err.(*smtpZoneError).Checks))
+			}
+			watch := func(a *verify.AllowList, unreachable []resolver.ZoneCheck) {
+				health.Watch(func(ctx context.Context) ([]resolver.ZoneCheck, error) {
+					return checkSMTPZones(ctx, res, a)
+				}, unreachable, nil)
+			}
+			watch(al, unreachable)
 			core, err := verify.New(verify.Config{Resolver: res, Allow: al, LookupTimeout: verifyTimeout, Registerer: reg})
 			if err != nil {
 				return cli.Fail(err)
@@ -202,7 +234,6 @@ the relay.
 				Help: "Messages from authenticated senders, by result: relayed (handed on), failed (451 4.4.1 to the sender).",
 			}, []string{"result"})
 			reg.MustRegister(messages)
-			log := slog.New(slog.NewTextHandler(env.Stderr, nil))
 			rl := &relay{domain: domain, nextHop: nextHop, dir: dir, log: log, messages: messages}
 			be := &smtpauth.Backend{Verifier: core, Timeout: verifyTimeout, Log: log, Metrics: m, Authenticated: rl.session}
 			s := smtp.NewServer(be)
@@ -223,7 +254,7 @@ the relay.
 				to = filepath.Join(dir, "new")
 			}
 			if metricsAddr != "" {
-				metricsSrv, err := serveMetrics(env, metricsAddr, reg, nil, log)
+				metricsSrv, err := serveMetrics(env, metricsAddr, reg, health, log)
 				if err != nil {
 					ln.Close()
 					return cli.Fail(err)
@@ -248,8 +279,15 @@ the relay.
 					log.Error("smtp relay: trust anchors not reloaded; the old configuration stays in force", "err", err)
 					return
 				}
+				unreachable, err := checkSMTPZones(env.Context(), r, a)
+				if err != nil {
+					log.Error("smtp relay: configuration not reloaded: the resolver cannot validate the allowed senders' names; the old configuration stays in force",
+						"err", err, "hint", zoneChecksHint(err.(*smtpZoneError).Checks))
+					return
+				}
 				res.swap(r)
 				core.SetAllowList(a)
+				watch(a, unreachable)
 				log.Info("smtp relay: allow-list reloaded", "patterns", a.Len())
 				log.Info("smtp relay: trust anchors reloaded", "file", cmp.Or(rf.anchors, "(root keys only)"), "trust_ad", rf.trustAD)
 				srvCert.set(pair, log, "smtp relay")
@@ -277,6 +315,37 @@ the relay.
 			}
 		},
 	}
+}
+
+// smtpHealthRetry is the first wait before zones that did not validate
+// are checked again, doubling up to smtpHealthMaxRetry (tests shorten
+// them).
+var smtpHealthRetry, smtpHealthMaxRetry = proxy.DefaultHealthRetry, proxy.MaxHealthRetry
+
+// smtpZoneError reports the allowed senders' zones that the resolver
+// settings cannot validate: every sender in them would be refused.
+type smtpZoneError struct {
+	Checks []resolver.ZoneCheck
+}
+
+func (e *smtpZoneError) Error() string {
+	return "the resolver cannot validate the names of the allowed senders: " + zonehealth.Reasons(e.Checks)
+}
+
+// BadZones returns Checks.
+func (e *smtpZoneError) BadZones() []resolver.ZoneCheck { return e.Checks }
+
+// checkSMTPZones checks that c validates the zones of the allow-list: a
+// *smtpZoneError for those it cannot, and those it could not check for now
+// (unreachable). It is bounded by dotGateCheckTimeout, as the gate's.
+func checkSMTPZones(ctx context.Context, c proxy.ZoneChecker, a *verify.AllowList) ([]resolver.ZoneCheck, error) {
+	ctx, cancel := context.WithTimeout(ctx, dotGateCheckTimeout)
+	defer cancel()
+	unreachable, bad := zonehealth.Sort(c.CheckZones(ctx, a.ZoneNames()))
+	if len(bad) > 0 {
+		return unreachable, &smtpZoneError{Checks: bad}
+	}
+	return unreachable, nil
 }
 
 // errSMTPNoSender: the allow-list is empty.

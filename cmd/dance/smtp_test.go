@@ -41,6 +41,7 @@ type smtpFixture struct {
 	dir, srvCert, srvKey, anchors, resolver string
 	ids                                     map[string]string // name -> identity directory
 	sink                                    *smtpSink
+	h                                       *dnstest.Hierarchy
 }
 
 func newSMTPFixture(t *testing.T) *smtpFixture {
@@ -58,6 +59,7 @@ func newSMTPFixture(t *testing.T) *smtpFixture {
 		}
 	}
 	h := dnstest.Start(t, dnstest.Config{Records: records})
+	f.h = h
 	f.anchors = filepath.Join(f.dir, "anchors")
 	if err := os.WriteFile(f.anchors, []byte(h.Anchors()+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -259,6 +259,8 @@ func zoneServeCommand() *cli.Command {
 			"updates are applied. Restart to change it (the signature cache makes a restart\n" +
 			"quick), after checking that no update key wrote at the new names.\n\n" +
 			"The DNS metrics (dance_zone_dns_requests_total{outcome}, the limits' counters)\n" +
+			"and the verification cores' dance_verify_* and dance_resolver_*, labelled\n" +
+			"core=\"admin\" (--admin-allow) or core=\"xot\" (--xot-allow),\n" +
 			"are served on the admin API's /metrics, behind its credentials, and with\n" +
 			"--metrics-listen on a listener of their own without credentials (default off),\n" +
 			"with the health check at /healthz.\n\n" +

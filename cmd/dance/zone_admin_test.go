@@ -300,7 +300,7 @@ func TestZoneAdminDANE(t *testing.T) {
 	if b, a := adminDNSQueries(before), adminDNSQueries(after); b <= 0 || a != b {
 		t.Errorf("DNS queries %v before and %v after the outsider's attempt; want equal and positive", b, a)
 	}
-	if v := adminMetric(after, `dance_verify_verdicts_total{result="not-allowed"}`); v != 1 {
+	if v := adminMetric(after, `dance_verify_verdicts_total{core="admin",result="not-allowed"}`); v != 1 {
 		t.Errorf("not-allowed verdicts = %v, want 1", v)
 	}
 	// Neither a certificate nor a token: 401, counted.
@@ -333,7 +333,7 @@ func TestZoneAdminDANE(t *testing.T) {
 		t.Errorf("curl as admin1 after admin2's refusal: %d %s", code, body)
 	}
 	runSteps([]step{{"revoked admin2 refused", cat([]string{"zone", "list"}, as(admin2)), 1, "", "--admin-allow"}})
-	if v := adminMetric(metrics(), `dance_verify_verdicts_total{result="no-record"}`); v < 1 {
+	if v := adminMetric(metrics(), `dance_verify_verdicts_total{core="admin",result="no-record"}`); v < 1 {
 		t.Errorf("no-record verdicts = %v, want at least 1", v)
 	}
 	if code := stop(); code != 0 {

@@ -31,9 +31,14 @@ const xotHelp = "XoT with DANE (--xot-listen ADDR --xot-cert F --xot-key F --xot
 	"A secondary presents its identity certificate; the name it claims must be on\n" +
 	"--xot-allow (no DNS lookup otherwise), and its TLSA record, looked up with the\n" +
 	"resolver flags (default: this server itself and DIR/anchors, so --xot-allow\n" +
-	"must then name names of this zone) must validate and match. An unauthenticated\n" +
-	"secondary fails the handshake (a TLS alert; the reason is logged with\n" +
-	"component=xot-dane); a transfer the mode does not allow is REFUSED.\n" +
+	"must then name names of this zone) must validate and match. The zones of\n" +
+	"--xot-allow are checked before anything serves, as those of --admin-allow\n" +
+	"are (and again on SIGHUP): settings that cannot validate them stop the server;\n" +
+	"a resolver that does not answer makes /healthz answer 503. An unauthenticated\n" +
+	"secondary fails the handshake (the one alert handshake_failure, from dance's\n" +
+	"own TLS 1.3 engine, which serves this listener with --xot-auth dane or both;\n" +
+	"the reason is logged with component=xot-dane); a transfer the mode does not\n" +
+	"allow is REFUSED.\n" +
 	"--xot-auth dane (default) needs the identity alone, tsig a key of\n" +
 	"--transfer-key alone, both the two. --allow-transfer does not apply to this\n" +
 	"listener; it keeps governing TCP and --tls-listen. Secondaries authenticate\n" +

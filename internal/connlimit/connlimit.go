@@ -124,10 +124,27 @@ type tlsConn struct {
 func (c *tlsConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
 func (c *tlsConn) Handshake() error                     { return c.tc.Handshake() }
 
+// connectionStater is a TLS connection of another engine that reports
+// its state as crypto/tls does.
+type connectionStater interface {
+	ConnectionState() tls.ConnectionState
+}
+
+// stateConn is a conn over a connectionStater: it keeps ConnectionState.
+type stateConn struct {
+	*conn
+	cs connectionStater
+}
+
+func (c *stateConn) ConnectionState() tls.ConnectionState { return c.cs.ConnectionState() }
+
 func wrap(c net.Conn, release func()) net.Conn {
 	cc := &conn{Conn: c, release: release}
 	if tc, ok := c.(*tls.Conn); ok {
 		return &tlsConn{conn: cc, tc: tc}
+	}
+	if cs, ok := c.(connectionStater); ok {
+		return &stateConn{conn: cc, cs: cs}
 	}
 	return cc
 }

@@ -191,3 +191,58 @@ func selfSigned(t *testing.T) tls.Certificate {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// stater is a connection of another TLS engine that reports its state as
+// crypto/tls does.
+type stater struct {
+	net.Conn
+	version uint16
+}
+
+func (s stater) ConnectionState() tls.ConnectionState {
+	return tls.ConnectionState{Version: s.version}
+}
+
+// staterListener wraps each accepted connection in a stater.
+type staterListener struct{ net.Listener }
+
+func (l staterListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return stater{Conn: c, version: tls.VersionTLS13}, nil
+}
+
+// TestStateConnKeepsConnectionState: a capped connection of another TLS
+// engine (package tls13 behind the XoT listener) keeps its ConnectionState
+// too, and still gives its slot back when closed.
+func TestStateConnKeepsConnectionState(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := New(staterListener{ln}, 1, nil)
+	defer l.Close()
+	accepted := acceptAll(l)
+	d, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c := <-accepted
+	cs, ok := c.(interface{ ConnectionState() tls.ConnectionState })
+	if !ok {
+		t.Fatalf("%T lost ConnectionState", c)
+	}
+	if v := cs.ConnectionState().Version; v != tls.VersionTLS13 {
+		t.Fatalf("version %x, want TLS 1.3", v)
+	}
+	if l.Open() != 1 {
+		t.Fatalf("%d open, want 1", l.Open())
+	}
+	c.Close()
+	if l.Open() != 0 {
+		t.Fatalf("%d open after close, want 0", l.Open())
+	}
+}

@@ -140,7 +140,7 @@ func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // HandshakeError is a failed connection to the primary. verify.ReasonOf
 // gives the reason when the primary was not authenticated; a handshake the
-// primary refused ends with a TLS alert from it (bad_certificate,
+// primary refused ends with a TLS alert from it (handshake_failure,
 // certificate_required).
 type HandshakeError struct {
 	Primary string

@@ -117,9 +117,12 @@ var errNotChecked = errors.New("the zones of the admin allow-list are not checke
 
 // Health returns why the server cannot do all it was configured for, or
 // nil: today, whether the zones of the admin allow-list (DANE
-// administrators) validated at the last check. The metrics listener
+// administrators) and of the XoT allow-list (DANE-authenticated
+// secondaries) validated at their last check. The metrics listener
 // serves it as GET /healthz: 200 "ok", or 503 with the reason.
-func (s *Server) Health() error { return s.health.Err() }
+func (s *Server) Health() error {
+	return errors.Join(s.health.Err(), s.xotHealth.Err())
+}
 
 // inProcess answers the admin identities' queries with this server's DNS
 // handler, without the network: what the server's listener would answer.

@@ -210,6 +210,12 @@ type Server struct {
 	xotSelf     bool
 	xotCore     *verify.Core
 	xotTLS      *tls.Config
+	// xotNames are the zone names of the XoT allow-list (checked with
+	// resolver.CheckZones), xotUnreachable the zones New could not
+	// check, xotHealth the outcome of the last check.
+	xotNames       []string
+	xotUnreachable []resolver.ZoneCheck
+	xotHealth      zonehealth.Health
 	// adminResolver is what the DANE verification core looks up with;
 	// Reload replaces the resolver behind it.
 	adminResolver *swapResolver
@@ -250,6 +256,11 @@ func New(cfg Config) (*Server, error) {
 	s.health.Retry, s.health.MaxRetry = DefaultAdminCheckRetry, MaxAdminCheckRetry
 	if a := cfg.Admin; a != nil && a.CheckRetry > 0 {
 		s.health.Retry, s.health.MaxRetry = a.CheckRetry, max(a.CheckRetry, MaxAdminCheckRetry)
+	}
+	s.xotHealth.Logger, s.xotHealth.Subject, s.xotHealth.Whose = s.log, "XoT secondaries", "secondaries"
+	s.xotHealth.Retry, s.xotHealth.MaxRetry = DefaultAdminCheckRetry, MaxAdminCheckRetry
+	if a := cfg.Admin; a != nil && a.CheckRetry > 0 {
+		s.xotHealth.Retry, s.xotHealth.MaxRetry = a.CheckRetry, max(a.CheckRetry, MaxAdminCheckRetry)
 	}
 	// Everything opened so far is closed when a later step fails.
 	var (
@@ -333,6 +344,16 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.XoT != nil {
+		if s.xotResolver != nil {
+			if s.xotSelf {
+				// All that the check depends on is here: check now.
+				if s.xotUnreachable, err = s.checkXoTZones(context.Background(), s.xotResolver.r.Load()); err != nil {
+					return nil, err
+				}
+			} else {
+				s.xotHealth.Set(errXoTNotChecked)
+			}
+		}
 		if err := s.listenXoT(); err != nil {
 			return nil, err
 		}
@@ -349,7 +370,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-		mux.Handle("GET /healthz", &s.health)
+		mux.Handle("GET /healthz", healthHandler{s})
 		s.metrics = cfg.HTTPLimits.Server(mux)
 		s.metrics.ErrorLog = httplimit.ErrorLog(s.log, "metrics")
 	}
@@ -532,7 +553,8 @@ func (s *Server) startAdmin(allow *verify.AllowList) error {
 		}
 		s.adminResolver = &swapResolver{}
 		s.adminResolver.r.Store(r)
-		core, err := verify.New(verify.Config{Allow: allow, Resolver: s.adminResolver, Logger: s.log.With("component", "admin-dane"), Registerer: s.reg})
+		core, err := verify.New(verify.Config{Allow: allow, Resolver: s.adminResolver, Logger: s.log.With("component", "admin-dane"),
+			Registerer: coreRegisterer(s.reg, coreAdmin)})
 		if err != nil {
 			return fmt.Errorf("serve: admin identities: %w", err)
 		}
@@ -608,6 +630,7 @@ func (s *Server) Reload() ([]string, error) {
 	}
 	var xotCert *tls.Certificate
 	var xotRes *resolver.Resolver
+	var xotUnreachable []resolver.ZoneCheck
 	if x := s.cfg.XoT; x != nil {
 		if xotCert, err = loadCert("XoT", x.CertFile, x.KeyFile); err != nil {
 			return nil, s.reloadFailed(err)
@@ -615,6 +638,11 @@ func (s *Server) Reload() ([]string, error) {
 		done = append(done, "XoT certificate")
 		if s.xotResolver != nil {
 			if xotRes, err = s.xotResolverFor(); err != nil {
+				return nil, s.reloadFailed(err)
+			}
+			// Anchors that cannot validate the secondaries' zones are
+			// refused as at start; a resolver that does not answer is not.
+			if xotUnreachable, err = s.checkXoTZones(context.Background(), xotRes); err != nil {
 				return nil, s.reloadFailed(err)
 			}
 			done = append(done, "XoT trust anchors")
@@ -671,6 +699,7 @@ func (s *Server) Reload() ([]string, error) {
 	}
 	if xotRes != nil {
 		s.xotResolver.r.Store(xotRes)
+		s.xotHealth.Watch(s.recheckXoT, xotUnreachable, nil)
 	}
 	if admCert != nil {
 		s.adminCert.Store(admCert)
@@ -788,6 +817,21 @@ func (s *Server) UpdateKeys() []string {
 // embedder with a metrics endpoint of its own can gather it.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
+// The values of the "core" label of the verification cores' metrics
+// (dance_verify_*, dance_resolver_*): the admin API's DANE administrators
+// and the XoT listener's secondaries each have a core of their own, whose
+// metrics share one registry.
+const (
+	coreAdmin = "admin"
+	coreXoT   = "xot"
+)
+
+// coreRegisterer registers a verification core's metrics in reg with the
+// label core=name.
+func coreRegisterer(reg prometheus.Registerer, name string) prometheus.Registerer {
+	return prometheus.WrapRegistererWith(prometheus.Labels{"core": name}, reg)
+}
+
 // Run serves until ctx is done or a listener fails, then stops: the DNS
 // listeners first (requests in flight finish; the IXFR journal is
 // written), then the admin API and the metrics listener (each within 5
@@ -856,8 +900,28 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		})
 	}
+	if s.xotResolver != nil {
+		g.Go(func() error {
+			u := s.xotUnreachable
+			if !s.xotSelf {
+				// Now that the DNS listeners serve: the upstream may
+				// well ask this server.
+				var err error
+				if u, err = s.checkXoTZones(gctx, s.xotResolver.r.Load()); err != nil {
+					if gctx.Err() != nil {
+						return nil
+					}
+					s.log.Error("XoT secondaries: the resolver cannot validate the allow-listed names; stopping", "err", err)
+					return err
+				}
+			}
+			s.xotHealth.Watch(s.recheckXoT, u, nil)
+			return nil
+		})
+	}
 	err := g.Wait()
 	s.health.Stop()
+	s.xotHealth.Stop()
 	if err == nil {
 		s.log.Info("stopped", "zone", s.zone.Origin())
 	}
@@ -869,6 +933,7 @@ func (s *Server) Run(ctx context.Context) error {
 // does not sign again. Call it after Run returns.
 func (s *Server) Close() error {
 	s.health.Stop()
+	s.xotHealth.Stop()
 	s.ls.Close()
 	if s.adminLn != nil && !s.ran.Load() {
 		s.adminLn.Close()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/resolver"
 	"github.com/dnsbound/dance/verify"
 	"github.com/dnsbound/dance/zone/server"
@@ -90,8 +89,10 @@ func (cfg *Config) checkXoT() error {
 }
 
 // prepareXoT loads the XoT certificate and makes the verification core of
-// the secondaries and the listener's TLS configuration (s.xotTLS,
-// s.xotCore); listenXoT binds the listener once the DNS listeners are.
+// the secondaries (s.xotCore; the DANE modes are served by the tls13
+// engine, xotengine.go) or, for XoTTSIG, the listener's crypto/tls
+// configuration (s.xotTLS); listenXoT binds the listener once the DNS
+// listeners are.
 func (s *Server) prepareXoT() error {
 	x := s.cfg.XoT
 	pair, err := loadCert("XoT", x.CertFile, x.KeyFile)
@@ -106,12 +107,12 @@ func (s *Server) prepareXoT() error {
 			return s.xotCert.Load(), nil
 		},
 	}
-	tlsCfg := base
 	if x.Auth.NeedsDANE() {
 		allow, err := verify.ParseAllowList(x.Allow)
 		if err != nil {
 			return fmt.Errorf("serve: XoT allow-list: %w", err)
 		}
+		s.xotNames = allow.ZoneNames()
 		s.xotSelf = len(x.Resolver.Upstreams) == 0 && x.Resolver.Exchange == nil
 		if s.xotSelf {
 			if err := s.xotOutside(allow.Patterns()); err != nil {
@@ -124,22 +125,28 @@ func (s *Server) prepareXoT() error {
 		}
 		s.xotResolver = &swapResolver{}
 		s.xotResolver.r.Store(r)
-		// The verdicts are logged (component=xot-dane); they are not in
-		// the metrics, where the admin API's core has the verify names.
-		core, err := verify.New(verify.Config{Allow: allow, Resolver: s.xotResolver, Logger: s.log.With("component", "xot-dane")})
+		// The verdicts are logged (component=xot-dane) and counted under
+		// core="xot", beside the admin API's core="admin".
+		core, err := verify.New(verify.Config{Allow: allow, Resolver: s.xotResolver, Logger: s.log.With("component", "xot-dane"),
+			Registerer: coreRegisterer(s.reg, coreXoT)})
 		if err != nil {
 			return fmt.Errorf("serve: XoT secondaries: %w", err)
 		}
-		tlsCfg = danetls.ServerConfig(base, core)
 		s.xotCore = core
+		return nil
 	}
-	s.xotTLS = tlsCfg
+	s.xotTLS = base
 	return nil
 }
 
 func (s *Server) listenXoT() error {
 	var err error
-	if s.ls.XoT, err = server.ListenXoT(s.cfg.XoT.Listen, s.xotTLS); err != nil {
+	if s.xotCore != nil {
+		s.ls.XoT, err = s.listenXoTEngine(s.cfg.XoT.Listen)
+	} else {
+		s.ls.XoT, err = server.ListenXoT(s.cfg.XoT.Listen, s.xotTLS)
+	}
+	if err != nil {
 		return &ListenError{What: "XoT", Err: err}
 	}
 	return nil

@@ -1,12 +1,16 @@
 package serve
 
 import (
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/zone/server"
 )
 
@@ -95,5 +99,79 @@ func TestServeXoTReload(t *testing.T) {
 	}
 	if cn := servedCN(t, s.XoTAddr()); cn != "second" {
 		t.Errorf("XoT presents %q after a failed reload, want second", cn)
+	}
+}
+
+// xotRefusal connects to the XoT listener at addr presenting pair and
+// returns how the connection ended: TLS 1.3 completes the client's side of
+// the handshake before the server's refusal arrives, which the first read
+// then returns.
+func xotRefusal(t *testing.T, addr string, pair tls.Certificate) error {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{server.ALPN}, Certificates: []tls.Certificate{pair}})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, err = c.Read(make([]byte, 1))
+	if err == nil {
+		t.Fatal("the XoT listener admitted a secondary off its allow-list")
+	}
+	return err
+}
+
+// TestServeXoTMetrics: the XoT listener's verification core exports its
+// verdicts beside the admin API's core, each under its own core label, in
+// the one registry of the metrics listener; the refused secondary gets the
+// one generic handshake_failure alert.
+func TestServeXoTMetrics(t *testing.T) {
+	dir := newDir(t)
+	files := t.TempDir()
+	cert, key := writeCert(t, files, "xot")
+	s, err := New(Config{Dir: dir, Listen: "127.0.0.1:0", Admin: daneAdmin(t, dir),
+		XoT: &XoTConfig{Listen: "127.0.0.1:0", CertFile: cert, KeyFile: key, Allow: []string{"ns2." + origin}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running(t, s)
+	// A secondary whose certificate names "localhost": off the allow-list.
+	ccert, ckey := writeCert(t, files, "intruder")
+	pair, err := tls.LoadX509KeyPair(ccert, ckey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xotRefusal(t, s.XoTAddr(), pair); !strings.Contains(err.Error(), "remote error: tls: handshake failure") {
+		t.Errorf("refused secondary saw %v, want the handshake_failure alert", err)
+	}
+	verdict := func(core, result string) float64 {
+		mfs, err := s.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "dance_verify_verdicts_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				if labels["core"] == core && labels["result"] == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return -1
+	}
+	testwait.Eventually(t, 30*time.Second, func() error {
+		if v := verdict("xot", "not-allowed"); v != 1 {
+			return fmt.Errorf("dance_verify_verdicts_total{core=xot,result=not-allowed} = %v, want 1", v)
+		}
+		return nil
+	})
+	if v := verdict("admin", "not-allowed"); v != 0 {
+		t.Errorf("the admin core counted the XoT refusal: %v (-1: not exported)", v)
 	}
 }

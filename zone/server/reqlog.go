@@ -32,12 +32,12 @@ const (
 // logged within limitLogInterval; a line after held-back ones says how
 // many ("suppressed").
 func (s *Server) logRefused(kind reqLogKind, msg string, args ...any) {
-	n, ok := s.reqLogs[kind].open(s.limits.now())
+	ok, held := s.reqLogs.Allow(kind, s.limits.now())
 	if !ok {
 		return
 	}
-	if n > 1 {
-		args = append(args, "suppressed", n-1)
+	if held > 0 {
+		args = append(args, "suppressed", held)
 	}
 	s.log.Warn(msg, args...)
 }

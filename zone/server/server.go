@@ -28,6 +28,7 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dnsbound/dance/internal/logthrottle"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/internal/journal"
 	"github.com/dnsbound/dance/zone/internal/zoneaccess"
@@ -184,7 +185,7 @@ type Server struct {
 	tsigWindow time.Duration
 	replay     *replayCache
 	// reqLogs space the log lines about refused requests (reqlog.go).
-	reqLogs [numReqLogKinds]logGate
+	reqLogs *logthrottle.Throttle[reqLogKind]
 }
 
 var _ dns.Handler = (*Server)(nil)
@@ -263,6 +264,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, maxUDP: cfg.MaxUDPSize, metrics: new(metrics),
+		reqLogs:  logthrottle.New[reqLogKind](limitLogInterval, int(numReqLogKinds)),
 		changedc: make(chan struct{}, 1), cache: newRespCache(),
 		journal: journal.New(cmp.Or(cfg.JournalVersions, DefaultJournalVersions), cmp.Or(cfg.JournalRecords, DefaultJournalRecords))}
 	s.provider = keyProvider{s}

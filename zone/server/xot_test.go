@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/internal/daemon"
+	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/zone"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
@@ -226,9 +227,10 @@ func TestXoTVerifierEachTransfer(t *testing.T) {
 	if rrs, err := tlsTransfer(t, xotAddr, client, nil); err != nil || countType(rrs, dns.TypeTLSA) != 1 {
 		t.Fatalf("authenticated: %v", err)
 	}
-	if !strings.Contains(log.String(), "secondary=dns.devices.test") {
-		t.Errorf("transfer not logged with the secondary's name: %s", log.String())
-	}
+	// The transfer's line is written after its last message is sent.
+	testwait.For(t, "the transfer logged with the secondary's name", func() bool {
+		return strings.Contains(log.String(), "secondary=dns.devices.test")
+	})
 	v.ok.Store(false)
 	if rrs, err := tlsTransfer(t, xotAddr, client, nil); err == nil || len(rrs) > 0 || !strings.Contains(err.Error(), "rcode: 5") {
 		t.Fatalf("revoked: %v, %d records; want REFUSED", err, len(rrs))
@@ -236,9 +238,9 @@ func TestXoTVerifierEachTransfer(t *testing.T) {
 	if v.calls.Load() != 2 {
 		t.Errorf("verifier called %d times, want once per transfer", v.calls.Load())
 	}
-	if !strings.Contains(log.String(), `reason="identity no longer authenticated: revoked"`) {
-		t.Errorf("refusal not logged with its reason: %s", log.String())
-	}
+	testwait.For(t, "the refusal logged with its reason", func() bool {
+		return strings.Contains(log.String(), `reason="identity no longer authenticated: revoked"`)
+	})
 }
 
 type lockedLog struct {
