@@ -117,8 +117,18 @@ func TestChainCompaction(t *testing.T) {
 	// read (as queries do), and every entry is then found signed, in the
 	// old slabs or the new.
 	s.compactMu.Lock()
+	s.compactCopy(z.signedNodes)
 	z.mu.RLock()
-	s.compactCopy()
+	for name, n := range z.names {
+		if slab, _ := ref(n.sigs.Load()).parts(); slab < s.mark {
+			t.Fatalf("signatures of %s not copied", name)
+		}
+		for _, typ := range n.types() {
+			if n.cachedSigs(s, sg, typ) == nil {
+				t.Fatalf("%s lost its signatures of type %d in the copy", name, typ)
+			}
+		}
+	}
 	for _, si := range z.chain.entries {
 		sl := s.slot(si)
 		if slab, _ := ref(sl.signed.Load()).parts(); slab < s.mark {
@@ -259,7 +269,7 @@ func BenchmarkChainCompact(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s.compactMu.Lock()
-		s.compactCopy()
+		s.compactCopy(z.signedNodes)
 		t0 := time.Now()
 		z.mu.Lock()
 		s.compactFinish()
