@@ -30,12 +30,14 @@ const (
 // CBOR tags whose values this check refuses: the decoder maps them to
 // Go values (times, big integers) that do not encode back to the same
 // bytes, so the encoding of the value is not the one deterministic
-// encoding (RFC 8949 §3.4.1, §3.4.2, §3.4.3).
+// encoding (RFC 8949 §3.4.1, §3.4.2, §3.4.3); and the self-described
+// CBOR tag, which the decoder drops (RFC 8949 §3.4.6).
 const (
-	tagDateTime  = 0
-	tagEpochTime = 1
-	tagBignum    = 2
-	tagNegBignum = 3
+	tagDateTime      = 0
+	tagEpochTime     = 1
+	tagBignum        = 2
+	tagNegBignum     = 3
+	tagSelfDescribed = 55799
 )
 
 // simpleUndefined is the simple value undefined (RFC 8949 §3.3).
@@ -193,7 +195,7 @@ func (c *cborChecker) item(depth int) error {
 			return fmt.Errorf("nests deeper than %d", MaxDepth)
 		}
 		switch arg {
-		case tagDateTime, tagEpochTime, tagBignum, tagNegBignum:
+		case tagDateTime, tagEpochTime, tagBignum, tagNegBignum, tagSelfDescribed:
 			return fmt.Errorf("tag %d is not accepted in a message", arg)
 		}
 		return c.item(depth + 1)

@@ -137,6 +137,7 @@ var cborCases = []struct {
 	{"tag 1 time", []byte{0xc1, 0x1a, 0x69, 0x00, 0x00, 0x00}, false, false},
 	{"tag 2 bignum", []byte{0xc2, 0x49, 1, 0, 0, 0, 0, 0, 0, 0, 0}, false, true},
 	{"tag 2 small bignum", []byte{0xc2, 0x41, 0x01}, false, false},
+	{"tag 55799 self-described (dropped by decoders)", []byte{0x81, 0xd9, 0xd9, 0xf7, 0x30}, false, false},
 	{"false true null", []byte{0x83, 0xf4, 0xf5, 0xf6}, true, false},
 	{"undefined (decodes as null)", []byte{0xf7}, false, false},
 	{"simple value 16", []byte{0xf0}, true, false},

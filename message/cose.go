@@ -74,38 +74,29 @@ func decodeSign1(msg []byte) (*cose.Sign1Message, error) {
 	return m, nil
 }
 
-// checkSign1 verifies a decoded COSE_Sign1's signature with pub and
-// returns its payload: the part of verification that knows no DANCE.
-func checkSign1(m *cose.Sign1Message, pub crypto.PublicKey) ([]byte, error) {
-	alg, err := m.Headers.Protected.Algorithm()
-	if err != nil {
-		return nil, &Error{Reason: ReasonAlgorithm, Err: err}
-	}
-	v, err := cose.NewVerifier(alg, pub)
-	if err != nil {
-		return nil, &Error{Reason: ReasonKeyMismatch, Err: err}
-	}
-	if err := m.Verify(nil, v); err != nil {
-		return nil, &Error{Reason: ReasonBadSignature, Err: err}
-	}
-	return m.Payload, nil
-}
-
-// parseCOSE decodes a COSE_Sign1 and applies the header rules.
+// parseCOSE decodes a COSE_Sign1 and applies the header rules, in one
+// strict pass over the CBOR and one over the parameters the rules read
+// (splitCOSESign1, coseSign1.header); its check builds the Sig_structure from the
+// same octets. A countersignature is decoded (by go-cose) only when the
+// caller asks for it.
 func parseCOSE(msg []byte) (*parsed, error) {
-	m, err := decodeSign1(msg)
+	s, err := splitCOSESign1(msg)
 	if err != nil {
 		return nil, err
 	}
-	p, err := coseHeader(m.Headers)
+	p, counter, err := s.header()
 	if err != nil {
 		return nil, err
 	}
-	p.check = func(pub crypto.PublicKey) ([]byte, error) { return checkSign1(m, pub) }
-	for _, l := range coseCountersignLabels {
-		if _, ok := m.Headers.Unprotected[l]; ok {
-			p.counter = func() (*parsed, error) { return parseCountersignature(m) }
-			break
+	alg := p.alg
+	p.check = func(pub crypto.PublicKey) ([]byte, error) { return s.verify(alg, pub) }
+	if counter {
+		p.counter = func() (*parsed, error) {
+			m, err := decodeSign1(msg)
+			if err != nil {
+				return nil, err
+			}
+			return parseCountersignature(m)
 		}
 	}
 	return p, nil

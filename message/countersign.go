@@ -223,14 +223,19 @@ func (v *Verifier) VerifyCountersigned(ctx context.Context, msg []byte) (*Counte
 }
 
 // remember adds both message ids of an accepted countersigned message to
-// the replay memory.
+// the replay memory, both or neither: a countersignature whose id is
+// refused (a replay, or its signer out of room) spends nothing, so that it
+// cannot burn the id of the genuine message it rides on.
 func (v *Verifier) remember(out *Countersigned, untils [2]time.Time) (*Countersigned, error) {
-	now := v.now()
-	if err := v.replay.add(out.Signer.Signer.Name, out.Signer.ID, untils[0], now); err != nil {
-		return nil, err
-	}
-	if err := v.replay.add(out.Countersigner.Signer.Name, out.Countersigner.ID, untils[1], now); err != nil {
+	i, err := v.replay.addAll([]replayEntry{
+		{out.Signer.Signer.Name, out.Signer.ID, untils[0]},
+		{out.Countersigner.Signer.Name, out.Countersigner.ID, untils[1]},
+	}, v.now())
+	switch {
+	case err != nil && i == 1:
 		return nil, fmt.Errorf("countersignature: %w", err)
+	case err != nil:
+		return nil, err
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package message
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/dnsbound/dance/identity"
@@ -225,5 +226,49 @@ func TestCountersignInput(t *testing.T) {
 		if _, err := gateway.Countersign(msg); err == nil {
 			t.Errorf("%s: countersigned", name)
 		}
+	}
+}
+
+// sameID is a Signer.Rand that gives every message the same id (all
+// zeros), as a signer replaying its own ids would.
+type sameID struct{}
+
+func (sameID) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestCountersignReplayedIDSpendsNothing checks that a countersignature
+// refused for its own id leaves the genuine message's id unspent: another
+// identity the cloud accepts as a countersigner, countersigning a genuine
+// sensor message with an id it has used before, must not make the
+// gateway's genuine copy of that message a replay.
+func TestCountersignReplayedIDSpendsNothing(t *testing.T) {
+	for _, f := range []Format{JWSCompact, COSE} {
+		t.Run(f.String(), func(t *testing.T) {
+			w := newWorld(t)
+			sensor := w.signer(nFull, w.full, false)
+			gateway := w.signer(nDigest, w.digest, true)
+			rogue := w.signer(nEd, w.ed, false) // on the allow-list, keys of its own
+			rogue.Rand = sameID{}
+			v := w.verifier(t, Config{})
+
+			// The rogue countersigner's id is spent once, legitimately.
+			if _, err := v.VerifyCountersigned(ctx, mustCountersign(t, rogue, mustSign(t, sensor, []byte("1"), f))); err != nil {
+				t.Fatal(err)
+			}
+			genuine := mustSign(t, sensor, []byte("2"), f)
+			_, err := v.VerifyCountersigned(ctx, mustCountersign(t, rogue, genuine))
+			if !errors.Is(err, ErrReplayed) || !strings.HasPrefix(err.Error(), "countersignature: ") {
+				t.Fatalf("countersignature with a spent id: %v, want the countersignature refused as a replay", err)
+			}
+			m, err := v.VerifyCountersigned(ctx, mustCountersign(t, gateway, genuine))
+			if err != nil {
+				t.Fatalf("the gateway's genuine copy after the refused one: %v", err)
+			}
+			if m.Countersigner.Signer.Name != nDigest {
+				t.Fatalf("countersigner %s", m.Countersigner.Signer.Name)
+			}
+		})
 	}
 }

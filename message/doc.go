@@ -27,7 +27,8 @@
 //
 //  1. Decode strictly, once: size limit, strict base64url, JSON without
 //     duplicate members, deterministic CBOR, bounded nesting. The JWS
-//     signature is later checked over exactly these octets.
+//     signature, and the COSE_Sign1 signature's Sig_structure, are later
+//     built from exactly these octets; no second parser reads them.
 //  2. Header policy: the identity (x5u, kid), algorithm, times and id from
 //     the protected header only; alg none, unknown critical parameters,
 //     embedded keys and unprotected identity headers refused.

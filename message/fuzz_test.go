@@ -74,3 +74,27 @@ func checkParsed(t *testing.T, p *parsed) {
 		t.Fatalf("accepted signer %q that does not parse back: %v", p.name, err)
 	}
 }
+
+// FuzzParseCOSEAgainstLibrary holds parseCOSE's one-pass reading to the
+// decoder it replaced (go-cose's maps and coseHeader's rules): whatever
+// that one accepts, parseCOSE accepts with the same signer, algorithm,
+// times, id, sequence, chain and countersignature; and what both accept
+// they read alike. (parseCOSE may refuse more: an empty text label.)
+func FuzzParseCOSEAgainstLibrary(f *testing.F) {
+	f.Add([]byte{0xd2, 0x84, 0x40, 0xa0, 0x40, 0x40})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > DefaultMaxSize {
+			return
+		}
+		p, err := parseCOSE(data)
+		lp, _, lerr := parseCOSELibrary(data)
+		switch {
+		case lerr == nil && err != nil:
+			t.Fatalf("refused what the library decoder accepts: %v", err)
+		case lerr == nil:
+			if d := sameParsed(p, lp); d != "" {
+				t.Fatalf("the readings differ in %s", d)
+			}
+		}
+	})
+}

@@ -391,6 +391,7 @@ func (hs *clientHS) readServerFlight() error {
 	th := hs.tr.Sum()
 	cats := hs.sched.Derive(keysched.LabelClientAppTraffic, th)
 	sats := hs.sched.Derive(keysched.LabelServerAppTraffic, th)
+	c.expMaster = hs.sched.Derive(keysched.LabelExporterMaster, th)
 	if err := c.setReadSecret(sats); err != nil {
 		return err
 	}
@@ -605,8 +606,11 @@ func (hs *clientHS) sendClientCertificate() error {
 	c := hs.c
 	var chosen *Certificate
 	var scheme uint16
-	for i := range c.cfg.Certificates {
-		cert := &c.cfg.Certificates[i]
+	certs, err := hs.clientCandidates()
+	if err != nil {
+		return err
+	}
+	for _, cert := range certs {
 		// Only a credential of the type the server selected (RFC 7250
 		// §4.2; X.509 when it selected none).
 		if cert.PrivateKey == nil || cert.certType() != hs.clientCertType {

@@ -57,6 +57,18 @@ func TestClientRefusesServerFlight(t *testing.T) {
 			return (&wire.CertificateRequest{Context: []byte{1}, Extensions: []wire.Extension{wire.NewSignatureAlgorithmsExtension([]uint16{wire.SigEd25519}, false)}}).Marshal()
 		}), want: alert.IllegalParameter},
 		"no certificate asked, none sent": {clientAuth: true, want: accepted},
+		"certificate_authorities empty": {clientAuth: true, edit: onType(wire.TypeCertificateRequest, func([]byte) []byte {
+			return (&wire.CertificateRequest{Context: []byte{}, Extensions: []wire.Extension{wire.NewSignatureAlgorithmsExtension([]uint16{wire.SigEd25519}, false),
+				{Type: wire.ExtCertificateAuthorities, Data: []byte{0, 0}}}}).Marshal()
+		}), want: alert.DecodeError},
+		"certificate_authorities trailing data": {clientAuth: true, edit: onType(wire.TypeCertificateRequest, func([]byte) []byte {
+			return (&wire.CertificateRequest{Context: []byte{}, Extensions: []wire.Extension{wire.NewSignatureAlgorithmsExtension([]uint16{wire.SigEd25519}, false),
+				{Type: wire.ExtCertificateAuthorities, Data: []byte{0, 2, 0x30, 0, 0}}}}).Marshal()
+		}), want: alert.DecodeError},
+		"certificate_authorities": {clientAuth: true, edit: onType(wire.TypeCertificateRequest, func([]byte) []byte {
+			return (&wire.CertificateRequest{Context: []byte{}, Extensions: []wire.Extension{wire.NewSignatureAlgorithmsExtension([]uint16{wire.SigEd25519}, false),
+				wire.NewCertificateAuthoritiesExtension([][]byte{{0x30, 0}})}}).Marshal()
+		}), want: accepted},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -444,8 +444,10 @@ func TestServerCertTypeNegotiation(t *testing.T) {
 	}{
 		"client takes only raw keys, server has a certificate": {ourServerConfig(p), []wire.Extension{wire.NewCertTypesExtension([]uint8{wire.CertTypeRawPublicKey}, true)}, alert.UnsupportedCertificate},
 		"client takes only X.509, server has a raw key":        {rawOnly, nil, alert.HandshakeFailure},
-		"client lists X.509, server has a raw key":             {rawOnly, []wire.Extension{wire.NewCertTypesExtension([]uint8{wire.CertTypeX509}, true)}, alert.UnsupportedCertificate},
-		"empty type list": {ourServerConfig(p), []wire.Extension{{Type: wire.ExtServerCertificateType, Data: []byte{0}}}, alert.DecodeError},
+		"client lists X.509 and OpenPGP, server has a raw key": {rawOnly, []wire.Extension{wire.NewCertTypesExtension([]uint8{wire.CertTypeX509, 1}, true)}, alert.UnsupportedCertificate},
+		// RFC 7250 §4.1: a client with only the default to offer omits the extension.
+		"client lists X.509 alone": {rawOnly, []wire.Extension{wire.NewCertTypesExtension([]uint8{wire.CertTypeX509}, true)}, alert.DecodeError},
+		"empty type list":          {ourServerConfig(p), []wire.Extension{{Type: wire.ExtServerCertificateType, Data: []byte{0}}}, alert.DecodeError},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

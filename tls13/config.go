@@ -74,6 +74,22 @@ type Config struct {
 	// empty Certificate, and the server decides.
 	Certificates []Certificate
 
+	// GetCertificate, for a server, if set, picks the credential to send
+	// from what the client offered (ClientHelloInfo: server name,
+	// signature schemes, certificate_authorities); nil falls back to
+	// Certificates. An error ends the handshake with internal_error. A
+	// server with GetCertificate needs no Certificates.
+	GetCertificate func(*ClientHelloInfo) (*Certificate, error)
+
+	// GetClientCertificate, for a client, if set, replaces Certificates
+	// when the server asks for a certificate: it gets the server's
+	// CertificateRequest (signature schemes, certificate_authorities,
+	// dane_clientid) and returns the credential to send, or nil to send
+	// an empty Certificate. An error ends the handshake with
+	// internal_error. The certificate types a client offers (RFC 7250)
+	// still come from Certificates.
+	GetClientCertificate func(*CertificateRequestInfo) (*Certificate, error)
+
 	// ClientAuth is a server's policy for client certificates; the zero
 	// value asks for none.
 	ClientAuth ClientAuthType

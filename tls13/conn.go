@@ -27,8 +27,31 @@ const (
 // certificate chain is the largest message a peer sends us.
 const maxHandshakeMessage = 1 << 16
 
+// Limits on records and messages that carry no data, so that a peer cannot
+// keep us reading and decrypting without end. RFC 8446 sets none; these
+// are the bounds of widely deployed stacks, far above what a well-behaved
+// peer needs. Past a limit the connection ends with unexpected_message.
+const (
+	// maxEmptyRecords bounds consecutive records without content: empty
+	// application_data records (allowed by RFC 8446 §5.4) and the
+	// compatibility change_cipher_spec (RFC 8446 §5, one is enough).
+	maxEmptyRecords = 32
+	// maxIgnoredAlerts bounds consecutive user_canceled alerts (RFC 8446
+	// §6.1), the only alert a TLS 1.3 connection outlives.
+	maxIgnoredAlerts = 4
+	// maxKeyUpdates bounds KeyUpdates (RFC 8446 §4.6.3) received with no
+	// application data in between.
+	maxKeyUpdates = 32
+)
+
 // ErrClosed is returned by Read and Write after Close.
 var ErrClosed = errors.New("tls13: use of closed connection")
+
+// ErrTruncated is returned by Read when the peer's stream ends without
+// close_notify: the data may have been cut short by an attacker or a
+// failure (RFC 8446 §6.1). It wraps io.ErrUnexpectedEOF; a close_notify
+// ends the stream with io.EOF instead.
+var ErrTruncated = fmt.Errorf("tls13: connection closed without close_notify: %w", io.ErrUnexpectedEOF)
 
 // ErrWriteClosed is returned by Write after CloseWrite.
 var ErrWriteClosed = errors.New("tls13: write side closed")
@@ -103,6 +126,11 @@ type Conn struct {
 	appBuf    []byte // application data not yet read; points into the record layer's buffer
 	readErr   error  // sticky
 	inSec     []byte // current read traffic secret
+	// Counts against the limits above, each reset by the record or
+	// message that ends the run.
+	emptyRecords  int // empty application_data and change_cipher_spec records in a row
+	ignoredAlerts int // user_canceled alerts in a row
+	keyUpdates    int // KeyUpdates since the last application data
 
 	outMu    sync.Mutex
 	writeErr error // sticky
@@ -115,6 +143,7 @@ type Conn struct {
 	suite     *record.Suite
 	state     ConnectionState
 	resMaster []byte // resumption_master_secret, kept by a client with a session cache
+	expMaster []byte // exporter_master_secret (RFC 8446 §7.1), for ExportKeyingMaterial
 	// hsCtx is the context of the handshake in progress, for
 	// Config.VerifyConnection.
 	hsCtx context.Context
@@ -249,8 +278,23 @@ func (c *Conn) sendAlertLocked(d alert.Description) error {
 func (c *Conn) readRecord(handshaking bool) (record.ContentType, []byte, error) {
 	for {
 		typ, data, err := c.rc.ReadRecord()
+		if err == io.EOF {
+			// The stream ended at a record boundary; only
+			// close_notify (below) is a clean end.
+			return 0, nil, ErrTruncated
+		}
 		if err != nil {
 			return 0, nil, err
+		}
+		if typ == record.TypeChangeCipherSpec || len(data) == 0 {
+			if c.emptyRecords++; c.emptyRecords > maxEmptyRecords {
+				return 0, nil, alert.Errorf(alert.UnexpectedMessage, "too many empty records: more than %d in a row", maxEmptyRecords)
+			}
+		} else {
+			c.emptyRecords = 0
+		}
+		if typ != record.TypeAlert {
+			c.ignoredAlerts = 0
 		}
 		switch typ {
 		case record.TypeChangeCipherSpec:
@@ -273,6 +317,9 @@ func (c *Conn) readRecord(handshaking bool) (record.ContentType, []byte, error) 
 				// RFC 8446 §6.1: not an error alert; the
 				// close_notify that should follow ends the
 				// connection.
+				if c.ignoredAlerts++; c.ignoredAlerts > maxIgnoredAlerts {
+					return 0, nil, alert.Errorf(alert.UnexpectedMessage, "too many user_canceled alerts: more than %d in a row", maxIgnoredAlerts)
+				}
 				continue
 			}
 			// RFC 8446 §6.2: every other alert is fatal, whatever
@@ -299,6 +346,7 @@ func (c *Conn) readHandshake() ([]byte, error) {
 		typ, data, err := c.readRecord(!c.hsDone)
 		if err != nil {
 			if err == io.EOF {
+				// close_notify in the middle of the handshake.
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, err
@@ -381,6 +429,9 @@ func (c *Conn) readPostHandshake() error {
 		// No copy: the record layer keeps data until the next record
 		// is read, which happens only once appBuf is drained.
 		c.appBuf = data
+		if len(data) != 0 {
+			c.keyUpdates = 0
+		}
 		return nil
 	case record.TypeHandshake:
 		c.hsBuf = append(c.hsBuf, data...)
@@ -415,6 +466,9 @@ func (c *Conn) handlePostHandshake(msg []byte) error {
 		var m wire.KeyUpdate
 		if err := m.Unmarshal(msg); err != nil {
 			return err
+		}
+		if c.keyUpdates++; c.keyUpdates > maxKeyUpdates {
+			return alert.Errorf(alert.UnexpectedMessage, "too many KeyUpdates: more than %d without application data", maxKeyUpdates)
 		}
 		// RFC 8446 §4.6.3: the next record is protected with the
 		// sender's next traffic secret.

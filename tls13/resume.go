@@ -1,6 +1,7 @@
 package tls13
 
 import (
+	"bytes"
 	"container/list"
 	"crypto"
 	"crypto/aes"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 	"weak"
@@ -535,10 +537,76 @@ func (hs *serverHS) acceptPSK() error {
 			// authenticate afresh.
 			continue
 		}
+		if len(chain) > 0 && c.cfg.VerifyPeer == nil && c.verifyPeer(chain) != nil {
+			// The chain no longer verifies against ClientCAs as
+			// they are now (the pool changed since the ticket was
+			// issued): authenticate afresh. A VerifyPeer callback
+			// is not called again on resumption (as crypto/tls and
+			// BoringSSL by default); VerifyConnection is, and can
+			// re-check what it needs.
+			continue
+		}
 		hs.psk, hs.pskIndex = s.psk, i
 		c.state.Resumed = true
 		c.state.PeerCertificates = chain
 		return nil
+	}
+	return nil
+}
+
+// usablePSKs returns the identities of the ClientHello's pre_shared_key
+// whose tickets could resume this handshake with the suite chosen, binders
+// not yet checked: those a second ClientHello must keep.
+func (hs *serverHS) usablePSKs() [][]byte {
+	c, ch := hs.c, hs.hello
+	if ch.PreSharedKey == nil || c.cfg.SessionTicketsDisabled || !containsByte(ch.PSKModes, wire.PSKModeDHEKE) {
+		return nil
+	}
+	now := c.cfg.now()
+	var ids [][]byte
+	for _, id := range ch.PreSharedKey.Identities {
+		if _, ok := hs.openTicket(id, now); ok {
+			ids = append(ids, id.Identity)
+		}
+	}
+	return ids
+}
+
+// checkSecondPSKs checks the pre_shared_key of a second ClientHello
+// against the first's (RFC 8446 §4.1.2): the client may update ages and
+// binders and remove PSKs incompatible with the suite of our
+// HelloRetryRequest, nothing else. So it offers no identity the first did
+// not, and keeps every one we could resume with (usable): a
+// pre_shared_key dropped whole is missing_extension (RFC 8446 §6.2: an
+// extension the negotiated parameters make mandatory), any other change
+// illegal_parameter.
+func checkSecondPSKs(first, second *wire.OfferedPSKs, usable [][]byte) error {
+	var had, has [][]byte
+	if first != nil {
+		for _, id := range first.Identities {
+			had = append(had, id.Identity)
+		}
+	}
+	if second != nil {
+		for _, id := range second.Identities {
+			has = append(has, id.Identity)
+		}
+	}
+	contains := func(list [][]byte, id []byte) bool {
+		return slices.ContainsFunc(list, func(x []byte) bool { return bytes.Equal(x, id) })
+	}
+	for _, id := range has {
+		if !contains(had, id) {
+			return alert.Errorf(alert.IllegalParameter, "second ClientHello offers a PSK the first did not")
+		}
+	}
+	for _, id := range usable {
+		if !contains(has, id) {
+			if second == nil {
+				return alert.Errorf(alert.MissingExtension, "second ClientHello drops the pre_shared_key")
+			}
+			return alert.Errorf(alert.IllegalParameter, "second ClientHello drops a PSK it may use")
+		}
 	}
 	return nil
 }

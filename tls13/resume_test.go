@@ -170,27 +170,48 @@ type pskOffer struct {
 	afterPSK   bool // an extension after pre_shared_key
 	noSigAlgs  bool // no signature_algorithms (RFC 8446 §9.2 allows it with a PSK)
 	flipBinder bool
+	// For a HelloRetryRequest: supported_groups (nil: X25519 only), the
+	// group of the one key share (0: X25519), the cookie to echo, and
+	// the transcript before this ClientHello (message_hash and the
+	// HelloRetryRequest) the binders cover.
+	groups []uint16
+	share  CurveID
+	cookie []byte
+	prefix []byte
 }
 
 func (o pskOffer) marshal(t testing.TB) []byte {
 	t.Helper()
 	m := wire.ClientHello{LegacyVersion: record.LegacyVersion, SessionID: make([]byte, 32), CipherSuites: o.suites, CompressionMethods: []byte{0}}
 	rand.Read(m.Random[:])
-	k, err := newGroupKey(X25519, rand.Reader)
+	share, groups := o.share, o.groups
+	if share == 0 {
+		share = X25519
+	}
+	if groups == nil {
+		groups = []uint16{wire.GroupX25519}
+	}
+	k, err := newGroupKey(share, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Extensions = []wire.Extension{
 		wire.NewClientSupportedVersionsExtension([]uint16{wire.VersionTLS13}),
-		wire.NewSupportedGroupsExtension([]uint16{wire.GroupX25519}),
-		wire.NewClientKeyShareExtension([]wire.KeyShare{{Group: wire.GroupX25519, Data: k.share()}}),
+		wire.NewSupportedGroupsExtension(groups),
+		wire.NewClientKeyShareExtension([]wire.KeyShare{{Group: uint16(share), Data: k.share()}}),
 		wire.NewServerNameExtension(o.serverName),
+	}
+	if o.cookie != nil {
+		m.Extensions = append(m.Extensions, wire.NewCookieExtension(o.cookie))
 	}
 	if !o.noSigAlgs {
 		m.Extensions = append(m.Extensions, wire.NewSignatureAlgorithmsExtension(sigalg.Schemes(), false))
 	}
 	if o.modes != nil {
 		m.Extensions = append(m.Extensions, wire.NewPSKModesExtension(o.modes))
+	}
+	if o.ids == nil {
+		return rawRecord(record.TypeHandshake, m.Marshal())
 	}
 	h := record.SuiteByID(o.suites[0]).Hash
 	offered := &wire.OfferedPSKs{Identities: o.ids}
@@ -201,6 +222,7 @@ func (o pskOffer) marshal(t testing.TB) []byte {
 	m.PreSharedKey = offered
 	truncated, _ := m.TruncatedForBinders()
 	d := h.New()
+	d.Write(o.prefix)
 	d.Write(truncated)
 	for i, psk := range o.psks {
 		offered.Binders[i] = binderMAC(h, psk, d.Sum(nil))

@@ -50,7 +50,7 @@ type serverHS struct {
 }
 
 func (c *Conn) serverHandshake() error {
-	if len(c.cfg.Certificates) == 0 {
+	if len(c.cfg.Certificates) == 0 && c.cfg.GetCertificate == nil {
 		return errors.New("tls13: server Config without Certificates")
 	}
 	if err := c.cfg.checkRawKeyConfig(); err != nil {
@@ -211,8 +211,11 @@ func (hs *serverHS) chooseCertificate() error {
 		return slices.Contains(ch.ServerCertTypes, t)
 	}
 	common := false
-	for i := range hs.c.cfg.Certificates {
-		cert := &hs.c.cfg.Certificates[i]
+	certs, err := hs.serverCandidates()
+	if err != nil {
+		return err
+	}
+	for _, cert := range certs {
 		if cert.PrivateKey == nil || !accepts(cert.certType()) {
 			continue
 		}
@@ -298,6 +301,7 @@ func (hs *serverHS) retry(ch1 []byte) ([]byte, error) {
 	}
 	c.state.HelloRetried = true
 	first := hs.hello
+	usable := hs.usablePSKs()
 	msg, err := hs.readClientHello()
 	if err != nil {
 		return nil, err
@@ -315,6 +319,12 @@ func (hs *serverHS) retry(ch1 []byte) ([]byte, error) {
 	if !bytes.Equal(ch.SessionID, first.SessionID) || !slices.Equal(ch.CipherSuites, first.CipherSuites) ||
 		!slices.Equal(ch.SupportedGroups, first.SupportedGroups) {
 		return nil, alert.Errorf(alert.IllegalParameter, "second ClientHello changes the offer")
+	}
+	if ch.ServerName != first.ServerName || !bytes.Equal(ch.PSKModes, first.PSKModes) {
+		return nil, alert.Errorf(alert.IllegalParameter, "second ClientHello changes the offer")
+	}
+	if err := checkSecondPSKs(first.PreSharedKey, ch.PreSharedKey, usable); err != nil {
+		return nil, err
 	}
 	if ch.EarlyData {
 		return nil, alert.Errorf(alert.IllegalParameter, "early_data after HelloRetryRequest")
@@ -409,6 +419,7 @@ func (hs *serverHS) sendServerFlight() error {
 	th := hs.tr.Sum()
 	c.setWriteSecret(hs.sched.Derive(keysched.LabelServerAppTraffic, th))
 	hs.clientApp = hs.sched.Derive(keysched.LabelClientAppTraffic, th)
+	c.expMaster = hs.sched.Derive(keysched.LabelExporterMaster, th)
 	return nil
 }
 

@@ -416,7 +416,9 @@ func serverFirstBytes(c net.Conn, wait time.Duration) ([]byte, error) {
 	buf := make([]byte, 512)
 	n, err := c.Read(buf)
 	var ne net.Error
-	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) && !errors.Is(err, io.EOF) {
+	// A close without close_notify (io.ErrUnexpectedEOF from the tls13
+	// engine) is a close too.
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, err
 	}
 	return buf[:n], nil

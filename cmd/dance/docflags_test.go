@@ -26,6 +26,7 @@ var docFiles = []string{
 	"../../docs/mutual-dane.md",
 	"../../docs/message-identities.md",
 	"../../docs/ldap.md",
+	"../../docs/xot.md",
 	"../../deploy/dance-zone.service",
 	"../../deploy/dance-proxy.service",
 	"../../deploy/Dockerfile",

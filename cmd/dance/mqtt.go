@@ -12,6 +12,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/message"
@@ -133,12 +134,14 @@ func mqttLoop(ctx context.Context, c mqtt.Client, inbox <-chan []byte, count int
 }
 
 type mqttFlags struct {
-	broker string
-	count  int
+	broker  string
+	count   int
+	metrics string
 }
 
 func (f *mqttFlags) register(fs *flag.FlagSet, what string) {
 	fs.StringVar(&f.broker, "broker", mqttDefaultBroker, "MQTT broker `URL` (tcp://HOST:PORT)")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics and the health check on /healthz (default: off)")
 	if what != "" {
 		fs.IntVar(&f.count, "count", 0, "exit after `N` "+what+" (default: run until interrupted)")
 	}
@@ -152,12 +155,14 @@ func mqttSensorCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "sensor",
 		Summary: "sign readings with an identity and publish them to the gateway topic",
-		Usage:   "dance mqtt sensor --identity DIR [--broker URL] [--topic TOPIC] [--format jws|cose] [--name NAME] [--no-chain] [--lifetime DURATION] READING...|-",
+		Usage:   "dance mqtt sensor --identity DIR [--broker URL] [--topic TOPIC] [--format jws|cose] [--name NAME] [--no-chain] [--lifetime DURATION] [--metrics ADDR] READING...|-",
 		Description: `Signs each READING as a compact JWS (or, with --format cose, a COSE_Sign1) with the identity
 in DIR (as 'dance sign' does) and publishes it to --topic with QoS 1. "-" reads readings from
 stdin, one a line, until its end. The readings of one run are numbered 1, 2, ... under a
 random stream id (the "seq" header), so that receivers can tell lost ones. Prints nothing;
-each reading is published (acknowledged by the broker) before the next.`,
+each reading is published (acknowledged by the broker) before the next.
+
+` + fmt.Sprintf(mqttMetricsHelp, httpLimitsHelp),
 		Examples: []string{
 			"dance mqtt sensor --identity ./sensor1 --broker tcp://127.0.0.1:1883 21.5",
 			"sensor-poll | dance mqtt sensor --identity ./sensor1 --lifetime 1m -",
@@ -199,12 +204,22 @@ each reading is published (acknowledged by the broker) before the next.`,
 			if s.Seq, err = message.NewSequence(); err != nil {
 				return cli.Fail(err)
 			}
+			reg := prometheus.NewRegistry()
+			metrics, err := newMQTTMetrics(reg, "sensor")
+			if err != nil {
+				return cli.Fail(err)
+			}
 			ctx := env.Context()
 			c, err := mqttConnect(ctx, mf.broker, "sensor")
 			if err != nil {
 				return err
 			}
 			defer c.Disconnect(250)
+			stop, err := serveMQTTMetrics(env, mf.metrics, reg, c)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			publish := func(reading string) error {
 				msg, err := s.Sign([]byte(reading), f)
 				if err != nil {
@@ -213,6 +228,7 @@ each reading is published (acknowledged by the broker) before the next.`,
 				if err := mqttWait(ctx, c.Publish(topic, mqttQoS, false, msg)); err != nil {
 					return cli.Fail(fmt.Errorf("publishing to %s: %w", topic, err))
 				}
+				metrics.published.Inc()
 				return nil
 			}
 			if len(args) == 1 && args[0] == "-" {
@@ -243,7 +259,7 @@ each reading is published (acknowledged by the broker) before the next.`,
 
 // mqttVerifier builds the message verifier of a gateway or the cloud:
 // the allow-list of every signer it accepts, the resolver flags.
-func mqttVerifier(env *cli.Env, rf *resolverFlags, patterns []string, format string, maxAge, skew time.Duration) (*message.Verifier, error) {
+func mqttVerifier(env *cli.Env, rf *resolverFlags, patterns []string, format string, maxAge, skew time.Duration, reg prometheus.Registerer) (*message.Verifier, error) {
 	formats, err := acceptedFormats(format)
 	if err != nil {
 		return nil, err
@@ -256,7 +272,7 @@ func mqttVerifier(env *cli.Env, rf *resolverFlags, patterns []string, format str
 	if err != nil {
 		return nil, err
 	}
-	core, err := verify.New(verify.Config{Allow: al, Resolver: r})
+	core, err := verify.New(verify.Config{Allow: al, Resolver: r, Registerer: reg})
 	if err != nil {
 		return nil, cli.Fail(err)
 	}
@@ -300,7 +316,7 @@ func mqttGatewayCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "gateway",
 		Summary: "authenticate sensors' readings and forward them, countersigned, to the cloud topic",
-		Usage:   "dance mqtt gateway --identity DIR --allow PATTERN ... [--broker URL] [--in TOPIC] [--out TOPIC] [--format jws|cose] [--resolver ADDR ...] [--anchors FILE] [--count N]",
+		Usage:   "dance mqtt gateway --identity DIR --allow PATTERN ... [--broker URL] [--in TOPIC] [--out TOPIC] [--format jws|cose] [--resolver ADDR ...] [--anchors FILE] [--count N] [--metrics ADDR]",
 		Description: `Subscribes to --in; authenticates each message as 'dance verify-message' does (the sensor's
 name on the --allow list, its TLSA records looked up with DNSSEC validation, signature, time
 window, replay); adds its own signature with the identity in DIR, naming the sensor's
@@ -313,7 +329,7 @@ revoked sensor is refused once that has run out. Gaps in a sensor's numbered rea
 warned about on stderr ("never arrived"); on exit, a line counts forwarded, refused and lost
 readings.
 
-` + resolverFlagsHelp,
+` + fmt.Sprintf(mqttMetricsHelp, httpLimitsHelp) + "\n\n" + resolverFlagsHelp,
 		Examples: []string{
 			"dance mqtt gateway --identity ./gw1 --allow '*._device.example.com' --anchors anchors --resolver 127.0.0.1:5353",
 		},
@@ -346,7 +362,12 @@ readings.
 			if err != nil {
 				return err
 			}
-			v, err := mqttVerifier(env, &rf, allow, format, maxAge, skew)
+			reg := prometheus.NewRegistry()
+			metrics, err := newMQTTMetrics(reg, "gateway")
+			if err != nil {
+				return cli.Fail(err)
+			}
+			v, err := mqttVerifier(env, &rf, allow, format, maxAge, skew, reg)
 			if err != nil {
 				return err
 			}
@@ -356,30 +377,40 @@ readings.
 				return err
 			}
 			defer c.Disconnect(250)
+			stop, err := serveMQTTMetrics(env, mf.metrics, reg, c)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			inbox, err := mqttSubscribe(ctx, c, in)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stderr, "dance: gateway %s: forwarding %s to %s on %s\n", s.Name, in, out, mf.broker)
 			losses := newLossTracker(env.Stderr, "gateway")
+			losses.counter = metrics.lost
 			var forwarded, refused uint64
 			defer func() {
 				losses.flush()
 				fmt.Fprintf(env.Stderr, "dance: gateway: %d forwarded, %d refused, %d lost\n", forwarded, refused, losses.lost)
 			}()
 			return mqttLoop(ctx, c, inbox, mf.count, func(msg []byte) error {
+				metrics.received.Inc()
 				m, err := v.Verify(ctx, msg)
 				if err != nil {
 					refused++
+					metrics.refuse(err)
 					fmt.Fprintln(env.Stdout, refusal(msg, err))
 					return nil
 				}
+				metrics.verified.Inc()
 				if m.Seq != nil {
 					losses.seen(m.Signer.Name, m.Seq.Stream, m.Seq.N)
 				}
 				fwd, err := s.Countersign(msg)
 				if err != nil {
 					refused++
+					metrics.refuse(err)
 					fmt.Fprintln(env.Stdout, refusal(msg, err))
 					return nil
 				}
@@ -387,6 +418,7 @@ readings.
 					return cli.Fail(fmt.Errorf("publishing to %s: %w", out, err))
 				}
 				forwarded++
+				metrics.forwarded.Inc()
 				fmt.Fprintf(env.Stdout, "forwarded: %s %s\n", m.Signer.Name, printable(m.Payload))
 				return nil
 			})
@@ -432,7 +464,7 @@ func mqttCloudCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "cloud",
 		Summary: "authenticate countersigned readings: the sensor and the gateway, each by its own name",
-		Usage:   "dance mqtt cloud --allow PATTERN ... --gateway PATTERN ... [--broker URL] [--topic TOPIC] [--format jws|cose] [--resolver ADDR ...] [--anchors FILE] [--count N] [--json]",
+		Usage:   "dance mqtt cloud --allow PATTERN ... --gateway PATTERN ... [--broker URL] [--topic TOPIC] [--format jws|cose] [--resolver ADDR ...] [--anchors FILE] [--count N] [--json] [--metrics ADDR]",
 		Description: `Subscribes to --topic and authenticates each countersigned reading: the sensor's signature
 (its name on the --allow list) and the gateway's (its name on the --gateway list, its
 signature naming the sensor's), each by the TLSA records of its own name, independent of the
@@ -443,7 +475,7 @@ countersigned message); --json prints a JSON object per line instead. Gaps in a 
 numbered readings, wherever they were lost, are warned about on stderr ("never arrived"); on
 exit, a line counts authenticated, refused and lost readings.
 
-` + resolverFlagsHelp,
+` + fmt.Sprintf(mqttMetricsHelp, httpLimitsHelp) + "\n\n" + resolverFlagsHelp,
 		Examples: []string{
 			"dance mqtt cloud --allow '*._device.example.com' --gateway gw1._device.example.com --anchors anchors --json",
 		},
@@ -475,7 +507,12 @@ exit, a line counts authenticated, refused and lost readings.
 			if err != nil {
 				return cli.Input(err)
 			}
-			v, err := mqttVerifier(env, &rf, append(append([]string{}, allow...), gateways...), format, maxAge, skew)
+			reg := prometheus.NewRegistry()
+			metrics, err := newMQTTMetrics(reg, "cloud")
+			if err != nil {
+				return cli.Fail(err)
+			}
+			v, err := mqttVerifier(env, &rf, append(append([]string{}, allow...), gateways...), format, maxAge, skew, reg)
 			if err != nil {
 				return err
 			}
@@ -485,6 +522,11 @@ exit, a line counts authenticated, refused and lost readings.
 				return err
 			}
 			defer c.Disconnect(250)
+			stop, err := serveMQTTMetrics(env, mf.metrics, reg, c)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			inbox, err := mqttSubscribe(ctx, c, topic)
 			if err != nil {
 				return err
@@ -492,12 +534,14 @@ exit, a line counts authenticated, refused and lost readings.
 			fmt.Fprintf(env.Stderr, "dance: cloud: reading %s on %s\n", topic, mf.broker)
 			enc := json.NewEncoder(env.Stdout)
 			losses := newLossTracker(env.Stderr, "cloud")
+			losses.counter = metrics.lost
 			var authenticated, refused uint64
 			defer func() {
 				losses.flush()
 				fmt.Fprintf(env.Stderr, "dance: cloud: %d authenticated, %d refused, %d lost\n", authenticated, refused, losses.lost)
 			}()
 			return mqttLoop(ctx, c, inbox, mf.count, func(msg []byte) error {
+				metrics.received.Inc()
 				m, err := v.VerifyCountersigned(ctx, msg)
 				if err == nil {
 					// The one allow-list let both through; each must be
@@ -514,8 +558,10 @@ exit, a line counts authenticated, refused and lost readings.
 				}
 				if err != nil {
 					refused++
+					metrics.refuse(err)
 				} else {
 					authenticated++
+					metrics.verified.Inc()
 					if m.Signer.Seq != nil {
 						losses.seen(m.Signer.Signer.Name, m.Signer.Seq.Stream, m.Signer.Seq.N)
 					}

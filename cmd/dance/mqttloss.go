@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // mqttReorder is how far behind the highest number of its stream a
@@ -32,6 +34,8 @@ type lossTracker struct {
 	streams map[string]*lossStream
 	lost    uint64 // in all
 	tick    uint64 // counts calls to seen, for lossStream.last
+	// counter, when not nil, counts lost readings too (--metrics).
+	counter prometheus.Counter
 }
 
 type lossStream struct {
@@ -138,6 +142,9 @@ func (l *lossTracker) reportEach(s *lossStream, ns []uint64) {
 func (l *lossTracker) report(s *lossStream, from, to uint64) {
 	n := to - from + 1
 	l.lost += n
+	if l.counter != nil {
+		l.counter.Add(float64(n))
+	}
 	what := fmt.Sprintf("reading %d", from)
 	if n > 1 {
 		what = fmt.Sprintf("%d readings (%d to %d)", n, from, to)

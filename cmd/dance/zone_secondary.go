@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/cli"
 	"github.com/dnsbound/dance/verify"
@@ -24,6 +26,7 @@ func zoneSecondaryCommand() *cli.Command {
 		zoneName, primary, connect string
 		idDir, out, tsigFile       string
 		notifyListen, logLevel     string
+		metricsAddr, onExpire      string
 		once                       bool
 		timeout                    time.Duration
 		rf                         resolverFlags
@@ -31,7 +34,7 @@ func zoneSecondaryCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "secondary",
 		Summary: "keep a copy of a zone, transferred over TLS with both ends authenticated by DANE",
-		Usage:   "dance zone secondary --zone ZONE --primary HOST[:PORT] --identity DIR --out FILE [--connect ADDR] [--tsig FILE] [--notify-listen ADDR] [--once] [resolver flags]",
+		Usage:   "dance zone secondary --zone ZONE --primary HOST[:PORT] --identity DIR --out FILE [--connect ADDR] [--tsig FILE] [--notify-listen ADDR] [--on-expire keep|remove] [--metrics ADDR] [--once] [resolver flags]",
 		Description: "Transfers ZONE from its primary over XoT (zone transfers over TLS 1.3, RFC 9103)\n" +
 			"and keeps it in FILE, in zone-file format. Both ends are authenticated by DNS:\n\n" +
 			"  - this secondary presents its identity (--identity DIR: DIR/cert.pem and\n" +
@@ -59,6 +62,26 @@ func zoneSecondaryCommand() *cli.Command {
 			"authenticated primary). Failures are logged and retried. The zone's DNSSEC\n" +
 			"signatures are not checked: check FILE with kzonecheck or ldns-verify-zone,\n" +
 			"and serve it with any authoritative server (NSD, Knot, BIND).\n\n" +
+			"Expiry (RFC 1035 §3.3.13, RFC 1034 §4.3.5): when the SOA expire time passes without a\n" +
+			"successful refresh (a transfer, or a check that found the serial current;\n" +
+			"counted from the command's start for a copy already in FILE), the copy is\n" +
+			"expired: an error is logged once, with the last success and the last error,\n" +
+			"/healthz on --metrics answers 503 with the reason, and dance_secondary_expired\n" +
+			"is 1. --on-expire says what happens to FILE:\n\n" +
+			"  keep    (default) FILE stays: the server loading it goes on answering with\n" +
+			"          data its primary may have changed or withdrawn (a revoked TLSA\n" +
+			"          record still served), but the zone stays up while the primary is\n" +
+			"          away longer than the expire time.\n" +
+			"  remove  FILE is deleted (one unlink: a reader sees the file or no file), so\n" +
+			"          the server loading it has no stale data to load: the zone stops\n" +
+			"          answering until the primary is back, provided the server drops a\n" +
+			"          zone whose file is gone rather than keeping it in memory (check\n" +
+			"          yours; docs/xot.md).\n\n" +
+			"The next successful refresh clears the state and writes FILE again.\n\n" +
+			"Metrics on --metrics (http://ADDR/metrics, off by default):\n" +
+			"dance_secondary_expired{zone}, dance_secondary_last_success_timestamp_seconds{zone},\n" +
+			"and the verification core's dance_verify_* metrics; GET /healthz answers 200\n" +
+			"\"ok\", or 503 with the reason while the copy is expired.\n\n" +
 			resolverFlagsHelp,
 		Examples: []string{
 			"dance zone secondary --zone ids.example.com --primary ns1.example.com --identity ./ns2 --out /var/lib/nsd/ids.example.com.zone --notify-listen 127.0.0.1:5300",
@@ -75,6 +98,8 @@ func zoneSecondaryCommand() *cli.Command {
 			fs.StringVar(&notifyListen, "notify-listen", "", "UDP `ADDR`ess where NOTIFY messages for the zone trigger a refresh")
 			fs.BoolVar(&once, "once", false, "transfer once and exit")
 			fs.DurationVar(&timeout, "timeout", secondary.DefaultTimeout, "give up a transfer after `DURATION`")
+			fs.StringVar(&onExpire, "on-expire", string(secondary.ExpireKeep), "what to do with FILE when the SOA expire time passes without a successful refresh: keep (serve stale data) or remove (stop serving it)")
+			fs.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics and the health check on /healthz (off by default)")
 			fs.StringVar(&logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
 			rf.register(fs)
 		},
@@ -92,6 +117,13 @@ func zoneSecondaryCommand() *cli.Command {
 			}
 			if once && notifyListen != "" {
 				return cli.Usagef("--notify-listen has no use with --once")
+			}
+			if once && metricsAddr != "" {
+				return cli.Usagef("--metrics has no use with --once")
+			}
+			policy, err := secondary.ParseExpirePolicy(onExpire)
+			if err != nil {
+				return cli.Usagef("--on-expire %q: want keep or remove", onExpire)
 			}
 			host, port, err := net.SplitHostPort(primary)
 			if err != nil {
@@ -127,13 +159,15 @@ func zoneSecondaryCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			core, err := verify.New(verify.Config{Resolver: r})
+			reg := prometheus.NewRegistry()
+			core, err := verify.New(verify.Config{Resolver: r, Registerer: reg})
 			if err != nil {
 				return cli.Fail(err)
 			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl}))
 			sec, err := secondary.New(secondary.Config{Zone: zoneName, Primary: primary, Addr: connect, Identity: cert,
-				Verifier: core, TSIG: key, File: out, NotifyListen: notifyListen, Timeout: timeout, Logger: log})
+				Verifier: core, TSIG: key, File: out, NotifyListen: notifyListen, Timeout: timeout, Logger: log,
+				OnExpire: policy, Registerer: reg})
 			if err != nil {
 				var fe *secondary.FileError
 				if errors.As(err, &fe) {
@@ -153,7 +187,14 @@ func zoneSecondaryCommand() *cli.Command {
 				}
 				return nil
 			}
-			fmt.Fprintf(env.Stdout, "secondary for %s from %s, kept in %s\n", zoneName, primary, out)
+			if metricsAddr != "" {
+				metricsSrv, err := serveMetrics(env, metricsAddr, reg, sec.Health(), log)
+				if err != nil {
+					return cli.Fail(err)
+				}
+				defer metricsSrv.Close()
+			}
+			fmt.Fprintf(env.Stdout, "secondary for %s from %s, kept in %s (on expire: %s)\n", zoneName, primary, out, policy)
 			if err := sec.Run(env.Context()); err != nil {
 				return cli.Fail(err)
 			}

@@ -269,6 +269,8 @@ func TestZoneXoTUsage(t *testing.T) {
 		{"secondary: missing flags", []string{"zone", "secondary", "--zone", "devices.test"}, 2, `^$`, "are required"},
 		{"secondary: primary as an address", sec("--primary", "127.0.0.1:853"), 2, `^$`, "give the primary's name"},
 		{"secondary: notify with once", sec("--primary", "ns1.devices.test", "--once", "--notify-listen", "127.0.0.1:0"), 2, `^$`, "no use with --once"},
+		{"secondary: metrics with once", sec("--primary", "ns1.devices.test", "--once", "--metrics", "127.0.0.1:0"), 2, `^$`, "--metrics has no use with --once"},
+		{"secondary: unknown expire policy", sec("--primary", "ns1.devices.test", "--on-expire", "delete"), 2, `^$`, "want keep or remove"},
 	})
 }
 

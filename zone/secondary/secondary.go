@@ -19,6 +19,14 @@
 // atomically (a new file renamed over the old), so a reader never sees a
 // half-written zone and a failed transfer leaves the copy as it was.
 //
+// Run also keeps the SOA expire timer (RFC 1035 §3.3.13, RFC 1034
+// §4.3.5): when EXPIRE seconds pass without a successful refresh (a
+// transfer, or a check that found the serial current), the copy is
+// expired: logged once, reported by
+// Status, Health (503) and the dance_secondary_expired gauge, and with
+// OnExpire ExpireRemove the file is deleted. The next successful refresh
+// clears the state and writes the file again.
+//
 // # Security considerations
 //
 // The primary is authenticated by DANE only: no TLSA record that matches,
@@ -46,6 +54,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/internal/atomicfile"
@@ -97,6 +106,11 @@ type Config struct {
 	Timeout time.Duration
 	// Logger receives a line per transfer and per failure; nil discards.
 	Logger *slog.Logger
+	// OnExpire is what to do with File when the copy expires; "" is
+	// ExpireKeep.
+	OnExpire ExpirePolicy
+	// Registerer, when not nil, receives the dance_secondary_* gauges.
+	Registerer prometheus.Registerer
 }
 
 // Kinds of refresh results.
@@ -178,6 +192,10 @@ type Secondary struct {
 	soa     *dns.SOA // nil: no copy yet
 
 	notifyc chan struct{}
+	st      state
+	metrics *metrics
+	// xfer makes one transfer: transfer, or a test's primary.
+	xfer func(context.Context) ([]dns.RR, error)
 }
 
 // New checks cfg, makes the TLS configuration and reads the copy in
@@ -204,6 +222,11 @@ func New(cfg Config) (*Secondary, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	pol, err := ParseExpirePolicy(string(cfg.OnExpire))
+	if err != nil {
+		return nil, err
+	}
+	cfg.OnExpire = pol
 	base := danetls.ClientConfig(&tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{server.ALPN}}, cfg.Identity)
 	tc, err := danetls.DANEClientConfig(base, cfg.Verifier, cfg.Primary)
 	if err != nil {
@@ -214,7 +237,12 @@ func New(cfg Config) (*Secondary, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	s.xfer = s.transfer
 	if err := s.load(); err != nil {
+		return nil, err
+	}
+	s.setCopy()
+	if s.metrics, err = newMetrics(cfg.Registerer, s.origin); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -281,7 +309,22 @@ func (s *Secondary) Refresh(ctx context.Context) (Result, error) {
 	defer s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	rrs, err := s.transfer(ctx)
+	res, err := s.refresh(ctx)
+	if err := s.refreshed(time.Now(), err); err != nil {
+		return Result{}, err
+	}
+	lvl := slog.LevelInfo
+	if res.Kind == KindCurrent {
+		lvl = slog.LevelDebug
+	}
+	s.log.Log(ctx, lvl, "zone refreshed", "zone", s.origin, "primary", s.cfg.Primary, "serial", res.Serial, "form", res.Kind, "records", res.Records)
+	return res, nil
+}
+
+// refresh is Refresh's transfer, applied and written; the caller holds
+// s.mu.
+func (s *Secondary) refresh(ctx context.Context) (Result, error) {
+	rrs, err := s.xfer(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -289,16 +332,12 @@ func (s *Secondary) Refresh(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	s.setCopy()
 	if res.Changed {
 		if err := s.write(); err != nil {
 			return Result{}, err
 		}
 	}
-	lvl := slog.LevelInfo
-	if res.Kind == KindCurrent {
-		lvl = slog.LevelDebug
-	}
-	s.log.Log(ctx, lvl, "zone refreshed", "zone", s.origin, "primary", s.cfg.Primary, "serial", res.Serial, "form", res.Kind, "records", res.Records)
 	return res, nil
 }
 
@@ -535,19 +574,15 @@ func (s *Secondary) Run(ctx context.Context) error {
 		}()
 	}
 	var lastNotify time.Time
+	s.startClock(time.Now())
 	for {
-		wait := s.timer(s.refreshOnce(ctx))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case err := <-notifyErr:
-			t.Stop()
-			return fmt.Errorf("secondary: NOTIFY listener: %w", err)
-		case <-t.C:
-		case <-s.notifyc:
-			t.Stop()
+		ok := s.refreshOnce(ctx)
+		s.checkExpiry(time.Now())
+		notified, err := s.wait(ctx, s.timer(ok), notifyErr)
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		if notified {
 			if d := time.Until(lastNotify.Add(NotifyMinInterval)); d > 0 {
 				select {
 				case <-ctx.Done():
@@ -556,6 +591,42 @@ func (s *Secondary) Run(ctx context.Context) error {
 				}
 			}
 			lastNotify = time.Now()
+		}
+	}
+}
+
+// wait waits d, or for a NOTIFY (notified), ctx or the NOTIFY listener's
+// failure, marking the copy expired if its time comes meanwhile.
+func (s *Secondary) wait(ctx context.Context, d time.Duration, notifyErr chan error) (notified bool, err error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		var expC <-chan time.Time
+		var et *time.Timer
+		if left, ok := s.untilExpiry(time.Now()); ok {
+			et = time.NewTimer(max(left, 0))
+			expC = et.C
+		}
+		stop := func() {
+			if et != nil {
+				et.Stop()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			stop()
+			return false, nil
+		case err := <-notifyErr:
+			stop()
+			return false, fmt.Errorf("secondary: NOTIFY listener: %w", err)
+		case <-t.C:
+			stop()
+			return false, nil
+		case <-s.notifyc:
+			stop()
+			return true, nil
+		case <-expC:
+			s.checkExpiry(time.Now())
 		}
 	}
 }
@@ -584,6 +655,11 @@ func (s *Secondary) timer(ok bool) time.Duration {
 			d = time.Duration(soa.Retry) * time.Second
 		}
 	}
+	return clampRefresh(d)
+}
+
+// clampRefresh clamps a refresh or retry timer to MinRefresh..MaxRefresh.
+func clampRefresh(d time.Duration) time.Duration {
 	return min(max(d, MinRefresh), MaxRefresh)
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -47,7 +48,25 @@ type options struct {
 	expectHRR        bool
 	expectNoHRR      bool
 	expectPeerCert   string
-	expectPeerSig    int // -expect-peer-signature-algorithm
+	expectPeerSig    int    // -expect-peer-signature-algorithm
+	expectCAList     string // -expect-client-ca-list: hex DER names, comma-separated
+
+	// RFC 7250 certificate types (0 X.509, 2 RawPublicKey).
+	acceptedPeerTypes  []int  // -accepted-peer-cert-types, in order
+	availableTypes     []int  // -available-client-cert-types, in order
+	expectPeerCertType int    // -expect-peer-certificate-type
+	expectPeerRPK      []byte // -expect-peer-rpk-sha256
+
+	// expectSelectedCred is -expect-selected-credential: the index of
+	// the credential we signed with among the -new-*-credential ones, -1
+	// for the legacy one; nil: not checked. selectedCred is the one
+	// signed with in this connection (-1: legacy or none).
+	expectSelectedCred *int
+
+	exportLength  int    // -export-keying-material: octets to export and write
+	exportLabel   string // -export-label
+	exportContext string // -export-context
+	selectedCred  int
 
 	advertiseALPN []string
 	selectALPN    string
@@ -70,6 +89,8 @@ type options struct {
 // credential is one certificate chain and key, from PEM files.
 type credential struct {
 	certFile, keyFile string
+	rpk               bool // -new-rpk-credential: a raw public key (RFC 7250), key only
+	legacy            bool // set by -cert-file/-key-file before any -new-*-credential
 }
 
 // flagSpec says whether a flag takes a value and how it is applied. A nil
@@ -108,9 +129,29 @@ var flags = map[string]flagSpec{
 	"-is-handshaker-supported": boolFlag(func(o *options) { o.handshakerAsk = true }),
 
 	"-new-x509-credential": boolFlag(func(o *options) { o.certs = append(o.certs, credential{}) }),
-	"-cert-file":           strFlag(func(o *options, v string) { o.lastCred().certFile = v }),
-	"-key-file":            strFlag(func(o *options, v string) { o.lastCred().keyFile = v }),
-	"-trust-cert":          strFlag(func(o *options, v string) { o.trust = v }),
+	"-new-rpk-credential":  boolFlag(func(o *options) { o.certs = append(o.certs, credential{rpk: true}) }),
+	"-accepted-peer-cert-types": intFlag(func(o *options, v int) error {
+		o.acceptedPeerTypes = append(o.acceptedPeerTypes, v)
+		return nil
+	}),
+	"-available-client-cert-types": intFlag(func(o *options, v int) error {
+		o.availableTypes = append(o.availableTypes, v)
+		return nil
+	}),
+	"-export-keying-material": intFlag(func(o *options, v int) error { o.exportLength = v; return nil }),
+	"-export-label":           strFlag(func(o *options, v string) { o.exportLabel = v }),
+	"-export-context":         strFlag(func(o *options, v string) { o.exportContext = v }),
+	// RFC 8446 §7.5: in TLS 1.3 no context and an empty one are the same.
+	"-use-export-context":           {},
+	"-expect-selected-credential":   intFlag(func(o *options, v int) error { o.expectSelectedCred = &v; return nil }),
+	"-expect-peer-certificate-type": intFlag(func(o *options, v int) error { o.expectPeerCertType = v; return nil }),
+	"-expect-peer-rpk-sha256": {param: true, set: func(o *options, v string) (err error) {
+		o.expectPeerRPK, err = base64.StdEncoding.DecodeString(v)
+		return err
+	}},
+	"-cert-file":  strFlag(func(o *options, v string) { o.lastCred().certFile = v }),
+	"-key-file":   strFlag(func(o *options, v string) { o.lastCred().keyFile = v }),
+	"-trust-cert": strFlag(func(o *options, v string) { o.trust = v }),
 	"-curves": intFlag(func(o *options, v int) error {
 		if v < 0 || v > 0xffff {
 			return fmt.Errorf("bad group %d", v)
@@ -155,6 +196,7 @@ var flags = map[string]flagSpec{
 	"-expect-hrr":                      boolFlag(func(o *options) { o.expectHRR = true }),
 	"-expect-no-hrr":                   boolFlag(func(o *options) { o.expectNoHRR = true }),
 	"-expect-peer-cert-file":           strFlag(func(o *options, v string) { o.expectPeerCert = v }),
+	"-expect-client-ca-list":           strFlag(func(o *options, v string) { o.expectCAList = v }),
 
 	"-advertise-alpn": {param: true, set: func(o *options, v string) error {
 		protos, err := parseALPNList(v)
@@ -191,7 +233,7 @@ var flags = map[string]flagSpec{
 
 func (o *options) lastCred() *credential {
 	if len(o.certs) == 0 {
-		o.certs = append(o.certs, credential{})
+		o.certs = append(o.certs, credential{legacy: true})
 	}
 	return &o.certs[len(o.certs)-1]
 }

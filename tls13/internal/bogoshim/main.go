@@ -24,9 +24,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -123,14 +126,40 @@ func connectAll(initial, resumed *options) error {
 // config builds the engine's Config from the flags.
 func (o *options) config() (*tls13.Config, error) {
 	cfg := &tls13.Config{ServerName: o.hostName}
-	for _, cr := range o.certs {
-		if cr.certFile == "" || cr.keyFile == "" {
+	// As BoringSSL: the -new-*-credential ones in order, then the legacy
+	// one (-cert-file/-key-file before any -new-*-credential). Each key
+	// records its use, for -expect-selected-credential.
+	var ordered []credential
+	var indexes []int
+	for i, cr := range o.certs {
+		if !cr.legacy {
+			ordered = append(ordered, cr)
+			indexes = append(indexes, i-boolInt(o.certs[0].legacy))
+		}
+	}
+	if len(o.certs) > 0 && o.certs[0].legacy {
+		ordered = append(ordered, o.certs[0])
+		indexes = append(indexes, -1)
+	}
+	for i, cr := range ordered {
+		var c tls13.Certificate
+		switch {
+		case cr.rpk && cr.keyFile != "" && cr.certFile == "":
+			key, err := loadKey(cr.keyFile)
+			if err != nil {
+				return nil, err
+			}
+			// A Certificate without a chain is a raw public key.
+			c = tls13.Certificate{PrivateKey: key}
+		case cr.certFile == "" || cr.keyFile == "" || cr.rpk:
 			return nil, fmt.Errorf("%w: credential without both -cert-file and -key-file", errUnimplemented)
+		default:
+			var err error
+			if c, err = loadCredential(cr); err != nil {
+				return nil, err
+			}
 		}
-		c, err := loadCredential(cr)
-		if err != nil {
-			return nil, err
-		}
+		c.PrivateKey = &recordingSigner{Signer: c.PrivateKey, index: indexes[i], used: &o.selectedCred}
 		cfg.Certificates = append(cfg.Certificates, c)
 	}
 	var roots *x509.CertPool
@@ -177,25 +206,127 @@ func (o *options) config() (*tls13.Config, error) {
 		}
 	} else {
 		cfg.NextProtos = o.advertiseALPN
+		if o.expectCAList != "" {
+			// The server's certificate_authorities, as the runner
+			// lists them (hex DER, comma-separated), reach the
+			// callback; the credential is the first, as without it.
+			certs := cfg.Certificates
+			cfg.GetClientCertificate = func(info *tls13.CertificateRequestInfo) (*tls13.Certificate, error) {
+				var got []string
+				for _, n := range info.CertificateAuthorities {
+					got = append(got, hex.EncodeToString(n))
+				}
+				if strings.Join(got, ",") != o.expectCAList {
+					return nil, fmt.Errorf("certificate_authorities %q, want %q", strings.Join(got, ","), o.expectCAList)
+				}
+				if len(certs) == 0 {
+					return nil, nil
+				}
+				return &certs[0], nil
+			}
+		}
 	}
 	for _, g := range o.curves {
 		cfg.CurvePreferences = append(cfg.CurvePreferences, tls13.CurveID(g))
 	}
+	if err := o.certTypes(cfg); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
+
+// certTypes applies the RFC 7250 flags. The engine accepts from the peer
+// either X.509 only or [RawPublicKey, X.509] (Config.AcceptRawPublicKeys),
+// and a client offers the types of its Certificates in their order; other
+// lists are unimplemented. A raw key is authenticated in VerifyConnection,
+// refused with -verify-fail.
+func (o *options) certTypes(cfg *tls13.Config) error {
+	switch {
+	case len(o.acceptedPeerTypes) == 0, slices.Equal(o.acceptedPeerTypes, []int{certTypeX509}):
+	case slices.Equal(o.acceptedPeerTypes, []int{certTypeRPK, certTypeX509}):
+		cfg.AcceptRawPublicKeys = true
+	default:
+		return fmt.Errorf("%w: -accepted-peer-cert-types %v", errUnimplemented, o.acceptedPeerTypes)
+	}
+	if o.availableTypes != nil {
+		var own []int
+		for _, c := range cfg.Certificates {
+			t := certTypeX509
+			if len(c.Chain) == 0 {
+				t = certTypeRPK
+			}
+			if !slices.Contains(own, t) {
+				own = append(own, t)
+			}
+		}
+		if !slices.Equal(own, o.availableTypes) {
+			return fmt.Errorf("%w: -available-client-cert-types %v for credentials of types %v", errUnimplemented, o.availableTypes, own)
+		}
+	}
+	if cfg.AcceptRawPublicKeys {
+		cfg.VerifyConnection = func(_ context.Context, st tls13.ConnectionState) error {
+			if st.PeerRawPublicKey != nil && o.verifyFail {
+				o.verifyErr = errors.New("raw public key refused by -verify-fail")
+				if o.verifyPeer || !o.server {
+					return o.verifyErr
+				}
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// recordingSigner notes in *used which credential signed.
+type recordingSigner struct {
+	crypto.Signer
+	index int
+	used  *int
+}
+
+func (r *recordingSigner) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	*r.used = r.index
+	return r.Signer.Sign(rnd, digest, opts)
+}
+
+// RFC 7250 certificate types.
+const (
+	certTypeX509 = 0
+	certTypeRPK  = 2
+)
 
 func loadCredential(cr credential) (tls13.Certificate, error) {
 	certs, err := readCerts(cr.certFile)
 	if err != nil {
 		return tls13.Certificate{}, err
 	}
-	b, err := os.ReadFile(cr.keyFile)
+	signer, err := loadKey(cr.keyFile)
 	if err != nil {
 		return tls13.Certificate{}, err
 	}
+	c := tls13.Certificate{PrivateKey: signer}
+	for _, x := range certs {
+		c.Chain = append(c.Chain, x.Raw)
+	}
+	return c, nil
+}
+
+// loadKey reads a PEM private key.
+func loadKey(file string) (crypto.Signer, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
 	block, _ := pem.Decode(b)
 	if block == nil {
-		return tls13.Certificate{}, fmt.Errorf("%s: no PEM block", cr.keyFile)
+		return nil, fmt.Errorf("%s: no PEM block", file)
 	}
 	var key any
 	switch block.Type {
@@ -209,19 +340,15 @@ func loadCredential(cr credential) (tls13.Certificate, error) {
 	if err != nil {
 		if strings.Contains(err.Error(), "unknown algorithm") {
 			// ML-DSA and other key types the engine cannot sign with.
-			return tls13.Certificate{}, fmt.Errorf("%w: key type in %s: %v", errUnimplemented, cr.keyFile, err)
+			return nil, fmt.Errorf("%w: key type in %s: %v", errUnimplemented, file, err)
 		}
-		return tls13.Certificate{}, fmt.Errorf("%s: %w", cr.keyFile, err)
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {
-		return tls13.Certificate{}, fmt.Errorf("%s: not a signing key", cr.keyFile)
+		return nil, fmt.Errorf("%s: not a signing key", file)
 	}
-	c := tls13.Certificate{PrivateKey: signer}
-	for _, x := range certs {
-		c.Chain = append(c.Chain, x.Raw)
-	}
-	return c, nil
+	return signer, nil
 }
 
 func readCerts(file string) ([]*x509.Certificate, error) {
@@ -253,6 +380,7 @@ func readCerts(file string) ([]*x509.Certificate, error) {
 
 // connect dials the runner, sends the shim ID and runs the test.
 func (o *options) connect(cfg *tls13.Config, resumption bool) error {
+	o.selectedCred = -1
 	host := "127.0.0.1"
 	if o.ipv6 {
 		host = "::1"
@@ -330,6 +458,16 @@ func (o *options) exchange(conn *tls13.Conn, resumption bool) error {
 			}
 		}
 		if err := o.check(conn.ConnectionState(), resumption); err != nil {
+			return err
+		}
+	}
+	if o.exportLength > 0 {
+		// Written first, as the runner reads it (RFC 8446 §7.5).
+		km, err := conn.ExportKeyingMaterial(o.exportLabel, []byte(o.exportContext), o.exportLength)
+		if err != nil {
+			return err
+		}
+		if _, err := conn.Write(km); err != nil {
 			return err
 		}
 	}
@@ -453,6 +591,21 @@ func (o *options) check(st tls13.ConnectionState, resumption bool) error {
 	}
 	if o.expectVerifyResult && (o.verifyErr != nil) != o.verifyFail {
 		return fmt.Errorf("verification result %v, expected it to fail: %v", o.verifyErr, o.verifyFail)
+	}
+	if o.expectSelectedCred != nil && !st.Resumed && o.selectedCred != *o.expectSelectedCred {
+		return fmt.Errorf("credential %d signed, expected %d", o.selectedCred, *o.expectSelectedCred)
+	}
+	if o.expectPeerCertType != 0 || o.expectPeerRPK != nil {
+		typ := certTypeX509
+		if st.PeerRawPublicKey != nil {
+			typ = certTypeRPK
+		}
+		if o.expectPeerCertType != 0 && typ != o.expectPeerCertType {
+			return fmt.Errorf("peer certificate type %d, expected %d", typ, o.expectPeerCertType)
+		}
+		if sum := sha256.Sum256(st.PeerRawPublicKey); o.expectPeerRPK != nil && !bytes.Equal(sum[:], o.expectPeerRPK) {
+			return errors.New("peer raw public key differs from -expect-peer-rpk-sha256")
+		}
 	}
 	if o.expectPeerCert != "" {
 		want, err := readCerts(o.expectPeerCert)

@@ -86,9 +86,7 @@ func ExpandLabel(h Hash, secret []byte, label string, context []byte, length int
 // general path on every secret, key and IV of a handshake.
 func expandOneBlock(h Hash, secret []byte, label string, context []byte, length int) []byte {
 	info := append(hkdfLabel(label, context, length, 1), 1) // the counter octet of T(1)
-	m := hmac.New(newFunc(h), secret)
-	m.Write(info)
-	return m.Sum(make([]byte, 0, h.Size()))[:length]
+	return macSum(h, secret, info, make([]byte, 0, h.Size()))[:length]
 }
 
 // HkdfLabel returns the encoded HkdfLabel structure of RFC 8446 §7.1, the
@@ -251,9 +249,7 @@ func FinishedKey(h Hash, baseKey []byte) []byte {
 // FinishedMAC is verify_data = HMAC(finished_key, Transcript-Hash(...))
 // (RFC 8446 §4.4.4), also the PSK binder value (§4.2.11.2).
 func FinishedMAC(h Hash, finishedKey, transcriptHash []byte) []byte {
-	m := hmac.New(h.New, finishedKey)
-	m.Write(transcriptHash)
-	return m.Sum(nil)
+	return macSum(h, finishedKey, transcriptHash, make([]byte, 0, h.Size()))
 }
 
 // VerifyFinished reports, in constant time, whether verifyData is the

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Extension is one extension as it appears on the wire.
@@ -548,12 +549,17 @@ func NewCertTypesExtension(types []uint8, server bool) Extension {
 }
 
 // ParseCertTypes decodes a ClientHello's CertificateType
-// client_certificate_types<1..2^8-1> (or server_certificate_types).
+// client_certificate_types<1..2^8-1> (or server_certificate_types). A list
+// of X.509 alone is a decode_error too: RFC 7250 §4.1 says a client with
+// no type but the default to offer MUST omit the extension.
 func ParseCertTypes(data []byte) ([]uint8, error) {
 	s := cryptobyte.String(data)
 	var list cryptobyte.String
 	if !s.ReadUint8LengthPrefixed(&list) || !s.Empty() || list.Empty() {
 		return nil, decodeErr("certificate type list")
+	}
+	if len(list) == 1 && list[0] == CertTypeX509 {
+		return nil, decodeErr("certificate type list of X.509 alone")
 	}
 	return list, nil
 }
@@ -596,4 +602,47 @@ func requireEmpty(data []byte, what string) error {
 		return decodeErr("%s extension not empty", what)
 	}
 	return nil
+}
+
+// ---------------------------------------------------------------------------
+// certificate_authorities (RFC 8446 §4.2.4)
+
+// ParseCertificateAuthorities decodes certificate_authorities:
+// DistinguishedName authorities<3..2^16-1>, each an
+// opaque DistinguishedName<1..2^16-1> holding a DER X.501 Name. An empty
+// list, an empty or non-SEQUENCE name, or trailing octets are decode_error.
+// The names are returned as they came, DER, comparable with
+// x509.Certificate.RawIssuer and RawSubject.
+func ParseCertificateAuthorities(data []byte) ([][]byte, error) {
+	s := cryptobyte.String(data)
+	var list cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&list) || !s.Empty() || len(list) < 3 {
+		return nil, decodeErr("certificate_authorities list")
+	}
+	var names [][]byte
+	for !list.Empty() {
+		var dn cryptobyte.String
+		if !list.ReadUint16LengthPrefixed(&dn) || len(dn) == 0 {
+			return nil, decodeErr("certificate_authorities name")
+		}
+		der := []byte(dn)
+		var seq cryptobyte.String
+		if !dn.ReadASN1(&seq, asn1.SEQUENCE) || !dn.Empty() {
+			return nil, decodeErr("certificate_authorities name is not a DER Name")
+		}
+		names = append(names, der)
+	}
+	return names, nil
+}
+
+// NewCertificateAuthoritiesExtension encodes certificate_authorities from
+// DER distinguished names (at least one).
+func NewCertificateAuthoritiesExtension(names [][]byte) Extension {
+	var b cryptobyte.Builder
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+		for _, n := range names {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(n) })
+		}
+	})
+	return Extension{Type: ExtCertificateAuthorities, Data: b.BytesOrPanic()}
 }

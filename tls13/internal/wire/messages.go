@@ -75,6 +75,7 @@ type ClientHello struct {
 	SupportedGroups         []uint16
 	SignatureAlgorithms     []uint16
 	SignatureAlgorithmsCert []uint16
+	CertificateAuthorities  [][]byte // DER distinguished names (RFC 8446 §4.2.4)
 	KeyShares               []KeyShare
 	HasKeyShare             bool
 	SupportedVersions       []uint16
@@ -159,6 +160,8 @@ func (m *ClientHello) decodeExtensions() error {
 			m.SignatureAlgorithms, err = ParseSignatureAlgorithms(e.Data)
 		case ExtSignatureAlgorithmsCert:
 			m.SignatureAlgorithmsCert, err = ParseSignatureAlgorithms(e.Data)
+		case ExtCertificateAuthorities:
+			m.CertificateAuthorities, err = ParseCertificateAuthorities(e.Data)
 		case ExtKeyShare:
 			m.KeyShares, err = ParseClientKeyShares(e.Data)
 			m.HasKeyShare = true
@@ -400,8 +403,8 @@ type CertificateRequest struct {
 	// Filled by Unmarshal.
 	SignatureAlgorithms     []uint16
 	SignatureAlgorithmsCert []uint16
-	CertificateAuthorities  []byte // raw extension data
-	DANEClientID            bool   // the server asked for the client's name
+	CertificateAuthorities  [][]byte // DER distinguished names; nil when absent
+	DANEClientID            bool     // the server asked for the client's name
 }
 
 func (m *CertificateRequest) clientIDType() ExtensionType {
@@ -446,7 +449,7 @@ func (m *CertificateRequest) Unmarshal(msg []byte) error {
 		case ExtSignatureAlgorithmsCert:
 			m.SignatureAlgorithmsCert, err = ParseSignatureAlgorithms(e.Data)
 		case ExtCertificateAuthorities:
-			m.CertificateAuthorities = e.Data
+			m.CertificateAuthorities, err = ParseCertificateAuthorities(e.Data)
 		case m.clientIDType():
 			if !isEmptyClientID(e.Data) {
 				err = decodeErr("dane_clientid in CertificateRequest carries a name")

@@ -562,6 +562,12 @@ func TestRawPublicKeyCertificateTypes(t *testing.T) {
 	if !slices.Equal(got.ClientCertTypes, []uint8{2, 0}) || !slices.Equal(got.ServerCertTypes, []uint8{2}) {
 		t.Fatalf("types %v %v", got.ClientCertTypes, got.ServerCertTypes)
 	}
+	// RFC 7250 §4.1: a client offering only the default omits the
+	// extension; a list of X.509 alone is refused.
+	for _, server := range []bool{false, true} {
+		var bad ClientHello
+		wantAlert(t, bad.Unmarshal(withExt(baseClientHello(), NewCertTypesExtension([]uint8{CertTypeX509}, server)).Marshal()), alert.DecodeError)
+	}
 	ee := &EncryptedExtensions{Extensions: []Extension{NewSelectedCertTypeExtension(CertTypeRawPublicKey, false), NewSelectedCertTypeExtension(CertTypeX509, true)}}
 	var gotEE EncryptedExtensions
 	if err := gotEE.Unmarshal(ee.Marshal()); err != nil || gotEE.ClientCertType != 2 || gotEE.ServerCertType != 0 {
