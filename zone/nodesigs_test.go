@@ -38,7 +38,7 @@ func TestNodeSigsCompaction(t *testing.T) {
 		for _, n := range nodes {
 			w, by := s.nodeSigs(n)
 			if by == nil {
-				t.Fatalf("%s has no signatures", n.name)
+				t.Fatalf("%s has no signatures", n.name())
 			}
 			if err := s.setSigs(n, by, bytes.Clone(w)); err != nil {
 				t.Fatal(err)
@@ -58,7 +58,7 @@ func TestNodeSigsCompaction(t *testing.T) {
 	for _, n := range nodes {
 		for _, typ := range n.types() {
 			if n.cachedSigs(s, sg, typ) == nil {
-				t.Fatalf("%s lost its signatures of type %d", n.name, typ)
+				t.Fatalf("%s lost its signatures of type %d", n.name(), typ)
 			}
 		}
 	}

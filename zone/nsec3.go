@@ -367,15 +367,16 @@ func (z *Zone) transferImage() (*image.Image, error) {
 		return ob[:n], err
 	}
 	for i, n := range snap.nodes {
-		ow, err := owner(n.name)
+		ow, err := owner(n.name())
 		if err != nil {
 			return nil, err
 		}
 		cached, by := snap.view.sigsAt(snap.sigs[i])
 		for _, t := range n.types() {
-			if !(n.name == origin && t == dns.TypeSOA) {
-				s, e := span(n.wire, t)
-				b.AddPacked(ow, n.wire[s:e])
+			if !(n.name() == origin && t == dns.TypeSOA) {
+				nw := n.wire()
+				s, e := span(nw, t)
+				b.AddPacked(ow, nw[s:e])
 			}
 			sigs := usableSigs(cached, by, snap.sg, t)
 			if sigs == nil {

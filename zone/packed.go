@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/miekg/dns"
 
@@ -28,15 +30,58 @@ const wireHeaderLen = 10
 
 // node is everything at one owner name. It is immutable once installed,
 // apart from its signature cache: a change installs a new node.
+//
+// A node is one heap allocation without pointers: this header, then the
+// owner name (canonical text, the bytes the name map's key points into),
+// then the name's RRsets in packed form, sorted by type, the records of
+// one RRset next to each other (newNode). The collector marks it when a
+// pointer reaches it and never scans it; a name costs the collector this
+// object and its entry in the name map, nothing else.
 type node struct {
-	// name is the owner, canonical (the same string as the map key).
-	name string
-	// wire holds the RRsets of the name in packed form, sorted by type,
-	// the records of one RRset next to each other.
-	wire []byte
 	// sigs caches the signatures of the RRsets: the ref of a record in
 	// the zone's arena (chainstore.go, nodesigs.go), 0 when none.
 	sigs atomic.Uint64
+	// nameLen and wireLen are the lengths of the owner name and of the
+	// packed RRsets that follow the header.
+	nameLen, wireLen uint32
+}
+
+// nodeHeaderLen is the size of node, where its owner name begins.
+const nodeHeaderLen = int(unsafe.Sizeof(node{}))
+
+// newNode returns a node for name holding the concatenation of parts
+// (packed records); nil when they are empty.
+func newNode(name string, parts ...[]byte) *node {
+	wl := 0
+	for _, p := range parts {
+		wl += len(p)
+	}
+	if wl == 0 || len(name) == 0 || len(name) > math.MaxUint32 || wl > math.MaxUint32 {
+		return nil
+	}
+	// A byte slice is allocated without pointers, at least 8-aligned (its
+	// size is over 16 octets, so never from the tiny allocator): the
+	// atomic word at its start is aligned, and the collector keeps the
+	// whole allocation for a pointer to the node or into its name.
+	buf := make([]byte, nodeHeaderLen+len(name)+wl)
+	off := nodeHeaderLen + copy(buf[nodeHeaderLen:], name)
+	for _, p := range parts {
+		off += copy(buf[off:], p)
+	}
+	n := (*node)(unsafe.Pointer(unsafe.SliceData(buf)))
+	n.nameLen, n.wireLen = uint32(len(name)), uint32(wl)
+	return n
+}
+
+// name returns n's owner, canonical. The string points into n.
+func (n *node) name() string {
+	return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(n), nodeHeaderLen)), int(n.nameLen))
+}
+
+// wire returns n's packed RRsets. The slice points into n and its
+// capacity is its length: nothing may write to it.
+func (n *node) wire() []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(n), nodeHeaderLen+int(n.nameLen))), int(n.wireLen))
 }
 
 // errPacked reports packed data that does not decode: a bug, never input.
@@ -147,7 +192,7 @@ func (n *node) has(t uint16) bool {
 	if n == nil {
 		return false
 	}
-	s, e := span(n.wire, t)
+	s, e := span(n.wire(), t)
 	return s < e
 }
 
@@ -156,11 +201,11 @@ func (n *node) rrs(t uint16) []dns.RR {
 	if n == nil {
 		return nil
 	}
-	s, e := span(n.wire, t)
+	s, e := span(n.wire(), t)
 	if s == e {
 		return nil
 	}
-	rrs, err := unpackRRs(n.name, n.wire[s:e])
+	rrs, err := unpackRRs(n.name(), n.wire()[s:e])
 	if err != nil {
 		// Only this package packs; data it packed always decodes.
 		panic(err)
@@ -174,8 +219,9 @@ func (n *node) types() []uint16 {
 		return nil
 	}
 	var ts []uint16
-	for off := 0; off < len(n.wire); {
-		r, next, ok := nextRR(n.wire, off)
+	w := n.wire()
+	for off := 0; off < len(w); {
+		r, next, ok := nextRR(w, off)
 		if !ok {
 			break
 		}
@@ -193,17 +239,13 @@ func (n *node) types() []uint16 {
 func (n *node) with(st *chainStore, name string, t uint16, set []byte) *node {
 	var old []byte
 	if n != nil {
-		old = n.wire
+		old = n.wire()
 	}
 	s, e := span(old, t)
-	w := make([]byte, 0, len(old)-(e-s)+len(set))
-	w = append(w, old[:s]...)
-	w = append(w, set...)
-	w = append(w, old[e:]...)
-	if len(w) == 0 {
+	nn := newNode(name, old[:s], set, old[e:])
+	if nn == nil {
 		return nil
 	}
-	nn := &node{name: name, wire: w}
 	if n != nil {
 		st.carrySigs(n, nn, t)
 	}
@@ -343,7 +385,7 @@ func (z *Zone) signedBy(sg *signer.Signer, n *node, t uint16) ([]dns.RR, error) 
 			return nil, err
 		}
 	}
-	return unpackRRs(n.name, w)
+	return unpackRRs(n.name(), w)
 }
 
 // wireSignable reports whether the packed RDATA of type t is already in
@@ -357,11 +399,12 @@ func wireSignable(t uint16) bool { return IsIdentityType(t) || t == dns.TypeNSEC
 // others, and keys SignWire does not handle, through dns.RR values.
 func (z *Zone) signNode(sg *signer.Signer, n *node, t uint16) ([]byte, int, error) {
 	if wireSignable(t) {
-		s, e := span(n.wire, t)
+		nw := n.wire()
+		s, e := span(nw, t)
 		var rdatas [][]byte
 		var ttl uint32
 		for off := s; off < e; {
-			r, next, ok := nextRR(n.wire, off)
+			r, next, ok := nextRR(nw, off)
 			if !ok {
 				return nil, 0, errPacked
 			}
@@ -372,7 +415,7 @@ func (z *Zone) signNode(sg *signer.Signer, n *node, t uint16) ([]byte, int, erro
 			off = next
 		}
 		var ob [256]byte
-		on, err := dns.PackDomainName(n.name, ob[:], 0, nil, false)
+		on, err := dns.PackDomainName(n.name(), ob[:], 0, nil, false)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -434,7 +477,8 @@ func (z *Zone) appendAnswer(dst, qname []byte, qtype uint16, dnssec bool) (out [
 	}
 	// The node is immutable; its records and cached signatures can be
 	// read without the lock (nodeSigs says why for the signatures).
-	s, e := span(n.wire, qtype)
+	nw := n.wire()
+	s, e := span(nw, qtype)
 	if s == e {
 		return dst, 0, false
 	}
@@ -445,7 +489,7 @@ func (z *Zone) appendAnswer(dst, qname []byte, qtype uint16, dnssec bool) (out [
 		}
 	}
 	out = dst
-	for _, w := range [][]byte{n.wire[s:e], sigs} {
+	for _, w := range [][]byte{nw[s:e], sigs} {
 		for off := 0; off < len(w); {
 			_, next, ok := nextRR(w, off)
 			if !ok {

@@ -176,13 +176,13 @@ func nodeTestZone() *Zone {
 
 func signedForTest(z *Zone, sg *signer.Signer, n *node, typ uint16) ([]dns.RR, error) {
 	if w := n.cachedSigs(&z.chain.store, sg, typ); w != nil {
-		return unpackRRs(n.name, w)
+		return unpackRRs(n.name(), w)
 	}
 	w, _, err := z.signNode(sg, n, typ)
 	if err != nil {
 		return nil, err
 	}
-	return unpackRRs(n.name, w)
+	return unpackRRs(n.name(), w)
 }
 
 // The binary chain hashes are the NSEC3 hashes of RFC 5155 §5 as

@@ -189,8 +189,9 @@ func (z *Zone) maxDataTTL() uint32 {
 	defer z.mu.RUnlock()
 	m := z.negativeTTL()
 	for _, n := range z.names {
+		w := n.wire()
 		for off := 0; ; {
-			r, next, ok := nextRR(n.wire, off)
+			r, next, ok := nextRR(w, off)
 			if !ok {
 				break
 			}

@@ -84,8 +84,8 @@ func (z *Zone) saveSignatures() (int, error) {
 			// Only signatures by the current keys: the file does not
 			// say which signer made a record, and those of a retiring
 			// ZSK must not count as the current ones' after a restart.
-			if w, by := snap.view.sigsAt(snap.sigs[i]); by != nil && sameKeysAll(snap.sg, by, w) && len(w) > 0 && len(nd.name) <= 255 {
-				rec(sigRecNode, nd.name, 0, w)
+			if w, by := snap.view.sigsAt(snap.sigs[i]); by != nil && sameKeysAll(snap.sg, by, w) && len(w) > 0 && len(nd.name()) <= 255 {
+				rec(sigRecNode, nd.name(), 0, w)
 			}
 		}
 		for _, l := range snap.links {

@@ -347,11 +347,14 @@ func (z *Zone) install(name string, t uint16, set []byte) {
 		z.nameGen++
 		z.adjustAncestors(name, -1)
 	case n == nil:
-		z.names[name] = nn
+		// The key is the node's own copy of the name (node.name).
+		z.names[nn.name()] = nn
 		z.nameGen++
 		z.adjustAncestors(name, +1)
 	default:
-		z.names[name] = nn
+		// Assigning to a string key replaces the key too: the old node
+		// is not kept alive by the map.
+		z.names[nn.name()] = nn
 	}
 	switch {
 	case had && len(set) == 0:
