@@ -26,6 +26,8 @@ import (
 //     name and, atomically, of its signed record.
 //   - A signed record names its signer by a number into the arena's signer
 //     table, not by a pointer.
+//   - The nodes' cached signatures are records of the same arena
+//     (nodesigs.go): a compaction copies both.
 //
 // Writes to the arena and to slots take chainStore.mu (signers store new
 // records concurrently, outside the zone's lock). A reader loads a slot's
@@ -300,11 +302,12 @@ func (s *chainStore) wastefulLocked() bool {
 	return s.used >= s.compactMin && 2*s.dead > s.used
 }
 
-// compactChain compacts the NSEC3 chain's arena when more than half of it
-// is garbage (replaced signatures, removed names). It is called after
-// presigning and re-signing, which replace signatures, and needs no lock:
-// it copies while queries, updates and signers go on, and takes the
-// zone's write lock only to drop the old slabs.
+// compactChain compacts the arena the NSEC3 chain and the nodes'
+// signatures share when more than half of it is garbage (replaced
+// signatures, removed names). It is called after presigning and
+// re-signing, which replace signatures, and needs no lock: it copies while
+// queries, updates and signers go on, and takes the zone's write lock
+// only to drop the old slabs.
 func (z *Zone) compactChain() {
 	s := &z.chain.store
 	s.compactMu.Lock()
@@ -313,11 +316,25 @@ func (z *Zone) compactChain() {
 	w := s.wastefulLocked()
 	s.mu.Unlock()
 	if w {
-		s.compactCopy()
+		s.compactCopy(z.signedNodes)
 		z.mu.Lock()
 		s.compactFinish()
 		z.mu.Unlock()
 	}
+}
+
+// signedNodes returns the zone's nodes that have signatures, for
+// compactCopy. It takes the zone's read lock.
+func (z *Zone) signedNodes() []*node {
+	z.mu.RLock()
+	defer z.mu.RUnlock()
+	nodes := make([]*node, 0, len(z.names))
+	for _, n := range z.names {
+		if n.sigs.Load() != 0 {
+			nodes = append(nodes, n)
+		}
+	}
+	return nodes
 }
 
 // compactStep is how many slots compactCopy copies under one hold of
@@ -326,11 +343,14 @@ const compactStep = 4096
 
 // compactCopy is the first half of a compaction: it copies every slot's
 // name and record into new slabs, a step of slots at a time, and makes
-// the slot refer to the copies. Readers meanwhile see a view holding old
-// and new slabs, so either ref is good. Records stored meanwhile go to
-// the new slabs and are not copied again. Callers hold s.compactMu and
-// not the zone's lock.
-func (s *chainStore) compactCopy() {
+// the slot refer to the copies, then the same for the signatures of the
+// nodes that nodes (called once the copy has begun) returns: those the
+// zone holds. Readers meanwhile see a view holding old and new slabs, so
+// either ref is good. Records stored meanwhile go to the new slabs and
+// are not copied again; a node added meanwhile has all its records there,
+// and one replaced meanwhile gives up its ref (dropSigs). Callers hold
+// s.compactMu and not the zone's lock.
+func (s *chainStore) compactCopy(nodes func() []*node) {
 	s.mu.Lock()
 	v := s.view.Load()
 	s.mark = v.base + len(v.slabs)
@@ -340,6 +360,18 @@ func (s *chainStore) compactCopy() {
 	s.used, s.dead = 0, 0
 	s.keep = map[uint16]bool{}
 	s.mu.Unlock()
+	ns := nodes()
+	for i := 0; i < len(ns); i += compactStep {
+		s.mu.Lock()
+		for _, n := range ns[i:min(i+compactStep, len(ns))] {
+			if r := ref(n.sigs.Load()); r != 0 {
+				if slab, _ := r.parts(); slab < s.mark {
+					n.sigs.Store(uint64(s.copyRecordLocked(r)))
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
 	for i := 0; ; i += compactStep {
 		s.mu.Lock()
 		if i >= s.nslot {
@@ -361,15 +393,22 @@ func (s *chainStore) compactCopy() {
 				continue
 			}
 			if slab, _ := sr.parts(); slab < s.mark {
-				w, split, _ := v.wire(sr)
-				idx := binary.BigEndian.Uint16(v.at(sr))
-				s.keep[idx] = true
-				sl.signed.Store(uint64(s.appendRecordLocked(idx, w[:split], w[split:])))
+				sl.signed.Store(uint64(s.copyRecordLocked(sr)))
 			}
 			v = s.view.Load() // appending may have added a slab
 		}
 		s.mu.Unlock()
 	}
+}
+
+// copyRecordLocked copies the signed record at r into the slab being
+// filled and returns the copy's ref. Callers hold s.mu and s.compactMu.
+func (s *chainStore) copyRecordLocked(r ref) ref {
+	v := s.view.Load()
+	w, split, _ := v.wire(r)
+	idx := binary.BigEndian.Uint16(v.at(r))
+	s.keep[idx] = true
+	return s.appendRecordLocked(idx, w[:split], w[split:])
 }
 
 // compactFinish is the second half of a compaction: the view drops the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,8 +118,18 @@ func TestChainCompaction(t *testing.T) {
 	// read (as queries do), and every entry is then found signed, in the
 	// old slabs or the new.
 	s.compactMu.Lock()
+	s.compactCopy(z.signedNodes)
 	z.mu.RLock()
-	s.compactCopy()
+	for name, n := range z.names {
+		if slab, _ := ref(n.sigs.Load()).parts(); slab < s.mark {
+			t.Fatalf("signatures of %s not copied", name)
+		}
+		for _, typ := range n.types() {
+			if n.cachedSigs(s, sg, typ) == nil {
+				t.Fatalf("%s lost its signatures of type %d in the copy", name, typ)
+			}
+		}
+	}
 	for _, si := range z.chain.entries {
 		sl := s.slot(si)
 		if slab, _ := ref(sl.signed.Load()).parts(); slab < s.mark {
@@ -180,9 +191,11 @@ func TestChainCompaction(t *testing.T) {
 	checkConsistent(t, rrs)
 }
 
-// TestChainCompactionConcurrent runs transfers and presigning while names
-// come and go and the arena is compacted at every chance (run it with
-// -race): every transfer is consistent and every signature verifies.
+// TestChainCompactionConcurrent runs transfers, presigning and positive
+// answers from the packed records while names come and go and the arena
+// is compacted at every chance (run it with -race): every transfer is
+// consistent, every signature verifies, and every answer carries its own
+// name's signature.
 func TestChainCompactionConcurrent(t *testing.T) {
 	z, _ := sigZone(t, newClock(), 200)
 	s := &z.chain.store
@@ -193,7 +206,43 @@ func TestChainCompactionConcurrent(t *testing.T) {
 	s.mu.Unlock()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	var answered atomic.Int64
+	// Positive answers read their nodes after the zone's lock: whatever
+	// they find signed must be the name's TLSA signature, never bytes of
+	// another record.
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i = (i + 1) % 400 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			name := fmt.Sprintf("d%d.g%d._device.devices.test.", i, i%5)
+			var qb [256]byte
+			qn, err := dns.PackDomainName(name, qb[:], 0, nil, false)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			out, count, ok := z.appendAnswer(nil, qb[:qn], dns.TypeTLSA, true)
+			if !ok {
+				continue
+			}
+			a, off, err := dns.UnpackRR(out, 0)
+			if err != nil || count != 2 {
+				t.Errorf("%s: %d records, %v", name, count, err)
+				return
+			}
+			sig, _, err := dns.UnpackRR(out, off)
+			if rs, isSig := sig.(*dns.RRSIG); err != nil || !isSig || rs.TypeCovered != dns.TypeTLSA || a.Header().Name != name || rs.Header().Name != name {
+				t.Errorf("%s: answer %v then %v (%v)", name, a, sig, err)
+				return
+			}
+			answered.Add(1)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		for i := 200; ; i++ {
@@ -242,6 +291,9 @@ func TestChainCompactionConcurrent(t *testing.T) {
 	if len(bases) < 2 {
 		t.Fatal("the arena was never compacted during the transfers")
 	}
+	if answered.Load() == 0 {
+		t.Fatal("no positive answer built from the packed records during the run")
+	}
 }
 
 // BenchmarkChainCompact times one compaction of the NSEC3 chain's arena
@@ -259,7 +311,7 @@ func BenchmarkChainCompact(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s.compactMu.Lock()
-		s.compactCopy()
+		s.compactCopy(z.signedNodes)
 		t0 := time.Now()
 		z.mu.Lock()
 		s.compactFinish()

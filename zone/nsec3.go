@@ -273,11 +273,13 @@ type transferSnap struct {
 	soa    *dns.SOA
 	negTTL uint32
 	sg     *signer.Signer
-	// nodes are the names with data, in canonical order.
+	// nodes are the names with data, in canonical order, and sigs the
+	// refs of their signatures then (0 if none), in view.
 	nodes []*node
+	sigs  []ref
 	// links are the NSEC3 chain in hash order, with the chain store's
-	// view their refs point into (kept as it was whatever the chain does
-	// after).
+	// view their refs and sigs's point into (kept as it was whatever the
+	// chain and the nodes do after).
 	links []chainLink
 	view  *arenaView
 }
@@ -312,9 +314,11 @@ func (z *Zone) snapshot() *transferSnap {
 		}
 		// The SOA is copied: packing an RR (the journal does) writes its
 		// header, and the zone shares its SOA with every reader.
-		snap := &transferSnap{soa: dns.Copy(z.soa()).(*dns.SOA), negTTL: z.negativeTTL(), sg: z.signer.Load(), nodes: make([]*node, 0, len(names))}
+		snap := &transferSnap{soa: dns.Copy(z.soa()).(*dns.SOA), negTTL: z.negativeTTL(), sg: z.signer.Load(), nodes: make([]*node, 0, len(names)), sigs: make([]ref, 0, len(names))}
 		for _, name := range names {
-			snap.nodes = append(snap.nodes, z.names[name])
+			n := z.names[name]
+			snap.nodes = append(snap.nodes, n)
+			snap.sigs = append(snap.sigs, ref(n.sigs.Load()))
 		}
 		snap.links = make([]chainLink, 0, z.chain.n)
 		for _, ch := range z.chain.chunks {
@@ -362,19 +366,22 @@ func (z *Zone) transferImage() (*image.Image, error) {
 		n, err := dns.PackDomainName(name, ob[:], 0, nil, false)
 		return ob[:n], err
 	}
-	for _, n := range snap.nodes {
+	for i, n := range snap.nodes {
 		ow, err := owner(n.name)
 		if err != nil {
 			return nil, err
 		}
+		cached, by := snap.view.sigsAt(snap.sigs[i])
 		for _, t := range n.types() {
 			if !(n.name == origin && t == dns.TypeSOA) {
 				s, e := span(n.wire, t)
 				b.AddPacked(ow, n.wire[s:e])
 			}
-			sigs, err := z.packedSigsBy(snap.sg, n, t)
-			if err != nil {
-				return nil, err
+			sigs := usableSigs(cached, by, snap.sg, t)
+			if sigs == nil {
+				if sigs, _, err = z.signNode(snap.sg, n, t); err != nil {
+					return nil, err
+				}
 			}
 			b.AddPacked(ow, sigs)
 		}

@@ -34,16 +34,9 @@ type node struct {
 	// wire holds the RRsets of the name in packed form, sorted by type,
 	// the records of one RRset next to each other.
 	wire []byte
-	// sigs caches the signatures of the RRsets.
-	sigs atomic.Pointer[sigState]
-}
-
-// sigState is a node's cached signatures: RRSIG records in packed form,
-// grouped by the type they cover, made by one signer. After a key change
-// they no longer count.
-type sigState struct {
-	by   *signer.Signer
-	wire []byte
+	// sigs caches the signatures of the RRsets: the ref of a record in
+	// the zone's arena (chainstore.go, nodesigs.go), 0 when none.
+	sigs atomic.Uint64
 }
 
 // errPacked reports packed data that does not decode: a bug, never input.
@@ -196,8 +189,8 @@ func (n *node) types() []uint16 {
 
 // with returns a node like n (which may be nil) whose RRset of type t is
 // set (packed records, all of type t; empty removes it), or nil when
-// nothing is left. Signatures of the other RRsets carry over.
-func (n *node) with(name string, t uint16, set []byte) *node {
+// nothing is left. Signatures of the other RRsets carry over, into st.
+func (n *node) with(st *chainStore, name string, t uint16, set []byte) *node {
 	var old []byte
 	if n != nil {
 		old = n.wire
@@ -212,11 +205,7 @@ func (n *node) with(name string, t uint16, set []byte) *node {
 	}
 	nn := &node{name: name, wire: w}
 	if n != nil {
-		if st := n.sigs.Load(); st != nil {
-			if kept := withoutCovered(st.wire, t); len(kept) > 0 {
-				nn.sigs.Store(&sigState{by: st.by, wire: kept})
-			}
-		}
+		st.carrySigs(n, nn, t)
 	}
 	return nn
 }
@@ -302,29 +291,6 @@ func freshPacked(sg *signer.Signer, w []byte) bool {
 	return true
 }
 
-// storeSigs records packed signatures over type t at n, made by sg,
-// keeping those of the other types when they were made by the same keys
-// (signer.Signer.SameKeys): all of them then count as made by sg.
-// Signatures of other types that sg only accepts (by a retiring key) are
-// dropped, to be made again when asked for: the state records one signer.
-func (n *node) storeSigs(sg *signer.Signer, t uint16, packed []byte) {
-	for {
-		old := n.sigs.Load()
-		var w []byte
-		switch {
-		case old == nil:
-		case old.by == sg:
-			w = withoutCovered(old.wire, t)
-		default:
-			w = keptSigs(old.wire, t, func(ot uint16) bool { return sg.SameKeys(old.by, ot) })
-		}
-		w = append(w, packed...)
-		if n.sigs.CompareAndSwap(old, &sigState{by: sg, wire: w}) {
-			return
-		}
-	}
-}
-
 // keptSigs returns the packed RRSIGs in w that cover a type other than t
 // for which keep is true, in a new slice.
 func keptSigs(w []byte, t uint16, keep func(uint16) bool) []byte {
@@ -345,12 +311,17 @@ func keptSigs(w []byte, t uint16, keep func(uint16) bool) []byte {
 // cachedSigs returns the cached packed signatures over t at n when they
 // are fresh and sg accepts their signer (signer.Signer.Accepts): made by
 // sg, by the same keys, or by a retiring ZSK not yet replaced.
-func (n *node) cachedSigs(sg *signer.Signer, t uint16) []byte {
-	st := n.sigs.Load()
-	if st == nil || st.by != sg && !sg.Accepts(st.by, t) {
+func (n *node) cachedSigs(s *chainStore, sg *signer.Signer, t uint16) []byte {
+	w, by := s.nodeSigs(n)
+	return usableSigs(w, by, sg, t)
+}
+
+// usableSigs is cachedSigs for the signatures w made by by.
+func usableSigs(w []byte, by, sg *signer.Signer, t uint16) []byte {
+	if by == nil || by != sg && !sg.Accepts(by, t) {
 		return nil
 	}
-	w := sigSpan(st.wire, t)
+	w = sigSpan(w, t)
 	if !freshPacked(sg, w) {
 		return nil
 	}
@@ -365,7 +336,7 @@ func (z *Zone) signed(n *node, t uint16) ([]dns.RR, error) {
 
 // signedBy is signed with the signer given.
 func (z *Zone) signedBy(sg *signer.Signer, n *node, t uint16) ([]dns.RR, error) {
-	w := n.cachedSigs(sg, t)
+	w := n.cachedSigs(&z.chain.store, sg, t)
 	if w == nil {
 		var err error
 		if w, _, err = z.signNode(sg, n, t); err != nil {
@@ -373,15 +344,6 @@ func (z *Zone) signedBy(sg *signer.Signer, n *node, t uint16) ([]dns.RR, error) 
 		}
 	}
 	return unpackRRs(n.name, w)
-}
-
-// packedSigsBy is signedBy in packed form.
-func (z *Zone) packedSigsBy(sg *signer.Signer, n *node, t uint16) ([]byte, error) {
-	if w := n.cachedSigs(sg, t); w != nil {
-		return w, nil
-	}
-	packed, _, err := z.signNode(sg, n, t)
-	return packed, err
 }
 
 // wireSignable reports whether the packed RDATA of type t is already in
@@ -416,7 +378,9 @@ func (z *Zone) signNode(sg *signer.Signer, n *node, t uint16) ([]byte, int, erro
 		}
 		packed, count, err := sg.SignWire(ob[:on], t, ttl, rdatas)
 		if err == nil {
-			n.storeSigs(sg, t, packed)
+			if err := z.chain.store.storeSigs(n, sg, t, packed); err != nil {
+				return nil, 0, err
+			}
 			return packed, count, nil
 		}
 		if !errors.Is(err, signer.ErrWireUnsupported) {
@@ -437,7 +401,9 @@ func (z *Zone) signPacked(sg *signer.Signer, n *node, t uint16, rrs []dns.RR) ([
 	if err != nil {
 		return nil, nil, err
 	}
-	n.storeSigs(sg, t, packed)
+	if err := z.chain.store.storeSigs(n, sg, t, packed); err != nil {
+		return nil, nil, err
+	}
 	return sigs, packed, nil
 }
 
@@ -467,14 +433,14 @@ func (z *Zone) appendAnswer(dst, qname []byte, qtype uint16, dnssec bool) (out [
 		return dst, 0, false
 	}
 	// The node is immutable; its records and cached signatures can be
-	// read without the lock.
+	// read without the lock (nodeSigs says why for the signatures).
 	s, e := span(n.wire, qtype)
 	if s == e {
 		return dst, 0, false
 	}
 	var sigs []byte
 	if dnssec {
-		if sigs = n.cachedSigs(sg, qtype); sigs == nil {
+		if sigs = n.cachedSigs(&z.chain.store, sg, qtype); sigs == nil {
 			return dst, 0, false
 		}
 	}

@@ -65,10 +65,12 @@ func TestNodeWith(t *testing.T) {
 	tlsa := pack(name+" 300 IN TLSA 3 1 1 01", name+" 300 IN TLSA 3 1 1 02")
 	smimea := pack(name + " 300 IN SMIMEA 3 1 1 03")
 
+	z := nodeTestZone()
+	st := &z.chain.store
 	var n *node
-	n = n.with(name, dns.TypeTLSA, tlsa)
-	n = n.with(name, dns.TypeSSHFP, sshfp)
-	n = n.with(name, dns.TypeSMIMEA, smimea)
+	n = n.with(st, name, dns.TypeTLSA, tlsa)
+	n = n.with(st, name, dns.TypeSSHFP, sshfp)
+	n = n.with(st, name, dns.TypeSMIMEA, smimea)
 	if got, want := n.types(), []uint16{dns.TypeSSHFP, dns.TypeTLSA, dns.TypeSMIMEA}; !slices.Equal(got, want) {
 		t.Fatalf("types %v, want %v", got, want)
 	}
@@ -82,32 +84,32 @@ func TestNodeWith(t *testing.T) {
 	// Signatures for two sets; replacing one set drops only its own.
 	sg := testSigner(t)
 	for _, typ := range []uint16{dns.TypeSSHFP, dns.TypeTLSA} {
-		if _, err := signedForTest(sg, n, typ); err != nil {
+		if _, err := signedForTest(z, sg, n, typ); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n.cachedSigs(sg, dns.TypeSSHFP) == nil || n.cachedSigs(sg, dns.TypeTLSA) == nil {
+	if n.cachedSigs(st, sg, dns.TypeSSHFP) == nil || n.cachedSigs(st, sg, dns.TypeTLSA) == nil {
 		t.Fatal("signatures not cached")
 	}
-	n2 := n.with(name, dns.TypeTLSA, pack(name+" 300 IN TLSA 3 1 1 09"))
-	if n2.cachedSigs(sg, dns.TypeTLSA) != nil {
+	n2 := n.with(st, name, dns.TypeTLSA, pack(name+" 300 IN TLSA 3 1 1 09"))
+	if n2.cachedSigs(st, sg, dns.TypeTLSA) != nil {
 		t.Error("signatures of the replaced TLSA set carried over")
 	}
-	if got, want := n2.cachedSigs(sg, dns.TypeSSHFP), n.cachedSigs(sg, dns.TypeSSHFP); !bytes.Equal(got, want) {
+	if got, want := n2.cachedSigs(st, sg, dns.TypeSSHFP), n.cachedSigs(st, sg, dns.TypeSSHFP); !bytes.Equal(got, want) {
 		t.Error("signatures of the unchanged SSHFP set were not carried over")
 	}
-	if other := testSigner(t); n2.cachedSigs(other, dns.TypeSSHFP) != nil {
+	if other := testSigner(t); n2.cachedSigs(st, other, dns.TypeSSHFP) != nil {
 		t.Error("signatures by another signer count")
 	}
 	if got := n2.rrs(dns.TypeTLSA); len(got) != 1 || got[0].(*dns.TLSA).Certificate != "09" {
 		t.Errorf("replaced TLSA set is %v", got)
 	}
 
-	n3 := n2.with(name, dns.TypeSSHFP, nil).with(name, dns.TypeTLSA, nil)
+	n3 := n2.with(st, name, dns.TypeSSHFP, nil).with(st, name, dns.TypeTLSA, nil)
 	if got := n3.types(); !slices.Equal(got, []uint16{dns.TypeSMIMEA}) {
 		t.Fatalf("after removals types %v", got)
 	}
-	if n3.with(name, dns.TypeSMIMEA, nil) != nil {
+	if n3.with(st, name, dns.TypeSMIMEA, nil) != nil {
 		t.Error("a node without RRsets is not nil")
 	}
 }
@@ -123,19 +125,21 @@ func TestPackedSignatureRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := (*node)(nil).with(name, dns.TypeTLSA, w)
-	first, err := signedForTest(sg, n, dns.TypeTLSA)
+	z := nodeTestZone()
+	st := &z.chain.store
+	n := (*node)(nil).with(st, name, dns.TypeTLSA, w)
+	first, err := signedForTest(z, sg, n, dns.TypeTLSA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.cachedSigs(sg, dns.TypeTLSA) == nil {
+	if n.cachedSigs(st, sg, dns.TypeTLSA) == nil {
 		t.Fatal("fresh signature not cached")
 	}
 	clock.Advance(signer.DefaultValidity - signer.DefaultRefresh + time.Hour)
-	if n.cachedSigs(sg, dns.TypeTLSA) != nil {
+	if n.cachedSigs(st, sg, dns.TypeTLSA) != nil {
 		t.Fatal("signature past its refresh point still counts as fresh")
 	}
-	second, err := signedForTest(sg, n, dns.TypeTLSA)
+	second, err := signedForTest(z, sg, n, dns.TypeTLSA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,11 +168,16 @@ func testSigner(t *testing.T) *signer.Signer {
 	return &signer.Signer{Zone: o.Zone, Keys: o.Keys, Validity: o.Validity, Refresh: o.Refresh, TypeValidity: o.TypeValidity, Now: o.Now}
 }
 
-func signedForTest(sg *signer.Signer, n *node, typ uint16) ([]dns.RR, error) {
-	if w := n.cachedSigs(sg, typ); w != nil {
+// nodeTestZone is a zone with nothing but the arena nodes' signatures go
+// into, for tests of nodes alone.
+func nodeTestZone() *Zone {
+	return &Zone{chain: newChain()}
+}
+
+func signedForTest(z *Zone, sg *signer.Signer, n *node, typ uint16) ([]dns.RR, error) {
+	if w := n.cachedSigs(&z.chain.store, sg, typ); w != nil {
 		return unpackRRs(n.name, w)
 	}
-	z := &Zone{}
 	w, _, err := z.signNode(sg, n, typ)
 	if err != nil {
 		return nil, err

@@ -52,7 +52,7 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 				continue
 			}
 			for _, t := range n.types() {
-				if n.cachedSigs(sg, t) == nil {
+				if n.cachedSigs(&z.chain.store, sg, t) == nil {
 					work = append(work, job{n, t})
 				}
 			}

@@ -214,12 +214,12 @@ func (z *Zone) resignPass(ctx context.Context, pace func(int) error) (int, error
 			if n == nil {
 				continue
 			}
-			st := n.sigs.Load()
-			if st == nil {
+			_, by := z.chain.store.nodeSigs(n)
+			if by == nil {
 				continue
 			}
 			for _, t := range n.types() {
-				if needsResign(sg, st.by, t) && n.cachedSigs(sg, t) != nil {
+				if needsResign(sg, by, t) && n.cachedSigs(&z.chain.store, sg, t) != nil {
 					work = append(work, job{n, t})
 				}
 			}

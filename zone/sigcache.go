@@ -80,12 +80,12 @@ func (z *Zone) saveSignatures() (int, error) {
 			w.Write(data)
 			n++
 		}
-		for _, nd := range snap.nodes {
+		for i, nd := range snap.nodes {
 			// Only signatures by the current keys: the file does not
 			// say which signer made a record, and those of a retiring
 			// ZSK must not count as the current ones' after a restart.
-			if st := nd.sigs.Load(); st != nil && sameKeysAll(snap.sg, st) && len(st.wire) > 0 && len(nd.name) <= 255 {
-				rec(sigRecNode, nd.name, 0, st.wire)
+			if w, by := snap.view.sigsAt(snap.sigs[i]); by != nil && sameKeysAll(snap.sg, by, w) && len(w) > 0 && len(nd.name) <= 255 {
+				rec(sigRecNode, nd.name, 0, w)
 			}
 		}
 		for _, l := range snap.links {
@@ -106,15 +106,15 @@ func (z *Zone) saveSignatures() (int, error) {
 	return n, nil
 }
 
-// sameKeysAll reports whether every signature in st was made by the keys
-// sg signs its type with.
-func sameKeysAll(sg *signer.Signer, st *sigState) bool {
-	if st.by == sg {
+// sameKeysAll reports whether every signature in w, made by by, was made
+// by the keys sg signs its type with.
+func sameKeysAll(sg, by *signer.Signer, w []byte) bool {
+	if by == sg {
 		return true
 	}
-	for off := 0; off < len(st.wire); {
-		r, next, ok := nextRR(st.wire, off)
-		if !ok || !sg.SameKeys(st.by, covered(r.rdata)) {
+	for off := 0; off < len(w); {
+		r, next, ok := nextRR(w, off)
+		if !ok || !sg.SameKeys(by, covered(r.rdata)) {
 			return false
 		}
 		off = next
@@ -228,7 +228,9 @@ func (z *Zone) loadSignatures() (int, error) {
 		switch it.kind {
 		case sigRecNode:
 			if nd := z.names[it.name]; nd != nil && coversOnly(it.data, nd) {
-				nd.sigs.Store(&sigState{by: sg, wire: it.data})
+				if err := z.chain.store.setSigs(nd, sg, it.data); err != nil {
+					return n, err
+				}
 				n++
 			}
 		case sigRecChain:

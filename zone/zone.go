@@ -337,7 +337,10 @@ func (z *Zone) install(name string, t uint16, set []byte) {
 	if len(set) == 0 && !had {
 		return
 	}
-	nn := n.with(name, t, set)
+	nn := n.with(&z.chain.store, name, t, set)
+	if n != nil {
+		z.chain.store.dropSigs(n)
+	}
 	switch {
 	case nn == nil:
 		delete(z.names, name)
