@@ -56,7 +56,7 @@ func newNode(name string, parts ...[]byte) *node {
 	for _, p := range parts {
 		wl += len(p)
 	}
-	if wl == 0 || len(name) == 0 || len(name) > math.MaxUint32 || wl > math.MaxUint32 {
+	if wl == 0 || len(name) == 0 || uint64(len(name)) > math.MaxUint32 || uint64(wl) > math.MaxUint32 {
 		return nil
 	}
 	// A byte slice is allocated without pointers, at least 8-aligned (its
