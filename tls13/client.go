@@ -518,6 +518,9 @@ func (hs *clientHS) readServerCertificate(msg []byte) (crypto.PublicKey, error) 
 		// RFC 8446 §4.4.2.4.
 		return nil, alert.Errorf(alert.DecodeError, "empty server Certificate")
 	}
+	if err := c.cfg.acceptPeerCertType(hs.serverCertType); err != nil {
+		return nil, err
+	}
 	for _, e := range m.Entries {
 		for _, x := range e.Extensions {
 			// We offered neither status_request nor SCTs (RFC 8446
@@ -614,6 +617,10 @@ func (hs *clientHS) sendClientCertificate() error {
 		// Only a credential of the type the server selected (RFC 7250
 		// §4.2; X.509 when it selected none).
 		if cert.PrivateKey == nil || cert.certType() != hs.clientCertType {
+			continue
+		}
+		if own := c.cfg.CertificateTypes; len(own) > 0 && !slices.Contains(own, CertificateType(hs.clientCertType)) {
+			// X.509 by default, which we did not offer.
 			continue
 		}
 		for _, s := range hs.certReq.SignatureAlgorithms {
