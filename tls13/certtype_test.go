@@ -253,3 +253,117 @@ func TestCertificateTypesConfigRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRawKeyTicket: a raw-key session resumes only while the resuming
+// side still accepts raw keys (else a full handshake authenticates
+// afresh), and VerifyConnection checks the ticket's raw key again: its
+// refusal ends the resumed handshake with handshake_failure.
+func TestRawKeyTicket(t *testing.T) {
+	p := testPKI(t)
+	cliRaw := mustKey(t, "ed25519")
+	srvRaw := mustKey(t, "ecdsa")
+	x509, rpk := CertificateTypeX509, CertificateTypeRawPublicKey
+	refused := errors.New("raw key no longer trusted")
+	cases := map[string]struct {
+		rawServer bool // the server authenticates by raw key (else the client)
+		// then changes the Configs after the first connection.
+		then       func(s, c *Config, refuse *bool)
+		wantResume bool
+		wantAlert  alert.Description // from the refusing side; 0: accepted
+	}{
+		"client raw key resumes": {wantResume: true},
+		"server raw key resumes": {rawServer: true, wantResume: true},
+		"server no longer takes raw keys": {then: func(s, c *Config, _ *bool) {
+			s.PeerCertificateTypes = []CertificateType{x509}
+		}},
+		"client no longer takes raw keys": {rawServer: true, then: func(s, c *Config, _ *bool) {
+			c.PeerCertificateTypes = []CertificateType{x509}
+		}},
+		"server VerifyConnection refuses the ticket's raw key": {then: func(s, c *Config, refuse *bool) { *refuse = true }, wantAlert: alert.HandshakeFailure},
+		"client VerifyConnection refuses the ticket's raw key": {rawServer: true, then: func(s, c *Config, refuse *bool) { *refuse = true }, wantAlert: alert.HandshakeFailure},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			refuse := false
+			verify := func(_ context.Context, cs ConnectionState) error {
+				if refuse && cs.Resumed && cs.PeerRawPublicKey != nil {
+					return refused
+				}
+				return nil
+			}
+			scfg := ourServerConfig(p)
+			scfg.ClientAuth, scfg.ClientCAs = RequireClientCert, p.clientPool
+			scfg.PeerCertificateTypes = []CertificateType{rpk, x509}
+			ccfg := &Config{ServerName: "server.test", RootCAs: p.roots,
+				Certificates:       []Certificate{{PrivateKey: cliRaw}, p.clients["ecdsa"]},
+				ClientSessionCache: NewLRUClientSessionCache(0)}
+			if tc.rawServer {
+				scfg.Certificates = []Certificate{{PrivateKey: srvRaw}, scfg.Certificates[0]}
+				scfg.PeerCertificateTypes = []CertificateType{x509}
+				ccfg.PeerCertificateTypes = []CertificateType{rpk, x509}
+				ccfg.VerifyConnection = verify
+			} else {
+				scfg.VerifyConnection = verify
+			}
+			addr, res := startOurServer(t, scfg)
+			c := dial(t, addr, ccfg)
+			echo(t, c, "first")
+			c.Close()
+			if r := <-res; r.err != nil {
+				t.Fatalf("first connection: %v", r.err)
+			}
+			if tc.then != nil {
+				tc.then(scfg, ccfg, &refuse)
+			}
+			addr, res = startOurServer(t, scfg)
+			c = dial(t, addr, ccfg)
+			defer c.Close()
+			if tc.wantAlert != 0 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				cerr := c.HandshakeContext(ctx)
+				if cerr == nil {
+					c.SetReadDeadline(time.Now().Add(time.Minute))
+					_, cerr = c.Read(make([]byte, 1))
+				}
+				r := <-res
+				mine := r.err
+				if tc.rawServer {
+					mine = cerr
+				}
+				if d, ok := alert.Of(mine); !ok || d != tc.wantAlert || !errors.Is(mine, refused) {
+					t.Fatalf("refusing side's error %v, want alert %v from VerifyConnection", mine, tc.wantAlert)
+				}
+				return
+			}
+			echo(t, c, "second")
+			c.Close()
+			r := <-res
+			if r.err != nil {
+				t.Fatalf("second connection: %v", r.err)
+			}
+			cst := c.ConnectionState()
+			if r.state.Resumed != tc.wantResume || cst.Resumed != tc.wantResume {
+				t.Fatalf("resumed %v/%v, want %v", r.state.Resumed, cst.Resumed, tc.wantResume)
+			}
+			switch {
+			case tc.rawServer && tc.wantResume:
+				if !bytes.Equal(cst.PeerRawPublicKey, spkiOf(t, srvRaw)) || cst.PeerCertificates != nil {
+					t.Errorf("client reports raw key %x, %d certificates", cst.PeerRawPublicKey, len(cst.PeerCertificates))
+				}
+			case tc.rawServer:
+				if cst.PeerRawPublicKey != nil || len(cst.PeerCertificates) == 0 {
+					t.Errorf("client reports raw key %x, %d certificates; want the chain", cst.PeerRawPublicKey, len(cst.PeerCertificates))
+				}
+			case tc.wantResume:
+				if !bytes.Equal(r.state.PeerRawPublicKey, spkiOf(t, cliRaw)) || r.state.PeerCertificates != nil {
+					t.Errorf("server reports raw key %x, %d certificates", r.state.PeerRawPublicKey, len(r.state.PeerCertificates))
+				}
+			default:
+				if r.state.PeerRawPublicKey != nil || len(r.state.PeerCertificates) == 0 {
+					t.Errorf("server reports raw key %x, %d certificates; want the chain", r.state.PeerRawPublicKey, len(r.state.PeerCertificates))
+				}
+			}
+		})
+	}
+}

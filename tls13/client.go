@@ -365,6 +365,7 @@ func (hs *clientHS) readServerFlight() error {
 		// the PSK; no Certificate, CertificateRequest or
 		// CertificateVerify follows.
 		c.state.PeerCertificates = hs.session.peerCerts
+		c.state.PeerRawPublicKey = hs.session.peerRawKey
 	} else if err = hs.readServerAuth(); err != nil {
 		return err
 	}

@@ -209,10 +209,11 @@ func (c *Conn) verifyConnection() error {
 }
 
 // resumable reports whether a session may be resumed: not when the peer
-// authenticated with a raw public key or a dane_clientid name, which
-// tickets do not carry, so that a resumed connection never reports less
-// than the full handshake authenticated (VerifyConnection would see no
-// credential on it).
+// claimed a dane_clientid name, which tickets do not carry, so that a
+// resumed connection never reports less than the full handshake
+// authenticated (VerifyConnection would see no name on it). A raw public
+// key travels in the ticket with its type, and VerifyConnection checks it
+// again on resumption.
 func (s *ConnectionState) resumable() bool {
-	return s.PeerRawPublicKey == nil && !s.DANEClientID
+	return !s.DANEClientID
 }
