@@ -29,6 +29,8 @@ var certSignatureSchemes = append(sigalg.Schemes(), wire.SigRSAPKCS1SHA256, wire
 type clientHS struct {
 	c       *Conn
 	curves  []CurveID
+	sigs    []uint16       // the schemes we offer and accept (Config.SignatureSchemes)
+	sigExt  wire.Extension // signature_algorithms offering sigs
 	hello   wire.ClientHello
 	keys    []*groupKey // the shares offered in the current ClientHello
 	group   CurveID     // the group of the share the server took
@@ -58,7 +60,14 @@ func (c *Conn) clientHandshake() error {
 	if err != nil {
 		return err
 	}
-	hs := &clientHS{c: c, curves: curves, tr: transcript.New()}
+	sigs, sigExt, err := cfg.verifySchemes()
+	if err != nil {
+		return err
+	}
+	if err := cfg.checkCertificateSchemes(); err != nil {
+		return err
+	}
+	hs := &clientHS{c: c, curves: curves, sigs: sigs, sigExt: sigExt, tr: transcript.New()}
 	if err := hs.sendFirstHello(); err != nil {
 		return err
 	}
@@ -119,7 +128,7 @@ func (hs *clientHS) sendFirstHello() error {
 	m.Extensions = []wire.Extension{
 		staticExts.versions,
 		wire.NewSupportedGroupsExtension(groups),
-		staticExts.sigAlgs,
+		hs.sigExt,
 		staticExts.sigAlgsCert,
 		share,
 	}
@@ -449,7 +458,7 @@ func (hs *clientHS) readServerAuth() error {
 	if err := cv.Unmarshal(msg); err != nil {
 		return err
 	}
-	if err := sigalg.Verify(pub, cv.Algorithm, sigalg.Schemes(), sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
+	if err := sigalg.Verify(pub, cv.Algorithm, hs.sigs, sigalg.ServerContext, hs.tr.Sum(), cv.Signature); err != nil {
 		return err
 	}
 	hs.c.state.PeerSignatureScheme = cv.Algorithm
@@ -624,13 +633,8 @@ func (hs *clientHS) sendClientCertificate() error {
 			// X.509 by default, which we did not offer.
 			continue
 		}
-		for _, s := range hs.certReq.SignatureAlgorithms {
-			if sigalg.Fits(s, cert.PrivateKey.Public()) {
-				chosen, scheme = cert, s
-				break
-			}
-		}
-		if chosen != nil {
+		if s, ok := signingScheme(cert, hs.certReq.SignatureAlgorithms); ok {
+			chosen, scheme = cert, s
 			break
 		}
 	}

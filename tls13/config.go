@@ -25,6 +25,13 @@ type Certificate struct {
 	// ed25519.PrivateKey, *rsa.PrivateKey (signing with RSA-PSS) or any
 	// crypto.Signer whose public key is one of those.
 	PrivateKey crypto.Signer
+	// SignatureSchemes are the schemes this credential signs
+	// CertificateVerify with, most preferred first: the first the peer
+	// accepts (and the key fits) is used. Empty: every scheme the key
+	// fits, in the peer's order of preference. A scheme the engine does
+	// not implement (see SignatureScheme) fails the handshake before
+	// anything is sent.
+	SignatureSchemes []SignatureScheme
 }
 
 // ClientAuthType is a server's policy for client certificates (RFC 8446
@@ -110,6 +117,18 @@ type Config struct {
 	// client, asking for it with a HelloRetryRequest. Empty means
 	// X25519MLKEM768, X25519, P-256, P-384.
 	CurvePreferences []CurveID
+
+	// SignatureSchemes are the schemes offered in signature_algorithms
+	// (in a ClientHello, or a server's CertificateRequest) and the only
+	// ones accepted in the peer's CertificateVerify, most preferred
+	// first; a peer that signs with another is refused with
+	// illegal_parameter, and a server that has no certificate for them
+	// answers with handshake_failure. Empty means all the engine
+	// implements: Ed25519, ECDSA P-256 and P-384, RSA-PSS with SHA-256,
+	// SHA-384 and SHA-512. A scheme the engine does not implement fails
+	// the handshake before anything is sent. Certificate chains are
+	// checked apart from this (signature_algorithms_cert).
+	SignatureSchemes []SignatureScheme
 
 	// RecordSizeLimit is the largest plaintext of a protected record
 	// this side accepts, content type and padding included, advertised

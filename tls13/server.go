@@ -28,6 +28,8 @@ const cookieLen = 32
 type serverHS struct {
 	c       *Conn
 	curves  []CurveID
+	sigs    []uint16       // the schemes we offer and accept (Config.SignatureSchemes)
+	sigExt  wire.Extension // signature_algorithms offering sigs
 	hello   *wire.ClientHello
 	tr      *transcript.Transcript
 	group   CurveID
@@ -60,10 +62,17 @@ func (c *Conn) serverHandshake() error {
 	if err != nil {
 		return err
 	}
+	sigs, sigExt, err := c.cfg.verifySchemes()
+	if err != nil {
+		return err
+	}
+	if err := c.cfg.checkCertificateSchemes(); err != nil {
+		return err
+	}
 	if _, err := c.cfg.recordSizeLimit(); err != nil {
 		return err
 	}
-	hs := &serverHS{c: c, curves: curves, tr: transcript.New()}
+	hs := &serverHS{c: c, curves: curves, sigs: sigs, sigExt: sigExt, tr: transcript.New()}
 	msg, err := hs.readClientHello()
 	if err != nil {
 		return err
@@ -233,12 +242,10 @@ func (hs *serverHS) chooseCertificate() error {
 			continue
 		}
 		common = true
-		for _, s := range ch.SignatureAlgorithms {
-			if sigalg.Fits(s, cert.PrivateKey.Public()) {
-				hs.cert, hs.scheme, hs.serverCertType = cert, s, cert.certType()
-				hs.chooseClientCertType()
-				return nil
-			}
+		if s, ok := signingScheme(cert, ch.SignatureAlgorithms); ok {
+			hs.cert, hs.scheme, hs.serverCertType = cert, s, cert.certType()
+			hs.chooseClientCertType()
+			return nil
 		}
 	}
 	if !common && ch.ServerCertTypes != nil {
@@ -445,7 +452,7 @@ func (hs *serverHS) sendServerAuth() error {
 	c := hs.c
 	if c.cfg.ClientAuth != NoClientCert {
 		cr := wire.CertificateRequest{Context: []byte{}, Extensions: append([]wire.Extension{
-			staticExts.sigAlgs,
+			hs.sigExt,
 		}, c.cfg.clientNameRequest()...)}
 		if err := hs.writeMessage(cr.Marshal()); err != nil {
 			return err
@@ -529,7 +536,7 @@ func (hs *serverHS) readClientFlight() error {
 			if err := cv.Unmarshal(msg); err != nil {
 				return err
 			}
-			if err := sigalg.Verify(pub, cv.Algorithm, sigalg.Schemes(), sigalg.ClientContext, hs.tr.Sum(), cv.Signature); err != nil {
+			if err := sigalg.Verify(pub, cv.Algorithm, hs.sigs, sigalg.ClientContext, hs.tr.Sum(), cv.Signature); err != nil {
 				return err
 			}
 			c.state.PeerSignatureScheme = cv.Algorithm

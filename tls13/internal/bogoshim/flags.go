@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/dnsbound/dance/tls13"
 )
 
 // versionTLS13 is TLS 1.3's protocol version as the runner passes it in
@@ -27,10 +29,13 @@ type options struct {
 	only13        bool // -min-version 772 or -no-tls12: TLS 1.3 only, as the engine is
 	handshakerAsk bool // -is-handshaker-supported
 
-	certs    []credential // -cert-file/-key-file, one per -new-x509-credential
-	trust    string       // -trust-cert
-	curves   []uint16
-	hostName string
+	certs []credential // -cert-file/-key-file, one per -new-x509-credential
+	// verifyPrefs (-verify-prefs) are the signature schemes offered and
+	// accepted (Config.SignatureSchemes); empty: the engine's.
+	verifyPrefs []tls13.SignatureScheme
+	trust       string // -trust-cert
+	curves      []uint16
+	hostName    string
 
 	requireClientCert bool
 	verifyPeer        bool
@@ -91,6 +96,9 @@ type credential struct {
 	certFile, keyFile string
 	rpk               bool // -new-rpk-credential: a raw public key (RFC 7250), key only
 	legacy            bool // set by -cert-file/-key-file before any -new-*-credential
+	// signingPrefs (-signing-prefs) are the schemes the credential signs
+	// with (Certificate.SignatureSchemes); empty: any its key fits.
+	signingPrefs []tls13.SignatureScheme
 }
 
 // flagSpec says whether a flag takes a value and how it is applied. A nil
@@ -99,6 +107,28 @@ type credential struct {
 type flagSpec struct {
 	param bool
 	set   func(o *options, v string) error
+}
+
+// schemeFlag appends a signature scheme to the list f returns. A scheme
+// the engine does not sign or verify CertificateVerify with (rsa_pkcs1_*,
+// ecdsa_sha1, ecdsa_secp521r1_sha512, ML-DSA, ...) is unimplemented: the
+// engine refuses it in a Config.
+func schemeFlag(f func(o *options) *[]tls13.SignatureScheme) flagSpec {
+	return intFlag(func(o *options, v int) error {
+		if v < 0 || v > 0xffff {
+			return fmt.Errorf("bad signature scheme %d", v)
+		}
+		s := tls13.SignatureScheme(v)
+		switch s {
+		case tls13.ECDSAWithP256AndSHA256, tls13.ECDSAWithP384AndSHA384, tls13.Ed25519,
+			tls13.PSSWithSHA256, tls13.PSSWithSHA384, tls13.PSSWithSHA512:
+		default:
+			return errUnimplemented
+		}
+		list := f(o)
+		*list = append(*list, s)
+		return nil
+	})
 }
 
 func boolFlag(f func(o *options)) flagSpec {
@@ -149,9 +179,13 @@ var flags = map[string]flagSpec{
 		o.expectPeerRPK, err = base64.StdEncoding.DecodeString(v)
 		return err
 	}},
-	"-cert-file":  strFlag(func(o *options, v string) { o.lastCred().certFile = v }),
-	"-key-file":   strFlag(func(o *options, v string) { o.lastCred().keyFile = v }),
-	"-trust-cert": strFlag(func(o *options, v string) { o.trust = v }),
+	"-cert-file": strFlag(func(o *options, v string) { o.lastCred().certFile = v }),
+	"-key-file":  strFlag(func(o *options, v string) { o.lastCred().keyFile = v }),
+	// BoringSSL's -signing-prefs belongs to the last credential (the
+	// legacy one before any -new-*-credential), like -cert-file.
+	"-signing-prefs": schemeFlag(func(o *options) *[]tls13.SignatureScheme { return &o.lastCred().signingPrefs }),
+	"-verify-prefs":  schemeFlag(func(o *options) *[]tls13.SignatureScheme { return &o.verifyPrefs }),
+	"-trust-cert":    strFlag(func(o *options, v string) { o.trust = v }),
 	"-curves": intFlag(func(o *options, v int) error {
 		if v < 0 || v > 0xffff {
 			return fmt.Errorf("bad group %d", v)

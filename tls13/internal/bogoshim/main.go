@@ -125,7 +125,7 @@ func connectAll(initial, resumed *options) error {
 
 // config builds the engine's Config from the flags.
 func (o *options) config() (*tls13.Config, error) {
-	cfg := &tls13.Config{ServerName: o.hostName}
+	cfg := &tls13.Config{ServerName: o.hostName, SignatureSchemes: o.verifyPrefs}
 	// As BoringSSL: the -new-*-credential ones in order, then the legacy
 	// one (-cert-file/-key-file before any -new-*-credential). Each key
 	// records its use, for -expect-selected-credential.
@@ -159,6 +159,7 @@ func (o *options) config() (*tls13.Config, error) {
 				return nil, err
 			}
 		}
+		c.SignatureSchemes = cr.signingPrefs
 		c.PrivateKey = &recordingSigner{Signer: c.PrivateKey, index: indexes[i], used: &o.selectedCred}
 		cfg.Certificates = append(cfg.Certificates, c)
 	}

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dnsbound/dance/tls13"
 )
 
 // TestRunExitStatus: flags the shim does not implement, and versions below
@@ -26,6 +29,10 @@ func TestRunExitStatus(t *testing.T) {
 		{[]string{"-curves", "70000"}, exitFailed, ""},
 		{[]string{"-advertise-alpn", "\x05ab"}, exitFailed, ""},
 		{[]string{"-port"}, exitFailed, ""},
+		{[]string{"-verify-prefs", "1025"}, exitUnimplemented, ""},
+		{[]string{"-signing-prefs", "1537"}, exitUnimplemented, ""},
+		{[]string{"-signing-prefs", "x"}, exitFailed, ""},
+		{[]string{"-verify-prefs", "70000"}, exitFailed, ""},
 	} {
 		var out, errb bytes.Buffer
 		got := run(tc.args, &out, &errb)
@@ -48,6 +55,15 @@ func TestParseFlags(t *testing.T) {
 		strings.Join(o.advertiseALPN, ",") != "foo,bar" || o.expectALPN != "foo" ||
 		len(o.certs) != 1 || o.certs[0].certFile != "c.pem" || o.certs[0].keyFile != "k.pem" {
 		t.Fatalf("options %+v", o)
+	}
+	// -signing-prefs belongs to the credential before it, the legacy
+	// one before any -new-*-credential.
+	c, err := parseFlags([]string{"-signing-prefs", "2055", "-cert-file", "c.pem", "-new-x509-credential",
+		"-signing-prefs", "1027", "-signing-prefs", "2052", "-verify-prefs", "2053"}, false)
+	if err != nil || len(c.certs) != 2 || !slices.Equal(c.certs[0].signingPrefs, []tls13.SignatureScheme{tls13.Ed25519}) ||
+		!slices.Equal(c.certs[1].signingPrefs, []tls13.SignatureScheme{tls13.ECDSAWithP256AndSHA256, tls13.PSSWithSHA256}) ||
+		!slices.Equal(c.verifyPrefs, []tls13.SignatureScheme{tls13.PSSWithSHA384}) {
+		t.Fatalf("signature scheme options %+v, %v", c, err)
 	}
 	r, err := parseFlags([]string{"-on-initial-expect-alpn", "foo", "-on-resume-expect-alpn", "bar", "-resume-count", "2"}, true)
 	if err != nil || r.expectALPN != "bar" || r.resumeCount != 2 {
