@@ -374,6 +374,7 @@ func (hs *clientHS) readServerFlight() error {
 		// the PSK; no Certificate, CertificateRequest or
 		// CertificateVerify follows.
 		c.state.PeerCertificates = hs.session.peerCerts
+		c.state.PeerRawPublicKey = hs.session.peerRawKey
 	} else if err = hs.readServerAuth(); err != nil {
 		return err
 	}
@@ -527,6 +528,9 @@ func (hs *clientHS) readServerCertificate(msg []byte) (crypto.PublicKey, error) 
 		// RFC 8446 §4.4.2.4.
 		return nil, alert.Errorf(alert.DecodeError, "empty server Certificate")
 	}
+	if err := c.cfg.acceptPeerCertType(hs.serverCertType); err != nil {
+		return nil, err
+	}
 	for _, e := range m.Entries {
 		for _, x := range e.Extensions {
 			// We offered neither status_request nor SCTs (RFC 8446
@@ -623,6 +627,10 @@ func (hs *clientHS) sendClientCertificate() error {
 		// Only a credential of the type the server selected (RFC 7250
 		// §4.2; X.509 when it selected none).
 		if cert.PrivateKey == nil || cert.certType() != hs.clientCertType {
+			continue
+		}
+		if own := c.cfg.CertificateTypes; len(own) > 0 && !slices.Contains(own, CertificateType(hs.clientCertType)) {
+			// X.509 by default, which we did not offer.
 			continue
 		}
 		if s, ok := signingScheme(cert, hs.certReq.SignatureAlgorithms); ok {

@@ -465,37 +465,40 @@ func TestServerCertTypeNegotiation(t *testing.T) {
 	}
 }
 
-// TestNoResumptionWithRawKeyOrName: a ticket would not carry a raw key nor
-// a dane_clientid name, so a session that used either is never resumed:
-// every connection runs VerifyConnection on the full credential. The
-// certificate-only session beside them resumes, as a control.
-func TestNoResumptionWithRawKeyOrName(t *testing.T) {
+// TestResumptionWithRawKeyNotName: a ticket carries a raw public key and
+// its type, so a raw-key session resumes and the resumed connection
+// reports the key on both sides, VerifyConnection seeing it again; it does
+// not carry a dane_clientid name, so a session that claimed one is never
+// resumed. The certificate-only session resumes, as a control.
+func TestResumptionWithRawKeyNotName(t *testing.T) {
 	p := testPKI(t)
 	srvRaw := mustKey(t, "ecdsa")
 	cliRaw := mustKey(t, "ed25519")
 	cases := map[string]struct {
-		setup      func(s, c *Config)
-		wantResume bool
+		setup                func(s, c *Config)
+		wantResume           bool
+		rawClient, rawServer []byte // the raw keys each side must report
 	}{
 		"certificate only": {setup: func(s, c *Config) {}, wantResume: true},
 		"client name":      {setup: func(s, c *Config) { s.RequestClientName, c.ClientName = true, deviceName }},
 		"client raw key": {setup: func(s, c *Config) {
 			s.AcceptRawPublicKeys, c.Certificates = true, []Certificate{{PrivateKey: cliRaw}}
-		}},
+		}, wantResume: true, rawClient: spkiOf(t, cliRaw)},
 		"server raw key": {setup: func(s, c *Config) {
 			s.Certificates, c.AcceptRawPublicKeys = []Certificate{{PrivateKey: srvRaw}}, true
-		}},
+		}, wantResume: true, rawServer: spkiOf(t, srvRaw)},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			var seen ConnectionState
+			var srvSeen, cliSeen ConnectionState
 			scfg := ourServerConfig(p)
 			scfg.ClientAuth, scfg.ClientCAs = RequireClientCert, p.clientPool
-			scfg.VerifyConnection = acceptAll(&seen)
+			scfg.VerifyConnection = acceptAll(&srvSeen)
 			ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, Certificates: []Certificate{p.clients["ecdsa"]},
-				ClientSessionCache: NewLRUClientSessionCache(0), VerifyConnection: acceptAll(&ConnectionState{})}
+				ClientSessionCache: NewLRUClientSessionCache(0), VerifyConnection: acceptAll(&cliSeen)}
 			tc.setup(scfg, ccfg)
 			for i := range 2 {
+				srvSeen, cliSeen = ConnectionState{}, ConnectionState{}
 				addr, res := startOurServer(t, scfg)
 				c := dial(t, addr, ccfg)
 				echo(t, c, "again")
@@ -504,8 +507,15 @@ func TestNoResumptionWithRawKeyOrName(t *testing.T) {
 					t.Fatal(r.err)
 				}
 				want := i > 0 && tc.wantResume
-				if r.state.Resumed != want || c.ConnectionState().Resumed != want {
-					t.Fatalf("connection %d: resumed %v/%v, want %v", i, r.state.Resumed, c.ConnectionState().Resumed, want)
+				cst := c.ConnectionState()
+				if r.state.Resumed != want || cst.Resumed != want {
+					t.Fatalf("connection %d: resumed %v/%v, want %v", i, r.state.Resumed, cst.Resumed, want)
+				}
+				if !bytes.Equal(r.state.PeerRawPublicKey, tc.rawClient) || !bytes.Equal(srvSeen.PeerRawPublicKey, tc.rawClient) {
+					t.Errorf("connection %d: server reports raw key %x, VerifyConnection saw %x; want %x", i, r.state.PeerRawPublicKey, srvSeen.PeerRawPublicKey, tc.rawClient)
+				}
+				if !bytes.Equal(cst.PeerRawPublicKey, tc.rawServer) || !bytes.Equal(cliSeen.PeerRawPublicKey, tc.rawServer) {
+					t.Errorf("connection %d: client reports raw key %x, VerifyConnection saw %x; want %x", i, cst.PeerRawPublicKey, cliSeen.PeerRawPublicKey, tc.rawServer)
 				}
 			}
 		})

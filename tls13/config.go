@@ -188,6 +188,27 @@ type Config struct {
 	// the peer's credential.
 	AcceptRawPublicKeys bool
 
+	// PeerCertificateTypes are the certificate types (RFC 7250 §3) this
+	// side accepts from the peer, most preferred first: a client sends
+	// them in server_certificate_type, a server picks the first of them
+	// that the client lists in client_certificate_type (RFC 7250 §4.2).
+	// nil means [CertificateTypeRawPublicKey, CertificateTypeX509] with
+	// AcceptRawPublicKeys and [CertificateTypeX509] without it; when set,
+	// it replaces AcceptRawPublicKeys. A list without X.509 refuses a
+	// certificate chain from the peer with unsupported_certificate
+	// (RFC 8446 §6.2). A list with raw public keys needs VerifyConnection.
+	PeerCertificateTypes []CertificateType
+
+	// CertificateTypes are the certificate types of this side's own
+	// credential, most preferred first. A client offers them in
+	// client_certificate_type and sends only a credential of the type the
+	// server selects from them; a server sends a credential of the first
+	// of them the client accepts (server_certificate_type) for which
+	// Certificates holds a usable one. nil means the types of
+	// Certificates in their order (a server then takes the first
+	// Certificate of a type the client accepts).
+	CertificateTypes []CertificateType
+
 	// VerifyConnection, when set, runs once the peer has proved it holds
 	// the key it presented (its CertificateVerify verified) and before its
 	// Finished is read; on a server it runs also when the client sent no

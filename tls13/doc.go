@@ -3,7 +3,8 @@
 // and the dane_clientid extension (draft-ietf-dance-tls-clientid-07), which
 // Go's crypto/tls cannot. A client claims its DANE name with
 // Config.ClientName; a server asks for it with Config.RequestClientName and
-// authenticates it, and raw keys (Config.AcceptRawPublicKeys), in
+// authenticates it, and raw keys (Config.AcceptRawPublicKeys, or the
+// ordered lists Config.PeerCertificateTypes and CertificateTypes), in
 // Config.VerifyConnection, where package verify plugs in.
 //
 // Start at Config, Client and Server: a *Conn wraps a net.Conn the way

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/dnsbound/dance/tls13/internal/alert"
@@ -20,6 +21,31 @@ import (
 // 7250 §3, RFC 8446 §4.4.2), and the CertificateVerify is signed with its
 // key as usual.
 
+// CertificateType is a certificate type of RFC 7250 §3 (IANA's "TLS
+// Certificate Types" registry): the form in which a peer's credential
+// travels in its Certificate message.
+type CertificateType uint8
+
+const (
+	// CertificateTypeX509 is an X.509 certificate chain, the default
+	// when no certificate type extension is negotiated (RFC 7250 §4.2).
+	CertificateTypeX509 CertificateType = 0
+	// CertificateTypeRawPublicKey is a raw public key: a DER
+	// SubjectPublicKeyInfo alone (RFC 7250 §3).
+	CertificateTypeRawPublicKey CertificateType = 2
+)
+
+// String names the type as RFC 7250 does.
+func (t CertificateType) String() string {
+	switch t {
+	case CertificateTypeX509:
+		return "X509"
+	case CertificateTypeRawPublicKey:
+		return "RawPublicKey"
+	}
+	return fmt.Sprintf("CertificateType(%d)", uint8(t))
+}
+
 // isRaw reports whether cert stands for a raw public key: no chain.
 func (cert *Certificate) isRaw() bool { return len(cert.Chain) == 0 }
 
@@ -31,18 +57,36 @@ func (cert *Certificate) certType() uint8 {
 	return wire.CertTypeX509
 }
 
-// checkRawKeyConfig refuses a Config that accepts raw public keys with
-// nothing to authenticate them.
+// checkRawKeyConfig refuses certificate type lists with unknown or
+// repeated types, and a Config that accepts raw public keys with nothing
+// to authenticate them.
 func (c *Config) checkRawKeyConfig() error {
-	if c.AcceptRawPublicKeys && c.VerifyConnection == nil {
-		return errors.New("tls13: Config.AcceptRawPublicKeys needs a VerifyConnection to authenticate the raw keys")
+	for _, l := range []struct {
+		name  string
+		types []CertificateType
+	}{{"PeerCertificateTypes", c.PeerCertificateTypes}, {"CertificateTypes", c.CertificateTypes}} {
+		for i, t := range l.types {
+			if t != CertificateTypeX509 && t != CertificateTypeRawPublicKey {
+				return fmt.Errorf("tls13: Config.%s: %v is not implemented", l.name, t)
+			}
+			if slices.Contains(l.types[:i], t) {
+				return fmt.Errorf("tls13: Config.%s: %v twice", l.name, t)
+			}
+		}
+	}
+	if slices.Contains(c.peerCertTypes(), wire.CertTypeRawPublicKey) && c.VerifyConnection == nil {
+		return errors.New("tls13: accepting raw public keys (Config.AcceptRawPublicKeys or PeerCertificateTypes) needs a VerifyConnection to authenticate them")
 	}
 	return nil
 }
 
-// ownCertTypes lists the types of the usable Certificates in their order,
-// once each: what a client can send (client_certificate_type).
+// ownCertTypes lists what a client can send (client_certificate_type) and
+// a server's preference for its own type: CertificateTypes, or else the
+// types of the usable Certificates in their order, once each.
 func (c *Config) ownCertTypes() []uint8 {
+	if len(c.CertificateTypes) > 0 {
+		return certTypeBytes(c.CertificateTypes)
+	}
 	var types []uint8
 	for i := range c.Certificates {
 		cert := &c.Certificates[i]
@@ -58,21 +102,43 @@ func (c *Config) ownCertTypes() []uint8 {
 
 // peerCertTypes is what we accept from the peer, most preferred first.
 func (c *Config) peerCertTypes() []uint8 {
-	if c.AcceptRawPublicKeys {
+	switch {
+	case len(c.PeerCertificateTypes) > 0:
+		return certTypeBytes(c.PeerCertificateTypes)
+	case c.AcceptRawPublicKeys:
 		return []uint8{wire.CertTypeRawPublicKey, wire.CertTypeX509}
 	}
 	return []uint8{wire.CertTypeX509}
 }
 
+func certTypeBytes(types []CertificateType) []uint8 {
+	b := make([]uint8, len(types))
+	for i, t := range types {
+		b[i] = uint8(t)
+	}
+	return b
+}
+
+// acceptPeerCertType refuses a peer credential of type t (the negotiated
+// one, X.509 when no extension chose it) when we do not accept that type:
+// unsupported_certificate, "a certificate was of an unsupported type" (RFC
+// 8446 §6.2).
+func (c *Config) acceptPeerCertType(t uint8) error {
+	if !slices.Contains(c.peerCertTypes(), t) {
+		return alert.Errorf(alert.UnsupportedCertificate, "peer credential of type %v, not accepted", CertificateType(t))
+	}
+	return nil
+}
+
 // certTypeExtensions are a client's certificate type extensions: each is
-// sent only when it lists more than X.509, the default (RFC 7250 §4.1: a
-// client with no type but X.509 to offer omits it).
+// sent only when it lists something other than X.509 alone, the default
+// (RFC 7250 §4.1: a client with no type but X.509 to offer omits it).
 func (c *Config) certTypeExtensions() []wire.Extension {
 	var exts []wire.Extension
-	if own := c.ownCertTypes(); slices.Contains(own, wire.CertTypeRawPublicKey) {
+	if own := c.ownCertTypes(); len(own) > 0 && !slices.Equal(own, []uint8{wire.CertTypeX509}) {
 		exts = append(exts, wire.NewCertTypesExtension(own, false))
 	}
-	if peer := c.peerCertTypes(); len(peer) > 1 {
+	if peer := c.peerCertTypes(); !slices.Equal(peer, []uint8{wire.CertTypeX509}) {
 		exts = append(exts, wire.NewCertTypesExtension(peer, true))
 	}
 	return exts
@@ -143,10 +209,11 @@ func (c *Conn) verifyConnection() error {
 }
 
 // resumable reports whether a session may be resumed: not when the peer
-// authenticated with a raw public key or a dane_clientid name, which
-// tickets do not carry, so that a resumed connection never reports less
-// than the full handshake authenticated (VerifyConnection would see no
-// credential on it).
+// claimed a dane_clientid name, which tickets do not carry, so that a
+// resumed connection never reports less than the full handshake
+// authenticated (VerifyConnection would see no name on it). A raw public
+// key travels in the ticket with its type, and VerifyConnection checks it
+// again on resumption.
 func (s *ConnectionState) resumable() bool {
-	return s.PeerRawPublicKey == nil && !s.DANEClientID
+	return !s.DANEClientID
 }

@@ -53,6 +53,7 @@ type ClientSessionState struct {
 	psk        []byte
 	serverName string
 	peerCerts  []*x509.Certificate
+	peerRawKey []byte // the server's raw public key (RFC 7250), DER SubjectPublicKeyInfo
 }
 
 // ClientSessionCache keeps sessions for a client to resume, shaped like
@@ -161,9 +162,12 @@ func (hs *clientHS) offerSession() {
 		return
 	}
 	now := c.cfg.now()
-	if !now.Before(s.receivedAt.Add(s.lifetime)) || s.serverName != c.cfg.ServerName || expired(s.peerCerts, now) {
-		// A resumed session authenticates the server by the chain of
-		// the first connection: not once its certificate has expired.
+	if !now.Before(s.receivedAt.Add(s.lifetime)) || s.serverName != c.cfg.ServerName || expired(s.peerCerts, now) ||
+		(s.peerRawKey != nil && c.cfg.acceptPeerCertType(wire.CertTypeRawPublicKey) != nil) ||
+		(s.peerCerts != nil && c.cfg.acceptPeerCertType(wire.CertTypeX509) != nil) {
+		// A resumed session authenticates the server by the chain or
+		// raw key of the first connection: not once its certificate
+		// has expired, nor when we no longer accept its type.
 		cache.Put(key, nil)
 		return
 	}
@@ -259,6 +263,7 @@ func (c *Conn) storeTicket(m *wire.NewSessionTicket) {
 		psk:        keysched.ResumptionPSK(c.suite.Hash, c.resMaster, m.Nonce),
 		serverName: c.cfg.ServerName,
 		peerCerts:  c.state.PeerCertificates,
+		peerRawKey: c.state.PeerRawPublicKey,
 	})
 }
 
@@ -363,12 +368,13 @@ type serverSession struct {
 	suite      uint16
 	psk        []byte
 	serverName string
-	peerChain  [][]byte // the client's certificates, DER, when it sent any
+	peerType   uint8    // the type of peerChain (RFC 7250 §3)
+	peerChain  [][]byte // the client's certificates, DER, when it sent any; or its raw public key alone, a SubjectPublicKeyInfo
 }
 
 // ticketVersion starts the sealed plaintext, so a later layout is told
-// apart.
-const ticketVersion = 1
+// apart. Version 2 added the client credential's certificate type.
+const ticketVersion = 2
 
 func (s *serverSession) marshal() ([]byte, error) {
 	var b cryptobyte.Builder
@@ -378,6 +384,7 @@ func (s *serverSession) marshal() ([]byte, error) {
 	b.AddUint16(s.suite)
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(s.psk) })
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s.serverName)) })
+	b.AddUint8(s.peerType)
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
 		for _, der := range s.peerChain {
 			b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(der) })
@@ -393,7 +400,7 @@ func (s *serverSession) unmarshal(p []byte) bool {
 	var psk, name, chain cryptobyte.String
 	if !str.ReadUint8(&v) || v != ticketVersion || !str.ReadUint64(&created) || !str.ReadUint32(&s.ageAdd) ||
 		!str.ReadUint16(&s.suite) || !str.ReadUint8LengthPrefixed(&psk) || !str.ReadUint8LengthPrefixed(&name) ||
-		!str.ReadUint24LengthPrefixed(&chain) || !str.Empty() {
+		!str.ReadUint8(&s.peerType) || !str.ReadUint24LengthPrefixed(&chain) || !str.Empty() {
 		return false
 	}
 	for !chain.Empty() {
@@ -470,6 +477,9 @@ func (hs *serverHS) issueTicket(resMaster []byte) error {
 	for _, cert := range c.state.PeerCertificates {
 		s.peerChain = append(s.peerChain, cert.Raw)
 	}
+	if c.state.PeerRawPublicKey != nil {
+		s.peerType, s.peerChain = wire.CertTypeRawPublicKey, [][]byte{c.state.PeerRawPublicKey}
+	}
 	plain, err := s.marshal()
 	if err != nil {
 		return err
@@ -523,6 +533,20 @@ func (hs *serverHS) acceptPSK() error {
 		want := binderMAC(c.suite.Hash, s.psk, hs.tr.SumWith(truncated))
 		if !hmac.Equal(want, ch.PreSharedKey.Binders[i]) {
 			return alert.Errorf(alert.DecryptError, "PSK binder does not verify")
+		}
+		if s.peerType == wire.CertTypeRawPublicKey {
+			// The raw key is checked by VerifyConnection alone, as
+			// in a full handshake; it runs on this one too.
+			if len(s.peerChain) != 1 {
+				return alert.Errorf(alert.InternalError, "raw key ticket with %d keys", len(s.peerChain))
+			}
+			if _, err := x509.ParsePKIXPublicKey(s.peerChain[0]); err != nil {
+				return &alert.Error{Alert: alert.InternalError, Reason: "raw public key in our own ticket", Err: err}
+			}
+			hs.psk, hs.pskIndex = s.psk, i
+			c.state.Resumed = true
+			c.state.PeerRawPublicKey = s.peerChain[0]
+			return nil
 		}
 		chain := make([]*x509.Certificate, len(s.peerChain))
 		for j, der := range s.peerChain {
@@ -638,6 +662,11 @@ func (hs *serverHS) openTicket(id wire.PSKIdentity, now time.Time) (*serverSessi
 		return nil, false
 	}
 	if c.cfg.ClientAuth == RequireClientCert && len(s.peerChain) == 0 {
+		return nil, false
+	}
+	// A credential of a type we no longer accept (PeerCertificateTypes
+	// changed since): authenticate afresh.
+	if len(s.peerChain) > 0 && c.cfg.acceptPeerCertType(s.peerType) != nil {
 		return nil, false
 	}
 	return &s, true

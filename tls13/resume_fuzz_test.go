@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dnsbound/dance/tls13/internal/alert"
+	"github.com/dnsbound/dance/tls13/internal/wire"
 )
 
 // FuzzTicketPlaintext feeds the ticket plaintext parser arbitrary bytes:
@@ -16,6 +17,10 @@ import (
 func FuzzTicketPlaintext(f *testing.F) {
 	s := serverSession{created: time.Unix(1_800_000_000, 0), ageAdd: 7, suite: 0x1301, psk: bytes.Repeat([]byte{1}, 32),
 		serverName: "server.test", peerChain: [][]byte{{0x30, 0x00}}}
+	if b, err := s.marshal(); err == nil {
+		f.Add(b)
+	}
+	s.peerType = wire.CertTypeRawPublicKey
 	if b, err := s.marshal(); err == nil {
 		f.Add(b)
 	}
@@ -99,6 +104,15 @@ func TestTicketPlaintextRoundTrip(t *testing.T) {
 		if out.unmarshal(b[:n]) {
 			t.Fatalf("truncated to %d octets, accepted", n)
 		}
+	}
+	// A raw public key travels with its type.
+	raw := serverSession{created: in.created, suite: 0x1301, psk: in.psk, peerType: wire.CertTypeRawPublicKey, peerChain: [][]byte{{0x30, 0x02, 0x05, 0x00}}}
+	if b, err = raw.marshal(); err != nil {
+		t.Fatal(err)
+	}
+	out = serverSession{}
+	if !out.unmarshal(b) || out.peerType != wire.CertTypeRawPublicKey || len(out.peerChain) != 1 || !bytes.Equal(out.peerChain[0], raw.peerChain[0]) {
+		t.Fatalf("raw key round trip: %+v", out)
 	}
 }
 

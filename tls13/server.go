@@ -224,6 +224,19 @@ func (hs *serverHS) chooseCertificate() error {
 	if err != nil {
 		return err
 	}
+	if types := hs.c.cfg.CertificateTypes; len(types) > 0 {
+		// Our preference among the types first, the order of the
+		// credentials within a type.
+		var ordered []*Certificate
+		for _, t := range types {
+			for _, cert := range certs {
+				if cert.certType() == uint8(t) {
+					ordered = append(ordered, cert)
+				}
+			}
+		}
+		certs = ordered
+	}
 	for _, cert := range certs {
 		if cert.PrivateKey == nil || !accepts(cert.certType()) {
 			continue
@@ -245,8 +258,10 @@ func (hs *serverHS) chooseCertificate() error {
 // chooseClientCertType answers the client's certificate type extensions
 // (RFC 7250 §4.2): server_certificate_type whenever the client sent it;
 // client_certificate_type when we ask for a certificate and one of the
-// client's types (in its order) is one we accept, else it is left out and
-// the client's credential is X.509.
+// client's types is one we accept: the first of ours (PeerCertificateTypes,
+// our preference) that the client lists. Else it is left out and the
+// client's credential is X.509, refused by a server that does not accept
+// X.509.
 func (hs *serverHS) chooseClientCertType() {
 	ch, cfg := hs.hello, hs.c.cfg
 	if ch.ServerCertTypes != nil {
@@ -255,8 +270,8 @@ func (hs *serverHS) chooseClientCertType() {
 	if ch.ClientCertTypes == nil || cfg.ClientAuth == NoClientCert {
 		return
 	}
-	for _, t := range ch.ClientCertTypes {
-		if slices.Contains(cfg.peerCertTypes(), t) {
+	for _, t := range cfg.peerCertTypes() {
+		if slices.Contains(ch.ClientCertTypes, t) {
 			hs.clientCertType = t
 			hs.certTypeExts = append(hs.certTypeExts, wire.NewSelectedCertTypeExtension(t, false))
 			return
@@ -484,6 +499,9 @@ func (hs *serverHS) readClientFlight() error {
 				return alert.Errorf(alert.CertificateRequired, "client sent no certificate")
 			}
 		} else {
+			if err := c.cfg.acceptPeerCertType(hs.clientCertType); err != nil {
+				return err
+			}
 			raw := hs.clientCertType == wire.CertTypeRawPublicKey
 			if err := hs.readClientName(&m, raw); err != nil {
 				return err

@@ -236,39 +236,33 @@ func (o *options) config() (*tls13.Config, error) {
 	return cfg, nil
 }
 
-// certTypes applies the RFC 7250 flags. The engine accepts from the peer
-// either X.509 only or [RawPublicKey, X.509] (Config.AcceptRawPublicKeys),
-// and a client offers the types of its Certificates in their order; other
-// lists are unimplemented. A raw key is authenticated in VerifyConnection,
-// refused with -verify-fail.
+// certTypes applies the RFC 7250 flags: -accepted-peer-cert-types is
+// Config.PeerCertificateTypes, -available-client-cert-types
+// Config.CertificateTypes, each in the runner's order. A raw key is
+// authenticated in VerifyConnection, refused with -verify-fail.
 func (o *options) certTypes(cfg *tls13.Config) error {
-	switch {
-	case len(o.acceptedPeerTypes) == 0, slices.Equal(o.acceptedPeerTypes, []int{certTypeX509}):
-	case slices.Equal(o.acceptedPeerTypes, []int{certTypeRPK, certTypeX509}):
-		cfg.AcceptRawPublicKeys = true
-	default:
-		return fmt.Errorf("%w: -accepted-peer-cert-types %v", errUnimplemented, o.acceptedPeerTypes)
-	}
-	if o.availableTypes != nil {
-		var own []int
-		for _, c := range cfg.Certificates {
-			t := certTypeX509
-			if len(c.Chain) == 0 {
-				t = certTypeRPK
+	toTypes := func(flag string, in []int) ([]tls13.CertificateType, error) {
+		var out []tls13.CertificateType
+		for _, t := range in {
+			if t != certTypeX509 && t != certTypeRPK {
+				return nil, fmt.Errorf("%w: %s %d", errUnimplemented, flag, t)
 			}
-			if !slices.Contains(own, t) {
-				own = append(own, t)
-			}
+			out = append(out, tls13.CertificateType(t))
 		}
-		if !slices.Equal(own, o.availableTypes) {
-			return fmt.Errorf("%w: -available-client-cert-types %v for credentials of types %v", errUnimplemented, o.availableTypes, own)
-		}
+		return out, nil
 	}
-	if cfg.AcceptRawPublicKeys {
+	var err error
+	if cfg.PeerCertificateTypes, err = toTypes("-accepted-peer-cert-types", o.acceptedPeerTypes); err != nil {
+		return err
+	}
+	if cfg.CertificateTypes, err = toTypes("-available-client-cert-types", o.availableTypes); err != nil {
+		return err
+	}
+	if slices.Contains(o.acceptedPeerTypes, certTypeRPK) {
 		cfg.VerifyConnection = func(_ context.Context, st tls13.ConnectionState) error {
 			if st.PeerRawPublicKey != nil && o.verifyFail {
 				o.verifyErr = errors.New("raw public key refused by -verify-fail")
-				if o.verifyPeer || !o.server {
+				if o.verifyPeer || o.requireClientCert || !o.server {
 					return o.verifyErr
 				}
 			}
