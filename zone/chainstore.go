@@ -273,7 +273,7 @@ func (s *chainStore) release(i uint32) {
 // makes it slot sl's, if sl still holds the name at want: a slot given to
 // another name meanwhile keeps its own record.
 func (s *chainStore) store(sl *chainSlot, want ref, sg *signer.Signer, rec, sigs []byte) error {
-	if len(rec) > maxNSEC3Rec || len(rec)+len(sigs) > 1<<31 {
+	if len(rec) > maxNSEC3Rec || uint64(len(rec))+uint64(len(sigs)) > 1<<31 {
 		return errPacked
 	}
 	s.mu.Lock()

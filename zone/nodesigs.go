@@ -74,7 +74,7 @@ func (s *chainStore) setSigs(n *node, sg *signer.Signer, w []byte) error {
 
 // setSigsLocked is setSigs; callers hold s.mu.
 func (s *chainStore) setSigsLocked(n *node, sg *signer.Signer, w []byte) error {
-	if len(w) > 1<<31 {
+	if uint64(len(w)) > 1<<31 {
 		return errPacked
 	}
 	idx, err := s.signerIndexLocked(sg)

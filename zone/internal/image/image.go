@@ -117,7 +117,7 @@ func (b *Builder) mark() bool {
 	if b.err != nil {
 		return false
 	}
-	if len(b.im.wire) > math.MaxUint32 {
+	if uint64(len(b.im.wire)) > math.MaxUint32 {
 		b.err = ErrTooLarge
 		return false
 	}
