@@ -98,6 +98,7 @@ pids+=($!); KPID=$!
 waitdns $K
 perf $K "$WARM" >/dev/null
 echo "-- knot"; perf $K
+echo "knot_rss_kb $(rss_kb $KPID) knot_bytes_per_identity $(( $(rss_kb $KPID) * 1024 / N ))"
 kill $KPID; wait $KPID 2>/dev/null || true
 
 echo "== nsd"
@@ -125,3 +126,11 @@ pids+=($!); NPID=$!
 waitdns $D
 perf $D "$WARM" >/dev/null
 echo "-- nsd"; perf $D
+
+# With GODEBUG=gctrace=1 the server's log holds a line per collection:
+# "gc N @T s P%: A+B+C ms clock, ...", A and C its two stop-the-world
+# phases. The longest of those, over the whole run:
+if grep -q '^gc [0-9]' "$W/serve.log"; then
+  awk '/^gc [0-9]+ @/ { split($5, c, "+"); for (i = 1; i <= 3; i += 2) if (c[i] + 0 > m) m = c[i] + 0; n++ }
+    END { printf "gc_cycles %d longest_stw_pause_ms %.3f\n", n, m }' "$W/serve.log"
+fi
