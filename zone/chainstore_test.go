@@ -13,7 +13,29 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsbound/dance/zone/change"
+	"github.com/dnsbound/dance/zone/internal/image"
 )
+
+// sameAfterCompaction checks that z, compacted, serves the transfer it
+// served before (octet for octet) and has nothing to sign again.
+func sameAfterCompaction(t *testing.T, z *Zone, before *image.Image) {
+	t.Helper()
+	after, err := z.transferImage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Len() != after.Len() {
+		t.Fatalf("the transfer changed with compaction: %d records, was %d", after.Len(), before.Len())
+	}
+	for i := 0; i < before.Len(); i++ {
+		if !bytes.Equal(before.RR(i), after.RR(i)) {
+			t.Fatalf("the transfer changed with compaction: record %d", i)
+		}
+	}
+	if n, err := z.Presign(context.Background()); err != nil || n != 0 {
+		t.Fatalf("presign after compaction made %d signatures (%v), want 0", n, err)
+	}
+}
 
 // TestChainStoreStaleStore holds store to its check: a record signed for a
 // name whose slot was given to another name meanwhile is not kept.
@@ -154,21 +176,7 @@ func TestChainCompaction(t *testing.T) {
 	if got := chainWires(snap); !slices.Equal(got, saw) {
 		t.Fatal("a snapshot taken before compaction reads other records")
 	}
-	after, err := z.transferImage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if before.Len() != after.Len() {
-		t.Fatalf("the transfer changed with compaction: %d records, was %d", after.Len(), before.Len())
-	}
-	for i := 0; i < before.Len(); i++ {
-		if !bytes.Equal(before.RR(i), after.RR(i)) {
-			t.Fatalf("the transfer changed with compaction: record %d", i)
-		}
-	}
-	if n, err := z.Presign(context.Background()); err != nil || n != 0 {
-		t.Fatalf("presign after compaction made %d signatures (%v), want 0", n, err)
-	}
+	sameAfterCompaction(t, z, before)
 
 	// Names removed: their bytes are garbage, and compaction on removal
 	// leaves a chain that still verifies.
