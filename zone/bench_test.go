@@ -2,8 +2,11 @@ package zone
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -106,12 +109,38 @@ func BenchmarkTransfer10k(b *testing.B) {
 	}
 }
 
+// heapProfile names the file BenchmarkHeap writes its heap profile to.
+var heapProfile = flag.String("heapprofile", "", "BenchmarkHeap writes a heap profile of the presigned zone to this file")
+
+// writeHeapProfile writes the heap profile, as of the last collection, to
+// path.
+func writeHeapProfile(b *testing.B, path string) {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkHeap reports what a presigned zone costs the garbage collector
 // per identity: live heap objects and bytes after a full collection, and
 // the wall time of one forced collection. These figures, not query
 // latency, decide how long collections take at a million identities.
 //
 //	go test -run '^$' -bench Heap -benchtime 1x ./zone/
+//
+// With -heapprofile it also writes a heap profile while the presigned
+// zone is held, to read what each identity's bytes are:
+//
+//	go test -run '^$' -bench Heap -benchtime 1x -memprofilerate 512 ./zone/ -args -heapprofile heap.out
+//	go tool pprof -sample_index inuse_space -top heap.out
 func BenchmarkHeap(b *testing.B) {
 	const n = 100000
 	for i := 0; i < b.N; i++ {
@@ -131,6 +160,9 @@ func BenchmarkHeap(b *testing.B) {
 		b.ReportMetric(float64(after.HeapObjects-before.HeapObjects)/n, "objects/identity")
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-bytes/identity")
 		b.ReportMetric(float64(gc.Microseconds())/1000, "gc-ms")
+		if *heapProfile != "" {
+			writeHeapProfile(b, *heapProfile)
+		}
 		runtime.KeepAlive(z)
 	}
 }
