@@ -3,6 +3,7 @@ package zone
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -260,5 +261,49 @@ func TestSignatureCacheStoreChanged(t *testing.T) {
 		if err := sig.Verify(zsk[0].DNSKEY, set); err != nil {
 			t.Fatalf("served signature does not cover the stored RRset: %v", err)
 		}
+	}
+}
+
+// TestSignatureCacheLongChainRecord: a cache record for an NSEC3 entry
+// whose packed record is longer than the arena's header can say (a
+// damaged or crafted file) is skipped, and the rest of the cache still
+// loads, instead of failing the whole load.
+func TestSignatureCacheLongChainRecord(t *testing.T) {
+	clock := newClock()
+	z, dir := sigZone(t, clock, 20)
+	saved, err := z.saveSignatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "d1.g1._device.devices.test."
+	z.mu.RLock()
+	si, ok := z.chain.entries[hashKeyOf(name)]
+	held := ok && string(z.chain.nameOf(z.chain.store.slot(si))) == name
+	z.mu.RUnlock()
+	if !held {
+		t.Fatalf("the chain has no entry named %s", name)
+	}
+	path := filepath.Join(dir, SigCacheFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One more chain record for that name: a packed record of
+	// maxNSEC3Rec+1 octets and no signatures.
+	split := maxNSEC3Rec + 1
+	data = append(data, sigRecChain, byte(len(name)))
+	data = append(data, name...)
+	data = binary.BigEndian.AppendUint32(data, uint32(split))
+	data = binary.BigEndian.AppendUint32(data, uint32(split))
+	data = append(data, make([]byte, split)...)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	z2 := reopen(t, z, dir, clock)
+	if n, err := z2.SignaturesLoaded(); err != nil || n != saved {
+		t.Fatalf("loaded %d (%v), want the %d saved records and the long one skipped", n, err, saved)
+	}
+	if made, err := z2.Presign(context.Background()); err != nil || made != 0 {
+		t.Fatalf("presign made %d signatures (%v), want 0", made, err)
 	}
 }
