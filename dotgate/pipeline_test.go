@@ -262,20 +262,7 @@ func TestUpstreamDies(t *testing.T) {
 	e := startGate(t, up.addr, func(c *Config) { c.UpstreamTimeout = time.Hour })
 	c := mustDial(t, e, e.clients[nameAll])
 	const n = 8
-	for i := range n {
-		if err := writeFramed(c, query(t, uint16(i+1), fmt.Sprintf("d%d.example.test", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range n {
-		r, err := readFramed(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Rcode != dns.RcodeServerFailure {
-			t.Fatalf("with the upstream breaking: %v", r)
-		}
-	}
+	pipelineWantServfail(t, c, n, "d", "with the upstream breaking")
 	if up.conns.Load() < 2 {
 		t.Errorf("the upstream saw %d connections: lost queries were not sent again", up.conns.Load())
 	}
@@ -320,20 +307,7 @@ func TestSlowUpstream(t *testing.T) {
 	})
 	c := mustDial(t, e, e.clients[nameAll])
 	const n = 6
-	for i := range n {
-		if err := writeFramed(c, query(t, uint16(i+1), fmt.Sprintf("s%d.example.test", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range n {
-		r, err := readFramed(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Rcode != dns.RcodeServerFailure {
-			t.Fatalf("from a stalled upstream: %v", r)
-		}
-	}
+	pipelineWantServfail(t, c, n, "s", "from a stalled upstream")
 	if got := e.counter(t, "dance_dotgate_queries_total", queryUpstreamError); got != n {
 		t.Fatalf("queries_total{upstream_error} = %v, want %d", got, n)
 	}
@@ -869,6 +843,27 @@ func askRounds(t *testing.T, c net.Conn, window, rounds int) {
 			if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
 				t.Fatalf("round %d: %v", round, r)
 			}
+		}
+	}
+}
+
+// pipelineWantServfail writes n queries for <prefix><i>.example.test on c
+// before reading any answer, and fails the test (saying when: what) unless
+// each of the n answers is SERVFAIL.
+func pipelineWantServfail(t *testing.T, c net.Conn, n int, prefix, what string) {
+	t.Helper()
+	for i := range n {
+		if err := writeFramed(c, query(t, uint16(i+1), fmt.Sprintf("%s%d.example.test", prefix, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		r, err := readFramed(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Rcode != dns.RcodeServerFailure {
+			t.Fatalf("%s: %v", what, r)
 		}
 	}
 }

@@ -218,7 +218,7 @@ SIGTERM stop the gate. Prints the bound address once ready.
 			defer health.Stop()
 			unreachable, err := checkDotGateZones(env.Context(), res.cur.Load(), al)
 			if err != nil {
-				return cli.WithHint(cli.Input(err), zoneChecksHint(err.(*dotGateZoneError).Checks))
+				return cli.WithHint(cli.Input(err), zoneChecksHint(err.(*allowZonesError).Checks))
 			}
 			watch := func(a *verify.AllowList, unreachable []resolver.ZoneCheck) {
 				health.Watch(func(ctx context.Context) ([]resolver.ZoneCheck, error) {
@@ -259,7 +259,7 @@ SIGTERM stop the gate. Prints the bound address once ready.
 				unreachable, err := checkDotGateZones(env.Context(), r, al)
 				if err != nil {
 					log.Error("dot-gate: configuration not reloaded: the resolver cannot validate the policy's names; the old configuration stays in force",
-						"err", err, "hint", zoneChecksHint(err.(*dotGateZoneError).Checks))
+						"err", err, "hint", zoneChecksHint(err.(*allowZonesError).Checks))
 					return
 				}
 				res.swap(r)
@@ -306,28 +306,36 @@ const dotGateCheckTimeout = 30 * time.Second
 // them).
 var dotGateHealthRetry, dotGateHealthMaxRetry = proxy.DefaultHealthRetry, proxy.MaxHealthRetry
 
-// dotGateZoneError reports the policy's zones that the resolver settings
-// cannot validate: every client in them would be refused.
-type dotGateZoneError struct {
+// allowZonesError reports the allow-list's zones that the resolver
+// settings cannot validate: every client in them would be refused. Of names
+// what the allow-list is (in the message).
+type allowZonesError struct {
+	Of     string
 	Checks []resolver.ZoneCheck
 }
 
-func (e *dotGateZoneError) Error() string {
-	return "the resolver cannot validate the names of the policy: " + zonehealth.Reasons(e.Checks)
+func (e *allowZonesError) Error() string {
+	return "the resolver cannot validate the names of " + e.Of + ": " + zonehealth.Reasons(e.Checks)
 }
 
 // BadZones returns Checks.
-func (e *dotGateZoneError) BadZones() []resolver.ZoneCheck { return e.Checks }
+func (e *allowZonesError) BadZones() []resolver.ZoneCheck { return e.Checks }
 
-// checkDotGateZones checks that c validates the zones of the policy's
-// allow-list: a *dotGateZoneError for those it cannot, and those it could
-// not check for now (unreachable).
-func checkDotGateZones(ctx context.Context, c proxy.ZoneChecker, a *verify.AllowList) ([]resolver.ZoneCheck, error) {
+// checkAllowZones checks, within dotGateCheckTimeout, that c validates the
+// zones of the allow-list a (of names it in the error): an
+// *allowZonesError for those it cannot, and those it could not check for
+// now (unreachable). The dot-gate and the SMTP relay share it.
+func checkAllowZones(ctx context.Context, c proxy.ZoneChecker, a *verify.AllowList, of string) ([]resolver.ZoneCheck, error) {
 	ctx, cancel := context.WithTimeout(ctx, dotGateCheckTimeout)
 	defer cancel()
 	unreachable, bad := zonehealth.Sort(c.CheckZones(ctx, a.ZoneNames()))
 	if len(bad) > 0 {
-		return unreachable, &dotGateZoneError{Checks: bad}
+		return unreachable, &allowZonesError{Of: of, Checks: bad}
 	}
 	return unreachable, nil
+}
+
+// checkDotGateZones is checkAllowZones for the policy's allow-list.
+func checkDotGateZones(ctx context.Context, c proxy.ZoneChecker, a *verify.AllowList) ([]resolver.ZoneCheck, error) {
+	return checkAllowZones(ctx, c, a, "the policy")
 }

@@ -213,7 +213,7 @@ the relay.
 			defer health.Stop()
 			unreachable, err := checkSMTPZones(env.Context(), r, al)
 			if err != nil {
-				return cli.WithHint(cli.Input(err), zoneChecksHint(err.(*smtpZoneError).Checks))
+				return cli.WithHint(cli.Input(err), zoneChecksHint(err.(*allowZonesError).Checks))
 			}
 			watch := func(a *verify.AllowList, unreachable []resolver.ZoneCheck) {
 				health.Watch(func(ctx context.Context) ([]resolver.ZoneCheck, error) {
@@ -282,7 +282,7 @@ the relay.
 				unreachable, err := checkSMTPZones(env.Context(), r, a)
 				if err != nil {
 					log.Error("smtp relay: configuration not reloaded: the resolver cannot validate the allowed senders' names; the old configuration stays in force",
-						"err", err, "hint", zoneChecksHint(err.(*smtpZoneError).Checks))
+						"err", err, "hint", zoneChecksHint(err.(*allowZonesError).Checks))
 					return
 				}
 				res.swap(r)
@@ -322,30 +322,9 @@ the relay.
 // them).
 var smtpHealthRetry, smtpHealthMaxRetry = proxy.DefaultHealthRetry, proxy.MaxHealthRetry
 
-// smtpZoneError reports the allowed senders' zones that the resolver
-// settings cannot validate: every sender in them would be refused.
-type smtpZoneError struct {
-	Checks []resolver.ZoneCheck
-}
-
-func (e *smtpZoneError) Error() string {
-	return "the resolver cannot validate the names of the allowed senders: " + zonehealth.Reasons(e.Checks)
-}
-
-// BadZones returns Checks.
-func (e *smtpZoneError) BadZones() []resolver.ZoneCheck { return e.Checks }
-
-// checkSMTPZones checks that c validates the zones of the allow-list: a
-// *smtpZoneError for those it cannot, and those it could not check for now
-// (unreachable). It is bounded by dotGateCheckTimeout, as the gate's.
+// checkSMTPZones is checkAllowZones for the allowed senders.
 func checkSMTPZones(ctx context.Context, c proxy.ZoneChecker, a *verify.AllowList) ([]resolver.ZoneCheck, error) {
-	ctx, cancel := context.WithTimeout(ctx, dotGateCheckTimeout)
-	defer cancel()
-	unreachable, bad := zonehealth.Sort(c.CheckZones(ctx, a.ZoneNames()))
-	if len(bad) > 0 {
-		return unreachable, &smtpZoneError{Checks: bad}
-	}
-	return unreachable, nil
+	return checkAllowZones(ctx, c, a, "the allowed senders")
 }
 
 // errSMTPNoSender: the allow-list is empty.

@@ -100,13 +100,6 @@ func (s *Server) prepareXoT() error {
 		return err
 	}
 	s.xotCert.Store(pair)
-	base := &tls.Config{
-		MinVersion: tls.VersionTLS13, // RFC 9103 §5.1
-		NextProtos: []string{server.ALPN},
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return s.xotCert.Load(), nil
-		},
-	}
 	if x.Auth.NeedsDANE() {
 		allow, err := verify.ParseAllowList(x.Allow)
 		if err != nil {
@@ -135,7 +128,13 @@ func (s *Server) prepareXoT() error {
 		s.xotCore = core
 		return nil
 	}
-	s.xotTLS = base
+	s.xotTLS = &tls.Config{
+		MinVersion: tls.VersionTLS13, // RFC 9103 §5.1
+		NextProtos: []string{server.ALPN},
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.xotCert.Load(), nil
+		},
+	}
 	return nil
 }
 

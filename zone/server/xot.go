@@ -27,9 +27,10 @@ type XoTAuth uint8
 
 const (
 	// XoTDANE (the zero value) admits every secondary whose handshake
-	// completed: the listener's TLS configuration (danetls.ServerConfig
-	// with a verification core and an allow-list of secondaries' names)
-	// requires a client certificate and authenticates it by DANE, so an
+	// completed: the listener's TLS (danetls.ServerConfig, or zone/serve's
+	// tls13 engine, each with a verification core and an allow-list of
+	// secondaries' names) requires a client certificate and authenticates
+	// it by DANE, so an
 	// unauthenticated client never gets past the handshake. A connection
 	// without a client certificate is refused all the same.
 	XoTDANE XoTAuth = iota

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -99,6 +100,15 @@ func TestXoTAuthModes(t *testing.T) {
 						t.Fatalf("transferred or not refused by an rcode: %v, %d records", err, len(rrs))
 					}
 				})
+			}
+			// A request signed with the transfer key's name and another
+			// secret: the first answer must be a refusal, read without
+			// checking its signature (the forger does not have the key).
+			if mode.auth.NeedsTSIG() {
+				forged, _ := tsigkey.Generate(xk.Name, tsigkey.HMACSHA256)
+				if r := forgedTSIGRequest(t, xotAddr, withCert, forged); r.Rcode == dns.RcodeSuccess || len(r.Answer) > 0 {
+					t.Fatalf("forged transfer key: rcode %s, %d records", dns.RcodeToString[r.Rcode], len(r.Answer))
+				}
 			}
 			// TLS 1.2 does not get through the handshake.
 			if rrs, err := tlsTransfer(t, xotAddr, tls12, xk); err == nil || len(rrs) > 0 {
@@ -258,4 +268,35 @@ func (l *lockedLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// forgedTSIGRequest sends an AXFR signed with key over XoT and returns the
+// first answer, whose signature it does not check.
+func forgedTSIGRequest(t *testing.T, addr string, cfg *tls.Config, key *tsigkey.Key) *dns.Msg {
+	t.Helper()
+	conn, err := dns.DialTimeoutWithTLS("tcp-tls", addr, cfg, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	m := new(dns.Msg)
+	m.SetAxfr(origin)
+	m.SetTsig(key.Name, key.WireAlgorithm(), 300, time.Now().Unix())
+	conn.TsigSecret = map[string]string{key.Name: key.Base64()}
+	if err := conn.WriteMsg(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, dns.MaxMsgSize)
+	n, err := conn.Read(buf) // one message, its TSIG not checked
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(buf[:n]); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
