@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
 
 	"github.com/dnsbound/dance/identity"
@@ -123,6 +124,22 @@ func TestCountersignCOSE(t *testing.T) {
 			cs.Headers.Unprotected = cose.UnprotectedHeader{labelX5U: "dns:gw9._device.example.test?type=TLSA"}
 			return marshalSign1(t, m)
 		}, ReasonCountersignature, 0},
+		{"countersignature's protected header not deterministic CBOR", func() []byte {
+			m := sign1(t, good())
+			cs := m.Headers.Unprotected[labelCountersignatureV2].(*cose.Countersignature)
+			var inner []byte
+			if err := cbor.Unmarshal(cs.Headers.RawProtected, &inner); err != nil || len(inner) == 0 || inner[0]>>5 != 5 || inner[0]&0x1f >= 24 {
+				t.Fatalf("protected header %x: %v", cs.Headers.RawProtected, err)
+			}
+			// The same map with its length in a longer head than needed.
+			long := append([]byte{0xb8, inner[0] & 0x1f}, inner[1:]...)
+			raw, err := cbor.Marshal(long)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs.Headers.RawProtected = raw
+			return marshalSign1(t, m)
+		}, ReasonMalformed, 0},
 		{"revoked sensor", func() []byte {
 			return mustCountersign(t, gateway, mustSign(t, w.signer(nRevoked, w.full, false), reading, COSE))
 		}, ReasonSigner, 0},

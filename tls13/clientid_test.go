@@ -233,20 +233,7 @@ func TestConfigRefusedBeforeSending(t *testing.T) {
 		"ClientName with trailing dot":  {ServerName: "server.test", ClientName: deviceName + "."},
 		"raw keys without verification": {ServerName: "server.test", AcceptRawPublicKeys: true},
 	} {
-		t.Run(name, func(t *testing.T) {
-			a, b := net.Pipe()
-			defer a.Close()
-			defer b.Close()
-			// Nothing reads b: a write would fail at the deadline.
-			a.SetDeadline(time.Now().Add(time.Minute))
-			err := Client(a, cfg).Handshake()
-			if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatalf("handshake started: %v", err)
-			}
-			if _, ok := alert.Of(err); ok {
-				t.Fatalf("configuration error %v names an alert", err)
-			}
-		})
+		t.Run(name, func(t *testing.T) { checkRefusedBeforeSending(t, cfg) })
 	}
 	a, b := net.Pipe()
 	defer a.Close()
@@ -256,6 +243,25 @@ func TestConfigRefusedBeforeSending(t *testing.T) {
 	a.SetDeadline(time.Now().Add(time.Minute))
 	if err := Server(a, scfg).Handshake(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatal("server accepting raw keys without VerifyConnection started")
+	}
+}
+
+// checkRefusedBeforeSending fails t unless a client handshake with cfg
+// fails on its configuration, before writing anything and without an
+// alert.
+func checkRefusedBeforeSending(t *testing.T, cfg *Config) {
+	t.Helper()
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	// Nothing reads b: a write would block until the deadline.
+	a.SetDeadline(time.Now().Add(time.Minute))
+	err := Client(a, cfg).Handshake()
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("handshake started: %v", err)
+	}
+	if _, ok := alert.Of(err); ok {
+		t.Fatalf("configuration error %v names an alert", err)
 	}
 }
 

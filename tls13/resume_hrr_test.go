@@ -102,22 +102,7 @@ func TestServerSecondHelloPSK(t *testing.T) {
 					break
 				}
 			}
-			switch record.ContentType(rec[0]) {
-			case record.TypeAlert:
-				if tc.wantAlert == 0 || alert.Description(rec[6]) != tc.wantAlert {
-					t.Fatalf("alert %v; want alert %v / identity %d", alert.Description(rec[6]), tc.wantAlert, tc.wantID)
-				}
-			case record.TypeHandshake:
-				var sh wire.ServerHello
-				if err := sh.Unmarshal(rec[record.HeaderLen:]); err != nil {
-					t.Fatal(err)
-				}
-				if tc.wantAlert != 0 || sh.SelectedIdentity != tc.wantID {
-					t.Fatalf("ServerHello selects identity %d; want alert %v / identity %d", sh.SelectedIdentity, tc.wantAlert, tc.wantID)
-				}
-			default:
-				t.Fatalf("record % x", rec[:5])
-			}
+			checkSelectedIdentity(t, rec, tc.wantAlert, tc.wantID)
 			c.Close()
 			<-res
 		})

@@ -317,25 +317,33 @@ func TestServerPSKRefusals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			switch record.ContentType(rec[0]) {
-			case record.TypeAlert:
-				if tc.wantAlert == 0 || alert.Description(rec[6]) != tc.wantAlert {
-					t.Fatalf("alert %v; want alert %v / identity %d", alert.Description(rec[6]), tc.wantAlert, tc.wantID)
-				}
-			case record.TypeHandshake:
-				var sh wire.ServerHello
-				if err := sh.Unmarshal(rec[record.HeaderLen:]); err != nil {
-					t.Fatal(err)
-				}
-				if tc.wantAlert != 0 || sh.SelectedIdentity != tc.wantID {
-					t.Fatalf("ServerHello selects identity %d; want alert %v / identity %d", sh.SelectedIdentity, tc.wantAlert, tc.wantID)
-				}
-			default:
-				t.Fatalf("record % x", rec[:5])
-			}
+			checkSelectedIdentity(t, rec, tc.wantAlert, tc.wantID)
 			c.Close()
 			<-res
 		})
+	}
+}
+
+// checkSelectedIdentity fails t unless rec, the server's answer to a
+// ClientHello offering PSKs, is the alert wantAlert or, when wantAlert is
+// 0, a ServerHello selecting PSK identity wantID.
+func checkSelectedIdentity(t *testing.T, rec []byte, wantAlert alert.Description, wantID int) {
+	t.Helper()
+	switch record.ContentType(rec[0]) {
+	case record.TypeAlert:
+		if wantAlert == 0 || alert.Description(rec[6]) != wantAlert {
+			t.Fatalf("alert %v; want alert %v / identity %d", alert.Description(rec[6]), wantAlert, wantID)
+		}
+	case record.TypeHandshake:
+		var sh wire.ServerHello
+		if err := sh.Unmarshal(rec[record.HeaderLen:]); err != nil {
+			t.Fatal(err)
+		}
+		if wantAlert != 0 || sh.SelectedIdentity != wantID {
+			t.Fatalf("ServerHello selects identity %d; want alert %v / identity %d", sh.SelectedIdentity, wantAlert, wantID)
+		}
+	default:
+		t.Fatalf("record % x", rec[:5])
 	}
 }
 
