@@ -39,13 +39,10 @@ func DANEClientConfigTLS13(base *tls13.Config, v verify.ServerVerifier, addr str
 		return nil, err
 	}
 	cfg.ServerName = c.host
-	prevPeer, prevConn := cfg.VerifyPeer, cfg.VerifyConnection
-	cfg.VerifyPeer = func(chain []*x509.Certificate) error {
-		if prevPeer != nil {
-			return prevPeer(chain)
-		}
-		return nil
+	if cfg.VerifyPeer == nil {
+		cfg.VerifyPeer = func([]*x509.Certificate) error { return nil }
 	}
+	prevConn := cfg.VerifyConnection
 	cfg.VerifyConnection = func(ctx context.Context, cs tls13.ConnectionState) error {
 		if prevConn != nil {
 			if err := prevConn(ctx, cs); err != nil {

@@ -139,6 +139,7 @@ func TestDANEClientConfigTLS13(t *testing.T) {
 		raw    bool
 		reason verify.Reason // 0: authenticated
 		usage  tlsa.Usage
+		opts   []ClientOption
 	}{
 		{name: "dane-ee self-signed", addr: sSelf.addr(), port: sSelf.port, host: "ee.example.test", usage: tlsa.DANEEE},
 		{name: "dane-ta chain", addr: sTA.addr(), port: sTA.port, host: "ta.example.test", usage: tlsa.DANETA},
@@ -147,6 +148,10 @@ func TestDANEClientConfigTLS13(t *testing.T) {
 		{name: "right name, different raw key", addr: wrongRawAddr, port: wrongRawPort, host: "raw.example.test", raw: true, reason: verify.ReasonNoMatch},
 		{name: "dane-ta name mismatch", addr: sMisnamed.addr(), port: sMisnamed.port, host: "ta.example.test", reason: verify.ReasonNameMismatch},
 		{name: "no record", addr: sSelf.addr(), port: sSelf.port, host: "nodane.example.test", reason: verify.ReasonNoRecord},
+		// PKIX cannot authenticate a raw public key: the fallback must
+		// not accept one, whatever the roots.
+		{name: "no record, raw key, pkix fallback", addr: rawAddr, port: rawPort, host: "nodane.example.test", raw: true, reason: verify.ReasonNoRecord,
+			opts: []ClientOption{PKIXFallback(x509.NewCertPool())}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,7 +159,7 @@ func TestDANEClientConfigTLS13(t *testing.T) {
 			var mu sync.Mutex
 			report := ReportServerAuth(func(a ServerAuth) { mu.Lock(); got = append(got, a); mu.Unlock() })
 			base := &tls13.Config{AcceptRawPublicKeys: tc.raw}
-			cfg, err := DANEClientConfigTLS13(base, core, net.JoinHostPort(tc.host, itoa(tc.port)), report)
+			cfg, err := DANEClientConfigTLS13(base, core, net.JoinHostPort(tc.host, itoa(tc.port)), append(tc.opts, report)...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -50,12 +50,11 @@ func (f *codepointFlag) Set(s string) error {
 	if err != nil {
 		return fmt.Errorf("%q: want an extension type from 0 to 65535, decimal or 0x hex", s)
 	}
-	if n < 0xFF00 {
-		// Values below are IANA's to assign (RFC 8446 §11): one could
-		// be an extension the peer already speaks.
-		if n <= 0x3F || n == 0xFF01 {
-			return fmt.Errorf("%#04x is an extension TLS defines; use the private-use range 0xFF00-0xFFFF", n)
-		}
+	// Values below 0xFF00 are IANA's to assign (RFC 8446 §11): one could
+	// be an extension the peer already speaks. 0xFF01 is
+	// renegotiation_info (RFC 5746), in the private-use range.
+	if n <= 0x3F || n == 0xFF01 {
+		return fmt.Errorf("%#04x is an extension TLS defines; use the private-use range 0xFF00-0xFFFF", n)
 	}
 	f.v = uint16(n)
 	return nil

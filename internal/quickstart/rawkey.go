@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/dnsbound/dance/danetls"
 	"github.com/dnsbound/dance/identity"
@@ -136,16 +135,6 @@ func (q *qs) rawConnect(ctx context.Context, addr string, key crypto.Signer, nam
 	if resp.StatusCode != http.StatusOK {
 		return a, fmt.Errorf("%s: the proxy answered %s", rawDev, resp.Status)
 	}
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4096))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), ": ")
-		switch k {
-		case proxy.DefaultNameHeader:
-			a.Name = v
-		case proxy.DefaultKindHeader:
-			a.Kind = v
-		}
-	}
 	a.Accepted = true
-	return a, sc.Err()
+	return a, a.readWhoami(resp.Body)
 }

@@ -240,7 +240,18 @@ func (q *qs) connect(ctx context.Context, step int, c client) (Attempt, error) {
 	if resp.StatusCode != http.StatusOK {
 		return a, fmt.Errorf("%s: the proxy answered %s", c.dir, resp.Status)
 	}
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4096))
+	if err := a.readWhoami(resp.Body); err != nil {
+		return a, err
+	}
+	a.Accepted = true
+	q.res.Attempts = append(q.res.Attempts, a)
+	return a, nil
+}
+
+// readWhoami sets a's Name and Kind from the answer of the whoami backend:
+// the header lines the proxy added, as the backend echoes them.
+func (a *Attempt) readWhoami(body io.Reader) error {
+	sc := bufio.NewScanner(io.LimitReader(body, 4096))
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), ": ")
 		switch k {
@@ -250,12 +261,7 @@ func (q *qs) connect(ctx context.Context, step int, c client) (Attempt, error) {
 			a.Kind = v
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return a, err
-	}
-	a.Accepted = true
-	q.res.Attempts = append(q.res.Attempts, a)
-	return a, nil
+	return sc.Err()
 }
 
 // isRefusal reports whether err is the server's TLS alert: in TLS 1.3 the
