@@ -18,6 +18,16 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 port() { echo $((20000 + RANDOM % 20000)); }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# mem PID WHEN: where the resident bytes are (anonymous memory: the Go heap
+# and runtime; file pages: the store's mmap) and, with GODEBUG=gctrace=1,
+# the live heap and goal of the server's last collection.
+mem() {
+  awk -v w="$2" '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2}
+    END { printf "mem_%s rss_kb %d anon_kb %d file_kb %d\n", w, r, a, r - a }' "/proc/$1/smaps_rollup"
+  if [ "$1" = "$SPID" ] && grep -q "^gc [0-9]" "$W/serve.log"; then
+    grep '^gc [0-9]' "$W/serve.log" | tail -1 | sed 's/.*, \([0-9]*\)->\([0-9]*\)->\([0-9]*\) MB, \([0-9]*\) MB goal.*/  last_gc heap_before_mb \1 live_mb \3 goal_mb \4/'
+  fi
+}
 waitdns() { for _ in $(seq 300); do dig +time=1 +tries=1 @127.0.0.1 -p "$1" devices.test SOA >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "no answer on $1" >&2; return 1; }
 
 go build -o "$W/dance" ./cmd/dance
@@ -37,6 +47,7 @@ t1=$(date +%s.%N)
 rss1=$(rss_kb $SPID)
 echo "import_seconds $(echo "$t1 - $t0" | bc)"
 echo "rss_kb_before $rss0 rss_kb_after_import $rss1 bytes_per_identity $(( (rss1 - rss0) * 1024 / N ))"
+mem $SPID import
 
 echo "== presigning the whole zone (the server does it after changes when transfers are allowed)"
 # A marker change triggers one more presign run; when a run signs only
@@ -53,6 +64,7 @@ done
 t2=$(date +%s.%N)
 rss2=$(rss_kb $SPID)
 echo "presigned_seconds_after_import $(echo "$t2 - $t1" | bc) rss_kb_signed $rss2 bytes_per_signed_identity $(( (rss2 - rss0) * 1024 / N ))"
+mem $SPID presigned
 
 echo "== queries"
 awk -v n="$N" -v q="$QN" 'BEGIN { srand(1); for (i = 0; i < q; i++) printf "d%d._device.devices.test TLSA\n", int(rand() * n) }' >"$W/q.txt"
@@ -71,7 +83,9 @@ t0=$(date +%s.%N)
 dig @127.0.0.1 -p $P devices.test AXFR +time=600 +nocmd +nocomments +nostats >/dev/null
 t1=$(date +%s.%N)
 echo "second_axfr_seconds $(echo "$t1 - $t0" | bc) rss_kb_after_second_axfr $(rss_kb $SPID)"
+mem $SPID transfers
 echo "-- dance zone serve, after the transfers (journal holds the transferred zone)"; perf $P
+mem $SPID end
 # The closing SOA repeats the first.
 head -n -1 "$W/axfr.raw" >"$W/devices.test.zone"
 
@@ -99,6 +113,7 @@ waitdns $K
 perf $K "$WARM" >/dev/null
 echo "-- knot"; perf $K
 echo "knot_rss_kb $(rss_kb $KPID) knot_bytes_per_identity $(( $(rss_kb $KPID) * 1024 / N ))"
+mem $KPID knot
 kill $KPID; wait $KPID 2>/dev/null || true
 
 echo "== nsd"
