@@ -147,12 +147,11 @@ func (s *Server) transferVia(w dns.ResponseWriter, r *dns.Msg, xot bool) {
 	// packed nor as dns.RR values.
 	var part []dns.RR
 	size := 0
-	errAborted := errors.New("aborted")
 	err = rrs.Each(func(b []byte) error {
 		l := len(b)
 		if len(part) > 0 && (len(part) >= xfrMaxRRs || size+l > xfrMaxBytes) {
 			if !send(part) {
-				return errAborted
+				return errXfrAborted
 			}
 			part, size = nil, 0
 		}
@@ -165,7 +164,7 @@ func (s *Server) transferVia(w dns.ResponseWriter, r *dns.Msg, xot bool) {
 		return nil
 	})
 	switch {
-	case err == errAborted:
+	case errors.Is(err, errXfrAborted):
 		return
 	case err != nil:
 		s.log.Error("transfer aborted: stored zone does not decode", "peer", peer, "err", err)
@@ -178,6 +177,10 @@ func (s *Server) transferVia(w dns.ResponseWriter, r *dns.Msg, xot bool) {
 	s.metrics.count(kind)
 	s.log.Info("zone transferred", append([]any{"peer", peer, "qtype", dns.TypeToString[q.Qtype], "form", kind.String(), "records", rrs.Len()}, who...)...)
 }
+
+// errXfrAborted ends the reading of a zone whose transfer could not be
+// sent on (the connection failed; logged by send).
+var errXfrAborted = errors.New("server: transfer aborted")
 
 // Kinds of transfer answers, counted in the metrics and logged.
 const (
