@@ -46,6 +46,11 @@ type serverHS struct {
 	// client's certificate type extensions.
 	certTypeExts []wire.Extension
 
+	// caExt is the certificate_authorities of our CertificateRequest
+	// (Config.ClientCANames), sent when sendCAs.
+	caExt   wire.Extension
+	sendCAs bool
+
 	clientApp []byte // client application traffic secret, for after its Finished
 	psk       []byte // the resumed session's PSK; nil: a full handshake
 	pskIndex  int    // the identity it came from
@@ -144,7 +149,17 @@ func (hs *serverHS) readClientHello() ([]byte, error) {
 // ClientHello (RFC 8446 §4.1.1).
 func (hs *serverHS) negotiate() error {
 	c, ch := hs.c, hs.hello
-	for _, s := range serverSuites {
+	suites, err := c.cfg.cipherSuites(serverSuites)
+	if err != nil {
+		return err
+	}
+	if c.cfg.ClientAuth != NoClientCert {
+		// Checked before anything is sent.
+		if hs.caExt, hs.sendCAs, err = c.cfg.clientCAExtension(); err != nil {
+			return err
+		}
+	}
+	for _, s := range suites {
 		if slices.Contains(ch.CipherSuites, s) {
 			c.suite = record.SuiteByID(s)
 			break
@@ -454,6 +469,9 @@ func (hs *serverHS) sendServerAuth() error {
 		cr := wire.CertificateRequest{Context: []byte{}, Extensions: append([]wire.Extension{
 			hs.sigExt,
 		}, c.cfg.clientNameRequest()...)}
+		if hs.sendCAs {
+			cr.Extensions = append(cr.Extensions, hs.caExt)
+		}
 		if err := hs.writeMessage(cr.Marshal()); err != nil {
 			return err
 		}

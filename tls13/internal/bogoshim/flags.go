@@ -55,6 +55,18 @@ type options struct {
 	expectPeerCert   string
 	expectPeerSig    int    // -expect-peer-signature-algorithm
 	expectCAList     string // -expect-client-ca-list: hex DER names, comma-separated
+	// useCAList is -use-client-ca-list: the names a server sends in
+	// certificate_authorities (Config.ClientCANames); "<NULL>" and
+	// "<EMPTY>" send none.
+	useCAList string
+	// keyShares (-key-shares) are the groups a client sends key shares
+	// for (Config.KeyShares); noKeyShares (-no-key-shares) sends none.
+	keyShares   []uint16
+	noKeyShares bool
+	// expectPeerVerifyPrefs (-expect-peer-verify-pref) are the peer's
+	// signature_algorithms, in its order, as the credential callbacks see
+	// them.
+	expectPeerVerifyPrefs []uint16
 
 	// RFC 7250 certificate types (0 X.509, 2 RawPublicKey).
 	acceptedPeerTypes  []int  // -accepted-peer-cert-types, in order
@@ -231,6 +243,22 @@ var flags = map[string]flagSpec{
 	"-expect-no-hrr":                   boolFlag(func(o *options) { o.expectNoHRR = true }),
 	"-expect-peer-cert-file":           strFlag(func(o *options, v string) { o.expectPeerCert = v }),
 	"-expect-client-ca-list":           strFlag(func(o *options, v string) { o.expectCAList = v }),
+	"-use-client-ca-list":              strFlag(func(o *options, v string) { o.useCAList = v }),
+	"-key-shares": intFlag(func(o *options, v int) error {
+		if v < 0 || v > 0xffff {
+			return fmt.Errorf("bad group %d", v)
+		}
+		o.keyShares = append(o.keyShares, uint16(v))
+		return nil
+	}),
+	"-no-key-shares": boolFlag(func(o *options) { o.noKeyShares = true }),
+	"-expect-peer-verify-pref": intFlag(func(o *options, v int) error {
+		if v < 0 || v > 0xffff {
+			return fmt.Errorf("bad signature scheme %d", v)
+		}
+		o.expectPeerVerifyPrefs = append(o.expectPeerVerifyPrefs, uint16(v))
+		return nil
+	}),
 
 	"-advertise-alpn": {param: true, set: func(o *options, v string) error {
 		protos, err := parseALPNList(v)

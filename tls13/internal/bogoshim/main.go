@@ -205,20 +205,42 @@ func (o *options) config() (*tls13.Config, error) {
 		if o.selectALPN != "" && !o.declineALPN {
 			cfg.NextProtos = []string{o.selectALPN}
 		}
+		switch o.useCAList {
+		case "", "<NULL>", "<EMPTY>":
+		default:
+			for _, h := range strings.Split(o.useCAList, ",") {
+				der, err := hex.DecodeString(h)
+				if err != nil {
+					return nil, fmt.Errorf("-use-client-ca-list: %w", err)
+				}
+				cfg.ClientCANames = append(cfg.ClientCANames, der)
+			}
+		}
+		if o.expectPeerVerifyPrefs != nil {
+			// As BoringSSL's certificate callback: the client's
+			// signature_algorithms; nil falls back to Certificates.
+			cfg.GetCertificate = func(info *tls13.ClientHelloInfo) (*tls13.Certificate, error) {
+				return nil, o.checkPeerVerifyPrefs(info.SignatureSchemes)
+			}
+		}
 	} else {
 		cfg.NextProtos = o.advertiseALPN
-		if o.expectCAList != "" {
+		if o.expectCAList != "" || o.expectPeerVerifyPrefs != nil {
 			// The server's certificate_authorities, as the runner
-			// lists them (hex DER, comma-separated), reach the
-			// callback; the credential is the first, as without it.
+			// lists them (hex DER, comma-separated), and its
+			// signature_algorithms reach the callback; the credential
+			// is the first, as without it.
 			certs := cfg.Certificates
 			cfg.GetClientCertificate = func(info *tls13.CertificateRequestInfo) (*tls13.Certificate, error) {
 				var got []string
 				for _, n := range info.CertificateAuthorities {
 					got = append(got, hex.EncodeToString(n))
 				}
-				if strings.Join(got, ",") != o.expectCAList {
+				if o.expectCAList != "" && strings.Join(got, ",") != o.expectCAList {
 					return nil, fmt.Errorf("certificate_authorities %q, want %q", strings.Join(got, ","), o.expectCAList)
+				}
+				if err := o.checkPeerVerifyPrefs(info.SignatureSchemes); err != nil {
+					return nil, err
 				}
 				if len(certs) == 0 {
 					return nil, nil
@@ -230,10 +252,25 @@ func (o *options) config() (*tls13.Config, error) {
 	for _, g := range o.curves {
 		cfg.CurvePreferences = append(cfg.CurvePreferences, tls13.CurveID(g))
 	}
+	if o.noKeyShares {
+		cfg.KeyShares = []tls13.CurveID{}
+	}
+	for _, g := range o.keyShares {
+		cfg.KeyShares = append(cfg.KeyShares, tls13.CurveID(g))
+	}
 	if err := o.certTypes(cfg); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// checkPeerVerifyPrefs compares the peer's signature_algorithms with
+// -expect-peer-verify-pref, order included.
+func (o *options) checkPeerVerifyPrefs(got []uint16) error {
+	if o.expectPeerVerifyPrefs != nil && !slices.Equal(got, o.expectPeerVerifyPrefs) {
+		return fmt.Errorf("peer signature_algorithms %#04x, expected %#04x", got, o.expectPeerVerifyPrefs)
+	}
+	return nil
 }
 
 // certTypes applies the RFC 7250 flags: -accepted-peer-cert-types is
