@@ -110,6 +110,8 @@ func (c *Conn) serverHandshake() error {
 		if err := hs.chooseCertificate(); err != nil {
 			return err
 		}
+	} else {
+		hs.resumedCertType()
 	}
 	hs.tr.Add(msg)
 	if err := hs.sendServerHello(); err != nil {

@@ -213,6 +213,16 @@ var flags = map[string]flagSpec{
 	"-expect-verify-result":           boolFlag(func(o *options) { o.expectVerifyResult = true }),
 	// The shim's verification is a callback already.
 	"-use-custom-verify-callback": {},
+	// BoringSSL's asynchronous mode makes its callbacks and private key
+	// operations return "retry" before they complete, and its early
+	// callback configures credentials when the ClientHello is in. The
+	// engine's calls block until done and its credentials are in the
+	// Config before the ClientHello, which is the blocking equivalent:
+	// the tests' checks (credential chosen, certificate types, no
+	// transport I/O in an extra handshake) still run. The tests named
+	// *-Async*, whose point is the retry path itself, are disabled.
+	"-async":              {},
+	"-use-early-callback": {},
 
 	"-min-version": intFlag(func(o *options, v int) error {
 		if v > versionTLS13 {

@@ -39,6 +39,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dnsbound/dance/tls13"
@@ -427,13 +428,14 @@ func (o *options) connect(cfg *tls13.Config, resumption bool) error {
 	if _, err := raw.Write(id[:]); err != nil {
 		return err
 	}
+	counted := &countingConn{Conn: raw}
 	var conn *tls13.Conn
 	if o.server {
-		conn = tls13.Server(raw, cfg)
+		conn = tls13.Server(counted, cfg)
 	} else {
-		conn = tls13.Client(raw, cfg)
+		conn = tls13.Client(counted, cfg)
 	}
-	if err := o.exchange(conn, resumption); err != nil {
+	if err := o.exchange(conn, counted, resumption); err != nil {
 		drain(raw.(*net.TCPConn))
 		return o.classify(err, conn.ConnectionState())
 	}
@@ -478,15 +480,36 @@ func drain(c *net.TCPConn) {
 	io.Copy(io.Discard, c)
 }
 
+// countingConn counts the reads and writes on the transport.
+type countingConn struct {
+	net.Conn
+	ops atomic.Int64
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	c.ops.Add(1)
+	return c.Conn.Read(b)
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	c.ops.Add(1)
+	return c.Conn.Write(b)
+}
+
 // exchange runs the handshake and the test's traffic.
-func (o *options) exchange(conn *tls13.Conn, resumption bool) error {
+func (o *options) exchange(conn *tls13.Conn, transport *countingConn, resumption bool) error {
 	if !o.implicitHandshake {
 		if err := conn.Handshake(); err != nil {
 			return err
 		}
 		if o.extraHandshake {
+			// A second Handshake is a no-op: no transport I/O.
+			before := transport.ops.Load()
 			if err := conn.Handshake(); err != nil {
 				return err
+			}
+			if transport.ops.Load() != before {
+				return errors.New("the extra handshake read or wrote the transport")
 			}
 		}
 		if err := o.check(conn.ConnectionState(), resumption); err != nil {
