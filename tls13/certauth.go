@@ -18,6 +18,9 @@ type ClientHelloInfo struct {
 	// anchors it accepts; nil when it sent none. Compare them with
 	// x509.Certificate.RawIssuer or RawSubject.
 	CertificateAuthorities [][]byte
+	// SupportedProtos are the client's ALPN protocols (RFC 7301), most
+	// preferred first; nil when it sent none.
+	SupportedProtos []string
 	// Context is the handshake's context.
 	Context context.Context
 }
@@ -47,6 +50,7 @@ func (hs *serverHS) serverCandidates() ([]*Certificate, error) {
 			ServerName:             hs.hello.ServerName,
 			SignatureSchemes:       hs.hello.SignatureAlgorithms,
 			CertificateAuthorities: hs.hello.CertificateAuthorities,
+			SupportedProtos:        hs.hello.ALPN,
 			Context:                hs.c.handshakeContext(),
 		})
 		if err != nil {

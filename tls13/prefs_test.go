@@ -311,3 +311,28 @@ func TestClientCANames(t *testing.T) {
 		}
 	}
 }
+
+// TestGetCertificateSeesALPN: GetCertificate gets the client's ALPN
+// protocols in its order, nil when it offered none.
+func TestGetCertificateSeesALPN(t *testing.T) {
+	p := testPKI(t)
+	for _, protos := range [][]string{nil, {"h2", "dance/1"}} {
+		scfg := ourServerConfig(p)
+		scfg.NextProtos = []string{"dance/1"}
+		var seen []string
+		called := false
+		scfg.GetCertificate = func(info *ClientHelloInfo) (*Certificate, error) {
+			seen, called = info.SupportedProtos, true
+			return nil, nil
+		}
+		addr, res := startOurServer(t, scfg)
+		tc := tlsDial(t, addr, &tls.Config{ServerName: "server.test", RootCAs: p.roots, NextProtos: protos})
+		tlsEcho(t, tc, "alpn")
+		if r := <-res; r.err != nil {
+			t.Fatal(r.err)
+		}
+		if !called || !slices.Equal(seen, protos) || (protos == nil) != (seen == nil) {
+			t.Fatalf("GetCertificate saw %q (called %v), want %q", seen, called, protos)
+		}
+	}
+}

@@ -67,6 +67,21 @@ type options struct {
 	// signature_algorithms, in its order, as the credential callbacks see
 	// them.
 	expectPeerVerifyPrefs []uint16
+	// expectAdvertisedALPN (-expect-advertised-alpn) is the client's
+	// ALPN list, in the wire form, as GetCertificate sees it.
+	expectAdvertisedALPN string
+	// failCertCallback (-fail-cert-callback): the credential callback
+	// fails.
+	failCertCallback bool
+	// oldClientCertCallback (-use-old-client-cert-callback): the client
+	// credential comes from GetClientCertificate.
+	oldClientCertCallback bool
+	// reverifyOnResume (-reverify-on-resume): a resumed client checks
+	// the original chain again, in VerifyConnection.
+	reverifyOnResume bool
+	// resumptionDelay (-resumption-delay) is how many seconds the
+	// shim's clock (Config.Time) moves ahead before each resumption.
+	resumptionDelay int
 
 	// RFC 7250 certificate types (0 X.509, 2 RawPublicKey).
 	acceptedPeerTypes  []int  // -accepted-peer-cert-types, in order
@@ -261,7 +276,21 @@ var flags = map[string]flagSpec{
 		o.keyShares = append(o.keyShares, uint16(v))
 		return nil
 	}),
-	"-no-key-shares": boolFlag(func(o *options) { o.noKeyShares = true }),
+	"-no-key-shares":                boolFlag(func(o *options) { o.noKeyShares = true }),
+	"-expect-advertised-alpn":       strFlag(func(o *options, v string) { o.expectAdvertisedALPN = v }),
+	"-fail-cert-callback":           boolFlag(func(o *options) { o.failCertCallback = true }),
+	"-use-old-client-cert-callback": boolFlag(func(o *options) { o.oldClientCertCallback = true }),
+	"-reverify-on-resume":           boolFlag(func(o *options) { o.reverifyOnResume = true }),
+	"-resumption-delay": intFlag(func(o *options, v int) error {
+		if v < 0 {
+			return fmt.Errorf("bad delay %d", v)
+		}
+		o.resumptionDelay = v
+		return nil
+	}),
+	// Our server never acknowledges server_name: it chooses nothing by
+	// it (RFC 6066 §3), which is what the flag asks for.
+	"-no-server-name-ack": {},
 	"-expect-peer-verify-pref": intFlag(func(o *options, v int) error {
 		if v < 0 || v > 0xffff {
 			return fmt.Errorf("bad signature scheme %d", v)

@@ -101,6 +101,11 @@ func connectAll(initial, resumed *options) error {
 		cache = tls13.NewLRUClientSessionCache(4)
 	}
 	o := initial
+	// The shim's clock: -resumption-delay moves it ahead before each
+	// resumption, as BoringSSL's shim does with its mock clock.
+	var ahead time.Duration
+	clock := func() time.Time { return time.Now().Add(ahead) }
+	cfg.Time = clock
 	for i := 0; i <= initial.resumeCount; i++ {
 		if i > 0 {
 			// A resumed session keeps the verification result of
@@ -112,6 +117,8 @@ func connectAll(initial, resumed *options) error {
 				return err
 			}
 			*cfg = *next
+			cfg.Time = clock
+			ahead += time.Duration(o.resumptionDelay) * time.Second
 		}
 		if !o.noTicket {
 			cfg.ClientSessionCache = cache
@@ -217,22 +224,39 @@ func (o *options) config() (*tls13.Config, error) {
 				cfg.ClientCANames = append(cfg.ClientCANames, der)
 			}
 		}
-		if o.expectPeerVerifyPrefs != nil {
-			// As BoringSSL's certificate callback: the client's
-			// signature_algorithms; nil falls back to Certificates.
+		if o.expectPeerVerifyPrefs != nil || o.expectAdvertisedALPN != "" || o.failCertCallback {
+			// As BoringSSL's certificate callback: it sees the
+			// client's signature_algorithms and ALPN list, or fails;
+			// nil falls back to Certificates.
 			cfg.GetCertificate = func(info *tls13.ClientHelloInfo) (*tls13.Certificate, error) {
+				if o.failCertCallback {
+					return nil, errors.New("-fail-cert-callback")
+				}
+				if o.expectAdvertisedALPN != "" {
+					var wireForm string
+					for _, p := range info.SupportedProtos {
+						wireForm += string([]byte{byte(len(p))}) + p
+					}
+					if wireForm != o.expectAdvertisedALPN {
+						return nil, fmt.Errorf("client ALPN %q, expected %q", info.SupportedProtos, o.expectAdvertisedALPN)
+					}
+				}
 				return nil, o.checkPeerVerifyPrefs(info.SignatureSchemes)
 			}
 		}
 	} else {
 		cfg.NextProtos = o.advertiseALPN
-		if o.expectCAList != "" || o.expectPeerVerifyPrefs != nil {
+		if o.expectCAList != "" || o.expectPeerVerifyPrefs != nil || o.failCertCallback || o.oldClientCertCallback {
 			// The server's certificate_authorities, as the runner
 			// lists them (hex DER, comma-separated), and its
-			// signature_algorithms reach the callback; the credential
-			// is the first, as without it.
+			// signature_algorithms reach the callback, which fails
+			// with -fail-cert-callback; the credential is the first,
+			// as without it.
 			certs := cfg.Certificates
 			cfg.GetClientCertificate = func(info *tls13.CertificateRequestInfo) (*tls13.Certificate, error) {
+				if o.failCertCallback {
+					return nil, errors.New("-fail-cert-callback")
+				}
 				var got []string
 				for _, n := range info.CertificateAuthorities {
 					got = append(got, hex.EncodeToString(n))
@@ -261,6 +285,24 @@ func (o *options) config() (*tls13.Config, error) {
 	}
 	if err := o.certTypes(cfg); err != nil {
 		return nil, err
+	}
+	if o.reverifyOnResume && !o.server {
+		// As BoringSSL's client with -reverify-on-resume: the custom
+		// verification runs again on the chain a resumed session
+		// carries (the engine's VerifyConnection runs then; VerifyPeer
+		// does not).
+		inner := cfg.VerifyConnection
+		cfg.VerifyConnection = func(ctx context.Context, st tls13.ConnectionState) error {
+			if st.Resumed && st.PeerCertificates != nil {
+				if err := cfg.VerifyPeer(st.PeerCertificates); err != nil {
+					return err
+				}
+			}
+			if inner != nil {
+				return inner(ctx, st)
+			}
+			return nil
+		}
 	}
 	return cfg, nil
 }
