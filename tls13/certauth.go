@@ -1,7 +1,9 @@
 package tls13
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 
 	"github.com/dnsbound/dance/tls13/internal/alert"
 )
@@ -100,4 +102,26 @@ func (c *Conn) handshakeContext() context.Context {
 		return c.hsCtx
 	}
 	return context.Background()
+}
+
+// issuerListed reports whether cert may be sent to a peer that listed cas
+// in certificate_authorities: always without MatchIssuers; with it, only
+// when one of its chain's issuers is among cas (RFC 8446 §4.2.4). A chain
+// certificate that does not parse matches nothing.
+func (cert *Certificate) issuerListed(cas [][]byte) bool {
+	if !cert.MatchIssuers {
+		return true
+	}
+	for _, der := range cert.Chain {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			continue
+		}
+		for _, ca := range cas {
+			if bytes.Equal(c.RawIssuer, ca) {
+				return true
+			}
+		}
+	}
+	return false
 }

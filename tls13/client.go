@@ -641,6 +641,9 @@ func (hs *clientHS) sendClientCertificate() error {
 			// X.509 by default, which we did not offer.
 			continue
 		}
+		if !cert.issuerListed(hs.certReq.CertificateAuthorities) {
+			continue
+		}
 		if s, ok := signingScheme(cert, hs.certReq.SignatureAlgorithms); ok {
 			chosen, scheme = cert, s
 			break

@@ -32,6 +32,14 @@ type Certificate struct {
 	// not implement (see SignatureScheme) fails the handshake before
 	// anything is sent.
 	SignatureSchemes []SignatureScheme
+	// MatchIssuers makes this credential eligible only for a peer whose
+	// certificate_authorities (RFC 8446 §4.2.4) lists the issuer of one
+	// of Chain's certificates: its trust anchor, or a CA under it. A peer
+	// that sends no certificate_authorities never gets it, nor does any
+	// peer get a raw public key with MatchIssuers. The other credentials
+	// are considered as usual, so a credential without it serves as the
+	// fallback. False: the peer's names play no part in the choice.
+	MatchIssuers bool
 }
 
 // ClientAuthType is a server's policy for client certificates (RFC 8446

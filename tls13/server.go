@@ -254,11 +254,16 @@ func (hs *serverHS) chooseCertificate() error {
 		}
 		certs = ordered
 	}
+	issuerMiss := false
 	for _, cert := range certs {
 		if cert.PrivateKey == nil || !accepts(cert.certType()) {
 			continue
 		}
 		common = true
+		if !cert.issuerListed(ch.CertificateAuthorities) {
+			issuerMiss = true
+			continue
+		}
 		if s, ok := signingScheme(cert, ch.SignatureAlgorithms); ok {
 			hs.cert, hs.scheme, hs.serverCertType = cert, s, cert.certType()
 			hs.chooseClientCertType()
@@ -268,6 +273,9 @@ func (hs *serverHS) chooseCertificate() error {
 	if !common && ch.ServerCertTypes != nil {
 		// RFC 7250 §4.2: no certificate type in common.
 		return alert.Errorf(alert.UnsupportedCertificate, "no credential of a type in the client's server_certificate_type")
+	}
+	if issuerMiss {
+		return alert.Errorf(alert.HandshakeFailure, "no credential the client's signature algorithms and certificate_authorities allow")
 	}
 	return alert.Errorf(alert.HandshakeFailure, "no certificate for the client's signature algorithms")
 }

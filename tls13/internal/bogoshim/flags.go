@@ -126,6 +126,10 @@ type credential struct {
 	// signingPrefs (-signing-prefs) are the schemes the credential signs
 	// with (Certificate.SignatureSchemes); empty: any its key fits.
 	signingPrefs []tls13.SignatureScheme
+	// mustMatchIssuer (-must-match-issuer): sent only to a peer whose
+	// certificate_authorities lists an issuer of the chain
+	// (Certificate.MatchIssuers).
+	mustMatchIssuer bool
 }
 
 // flagSpec says whether a flag takes a value and how it is applied. A nil
@@ -210,9 +214,10 @@ var flags = map[string]flagSpec{
 	"-key-file":  strFlag(func(o *options, v string) { o.lastCred().keyFile = v }),
 	// BoringSSL's -signing-prefs belongs to the last credential (the
 	// legacy one before any -new-*-credential), like -cert-file.
-	"-signing-prefs": schemeFlag(func(o *options) *[]tls13.SignatureScheme { return &o.lastCred().signingPrefs }),
-	"-verify-prefs":  schemeFlag(func(o *options) *[]tls13.SignatureScheme { return &o.verifyPrefs }),
-	"-trust-cert":    strFlag(func(o *options, v string) { o.trust = v }),
+	"-signing-prefs":     schemeFlag(func(o *options) *[]tls13.SignatureScheme { return &o.lastCred().signingPrefs }),
+	"-must-match-issuer": boolFlag(func(o *options) { o.lastCred().mustMatchIssuer = true }),
+	"-verify-prefs":      schemeFlag(func(o *options) *[]tls13.SignatureScheme { return &o.verifyPrefs }),
+	"-trust-cert":        strFlag(func(o *options, v string) { o.trust = v }),
 	"-curves": intFlag(func(o *options, v int) error {
 		if v < 0 || v > 0xffff {
 			return fmt.Errorf("bad group %d", v)

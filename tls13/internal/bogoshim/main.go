@@ -168,6 +168,7 @@ func (o *options) config() (*tls13.Config, error) {
 			}
 		}
 		c.SignatureSchemes = cr.signingPrefs
+		c.MatchIssuers = cr.mustMatchIssuer
 		c.PrivateKey = &recordingSigner{Signer: c.PrivateKey, index: indexes[i], used: &o.selectedCred}
 		cfg.Certificates = append(cfg.Certificates, c)
 	}
