@@ -82,6 +82,9 @@ type options struct {
 	// resumptionDelay (-resumption-delay) is how many seconds the
 	// shim's clock (Config.Time) moves ahead before each resumption.
 	resumptionDelay int
+	// expectEMS (-expect-extended-master-secret): the session's secrets
+	// cover the handshake transcript, which in TLS 1.3 they always do.
+	expectEMS bool
 
 	// RFC 7250 certificate types (0 X.509, 2 RawPublicKey).
 	acceptedPeerTypes  []int  // -accepted-peer-cert-types, in order
@@ -296,6 +299,14 @@ var flags = map[string]flagSpec{
 	// Our server never acknowledges server_name: it chooses nothing by
 	// it (RFC 6066 §3), which is what the flag asks for.
 	"-no-server-name-ack": {},
+	// RFC 7627's extended master secret binds the master secret to the
+	// handshake transcript; the TLS 1.3 key schedule always does (RFC
+	// 8446 §7.1), and BoringSSL reports it as negotiated there.
+	"-expect-extended-master-secret": boolFlag(func(o *options) { o.expectEMS = true }),
+	// A TLS 1.3 session has no session ID (legacy_session_id is only
+	// echoed, RFC 8446 §4.1.3) and our server keeps no cache keyed by
+	// one: its sessions live in tickets alone.
+	"-expect-no-session-id": {},
 	"-expect-peer-verify-pref": intFlag(func(o *options, v int) error {
 		if v < 0 || v > 0xffff {
 			return fmt.Errorf("bad signature scheme %d", v)

@@ -656,6 +656,9 @@ func (o *options) check(st tls13.ConnectionState, resumption bool) error {
 		}
 		return errors.New("session not resumed")
 	}
+	if o.expectEMS && st.Version != versionTLS13 {
+		return fmt.Errorf("version %#04x: no transcript-bound master secret", st.Version)
+	}
 	if o.expectVersion != 0 && int(st.Version) != o.expectVersion {
 		return fmt.Errorf("version %#04x, expected %#04x", st.Version, o.expectVersion)
 	}
