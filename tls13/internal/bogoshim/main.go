@@ -101,10 +101,17 @@ func connectAll(initial, resumed *options) error {
 		cache = tls13.NewLRUClientSessionCache(4)
 	}
 	o := initial
-	// The shim's clock: -resumption-delay moves it ahead before each
-	// resumption, as BoringSSL's shim does with its mock clock.
+	// The shim's clock: with -resumption-delay, as BoringSSL's shim's
+	// mock clock, it stands still and moves ahead by the delay before
+	// each resumption, so the ticket age the runner checks is exact.
 	var ahead time.Duration
-	clock := func() time.Time { return time.Now().Add(ahead) }
+	start := time.Now()
+	clock := func() time.Time {
+		if initial.resumptionDelay == 0 {
+			return time.Now()
+		}
+		return start.Add(ahead)
+	}
 	cfg.Time = clock
 	for i := 0; i <= initial.resumeCount; i++ {
 		if i > 0 {
