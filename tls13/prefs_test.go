@@ -336,3 +336,40 @@ func TestGetCertificateSeesALPN(t *testing.T) {
 		}
 	}
 }
+
+// TestKeySharesTampered: with KeyShares, a ServerHello share for a group
+// the client listed but sent no share for, and a HelloRetryRequest asking
+// for a group it did send a share for, are refused with illegal_parameter
+// (RFC 8446 §4.1.4, §4.2.8).
+func TestKeySharesTampered(t *testing.T) {
+	p := testPKI(t)
+	cases := map[string]struct {
+		srv  []tls.CurveID
+		edit func(n int, sh *wire.ServerHello)
+	}{
+		"share for a group listed, not shared": {srv: []tls.CurveID{tls.CurveP256}, edit: func(_ int, sh *wire.ServerHello) {
+			setExt(sh, wire.NewServerKeyShareExtension(wire.KeyShare{Group: wire.GroupX25519, Data: make([]byte, 32)}))
+		}},
+		"HRR for the group shared": {srv: []tls.CurveID{tls.X25519}, edit: func(n int, sh *wire.ServerHello) {
+			if n == 1 {
+				setExt(sh, wire.NewHRRKeyShareExtension(wire.GroupSecp256r1))
+			}
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			scfg := serverConfig(p)
+			scfg.CurvePreferences = tc.srv
+			addr := startTamperer(t, scfg, editHello(func(n int, sh *wire.ServerHello) [][]byte {
+				tc.edit(n, sh)
+				return [][]byte{shRecord(sh)}
+			}))
+			c := dial(t, addr, &Config{ServerName: "server.test", RootCAs: p.roots,
+				CurvePreferences: []CurveID{X25519, CurveP256}, KeyShares: []CurveID{CurveP256}})
+			err := c.HandshakeContext(context.Background())
+			if d, ok := alert.Of(err); !ok || d != alert.IllegalParameter {
+				t.Fatalf("handshake error %v, want illegal_parameter", err)
+			}
+		})
+	}
+}
