@@ -132,8 +132,7 @@ func (j *Journal) RecordZone(src image.Source) (image.Source, error) {
 }
 
 // diffSources is Diff between two recorded zones: by the newer one when
-// it can compare itself with the older (image.Differ), else over both
-// packed.
+// it can compare itself with the older (image.Differ), else RR by RR.
 func diffSources(old, new image.Source) (deleted, added []dns.RR, err error) {
 	if d, ok := new.(image.Differ); ok {
 		deleted, added, ok, err := d.DiffFrom(old)
@@ -141,17 +140,14 @@ func diffSources(old, new image.Source) (deleted, added []dns.RR, err error) {
 			return deleted, added, err
 		}
 	}
+	a, okA := old.(*image.Image)
+	b, okB := new.(*image.Image)
+	if okA && okB {
+		return diffImages(a, b)
+	}
 	// An Image read from the journal's file against the first snapshot
-	// after a start: both packed, once.
-	a, err := image.Collect(old)
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := image.Collect(new)
-	if err != nil {
-		return nil, nil, err
-	}
-	return diffImages(a, b)
+	// after a start: read side by side, neither packed again.
+	return diffStream(old, new)
 }
 
 // Serial returns the serial of the newest recorded version, and false when
