@@ -152,6 +152,9 @@ type Config struct {
 	// replayStart, when set, replaces the start time of the replay cache
 	// (updates signed before it are refused): tests set it in the past.
 	replayStart time.Time
+	// writeTimeout, when set, replaces tcpWriteTimeout: tests stall a
+	// transfer without waiting that long.
+	writeTimeout time.Duration
 }
 
 // Server answers for one zone.
@@ -803,7 +806,7 @@ func (l *Listeners) Close() {
 // lets in-flight requests finish, and closes the sockets.
 func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	tcp := &dns.Server{
-		Listener:      s.capListener(ls.TCP, "tcp"),
+		Listener:      withWriteDeadlines(s.capListener(ls.TCP, "tcp"), s.cfg.writeTimeout),
 		Handler:       s,
 		MsgAcceptFunc: acceptMsg,
 		TsigProvider:  s.provider,
@@ -814,7 +817,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	servers := []*dns.Server{tcp}
 	if ls.TLS != nil {
 		servers = append(servers, &dns.Server{
-			Listener:      s.capListener(ls.TLS, "tls"),
+			Listener:      withWriteDeadlines(s.capListener(ls.TLS, "tls"), s.cfg.writeTimeout),
 			Net:           "tcp-tls",
 			Handler:       s,
 			MsgAcceptFunc: acceptMsg,
@@ -826,7 +829,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	}
 	if ls.XoT != nil {
 		servers = append(servers, &dns.Server{
-			Listener:      s.capListener(ls.XoT, "xot"),
+			Listener:      withWriteDeadlines(s.capListener(ls.XoT, "xot"), s.cfg.writeTimeout),
 			Net:           "tcp-tls",
 			Handler:       xotHandler{s},
 			MsgAcceptFunc: acceptMsg,

@@ -132,7 +132,10 @@ func (s *Server) transferVia(w dns.ResponseWriter, r *dns.Msg, xot bool) {
 			m.SetTsig(t.Hdr.Name, t.Algorithm, tsigFudge, time.Now().Unix())
 		}
 		if err := w.WriteMsg(m); err != nil {
+			// The stream may end inside a message (a write deadline
+			// passed): the connection cannot carry another.
 			s.log.Warn("transfer aborted", "peer", peer, "err", err)
+			w.Close()
 			return false
 		}
 		if first {
@@ -168,6 +171,7 @@ func (s *Server) transferVia(w dns.ResponseWriter, r *dns.Msg, xot bool) {
 		return
 	case err != nil:
 		s.log.Error("transfer aborted: stored zone does not decode", "peer", peer, "err", err)
+		w.Close() // the secondary would wait for the rest of the zone
 		return
 	}
 	if len(part) > 0 && !send(part) {
