@@ -173,6 +173,8 @@ type Server struct {
 	limits   *limits
 	// journal holds the differences between transferred versions (IXFR).
 	journal *journal.Journal
+	// xfrs counts the transfers running, for Serve to wait for.
+	xfrs running
 	// xfrMu makes transfers compute and record the zone one at a time.
 	xfrMu sync.Mutex
 	// serialSent is whether the journal holds what every secondary got for
@@ -803,10 +805,11 @@ func (l *Listeners) Close() {
 }
 
 // Serve answers on ls until ctx is done, then shuts down: it stops reading,
-// lets in-flight requests finish, and closes the sockets.
+// lets in-flight requests finish, cuts off zone transfers still sending
+// and waits for them to end, and closes the sockets.
 func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	tcp := &dns.Server{
-		Listener:      withWriteDeadlines(s.capListener(ls.TCP, "tcp"), s.cfg.writeTimeout),
+		Listener:      s.streamListener(ls.TCP, "tcp"),
 		Handler:       s,
 		MsgAcceptFunc: acceptMsg,
 		TsigProvider:  s.provider,
@@ -817,7 +820,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	servers := []*dns.Server{tcp}
 	if ls.TLS != nil {
 		servers = append(servers, &dns.Server{
-			Listener:      withWriteDeadlines(s.capListener(ls.TLS, "tls"), s.cfg.writeTimeout),
+			Listener:      s.streamListener(ls.TLS, "tls"),
 			Net:           "tcp-tls",
 			Handler:       s,
 			MsgAcceptFunc: acceptMsg,
@@ -829,7 +832,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 	}
 	if ls.XoT != nil {
 		servers = append(servers, &dns.Server{
-			Listener:      withWriteDeadlines(s.capListener(ls.XoT, "xot"), s.cfg.writeTimeout),
+			Listener:      s.streamListener(ls.XoT, "xot"),
 			Net:           "tcp-tls",
 			Handler:       xotHandler{s},
 			MsgAcceptFunc: acceptMsg,
@@ -924,6 +927,14 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		for _, srv := range servers {
 			srv.ShutdownContext(sctx)
 		}
+		// Transfers still sending (to a slow secondary) are cut off, and
+		// waited for: none reads its snapshot of the zone once Serve has
+		// returned (the journal is saved then, and the zone may be
+		// closed).
+		for _, srv := range servers {
+			srv.Listener.(*writeDeadlineListener).stopWrites()
+		}
+		<-s.xfrs.stop()
 		// Closing the sockets ends whatever still reads them, a server
 		// that never started included (closing twice is harmless).
 		ls.Close()

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -111,6 +110,11 @@ func (s *Server) transferVia(w dns.ResponseWriter, r *dns.Msg, xot bool) {
 		refuse(dns.RcodeRefused, "zone transfer over TLS older than 1.3")
 		return
 	}
+	if !s.xfrs.begin() {
+		refuse(dns.RcodeServerFailure, "server stopping")
+		return
+	}
+	defer s.xfrs.end()
 	rrs, kind, err := s.transferRecords(r)
 	if err != nil {
 		s.log.Error("transfer failed", "peer", peer, "err", err)
@@ -264,7 +268,11 @@ func (s *Server) currentZone() (image.Source, error) {
 	}
 	// Sign what is missing without holding the zone's lock, so that
 	// updates go on; the transfer then signs only what changed since.
-	if _, err := s.cfg.Zone.Presign(context.Background()); err != nil {
+	ctx := s.xfrs.context()
+	if _, err := s.cfg.Zone.Presign(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("server: stopping: %w", ctx.Err())
+		}
 		s.log.Error("presigning for a transfer failed", "err", err)
 	}
 	full, err := zoneaccess.TransferZone(s.cfg.Zone)

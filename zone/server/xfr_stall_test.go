@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -138,5 +139,68 @@ func TestStalledTransferIsCutOff(t *testing.T) {
 	}
 	if n < 20 {
 		t.Fatalf("the full transfer has %d RRs", n)
+	}
+}
+
+// A transfer still sending when the server stops is cut off, and Serve
+// returns only after it has ended: once Serve has returned (the journal
+// saved, the zone free to be closed) no transfer reads its snapshot of
+// the zone any more. Here the secondary stops reading mid-transfer and
+// the write timeout is far longer than the test, so only the stop can
+// end the transfer's blocked write.
+func TestServeEndsRunningTransfers(t *testing.T) {
+	dir := t.TempDir() + "/zone"
+	if _, err := zone.Init(dir, zone.InitOptions{Origin: origin}); err != nil {
+		t.Fatal(err)
+	}
+	z, err := zone.Open(dir, zone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	for i := range 200 {
+		addRR(t, z, fmt.Sprintf("d%d._device.%s 300 IN TLSA 3 1 1 %064x", i, origin, i))
+	}
+	srv, err := New(Config{Zone: z, TransferFrom: loopback, writeTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.TCP.Close()
+	pl := newPipeListener()
+	ls.TCP = pl
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ls) }()
+	cli := pl.dial(t)
+	defer cli.Close()
+	conn := &dns.Conn{Conn: cli}
+	cli.SetDeadline(time.Now().Add(30 * time.Second))
+	q := new(dns.Msg)
+	q.SetAxfr(origin)
+	if err := conn.WriteMsg(q); err != nil {
+		t.Fatal(err)
+	}
+	// The first message: the transfer runs, from its snapshot.
+	if _, err := conn.ReadMsg(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	// Serve has returned: the transfer has given up, and its connection
+	// carries nothing more.
+	if m, err := conn.ReadMsg(); err == nil {
+		t.Fatalf("a transfer still sends after Serve returned: %d RRs", len(m.Answer))
 	}
 }
