@@ -50,24 +50,14 @@ func (c *Conn) clientHandshake() error {
 	if cfg.ServerName == "" && cfg.VerifyPeer == nil {
 		return errors.New("tls13: Config needs a ServerName or a VerifyPeer")
 	}
-	if err := cfg.checkRawKeyConfig(); err != nil {
-		return err
+	c.st = cfg.derived()
+	if c.st.err != nil {
+		return c.st.err
 	}
-	if err := cfg.checkClientNameConfig(); err != nil {
-		return err
+	if c.st.clientNameErr != nil {
+		return c.st.clientNameErr
 	}
-	curves, err := cfg.curves()
-	if err != nil {
-		return err
-	}
-	sigs, sigExt, err := cfg.verifySchemes()
-	if err != nil {
-		return err
-	}
-	if err := cfg.checkCertificateSchemes(); err != nil {
-		return err
-	}
-	hs := &clientHS{c: c, curves: curves, sigs: sigs, sigExt: sigExt, tr: transcript.New()}
+	hs := &clientHS{c: c, curves: c.st.curves, sigs: c.st.sigs, sigExt: c.st.sigExt, tr: transcript.New()}
 	if err := hs.sendFirstHello(); err != nil {
 		return err
 	}
@@ -117,22 +107,18 @@ func (hs *clientHS) sendFirstHello() error {
 	}
 	m.CipherSuites = clientSuites
 	m.CompressionMethods = []byte{0}
-	groups := make([]uint16, len(hs.curves))
-	for i, g := range hs.curves {
-		groups[i] = uint16(g)
-	}
 	share, err := hs.newKeyShares(firstShares(hs.curves)...)
 	if err != nil {
 		return err
 	}
 	m.Extensions = []wire.Extension{
 		staticExts.versions,
-		wire.NewSupportedGroupsExtension(groups),
+		hs.c.st.groupsExt,
 		hs.sigExt,
 		staticExts.sigAlgsCert,
 		share,
 	}
-	m.Extensions = append(m.Extensions, cfg.certTypeExtensions()...)
+	m.Extensions = append(m.Extensions, hs.c.st.certTypeExts...)
 	// RFC 6066 §3: literal IP addresses are not sent as host names.
 	if cfg.ServerName != "" && net.ParseIP(cfg.ServerName) == nil {
 		m.Extensions = append(m.Extensions, wire.NewServerNameExtension(cfg.ServerName))
@@ -140,11 +126,7 @@ func (hs *clientHS) sendFirstHello() error {
 	if len(cfg.NextProtos) > 0 {
 		m.Extensions = append(m.Extensions, wire.NewALPNExtension(cfg.NextProtos))
 	}
-	limit, err := cfg.recordSizeLimit()
-	if err != nil {
-		return err
-	}
-	m.Extensions = append(m.Extensions, wire.NewRecordSizeLimitExtension(limit))
+	m.Extensions = append(m.Extensions, wire.NewRecordSizeLimitExtension(hs.c.st.recordLimit))
 	if cfg.editHello != nil {
 		cfg.editHello(m)
 	}
@@ -528,7 +510,7 @@ func (hs *clientHS) readServerCertificate(msg []byte) (crypto.PublicKey, error) 
 		// RFC 8446 §4.4.2.4.
 		return nil, alert.Errorf(alert.DecodeError, "empty server Certificate")
 	}
-	if err := c.cfg.acceptPeerCertType(hs.serverCertType); err != nil {
+	if err := c.acceptPeerCertType(hs.serverCertType); err != nil {
 		return nil, err
 	}
 	for _, e := range m.Entries {

@@ -112,6 +112,7 @@ type ConnectionState struct {
 type Conn struct {
 	conn     net.Conn
 	cfg      *Config
+	st       *configState // derived from cfg, set when the handshake starts
 	isClient bool
 	rc       *record.Conn
 

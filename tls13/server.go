@@ -55,24 +55,11 @@ func (c *Conn) serverHandshake() error {
 	if len(c.cfg.Certificates) == 0 && c.cfg.GetCertificate == nil {
 		return errors.New("tls13: server Config without Certificates")
 	}
-	if err := c.cfg.checkRawKeyConfig(); err != nil {
-		return err
+	c.st = c.cfg.derived()
+	if c.st.err != nil {
+		return c.st.err
 	}
-	curves, err := c.cfg.curves()
-	if err != nil {
-		return err
-	}
-	sigs, sigExt, err := c.cfg.verifySchemes()
-	if err != nil {
-		return err
-	}
-	if err := c.cfg.checkCertificateSchemes(); err != nil {
-		return err
-	}
-	if _, err := c.cfg.recordSizeLimit(); err != nil {
-		return err
-	}
-	hs := &serverHS{c: c, curves: curves, sigs: sigs, sigExt: sigExt, tr: transcript.New()}
+	hs := &serverHS{c: c, curves: c.st.curves, sigs: c.st.sigs, sigExt: c.st.sigExt, tr: transcript.New()}
 	msg, err := hs.readClientHello()
 	if err != nil {
 		return err
@@ -270,7 +257,7 @@ func (hs *serverHS) chooseClientCertType() {
 	if ch.ClientCertTypes == nil || cfg.ClientAuth == NoClientCert {
 		return
 	}
-	for _, t := range cfg.peerCertTypes() {
+	for _, t := range hs.c.st.peerTypes {
 		if slices.Contains(ch.ClientCertTypes, t) {
 			hs.clientCertType = t
 			hs.certTypeExts = append(hs.certTypeExts, wire.NewSelectedCertTypeExtension(t, false))
@@ -419,8 +406,7 @@ func (hs *serverHS) sendServerFlight() error {
 	if v := hs.hello.RecordSizeLimit; v != 0 {
 		// RFC 8449 §4: answered only when offered; the client's limit
 		// binds our records from EncryptedExtensions on.
-		ours, _ := c.cfg.recordSizeLimit()
-		ee.Extensions = append(ee.Extensions, wire.NewRecordSizeLimitExtension(ours))
+		ee.Extensions = append(ee.Extensions, wire.NewRecordSizeLimitExtension(c.st.recordLimit))
 		if err := c.applyRecordLimits(v); err != nil {
 			return err
 		}
@@ -499,7 +485,7 @@ func (hs *serverHS) readClientFlight() error {
 				return alert.Errorf(alert.CertificateRequired, "client sent no certificate")
 			}
 		} else {
-			if err := c.cfg.acceptPeerCertType(hs.clientCertType); err != nil {
+			if err := c.acceptPeerCertType(hs.clientCertType); err != nil {
 				return err
 			}
 			raw := hs.clientCertType == wire.CertTypeRawPublicKey

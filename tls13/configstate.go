@@ -1,0 +1,151 @@
+package tls13
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"weak"
+
+	"github.com/dnsbound/dance/tls13/internal/sigalg"
+	"github.com/dnsbound/dance/tls13/internal/wire"
+)
+
+// configState is what the engine derives from a Config's fields: checked
+// and encoded on the first handshake that uses the Config and kept beside
+// it, never written into it, for every later handshake. This is why a
+// Config must not be changed once used: a copy (a new *Config) is checked
+// afresh, the original keeps what was derived from it.
+type configState struct {
+	// err refuses the Config on either side: a field the engine cannot
+	// use. Every handshake with the Config fails with it before anything
+	// is sent.
+	err error
+	// clientNameErr refuses Config.ClientName, which only a client sends.
+	clientNameErr error
+
+	curves    []CurveID
+	groupsExt wire.Extension // a client's supported_groups, listing curves
+
+	sigs   []uint16       // the schemes we offer and accept (Config.SignatureSchemes)
+	sigExt wire.Extension // signature_algorithms offering sigs
+
+	recordLimit uint16 // our record_size_limit (RFC 8449)
+
+	ownTypes  []uint8 // our credential's certificate types (RFC 7250), most preferred first
+	peerTypes []uint8 // the peer's we accept, most preferred first
+	// certTypeExts are a client's certificate type extensions.
+	certTypeExts []wire.Extension
+
+	// tickets are a server's ticket keys, made on first use and kept in
+	// memory only.
+	tickets *ticketKeys
+}
+
+// configStates holds each used Config's state. It is keyed by a weak
+// pointer so that it keeps no Config alive: a Config's state, ticket keys
+// included, goes when the Config is collected.
+var configStates sync.Map // weak.Pointer[Config] -> *configState
+
+// derived returns c's state, deriving it on first use.
+func (c *Config) derived() *configState {
+	wp := weak.Make(c)
+	if v, ok := configStates.Load(wp); ok {
+		return v.(*configState)
+	}
+	v, loaded := configStates.LoadOrStore(wp, c.derive())
+	if !loaded {
+		runtime.AddCleanup(c, func(wp weak.Pointer[Config]) { configStates.Delete(wp) }, wp)
+	}
+	return v.(*configState)
+}
+
+// derive checks c's fields and builds what handshakes take from them.
+func (c *Config) derive() *configState {
+	s := &configState{tickets: &ticketKeys{}}
+	s.ownTypes, s.peerTypes = c.ownCertTypes(), c.peerCertTypes()
+	s.certTypeExts = certTypeExtensions(s.ownTypes, s.peerTypes)
+	if c.ClientName != "" {
+		if err := wire.CheckClientName(c.ClientName); err != nil {
+			// %v: a configuration error, not an alert for the peer.
+			s.clientNameErr = fmt.Errorf("tls13: Config.ClientName %q: %v", c.ClientName, err)
+		}
+	}
+	s.err = c.deriveChecked(s)
+	return s
+}
+
+// deriveChecked fills in the parts of s that a bad field refuses, and
+// returns the first refusal.
+func (c *Config) deriveChecked(s *configState) error {
+	isType := func(t CertificateType) bool { return t == CertificateTypeX509 || t == CertificateTypeRawPublicKey }
+	if err := checkList("Config.PeerCertificateTypes", c.PeerCertificateTypes, isType, CertificateType.String); err != nil {
+		return err
+	}
+	if err := checkList("Config.CertificateTypes", c.CertificateTypes, isType, CertificateType.String); err != nil {
+		return err
+	}
+	if slices.Contains(s.peerTypes, wire.CertTypeRawPublicKey) && c.VerifyConnection == nil {
+		return errors.New("tls13: accepting raw public keys (Config.AcceptRawPublicKeys or PeerCertificateTypes) needs a VerifyConnection to authenticate them")
+	}
+
+	s.curves = defaultCurves
+	if len(c.CurvePreferences) > 0 {
+		if err := checkList("Config.CurvePreferences", c.CurvePreferences, CurveID.implemented, CurveID.String); err != nil {
+			return err
+		}
+		s.curves = c.CurvePreferences
+	}
+	groups := make([]uint16, len(s.curves))
+	for i, g := range s.curves {
+		groups[i] = uint16(g)
+	}
+	s.groupsExt = wire.NewSupportedGroupsExtension(groups)
+
+	s.sigs, s.sigExt = sigalg.Schemes(), staticExts.sigAlgs
+	if len(c.SignatureSchemes) > 0 {
+		if err := checkSchemes("Config.SignatureSchemes", c.SignatureSchemes); err != nil {
+			return err
+		}
+		s.sigs = make([]uint16, len(c.SignatureSchemes))
+		for i, sc := range c.SignatureSchemes {
+			s.sigs[i] = uint16(sc)
+		}
+		s.sigExt = wire.NewSignatureAlgorithmsExtension(s.sigs, false)
+	}
+	for i := range c.Certificates {
+		if err := checkSchemes(fmt.Sprintf("Config.Certificates[%d].SignatureSchemes", i), c.Certificates[i].SignatureSchemes); err != nil {
+			return err
+		}
+	}
+
+	limit, err := c.recordSizeLimit()
+	if err != nil {
+		return err
+	}
+	s.recordLimit = limit
+	return nil
+}
+
+// checkList refuses a Config list (field names it in the error) with an
+// element the engine does not implement or one listed twice.
+func checkList[T comparable](field string, list []T, implemented func(T) bool, name func(T) string) error {
+	for i, x := range list {
+		if !implemented(x) {
+			return fmt.Errorf("tls13: %s: %s is not implemented", field, name(x))
+		}
+		if slices.Contains(list[:i], x) {
+			return fmt.Errorf("tls13: %s: %s twice", field, name(x))
+		}
+	}
+	return nil
+}
+
+// checkSchemes refuses a list of signature schemes with one outside the
+// engine's scope or one listed twice.
+func checkSchemes(field string, list []SignatureScheme) error {
+	return checkList(field, list,
+		func(s SignatureScheme) bool { return sigalg.Supported(uint16(s)) },
+		func(s SignatureScheme) string { return fmt.Sprintf("signature scheme %#04x", uint16(s)) })
+}
