@@ -550,17 +550,24 @@ func (hs *clientHS) readServerCertificate(msg []byte) (crypto.PublicKey, error) 
 // verifyPeer verifies the peer's chain: by Config.VerifyPeer, or for a
 // client against RootCAs and ServerName, for a server against ClientCAs.
 func (c *Conn) verifyPeer(chain []*x509.Certificate) error {
+	_, err := c.verifyChain(chain)
+	return err
+}
+
+// verifyChain is verifyPeer, returning the path that verified chain
+// (root included); nil with VerifyPeer.
+func (c *Conn) verifyChain(chain []*x509.Certificate) ([]*x509.Certificate, error) {
 	// RFC 8446 §4.4.2.2: the end-entity key signs the CertificateVerify,
 	// so a keyUsage extension must allow digitalSignature, whoever
 	// vouches for the chain.
 	if ku := chain[0].KeyUsage; ku != 0 && ku&x509.KeyUsageDigitalSignature == 0 {
-		return alert.Errorf(alert.BadCertificate, "peer certificate keyUsage without digitalSignature")
+		return nil, alert.Errorf(alert.BadCertificate, "peer certificate keyUsage without digitalSignature")
 	}
 	if c.cfg.VerifyPeer != nil {
 		if err := c.cfg.VerifyPeer(chain); err != nil {
-			return &alert.Error{Alert: alert.BadCertificate, Reason: "peer refused by VerifyPeer", Err: err}
+			return nil, &alert.Error{Alert: alert.BadCertificate, Reason: "peer refused by VerifyPeer", Err: err}
 		}
-		return nil
+		return nil, nil
 	}
 	opts := x509.VerifyOptions{
 		Roots:         c.cfg.RootCAs,
@@ -576,10 +583,11 @@ func (c *Conn) verifyPeer(chain []*x509.Certificate) error {
 	for _, ic := range chain[1:] {
 		opts.Intermediates.AddCert(ic)
 	}
-	if _, err := chain[0].Verify(opts); err != nil {
-		return &alert.Error{Alert: certAlert(err), Reason: "peer certificate", Err: err}
+	paths, err := chain[0].Verify(opts)
+	if err != nil {
+		return nil, &alert.Error{Alert: certAlert(err), Reason: "peer certificate", Err: err}
 	}
-	return nil
+	return paths[0], nil
 }
 
 // certAlert picks the alert for a failed chain verification (RFC 8446 §6.2).

@@ -41,6 +41,8 @@ type configState struct {
 	// tickets are a server's ticket keys, made on first use and kept in
 	// memory only.
 	tickets *ticketKeys
+	// chains are the client chains a server verified, for resumptions.
+	chains verifiedChains
 }
 
 // configStates holds each used Config's state. It is keyed by a weak

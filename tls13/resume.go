@@ -640,26 +640,11 @@ func (hs *serverHS) acceptPSK() error {
 			c.state.PeerRawPublicKey = s.peerChain[0]
 			return nil
 		}
-		chain := make([]*x509.Certificate, len(s.peerChain))
-		for j, der := range s.peerChain {
-			cert, err := x509.ParseCertificate(der)
-			if err != nil {
-				return &alert.Error{Alert: alert.InternalError, Reason: "certificate in our own ticket", Err: err}
-			}
-			chain[j] = cert
+		chain, err := hs.ticketChain(s.peerChain, now)
+		if err != nil {
+			return err
 		}
-		if expired(chain, now) {
-			// The client's certificate has expired since: it must
-			// authenticate afresh.
-			continue
-		}
-		if len(chain) > 0 && c.cfg.VerifyPeer == nil && c.verifyPeer(chain) != nil {
-			// The chain no longer verifies against ClientCAs as
-			// they are now (the pool changed since the ticket was
-			// issued): authenticate afresh. A VerifyPeer callback
-			// is not called again on resumption (as crypto/tls and
-			// BoringSSL by default); VerifyConnection is, and can
-			// re-check what it needs.
+		if chain == nil && len(s.peerChain) > 0 {
 			continue
 		}
 		hs.psk, hs.pskIndex = s.psk, i
@@ -668,6 +653,47 @@ func (hs *serverHS) acceptPSK() error {
 		return nil
 	}
 	return nil
+}
+
+// ticketChain returns the client chain of a ticket, parsed, when it may
+// resume: its end-entity certificate has not expired and, unless
+// VerifyPeer is set, it still verifies against ClientCAs as they are now
+// (a server reconfigured with other ClientCAs authenticates the client
+// afresh). nil: authenticate afresh. A VerifyPeer callback is not called
+// again on resumption (as crypto/tls and BoringSSL by default);
+// VerifyConnection is, and can re-check what it needs. Chains that
+// verified are remembered (verifiedChains).
+func (hs *serverHS) ticketChain(ders [][]byte, now time.Time) ([]*x509.Certificate, error) {
+	c := hs.c
+	if len(ders) == 0 {
+		return nil, nil
+	}
+	var key [32]byte
+	if c.cfg.VerifyPeer == nil {
+		key = chainKey(ders)
+		if chain := c.st.chains.get(key, c.cfg.ClientCAs, now); chain != nil {
+			return chain, nil
+		}
+	}
+	chain := make([]*x509.Certificate, len(ders))
+	for j, der := range ders {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, &alert.Error{Alert: alert.InternalError, Reason: "certificate in our own ticket", Err: err}
+		}
+		chain[j] = cert
+	}
+	if expired(chain, now) {
+		return nil, nil
+	}
+	if c.cfg.VerifyPeer == nil {
+		path, err := c.verifyChain(chain)
+		if err != nil {
+			return nil, nil
+		}
+		c.st.chains.put(key, chain, path, c.cfg.ClientCAs)
+	}
+	return chain, nil
 }
 
 // usablePSKs returns the identities of the ClientHello's pre_shared_key

@@ -510,8 +510,16 @@ func (hs *serverHS) readClientFlight() error {
 					}
 					chain[i] = cert
 				}
-				if err := c.verifyPeer(chain); err != nil {
+				path, err := c.verifyChain(chain)
+				if err != nil {
 					return err
+				}
+				if path != nil && !c.cfg.SessionTicketsDisabled {
+					ders := make([][]byte, len(m.Entries))
+					for i, e := range m.Entries {
+						ders[i] = e.Data
+					}
+					c.st.chains.put(chainKey(ders), chain, path, c.cfg.ClientCAs)
 				}
 				pub = chain[0].PublicKey
 			}
