@@ -216,11 +216,17 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	c.inMu.Lock()
 	c.outMu.Lock()
 	c.hsCtx = ctx
+	// Each flight leaves in one write: the record layer holds what the
+	// handshake writes until it reads (or sends an alert).
+	c.rc.SetBuffering(true)
 	var err error
 	if c.isClient {
 		err = c.clientHandshake()
 	} else {
 		err = c.serverHandshake()
+	}
+	if ferr := c.rc.SetBuffering(false); err == nil {
+		err = ferr
 	}
 	c.hsCtx = nil
 	c.outMu.Unlock()
