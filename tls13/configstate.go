@@ -14,10 +14,13 @@ import (
 
 // configState is what the engine derives from a Config's fields: checked
 // and encoded on the first handshake that uses the Config and kept beside
-// it, never written into it, for every later handshake. This is why a
-// Config must not be changed once used: a copy (a new *Config) is checked
-// afresh, the original keeps what was derived from it.
+// it, never written into it, for later handshakes. A Config must not be
+// changed once used; one whose fields were replaced all the same (a new
+// slice, another value) is derived again at its next handshake, keeping
+// its ticket keys (its key tells; a slice changed in place is not seen).
 type configState struct {
+	key configKey // the fields it was derived from
+
 	// err refuses the Config on either side: a field the engine cannot
 	// use. Every handshake with the Config fails with it before anything
 	// is sent.
@@ -42,7 +45,42 @@ type configState struct {
 	// memory only.
 	tickets *ticketKeys
 	// chains are the client chains a server verified, for resumptions.
-	chains verifiedChains
+	chains *verifiedChains
+}
+
+// configKey identifies the fields a configState derives from: slices by
+// their first element and length, the rest by value.
+type configKey struct {
+	peerTypes, ownTypes   *CertificateType
+	nPeerTypes, nOwnTypes int
+	acceptRaw, verifyConn bool
+	curves                *CurveID
+	nCurves               int
+	sigs                  *SignatureScheme
+	nSigs                 int
+	certs                 *Certificate
+	nCerts                int
+	recordSizeLimit       int
+	clientName            string
+}
+
+func first[T any](s []T) *T {
+	if len(s) == 0 {
+		return nil
+	}
+	return &s[0]
+}
+
+func (c *Config) key() configKey {
+	return configKey{
+		peerTypes: first(c.PeerCertificateTypes), nPeerTypes: len(c.PeerCertificateTypes),
+		ownTypes: first(c.CertificateTypes), nOwnTypes: len(c.CertificateTypes),
+		acceptRaw: c.AcceptRawPublicKeys, verifyConn: c.VerifyConnection != nil,
+		curves: first(c.CurvePreferences), nCurves: len(c.CurvePreferences),
+		sigs: first(c.SignatureSchemes), nSigs: len(c.SignatureSchemes),
+		certs: first(c.Certificates), nCerts: len(c.Certificates),
+		recordSizeLimit: c.RecordSizeLimit, clientName: c.ClientName,
+	}
 }
 
 // configStates holds each used Config's state. It is keyed by a weak
@@ -50,13 +88,23 @@ type configState struct {
 // included, goes when the Config is collected.
 var configStates sync.Map // weak.Pointer[Config] -> *configState
 
-// derived returns c's state, deriving it on first use.
+// derived returns c's state, deriving it on first use, or again when the
+// fields it came from were replaced.
 func (c *Config) derived() *configState {
 	wp := weak.Make(c)
-	if v, ok := configStates.Load(wp); ok {
+	key := c.key()
+	v, ok := configStates.Load(wp)
+	if ok && v.(*configState).key == key {
 		return v.(*configState)
 	}
-	v, loaded := configStates.LoadOrStore(wp, c.derive())
+	s := c.derive(key)
+	if ok {
+		old := v.(*configState)
+		s.tickets, s.chains = old.tickets, old.chains
+		configStates.Store(wp, s)
+		return s
+	}
+	v, loaded := configStates.LoadOrStore(wp, s)
 	if !loaded {
 		runtime.AddCleanup(c, func(wp weak.Pointer[Config]) { configStates.Delete(wp) }, wp)
 	}
@@ -64,8 +112,8 @@ func (c *Config) derived() *configState {
 }
 
 // derive checks c's fields and builds what handshakes take from them.
-func (c *Config) derive() *configState {
-	s := &configState{tickets: &ticketKeys{}}
+func (c *Config) derive(key configKey) *configState {
+	s := &configState{key: key, tickets: &ticketKeys{}, chains: &verifiedChains{}}
 	s.ownTypes, s.peerTypes = c.ownCertTypes(), c.peerCertTypes()
 	s.certTypeExts = certTypeExtensions(s.ownTypes, s.peerTypes)
 	if c.ClientName != "" {
