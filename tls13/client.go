@@ -57,6 +57,9 @@ func (c *Conn) clientHandshake() error {
 	if c.st.clientNameErr != nil {
 		return c.st.clientNameErr
 	}
+	if c.st.shareErr != nil {
+		return c.st.shareErr
+	}
 	hs := &clientHS{c: c, curves: c.st.curves, sigs: c.st.sigs, sigExt: c.st.sigExt, tr: transcript.New()}
 	if err := hs.sendFirstHello(); err != nil {
 		return err
@@ -105,9 +108,9 @@ func (hs *clientHS) sendFirstHello() error {
 	if _, err := io.ReadFull(cfg.rand(), m.SessionID); err != nil {
 		return err
 	}
-	m.CipherSuites = clientSuites
+	m.CipherSuites = cfg.cipherSuites(clientSuites)
 	m.CompressionMethods = []byte{0}
-	share, err := hs.newKeyShares(firstShares(hs.curves)...)
+	share, err := hs.newKeyShares(hs.c.st.shareGroups...)
 	if err != nil {
 		return err
 	}
@@ -177,7 +180,7 @@ func (hs *clientHS) readServerHello() (*wire.ServerHello, error) {
 	if sh.CompressionMethod != 0 {
 		return nil, alert.Errorf(alert.IllegalParameter, "compression method %d", sh.CompressionMethod)
 	}
-	if !slices.Contains(clientSuites, sh.CipherSuite) {
+	if !slices.Contains(hs.hello.CipherSuites, sh.CipherSuite) {
 		return nil, alert.Errorf(alert.IllegalParameter, "cipher suite %#04x we did not offer", sh.CipherSuite)
 	}
 	if sh.SelectedIdentity >= 0 && hs.session == nil {
@@ -621,6 +624,9 @@ func (hs *clientHS) sendClientCertificate() error {
 		}
 		if own := c.cfg.CertificateTypes; len(own) > 0 && !slices.Contains(own, CertificateType(hs.clientCertType)) {
 			// X.509 by default, which we did not offer.
+			continue
+		}
+		if !cert.issuerListed(hs.certReq.CertificateAuthorities) {
 			continue
 		}
 		if s, ok := signingScheme(cert, hs.certReq.SignatureAlgorithms); ok {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"weak"
 
+	"github.com/dnsbound/dance/tls13/internal/record"
 	"github.com/dnsbound/dance/tls13/internal/sigalg"
 	"github.com/dnsbound/dance/tls13/internal/wire"
 )
@@ -27,6 +28,15 @@ type configState struct {
 	err error
 	// clientNameErr refuses Config.ClientName, which only a client sends.
 	clientNameErr error
+	// shareErr refuses Config.KeyShares, which only a client uses.
+	shareErr error
+	// caErr refuses Config.ClientCANames, which a server sends when it
+	// asks for client certificates.
+	caErr error
+
+	shareGroups []CurveID      // the groups a client's first ClientHello has key shares for
+	caExt       wire.Extension // a server's certificate_authorities, when sendCAs
+	sendCAs     bool
 
 	curves    []CurveID
 	groupsExt wire.Extension // a client's supported_groups, listing curves
@@ -62,6 +72,13 @@ type configKey struct {
 	nCerts                int
 	recordSizeLimit       int
 	clientName            string
+	suites                *uint16
+	nSuites               int
+	keyShares             *CurveID
+	nKeyShares            int
+	keySharesNil          bool // nil and empty KeyShares differ
+	caNames               *[]byte
+	nCANames              int
 }
 
 func first[T any](s []T) *T {
@@ -80,6 +97,9 @@ func (c *Config) key() configKey {
 		sigs: first(c.SignatureSchemes), nSigs: len(c.SignatureSchemes),
 		certs: first(c.Certificates), nCerts: len(c.Certificates),
 		recordSizeLimit: c.RecordSizeLimit, clientName: c.ClientName,
+		suites: first(c.CipherSuites), nSuites: len(c.CipherSuites),
+		keyShares: first(c.KeyShares), nKeyShares: len(c.KeyShares), keySharesNil: c.KeyShares == nil,
+		caNames: first(c.ClientCANames), nCANames: len(c.ClientCANames),
 	}
 }
 
@@ -123,6 +143,10 @@ func (c *Config) derive(key configKey) *configState {
 		}
 	}
 	s.err = c.deriveChecked(s)
+	if s.err == nil {
+		s.shareGroups, s.shareErr = c.keyShareGroups(s.curves)
+	}
+	s.caExt, s.sendCAs, s.caErr = c.clientCAExtension()
 	return s
 }
 
@@ -168,6 +192,12 @@ func (c *Config) deriveChecked(s *configState) error {
 		if err := checkSchemes(fmt.Sprintf("Config.Certificates[%d].SignatureSchemes", i), c.Certificates[i].SignatureSchemes); err != nil {
 			return err
 		}
+	}
+
+	isSuite := func(id uint16) bool { return record.SuiteByID(id) != nil }
+	suiteName := func(id uint16) string { return fmt.Sprintf("suite %#04x", id) }
+	if err := checkList("Config.CipherSuites", c.CipherSuites, isSuite, suiteName); err != nil {
+		return err
 	}
 
 	limit, err := c.recordSizeLimit()
