@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"os"
+	"runtime"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
@@ -47,18 +49,97 @@ func newBatchConn(pc net.PacketConn) batchConn {
 	return ipv4.NewPacketConn(pc)
 }
 
-// serveUDP reads from pc until it is closed.
-func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
-	bc := newBatchConn(pc)
-	in := make([]ipv4.Message, udpBatch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, udpMaxRecv)}
+// udpLoop is what one reader of a UDP socket owns: the batch of packets
+// read, the batch of answers written and the buffers answers are built
+// in. Nothing in it is shared with another loop.
+type udpLoop struct {
+	in  []ipv4.Message
+	out []ipv4.Message
+	// bufs[i] is where the answer to in[i] is built when the fast paths
+	// take it; it grows to the largest answer and is kept.
+	bufs   [][]byte
+	keyBuf []byte
+}
+
+func newUDPLoop() *udpLoop {
+	l := &udpLoop{
+		in:     make([]ipv4.Message, udpBatch),
+		out:    make([]ipv4.Message, udpBatch),
+		bufs:   make([][]byte, udpBatch),
+		keyBuf: make([]byte, 0, 300),
 	}
-	out := make([]ipv4.Message, 0, udpBatch)
-	bufs := make([][]byte, udpBatch)
-	keyBuf := make([]byte, 0, 300)
+	// One backing array for the out messages' single buffers, so that
+	// queueing an answer allocates nothing.
+	outBufs := make([][]byte, udpBatch)
+	for i := range l.in {
+		l.in[i].Buffers = [][]byte{make([]byte, udpMaxRecv)}
+		l.out[i].Buffers = outBufs[i : i+1 : i+1]
+	}
+	return l
+}
+
+// udpLoopCount is the number of UDP reader loops: one per core the Go
+// runtime uses (GOMAXPROCS), and at least two, so that one answers while
+// another waits in a system call.
+func (s *Server) udpLoopCount() int {
+	if s.cfg.udpLoops > 0 {
+		return s.cfg.udpLoops
+	}
+	return max(2, runtime.GOMAXPROCS(0))
+}
+
+// udpConns returns n connections reading the socket of pc: pc itself and
+// n-1 duplicates of its descriptor. Each has its own lock in the Go
+// runtime (a net.PacketConn reads one call at a time), so the loops read
+// and write in parallel, while the kernel keeps one receive queue: whichever
+// loop is free takes the next packets, however few clients send them.
+// A socket that cannot be duplicated is shared by the loops instead.
+// The caller closes the duplicates (closeConns(conns[1:])): closing pc
+// alone leaves the socket open and their readers waiting.
+func (s *Server) udpConns(pc net.PacketConn, n int) []net.PacketConn {
+	conns := []net.PacketConn{pc}
+	fc, ok := pc.(interface{ File() (*os.File, error) })
+	for len(conns) < n {
+		if ok {
+			dup, err := dupPacketConn(fc)
+			if err == nil {
+				conns = append(conns, dup)
+				continue
+			}
+			s.log.Warn("udp socket not duplicated; the reader loops share one descriptor", "err", err)
+			ok = false
+		}
+		conns = append(conns, pc)
+	}
+	return conns
+}
+
+// dupPacketConn is a second connection on the socket of fc.
+func dupPacketConn(fc interface{ File() (*os.File, error) }) (net.PacketConn, error) {
+	f, err := fc.File()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return net.FilePacketConn(f)
+}
+
+// closeConns closes each connection (closing twice is harmless).
+func closeConns(conns []net.PacketConn) {
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// serveUDP reads from pc until it is closed. Several loops may read the
+// same socket (Serve starts one per core); each has its own buffers.
+func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
+	s.udpRunning.Add(1)
+	defer s.udpRunning.Add(-1)
+	bc := newBatchConn(pc)
+	l := newUDPLoop()
 	for {
-		n, err := bc.ReadBatch(in, 0)
+		n, err := bc.ReadBatch(l.in, 0)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
@@ -66,28 +147,35 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 			s.log.Warn("udp read", "err", err)
 			continue
 		}
-		out = out[:0]
+		// The zone's serial and clock once per batch: every packet of it
+		// was received before they were read, so each answer still shows
+		// the zone as it was at some moment between query and answer.
+		serial, now := s.cfg.Zone.Serial(), s.cfg.Zone.Now()
+		k := 0
 		for i := 0; i < n; i++ {
-			pkt := in[i].Buffers[0][:in[i].N]
+			pkt := l.in[i].Buffers[0][:l.in[i].N]
 			var resp []byte
 			if q, ok := s.parsePlain(pkt); ok {
-				k := q.appendKey(keyBuf[:0])
-				resp = s.cache.getBytes(k, q.id, s.cfg.Zone.Serial(), s.cfg.Zone.Now(), bufs[i])
+				key := q.appendKey(l.keyBuf[:0])
+				resp = s.cache.getBytes(key, q.id, serial, now, l.bufs[i])
 				if resp != nil {
-					bufs[i] = resp
+					l.bufs[i] = resp
 					s.metrics.count(outcomeCacheHit)
-				} else if resp = s.directUDP(q, bufs[i]); resp != nil {
-					bufs[i] = resp
+				} else if resp = s.directUDP(q, l.bufs[i]); resp != nil {
+					l.bufs[i] = resp
 					s.metrics.count(outcomeDirect)
 				}
 			}
 			if resp == nil {
-				resp = s.slowUDP(pkt, in[i].Addr)
+				resp = s.slowUDP(pkt, l.in[i].Addr)
 			}
 			if resp != nil {
-				out = append(out, ipv4.Message{Buffers: [][]byte{resp}, Addr: in[i].Addr})
+				l.out[k].Buffers[0] = resp
+				l.out[k].Addr = l.in[i].Addr
+				k++
 			}
 		}
+		out := l.out[:k]
 		for len(out) > 0 {
 			w, err := bc.WriteBatch(out, 0)
 			if err != nil {
@@ -100,6 +188,10 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 				w = 1 // skip the message that failed
 			}
 			out = out[w:]
+		}
+		for i := 0; i < k; i++ {
+			// Answers made by the general path are not reused.
+			l.out[i].Buffers[0], l.out[i].Addr = nil, nil
 		}
 	}
 }
