@@ -9,7 +9,8 @@
 # PROFILE=DIR keeps the server's log in DIR and records a CPU profile of
 # the server (perf, user space, call graphs) during each of its measured
 # query phases: DIR/perf-before.txt and DIR/perf-after.txt (perf report
-# --no-children, the hottest functions first). Needs perf (Debian:
+# --no-children, the hottest functions first), the recordings beside them
+# (perf report -i DIR/perf-before.data -g caller -S mallocgc: who allocates). Needs perf (Debian:
 # linux-perf) and kernel.perf_event_paranoid at most 2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -90,6 +91,7 @@ profiled() {
   local rec=$!
   perf $P
   wait $rec || true
+  cp "$W/perf-$1.data" "$PROFILE/perf-$1.data"
   command perf report -i "$W/perf-$1.data" --no-children --stdio -g none --percent-limit 0.5 2>/dev/null >"$PROFILE/perf-$1.txt" || true
   command perf report -i "$W/perf-$1.data" --children --stdio -g none --percent-limit 2 2>/dev/null >"$PROFILE/perf-$1-children.txt" || true
 }
