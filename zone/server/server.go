@@ -153,8 +153,10 @@ type Config struct {
 	// (updates signed before it are refused): tests set it in the past.
 	replayStart time.Time
 	// udpLoops, when above zero, replaces the number of UDP reader loops
-	// (udpLoopCount): tests set it.
-	udpLoops int
+	// (udpLoopCount); udpPortable makes them use golang.org/x/net's
+	// batches, as on systems other than Linux. Tests set them.
+	udpLoops    int
+	udpPortable bool
 }
 
 // Server answers for one zone.

@@ -49,33 +49,63 @@ func newBatchConn(pc net.PacketConn) batchConn {
 	return ipv4.NewPacketConn(pc)
 }
 
-// udpLoop is what one reader of a UDP socket owns: the batch of packets
-// read, the batch of answers written and the buffers answers are built
-// in. Nothing in it is shared with another loop.
-type udpLoop struct {
-	in  []ipv4.Message
-	out []ipv4.Message
-	// bufs[i] is where the answer to in[i] is built when the fast paths
-	// take it; it grows to the largest answer and is kept.
-	bufs   [][]byte
-	keyBuf []byte
+// udpBatcher reads and writes one loop's batches of datagrams. Each loop
+// has its own; nothing in it is shared. Linux uses recvmmsg and sendmmsg
+// on buffers allocated once (udp_linux.go); elsewhere, or when the
+// socket gives no raw access, golang.org/x/net's batches (xnetBatcher).
+type udpBatcher interface {
+	// read waits for at least one datagram and reads up to udpBatch.
+	read() (int, error)
+	// packet is the i-th datagram read, valid until the next read.
+	packet(i int) []byte
+	// peer is the sender of the i-th datagram (the general path and the
+	// logs want it; it may allocate).
+	peer(i int) net.Addr
+	// answer queues resp, sent to the sender of datagram i, in out slot
+	// k; resp must stay untouched until write has sent it.
+	answer(k, i int, resp []byte)
+	// write sends the out slots from..to-1 and reports how many were
+	// sent; on an error, the slot from failed.
+	write(from, to int) (int, error)
+	// clear drops the references of the first k out slots.
+	clear(k int)
 }
 
-func newUDPLoop() *udpLoop {
-	l := &udpLoop{
-		in:     make([]ipv4.Message, udpBatch),
-		out:    make([]ipv4.Message, udpBatch),
-		bufs:   make([][]byte, udpBatch),
-		keyBuf: make([]byte, 0, 300),
+// xnetBatcher is a udpBatcher over golang.org/x/net's batches, which
+// allocate the peer address of every datagram read.
+type xnetBatcher struct {
+	bc      batchConn
+	in, out []ipv4.Message
+}
+
+func newXnetBatcher(pc net.PacketConn) *xnetBatcher {
+	b := &xnetBatcher{
+		bc:  newBatchConn(pc),
+		in:  make([]ipv4.Message, udpBatch),
+		out: make([]ipv4.Message, udpBatch),
 	}
 	// One backing array for the out messages' single buffers, so that
 	// queueing an answer allocates nothing.
 	outBufs := make([][]byte, udpBatch)
-	for i := range l.in {
-		l.in[i].Buffers = [][]byte{make([]byte, udpMaxRecv)}
-		l.out[i].Buffers = outBufs[i : i+1 : i+1]
+	for i := range b.in {
+		b.in[i].Buffers = [][]byte{make([]byte, udpMaxRecv)}
+		b.out[i].Buffers = outBufs[i : i+1 : i+1]
 	}
-	return l
+	return b
+}
+
+func (b *xnetBatcher) read() (int, error)  { return b.bc.ReadBatch(b.in, 0) }
+func (b *xnetBatcher) packet(i int) []byte { return b.in[i].Buffers[0][:b.in[i].N] }
+func (b *xnetBatcher) peer(i int) net.Addr { return b.in[i].Addr }
+func (b *xnetBatcher) answer(k, i int, resp []byte) {
+	b.out[k].Buffers[0] = resp
+	b.out[k].Addr = b.in[i].Addr
+}
+func (b *xnetBatcher) write(from, to int) (int, error) { return b.bc.WriteBatch(b.out[from:to], 0) }
+func (b *xnetBatcher) clear(k int) {
+	for i := 0; i < k; i++ {
+		b.out[i].Buffers[0], b.out[i].Addr = nil, nil
+	}
 }
 
 // udpLoopCount is the number of UDP reader loops: one per core the Go
@@ -136,10 +166,21 @@ func closeConns(conns []net.PacketConn) {
 func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 	s.udpRunning.Add(1)
 	defer s.udpRunning.Add(-1)
-	bc := newBatchConn(pc)
-	l := newUDPLoop()
+	var b udpBatcher
+	if !s.cfg.udpPortable {
+		b = newMmsgBatcher(pc)
+	}
+	if b == nil {
+		b = newXnetBatcher(pc)
+	}
+	// bufs[i] is where the answer to datagram i is built when the fast
+	// paths take it; it grows to the largest answer and is kept.
+	bufs := make([][]byte, udpBatch)
+	keyBuf := make([]byte, 0, 300)
+	// src[k] is the datagram out slot k answers.
+	var src [udpBatch]int
 	for {
-		n, err := bc.ReadBatch(l.in, 0)
+		n, err := b.read()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
@@ -147,52 +188,50 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 			s.log.Warn("udp read", "err", err)
 			continue
 		}
-		// The zone's serial and clock once per batch: every packet of it
-		// was received before they were read, so each answer still shows
-		// the zone as it was at some moment between query and answer.
+		// The zone's serial and clock once per batch: every datagram of
+		// it was received before they were read, so each answer still
+		// shows the zone as it was at some moment between query and
+		// answer.
 		serial, now := s.cfg.Zone.Serial(), s.cfg.Zone.Now()
 		k := 0
 		for i := 0; i < n; i++ {
-			pkt := l.in[i].Buffers[0][:l.in[i].N]
+			pkt := b.packet(i)
 			var resp []byte
 			if q, ok := s.parsePlain(pkt); ok {
-				key := q.appendKey(l.keyBuf[:0])
-				resp = s.cache.getBytes(key, q.id, serial, now, l.bufs[i])
+				key := q.appendKey(keyBuf[:0])
+				resp = s.cache.getBytes(key, q.id, serial, now, bufs[i])
 				if resp != nil {
-					l.bufs[i] = resp
+					bufs[i] = resp
 					s.metrics.count(outcomeCacheHit)
-				} else if resp = s.directUDP(q, l.bufs[i]); resp != nil {
-					l.bufs[i] = resp
+				} else if resp = s.directUDP(q, bufs[i]); resp != nil {
+					bufs[i] = resp
 					s.metrics.count(outcomeDirect)
 				}
 			}
 			if resp == nil {
-				resp = s.slowUDP(pkt, l.in[i].Addr)
+				resp = s.slowUDP(pkt, b.peer(i))
 			}
 			if resp != nil {
-				l.out[k].Buffers[0] = resp
-				l.out[k].Addr = l.in[i].Addr
+				b.answer(k, i, resp)
+				src[k] = i
 				k++
 			}
 		}
-		out := l.out[:k]
-		for len(out) > 0 {
-			w, err := bc.WriteBatch(out, 0)
+		for from := 0; from < k; {
+			w, err := b.write(from, k)
 			if err != nil {
 				if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 					return nil
 				}
 				// A forged source (port 0: EINVAL) fails
 				// each write: one line per interval.
-				s.logRefused(logUDPWrite, "udp write", "peer", out[0].Addr, "err", err)
+				s.logRefused(logUDPWrite, "udp write", "peer", b.peer(src[from]), "err", err)
 				w = 1 // skip the message that failed
 			}
-			out = out[w:]
+			from += w
 		}
-		for i := 0; i < k; i++ {
-			// Answers made by the general path are not reused.
-			l.out[i].Buffers[0], l.out[i].Addr = nil, nil
-		}
+		// Answers made by the general path are not reused.
+		b.clear(k)
 	}
 }
 

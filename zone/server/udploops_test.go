@@ -64,9 +64,19 @@ func udpAsk(c *net.UDPConn, pkt []byte, id uint16) ([]byte, error) {
 // Several UDP reader loops on one socket answer concurrent clients with
 // the same octets one client gets alone, from the response cache and from
 // the packed records, and count every answer once.
+// Both ways of batching are tried: recvmmsg and sendmmsg on the loop's
+// own headers (Linux) and golang.org/x/net's batches (other systems).
 func TestUDPLoopsConcurrentClients(t *testing.T) {
+	for _, portable := range []bool{false, true} {
+		t.Run(map[bool]string{false: "native", true: "portable"}[portable], func(t *testing.T) {
+			testUDPLoops(t, portable)
+		})
+	}
+}
+
+func testUDPLoops(t *testing.T, portable bool) {
 	const loops, clients, rounds = 4, 8, 150
-	ts := startServerWith(t, func(c *Config) { c.udpLoops = loops })
+	ts := startServerWith(t, func(c *Config) { c.udpLoops, c.udpPortable = loops, portable })
 	addRR(t, ts.zone,
 		"c1._device.devices.test. 300 IN TLSA 3 1 1 "+strings.Repeat("11", 32),
 		"c2._device.devices.test. 300 IN TLSA 3 1 1 "+strings.Repeat("22", 32),
