@@ -28,6 +28,11 @@ type mmsgBatcher struct {
 	// resps keeps the queued answers referenced from Go memory while the
 	// out headers point at them.
 	resps [][]byte
+	// The system calls, as functions made once (a closure made per
+	// call would be allocated per batch), their arguments and results.
+	recvFn, sendFn func(fd uintptr) bool
+	from, to, n    int
+	errno          syscall.Errno
 }
 
 // newMmsgBatcher returns a batcher on pc's socket, or nil when pc gives
@@ -51,6 +56,7 @@ func newMmsgBatcher(pc net.PacketConn) udpBatcher {
 		oIov:  make([]unix.Iovec, udpBatch),
 		resps: make([][]byte, udpBatch),
 	}
+	b.recvFn, b.sendFn = b.recv, b.send
 	for i := range b.in {
 		b.bufs[i] = make([]byte, udpMaxRecv)
 		b.inIov[i].Base = &b.bufs[i][0]
@@ -70,28 +76,30 @@ func (b *mmsgBatcher) read() (int, error) {
 		b.in[i].Hdr.Flags = 0
 		b.in[i].Len = 0
 	}
-	var n int
-	var errno syscall.Errno
-	err := b.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)), 0, 0, 0)
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait until readable
-			}
-			n, errno = int(r), e
-			return true
-		}
-	})
-	if err != nil {
+	b.n, b.errno = 0, 0
+	if err := b.rc.Read(b.recvFn); err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, &net.OpError{Op: "recvmmsg", Net: "udp", Err: errno}
+	if b.errno != 0 {
+		return 0, &net.OpError{Op: "recvmmsg", Net: "udp", Err: b.errno}
 	}
-	return n, nil
+	return b.n, nil
+}
+
+// recv is recvFn: one recvmmsg, false to wait until the socket is
+// readable.
+func (b *mmsgBatcher) recv(fd uintptr) bool {
+	for {
+		r, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)), 0, 0, 0)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		b.n, b.errno = int(r), e
+		return true
+	}
 }
 
 func (b *mmsgBatcher) packet(i int) []byte { return b.bufs[i][:b.in[i].Len] }
@@ -126,28 +134,30 @@ func (b *mmsgBatcher) answer(k, i int, resp []byte) {
 }
 
 func (b *mmsgBatcher) write(from, to int) (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := b.rc.Write(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[from])), uintptr(to-from), 0, 0, 0)
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait until writable
-			}
-			n, errno = int(r), e
-			return true
-		}
-	})
-	if err != nil {
+	b.from, b.to, b.n, b.errno = from, to, 0, 0
+	if err := b.rc.Write(b.sendFn); err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, &net.OpError{Op: "sendmmsg", Net: "udp", Err: errno}
+	if b.errno != 0 {
+		return 0, &net.OpError{Op: "sendmmsg", Net: "udp", Err: b.errno}
 	}
-	return n, nil
+	return b.n, nil
+}
+
+// send is sendFn: one sendmmsg of the out slots from..to-1, false to wait
+// until the socket is writable.
+func (b *mmsgBatcher) send(fd uintptr) bool {
+	for {
+		r, _, e := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[b.from])), uintptr(b.to-b.from), 0, 0, 0)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		b.n, b.errno = int(r), e
+		return true
+	}
 }
 
 func (b *mmsgBatcher) clear(k int) {
