@@ -15,12 +15,17 @@ import (
 	"github.com/dnsbound/dance/zone/internal/zoneaccess"
 )
 
-// UDP is served by the server's own loop rather than the dns library's:
-// it reads and writes packets in batches (recvmmsg/sendmmsg on Linux), and
-// answers a plain query whose answer is in the response cache straight
-// from the packet bytes, before any message is parsed. Everything else
-// (cache misses, EDNS options, TSIG, UPDATE, malformed input) takes the
-// same path as TCP: unpack, handle, pack.
+// UDP is served by the server's own loops rather than the dns library's,
+// one per core (udpLoopCount), each on its own descriptor of the socket
+// (udpConns) with buffers of its own: they read and write packets in
+// batches (recvmmsg/sendmmsg on Linux, udp_linux.go), and answer a plain
+// query whose answer is in the response cache, or a positive one the
+// zone's packed records hold (directUDP), straight from the packet bytes,
+// before any message is parsed and without allocating. Everything else
+// (negative answers, EDNS options, TSIG, UPDATE, malformed input) takes
+// the same path as TCP: unpack, handle, pack. What the loops share is
+// safe for concurrent use: the response cache (a read lock per lookup),
+// the metrics (atomic counters), the rate limits (limit.go).
 
 const (
 	udpBatch   = 32
