@@ -10,8 +10,9 @@
 # the server (perf, user space, call graphs) during each of its measured
 # query phases: DIR/perf-before.txt and DIR/perf-after.txt (perf report
 # --no-children, the hottest functions first), the recordings beside them
-# (perf report -i DIR/perf-before.data -g caller -S mallocgc: who allocates). Needs perf (Debian:
-# linux-perf) and kernel.perf_event_paranoid at most 2.
+# (perf report -i DIR/perf-before.data -g caller -S mallocgc: who
+# allocates). Needs perf (Debian: linux-perf) and
+# kernel.perf_event_paranoid at most 2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
@@ -104,7 +105,7 @@ dig @127.0.0.1 -p $P devices.test AXFR +time=600 +nocmd +nocomments +nostats | g
 t1=$(date +%s.%N)
 echo "axfr_seconds $(echo "$t1 - $t0" | bc) records $(wc -l <"$W/axfr.raw") rss_kb_after_axfr $(rss_kb $SPID)"
 # A second transfer at the same serial is answered from the journal's
-# packed copy of the first.
+# snapshot of the first (the same octets, no copy of the zone).
 t0=$(date +%s.%N)
 dig @127.0.0.1 -p $P devices.test AXFR +time=600 +nocmd +nocomments +nostats >/dev/null
 t1=$(date +%s.%N)
