@@ -105,30 +105,44 @@ func (j *Journal) RecordZone(src image.Source) (image.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	switch {
-	case j.lastSOA == nil:
-	case soa.Serial == j.lastSOA.Serial:
-		return j.last, nil
-	case int32(soa.Serial-j.lastSOA.Serial) < 0:
-		j.versions, j.rrs = nil, 0
-	default:
-		del, add, err := diffSources(j.last, src)
-		if err != nil {
-			return nil, err
+	// The differences are found without the lock, which Since and Serial
+	// (IXFR answers) take: comparing with an image loaded from the file
+	// reads both zones whole. Another version recorded meanwhile means
+	// comparing again, with that one.
+	for {
+		j.mu.Lock()
+		last, lastSOA := j.last, j.lastSOA
+		switch {
+		case lastSOA == nil:
+		case soa.Serial == lastSOA.Serial:
+			j.mu.Unlock()
+			return last, nil
+		case int32(soa.Serial-lastSOA.Serial) < 0:
+			j.versions, j.rrs = nil, 0
+		default:
+			j.mu.Unlock()
+			del, add, err := diffSources(last, src)
+			if err != nil {
+				return nil, err
+			}
+			j.mu.Lock()
+			if j.last != last {
+				j.mu.Unlock()
+				continue
+			}
+			v := Version{From: lastSOA, To: soa, Deleted: del, Added: add}
+			j.versions = append(j.versions, v)
+			j.rrs += v.size()
+			for len(j.versions) > 0 && (len(j.versions) > j.maxVersions || j.rrs > j.maxRRs) {
+				j.rrs -= j.versions[0].size()
+				j.versions[0] = Version{}
+				j.versions = j.versions[1:]
+			}
 		}
-		v := Version{From: j.lastSOA, To: soa, Deleted: del, Added: add}
-		j.versions = append(j.versions, v)
-		j.rrs += v.size()
-		for len(j.versions) > 0 && (len(j.versions) > j.maxVersions || j.rrs > j.maxRRs) {
-			j.rrs -= j.versions[0].size()
-			j.versions[0] = Version{}
-			j.versions = j.versions[1:]
-		}
+		j.last, j.lastSOA = src, soa
+		j.mu.Unlock()
+		return src, nil
 	}
-	j.last, j.lastSOA = src, soa
-	return src, nil
 }
 
 // diffSources is Diff between two recorded zones: by the newer one when
