@@ -1,7 +1,7 @@
 // Package slab allocates the zone arena's byte slabs outside the Go heap
-// where the platform allows (anonymous mmap), so that the collector's goal
-// (GOGC, GOMEMLIMIT) covers only the heap it has to scan and a slab costs
-// its bytes once, not twice.
+// on Linux and macOS (anonymous mmap; elsewhere they are heap slices), so
+// that the collector's goal (GOGC, GOMEMLIMIT) covers only the heap it
+// has to scan and a slab costs its bytes once, not twice.
 //
 // A Slab is owned by its *Slab: the memory is given back (munmap) by a
 // cleanup (runtime.AddCleanup) once the *Slab is unreachable. The bytes

@@ -1,4 +1,4 @@
-//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+//go:build linux || darwin
 
 package slab
 
@@ -27,7 +27,7 @@ func free(b []byte, check bool) {
 	var err error
 	if check {
 		// The pages go back to the system; the range stays reserved.
-		_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
+		discard(b)
 		err = syscall.Mprotect(b, syscall.PROT_NONE)
 	} else {
 		err = syscall.Munmap(b)
