@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -407,6 +408,9 @@ func (z *Zone) transferImage() (*image.Image, error) {
 		b.AddPacked(ow, rec)
 		b.AddPacked(ow, sigs)
 	}
+	// The image holds copies; until here snap.view keeps the slabs the
+	// cached signatures were read from mapped (chainstore.go).
+	runtime.KeepAlive(snap)
 	b.Add(snap.soa)
 	return b.Image()
 }
