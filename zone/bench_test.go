@@ -159,6 +159,7 @@ func BenchmarkHeap(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapObjects-before.HeapObjects)/n, "objects/identity")
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-bytes/identity")
+		b.ReportMetric(float64(z.ArenaBytes())/n, "arena-bytes/identity")
 		b.ReportMetric(float64(gc.Microseconds())/1000, "gc-ms")
 		if *heapProfile != "" {
 			writeHeapProfile(b, *heapProfile)
