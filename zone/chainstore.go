@@ -55,10 +55,11 @@ import (
 //     slab until s.mu is released.
 //  2. Under the zone's lock, read or write (Query and the wildcard
 //     answers through signedBy, presigning's and re-signing's walks,
-//     nameOf, chain.cachedSigs, loading the signature cache): the
-//     current view holds the slab until the lock is released. Bytes
-//     needed after the lock are copied before (re-signing clones the
-//     records it signs later; answers are decoded into dns.RRs).
+//     nameOf, chain.cachedSigs), or while the zone opens, before anything
+//     else runs (loading the signature cache): the current view holds the
+//     slab until the lock is released. Bytes needed after the lock are
+//     copied before (re-signing clones the records it signs later;
+//     answers are decoded into dns.RRs).
 //  3. Through a view the reader holds itself: a transfer's snapshot
 //     (transferSnap.view; transferImage and saveSignatures), and a
 //     positive answer, which reads its node's signatures after the read
