@@ -214,7 +214,7 @@ type chainStore struct {
 // ArenaBytes returns the bytes of the arena's slabs mapped now: the
 // NSEC3 chain's names and signed records and the nodes' signatures, in
 // the slabs of the current view and of older views a transfer or a
-// reader still holds. On Linux and the BSDs they are outside the Go heap
+// reader still holds. On Linux and macOS they are outside the Go heap
 // (GOGC and GOMEMLIMIT do not count them) and take resident pages only
 // as they are written.
 func (z *Zone) ArenaBytes() int64 { return z.chain.store.mapped.Bytes() }

@@ -98,8 +98,8 @@ func (z *Zone) saveSignatures() (int, error) {
 				rec(sigRecChain, string(name), uint32(split), w)
 			}
 		}
-		// Written (copied into w's buffer); until here snap.view keeps
-		// the slabs mapped (chainstore.go).
+		// Written (copied to the buffer or the file); until here
+		// snap.view keeps the slabs mapped (chainstore.go).
 		runtime.KeepAlive(snap)
 		// A bufio.Writer keeps its first error; Flush returns it.
 		return w.Flush()
