@@ -329,3 +329,30 @@ func TestArenaReadersRaceCompaction(t *testing.T) {
 		t.Fatalf("%d answers from the packed records and %d queries answered during the run", answered.Load(), queried.Load())
 	}
 }
+
+// TestArenaCompactionReleasesSlabs checks that the slabs a compaction
+// drops are unmapped without waiting for the heap to grow: mapping new
+// slabs does not move the collector's pacer, so compactChain collects. The
+// test only waits (no runtime.GC of its own).
+func TestArenaCompactionReleasesSlabs(t *testing.T) {
+	z, _ := sigZone(t, newClock(), 200)
+	s := &z.chain.store
+	s.mu.Lock()
+	s.compactMin, s.slab = 0, 4096
+	s.mu.Unlock()
+	garbage(t, z, 3)
+	runtime.GC()
+	runtime.GC()
+	before := s.mapped.Bytes()
+	z.compactChain()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.mapped.Bytes() > viewBytes(s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("arena maps %d bytes after a compaction (%d before), its view %d: the dropped slabs were not released", s.mapped.Bytes(), before, viewBytes(s))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if viewBytes(s) >= before {
+		t.Fatalf("compaction of a wasteful arena kept %d of %d bytes", viewBytes(s), before)
+	}
+}

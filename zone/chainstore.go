@@ -3,6 +3,7 @@ package zone
 import (
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -373,6 +374,12 @@ func (z *Zone) compactChain() {
 		z.mu.Lock()
 		s.compactFinish()
 		z.mu.Unlock()
+		// The dropped slabs, more than half of the arena, are
+		// unmapped only by the cleanups of a collection that finds
+		// them unreachable, and mapping the new ones did not move the
+		// collector's pacer (they are not heap): without a collection
+		// now they would stay mapped until the heap next grows enough.
+		runtime.GC()
 	}
 }
 
