@@ -286,6 +286,7 @@ const ticketKeyNameLen = 16
 type ticketKeys struct {
 	mu   sync.Mutex
 	keys []*ticketKey
+	set  bool // keys from Config.SetSessionTicketKeys: never rotated nor expired here
 }
 
 // serverTicketKeys holds each server Config's ticket keys, made on first
@@ -312,6 +313,9 @@ func (c *Config) ticketKeys() *ticketKeys {
 func (k *ticketKeys) current(now time.Time, rand io.Reader) (*ticketKey, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.set {
+		return k.keys[0], nil
+	}
 	k.expireLocked(now)
 	if len(k.keys) > 0 && now.Sub(k.keys[0].created) < ticketKeyPeriod && !now.Before(k.keys[0].created) {
 		return k.keys[0], nil
@@ -351,7 +355,9 @@ func (k *ticketKeys) expireLocked(now time.Time) {
 func (k *ticketKeys) find(name []byte, now time.Time) *ticketKey {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.expireLocked(now)
+	if !k.set {
+		k.expireLocked(now)
+	}
 	for _, key := range k.keys {
 		if string(key.name[:]) == string(name) {
 			return key
