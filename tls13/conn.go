@@ -215,10 +215,12 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	c.inMu.Lock()
 	c.outMu.Lock()
 	c.hsCtx = ctx
-	var err error
-	if c.isClient {
+	err := c.prepareSend()
+	switch {
+	case err != nil:
+	case c.isClient:
 		err = c.clientHandshake()
-	} else {
+	default:
 		err = c.serverHandshake()
 	}
 	c.hsCtx = nil
