@@ -551,6 +551,7 @@ func (hs *serverHS) acceptPSK() error {
 			}
 			hs.psk, hs.pskIndex = s.psk, i
 			c.state.Resumed = true
+			c.state.TicketAgeSkew = ticketAgeSkew(id, s, now)
 			c.state.PeerRawPublicKey = s.peerChain[0]
 			return nil
 		}
@@ -578,6 +579,7 @@ func (hs *serverHS) acceptPSK() error {
 		}
 		hs.psk, hs.pskIndex = s.psk, i
 		c.state.Resumed = true
+		c.state.TicketAgeSkew = ticketAgeSkew(id, s, now)
 		c.state.PeerCertificates = chain
 		return nil
 	}
