@@ -707,10 +707,10 @@ func (o *options) check(st tls13.ConnectionState, resumption bool) error {
 	if o.expectNoHRR && st.HelloRetried {
 		return errors.New("HelloRetryRequest, expected none")
 	}
-	// A resumed handshake has no CertificateVerify to check.
 	if o.expectTicketAgeSkew != nil && st.Resumed && int(st.TicketAgeSkew/time.Second) != *o.expectTicketAgeSkew {
 		return fmt.Errorf("ticket age skew %v, expected %ds", st.TicketAgeSkew, *o.expectTicketAgeSkew)
 	}
+	// A resumed handshake has no CertificateVerify to check.
 	if o.expectPeerSig != 0 && !st.Resumed && int(st.PeerSignatureScheme) != o.expectPeerSig {
 		return fmt.Errorf("peer signature scheme %#04x, expected %#04x", st.PeerSignatureScheme, o.expectPeerSig)
 	}
