@@ -120,6 +120,7 @@ type ConnectionState struct {
 type Conn struct {
 	conn     net.Conn
 	cfg      *Config
+	st       *configState // derived from cfg, set when the handshake starts
 	isClient bool
 	rc       *record.Conn
 
@@ -223,6 +224,9 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	c.inMu.Lock()
 	c.outMu.Lock()
 	c.hsCtx = ctx
+	// Each flight leaves in one write: the record layer holds what the
+	// handshake writes until it reads (or sends an alert).
+	c.rc.SetBuffering(true)
 	err := c.prepareSend()
 	switch {
 	case err != nil:
@@ -230,6 +234,9 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		err = c.clientHandshake()
 	default:
 		err = c.serverHandshake()
+	}
+	if ferr := c.rc.SetBuffering(false); err == nil {
+		err = ferr
 	}
 	c.hsCtx = nil
 	c.outMu.Unlock()

@@ -32,8 +32,9 @@ const (
 // ticket still expires after its lifetime of seven days. With no keys the
 // server goes back to keys of its own, made afresh.
 //
-// It may be called while the Config serves connections; handshakes already
-// under way finish with the keys they started with.
+// It may be called while the Config serves connections: a handshake that
+// already holds a key it replaced finishes with it, and the key is wiped
+// when the last such handshake lets go.
 func (c *Config) SetSessionTicketKeys(keys [][32]byte) error {
 	set := make([]*ticketKey, 0, len(keys))
 	for _, secret := range keys {
@@ -43,7 +44,7 @@ func (c *Config) SetSessionTicketKeys(keys [][32]byte) error {
 		}
 		set = append(set, k)
 	}
-	c.ticketKeys().setKeys(set)
+	c.derived().tickets.setKeys(set)
 	return nil
 }
 
@@ -59,27 +60,30 @@ func newSetTicketKey(secret [32]byte) (*ticketKey, error) {
 		return nil, err
 	}
 	defer clear(key)
-	k := &ticketKey{}
-	copy(k.name[:], name)
-	copy(k.key[:], key)
-	block, err := aes.NewCipher(k.key[:])
+	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	if k.aead, err = cipher.NewGCM(block); err != nil {
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
 		return nil, err
 	}
+	k := &ticketKey{sealer: &ticketAEAD{aead}, userSet: true}
+	copy(k.name[:], name)
+	k.refs.Store(1) // the set's hold
 	return k, nil
 }
 
-// setKeys replaces the keys with set, newest first, and marks them as set
-// by the user (never rotated nor expired here); an empty set goes back to
-// keys made by the engine. The keys replaced are wiped.
+// setKeys replaces the keys with set, newest first (keys from
+// SetSessionTicketKeys); an empty set goes back to keys made by the
+// engine. The keys replaced are retired: each is wiped when the last
+// handshake holding it lets go.
 func (k *ticketKeys) setKeys(set []*ticketKey) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for _, old := range k.keys {
-		clear(old.key[:])
+	old := k.load()
+	k.set.Store(&set)
+	for _, key := range old {
+		key.retire()
 	}
-	k.keys, k.set = set, len(set) > 0
 }

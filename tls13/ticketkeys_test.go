@@ -101,9 +101,11 @@ func TestSetTicketKeysNotRotated(t *testing.T) {
 		t.Fatal(err)
 	}
 	far := t0.Add(10 * (ticketKeyPeriod + ticketLifetime))
-	if got, _ := k.current(far, rand.Reader); got != key {
-		t.Fatal("a set key was replaced")
+	got, err := k.current(far, rand.Reader)
+	if err != nil || got != key {
+		t.Fatalf("a set key was replaced (%v)", err)
 	}
+	got.release()
 	if plain, err := openTicket(&k, ticket, far); err != nil || string(plain) != "session" {
 		t.Fatalf("a set key no longer opens its ticket: %v", err)
 	}
@@ -114,14 +116,26 @@ func TestSetTicketKeysNotRotated(t *testing.T) {
 	if _, err := openTicket(&other, ticket, t0); err != nil {
 		t.Fatalf("the same secret does not open the ticket: %v", err)
 	}
+	// A handshake holding the key when it is cleared still uses it; the
+	// last release wipes it.
+	held, err := k.current(t0, rand.Reader)
+	if err != nil || held != key {
+		t.Fatalf("current %v, %v", held, err)
+	}
 	k.setKeys(nil)
-	if key.key != [32]byte{} {
-		t.Fatal("a cleared key is not wiped")
+	if key.sealer == nil {
+		t.Fatal("a cleared key is wiped while a handshake holds it")
+	}
+	held.release()
+	if key.sealer != nil {
+		t.Fatal("a cleared key is not wiped by its last holder")
 	}
 	if _, err := openTicket(&k, ticket, t0); err == nil {
 		t.Fatal("a cleared key still opens")
 	}
-	if got, _ := k.current(t0, rand.Reader); got == key || got == nil {
+	own, err := k.current(t0, rand.Reader)
+	if err != nil || own == key || own.userSet {
 		t.Fatal("no key of the engine's own after clearing")
 	}
+	own.release()
 }
