@@ -49,7 +49,10 @@ func chainKey(ders [][]byte) [sha256.Size]byte {
 }
 
 // get returns the chain called key if it verified against roots and the
-// verified path is valid at now; nil otherwise.
+// verified path is valid at now; nil otherwise. The slice is the caller's
+// own (it becomes a connection's PeerCertificates, which its user may
+// change); the certificates are shared, as crypto/x509 treats them as
+// read-only.
 func (v *verifiedChains) get(key [sha256.Size]byte, roots *x509.CertPool, now time.Time) []*x509.Certificate {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -63,7 +66,7 @@ func (v *verifiedChains) get(key [sha256.Size]byte, roots *x509.CertPool, now ti
 		}
 		return nil
 	}
-	return e.chain
+	return append([]*x509.Certificate(nil), e.chain...)
 }
 
 // put remembers chain, called key, which verified against roots along
@@ -72,6 +75,8 @@ func (v *verifiedChains) put(key [sha256.Size]byte, chain, path []*x509.Certific
 	if len(path) == 0 {
 		return
 	}
+	// A copy: chain is also the connection's PeerCertificates.
+	chain = append([]*x509.Certificate(nil), chain...)
 	e := &verifiedChain{chain: chain, roots: roots, from: path[0].NotBefore, until: path[0].NotAfter}
 	for _, c := range path[1:] {
 		if c.NotBefore.After(e.from) {

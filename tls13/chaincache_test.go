@@ -62,7 +62,7 @@ func TestResumptionUsesVerifiedChain(t *testing.T) {
 	scfg.ClientAuth, scfg.ClientCAs = RequireClientCert, p.clientPool
 	ccfg := &Config{ServerName: "server.test", RootCAs: p.roots, ClientSessionCache: NewLRUClientSessionCache(0),
 		Certificates: []Certificate{p.clients["ecdsa"]}}
-	var first []*x509.Certificate
+	var first *x509.Certificate
 	for i, want := range []bool{false, true, true} {
 		addr, res := startOurServer(t, scfg)
 		echo(t, dial(t, addr, ccfg), "ticket")
@@ -70,14 +70,21 @@ func TestResumptionUsesVerifiedChain(t *testing.T) {
 		if r.err != nil || r.state.Resumed != want || len(r.state.PeerCertificates) == 0 {
 			t.Fatalf("connection %d: %v, resumed %v, %d certificates", i, r.err, r.state.Resumed, len(r.state.PeerCertificates))
 		}
+		got := r.state.PeerCertificates[0]
+		// What a connection's user does with its PeerCertificates must
+		// not reach the memory, nor the next connection.
+		r.state.PeerCertificates[0] = nil
 		if i == 0 {
-			first = r.state.PeerCertificates
+			first = got
 			if n := len(scfg.derived().chains.m); n != 1 {
 				t.Fatalf("%d chains remembered after the full handshake, want 1", n)
 			}
 			continue
 		}
-		if r.state.PeerCertificates[0] != first[0] {
+		if got == nil {
+			t.Fatalf("connection %d: resumed with the chain another connection's user changed", i)
+		}
+		if got != first {
 			t.Errorf("connection %d: resumed with a newly parsed chain, not the remembered one", i)
 		}
 	}
