@@ -191,4 +191,3 @@ func TestAppendECDSARaw(t *testing.T) {
 		}
 	}
 }
-
