@@ -28,12 +28,13 @@ var presignBatch = 2000
 var presignStep func(chain bool)
 
 // Presign signs every RRset and NSEC3 record whose cached signatures are
-// missing or due for refresh, on every core (parallel), so that a zone transfer (which needs them
-// all) starts at once instead of signing a million records first. One
-// Presign runs at a time; a concurrent caller waits for it. Work
-// is collected in batches under the read lock and signed outside it, so
-// queries and updates go on meanwhile; the next batch is collected while
-// the last one is signed. It returns the number of signatures made.
+// missing or due for refresh, on every core (parallel), so that a zone
+// transfer (which needs them all) starts at once instead of signing a
+// million records first. One Presign runs at a time; a concurrent caller
+// waits for it. Work is collected in batches under the read lock and
+// signed outside it, so queries and updates go on meanwhile; the next
+// batch is collected while the last one is signed. It returns the number
+// of signatures made.
 func (z *Zone) Presign(ctx context.Context) (int, error) {
 	return z.presign(ctx, false)
 }
@@ -110,9 +111,9 @@ func (z *Zone) presign(ctx context.Context, deferChain bool) (int, error) {
 }
 
 // presignJob is what sg is to sign: an RRset (n, t) or, with slot set,
-// an NSEC3 record: the entry in slot (which held the name at name when the record
-// was built) for hash h, whose record rec (packed) names next and the
-// types of n (nil: an empty non-terminal).
+// an NSEC3 record: the entry in slot (which held the name at name when
+// the record was built) for hash h, whose record rec (packed) names next
+// and the types of n (nil: an empty non-terminal).
 type presignJob struct {
 	sg      *signer.Signer
 	n       *node
