@@ -1,7 +1,9 @@
 package tls13
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 
 	"github.com/dnsbound/dance/tls13/internal/alert"
 )
@@ -18,6 +20,9 @@ type ClientHelloInfo struct {
 	// anchors it accepts; nil when it sent none. Compare them with
 	// x509.Certificate.RawIssuer or RawSubject.
 	CertificateAuthorities [][]byte
+	// SupportedProtos are the client's ALPN protocols (RFC 7301), most
+	// preferred first; nil when it sent none.
+	SupportedProtos []string
 	// Context is the handshake's context.
 	Context context.Context
 }
@@ -47,6 +52,7 @@ func (hs *serverHS) serverCandidates() ([]*Certificate, error) {
 			ServerName:             hs.hello.ServerName,
 			SignatureSchemes:       hs.hello.SignatureAlgorithms,
 			CertificateAuthorities: hs.hello.CertificateAuthorities,
+			SupportedProtos:        hs.hello.ALPN,
 			Context:                hs.c.handshakeContext(),
 		})
 		if err != nil {
@@ -96,4 +102,26 @@ func (c *Conn) handshakeContext() context.Context {
 		return c.hsCtx
 	}
 	return context.Background()
+}
+
+// issuerListed reports whether cert may be sent to a peer that listed cas
+// in certificate_authorities: always without MatchIssuers; with it, only
+// when one of its chain's issuers is among cas (RFC 8446 §4.2.4). A chain
+// certificate that does not parse matches nothing.
+func (cert *Certificate) issuerListed(cas [][]byte) bool {
+	if !cert.MatchIssuers {
+		return true
+	}
+	for _, der := range cert.Chain {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			continue
+		}
+		for _, ca := range cas {
+			if bytes.Equal(c.RawIssuer, ca) {
+				return true
+			}
+		}
+	}
+	return false
 }

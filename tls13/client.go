@@ -115,13 +115,21 @@ func (hs *clientHS) sendFirstHello() error {
 	if _, err := io.ReadFull(cfg.rand(), m.SessionID); err != nil {
 		return err
 	}
-	m.CipherSuites = clientSuites
+	suites, err := cfg.cipherSuites(clientSuites)
+	if err != nil {
+		return err
+	}
+	m.CipherSuites = suites
 	m.CompressionMethods = []byte{0}
 	groups := make([]uint16, len(hs.curves))
 	for i, g := range hs.curves {
 		groups[i] = uint16(g)
 	}
-	share, err := hs.newKeyShares(firstShares(hs.curves)...)
+	shareGroups, err := cfg.keyShareGroups(hs.curves)
+	if err != nil {
+		return err
+	}
+	share, err := hs.newKeyShares(shareGroups...)
 	if err != nil {
 		return err
 	}
@@ -195,7 +203,7 @@ func (hs *clientHS) readServerHello() (*wire.ServerHello, error) {
 	if sh.CompressionMethod != 0 {
 		return nil, alert.Errorf(alert.IllegalParameter, "compression method %d", sh.CompressionMethod)
 	}
-	if !slices.Contains(clientSuites, sh.CipherSuite) {
+	if !slices.Contains(hs.hello.CipherSuites, sh.CipherSuite) {
 		return nil, alert.Errorf(alert.IllegalParameter, "cipher suite %#04x we did not offer", sh.CipherSuite)
 	}
 	if sh.SelectedIdentity >= 0 && hs.session == nil {
@@ -631,6 +639,9 @@ func (hs *clientHS) sendClientCertificate() error {
 		}
 		if own := c.cfg.CertificateTypes; len(own) > 0 && !slices.Contains(own, CertificateType(hs.clientCertType)) {
 			// X.509 by default, which we did not offer.
+			continue
+		}
+		if !cert.issuerListed(hs.certReq.CertificateAuthorities) {
 			continue
 		}
 		if s, ok := signingScheme(cert, hs.certReq.SignatureAlgorithms); ok {

@@ -32,6 +32,14 @@ type Certificate struct {
 	// not implement (see SignatureScheme) fails the handshake before
 	// anything is sent.
 	SignatureSchemes []SignatureScheme
+	// MatchIssuers makes this credential eligible only for a peer whose
+	// certificate_authorities (RFC 8446 §4.2.4) lists the issuer of one
+	// of Chain's certificates: its trust anchor, or a CA under it. A peer
+	// that sends no certificate_authorities never gets it, nor does any
+	// peer get a raw public key with MatchIssuers. The other credentials
+	// are considered as usual, so a credential without it serves as the
+	// fallback. False: the peer's names play no part in the choice.
+	MatchIssuers bool
 }
 
 // ClientAuthType is a server's policy for client certificates (RFC 8446
@@ -105,6 +113,18 @@ type Config struct {
 	// unless VerifyPeer is set; nil means the system's.
 	ClientCAs *x509.CertPool
 
+	// ClientCANames, for a server that asks for client certificates, are
+	// the DER distinguished names (X.501 Names, such as
+	// x509.Certificate.RawSubject) sent in the CertificateRequest's
+	// certificate_authorities extension (RFC 8446 §4.2.4): the trust
+	// anchors a client's chain should lead to, which helps a client with
+	// several credentials pick one. nil or empty: the extension is not
+	// sent, and the server's roots are not disclosed; ClientCAs is never
+	// sent by itself (copy its names here to send them). A name that is
+	// not one DER SEQUENCE, or a list longer than the extension holds
+	// (32768 octets, with two octets of length per name), fails the handshake before anything is sent.
+	ClientCANames [][]byte
+
 	// NextProtos are the ALPN protocols offered, most preferred first
 	// (RFC 7301). Empty: no ALPN extension.
 	NextProtos []string
@@ -117,6 +137,30 @@ type Config struct {
 	// client, asking for it with a HelloRetryRequest. Empty means
 	// X25519MLKEM768, X25519, P-256, P-384.
 	CurvePreferences []CurveID
+
+	// KeyShares, for a client, are the groups of CurvePreferences (or
+	// of the default groups) it sends key shares for in its first
+	// ClientHello; the others are only listed in supported_groups, and a
+	// server that picks one of them asks for its share with a
+	// HelloRetryRequest (RFC 8446 §4.2.8). The shares go in the order of
+	// CurvePreferences whatever the order here. nil means the default:
+	// the first group's share (and X25519's too when the first is
+	// X25519MLKEM768 and X25519 follows). An empty, non-nil list sends
+	// no share at all, which costs a round trip with every server. A
+	// group not offered, or one listed twice, fails the handshake before
+	// anything is sent.
+	KeyShares []CurveID
+
+	// CipherSuites are the TLS 1.3 cipher suites offered (a client) or
+	// accepted (a server), most preferred first; a server takes the first
+	// of them the client offers. Only TLS_AES_128_GCM_SHA256,
+	// TLS_AES_256_GCM_SHA384 and TLS_CHACHA20_POLY1305_SHA256 exist here;
+	// another value, or one listed twice, fails the handshake before
+	// anything is sent. Empty means all three: a client offers AES-128-GCM,
+	// AES-256-GCM, ChaCha20-Poly1305, a server prefers AES-128-GCM, then
+	// ChaCha20-Poly1305, then AES-256-GCM. A client refuses a server that
+	// selects a suite it did not offer with illegal_parameter.
+	CipherSuites []uint16
 
 	// SignatureSchemes are the schemes offered in signature_algorithms
 	// (in a ClientHello, or a server's CertificateRequest) and the only

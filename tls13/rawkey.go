@@ -217,3 +217,33 @@ func (c *Conn) verifyConnection() error {
 func (s *ConnectionState) resumable() bool {
 	return !s.DANEClientID
 }
+
+// resumedCertType answers server_certificate_type in a resumed handshake,
+// where no Certificate follows: with the type of the credential this
+// server authenticates with, chosen as in a full handshake (the first of
+// its types, with a credential of that type, that the client lists; RFC
+// 7250 §4.2), so that a client does not take the extension's absence for
+// X.509 in a session made with a raw key. With no type in common the
+// extension is left out: the PSK authenticates the server. A server with
+// GetCertificate counts its CertificateTypes as available.
+func (hs *serverHS) resumedCertType() {
+	ch, cfg := hs.hello, hs.c.cfg
+	if ch.ServerCertTypes == nil {
+		return
+	}
+	for _, t := range cfg.ownCertTypes() {
+		if !slices.Contains(ch.ServerCertTypes, t) {
+			continue
+		}
+		have := cfg.GetCertificate != nil && len(cfg.CertificateTypes) > 0
+		for i := range cfg.Certificates {
+			if c := &cfg.Certificates[i]; c.PrivateKey != nil && c.certType() == t {
+				have = true
+			}
+		}
+		if have {
+			hs.certTypeExts = append(hs.certTypeExts, wire.NewSelectedCertTypeExtension(t, true))
+			return
+		}
+	}
+}

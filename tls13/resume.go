@@ -171,7 +171,7 @@ func (hs *clientHS) offerSession() {
 		cache.Put(key, nil)
 		return
 	}
-	if record.SuiteByID(s.suite) == nil {
+	if record.SuiteByID(s.suite) == nil || !hs.offersHashOf(s.suite) {
 		return
 	}
 	hs.session = s

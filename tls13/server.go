@@ -46,6 +46,11 @@ type serverHS struct {
 	// client's certificate type extensions.
 	certTypeExts []wire.Extension
 
+	// caExt is the certificate_authorities of our CertificateRequest
+	// (Config.ClientCANames), sent when sendCAs.
+	caExt   wire.Extension
+	sendCAs bool
+
 	clientApp []byte // client application traffic secret, for after its Finished
 	psk       []byte // the resumed session's PSK; nil: a full handshake
 	pskIndex  int    // the identity it came from
@@ -105,6 +110,8 @@ func (c *Conn) serverHandshake() error {
 		if err := hs.chooseCertificate(); err != nil {
 			return err
 		}
+	} else {
+		hs.resumedCertType()
 	}
 	hs.tr.Add(msg)
 	if err := hs.sendServerHello(); err != nil {
@@ -144,7 +151,17 @@ func (hs *serverHS) readClientHello() ([]byte, error) {
 // ClientHello (RFC 8446 §4.1.1).
 func (hs *serverHS) negotiate() error {
 	c, ch := hs.c, hs.hello
-	for _, s := range serverSuites {
+	suites, err := c.cfg.cipherSuites(serverSuites)
+	if err != nil {
+		return err
+	}
+	if c.cfg.ClientAuth != NoClientCert {
+		// Checked before anything is sent.
+		if hs.caExt, hs.sendCAs, err = c.cfg.clientCAExtension(); err != nil {
+			return err
+		}
+	}
+	for _, s := range suites {
 		if slices.Contains(ch.CipherSuites, s) {
 			c.suite = record.SuiteByID(s)
 			break
@@ -237,11 +254,16 @@ func (hs *serverHS) chooseCertificate() error {
 		}
 		certs = ordered
 	}
+	issuerMiss := false
 	for _, cert := range certs {
 		if cert.PrivateKey == nil || !accepts(cert.certType()) {
 			continue
 		}
 		common = true
+		if !cert.issuerListed(ch.CertificateAuthorities) {
+			issuerMiss = true
+			continue
+		}
 		if s, ok := signingScheme(cert, ch.SignatureAlgorithms); ok {
 			hs.cert, hs.scheme, hs.serverCertType = cert, s, cert.certType()
 			hs.chooseClientCertType()
@@ -251,6 +273,9 @@ func (hs *serverHS) chooseCertificate() error {
 	if !common && ch.ServerCertTypes != nil {
 		// RFC 7250 §4.2: no certificate type in common.
 		return alert.Errorf(alert.UnsupportedCertificate, "no credential of a type in the client's server_certificate_type")
+	}
+	if issuerMiss {
+		return alert.Errorf(alert.HandshakeFailure, "no credential the client's signature algorithms and certificate_authorities allow")
 	}
 	return alert.Errorf(alert.HandshakeFailure, "no certificate for the client's signature algorithms")
 }
@@ -454,6 +479,9 @@ func (hs *serverHS) sendServerAuth() error {
 		cr := wire.CertificateRequest{Context: []byte{}, Extensions: append([]wire.Extension{
 			hs.sigExt,
 		}, c.cfg.clientNameRequest()...)}
+		if hs.sendCAs {
+			cr.Extensions = append(cr.Extensions, hs.caExt)
+		}
 		if err := hs.writeMessage(cr.Marshal()); err != nil {
 			return err
 		}

@@ -304,7 +304,7 @@ func New(cfg Config) (*Server, error) {
 			s.log.Info("journal loaded", "file", cfg.JournalFile, "versions", v, "records", n)
 			last, _ := s.journal.Serial()
 			s.serialSent = last == serial
-			if im, ok := s.journal.NewestImage(); ok && s.serialSent {
+			if im, ok := s.journal.Newest(); ok && s.serialSent {
 				// Sent again as recorded (one content per serial) unless
 				// its signatures aged while the server was stopped.
 				if fresh, err := zoneaccess.ImageFresh(cfg.Zone, im); err != nil || !fresh {

@@ -55,6 +55,36 @@ type options struct {
 	expectPeerCert   string
 	expectPeerSig    int    // -expect-peer-signature-algorithm
 	expectCAList     string // -expect-client-ca-list: hex DER names, comma-separated
+	// useCAList is -use-client-ca-list: the names a server sends in
+	// certificate_authorities (Config.ClientCANames); "<NULL>" and
+	// "<EMPTY>" send none.
+	useCAList string
+	// keyShares (-key-shares) are the groups a client sends key shares
+	// for (Config.KeyShares); noKeyShares (-no-key-shares) sends none.
+	keyShares   []uint16
+	noKeyShares bool
+	// expectPeerVerifyPrefs (-expect-peer-verify-pref) are the peer's
+	// signature_algorithms, in its order, as the credential callbacks see
+	// them.
+	expectPeerVerifyPrefs []uint16
+	// expectAdvertisedALPN (-expect-advertised-alpn) is the client's
+	// ALPN list, in the wire form, as GetCertificate sees it.
+	expectAdvertisedALPN string
+	// failCertCallback (-fail-cert-callback): the credential callback
+	// fails.
+	failCertCallback bool
+	// oldClientCertCallback (-use-old-client-cert-callback): the client
+	// credential comes from GetClientCertificate.
+	oldClientCertCallback bool
+	// reverifyOnResume (-reverify-on-resume): a resumed client checks
+	// the original chain again, in VerifyConnection.
+	reverifyOnResume bool
+	// resumptionDelay (-resumption-delay) is how many seconds the
+	// shim's clock (Config.Time) moves ahead before each resumption.
+	resumptionDelay int
+	// expectEMS (-expect-extended-master-secret): the session's secrets
+	// cover the handshake transcript, which in TLS 1.3 they always do.
+	expectEMS bool
 
 	// RFC 7250 certificate types (0 X.509, 2 RawPublicKey).
 	acceptedPeerTypes  []int  // -accepted-peer-cert-types, in order
@@ -99,6 +129,10 @@ type credential struct {
 	// signingPrefs (-signing-prefs) are the schemes the credential signs
 	// with (Certificate.SignatureSchemes); empty: any its key fits.
 	signingPrefs []tls13.SignatureScheme
+	// mustMatchIssuer (-must-match-issuer): sent only to a peer whose
+	// certificate_authorities lists an issuer of the chain
+	// (Certificate.MatchIssuers).
+	mustMatchIssuer bool
 }
 
 // flagSpec says whether a flag takes a value and how it is applied. A nil
@@ -183,9 +217,10 @@ var flags = map[string]flagSpec{
 	"-key-file":  strFlag(func(o *options, v string) { o.lastCred().keyFile = v }),
 	// BoringSSL's -signing-prefs belongs to the last credential (the
 	// legacy one before any -new-*-credential), like -cert-file.
-	"-signing-prefs": schemeFlag(func(o *options) *[]tls13.SignatureScheme { return &o.lastCred().signingPrefs }),
-	"-verify-prefs":  schemeFlag(func(o *options) *[]tls13.SignatureScheme { return &o.verifyPrefs }),
-	"-trust-cert":    strFlag(func(o *options, v string) { o.trust = v }),
+	"-signing-prefs":     schemeFlag(func(o *options) *[]tls13.SignatureScheme { return &o.lastCred().signingPrefs }),
+	"-must-match-issuer": boolFlag(func(o *options) { o.lastCred().mustMatchIssuer = true }),
+	"-verify-prefs":      schemeFlag(func(o *options) *[]tls13.SignatureScheme { return &o.verifyPrefs }),
+	"-trust-cert":        strFlag(func(o *options, v string) { o.trust = v }),
 	"-curves": intFlag(func(o *options, v int) error {
 		if v < 0 || v > 0xffff {
 			return fmt.Errorf("bad group %d", v)
@@ -201,6 +236,16 @@ var flags = map[string]flagSpec{
 	"-expect-verify-result":           boolFlag(func(o *options) { o.expectVerifyResult = true }),
 	// The shim's verification is a callback already.
 	"-use-custom-verify-callback": {},
+	// BoringSSL's asynchronous mode makes its callbacks and private key
+	// operations return "retry" before they complete, and its early
+	// callback configures credentials when the ClientHello is in. The
+	// engine's calls block until done and its credentials are in the
+	// Config before the ClientHello, which is the blocking equivalent:
+	// the tests' checks (credential chosen, certificate types, no
+	// transport I/O in an extra handshake) still run. The tests named
+	// *-Async*, whose point is the retry path itself, are disabled.
+	"-async":              {},
+	"-use-early-callback": {},
 
 	"-min-version": intFlag(func(o *options, v int) error {
 		if v > versionTLS13 {
@@ -231,6 +276,44 @@ var flags = map[string]flagSpec{
 	"-expect-no-hrr":                   boolFlag(func(o *options) { o.expectNoHRR = true }),
 	"-expect-peer-cert-file":           strFlag(func(o *options, v string) { o.expectPeerCert = v }),
 	"-expect-client-ca-list":           strFlag(func(o *options, v string) { o.expectCAList = v }),
+	"-use-client-ca-list":              strFlag(func(o *options, v string) { o.useCAList = v }),
+	"-key-shares": intFlag(func(o *options, v int) error {
+		if v < 0 || v > 0xffff {
+			return fmt.Errorf("bad group %d", v)
+		}
+		o.keyShares = append(o.keyShares, uint16(v))
+		return nil
+	}),
+	"-no-key-shares":                boolFlag(func(o *options) { o.noKeyShares = true }),
+	"-expect-advertised-alpn":       strFlag(func(o *options, v string) { o.expectAdvertisedALPN = v }),
+	"-fail-cert-callback":           boolFlag(func(o *options) { o.failCertCallback = true }),
+	"-use-old-client-cert-callback": boolFlag(func(o *options) { o.oldClientCertCallback = true }),
+	"-reverify-on-resume":           boolFlag(func(o *options) { o.reverifyOnResume = true }),
+	"-resumption-delay": intFlag(func(o *options, v int) error {
+		if v < 0 {
+			return fmt.Errorf("bad delay %d", v)
+		}
+		o.resumptionDelay = v
+		return nil
+	}),
+	// Our server never acknowledges server_name: it chooses nothing by
+	// it (RFC 6066 §3), which is what the flag asks for.
+	"-no-server-name-ack": {},
+	// RFC 7627's extended master secret binds the master secret to the
+	// handshake transcript; the TLS 1.3 key schedule always does (RFC
+	// 8446 §7.1), and BoringSSL reports it as negotiated there.
+	"-expect-extended-master-secret": boolFlag(func(o *options) { o.expectEMS = true }),
+	// A TLS 1.3 session has no session ID (legacy_session_id is only
+	// echoed, RFC 8446 §4.1.3) and our server keeps no cache keyed by
+	// one: its sessions live in tickets alone.
+	"-expect-no-session-id": {},
+	"-expect-peer-verify-pref": intFlag(func(o *options, v int) error {
+		if v < 0 || v > 0xffff {
+			return fmt.Errorf("bad signature scheme %d", v)
+		}
+		o.expectPeerVerifyPrefs = append(o.expectPeerVerifyPrefs, uint16(v))
+		return nil
+	}),
 
 	"-advertise-alpn": {param: true, set: func(o *options, v string) error {
 		protos, err := parseALPNList(v)

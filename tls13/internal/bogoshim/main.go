@@ -39,6 +39,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dnsbound/dance/tls13"
@@ -100,6 +101,18 @@ func connectAll(initial, resumed *options) error {
 		cache = tls13.NewLRUClientSessionCache(4)
 	}
 	o := initial
+	// The shim's clock: with -resumption-delay, as BoringSSL's shim's
+	// mock clock, it stands still and moves ahead by the delay before
+	// each resumption, so the ticket age the runner checks is exact.
+	var ahead time.Duration
+	start := time.Now()
+	clock := func() time.Time {
+		if initial.resumptionDelay == 0 {
+			return time.Now()
+		}
+		return start.Add(ahead)
+	}
+	cfg.Time = clock
 	for i := 0; i <= initial.resumeCount; i++ {
 		if i > 0 {
 			// A resumed session keeps the verification result of
@@ -111,6 +124,8 @@ func connectAll(initial, resumed *options) error {
 				return err
 			}
 			*cfg = *next
+			cfg.Time = clock
+			ahead += time.Duration(o.resumptionDelay) * time.Second
 		}
 		if !o.noTicket {
 			cfg.ClientSessionCache = cache
@@ -160,6 +175,7 @@ func (o *options) config() (*tls13.Config, error) {
 			}
 		}
 		c.SignatureSchemes = cr.signingPrefs
+		c.MatchIssuers = cr.mustMatchIssuer
 		c.PrivateKey = &recordingSigner{Signer: c.PrivateKey, index: indexes[i], used: &o.selectedCred}
 		cfg.Certificates = append(cfg.Certificates, c)
 	}
@@ -205,20 +221,59 @@ func (o *options) config() (*tls13.Config, error) {
 		if o.selectALPN != "" && !o.declineALPN {
 			cfg.NextProtos = []string{o.selectALPN}
 		}
+		switch o.useCAList {
+		case "", "<NULL>", "<EMPTY>":
+		default:
+			for _, h := range strings.Split(o.useCAList, ",") {
+				der, err := hex.DecodeString(h)
+				if err != nil {
+					return nil, fmt.Errorf("-use-client-ca-list: %w", err)
+				}
+				cfg.ClientCANames = append(cfg.ClientCANames, der)
+			}
+		}
+		if o.expectPeerVerifyPrefs != nil || o.expectAdvertisedALPN != "" || o.failCertCallback {
+			// As BoringSSL's certificate callback: it sees the
+			// client's signature_algorithms and ALPN list, or fails;
+			// nil falls back to Certificates.
+			cfg.GetCertificate = func(info *tls13.ClientHelloInfo) (*tls13.Certificate, error) {
+				if o.failCertCallback {
+					return nil, errors.New("-fail-cert-callback")
+				}
+				if o.expectAdvertisedALPN != "" {
+					var wireForm string
+					for _, p := range info.SupportedProtos {
+						wireForm += string([]byte{byte(len(p))}) + p
+					}
+					if wireForm != o.expectAdvertisedALPN {
+						return nil, fmt.Errorf("client ALPN %q, expected %q", info.SupportedProtos, o.expectAdvertisedALPN)
+					}
+				}
+				return nil, o.checkPeerVerifyPrefs(info.SignatureSchemes)
+			}
+		}
 	} else {
 		cfg.NextProtos = o.advertiseALPN
-		if o.expectCAList != "" {
+		if o.expectCAList != "" || o.expectPeerVerifyPrefs != nil || o.failCertCallback || o.oldClientCertCallback {
 			// The server's certificate_authorities, as the runner
-			// lists them (hex DER, comma-separated), reach the
-			// callback; the credential is the first, as without it.
+			// lists them (hex DER, comma-separated), and its
+			// signature_algorithms reach the callback, which fails
+			// with -fail-cert-callback; the credential is the first,
+			// as without it.
 			certs := cfg.Certificates
 			cfg.GetClientCertificate = func(info *tls13.CertificateRequestInfo) (*tls13.Certificate, error) {
+				if o.failCertCallback {
+					return nil, errors.New("-fail-cert-callback")
+				}
 				var got []string
 				for _, n := range info.CertificateAuthorities {
 					got = append(got, hex.EncodeToString(n))
 				}
-				if strings.Join(got, ",") != o.expectCAList {
+				if o.expectCAList != "" && strings.Join(got, ",") != o.expectCAList {
 					return nil, fmt.Errorf("certificate_authorities %q, want %q", strings.Join(got, ","), o.expectCAList)
+				}
+				if err := o.checkPeerVerifyPrefs(info.SignatureSchemes); err != nil {
+					return nil, err
 				}
 				if len(certs) == 0 {
 					return nil, nil
@@ -230,10 +285,43 @@ func (o *options) config() (*tls13.Config, error) {
 	for _, g := range o.curves {
 		cfg.CurvePreferences = append(cfg.CurvePreferences, tls13.CurveID(g))
 	}
+	if o.noKeyShares {
+		cfg.KeyShares = []tls13.CurveID{}
+	}
+	for _, g := range o.keyShares {
+		cfg.KeyShares = append(cfg.KeyShares, tls13.CurveID(g))
+	}
 	if err := o.certTypes(cfg); err != nil {
 		return nil, err
 	}
+	if o.reverifyOnResume && !o.server {
+		// As BoringSSL's client with -reverify-on-resume: the custom
+		// verification runs again on the chain a resumed session
+		// carries (the engine's VerifyConnection runs then; VerifyPeer
+		// does not).
+		inner := cfg.VerifyConnection
+		cfg.VerifyConnection = func(ctx context.Context, st tls13.ConnectionState) error {
+			if st.Resumed && st.PeerCertificates != nil {
+				if err := cfg.VerifyPeer(st.PeerCertificates); err != nil {
+					return err
+				}
+			}
+			if inner != nil {
+				return inner(ctx, st)
+			}
+			return nil
+		}
+	}
 	return cfg, nil
+}
+
+// checkPeerVerifyPrefs compares the peer's signature_algorithms with
+// -expect-peer-verify-pref, order included.
+func (o *options) checkPeerVerifyPrefs(got []uint16) error {
+	if o.expectPeerVerifyPrefs != nil && !slices.Equal(got, o.expectPeerVerifyPrefs) {
+		return fmt.Errorf("peer signature_algorithms %#04x, expected %#04x", got, o.expectPeerVerifyPrefs)
+	}
+	return nil
 }
 
 // certTypes applies the RFC 7250 flags: -accepted-peer-cert-types is
@@ -390,13 +478,14 @@ func (o *options) connect(cfg *tls13.Config, resumption bool) error {
 	if _, err := raw.Write(id[:]); err != nil {
 		return err
 	}
+	counted := &countingConn{Conn: raw}
 	var conn *tls13.Conn
 	if o.server {
-		conn = tls13.Server(raw, cfg)
+		conn = tls13.Server(counted, cfg)
 	} else {
-		conn = tls13.Client(raw, cfg)
+		conn = tls13.Client(counted, cfg)
 	}
-	if err := o.exchange(conn, resumption); err != nil {
+	if err := o.exchange(conn, counted, resumption); err != nil {
 		drain(raw.(*net.TCPConn))
 		return o.classify(err, conn.ConnectionState())
 	}
@@ -441,15 +530,36 @@ func drain(c *net.TCPConn) {
 	io.Copy(io.Discard, c)
 }
 
+// countingConn counts the reads and writes on the transport.
+type countingConn struct {
+	net.Conn
+	ops atomic.Int64
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	c.ops.Add(1)
+	return c.Conn.Read(b)
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	c.ops.Add(1)
+	return c.Conn.Write(b)
+}
+
 // exchange runs the handshake and the test's traffic.
-func (o *options) exchange(conn *tls13.Conn, resumption bool) error {
+func (o *options) exchange(conn *tls13.Conn, transport *countingConn, resumption bool) error {
 	if !o.implicitHandshake {
 		if err := conn.Handshake(); err != nil {
 			return err
 		}
 		if o.extraHandshake {
+			// A second Handshake is a no-op: no transport I/O.
+			before := transport.ops.Load()
 			if err := conn.Handshake(); err != nil {
 				return err
+			}
+			if transport.ops.Load() != before {
+				return errors.New("the extra handshake read or wrote the transport")
 			}
 		}
 		if err := o.check(conn.ConnectionState(), resumption); err != nil {
@@ -552,6 +662,9 @@ func (o *options) check(st tls13.ConnectionState, resumption bool) error {
 			return errors.New("session resumed, expected a miss")
 		}
 		return errors.New("session not resumed")
+	}
+	if o.expectEMS && st.Version != versionTLS13 {
+		return fmt.Errorf("version %#04x: no transcript-bound master secret", st.Version)
 	}
 	if o.expectVersion != 0 && int(st.Version) != o.expectVersion {
 		return fmt.Errorf("version %#04x, expected %#04x", st.Version, o.expectVersion)

@@ -33,6 +33,11 @@ func TestRunExitStatus(t *testing.T) {
 		{[]string{"-signing-prefs", "1537"}, exitUnimplemented, ""},
 		{[]string{"-signing-prefs", "x"}, exitFailed, ""},
 		{[]string{"-verify-prefs", "70000"}, exitFailed, ""},
+		{[]string{"-key-shares", "70000"}, exitFailed, ""},
+		{[]string{"-expect-peer-verify-pref", "-1"}, exitFailed, ""},
+		{[]string{"-resumption-delay", "-1"}, exitFailed, ""},
+		{[]string{"-server-supported-groups-hint", "29"}, exitUnimplemented, ""},
+		{[]string{"-expect-cipher-aes", "4865"}, exitUnimplemented, ""},
 	} {
 		var out, errb bytes.Buffer
 		got := run(tc.args, &out, &errb)
@@ -68,5 +73,50 @@ func TestParseFlags(t *testing.T) {
 	r, err := parseFlags([]string{"-on-initial-expect-alpn", "foo", "-on-resume-expect-alpn", "bar", "-resume-count", "2"}, true)
 	if err != nil || r.expectALPN != "bar" || r.resumeCount != 2 {
 		t.Fatalf("resumption options %+v, %v", r, err)
+	}
+}
+
+// TestConfigFromFlags: the flags of the engine's preferences reach the
+// Config: key shares (none with -no-key-shares), the server's CA names
+// (none for <NULL> and <EMPTY>, a bad hex value refused), issuer-gated
+// credentials.
+func TestConfigFromFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		check  func(c *tls13.Config) bool
+		failed bool
+	}{
+		{args: []string{"-curves", "29", "-curves", "23", "-key-shares", "23"},
+			check: func(c *tls13.Config) bool { return slices.Equal(c.KeyShares, []tls13.CurveID{tls13.CurveP256}) }},
+		{args: []string{"-no-key-shares"},
+			check: func(c *tls13.Config) bool { return c.KeyShares != nil && len(c.KeyShares) == 0 }},
+		{args: []string{},
+			check: func(c *tls13.Config) bool { return c.KeyShares == nil && c.ClientCANames == nil }},
+		{args: []string{"-server", "-use-client-ca-list", "3000,3003310100"},
+			check: func(c *tls13.Config) bool {
+				return len(c.ClientCANames) == 2 && bytes.Equal(c.ClientCANames[1], []byte{0x30, 0x03, 0x31, 0x01, 0x00})
+			}},
+		{args: []string{"-server", "-use-client-ca-list", "<NULL>"}, check: func(c *tls13.Config) bool { return c.ClientCANames == nil }},
+		{args: []string{"-server", "-use-client-ca-list", "<EMPTY>"}, check: func(c *tls13.Config) bool { return c.ClientCANames == nil }},
+		{args: []string{"-server", "-use-client-ca-list", "30zz"}, failed: true},
+	} {
+		o, err := parseFlags(tc.args, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := o.config()
+		if tc.failed {
+			if err == nil {
+				t.Errorf("%q: no error", tc.args)
+			}
+			continue
+		}
+		if err != nil || !tc.check(cfg) {
+			t.Errorf("%q: config %+v, %v", tc.args, cfg, err)
+		}
+	}
+	o, err := parseFlags([]string{"-new-x509-credential", "-must-match-issuer", "-new-x509-credential"}, false)
+	if err != nil || len(o.certs) != 2 || !o.certs[0].mustMatchIssuer || o.certs[1].mustMatchIssuer {
+		t.Fatalf("credentials %+v, %v", o.certs, err)
 	}
 }
