@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
-	"fmt"
 	"io"
 	"time"
 
@@ -59,7 +58,15 @@ const (
 
 // Config configures a Conn. The zero value is a client that verifies the
 // server against the system roots; it must still be given a ServerName (or
-// a VerifyPeer). A Config must not be changed once passed to Client.
+// a VerifyPeer).
+//
+// A Config must not be changed once passed to Client or Server: the first
+// handshake checks its fields and derives what later handshakes use (and
+// a server's ticket keys), and these are kept as long as the Config. To
+// change a configuration, copy the Config and change the copy before its
+// first use; a server's copy makes its own ticket keys, so tickets sealed
+// under the original do not resume with it. A Config may be shared by
+// concurrent connections.
 type Config struct {
 	// ServerName is the name the client sends in server_name (RFC 6066 §3)
 	// and, unless VerifyPeer is set, the name the server's certificate must
@@ -291,21 +298,4 @@ func (c *Config) now() time.Time {
 		return c.Time()
 	}
 	return time.Now()
-}
-
-func (c *Config) curves() ([]CurveID, error) {
-	if len(c.CurvePreferences) == 0 {
-		return defaultCurves, nil
-	}
-	seen := map[CurveID]bool{}
-	for _, g := range c.CurvePreferences {
-		if !g.implemented() {
-			return nil, fmt.Errorf("tls13: Config.CurvePreferences: %v is not implemented", g)
-		}
-		if seen[g] {
-			return nil, fmt.Errorf("tls13: Config.CurvePreferences: %v twice", g)
-		}
-		seen[g] = true
-	}
-	return c.CurvePreferences, nil
 }

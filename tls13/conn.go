@@ -112,6 +112,7 @@ type ConnectionState struct {
 type Conn struct {
 	conn     net.Conn
 	cfg      *Config
+	st       *configState // derived from cfg, set when the handshake starts
 	isClient bool
 	rc       *record.Conn
 
@@ -215,11 +216,17 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	c.inMu.Lock()
 	c.outMu.Lock()
 	c.hsCtx = ctx
+	// Each flight leaves in one write: the record layer holds what the
+	// handshake writes until it reads (or sends an alert).
+	c.rc.SetBuffering(true)
 	var err error
 	if c.isClient {
 		err = c.clientHandshake()
 	} else {
 		err = c.serverHandshake()
+	}
+	if ferr := c.rc.SetBuffering(false); err == nil {
+		err = ferr
 	}
 	c.hsCtx = nil
 	c.outMu.Unlock()

@@ -36,6 +36,13 @@ type Conn struct {
 	rpos, rend int
 	wbuf       []byte
 
+	// While buffering, records written wait in pending and leave
+	// together, in one write, before the next read, with an alert, or at
+	// Flush: a handshake flight costs one system call, not one per
+	// record.
+	buffering bool
+	pending   []byte
+
 	skipBudget int // octets of rejected early data still to drop; see SkipEarlyData
 }
 
@@ -96,6 +103,9 @@ func (c *Conn) SetWriteLimit(n int) {
 // handshake and alert records are unexpected_message (RFC 8446 §5.1 forbids
 // sending them).
 func (c *Conn) ReadRecord() (ContentType, []byte, error) {
+	if err := c.Flush(); err != nil {
+		return 0, nil, err
+	}
 	for {
 		typ, content, skipped, err := c.readRecord()
 		if !skipped {
@@ -264,6 +274,37 @@ func (c *Conn) writeOne(typ ContentType, frag []byte, protect bool) error {
 			return err
 		}
 	}
+	if c.buffering && typ != TypeAlert {
+		c.pending = append(c.pending, c.wbuf...)
+		return nil
+	}
+	if len(c.pending) > 0 {
+		// An alert goes out after what it follows.
+		c.pending = append(c.pending, c.wbuf...)
+		return c.Flush()
+	}
 	_, err := c.w.Write(c.wbuf)
+	return err
+}
+
+// SetBuffering starts or ends buffering (see Conn.pending); ending it
+// flushes.
+func (c *Conn) SetBuffering(on bool) error {
+	c.buffering = on
+	if on {
+		return nil
+	}
+	err := c.Flush()
+	c.pending = nil
+	return err
+}
+
+// Flush writes the records buffered.
+func (c *Conn) Flush() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	_, err := c.w.Write(c.pending)
+	c.pending = c.pending[:0]
 	return err
 }

@@ -111,7 +111,7 @@ func WriteSource(w io.Writer, src Source) (int64, error) {
 	}); err != nil {
 		return 0, err
 	}
-	if size > math.MaxUint32 || count > math.MaxUint32 {
+	if size > math.MaxUint32 || uint64(count) > math.MaxUint32 {
 		return 0, ErrTooLarge
 	}
 	hdr := binary.BigEndian.AppendUint32(nil, uint32(count))
