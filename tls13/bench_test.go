@@ -25,6 +25,9 @@ import (
 // process's CPU time per op, the figure to compare on a busy machine.
 //
 //	go test ./tls13 -run '^$' -bench . -benchmem
+//
+// bench/tls13.sh runs them in alternating rounds and prints the medians
+// and the ratios to crypto/tls.
 
 // cpuTime returns the CPU time this process has used, user and system:
 // what a handshake costs on a loaded machine, where wall time also counts

@@ -298,7 +298,7 @@ func TestRawKeyTicket(t *testing.T) {
 				t.Fatalf("first connection: %v", r.err)
 			}
 			if tc.then != nil {
-				tc.then(scfg, ccfg, &refuse)
+				scfg, ccfg = reconfigure(scfg, ccfg, func(s, c *Config) { tc.then(s, c, &refuse) })
 			}
 			addr, res = startOurServer(t, scfg)
 			c = dial(t, addr, ccfg)

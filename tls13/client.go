@@ -50,24 +50,17 @@ func (c *Conn) clientHandshake() error {
 	if cfg.ServerName == "" && cfg.VerifyPeer == nil {
 		return errors.New("tls13: Config needs a ServerName or a VerifyPeer")
 	}
-	if err := cfg.checkRawKeyConfig(); err != nil {
-		return err
+	c.st = cfg.derived()
+	if c.st.err != nil {
+		return c.st.err
 	}
-	if err := cfg.checkClientNameConfig(); err != nil {
-		return err
+	if c.st.clientNameErr != nil {
+		return c.st.clientNameErr
 	}
-	curves, err := cfg.curves()
-	if err != nil {
-		return err
+	if c.st.shareErr != nil {
+		return c.st.shareErr
 	}
-	sigs, sigExt, err := cfg.verifySchemes()
-	if err != nil {
-		return err
-	}
-	if err := cfg.checkCertificateSchemes(); err != nil {
-		return err
-	}
-	hs := &clientHS{c: c, curves: curves, sigs: sigs, sigExt: sigExt, tr: transcript.New()}
+	hs := &clientHS{c: c, curves: c.st.curves, sigs: c.st.sigs, sigExt: c.st.sigExt, tr: transcript.New()}
 	if err := hs.sendFirstHello(); err != nil {
 		return err
 	}
@@ -115,32 +108,20 @@ func (hs *clientHS) sendFirstHello() error {
 	if _, err := io.ReadFull(cfg.rand(), m.SessionID); err != nil {
 		return err
 	}
-	suites, err := cfg.cipherSuites(clientSuites)
-	if err != nil {
-		return err
-	}
-	m.CipherSuites = suites
+	m.CipherSuites = cfg.cipherSuites(clientSuites)
 	m.CompressionMethods = []byte{0}
-	groups := make([]uint16, len(hs.curves))
-	for i, g := range hs.curves {
-		groups[i] = uint16(g)
-	}
-	shareGroups, err := cfg.keyShareGroups(hs.curves)
-	if err != nil {
-		return err
-	}
-	share, err := hs.newKeyShares(shareGroups...)
+	share, err := hs.newKeyShares(hs.c.st.shareGroups...)
 	if err != nil {
 		return err
 	}
 	m.Extensions = []wire.Extension{
 		staticExts.versions,
-		wire.NewSupportedGroupsExtension(groups),
+		hs.c.st.groupsExt,
 		hs.sigExt,
 		staticExts.sigAlgsCert,
 		share,
 	}
-	m.Extensions = append(m.Extensions, cfg.certTypeExtensions()...)
+	m.Extensions = append(m.Extensions, hs.c.st.certTypeExts...)
 	// RFC 6066 §3: literal IP addresses are not sent as host names.
 	if cfg.ServerName != "" && net.ParseIP(cfg.ServerName) == nil {
 		m.Extensions = append(m.Extensions, wire.NewServerNameExtension(cfg.ServerName))
@@ -148,11 +129,7 @@ func (hs *clientHS) sendFirstHello() error {
 	if len(cfg.NextProtos) > 0 {
 		m.Extensions = append(m.Extensions, wire.NewALPNExtension(cfg.NextProtos))
 	}
-	limit, err := cfg.recordSizeLimit()
-	if err != nil {
-		return err
-	}
-	m.Extensions = append(m.Extensions, wire.NewRecordSizeLimitExtension(limit))
+	m.Extensions = append(m.Extensions, wire.NewRecordSizeLimitExtension(hs.c.st.recordLimit))
 	if cfg.editHello != nil {
 		cfg.editHello(m)
 	}
@@ -536,7 +513,7 @@ func (hs *clientHS) readServerCertificate(msg []byte) (crypto.PublicKey, error) 
 		// RFC 8446 §4.4.2.4.
 		return nil, alert.Errorf(alert.DecodeError, "empty server Certificate")
 	}
-	if err := c.cfg.acceptPeerCertType(hs.serverCertType); err != nil {
+	if err := c.acceptPeerCertType(hs.serverCertType); err != nil {
 		return nil, err
 	}
 	for _, e := range m.Entries {
@@ -576,17 +553,24 @@ func (hs *clientHS) readServerCertificate(msg []byte) (crypto.PublicKey, error) 
 // verifyPeer verifies the peer's chain: by Config.VerifyPeer, or for a
 // client against RootCAs and ServerName, for a server against ClientCAs.
 func (c *Conn) verifyPeer(chain []*x509.Certificate) error {
+	_, err := c.verifyChain(chain)
+	return err
+}
+
+// verifyChain is verifyPeer, returning the path that verified chain
+// (root included); nil with VerifyPeer.
+func (c *Conn) verifyChain(chain []*x509.Certificate) ([]*x509.Certificate, error) {
 	// RFC 8446 §4.4.2.2: the end-entity key signs the CertificateVerify,
 	// so a keyUsage extension must allow digitalSignature, whoever
 	// vouches for the chain.
 	if ku := chain[0].KeyUsage; ku != 0 && ku&x509.KeyUsageDigitalSignature == 0 {
-		return alert.Errorf(alert.BadCertificate, "peer certificate keyUsage without digitalSignature")
+		return nil, alert.Errorf(alert.BadCertificate, "peer certificate keyUsage without digitalSignature")
 	}
 	if c.cfg.VerifyPeer != nil {
 		if err := c.cfg.VerifyPeer(chain); err != nil {
-			return &alert.Error{Alert: alert.BadCertificate, Reason: "peer refused by VerifyPeer", Err: err}
+			return nil, &alert.Error{Alert: alert.BadCertificate, Reason: "peer refused by VerifyPeer", Err: err}
 		}
-		return nil
+		return nil, nil
 	}
 	opts := x509.VerifyOptions{
 		Roots:         c.cfg.RootCAs,
@@ -602,10 +586,11 @@ func (c *Conn) verifyPeer(chain []*x509.Certificate) error {
 	for _, ic := range chain[1:] {
 		opts.Intermediates.AddCert(ic)
 	}
-	if _, err := chain[0].Verify(opts); err != nil {
-		return &alert.Error{Alert: certAlert(err), Reason: "peer certificate", Err: err}
+	paths, err := chain[0].Verify(opts)
+	if err != nil {
+		return nil, &alert.Error{Alert: certAlert(err), Reason: "peer certificate", Err: err}
 	}
-	return nil
+	return paths[0], nil
 }
 
 // certAlert picks the alert for a failed chain verification (RFC 8446 §6.2).

@@ -1,8 +1,6 @@
 package tls13
 
 import (
-	"fmt"
-
 	"github.com/dnsbound/dance/tls13/internal/alert"
 	"github.com/dnsbound/dance/tls13/internal/wire"
 )
@@ -34,18 +32,6 @@ func (c *Config) clientIDType() wire.ExtensionType {
 		return wire.DefaultDANEClientID
 	}
 	return wire.ExtensionType(c.DANEClientIDCodepoint)
-}
-
-// checkClientNameConfig refuses a Config.ClientName that could not be sent.
-func (c *Config) checkClientNameConfig() error {
-	if c.ClientName == "" {
-		return nil
-	}
-	if err := wire.CheckClientName(c.ClientName); err != nil {
-		// %v: a configuration error, not an alert for the peer.
-		return fmt.Errorf("tls13: Config.ClientName %q: %v", c.ClientName, err)
-	}
-	return nil
 }
 
 // clientNameExtension is the dane_clientid a client adds to its end-entity

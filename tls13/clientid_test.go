@@ -251,17 +251,26 @@ func TestConfigRefusedBeforeSending(t *testing.T) {
 // alert.
 func checkRefusedBeforeSending(t *testing.T, cfg *Config) {
 	t.Helper()
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	// Nothing reads b: a write would block until the deadline.
-	a.SetDeadline(time.Now().Add(time.Minute))
-	err := Client(a, cfg).Handshake()
-	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("handshake started: %v", err)
-	}
-	if _, ok := alert.Of(err); ok {
-		t.Fatalf("configuration error %v names an alert", err)
+	// Twice: what is derived from a Config, its refusal included, is
+	// kept for its next handshakes.
+	var first error
+	for range 2 {
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		// Nothing reads b: a write would block until the deadline.
+		a.SetDeadline(time.Now().Add(time.Minute))
+		err := Client(a, cfg).Handshake()
+		if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("handshake started: %v", err)
+		}
+		if _, ok := alert.Of(err); ok {
+			t.Fatalf("configuration error %v names an alert", err)
+		}
+		if first != nil && err.Error() != first.Error() {
+			t.Fatalf("second handshake refused with %v, first with %v", err, first)
+		}
+		first = err
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
-	"fmt"
 	"io"
 	"time"
 
@@ -59,7 +58,15 @@ const (
 
 // Config configures a Conn. The zero value is a client that verifies the
 // server against the system roots; it must still be given a ServerName (or
-// a VerifyPeer). A Config must not be changed once passed to Client.
+// a VerifyPeer).
+//
+// A Config must not be changed once passed to Client or Server: the first
+// handshake checks its fields and derives what later handshakes use (and
+// a server's ticket keys), and these are kept as long as the Config. To
+// change a configuration, copy the Config and change the copy before its
+// first use; a server's copy makes its own ticket keys, so tickets sealed
+// under the original do not resume with it. A Config may be shared by
+// concurrent connections.
 type Config struct {
 	// ServerName is the name the client sends in server_name (RFC 6066 §3)
 	// and, unless VerifyPeer is set, the name the server's certificate must
@@ -126,7 +133,12 @@ type Config struct {
 	ClientCANames [][]byte
 
 	// NextProtos are the ALPN protocols offered, most preferred first
-	// (RFC 7301). Empty: no ALPN extension.
+	// (RFC 7301). Empty: no ALPN extension. A server selects the first of
+	// its own that the client offered, never one the client did not, and
+	// refuses a client that offered none of them with
+	// no_application_protocol (RFC 7301 §3.2); a client refuses a
+	// selection it did not offer. Each name is 1 to 255 octets (§3.1): an
+	// empty or longer name fails the handshake before anything is sent.
 	NextProtos []string
 
 	// CurvePreferences are the key exchange groups, most preferred
@@ -180,6 +192,14 @@ type Config struct {
 	// acknowledged it: 64 to 16385; 0 means 16385, the protocol's own
 	// limit. Constrained devices lower it to bound their buffers.
 	RecordSizeLimit int
+
+	// MaxSendFragment caps the content of each record this side sends,
+	// handshake messages and application data alike, below the 16384
+	// octets of the protocol and whatever the peer's record_size_limit
+	// allows: 63 to 16384; 0 means no cap of our own. A constrained
+	// device sets it to bound its send buffer; RecordSizeLimit bounds
+	// what it receives.
+	MaxSendFragment int
 
 	// ClientSessionCache, for a client, keeps the sessions (tickets)
 	// servers issue, to resume them in later handshakes (RFC 8446 §2.2).
@@ -291,21 +311,4 @@ func (c *Config) now() time.Time {
 		return c.Time()
 	}
 	return time.Now()
-}
-
-func (c *Config) curves() ([]CurveID, error) {
-	if len(c.CurvePreferences) == 0 {
-		return defaultCurves, nil
-	}
-	seen := map[CurveID]bool{}
-	for _, g := range c.CurvePreferences {
-		if !g.implemented() {
-			return nil, fmt.Errorf("tls13: Config.CurvePreferences: %v is not implemented", g)
-		}
-		if seen[g] {
-			return nil, fmt.Errorf("tls13: Config.CurvePreferences: %v twice", g)
-		}
-		seen[g] = true
-	}
-	return c.CurvePreferences, nil
 }

@@ -3,7 +3,6 @@ package tls13
 import (
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -57,29 +56,6 @@ func (cert *Certificate) certType() uint8 {
 	return wire.CertTypeX509
 }
 
-// checkRawKeyConfig refuses certificate type lists with unknown or
-// repeated types, and a Config that accepts raw public keys with nothing
-// to authenticate them.
-func (c *Config) checkRawKeyConfig() error {
-	for _, l := range []struct {
-		name  string
-		types []CertificateType
-	}{{"PeerCertificateTypes", c.PeerCertificateTypes}, {"CertificateTypes", c.CertificateTypes}} {
-		for i, t := range l.types {
-			if t != CertificateTypeX509 && t != CertificateTypeRawPublicKey {
-				return fmt.Errorf("tls13: Config.%s: %v is not implemented", l.name, t)
-			}
-			if slices.Contains(l.types[:i], t) {
-				return fmt.Errorf("tls13: Config.%s: %v twice", l.name, t)
-			}
-		}
-	}
-	if slices.Contains(c.peerCertTypes(), wire.CertTypeRawPublicKey) && c.VerifyConnection == nil {
-		return errors.New("tls13: accepting raw public keys (Config.AcceptRawPublicKeys or PeerCertificateTypes) needs a VerifyConnection to authenticate them")
-	}
-	return nil
-}
-
 // ownCertTypes lists what a client can send (client_certificate_type) and
 // a server's preference for its own type: CertificateTypes, or else the
 // types of the usable Certificates in their order, once each.
@@ -123,22 +99,23 @@ func certTypeBytes(types []CertificateType) []uint8 {
 // one, X.509 when no extension chose it) when we do not accept that type:
 // unsupported_certificate, "a certificate was of an unsupported type" (RFC
 // 8446 §6.2).
-func (c *Config) acceptPeerCertType(t uint8) error {
-	if !slices.Contains(c.peerCertTypes(), t) {
+func (c *Conn) acceptPeerCertType(t uint8) error {
+	if !slices.Contains(c.st.peerTypes, t) {
 		return alert.Errorf(alert.UnsupportedCertificate, "peer credential of type %v, not accepted", CertificateType(t))
 	}
 	return nil
 }
 
-// certTypeExtensions are a client's certificate type extensions: each is
-// sent only when it lists something other than X.509 alone, the default
-// (RFC 7250 §4.1: a client with no type but X.509 to offer omits it).
-func (c *Config) certTypeExtensions() []wire.Extension {
+// certTypeExtensions are a client's certificate type extensions for its
+// own types and the peer's it accepts: each is sent only when it lists
+// something other than X.509 alone, the default (RFC 7250 §4.1: a client
+// with no type but X.509 to offer omits it).
+func certTypeExtensions(own, peer []uint8) []wire.Extension {
 	var exts []wire.Extension
-	if own := c.ownCertTypes(); len(own) > 0 && !slices.Equal(own, []uint8{wire.CertTypeX509}) {
+	if len(own) > 0 && !slices.Equal(own, []uint8{wire.CertTypeX509}) {
 		exts = append(exts, wire.NewCertTypesExtension(own, false))
 	}
-	if peer := c.peerCertTypes(); !slices.Equal(peer, []uint8{wire.CertTypeX509}) {
+	if !slices.Equal(peer, []uint8{wire.CertTypeX509}) {
 		exts = append(exts, wire.NewCertTypesExtension(peer, true))
 	}
 	return exts

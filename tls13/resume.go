@@ -10,11 +10,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
-	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
-	"weak"
 
 	"golang.org/x/crypto/cryptobyte"
 
@@ -163,8 +162,8 @@ func (hs *clientHS) offerSession() {
 	}
 	now := c.cfg.now()
 	if !now.Before(s.receivedAt.Add(s.lifetime)) || s.serverName != c.cfg.ServerName || expired(s.peerCerts, now) ||
-		(s.peerRawKey != nil && c.cfg.acceptPeerCertType(wire.CertTypeRawPublicKey) != nil) ||
-		(s.peerCerts != nil && c.cfg.acceptPeerCertType(wire.CertTypeX509) != nil) {
+		(s.peerRawKey != nil && c.acceptPeerCertType(wire.CertTypeRawPublicKey) != nil) ||
+		(s.peerCerts != nil && c.acceptPeerCertType(wire.CertTypeX509) != nil) {
 		// A resumed session authenticates the server by the chain or
 		// raw key of the first connection: not once its certificate
 		// has expired, nor when we no longer accept its type.
@@ -273,88 +272,183 @@ func (c *Conn) storeTicket(m *wire.NewSessionTicket) {
 // ticketKey is one AEAD key that seals tickets.
 type ticketKey struct {
 	name    [ticketKeyNameLen]byte
-	key     [32]byte
-	aead    cipher.AEAD // AES-256-GCM under key; safe for concurrent use
 	created time.Time
+	// refs counts the key's holders: the key set that lists it, and each
+	// handshake sealing or opening with it. The release that takes it to
+	// zero wipes the key; a key at zero is never taken again.
+	refs atomic.Int32
+	// retired is set when a rotation leaves the key out of the set: from
+	// then on no new hold is given, and the last holder wipes it.
+	retired atomic.Bool
+	// sealer is AES-256-GCM under the key, the only copy of the key's
+	// material (the key bytes are cleared once it is made); nil once
+	// wiped.
+	sealer *ticketAEAD
+	// userSet marks a key from Config.SetSessionTicketKeys: it seals
+	// while first in the set and opens while listed, never rotated nor
+	// expired here.
+	userSet bool
+}
+
+// ticketAEAD holds a ticket key's AEAD, so that the key's material has one
+// owner to drop. crypto/cipher has no way to zero the expanded key inside
+// an AEAD: the wipe drops the only reference to it at a point that does
+// not depend on the collector, which then frees it.
+type ticketAEAD struct{ aead cipher.AEAD }
+
+// acquire takes a hold on the key for one seal or open; false when the key
+// has been retired. A handshake that loaded a set before a rotation
+// retired one of its keys gets false here: the hold is taken first and the
+// flag read after, so either retire's release sees this hold, or this
+// sees the flag.
+func (k *ticketKey) acquire() bool {
+	for {
+		n := k.refs.Load()
+		if n == 0 {
+			return false
+		}
+		if k.refs.CompareAndSwap(n, n+1) {
+			break
+		}
+	}
+	if k.retired.Load() {
+		k.release()
+		return false
+	}
+	return true
+}
+
+// release gives back a hold; the last one wipes the key.
+func (k *ticketKey) release() {
+	if k.refs.Add(-1) == 0 {
+		// No holder is left and none can come, since acquire refuses
+		// a key at zero; the atomic decrements order every holder's
+		// use of sealer before this.
+		k.sealer = nil
+	}
+}
+
+// retire gives back the set's hold on a key the set no longer lists.
+func (k *ticketKey) retire() {
+	k.retired.Store(true)
+	k.release()
+}
+
+// expired reports whether every ticket the key sealed has expired: it
+// sealed for ticketKeyPeriod, and tickets live ticketLifetime.
+func (k *ticketKey) expired(now time.Time) bool {
+	return !k.userSet && now.Sub(k.created) > ticketKeyPeriod+ticketLifetime
+}
+
+// sealsAt reports whether key is the one to seal new tickets at now.
+func (k *ticketKey) sealsAt(now time.Time) bool {
+	return k.userSet || now.Sub(k.created) < ticketKeyPeriod && !now.Before(k.created)
 }
 
 // ticketKeyNameLen is the length of the key name that starts a ticket and
 // tells which key sealed it.
 const ticketKeyNameLen = 16
 
-// ticketKeys are a server Config's ticket keys, newest first.
+// ticketKeys are a server Config's ticket keys. Handshakes read the current
+// set without a lock. A rotation stores a new set and retires the keys it
+// leaves out: each is wiped when the last handshake holding it lets go. A
+// handshake that loaded the old set but took no hold yet is refused the
+// retired key (acquire) and treats it as unknown: its tickets had expired.
 type ticketKeys struct {
-	mu   sync.Mutex
-	keys []*ticketKey
+	mu  sync.Mutex                   // serialises rotations
+	set atomic.Pointer[[]*ticketKey] // newest first; a stored set is never changed
 }
 
-// serverTicketKeys holds each server Config's ticket keys, made on first
-// use and kept in memory only. It is keyed by a weak pointer so that it
-// keeps no Config alive: a Config's keys go when the Config is collected.
-// Nothing is written into the Config itself, which may be shared.
-var serverTicketKeys sync.Map // weak.Pointer[Config] -> *ticketKeys
-
-func (c *Config) ticketKeys() *ticketKeys {
-	wp := weak.Make(c)
-	if v, ok := serverTicketKeys.Load(wp); ok {
-		return v.(*ticketKeys)
+func (k *ticketKeys) load() []*ticketKey {
+	if p := k.set.Load(); p != nil {
+		return *p
 	}
-	v, loaded := serverTicketKeys.LoadOrStore(wp, &ticketKeys{})
-	if !loaded {
-		runtime.AddCleanup(c, func(wp weak.Pointer[Config]) { serverTicketKeys.Delete(wp) }, wp)
-	}
-	return v.(*ticketKeys)
+	return nil
 }
 
-// current returns the key that seals new tickets, making a new one when the
-// newest is older than ticketKeyPeriod, and drops keys whose tickets have
-// all expired.
+// current returns the key that seals new tickets, held (release it),
+// making a new one when the newest is older than ticketKeyPeriod, and
+// retires keys whose tickets have all expired.
 func (k *ticketKeys) current(now time.Time, rand io.Reader) (*ticketKey, error) {
+	if set := k.load(); len(set) > 0 && set[0].sealsAt(now) && !anyExpired(set, now) && set[0].acquire() {
+		return set[0], nil
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.expireLocked(now)
-	if len(k.keys) > 0 && now.Sub(k.keys[0].created) < ticketKeyPeriod && !now.Before(k.keys[0].created) {
-		return k.keys[0], nil
+	set := k.rotateLocked(now)
+	if len(set) > 0 && set[0].sealsAt(now) {
+		// Cannot fail: the set holds the key, and only a rotation,
+		// under k.mu, lets that hold go.
+		set[0].acquire()
+		return set[0], nil
 	}
 	nk := &ticketKey{created: now}
+	var key [32]byte
+	defer clear(key[:])
 	if _, err := io.ReadFull(rand, nk.name[:]); err != nil {
 		return nil, err
 	}
-	if _, err := io.ReadFull(rand, nk.key[:]); err != nil {
+	if _, err := io.ReadFull(rand, key[:]); err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(nk.key[:])
+	block, err := aes.NewCipher(key[:])
 	if err != nil {
 		return nil, err
 	}
-	if nk.aead, err = cipher.NewGCM(block); err != nil {
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
 		return nil, err
 	}
-	k.keys = append([]*ticketKey{nk}, k.keys...)
+	nk.sealer = &ticketAEAD{aead}
+	nk.refs.Store(2) // the set's hold and ours
+	set = append([]*ticketKey{nk}, set...)
+	k.set.Store(&set)
 	return nk, nil
 }
 
-// expireLocked drops, and wipes, the keys from the newest expired one on:
-// the keys are newest first, so those after it are older still.
-func (k *ticketKeys) expireLocked(now time.Time) {
-	for i, key := range k.keys {
-		if now.Sub(key.created) > ticketKeyPeriod+ticketLifetime {
-			for _, old := range k.keys[i:] {
-				clear(old.key[:])
-			}
-			k.keys = k.keys[:i]
-			return
+// rotateLocked stores a set without the expired keys, if there are any,
+// and retires those; it returns the set in force. k.mu is held.
+func (k *ticketKeys) rotateLocked(now time.Time) []*ticketKey {
+	set := k.load()
+	if !anyExpired(set, now) {
+		return set
+	}
+	var kept []*ticketKey
+	for _, key := range set {
+		if !key.expired(now) {
+			kept = append(kept, key)
 		}
 	}
+	k.set.Store(&kept)
+	for _, key := range set {
+		if !slices.Contains(kept, key) {
+			key.retire()
+		}
+	}
+	return kept
 }
 
+// anyExpired reports whether a set holds an expired key. (A set is newest
+// first unless Config.Time went back, so the whole set is looked at.)
+func anyExpired(set []*ticketKey, now time.Time) bool {
+	return slices.ContainsFunc(set, func(key *ticketKey) bool { return key.expired(now) })
+}
+
+// find returns the key called name, held (release it); nil when there is
+// none or it has expired.
 func (k *ticketKeys) find(name []byte, now time.Time) *ticketKey {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.expireLocked(now)
-	for _, key := range k.keys {
+	set := k.load()
+	if anyExpired(set, now) {
+		k.mu.Lock()
+		set = k.rotateLocked(now)
+		k.mu.Unlock()
+	}
+	for _, key := range set {
 		if string(key.name[:]) == string(name) {
-			return key
+			if !key.expired(now) && key.acquire() {
+				return key
+			}
+			return nil
 		}
 	}
 	return nil
@@ -420,7 +514,7 @@ var errTicket = errors.New("tls13: ticket does not open")
 // name, a random 12-octet nonce, then the ciphertext; the key name is
 // authenticated as additional data.
 func sealTicket(key *ticketKey, plain []byte, rand io.Reader) ([]byte, error) {
-	aead := key.aead
+	aead := key.sealer.aead
 	out := make([]byte, ticketKeyNameLen+aead.NonceSize(), ticketKeyNameLen+aead.NonceSize()+len(plain)+aead.Overhead())
 	copy(out, key.name[:])
 	if _, err := io.ReadFull(rand, out[ticketKeyNameLen:]); err != nil {
@@ -438,7 +532,8 @@ func openTicket(keys *ticketKeys, ticket []byte, now time.Time) ([]byte, error) 
 	if key == nil {
 		return nil, errTicket
 	}
-	aead := key.aead
+	defer key.release()
+	aead := key.sealer.aead
 	n := ticketKeyNameLen + aead.NonceSize()
 	plain, err := aead.Open(nil, ticket[ticketKeyNameLen:n], ticket[n:], ticket[:ticketKeyNameLen])
 	if err != nil {
@@ -457,10 +552,11 @@ func (hs *serverHS) issueTicket(resMaster []byte) error {
 		return nil
 	}
 	now := c.cfg.now()
-	key, err := c.cfg.ticketKeys().current(now, c.cfg.rand())
+	key, err := c.st.tickets.current(now, c.cfg.rand())
 	if err != nil {
 		return err
 	}
+	defer key.release()
 	var ageAdd [4]byte
 	if _, err := io.ReadFull(c.cfg.rand(), ageAdd[:]); err != nil {
 		return err
@@ -545,37 +641,65 @@ func (hs *serverHS) acceptPSK() error {
 			}
 			hs.psk, hs.pskIndex = s.psk, i
 			c.state.Resumed = true
+			c.state.TicketAgeSkew = ticketAgeSkew(id, s, now)
 			c.state.PeerRawPublicKey = s.peerChain[0]
 			return nil
 		}
-		chain := make([]*x509.Certificate, len(s.peerChain))
-		for j, der := range s.peerChain {
-			cert, err := x509.ParseCertificate(der)
-			if err != nil {
-				return &alert.Error{Alert: alert.InternalError, Reason: "certificate in our own ticket", Err: err}
-			}
-			chain[j] = cert
+		chain, err := hs.ticketChain(s.peerChain, now)
+		if err != nil {
+			return err
 		}
-		if expired(chain, now) {
-			// The client's certificate has expired since: it must
-			// authenticate afresh.
-			continue
-		}
-		if len(chain) > 0 && c.cfg.VerifyPeer == nil && c.verifyPeer(chain) != nil {
-			// The chain no longer verifies against ClientCAs as
-			// they are now (the pool changed since the ticket was
-			// issued): authenticate afresh. A VerifyPeer callback
-			// is not called again on resumption (as crypto/tls and
-			// BoringSSL by default); VerifyConnection is, and can
-			// re-check what it needs.
+		if chain == nil && len(s.peerChain) > 0 {
 			continue
 		}
 		hs.psk, hs.pskIndex = s.psk, i
 		c.state.Resumed = true
+		c.state.TicketAgeSkew = ticketAgeSkew(id, s, now)
 		c.state.PeerCertificates = chain
 		return nil
 	}
 	return nil
+}
+
+// ticketChain returns the client chain of a ticket, parsed, when it may
+// resume: its end-entity certificate has not expired and, unless
+// VerifyPeer is set, it still verifies against ClientCAs as they are now
+// (a server reconfigured with other ClientCAs authenticates the client
+// afresh). nil: authenticate afresh. A VerifyPeer callback is not called
+// again on resumption (as crypto/tls and BoringSSL by default);
+// VerifyConnection is, and can re-check what it needs. Chains that
+// verified are remembered (verifiedChains).
+func (hs *serverHS) ticketChain(ders [][]byte, now time.Time) ([]*x509.Certificate, error) {
+	c := hs.c
+	if len(ders) == 0 {
+		return nil, nil
+	}
+	var key [32]byte
+	if c.cfg.VerifyPeer == nil {
+		key = chainKey(ders)
+		if chain := c.st.chains.get(key, c.cfg.ClientCAs, now); chain != nil {
+			return chain, nil
+		}
+	}
+	chain := make([]*x509.Certificate, len(ders))
+	for j, der := range ders {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, &alert.Error{Alert: alert.InternalError, Reason: "certificate in our own ticket", Err: err}
+		}
+		chain[j] = cert
+	}
+	if expired(chain, now) {
+		return nil, nil
+	}
+	if c.cfg.VerifyPeer == nil {
+		path, err := c.verifyChain(chain)
+		if err != nil {
+			return nil, nil
+		}
+		c.st.chains.put(key, chain, path, c.cfg.ClientCAs)
+	}
+	return chain, nil
 }
 
 // usablePSKs returns the identities of the ClientHello's pre_shared_key
@@ -639,7 +763,7 @@ func checkSecondPSKs(first, second *wire.OfferedPSKs, usable [][]byte) error {
 // handshake.
 func (hs *serverHS) openTicket(id wire.PSKIdentity, now time.Time) (*serverSession, bool) {
 	c := hs.c
-	plain, err := openTicket(c.cfg.ticketKeys(), id.Identity, now)
+	plain, err := openTicket(c.st.tickets, id.Identity, now)
 	if err != nil {
 		return nil, false
 	}
@@ -666,7 +790,7 @@ func (hs *serverHS) openTicket(id wire.PSKIdentity, now time.Time) (*serverSessi
 	}
 	// A credential of a type we no longer accept (PeerCertificateTypes
 	// changed since): authenticate afresh.
-	if len(s.peerChain) > 0 && c.cfg.acceptPeerCertType(s.peerType) != nil {
+	if len(s.peerChain) > 0 && c.acceptPeerCertType(s.peerType) != nil {
 		return nil, false
 	}
 	return &s, true

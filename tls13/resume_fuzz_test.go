@@ -116,22 +116,22 @@ func TestTicketPlaintextRoundTrip(t *testing.T) {
 	}
 }
 
-// TestTicketKeysFollowConfig: each server Config has its own ticket keys,
-// and they are dropped once the Config is garbage: the keyring keeps no
-// Config alive.
+// TestTicketKeysFollowConfig: each server Config has its own state and
+// ticket keys, and they are dropped once the Config is garbage: the table
+// of states keeps no Config alive.
 func TestTicketKeysFollowConfig(t *testing.T) {
 	count := func() int {
 		n := 0
-		serverTicketKeys.Range(func(any, any) bool { n++; return true })
+		configStates.Range(func(any, any) bool { n++; return true })
 		return n
 	}
 	before := count()
 	a, b := &Config{}, &Config{}
-	if a.ticketKeys() == b.ticketKeys() || a.ticketKeys() != a.ticketKeys() {
+	if a.derived().tickets == b.derived().tickets || a.derived() != a.derived() {
 		t.Fatal("ticket keys not one per Config")
 	}
 	if count() != before+2 {
-		t.Fatalf("%d keyrings, want %d", count(), before+2)
+		t.Fatalf("%d states, want %d", count(), before+2)
 	}
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
@@ -140,7 +140,7 @@ func TestTicketKeysFollowConfig(t *testing.T) {
 	deadline := time.Now().Add(time.Minute)
 	for count() > before {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d keyrings left after the Configs were collected, want %d", count(), before)
+			t.Fatalf("%d states left after the Configs were collected, want %d", count(), before)
 		}
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)

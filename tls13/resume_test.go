@@ -6,11 +6,15 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/dnsbound/dance/tls13/internal/alert"
 	"github.com/dnsbound/dance/tls13/internal/record"
@@ -357,7 +361,10 @@ func TestTicketKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k2, _ := k.current(t0.Add(ticketKeyPeriod-time.Second), rand.Reader); k2 != k1 {
+	defer k1.release()
+	k2, _ := k.current(t0.Add(ticketKeyPeriod-time.Second), rand.Reader)
+	k2.release()
+	if k2 != k1 {
 		t.Fatal("key replaced within its period")
 	}
 	ticket, err := sealTicket(k1, []byte("session"), rand.Reader)
@@ -365,7 +372,9 @@ func TestTicketKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := t0.Add(ticketKeyPeriod + time.Second)
-	if k3, _ := k.current(later, rand.Reader); k3 == k1 {
+	k3, _ := k.current(later, rand.Reader)
+	k3.release()
+	if k3 == k1 {
 		t.Fatal("key not rotated after its period")
 	}
 	if plain, err := openTicket(&k, ticket, later); err != nil || string(plain) != "session" {
@@ -382,10 +391,145 @@ func TestTicketKeyRotation(t *testing.T) {
 	// dropped and wiped.
 	var quiet ticketKeys
 	a, _ := quiet.current(t0, rand.Reader)
+	a.release()
 	b, _ := quiet.current(later, rand.Reader)
+	b.release()
 	quiet.find(a.name[:], later.Add(ticketKeyPeriod+ticketLifetime+time.Second))
-	if len(quiet.keys) != 0 || a.key != [32]byte{} || b.key != [32]byte{} {
-		t.Fatalf("%d keys left; expired key bytes %x, %x", len(quiet.keys), a.key[:4], b.key[:4])
+	if n := len(quiet.load()); n != 0 || a.sealer != nil || b.sealer != nil {
+		t.Fatalf("%d keys left; expired keys wiped: %v, %v", n, a.sealer == nil, b.sealer == nil)
+	}
+}
+
+// TestTicketKeyWipedAfterLastHolder: a retired key stays usable by the
+// handshakes that hold it, is wiped when the last lets go, and then is
+// collected; a handshake that loaded the old set but took no hold is
+// refused the key.
+func TestTicketKeyWipedAfterLastHolder(t *testing.T) {
+	var k ticketKeys
+	t0 := time.Unix(1_800_000_000, 0)
+	old, err := k.current(t0, rand.Reader) // a handshake holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket, err := sealTicket(old, []byte("session"), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := k.load() // a handshake loaded the set, took no hold yet
+	sealer := weak.Make(old.sealer)
+
+	gone := t0.Add(ticketKeyPeriod + ticketLifetime + time.Second)
+	nk, err := k.current(gone, rand.Reader) // rotation retires old
+	if err != nil {
+		t.Fatal(err)
+	}
+	nk.release()
+	if set := k.load(); len(set) != 1 || set[0] != nk {
+		t.Fatalf("set after rotation: %d keys", len(set))
+	}
+	if old.sealer == nil {
+		t.Fatal("retired key wiped while a handshake holds it")
+	}
+	if _, err := old.sealer.aead.Open(nil, ticket[ticketKeyNameLen:ticketKeyNameLen+12], ticket[ticketKeyNameLen+12:], ticket[:ticketKeyNameLen]); err != nil {
+		t.Fatalf("holder can no longer open with the retired key: %v", err)
+	}
+	if stale[0] != old || stale[0].acquire() {
+		t.Fatal("a retired key was taken from a stale set while another holds it; want refused")
+	}
+	old.release()
+	if old.sealer != nil || old.refs.Load() != 0 {
+		t.Fatalf("retired key not wiped after its last holder (%d holds)", old.refs.Load())
+	}
+	if stale[0].acquire() {
+		t.Fatal("a wiped key was taken from a stale set")
+	}
+	if _, err := openTicket(&k, ticket, gone); err == nil {
+		t.Fatal("a ticket of a wiped key opens")
+	}
+	for i := 0; sealer.Value() != nil; i++ {
+		if i == 100 {
+			t.Fatal("the wiped key's AEAD is still reachable after 100 collections")
+		}
+		runtime.GC()
+	}
+	if nk.sealer == nil || nk.refs.Load() != 1 {
+		t.Fatalf("current key: wiped %v, %d holds, want 1 (the set's)", nk.sealer == nil, nk.refs.Load())
+	}
+}
+
+// TestTicketKeysConcurrentRotation: handshakes seal and open while the
+// clock runs through many key lifetimes; run with -race. Every ticket
+// opens until its key expires (a wiped key used by a holder would panic
+// or fail to open), and at the end only live keys are held, each by its
+// set alone.
+func TestTicketKeysConcurrentRotation(t *testing.T) {
+	var k ticketKeys
+	t0 := time.Unix(1_800_000_000, 0)
+	var clock atomic.Int64 // hours since t0
+	now := func() time.Time { return t0.Add(time.Duration(clock.Load()) * time.Hour) }
+	var retired []*ticketKey
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 300; i++ {
+				at := now()
+				key, err := k.current(at, rand.Reader)
+				if err != nil {
+					errc <- err
+					return
+				}
+				mu.Lock()
+				retired = append(retired, key)
+				mu.Unlock()
+				ticket, err := sealTicket(key, []byte("session"), rand.Reader)
+				key.release()
+				if err != nil {
+					errc <- err
+					return
+				}
+				if plain, err := openTicket(&k, ticket, at); err != nil && !key.expired(now()) {
+					errc <- fmt.Errorf("ticket sealed at %v does not open: %v", at, err)
+					return
+				} else if err == nil && string(plain) != "session" {
+					errc <- fmt.Errorf("opened %q", plain)
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 600; i++ {
+			clock.Add(13) // a new key every other step; one expires every 15
+			runtime.Gosched()
+		}
+	}()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	end := now().Add(ticketKeyPeriod + ticketLifetime + time.Hour)
+	if key, err := k.current(end, rand.Reader); err != nil {
+		t.Fatal(err)
+	} else {
+		key.release()
+	}
+	live := k.load()
+	for _, key := range retired {
+		switch {
+		case slices.Contains(live, key):
+			if key.refs.Load() != 1 || key.sealer == nil {
+				t.Fatalf("live key: %d holds, wiped %v", key.refs.Load(), key.sealer == nil)
+			}
+		case key.refs.Load() != 0 || key.sealer != nil:
+			t.Fatalf("retired key: %d holds, wiped %v", key.refs.Load(), key.sealer == nil)
+		}
 	}
 }
 
@@ -460,6 +604,17 @@ func (l *recordLog) clientHellos(t *testing.T) []*wire.ClientHello {
 	return out
 }
 
+// reconfigure returns copies of a server and a client Config changed by
+// change: a Config must not be changed once used. The server's copy
+// shares the original's ticket keys, as if the server had been
+// reconfigured in place, and the client's its session cache.
+func reconfigure(s, c *Config, change func(s, c *Config)) (*Config, *Config) {
+	s2, c2 := *s, *c
+	change(&s2, &c2)
+	s2.derived().tickets = s.derived().tickets
+	return &s2, &c2
+}
+
 // TestClientPSKAfterHRR: after a HelloRetryRequest the second ClientHello
 // offers the PSK again, with a new binder, when the suite's hash is the
 // PSK's, and drops it when it is not (RFC 8446 §4.1.2).
@@ -485,7 +640,7 @@ func TestClientPSKAfterHRR(t *testing.T) {
 			saved := serverSuites
 			serverSuites = []uint16{tc.suite}
 			t.Cleanup(func() { serverSuites = saved })
-			scfg.CurvePreferences = []CurveID{CurveP256}
+			scfg, _ = reconfigure(scfg, ccfg, func(s, _ *Config) { s.CurvePreferences = []CurveID{CurveP256} })
 			addr, res = startOurServer(t, scfg)
 			raw := dialRaw(t, addr)
 			log := &recordLog{Conn: raw}

@@ -36,11 +36,7 @@ func (c *Conn) applyRecordLimits(peer uint16) error {
 	if err != nil {
 		return err
 	}
-	ours, err := c.cfg.recordSizeLimit()
-	if err != nil {
-		return err
-	}
 	c.rc.SetWriteLimit(n)
-	c.rc.SetReadLimit(int(ours))
+	c.rc.SetReadLimit(int(c.st.recordLimit))
 	return nil
 }

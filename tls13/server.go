@@ -60,24 +60,11 @@ func (c *Conn) serverHandshake() error {
 	if len(c.cfg.Certificates) == 0 && c.cfg.GetCertificate == nil {
 		return errors.New("tls13: server Config without Certificates")
 	}
-	if err := c.cfg.checkRawKeyConfig(); err != nil {
-		return err
+	c.st = c.cfg.derived()
+	if c.st.err != nil {
+		return c.st.err
 	}
-	curves, err := c.cfg.curves()
-	if err != nil {
-		return err
-	}
-	sigs, sigExt, err := c.cfg.verifySchemes()
-	if err != nil {
-		return err
-	}
-	if err := c.cfg.checkCertificateSchemes(); err != nil {
-		return err
-	}
-	if _, err := c.cfg.recordSizeLimit(); err != nil {
-		return err
-	}
-	hs := &serverHS{c: c, curves: curves, sigs: sigs, sigExt: sigExt, tr: transcript.New()}
+	hs := &serverHS{c: c, curves: c.st.curves, sigs: c.st.sigs, sigExt: c.st.sigExt, tr: transcript.New()}
 	msg, err := hs.readClientHello()
 	if err != nil {
 		return err
@@ -151,15 +138,13 @@ func (hs *serverHS) readClientHello() ([]byte, error) {
 // ClientHello (RFC 8446 §4.1.1).
 func (hs *serverHS) negotiate() error {
 	c, ch := hs.c, hs.hello
-	suites, err := c.cfg.cipherSuites(serverSuites)
-	if err != nil {
-		return err
-	}
+	suites := c.cfg.cipherSuites(serverSuites)
 	if c.cfg.ClientAuth != NoClientCert {
 		// Checked before anything is sent.
-		if hs.caExt, hs.sendCAs, err = c.cfg.clientCAExtension(); err != nil {
-			return err
+		if c.st.caErr != nil {
+			return c.st.caErr
 		}
+		hs.caExt, hs.sendCAs = c.st.caExt, c.st.sendCAs
 	}
 	for _, s := range suites {
 		if slices.Contains(ch.CipherSuites, s) {
@@ -295,7 +280,7 @@ func (hs *serverHS) chooseClientCertType() {
 	if ch.ClientCertTypes == nil || cfg.ClientAuth == NoClientCert {
 		return
 	}
-	for _, t := range cfg.peerCertTypes() {
+	for _, t := range hs.c.st.peerTypes {
 		if slices.Contains(ch.ClientCertTypes, t) {
 			hs.clientCertType = t
 			hs.certTypeExts = append(hs.certTypeExts, wire.NewSelectedCertTypeExtension(t, false))
@@ -444,8 +429,7 @@ func (hs *serverHS) sendServerFlight() error {
 	if v := hs.hello.RecordSizeLimit; v != 0 {
 		// RFC 8449 §4: answered only when offered; the client's limit
 		// binds our records from EncryptedExtensions on.
-		ours, _ := c.cfg.recordSizeLimit()
-		ee.Extensions = append(ee.Extensions, wire.NewRecordSizeLimitExtension(ours))
+		ee.Extensions = append(ee.Extensions, wire.NewRecordSizeLimitExtension(c.st.recordLimit))
 		if err := c.applyRecordLimits(v); err != nil {
 			return err
 		}
@@ -527,7 +511,7 @@ func (hs *serverHS) readClientFlight() error {
 				return alert.Errorf(alert.CertificateRequired, "client sent no certificate")
 			}
 		} else {
-			if err := c.cfg.acceptPeerCertType(hs.clientCertType); err != nil {
+			if err := c.acceptPeerCertType(hs.clientCertType); err != nil {
 				return err
 			}
 			raw := hs.clientCertType == wire.CertTypeRawPublicKey
@@ -552,8 +536,16 @@ func (hs *serverHS) readClientFlight() error {
 					}
 					chain[i] = cert
 				}
-				if err := c.verifyPeer(chain); err != nil {
+				path, err := c.verifyChain(chain)
+				if err != nil {
 					return err
+				}
+				if path != nil && !c.cfg.SessionTicketsDisabled {
+					ders := make([][]byte, len(m.Entries))
+					for i, e := range m.Entries {
+						ders[i] = e.Data
+					}
+					c.st.chains.put(chainKey(ders), chain, path, c.cfg.ClientCAs)
 				}
 				pub = chain[0].PublicKey
 			}

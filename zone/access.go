@@ -10,10 +10,10 @@ func init() {
 	zoneaccess.AppendAnswer = func(z any, dst, qname []byte, qtype uint16, dnssec bool) ([]byte, int, bool) {
 		return z.(*Zone).appendAnswer(dst, qname, qtype, dnssec)
 	}
-	zoneaccess.TransferImage = func(z any) (*image.Image, error) {
-		return z.(*Zone).transferImage()
+	zoneaccess.TransferZone = func(z any) (image.Source, error) {
+		return z.(*Zone).transferZone()
 	}
-	zoneaccess.ImageFresh = func(z any, im *image.Image) (bool, error) {
+	zoneaccess.ImageFresh = func(z any, im image.Source) (bool, error) {
 		return z.(*Zone).imageFresh(im)
 	}
 	zoneaccess.Generation = func(z any) ([]byte, error) {

@@ -62,7 +62,9 @@ import (
 //     copied before (re-signing clones the records it signs later;
 //     answers are decoded into dns.RRs).
 //  3. Through a view the reader holds itself: a transfer's snapshot
-//     (transferSnap.view; transferImage and saveSignatures), and a
+//     (transferSnap.view, xfrZone.view; transferZone, the xfrZone's
+//     readers, which the journal keeps until the next transfer, and
+//     saveSignatures), and a
 //     positive answer, which reads its node's signatures after the read
 //     lock (node.pinnedSigs). The reader keeps that view reachable,
 //     with runtime.KeepAlive after its last use of the bytes, and a view

@@ -127,7 +127,7 @@ func BenchmarkTransferAndRecord10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	j.RecordImage(axfr)
+	j.RecordZone(axfr)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -140,7 +140,7 @@ func BenchmarkTransferAndRecord10k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := j.RecordImage(axfr); err != nil {
+		if _, err := j.RecordZone(axfr); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -155,7 +155,7 @@ func BenchmarkRecord10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	j.RecordImage(axfr)
+	j.RecordZone(axfr)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -168,7 +168,7 @@ func BenchmarkRecord10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if _, err := j.RecordImage(axfr); err != nil {
+		if _, err := j.RecordZone(axfr); err != nil {
 			b.Fatal(err)
 		}
 	}

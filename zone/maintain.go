@@ -1,6 +1,8 @@
 package zone
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/miekg/dns"
@@ -49,21 +51,30 @@ func (z *Zone) KeepFresh(maxAge time.Duration) (bool, error) {
 // validity. A zone kept across a restart (the IXFR journal's newest) is
 // checked before it is sent again: the server may have been stopped for
 // longer than the identity signatures have left.
-func (z *Zone) imageFresh(im *image.Image) (bool, error) {
+func (z *Zone) imageFresh(im image.Source) (bool, error) {
 	sg := z.signer.Load()
 	var one [1]dns.RR
-	for i := 0; i < im.Len(); i++ {
-		if im.Type(i) != dns.TypeRRSIG {
-			continue
+	fresh := true
+	err := im.Each(func(b []byte) error {
+		if image.TypeOf(b) != dns.TypeRRSIG {
+			return nil
 		}
-		rr, err := im.Decode(i)
-		if err != nil {
-			return false, err
+		rr, off, err := dns.UnpackRR(b, 0)
+		if err != nil || off != len(b) {
+			return fmt.Errorf("%w: %v", image.ErrCorrupt, err)
 		}
 		one[0] = rr
 		if !sg.Fresh(one[:]) {
-			return false, nil
+			fresh = false
+			return errStop
 		}
+		return nil
+	})
+	if err != nil && err != errStop {
+		return false, err
 	}
-	return true, nil
+	return fresh, nil
 }
+
+// errStop ends a walk (image.Source.Each) early.
+var errStop = errors.New("zone: walk stopped")

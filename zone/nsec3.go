@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -351,68 +350,15 @@ func (z *Zone) Transfer() ([]dns.RR, error) {
 }
 
 // transferImage returns the whole signed zone as an AXFR carries it (RFC
-// 5936 §2.2), packed: the SOA, every RRset with its signatures, the NSEC3
-// chain with its signatures, and the SOA again. It is a consistent
-// snapshot of the zone; the zone's lock is held only while the snapshot is
-// taken. Records and cached signatures go into the image as they are kept,
-// without being decoded; only missing or stale signatures are made.
+// 5936 §2.2), packed: the RRs of an xfrZone (transferZone), collected.
+// Transfers send from the xfrZone itself; this is the zone in one piece,
+// for Transfer and the tests.
 func (z *Zone) transferImage() (*image.Image, error) {
-	snap := z.snapshot()
-	origin := z.settings.Origin
-	var b image.Builder
-	b.Grow(320 * (len(snap.nodes) + len(snap.links) + 2))
-	b.Add(snap.soa)
-	var ob [256]byte
-	owner := func(name string) ([]byte, error) {
-		n, err := dns.PackDomainName(name, ob[:], 0, nil, false)
-		return ob[:n], err
+	x, err := z.transferZone()
+	if err != nil {
+		return nil, err
 	}
-	for i, n := range snap.nodes {
-		ow, err := owner(n.name())
-		if err != nil {
-			return nil, err
-		}
-		cached, by := snap.view.sigsAt(snap.sigs[i])
-		for _, t := range n.types() {
-			if !(n.name() == origin && t == dns.TypeSOA) {
-				nw := n.wire()
-				s, e := span(nw, t)
-				b.AddPacked(ow, nw[s:e])
-			}
-			sigs := usableSigs(cached, by, snap.sg, t)
-			if sigs == nil {
-				if sigs, _, err = z.signNode(snap.sg, n, t); err != nil {
-					return nil, err
-				}
-			}
-			b.AddPacked(ow, sigs)
-		}
-	}
-	for i, l := range snap.links {
-		next := snap.links[(i+1)%len(snap.links)].h
-		rr := z.nsec3Of(l.h.String(), next.String(), l.n, snap.negTTL)
-		rec, err := packRRs([]dns.RR{rr})
-		if err != nil {
-			return nil, err
-		}
-		sigs := cachedNSEC3(snap.view, l.signed, snap.sg, rec)
-		if sigs == nil {
-			if sigs, _, err = z.chain.signWire(l.slot, l.name, snap.sg, rr, rec); err != nil {
-				return nil, err
-			}
-		}
-		ow, err := owner(rr.Hdr.Name)
-		if err != nil {
-			return nil, err
-		}
-		b.AddPacked(ow, rec)
-		b.AddPacked(ow, sigs)
-	}
-	// The image holds copies; until here snap.view keeps the slabs the
-	// cached signatures were read from mapped (chainstore.go).
-	runtime.KeepAlive(snap)
-	b.Add(snap.soa)
-	return b.Image()
+	return image.Collect(x)
 }
 
 // appendNSEC3Rec appends the packed form (packRRs) of the NSEC3 record

@@ -6,15 +6,29 @@
 # Usage: zone/bench/run.sh [N]    (N identities, default 1000000)
 # Needs: dnsperf, knotd, nsd, kdig, dig (Debian: dnsperf knot nsd knot-dnsutils bind9-dnsutils).
 # Ports: picked at random above 20000 on 127.0.0.1.
+# PROFILE=DIR keeps the server's log in DIR and records a CPU profile of
+# the server (perf, user space, call graphs) during each of its measured
+# query phases: DIR/perf-before.txt and DIR/perf-after.txt (perf report
+# --no-children, the hottest functions first), the recordings beside them
+# (perf report -i DIR/perf-before.data -g caller -S mallocgc: who
+# allocates). Needs perf (Debian: linux-perf) and
+# kernel.perf_event_paranoid at most 2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
 DUR=${DUR:-15}
 WARM=${WARM:-40} # seconds of warm-up, enough to ask every name of the query set once
 QN=${QN:-200000} # random names in the query set (more than the response cache holds: QN=1000000)
+PROFILE=${PROFILE:-}
 W=$(mktemp -d /tmp/dance-zone-bench.XXXXXX)
+if [ -n "$PROFILE" ]; then mkdir -p "$PROFILE"; PROFILE=$(cd "$PROFILE" && pwd); fi
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ -n "$PROFILE" ] && [ -f "$W/serve.log" ]; then cp "$W/serve.log" "$PROFILE/serve.log"; fi
+  rm -rf "$W"
+}
 trap cleanup EXIT
 port() { echo $((20000 + RANDOM % 20000)); }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -30,7 +44,8 @@ mem() {
 }
 waitdns() { for _ in $(seq 300); do dig +time=1 +tries=1 @127.0.0.1 -p "$1" devices.test SOA >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "no answer on $1" >&2; return 1; }
 
-go build -o "$W/dance" ./cmd/dance
+# Without the server's GODEBUG: the compiler would print (and the build cache keep) its own gctrace.
+env -u GODEBUG go build -o "$W/dance" ./cmd/dance
 "$W/dance" zone init --zone devices.test --dir "$W/zone" >/dev/null
 P=$(port); A=$(port)
 "$W/dance" zone serve --dir "$W/zone" --listen 127.0.0.1:$P --admin-listen 127.0.0.1:$A --allow-transfer 127.0.0.1 --log-level info >"$W/serve.log" 2>&1 &
@@ -70,7 +85,19 @@ echo "== queries"
 awk -v n="$N" -v q="$QN" 'BEGIN { srand(1); for (i = 0; i < q; i++) printf "d%d._device.devices.test TLSA\n", int(rand() * n) }' >"$W/q.txt"
 perf() { dnsperf -s 127.0.0.1 -p "$1" -d "$W/q.txt" -D -l "${2:-$DUR}" -c 8 -T 2 -q 200 2>&1 | awk '/Queries per second|Queries lost|Average Latency/'; }
 perf $P "$WARM" >/dev/null # warm the response cache
-echo "-- dance zone serve"; perf $P
+# profiled WHEN: the dance server's measured phase, under perf record
+# with PROFILE set.
+profiled() {
+  if [ -z "$PROFILE" ]; then perf $P; return; fi
+  command perf record -q -g -e cpu-clock:u -p "$SPID" -o "$W/perf-$1.data" -- sleep "$DUR" 2>/dev/null &
+  local rec=$!
+  perf $P
+  wait $rec || true
+  cp "$W/perf-$1.data" "$PROFILE/perf-$1.data"
+  command perf report -i "$W/perf-$1.data" --no-children --stdio -g none --percent-limit 0.5 2>/dev/null >"$PROFILE/perf-$1.txt" || true
+  command perf report -i "$W/perf-$1.data" --children --stdio -g none --percent-limit 2 2>/dev/null >"$PROFILE/perf-$1-children.txt" || true
+}
+echo "-- dance zone serve"; profiled before
 
 echo "== transfer (AXFR of the presigned zone)"
 t0=$(date +%s.%N)
@@ -78,13 +105,13 @@ dig @127.0.0.1 -p $P devices.test AXFR +time=600 +nocmd +nocomments +nostats | g
 t1=$(date +%s.%N)
 echo "axfr_seconds $(echo "$t1 - $t0" | bc) records $(wc -l <"$W/axfr.raw") rss_kb_after_axfr $(rss_kb $SPID)"
 # A second transfer at the same serial is answered from the journal's
-# packed copy of the first.
+# snapshot of the first (the same octets, no copy of the zone).
 t0=$(date +%s.%N)
 dig @127.0.0.1 -p $P devices.test AXFR +time=600 +nocmd +nocomments +nostats >/dev/null
 t1=$(date +%s.%N)
 echo "second_axfr_seconds $(echo "$t1 - $t0" | bc) rss_kb_after_second_axfr $(rss_kb $SPID)"
 mem $SPID transfers
-echo "-- dance zone serve, after the transfers (journal holds the transferred zone)"; perf $P
+echo "-- dance zone serve, after the transfers (journal holds the transferred zone)"; profiled after
 mem $SPID end
 # The closing SOA repeats the first.
 head -n -1 "$W/axfr.raw" >"$W/devices.test.zone"

@@ -379,7 +379,7 @@ func TestRRLFlood(t *testing.T) {
 	}
 }
 
-func mustUDPAddr(t *testing.T, s string) *net.UDPAddr {
+func mustUDPAddr(t testing.TB, s string) *net.UDPAddr {
 	t.Helper()
 	a, err := net.ResolveUDPAddr("udp", s)
 	if err != nil {

@@ -152,6 +152,11 @@ type Config struct {
 	// replayStart, when set, replaces the start time of the replay cache
 	// (updates signed before it are refused): tests set it in the past.
 	replayStart time.Time
+	// udpLoops, when above zero, replaces the number of UDP reader loops
+	// (udpLoopCount); udpPortable makes them use golang.org/x/net's
+	// batches, as on systems other than Linux. Tests set them.
+	udpLoops    int
+	udpPortable bool
 }
 
 // Server answers for one zone.
@@ -186,6 +191,8 @@ type Server struct {
 	replay     *replayCache
 	// reqLogs space the log lines about refused requests (reqlog.go).
 	reqLogs *logthrottle.Throttle[reqLogKind]
+	// udpRunning counts the UDP reader loops running (tests).
+	udpRunning atomic.Int32
 }
 
 var _ dns.Handler = (*Server)(nil)
@@ -304,7 +311,7 @@ func New(cfg Config) (*Server, error) {
 			s.log.Info("journal loaded", "file", cfg.JournalFile, "versions", v, "records", n)
 			last, _ := s.journal.Serial()
 			s.serialSent = last == serial
-			if im, ok := s.journal.NewestImage(); ok && s.serialSent {
+			if im, ok := s.journal.Newest(); ok && s.serialSent {
 				// Sent again as recorded (one content per serial) unless
 				// its signatures aged while the server was stopped.
 				if fresh, err := zoneaccess.ImageFresh(cfg.Zone, im); err != nil || !fresh {
@@ -868,7 +875,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 				case <-presign:
 				}
 				start := time.Now()
-				n, err := s.cfg.Zone.Presign(gctx)
+				n, err := s.cfg.Zone.PresignAhead(gctx)
 				if err != nil && gctx.Err() == nil {
 					s.log.Error("presigning failed", "err", err)
 				} else if n > 0 {
@@ -892,11 +899,14 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 			return nil
 		})
 	}
-	// Two UDP readers share the socket, so one can answer while the
-	// other waits in a system call.
-	for i := 0; i < 2; i++ {
+	// A UDP reader loop per core, each on its own descriptor of the one
+	// socket (udp.go, udpConns); the extra descriptors are closed with
+	// the listeners.
+	udpConns := s.udpConns(ls.UDP, s.udpLoopCount())
+	defer closeConns(udpConns[1:])
+	for _, pc := range udpConns {
 		g.Go(func() error {
-			if err := s.serveUDP(gctx, ls.UDP); err != nil && !stopping.Load() {
+			if err := s.serveUDP(gctx, pc); err != nil && !stopping.Load() {
 				return err
 			}
 			return nil
@@ -924,6 +934,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		// Closing the sockets ends whatever still reads them, a server
 		// that never started included (closing twice is harmless).
 		ls.Close()
+		closeConns(udpConns[1:])
 		return nil
 	})
 	err := g.Wait()

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -141,25 +142,33 @@ func (s *Server) transferVia(w dns.ResponseWriter, r *dns.Msg, xot bool) {
 		first = false
 		return true
 	}
-	// RRs are decoded a message at a time: a whole zone is never held as
-	// dns.RR values.
+	// RRs are produced and decoded a message at a time, from the zone's
+	// snapshot for a full zone: the zone is never held whole, neither
+	// packed nor as dns.RR values.
 	var part []dns.RR
 	size := 0
-	for i := 0; i < rrs.Len(); i++ {
-		l := len(rrs.RR(i))
+	err = rrs.Each(func(b []byte) error {
+		l := len(b)
 		if len(part) > 0 && (len(part) >= xfrMaxRRs || size+l > xfrMaxBytes) {
 			if !send(part) {
-				return
+				return errXfrAborted
 			}
 			part, size = nil, 0
 		}
-		rr, err := rrs.Decode(i)
-		if err != nil {
-			s.log.Error("transfer aborted: stored zone does not decode", "peer", peer, "err", err)
-			return
+		rr, off, err := dns.UnpackRR(b, 0)
+		if err != nil || off != l {
+			return fmt.Errorf("%w: %v", image.ErrCorrupt, err)
 		}
 		part = append(part, rr)
 		size += l
+		return nil
+	})
+	switch {
+	case errors.Is(err, errXfrAborted):
+		return
+	case err != nil:
+		s.log.Error("transfer aborted: stored zone does not decode", "peer", peer, "err", err)
+		return
 	}
 	if len(part) > 0 && !send(part) {
 		return
@@ -168,6 +177,10 @@ func (s *Server) transferVia(w dns.ResponseWriter, r *dns.Msg, xot bool) {
 	s.metrics.count(kind)
 	s.log.Info("zone transferred", append([]any{"peer", peer, "qtype", dns.TypeToString[q.Qtype], "form", kind.String(), "records", rrs.Len()}, who...)...)
 }
+
+// errXfrAborted ends the reading of a zone whose transfer could not be
+// sent on (the connection failed; logged by send).
+var errXfrAborted = errors.New("server: transfer aborted")
 
 // Kinds of transfer answers, counted in the metrics and logged.
 const (
@@ -179,7 +192,7 @@ const (
 // transferRecords returns the records that answer the transfer query r and
 // the kind of answer. Every full zone computed here is recorded in the
 // journal, so that later IXFR queries from that serial get differences.
-func (s *Server) transferRecords(r *dns.Msg) (*image.Image, outcome, error) {
+func (s *Server) transferRecords(r *dns.Msg) (image.Source, outcome, error) {
 	q := r.Question[0]
 	var client *dns.SOA
 	if q.Qtype == dns.TypeIXFR && len(r.Ns) == 1 {
@@ -199,11 +212,10 @@ func (s *Server) transferRecords(r *dns.Msg) (*image.Image, outcome, error) {
 	if client == nil {
 		return full, xfrFull, nil
 	}
-	first, err := full.Decode(0)
+	newest, err := full.SOA()
 	if err != nil {
 		return nil, 0, err
 	}
-	newest := first.(*dns.SOA)
 	vs, ok := s.journalFromTo(client.Serial, newest.Serial)
 	if !ok {
 		return full, xfrFull, nil // serial unknown or dropped (RFC 1995 §4)
@@ -219,8 +231,10 @@ func (s *Server) transferRecords(r *dns.Msg) (*image.Image, outcome, error) {
 // currentZone returns the zone in AXFR form at the current serial, as
 // recorded in the journal. Transfers take turns here: the journal sees
 // serials in order, and a serial already recorded is sent as recorded
-// without computing the zone again.
-func (s *Server) currentZone() (*image.Image, error) {
+// without computing the zone again. The zone comes as the zone's snapshot
+// (zoneaccess.TransferZone), which the journal keeps as its newest
+// version: no packed copy of the zone is made.
+func (s *Server) currentZone() (image.Source, error) {
 	s.xfrMu.Lock()
 	defer s.xfrMu.Unlock()
 	if !s.serialSent {
@@ -240,7 +254,7 @@ func (s *Server) currentZone() (*image.Image, error) {
 		s.serialSent = true
 	}
 	if serial, ok := s.journal.Serial(); ok && serial == s.cfg.Zone.Serial() {
-		if last, ok := s.journal.NewestImage(); ok {
+		if last, ok := s.journal.Newest(); ok {
 			return last, nil
 		}
 	}
@@ -249,12 +263,12 @@ func (s *Server) currentZone() (*image.Image, error) {
 	if _, err := s.cfg.Zone.Presign(context.Background()); err != nil {
 		s.log.Error("presigning for a transfer failed", "err", err)
 	}
-	full, err := zoneaccess.TransferImage(s.cfg.Zone)
+	full, err := zoneaccess.TransferZone(s.cfg.Zone)
 	if err != nil {
 		return nil, err
 	}
 	// The journal keeps one content per serial: the one it returns.
-	return s.journal.RecordImage(full)
+	return s.journal.RecordZone(full)
 }
 
 // journalFromTo returns the journal's versions that lead from serial from

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"os"
+	"runtime"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
@@ -13,12 +15,17 @@ import (
 	"github.com/dnsbound/dance/zone/internal/zoneaccess"
 )
 
-// UDP is served by the server's own loop rather than the dns library's:
-// it reads and writes packets in batches (recvmmsg/sendmmsg on Linux), and
-// answers a plain query whose answer is in the response cache straight
-// from the packet bytes, before any message is parsed. Everything else
-// (cache misses, EDNS options, TSIG, UPDATE, malformed input) takes the
-// same path as TCP: unpack, handle, pack.
+// UDP is served by the server's own loops rather than the dns library's,
+// one per core (udpLoopCount), each on its own descriptor of the socket
+// (udpConns) with buffers of its own: they read and write packets in
+// batches (recvmmsg/sendmmsg on Linux, udp_linux.go), and answer a plain
+// query whose answer is in the response cache, or a positive one the
+// zone's packed records hold (directUDP), straight from the packet bytes,
+// before any message is parsed and without allocating. Everything else
+// (negative answers, EDNS options, TSIG, UPDATE, malformed input) takes
+// the same path as TCP: unpack, handle, pack. What the loops share is
+// safe for concurrent use: the response cache (a read lock per lookup),
+// the metrics (atomic counters), the rate limits (limit.go).
 
 const (
 	udpBatch   = 32
@@ -47,18 +54,138 @@ func newBatchConn(pc net.PacketConn) batchConn {
 	return ipv4.NewPacketConn(pc)
 }
 
-// serveUDP reads from pc until it is closed.
-func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
-	bc := newBatchConn(pc)
-	in := make([]ipv4.Message, udpBatch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, udpMaxRecv)}
+// udpBatcher reads and writes one loop's batches of datagrams. Each loop
+// has its own; nothing in it is shared. Linux uses recvmmsg and sendmmsg
+// on buffers allocated once (udp_linux.go); elsewhere, or when the
+// socket gives no raw access, golang.org/x/net's batches (xnetBatcher).
+type udpBatcher interface {
+	// read waits for at least one datagram and reads up to udpBatch.
+	read() (int, error)
+	// packet is the i-th datagram read, valid until the next read.
+	packet(i int) []byte
+	// peer is the sender of the i-th datagram (the general path and the
+	// logs want it; it may allocate).
+	peer(i int) net.Addr
+	// answer queues resp, sent to the sender of datagram i, in out slot
+	// k; resp must stay untouched until write has sent it.
+	answer(k, i int, resp []byte)
+	// write sends the out slots from..to-1 and reports how many were
+	// sent; on an error, the slot from failed.
+	write(from, to int) (int, error)
+	// clear drops the references of the first k out slots.
+	clear(k int)
+}
+
+// xnetBatcher is a udpBatcher over golang.org/x/net's batches, which
+// allocate the peer address of every datagram read.
+type xnetBatcher struct {
+	bc      batchConn
+	in, out []ipv4.Message
+}
+
+func newXnetBatcher(pc net.PacketConn) *xnetBatcher {
+	b := &xnetBatcher{
+		bc:  newBatchConn(pc),
+		in:  make([]ipv4.Message, udpBatch),
+		out: make([]ipv4.Message, udpBatch),
 	}
-	out := make([]ipv4.Message, 0, udpBatch)
+	// One backing array for the out messages' single buffers, so that
+	// queueing an answer allocates nothing.
+	outBufs := make([][]byte, udpBatch)
+	for i := range b.in {
+		b.in[i].Buffers = [][]byte{make([]byte, udpMaxRecv)}
+		b.out[i].Buffers = outBufs[i : i+1 : i+1]
+	}
+	return b
+}
+
+func (b *xnetBatcher) read() (int, error)  { return b.bc.ReadBatch(b.in, 0) }
+func (b *xnetBatcher) packet(i int) []byte { return b.in[i].Buffers[0][:b.in[i].N] }
+func (b *xnetBatcher) peer(i int) net.Addr { return b.in[i].Addr }
+func (b *xnetBatcher) answer(k, i int, resp []byte) {
+	b.out[k].Buffers[0] = resp
+	b.out[k].Addr = b.in[i].Addr
+}
+func (b *xnetBatcher) write(from, to int) (int, error) { return b.bc.WriteBatch(b.out[from:to], 0) }
+func (b *xnetBatcher) clear(k int) {
+	for i := 0; i < k; i++ {
+		b.out[i].Buffers[0], b.out[i].Addr = nil, nil
+	}
+}
+
+// udpLoopCount is the number of UDP reader loops: one per core the Go
+// runtime uses (GOMAXPROCS), and at least two, so that one answers while
+// another waits in a system call.
+func (s *Server) udpLoopCount() int {
+	if s.cfg.udpLoops > 0 {
+		return s.cfg.udpLoops
+	}
+	return max(2, runtime.GOMAXPROCS(0))
+}
+
+// udpConns returns n connections reading the socket of pc: pc itself and
+// n-1 duplicates of its descriptor. Each has its own lock in the Go
+// runtime (a net.PacketConn reads one call at a time), so the loops read
+// and write in parallel, while the kernel keeps one receive queue: whichever
+// loop is free takes the next packets, however few clients send them.
+// A socket that cannot be duplicated is shared by the loops instead.
+// The caller closes the duplicates (closeConns(conns[1:])): closing pc
+// alone leaves the socket open and their readers waiting.
+func (s *Server) udpConns(pc net.PacketConn, n int) []net.PacketConn {
+	conns := []net.PacketConn{pc}
+	fc, ok := pc.(interface{ File() (*os.File, error) })
+	for len(conns) < n {
+		if ok {
+			dup, err := dupPacketConn(fc)
+			if err == nil {
+				conns = append(conns, dup)
+				continue
+			}
+			s.log.Warn("udp socket not duplicated; the reader loops share one descriptor", "err", err)
+			ok = false
+		}
+		conns = append(conns, pc)
+	}
+	return conns
+}
+
+// dupPacketConn is a second connection on the socket of fc.
+func dupPacketConn(fc interface{ File() (*os.File, error) }) (net.PacketConn, error) {
+	f, err := fc.File()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return net.FilePacketConn(f)
+}
+
+// closeConns closes each connection (closing twice is harmless).
+func closeConns(conns []net.PacketConn) {
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// serveUDP reads from pc until it is closed. Several loops may read the
+// same socket (Serve starts one per core); each has its own buffers.
+func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
+	s.udpRunning.Add(1)
+	defer s.udpRunning.Add(-1)
+	var b udpBatcher
+	if !s.cfg.udpPortable {
+		b = newMmsgBatcher(pc)
+	}
+	if b == nil {
+		b = newXnetBatcher(pc)
+	}
+	// bufs[i] is where the answer to datagram i is built when the fast
+	// paths take it; it grows to the largest answer and is kept.
 	bufs := make([][]byte, udpBatch)
 	keyBuf := make([]byte, 0, 300)
+	// src[k] is the datagram out slot k answers.
+	var src [udpBatch]int
 	for {
-		n, err := bc.ReadBatch(in, 0)
+		n, err := b.read()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
@@ -66,13 +193,18 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 			s.log.Warn("udp read", "err", err)
 			continue
 		}
-		out = out[:0]
+		// The zone's serial and clock once per batch: every datagram of
+		// it was received before they were read, so each answer still
+		// shows the zone as it was at some moment between query and
+		// answer.
+		serial, now := s.cfg.Zone.Serial(), s.cfg.Zone.Now()
+		k := 0
 		for i := 0; i < n; i++ {
-			pkt := in[i].Buffers[0][:in[i].N]
+			pkt := b.packet(i)
 			var resp []byte
 			if q, ok := s.parsePlain(pkt); ok {
-				k := q.appendKey(keyBuf[:0])
-				resp = s.cache.getBytes(k, q.id, s.cfg.Zone.Serial(), s.cfg.Zone.Now(), bufs[i])
+				key := q.appendKey(keyBuf[:0])
+				resp = s.cache.getBytes(key, q.id, serial, now, bufs[i])
 				if resp != nil {
 					bufs[i] = resp
 					s.metrics.count(outcomeCacheHit)
@@ -82,25 +214,29 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 				}
 			}
 			if resp == nil {
-				resp = s.slowUDP(pkt, in[i].Addr)
+				resp = s.slowUDP(pkt, b.peer(i))
 			}
 			if resp != nil {
-				out = append(out, ipv4.Message{Buffers: [][]byte{resp}, Addr: in[i].Addr})
+				b.answer(k, i, resp)
+				src[k] = i
+				k++
 			}
 		}
-		for len(out) > 0 {
-			w, err := bc.WriteBatch(out, 0)
+		for from := 0; from < k; {
+			w, err := b.write(from, k)
 			if err != nil {
 				if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 					return nil
 				}
 				// A forged source (port 0: EINVAL) fails
 				// each write: one line per interval.
-				s.logRefused(logUDPWrite, "udp write", "peer", out[0].Addr, "err", err)
+				s.logRefused(logUDPWrite, "udp write", "peer", b.peer(src[from]), "err", err)
 				w = 1 // skip the message that failed
 			}
-			out = out[w:]
+			from += w
 		}
+		// Answers made by the general path are not reused.
+		b.clear(k)
 	}
 }
 

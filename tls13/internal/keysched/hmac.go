@@ -24,6 +24,9 @@ type macState struct {
 	pad [maxBlockSize]byte
 	key [64]byte // a hashed key longer than the block
 	sum [64]byte // the inner hash
+	// info holds an HkdfLabel and the counter octet of T(1):
+	// 2 + 1 + 255 + 1 + 255 + 1 octets at most.
+	info [515]byte
 }
 
 var (
@@ -31,15 +34,36 @@ var (
 	macSHA384 = sync.Pool{New: func() any { return &macState{d: crypto.SHA384.New()} }}
 )
 
-// macSum appends HMAC-h(key, msg) to out.
-func macSum(h Hash, key, msg, out []byte) []byte {
+func getMAC(h Hash) (*sync.Pool, *macState) {
 	pool := &macSHA256
 	if h == crypto.SHA384 {
 		pool = &macSHA384
 	} else if h != crypto.SHA256 {
 		newFunc(h) // panics: not a suite hash
 	}
-	s := pool.Get().(*macState)
+	return pool, pool.Get().(*macState)
+}
+
+// macSum appends HMAC-h(key, msg) to out.
+func macSum(h Hash, key, msg, out []byte) []byte {
+	pool, s := getMAC(h)
+	out = s.mac(key, msg, out)
+	pool.Put(s)
+	return out
+}
+
+// expandLabelSum appends HMAC-h(secret, HkdfLabel || 0x01) to out: T(1)
+// of HKDF-Expand-Label, with the label encoded in the pooled state.
+func expandLabelSum(h Hash, secret []byte, label string, context []byte, length int, out []byte) []byte {
+	pool, s := getMAC(h)
+	info := append(appendHkdfLabel(s.info[:0], label, context, length), 1)
+	out = s.mac(secret, info, out)
+	pool.Put(s)
+	return out
+}
+
+// mac appends HMAC(key, msg) to out and leaves nothing keyed behind.
+func (s *macState) mac(key, msg, out []byte) []byte {
 	d := s.d
 	bs := d.BlockSize()
 	if len(key) > bs {
@@ -66,7 +90,6 @@ func macSum(h Hash, key, msg, out []byte) []byte {
 	d.Reset()
 	d.Write(s.pad[:bs-1])
 	d.Reset()
-	pool.Put(s)
 	return out
 }
 

@@ -20,3 +20,24 @@ func TestMACAllocations(t *testing.T) {
 		t.Fatalf("%v allocations per MAC", n)
 	}
 }
+
+// TestScheduleAllocations: HKDF-Extract and a one-block
+// HKDF-Expand-Label allocate their result alone (the HkdfLabel is encoded
+// in the pooled state), and EmptyHash nothing.
+func TestScheduleAllocations(t *testing.T) {
+	secret, ctx := make([]byte, 32), make([]byte, 32)
+	for name, f := range map[string]func(){
+		"Extract":     func() { Extract(crypto.SHA256, nil, secret) },
+		"ExpandLabel": func() { ExpandLabel(crypto.SHA256, secret, LabelClientHandshake, ctx, 32) },
+		"EmptyHash":   func() { EmptyHash(crypto.SHA384) },
+	} {
+		want := 1.0
+		if name == "EmptyHash" {
+			want = 0
+		}
+		f()
+		if n := testing.AllocsPerRun(100, f); n != want {
+			t.Errorf("%s: %v allocations, want %v", name, n, want)
+		}
+	}
+}

@@ -85,23 +85,21 @@ func ExpandLabel(h Hash, secret []byte, label string, context []byte, length int
 // HMAC-Hash(PRK, info | 0x01), truncated. It saves the allocations of the
 // general path on every secret, key and IV of a handshake.
 func expandOneBlock(h Hash, secret []byte, label string, context []byte, length int) []byte {
-	info := append(hkdfLabel(label, context, length, 1), 1) // the counter octet of T(1)
-	return macSum(h, secret, info, make([]byte, 0, h.Size()))[:length]
+	return expandLabelSum(h, secret, label, context, length, make([]byte, 0, h.Size()))[:length]
 }
 
 // HkdfLabel returns the encoded HkdfLabel structure of RFC 8446 §7.1, the
 // info argument of HKDF-Expand in ExpandLabel.
 func HkdfLabel(label string, context []byte, length int) []byte {
-	return hkdfLabel(label, context, length, 0)
+	return appendHkdfLabel(nil, label, context, length)
 }
 
-// hkdfLabel is HkdfLabel with room for spare more octets after it.
-func hkdfLabel(label string, context []byte, length, spare int) []byte {
+// appendHkdfLabel appends HkdfLabel to dst.
+func appendHkdfLabel(dst []byte, label string, context []byte, length int) []byte {
 	n := len(labelPrefix) + len(label)
 	if n > 255 || len(context) > 255 || length > 0xffff {
 		panic("keysched: HkdfLabel field too long")
 	}
-	dst := make([]byte, 0, 2+1+n+1+len(context)+spare)
 	dst = append(dst, byte(length>>8), byte(length), byte(n))
 	dst = append(dst, labelPrefix...)
 	dst = append(dst, label...)
@@ -113,18 +111,18 @@ func hkdfLabel(label string, context []byte, length, spare int) []byte {
 // for a string of Hash.length zero bytes, as RFC 8446 §7.1 prescribes for the
 // first salt and for absent PSK or (EC)DHE input.
 func Extract(h Hash, salt, ikm []byte) []byte {
+	// RFC 5869 §2.2: PRK = HMAC-Hash(salt, IKM).
 	if salt == nil {
-		salt = make([]byte, h.Size())
+		salt = zeros[:h.Size()]
 	}
 	if ikm == nil {
-		ikm = make([]byte, h.Size())
+		ikm = zeros[:h.Size()]
 	}
-	out, err := hkdf.Extract(newFunc(h), ikm, salt)
-	if err != nil {
-		panic("keysched: " + err.Error())
-	}
-	return out
+	return macSum(h, salt, ikm, make([]byte, 0, h.Size()))
 }
+
+// zeros stands for an absent salt or input keying material.
+var zeros [64]byte
 
 // DeriveSecret is Derive-Secret(Secret, Label, Messages) of RFC 8446 §7.1,
 // given Transcript-Hash(Messages) rather than the messages.
@@ -134,9 +132,21 @@ func DeriveSecret(h Hash, secret []byte, label string, transcriptHash []byte) []
 
 // EmptyHash returns Transcript-Hash("") for h, the context of the "derived"
 // secrets and of the binder keys.
+// The result is shared: the caller must not modify it.
 func EmptyHash(h Hash) []byte {
-	return h.New().Sum(nil)
+	switch h {
+	case crypto.SHA256:
+		return emptySHA256
+	case crypto.SHA384:
+		return emptySHA384
+	}
+	return newFunc(h)().Sum(nil)
 }
+
+var (
+	emptySHA256 = crypto.SHA256.New().Sum(nil)
+	emptySHA384 = crypto.SHA384.New().Sum(nil)
+)
 
 // Stage is where a Schedule is in RFC 8446 §7.1's chain.
 type Stage int

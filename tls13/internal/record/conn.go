@@ -23,6 +23,9 @@ type Conn struct {
 	// outLimit is the largest TLSInnerPlaintext we send: the peer's
 	// record_size_limit, or MaxInnerPlaintext.
 	outLimit int
+	// maxFragment, when not zero, is the largest content we put in one
+	// record, protected or not: our own cap (SetMaxFragment).
+	maxFragment int
 
 	// Padding, if set, returns how many zero bytes to add after a
 	// protected record's content of n octets (RFC 8446 §5.4); the result
@@ -35,6 +38,13 @@ type Conn struct {
 	rbuf       []byte
 	rpos, rend int
 	wbuf       []byte
+
+	// While buffering, records written wait in pending and leave
+	// together, in one write, before the next read, with an alert, or at
+	// Flush: a handshake flight costs one system call, not one per
+	// record.
+	buffering bool
+	pending   []byte
 
 	skipBudget int // octets of rejected early data still to drop; see SkipEarlyData
 }
@@ -85,6 +95,17 @@ func (c *Conn) SetWriteLimit(n int) {
 	c.outLimit = n
 }
 
+// SetMaxFragment caps the content of every record written from now on,
+// protected or not, at n octets, below what the protocol and the peer's
+// record_size_limit allow; 0 removes the cap. n must be 0 or between
+// MinRecordSizeLimit-1 and MaxPlaintext.
+func (c *Conn) SetMaxFragment(n int) {
+	if n != 0 && (n < MinRecordSizeLimit-1 || n > MaxPlaintext) {
+		panic("record: fragment cap out of range")
+	}
+	c.maxFragment = n
+}
+
 // ReadRecord reads the next record and returns its content type and content,
 // decrypted when a read cipher is set. The content is valid until the next
 // call.
@@ -96,6 +117,9 @@ func (c *Conn) SetWriteLimit(n int) {
 // handshake and alert records are unexpected_message (RFC 8446 §5.1 forbids
 // sending them).
 func (c *Conn) ReadRecord() (ContentType, []byte, error) {
+	if err := c.Flush(); err != nil {
+		return 0, nil, err
+	}
 	for {
 		typ, content, skipped, err := c.readRecord()
 		if !skipped {
@@ -235,6 +259,9 @@ func (c *Conn) WriteRecord(typ ContentType, data []byte) error {
 	if c.out != nil {
 		max = min(MaxPlaintext, c.outLimit-1)
 	}
+	if c.maxFragment > 0 {
+		max = min(max, c.maxFragment)
+	}
 	if (typ == TypeAlert || typ == TypeChangeCipherSpec) && len(data) > max {
 		return alert.Errorf(alert.InternalError, "%v of %d octets does not fit a record", typ, len(data))
 	}
@@ -264,6 +291,37 @@ func (c *Conn) writeOne(typ ContentType, frag []byte, protect bool) error {
 			return err
 		}
 	}
+	if c.buffering && typ != TypeAlert {
+		c.pending = append(c.pending, c.wbuf...)
+		return nil
+	}
+	if len(c.pending) > 0 {
+		// An alert goes out after what it follows.
+		c.pending = append(c.pending, c.wbuf...)
+		return c.Flush()
+	}
 	_, err := c.w.Write(c.wbuf)
+	return err
+}
+
+// SetBuffering starts or ends buffering (see Conn.pending); ending it
+// flushes.
+func (c *Conn) SetBuffering(on bool) error {
+	c.buffering = on
+	if on {
+		return nil
+	}
+	err := c.Flush()
+	c.pending = nil
+	return err
+}
+
+// Flush writes the records buffered.
+func (c *Conn) Flush() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	_, err := c.w.Write(c.pending)
+	c.pending = c.pending[:0]
 	return err
 }

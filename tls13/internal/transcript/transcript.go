@@ -71,14 +71,9 @@ func (t *Transcript) SumWith(msg []byte) []byte {
 	if t.h == nil {
 		panic("transcript: SumWith before the hash is chosen")
 	}
-	c := t.hf.New()
-	// hash.Hash has no copy; replaying through a clone is what
-	// encoding.BinaryMarshaler allows for the standard hashes.
-	state, err := t.h.(interface{ MarshalBinary() ([]byte, error) }).MarshalBinary()
+	// The standard hashes are hash.Cloners (Go 1.25).
+	c, err := t.h.(hash.Cloner).Clone()
 	if err != nil {
-		panic("transcript: " + err.Error())
-	}
-	if err := c.(interface{ UnmarshalBinary([]byte) error }).UnmarshalBinary(state); err != nil {
 		panic("transcript: " + err.Error())
 	}
 	c.Write(msg)

@@ -42,8 +42,8 @@ func NewDANEClientIDExtension(codepoint ExtensionType, name string) Extension {
 	if codepoint == 0 {
 		codepoint = DefaultDANEClientID
 	}
-	return Extension{codepoint, build(func(b *cryptobyte.Builder) {
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(name)) })
+	return Extension{codepoint, build(func(b *builder) {
+		b.AddUint8LengthPrefixed(func(b *builder) { b.AddBytes([]byte(name)) })
 	})}
 }
 

@@ -96,11 +96,11 @@ func parseExtensions(s *cryptobyte.String, where msgKind, daneClientID Extension
 	return exts, nil
 }
 
-func addExtensions(b *cryptobyte.Builder, exts []Extension) {
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+func addExtensions(b *builder, exts []Extension) {
+	b.AddUint16LengthPrefixed(func(b *builder) {
 		for _, e := range exts {
 			b.AddUint16(uint16(e.Type))
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Data) })
+			b.AddUint16LengthPrefixed(func(b *builder) { b.AddBytes(e.Data) })
 		}
 	})
 }
@@ -115,16 +115,16 @@ func FindExtension(exts []Extension, t ExtensionType) ([]byte, bool) {
 	return nil, false
 }
 
-func build(f func(b *cryptobyte.Builder)) []byte {
-	var b cryptobyte.Builder
+// build returns what f encodes.
+func build(f func(b *builder)) []byte {
+	b := builder{buf: make([]byte, 0, 64)}
 	f(&b)
-	out, err := b.Bytes()
-	if err != nil {
+	if b.err != nil {
 		// Only an overlong field fails; our callers' values are bounded
 		// by the types they are built from, or it is a programming error.
-		panic("wire: " + err.Error())
+		panic(b.err)
 	}
-	return out
+	return b.buf
 }
 
 // --- server_name (RFC 6066 §3) ---
@@ -134,10 +134,10 @@ const nameTypeHostName = 0
 // NewServerNameExtension returns a ClientHello server_name extension naming
 // host.
 func NewServerNameExtension(host string) Extension {
-	return Extension{ExtServerName, build(func(b *cryptobyte.Builder) {
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+	return Extension{ExtServerName, build(func(b *builder) {
+		b.AddUint16LengthPrefixed(func(b *builder) {
 			b.AddUint8(nameTypeHostName)
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(host)) })
+			b.AddUint16LengthPrefixed(func(b *builder) { b.AddBytes([]byte(host)) })
 		})
 	})}
 }
@@ -172,8 +172,8 @@ func ParseServerName(data []byte) (string, error) {
 // --- lists of uint16: supported_groups, signature_algorithms(_cert) ---
 
 func newUint16List(t ExtensionType, v []uint16) Extension {
-	return Extension{t, build(func(b *cryptobyte.Builder) {
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+	return Extension{t, build(func(b *builder) {
+		b.AddUint16LengthPrefixed(func(b *builder) {
 			for _, x := range v {
 				b.AddUint16(x)
 			}
@@ -233,9 +233,9 @@ type KeyShare struct {
 	Data  []byte // key_exchange<1..2^16-1>
 }
 
-func addKeyShare(b *cryptobyte.Builder, k KeyShare) {
+func addKeyShare(b *builder, k KeyShare) {
 	b.AddUint16(k.Group)
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(k.Data) })
+	b.AddUint16LengthPrefixed(func(b *builder) { b.AddBytes(k.Data) })
 }
 
 func readKeyShare(s *cryptobyte.String) (KeyShare, error) {
@@ -250,8 +250,8 @@ func readKeyShare(s *cryptobyte.String) (KeyShare, error) {
 
 // NewClientKeyShareExtension returns a ClientHello key_share extension.
 func NewClientKeyShareExtension(shares []KeyShare) Extension {
-	return Extension{ExtKeyShare, build(func(b *cryptobyte.Builder) {
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+	return Extension{ExtKeyShare, build(func(b *builder) {
+		b.AddUint16LengthPrefixed(func(b *builder) {
 			for _, k := range shares {
 				addKeyShare(b, k)
 			}
@@ -285,7 +285,7 @@ func ParseClientKeyShares(data []byte) ([]KeyShare, error) {
 
 // NewServerKeyShareExtension returns a ServerHello key_share extension.
 func NewServerKeyShareExtension(k KeyShare) Extension {
-	return Extension{ExtKeyShare, build(func(b *cryptobyte.Builder) { addKeyShare(b, k) })}
+	return Extension{ExtKeyShare, build(func(b *builder) { addKeyShare(b, k) })}
 }
 
 // ParseServerKeyShare decodes a ServerHello's KeyShareEntry server_share.
@@ -319,8 +319,8 @@ func ParseHRRKeyShare(data []byte) (uint16, error) { return parseUint16(data, "k
 // NewClientSupportedVersionsExtension returns a ClientHello
 // supported_versions extension.
 func NewClientSupportedVersionsExtension(versions []uint16) Extension {
-	return Extension{ExtSupportedVersions, build(func(b *cryptobyte.Builder) {
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
+	return Extension{ExtSupportedVersions, build(func(b *builder) {
+		b.AddUint8LengthPrefixed(func(b *builder) {
 			for _, v := range versions {
 				b.AddUint16(v)
 			}
@@ -359,8 +359,8 @@ func ParseServerSupportedVersion(data []byte) (uint16, error) {
 
 // NewPSKModesExtension returns a psk_key_exchange_modes extension.
 func NewPSKModesExtension(modes []uint8) Extension {
-	return Extension{ExtPSKKeyExchangeModes, build(func(b *cryptobyte.Builder) {
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(modes) })
+	return Extension{ExtPSKKeyExchangeModes, build(func(b *builder) {
+		b.AddUint8LengthPrefixed(func(b *builder) { b.AddBytes(modes) })
 	})}
 }
 
@@ -402,16 +402,16 @@ func (o *OfferedPSKs) BindersLen() int {
 // NewPreSharedKeyExtension returns a ClientHello pre_shared_key extension.
 // It must be the last extension of the ClientHello.
 func NewPreSharedKeyExtension(o *OfferedPSKs) Extension {
-	return Extension{ExtPreSharedKey, build(func(b *cryptobyte.Builder) {
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+	return Extension{ExtPreSharedKey, build(func(b *builder) {
+		b.AddUint16LengthPrefixed(func(b *builder) {
 			for _, id := range o.Identities {
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(id.Identity) })
+				b.AddUint16LengthPrefixed(func(b *builder) { b.AddBytes(id.Identity) })
 				b.AddUint32(id.ObfuscatedTicketAge)
 			}
 		})
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16LengthPrefixed(func(b *builder) {
 			for _, bind := range o.Binders {
-				b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(bind) })
+				b.AddUint8LengthPrefixed(func(b *builder) { b.AddBytes(bind) })
 			}
 		})
 	})}
@@ -465,8 +465,8 @@ func ParseSelectedIdentity(data []byte) (uint16, error) {
 
 // NewCookieExtension returns a cookie extension.
 func NewCookieExtension(cookie []byte) Extension {
-	return Extension{ExtCookie, build(func(b *cryptobyte.Builder) {
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cookie) })
+	return Extension{ExtCookie, build(func(b *builder) {
+		b.AddUint16LengthPrefixed(func(b *builder) { b.AddBytes(cookie) })
 	})}
 }
 
@@ -485,10 +485,10 @@ func ParseCookie(data []byte) ([]byte, error) {
 // NewALPNExtension returns an ALPN extension; a server's names exactly one
 // protocol.
 func NewALPNExtension(protos []string) Extension {
-	return Extension{ExtALPN, build(func(b *cryptobyte.Builder) {
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+	return Extension{ExtALPN, build(func(b *builder) {
+		b.AddUint16LengthPrefixed(func(b *builder) {
 			for _, p := range protos {
-				b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(p)) })
+				b.AddUint8LengthPrefixed(func(b *builder) { b.AddBytes([]byte(p)) })
 			}
 		})
 	})}
@@ -543,8 +543,8 @@ func NewCertTypesExtension(types []uint8, server bool) Extension {
 	if server {
 		t = ExtServerCertificateType
 	}
-	return Extension{t, build(func(b *cryptobyte.Builder) {
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(types) })
+	return Extension{t, build(func(b *builder) {
+		b.AddUint8LengthPrefixed(func(b *builder) { b.AddBytes(types) })
 	})}
 }
 
@@ -638,11 +638,11 @@ func ParseCertificateAuthorities(data []byte) ([][]byte, error) {
 // NewCertificateAuthoritiesExtension encodes certificate_authorities from
 // DER distinguished names (at least one).
 func NewCertificateAuthoritiesExtension(names [][]byte) Extension {
-	var b cryptobyte.Builder
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-		for _, n := range names {
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(n) })
-		}
-	})
-	return Extension{Type: ExtCertificateAuthorities, Data: b.BytesOrPanic()}
+	return Extension{Type: ExtCertificateAuthorities, Data: build(func(b *builder) {
+		b.AddUint16LengthPrefixed(func(b *builder) {
+			for _, n := range names {
+				b.AddUint16LengthPrefixed(func(b *builder) { b.AddBytes(n) })
+			}
+		})
+	})}
 }

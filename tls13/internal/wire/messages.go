@@ -26,12 +26,25 @@ func SplitMessage(b []byte, max int) (msg, rest []byte, ok bool, err error) {
 	return b[:HeaderLen+n], b[HeaderLen+n:], true, nil
 }
 
-// marshal frames body as a handshake message of type t.
-func marshal(t HandshakeType, body func(b *cryptobyte.Builder)) []byte {
-	return build(func(b *cryptobyte.Builder) {
-		b.AddUint8(uint8(t))
-		b.AddUint24LengthPrefixed(body)
-	})
+// marshal frames body as a handshake message of type t; size is about the
+// body's length, for the buffer's first allocation.
+func marshal(t HandshakeType, size int, body func(b *builder)) []byte {
+	b := builder{buf: make([]byte, 0, HeaderLen+size)}
+	b.AddUint8(uint8(t))
+	b.AddUint24LengthPrefixed(body)
+	if b.err != nil {
+		panic(b.err) // as in build
+	}
+	return b.buf
+}
+
+// extensionsLen is the encoded length of exts, with their vector's length.
+func extensionsLen(exts []Extension) int {
+	n := 2
+	for _, e := range exts {
+		n += 4 + len(e.Data)
+	}
+	return n
 }
 
 // unframe checks msg's header against t and returns its body.
@@ -94,16 +107,16 @@ type ClientHello struct {
 // extension block out, as a TLS 1.2 ClientHello may; an empty one writes an
 // empty block.
 func (m *ClientHello) Marshal() []byte {
-	return marshal(TypeClientHello, func(b *cryptobyte.Builder) {
+	return marshal(TypeClientHello, 2+32+1+len(m.SessionID)+2+2*len(m.CipherSuites)+1+len(m.CompressionMethods)+extensionsLen(m.Extensions), func(b *builder) {
 		b.AddUint16(m.LegacyVersion)
 		b.AddBytes(m.Random[:])
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.SessionID) })
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint8LengthPrefixed(func(b *builder) { b.AddBytes(m.SessionID) })
+		b.AddUint16LengthPrefixed(func(b *builder) {
 			for _, c := range m.CipherSuites {
 				b.AddUint16(c)
 			}
 		})
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.CompressionMethods) })
+		b.AddUint8LengthPrefixed(func(b *builder) { b.AddBytes(m.CompressionMethods) })
 		if m.Extensions != nil {
 			addExtensions(b, m.Extensions)
 		}
@@ -247,10 +260,10 @@ func (m *ServerHello) IsHelloRetryRequest() bool {
 
 // Marshal encodes the message, header included, from its raw fields.
 func (m *ServerHello) Marshal() []byte {
-	return marshal(TypeServerHello, func(b *cryptobyte.Builder) {
+	return marshal(TypeServerHello, 2+32+1+len(m.SessionIDEcho)+3+extensionsLen(m.Extensions), func(b *builder) {
 		b.AddUint16(m.LegacyVersion)
 		b.AddBytes(m.Random[:])
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.SessionIDEcho) })
+		b.AddUint8LengthPrefixed(func(b *builder) { b.AddBytes(m.SessionIDEcho) })
 		b.AddUint16(m.CipherSuite)
 		b.AddUint8(m.CompressionMethod)
 		if m.Extensions != nil {
@@ -335,7 +348,7 @@ type EncryptedExtensions struct {
 
 // Marshal encodes the message, header included.
 func (m *EncryptedExtensions) Marshal() []byte {
-	return marshal(TypeEncryptedExtensions, func(b *cryptobyte.Builder) { addExtensions(b, m.Extensions) })
+	return marshal(TypeEncryptedExtensions, extensionsLen(m.Extensions), func(b *builder) { addExtensions(b, m.Extensions) })
 }
 
 // Unmarshal decodes an EncryptedExtensions message (header included).
@@ -416,8 +429,8 @@ func (m *CertificateRequest) clientIDType() ExtensionType {
 
 // Marshal encodes the message, header included.
 func (m *CertificateRequest) Marshal() []byte {
-	return marshal(TypeCertificateRequest, func(b *cryptobyte.Builder) {
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.Context) })
+	return marshal(TypeCertificateRequest, 1+len(m.Context)+extensionsLen(m.Extensions), func(b *builder) {
+		b.AddUint8LengthPrefixed(func(b *builder) { b.AddBytes(m.Context) })
 		addExtensions(b, m.Extensions)
 	})
 }
@@ -494,13 +507,22 @@ type Certificate struct {
 	HasDANEClientID bool
 }
 
+// size is the encoded length of the message body.
+func (m *Certificate) size() int {
+	n := 1 + len(m.Context) + 3
+	for _, e := range m.Entries {
+		n += 3 + len(e.Data) + extensionsLen(e.Extensions)
+	}
+	return n
+}
+
 // Marshal encodes the message, header included.
 func (m *Certificate) Marshal() []byte {
-	return marshal(TypeCertificate, func(b *cryptobyte.Builder) {
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.Context) })
-		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+	return marshal(TypeCertificate, m.size(), func(b *builder) {
+		b.AddUint8LengthPrefixed(func(b *builder) { b.AddBytes(m.Context) })
+		b.AddUint24LengthPrefixed(func(b *builder) {
 			for _, e := range m.Entries {
-				b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Data) })
+				b.AddUint24LengthPrefixed(func(b *builder) { b.AddBytes(e.Data) })
 				addExtensions(b, e.Extensions)
 			}
 		})
@@ -558,9 +580,9 @@ type CertificateVerify struct {
 
 // Marshal encodes the message, header included.
 func (m *CertificateVerify) Marshal() []byte {
-	return marshal(TypeCertificateVerify, func(b *cryptobyte.Builder) {
+	return marshal(TypeCertificateVerify, 4+len(m.Signature), func(b *builder) {
 		b.AddUint16(m.Algorithm)
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.Signature) })
+		b.AddUint16LengthPrefixed(func(b *builder) { b.AddBytes(m.Signature) })
 	})
 }
 
@@ -589,7 +611,7 @@ type Finished struct {
 
 // Marshal encodes the message, header included.
 func (m *Finished) Marshal() []byte {
-	return marshal(TypeFinished, func(b *cryptobyte.Builder) { b.AddBytes(m.VerifyData) })
+	return marshal(TypeFinished, len(m.VerifyData), func(b *builder) { b.AddBytes(m.VerifyData) })
 }
 
 // Unmarshal decodes a Finished message (header included) whose verify_data
@@ -627,11 +649,11 @@ const MaxTicketLifetime = 604800
 
 // Marshal encodes the message, header included.
 func (m *NewSessionTicket) Marshal() []byte {
-	return marshal(TypeNewSessionTicket, func(b *cryptobyte.Builder) {
+	return marshal(TypeNewSessionTicket, 8+1+len(m.Nonce)+2+len(m.Ticket)+extensionsLen(m.Extensions), func(b *builder) {
 		b.AddUint32(m.Lifetime)
 		b.AddUint32(m.AgeAdd)
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.Nonce) })
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.Ticket) })
+		b.AddUint8LengthPrefixed(func(b *builder) { b.AddBytes(m.Nonce) })
+		b.AddUint16LengthPrefixed(func(b *builder) { b.AddBytes(m.Ticket) })
 		addExtensions(b, m.Extensions)
 	})
 }
@@ -678,7 +700,7 @@ type KeyUpdate struct {
 
 // Marshal encodes the message, header included.
 func (m *KeyUpdate) Marshal() []byte {
-	return marshal(TypeKeyUpdate, func(b *cryptobyte.Builder) { b.AddUint8(m.RequestUpdate) })
+	return marshal(TypeKeyUpdate, 1, func(b *builder) { b.AddUint8(m.RequestUpdate) })
 }
 
 // Unmarshal decodes a KeyUpdate (header included). A request_update other

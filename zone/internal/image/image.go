@@ -3,14 +3,15 @@
 // byte slice, with their offsets.
 //
 // A transfer of a million identities is four million RRs. As dns.RR values
-// they would be tens of millions of objects, built only to be packed again
-// for the wire and, in the IXFR journal, kept alive for the garbage collector
-// to walk on every cycle. As an image they are two slices it does not look
-// into: the zone builds the image from its own packed records without
-// decoding them, the journal keeps the last one and compares versions byte
-// by byte, and the server decodes RRs a message at a time as it sends them.
+// they would be tens of millions of objects; as an image they are two
+// slices the garbage collector does not look into. Transfers themselves
+// hold no image: the zone's transfer snapshot is a Source, which produces
+// the RRs in order as they are read, and the IXFR journal keeps that
+// snapshot. Images are the journal's file form (WriteSource, ReadImage),
+// the journal's newest version after a restart, small answers (IXFR
+// differences), and the tests' way to hold a zone whole (Collect).
 //
-// Start with Builder (or Pack) and Image.RR.
+// Start with Source, Builder (or Pack) and Image.RR.
 package image
 
 import (

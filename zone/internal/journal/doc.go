@@ -2,10 +2,13 @@
 // versions of the zone, so that a secondary that is behind gets only what
 // changed (IXFR, RFC 1995) instead of the whole zone.
 //
-// Start with Journal.Record: the transfer code hands it every complete zone
-// it computes, in AXFR form (SOA first and last, every RRSIG and NSEC3
-// record included). Record compares it with the previous one and keeps the
-// RRs deleted and added between the two serials (Diff). Journal.Since
+// Start with Journal.RecordZone: the transfer code hands it every complete
+// zone it sends, in AXFR form (SOA first and last, every RRSIG and NSEC3
+// record included): the zone's transfer snapshot, an image.Source that
+// refers to the zone's records instead of copying them. RecordZone keeps it
+// as the newest version and the RRs deleted and added since the previous
+// one (Diff), which the snapshot finds by comparing its refs with the
+// previous snapshot's (image.Differ), reading only what changed. Journal.Since
 // returns the versions that lead from a secondary's serial to the newest,
 // and Response lays them out as an RFC 1995 §4 answer. Apply does what a
 // secondary does with them; the tests use it to check that the old zone

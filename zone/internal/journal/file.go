@@ -64,7 +64,7 @@ func (j *Journal) Save(path string, gen []byte) error {
 		w.WriteString(fileMagic)
 		w.WriteByte(byte(len(gen)))
 		w.Write(gen)
-		if _, err := last.WriteTo(w); err != nil {
+		if _, err := image.WriteSource(w, last); err != nil {
 			return err
 		}
 		w.Write(binary.BigEndian.AppendUint32(nil, uint32(len(versions))))
@@ -142,7 +142,7 @@ func (j *Journal) Load(path string, gen []byte, serial uint32) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrFile, err)
 	}
-	lastSOA, err := imageSOA(last)
+	lastSOA, err := last.SOA()
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrFile, err)
 	}

@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 
@@ -28,16 +27,17 @@ type Version struct {
 func (v *Version) size() int { return len(v.Deleted) + len(v.Added) + 2 }
 
 // ErrNotAXFR is returned by Record for a zone that is not in AXFR form.
-var ErrNotAXFR = errors.New("journal: zone not in AXFR form (SOA first and last)")
+var ErrNotAXFR = image.ErrNotAXFR
 
 // Journal holds the last versions of a zone. It is safe for concurrent use.
 type Journal struct {
 	mu          sync.Mutex
 	maxVersions int
 	maxRRs      int
-	// last is the newest recorded zone (AXFR form), packed: it costs the
-	// garbage collector nothing to keep; lastSOA is its SOA.
-	last     *image.Image
+	// last is the newest recorded zone (AXFR form): the zone's transfer
+	// snapshot, which refers to the zone's own records instead of copying
+	// them, or the packed image read by Load. lastSOA is its SOA.
+	last     image.Source
 	lastSOA  *dns.SOA
 	versions []Version
 	rrs      int
@@ -74,45 +74,34 @@ func (j *Journal) Record(axfr []dns.RR) ([]dns.RR, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, err := j.RecordImage(im)
+	rec, err := j.RecordZone(im)
 	if err != nil {
 		return nil, err
 	}
-	if rec == im {
+	if rec == image.Source(im) {
 		return axfr, nil
 	}
-	return rec.Unpack()
-}
-
-// imageSOA returns the SOA that opens and closes an image in AXFR form.
-func imageSOA(im *image.Image) (*dns.SOA, error) {
-	if im.Len() < 2 || im.Type(0) != dns.TypeSOA || im.Type(im.Len()-1) != dns.TypeSOA {
-		return nil, ErrNotAXFR
-	}
-	first, err := im.Decode(0)
+	recIm, err := image.Collect(rec)
 	if err != nil {
 		return nil, err
 	}
-	last, err := im.Decode(im.Len() - 1)
-	if err != nil {
-		return nil, err
-	}
-	if first.(*dns.SOA).Serial != last.(*dns.SOA).Serial {
-		return nil, ErrNotAXFR
-	}
-	return first.(*dns.SOA), nil
+	return recIm.Unpack()
 }
 
-// RecordImage makes im, the complete zone in AXFR form, the newest
-// version, and returns the zone to send: im, or the zone recorded earlier
+// RecordZone makes src, the complete zone in AXFR form, the newest
+// version, and returns the zone to send: src, or the zone recorded earlier
 // under the same serial. Signatures made afresh (ECDSA signatures differ
 // each time) may give another content under the same serial, and a
 // secondary that transferred that serial holds the first: every client of
 // one serial must get the same records, or later differences would not
 // apply to its copy. A serial that went backwards (RFC 1982) empties the
 // journal.
-func (j *Journal) RecordImage(im *image.Image) (*image.Image, error) {
-	soa, err := imageSOA(im)
+//
+// The differences from the previous version are found by the new version
+// itself when it can (image.Differ: two snapshots of the zone compare
+// what they refer to), otherwise by comparing the two zones RR by RR.
+func (j *Journal) RecordZone(src image.Source) (image.Source, error) {
+	soa, err := src.SOA()
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +114,7 @@ func (j *Journal) RecordImage(im *image.Image) (*image.Image, error) {
 	case int32(soa.Serial-j.lastSOA.Serial) < 0:
 		j.versions, j.rrs = nil, 0
 	default:
-		del, add, err := diffImages(j.last, im)
+		del, add, err := diffSources(j.last, src)
 		if err != nil {
 			return nil, err
 		}
@@ -138,8 +127,27 @@ func (j *Journal) RecordImage(im *image.Image) (*image.Image, error) {
 			j.versions = j.versions[1:]
 		}
 	}
-	j.last, j.lastSOA = im, soa
-	return im, nil
+	j.last, j.lastSOA = src, soa
+	return src, nil
+}
+
+// diffSources is Diff between two recorded zones: by the newer one when
+// it can compare itself with the older (image.Differ), else RR by RR.
+func diffSources(old, new image.Source) (deleted, added []dns.RR, err error) {
+	if d, ok := new.(image.Differ); ok {
+		deleted, added, ok, err := d.DiffFrom(old)
+		if err != nil || ok {
+			return deleted, added, err
+		}
+	}
+	a, okA := old.(*image.Image)
+	b, okB := new.(*image.Image)
+	if okA && okB {
+		return diffImages(a, b)
+	}
+	// An Image read from the journal's file against the first snapshot
+	// after a start: read side by side, neither packed again.
+	return diffStream(old, new)
 }
 
 // Serial returns the serial of the newest recorded version, and false when
@@ -153,9 +161,9 @@ func (j *Journal) Serial() (uint32, bool) {
 	return j.lastSOA.Serial, true
 }
 
-// NewestImage returns the newest recorded zone in AXFR form, and false
-// when nothing was recorded yet.
-func (j *Journal) NewestImage() (*image.Image, bool) {
+// Newest returns the newest recorded zone in AXFR form, and false when
+// nothing was recorded yet.
+func (j *Journal) Newest() (image.Source, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.last, j.last != nil
