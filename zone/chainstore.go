@@ -3,7 +3,6 @@ package zone
 import (
 	"encoding/binary"
 	"errors"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -363,8 +362,9 @@ func (s *chainStore) wastefulLocked() bool {
 // signatures, removed names). It is called after presigning and
 // re-signing, which replace signatures, and needs no lock: it copies while
 // queries, updates and signers go on, and takes the zone's write lock
-// only to drop the old slabs.
-func (z *Zone) compactChain() {
+// only to drop the old slabs. It reports whether it compacted; when it
+// did, the memory freed was returned to the system (releaseMemory).
+func (z *Zone) compactChain() bool {
 	s := &z.chain.store
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
@@ -381,8 +381,12 @@ func (z *Zone) compactChain() {
 		// them unreachable, and mapping the new ones did not move the
 		// collector's pacer (they are not heap): without a collection
 		// now they would stay mapped until the heap next grows enough.
-		runtime.GC()
+		// The heap the compaction's callers freed goes back to the
+		// system with it.
+		releaseMemory()
+		return true
 	}
+	return false
 }
 
 // signedNodes returns the zone's nodes that have signatures, for

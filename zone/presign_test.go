@@ -190,3 +190,31 @@ func TestNSEC3Owner(t *testing.T) {
 		}
 	}
 }
+
+// TestPresignReleasesMemory: a presign run that made many signatures
+// hands the memory it freed back to the system once, at its end; a run
+// with little to do does not force a collection.
+func TestPresignReleasesMemory(t *testing.T) {
+	oldAfter, oldRelease := releaseAfterSignatures, releaseMemory
+	t.Cleanup(func() { releaseAfterSignatures, releaseMemory = oldAfter, oldRelease })
+	releaseAfterSignatures = 50
+	calls := 0
+	releaseMemory = func() { calls++ }
+	z, _ := newZone(t, newClock())
+	addIdentities(t, z, 0, 40)
+	made, err := z.Presign(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made < 50 || calls != 1 {
+		t.Fatalf("a run of %d signatures released memory %d times, want once", made, calls)
+	}
+	addIdentities(t, z, 100, 2)
+	made, err = z.Presign(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made == 0 || made >= 50 || calls != 1 {
+		t.Fatalf("a run of %d signatures: memory released %d times in all, want 1", made, calls)
+	}
+}
