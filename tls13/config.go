@@ -133,7 +133,12 @@ type Config struct {
 	ClientCANames [][]byte
 
 	// NextProtos are the ALPN protocols offered, most preferred first
-	// (RFC 7301). Empty: no ALPN extension.
+	// (RFC 7301). Empty: no ALPN extension. A server selects the first of
+	// its own that the client offered, never one the client did not, and
+	// refuses a client that offered none of them with
+	// no_application_protocol (RFC 7301 §3.2); a client refuses a
+	// selection it did not offer. Each name is 1 to 255 octets (§3.1): an
+	// empty or longer name fails the handshake before anything is sent.
 	NextProtos []string
 
 	// CurvePreferences are the key exchange groups, most preferred
@@ -187,6 +192,14 @@ type Config struct {
 	// acknowledged it: 64 to 16385; 0 means 16385, the protocol's own
 	// limit. Constrained devices lower it to bound their buffers.
 	RecordSizeLimit int
+
+	// MaxSendFragment caps the content of each record this side sends,
+	// handshake messages and application data alike, below the 16384
+	// octets of the protocol and whatever the peer's record_size_limit
+	// allows: 63 to 16384; 0 means no cap of our own. A constrained
+	// device sets it to bound its send buffer; RecordSizeLimit bounds
+	// what it receives.
+	MaxSendFragment int
 
 	// ClientSessionCache, for a client, keeps the sessions (tickets)
 	// servers issue, to resume them in later handshakes (RFC 8446 §2.2).

@@ -104,6 +104,14 @@ type ConnectionState struct {
 	// Resumed: the handshake resumed a session with a ticket (PSK with
 	// (EC)DHE, RFC 8446 §2.2).
 	Resumed bool
+	// TicketAgeSkew, on a server that resumed, is how far the client's
+	// view of the ticket's age (its obfuscated_ticket_age less
+	// ticket_age_add, RFC 8446 §4.2.11.1) runs ahead of the server's
+	// (negative: behind), the server counting from the second the ticket
+	// was issued. It tells how far apart the two clocks ran; the engine
+	// accepts no early data, so nothing depends on it (RFC 8446 §8.3
+	// bounds it only for 0-RTT). Zero otherwise.
+	TicketAgeSkew time.Duration
 }
 
 // Conn is a TLS 1.3 connection over a net.Conn. Its handshake runs on the
@@ -219,10 +227,12 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	// Each flight leaves in one write: the record layer holds what the
 	// handshake writes until it reads (or sends an alert).
 	c.rc.SetBuffering(true)
-	var err error
-	if c.isClient {
+	err := c.prepareSend()
+	switch {
+	case err != nil:
+	case c.isClient:
 		err = c.clientHandshake()
-	} else {
+	default:
 		err = c.serverHandshake()
 	}
 	if ferr := c.rc.SetBuffering(false); err == nil {

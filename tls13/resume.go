@@ -284,6 +284,10 @@ type ticketKey struct {
 	// material (the key bytes are cleared once it is made); nil once
 	// wiped.
 	sealer *ticketAEAD
+	// userSet marks a key from Config.SetSessionTicketKeys: it seals
+	// while first in the set and opens while listed, never rotated nor
+	// expired here.
+	userSet bool
 }
 
 // ticketAEAD holds a ticket key's AEAD, so that the key's material has one
@@ -333,12 +337,12 @@ func (k *ticketKey) retire() {
 // expired reports whether every ticket the key sealed has expired: it
 // sealed for ticketKeyPeriod, and tickets live ticketLifetime.
 func (k *ticketKey) expired(now time.Time) bool {
-	return now.Sub(k.created) > ticketKeyPeriod+ticketLifetime
+	return !k.userSet && now.Sub(k.created) > ticketKeyPeriod+ticketLifetime
 }
 
 // sealsAt reports whether key is the one to seal new tickets at now.
 func (k *ticketKey) sealsAt(now time.Time) bool {
-	return now.Sub(k.created) < ticketKeyPeriod && !now.Before(k.created)
+	return k.userSet || now.Sub(k.created) < ticketKeyPeriod && !now.Before(k.created)
 }
 
 // ticketKeyNameLen is the length of the key name that starts a ticket and
@@ -637,6 +641,7 @@ func (hs *serverHS) acceptPSK() error {
 			}
 			hs.psk, hs.pskIndex = s.psk, i
 			c.state.Resumed = true
+			c.state.TicketAgeSkew = ticketAgeSkew(id, s, now)
 			c.state.PeerRawPublicKey = s.peerChain[0]
 			return nil
 		}
@@ -649,6 +654,7 @@ func (hs *serverHS) acceptPSK() error {
 		}
 		hs.psk, hs.pskIndex = s.psk, i
 		c.state.Resumed = true
+		c.state.TicketAgeSkew = ticketAgeSkew(id, s, now)
 		c.state.PeerCertificates = chain
 		return nil
 	}

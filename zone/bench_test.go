@@ -112,6 +112,9 @@ func BenchmarkTransfer10k(b *testing.B) {
 // heapProfile names the file BenchmarkHeap writes its heap profile to.
 var heapProfile = flag.String("heapprofile", "", "BenchmarkHeap writes a heap profile of the presigned zone to this file")
 
+// importN is how many identities BenchmarkImportPresign imports.
+var importN = flag.Int("importn", 100000, "identities BenchmarkImportPresign imports")
+
 // writeHeapProfile writes the heap profile, as of the last collection, to
 // path.
 func writeHeapProfile(b *testing.B, path string) {
@@ -159,6 +162,7 @@ func BenchmarkHeap(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapObjects-before.HeapObjects)/n, "objects/identity")
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-bytes/identity")
+		b.ReportMetric(float64(z.ArenaBytes())/n, "arena-bytes/identity")
 		b.ReportMetric(float64(gc.Microseconds())/1000, "gc-ms")
 		if *heapProfile != "" {
 			writeHeapProfile(b, *heapProfile)
@@ -174,8 +178,12 @@ func BenchmarkHeap(b *testing.B) {
 // import and presigning spend their CPU.
 //
 //	go test -run '^$' -bench ImportPresign -benchtime 1x -cpuprofile cpu.out ./zone/
+//
+// With -importn it imports that many identities instead (-args -importn
+// 1000000 for the size the server's figures are given at).
 func BenchmarkImportPresign(b *testing.B) {
-	const n, batch = 100000, 5000
+	const batch = 5000
+	n := *importN
 	for i := 0; i < b.N; i++ {
 		z := benchZone(b, 0)
 		kick := make(chan struct{}, 1)
@@ -195,7 +203,7 @@ func BenchmarkImportPresign(b *testing.B) {
 					return
 				case <-kick:
 				}
-				if _, err := z.Presign(ctx); err != nil && ctx.Err() == nil {
+				if _, err := z.PresignAhead(ctx); err != nil && ctx.Err() == nil {
 					b.Error(err)
 				}
 			}

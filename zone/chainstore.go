@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dnsbound/dance/zone/internal/signer"
+	"github.com/dnsbound/dance/zone/internal/slab"
 )
 
 // The NSEC3 chain's entries live in storage the garbage collector does not
@@ -38,6 +39,42 @@ import (
 // write lock, when no reader can be holding a ref into them. A transfer's
 // snapshot copies the refs under the read lock and keeps the arena view
 // they point into, whose slabs stay as they were.
+//
+// Lifetime of the slabs. The slabs are mapped outside the Go heap
+// (zone/internal/slab, anonymous mmap; a heap fallback where there is
+// none), so that the collector's goal covers only the heap it scans. A
+// slab is unmapped by a cleanup once its owner, a *slab.Slab, is
+// unreachable, and only an arenaView refers to owners: a []byte into a
+// slab is not a reference the collector sees, and keeps nothing mapped.
+// Slabs leave the current view only in compactFinish, which holds the
+// zone's write lock and s.mu. So every read of arena bytes is one of
+// these, and each keeps the slab mapped until the reader is done:
+//
+//  1. Under s.mu (store, storeSigs, carrySigs, release, the compaction's
+//     copy): the current view, which the store refers to, holds the
+//     slab until s.mu is released.
+//  2. Under the zone's lock, read or write (Query and the wildcard
+//     answers through signedBy, presigning's and re-signing's walks,
+//     nameOf, chain.cachedSigs), or while the zone opens, before anything
+//     else runs (loading the signature cache): the current view holds the
+//     slab until the lock is released. Bytes needed after the lock are
+//     copied before (re-signing clones the records it signs later;
+//     answers are decoded into dns.RRs).
+//  3. Through a view the reader holds itself: a transfer's snapshot
+//     (transferSnap.view, xfrZone.view; transferZone, the xfrZone's
+//     readers, which the journal keeps until the next transfer, and
+//     saveSignatures), and a
+//     positive answer, which reads its node's signatures after the read
+//     lock (node.pinnedSigs). The reader keeps that view reachable,
+//     with runtime.KeepAlive after its last use of the bytes, and a view
+//     holds all its slabs.
+//
+// Nothing keeps a []byte into a slab beyond that: answers, transfer
+// images, the journal and the signature cache file get copies. A new
+// reader must be one of the three kinds; a read after its view is gone
+// is a fault (or, were the address mapped again, someone else's bytes).
+// Tests run with slab.SetCheck, which makes a released slab fault on any
+// touch instead of unmapping it (arena_test.go).
 
 // ref is the arena address of a name or a signed record: slab number in
 // the upper 32 bits, offset in the slab in the lower, plus one, so that the
@@ -71,11 +108,16 @@ type chainSlot struct {
 const recHeaderLen = 8
 
 // arenaView is the arena as published: its slabs (slab number base+i is
-// slabs[i]) and the signer table. A view is never changed once published;
-// a new slab or signer publishes a new view sharing the slabs.
+// slabs[i], owned by owners[i]) and the signer table. A view is never
+// changed once published; a new slab or signer publishes a new view
+// sharing the slabs. A view keeps its slabs mapped (see "Lifetime of the
+// slabs" above); its slices are its own arrays, never parts of another
+// view's, so that a dropped slab's owner is not kept reachable by an array
+// a newer view shares.
 type arenaView struct {
 	base    int
 	slabs   [][]byte
+	owners  []*slab.Slab
 	signers []*signer.Signer
 }
 
@@ -166,9 +208,21 @@ type chainStore struct {
 	// marks the signers records stored since it began refer to.
 	compactMu sync.Mutex
 	keep      map[uint16]bool
+	// mapped counts the bytes of the slabs mapped for this store and not
+	// yet released (those of the current view and of views still held).
+	mapped *slab.Counter
 }
 
+// ArenaBytes returns the bytes of the arena's slabs mapped now: the
+// NSEC3 chain's names and signed records and the nodes' signatures, in
+// the slabs of the current view and of older views a transfer or a
+// reader still holds. On Linux and macOS they are outside the Go heap
+// (GOGC and GOMEMLIMIT do not count them) and take resident pages only
+// as they are written.
+func (z *Zone) ArenaBytes() int64 { return z.chain.store.mapped.Bytes() }
+
 func (s *chainStore) init() {
+	s.mapped = new(slab.Counter)
 	s.view.Store(&arenaView{})
 	s.compactMin, s.slab = compactMin, slabSize
 }
@@ -187,7 +241,8 @@ func (s *chainStore) appendLocked(n int) (ref, []byte) {
 			s.dead += len(v.slabs[last]) - s.fill
 			s.used += len(v.slabs[last]) - s.fill
 		}
-		nv := &arenaView{base: v.base, slabs: append(v.slabs[:len(v.slabs):len(v.slabs)], make([]byte, max(s.slab, n))), signers: v.signers}
+		o := slab.New(max(s.slab, n), s.mapped)
+		nv := &arenaView{base: v.base, slabs: append(v.slabs[:len(v.slabs):len(v.slabs)], o.Bytes()), owners: append(v.owners[:len(v.owners):len(v.owners)], o), signers: v.signers}
 		s.view.Store(nv)
 		v, last, s.fill = nv, len(nv.slabs)-1, 0
 	}
@@ -230,7 +285,7 @@ func (s *chainStore) signerIndexLocked(sg *signer.Signer) (uint16, error) {
 		free = len(table)
 		table = append(table, sg)
 	}
-	s.view.Store(&arenaView{base: v.base, slabs: v.slabs, signers: table})
+	s.view.Store(&arenaView{base: v.base, slabs: v.slabs, owners: v.owners, signers: table})
 	return uint16(free), nil
 }
 
@@ -307,8 +362,9 @@ func (s *chainStore) wastefulLocked() bool {
 // signatures, removed names). It is called after presigning and
 // re-signing, which replace signatures, and needs no lock: it copies while
 // queries, updates and signers go on, and takes the zone's write lock
-// only to drop the old slabs.
-func (z *Zone) compactChain() {
+// only to drop the old slabs. It reports whether it compacted; when it
+// did, the memory freed was returned to the system (releaseMemory).
+func (z *Zone) compactChain() bool {
 	s := &z.chain.store
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
@@ -320,7 +376,17 @@ func (z *Zone) compactChain() {
 		z.mu.Lock()
 		s.compactFinish()
 		z.mu.Unlock()
+		// The dropped slabs, more than half of the arena, are
+		// unmapped only by the cleanups of a collection that finds
+		// them unreachable, and mapping the new ones did not move the
+		// collector's pacer (they are not heap): without a collection
+		// now they would stay mapped until the heap next grows enough.
+		// The heap the compaction's callers freed goes back to the
+		// system with it.
+		releaseMemory()
+		return true
 	}
+	return false
 }
 
 // signedNodes returns the zone's nodes that have signatures, for
@@ -429,6 +495,7 @@ func (s *chainStore) compactFinish() {
 	for len(table) > 0 && table[len(table)-1] == nil {
 		table = table[:len(table)-1]
 	}
-	s.view.Store(&arenaView{base: s.mark, slabs: v.slabs[s.mark-v.base:], signers: table})
+	k := s.mark - v.base
+	s.view.Store(&arenaView{base: s.mark, slabs: slices.Clone(v.slabs[k:]), owners: slices.Clone(v.owners[k:]), signers: table})
 	s.keep = nil
 }

@@ -40,9 +40,26 @@ func (v *arenaView) sigsAt(r ref) ([]byte, *signer.Signer) {
 }
 
 // nodeSigs returns n's cached signatures and their signer, or nil.
+// Callers hold the zone's lock or s.mu, and are done with the bytes before
+// they release it (chainstore.go, "Lifetime of the slabs"); a reader
+// without either takes pinnedSigs.
 func (s *chainStore) nodeSigs(n *node) ([]byte, *signer.Signer) {
 	r := ref(n.sigs.Load())
 	return s.view.Load().sigsAt(r)
+}
+
+// pinnedSigs is node.cachedSigs for a reader that holds neither the
+// zone's lock nor s.mu (a positive answer reads its node after the read
+// lock): it also returns the view the signatures were read from, which the
+// caller keeps reachable (runtime.KeepAlive) until it is done with the
+// bytes. The view holds their slab: a compaction may drop the slab from
+// the store's view meanwhile, and a dropped slab is unmapped once no view
+// refers to it.
+func (n *node) pinnedSigs(s *chainStore, sg *signer.Signer, t uint16) ([]byte, *arenaView) {
+	r := ref(n.sigs.Load()) // before the view: see chainstore.go
+	v := s.view.Load()
+	w, by := v.sigsAt(r)
+	return usableSigs(w, by, sg, t), v
 }
 
 // storeSigs records packed signatures over type t at n, made by sg,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 
@@ -483,8 +484,9 @@ func (z *Zone) appendAnswer(dst, qname []byte, qtype uint16, dnssec bool) (out [
 		return dst, 0, false
 	}
 	var sigs []byte
+	var keep *arenaView // holds the slab sigs is in, until copied
 	if dnssec {
-		if sigs = n.cachedSigs(&z.chain.store, sg, qtype); sigs == nil {
+		if sigs, keep = n.pinnedSigs(&z.chain.store, sg, qtype); sigs == nil {
 			return dst, 0, false
 		}
 	}
@@ -501,6 +503,7 @@ func (z *Zone) appendAnswer(dst, qname []byte, qtype uint16, dnssec bool) (out [
 			off = next
 		}
 	}
+	runtime.KeepAlive(keep)
 	return out, count, true
 }
 

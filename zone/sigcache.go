@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/miekg/dns"
 
@@ -97,6 +98,9 @@ func (z *Zone) saveSignatures() (int, error) {
 				rec(sigRecChain, string(name), uint32(split), w)
 			}
 		}
+		// Written (copied to the buffer or the file); until here
+		// snap.view keeps the slabs mapped (chainstore.go).
+		runtime.KeepAlive(snap)
 		// A bufio.Writer keeps its first error; Flush returns it.
 		return w.Flush()
 	})

@@ -3,6 +3,7 @@ package zone
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -179,6 +180,8 @@ func (x *xfrZone) eachNodeRR(i int, fn func(rr []byte) error) error {
 		}
 		off = e
 	}
+	// x.view keeps the slab sigs is in mapped until here (chainstore.go).
+	runtime.KeepAlive(x)
 	return nil
 }
 
@@ -198,7 +201,11 @@ func (x *xfrZone) eachLinkRR(i int, fn func(rr []byte) error) error {
 	if err := eachPacked(rec, fn); err != nil {
 		return err
 	}
-	return eachPacked(sigs, fn)
+	err := eachPacked(sigs, fn)
+	// x.view keeps the slab rec and sigs are in mapped until here
+	// (chainstore.go).
+	runtime.KeepAlive(x)
+	return err
 }
 
 // linkOwner returns the owner of link i: its hash, as a label of the

@@ -41,3 +41,8 @@ while :; do
 done
 t2=$(date +%s.%N); c2=$(cpu)
 echo "N $N import_seconds $(echo "$t1 - $t0" | bc) presign_seconds_after_import $(echo "$t2 - $t1" | bc) total_seconds $(echo "$t2 - $t0" | bc) server_cpu_seconds $(echo "$c2 - $c0" | bc) load_average $(cut -d' ' -f1-3 /proc/loadavg)"
+# Signatures made over all presign runs: about 2N (one per identity's TLSA
+# RRset, one per NSEC3 record) when none is made twice.
+grep "zone presigned" "$W/serve.log" | sed 's/.*signatures=\([0-9]*\).*/\1/' |
+  awk '{ s += $1; n++ } END { printf "presign_runs %d signatures_made %d\n", n, s }'
+

@@ -108,10 +108,12 @@ var (
 		[]string{"outcome"}, nil)
 	descSerial = prometheus.NewDesc("dance_zone_serial", "SOA serial of the zone.", nil, nil)
 	descRRsets = prometheus.NewDesc("dance_zone_rrsets", "RRsets in the zone.", nil, nil)
+	descArena  = prometheus.NewDesc("dance_zone_arena_bytes",
+		"Bytes of the zone's arena mapped outside the Go heap (NSEC3 chain and cached signatures), including slabs older views still hold.", nil, nil)
 )
 
 // Collector returns the server's Prometheus metrics: the zone's serial
-// and size (dance_zone_serial, dance_zone_rrsets), DNS requests by outcome
+// and size (dance_zone_serial, dance_zone_rrsets, dance_zone_arena_bytes), DNS requests by outcome
 // (dance_zone_dns_requests_total{outcome}), the response rate limit and
 // the online signing ceiling (dance_zone_rrl_*, dance_zone_signing_*) and
 // the TCP and TLS connections (dance_zone_tcp_*). Register it once.
@@ -122,6 +124,7 @@ type serverCollector struct{ s *Server }
 func (c serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descSerial
 	ch <- descRRsets
+	ch <- descArena
 	ch <- descRequests
 	limitCollector{c.s.limits}.Describe(ch)
 }
@@ -130,6 +133,7 @@ func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
 	z := c.s.cfg.Zone
 	ch <- prometheus.MustNewConstMetric(descSerial, prometheus.GaugeValue, float64(z.Serial()))
 	ch <- prometheus.MustNewConstMetric(descRRsets, prometheus.GaugeValue, float64(z.RRsetCount()))
+	ch <- prometheus.MustNewConstMetric(descArena, prometheus.GaugeValue, float64(z.ArenaBytes()))
 	for o := range numOutcomes {
 		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(c.s.metrics.n[o].Load()), o.String())
 	}

@@ -881,7 +881,7 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 				case <-presign:
 				}
 				start := time.Now()
-				n, err := s.cfg.Zone.Presign(gctx)
+				n, err := s.cfg.Zone.PresignAhead(gctx)
 				if err != nil && gctx.Err() == nil {
 					s.log.Error("presigning failed", "err", err)
 				} else if n > 0 {

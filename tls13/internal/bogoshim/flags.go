@@ -106,6 +106,19 @@ type options struct {
 	advertiseALPN []string
 	selectALPN    string
 	declineALPN   bool
+	// rejectALPN (-reject-alpn): the server accepts none of the client's
+	// protocols (no_application_protocol, RFC 7301 §3.2).
+	rejectALPN bool
+
+	// maxSendFragment (-max-send-fragment) caps the content of the
+	// records we send (Config.MaxSendFragment).
+	maxSendFragment int
+	// expectTicketAgeSkew (-expect-ticket-age-skew) is the skew in whole
+	// seconds a resuming server reports (ConnectionState.TicketAgeSkew).
+	expectTicketAgeSkew *int
+	// ticketKey (-ticket-key) is the secret a server's ticket key comes
+	// from (Config.SetSessionTicketKeys).
+	ticketKey []byte
 
 	shimWritesFirst   bool
 	shimShutsDown     bool
@@ -322,6 +335,26 @@ var flags = map[string]flagSpec{
 	}},
 	"-select-alpn":  strFlag(func(o *options, v string) { o.selectALPN = v }),
 	"-decline-alpn": boolFlag(func(o *options) { o.declineALPN = true }),
+	// BoringSSL's selection callback fails; ours has no callback, and a
+	// server whose protocols the client did not offer refuses the same
+	// way.
+	"-reject-alpn": boolFlag(func(o *options) { o.rejectALPN = true }),
+	"-max-send-fragment": intFlag(func(o *options, v int) error {
+		o.maxSendFragment = v // the engine checks the range
+		return nil
+	}),
+	"-expect-ticket-age-skew": intFlag(func(o *options, v int) error {
+		o.expectTicketAgeSkew = &v
+		return nil
+	}),
+	"-ticket-key": {param: true, set: func(o *options, v string) error {
+		key, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(key) == 0 {
+			return fmt.Errorf("bad -ticket-key %q", v)
+		}
+		o.ticketKey = key
+		return nil
+	}},
 
 	"-shim-writes-first":      boolFlag(func(o *options) { o.shimWritesFirst = true }),
 	"-shim-shuts-down":        boolFlag(func(o *options) { o.shimShutsDown = true }),

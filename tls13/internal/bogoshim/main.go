@@ -105,7 +105,9 @@ func connectAll(initial, resumed *options) error {
 	// mock clock, it stands still and moves ahead by the delay before
 	// each resumption, so the ticket age the runner checks is exact.
 	var ahead time.Duration
-	start := time.Now()
+	// It starts on a whole second, as the ticket's issue time is kept
+	// to the second: the ages both sides count then agree exactly.
+	start := time.Now().Truncate(time.Second)
 	clock := func() time.Time {
 		if initial.resumptionDelay == 0 {
 			return time.Now()
@@ -113,6 +115,14 @@ func connectAll(initial, resumed *options) error {
 		return start.Add(ahead)
 	}
 	cfg.Time = clock
+	if initial.ticketKey != nil {
+		// BoringSSL's ticket key is 48 octets (name, HMAC and AES
+		// keys) for its own ticket format; the engine's are 32-octet
+		// secrets, so the flag's value is hashed to one.
+		if err := cfg.SetSessionTicketKeys([][32]byte{sha256.Sum256(initial.ticketKey)}); err != nil {
+			return err
+		}
+	}
 	for i := 0; i <= initial.resumeCount; i++ {
 		if i > 0 {
 			// A resumed session keeps the verification result of
@@ -140,7 +150,7 @@ func connectAll(initial, resumed *options) error {
 
 // config builds the engine's Config from the flags.
 func (o *options) config() (*tls13.Config, error) {
-	cfg := &tls13.Config{ServerName: o.hostName, SignatureSchemes: o.verifyPrefs}
+	cfg := &tls13.Config{ServerName: o.hostName, SignatureSchemes: o.verifyPrefs, MaxSendFragment: o.maxSendFragment}
 	// As BoringSSL: the -new-*-credential ones in order, then the legacy
 	// one (-cert-file/-key-file before any -new-*-credential). Each key
 	// records its use, for -expect-selected-credential.
@@ -220,6 +230,10 @@ func (o *options) config() (*tls13.Config, error) {
 		}
 		if o.selectALPN != "" && !o.declineALPN {
 			cfg.NextProtos = []string{o.selectALPN}
+		}
+		if o.rejectALPN {
+			// A protocol no runner offers: no protocol in common.
+			cfg.NextProtos = []string{rejectALPNProto}
 		}
 		switch o.useCAList {
 		case "", "<NULL>", "<EMPTY>":
@@ -693,6 +707,9 @@ func (o *options) check(st tls13.ConnectionState, resumption bool) error {
 	if o.expectNoHRR && st.HelloRetried {
 		return errors.New("HelloRetryRequest, expected none")
 	}
+	if o.expectTicketAgeSkew != nil && st.Resumed && int(st.TicketAgeSkew/time.Second) != *o.expectTicketAgeSkew {
+		return fmt.Errorf("ticket age skew %v, expected %ds", st.TicketAgeSkew, *o.expectTicketAgeSkew)
+	}
 	// A resumed handshake has no CertificateVerify to check.
 	if o.expectPeerSig != 0 && !st.Resumed && int(st.PeerSignatureScheme) != o.expectPeerSig {
 		return fmt.Errorf("peer signature scheme %#04x, expected %#04x", st.PeerSignatureScheme, o.expectPeerSig)
@@ -726,3 +743,7 @@ func (o *options) check(st tls13.ConnectionState, resumption bool) error {
 	}
 	return nil
 }
+
+// rejectALPNProto is the protocol a server given -reject-alpn accepts: one
+// no runner offers.
+const rejectALPNProto = "bogoshim-accepts-no-runner-protocol"

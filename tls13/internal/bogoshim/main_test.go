@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dnsbound/dance/tls13"
 )
@@ -38,6 +39,11 @@ func TestRunExitStatus(t *testing.T) {
 		{[]string{"-resumption-delay", "-1"}, exitFailed, ""},
 		{[]string{"-server-supported-groups-hint", "29"}, exitUnimplemented, ""},
 		{[]string{"-expect-cipher-aes", "4865"}, exitUnimplemented, ""},
+		{[]string{"-ticket-key", "!!"}, exitFailed, ""},
+		{[]string{"-ticket-key", ""}, exitFailed, ""},
+		{[]string{"-max-send-fragment", "x"}, exitFailed, ""},
+		{[]string{"-use-ticket-callback"}, exitUnimplemented, ""},
+		{[]string{"-allow-unknown-alpn-protos"}, exitUnimplemented, ""},
 	} {
 		var out, errb bytes.Buffer
 		got := run(tc.args, &out, &errb)
@@ -99,6 +105,9 @@ func TestConfigFromFlags(t *testing.T) {
 		{args: []string{"-server", "-use-client-ca-list", "<NULL>"}, check: func(c *tls13.Config) bool { return c.ClientCANames == nil }},
 		{args: []string{"-server", "-use-client-ca-list", "<EMPTY>"}, check: func(c *tls13.Config) bool { return c.ClientCANames == nil }},
 		{args: []string{"-server", "-use-client-ca-list", "30zz"}, failed: true},
+		{args: []string{"-max-send-fragment", "512"}, check: func(c *tls13.Config) bool { return c.MaxSendFragment == 512 }},
+		{args: []string{"-server", "-reject-alpn", "-select-alpn", "foo"},
+			check: func(c *tls13.Config) bool { return slices.Equal(c.NextProtos, []string{rejectALPNProto}) }},
 	} {
 		o, err := parseFlags(tc.args, false)
 		if err != nil {
@@ -118,5 +127,28 @@ func TestConfigFromFlags(t *testing.T) {
 	o, err := parseFlags([]string{"-new-x509-credential", "-must-match-issuer", "-new-x509-credential"}, false)
 	if err != nil || len(o.certs) != 2 || !o.certs[0].mustMatchIssuer || o.certs[1].mustMatchIssuer {
 		t.Fatalf("credentials %+v, %v", o.certs, err)
+	}
+}
+
+// TestExpectTicketAgeSkew: -expect-ticket-age-skew takes a negative value,
+// and a resumed connection whose skew differs, in whole seconds, fails the
+// check; a full handshake is not checked.
+func TestExpectTicketAgeSkew(t *testing.T) {
+	o, err := parseFlags([]string{"-expect-ticket-age-skew", "-5"}, true)
+	if err != nil || o.expectTicketAgeSkew == nil || *o.expectTicketAgeSkew != -5 {
+		t.Fatalf("options %+v, %v", o, err)
+	}
+	for _, tc := range []struct {
+		st tls13.ConnectionState
+		ok bool
+	}{
+		{tls13.ConnectionState{Resumed: true, TicketAgeSkew: -5 * time.Second}, true},
+		{tls13.ConnectionState{Resumed: true, TicketAgeSkew: -5*time.Second - 300*time.Millisecond}, true},
+		{tls13.ConnectionState{Resumed: true, TicketAgeSkew: -4 * time.Second}, false},
+		{tls13.ConnectionState{Resumed: true, TicketAgeSkew: 5 * time.Second}, false},
+	} {
+		if err := o.check(tc.st, true); (err == nil) != tc.ok {
+			t.Errorf("skew %v: check %v, want ok %v", tc.st.TicketAgeSkew, err, tc.ok)
+		}
 	}
 }

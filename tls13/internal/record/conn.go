@@ -23,6 +23,9 @@ type Conn struct {
 	// outLimit is the largest TLSInnerPlaintext we send: the peer's
 	// record_size_limit, or MaxInnerPlaintext.
 	outLimit int
+	// maxFragment, when not zero, is the largest content we put in one
+	// record, protected or not: our own cap (SetMaxFragment).
+	maxFragment int
 
 	// Padding, if set, returns how many zero bytes to add after a
 	// protected record's content of n octets (RFC 8446 §5.4); the result
@@ -90,6 +93,17 @@ func (c *Conn) SetWriteLimit(n int) {
 		panic("record: write limit out of range")
 	}
 	c.outLimit = n
+}
+
+// SetMaxFragment caps the content of every record written from now on,
+// protected or not, at n octets, below what the protocol and the peer's
+// record_size_limit allow; 0 removes the cap. n must be 0 or between
+// MinRecordSizeLimit-1 and MaxPlaintext.
+func (c *Conn) SetMaxFragment(n int) {
+	if n != 0 && (n < MinRecordSizeLimit-1 || n > MaxPlaintext) {
+		panic("record: fragment cap out of range")
+	}
+	c.maxFragment = n
 }
 
 // ReadRecord reads the next record and returns its content type and content,
@@ -244,6 +258,9 @@ func (c *Conn) WriteRecord(typ ContentType, data []byte) error {
 	max := MaxPlaintext
 	if c.out != nil {
 		max = min(MaxPlaintext, c.outLimit-1)
+	}
+	if c.maxFragment > 0 {
+		max = min(max, c.maxFragment)
 	}
 	if (typ == TypeAlert || typ == TypeChangeCipherSpec) && len(data) > max {
 		return alert.Errorf(alert.InternalError, "%v of %d octets does not fit a record", typ, len(data))

@@ -456,3 +456,68 @@ func BenchmarkSealOpen16K(b *testing.B) {
 		})
 	}
 }
+
+// TestConnMaxFragment: SetMaxFragment splits unprotected and protected
+// records at the cap, below the peer's limit (the smaller of the two
+// wins), and refuses a cap out of range.
+func TestConnMaxFragment(t *testing.T) {
+	suite := SuiteByID(TLS_AES_128_GCM_SHA256)
+	msg := bytes.Repeat([]byte("fragment "), 500)
+	for _, tc := range []struct {
+		name            string
+		frag, peerLimit int
+		protected       bool
+		wantLargest     int
+	}{
+		{name: "unprotected", frag: 100, wantLargest: 100},
+		{name: "protected", frag: 200, protected: true, wantLargest: 200},
+		{name: "peer limit smaller", frag: 500, peerLimit: 300, protected: true, wantLargest: 299},
+		{name: "cap smaller than peer limit", frag: 63, peerLimit: 300, protected: true, wantLargest: 63},
+		{name: "no cap", wantLargest: MaxPlaintext},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var wire bytes.Buffer
+			w := NewConn(nil, &wire)
+			r := NewConn(&wire, nil)
+			if tc.protected {
+				wc, rc := testCiphers(t, suite)
+				w.SetWriteCipher(wc)
+				r.SetReadCipher(rc)
+			}
+			if tc.peerLimit != 0 {
+				w.SetWriteLimit(tc.peerLimit)
+			}
+			w.SetMaxFragment(tc.frag)
+			big := bytes.Repeat(msg, 8) // over 2^14 octets
+			if err := w.WriteRecord(TypeHandshake, big); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			largest := 0
+			for {
+				_, content, err := r.ReadRecord()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				largest = max(largest, len(content))
+				got = append(got, content...)
+			}
+			if !bytes.Equal(got, big) || largest != tc.wantLargest {
+				t.Fatalf("reassembled %d of %d octets, largest record %d, want %d", len(got), len(big), largest, tc.wantLargest)
+			}
+		})
+	}
+	for _, n := range []int{-1, 1, MinRecordSizeLimit - 2, MaxPlaintext + 1} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("SetMaxFragment(%d) accepted", n)
+				}
+			}()
+			NewConn(nil, nil).SetMaxFragment(n)
+		}()
+	}
+}

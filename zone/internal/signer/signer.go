@@ -95,6 +95,12 @@ type Signer struct {
 	ids    [2][]string
 	// retiring is the identities of Retiring's keys.
 	retiring map[string]bool
+
+	// wireOnce packs wireName, the zone's name in canonical wire form
+	// (the RRSIG signer's name SignWire writes), or fails with wireErr.
+	wireOnce sync.Once
+	wireName []byte
+	wireErr  error
 }
 
 // keyID identifies a key: its DNSKEY RDATA without the protocol field

@@ -5,12 +5,11 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
+	"sync"
 
 	"github.com/miekg/dns"
 )
@@ -51,35 +50,46 @@ func (s *Signer) SignWire(owner []byte, t uint16, ttl uint32, rdatas [][]byte) (
 	if !ok {
 		return nil, 0, fmt.Errorf("signer: malformed owner name %x", owner)
 	}
-	var sb [256]byte
-	n, err := dns.PackDomainName(dns.CanonicalName(s.Zone), sb[:], 0, nil, false)
+	signerName, err := s.signerWire()
 	if err != nil {
 		return nil, 0, err
 	}
-	signerName := sb[:n]
 	// RFC 4034 §6.3: records in canonical order, their RDATA compared as
-	// left-justified octet strings.
-	sorted := slices.Clone(rdatas)
-	slices.SortFunc(sorted, bytes.Compare)
-	sorted = slices.CompactFunc(sorted, bytes.Equal)
+	// left-justified octet strings. One record (every NSEC3 record, most
+	// identities) is in order already.
+	sorted := rdatas
+	if len(rdatas) > 1 {
+		sorted = slices.Clone(rdatas)
+		slices.SortFunc(sorted, bytes.Compare)
+		sorted = slices.CompactFunc(sorted, bytes.Equal)
+	}
 	now := s.now()
 	validity, _ := s.validityFor(t)
 	incep := uint32(now.Add(-inceptionSkew).Unix())
 	exp := uint32(now.Add(validity).Unix())
-	var out []byte
-	var data []byte
+	// Each RRSIG: header (10), fixed RDATA (18 and the signer's name),
+	// signature (64 with ECDSA P-256 and Ed25519).
+	out := make([]byte, 0, len(ks)*(10+rrsigFixedLen+len(signerName)+2*ecdsaP256Octets))
+	bp := signedDataPool.Get().(*[]byte)
+	defer signedDataPool.Put(bp)
 	for _, k := range ks {
-		// RRSIG RDATA up to the signature (RFC 4034 §3.1).
-		var fixed []byte
-		fixed = binary.BigEndian.AppendUint16(fixed, t)
-		fixed = append(fixed, k.DNSKEY.Algorithm, labels)
-		fixed = binary.BigEndian.AppendUint32(fixed, ttl)
-		fixed = binary.BigEndian.AppendUint32(fixed, exp)
-		fixed = binary.BigEndian.AppendUint32(fixed, incep)
-		fixed = binary.BigEndian.AppendUint16(fixed, k.Tag())
-		fixed = append(fixed, signerName...)
+		// The RRSIG record up to the signature (RFC 4034 §3.1), its
+		// RDLENGTH filled in below.
+		start := len(out)
+		out = binary.BigEndian.AppendUint16(out, dns.TypeRRSIG)
+		out = binary.BigEndian.AppendUint16(out, dns.ClassINET)
+		out = binary.BigEndian.AppendUint32(out, ttl)
+		out = append(out, 0, 0)
+		out = binary.BigEndian.AppendUint16(out, t)
+		out = append(out, k.DNSKEY.Algorithm, labels)
+		out = binary.BigEndian.AppendUint32(out, ttl)
+		out = binary.BigEndian.AppendUint32(out, exp)
+		out = binary.BigEndian.AppendUint32(out, incep)
+		out = binary.BigEndian.AppendUint16(out, k.Tag())
+		out = append(out, signerName...)
+		fixed := out[start+10:]
 		// The signed data (RFC 4034 §3.1.8.1): that, then every record.
-		data = append(data[:0], fixed...)
+		data := append((*bp)[:0], fixed...)
 		for _, rd := range sorted {
 			data = append(data, owner...)
 			data = binary.BigEndian.AppendUint16(data, t)
@@ -88,7 +98,7 @@ func (s *Signer) SignWire(owner []byte, t uint16, ttl uint32, rdatas [][]byte) (
 			data = binary.BigEndian.AppendUint16(data, uint16(len(rd)))
 			data = append(data, rd...)
 		}
-		var sig []byte
+		*bp = data
 		switch k.DNSKEY.Algorithm {
 		case dns.ECDSAP256SHA256:
 			h := sha256.Sum256(data)
@@ -96,33 +106,87 @@ func (s *Signer) SignWire(owner []byte, t uint16, ttl uint32, rdatas [][]byte) (
 			if err != nil {
 				return nil, 0, fmt.Errorf("signer: sign: %w", err)
 			}
-			var rs struct{ R, S *big.Int }
-			if rest, err := asn1.Unmarshal(der, &rs); err != nil || len(rest) != 0 {
-				return nil, 0, fmt.Errorf("signer: ECDSA signature: %v", err)
+			if out, err = appendECDSARaw(out, der); err != nil {
+				return nil, 0, err
 			}
-			sig = make([]byte, 2*ecdsaP256Octets)
-			rs.R.FillBytes(sig[:ecdsaP256Octets])
-			rs.S.FillBytes(sig[ecdsaP256Octets:])
 		case dns.ED25519:
-			if sig, err = k.Signer.Sign(rand.Reader, data, crypto.Hash(0)); err != nil {
+			sig, err := k.Signer.Sign(rand.Reader, data, crypto.Hash(0))
+			if err != nil {
 				return nil, 0, fmt.Errorf("signer: sign: %w", err)
 			}
+			out = append(out, sig...)
 		}
-		rdlen := len(fixed) + len(sig)
+		rdlen := len(out) - start - 10
 		if rdlen > 0xffff {
 			return nil, 0, errors.New("signer: RRSIG too long")
 		}
-		out = binary.BigEndian.AppendUint16(out, dns.TypeRRSIG)
-		out = binary.BigEndian.AppendUint16(out, dns.ClassINET)
-		out = binary.BigEndian.AppendUint32(out, ttl)
-		out = binary.BigEndian.AppendUint16(out, uint16(rdlen))
-		out = append(out, fixed...)
-		out = append(out, sig...)
+		binary.BigEndian.PutUint16(out[start+8:], uint16(rdlen))
 	}
 	if s.Made != nil {
 		s.Made.Add(int64(len(ks)))
 	}
 	return out, len(ks), nil
+}
+
+// rrsigFixedLen is the length of an RRSIG's RDATA before the signer's
+// name (RFC 4034 §3.1: type covered, algorithm, labels, original TTL,
+// expiration, inception, key tag).
+const rrsigFixedLen = 18
+
+// signedDataPool holds the buffers SignWire assembles the signed data in,
+// so that signing a million RRsets does not allocate a million of them.
+var signedDataPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// signerWire returns the signer's name in canonical wire form, packed
+// once.
+func (s *Signer) signerWire() ([]byte, error) {
+	s.wireOnce.Do(func() {
+		var sb [256]byte
+		n, err := dns.PackDomainName(dns.CanonicalName(s.Zone), sb[:], 0, nil, false)
+		s.wireName, s.wireErr = slices.Clone(sb[:n]), err
+	})
+	return s.wireName, s.wireErr
+}
+
+// appendECDSARaw appends to dst the ECDSA signature der, an ASN.1
+// SEQUENCE of the INTEGERs r and s as crypto/ecdsa returns it, in the
+// form DNSSEC uses (RFC 6605 §4): r and s as 32-octet big-endian
+// numbers, concatenated.
+func appendECDSARaw(dst, der []byte) ([]byte, error) {
+	bad := func() ([]byte, error) {
+		return dst, fmt.Errorf("signer: ECDSA signature %x is not a DER SEQUENCE of two INTEGERs", der)
+	}
+	// A P-256 signature is at most 72 octets: every length is in one
+	// octet (X.690 §8.1.3.4, short form).
+	if len(der) < 2 || der[0] != 0x30 || der[1] >= 0x80 || int(der[1]) != len(der)-2 {
+		return bad()
+	}
+	rest := der[2:]
+	for range 2 {
+		if len(rest) < 2 || rest[0] != 0x02 || rest[1] >= 0x80 || int(rest[1]) > len(rest)-2 || rest[1] == 0 {
+			return bad()
+		}
+		v := rest[2 : 2+rest[1]]
+		rest = rest[2+rest[1]:]
+		if v[0]&0x80 != 0 {
+			return bad() // negative
+		}
+		// A leading zero octet only keeps the sign positive.
+		for len(v) > 0 && v[0] == 0 {
+			v = v[1:]
+		}
+		if len(v) > ecdsaP256Octets {
+			return bad()
+		}
+		for range ecdsaP256Octets - len(v) {
+			dst = append(dst, 0)
+		}
+		dst = append(dst, v...)
+	}
+	if len(rest) != 0 {
+		return bad()
+	}
+	return dst, nil
 }
 
 // wireLabels counts the labels of a wire-form name for the RRSIG Labels

@@ -140,3 +140,54 @@ func benchSet(b *testing.B) (*Signer, []dns.RR, []byte, [][]byte) {
 	n, _ := dns.PackDomainName(r.Header().Name, owner, 0, nil, false)
 	return &Signer{Zone: "example.test.", Keys: []*keys.Key{ksk, k}}, []dns.RR{r}, owner[:n], [][]byte{buf[end-int(r.Header().Rdlength) : end]}
 }
+
+// TestAppendECDSARaw: DER signatures become r and s in 32 octets each,
+// short integers padded and the sign octet dropped; anything but a DER
+// SEQUENCE of two non-negative INTEGERs of at most 32 octets (and its
+// sign octet) is refused.
+func TestAppendECDSARaw(t *testing.T) {
+	full := bytes.Repeat([]byte{0x7f}, 32)
+	high := append([]byte{0}, bytes.Repeat([]byte{0x80}, 32)...)
+	seq := func(parts ...[]byte) []byte {
+		var body []byte
+		for _, p := range parts {
+			body = append(body, p...)
+		}
+		return append([]byte{0x30, byte(len(body))}, body...)
+	}
+	integer := func(v []byte) []byte { return append([]byte{0x02, byte(len(v))}, v...) }
+	pad := func(v []byte) []byte {
+		v = bytes.TrimLeft(v, "\x00")
+		return append(make([]byte, 32-len(v)), v...)
+	}
+	for _, tc := range []struct {
+		name string
+		der  []byte
+		want []byte // nil: refused
+	}{
+		{"full", seq(integer(full), integer(full)), append(pad(full), pad(full)...)},
+		{"sign octets", seq(integer(high), integer(full)), append(pad(high), pad(full)...)},
+		{"short", seq(integer([]byte{1}), integer([]byte{0, 0x80})), append(pad([]byte{1}), pad([]byte{0x80})...)},
+		{"negative", seq(integer([]byte{0x80}), integer(full)), nil},
+		{"too long", seq(integer(append([]byte{1}, full...)), integer(full)), nil},
+		{"empty integer", seq(integer(nil), integer(full)), nil},
+		{"one integer", seq(integer(full)), nil},
+		{"three integers", seq(integer(full), integer(full), integer(full)), nil},
+		{"not a sequence", append([]byte{0x31}, seq(integer(full), integer(full))[1:]...), nil},
+		{"not an integer", seq([]byte{0x04, 1, 1}, integer(full)), nil},
+		{"length past end", append(seq(integer(full), integer(full))[:10], 0), nil},
+		{"long form", append([]byte{0x30, 0x81, 70}, seq(integer(full), integer(full))[2:]...), nil},
+		{"empty", nil, nil},
+	} {
+		got, err := appendECDSARaw([]byte{0xee}, tc.der)
+		if tc.want == nil {
+			if err == nil {
+				t.Errorf("%s: accepted %x as %x", tc.name, tc.der, got)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(got, append([]byte{0xee}, tc.want...)) {
+			t.Errorf("%s: got %x, %v; want ee%x", tc.name, got, err, tc.want)
+		}
+	}
+}
