@@ -84,6 +84,16 @@ mem $SPID presigned
 echo "== queries"
 awk -v n="$N" -v q="$QN" 'BEGIN { srand(1); for (i = 0; i < q; i++) printf "d%d._device.devices.test TLSA\n", int(rand() * n) }' >"$W/q.txt"
 perf() { dnsperf -s 127.0.0.1 -p "$1" -d "$W/q.txt" -D -l "${2:-$DUR}" -c 8 -T 2 -q 200 2>&1 | awk '/Queries per second|Queries lost|Average Latency/'; }
+# lat PORT: the latency percentiles of the same load, from dnsperf -v (a line per
+# answer with its latency; printing them costs the client a little, the same for
+# every server; with ten seconds of it, the 99.9th percentile is over about a
+# thousand slowest answers). PCT=0 skips it.
+lat() {
+  [ "${PCT:-1}" = 0 ] && return 0
+  dnsperf -s 127.0.0.1 -p "$1" -d "$W/q.txt" -D -l "${2:-10}" -c 8 -T 2 -q 200 -v 2>/dev/null |
+    awk '/^> NOERROR/ {print $NF}' | sort -g |
+    awk '{a[NR] = $1} END { if (NR) printf "  latency answers %d p99 %.2f ms p99.9 %.2f ms max %.2f ms\n", NR, a[int(NR * 0.99)] * 1000, a[int(NR * 0.999)] * 1000, a[NR] * 1000 }'
+}
 perf $P "$WARM" >/dev/null # warm the response cache
 # profiled WHEN: the dance server's measured phase, under perf record
 # with PROFILE set.
@@ -98,6 +108,7 @@ profiled() {
   command perf report -i "$W/perf-$1.data" --children --stdio -g none --percent-limit 2 2>/dev/null >"$PROFILE/perf-$1-children.txt" || true
 }
 echo "-- dance zone serve"; profiled before
+lat $P
 
 echo "== transfer (AXFR of the presigned zone)"
 t0=$(date +%s.%N)
@@ -112,6 +123,7 @@ t1=$(date +%s.%N)
 echo "second_axfr_seconds $(echo "$t1 - $t0" | bc) rss_kb_after_second_axfr $(rss_kb $SPID)"
 mem $SPID transfers
 echo "-- dance zone serve, after the transfers (journal holds the transferred zone)"; profiled after
+lat $P
 mem $SPID end
 # The closing SOA repeats the first.
 head -n -1 "$W/axfr.raw" >"$W/devices.test.zone"
@@ -139,6 +151,7 @@ pids+=($!); KPID=$!
 waitdns $K
 perf $K "$WARM" >/dev/null
 echo "-- knot"; perf $K
+lat $K
 echo "knot_rss_kb $(rss_kb $KPID) knot_bytes_per_identity $(( $(rss_kb $KPID) * 1024 / N ))"
 mem $KPID knot
 kill $KPID; wait $KPID 2>/dev/null || true
@@ -168,6 +181,7 @@ pids+=($!); NPID=$!
 waitdns $D
 perf $D "$WARM" >/dev/null
 echo "-- nsd"; perf $D
+lat $D
 
 # With GODEBUG=gctrace=1 the server's log holds a line per collection:
 # "gc N @T s P%: A+B+C ms clock, ...", A and C its two stop-the-world
