@@ -65,8 +65,10 @@ const (
 // a server's ticket keys), and these are kept as long as the Config. To
 // change a configuration, copy the Config and change the copy before its
 // first use; a server's copy makes its own ticket keys, so tickets sealed
-// under the original do not resume with it. A Config may be shared by
-// concurrent connections.
+// under the original do not resume with it. The one exception is
+// SetSessionTicketKeys, which may be called at any time, also while the
+// Config serves connections. A Config may be shared by concurrent
+// connections.
 type Config struct {
 	// ServerName is the name the client sends in server_name (RFC 6066 §3)
 	// and, unless VerifyPeer is set, the name the server's certificate must
