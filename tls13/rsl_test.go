@@ -59,6 +59,34 @@ func rslPair(t *testing.T, ccfg, scfg *Config) (cli, srv *Conn, cw, sw *recordWa
 	return Client(cw, ccfg), Server(sw, scfg), cw, sw
 }
 
+// echoThrough sends n random octets from cli to srv, which echoes them
+// back, and checks what comes back.
+func echoThrough(t *testing.T, cli, srv *Conn, n int) {
+	t.Helper()
+	payload := make([]byte, n)
+	rand.Read(payload)
+	errc := make(chan error, 1)
+	go func() {
+		buf := make([]byte, len(payload))
+		if _, err := io.ReadFull(srv, buf); err != nil {
+			errc <- err
+			return
+		}
+		_, err := srv.Write(buf)
+		errc <- err
+	}()
+	if _, err := cli.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(payload))
+	if _, err := io.ReadFull(cli, got); err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("echo: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRecordSizeLimit: each side keeps its protected records within the
 // other's record_size_limit (RFC 8449 §4), the server from its
 // EncryptedExtensions on, the client from its Finished on.
@@ -75,29 +103,7 @@ func TestRecordSizeLimit(t *testing.T) {
 			scfg := ourServerConfig(p)
 			scfg.RecordSizeLimit = tc.srv
 			cli, srv, cw, sw := rslPair(t, &Config{ServerName: "server.test", RootCAs: p.roots, RecordSizeLimit: tc.cli}, scfg)
-			payload := make([]byte, 40000)
-			rand.Read(payload)
-			errc := make(chan error, 1)
-			go func() {
-				// The server echoes one payload.
-				buf := make([]byte, len(payload))
-				if _, err := io.ReadFull(srv, buf); err != nil {
-					errc <- err
-					return
-				}
-				_, err := srv.Write(buf)
-				errc <- err
-			}()
-			if _, err := cli.Write(payload); err != nil {
-				t.Fatal(err)
-			}
-			got := make([]byte, len(payload))
-			if _, err := io.ReadFull(cli, got); err != nil || !bytes.Equal(got, payload) {
-				t.Fatalf("echo: %v", err)
-			}
-			if err := <-errc; err != nil {
-				t.Fatal(err)
-			}
+			echoThrough(t, cli, srv, 40000)
 			if got := cw.max(); got != tc.wantCli+aeadTag {
 				t.Errorf("client's largest protected record %d, want %d", got, tc.wantCli+aeadTag)
 			}

@@ -1,10 +1,7 @@
 package tls13
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -76,28 +73,7 @@ func TestMaxSendFragment(t *testing.T) {
 			raw, sraw := tcpPair(t)
 			cw, sw := &fragmentWatch{Conn: raw}, &fragmentWatch{Conn: sraw}
 			cli, srv := Client(cw, ccfg), Server(sw, scfg)
-			payload := make([]byte, 40000)
-			rand.Read(payload)
-			errc := make(chan error, 1)
-			go func() {
-				buf := make([]byte, len(payload))
-				if _, err := io.ReadFull(srv, buf); err != nil {
-					errc <- err
-					return
-				}
-				_, err := srv.Write(buf)
-				errc <- err
-			}()
-			if _, err := cli.Write(payload); err != nil {
-				t.Fatal(err)
-			}
-			got := make([]byte, len(payload))
-			if _, err := io.ReadFull(cli, got); err != nil || !bytes.Equal(got, payload) {
-				t.Fatalf("echo: %v", err)
-			}
-			if err := <-errc; err != nil {
-				t.Fatal(err)
-			}
+			echoThrough(t, cli, srv, 40000)
 			for _, side := range []struct {
 				name       string
 				w          *fragmentWatch
