@@ -89,8 +89,15 @@ func (b *mmsgBatcher) read() (int, error) {
 // recv is recvFn: one recvmmsg, false to wait until the socket is
 // readable.
 func (b *mmsgBatcher) recv(fd uintptr) bool {
+	return b.mmsg(unix.SYS_RECVMMSG, fd, unsafe.Pointer(&b.in[0]), len(b.in))
+}
+
+// mmsg makes the system call trap (recvmmsg or sendmmsg) on n messages
+// from msgs, again when interrupted, and records its count and errno; it
+// returns false when the socket would block (the poller then waits).
+func (b *mmsgBatcher) mmsg(trap, fd uintptr, msgs unsafe.Pointer, n int) bool {
 	for {
-		r, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)), 0, 0, 0)
+		r, _, e := syscall.Syscall6(trap, fd, uintptr(msgs), uintptr(n), 0, 0, 0)
 		switch e {
 		case syscall.EINTR:
 			continue
@@ -147,17 +154,7 @@ func (b *mmsgBatcher) write(from, to int) (int, error) {
 // send is sendFn: one sendmmsg of the out slots from..to-1, false to wait
 // until the socket is writable.
 func (b *mmsgBatcher) send(fd uintptr) bool {
-	for {
-		r, _, e := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[b.from])), uintptr(b.to-b.from), 0, 0, 0)
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		b.n, b.errno = int(r), e
-		return true
-	}
+	return b.mmsg(unix.SYS_SENDMMSG, fd, unsafe.Pointer(&b.out[b.from]), b.to-b.from)
 }
 
 func (b *mmsgBatcher) clear(k int) {
