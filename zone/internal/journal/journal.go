@@ -154,11 +154,6 @@ func diffSources(old, new image.Source) (deleted, added []dns.RR, err error) {
 			return deleted, added, err
 		}
 	}
-	a, okA := old.(*image.Image)
-	b, okB := new.(*image.Image)
-	if okA && okB {
-		return diffImages(a, b)
-	}
 	// An Image read from the journal's file against the first snapshot
 	// after a start: read side by side, neither packed again.
 	return diffStream(old, new)
@@ -229,7 +224,7 @@ func Diff(old, new []dns.RR) (deleted, added []dns.RR, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return diffImages(a, b)
+	return diffStream(a, b)
 }
 
 // Response lays out versions as an RFC 1995 §4 IXFR answer: the newest SOA,

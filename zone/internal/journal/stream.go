@@ -11,13 +11,20 @@ import (
 	"github.com/dnsbound/dance/zone/internal/image"
 )
 
-// diffStream is diffImages over two zones read in order (image.Source)
-// instead of held packed: the same walk side by side, looking ahead at
-// most resyncWindow RRs in either, so that only the RRs ahead and those set
-// aside are copied, then a second read of each to list the RRs set aside
-// in order. The journal's newest version after a restart, an image read
-// from the file, is compared so with the first snapshot of the zone, which
-// is never packed whole.
+// resyncWindow is how far diffStream looks ahead for the versions to line
+// up again after a difference.
+const resyncWindow = 8
+
+// diffStream is Diff over two zones read in order (image.Source). Versions
+// of a zone list most RRs identically and in the same order: both are
+// walked together, equal RRs matched as they come, and only the others set
+// aside (a mismatch may be matched later, when the lists resynchronise),
+// looking ahead at most resyncWindow RRs in either, so that only the RRs
+// ahead and those set aside are copied; then a second read of each lists
+// the RRs set aside in order. A small change costs little memory whatever
+// the zone's size. The journal's newest version after a restart, an image
+// read from the file, is compared so with the first snapshot of the zone,
+// which is never packed whole.
 func diffStream(old, new image.Source) (deleted, added []dns.RR, err error) {
 	a, b := newWindow(old), newWindow(new)
 	defer a.close()

@@ -8,15 +8,9 @@ import (
 	"github.com/dnsbound/dance/zone/internal/image"
 )
 
-// resyncWindow is how far diffImages looks ahead for the versions to line
-// up again after a difference.
-const resyncWindow = 8
-
-// diffImages is Diff over packed zones. Versions of a zone list most RRs
-// identically and in the same order: both are walked together, equal RRs
-// matched as they come, and only the others kept aside (a mismatch may be
-// matched later, when the lists resynchronise), so a small change costs
-// little memory whatever the zone's size.
+// diffImages is the resync walk of diffStream written over packed zones
+// with random access, kept as the oracle diffStream is tested against
+// (TestDiffStreamMatchesImages).
 func diffImages(old, new *image.Image) (deleted, added []dns.RR, err error) {
 	pendOld := map[string]struct{}{}
 	pendNew := map[string]struct{}{}
