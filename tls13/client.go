@@ -50,7 +50,6 @@ func (c *Conn) clientHandshake() error {
 	if cfg.ServerName == "" && cfg.VerifyPeer == nil {
 		return errors.New("tls13: Config needs a ServerName or a VerifyPeer")
 	}
-	c.st = cfg.derived()
 	if c.st.err != nil {
 		return c.st.err
 	}

@@ -27,6 +27,9 @@ type configState struct {
 	// is sent.
 	err error
 	// clientNameErr refuses Config.ClientName, which only a client sends.
+	// sendErr refuses Config.NextProtos or MaxSendFragment, which both
+	// roles send from (checkSend).
+	sendErr       error
 	clientNameErr error
 	// shareErr refuses Config.KeyShares, which only a client uses.
 	shareErr error
@@ -79,6 +82,9 @@ type configKey struct {
 	keySharesNil          bool // nil and empty KeyShares differ
 	caNames               *[]byte
 	nCANames              int
+	nextProtos            *string
+	nNextProtos           int
+	maxSendFragment       int
 }
 
 func first[T any](s []T) *T {
@@ -100,6 +106,8 @@ func (c *Config) key() configKey {
 		suites: first(c.CipherSuites), nSuites: len(c.CipherSuites),
 		keyShares: first(c.KeyShares), nKeyShares: len(c.KeyShares), keySharesNil: c.KeyShares == nil,
 		caNames: first(c.ClientCANames), nCANames: len(c.ClientCANames),
+		nextProtos: first(c.NextProtos), nNextProtos: len(c.NextProtos),
+		maxSendFragment: c.MaxSendFragment,
 	}
 }
 
@@ -142,6 +150,7 @@ func (c *Config) derive(key configKey) *configState {
 			s.clientNameErr = fmt.Errorf("tls13: Config.ClientName %q: %v", c.ClientName, err)
 		}
 	}
+	s.sendErr = c.checkSend()
 	s.err = c.deriveChecked(s)
 	if s.err == nil {
 		s.shareGroups, s.shareErr = c.keyShareGroups(s.curves)

@@ -14,17 +14,28 @@ const maxALPNName = 255
 // protocol_name_list<2..2^16-1> (RFC 7301 §3.1).
 const maxALPNList = 1<<16 - 1
 
-// prepareSend checks the Config fields both roles send from, before
-// anything is sent, and caps our records at MaxSendFragment.
+// prepareSend derives the handshake's Config state (c.st), refuses the
+// Config fields both roles send from when checkSend did, before anything
+// is sent, and caps our records at MaxSendFragment.
 func (c *Conn) prepareSend() error {
-	if err := c.cfg.checkNextProtos(); err != nil {
+	c.st = c.cfg.derived()
+	if c.st.sendErr != nil {
+		return c.st.sendErr
+	}
+	c.rc.SetMaxFragment(c.cfg.MaxSendFragment)
+	return nil
+}
+
+// checkSend checks the Config fields both roles send from: NextProtos
+// (checkNextProtos) and MaxSendFragment. Derived once per Config.
+func (c *Config) checkSend() error {
+	if err := c.checkNextProtos(); err != nil {
 		return err
 	}
-	n := c.cfg.MaxSendFragment
+	n := c.MaxSendFragment
 	if n != 0 && (n < record.MinRecordSizeLimit-1 || n > record.MaxPlaintext) {
 		return fmt.Errorf("tls13: Config.MaxSendFragment %d outside %d..%d", n, record.MinRecordSizeLimit-1, record.MaxPlaintext)
 	}
-	c.rc.SetMaxFragment(n)
 	return nil
 }
 

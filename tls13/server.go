@@ -60,7 +60,6 @@ func (c *Conn) serverHandshake() error {
 	if len(c.cfg.Certificates) == 0 && c.cfg.GetCertificate == nil {
 		return errors.New("tls13: server Config without Certificates")
 	}
-	c.st = c.cfg.derived()
 	if c.st.err != nil {
 		return c.st.err
 	}
