@@ -13,6 +13,15 @@
 # (perf report -i DIR/perf-before.data -g caller -S mallocgc: who
 # allocates). Needs perf (Debian: linux-perf) and
 # kernel.perf_event_paranoid at most 2.
+# Latency percentiles: during each measured query phase (dance before and
+# after the transfers, Knot, NSD) zone/bench/latprobe (built here) sends
+# 1,000 queries a second of the same query set from its own socket, about
+# 1% of dnsperf's load, on a fixed schedule, and prints a line after the
+# phase's dnsperf figures:
+#   lat_PHASE sent N answered N lost N mismatched N p50_ms X p99_ms X p999_ms X max_ms X ...
+# (nearest rank over the answered queries; lost ones, no answer within
+# 2 s, are counted apart; zone/bench/latprobe --help). With DUR=15 that
+# is 14,000 answers, the 99.9th percentile the 15th slowest. PCT=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
@@ -46,6 +55,7 @@ waitdns() { for _ in $(seq 300); do dig +time=1 +tries=1 @127.0.0.1 -p "$1" devi
 
 # Without the server's GODEBUG: the compiler would print (and the build cache keep) its own gctrace.
 env -u GODEBUG go build -o "$W/dance" ./cmd/dance
+env -u GODEBUG go build -o "$W/latprobe" ./zone/bench/latprobe
 "$W/dance" zone init --zone devices.test --dir "$W/zone" >/dev/null
 P=$(port); A=$(port)
 "$W/dance" zone serve --dir "$W/zone" --listen 127.0.0.1:$P --admin-listen 127.0.0.1:$A --allow-transfer 127.0.0.1 --log-level info >"$W/serve.log" 2>&1 &
@@ -84,15 +94,22 @@ mem $SPID presigned
 echo "== queries"
 awk -v n="$N" -v q="$QN" 'BEGIN { srand(1); for (i = 0; i < q; i++) printf "d%d._device.devices.test TLSA\n", int(rand() * n) }' >"$W/q.txt"
 perf() { dnsperf -s 127.0.0.1 -p "$1" -d "$W/q.txt" -D -l "${2:-$DUR}" -c 8 -T 2 -q 200 2>&1 | awk '/Queries per second|Queries lost|Average Latency/'; }
-# lat PORT: the latency percentiles of the same load, from dnsperf -v (a line per
-# answer with its latency; printing them costs the client a little, the same for
-# every server; with ten seconds of it, the 99.9th percentile is over about a
-# thousand slowest answers). PCT=0 skips it.
+# lat PHASE PORT CMD...: runs CMD, a measured dnsperf pass against PORT,
+# with the latency probe beside it, and prints the probe's lat_PHASE line
+# after CMD's output. The probe sends from half a second into the pass to
+# half a second before its end, so that every query it times meets the
+# full load. PCT=0 runs CMD alone.
 lat() {
-  [ "${PCT:-1}" = 0 ] && return 0
-  dnsperf -s 127.0.0.1 -p "$1" -d "$W/q.txt" -D -l "${2:-10}" -c 8 -T 2 -q 200 -v 2>/dev/null |
-    awk '/^> NOERROR/ {print $NF}' | sort -g |
-    awk '{a[NR] = $1} END { if (NR) printf "  latency answers %d p99 %.2f ms p99.9 %.2f ms max %.2f ms\n", NR, a[int(NR * 0.99)] * 1000, a[int(NR * 0.999)] * 1000, a[NR] * 1000 }'
+  local phase=$1 port=$2
+  shift 2
+  if [ "${PCT:-1}" = 0 ]; then "$@"; return; fi
+  (sleep 0.5; exec "$W/latprobe" -server "127.0.0.1:$port" -queries "$W/q.txt" \
+    -duration "$((DUR > 1 ? DUR * 1000 - 1000 : 500))ms" -label "lat_$phase") >"$W/lat.txt" &
+  local probe=$!
+  pids+=("$probe")
+  "$@"
+  wait "$probe" || echo "lat_$phase failed"
+  cat "$W/lat.txt"
 }
 perf $P "$WARM" >/dev/null # warm the response cache
 # profiled WHEN: the dance server's measured phase, under perf record
@@ -107,8 +124,7 @@ profiled() {
   command perf report -i "$W/perf-$1.data" --no-children --stdio -g none --percent-limit 0.5 2>/dev/null >"$PROFILE/perf-$1.txt" || true
   command perf report -i "$W/perf-$1.data" --children --stdio -g none --percent-limit 2 2>/dev/null >"$PROFILE/perf-$1-children.txt" || true
 }
-echo "-- dance zone serve"; profiled before
-lat $P
+echo "-- dance zone serve"; lat before $P profiled before
 
 echo "== transfer (AXFR of the presigned zone)"
 t0=$(date +%s.%N)
@@ -122,8 +138,7 @@ dig @127.0.0.1 -p $P devices.test AXFR +time=600 +nocmd +nocomments +nostats >/d
 t1=$(date +%s.%N)
 echo "second_axfr_seconds $(echo "$t1 - $t0" | bc) rss_kb_after_second_axfr $(rss_kb $SPID)"
 mem $SPID transfers
-echo "-- dance zone serve, after the transfers (journal holds the transferred zone)"; profiled after
-lat $P
+echo "-- dance zone serve, after the transfers (journal holds the transferred zone)"; lat after $P profiled after
 mem $SPID end
 # The closing SOA repeats the first.
 head -n -1 "$W/axfr.raw" >"$W/devices.test.zone"
@@ -150,8 +165,7 @@ knotd -c "$W/knot.conf" >"$W/knot.log" 2>&1 &
 pids+=($!); KPID=$!
 waitdns $K
 perf $K "$WARM" >/dev/null
-echo "-- knot"; perf $K
-lat $K
+echo "-- knot"; lat knot $K perf $K
 echo "knot_rss_kb $(rss_kb $KPID) knot_bytes_per_identity $(( $(rss_kb $KPID) * 1024 / N ))"
 mem $KPID knot
 kill $KPID; wait $KPID 2>/dev/null || true
@@ -180,8 +194,7 @@ nsd -d -c "$W/nsd.conf" >"$W/nsd.log" 2>&1 &
 pids+=($!); NPID=$!
 waitdns $D
 perf $D "$WARM" >/dev/null
-echo "-- nsd"; perf $D
-lat $D
+echo "-- nsd"; lat nsd $D perf $D
 
 # With GODEBUG=gctrace=1 the server's log holds a line per collection:
 # "gc N @T s P%: A+B+C ms clock, ...", A and C its two stop-the-world
