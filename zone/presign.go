@@ -243,11 +243,7 @@ func (z *Zone) presign(ctx context.Context, ahead bool) (made int, err error) {
 				if n == nil {
 					continue
 				}
-				for _, t := range n.types() {
-					if n.cachedSigs(&z.chain.store, sg, t) == nil {
-						work = append(work, presignJob{sg: sg, n: n, t: t})
-					}
-				}
+				work = z.presignNode(work, sg, n)
 			}
 			z.mu.RUnlock()
 			z.presignNames.Add(int64(end - next))
@@ -294,6 +290,33 @@ func (z *Zone) presign(ctx context.Context, ahead bool) (made int, err error) {
 		releaseMemory()
 	}
 	return made, nil
+}
+
+// presignNode appends to work the RRsets of n that sg is to sign: those
+// without fresh signatures that sg accepts and, when there are any and
+// n's signatures are by another signer, those whose signatures only
+// sg.Accepts (by a retiring key): storing the new signatures drops them
+// (chainStore.storeSigs), and they would be left unsigned. Callers hold
+// Zone.mu.
+func (z *Zone) presignNode(work []presignJob, sg *signer.Signer, n *node) []presignJob {
+	types := n.types()
+	start := len(work)
+	for _, t := range types {
+		if n.cachedSigs(&z.chain.store, sg, t) == nil {
+			work = append(work, presignJob{sg: sg, n: n, t: t})
+		}
+	}
+	if len(work) == start {
+		return work
+	}
+	if _, by := z.chain.store.nodeSigs(n); by != nil && by != sg {
+		for _, t := range types {
+			if !sg.SameKeys(by, t) && n.cachedSigs(&z.chain.store, sg, t) != nil {
+				work = append(work, presignJob{sg: sg, n: n, t: t})
+			}
+		}
+	}
+	return work
 }
 
 // presignJob is what sg is to sign: an RRset (n, t) or, with slot set,

@@ -435,3 +435,35 @@ func TestPresignAheadDeferredChainKept(t *testing.T) {
 	}
 	wantSigned(t, z, "after the next run")
 }
+
+// TestPresignAheadRetiringKey: after a ZSK activation the old ZSK's
+// signatures still count (the key is retiring) until they are replaced;
+// signing one RRset of a name with the new ZSK drops the old key's
+// signatures of the name's other RRsets (a name's signatures are by one
+// signer), so a run that signs an RRset signs those too, and nothing is
+// left unsigned after it: at the apex (every change makes a new SOA) and
+// at an identity with two RRsets, one of them changed.
+func TestPresignAheadRetiringKey(t *testing.T) {
+	z := presignedZone(t, 50)
+	both := "both._device.devices.test."
+	if _, err := z.Apply([]Change{{Name: both, Records: []dns.RR{tlsaAt(t, both, 1), smimeaAt(t, both, 1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	presignAhead(t, z)
+	wantSigned(t, z, "before the rollover")
+	for _, step := range []RolloverStep{Prepublish, Activate} {
+		if _, err := z.Rollover(t.Context(), RoleZSK, step, RolloverOptions{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The background re-signing would replace the old key's signatures
+	// by itself; this test is about the runs.
+	z.stopResign()
+	presignAhead(t, z)
+	wantSigned(t, z, "after the activation")
+	if _, err := z.Apply([]Change{{Name: both, Records: []dns.RR{tlsaAt(t, both, 2)}}}); err != nil {
+		t.Fatal(err)
+	}
+	presignAhead(t, z)
+	wantSigned(t, z, "after a change at a name with two RRsets")
+}
