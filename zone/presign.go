@@ -47,11 +47,13 @@ var presignStep func(chain bool)
 // missing or due for refresh, on every core (parallel), so that a zone
 // transfer (which needs them all) starts at once instead of signing a
 // million records first. It walks every name and every chain entry (the
-// full walk). One Presign or PresignAhead runs at a time; a concurrent
-// caller waits for it. Work is collected in batches under the read lock
-// and signed outside it, so queries and updates go on meanwhile; the next
-// batch is collected while the last one is signed. It returns the number
-// of signatures made.
+// full walk), which covers the changes recorded for PresignAhead: it
+// takes them as a PresignAhead run does, and the next run starts from
+// it. One Presign or PresignAhead runs at a time; a concurrent caller
+// waits for it. Work is collected in batches under the read lock and
+// signed outside it, so queries and updates go on meanwhile; the next
+// batch is collected while the last one is signed. It returns the
+// number of signatures made.
 func (z *Zone) Presign(ctx context.Context) (int, error) {
 	return z.presign(ctx, false)
 }
