@@ -43,6 +43,12 @@ type chain struct {
 	n       int
 	entries map[hashKey]uint32 // slot numbers in store
 	store   chainStore
+	// changed are the hashes of the names whose NSEC3 records may have
+	// changed since the last presign run took them: names added to or
+	// removed from the chain (add, remove) and names whose types changed
+	// (touch). The entry at each and the entry before it are what that
+	// run looks at (Zone.PresignAhead). A new chain is all changed.
+	changed changeSet[hashKey]
 }
 
 const chunkMax = 512
@@ -58,7 +64,7 @@ var b32 = base32.HexEncoding.WithPadding(base32.NoPadding)
 func (h hashKey) String() string { return b32.EncodeToString(h[:]) }
 
 func newChain() *chain {
-	c := &chain{entries: map[hashKey]uint32{}}
+	c := &chain{entries: map[hashKey]uint32{}, changed: changeSet[hashKey]{all: true}}
 	c.store.init()
 	return c
 }
@@ -98,6 +104,49 @@ func (c *chain) chunkFor(h hashKey) int {
 
 func cmpHash(a, b hashKey) int { return bytes.Compare(a[:], b[:]) }
 
+// find returns where h is in the chain, or where it would be inserted:
+// chunk ci, index i (len of the chunk when h comes after its last hash).
+// The chain must not be empty.
+func (c *chain) find(h hashKey) (ci, i int, found bool) {
+	ci = c.chunkFor(h)
+	i, found = slices.BinarySearchFunc(c.chunks[ci], h, cmpHash)
+	return ci, i, found
+}
+
+// after returns the hash that follows the one at chunk ci, index i: the
+// first, after the last (the chain is a ring).
+func (c *chain) after(ci, i int) hashKey {
+	switch ch := c.chunks[ci]; {
+	case i+1 < len(ch):
+		return ch[i+1]
+	case ci+1 < len(c.chunks):
+		return c.chunks[ci+1][0]
+	}
+	return c.chunks[0][0]
+}
+
+// before returns the place of the hash that precedes place ci, i (as
+// find returns it): the last, before the first. The chain must not be
+// empty.
+func (c *chain) before(ci, i int) (int, int) {
+	switch {
+	case i > 0:
+		return ci, i - 1
+	case ci > 0:
+		return ci - 1, len(c.chunks[ci-1]) - 1
+	}
+	last := len(c.chunks) - 1
+	return last, len(c.chunks[last]) - 1
+}
+
+// touch records that the NSEC3 record of name, which stays in the chain,
+// changed: its types did.
+func (c *chain) touch(name string) {
+	if !c.changed.all {
+		c.changed.add(hashKeyOf(name), c.n)
+	}
+}
+
 func (c *chain) add(name string) {
 	h := hashKeyOf(name)
 	if _, ok := c.entries[h]; ok {
@@ -105,6 +154,7 @@ func (c *chain) add(name string) {
 	}
 	c.entries[h] = c.store.alloc(name)
 	c.n++
+	c.changed.add(h, c.n)
 	if len(c.chunks) == 0 {
 		c.chunks = [][]hashKey{{h}}
 		return
@@ -131,6 +181,7 @@ func (c *chain) remove(name string) {
 	c.store.release(i)
 	delete(c.entries, h)
 	c.n--
+	c.changed.add(h, c.n)
 	ci := c.chunkFor(h)
 	ch := c.chunks[ci]
 	if i, ok := slices.BinarySearchFunc(ch, h, cmpHash); ok {

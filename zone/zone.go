@@ -62,7 +62,8 @@ type Zone struct {
 	// wmu serialises writers; a writer holds it from reading the current
 	// state to installing the new one, so prerequisites cannot race.
 	wmu sync.Mutex
-	// mu guards names and ents; writers hold it only to install changes.
+	// mu guards names, ents and changedNames; writers hold it only to
+	// install changes.
 	mu    sync.RWMutex
 	names map[string]*node
 	// soaRR is the current SOA, decoded once per change.
@@ -71,15 +72,21 @@ type Zone struct {
 	// with data, how many names with data lie below it: a name with a
 	// positive count is an empty non-terminal and exists (RFC 8020).
 	ents map[string]int
-	// watchers are called after every change, with the new serial, in
-	// the order they were registered (by watchSeq).
+	// changedNames are the names whose RRsets changed since the last
+	// presign run took them (guarded by mu: install records them, a run
+	// takes them; see PresignAhead). They start as all.
+	changedNames changeSet[string]
 	// presignMu lets one Presign run at a time: a second caller (a
 	// transfer while the background presign runs) waits and then finds
 	// the signatures made, instead of signing the same records again.
-	presignMu sync.Mutex
-	watchMu   sync.Mutex
-	watchers  map[uint64]func(serial uint32)
-	watchSeq  uint64
+	// It guards presignState.
+	presignMu    sync.Mutex
+	presignState presignState
+	// watchers are called after every change, with the new serial, in
+	// the order they were registered (by watchSeq).
+	watchMu  sync.Mutex
+	watchers map[uint64]func(serial uint32)
+	watchSeq uint64
 	// closeOnce makes Close run once; closeErr is what it returned.
 	closeOnce sync.Once
 	closeErr  error
@@ -104,6 +111,10 @@ type Zone struct {
 	admin []adminPattern
 	// sigsMade counts every signature the zone's signers made.
 	sigsMade atomic.Int64
+	// presignNames and presignEntries count the names and the NSEC3
+	// chain entries presign runs looked at: what the runs cost besides
+	// their signatures.
+	presignNames, presignEntries atomic.Int64
 	// resign is the background re-signing after a ZSK activation.
 	resign resigner
 	// resignHook, set by tests before a ZSK activation, is called by the
@@ -137,7 +148,7 @@ func Open(dir string, opt Options) (*Zone, error) {
 		removePID(pidFile)
 		return nil, err
 	}
-	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), now: opt.Time, opt: opt}
+	z := &Zone{dir: dir, st: st, names: map[string]*node{}, ents: map[string]int{}, chain: newChain(), changedNames: changeSet[string]{all: true}, now: opt.Time, opt: opt}
 	if z.now == nil {
 		z.now = time.Now
 	}
@@ -328,7 +339,8 @@ func (z *Zone) soa() *dns.SOA { return z.soaRR }
 
 // install replaces the RRset (name, t) in memory with packed records
 // (packSet); empty set deletes it. It keeps the empty non-terminal counts
-// and the NSEC3 chain in step. Callers hold mu for writing (or are
+// and the NSEC3 chain in step, and records what changed for the next
+// presign run (PresignAhead). Callers hold mu for writing (or are
 // loading).
 func (z *Zone) install(name string, t uint16, set []byte) {
 	n := z.names[name]
@@ -369,6 +381,14 @@ func (z *Zone) install(name string, t uint16, set []byte) {
 		}
 	}
 	z.chainUpdate(name, existed)
+	z.changedNames.add(name, len(z.names))
+	if had != (len(set) != 0) && existed && z.exists(name) {
+		// The types at name changed and it stays in the chain: its
+		// NSEC3 record's bitmap changed. (Names that came or went, here
+		// and among the empty non-terminals above, chain.add and
+		// chain.remove recorded.)
+		z.chain.touch(name)
+	}
 }
 
 // packSet packs an RRset for install and checks that it decodes again,

@@ -197,6 +197,15 @@ func (s *Signer) validityFor(t uint16) (validity, refresh time.Duration) {
 	return s.validity(), s.refresh()
 }
 
+// RefreshMargin is the remaining validity below which a signature over
+// an RRset of type t is no longer Fresh: Refresh, or half of the type's
+// TypeValidity. A signature due for replacement is still valid for this
+// long.
+func (s *Signer) RefreshMargin(t uint16) time.Duration {
+	_, refresh := s.validityFor(t)
+	return refresh
+}
+
 func (s *Signer) now() time.Time {
 	if s.Now != nil {
 		return s.Now()

@@ -224,6 +224,12 @@ func TestTypeValidity(t *testing.T) {
 			t.Errorf("Fresh(%s) at +%v = %v, want %v", dns.TypeToString[tt.sigs[0].(*dns.RRSIG).TypeCovered], tt.at, got, tt.fresh)
 		}
 	}
+	if got := s.RefreshMargin(dns.TypeTLSA); got != short/2 {
+		t.Errorf("RefreshMargin(TLSA) = %v, want %v", got, short/2)
+	}
+	if got := s.RefreshMargin(dns.TypeNS); got != DefaultRefresh {
+		t.Errorf("RefreshMargin(NS) = %v, want %v", got, DefaultRefresh)
+	}
 	// A TLSA signature made for 14 days is not fresh for a 48-hour type.
 	s.Now = func() time.Time { return now }
 	long := &Signer{Zone: "example.test.", Keys: []*keys.Key{k}, Now: s.Now}
