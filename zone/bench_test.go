@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -269,5 +270,39 @@ func BenchmarkPresignAheadAfterOneChange(b *testing.B) {
 			b.ReportMetric(float64(z.presignNames.Load()+z.presignEntries.Load()-looked0)/float64(b.N), "looked/op")
 			b.ReportMetric(float64(made)/float64(b.N), "sigs/op")
 		})
+	}
+}
+
+var answerN = flag.Int("answern", 200000, "identities BenchmarkAppendAnswerLarge answers from")
+
+// BenchmarkAppendAnswerLarge builds direct answers to TLSA+DO queries for
+// random names of a presigned zone far larger than the processor's
+// caches (200,000 identities by default, -answern): what a positive UDP
+// answer costs when the name map's entry, the node and its signature
+// record must each come from memory, as at a million identities.
+func BenchmarkAppendAnswerLarge(b *testing.B) {
+	z := benchZone(b, *answerN)
+	if _, err := z.Presign(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	qnames := make([][]byte, 1<<16)
+	for i := range qnames {
+		var buf [256]byte
+		n, err := dns.PackDomainName(fmt.Sprintf("d%d._device.devices.test.", rnd.IntN(*answerN)), buf[:], 0, nil, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		qnames[i] = buf[:n:n]
+	}
+	dst := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, _, ok := z.appendAnswer(dst[:0], qnames[i%len(qnames)], dns.TypeTLSA, true)
+		if !ok {
+			b.Fatal("no direct answer")
+		}
+		dst = out
 	}
 }
