@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +20,8 @@ func TestLargeTransferReleasesMemory(t *testing.T) {
 	xfrReleaseRecords = 5
 	releaseMemory = func() { calls.Add(1) }
 
-	ts := startServerWith(t, func(c *Config) { c.TransferFrom = loopback })
+	var logs syncLog
+	ts := startServerWith(t, func(c *Config) { c.TransferFrom = loopback; c.Logger = logs.logger() })
 	rrs, err := axfr(t, ts.addr, dns.TypeAXFR, 0, nil)
 	if err != nil || len(rrs) < xfrReleaseRecords {
 		t.Fatalf("AXFR: %d records, %v; the test wants at least %d", len(rrs), err, xfrReleaseRecords)
@@ -31,6 +33,14 @@ func TestLargeTransferReleasesMemory(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("after a full transfer of %d records: memory released %d times, want 1", len(rrs), n)
+	}
+	// The release is logged once it is done, so that an operator (and
+	// zone/bench/run.sh) can tell when the transfer's work has ended.
+	for !strings.Contains(logs.String(), "memory returned to the system after a large transfer") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(logs.String(), "memory returned to the system after a large transfer"); n != 1 {
+		t.Fatalf("the release logged %d times, want 1:\n%s", n, logs.String())
 	}
 	serial := rrs[0].(*dns.SOA).Serial
 	if got, err := axfr(t, ts.addr, dns.TypeIXFR, serial, nil); err != nil || len(got) != 1 {
@@ -44,5 +54,8 @@ func TestLargeTransferReleasesMemory(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("after a current IXFR and a refused AXFR: memory released %d times in all, want 1", n)
+	}
+	if n := strings.Count(logs.String(), "memory returned to the system"); n != 1 {
+		t.Fatalf("after a current IXFR and a refused AXFR: the release logged %d times, want 1", n)
 	}
 }
