@@ -124,7 +124,20 @@ profiled() {
   command perf report -i "$W/perf-$1.data" --no-children --stdio -g none --percent-limit 0.5 2>/dev/null >"$PROFILE/perf-$1.txt" || true
   command perf report -i "$W/perf-$1.data" --children --stdio -g none --percent-limit 2 2>/dev/null >"$PROFILE/perf-$1-children.txt" || true
 }
+# gcmark: the number of collections the server's gctrace has logged so
+# far; gcphase PHASE FROM: the collections since mark FROM and the longest
+# stop-the-world pause among them (the queries' own phase; the longest of
+# the whole run, import and transfers included, is at the end).
+gcmark() { grep -c '^gc [0-9]' "$W/serve.log" || true; }
+gcphase() {
+  case "${GODEBUG:-}" in *gctrace=1*) ;; *) return 0 ;; esac
+  grep '^gc [0-9]' "$W/serve.log" | tail -n +$(($2 + 1)) |
+    awk -v p="$1" '{ split($5, c, "+"); for (i = 1; i <= 3; i += 2) if (c[i] + 0 > m) m = c[i] + 0; n++ }
+      END { printf "gc_%s cycles %d longest_stw_pause_ms %.3f\n", p, n, m }'
+}
+g0=$(gcmark)
 echo "-- dance zone serve"; lat before $P profiled before
+gcphase before "$g0"
 
 echo "== transfer (AXFR of the presigned zone)"
 t0=$(date +%s.%N)
@@ -148,7 +161,9 @@ for _ in $(seq 600); do
   sleep 0.2
 done
 echo "transfer_release_wait_seconds $(echo "$(date +%s.%N) - $t0" | bc) released $(grep -c 'memory returned to the system after a large transfer' "$W/serve.log" || true)"
+g0=$(gcmark)
 echo "-- dance zone serve, after the transfers (journal holds the transferred zone)"; lat after $P profiled after
+gcphase after "$g0"
 mem $SPID end
 # The closing SOA repeats the first.
 head -n -1 "$W/axfr.raw" >"$W/devices.test.zone"
