@@ -159,10 +159,8 @@ func (c *chain) add(name string) {
 		c.chunks = [][]hashKey{{h}}
 		return
 	}
-	ci := c.chunkFor(h)
-	ch := c.chunks[ci]
-	i, _ := slices.BinarySearchFunc(ch, h, cmpHash)
-	ch = slices.Insert(ch, i, h)
+	ci, i, _ := c.find(h)
+	ch := slices.Insert(c.chunks[ci], i, h)
 	if len(ch) > chunkMax {
 		half := len(ch) / 2
 		right := append([]hashKey(nil), ch[half:]...)
@@ -182,10 +180,10 @@ func (c *chain) remove(name string) {
 	delete(c.entries, h)
 	c.n--
 	c.changed.add(h, c.n)
-	ci := c.chunkFor(h)
+	ci, j, found := c.find(h)
 	ch := c.chunks[ci]
-	if i, ok := slices.BinarySearchFunc(ch, h, cmpHash); ok {
-		ch = slices.Delete(ch, i, i+1)
+	if found {
+		ch = slices.Delete(ch, j, j+1)
 	}
 	if len(ch) == 0 {
 		c.chunks = slices.Delete(c.chunks, ci, ci+1)
@@ -200,17 +198,9 @@ func (c *chain) eachKey(fn func(h, next hashKey, s *chainSlot) error) error {
 	if c.n == 0 {
 		return nil
 	}
-	first := c.chunks[0][0]
 	for ci, ch := range c.chunks {
 		for i, h := range ch {
-			next := first
-			switch {
-			case i+1 < len(ch):
-				next = ch[i+1]
-			case ci+1 < len(c.chunks):
-				next = c.chunks[ci+1][0]
-			}
-			if err := fn(h, next, c.store.slot(c.entries[h])); err != nil {
+			if err := fn(h, c.after(ci, i), c.store.slot(c.entries[h])); err != nil {
 				return err
 			}
 		}
