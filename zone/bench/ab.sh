@@ -19,29 +19,20 @@ W=$(mktemp -d /tmp/dance-zone-ab.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
 trap cleanup EXIT
-port() { echo $((20000 + RANDOM % 20000)); }
-waitdns() { for _ in $(seq 600); do dig +time=1 +tries=1 @127.0.0.1 -p "$1" devices.test SOA >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "no answer on $1" >&2; return 1; }
+. zone/bench/common.sh
 
 "$BA" zone init --zone devices.test --dir "$W/zone" >/dev/null
 P=$(port); A=$(port)
 "$BA" zone serve --dir "$W/zone" --listen 127.0.0.1:$P --admin-listen 127.0.0.1:$A --allow-transfer 127.0.0.1 --log-level info >"$W/serve.log" 2>&1 &
 SPID=$!; pids+=($SPID)
 waitdns $P
-awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "d%d._device.devices.test,TLSA,3 1 1 %064x\n", i, i * 2654435761 % 4294967296 }' >"$W/ids.csv"
+identities "$N" "$W/ids.csv"
 "$BA" zone import --quiet --api http://127.0.0.1:$A --dir "$W/zone" "$W/ids.csv" >/dev/null
-presigned() { grep -c "zone presigned" "$W/serve.log" || true; }
-i=0
-while :; do
-  c=$(presigned); i=$((i + 1))
-  "$BA" zone add --replace --api http://127.0.0.1:$A --dir "$W/zone" marker._device.devices.test TLSA "3 1 1 $(printf %064x $i)" >/dev/null
-  while [ "$(presigned)" -le "$c" ]; do sleep 1; done
-  last=$(grep "zone presigned" "$W/serve.log" | tail -1 | sed 's/.*signatures=\([0-9]*\).*/\1/')
-  [ "$last" -lt 50 ] && break
-done
+waitpresigned "$BA" "127.0.0.1:$A" "$W/serve.log"
 kill $SPID; wait $SPID 2>/dev/null || true
 grep -q "signatures saved" "$W/serve.log" || { echo "the server saved no signatures" >&2; exit 1; }
 
-awk -v n="$N" -v q="$QN" 'BEGIN { srand(1); for (i = 0; i < q; i++) printf "d%d._device.devices.test TLSA\n", int(rand() * n) }' >"$W/q.txt"
+queries "$N" "$QN" "$W/q.txt"
 qps() { dnsperf -s 127.0.0.1 -p "$1" -d "$W/q.txt" -D -l "$2" -c 8 -T 2 -q 200 2>&1 | awk '/Queries per second/ {print $4}'; }
 for r in $(seq "$R"); do
   for side in A B; do

@@ -25,8 +25,7 @@ W=$(mktemp -d /tmp/dance-flood-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
 trap cleanup EXIT
-port() { echo $((20000 + RANDOM % 20000)); }
-waitdns() { for _ in $(seq 300); do dig +time=1 +tries=1 @127.0.0.1 -p "$1" devices.test SOA >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "no answer on $1" >&2; return 1; }
+. zone/bench/common.sh
 # cpu PID: user+system clock ticks so far.
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)
@@ -34,7 +33,7 @@ TCK=$(getconf CLK_TCK)
 echo "== machine: $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 go build -o "$W/dance" ./cmd/dance
 "$W/dance" zone init --zone devices.test --dir "$W/zone" >/dev/null
-awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "d%d._device.devices.test,TLSA,3 1 1 %064x\n", i, i * 2654435761 % 4294967296 }' >"$W/ids.csv"
+identities "$N" "$W/ids.csv"
 # Query sets: every flood name different (more than a run sends, so that
 # dnsperf never wraps around to names already asked); real names at random.
 awk -v q="$((FLOODQPS * DUR * 2 < 3000000 ? FLOODQPS * DUR * 2 : 3000000))" 'BEGIN { srand(7); for (i = 0; i < q; i++) printf "r%d-%x._device.devices.test TLSA\n", i, int(rand() * 4294967296) }' >"$W/flood.txt"

@@ -39,7 +39,7 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-port() { echo $((20000 + RANDOM % 20000)); }
+. zone/bench/common.sh
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # mem PID WHEN: where the resident bytes are (anonymous memory: the Go heap
 # and runtime; file pages: the store's mmap) and, with GODEBUG=gctrace=1,
@@ -51,7 +51,6 @@ mem() {
     grep '^gc [0-9]' "$W/serve.log" | tail -1 | sed 's/.*, \([0-9]*\)->\([0-9]*\)->\([0-9]*\) MB, \([0-9]*\) MB goal.*/  last_gc heap_before_mb \1 live_mb \3 goal_mb \4/'
   fi
 }
-waitdns() { for _ in $(seq 300); do dig +time=1 +tries=1 @127.0.0.1 -p "$1" devices.test SOA >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "no answer on $1" >&2; return 1; }
 
 # Without the server's GODEBUG: the compiler would print (and the build cache keep) its own gctrace.
 env -u GODEBUG go build -o "$W/dance" ./cmd/dance
@@ -64,7 +63,7 @@ waitdns $P
 rss0=$(rss_kb $SPID)
 
 echo "== generating $N identities"
-awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "d%d._device.devices.test,TLSA,3 1 1 %064x\n", i, i * 2654435761 % 4294967296 }' >"$W/ids.csv"
+identities "$N" "$W/ids.csv"
 echo "== import (admin API, CSV, batches of 5000)"
 t0=$(date +%s.%N)
 "$W/dance" zone import --quiet --api http://127.0.0.1:$A --dir "$W/zone" "$W/ids.csv"
@@ -75,24 +74,14 @@ echo "rss_kb_before $rss0 rss_kb_after_import $rss1 bytes_per_identity $(( (rss1
 mem $SPID import
 
 echo "== presigning the whole zone (the server does it after changes when transfers are allowed)"
-# A marker change triggers one more presign run; when a run signs only
-# what the marker touched, everything else was signed already.
-presigned() { grep -c "zone presigned" "$W/serve.log" || true; }
-i=0
-while :; do
-  c=$(presigned); i=$((i + 1))
-  "$W/dance" zone add --replace --api http://127.0.0.1:$A --dir "$W/zone" marker._device.devices.test TLSA "3 1 1 $(printf %064x $i)" >/dev/null
-  while [ "$(presigned)" -le "$c" ]; do sleep 1; done
-  last=$(grep "zone presigned" "$W/serve.log" | tail -1 | sed 's/.*signatures=\([0-9]*\).*/\1/')
-  [ "$last" -lt 50 ] && break
-done
+waitpresigned "$W/dance" "127.0.0.1:$A" "$W/serve.log"
 t2=$(date +%s.%N)
 rss2=$(rss_kb $SPID)
 echo "presigned_seconds_after_import $(echo "$t2 - $t1" | bc) rss_kb_signed $rss2 bytes_per_signed_identity $(( (rss2 - rss0) * 1024 / N ))"
 mem $SPID presigned
 
 echo "== queries"
-awk -v n="$N" -v q="$QN" 'BEGIN { srand(1); for (i = 0; i < q; i++) printf "d%d._device.devices.test TLSA\n", int(rand() * n) }' >"$W/q.txt"
+queries "$N" "$QN" "$W/q.txt"
 perf() { dnsperf -s 127.0.0.1 -p "$1" -d "$W/q.txt" -D -l "${2:-$DUR}" -c 8 -T 2 -q 200 2>&1 | awk '/Queries per second|Queries lost|Average Latency/'; }
 # lat PHASE PORT CMD...: runs CMD, a measured dnsperf pass against PORT,
 # with the latency probe beside it, and prints the probe's lat_PHASE line
