@@ -101,10 +101,7 @@ func snapBytes(snap *transferSnap) [][]byte {
 // the snapshot's own once it is dropped.
 func TestArenaSnapshotOutlivesCompactions(t *testing.T) {
 	z, _ := sigZone(t, newClock(), 200)
-	s := &z.chain.store
-	s.mu.Lock()
-	s.compactMin, s.slab = 0, 4096
-	s.mu.Unlock()
+	s := smallSlabs(z, 4096)
 	snap := z.snapshot()
 	want := snapBytes(snap)
 	var snapSlabs int64
@@ -146,10 +143,7 @@ func TestArenaSnapshotOutlivesCompactions(t *testing.T) {
 // not luck, that kept it).
 func TestArenaPinnedSigsAcrossCompaction(t *testing.T) {
 	z, _ := sigZone(t, newClock(), 100)
-	s := &z.chain.store
-	s.mu.Lock()
-	s.compactMin, s.slab = 0, 4096
-	s.mu.Unlock()
+	s := smallSlabs(z, 4096)
 	const name = "d7.g2._device.devices.test."
 	sg := z.signer.Load()
 	z.mu.RLock()
@@ -223,10 +217,7 @@ func TestArenaOffHeap(t *testing.T) {
 // transfer verifies, and slabs were released during the run.
 func TestArenaReadersRaceCompaction(t *testing.T) {
 	z, _ := sigZone(t, newClock(), 150)
-	s := &z.chain.store
-	s.mu.Lock()
-	s.compactMin, s.slab = 0, 1024
-	s.mu.Unlock()
+	smallSlabs(z, 1024)
 	released := slab.Released()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -336,10 +327,7 @@ func TestArenaReadersRaceCompaction(t *testing.T) {
 // test only waits (no runtime.GC of its own).
 func TestArenaCompactionReleasesSlabs(t *testing.T) {
 	z, _ := sigZone(t, newClock(), 200)
-	s := &z.chain.store
-	s.mu.Lock()
-	s.compactMin, s.slab = 0, 4096
-	s.mu.Unlock()
+	s := smallSlabs(z, 4096)
 	garbage(t, z, 3)
 	runtime.GC()
 	runtime.GC()

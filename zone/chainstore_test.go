@@ -67,6 +67,17 @@ func TestChainStoreStaleStore(t *testing.T) {
 	}
 }
 
+// smallSlabs makes z's arena compact whenever it has garbage and map
+// slabs of size octets, so that a test with few names crosses many slabs
+// and compactions. It returns the arena's store.
+func smallSlabs(z *Zone, size int) *chainStore {
+	s := &z.chain.store
+	s.mu.Lock()
+	s.compactMin, s.slab = 0, size
+	s.mu.Unlock()
+	return s
+}
+
 // chainWires returns every chain entry's name and signed record as the
 // snapshot saw them, copied.
 func chainWires(snap *transferSnap) []string {
@@ -206,12 +217,9 @@ func TestChainCompaction(t *testing.T) {
 // name's signature.
 func TestChainCompactionConcurrent(t *testing.T) {
 	z, _ := sigZone(t, newClock(), 200)
-	s := &z.chain.store
-	s.mu.Lock()
 	// Small slabs: new ones all the time, so that a reader loading the
 	// view before the ref it resolves would find the slab missing.
-	s.compactMin, s.slab = 0, 512
-	s.mu.Unlock()
+	s := smallSlabs(z, 512)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(3)
