@@ -16,17 +16,30 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
+
+	"github.com/dnsbound/dance/internal/cli"
 )
 
-const usage = `usage: latprobe -server ADDR:PORT -queries FILE [flags]
-
-Sends -rate queries a second to -server for -duration, on an open-loop
+// command is latprobe's command line, in the form (help, errors, exit
+// codes) of the project's other commands (internal/cli).
+func command() *cli.Command {
+	var (
+		server, queries, label string
+		rate                   int
+		duration, timeout      time.Duration
+		do                     bool
+		bufsize                uint
+	)
+	return &cli.Command{
+		Name:  "latprobe",
+		Usage: "latprobe -server ADDR:PORT -queries FILE [flags]",
+		Description: `Sends -rate queries a second to -server for -duration, on an open-loop
 schedule (query i leaves at start + i/rate, whatever the answers do), from
 its own UDP socket, and times each from send to receipt on the monotonic
 clock. Then it waits for the last answers (at most -timeout) and prints
@@ -55,76 +68,51 @@ order, starting again at the top when it runs out, and reads no more of
 them than the run sends. Queries look like
 dnsperf -D's: RD set, EDNS0 with -bufsize and the DO bit (-do).
 
--label replaces the word "probe" at the start of the line.
-
-Exit status: 0 when the line was printed, 1 when the probe could not run
-(an unreadable query file, no socket), 2 for usage errors.
-
-Flags:
-`
-
-func main() {
-	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr))
+-label replaces the word "probe" at the start of the line.`,
+		Examples:  []string{"latprobe -server 127.0.0.1:5353 -queries q.txt -rate 2000 -duration 14s -label lat_before"},
+		ExitCodes: []string{"0  the line was printed", "1  the probe could not run (no socket)", "2  bad usage or bad input (an unreadable query file)"},
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&server, "server", "", "`address:port` of the DNS server (UDP)")
+			fs.StringVar(&queries, "queries", "", "query `file` in dnsperf's format")
+			fs.IntVar(&rate, "rate", 1000, "queries a second")
+			fs.DurationVar(&duration, "duration", 10*time.Second, "how long to send queries")
+			fs.DurationVar(&timeout, "timeout", 2*time.Second, "an answer later than this is counted lost")
+			fs.BoolVar(&do, "do", true, "set the DNSSEC OK bit (-do=false: clear)")
+			fs.UintVar(&bufsize, "bufsize", 4096, "EDNS0 UDP payload size (dnsperf sends 4096)")
+			fs.StringVar(&label, "label", "probe", "first word of the output line")
+		},
+		NoArgs: true,
+		Run: func(env *cli.Env, _ *flag.FlagSet, _ []string) error {
+			if server == "" || queries == "" {
+				return cli.Usagef("-server and -queries are required")
+			}
+			if bufsize < 512 || bufsize > 65535 {
+				return cli.Usagef("-bufsize: want 512 to 65535")
+			}
+			cfg := config{server: server, rate: rate, duration: duration, timeout: timeout, do: do, bufsize: uint16(bufsize)}
+			if err := cfg.check(); err != nil {
+				return cli.Usagef("%v", err)
+			}
+			qs, err := readQueries(queries, cfg.total())
+			if err != nil {
+				return cli.Input(err)
+			}
+			cfg.queries = qs
+			res, err := run(cfg)
+			if err != nil {
+				return cli.Fail(err)
+			}
+			fmt.Fprintln(env.Stdout, res.line(label))
+			return nil
+		},
+	}
 }
 
-// cli runs the command with args and returns its exit status.
-func cli(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("latprobe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
-	server := fs.String("server", "", "`address:port` of the DNS server (UDP)")
-	queries := fs.String("queries", "", "query `file` in dnsperf's format")
-	rate := fs.Int("rate", 1000, "queries a second")
-	duration := fs.Duration("duration", 10*time.Second, "how long to send queries")
-	timeout := fs.Duration("timeout", 2*time.Second, "an answer later than this is counted lost")
-	do := fs.Bool("do", true, "set the DNSSEC OK bit (-do=false: clear)")
-	bufsize := fs.Uint("bufsize", 4096, "EDNS0 UDP payload size (dnsperf sends 4096)")
-	label := fs.String("label", "probe", "first word of the output line")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	usageErr := func(msg string) int {
-		fmt.Fprintln(stderr, "latprobe: error:", msg)
-		fmt.Fprintln(stderr, "latprobe: hint: latprobe --help")
-		return 2
-	}
-	if fs.NArg() > 0 {
-		return usageErr(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	}
-	if *server == "" || *queries == "" {
-		return usageErr("-server and -queries are required")
-	}
-	if *bufsize < 512 || *bufsize > 65535 {
-		return usageErr("-bufsize: want 512 to 65535")
-	}
-	cfg := config{
-		server:   *server,
-		rate:     *rate,
-		duration: *duration,
-		timeout:  *timeout,
-		do:       *do,
-		bufsize:  uint16(*bufsize),
-	}
-	if err := cfg.check(); err != nil {
-		return usageErr(err.Error())
-	}
-	qs, err := readQueries(*queries, cfg.total())
-	if err != nil {
-		fmt.Fprintln(stderr, "latprobe: error:", err)
-		return 1
-	}
-	cfg.queries = qs
-	res, err := run(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "latprobe: error:", err)
-		return 1
-	}
-	fmt.Fprintln(stdout, res.line(*label))
-	return 0
+func main() {
+	os.Exit(cliMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// cliMain runs the command line args and returns the exit code.
+func cliMain(args []string, stdout, stderr io.Writer) int {
+	return cli.Main(command(), args, &cli.Env{Ctx: context.Background(), Stdout: stdout, Stderr: stderr, Program: "latprobe"})
 }

@@ -166,7 +166,7 @@ func writeQueries(t *testing.T, n int) string {
 func runCLI(t *testing.T, args ...string) map[string]string {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	if code := cli(args, &stdout, &stderr); code != 0 {
+	if code := cliMain(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 	f := strings.Fields(stdout.String())
@@ -345,7 +345,7 @@ func TestUsage(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"help", []string{"--help"}, 0, "nearest"},
+
 		{"no server", []string{"-queries", q}, 2, "-server and -queries are required"},
 		{"no queries", []string{"-server", "127.0.0.1:53"}, 2, "-server and -queries are required"},
 		{"argument", []string{"-server", "127.0.0.1:53", "-queries", q, "extra"}, 2, "unexpected argument"},
@@ -356,13 +356,13 @@ func TestUsage(t *testing.T) {
 		// there are message IDs.
 		{"IDs run out", []string{"-server", "127.0.0.1:53", "-queries", q, "-rate", "40000"}, 2, "in flight"},
 		{"small bufsize", []string{"-server", "127.0.0.1:53", "-queries", q, "-bufsize", "511"}, 2, "-bufsize"},
-		{"no file", []string{"-server", "127.0.0.1:53", "-queries", q + ".missing"}, 1, "no such file"},
-		{"bad flag", []string{"-nosuch"}, 2, "flag provided but not defined"},
+		{"no file", []string{"-server", "127.0.0.1:53", "-queries", q + ".missing"}, 2, "no such file"},
+		{"bad flag", []string{"-nosuch"}, 2, "unknown flag --nosuch"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := cli(tt.args, &stdout, &stderr)
+			code := cliMain(tt.args, &stdout, &stderr)
 			if code != tt.code || !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr.String(), tt.code, tt.stderr)
 			}
@@ -370,5 +370,19 @@ func TestUsage(t *testing.T) {
 				t.Errorf("stdout %q, want nothing", stdout.String())
 			}
 		})
+	}
+}
+
+// TestHelp: --help prints the description, the flags and the exit codes
+// on standard output and exits 0.
+func TestHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := cliMain([]string{"--help"}, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+		t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, stderr.String())
+	}
+	for _, want := range []string{"nearest", "-rate", "lag_max_ms", "EXIT CODES"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, stdout.String())
+		}
 	}
 }
