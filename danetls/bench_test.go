@@ -5,11 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dnsbound/dance/identity"
+	"github.com/dnsbound/dance/internal/cputime"
 	"github.com/dnsbound/dance/internal/dnstest"
 	"github.com/dnsbound/dance/internal/testident"
 	"github.com/dnsbound/dance/resolver"
@@ -141,11 +141,11 @@ func benchSetup(b *testing.B, kt identity.KeyType) (*tls.Config, []benchVariant)
 
 // cpuTime is the user and system CPU time of the process so far.
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	d, err := cputime.Process()
+	if err != nil {
 		panic(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
 
 // handshake runs one full handshake over an in-memory connection.

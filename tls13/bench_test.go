@@ -13,9 +13,10 @@ import (
 	"math/big"
 	"net"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dnsbound/dance/internal/cputime"
 )
 
 // Benchmarks of this engine side by side with crypto/tls: each pair runs
@@ -33,11 +34,11 @@ import (
 // what a handshake costs on a loaded machine, where wall time also counts
 // waiting for a core.
 func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	d, err := cputime.Process()
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
 
 // reportCPU adds the metric cpu-ns/op: process CPU time since start per

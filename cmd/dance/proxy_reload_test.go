@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -160,9 +159,7 @@ func TestProxyReloadKeepsConfigFile(t *testing.T) {
 		t.Fatalf("before the reload: %v", err)
 	}
 	writeConf("other._device.example.test")
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	hangUp(t)
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(errb.String(), "allow-list reloaded"); {
 		if time.Now().After(deadline) {
 			t.Fatalf("no reload logged: %s", errb.String())

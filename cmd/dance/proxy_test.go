@@ -162,9 +162,7 @@ func TestProxyCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl.CloseIdleConnections()
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	hangUp(t)
 	testwait.Eventually(t, 30*time.Second, func() error {
 		if !strings.Contains(errb.String(), "allow-list reloaded") {
 			return fmt.Errorf("no reload logged: %s", errb.String())

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,9 +56,7 @@ func startServeCmd(t *testing.T, args []string, ready *regexp.Regexp) (m []strin
 func sighup(t *testing.T, errb *syncBuffer, want string) {
 	t.Helper()
 	n := strings.Count(errb.String(), want)
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	hangUp(t)
 	testwait.Eventually(t, 30*time.Second, func() error {
 		if strings.Count(errb.String(), want) == n {
 			return fmt.Errorf("%q not logged yet", want)

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,8 +54,8 @@ func sshSecureDir(t *testing.T) string {
 			if err != nil {
 				return false
 			}
-			sys, ok := st.Sys().(*syscall.Stat_t)
-			if !ok || (sys.Uid != 0 && int(sys.Uid) != uid) || st.Mode().Perm()&0o022 != 0 {
+			owner, ok := fileOwner(st)
+			if !ok || (owner != 0 && owner != uid) || st.Mode().Perm()&0o022 != 0 {
 				return false
 			}
 			if d == "/" {
