@@ -55,7 +55,8 @@ var presignStep func(chain bool)
 // batch is collected while the last one is signed. It returns the
 // number of signatures made.
 func (z *Zone) Presign(ctx context.Context) (int, error) {
-	return z.presign(ctx, false)
+	run, err := z.presign(ctx, false)
+	return run.Signatures, err
 }
 
 // PresignAhead is Presign as a server runs it in the background after
@@ -102,8 +103,42 @@ func (z *Zone) Presign(ctx context.Context) (int, error) {
 //
 // Presign always walks everything: a transfer needs every signature, and
 // a full walk never depends on what was recorded.
-func (z *Zone) PresignAhead(ctx context.Context) (int, error) {
+func (z *Zone) PresignAhead(ctx context.Context) (PresignRun, error) {
 	return z.presign(ctx, true)
+}
+
+// PresignRun is what one PresignAhead run did: its signatures, what it
+// looked at to find them, and whether it walked the whole zone or only
+// what changed (see "Incremental runs" at PresignAhead). A server logs
+// it, so that an operator can tell a run that signed one identity from
+// the one that walked a million to find it.
+type PresignRun struct {
+	// Signatures is the number of signatures made.
+	Signatures int
+	// Names and ChainEntries are the names and NSEC3 chain entries the
+	// run looked at.
+	Names, ChainEntries int
+	// AllNames and WholeChain are whether the run walked every name and
+	// the whole chain, rather than those that changed since the last run.
+	AllNames, WholeChain bool
+	// ChainLeft is whether the run left the chain to the next run, the
+	// zone changing in bulk meanwhile; WholeChain is then false.
+	ChainLeft bool
+}
+
+// Walk names what the run walked, for logs: "full" (every name and the
+// whole chain), "incremental" (what changed only), "all-names" or
+// "whole-chain" (that part in full, the other what changed).
+func (r PresignRun) Walk() string {
+	switch {
+	case r.AllNames && r.WholeChain:
+		return "full"
+	case r.AllNames:
+		return "all-names"
+	case r.WholeChain:
+		return "whole-chain"
+	}
+	return "incremental"
 }
 
 // fullWalks is how many full walks PresignAhead makes at least (when
@@ -206,7 +241,7 @@ func (s *changeSet[K]) merge(o changeSet[K], size int) {
 	}
 }
 
-func (z *Zone) presign(ctx context.Context, ahead bool) (made int, err error) {
+func (z *Zone) presign(ctx context.Context, ahead bool) (run PresignRun, err error) {
 	z.presignMu.Lock()
 	defer z.presignMu.Unlock()
 	ps := &z.presignState
@@ -254,6 +289,7 @@ func (z *Zone) presign(ctx context.Context, ahead bool) (made int, err error) {
 			}
 			z.mu.RUnlock()
 			z.presignNames.Add(int64(end - next))
+			run.Names += end - next
 			next = end
 		}
 		return work, next < len(names)
@@ -261,12 +297,13 @@ func (z *Zone) presign(ctx context.Context, ahead bool) (made int, err error) {
 	// A node replaced meanwhile keeps its new signatures: these land on
 	// the old node, which nothing reads any more; the new node is the
 	// next run's.
-	made, err = signBatches(ctx, collect, func(j *presignJob) (int, error) {
+	run.AllNames = fullNames
+	run.Signatures, err = signBatches(ctx, collect, func(j *presignJob) (int, error) {
 		_, count, err := z.signNode(j.sg, j.n, j.t)
 		return count, err
 	})
 	if err != nil {
-		return made, err
+		return run, err
 	}
 	if fullNames {
 		ps.names = fullWalk{sg: sg, at: now}
@@ -274,29 +311,34 @@ func (z *Zone) presign(ctx context.Context, ahead bool) (made int, err error) {
 	if presignStep != nil {
 		presignStep(false)
 	}
-	if ahead && made >= presignBatch && z.Serial() != serial {
+	if ahead && run.Signatures >= presignBatch && z.Serial() != serial {
 		z.mu.Lock()
 		z.chain.changed.merge(changedChain, z.chain.n)
 		z.mu.Unlock()
-		return made, nil
+		run.ChainLeft = true
+		return run, nil
 	}
+	// Only runs, one at a time (presignMu), count chain entries.
+	entries0 := z.presignEntries.Load()
 	var n int
+	run.WholeChain = fullChain
 	if fullChain {
 		n, err = z.presignChain(ctx)
 	} else {
 		n, err = z.presignChainAt(ctx, changedChain.keys)
 	}
-	made += n
+	run.Signatures += n
+	run.ChainEntries = int(z.presignEntries.Load() - entries0)
 	if err != nil {
-		return made, err
+		return run, err
 	}
 	if fullChain {
 		ps.chain = fullWalk{sg: sg, at: now, ttl: ttl}
 	}
-	if !z.compactChain() && made >= releaseAfterSignatures {
+	if !z.compactChain() && run.Signatures >= releaseAfterSignatures {
 		releaseMemory()
 	}
-	return made, nil
+	return run, nil
 }
 
 // presignNode appends to work the RRsets of n that sg is to sign: those

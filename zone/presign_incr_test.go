@@ -19,16 +19,28 @@ func (l looked) String() string {
 	return fmt.Sprintf("%d names and %d chain entries", l.names, l.entries)
 }
 
-// presignAhead runs PresignAhead and returns the signatures it made and
-// what it looked at.
-func presignAhead(t *testing.T, z *Zone) (int, looked) {
+// presignAhead runs PresignAhead and returns its report and what it
+// looked at, as the zone's counters tell. It fails the test unless the
+// report's counts are the counters' and the zone's.
+func presignAhead(t *testing.T, z *Zone) (PresignRun, looked) {
 	t.Helper()
 	n0, e0 := z.presignNames.Load(), z.presignEntries.Load()
-	made, err := z.PresignAhead(context.Background())
+	made0 := z.SignaturesMade()
+	run, err := z.PresignAhead(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return made, looked{int(z.presignNames.Load() - n0), int(z.presignEntries.Load() - e0)}
+	l := looked{int(z.presignNames.Load() - n0), int(z.presignEntries.Load() - e0)}
+	if run.Names != l.names || run.ChainEntries != l.entries {
+		t.Fatalf("the run reported %d names and %d chain entries looked at; the counters say %v", run.Names, run.ChainEntries, l)
+	}
+	if made := z.SignaturesMade() - made0; int64(run.Signatures) != made {
+		t.Fatalf("the run reported %d signatures; the zone made %d", run.Signatures, made)
+	}
+	if run.ChainLeft && (run.WholeChain || run.ChainEntries != 0) {
+		t.Fatalf("the run left the chain to the next run, yet reported %d entries looked at, whole chain %v", run.ChainEntries, run.WholeChain)
+	}
+	return run, l
 }
 
 // zoneSize is what a full walk looks at: every name with data and every
@@ -63,8 +75,8 @@ func presignedZone(t *testing.T, n int) *Zone {
 	t.Helper()
 	z, _ := newZone(t, newClock())
 	addIdentities(t, z, 0, n)
-	if _, l := presignAhead(t, z); l.names < zoneSize(z).names || l.entries < zoneSize(z).entries {
-		t.Fatalf("the first run after Open looked at %v of %v", l, zoneSize(z))
+	if run, l := presignAhead(t, z); l.names < zoneSize(z).names || l.entries < zoneSize(z).entries || run.Walk() != "full" {
+		t.Fatalf("the first run after Open looked at %v of %v, walk %q", l, zoneSize(z), run.Walk())
 	}
 	wantSigned(t, z, "after the first run")
 	return z
@@ -104,9 +116,9 @@ func TestPresignAheadLooksAtChangesOnly(t *testing.T) {
 			if _, err := z.Apply(tt.changes); err != nil {
 				t.Fatal(err)
 			}
-			made, l := presignAhead(t, z)
-			if made == 0 || l.total() > most {
-				t.Fatalf("after one change: %d signatures, %v looked at (zone: %v), want at most %d", made, l, zoneSize(z), most)
+			run, l := presignAhead(t, z)
+			if run.Signatures == 0 || l.total() > most || run.Walk() != "incremental" {
+				t.Fatalf("after one change: %d signatures, %v looked at (zone: %v), want at most %d; walk %q", run.Signatures, l, zoneSize(z), most, run.Walk())
 			}
 			wantSigned(t, z, "after the run")
 		})
@@ -122,9 +134,9 @@ func TestPresignAheadLooksAtChangesOnly(t *testing.T) {
 			if _, err := z.Apply(cs); err != nil {
 				t.Fatal(err)
 			}
-			made, l := presignAhead(t, z)
-			if made == 0 || l.total() > 2*most {
-				t.Fatalf("after a change of two names: %d signatures, %v looked at", made, l)
+			run, l := presignAhead(t, z)
+			if run.Signatures == 0 || l.total() > 2*most {
+				t.Fatalf("after a change of two names: %d signatures, %v looked at", run.Signatures, l)
 			}
 			wantSigned(t, z, "after the run")
 		}
@@ -361,9 +373,14 @@ func TestPresignAheadFullWalk(t *testing.T) {
 			wantSigned(t, z, "after the first run")
 			addIdentities(t, z, ids, 1)
 			tt.before(t, z, clock)
-			made, l := presignAhead(t, z)
+			run, l := presignAhead(t, z)
 			if names, chain := walked(z, l); names != tt.names || chain != tt.chain {
-				t.Fatalf("the run looked at %v of %v (%d signatures): walked names %v and chain %v, want %v and %v", l, zoneSize(z), made, names, chain, tt.names, tt.chain)
+				t.Fatalf("the run looked at %v of %v (%d signatures): walked names %v and chain %v, want %v and %v", l, zoneSize(z), run.Signatures, names, chain, tt.names, tt.chain)
+			}
+			// What the run reports (and the server logs) is what it did.
+			if run.AllNames != tt.names || run.WholeChain != tt.chain || run.ChainLeft {
+				t.Fatalf("the run reported all names %v, whole chain %v, chain left %v (walk %q); want %v, %v, false",
+					run.AllNames, run.WholeChain, run.ChainLeft, run.Walk(), tt.names, tt.chain)
 			}
 			wantSigned(t, z, "after the run")
 			// And the run after it looks at what changed since.

@@ -881,11 +881,23 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 				case <-presign:
 				}
 				start := time.Now()
-				n, err := s.cfg.Zone.PresignAhead(gctx)
+				run, err := s.cfg.Zone.PresignAhead(gctx)
 				if err != nil && gctx.Err() == nil {
 					s.log.Error("presigning failed", "err", err)
-				} else if n > 0 {
-					s.log.Info("zone presigned", "signatures", n, "took", time.Since(start).Round(time.Millisecond))
+				} else if err == nil {
+					// walk says whether the run looked at the whole zone
+					// or what changed: a full walk of a large zone takes
+					// seconds even when it signs little.
+					level := slog.LevelInfo
+					if run.Signatures == 0 {
+						level = slog.LevelDebug
+					}
+					attrs := []any{"signatures", run.Signatures, "walk", run.Walk(),
+						"names", run.Names, "chain_entries", run.ChainEntries}
+					if run.ChainLeft {
+						attrs = append(attrs, "chain", "left to the next run")
+					}
+					s.log.Log(gctx, level, "zone presigned", append(attrs, "took", time.Since(start).Round(time.Millisecond))...)
 				}
 			}
 		})
