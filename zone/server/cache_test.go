@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -77,15 +76,8 @@ func TestCacheFollowsZoneClock(t *testing.T) {
 	}
 	defer z.Close()
 	addRR(t, z, "s1._device.devices.test. 300 IN TLSA 3 1 1 abcd")
-	srv, _ := New(Config{Zone: z})
-	ls, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ls) }()
-	defer func() { cancel(); <-done }()
+	srv, ls, stop := serveConfig(t, Config{Zone: z}, nil)
+	defer stop()
 	ts := &testServer{addr: ls.Addr()}
 	m := new(dns.Msg)
 	m.SetQuestion("s1._device.devices.test.", dns.TypeTLSA)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net"
 	"path/filepath"
 	"slices"
@@ -135,17 +134,7 @@ func serveNotifying(t *testing.T, sec *fakeSecondary, clock *notifyClock) (z *zo
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { z.Close() })
-	srv, err := New(Config{Zone: z, Notify: []string{sec.addr}, notifyTimeout: 200 * time.Millisecond, notifyAfter: clock.after})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ls) }()
+	_, ls, stop := serveConfig(t, Config{Zone: z, Notify: []string{sec.addr}, notifyTimeout: 200 * time.Millisecond, notifyAfter: clock.after}, nil)
 	// Serve watches the zone before its listeners start: once the TCP
 	// listener answers, a change is sure to be noticed (and NOTIFYed).
 	testwait.For(t, "the server to answer over TCP", func() bool {
@@ -155,19 +144,6 @@ func serveNotifying(t *testing.T, sec *fakeSecondary, clock *notifyClock) (z *zo
 		_, _, err := c.Exchange(m, ls.TCP.Addr().String())
 		return err == nil
 	})
-	var once sync.Once
-	var serr error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case serr = <-done:
-			case <-time.After(30 * time.Second):
-				t.Fatal("Serve did not return after its context ended")
-			}
-		})
-		return serr
-	}
 	t.Cleanup(func() { stop() })
 	return z, stop
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,20 +71,40 @@ func startServerListeners(t testing.TB, opt zone.InitOptions, adjust func(*Confi
 	if adjust != nil {
 		adjust(&cfg)
 	}
+	tlsAddr := ""
+	srv, ls, stop := serveConfig(t, cfg, func(ls *Listeners) {
+		if tlsCfg != nil {
+			var err error
+			if ls.TLS, err = ListenTLS("127.0.0.1:0", tlsCfg); err != nil {
+				t.Fatal(err)
+			}
+			tlsAddr = ls.TLS.Addr().String()
+		}
+		if listen != nil {
+			listen(ls)
+		}
+	})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		z.Close()
+	})
+	return &testServer{dir: dir, zone: z, srv: srv, addr: ls.Addr(), tlsAddr: tlsAddr, key: res.TSIG, keys: res}
+}
+
+// serveConfig makes a server of cfg and serves it on 127.0.0.1 (UDP and
+// TCP, on a port of its own; listen, when not nil, adds listeners) until
+// stop, which ends Serve and returns its error. stop may be called more
+// than once; the test fails if Serve does not return within 30 s of it.
+func serveConfig(t testing.TB, cfg Config, listen func(*Listeners)) (srv *Server, ls *Listeners, stop func() error) {
+	t.Helper()
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := Listen("127.0.0.1:0")
-	if err != nil {
+	if ls, err = Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
-	}
-	tlsAddr := ""
-	if tlsCfg != nil {
-		if ls.TLS, err = ListenTLS("127.0.0.1:0", tlsCfg); err != nil {
-			t.Fatal(err)
-		}
-		tlsAddr = ls.TLS.Addr().String()
 	}
 	if listen != nil {
 		listen(ls)
@@ -91,14 +112,19 @@ func startServerListeners(t testing.TB, opt zone.InitOptions, adjust func(*Confi
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ls) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		z.Close()
-	})
-	return &testServer{dir: dir, zone: z, srv: srv, addr: ls.Addr(), tlsAddr: tlsAddr, key: res.TSIG, keys: res}
+	var once sync.Once
+	var serr error
+	return srv, ls, func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case serr = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("Serve did not return after its context ended")
+			}
+		})
+		return serr
+	}
 }
 
 func (ts *testServer) exchange(t testing.TB, m *dns.Msg, network string) *dns.Msg {
