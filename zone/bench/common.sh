@@ -41,3 +41,11 @@ waitpresigned() {
     [ "$last" -lt 50 ] && return 0
   done
 }
+
+# resident PID WHEN: where the resident bytes of process PID are
+# (anonymous memory: the Go heap and runtime; file pages: the store's
+# mmap), as one line "mem_WHEN rss_kb R anon_kb A file_kb F".
+resident() {
+  awk -v w="$2" '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2}
+    END { printf "mem_%s rss_kb %d anon_kb %d file_kb %d\n", w, r, a, r - a }' "/proc/$1/smaps_rollup"
+}

@@ -41,12 +41,11 @@ cleanup() {
 trap cleanup EXIT
 . zone/bench/common.sh
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-# mem PID WHEN: where the resident bytes are (anonymous memory: the Go heap
-# and runtime; file pages: the store's mmap) and, with GODEBUG=gctrace=1,
-# the live heap and goal of the server's last collection.
+# mem PID WHEN: where the resident bytes are (resident, common.sh) and,
+# with GODEBUG=gctrace=1, the live heap and goal of the server's last
+# collection.
 mem() {
-  awk -v w="$2" '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2}
-    END { printf "mem_%s rss_kb %d anon_kb %d file_kb %d\n", w, r, a, r - a }' "/proc/$1/smaps_rollup"
+  resident "$1" "$2"
   if [ "$1" = "$SPID" ] && grep -q "^gc [0-9]" "$W/serve.log"; then
     grep '^gc [0-9]' "$W/serve.log" | tail -1 | sed 's/.*, \([0-9]*\)->\([0-9]*\)->\([0-9]*\) MB, \([0-9]*\) MB goal.*/  last_gc heap_before_mb \1 live_mb \3 goal_mb \4/'
   fi

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/dnsbound/dance/internal/testwait"
 	"github.com/dnsbound/dance/zone"
+	"github.com/dnsbound/dance/zone/internal/image"
 	"github.com/dnsbound/dance/zone/internal/journal"
 	"github.com/dnsbound/dance/zone/tsigkey"
 )
@@ -310,6 +310,97 @@ func TestFirstTransferMovesSerial(t *testing.T) {
 
 func head(rrs []dns.RR) []dns.RR { return rrs[:min(3, len(rrs))] }
 
+// serveJournal runs a server on the zone in dir, with the zone's journal
+// file, until the returned function stops it (writing the journal file),
+// and returns the zone, the server and its address. clock, when not nil,
+// is the zone's; log, when not nil, the server's.
+func serveJournal(t *testing.T, dir string, key *tsigkey.Key, clock func() time.Time, log *syncLog) (*zone.Zone, *Server, string, func()) {
+	t.Helper()
+	z, err := zone.Open(dir, zone.Options{Time: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Zone: z, UpdateKeys: []*tsigkey.Key{key}, TransferFrom: loopback, JournalFile: filepath.Join(dir, zone.JournalFile)}
+	if log != nil {
+		cfg.Logger = log.logger()
+	}
+	srv, ls, stop := serveConfig(t, cfg, nil)
+	return z, srv, ls.Addr(), func() {
+		if err := stop(); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		z.Close()
+	}
+}
+
+// TestJournalCopyReleasedAfterRestart: after a restart, the journal's
+// newest zone, read from its file, is replaced by the zone's own snapshot
+// when the two hold the same RRs, so that the server does not keep a
+// second copy of the zone until the serial moves on. Secondaries see no
+// difference: the same zone at the same serial, and differences from it
+// after the next change.
+func TestJournalCopyReleasedAfterRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "zone")
+	res, err := zone.Init(dir, zone.InitOptions{Origin: origin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, _, addr, stop := serveJournal(t, dir, res.TSIG, nil, nil)
+	for i := range 20 {
+		addRR(t, z, fmt.Sprintf("s%d._device.devices.test. 300 IN TLSA 3 1 1 %064x", i, i))
+	}
+	first, err := axfr(t, addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := first[0].(*dns.SOA).Serial
+	stop()
+
+	var logs syncLog
+	z, srv, addr, stop := serveJournal(t, dir, res.TSIG, nil, &logs)
+	defer stop()
+	const released = "journal's newest zone is the zone's own"
+	testwait.Eventually(t, 30*time.Second, func() error {
+		if !strings.Contains(logs.String(), released) {
+			return fmt.Errorf("not logged yet: %q\n%s", released, logs.String())
+		}
+		return nil
+	})
+	if newest, _ := srv.journal.Newest(); newest == nil {
+		t.Fatal("the journal lost its newest zone")
+	} else if _, isCopy := newest.(*image.Image); isCopy {
+		t.Fatal("the journal still holds the copy read from its file")
+	}
+	again, err := axfr(t, addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].(*dns.SOA).Serial != serial || fmt.Sprint(sortedStrings(again)) != fmt.Sprint(sortedStrings(first)) {
+		t.Fatal("the zone sent after the restart is not the one sent before it")
+	}
+	// The next change reaches a secondary at the old serial as a
+	// difference computed from the snapshot adopted.
+	addRR(t, z, "late._device.devices.test. 300 IN TLSA 3 1 1 "+strings.Repeat("ab", 32))
+	diff, err := axfr(t, addr, dns.TypeIXFR, serial, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diff) < 4 || len(diff) >= len(first) || !strings.Contains(fmt.Sprint(diff), "late._device") {
+		t.Fatalf("IXFR from %d after one change: %d RRs (the zone has %d), want a difference with the new record", serial, len(diff), len(first))
+	}
+	full, err := axfr(t, addr, dns.TypeAXFR, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err := journal.Apply(first, ixfrVersions(t, diff))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sortedStrings(applied), sortedStrings(full); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatal("the difference applied to the zone of before is not the zone of now")
+	}
+}
+
 // TestJournalAgedAcrossRestart: the zone a journal file keeps for the
 // current serial is sent again after a restart only while its signatures
 // are fresh; after a stop longer than half the identity signature
@@ -325,32 +416,9 @@ func TestJournalAgedAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jf := filepath.Join(dir, zone.JournalFile)
-	// serve runs a server on the zone until the returned function stops
-	// it (writing the journal file), and returns its address.
 	serve := func() (*zone.Zone, string, func()) {
-		z, err := zone.Open(dir, zone.Options{Time: clock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := New(Config{Zone: z, UpdateKeys: []*tsigkey.Key{res.TSIG}, TransferFrom: loopback, JournalFile: jf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls, err := Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Serve(ctx, ls) }()
-		return z, ls.Addr(), func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-			z.Close()
-		}
+		z, _, addr, stop := serveJournal(t, dir, res.TSIG, clock, nil)
+		return z, addr, stop
 	}
 	z, addr, stop := serve()
 	addRR(t, z, "s1._device.devices.test. 300 IN TLSA 3 1 1 0102")

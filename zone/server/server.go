@@ -190,6 +190,11 @@ type Server struct {
 	// each run; a crash writes no journal), so the first transfer moves
 	// the serial on first (see currentZone). Guarded by xfrMu.
 	serialSent bool
+	// adoptJournal is whether the journal's newest zone, read from its
+	// file, is at the zone's serial and still to be sent as recorded:
+	// Serve then offers the journal the zone's own snapshot in its place
+	// (adoptSnapshot).
+	adoptJournal bool
 	// tsigWindow is Config.TSIGWindow or its default; replay remembers
 	// the updates accepted within it.
 	tsigWindow time.Duration
@@ -324,6 +329,9 @@ func New(cfg Config) (*Server, error) {
 					s.log.Info("journal's newest zone has signatures due for refresh; the serial moves on at the first transfer", "serial", serial, "err", err)
 				}
 			}
+			// Still to be sent as recorded: Serve replaces the copy read
+			// from the file with the zone's snapshot, when equal.
+			s.adoptJournal = s.serialSent
 		}
 	}
 	if s.maxUDP <= 0 {
@@ -862,6 +870,12 @@ func (s *Server) Serve(ctx context.Context, ls *Listeners) error {
 		s.keepFresh(gctx)
 		return nil
 	})
+	if s.adoptJournal {
+		g.Go(func() error {
+			s.adoptSnapshot(gctx)
+			return nil
+		})
+	}
 	if len(s.cfg.TransferFrom) > 0 || ls.XoT != nil {
 		// Secondaries need the whole zone signed: sign it ahead, after
 		// start and after every change, so a transfer starts at once.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -259,6 +260,39 @@ func (s *Server) transferRecords(r *dns.Msg) (image.Source, outcome, error) {
 	}
 	im, err := image.Pack(rrs)
 	return im, xfrIncr, err
+}
+
+// adoptSnapshot releases the copy of the zone the journal read from its
+// file at start, when the zone's snapshot holds the same RRs: the
+// journal's newest version is otherwise a packed copy of the whole zone
+// (as large as the zone's records), kept until the serial moves on, which
+// may be hours. Run once, in the background, after a start whose journal
+// is at the zone's serial. A zone that differs (a signature made afresh
+// since) leaves the journal's copy in place: secondaries may hold it.
+func (s *Server) adoptSnapshot(ctx context.Context) {
+	start := time.Now()
+	// Sign what is missing without holding the zone's lock, as before a
+	// transfer: the snapshot then signs nothing.
+	if _, err := s.cfg.Zone.Presign(ctx); err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("presigning at start failed", "err", err)
+		}
+		return
+	}
+	full, err := zoneaccess.TransferZone(s.cfg.Zone)
+	if err != nil {
+		s.log.Error("journal: snapshot of the zone failed", "err", err)
+		return
+	}
+	switch ok, err := s.journal.Adopt(full); {
+	case err != nil:
+		s.log.Error("journal: comparing the zone with the journal's newest version failed", "err", err)
+	case ok:
+		releaseMemory()
+		s.log.Info("journal's newest zone is the zone's own: its copy from the file is released", "records", full.Len(), "took", time.Since(start).Round(time.Millisecond))
+	default:
+		s.log.Info("journal's newest zone differs from the zone's; its copy from the file is kept until the serial moves on", "took", time.Since(start).Round(time.Millisecond))
+	}
 }
 
 // currentZone returns the zone in AXFR form at the current serial, as

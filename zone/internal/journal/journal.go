@@ -145,6 +145,47 @@ func (j *Journal) RecordZone(src image.Source) (image.Source, error) {
 	}
 }
 
+// Adopt puts src, the complete zone in AXFR form, in place of the newest
+// version when the two are the same zone: the same serial and the same
+// RRs, SOA included. It reports whether it did; a zone that differs in
+// any RR (signatures made afresh, say) leaves the journal as it was, since
+// secondaries may hold the recorded one (see RecordZone).
+//
+// After a start the newest version is the image read from the file (Load):
+// a packed copy of the whole zone, as large as the zone's own records. A
+// server adopts its first snapshot of the zone in its place, when equal,
+// so that the copy is released instead of kept until the serial moves on.
+// The comparison reads both zones whole, without the journal's lock.
+func (j *Journal) Adopt(src image.Source) (bool, error) {
+	soa, err := src.SOA()
+	if err != nil {
+		return false, err
+	}
+	j.mu.Lock()
+	last, lastSOA := j.last, j.lastSOA
+	j.mu.Unlock()
+	switch {
+	case last == nil || lastSOA.Serial != soa.Serial:
+		return false, nil
+	case last == src:
+		return true, nil
+	case last.Len() != src.Len() || lastSOA.String() != soa.String():
+		return false, nil
+	}
+	del, add, err := diffSources(last, src)
+	if err != nil || len(del) > 0 || len(add) > 0 {
+		return false, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.last != last {
+		// A transfer recorded another version meanwhile.
+		return false, nil
+	}
+	j.last, j.lastSOA = src, soa
+	return true, nil
+}
+
 // diffSources is Diff between two recorded zones: by the newer one when
 // it can compare itself with the older (image.Differ), else RR by RR.
 func diffSources(old, new image.Source) (deleted, added []dns.RR, err error) {
