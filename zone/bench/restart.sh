@@ -11,11 +11,14 @@
 # (mem_* lines: resident, anonymous and file-backed kB) before the stop,
 # once it answers after the start, and SETTLE seconds later (default
 # 30), then the time and size of an AXFR after the restart.
+# JOURNAL=0 deletes the journal file before the start: the start of a
+# server that has no transferred zone to keep.
 # Needs: dig (Debian: bind9-dnsutils).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
 SETTLE=${SETTLE:-30}
+JOURNAL=${JOURNAL:-1}
 W=$(mktemp -d /tmp/dance-zone-restart.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
@@ -44,6 +47,7 @@ t0=$(date +%s.%N)
 kill -TERM $SPID
 wait $SPID || true
 echo "stop_seconds $(echo "$(date +%s.%N) - $t0" | bc) journal_bytes $(stat -c %s "$W/zone/ixfr.journal")"
+[ "$JOURNAL" = 0 ] && rm "$W/zone/ixfr.journal"
 t0=$(date +%s.%N)
 serve
 echo "start_seconds $(echo "$(date +%s.%N) - $t0" | bc)"

@@ -45,6 +45,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -234,6 +235,9 @@ type Server struct {
 	ran atomic.Bool
 }
 
+// releaseMemory returns freed memory to the system (a variable for tests).
+var releaseMemory = debug.FreeOSMemory
+
 // New opens the zone of cfg.Dir and binds every listener; nothing is
 // served before Run. Each failure is returned with its reason, and
 // nothing is left open. A zone that another running server holds fails
@@ -322,6 +326,14 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Opening the zone and reading the journal leave about as much freed
+	// heap as the zone holds (the records as read from the store, the
+	// signature cache and the journal as read from their files): returned
+	// to the system now, once, not at the runtime's slow pace. At a
+	// million identities, 0.65 instead of 1.26 GB of anonymous memory
+	// 30 s after a start (bench/RESULTS.md, "Resident memory after a
+	// restart").
+	releaseMemory()
 	s.reg.MustRegister(s.dns.Collector())
 	var dotCfg *tls.Config
 	if cfg.TLSCertFile != "" {

@@ -139,6 +139,30 @@ func TestServeRunAndClose(t *testing.T) {
 	}
 }
 
+// TestServeReleasesLoadingMemory: New hands the memory that opening the
+// zone freed back to the system, once, after the zone and the journal
+// are loaded (bench/RESULTS.md, "Resident memory after a restart").
+func TestServeReleasesLoadingMemory(t *testing.T) {
+	old := releaseMemory
+	t.Cleanup(func() { releaseMemory = old })
+	dir := newDir(t)
+	calls, opened := 0, false
+	releaseMemory = func() {
+		calls++
+		// The zone is open by now: its pid file is written.
+		_, err := os.Stat(filepath.Join(dir, zone.PIDFile))
+		opened = err == nil
+	}
+	s, err := New(Config{Dir: dir, Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if calls != 1 || !opened {
+		t.Fatalf("memory released %d times (zone open then: %v), want once, after the zone is open", calls, opened)
+	}
+}
+
 // TestServeLocked: a directory another server holds is refused with a
 // *zone.LockedError that names the holder, not as a missing zone.
 func TestServeLocked(t *testing.T) {
