@@ -49,3 +49,13 @@ resident() {
   awk -v w="$2" '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2}
     END { printf "mem_%s rss_kb %d anon_kb %d file_kb %d\n", w, r, a, r - a }' "/proc/$1/smaps_rollup"
 }
+
+# dancezone: sets D, the dance binary (DANCE, or built into $W), makes
+# the zone devices.test in $W/zone, and sets P and A, ports for its DNS
+# and admin listeners.
+dancezone() {
+  D=${DANCE:-}
+  if [ -z "$D" ]; then go build -o "$W/dance" ./cmd/dance; D="$W/dance"; fi
+  "$D" zone init --zone devices.test --dir "$W/zone" >/dev/null
+  P=$(port); A=$(port)
+}

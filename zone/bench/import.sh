@@ -15,10 +15,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 . zone/bench/common.sh
 
-D=${DANCE:-}
-if [ -z "$D" ]; then go build -o "$W/dance" ./cmd/dance; D="$W/dance"; fi
-"$D" zone init --zone devices.test --dir "$W/zone" >/dev/null
-P=$(port); A=$(port)
+dancezone
 "$D" zone serve --dir "$W/zone" --listen 127.0.0.1:$P --admin-listen 127.0.0.1:$A --allow-transfer 127.0.0.1 --log-level info >"$W/serve.log" 2>&1 &
 pids+=($!); SPID=$!
 waitdns $P
