@@ -318,17 +318,16 @@ func (z *Zone) presign(ctx context.Context, ahead bool) (run PresignRun, err err
 		run.ChainLeft = true
 		return run, nil
 	}
-	// Only runs, one at a time (presignMu), count chain entries.
-	entries0 := z.presignEntries.Load()
-	var n int
+	var n, looked int
 	run.WholeChain = fullChain
 	if fullChain {
-		n, err = z.presignChain(ctx)
+		n, looked, err = z.presignChain(ctx)
 	} else {
-		n, err = z.presignChainAt(ctx, changedChain.keys)
+		n, looked, err = z.presignChainAt(ctx, changedChain.keys)
 	}
 	run.Signatures += n
-	run.ChainEntries = int(z.presignEntries.Load() - entries0)
+	run.ChainEntries = looked
+	z.presignEntries.Add(int64(looked))
 	if err != nil {
 		return run, err
 	}
@@ -386,8 +385,9 @@ type presignJob struct {
 // missing, stale or over another record, walking the whole chain in hash
 // order a batch per hold of the read lock. An entry added or changed
 // behind the walk is signed by the next run (every change starts one) or
-// at first use. It returns the number of signatures made.
-func (z *Zone) presignChain(ctx context.Context) (int, error) {
+// at first use. It returns the number of signatures made and of entries
+// looked at.
+func (z *Zone) presignChain(ctx context.Context) (made, looked int, err error) {
 	var (
 		last    hashKey // the last hash looked at
 		started bool
@@ -424,21 +424,23 @@ func (z *Zone) presignChain(ctx context.Context) (int, error) {
 				done = true
 			}
 			z.mu.RUnlock()
-			z.presignEntries.Add(int64(seen))
+			looked += seen
 			if presignStep != nil {
 				presignStep(true)
 			}
 		}
 		return b.work, !done
 	}
-	return z.signChainBatches(ctx, collect)
+	made, err = z.signChainBatches(ctx, collect)
+	return made, looked, err
 }
 
 // presignChainAt is presignChain for the entries whose records the
 // changes at the hashes in changed may have changed (PresignAhead,
 // "Incremental runs"): the entry at each hash, if there is one, and the
-// entry before it in the ring, each looked at once.
-func (z *Zone) presignChainAt(ctx context.Context, changed map[hashKey]struct{}) (int, error) {
+// entry before it in the ring, each looked at once. It returns the number
+// of signatures made and of entries looked at.
+func (z *Zone) presignChainAt(ctx context.Context, changed map[hashKey]struct{}) (made, seenAll int, err error) {
 	hs := slices.SortedFunc(maps.Keys(changed), cmpHash)
 	looked := make(map[hashKey]bool, 2*len(hs))
 	next := 0
@@ -468,7 +470,7 @@ func (z *Zone) presignChainAt(ctx context.Context, changed map[hashKey]struct{})
 				}
 			}
 			z.mu.RUnlock()
-			z.presignEntries.Add(int64(seen))
+			seenAll += seen
 			next = end
 			if presignStep != nil {
 				presignStep(true)
@@ -476,7 +478,8 @@ func (z *Zone) presignChainAt(ctx context.Context, changed map[hashKey]struct{})
 		}
 		return b.work, next < len(hs)
 	}
-	return z.signChainBatches(ctx, collect)
+	made, err = z.signChainBatches(ctx, collect)
+	return made, seenAll, err
 }
 
 // signChainBatches signs the NSEC3 records collect finds (signBatches).
