@@ -271,17 +271,11 @@ func (s *Server) transferRecords(r *dns.Msg) (image.Source, outcome, error) {
 // since) leaves the journal's copy in place: secondaries may hold it.
 func (s *Server) adoptSnapshot(ctx context.Context) {
 	start := time.Now()
-	// Sign what is missing without holding the zone's lock, as before a
-	// transfer: the snapshot then signs nothing.
-	if _, err := s.cfg.Zone.Presign(ctx); err != nil {
-		if ctx.Err() == nil {
-			s.log.Error("presigning at start failed", "err", err)
-		}
-		return
-	}
-	full, err := zoneaccess.TransferZone(s.cfg.Zone)
+	full, err := s.signedSnapshot(ctx, "the journal's copy")
 	if err != nil {
-		s.log.Error("journal: snapshot of the zone failed", "err", err)
+		if ctx.Err() == nil {
+			s.log.Error("journal: snapshot of the zone failed", "err", err)
+		}
 		return
 	}
 	switch ok, err := s.journal.Adopt(full); {
@@ -293,6 +287,22 @@ func (s *Server) adoptSnapshot(ctx context.Context) {
 	default:
 		s.log.Info("journal's newest zone differs from the zone's; its copy from the file is kept until the serial moves on", "took", time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// signedSnapshot returns the zone's transfer snapshot (zoneaccess.TransferZone)
+// with every signature made. It signs what is missing first without
+// holding the zone's lock (Presign), so that updates go on and the
+// snapshot signs only what changed since. A presigning failure is logged,
+// for what the snapshot is for, and leaves the signing to the snapshot;
+// the end of ctx returns an error.
+func (s *Server) signedSnapshot(ctx context.Context, what string) (image.Source, error) {
+	if _, err := s.cfg.Zone.Presign(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("server: stopping: %w", ctx.Err())
+		}
+		s.log.Error("presigning failed", "for", what, "err", err)
+	}
+	return zoneaccess.TransferZone(s.cfg.Zone)
 }
 
 // currentZone returns the zone in AXFR form at the current serial, as
@@ -325,16 +335,7 @@ func (s *Server) currentZone() (image.Source, error) {
 			return last, nil
 		}
 	}
-	// Sign what is missing without holding the zone's lock, so that
-	// updates go on; the transfer then signs only what changed since.
-	ctx := s.xfrs.context()
-	if _, err := s.cfg.Zone.Presign(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("server: stopping: %w", ctx.Err())
-		}
-		s.log.Error("presigning for a transfer failed", "err", err)
-	}
-	full, err := zoneaccess.TransferZone(s.cfg.Zone)
+	full, err := s.signedSnapshot(s.xfrs.context(), "a transfer")
 	if err != nil {
 		return nil, err
 	}
