@@ -15,11 +15,8 @@ cd "$(dirname "$0")/../.."
 N=${1:?usage: ab.sh N BIN_A BIN_B [ROUNDS]}
 BA=$(realpath "${2:?BIN_A}"); BB=$(realpath "${3:?BIN_B}"); R=${4:-3}
 DUR=${DUR:-15}; WARM=${WARM:-20}; QN=${QN:-$N}
-W=$(mktemp -d /tmp/dance-zone-ab.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
 . zone/bench/common.sh
+workdir dance-zone-ab
 
 "$BA" zone init --zone devices.test --dir "$W/zone" >/dev/null
 P=$(port); A=$(port)

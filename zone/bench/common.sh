@@ -1,5 +1,14 @@
 # Shell functions the zone benchmarks share (run.sh, import.sh, ab.sh,
-# flood.sh source this file). Each script sets W, its work directory.
+# flood.sh and restart.sh source this file). W is a script's work
+# directory: workdir makes it, or the script does (run.sh).
+
+# workdir NAME: makes W, a new directory /tmp/NAME.XXXXXX, and on exit
+# kills the processes whose PIDs the script added to pids and removes W.
+workdir() {
+  W=$(mktemp -d "/tmp/$1.XXXXXX")
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"' EXIT
+}
 
 # port: a port picked at random above 20000 (the scripts bind 127.0.0.1).
 port() { echo $((20000 + RANDOM % 20000)); }

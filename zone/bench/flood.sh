@@ -21,11 +21,8 @@ N=${1:-10000}
 DUR=${DUR:-10}
 FLOODQPS=${FLOODQPS:-100000}
 LEGITQPS=${LEGITQPS:-2000}
-W=$(mktemp -d /tmp/dance-flood-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
 . zone/bench/common.sh
+workdir dance-flood-bench
 # cpu PID: user+system clock ticks so far.
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)

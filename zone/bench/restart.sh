@@ -19,11 +19,8 @@ cd "$(dirname "$0")/../.."
 N=${1:-1000000}
 SETTLE=${SETTLE:-30}
 JOURNAL=${JOURNAL:-1}
-W=$(mktemp -d /tmp/dance-zone-restart.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
 . zone/bench/common.sh
+workdir dance-zone-restart
 
 dancezone
 serve() {
